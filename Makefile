@@ -1,0 +1,44 @@
+# lakecrew — the two commands a newcomer runs: `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo-estate
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test unit lint typecheck bench clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements/lock.txt requirements/runtime.in requirements/dev.in
+	@command -v $(PY) >/dev/null || PY=python3; \
+	  test -x $(BIN)/python || $${PY:-$(PY)} -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements/lock.txt -r requirements/runtime.in -r requirements/dev.in
+	$(BIN)/pip install -q -c requirements/lock.txt --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install lakecrew with its pinned dependencies
+
+demo: $(STAMP) ## build a fresh simulated estate locally and print the report
+	$(BIN)/lakecrew demo --project $(DEMO_DIR)
+
+lint: $(STAMP) ## ruff (lint + format check), mypy, and the layer import rules
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m lakecrew.devtools.layers src/lakecrew
+
+test: $(STAMP) lint ## lint, then the whole test suite (what CI runs)
+	$(BIN)/pytest -n 2 -q tests
+
+unit: $(STAMP) ## the fast unit tests only
+	$(BIN)/pytest -q tests/unit
+
+bench: $(STAMP) ## benchmarks: ratios against same-session baselines, with peak memory
+	$(BIN)/python -m benchmarks.run
+
+clean: ## remove the venv and demo output
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

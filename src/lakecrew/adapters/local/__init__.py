@@ -1,0 +1,1 @@
+"""The embedded local backend: Delta Lake (delta-rs) + DuckDB + SQLite metastore on one machine."""

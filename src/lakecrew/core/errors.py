@@ -1,0 +1,72 @@
+"""The one error tree of lakecrew.
+
+Every error says what failed, where (file:line, table, resource id), why, and how to fix it, in
+one line. Adapters translate vendor errors into these classes; faces map them to exit codes.
+Messages must never contain secrets or patient identifiers: pass identifiers of *objects*
+(table names, resource ids), never row values.
+"""
+
+from __future__ import annotations
+
+
+class LakecrewError(Exception):
+    """Root of every error lakecrew raises on purpose."""
+
+    exit_code: int = 1
+    retryable: bool = False
+
+    def __init__(self, what: str, *, where: str | None = None, fix: str | None = None) -> None:
+        self.what = what
+        self.where = where
+        self.fix = fix
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        parts = [f"{self.where}: {self.what}" if self.where else self.what]
+        if self.fix:
+            parts.append(f"fix: {self.fix}")
+        return " — ".join(parts)
+
+
+class UsageError(LakecrewError):
+    """The command was called wrongly (exit code 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(LakecrewError):
+    """lakecrew.yaml, an SOP pack or a pipeline spec is invalid."""
+
+    exit_code = 2
+
+
+class DataError(LakecrewError):
+    """Input data is malformed (truncated file, wrong type, bad encoding, schema drift)."""
+
+
+class SchemaMismatch(DataError):
+    """Data does not fit a table's schema (including casts that would silently lose data)."""
+
+
+class NotFound(LakecrewError):
+    """A workspace object, table or record does not exist."""
+
+
+class PermissionDenied(LakecrewError):
+    """The identity in use lacks a permission; the message names it."""
+
+
+class Conflict(LakecrewError):
+    """A concurrent change won (commit conflict, lock held by another run)."""
+
+    retryable = True
+
+
+class Transient(LakecrewError):
+    """A temporary failure (timeout, 429, 5xx); safe to retry."""
+
+    retryable = True
+
+
+class SafetyRefusal(LakecrewError):
+    """An action was refused by a safety rule (phase gate, blast radius, running workload)."""

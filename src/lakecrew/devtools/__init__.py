@@ -1,0 +1,1 @@
+"""Developer tools run by `make lint` (layer rules)."""

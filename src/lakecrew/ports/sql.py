@@ -1,0 +1,42 @@
+"""SqlEngine port: run Databricks-dialect SQL against the local engine or a SQL warehouse.
+
+Queries are written once in Databricks SQL with named `:param` markers; each adapter translates
+them at one point (the local adapter with sqlglot) and binds parameters, never string-builds them.
+Arrow tables are the bulk interchange format on both backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class ResultSet:
+    """A small query result: column names and rows of Python values."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+
+class SqlEngine(Protocol):
+    """execute / fetch / fetch_arrow / save_table, after the lsql SqlBackend shape."""
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+
+    def fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> ResultSet: ...
+
+    def fetch_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table: ...
+
+    def save_table(
+        self, full_name: str, data: pa.Table, mode: Literal["append", "overwrite"] = "append"
+    ) -> None: ...
