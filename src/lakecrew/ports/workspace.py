@@ -7,7 +7,7 @@ Every mutation returns a `Change` with the before and after state and writes an 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -35,6 +35,28 @@ ID_FIELD: Mapping[ObjectKind, str] = {
     ObjectKind.SECRET_SCOPE: "name",
     ObjectKind.SECRET_ACL: "principal",
 }
+
+
+def secret_acl_id(scope: str, principal: str) -> str:
+    """The object id of one secret-scope ACL: ``<scope>/<principal>`` (scope names hold no '/')."""
+    return f"{scope}/{principal}"
+
+
+def split_secret_acl_id(object_id: str) -> tuple[str, str]:
+    """Inverse of `secret_acl_id`: ``(scope, principal)``."""
+    scope, _, principal = object_id.partition("/")
+    return scope, principal
+
+
+def object_id_of(kind: ObjectKind, data: Mapping[str, Any]) -> str | None:
+    """The id of a REST object as a string, or None when its id field is missing or empty.
+
+    Secret ACLs carry no scope in their REST shape; build their id with `secret_acl_id`.
+    """
+    value = data.get(ID_FIELD[kind])
+    if value is None or isinstance(value, bool) or value == "":
+        return None
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -73,7 +95,7 @@ class WorkspaceReader(Protocol):
 
     def get(self, kind: ObjectKind, object_id: str) -> WorkspaceObject: ...
 
-    def workspace_conf(self, keys: list[str]) -> dict[str, str | None]: ...
+    def workspace_conf(self, keys: Sequence[str]) -> dict[str, str | None]: ...
 
 
 class WorkspaceWriter(Protocol):
@@ -104,3 +126,19 @@ class WorkspaceWriter(Protocol):
 
 class Workspace(WorkspaceReader, WorkspaceWriter, Protocol):
     """A workspace you can read and change."""
+
+
+class WorkspaceLoader(Protocol):
+    """Bulk loading for the simulator and the importer (not audited: it is not a crew action)."""
+
+    name: str
+
+    def load(
+        self,
+        objects: Mapping[ObjectKind, Iterable[WorkspaceObject]],
+        conf: Mapping[str, str | None] | None = None,
+    ) -> dict[ObjectKind, int]:
+        """Insert or replace all `objects` and `conf` keys in ONE transaction; counts per kind."""
+        ...
+
+    def count(self, kind: ObjectKind) -> int: ...

@@ -1,0 +1,1 @@
+"""lakecrew benchmarks: ratios against baselines run in the same session, plus peak memory."""

@@ -1,0 +1,88 @@
+"""Measure a step in a fresh subprocess: wall time and that process's peak RSS.
+
+Each measurement runs `python -m benchmarks.<module> <step> <json-args>` in its own process so
+peak memory (ru_maxrss) belongs to that step alone. Repeats report the median, because the
+machines here are noisy. Results are printed as a table and written as JSON for the record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULT_MARK = "@@BENCH@@"
+
+
+@dataclass
+class Measurement:
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    peak_mib: list[float] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def peak(self) -> float:
+        return max(self.peak_mib)
+
+
+def child_main(steps: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]]) -> None:
+    """Entry point inside the child: run one step, print its timing and peak memory."""
+    step, raw = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "{}"
+    args = json.loads(raw)
+    t0 = time.perf_counter()
+    extra = steps[step](args) or {}
+    elapsed = time.perf_counter() - t0
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(RESULT_MARK + json.dumps({"seconds": elapsed, "peak_mib": peak_kib / 1024, **extra}))
+
+
+def measure(
+    module: str, step: str, args: dict[str, Any], *, repeats: int = 3, name: str | None = None
+) -> Measurement:
+    m = Measurement(name or step)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    for _ in range(repeats):
+        proc = subprocess.run(
+            [sys.executable, "-m", f"benchmarks.{module}", step, json.dumps(args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"benchmark step {module}.{step} failed:\n{proc.stderr[-3000:]}")
+        line = next(x for x in proc.stdout.splitlines() if x.startswith(RESULT_MARK))
+        data = json.loads(line[len(RESULT_MARK) :])
+        m.seconds.append(data.pop("seconds"))
+        m.peak_mib.append(data.pop("peak_mib"))
+        m.extra.update(data)
+    return m
+
+
+def report(title: str, rows: list[Measurement], baseline: str | None = None) -> list[dict[str, Any]]:
+    base = next((r for r in rows if r.name == baseline), None)
+    print(f"\n== {title}")
+    print(f"{'step':<44}{'median s':>10}{'ratio':>8}{'peak MiB':>10}  runs")
+    out = []
+    for r in rows:
+        ratio = r.median_s / base.median_s if base else float("nan")
+        runs = ", ".join(f"{s:.2f}" for s in r.seconds)
+        print(f"{r.name:<44}{r.median_s:>10.2f}{ratio:>8.2f}{r.peak:>10.0f}  [{runs}] {r.extra or ''}")
+        out.append(
+            {"step": r.name, "median_s": r.median_s, "ratio": ratio, "peak_mib": r.peak,
+             "runs": r.seconds, **r.extra}
+        )
+    return out

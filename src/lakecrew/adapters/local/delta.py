@@ -1,0 +1,402 @@
+"""DeltaStore: Delta tables (delta-rs) laid out as <lakehouse>/<catalog>/<schema>/<table>.
+
+Every write is one Delta commit, so it is atomic: a crash (even kill -9) mid-write leaves orphan
+data files that no commit references, and readers keep seeing the previous version. Schemas are
+checked before writing (see schema_check.py); commit conflicts with concurrent writers are retried
+with jittered exponential backoff and, when the attempts run out, raised as `Conflict`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+from lakecrew.adapters.local.layout import ProjectLayout
+from lakecrew.adapters.local.schema_check import (
+    check_nulls,
+    check_schema,
+    conform,
+    duplicate_keys,
+    type_text,
+)
+from lakecrew.core.errors import Conflict, DataError, NotFound, SchemaMismatch, UsageError
+from lakecrew.ports.catalog import parse_full_name
+
+Data = pa.Table | pa.RecordBatchReader
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of one committed write."""
+
+    full_name: str
+    version: int
+    operation: str
+    attempts: int = 1
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+
+class DeltaStore:
+    """Create, write and read Delta tables under one lakehouse folder.
+
+    `max_attempts` bounds the retries on commit conflicts; `base_delay`/`max_delay` (seconds)
+    shape the full-jitter exponential backoff.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_attempts: int = 10,
+        base_delay: float = 0.02,
+        max_delay: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._rng = rng or random.Random()
+
+    @classmethod
+    def for_project(cls, layout: ProjectLayout, **kwargs: Any) -> DeltaStore:
+        """The store of a local project (`<project>/.lakecrew/lakehouse`)."""
+        return cls(layout.lakehouse_dir, **kwargs)
+
+    # ---------------------------------------------------------------- layout
+
+    def path(self, full_name: str) -> Path:
+        """Folder of a table (whether or not it exists)."""
+        cat, sch, tbl = parse_full_name(full_name)
+        return self.root / cat / sch / tbl
+
+    def exists(self, full_name: str) -> bool:
+        return (self.path(full_name) / "_delta_log").is_dir() and self._version_or_none(
+            full_name
+        ) is not None
+
+    def list_tables(self, catalog: str | None = None, schema: str | None = None) -> list[str]:
+        """Full names of the existing tables, sorted."""
+        out: list[str] = []
+        if not self.root.is_dir():
+            return out
+        for log in sorted(self.root.glob("*/*/*/_delta_log")):
+            tbl = log.parent
+            cat, sch = tbl.parent.parent.name, tbl.parent.name
+            if (catalog is None or cat == catalog.lower()) and (
+                schema is None or sch == schema.lower()
+            ):
+                out.append(f"{cat}.{sch}.{tbl.name}")
+        return out
+
+    # ---------------------------------------------------------------- create / read
+
+    def create_table(
+        self,
+        full_name: str,
+        schema: pa.Schema,
+        *,
+        partition_by: Sequence[str] = (),
+        properties: Mapping[str, str] | None = None,
+        exist_ok: bool = False,
+    ) -> int:
+        """Create an empty table (version 0); return its version.
+
+        Only `delta.*` properties are stored in the Delta log; others belong in the metastore.
+        With `exist_ok`, an existing table with the same schema is accepted; a different schema
+        raises SchemaMismatch.
+        """
+        full_name = ".".join(parse_full_name(full_name))
+        if self.exists(full_name):
+            if not exist_ok:
+                raise Conflict(f"table {full_name} already exists", where=full_name)
+            current = self.schema(full_name)
+            if _shape(current) != _shape(schema):
+                raise SchemaMismatch(
+                    "existing table has a different schema",
+                    where=full_name,
+                    fix="migrate the table (overwrite with overwrite_schema=True) or rename",
+                )
+            return self.version(full_name)
+        missing = [c for c in partition_by if c not in schema.names]
+        if missing:
+            raise UsageError(f"partition column(s) {missing} not in schema", where=full_name)
+        config = {k: v for k, v in (properties or {}).items() if k.startswith("delta.")}
+        path = self.path(full_name)
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            DeltaTable.create(
+                str(path),
+                schema,
+                mode="error",
+                partition_by=list(partition_by) or None,
+                configuration=config or None,
+            )
+        except DeltaError as exc:
+            raise Conflict(f"could not create table: {exc}", where=full_name) from exc
+        return self.version(full_name)
+
+    def table(self, full_name: str, version: int | None = None) -> DeltaTable:
+        """The live (or time-travelled) DeltaTable; NotFound when absent."""
+        try:
+            return DeltaTable(str(self.path(full_name)), version=version)
+        except TableNotFoundError as exc:
+            raise NotFound(
+                f"table {full_name} does not exist",
+                where=str(self.path(full_name)),
+                fix=f"existing tables: {', '.join(self.list_tables()) or 'none'}",
+            ) from exc
+
+    def schema(self, full_name: str) -> pa.Schema:
+        return pa.schema(self.table(full_name).schema().to_arrow())
+
+    def partition_columns(self, full_name: str) -> list[str]:
+        return list(self.table(full_name).metadata().partition_columns)
+
+    def version(self, full_name: str) -> int:
+        return int(self.table(full_name).version())
+
+    def _version_or_none(self, full_name: str) -> int | None:
+        try:
+            return int(DeltaTable(str(self.path(full_name))).version())
+        except (TableNotFoundError, DeltaError, OSError):
+            return None
+
+    def to_arrow(self, full_name: str, version: int | None = None) -> pads.Dataset:
+        """An Arrow dataset over the live files of one version (for DuckDB pushdown)."""
+        return self.table(full_name, version).to_pyarrow_dataset()
+
+    def read(
+        self, full_name: str, version: int | None = None, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        """Read a whole table (or some columns) into memory."""
+        return self.to_arrow(full_name, version).to_table(
+            columns=list(columns) if columns else None
+        )
+
+    def history(self, full_name: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Commit history, newest first (version, timestamp, operation, metrics, ...)."""
+        return list(self.table(full_name).history(limit))
+
+    # ---------------------------------------------------------------- writes
+
+    def append(self, full_name: str, data: Data, *, merge_schema: bool = False) -> WriteResult:
+        """Append rows in one commit (retried on conflicts)."""
+        return self._write(full_name, data, mode="append", merge_schema=merge_schema)
+
+    def overwrite(
+        self,
+        full_name: str,
+        data: Data,
+        *,
+        predicate: str | None = None,
+        overwrite_schema: bool = False,
+    ) -> WriteResult:
+        """Replace the table's rows (or those matching `predicate`) in one commit.
+
+        `overwrite_schema=True` replaces the schema too (no type checks, a deliberate migration).
+        """
+        return self._write(
+            full_name, data, mode="overwrite", predicate=predicate, replace=overwrite_schema
+        )
+
+    def merge(
+        self,
+        full_name: str,
+        data: pa.Table,
+        keys: Sequence[str],
+        *,
+        merge_schema: bool = False,
+        delete_missing: bool = False,
+    ) -> WriteResult:
+        """Upsert `data` on `keys` (update matched rows, insert new ones) in one commit.
+
+        `delete_missing=True` also deletes target rows whose keys are absent from `data`.
+        Conflicts with concurrent commits are retried against the newest version.
+        """
+        if not keys:
+            raise UsageError("merge needs at least one key column", where=full_name)
+        schema = self._checked(full_name, data.schema, merge_schema)
+        missing = [k for k in keys if k.lower() not in {n.lower() for n in schema.names}]
+        if missing:
+            raise UsageError(f"merge key(s) {missing} not in the data", where=full_name)
+        check_nulls(full_name, self.schema(full_name), data)
+        table = conform(data, schema)
+        dups = duplicate_keys(table, list(keys))
+        if dups:
+            raise DataError(
+                f"{dups} merge key value(s) occur more than once in the source",
+                where=f"{full_name} keys {list(keys)}",
+                fix="deduplicate the source on the merge keys",
+            )
+        predicate = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
+
+        def run() -> dict[str, Any]:
+            merger = self.table(full_name).merge(
+                table,
+                predicate=predicate,
+                source_alias="s",
+                target_alias="t",
+                merge_schema=merge_schema,
+            )
+            merger = merger.when_matched_update_all().when_not_matched_insert_all()
+            if delete_missing:
+                merger = merger.when_not_matched_by_source_delete()
+            return dict(merger.execute())
+
+        metrics, attempts = self._retry(full_name, run)
+        return WriteResult(full_name, self.version(full_name), "MERGE", attempts, metrics)
+
+    def delete(self, full_name: str, predicate: str | None = None) -> WriteResult:
+        """Delete rows matching a Delta SQL predicate (all rows when None), retried."""
+
+        def run() -> dict[str, Any]:
+            return dict(self.table(full_name).delete(predicate))
+
+        metrics, attempts = self._retry(full_name, run)
+        return WriteResult(full_name, self.version(full_name), "DELETE", attempts, metrics)
+
+    # ---------------------------------------------------------------- internals
+
+    def _checked(self, full_name: str, source: pa.Schema, merge_schema: bool) -> pa.Schema:
+        return check_schema(full_name, self.schema(full_name), source, merge_schema=merge_schema)
+
+    def _write(
+        self,
+        full_name: str,
+        data: Data,
+        *,
+        mode: str,
+        merge_schema: bool = False,
+        predicate: str | None = None,
+        replace: bool = False,
+    ) -> WriteResult:
+        target = self.schema(full_name)
+        if replace:
+            schema = data.schema
+        else:
+            schema = check_schema(full_name, target, data.schema, merge_schema=merge_schema)
+        if isinstance(data, pa.Table):
+            check_nulls(full_name, target, data)
+            payload: Callable[[], Data] = _const(conform(data, schema) if not replace else data)
+        else:
+            if replace:
+                raise UsageError("overwrite_schema needs a pa.Table", where=full_name)
+            errors: list[Exception] = []
+            payload = _const(_checked_reader(full_name, target, schema, data, errors))
+            # A reader can only be consumed once: no retry on conflict.
+            try:
+                return self._commit_once(full_name, payload, mode, merge_schema, predicate)
+            except DataError:
+                if errors:
+                    raise errors[0] from None
+                raise
+        schema_mode = "overwrite" if replace else ("merge" if merge_schema else None)
+
+        def run() -> dict[str, Any]:
+            write_deltalake(
+                str(self.path(full_name)),
+                payload(),
+                mode=mode,  # type: ignore[arg-type]
+                schema_mode=schema_mode,  # type: ignore[arg-type]
+                predicate=predicate,
+            )
+            return {}
+
+        _, attempts = self._retry(full_name, run)
+        return WriteResult(full_name, self.version(full_name), mode.upper(), attempts)
+
+    def _commit_once(
+        self,
+        full_name: str,
+        payload: Callable[[], Data],
+        mode: str,
+        merge_schema: bool,
+        predicate: str | None,
+    ) -> WriteResult:
+        try:
+            write_deltalake(
+                str(self.path(full_name)),
+                payload(),
+                mode=mode,  # type: ignore[arg-type]
+                schema_mode="merge" if merge_schema else None,
+                predicate=predicate,
+            )
+        except CommitFailedError as exc:
+            raise Conflict(
+                "a concurrent commit won; the streamed write was not committed",
+                where=full_name,
+                fix="rerun the write",
+            ) from exc
+        except DeltaError as exc:
+            raise _translate(full_name, exc) from exc
+        return WriteResult(full_name, self.version(full_name), mode.upper())
+
+    def _retry(
+        self, full_name: str, run: Callable[[], dict[str, Any]]
+    ) -> tuple[dict[str, Any], int]:
+        self.table(full_name)  # NotFound before anything else
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return run(), attempt
+            except CommitFailedError as exc:
+                if attempt == self.max_attempts:
+                    raise Conflict(
+                        f"commit still conflicting after {attempt} attempts",
+                        where=full_name,
+                        fix="retry later; another writer keeps changing this table",
+                    ) from exc
+                cap = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+                time.sleep(self._rng.uniform(0, cap))
+            except DeltaError as exc:
+                raise _translate(full_name, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _shape(schema: pa.Schema) -> list[tuple[str, str]]:
+    return [(f.name.lower(), type_text(f.type)) for f in schema]
+
+
+def _const(value: Data) -> Callable[[], Data]:
+    return lambda: value
+
+
+def _checked_reader(
+    full_name: str,
+    target: pa.Schema,
+    schema: pa.Schema,
+    reader: pa.RecordBatchReader,
+    errors: list[Exception],
+) -> pa.RecordBatchReader:
+    """Wrap a stream so each batch is null-checked and cast; a bad batch aborts the commit.
+
+    The check's own error is kept in `errors` so the caller re-raises it (delta-rs wraps it).
+    """
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            try:
+                check_nulls(full_name, target, batch)
+            except SchemaMismatch as exc:
+                errors.append(exc)
+                raise
+            table = conform(pa.Table.from_batches([batch]), schema)
+            yield from table.to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _translate(full_name: str, exc: DeltaError) -> Exception:
+    text = str(exc).splitlines()[0][:300]
+    if "validation check" in text or "Invalid data" in text:
+        return SchemaMismatch(f"data violates a table constraint: {text}", where=full_name)
+    return DataError(f"Delta write failed: {text}", where=full_name)

@@ -1,0 +1,554 @@
+"""SQLite metastore with Unity Catalog's information model (Catalog, Grants and Lineage ports).
+
+Catalogs, schemas, tables (owner, comment, properties, tags, location, type), columns (type,
+comment, tags, mask), grants (with an optional expiry) and lineage edges, in one SQLite file
+(WAL, foreign keys on). `information_schema(view)` renders the UC information-schema views as
+Arrow tables for the SQL engine.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from lakecrew.adapters.local import metastore_views
+from lakecrew.core.errors import NotFound, UsageError
+from lakecrew.ports.catalog import ColumnInfo, Grant, LineageEdge, TableInfo, parse_full_name
+from lakecrew.ports.clock import Clock, SystemClock
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS catalogs (
+  name TEXT PRIMARY KEY, owner TEXT NOT NULL, comment TEXT, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS schemas (
+  catalog_name TEXT NOT NULL REFERENCES catalogs(name) ON DELETE CASCADE,
+  name TEXT NOT NULL, owner TEXT NOT NULL, comment TEXT, created_at TEXT NOT NULL,
+  PRIMARY KEY (catalog_name, name));
+CREATE TABLE IF NOT EXISTS tables (
+  catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, name TEXT NOT NULL,
+  owner TEXT NOT NULL, comment TEXT, table_type TEXT NOT NULL, data_source_format TEXT,
+  storage_location TEXT, properties TEXT NOT NULL DEFAULT '{}',
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (catalog_name, schema_name, name),
+  FOREIGN KEY (catalog_name, schema_name) REFERENCES schemas(catalog_name, name)
+    ON DELETE CASCADE);
+CREATE TABLE IF NOT EXISTS columns (
+  catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, table_name TEXT NOT NULL,
+  name TEXT NOT NULL, position INTEGER NOT NULL, type_text TEXT NOT NULL,
+  nullable INTEGER NOT NULL, comment TEXT, mask TEXT, mask_using TEXT NOT NULL DEFAULT '[]',
+  PRIMARY KEY (catalog_name, schema_name, table_name, name),
+  FOREIGN KEY (catalog_name, schema_name, table_name)
+    REFERENCES tables(catalog_name, schema_name, name) ON DELETE CASCADE);
+CREATE TABLE IF NOT EXISTS tags (
+  catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, table_name TEXT NOT NULL,
+  column_name TEXT NOT NULL DEFAULT '', tag_name TEXT NOT NULL, tag_value TEXT NOT NULL,
+  PRIMARY KEY (catalog_name, schema_name, table_name, column_name, tag_name),
+  FOREIGN KEY (catalog_name, schema_name, table_name)
+    REFERENCES tables(catalog_name, schema_name, name) ON DELETE CASCADE);
+CREATE TABLE IF NOT EXISTS grants (
+  principal TEXT NOT NULL, privilege TEXT NOT NULL, securable_type TEXT NOT NULL,
+  securable_name TEXT NOT NULL, granted_by TEXT, granted_at TEXT NOT NULL, expires_at TEXT,
+  PRIMARY KEY (principal, privilege, securable_type, securable_name));
+CREATE TABLE IF NOT EXISTS lineage (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, target TEXT NOT NULL,
+  entity_type TEXT, entity_id TEXT, entity_run_id TEXT, event_time TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS lineage_source ON lineage(source);
+CREATE INDEX IF NOT EXISTS lineage_target ON lineage(target);
+"""
+
+_SECURABLES = {"CATALOG": 1, "SCHEMA": 2, "TABLE": 3, "FUNCTION": 3, "VOLUME": 3}
+
+
+def _ts(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise UsageError("naive datetime", where="metastore", fix="use timezone-aware UTC times")
+    return value.astimezone(UTC).isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class SqliteMetastore:
+    """Unity Catalog's information model in SQLite; implements Catalog, Grants and Lineage."""
+
+    def __init__(self, path: Path | str, *, clock: Clock | None = None) -> None:
+        self.path = Path(path)
+        self.clock: Clock = clock or SystemClock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._conn.executescript(_DDL)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _now(self) -> str:
+        return _ts(self.clock.now())
+
+    # ------------------------------------------------------------ catalogs and schemas
+
+    def ensure_schema(
+        self, catalog: str, schema: str, *, owner: str = "lakecrew", comment: str | None = None
+    ) -> None:
+        """Create the catalog and schema if absent (existing ones are left unchanged)."""
+        cat, sch = catalog.lower(), schema.lower()
+        with self._tx() as c:
+            self._ensure_schema(c, cat, sch, owner, comment)
+
+    def _ensure_schema(
+        self, c: sqlite3.Connection, cat: str, sch: str, owner: str, comment: str | None
+    ) -> None:
+        now = self._now()
+        c.execute(
+            "INSERT OR IGNORE INTO catalogs VALUES (?, ?, NULL, ?)",
+            (cat, owner, now),
+        )
+        c.execute(
+            "INSERT OR IGNORE INTO schemas VALUES (?, ?, ?, ?, ?)",
+            (cat, sch, owner, comment, now),
+        )
+
+    def list_catalogs(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT name FROM catalogs ORDER BY name")]
+
+    def list_schemas(self, catalog: str | None = None) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT catalog_name || '.' || name FROM schemas "
+            "WHERE ? IS NULL OR catalog_name = ? ORDER BY 1",
+            (catalog and catalog.lower(), catalog and catalog.lower()),
+        )
+        return [r[0] for r in rows]
+
+    # ------------------------------------------------------------ Catalog port
+
+    def list_tables(self, catalog: str | None = None, schema: str | None = None) -> list[TableInfo]:
+        """Tables, optionally of one catalog / schema, sorted by full name."""
+        cat = catalog.lower() if catalog else None
+        sch = schema.lower() if schema else None
+        rows = self._conn.execute(
+            "SELECT catalog_name, schema_name, name FROM tables WHERE (? IS NULL OR "
+            "catalog_name = ?) AND (? IS NULL OR schema_name = ?) ORDER BY 1, 2, 3",
+            (cat, cat, sch, sch),
+        ).fetchall()
+        return [self._load(r[0], r[1], r[2]) for r in rows]
+
+    def table_names(self, catalog: str | None = None, schema: str | None = None) -> list[str]:
+        """Full names only (cheap)."""
+        cat = catalog.lower() if catalog else None
+        sch = schema.lower() if schema else None
+        rows = self._conn.execute(
+            "SELECT catalog_name || '.' || schema_name || '.' || name FROM tables WHERE "
+            "(? IS NULL OR catalog_name = ?) AND (? IS NULL OR schema_name = ?) ORDER BY 1",
+            (cat, cat, sch, sch),
+        )
+        return [r[0] for r in rows]
+
+    def get_table(self, full_name: str) -> TableInfo:
+        cat, sch, tbl = parse_full_name(full_name)
+        found = self._conn.execute(
+            "SELECT 1 FROM tables WHERE catalog_name=? AND schema_name=? AND name=?",
+            (cat, sch, tbl),
+        ).fetchone()
+        if not found:
+            existing = self.table_names(cat, sch)
+            raise NotFound(
+                f"table {cat}.{sch}.{tbl} is not registered",
+                where=f"metastore {cat}.{sch}",
+                fix="tables in this schema: " + (", ".join(existing) or "none"),
+            )
+        return self._load(cat, sch, tbl)
+
+    def has_table(self, full_name: str) -> bool:
+        cat, sch, tbl = parse_full_name(full_name)
+        return bool(
+            self._conn.execute(
+                "SELECT 1 FROM tables WHERE catalog_name=? AND schema_name=? AND name=?",
+                (cat, sch, tbl),
+            ).fetchone()
+        )
+
+    def _load(self, cat: str, sch: str, tbl: str) -> TableInfo:
+        key = (cat, sch, tbl)
+        t = self._conn.execute(
+            "SELECT * FROM tables WHERE catalog_name=? AND schema_name=? AND name=?", key
+        ).fetchone()
+        tags = self._conn.execute(
+            "SELECT column_name, tag_name, tag_value FROM tags WHERE catalog_name=? AND "
+            "schema_name=? AND table_name=? ORDER BY tag_name",
+            key,
+        ).fetchall()
+        col_tags: dict[str, dict[str, str]] = {}
+        for r in tags:
+            col_tags.setdefault(r["column_name"], {})[r["tag_name"]] = r["tag_value"]
+        cols = tuple(
+            ColumnInfo(
+                name=r["name"],
+                type_text=r["type_text"],
+                nullable=bool(r["nullable"]),
+                comment=r["comment"],
+                tags=col_tags.get(r["name"], {}),
+                mask=r["mask"],
+                position=r["position"],
+                mask_using=tuple(json.loads(r["mask_using"])),
+            )
+            for r in self._conn.execute(
+                "SELECT * FROM columns WHERE catalog_name=? AND schema_name=? AND table_name=? "
+                "ORDER BY position",
+                key,
+            )
+        )
+        return TableInfo(
+            full_name=f"{cat}.{sch}.{tbl}",
+            owner=t["owner"],
+            comment=t["comment"],
+            table_type=t["table_type"],
+            storage_location=t["storage_location"],
+            data_source_format=t["data_source_format"],
+            properties=json.loads(t["properties"]),
+            tags=col_tags.get("", {}),
+            columns=cols,
+            created_at=_dt(t["created_at"]),
+            updated_at=_dt(t["updated_at"]),
+        )
+
+    def register_table(self, info: TableInfo) -> TableInfo:
+        """Create or update a table.
+
+        On update, owner/type/location/format/properties come from `info` (and the comment
+        when `info.comment` is not None); tags in
+        `info` are merged over existing ones; the column list is replaced by `info.columns`, but
+        each surviving column keeps its existing comment, tags and mask unless `info` sets them.
+        """
+        cat, sch, tbl = parse_full_name(info.full_name)
+        now_dt = self.clock.now()
+        now = _ts(now_dt)
+        with self._tx() as c:
+            self._ensure_schema(c, cat, sch, info.owner, None)
+            old = c.execute(
+                "SELECT created_at FROM tables WHERE catalog_name=? AND schema_name=? AND name=?",
+                (cat, sch, tbl),
+            ).fetchone()
+            created = old["created_at"] if old else _ts(info.created_at or now_dt)
+            c.execute(
+                "INSERT INTO tables VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                "owner=excluded.owner, comment=coalesce(excluded.comment, comment), table_type=excluded.table_type,"
+                " data_source_format=excluded.data_source_format,"
+                " storage_location=excluded.storage_location, properties=excluded.properties,"
+                " updated_at=excluded.updated_at",
+                (cat, sch, tbl, info.owner, info.comment, info.table_type,
+                 info.data_source_format, info.storage_location,
+                 json.dumps(dict(info.properties), sort_keys=True), created, now),
+            )  # fmt: skip
+            self._replace_columns(c, (cat, sch, tbl), info.columns)
+            for name, value in info.tags.items():
+                self._put_tag(c, (cat, sch, tbl), "", name, value)
+        return self._load(cat, sch, tbl)
+
+    def _replace_columns(
+        self, c: sqlite3.Connection, key: tuple[str, str, str], columns: Sequence[ColumnInfo]
+    ) -> None:
+        old = {
+            r["name"].lower(): r
+            for r in c.execute(
+                "SELECT * FROM columns WHERE catalog_name=? AND schema_name=? AND table_name=?",
+                key,
+            )
+        }
+        keep = {col.name.lower() for col in columns}
+        for name in old.keys() - keep:
+            c.execute(
+                "DELETE FROM tags WHERE catalog_name=? AND schema_name=? AND table_name=? "
+                "AND column_name=?",
+                (*key, old[name]["name"]),
+            )
+            c.execute(
+                "DELETE FROM columns WHERE catalog_name=? AND schema_name=? AND table_name=? "
+                "AND name=?",
+                (*key, old[name]["name"]),
+            )
+        for pos, col in enumerate(columns):
+            prev = old.get(col.name.lower())
+            comment = col.comment if col.comment is not None else (prev and prev["comment"])
+            mask = col.mask if col.mask is not None else (prev and prev["mask"])
+            using = list(col.mask_using) if col.mask else json.loads(
+                prev["mask_using"] if prev else "[]"
+            )
+            c.execute(
+                "INSERT INTO columns VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                "position=excluded.position, type_text=excluded.type_text,"
+                " nullable=excluded.nullable, comment=excluded.comment, mask=excluded.mask,"
+                " mask_using=excluded.mask_using",
+                (*key, col.name, pos, col.type_text, int(col.nullable), comment, mask,
+                 json.dumps(using)),
+            )  # fmt: skip
+            for name, value in col.tags.items():
+                self._put_tag(c, key, col.name, name, value)
+
+    def _put_tag(
+        self, c: sqlite3.Connection, key: tuple[str, str, str], column: str, name: str, value: str
+    ) -> None:
+        c.execute(
+            "INSERT INTO tags VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+            "tag_value=excluded.tag_value",
+            (*key, column, name, value),
+        )
+
+    def update_table(
+        self,
+        full_name: str,
+        *,
+        owner: str | None = None,
+        comment: str | None = None,
+        properties: Mapping[str, str] | None = None,
+    ) -> TableInfo:
+        """Change owner, comment or (merge) properties of a registered table."""
+        info = self.get_table(full_name)
+        props = {**info.properties, **(properties or {})}
+        new = replace(
+            info,
+            owner=owner if owner is not None else info.owner,
+            comment=comment if comment is not None else info.comment,
+            properties=props,
+            tags={},
+        )
+        return self.register_table(new)
+
+    def set_tags(
+        self,
+        full_name: str,
+        tags: Mapping[str, str],
+        *,
+        column: str | None = None,
+        merge: bool = True,
+    ) -> TableInfo:
+        """Set table tags (or a column's tags); `merge=False` replaces the whole tag set."""
+        info = self.get_table(full_name)
+        key = parse_full_name(full_name)
+        col_name = ""
+        if column is not None:
+            col = info.column(column)
+            if col is None:
+                raise NotFound(
+                    f"column {column!r} not in {info.full_name}",
+                    where=info.full_name,
+                    fix="columns: " + ", ".join(c.name for c in info.columns),
+                )
+            col_name = col.name
+        with self._tx() as c:
+            if not merge:
+                c.execute(
+                    "DELETE FROM tags WHERE catalog_name=? AND schema_name=? AND table_name=? "
+                    "AND column_name=?",
+                    (*key, col_name),
+                )
+            for name, value in tags.items():
+                self._put_tag(c, key, col_name, name, value)
+            self._touch(c, key)
+        return self.get_table(full_name)
+
+    def set_column(
+        self,
+        full_name: str,
+        column: str,
+        *,
+        comment: str | None = None,
+        mask: str | None = None,
+        mask_using: Sequence[str] = (),
+        clear_mask: bool = False,
+    ) -> ColumnInfo:
+        """Set a column's comment and/or mask function (`clear_mask=True` drops the mask)."""
+        info = self.get_table(full_name)
+        col = info.column(column)
+        if col is None:
+            raise NotFound(
+                f"column {column!r} not in {info.full_name}",
+                where=info.full_name,
+                fix="columns: " + ", ".join(c.name for c in info.columns),
+            )
+        if mask is not None and len(mask.split(".")) != 3:
+            raise UsageError(
+                f"mask function {mask!r} is not a three-part name",
+                where=f"{info.full_name}.{col.name}",
+                fix="name the function as catalog.schema.function",
+            )
+        key = parse_full_name(full_name)
+        new_mask = None if clear_mask else (mask if mask is not None else col.mask)
+        using = [] if clear_mask else (list(mask_using) if mask else list(col.mask_using))
+        with self._tx() as c:
+            c.execute(
+                "UPDATE columns SET comment=?, mask=?, mask_using=? WHERE catalog_name=? AND "
+                "schema_name=? AND table_name=? AND name=?",
+                (comment if comment is not None else col.comment, new_mask, json.dumps(using),
+                 *key, col.name),
+            )  # fmt: skip
+            self._touch(c, key)
+        found = self.get_table(full_name).column(col.name)
+        assert found is not None
+        return found
+
+    def _touch(self, c: sqlite3.Connection, key: tuple[str, str, str]) -> None:
+        c.execute(
+            "UPDATE tables SET updated_at=? WHERE catalog_name=? AND schema_name=? AND name=?",
+            (self._now(), *key),
+        )
+
+    def drop_table(self, full_name: str) -> None:
+        """Unregister a table (its tags, columns and table grants go with it)."""
+        self.get_table(full_name)
+        key = parse_full_name(full_name)
+        with self._tx() as c:
+            c.execute(
+                "DELETE FROM tables WHERE catalog_name=? AND schema_name=? AND name=?", key
+            )
+            c.execute(
+                "DELETE FROM grants WHERE securable_type='TABLE' AND securable_name=?",
+                (".".join(key),),
+            )
+
+    # ------------------------------------------------------------ Grants port
+
+    def list_grants(
+        self,
+        securable_name: str | None = None,
+        *,
+        principal: str | None = None,
+        include_expired: bool = True,
+    ) -> list[Grant]:
+        """Grants, each with `expired` set against the metastore clock."""
+        sec = securable_name.lower() if securable_name else None
+        rows = self._conn.execute(
+            "SELECT * FROM grants WHERE (? IS NULL OR securable_name=?) AND "
+            "(? IS NULL OR principal=?) ORDER BY securable_name, principal, privilege",
+            (sec, sec, principal, principal),
+        ).fetchall()
+        now = self.clock.now()
+        out = []
+        for r in rows:
+            g = Grant(
+                principal=r["principal"],
+                privilege=r["privilege"],
+                securable_type=r["securable_type"],
+                securable_name=r["securable_name"],
+                granted_by=r["granted_by"],
+                granted_at=_dt(r["granted_at"]),
+                expires_at=_dt(r["expires_at"]),
+            )
+            g = replace(g, expired=g.is_expired(now))
+            if include_expired or not g.expired:
+                out.append(g)
+        return out
+
+    def grant(self, grant: Grant) -> Grant:
+        """Add (or renew) a grant; the securable name is validated for its type."""
+        stype = grant.securable_type.upper()
+        if stype not in _SECURABLES:
+            raise UsageError(
+                f"unknown securable type {grant.securable_type!r}",
+                where=grant.securable_name,
+                fix="use one of " + ", ".join(_SECURABLES),
+            )
+        name = grant.securable_name.lower()
+        if len(name.split(".")) != _SECURABLES[stype]:
+            raise UsageError(
+                f"{stype} name {grant.securable_name!r} needs {_SECURABLES[stype]} part(s)",
+                where=grant.securable_name,
+            )
+        granted_at = grant.granted_at or self.clock.now()
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO grants VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                "granted_by=excluded.granted_by, granted_at=excluded.granted_at,"
+                " expires_at=excluded.expires_at",
+                (grant.principal, grant.privilege.upper(), stype, name, grant.granted_by,
+                 _ts(granted_at), _ts(grant.expires_at) if grant.expires_at else None),
+            )  # fmt: skip
+        return replace(
+            grant,
+            privilege=grant.privilege.upper(),
+            securable_type=stype,
+            securable_name=name,
+            granted_at=granted_at,
+            expired=grant.is_expired(self.clock.now()),
+        )
+
+    def revoke(
+        self, principal: str, privilege: str, securable_type: str, securable_name: str
+    ) -> bool:
+        with self._tx() as c:
+            cur = c.execute(
+                "DELETE FROM grants WHERE principal=? AND privilege=? AND securable_type=? AND "
+                "securable_name=?",
+                (principal, privilege.upper(), securable_type.upper(), securable_name.lower()),
+            )
+        return cur.rowcount > 0
+
+    # ------------------------------------------------------------ Lineage port
+
+    def record(self, edge: LineageEdge) -> None:
+        """Store one lineage edge (event_time defaults to now)."""
+        src = ".".join(parse_full_name(edge.source))
+        tgt = ".".join(parse_full_name(edge.target))
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO lineage (source, target, entity_type, entity_id, entity_run_id, "
+                "event_time) VALUES (?,?,?,?,?,?)",
+                (src, tgt, edge.entity_type, edge.entity_id, edge.entity_run_id,
+                 _ts(edge.event_time or self.clock.now())),
+            )  # fmt: skip
+
+    def edges(
+        self,
+        table: str | None = None,
+        *,
+        direction: Literal["upstream", "downstream", "both"] = "both",
+    ) -> list[LineageEdge]:
+        """Edges into (`upstream`), out of (`downstream`) or touching a table; all if None."""
+        name = ".".join(parse_full_name(table)) if table else None
+        where = {
+            "upstream": "target = :t",
+            "downstream": "source = :t",
+            "both": "(source = :t OR target = :t)",
+        }[direction]
+        sql = "SELECT * FROM lineage" + (f" WHERE {where}" if name else "") + " ORDER BY id"
+        return [
+            LineageEdge(
+                source=r["source"],
+                target=r["target"],
+                entity_type=r["entity_type"],
+                entity_id=r["entity_id"],
+                entity_run_id=r["entity_run_id"],
+                event_time=_dt(r["event_time"]),
+            )
+            for r in self._conn.execute(sql, {"t": name})
+        ]
+
+    # ------------------------------------------------------------ information_schema
+
+    def information_schema(self, view: str, catalog: str | None = None) -> pa.Table:
+        """One UC information_schema view as Arrow (`catalog` None = all catalogs)."""
+        return metastore_views.render(self, view.lower(), catalog.lower() if catalog else None)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Read-only helper for the information_schema renderer."""
+        return self._conn.execute(sql, params).fetchall()

@@ -1,0 +1,188 @@
+"""Unity Catalog information_schema views rendered from the SQLite metastore as Arrow tables.
+
+Column names follow databricks-contract.md 1.11. Grants that have expired are not effective,
+so they do not appear in TABLE_PRIVILEGES (the Grants port still lists them, marked expired).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from lakecrew.core.errors import NotFound
+
+if TYPE_CHECKING:
+    from lakecrew.adapters.local.metastore import SqliteMetastore
+
+S = pa.string()
+TS = pa.timestamp("us", tz="UTC")
+
+
+def _schema(*cols: str | tuple[str, pa.DataType]) -> pa.Schema:
+    return pa.schema([(c, S) if isinstance(c, str) else c for c in cols])
+
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "catalogs": _schema("catalog_name", "catalog_owner", "comment", ("created", TS)),
+    "schemata": _schema("catalog_name", "schema_name", "schema_owner", "comment", ("created", TS)),
+    "tables": _schema(
+        "table_catalog", "table_schema", "table_name", "table_type", "is_insertable_into",
+        "commit_action", "table_owner", "comment", ("created", TS), "created_by",
+        ("last_altered", TS), "last_altered_by", "data_source_format", "storage_sub_directory",
+        "storage_path",
+    ),
+    "columns": _schema(
+        "table_catalog", "table_schema", "table_name", "column_name",
+        ("ordinal_position", pa.int32()), "column_default", "is_nullable", "full_data_type",
+        "data_type", "comment",
+    ),
+    "table_tags": _schema("catalog_name", "schema_name", "table_name", "tag_name", "tag_value"),
+    "column_tags": _schema(
+        "catalog_name", "schema_name", "table_name", "column_name", "tag_name", "tag_value"
+    ),
+    "column_masks": _schema(
+        "catalog_name", "schema_name", "table_name", "column_name", "mask_catalog",
+        "mask_schema", "mask_name", "mask_col_usage",
+    ),
+    "table_privileges": _schema(
+        "grantor", "grantee", "table_catalog", "table_schema", "table_name", "privilege_type",
+        "is_grantable", "inherited_from",
+    ),
+}  # fmt: skip
+
+VIEWS = tuple(SCHEMAS)
+
+
+def _cat_filter(catalog: str | None, col: str = "catalog_name") -> tuple[str, tuple[Any, ...]]:
+    return (f" WHERE {col} = ?", (catalog,)) if catalog else ("", ())
+
+
+def _ts(v: str | None) -> datetime | None:
+    return datetime.fromisoformat(v) if v else None
+
+
+def _catalogs(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
+    w, p = _cat_filter(catalog, "name")
+    rows = ms.rows(f"SELECT name, owner, comment, created_at FROM catalogs{w} ORDER BY 1", p)
+    return [(r[0], r[1], r[2], _ts(r[3])) for r in rows]
+
+
+def _schemata(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
+    w, p = _cat_filter(catalog)
+    rows = ms.rows(
+        f"SELECT catalog_name, name, owner, comment, created_at FROM schemas{w} ORDER BY 1, 2", p
+    )
+    return [(*tuple(r)[:4], _ts(r[4])) for r in rows]
+
+
+def _tables(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
+    w, p = _cat_filter(catalog)
+    rows = ms.rows(f"SELECT * FROM tables{w} ORDER BY 1, 2, 3", p)
+    return [
+        (r["catalog_name"], r["schema_name"], r["name"], r["table_type"],
+         "NO" if r["catalog_name"] == "system" or r["table_type"] == "VIEW" else "YES",
+         "PRESERVE", r["owner"], r["comment"], _ts(r["created_at"]), r["owner"],
+         _ts(r["updated_at"]), r["owner"], r["data_source_format"], None, r["storage_location"])
+        for r in rows
+    ]  # fmt: skip
+
+
+def _columns(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
+    w, p = _cat_filter(catalog)
+    rows = ms.rows(f"SELECT * FROM columns{w} ORDER BY 1, 2, 3, position", p)
+    return [
+        (r["catalog_name"], r["schema_name"], r["table_name"], r["name"], r["position"], None,
+         "YES" if r["nullable"] else "NO", r["type_text"],
+         r["type_text"].split("<")[0].split("(")[0].upper(), r["comment"])
+        for r in rows
+    ]  # fmt: skip
+
+
+def _table_tags(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
+    w, p = _cat_filter(catalog)
+    w = (w + " AND" if w else " WHERE") + " column_name = ''"
+    rows = ms.rows(
+        f"SELECT catalog_name, schema_name, table_name, tag_name, tag_value FROM tags{w} "
+        "ORDER BY 1, 2, 3, 4",
+        p,
+    )
+    return [tuple(r) for r in rows]
+
+
+def _column_tags(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
+    w, p = _cat_filter(catalog)
+    w = (w + " AND" if w else " WHERE") + " column_name <> ''"
+    rows = ms.rows(
+        "SELECT catalog_name, schema_name, table_name, column_name, tag_name, tag_value "
+        f"FROM tags{w} ORDER BY 1, 2, 3, 4, 5",
+        p,
+    )
+    return [tuple(r) for r in rows]
+
+
+def _column_masks(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
+    import json
+
+    w, p = _cat_filter(catalog)
+    w = (w + " AND" if w else " WHERE") + " mask IS NOT NULL"
+    rows = ms.rows(f"SELECT * FROM columns{w} ORDER BY 1, 2, 3, position", p)
+    out = []
+    for r in rows:
+        mc, msch, mn = r["mask"].split(".")
+        using = json.loads(r["mask_using"])
+        out.append(
+            (r["catalog_name"], r["schema_name"], r["table_name"], r["name"], mc, msch, mn,
+             ",".join(using) if using else None)
+        )  # fmt: skip
+    return out
+
+
+def _table_privileges(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
+    grants = [g for g in ms.list_grants(include_expired=False)]
+    out: list[tuple[Any, ...]] = []
+    for full in ms.table_names(catalog):
+        cat, sch, _ = full.split(".")
+        for g in grants:
+            if g.securable_type == "TABLE" and g.securable_name == full:
+                inherited = None
+            elif g.securable_type == "SCHEMA" and g.securable_name == f"{cat}.{sch}":
+                inherited = "SCHEMA"
+            elif g.securable_type == "CATALOG" and g.securable_name == cat:
+                inherited = "CATALOG"
+            else:
+                continue
+            out.append(
+                (g.granted_by, g.principal, *full.split("."), g.privilege, "NO", inherited)
+            )
+    return out
+
+
+_RENDER: dict[str, Callable[[SqliteMetastore, str | None], Sequence[tuple[Any, ...]]]] = {
+    "catalogs": _catalogs,
+    "schemata": _schemata,
+    "tables": _tables,
+    "columns": _columns,
+    "table_tags": _table_tags,
+    "column_tags": _column_tags,
+    "column_masks": _column_masks,
+    "table_privileges": _table_privileges,
+}
+
+
+def render(ms: SqliteMetastore, view: str, catalog: str | None) -> pa.Table:
+    """The view's rows as an Arrow table with the view's schema."""
+    if view not in _RENDER:
+        raise NotFound(
+            f"information_schema view {view!r} is not available locally",
+            where="information_schema",
+            fix="available views: " + ", ".join(VIEWS),
+        )
+    schema = SCHEMAS[view]
+    rows = _RENDER[view](ms, catalog)
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    return pa.Table.from_arrays(
+        [pa.array(list(c), type=f.type) for c, f in zip(cols, schema, strict=True)], schema=schema
+    )

@@ -1,0 +1,323 @@
+"""LocalSqlEngine: the SqlEngine port over DuckDB, the Delta tables and the SQLite metastore.
+
+Queries are Databricks SQL with `:name` parameters. Each statement is translated once with
+sqlglot (see sql_translate.py); every table it names is registered for that query as an Arrow
+dataset of the table's live Delta files, so DuckDB pushes projections and filters down.
+`<catalog>.information_schema.<view>` and `system.information_schema.<view>` come from the
+metastore. The engine is read-only unless opened with `writable=True`; DuckDB itself runs with
+external file access disabled, so SQL cannot read or write arbitrary files.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as pads
+from deltalake import DeltaTable
+from sqlglot import exp
+
+from lakecrew.adapters.local.delta import DeltaStore, WriteResult
+from lakecrew.adapters.local.layout import ProjectLayout
+from lakecrew.adapters.local.metastore import SqliteMetastore
+from lakecrew.adapters.local.schema_check import type_text
+from lakecrew.adapters.local.sql_translate import (
+    Parsed,
+    TableRef,
+    parse,
+    rewrite_decimal_products,
+    to_duckdb,
+)
+from lakecrew.core.errors import DataError, NotFound, SafetyRefusal, SchemaMismatch, UsageError
+from lakecrew.ports.catalog import ColumnInfo, TableInfo, parse_full_name
+from lakecrew.ports.sql import ResultSet
+
+Relation = pa.Table | pads.Dataset
+
+
+class LocalSqlEngine:
+    """DuckDB over the local lakehouse; implements ports.sql.SqlEngine.
+
+    `owner` is recorded as owner of tables created through `save_table`; `default_catalog`
+    resolves two-part names (None: three-part names required).
+    """
+
+    def __init__(
+        self,
+        store: DeltaStore,
+        metastore: SqliteMetastore,
+        *,
+        writable: bool = False,
+        default_catalog: str | None = None,
+        owner: str = "lakecrew",
+    ) -> None:
+        self.store = store
+        self.metastore = metastore
+        self.writable = writable
+        self.default_catalog = default_catalog
+        self.owner = owner
+        self._lock = threading.Lock()
+        self._parsed: dict[str, Parsed] = {}
+        self._translated: dict[tuple[str, str], str] = {}
+        self._con = duckdb.connect(config={"autoinstall_known_extensions": False})
+        self._con.execute("LOAD icu")
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET enable_external_access = false")
+        self._con.execute("SET lock_configuration = true")
+
+    @classmethod
+    def open(cls, layout: ProjectLayout, *, writable: bool = False, **kwargs: Any) -> LocalSqlEngine:
+        """The engine of a local project (its lakehouse folder and metastore.db)."""
+        layout.ensure()
+        store = DeltaStore.for_project(layout)
+        return cls(store, SqliteMetastore(layout.metastore_path), writable=writable, **kwargs)
+
+    def close(self) -> None:
+        self._con.close()
+
+    # ------------------------------------------------------------ SqlEngine port
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run a statement for its effect (writes need `writable=True`)."""
+        parsed = self._parse(sql)
+        if parsed.is_read:
+            self.fetch_arrow(sql, params)
+            return
+        self._write(parsed, params)
+
+    def fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> ResultSet:
+        """Run a query and return its rows as Python values."""
+        table = self.fetch_arrow(sql, params)
+        columns = tuple(table.column_names)
+        rows = tuple(zip(*(c.to_pylist() for c in table.columns), strict=True))
+        return ResultSet(columns, rows if columns else ())
+
+    def fetch_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run a query and return an Arrow table."""
+        return self.stream(sql, params).read_all()
+
+    def stream(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, batch_rows: int = 131_072
+    ) -> pa.RecordBatchReader:
+        """Run a query and stream its result as Arrow record batches (for big results)."""
+        parsed = self._parse(sql)
+        if not parsed.is_read:
+            self._refuse(parsed)
+        cursor = self._con.cursor()
+        ok = False
+        try:
+            duck_sql = self._prepare(cursor, sql, parsed)
+            result = cursor.execute(duck_sql, dict(params or {}))
+            reader = result.fetch_record_batch(batch_rows)
+            ok = True
+        except duckdb.Error as exc:
+            raise _translate_error(exc) from exc
+        finally:
+            if not ok:
+                cursor.close()
+        return pa.RecordBatchReader.from_batches(reader.schema, _owning(reader, cursor))
+
+    def save_table(
+        self, full_name: str, data: pa.Table, mode: Literal["append", "overwrite"] = "append"
+    ) -> None:
+        """Write `data` to a Delta table (created if absent) and register it in the metastore."""
+        self.write_table(full_name, data, mode)
+
+    def write_table(
+        self,
+        full_name: str,
+        data: pa.Table,
+        mode: Literal["append", "overwrite"] = "append",
+        *,
+        comment: str | None = None,
+    ) -> WriteResult:
+        """`save_table` returning the commit (version, attempts)."""
+        if not self.writable:
+            raise SafetyRefusal(
+                f"engine is read-only; refusing to write {full_name}",
+                where=full_name,
+                fix="open the engine with writable=True",
+            )
+        full_name = ".".join(parse_full_name(full_name))
+        if parse_full_name(full_name)[0] == "system":
+            raise SafetyRefusal("system tables are written by lakecrew only", where=full_name)
+        if not self.store.exists(full_name):
+            self.store.create_table(full_name, data.schema)
+            result = self.store.append(full_name, data)
+        elif mode == "overwrite":
+            result = self.store.overwrite(full_name, data)
+        else:
+            result = self.store.append(full_name, data)
+        register(self.store, self.metastore, full_name, owner=self.owner, comment=comment)
+        return result
+
+    # ------------------------------------------------------------ internals
+
+    def _parse(self, sql: str) -> Parsed:
+        parsed = self._parsed.get(sql)
+        if parsed is None:
+            parsed = parse(sql, self.default_catalog)
+            if len(self._parsed) > 512:
+                self._parsed.clear()
+            self._parsed[sql] = parsed
+        return parsed
+
+    def _refuse(self, parsed: Parsed) -> None:
+        kind = type(parsed.tree).__name__.upper()
+        raise SafetyRefusal(
+            f"{kind} refused: the SQL engine is read-only",
+            where="sql",
+            fix="open the engine with writable=True (only INSERT and CREATE TABLE AS run locally)",
+        )
+
+    def _prepare(self, cursor: duckdb.DuckDBPyConnection, sql: str, parsed: Parsed) -> str:
+        schema: dict[str, dict[str, str]] = {}
+        for ref in parsed.refs:
+            relation = self._relation(ref)
+            cursor.register(ref.alias, relation)
+            schema[ref.alias] = {f.name: type_text(f.type) for f in relation.schema}
+        key = (sql, repr(sorted(schema.items())))
+        duck_sql = self._translated.get(key)
+        if duck_sql is None:
+            duck_sql = to_duckdb(rewrite_decimal_products(parsed.tree, schema))
+            if len(self._translated) > 512:
+                self._translated.clear()
+            self._translated[key] = duck_sql
+        return duck_sql
+
+    def _relation(self, ref: TableRef) -> Relation:
+        cat, sch, tbl = parse_full_name(ref.full_name)
+        if sch == "information_schema":
+            return self.metastore.information_schema(tbl, None if cat == "system" else cat)
+        location: str | None = None
+        if self.metastore.has_table(ref.full_name):
+            location = self.metastore.get_table(ref.full_name).storage_location
+        if location is None and not self.store.exists(ref.full_name):
+            raise NotFound(
+                f"table {ref.full_name} does not exist",
+                where=f"{cat}.{sch}",
+                fix="tables in this schema: " + (", ".join(self._names_in(cat, sch)) or "none"),
+            )
+        if location is not None:
+            return DeltaTable(location, version=ref.version).to_pyarrow_dataset()
+        return self.store.to_arrow(ref.full_name, ref.version)
+
+    def _names_in(self, cat: str, sch: str) -> list[str]:
+        names = set(self.metastore.table_names(cat, sch)) | set(self.store.list_tables(cat, sch))
+        return sorted(names)
+
+    def _write(self, parsed: Parsed, params: Mapping[str, Any] | None) -> None:
+        tree = parsed.tree
+        if not self.writable:
+            self._refuse(parsed)
+        if isinstance(tree, exp.Insert) and isinstance(tree.this, exp.Table):
+            target, source = tree.this, tree.expression
+            mode: Literal["append", "overwrite"] = (
+                "overwrite" if tree.args.get("overwrite") else "append"
+            )
+        elif isinstance(tree, exp.Create) and tree.kind == "TABLE" and tree.expression:
+            target, source = tree.this, tree.expression
+            if not isinstance(target, exp.Table):
+                raise UsageError("CREATE TABLE with a column list is not supported", where="sql")
+            mode = "overwrite" if tree.args.get("replace") else "append"
+        else:
+            raise UsageError(
+                f"{type(tree).__name__.upper()} is not supported by the local engine",
+                where="sql",
+                fix="use INSERT INTO/OVERWRITE ... SELECT, CREATE [OR REPLACE] TABLE ... AS "
+                "SELECT, or the DeltaStore API",
+            )
+        ref = next(r for r in parsed.refs if r.alias == target.name)
+        if isinstance(tree, exp.Create) and not tree.args.get("replace"):
+            if self.store.exists(ref.full_name):
+                raise UsageError(f"table {ref.full_name} already exists", where="sql")
+        data = self._run_subquery(source, parsed, params)
+        if isinstance(tree, exp.Insert) and self.store.exists(ref.full_name):
+            data = _positional(ref.full_name, self.store.schema(ref.full_name), data)
+        self.write_table(ref.full_name, data, mode)
+
+    def _run_subquery(
+        self, source: exp.Expression, parsed: Parsed, params: Mapping[str, Any] | None
+    ) -> pa.Table:
+        query = source if isinstance(source, exp.Query) else exp.select("*").from_(source)
+        cursor = self._con.cursor()
+        try:
+            sub = Parsed(query, tuple(r for r in parsed.refs if self._exists(r)))
+            duck_sql = self._prepare(cursor, query.sql("databricks"), sub)
+            return cursor.execute(duck_sql, dict(params or {})).fetch_arrow_table()
+        except duckdb.Error as exc:
+            raise _translate_error(exc) from exc
+        finally:
+            cursor.close()
+
+    def _exists(self, ref: TableRef) -> bool:
+        return (
+            parse_full_name(ref.full_name)[1] == "information_schema"
+            or self.metastore.has_table(ref.full_name)
+            or self.store.exists(ref.full_name)
+        )
+
+
+def register(
+    store: DeltaStore,
+    metastore: SqliteMetastore,
+    full_name: str,
+    *,
+    owner: str,
+    comment: str | None = None,
+    table_type: str = "MANAGED",
+    properties: Mapping[str, str] | None = None,
+) -> TableInfo:
+    """Register (or refresh) a Delta table of `store` in `metastore` from its current schema.
+
+    Existing owner, tags, masks and comments are kept; the column list follows the Delta schema.
+    """
+    schema = store.schema(full_name)
+    existing = metastore.get_table(full_name) if metastore.has_table(full_name) else None
+    cols = tuple(
+        ColumnInfo(name=f.name, type_text=type_text(f.type), nullable=f.nullable, position=i)
+        for i, f in enumerate(schema)
+    )
+    info = TableInfo(
+        full_name=full_name,
+        owner=existing.owner if existing else owner,
+        comment=comment,
+        table_type=existing.table_type if existing else table_type,
+        storage_location=str(store.path(full_name)),
+        data_source_format="DELTA",
+        properties={**(existing.properties if existing else {}), **(properties or {})},
+        columns=cols,
+    )
+    return metastore.register_table(info)
+
+
+def _positional(full_name: str, target: pa.Schema, data: pa.Table) -> pa.Table:
+    """INSERT matches columns by position, as Databricks does."""
+    if data.num_columns != len(target):
+        raise SchemaMismatch(
+            f"INSERT gives {data.num_columns} column(s), the table has {len(target)}",
+            where=full_name,
+            fix="select exactly the table's columns, in order",
+        )
+    return data.rename_columns(target.names)
+
+
+def _owning(
+    reader: pa.RecordBatchReader, cursor: duckdb.DuckDBPyConnection
+) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from reader
+    except duckdb.Error as exc:
+        raise _translate_error(exc) from exc
+    finally:
+        cursor.close()
+
+
+def _translate_error(exc: duckdb.Error) -> Exception:
+    first = str(exc).splitlines()[0][:300]
+    if isinstance(exc, duckdb.ConversionException | duckdb.OutOfRangeException):
+        return DataError(f"query failed on the data: {first}", where="sql")
+    return UsageError(f"query failed: {first}", where="sql", fix="check names and types")

@@ -1,0 +1,196 @@
+"""Databricks SQL → DuckDB SQL, done once per statement text with sqlglot.
+
+- Three-part names (`system.billing.usage`, `main.sales.orders`,
+  `main.information_schema.tables`) become quoted single names registered per query
+  (DuckDB reserves catalog `system` and schema `information_schema`); the original table name
+  stays as alias, so `usage.col` still resolves.
+- `:name` parameters become DuckDB `$name`.
+- decimal × decimal whose exact result would not fit DECIMAL(38) (DuckDB overflows where
+  Databricks returns decimal(38,6)) is computed with operands rounded to 12 decimals and the
+  product rounded to Databricks' result scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+
+from lakecrew.core.errors import UsageError
+
+_READ_ONLY_ROOTS = (exp.Query, exp.Describe)
+_MAX_PREC = 38
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table named in a query: its registered DuckDB name and Databricks full name."""
+
+    alias: str
+    full_name: str
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One parsed statement with its table references resolved to registered names."""
+
+    tree: exp.Expression
+    refs: tuple[TableRef, ...]
+
+    @property
+    def is_read(self) -> bool:
+        return isinstance(self.tree, _READ_ONLY_ROOTS)
+
+
+def reg_name(full_name: str, version: int | None = None) -> str:
+    """The DuckDB name a table is registered under for one query."""
+    base = "__lc__" + full_name.replace(".", "__")
+    return base if version is None else f"{base}__v{version}"
+
+
+def parse(sql: str, default_catalog: str | None = None) -> Parsed:
+    """Parse one Databricks statement and rewrite its table names (UsageError when invalid)."""
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="databricks") if t is not None]
+    except SqlglotError as exc:
+        first = str(exc).splitlines()[0][:300]
+        raise UsageError(f"SQL does not parse: {first}", where="sql", fix="fix the syntax") from exc
+    if len(trees) != 1:
+        raise UsageError(
+            f"expected one SQL statement, got {len(trees)}",
+            where="sql",
+            fix="run statements one at a time",
+        )
+    tree = trees[0]
+    refs = _rewrite_tables(tree, default_catalog)
+    return Parsed(tree, tuple(refs))
+
+
+def _cte_names(tree: exp.Expression) -> set[str]:
+    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+
+
+def _rewrite_tables(tree: exp.Expression, default_catalog: str | None) -> list[TableRef]:
+    ctes = _cte_names(tree)
+    refs: dict[str, TableRef] = {}
+    for table in list(tree.find_all(exp.Table)):
+        if not isinstance(table.this, exp.Identifier):
+            continue  # table function, e.g. range(10)
+        name, db, cat = table.name.lower(), table.db.lower(), table.catalog.lower()
+        if not db:
+            if name in ctes:
+                continue
+            raise UsageError(
+                f"table {table.name!r} needs a three-part name",
+                where="sql",
+                fix="write catalog.schema.table",
+            )
+        if not cat:
+            if default_catalog is None:
+                raise UsageError(
+                    f"table {db}.{name} has no catalog",
+                    where="sql",
+                    fix="write catalog.schema.table (no default catalog is set)",
+                )
+            cat = default_catalog.lower()
+        version = _version_of(table)
+        full = f"{cat}.{db}.{name}"
+        ref = TableRef(reg_name(full, version), full, version)
+        refs[ref.alias] = ref
+        alias = table.args.get("alias")
+        table.set("catalog", None)
+        table.set("db", None)
+        table.set("version", None)
+        table.set("this", exp.to_identifier(ref.alias, quoted=True))
+        if alias is None:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(name)))
+    return list(refs.values())
+
+
+def _version_of(table: exp.Table) -> int | None:
+    version = table.args.get("version")
+    if version is None:
+        return None
+    kind = str(version.this).upper()
+    value = version.args.get("expression")
+    if kind != "VERSION" or not isinstance(value, exp.Literal) or value.is_string:
+        raise UsageError(
+            "only VERSION AS OF <int> time travel is supported locally",
+            where=table.sql("databricks"),
+        )
+    return int(value.this)
+
+
+def rewrite_decimal_products(
+    tree: exp.Expression, schema: Mapping[str, Mapping[str, str]]
+) -> exp.Expression:
+    """Make decimal products behave as Databricks' (see module doc). Returns a new tree."""
+    if tree.find(exp.Mul) is None:
+        return tree
+    try:
+        typed = annotate_types(
+            qualify(
+                tree.copy(),
+                schema={k: dict(v) for k, v in schema.items()},
+                dialect="databricks",
+                validate_qualify_columns=False,
+                quote_identifiers=False,
+            ),
+            schema={k: dict(v) for k, v in schema.items()},
+            dialect="databricks",
+        )
+    except SqlglotError:
+        return tree
+    typed_muls = list(typed.find_all(exp.Mul))
+    out = tree.copy()
+    muls = list(out.find_all(exp.Mul))
+    if len(muls) != len(typed_muls):
+        return out
+    for node, typed_node in zip(muls, typed_muls, strict=True):
+        fix = _decimal_fix(typed_node)
+        if fix is not None:
+            node.replace(fix(node))
+    return out
+
+
+def _decimal_params(node: exp.Expression) -> tuple[int, int] | None:
+    t = node.type
+    if t is None or not t.is_type(exp.DataType.Type.DECIMAL):
+        return None
+    params = [p.this for p in t.expressions]
+    if len(params) != 2:
+        return None
+    return int(str(params[0].this if hasattr(params[0], "this") else params[0])), int(
+        str(params[1].this if hasattr(params[1], "this") else params[1])
+    )
+
+
+def _decimal_fix(mul: exp.Mul) -> Callable[[exp.Mul], exp.Expression] | None:
+    left, right = _decimal_params(mul.this), _decimal_params(mul.expression)
+    if left is None or right is None:
+        return None
+    precision = left[0] + right[0] + 1
+    scale = left[1] + right[1]
+    if precision <= _MAX_PREC:
+        return None
+    int_digits = precision - scale
+    result_scale = max(_MAX_PREC - int_digits, min(scale, 6))
+    s1, s2 = min(left[1], 12), min(right[1], 12)
+
+    def build(node: exp.Mul) -> exp.Expression:
+        a = exp.cast(node.this.copy(), exp.DataType.build(f"DECIMAL(38,{s1})"))
+        b = exp.cast(node.expression.copy(), exp.DataType.build(f"DECIMAL(38,{s2})"))
+        product = exp.Paren(this=exp.Mul(this=a, expression=b))
+        return exp.cast(product, exp.DataType.build(f"DECIMAL(38,{result_scale})"))
+
+    return build
+
+
+def to_duckdb(tree: exp.Expression) -> str:
+    return tree.sql(dialect="duckdb")

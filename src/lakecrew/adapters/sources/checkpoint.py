@@ -1,0 +1,124 @@
+"""Atomic JSON checkpoint files and deterministic batch ids shared by the sources."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from lakecrew.core.errors import DataError
+from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, RAW, SOURCE_ROW, SOURCE_URI
+
+
+def batch_id(*parts: object) -> str:
+    """A deterministic 24-hex id from the parts (same input, same id, across processes)."""
+    text = "\x1f".join(str(p) for p in parts)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so a crash leaves either the old or the new file, whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class JsonCheckpoint:
+    """A JSON object on disk, replaced atomically on every save."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Any]:
+        """The saved state, or ``{}`` when nothing was committed yet."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        try:
+            state = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                f"checkpoint is not valid JSON ({exc.msg} at line {exc.lineno})",
+                where=str(self.path),
+                fix="restore it from backup, or delete it to re-ingest everything",
+            ) from exc
+        if not isinstance(state, dict):
+            raise DataError("checkpoint is not a JSON object", where=str(self.path))
+        return state
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Replace the saved state atomically."""
+        text = json.dumps(state, sort_keys=True, indent=1, ensure_ascii=False)
+        write_atomic(self.path, text.encode("utf-8"))
+
+
+def with_metadata(
+    columns: dict[str, pa.Array | list[Any]],
+    *,
+    uri: str | list[str],
+    rows: list[int],
+    bid: str,
+    raw: list[str | None] | None = None,
+    where: str,
+) -> pa.Table:
+    """Build the batch table: source columns as given, then the metadata columns."""
+    clash = [name for name in columns if name in METADATA_COLUMNS]
+    if clash:
+        raise DataError(
+            f"source column {clash[0]!r} collides with a lakecrew metadata column",
+            where=where,
+            fix="rename the column at the source or in the reader options",
+        )
+    n = len(rows)
+    uris = uri if isinstance(uri, list) else [uri] * n
+    data: dict[str, Any] = dict(columns)
+    data[SOURCE_URI] = pa.array(uris, pa.string())
+    data[SOURCE_ROW] = pa.array(rows, pa.int64())
+    data[BATCH_ID] = pa.array([bid] * n, pa.string())
+    data[RAW] = pa.array(raw if raw is not None else [None] * n, pa.string())
+    return pa.table(data)
+
+
+def json_text_columns(records: list[dict[str, Any]]) -> dict[str, pa.Array]:
+    """Top-level keys of JSON records as string columns (nested values as JSON text)."""
+    names: dict[str, None] = {}
+    for record in records:
+        for key in record:
+            names.setdefault(key, None)
+    return {
+        name: pa.array([scalar_text(r.get(name)) for r in records], pa.string()) for name in names
+    }
+
+
+def scalar_text(value: Any) -> str | None:
+    """A JSON value as text: strings as-is, other scalars as JSON, containers as JSON text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

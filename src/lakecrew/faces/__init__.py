@@ -1,0 +1,1 @@
+"""Thin front ends (cli/): parse, call one service, render."""

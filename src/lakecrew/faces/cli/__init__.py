@@ -1,0 +1,1 @@
+"""The lakecrew command line (typer): `lakecrew = lakecrew.faces.cli.main:run`."""

@@ -1,0 +1,192 @@
+"""Output of the CLI: one place that renders results as rich text or JSON, errors, and progress.
+
+- ``emit(state, data, text=...)``: JSON (sorted keys, ISO dates, Decimal as number) on stdout
+  with ``--output json``; otherwise the ``text`` renderer draws rich tables/lines.
+- ``print_error(state, err)``: one line on stderr (a JSON object with ``--output json``).
+- ``progress(state, description, total)``: a rich progress bar on stderr, silent with
+  ``--output json`` or when stderr is not a terminal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lakecrew.core.errors import LakecrewError
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+@dataclass
+class CliState:
+    """Global options, shared by every command through the click context."""
+
+    project: Path
+    output: OutputFormat = OutputFormat.TEXT
+    debug: bool = False
+
+    @property
+    def json(self) -> bool:
+        return self.output is OutputFormat.JSON
+
+
+def stdout_console() -> Console:
+    return Console(soft_wrap=True, highlight=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types: Decimal → float, date/datetime → ISO 8601 (datetimes in UTC),
+    Path → str, enums → value, dataclasses/pydantic models → dicts, secrets → masked."""
+    if isinstance(value, SecretStr):
+        return "**********"
+    if isinstance(value, BaseModel):
+        return to_jsonable(value.model_dump(mode="python"))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [to_jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.isoformat() if value.tzinfo is None else value.astimezone(UTC).isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Stable JSON text (sorted keys, two-space indent)."""
+    return json.dumps(to_jsonable(value), sort_keys=True, indent=2, ensure_ascii=False)
+
+
+def emit(state: CliState, data: Any, text: Callable[[Console, Any], None] | None = None) -> None:
+    """Render a command's result: JSON on stdout, or the text renderer (default: JSON too)."""
+    if state.json or text is None:
+        sys.stdout.write(dumps(data) + "\n")
+        return
+    text(stdout_console(), data)
+
+
+def render_mapping(console: Console, data: Any) -> None:
+    """Generic text rendering: one ``key: value`` line per top-level entry."""
+    plain = to_jsonable(data)
+    items = plain.items() if isinstance(plain, dict) else [("result", plain)]
+    for key, value in items:
+        console.print(f"{key}: {value}", markup=False)
+
+
+def warn(state: CliState, message: str) -> None:
+    """A one-line warning on stderr (text mode only; JSON results carry their own warnings)."""
+    if not state.json:
+        stderr_console().print(f"warning: {message}", style="yellow", markup=False)
+
+
+def print_error(state: CliState, err: LakecrewError) -> None:
+    """The error as one line on stderr (or one JSON object with --output json)."""
+    if state.json:
+        payload: dict[str, Any] = {
+            "error": {
+                "type": type(err).__name__,
+                "message": err.one_line(),
+                "what": err.what,
+                "where": err.where,
+                "fix": err.fix,
+                "exit_code": err.exit_code,
+            }
+        }
+        problems = getattr(err, "problems", None)
+        if problems:
+            payload["error"]["problems"] = to_jsonable(list(problems))
+        sys.stderr.write(json.dumps(payload, sort_keys=True) + "\n")
+        return
+    stderr_console().print(f"error: {err.one_line()}", style="red", markup=False)
+
+
+def print_internal(state: CliState, exc: BaseException) -> None:
+    """An unexpected exception, in one line (the traceback only with --debug)."""
+    line = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
+    if state.json:
+        sys.stderr.write(json.dumps({"error": {"type": "internal", "message": line}}) + "\n")
+    else:
+        stderr_console().print(line, style="red", markup=False)
+
+
+class ProgressHandle:
+    """What a command hands to a service as its progress callback(s)."""
+
+    def __init__(self, progress: Progress | None, task: Any) -> None:
+        self._progress = progress
+        self._task = task
+
+    def advance(self, n: int = 1) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
+
+    def update(
+        self,
+        *,
+        completed: int | None = None,
+        total: int | None = None,
+        description: str | None = None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.update(
+                self._task, completed=completed, total=total, description=description
+            )
+
+    def report(self, done: int, total: int) -> None:
+        """A ``Callable[[int, int], None]`` for services that report (done, total)."""
+        self.update(completed=done, total=total)
+
+    def step(self, label: str) -> None:
+        """A ``Callable[[str], None]`` for services that report each finished item."""
+        self.advance()
+
+
+@contextmanager
+def progress(
+    state: CliState, description: str, total: int | None = None
+) -> Iterator[ProgressHandle]:
+    """A rich progress bar on stderr; a silent handle with --output json or without a TTY."""
+    if state.json or not sys.stderr.isatty():
+        yield ProgressHandle(None, None)
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr_console(),
+        transient=True,
+    )
+    with bar:
+        yield ProgressHandle(bar, bar.add_task(description, total=total))

@@ -1,0 +1,81 @@
+"""The `lakecrew` command: the typer app, global options and the one error handler.
+
+Exit codes: 0 success; 1 failure (LakecrewError with exit_code 1, or an unexpected exception);
+2 wrong usage (typer/click usage errors, UsageError, ConfigError). Errors are one line on stderr;
+``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from lakecrew.core.errors import LakecrewError
+from lakecrew.faces.cli import commands, estate
+from lakecrew.faces.cli.console import CliState, print_error, print_internal
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, default_project, state_of
+
+
+class LakecrewGroup(TyperGroup):
+    """The root group: turns every exception raised by a command into one line and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer/click's own exits and usage errors (exit code 2)
+        except LakecrewError as err:
+            state = _state(ctx)
+            _traceback_if_debug(state, err)
+            print_error(state, err)
+            raise typer.Exit(err.exit_code) from None
+        except Exception as exc:  # noqa: BLE001 - the CLI's last resort: one line, exit 1
+            state = _state(ctx)
+            _traceback_if_debug(state, exc)
+            print_internal(state, exc)
+            raise typer.Exit(1) from None
+
+
+def _state(ctx: Any) -> CliState:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, CliState) else CliState(project=default_project())
+
+
+def _traceback_if_debug(state: CliState, exc: BaseException) -> None:
+    if state.debug:
+        sys.stderr.write("".join(traceback.format_exception(exc)))
+
+
+app = typer.Typer(
+    name="lakecrew",
+    cls=LakecrewGroup,
+    help="Run the Databricks SOP: estate inventory, policies, crew, pipelines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """lakecrew turns the Databricks SOP into running software."""
+    ctx.obj = CliState(project=default_project())
+    state_of(ctx, project=project, output=output, debug=debug)
+
+
+app.add_typer(estate.app, name="estate")
+commands.register(app)
+
+
+def run() -> None:
+    """Console-script entry point (``lakecrew``)."""
+    app(prog_name="lakecrew")

@@ -1,0 +1,62 @@
+"""Options shared by every command, defined once.
+
+``--project``, ``--output`` and ``--debug`` are accepted before the subcommand
+(``lakecrew --output json estate summary``) and after it (``lakecrew estate summary --output
+json``); a value given after the subcommand wins.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lakecrew.faces.cli.console import CliState, OutputFormat
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--project",
+        "-p",
+        help="Project folder with lakecrew.yaml (default: $LAKECREW_PROJECT, else cwd)",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+OutputOpt = Annotated[
+    OutputFormat | None,
+    typer.Option("--output", "-o", help="Render the result as text or JSON.", show_default=False),
+]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="Show the full traceback when something fails.")
+]
+
+
+def default_project() -> Path:
+    """$LAKECREW_PROJECT, else the current folder."""
+    env = os.environ.get("LAKECREW_PROJECT")
+    return Path(env) if env else Path.cwd()
+
+
+def state_of(
+    ctx: typer.Context,
+    *,
+    project: Path | None = None,
+    output: OutputFormat | None = None,
+    debug: bool = False,
+) -> CliState:
+    """The CliState of this invocation, updated with options given after the subcommand."""
+    root = ctx.find_root()
+    state = root.obj if isinstance(root.obj, CliState) else None
+    if state is None:
+        state = CliState(project=default_project())
+        root.obj = state
+    if project is not None:
+        state.project = project
+    if output is not None:
+        state.output = output
+    if debug:
+        state.debug = True
+    return state

@@ -1,0 +1,110 @@
+"""Ingestion sources: files, REST APIs, databases and streams, all yielding the same Batch.
+
+Two-phase contract (what makes ingestion exactly-once across crashes):
+
+1. ``for batch in source.read():`` — reading never changes the checkpoint;
+2. the caller writes ``batch.table`` to bronze (idempotently, keyed by ``batch.batch_id`` and
+   the ``_source_row`` column) and quarantines ``batch.rejected``;
+3. only then ``source.commit(batch.checkpoint)``.
+
+A crash between 2 and 3 makes the next ``read()`` yield the same batch again, with the same
+``batch_id`` and the same row numbers, so the bronze writer can drop what it already has.
+Commit tokens must be committed in the order the batches were read.
+
+Every batch table carries the metadata columns of ``METADATA_COLUMNS``; all other columns are
+the source's own, as raw as the source allows (CSV fields as text, JSON values as text with the
+whole record in ``_raw``, database values as their PostgreSQL text form, Parquet as typed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+SOURCE_URI = "_source_uri"
+"""Where the row came from: file path, URL without credentials, table, spool."""
+SOURCE_ROW = "_source_row"
+"""1-based position of the row in its unit (file line, record index, spool sequence)."""
+BATCH_ID = "_batch_id"
+"""Deterministic id of the batch; equal on a re-read of the same data."""
+RAW = "_raw"
+"""The record exactly as received (JSON text) for semi-structured sources; null otherwise."""
+METADATA_COLUMNS: tuple[str, ...] = (SOURCE_URI, SOURCE_ROW, BATCH_ID, RAW)
+
+
+@dataclass(frozen=True)
+class CheckpointToken:
+    """What ``commit`` records once the batch is safely written. Opaque to callers."""
+
+    source: str
+    batch_id: str
+    state: str
+    """JSON text, interpreted only by the source that issued it."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record the source could not parse; kept for quarantine, never silently dropped.
+
+    ``raw`` holds the original text and may contain personal data: write it to quarantine
+    storage only, never to logs or error messages.
+    """
+
+    source_uri: str
+    row: int | None
+    reason: str
+    raw: str
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """One unit of ingested data plus the token to commit after it is written."""
+
+    batch_id: str
+    source: str
+    table: pa.Table
+    checkpoint: CheckpointToken
+    rejected: tuple[Rejected, ...] = ()
+    encoding: str | None = None
+    """Text encoding used to decode the input, when the source decoded text."""
+    notes: tuple[str, ...] = field(default=())
+    """One-line observations for the run report (never values, never secrets)."""
+
+    @property
+    def num_rows(self) -> int:
+        """Number of accepted rows (rejected records are not counted)."""
+        return int(self.table.num_rows)
+
+
+class Source(Protocol):
+    """Anything that yields batches and remembers, on commit, what was ingested."""
+
+    @property
+    def name(self) -> str:
+        """Stable name of the source; part of every batch id and checkpoint token."""
+        ...
+
+    def discover(self) -> Sequence[str]:
+        """Units of work (files, pages, tables, spool ranges) not yet committed."""
+        ...
+
+    def read(self) -> Iterator[Batch]:
+        """Yield batches of the pending work in order; never changes the checkpoint."""
+        ...
+
+    def commit(self, token: CheckpointToken) -> None:
+        """Record a batch as ingested; call only after its bronze write succeeded."""
+        ...
+
+
+def drain(source: Source, write: Callable[[Batch], None]) -> int:
+    """Read every pending batch, ``write`` it, then commit it; returns the rows written."""
+    rows = 0
+    for batch in source.read():
+        write(batch)
+        source.commit(batch.checkpoint)
+        rows += batch.num_rows
+    return rows

@@ -1,0 +1,1 @@
+"""Use cases: one package per area; import core, ports and services only."""

@@ -1,0 +1,1 @@
+"""FinOps analytics core: cost model, allocation, anomaly detection (see README.md)."""

@@ -1,0 +1,376 @@
+"""Allocation of priced usage: by dimension, untagged spend, idle cluster cost, shared costs.
+
+Tags of a record are its `custom_tags`; a key missing there is taken from the current tags of
+the resources the record names (job, pipeline, warehouse, endpoint, cluster — in that order),
+passed in as a mapping (see `load_current_tags`). Every dimension's rows sum exactly (Decimal)
+to the total of the priced usage, shared costs included: the last share takes the remainder.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from lakecrew.core.errors import DataError, UsageError
+from lakecrew.core.finops import (
+    MANDATORY_TAGS,
+    UNALLOCATED,
+    CostBasis,
+    CostRecord,
+    Money,
+    PricedUsage,
+    ResourceRef,
+    to_cents,
+)
+
+DIMENSIONS = (
+    "workspace", "environment", "project", "cost_center", "owner", "sku_family", "job", "cluster",
+    "warehouse",
+)
+TAG_DIMENSIONS = ("environment", "project", "cost_center", "owner")
+"""Dimensions read from tags; the only ones shared costs are split over."""
+NONE_KEY = "__none__"  # resource dimensions: the record has no job / cluster / warehouse
+SHARED_KEY = "__shared__"  # shared cost with nobody to share it with
+ZERO = Decimal(0)
+
+CurrentTags = Mapping[ResourceRef, Mapping[str, str]]
+
+_FAMILIES = (
+    ("DLT", "DLT"),
+    ("ALL_PURPOSE", "ALL_PURPOSE"),
+    ("JOBS_LIGHT", "JOBS_LIGHT"),
+    ("JOBS", "JOBS"),
+    ("SQL", "SQL"),
+    ("INFERENCE", "MODEL_SERVING"),
+    ("SERVING", "MODEL_SERVING"),
+    ("VECTOR_SEARCH", "VECTOR_SEARCH"),
+    ("DATABASE", "DATABASE"),
+    ("STORAGE", "STORAGE"),
+    ("NETWORK", "NETWORKING"),
+)
+
+
+def sku_family(sku_name: str) -> str:
+    """JOBS, JOBS_LIGHT, ALL_PURPOSE, SQL, DLT, MODEL_SERVING, ... with `_SERVERLESS` if so."""
+    name = sku_name.upper()
+    family = next((fam for needle, fam in _FAMILIES if needle in name), "OTHER")
+    return f"{family}_SERVERLESS" if "SERVERLESS" in name else family
+
+
+@dataclass(frozen=True)
+class SharedCostRule:
+    """Which spend is shared, and how it is split over the other keys of a tag dimension.
+
+    A record is shared when its effective `tag` value is in `values` or it is on one of
+    `resources`. `even` gives every key the same share; `proportional` weighs by direct cost.
+    """
+
+    method: Literal["even", "proportional"] = "proportional"
+    tag: str = "project"
+    values: frozenset[str] = frozenset({"shared"})
+    resources: frozenset[ResourceRef] = frozenset()
+
+
+@dataclass(frozen=True)
+class AllocationConfig:
+    """Mandatory tags (SOP 1.9.1), where the environment comes from, and the shared-cost rule."""
+
+    mandatory_tags: tuple[str, ...] = MANDATORY_TAGS
+    environment_tag: str = "environment"
+    workspace_environments: Mapping[str, str] = field(default_factory=dict)
+    shared: SharedCostRule | None = None
+
+
+@dataclass(frozen=True)
+class AllocatedRecord:
+    """A priced record with its effective tags (and where each came from) and share status."""
+
+    record: CostRecord
+    tags: Mapping[str, str]
+    tag_source: Mapping[str, Literal["usage", "resource"]]
+    shared: bool
+
+
+@dataclass(frozen=True)
+class AllocationRow:
+    """One key of a dimension: direct cost, its share of shared costs, and the sum."""
+
+    key: str
+    direct: Decimal
+    shared: Decimal
+    records: int
+
+    @property
+    def total(self) -> Decimal:
+        return self.direct + self.shared
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Cost of one dimension; rows by total, largest first. Rows sum exactly to `total`."""
+
+    dimension: str
+    rows: tuple[AllocationRow, ...]
+    total: Money
+    shared_method: str | None
+
+    def get(self, key: str) -> Money:
+        amount = sum((r.total for r in self.rows if r.key == key), ZERO)
+        return Money(amount, self.total.currency, self.total.basis)
+
+
+@dataclass(frozen=True)
+class UntaggedResource:
+    """A resource (or a SKU, for resource-less usage) behind untagged spend."""
+
+    resource: str
+    cost: Decimal
+    records: int
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UntaggedReport:
+    """Spend of records lacking any mandatory tag after fallback, ranked by dollars."""
+
+    total: Money
+    share: float
+    resources: tuple[UntaggedResource, ...]
+
+
+@dataclass(frozen=True)
+class ClusterIdle:
+    cluster: ResourceRef
+    cost: Decimal
+    idle_cost: Decimal
+
+    @property
+    def idle_share(self) -> float:
+        return float(self.idle_cost / self.cost) if self.cost else 0.0
+
+
+@dataclass(frozen=True)
+class IdleReport:
+    """Cost of classic clusters while no job (or query) ran on them; `share` of cluster cost."""
+
+    cluster_cost: Money
+    idle_cost: Money
+    share: float
+    clusters: tuple[ClusterIdle, ...]
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """Allocated total vs the usage table total, compared to the cent."""
+
+    allocated: Decimal
+    table_total: Decimal
+    currency: str
+
+    @property
+    def difference(self) -> Decimal:
+        return to_cents(self.allocated) - to_cents(self.table_total)
+
+    @property
+    def ok(self) -> bool:
+        return self.difference == 0
+
+
+def effective_tags(
+    record: CostRecord, current: CurrentTags
+) -> tuple[dict[str, str], dict[str, Literal["usage", "resource"]]]:
+    """The record's custom tags, completed key by key from its resources' current tags."""
+    tags = {k: v for k, v in record.custom_tags.items() if v != ""}
+    source: dict[str, Literal["usage", "resource"]] = dict.fromkeys(tags, "usage")
+    for ref in record.resources():
+        for key, value in current.get(ref, {}).items():
+            if key not in tags and value != "":
+                tags[key] = value
+                source[key] = "resource"
+    return tags, source
+
+
+class Allocator:
+    """Allocate one `PricedUsage` along the dimensions of the FinOps reports."""
+
+    def __init__(
+        self,
+        usage: PricedUsage,
+        current_tags: CurrentTags | None = None,
+        config: AllocationConfig | None = None,
+    ) -> None:
+        self.usage = usage
+        self.config = config or AllocationConfig()
+        current = current_tags or {}
+        rule = self.config.shared
+        allocated = []
+        for rec in usage.records:
+            tags, source = effective_tags(rec, current)
+            shared = rule is not None and (
+                tags.get(rule.tag) in rule.values or any(r in rule.resources for r in
+                                                          rec.resources())
+            )
+            allocated.append(AllocatedRecord(rec, tags, source, shared))
+        self.records: tuple[AllocatedRecord, ...] = tuple(allocated)
+
+    def _money(self, amount: Decimal) -> Money:
+        return Money(amount, self.usage.currency, self.usage.basis)
+
+    def key(self, item: AllocatedRecord, dimension: str) -> str:
+        """The key of a record in a dimension (UNALLOCATED / NONE_KEY when it has none)."""
+        rec = item.record
+        if dimension == "workspace":
+            return rec.workspace_id
+        if dimension == "sku_family":
+            return sku_family(rec.sku_name)
+        if dimension in ("job", "cluster", "warehouse"):
+            value = {"job": rec.job_id, "cluster": rec.cluster_id, "warehouse": rec.warehouse_id}
+            return value[dimension] or NONE_KEY
+        if dimension == "environment":
+            env = item.tags.get(self.config.environment_tag)
+            return env or self.config.workspace_environments.get(rec.workspace_id, UNALLOCATED)
+        if dimension in TAG_DIMENSIONS:
+            return item.tags.get(dimension, UNALLOCATED)
+        raise UsageError(
+            f"unknown allocation dimension '{dimension}'",
+            fix=f"use one of: {', '.join(DIMENSIONS)}",
+        )
+
+    def by(self, dimension: str) -> Allocation:
+        """Cost per key of `dimension`; shared costs split over tag dimensions if configured."""
+        direct: dict[str, Decimal] = defaultdict(Decimal)
+        counts: dict[str, int] = defaultdict(int)
+        pool = ZERO
+        share_here = self.config.shared is not None and dimension in TAG_DIMENSIONS
+        for item in self.records:
+            if share_here and item.shared:
+                pool += item.record.cost
+                continue
+            key = self.key(item, dimension)
+            direct[key] += item.record.cost
+            counts[key] += 1
+        shares = self._split(pool, direct) if share_here else {}
+        keys = set(direct) | set(shares)
+        rows = [
+            AllocationRow(k, direct.get(k, ZERO), shares.get(k, ZERO), counts.get(k, 0))
+            for k in keys
+        ]
+        rows.sort(key=lambda r: (-r.total, r.key))
+        method = self.config.shared.method if share_here and self.config.shared else None
+        total = sum((r.total for r in rows), ZERO)
+        return Allocation(dimension, tuple(rows), self._money(total), method)
+
+    def _split(self, pool: Decimal, direct: Mapping[str, Decimal]) -> dict[str, Decimal]:
+        if pool == 0:
+            return {}
+        targets = sorted(k for k in direct if k != UNALLOCATED) or sorted(direct)
+        if not targets:
+            return {SHARED_KEY: pool}
+        rule = self.config.shared
+        weights = {k: max(direct[k], ZERO) for k in targets}
+        if rule is None or rule.method == "even" or sum(weights.values()) == 0:
+            weights = {k: Decimal(1) for k in targets}
+        whole = sum(weights.values())
+        shares = {k: pool * weights[k] / whole for k in targets[:-1]}
+        shares[targets[-1]] = pool - sum(shares.values(), ZERO)  # exact remainder
+        return shares
+
+    def all_dimensions(self) -> dict[str, Allocation]:
+        return {d: self.by(d) for d in DIMENSIONS}
+
+    def untagged(self) -> UntaggedReport:
+        """Records lacking any mandatory tag (after fallback), ranked by dollars per resource."""
+        cost: dict[str, Decimal] = defaultdict(Decimal)
+        counts: dict[str, int] = defaultdict(int)
+        missing: dict[str, set[str]] = defaultdict(set)
+        for item in self.records:
+            lacks = [t for t in self.config.mandatory_tags if t not in item.tags]
+            if not lacks:
+                continue
+            refs = item.record.resources()
+            name = str(refs[0]) if refs else f"sku:{item.record.sku_name}@{item.record.workspace_id}"
+            cost[name] += item.record.cost
+            counts[name] += 1
+            missing[name].update(lacks)
+        rows = sorted(
+            (UntaggedResource(n, cost[n], counts[n], tuple(sorted(missing[n]))) for n in cost),
+            key=lambda r: (-r.cost, r.resource),
+        )
+        total = sum(cost.values(), ZERO)
+        whole = self.usage.total.amount
+        return UntaggedReport(
+            self._money(total), float(total / whole) if whole else 0.0, tuple(rows)
+        )
+
+    def idle(self, activity: Mapping[ResourceRef, Sequence[tuple[datetime, datetime]]]) -> IdleReport:
+        """Idle cost of classic clusters: the part of each cluster usage hour with no activity.
+
+        Usage of a job cluster (the record names a job) is busy by definition; for other
+        cluster usage, `activity` gives the busy intervals per cluster (job runs, queries).
+        """
+        cost: dict[ResourceRef, Decimal] = defaultdict(Decimal)
+        idle: dict[ResourceRef, Decimal] = defaultdict(Decimal)
+        merged = {ref: _merge(spans) for ref, spans in activity.items()}
+        for item in self.records:
+            rec = item.record
+            if not rec.cluster_id or rec.warehouse_id:
+                continue
+            ref = ResourceRef("cluster", rec.workspace_id, rec.cluster_id)
+            cost[ref] += rec.cost
+            if rec.job_id:
+                continue
+            span = (rec.usage_end_time - rec.usage_start_time).total_seconds()
+            busy = _covered(rec.usage_start_time, rec.usage_end_time, merged.get(ref, ()))
+            fraction = Decimal(1) if span <= 0 else Decimal(repr(max(span - busy, 0.0) / span))
+            idle[ref] += rec.cost * fraction
+        clusters = sorted(
+            (ClusterIdle(ref, cost[ref], idle[ref]) for ref in cost),
+            key=lambda c: (-c.idle_cost, c.cluster),
+        )
+        total, idle_total = sum(cost.values(), ZERO), sum(idle.values(), ZERO)
+        share = float(idle_total / total) if total else 0.0
+        return IdleReport(self._money(total), self._money(idle_total), share, tuple(clusters))
+
+    def reconcile(self, table_total: Mapping[str, Decimal], dimension: str = "project") -> (
+        Reconciliation
+    ):
+        """Compare a dimension's allocated total with the SQL total of the usage table."""
+        alloc = self.by(dimension)
+        currency = alloc.total.currency
+        if self.usage.basis != "list":
+            raise DataError(
+                "the usage table total is a list-price total; reconcile a list-basis allocation",
+                fix="price the usage with basis='list' for reconciliation",
+            )
+        return Reconciliation(alloc.total.amount, table_total.get(currency, ZERO), currency)
+
+
+def _merge(spans: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _covered(start: datetime, end: datetime, spans: Sequence[tuple[datetime, datetime]]) -> float:
+    busy = 0.0
+    for s, e in spans:
+        lo, hi = max(s, start), min(e, end)
+        if hi > lo:
+            busy += (hi - lo).total_seconds()
+    return busy
+
+
+def check_basis(allocations: Iterable[Allocation]) -> CostBasis:
+    """The single basis of several allocations (they must not mix list and contract)."""
+    bases = {a.total.basis for a in allocations}
+    if len(bases) != 1:
+        raise DataError(f"allocations mix cost bases {sorted(bases)}", fix="use one basis")
+    return bases.pop()

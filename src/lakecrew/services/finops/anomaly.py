@@ -1,0 +1,234 @@
+"""A robust anomaly detector for cost and duration series (pure Python + numpy).
+
+For every point t with enough history, the baseline is fitted on the previous `window` points:
+
+1. trend: a Theil–Sen slope over pairs of history points exactly k·period apart (so weekly
+   seasonality cancels out of the slope); without seasonality, over all pairs;
+2. seasonality: the median of the detrended values per weekday (period 7 for daily series);
+3. level: the median of the detrended, deseasonalised values;
+4. scale: 1.4826 × MAD of the history residuals, floored at `rel_scale_floor` × |expected|.
+
+A point is an anomaly when delta = observed − expected exceeds ALL of: `k` × scale, the absolute
+floor (`abs_floor`, dollars or seconds) and the percent floor (`pct_floor` × |expected|), so small
+noise never pages anyone. Flagged points are replaced by their expected value before they serve
+as history, so a spike does not raise the baseline of the days after it. Points marked
+incomplete (billing lag) are never evaluated and never used as history.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from lakecrew.core.errors import UsageError
+from lakecrew.core.finops import Anomaly
+
+Direction = Literal["up", "down", "both"]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Knobs of the detector. Defaults suit daily cost in dollars."""
+
+    k: float = 4.0
+    abs_floor: float = 25.0
+    pct_floor: float = 0.25
+    window: int = 56
+    min_history: int = 14
+    period: int = 7
+    direction: Direction = "up"
+    rel_scale_floor: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.k <= 0 or self.abs_floor < 0 or self.pct_floor < 0:
+            raise UsageError(
+                f"detector thresholds must be positive (k={self.k}, abs_floor={self.abs_floor}, "
+                f"pct_floor={self.pct_floor})",
+                fix="use k > 0 and floors >= 0",
+            )
+        if self.min_history < 3 or self.window < self.min_history:
+            raise UsageError(
+                f"detector window={self.window} must be >= min_history={self.min_history} >= 3",
+                fix="widen the window or lower min_history",
+            )
+        if self.period < 0 or self.period == 1:
+            raise UsageError(f"period={self.period} must be 0 (none) or >= 2")
+
+
+COST_CONFIG = DetectorConfig()
+"""Daily cost per (workspace, project, SKU family): weekly seasonality, $25 and 25 % floors."""
+
+DURATION_CONFIG = DetectorConfig(
+    k=4.0, abs_floor=300.0, pct_floor=0.5, window=30, min_history=8, period=0
+)
+"""Job run durations (seconds) per job: no seasonality, 5 minutes and 50 % floors."""
+
+
+@dataclass(frozen=True)
+class _Fit:
+    expected: float
+    scale: float
+
+
+def _theil_sen(x: FloatArray, y: FloatArray, period: int) -> float:
+    """Median of pairwise slopes; with a period, only pairs a whole number of periods apart."""
+    dx = x[None, :] - x[:, None]
+    dy = y[None, :] - y[:, None]
+    mask = dx > 0
+    if period:
+        mask &= np.mod(dx, period) == 0
+    if not mask.any():
+        return 0.0
+    return float(np.median(dy[mask] / dx[mask]))
+
+
+def _fit(x: FloatArray, y: FloatArray, t: float, period: int) -> _Fit:
+    slope = _theil_sen(x, y, period)
+    detrended = y - slope * x
+    season = np.zeros_like(y)
+    season_t = 0.0
+    if period:
+        phase = np.mod(x, period)
+        centre = float(np.median(detrended))
+        for p in np.unique(phase):
+            sel = phase == p
+            season[sel] = float(np.median(detrended[sel])) - centre
+        at_t = phase == (t % period)
+        season_t = float(season[at_t][0]) if at_t.any() else 0.0
+    level = float(np.median(detrended - season))
+    fitted = level + slope * x + season
+    resid = y - fitted
+    mad = float(np.median(np.abs(resid - np.median(resid))))
+    return _Fit(expected=level + slope * t + season_t, scale=1.4826 * mad)
+
+
+def _is_anomalous(delta: float, expected: float, scale: float, cfg: DetectorConfig) -> bool:
+    if cfg.direction == "up" and delta <= 0:
+        return False
+    if cfg.direction == "down" and delta >= 0:
+        return False
+    size = abs(delta)
+    pct = size / abs(expected) if expected else math.inf
+    return size > cfg.k * scale and size >= cfg.abs_floor and pct >= cfg.pct_floor
+
+
+def detect_positions(
+    positions: Sequence[float],
+    values: Sequence[float],
+    *,
+    evaluate: Sequence[bool] | None = None,
+    config: DetectorConfig = COST_CONFIG,
+) -> list[tuple[int, float, float, float]]:
+    """Core loop over one series sorted by position; NaN values are missing.
+
+    `positions` are day ordinals for daily series (so weekday = position mod 7) or 0..n-1 for
+    irregular ones. Returns (index, expected, delta, scale) of the anomalous points.
+    """
+    x = np.asarray(positions, dtype=np.float64)
+    clean = np.asarray(values, dtype=np.float64).copy()
+    mask = np.ones(len(x), dtype=bool) if evaluate is None else np.asarray(evaluate, dtype=bool)
+    clean[~mask] = np.nan  # incomplete points are never history either
+    found: list[tuple[int, float, float, float]] = []
+    for i in range(len(x)):
+        if not mask[i] or math.isnan(clean[i]):
+            continue
+        lo = x[i] - config.window
+        hist = (x >= lo) & (x < x[i]) & ~np.isnan(clean)
+        if int(hist.sum()) < config.min_history:
+            continue
+        fit = _fit(x[hist], clean[hist], float(x[i]), config.period)
+        scale = max(fit.scale, config.rel_scale_floor * abs(fit.expected), 1e-9)
+        delta = float(clean[i] - fit.expected)
+        if _is_anomalous(delta, fit.expected, scale, config):
+            found.append((i, fit.expected, delta, scale))
+            clean[i] = fit.expected
+    return found
+
+
+def _anomaly(
+    key: tuple[str, ...], at: date | datetime, observed: float, expected: float, delta: float,
+    scale: float,
+) -> Anomaly:
+    pct = abs(delta) / abs(expected) if expected else math.inf
+    return Anomaly(
+        series=key,
+        at=at,
+        expected=expected,
+        observed=observed,
+        delta=delta,
+        pct=math.copysign(pct, delta) if pct != math.inf else math.inf,
+        score=delta / scale,
+    )
+
+
+def detect_daily(
+    values: Mapping[date, float],
+    *,
+    key: tuple[str, ...] = (),
+    incomplete: Collection[date] = (),
+    fill_missing: float | None = 0.0,
+    config: DetectorConfig = COST_CONFIG,
+) -> list[Anomaly]:
+    """Detect anomalies in one daily series (weekly seasonality when `config.period` is 7).
+
+    Days between the first and last date that are absent count as `fill_missing` (0 for cost:
+    no usage means no spend) or as missing when it is None. Days in `incomplete` (the billing-lag
+    tail) are skipped.
+    """
+    if not values:
+        return []
+    first, last = min(values), max(values)
+    days = [date.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1)]
+    missing = math.nan if fill_missing is None else fill_missing
+    obs = [float(values[d]) if d in values else missing for d in days]
+    skip = set(incomplete)
+    hits = detect_positions(
+        [float(d.toordinal()) for d in days],
+        obs,
+        evaluate=[d not in skip for d in days],
+        config=config,
+    )
+    return [_anomaly(key, days[i], obs[i], exp, delta, scale) for i, exp, delta, scale in hits]
+
+
+def detect_sequence(
+    points: Sequence[tuple[datetime, float]],
+    *,
+    key: tuple[str, ...] = (),
+    config: DetectorConfig = DURATION_CONFIG,
+) -> list[Anomaly]:
+    """Detect anomalies in an irregular series (e.g. job run durations), ordered by time."""
+    ordered = sorted(points, key=lambda p: p[0])
+    hits = detect_positions(
+        [float(i) for i in range(len(ordered))], [v for _, v in ordered], config=config
+    )
+    return [
+        _anomaly(key, ordered[i][0], ordered[i][1], exp, delta, scale)
+        for i, exp, delta, scale in hits
+    ]
+
+
+def detect_many_daily(
+    series: Mapping[tuple[str, ...], Mapping[date, float]],
+    *,
+    incomplete: Collection[date] = (),
+    fill_missing: float | None = 0.0,
+    config: DetectorConfig = COST_CONFIG,
+) -> list[Anomaly]:
+    """`detect_daily` over many series; anomalies sorted by date, then by size (largest first)."""
+    found: list[Anomaly] = []
+    for key in sorted(series):
+        found.extend(
+            detect_daily(
+                series[key], key=key, incomplete=incomplete, fill_missing=fill_missing,
+                config=config,
+            )
+        )
+    return sorted(found, key=lambda a: (a.at, -abs(a.delta)))

@@ -1,0 +1,1 @@
+"""PII classification and masking (tokenize, partial, generalise, drop) over Arrow tables."""

@@ -1,0 +1,268 @@
+"""Masking of PII columns over Arrow: keyed tokens, partial masks, generalisation, drop.
+
+- ``Tokenizer``: deterministic HMAC-SHA256 tokens. The same value, kind and key give the same
+  token in every table, so tokenized columns still join; another key gives other tokens. The key
+  comes from a SecretStore, is held only inside the Tokenizer and never appears in its repr,
+  in outputs or in exceptions.
+- ``mask_phone`` / ``mask_email`` / ``mask_text``: partial masks (``+234*******89``).
+- ``generalize_year`` (date → year) and ``coarsen_geo`` (coordinate → lower-left corner of a grid
+  cell of ``grid`` degrees).
+- ``apply_masks``: apply a list of ``ColumnMask`` to a table.
+
+Per-value functions run once per distinct value (``_map_unique``), the rest with pyarrow.compute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import SecretStr
+
+from lakecrew.core.errors import ConfigError, DataError
+from lakecrew.ports.secrets import SecretStore
+from lakecrew.services.privacy.kinds import MaskMethod, PiiKind
+
+MIN_KEY_BYTES = 16
+TOKEN_PREFIX = "tok_"
+_ONE_DIGIT_CC = frozenset({"1", "7"})
+_TWO_DIGIT_CC = frozenset(
+    "20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 "
+    "60 61 62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98".split()
+)
+_PHONE_SPLIT = re.compile(r"[;,/|]")
+_MIN_HIDDEN_DIGITS = 4
+
+
+class Tokenizer:
+    """Deterministic keyed tokens: ``tok_`` + 32 hex chars of HMAC-SHA256(key, kind, value)."""
+
+    __slots__ = ("_key", "_length")
+
+    def __init__(self, key: SecretStr, *, length: int = 32) -> None:
+        raw = key.get_secret_value().encode("utf-8")
+        if len(raw) < MIN_KEY_BYTES:
+            raise ConfigError(
+                f"the tokenization key is shorter than {MIN_KEY_BYTES} bytes",
+                where="secret store",
+                fix="store a random key of at least 32 characters (e.g. `openssl rand -hex 32`)",
+            )
+        self._key = raw
+        self._length = length
+
+    @classmethod
+    def from_store(cls, store: SecretStore, scope: str, key: str) -> Tokenizer:
+        """Build a Tokenizer with the key ``scope/key`` of a SecretStore."""
+        return cls(store.get(scope, key))
+
+    def __repr__(self) -> str:
+        return "Tokenizer(key=**********)"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a Tokenizer holds a secret key and cannot be pickled")
+
+    def token(self, value: str, kind: PiiKind | str = PiiKind.NONE) -> str:
+        """The token of one value (after the normalisation of its kind)."""
+        message = f"{kind}\x1f{normalize(value, kind)}".encode()
+        digest = hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return TOKEN_PREFIX + digest[: self._length]
+
+    def tokenize(self, values: pa.Array | pa.ChunkedArray, kind: PiiKind | str) -> pa.Array:
+        """Tokenize a column (any type; non-strings are tokenized as their text)."""
+        text = _as_string(values)
+        return _map_unique(text, lambda v: self.token(v, kind))
+
+
+def normalize(value: str, kind: PiiKind | str) -> str:
+    """Normalise before tokenizing, so equal identities give equal tokens across sources."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    if kind == PiiKind.PHONE:
+        return re.sub(r"\D", "", text)
+    if kind in (PiiKind.EMAIL, PiiKind.USERNAME, PiiKind.NATIONAL_ID, PiiKind.PATIENT_ID):
+        return re.sub(r"\s+", "", text).casefold()
+    return re.sub(r"\s+", " ", text).casefold()
+
+
+def _country_code(digits: str) -> str:
+    if digits[:1] in _ONE_DIGIT_CC:
+        return digits[:1]
+    if digits[:2] in _TWO_DIGIT_CC:
+        return digits[:2]
+    return digits[:3]
+
+
+def _mask_one_phone(part: str, keep_last: int, keep_country_code: bool) -> str:
+    stripped = part.strip()
+    digits = re.sub(r"\D", "", stripped)
+    international = stripped.startswith("+") or stripped.startswith("00")
+    if international and stripped.startswith("00"):
+        digits = digits[2:]
+    prefix = _country_code(digits) if international and keep_country_code else ""
+    hidden = len(digits) - len(prefix) - keep_last
+    if hidden < _MIN_HIDDEN_DIGITS:
+        return "*" * max(len(digits), 1)
+    head = f"+{prefix}" if prefix else ("+" if international else "")
+    tail = digits[len(digits) - keep_last :] if keep_last else ""
+    return head + "*" * hidden + tail
+
+
+def mask_phone(value: str, *, keep_last: int = 2, keep_country_code: bool = True) -> str:
+    """``'+234 803 123 4589'`` → ``'+234********89'``; several numbers in a cell are each masked.
+
+    Only the country code (international numbers) and the last ``keep_last`` digits survive;
+    formatting is dropped so the layout of the number leaks nothing either. Numbers too short to
+    hide at least four digits are masked completely.
+    """
+    parts = [p for p in _PHONE_SPLIT.split(value) if p.strip()]
+    if not parts:
+        return ""
+    return "; ".join(_mask_one_phone(p, keep_last, keep_country_code) for p in parts)
+
+
+def mask_email(value: str) -> str:
+    """``'amina.bello@example.org'`` → ``'a***@example.org'``."""
+    local, sep, domain = value.strip().partition("@")
+    if not sep:
+        return mask_text(value)
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_text(value: str, *, keep_first: int = 1, keep_last: int = 0) -> str:
+    """Keep ``keep_first``/``keep_last`` characters around a fixed ``***`` (length not leaked)."""
+    text = value.strip()
+    if len(text) <= keep_first + keep_last + 2:
+        return "***"
+    tail = text[len(text) - keep_last :] if keep_last else ""
+    return f"{text[:keep_first]}***{tail}"
+
+
+def generalize_year(values: pa.Array | pa.ChunkedArray, *, column: str = "?") -> pa.Array:
+    """Date or timestamp → year (int32); nulls stay null."""
+    arr = _combine(values)
+    if not (pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type)):
+        raise DataError(
+            f"column {column}: generalize_year needs a date or timestamp column, got {arr.type}",
+            where=f"column {column}",
+            fix="give the column type date or timestamp in the silver spec",
+        )
+    return pc.cast(pc.year(arr), pa.int32())
+
+
+def coarsen_geo(
+    values: pa.Array | pa.ChunkedArray, *, grid: float = 0.1, column: str = "?"
+) -> pa.Array:
+    """Coordinate → south-west corner of its ``grid``-degree cell (0.1° ≈ 11 km)."""
+    if grid <= 0:
+        raise ConfigError("coarsen_geo grid must be > 0", where=f"column {column}", fix="e.g. 0.1")
+    arr = _combine(values)
+    try:
+        num = pc.cast(arr, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise DataError(
+            f"column {column}: coarsen_geo needs a numeric column, got {arr.type}",
+            where=f"column {column}",
+            fix="give the column type double in the silver spec",
+        ) from None
+    decimals = max(0, -math.floor(math.log10(grid)) + 1)
+    cells = pc.floor(pc.divide(num, grid))
+    return pc.round(pc.multiply(cells, grid), ndigits=decimals)
+
+
+@dataclass(frozen=True)
+class ColumnMask:
+    """How to protect one column (built from a pipeline spec's silver columns)."""
+
+    column: str
+    method: MaskMethod
+    pii: PiiKind = PiiKind.NONE
+    keep_last: int = 2
+    keep_first: int = 1
+    keep_country_code: bool = True
+    grid: float = 0.1
+
+
+def partial(values: pa.Array | pa.ChunkedArray, mask: ColumnMask) -> pa.Array:
+    """Partial mask of a column, chosen by its PII kind."""
+    text = _as_string(values)
+    fn: Callable[[str], str]
+    if mask.pii == PiiKind.PHONE:
+        fn = lambda v: mask_phone(  # noqa: E731
+            v, keep_last=mask.keep_last, keep_country_code=mask.keep_country_code
+        )
+    elif mask.pii == PiiKind.EMAIL:
+        fn = mask_email
+    else:
+        fn = lambda v: mask_text(v, keep_first=mask.keep_first, keep_last=mask.keep_last)  # noqa: E731
+    return _map_unique(text, fn)
+
+
+def apply_masks(
+    table: pa.Table, masks: Sequence[ColumnMask], tokenizer: Tokenizer | None = None
+) -> pa.Table:
+    """Return ``table`` with every mask applied (dropped columns removed)."""
+    out = table
+    for mask in masks:
+        if mask.method == MaskMethod.NONE:
+            continue
+        if mask.column not in out.column_names:
+            raise DataError(
+                f"masked column {mask.column} is not in the table",
+                where=f"column {mask.column}",
+                fix="fix the column name in the silver spec",
+            )
+        if mask.method == MaskMethod.DROP:
+            out = out.drop_columns([mask.column])
+            continue
+        col = out.column(mask.column)
+        new = _masked(col, mask, tokenizer)
+        idx = out.column_names.index(mask.column)
+        out = out.set_column(idx, pa.field(mask.column, new.type), new)
+    return out
+
+
+def _masked(col: pa.ChunkedArray, mask: ColumnMask, tokenizer: Tokenizer | None) -> pa.Array:
+    if mask.method == MaskMethod.TOKENIZE:
+        if tokenizer is None:
+            raise ConfigError(
+                f"column {mask.column} is tokenized but no tokenization key is configured",
+                where=f"column {mask.column}",
+                fix="set the pipeline's privacy.key_scope/key_name secret",
+            )
+        return tokenizer.tokenize(col, mask.pii)
+    if mask.method == MaskMethod.PARTIAL:
+        return partial(col, mask)
+    if mask.method == MaskMethod.GENERALIZE_YEAR:
+        return generalize_year(col, column=mask.column)
+    if mask.method == MaskMethod.COARSEN_GEO:
+        return coarsen_geo(col, grid=mask.grid, column=mask.column)
+    raise ConfigError(f"unknown mask method {mask.method}", where=f"column {mask.column}")
+
+
+def _combine(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks else pa.array([], values.type)
+    return values
+
+
+def _as_string(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    arr = _combine(values)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_large_string(arr.type) or not pa.types.is_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    return arr
+
+
+def _map_unique(text: pa.Array, fn: Callable[[str], str]) -> pa.Array:
+    """Apply ``fn`` once per distinct non-null value and spread the results back."""
+    uniques = pc.unique(pc.drop_null(text))
+    mapped = pa.array([fn(v) for v in uniques.to_pylist()], pa.string())
+    positions = pc.index_in(text, value_set=uniques, skip_nulls=True)
+    return mapped.take(positions)

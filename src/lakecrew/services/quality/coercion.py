@@ -1,0 +1,225 @@
+"""Coerce raw (text) columns to their silver types, reporting every row that does not fit.
+
+Nothing is cast silently: a value either parses exactly or its row is reported as failed with
+the reason ``coerce.<column>: not a valid <type>`` (never the value). Rules:
+
+- trimmed values in ``null_values`` (case-insensitive; default ``''``, ``NA``, ``N/A``, ``Null``,
+  ``None``, ``nan``, ``-``) become null;
+- ``int``/``bigint``: ``12``, ``+12``, ``12.0`` and ``12.00`` parse; ``12.5``, ``1e3`` and values out
+  of range fail. With ``two_digit_year_pivot`` (e.g. 70) values 0–99 become years
+  (``26`` → 2026, ``85`` → 1985);
+- ``double``/``float``: decimal or scientific notation;
+- ``boolean``: true/false, t/f, yes/no, y/n, 1/0;
+- ``date``: each of ``date_formats`` in order, strictly (day-first, as written in West Africa;
+  ``30/02/2020`` fails); an ISO timestamp keeps its date part; dates outside 1900–2100 fail;
+- ``timestamp``: ISO 8601 (``T`` or space, optional fraction and offset); naive values are UTC;
+- ``string``: trimmed.
+
+Columns that already have the target type pass through unchanged; other typed columns are
+converted through their text form with the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakecrew.core.errors import DataError
+
+DEFAULT_NULLS = ("", "na", "n/a", "null", "none", "nan", "-", "#n/a")
+DEFAULT_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%d-%m-%Y",
+    "%Y/%m/%d",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%B %d %Y",
+    "%b %d %Y",
+    "%d/%m/%y",
+    "%d-%m-%y",
+    "%y-%m-%d",
+)
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "int": pa.int32(),
+    "bigint": pa.int64(),
+    "double": pa.float64(),
+    "float": pa.float32(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+_INT_RE = r"^[+-]?\d{1,18}(\.0*)?$"
+_FLOAT_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?$"
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+_MIN_DATE, _MAX_DATE = date(1900, 1, 1), date(2100, 12, 31)
+_INT32 = (-(2**31), 2**31 - 1)
+
+
+@dataclass(frozen=True)
+class ColumnCoercion:
+    """How to build one silver column from one raw column."""
+
+    source: str
+    target: str
+    type: str
+    null_values: tuple[str, ...] = DEFAULT_NULLS
+    date_formats: tuple[str, ...] = DEFAULT_DATE_FORMATS
+    two_digit_year_pivot: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in ARROW_TYPES:
+            raise DataError(
+                f"column {self.target}: unknown type {self.type}",
+                where=f"column {self.target}",
+                fix=f"use one of {', '.join(ARROW_TYPES)}",
+            )
+
+
+@dataclass(frozen=True)
+class CoercionOutcome:
+    """The typed table, which rows failed, and why (reasons name columns and types only)."""
+
+    table: pa.Table
+    failed: pa.BooleanArray
+    reasons: pa.StringArray
+    failures_by_column: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failed_count(self) -> int:
+        """Rows with at least one value that did not coerce."""
+        return int(pc.sum(self.failed).as_py() or 0)
+
+
+def coerce_table(raw: pa.Table, columns: Sequence[ColumnCoercion]) -> CoercionOutcome:
+    """Build the typed table of ``columns`` from ``raw`` and report rows that failed."""
+    n = raw.num_rows
+    arrays: list[pa.Array] = []
+    fields: list[pa.Field] = []
+    failed = pa.array([False] * n, pa.bool_())
+    reasons: pa.Array = pa.nulls(n, pa.string())
+    counts: dict[str, int] = {}
+    for spec in columns:
+        if spec.source not in raw.column_names:
+            raise DataError(
+                f"source column {spec.source} is missing from the bronze batch",
+                where=f"column {spec.target}",
+                fix="fix `source:` of the column in the silver spec, or the source",
+            )
+        values, bad = coerce_column(raw.column(spec.source), spec)
+        arrays.append(values)
+        fields.append(pa.field(spec.target, values.type))
+        counts[spec.target] = int(pc.sum(bad).as_py() or 0)
+        reason = pa.scalar(f"coerce.{spec.target}: not a valid {spec.type}", pa.string())
+        reasons = pc.if_else(pc.and_(bad, pc.is_null(reasons)), reason, reasons)
+        failed = pc.or_(failed, bad)
+    return CoercionOutcome(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), failed, reasons, counts)
+
+
+def coerce_column(
+    values: pa.Array | pa.ChunkedArray, spec: ColumnCoercion
+) -> tuple[pa.Array, pa.BooleanArray]:
+    """(typed values with failures as null, per-row failure flags)."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    target = ARROW_TYPES[spec.type]
+    if arr.type == target and spec.two_digit_year_pivot is None:
+        return arr, pa.array([False] * len(arr), pa.bool_())
+    text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+    trimmed = pc.utf8_trim_whitespace(text)
+    nulls = pa.array(list(dict.fromkeys(v.lower() for v in spec.null_values)), pa.string())
+    present = pc.invert(pc.fill_null(pc.is_in(pc.utf8_lower(trimmed), value_set=nulls), True))
+    clean = pc.if_else(present, trimmed, pa.scalar(None, pa.string()))
+    parsed, ok = _PARSERS[spec.type](clean, spec)
+    bad = pc.fill_null(pc.and_(present, pc.invert(pc.fill_null(ok, False))), False)
+    typed = pc.if_else(bad, pa.scalar(None, target), pc.cast(parsed, target))
+    return typed, bad
+
+
+def _ints(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
+    fmt = pc.match_substring_regex(clean, _INT_RE)
+    digits = pc.replace_substring_regex(clean, r"\.0*$", "")
+    nums = pc.cast(pc.if_else(fmt, digits, pa.scalar(None, pa.string())), pa.int64())
+    if spec.two_digit_year_pivot is not None:
+        small = pc.and_(pc.greater_equal(nums, 0), pc.less_equal(nums, 99))
+        century = pc.if_else(pc.less(nums, spec.two_digit_year_pivot), 2000, 1900)
+        nums = pc.if_else(small, pc.add(nums, century), nums)
+    ok = fmt
+    if spec.type == "int":
+        ok = pc.and_(fmt, pc.and_(pc.greater_equal(nums, _INT32[0]), pc.less_equal(nums, _INT32[1])))
+        nums = pc.if_else(ok, nums, pa.scalar(None, pa.int64()))
+    return nums, ok
+
+
+def _floats(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
+    ok = pc.match_substring_regex(clean, _FLOAT_RE)
+    nums = pc.cast(pc.if_else(ok, clean, pa.scalar(None, pa.string())), pa.float64())
+    if spec.type == "float":
+        ok = pc.and_(ok, pc.less_equal(pc.abs(nums), 3.4e38))
+        nums = pc.if_else(ok, nums, pa.scalar(None, pa.float64()))
+    return nums, ok
+
+
+def _bools(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
+    low = pc.utf8_lower(clean)
+    is_true = pc.is_in(low, value_set=pa.array(_TRUE))
+    is_false = pc.is_in(low, value_set=pa.array(_FALSE))
+    return is_true, pc.or_(is_true, is_false)
+
+
+def _parse_date(value: str, formats: Sequence[str]) -> date | None:
+    text = value[:10] if re.match(r"^\d{4}-\d{2}-\d{2}[T ]", value) else value
+    text = " ".join(text.replace(",", " ").split())
+    for fmt in formats:
+        try:
+            got = datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        if _MIN_DATE <= got <= _MAX_DATE:
+            return got
+    return None
+
+
+def _dates(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
+    uniques = pc.unique(pc.drop_null(clean))
+    formats = spec.date_formats
+    mapped = pa.array([_parse_date(v, formats) for v in uniques.to_pylist()], pa.date32())
+    values = mapped.take(pc.index_in(clean, value_set=uniques, skip_nulls=True))
+    return values, pc.is_valid(values)
+
+
+def _iso(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _timestamps(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
+    uniques = pc.unique(pc.drop_null(clean))
+    mapped = pa.array([_iso(v) for v in uniques.to_pylist()], pa.timestamp("us", tz="UTC"))
+    values = mapped.take(pc.index_in(clean, value_set=uniques, skip_nulls=True))
+    return values, pc.is_valid(values)
+
+
+def _strings(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
+    return clean, pc.is_valid(clean)
+
+
+_PARSERS = {
+    "string": _strings,
+    "int": _ints,
+    "bigint": _ints,
+    "double": _floats,
+    "float": _floats,
+    "boolean": _bools,
+    "date": _dates,
+    "timestamp": _timestamps,
+}

@@ -1,0 +1,1 @@
+"""Shared test helpers and fakes (importable by tests; never by product code)."""
