@@ -437,3 +437,19 @@ COMMENTS: Mapping[str, str] = {
     "system.access.table_lineage": "Table-level lineage events.",
     "system.access.workspaces_latest": "The account's workspaces, latest state.",
 }
+
+# Row identity of each table (contract section 1.1): re-importing the same export upserts on these
+# keys instead of duplicating rows.
+ROW_KEYS: Mapping[str, tuple[str, ...]] = {
+    "system.billing.usage": ("record_id",),
+    "system.billing.list_prices": ("sku_name", "cloud", "usage_unit", "price_start_time"),
+    "system.compute.clusters": ("workspace_id", "cluster_id", "change_time"),
+    "system.compute.node_types": ("node_type",),
+    "system.compute.node_timeline": ("cluster_id", "instance_id", "start_time"),
+    "system.compute.warehouses": ("workspace_id", "warehouse_id", "change_time"),
+    "system.lakeflow.jobs": ("workspace_id", "job_id", "change_time"),
+    "system.lakeflow.job_run_timeline": ("workspace_id", "run_id", "period_start_time"),
+    "system.access.audit": ("event_id",),
+    "system.access.table_lineage": ("record_id",),
+    "system.access.workspaces_latest": ("workspace_id",),
+}

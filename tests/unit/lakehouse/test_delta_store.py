@@ -134,9 +134,7 @@ def test_null_in_not_null_column_refused(store: DeltaStore, table: str) -> None:
 
 def test_streamed_write_with_bad_batch_commits_nothing(store: DeltaStore, table: str) -> None:
     good, bad = rows([1, 2]), rows([3]).set_column(0, "id", pa.array([None], pa.int64()))
-    reader = pa.RecordBatchReader.from_batches(
-        good.schema, [*good.to_batches(), *bad.to_batches()]
-    )
+    reader = pa.RecordBatchReader.from_batches(good.schema, [*good.to_batches(), *bad.to_batches()])
     with pytest.raises(SchemaMismatch, match="NOT NULL"):
         store.append(table, reader)
     assert store.version(table) == 0

@@ -71,7 +71,7 @@ def test_tags_merge_replace_and_column_tags(ms: SqliteMetastore) -> None:
     assert ms.set_tags("main.sales.orders", {"c": "4"}, merge=False).tags == {"c": "4"}
     info = ms.set_tags("main.sales.orders", {"class": "restricted"}, column="email")
     assert info.column("email").tags == {"pii": "email", "class": "restricted"}  # type: ignore[union-attr]
-    with pytest.raises(NotFound, match="'nope'.*columns: id, email"):
+    with pytest.raises(NotFound, match=r"'nope'.*columns: id, email"):
         ms.set_tags("main.sales.orders", {"x": "y"}, column="nope")
 
 
@@ -128,9 +128,7 @@ def test_lineage_edges(ms: SqliteMetastore) -> None:
     ms.record(LineageEdge("main.raw.a", "main.silver.b", "JOB", "42", "7"))
     ms.record(LineageEdge("main.silver.b", "main.gold.c", "PIPELINE", "p1"))
     assert [e.source for e in ms.edges("main.silver.b", direction="upstream")] == ["main.raw.a"]
-    assert [e.target for e in ms.edges("main.silver.b", direction="downstream")] == [
-        "main.gold.c"
-    ]
+    assert [e.target for e in ms.edges("main.silver.b", direction="downstream")] == ["main.gold.c"]
     both = ms.edges("main.silver.b")
     assert len(both) == 2 and both[0].event_time == T0 and both[0].entity_run_id == "7"
     assert len(ms.edges()) == 2

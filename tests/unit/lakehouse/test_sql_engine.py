@@ -39,14 +39,14 @@ def ts(day: int, hour: int, month: int = 1) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=UTC)
 
 
-def usage(rid: str, sku: str, qty: str, kind: str, end: datetime, cc: str = "cc-1") -> dict:
+def usage(rid: str, sku: str, qty: str, kind: str, end: datetime, *, cc: str = "cc-1") -> dict:
     return {
         "account_id": "acc", "workspace_id": "100", "record_id": rid, "sku_name": sku,
         "cloud": "AWS", "usage_start_time": end.replace(hour=end.hour - 1),
         "usage_end_time": end, "usage_date": end.date(), "custom_tags": [("cost_center", cc)],
         "usage_unit": "DBU", "usage_quantity": Decimal(qty),
         "usage_metadata": {"job_id": "42"}, "record_type": kind,
-        "ingestion_date": end.date(), "billing_origin_product": sku.split("_")[0],
+        "ingestion_date": end.date(), "billing_origin_product": sku.split("_", maxsplit=1)[0],
     }  # fmt: skip
 
 
@@ -75,8 +75,8 @@ def billing(engine: LocalSqlEngine) -> LocalSqlEngine:
         price("JOBS_COMPUTE", "9.99", ts(1, 0, month=1), None, cloud="AZURE"),
     ]
     store = engine.store
-    store.append("system.billing.usage",
-                 pa.Table.from_pylist(rows, schema=SYSTEM_TABLES["system.billing.usage"]))  # fmt: skip
+    usage_schema = SYSTEM_TABLES["system.billing.usage"]
+    store.append("system.billing.usage", pa.Table.from_pylist(rows, schema=usage_schema))
     store.append(
         "system.billing.list_prices",
         pa.Table.from_pylist(prices, schema=SYSTEM_TABLES["system.billing.list_prices"]),

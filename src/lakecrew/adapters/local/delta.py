@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import pyarrow as pa
 import pyarrow.dataset as pads
@@ -31,7 +31,9 @@ from lakecrew.adapters.local.schema_check import (
 from lakecrew.core.errors import Conflict, DataError, NotFound, SchemaMismatch, UsageError
 from lakecrew.ports.catalog import parse_full_name
 
-Data = pa.Table | pa.RecordBatchReader
+Data: TypeAlias = "pa.Table | pa.RecordBatchReader"
+Mode: TypeAlias = Literal["append", "overwrite"]
+SchemaMode: TypeAlias = Literal["merge", "overwrite"] | None
 
 
 @dataclass(frozen=True)
@@ -112,17 +114,19 @@ class DeltaStore:
         """Create an empty table (version 0); return its version.
 
         Only `delta.*` properties are stored in the Delta log; others belong in the metastore.
-        With `exist_ok`, an existing table with the same schema is accepted; a different schema
-        raises SchemaMismatch.
+        With `exist_ok`, an existing table holding every column of `schema` with the same type
+        is accepted (extra columns allowed); a missing or retyped column raises SchemaMismatch.
         """
         full_name = ".".join(parse_full_name(full_name))
         if self.exists(full_name):
             if not exist_ok:
                 raise Conflict(f"table {full_name} already exists", where=full_name)
-            current = self.schema(full_name)
-            if _shape(current) != _shape(schema):
+            # Extra columns are fine (imports keep unknown fields); missing or retyped ones are not.
+            current = dict(_shape(self.schema(full_name)))
+            differing = [n for n, t in _shape(schema) if current.get(n) != t]
+            if differing:
                 raise SchemaMismatch(
-                    "existing table has a different schema",
+                    f"existing table lacks or retypes column(s) {differing}",
                     where=full_name,
                     fix="migrate the table (overwrite with overwrite_schema=True) or rename",
                 )
@@ -275,7 +279,7 @@ class DeltaStore:
         full_name: str,
         data: Data,
         *,
-        mode: str,
+        mode: Mode,
         merge_schema: bool = False,
         predicate: str | None = None,
         replace: bool = False,
@@ -300,16 +304,10 @@ class DeltaStore:
                 if errors:
                     raise errors[0] from None
                 raise
-        schema_mode = "overwrite" if replace else ("merge" if merge_schema else None)
+        schema_mode: SchemaMode = "overwrite" if replace else ("merge" if merge_schema else None)
 
         def run() -> dict[str, Any]:
-            write_deltalake(
-                str(self.path(full_name)),
-                payload(),
-                mode=mode,  # type: ignore[arg-type]
-                schema_mode=schema_mode,  # type: ignore[arg-type]
-                predicate=predicate,
-            )
+            _write_delta(self.path(full_name), payload(), mode, schema_mode, predicate)
             return {}
 
         _, attempts = self._retry(full_name, run)
@@ -319,18 +317,13 @@ class DeltaStore:
         self,
         full_name: str,
         payload: Callable[[], Data],
-        mode: str,
+        mode: Mode,
         merge_schema: bool,
         predicate: str | None,
     ) -> WriteResult:
         try:
-            write_deltalake(
-                str(self.path(full_name)),
-                payload(),
-                mode=mode,  # type: ignore[arg-type]
-                schema_mode="merge" if merge_schema else None,
-                predicate=predicate,
-            )
+            schema_mode: SchemaMode = "merge" if merge_schema else None
+            _write_delta(self.path(full_name), payload(), mode, schema_mode, predicate)
         except CommitFailedError as exc:
             raise Conflict(
                 "a concurrent commit won; the streamed write was not committed",
@@ -360,6 +353,17 @@ class DeltaStore:
             except DeltaError as exc:
                 raise _translate(full_name, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _write_delta(
+    path: Path, data: Data, mode: Mode, schema_mode: SchemaMode, predicate: str | None
+) -> None:
+    if mode == "overwrite":
+        write_deltalake(
+            str(path), data, mode="overwrite", schema_mode=schema_mode, predicate=predicate
+        )
+    else:
+        write_deltalake(str(path), data, mode="append", schema_mode=schema_mode)
 
 
 def _shape(schema: pa.Schema) -> list[tuple[str, str]]:

@@ -252,7 +252,8 @@ class SqliteMetastore:
             created = old["created_at"] if old else _ts(info.created_at or now_dt)
             c.execute(
                 "INSERT INTO tables VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
-                "owner=excluded.owner, comment=coalesce(excluded.comment, comment), table_type=excluded.table_type,"
+                "owner=excluded.owner, comment=coalesce(excluded.comment, comment),"
+                " table_type=excluded.table_type,"
                 " data_source_format=excluded.data_source_format,"
                 " storage_location=excluded.storage_location, properties=excluded.properties,"
                 " updated_at=excluded.updated_at",
@@ -291,8 +292,10 @@ class SqliteMetastore:
             prev = old.get(col.name.lower())
             comment = col.comment if col.comment is not None else (prev and prev["comment"])
             mask = col.mask if col.mask is not None else (prev and prev["mask"])
-            using = list(col.mask_using) if col.mask else json.loads(
-                prev["mask_using"] if prev else "[]"
+            using = (
+                list(col.mask_using)
+                if col.mask
+                else json.loads(prev["mask_using"] if prev else "[]")
             )
             c.execute(
                 "INSERT INTO columns VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
@@ -418,9 +421,7 @@ class SqliteMetastore:
         self.get_table(full_name)
         key = parse_full_name(full_name)
         with self._tx() as c:
-            c.execute(
-                "DELETE FROM tables WHERE catalog_name=? AND schema_name=? AND name=?", key
-            )
+            c.execute("DELETE FROM tables WHERE catalog_name=? AND schema_name=? AND name=?", key)
             c.execute(
                 "DELETE FROM grants WHERE securable_type='TABLE' AND securable_name=?",
                 (".".join(key),),

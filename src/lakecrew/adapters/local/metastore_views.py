@@ -154,9 +154,7 @@ def _table_privileges(ms: SqliteMetastore, catalog: str | None) -> list[tuple[An
                 inherited = "CATALOG"
             else:
                 continue
-            out.append(
-                (g.granted_by, g.principal, *full.split("."), g.privilege, "NO", inherited)
-            )
+            out.append((g.granted_by, g.principal, *full.split("."), g.privilege, "NO", inherited))
     return out
 
 

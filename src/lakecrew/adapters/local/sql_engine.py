@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import duckdb
 import pyarrow as pa
@@ -35,7 +35,7 @@ from lakecrew.core.errors import DataError, NotFound, SafetyRefusal, SchemaMisma
 from lakecrew.ports.catalog import ColumnInfo, TableInfo, parse_full_name
 from lakecrew.ports.sql import ResultSet
 
-Relation = pa.Table | pads.Dataset
+Relation: TypeAlias = "pa.Table | pads.Dataset"
 
 
 class LocalSqlEngine:
@@ -69,7 +69,9 @@ class LocalSqlEngine:
         self._con.execute("SET lock_configuration = true")
 
     @classmethod
-    def open(cls, layout: ProjectLayout, *, writable: bool = False, **kwargs: Any) -> LocalSqlEngine:
+    def open(
+        cls, layout: ProjectLayout, *, writable: bool = False, **kwargs: Any
+    ) -> LocalSqlEngine:
         """The engine of a local project (its lakehouse folder and metastore.db)."""
         layout.ensure()
         store = DeltaStore.for_project(layout)
@@ -111,7 +113,7 @@ class LocalSqlEngine:
         try:
             duck_sql = self._prepare(cursor, sql, parsed)
             result = cursor.execute(duck_sql, dict(params or {}))
-            reader = result.fetch_record_batch(batch_rows)
+            reader = result.to_arrow_reader(batch_rows)
             ok = True
         except duckdb.Error as exc:
             raise _translate_error(exc) from exc
@@ -231,9 +233,9 @@ class LocalSqlEngine:
                 "SELECT, or the DeltaStore API",
             )
         ref = next(r for r in parsed.refs if r.alias == target.name)
-        if isinstance(tree, exp.Create) and not tree.args.get("replace"):
-            if self.store.exists(ref.full_name):
-                raise UsageError(f"table {ref.full_name} already exists", where="sql")
+        exists = self.store.exists(ref.full_name)
+        if isinstance(tree, exp.Create) and not tree.args.get("replace") and exists:
+            raise UsageError(f"table {ref.full_name} already exists", where="sql")
         data = self._run_subquery(source, parsed, params)
         if isinstance(tree, exp.Insert) and self.store.exists(ref.full_name):
             data = _positional(ref.full_name, self.store.schema(ref.full_name), data)
@@ -247,7 +249,7 @@ class LocalSqlEngine:
         try:
             sub = Parsed(query, tuple(r for r in parsed.refs if self._exists(r)))
             duck_sql = self._prepare(cursor, query.sql("databricks"), sub)
-            return cursor.execute(duck_sql, dict(params or {})).fetch_arrow_table()
+            return cursor.execute(duck_sql, dict(params or {})).to_arrow_table()
         except duckdb.Error as exc:
             raise _translate_error(exc) from exc
         finally:

@@ -40,7 +40,7 @@ class TableRef:
 class Parsed:
     """One parsed statement with its table references resolved to registered names."""
 
-    tree: exp.Expression
+    tree: exp.Expr
     refs: tuple[TableRef, ...]
 
     @property
@@ -72,11 +72,11 @@ def parse(sql: str, default_catalog: str | None = None) -> Parsed:
     return Parsed(tree, tuple(refs))
 
 
-def _cte_names(tree: exp.Expression) -> set[str]:
+def _cte_names(tree: exp.Expr) -> set[str]:
     return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
 
 
-def _rewrite_tables(tree: exp.Expression, default_catalog: str | None) -> list[TableRef]:
+def _rewrite_tables(tree: exp.Expr, default_catalog: str | None) -> list[TableRef]:
     ctes = _cte_names(tree)
     refs: dict[str, TableRef] = {}
     for table in list(tree.find_all(exp.Table)):
@@ -127,9 +127,7 @@ def _version_of(table: exp.Table) -> int | None:
     return int(value.this)
 
 
-def rewrite_decimal_products(
-    tree: exp.Expression, schema: Mapping[str, Mapping[str, str]]
-) -> exp.Expression:
+def rewrite_decimal_products(tree: exp.Expr, schema: Mapping[str, Mapping[str, str]]) -> exp.Expr:
     """Make decimal products behave as Databricks' (see module doc). Returns a new tree."""
     if tree.find(exp.Mul) is None:
         return tree
@@ -159,7 +157,7 @@ def rewrite_decimal_products(
     return out
 
 
-def _decimal_params(node: exp.Expression) -> tuple[int, int] | None:
+def _decimal_params(node: exp.Expr) -> tuple[int, int] | None:
     t = node.type
     if t is None or not t.is_type(exp.DataType.Type.DECIMAL):
         return None
@@ -171,7 +169,7 @@ def _decimal_params(node: exp.Expression) -> tuple[int, int] | None:
     )
 
 
-def _decimal_fix(mul: exp.Mul) -> Callable[[exp.Mul], exp.Expression] | None:
+def _decimal_fix(mul: exp.Mul) -> Callable[[exp.Mul], exp.Expr] | None:
     left, right = _decimal_params(mul.this), _decimal_params(mul.expression)
     if left is None or right is None:
         return None
@@ -183,7 +181,7 @@ def _decimal_fix(mul: exp.Mul) -> Callable[[exp.Mul], exp.Expression] | None:
     result_scale = max(_MAX_PREC - int_digits, min(scale, 6))
     s1, s2 = min(left[1], 12), min(right[1], 12)
 
-    def build(node: exp.Mul) -> exp.Expression:
+    def build(node: exp.Mul) -> exp.Expr:
         a = exp.cast(node.this.copy(), exp.DataType.build(f"DECIMAL(38,{s1})"))
         b = exp.cast(node.expression.copy(), exp.DataType.build(f"DECIMAL(38,{s2})"))
         product = exp.Paren(this=exp.Mul(this=a, expression=b))
@@ -192,5 +190,5 @@ def _decimal_fix(mul: exp.Mul) -> Callable[[exp.Mul], exp.Expression] | None:
     return build
 
 
-def to_duckdb(tree: exp.Expression) -> str:
+def to_duckdb(tree: exp.Expr) -> str:
     return tree.sql(dialect="duckdb")

@@ -190,7 +190,7 @@ def _format_of(path: Path) -> FileFormat:
 def _changed(entry: FileEntry, seen: dict[str, Any]) -> bool:
     if (seen["size"], seen["mtime_ns"]) == (entry.size, entry.mtime_ns):
         return False
-    return _sha256(entry.path) != seen["sha256"]
+    return _sha256(entry.path) != str(seen["sha256"])
 
 
 def _sha256(path: Path) -> str:

@@ -269,7 +269,16 @@ class PagedJsonSource:
             body = self.client.get_json(url, params)
             records = self._records(req, body, url)
             last, nxt = self._is_last(req, body, page, len(records), url)
-            yield self._batch(run, req, page, url, params, records, last, nxt)
+            yield self._batch(
+                run=run,
+                req=req,
+                page=page,
+                url=url,
+                params=params,
+                records=records,
+                last=last,
+                nxt=nxt,
+            )
             if last:
                 return
             page += 1
@@ -322,6 +331,7 @@ class PagedJsonSource:
 
     def _batch(
         self,
+        *,
         run: int,
         req: PagedRequest,
         page: int,
@@ -360,7 +370,5 @@ class PagedJsonSource:
             "next": info["next"],
             "done": info["done"],
         }
-        state["complete"] = all(
-            state["requests"].get(r.key, {}).get("done") for r in self.requests
-        )
+        state["complete"] = all(state["requests"].get(r.key, {}).get("done") for r in self.requests)
         self._store.save(state)

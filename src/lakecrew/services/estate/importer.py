@@ -42,6 +42,7 @@ from lakecrew.ports.workspace import (
 from lakecrew.services.estate.table_import import ParquetReader, read_table_export, table_for_file
 
 SaveTable = Callable[[str, pa.Table, str], None]
+Progress = Callable[[int, int], None]
 
 LIST_KEYS: Mapping[str, ObjectKind] = {
     "clusters": ObjectKind.CLUSTER,
@@ -107,6 +108,17 @@ class ImportReport:
     conf_keys: int
     notes: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for `--output json`)."""
+        return {
+            "workspace": self.workspace,
+            "objects": dict(self.objects),
+            "tables": dict(self.tables),
+            "conf_keys": self.conf_keys,
+            "notes": list(self.notes),
+            "skipped": list(self.skipped),
+        }
 
 
 @dataclass
@@ -276,11 +288,15 @@ def read_exports(
     *,
     check_record: RecordCheck | None = None,
     read_parquet: ParquetReader | None = None,
+    on_progress: Progress | None = None,
 ) -> ExportBundle:
     """Read and validate every export file under `path`; raises before anything is written."""
     bundle = ExportBundle()
     root = path if path.is_dir() else path.parent
-    for file in _files(path):
+    files = _files(path)
+    for done, file in enumerate(files):
+        if on_progress:
+            on_progress(done, len(files))
         where = f"file {file.relative_to(root)}"
         suffix = file.suffix.lower()
         if suffix in TABLE_SUFFIXES:
@@ -306,6 +322,8 @@ def read_exports(
                 bundle.notes[f"{where}: one page of a longer list (has_more); export all"] += 1
         else:
             bundle.skipped.append(str(file.relative_to(root)))
+    if on_progress:
+        on_progress(len(files), len(files))
     return bundle
 
 
@@ -318,19 +336,23 @@ def import_workspace(
     check_record: RecordCheck | None = None,
     read_parquet: ParquetReader | None = None,
     mode: str = "append",
+    on_progress: Progress | None = None,
 ) -> ImportReport:
     """Import a workspace export (file or folder) into `store` and the system tables.
 
     `check_record(kind, record)` validates each object's field types (the composition root passes
-    the SDK-based check of the local adapter); `read_parquet` reads Parquet files. Nothing is
-    written unless every file is valid.
+    the SDK-based check of the local adapter); `read_parquet` reads Parquet files;
+    `on_progress(done, total)` is called per file read. Nothing is written unless every file is
+    valid.
     """
     if store.name != workspace_name:
         raise UsageError(
             f"the store is workspace {store.name!r}, not {workspace_name!r}",
             fix="open the store of the workspace you import into",
         )
-    bundle = read_exports(Path(path), check_record=check_record, read_parquet=read_parquet)
+    bundle = read_exports(
+        Path(path), check_record=check_record, read_parquet=read_parquet, on_progress=on_progress
+    )
     tables: dict[str, int] = {}
     for full_name, parts in sorted(bundle.tables.items()):
         table = pa.concat_tables(parts, promote_options="permissive")

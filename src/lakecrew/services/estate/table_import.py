@@ -72,9 +72,9 @@ def convert(value: Any, dtype: pa.DataType) -> Any:
 
     Raises ValueError (or TypeError) when it does not fit; the caller names the place.
     """
-    if value is None or (
-        isinstance(value, str) and value in NULL_WORDS and not pa.types.is_string(dtype)
-    ):
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value in NULL_WORDS and not pa.types.is_string(dtype):
         return None
     if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
         return value if isinstance(value, str) else json.dumps(value)

@@ -66,7 +66,8 @@ class SharedCostRule:
     """Which spend is shared, and how it is split over the other keys of a tag dimension.
 
     A record is shared when its effective `tag` value is in `values` or it is on one of
-    `resources`. `even` gives every key the same share; `proportional` weighs by direct cost.
+    `resources`. `even` gives every allocated key the same share; `proportional` weighs by
+    direct cost. Unallocated spend gets no share; with no allocated key, a `__shared__` row stays.
     """
 
     method: Literal["even", "proportional"] = "proportional"
@@ -267,7 +268,7 @@ class Allocator:
     def _split(self, pool: Decimal, direct: Mapping[str, Decimal]) -> dict[str, Decimal]:
         if pool == 0:
             return {}
-        targets = sorted(k for k in direct if k != UNALLOCATED) or sorted(direct)
+        targets = sorted(k for k in direct if k != UNALLOCATED)
         if not targets:
             return {SHARED_KEY: pool}
         rule = self.config.shared

@@ -1,0 +1,176 @@
+"""LedgerStore port: the crew's durable history (findings, actions, notifications, tickets,
+exemptions, sweeps), so reports and dashboards can query it with SQL.
+
+Rows are plain frozen dataclasses; structured values (evidence, before/after states, params)
+travel as JSON text so every backend can store them in a string column. Every `put_*` call is
+ONE atomic commit that upserts on the row's key; `record_action` in particular must be durable
+when it returns (the Executor records an intent before each workspace call, and its completion
+after it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+FindingStatus = Literal["open", "resolved", "exempted"]
+ActionStatus = Literal[
+    "planned",  # allowed, not applied (plan-only run)
+    "pending",  # marked; waits for its grace period to end
+    "intent",  # recorded just before the workspace call
+    "applied",  # the call completed; before/after saved
+    "failed",  # the call failed, or a crashed intent could not be reconciled
+    "skipped",  # refused by a safety rule (reason says which)
+    "rolled_back",  # the before-state was restored
+]
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+TicketStatus = Literal["open", "resolved"]
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    """One finding's history, keyed by its stable fingerprint."""
+
+    fingerprint: str
+    workspace: str
+    rule_id: str
+    severity: str
+    resource_type: str
+    resource_id: str
+    resource_name: str | None
+    owner: str
+    owner_source: str
+    evidence_json: str
+    status: FindingStatus
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    sweep_id: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    """One crew action, keyed by its idempotent id (fingerprint, action type, target state)."""
+
+    action_id: str
+    sweep_id: str
+    workspace: str
+    fingerprint: str
+    rule_id: str
+    action: str
+    kind: str
+    resource_id: str
+    target_json: str
+    status: ActionStatus
+    reason: str
+    before_json: str | None
+    after_json: str | None
+    owner: str
+    created_at: datetime
+    updated_at: datetime
+    due_at: datetime | None = None
+    verified_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NotificationRow:
+    """One grouped notification in the outbox, keyed by a digest of its content."""
+
+    notification_id: str
+    sweep_id: str
+    workspace: str
+    owner: str
+    severity: str
+    subject: str
+    body: str
+    channel: str
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """The ledger's copy of one ticket (one per fingerprint)."""
+
+    fingerprint: str
+    ticket_key: str
+    system: str
+    workspace: str
+    rule_id: str
+    resource_id: str
+    owner: str
+    status: TicketStatus
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ExemptionRow:
+    """An exemption of one resource from one rule: who approved it, why, until when."""
+
+    rule_id: str
+    resource_id: str
+    reason: str
+    approver: str
+    until: datetime
+    created_at: datetime
+    workspace: str = "*"
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One sweep of one workspace: what it discovered, evaluated, found and did."""
+
+    sweep_id: str
+    workspace: str
+    phase: int
+    apply: bool
+    started_at: datetime
+    finished_at: datetime | None
+    discovered: int
+    evaluated: int
+    findings: int
+    actions_applied: int
+    status: Literal["running", "completed", "failed"]
+    error: str | None = None
+
+
+class LedgerStore(Protocol):
+    """Durable upserts and reads of the crew's history."""
+
+    def put_findings(self, rows: Sequence[FindingRow]) -> None:
+        """Upsert findings on fingerprint (one commit)."""
+        ...
+
+    def findings(self, workspace: str | None = None) -> list[FindingRow]: ...
+
+    def record_action(self, row: ActionRow) -> None:
+        """Upsert one action on action_id, durably, before returning."""
+        ...
+
+    def put_actions(self, rows: Sequence[ActionRow]) -> None: ...
+
+    def actions(self, workspace: str | None = None) -> list[ActionRow]: ...
+
+    def put_notifications(self, rows: Sequence[NotificationRow]) -> None: ...
+
+    def notifications(self, workspace: str | None = None) -> list[NotificationRow]: ...
+
+    def put_tickets(self, rows: Sequence[TicketRow]) -> None: ...
+
+    def tickets(self, workspace: str | None = None) -> list[TicketRow]: ...
+
+    def put_exemption(self, row: ExemptionRow) -> None: ...
+
+    def exemptions(self) -> list[ExemptionRow]: ...
+
+    def put_sweep(self, row: SweepRow) -> None: ...
+
+    def sweeps(self, workspace: str | None = None) -> list[SweepRow]: ...

@@ -1,0 +1,63 @@
+"""TicketSystem port: one ticket per finding fingerprint, upserted, never duplicated.
+
+The local adapter (adapters/local/ticket_store.py) keeps tickets in SQLite; Jira and ServiceNow
+adapters come later behind the same port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True)
+class TicketDraft:
+    """What the Ticket step wants a ticket to say."""
+
+    fingerprint: str
+    workspace: str
+    rule_id: str
+    resource_id: str
+    severity: str
+    owner: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A ticket as the system holds it."""
+
+    key: str
+    fingerprint: str
+    workspace: str
+    rule_id: str
+    resource_id: str
+    severity: str
+    owner: str
+    title: str
+    body: str
+    status: Literal["open", "resolved"]
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+
+
+class TicketSystem(Protocol):
+    """Upsert by fingerprint, resolve, read."""
+
+    name: str
+
+    def upsert(self, draft: TicketDraft, at: datetime) -> Ticket:
+        """Create the fingerprint's ticket, or update (and reopen) the existing one."""
+        ...
+
+    def resolve(self, fingerprint: str, resolution: str, at: datetime) -> Ticket | None:
+        """Resolve the fingerprint's open ticket; None when there is none open."""
+        ...
+
+    def get(self, fingerprint: str) -> Ticket | None: ...
+
+    def list(self, workspace: str | None = None) -> list[Ticket]: ...

@@ -1,0 +1,347 @@
+"""Pipeline spec: one declarative YAML file per medallion pipeline (version 1).
+
+Models are pydantic v2, frozen, with unknown keys rejected. A spec names its owner, steward,
+tags, schedule, retries and failure notifications; one settings block per environment (dev, qa
+and prod, all three required: SOP 1.1.6 and 1.5.3); the source; the bronze table; the silver table
+(typed columns with coercion, PII kind and mask per column, de-duplication, expectations,
+quarantine, schema-evolution approvals); and gold models written in Spark SQL (or a registered
+Python transform).
+
+Tables are written ``schema.table``; the catalog comes from the environment's settings, so a dev
+run can never write to a prod catalog. Environment-specific values are referenced as
+``${env.<key>}`` (see loader.py). The loader (``load_pipeline_spec``) reports every problem at
+``file:line``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from lakecrew.services.privacy.kinds import Classification, MaskMethod, PiiKind, label_for
+from lakecrew.services.privacy.masking import ColumnMask
+from lakecrew.services.quality.coercion import DEFAULT_DATE_FORMATS, DEFAULT_NULLS, ColumnCoercion
+from lakecrew.services.quality.dedupe import Order
+from lakecrew.services.quality.rules import Expectation
+
+SPEC_VERSION = 1
+Environment = Literal["dev", "qa", "prod"]
+ENVIRONMENTS: tuple[Environment, ...] = ("dev", "qa", "prod")
+SparkType = Literal["string", "int", "bigint", "double", "float", "boolean", "date", "timestamp"]
+Ident = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,127}$")]
+ColumnName = Annotated[str, Field(min_length=1, max_length=128)]
+TableName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")]
+NonEmpty = Annotated[str, Field(min_length=1)]
+REQUIRED_TAGS = ("cost_center", "project", "owner", "environment")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,#-]+$")
+_TRANSFORM = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
+
+
+def _fail(kind: str, message: str, fix: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message.replace("{", "(").replace("}", ")"), {"fix": fix})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnvironmentSettings(_Strict):
+    """Settings of one environment: its catalog, paths and free options (``${env.*}``)."""
+
+    catalog: Ident
+    paths: dict[str, NonEmpty] = Field(default_factory=dict)
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class Schedule(_Strict):
+    """Quartz cron expression (as Databricks jobs use) and an IANA timezone."""
+
+    cron: NonEmpty
+    timezone: NonEmpty = "UTC"
+    paused: bool = False
+
+    @field_validator("cron")
+    @classmethod
+    def _quartz(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) not in (6, 7) or not all(_CRON_FIELD.match(f) for f in fields):
+            raise _fail(
+                "cron",
+                "not a Quartz cron expression (6 or 7 fields: sec min hour day month weekday)",
+                "e.g. '0 0 6 ? * MON' for Mondays 06:00",
+            )
+        if "?" not in (fields[3], fields[5]):
+            raise _fail("cron", "Quartz needs '?' in day-of-month or day-of-week", "use '?'")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _fail("timezone", "unknown timezone", "use an IANA name, e.g. Africa/Lagos") from None
+        return value
+
+
+class Retries(_Strict):
+    """Task retries, with Databricks job field names."""
+
+    max_retries: Annotated[int, Field(ge=0, le=10)]
+    min_retry_interval_millis: Annotated[int, Field(ge=0)] = 300_000
+    retry_on_timeout: bool = False
+
+
+class Notifications(_Strict):
+    """Routes (names from lakecrew.yaml, or ``email:``/``slack:`` addresses) per event."""
+
+    on_failure: Annotated[list[NonEmpty], Field(min_length=1)]
+    on_success: list[NonEmpty] = Field(default_factory=list)
+    on_start: list[NonEmpty] = Field(default_factory=list)
+    on_quality_warning: list[NonEmpty] = Field(default_factory=list)
+
+
+class SourceSpec(_Strict):
+    """Where bronze reads from; ``type`` and ``options`` are those of the ingestion source."""
+
+    type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class BronzeSpec(_Strict):
+    """The raw, append-only table (classified Restricted unless stated: raw data is unscreened)."""
+
+    table: TableName
+    description: NonEmpty
+    classification: Classification = Classification.RESTRICTED
+    partition_by: list[ColumnName] = Field(default_factory=list)
+
+
+class ColumnSpec(_Strict):
+    """One silver column: where it comes from, its type and coercion, and its PII treatment."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+    source: ColumnName | None = None
+    type: SparkType
+    nullable: bool = True
+    description: str | None = None
+    null_values: list[str] | None = None
+    date_formats: list[NonEmpty] | None = None
+    two_digit_year_pivot: Annotated[int, Field(ge=1, le=99)] | None = None
+    pii: PiiKind = PiiKind.NONE
+    mask: MaskMethod = MaskMethod.NONE
+    keep_last: Annotated[int, Field(ge=0, le=4)] = 2
+    keep_first: Annotated[int, Field(ge=0, le=2)] = 1
+    keep_country_code: bool = True
+    grid: Annotated[float, Field(gt=0, le=5)] = 0.1
+
+    @model_validator(mode="after")
+    def _protected(self) -> ColumnSpec:
+        if self.pii != PiiKind.NONE and self.mask == MaskMethod.NONE:
+            raise _fail(
+                "pii_unmasked",
+                f"column {self.name} holds PII ({self.pii.value}) but mask is none",
+                "choose mask: tokenize, partial, generalize_year, coarsen_geo or drop",
+            )
+        if self.pii == PiiKind.NONE and self.mask not in (MaskMethod.NONE, MaskMethod.DROP):
+            raise _fail("mask_without_pii", f"column {self.name} is masked but pii is none",
+                        "set pii: to the kind of personal data it holds")
+        if self.mask == MaskMethod.GENERALIZE_YEAR and self.type not in ("date", "timestamp"):
+            raise _fail("mask_type", "generalize_year needs type date or timestamp", "fix type:")
+        if self.mask == MaskMethod.COARSEN_GEO and self.type not in ("double", "float"):
+            raise _fail("mask_type", "coarsen_geo needs type double or float", "fix type:")
+        if self.two_digit_year_pivot is not None and self.type not in ("int", "bigint"):
+            raise _fail("pivot_type", "two_digit_year_pivot needs type int or bigint", "fix type:")
+        return self
+
+    def coercion(self) -> ColumnCoercion:
+        """How quality/coercion builds this column from the bronze batch."""
+        return ColumnCoercion(
+            source=self.source or self.name,
+            target=self.name,
+            type=self.type,
+            null_values=tuple(self.null_values) if self.null_values is not None else DEFAULT_NULLS,
+            date_formats=tuple(self.date_formats or DEFAULT_DATE_FORMATS),
+            two_digit_year_pivot=self.two_digit_year_pivot,
+        )
+
+    def mask_rule(self) -> ColumnMask:
+        """How privacy/masking protects this column."""
+        return ColumnMask(
+            column=self.name,
+            method=self.mask,
+            pii=self.pii,
+            keep_last=self.keep_last,
+            keep_first=self.keep_first,
+            keep_country_code=self.keep_country_code,
+            grid=self.grid,
+        )
+
+
+class DedupeSpec(_Strict):
+    """Keep the latest row per key; ``order_by`` items are ``col`` / ``col desc`` / ``col asc``."""
+
+    keys: Annotated[list[ColumnName], Field(min_length=1)]
+    order_by: list[Annotated[str, Field(pattern=r"^\S+(\s+(?i:asc|desc))?$")]] = Field(
+        default_factory=list
+    )
+
+    def ordering(self) -> list[Order]:
+        """``[("col", "descending"), ...]``: latest first (``col`` alone means descending)."""
+        out: list[Order] = []
+        for item in self.order_by:
+            parts = item.split()
+            asc = len(parts) == 2 and parts[1].lower() == "asc"
+            out.append((parts[0], "ascending" if asc else "descending"))
+        return out
+
+
+class QuarantineSpec(_Strict):
+    """Where rejected rows go (PII columns in it are tokenized; labelled Restricted)."""
+
+    table: TableName
+    classification: Classification = Classification.RESTRICTED
+
+
+class SchemaPolicy(_Strict):
+    """Breaking schema changes approved after review (column names), per SOP 1.6.2."""
+
+    approved_breaking_changes: list[ColumnName] = Field(default_factory=list)
+
+
+class SilverSpec(_Strict):
+    """The validated table: typed columns, de-duplication, expectations, quarantine, masking."""
+
+    table: TableName
+    description: NonEmpty
+    classification: Classification
+    columns: Annotated[list[ColumnSpec], Field(min_length=1)]
+    carry_columns: list[ColumnName] = Field(default_factory=list)
+    dedupe: DedupeSpec | None = None
+    expectations: list[Expectation] = Field(default_factory=list)
+    quarantine: QuarantineSpec
+    schema_policy: SchemaPolicy = Field(default_factory=SchemaPolicy, alias="schema")
+    sql: NonEmpty | None = None
+    python: Annotated[str, Field(pattern=_TRANSFORM.pattern)] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SilverSpec:
+        names = [c.name for c in self.columns] + list(self.carry_columns)
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise _fail("dupe_column", f"columns repeat: {', '.join(dupes)}", "rename them")
+        rules = [e.name for e in self.expectations]
+        dupes = sorted({n for n in rules if rules.count(n) > 1})
+        if dupes:
+            raise _fail("dupe_rule", f"expectation names repeat: {', '.join(dupes)}", "rename")
+        known = set(names)
+        for rule in self.expectations:
+            unknown = [c for c in rule.columns_checked if c not in known]
+            if unknown:
+                raise _fail("rule_column", f"expectation {rule.name} reads unknown column(s) "
+                            f"{', '.join(unknown)}", "use silver column names")
+        if self.dedupe is not None:
+            used = [*self.dedupe.keys, *(c for c, _ in self.dedupe.ordering())]
+            unknown = [c for c in used if c not in known]
+            if unknown:
+                raise _fail("dedupe_column", f"dedupe uses unknown column(s) {', '.join(unknown)}",
+                            "use silver column names")
+        kept = {c.pii for c in self.columns if c.mask != MaskMethod.DROP}
+        floor = label_for(kept)
+        if self.classification.rank < floor.rank:
+            raise _fail("classification", f"silver keeps PII kinds that need at least "
+                        f"{floor.value}, not {self.classification.value}",
+                        f"set classification: {floor.value} (tokens are still personal data)")
+        if self.sql is not None and self.python is not None:
+            raise _fail("transform", "give sql or python, not both", "keep one")
+        return self
+
+
+class GoldSpec(_Strict):
+    """A business table built by Spark SQL over ``schema.table`` names, or a Python transform."""
+
+    table: TableName
+    description: NonEmpty
+    classification: Classification = Classification.INTERNAL
+    sql: NonEmpty | None = None
+    python: Annotated[str, Field(pattern=_TRANSFORM.pattern)] | None = None
+    partition_by: list[ColumnName] = Field(default_factory=list)
+    zorder_by: list[ColumnName] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_transform(self) -> GoldSpec:
+        if (self.sql is None) == (self.python is None):
+            raise _fail("transform", "a gold model needs exactly one of sql or python",
+                        "add sql: | SELECT ... (Spark SQL) or python: <registered transform>")
+        if self.sql is not None:
+            from lakecrew.services.pipelines.sqltext import check_spark_sql
+
+            problem = check_spark_sql(self.sql)
+            if problem:
+                raise _fail("sql", f"gold sql does not parse as Spark SQL: {problem}",
+                            "fix the SQL (Spark SQL dialect)")
+        return self
+
+
+class PrivacySpec(_Strict):
+    """Where the tokenization key lives in the secret store (never the key itself)."""
+
+    key_scope: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] = "lakecrew"
+    key_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] = "pii_hmac_key"
+
+
+class PipelineSpec(_Strict):
+    """A whole pipeline, already resolved for one environment (``${env.*}`` substituted)."""
+
+    version: Literal[1]
+    name: Ident
+    description: NonEmpty
+    owner: NonEmpty
+    steward: NonEmpty
+    tags: dict[str, NonEmpty]
+    schedule: Schedule
+    retries: Retries
+    notifications: Notifications
+    environments: dict[Environment, EnvironmentSettings]
+    privacy: PrivacySpec = Field(default_factory=PrivacySpec)
+    source: SourceSpec
+    bronze: BronzeSpec
+    silver: SilverSpec
+    gold: list[GoldSpec] = Field(default_factory=list)
+
+    @field_validator("environments")
+    @classmethod
+    def _all_envs(cls, value: dict[str, EnvironmentSettings]) -> dict[str, EnvironmentSettings]:
+        missing = [e for e in ENVIRONMENTS if e not in value]
+        if missing:
+            raise _fail("missing_env", f"no settings for environment(s) {', '.join(missing)}",
+                        "add a block per environment (dev, qa, prod): SOP 1.1.6 and 1.5.3")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _required_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = [t for t in REQUIRED_TAGS if t not in value]
+        if missing:
+            raise _fail("missing_tag", f"missing required tag(s) {', '.join(missing)}",
+                        "add them (environment: ${env.name}) — SOP 1.2.3")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_tables(self) -> PipelineSpec:
+        tables = [self.bronze.table, self.silver.table, self.silver.quarantine.table]
+        tables += [g.table for g in self.gold]
+        dupes = sorted({t for t in tables if tables.count(t) > 1})
+        if dupes:
+            raise _fail("dupe_table", f"tables used twice: {', '.join(dupes)}", "rename them")
+        return self
+
+    def table_names(self) -> list[str]:
+        """Every table the pipeline writes, ``schema.table``."""
+        return [self.bronze.table, self.silver.table, self.silver.quarantine.table] + [
+            g.table for g in self.gold
+        ]
