@@ -48,8 +48,15 @@ def at(day: int, hour: int, minute: int = 0, tz: timezone = UTC) -> datetime:
 
 
 def usage(
-    rid: str, sku: str, qty: str, start: datetime, *, kind: str = "ORIGINAL",
-    tags: dict[str, str] | None = None, usage_date: date | None = None, **meta: str,
+    rid: str,
+    sku: str,
+    qty: str,
+    start: datetime,
+    *,
+    kind: str = "ORIGINAL",
+    tags: dict[str, str] | None = None,
+    usage_date: date | None = None,
+    **meta: str,
 ) -> dict[str, Any]:
     return {
         "account_id": "acc", "workspace_id": WS, "record_id": rid, "sku_name": sku,
@@ -80,8 +87,14 @@ USAGE_ROWS = [
     usage("r3", ALL_PURPOSE, "4", at(10, 8), cluster_id="c-ap1"),
     usage("r3x", ALL_PURPOSE, "-4", at(10, 8), kind="RETRACTION", cluster_id="c-ap1"),
     usage("r3y", ALL_PURPOSE, "3", at(10, 8), kind="RESTATEMENT", cluster_id="c-ap1"),
-    usage("r7", ALL_PURPOSE, "1", at(11, 1, tz=PLUS3), usage_date=date(2026, 1, 11),
-          cluster_id="c-ap1"),
+    usage(
+        "r7",
+        ALL_PURPOSE,
+        "1",
+        at(11, 1, tz=PLUS3),
+        usage_date=date(2026, 1, 11),
+        cluster_id="c-ap1",
+    ),
     usage("r4", SQL, "2", at(11, 9), tags={"project": "malaria"}, warehouse_id="w1"),
     usage("r8", SQL, "1", at(11, 23, 30, tz=MINUS5), warehouse_id="w2"),
     usage("r5", NEW, "7", at(11, 3), tags=TAGS),

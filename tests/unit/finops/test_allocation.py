@@ -112,7 +112,7 @@ def test_untagged_equals_cost_of_records_without_mandatory_tags(allocator: Alloc
 
 def test_shared_costs_split_even_and_proportional(allocator: Allocator) -> None:
     for method in ("even", "proportional"):
-        rule = SharedCostRule(method=method, values=frozenset({"hiv"}))  # type: ignore[arg-type]
+        rule = SharedCostRule(method=method, values=frozenset({"hiv"}))
         alloc = Allocator(allocator.usage, _tags(allocator), AllocationConfig(shared=rule))
         result = alloc.by("project")
         got = {r.key: (r.direct, r.shared) for r in result.rows}
@@ -148,7 +148,8 @@ def test_idle_cost_of_clusters(billing: LocalSqlEngine, allocator: Allocator) ->
     assert report.cluster_cost.amount == D("6.50")
     assert report.share == pytest.approx(1.375 / 6.50)
     assert [(c.cluster.id, c.idle_cost) for c in report.clusters] == [
-        ("c-ap1", D("1.375")), ("c-job1", D(0))
+        ("c-ap1", D("1.375")),
+        ("c-job1", D(0)),
     ]
     assert allocator.idle({}).idle_cost.amount == D("2.20")
 

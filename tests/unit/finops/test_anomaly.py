@@ -52,15 +52,17 @@ def test_every_injected_spike_is_found_and_nothing_else(seed: int) -> None:
     found = detect_daily(series, key=("ws", "p", "JOBS"))
     assert {a.at for a in found} == set(spikes)
     for a in found:
-        assert a.observed == pytest.approx(series[a.at])  # type: ignore[index]
+        assert a.observed == pytest.approx(series[a.at])
         assert a.delta == pytest.approx(a.observed - a.expected)
         assert a.pct > 0.25 and a.score > 4
         assert a.series == ("ws", "p", "JOBS")
 
 
 def test_weekend_drop_to_zero_is_expected_not_a_spike_on_monday() -> None:
-    series = {START + timedelta(days=i): (0.0 if (START + timedelta(days=i)).weekday() >= 5
-                                          else 300.0) for i in range(70)}
+    series = {
+        START + timedelta(days=i): (0.0 if (START + timedelta(days=i)).weekday() >= 5 else 300.0)
+        for i in range(70)
+    }
     assert detect_daily(series) == []
 
 

@@ -37,7 +37,9 @@ def test_daily_csv_with_groups_finds_the_spike(tmp_path: Path) -> None:
 
 def test_daily_csv_without_group_sums_rows_of_the_same_day(tmp_path: Path) -> None:
     out = detect_csv(write_daily(tmp_path / "s.csv", 60), "day", "cost")
-    assert [(o["group"], o["at"]) for o in out] == [(None, (START + timedelta(days=60)).isoformat())]
+    assert [(o["group"], o["at"]) for o in out] == [
+        (None, (START + timedelta(days=60)).isoformat())
+    ]
 
 
 def test_skip_last_days_silences_the_incomplete_tail(tmp_path: Path) -> None:
@@ -52,8 +54,12 @@ def test_irregular_timestamps_with_offsets(tmp_path: Path) -> None:
         secs = 600 + (i % 4) * 10 + (2400 if i == 30 else 0)
         rows.append(f"2026-03-{1 + i // 2:02d}T{(i % 2) * 12:02d}:30:00+02:00,{secs}")
     (tmp_path / "runs.csv").write_text("\n".join(rows), encoding="utf-8")
-    out = detect_csv(tmp_path / "runs.csv", "started", "duration",
-                     config=DetectorConfig(period=0, window=30, min_history=8, abs_floor=60))
+    out = detect_csv(
+        tmp_path / "runs.csv",
+        "started",
+        "duration",
+        config=DetectorConfig(period=0, window=30, min_history=8, abs_floor=60),
+    )
     assert [o["at"] for o in out] == ["2026-03-15T22:30:00+00:00"]  # 00:30+02:00 in UTC
 
 

@@ -184,8 +184,11 @@ def test_create_twice_and_unknown_table(store: DeltaStore, table: str) -> None:
     with pytest.raises(Conflict, match="already exists"):
         store.create_table(table, SCHEMA)
     assert store.create_table(table, SCHEMA, exist_ok=True) == 0
-    with pytest.raises(SchemaMismatch, match="different schema"):
+    with pytest.raises(SchemaMismatch, match=r"lacks or retypes column\(s\) \['x'\]"):
         store.create_table(table, pa.schema([("x", pa.int64())]), exist_ok=True)
+    with pytest.raises(SchemaMismatch, match=r"\['qty'\]"):
+        store.create_table(table, pa.schema([("qty", pa.string())]), exist_ok=True)
+    assert store.create_table(table, pa.schema([("id", pa.int64())]), exist_ok=True) == 0
     with pytest.raises(NotFound, match=r"main\.sales\.nope.*main\.sales\.orders"):
         store.append("main.sales.nope", rows([1]))
     with pytest.raises(UsageError, match="three-part"):

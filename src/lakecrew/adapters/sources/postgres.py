@@ -76,7 +76,7 @@ class PostgresSource:
             self._conn.close()
             self._conn = None
 
-    def _with_reconnect(self, query: sql.Composable, params: Sequence[Any]) -> list[Any]:
+    def _with_reconnect(self, query: sql.SQL | sql.Composed, params: Sequence[Any]) -> list[Any]:
         attempt = 0
         while True:
             try:
@@ -124,7 +124,7 @@ class PostgresSource:
                 )
         return self._types
 
-    def _query(self, position: dict[str, str] | None) -> tuple[sql.Composable, list[Any]]:
+    def _query(self, position: dict[str, str] | None) -> tuple[sql.Composed, list[Any]]:
         types = self._column_types()
         cols = list(self.columns or types)
         wm, key = sql.Identifier(self.watermark_column), sql.Identifier(self.id_column)

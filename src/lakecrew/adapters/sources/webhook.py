@@ -51,7 +51,11 @@ CREATE TABLE IF NOT EXISTS submissions (
   received_at TEXT NOT NULL,
   body TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS checkpoints (source TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  source TEXT PRIMARY KEY,
+  last_seq INTEGER NOT NULL,
+  pending_high INTEGER NOT NULL DEFAULT 0
+);
 """
 
 
@@ -142,7 +146,7 @@ def _handler(spool: Spool, token: str | None) -> type[BaseHTTPRequestHandler]:
             stored = spool.append(text, sid, form_id)
             self._reply(201 if stored else 200, {"id": sid, "duplicate": not stored})
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return  # request lines could carry identifiers; the receiver logs nothing
 
     return Handler
@@ -171,11 +175,22 @@ class SpoolSource:
             raise UsageError("batch_size must be at least 1", where=self.name)
         self._conn = open_spool(self.spool_path)
 
-    def _last_seq(self) -> int:
+    def _position(self) -> tuple[int, int]:
         row = self._conn.execute(
-            "SELECT last_seq FROM checkpoints WHERE source = ?", (self.name,)
+            "SELECT last_seq, pending_high FROM checkpoints WHERE source = ?", (self.name,)
         ).fetchone()
-        return int(row[0]) if row else 0
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def _last_seq(self) -> int:
+        return self._position()[0]
+
+    def _lease(self, high: int) -> None:
+        """Remember the range handed out, so a re-read after a crash yields the same batch."""
+        self._conn.execute(
+            "INSERT INTO checkpoints (source, last_seq, pending_high) VALUES (?, 0, ?) "
+            "ON CONFLICT(source) DO UPDATE SET pending_high = excluded.pending_high",
+            (self.name, high),
+        )
 
     def discover(self) -> Sequence[str]:
         """``seq a..b`` of the submissions not yet committed (empty when none)."""
@@ -186,17 +201,26 @@ class SpoolSource:
 
     def read(self) -> Iterator[Batch]:
         """Batches of up to ``batch_size`` submissions past the committed sequence number."""
-        last = self._last_seq()
+        last, pending = self._position()
         while True:
-            rows = self._conn.execute(
+            select = (
                 "SELECT seq, submission_id, form_id, received_at, body FROM submissions "
-                "WHERE seq > ? ORDER BY seq LIMIT ?",
-                (last, self.batch_size),
-            ).fetchall()
+                "WHERE seq > ? "
+            )
+            if pending > last:  # an uncommitted batch: re-read exactly its range
+                rows = self._conn.execute(
+                    select + "AND seq <= ? ORDER BY seq", (last, pending)
+                ).fetchall()
+            else:
+                rows = self._conn.execute(
+                    select + "ORDER BY seq LIMIT ?", (last, self.batch_size)
+                ).fetchall()
+                if rows:
+                    self._lease(int(rows[-1][0]))
             if not rows:
                 return
             yield self._batch(rows)
-            last = int(rows[-1][0])
+            last = pending = int(rows[-1][0])
 
     def _batch(self, rows: list[Any]) -> Batch:
         first, last = int(rows[0][0]), int(rows[-1][0])

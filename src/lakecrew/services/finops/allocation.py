@@ -19,7 +19,6 @@ from lakecrew.core.errors import DataError, UsageError
 from lakecrew.core.finops import (
     MANDATORY_TAGS,
     UNALLOCATED,
-    CostBasis,
     CostRecord,
     Money,
     PricedUsage,
@@ -28,7 +27,14 @@ from lakecrew.core.finops import (
 )
 
 DIMENSIONS = (
-    "workspace", "environment", "project", "cost_center", "owner", "sku_family", "job", "cluster",
+    "workspace",
+    "environment",
+    "project",
+    "cost_center",
+    "owner",
+    "sku_family",
+    "job",
+    "cluster",
     "warehouse",
 )
 TAG_DIMENSIONS = ("environment", "project", "cost_center", "owner")
@@ -212,8 +218,8 @@ class Allocator:
         for rec in usage.records:
             tags, source = effective_tags(rec, current)
             shared = rule is not None and (
-                tags.get(rule.tag) in rule.values or any(r in rule.resources for r in
-                                                          rec.resources())
+                tags.get(rule.tag) in rule.values
+                or any(r in rule.resources for r in rec.resources())
             )
             allocated.append(AllocatedRecord(rec, tags, source, shared))
         self.records: tuple[AllocatedRecord, ...] = tuple(allocated)
@@ -293,7 +299,9 @@ class Allocator:
             if not lacks:
                 continue
             refs = item.record.resources()
-            name = str(refs[0]) if refs else f"sku:{item.record.sku_name}@{item.record.workspace_id}"
+            name = (
+                str(refs[0]) if refs else f"sku:{item.record.sku_name}@{item.record.workspace_id}"
+            )
             cost[name] += item.record.cost
             counts[name] += 1
             missing[name].update(lacks)
@@ -307,7 +315,9 @@ class Allocator:
             self._money(total), float(total / whole) if whole else 0.0, tuple(rows)
         )
 
-    def idle(self, activity: Mapping[ResourceRef, Sequence[tuple[datetime, datetime]]]) -> IdleReport:
+    def idle(
+        self, activity: Mapping[ResourceRef, Sequence[tuple[datetime, datetime]]]
+    ) -> IdleReport:
         """Idle cost of classic clusters: the part of each cluster usage hour with no activity.
 
         Usage of a job cluster (the record names a job) is busy by definition; for other
@@ -336,9 +346,9 @@ class Allocator:
         share = float(idle_total / total) if total else 0.0
         return IdleReport(self._money(total), self._money(idle_total), share, tuple(clusters))
 
-    def reconcile(self, table_total: Mapping[str, Decimal], dimension: str = "project") -> (
-        Reconciliation
-    ):
+    def reconcile(
+        self, table_total: Mapping[str, Decimal], dimension: str = "project"
+    ) -> Reconciliation:
         """Compare a dimension's allocated total with the SQL total of the usage table."""
         alloc = self.by(dimension)
         currency = alloc.total.currency
@@ -368,10 +378,3 @@ def _covered(start: datetime, end: datetime, spans: Sequence[tuple[datetime, dat
             busy += (hi - lo).total_seconds()
     return busy
 
-
-def check_basis(allocations: Iterable[Allocation]) -> CostBasis:
-    """The single basis of several allocations (they must not mix list and contract)."""
-    bases = {a.total.basis for a in allocations}
-    if len(bases) != 1:
-        raise DataError(f"allocations mix cost bases {sorted(bases)}", fix="use one basis")
-    return bases.pop()

@@ -153,7 +153,12 @@ def detect_positions(
 
 
 def _anomaly(
-    key: tuple[str, ...], at: date | datetime, observed: float, expected: float, delta: float,
+    key: tuple[str, ...],
+    at: date | datetime,
+    *,
+    observed: float,
+    expected: float,
+    delta: float,
     scale: float,
 ) -> Anomaly:
     pct = abs(delta) / abs(expected) if expected else math.inf
@@ -195,7 +200,10 @@ def detect_daily(
         evaluate=[d not in skip for d in days],
         config=config,
     )
-    return [_anomaly(key, days[i], obs[i], exp, delta, scale) for i, exp, delta, scale in hits]
+    return [
+        _anomaly(key, days[i], observed=obs[i], expected=exp, delta=delta, scale=scale)
+        for i, exp, delta, scale in hits
+    ]
 
 
 def detect_sequence(
@@ -210,7 +218,7 @@ def detect_sequence(
         [float(i) for i in range(len(ordered))], [v for _, v in ordered], config=config
     )
     return [
-        _anomaly(key, ordered[i][0], ordered[i][1], exp, delta, scale)
+        _anomaly(key, ordered[i][0], observed=ordered[i][1], expected=exp, delta=delta, scale=scale)
         for i, exp, delta, scale in hits
     ]
 
@@ -227,7 +235,10 @@ def detect_many_daily(
     for key in sorted(series):
         found.extend(
             detect_daily(
-                series[key], key=key, incomplete=incomplete, fill_missing=fill_missing,
+                series[key],
+                key=key,
+                incomplete=incomplete,
+                fill_missing=fill_missing,
                 config=config,
             )
         )

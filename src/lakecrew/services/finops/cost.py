@@ -13,7 +13,7 @@ and contract prices are applied in Python with Decimal arithmetic.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -188,9 +188,7 @@ class CostModel:
         records, unpriced_rows = self._price(rows, basis)
         issues = self._issues(params, rows)
         unpriced = _unpriced(unpriced_rows)
-        issues.extend(
-            DataIssue("unpriced_sku", u.message(), None) for u in unpriced
-        )
+        issues.extend(DataIssue("unpriced_sku", u.message(), None) for u in unpriced)
         return PricedUsage(
             start=first,
             end=stop,
@@ -260,22 +258,45 @@ class CostModel:
                     "de-duplicate the billing export on record_id",
                 )
             )
-        checks = (
-            ("negative_original", lambda r: r["record_type"] != "RETRACTION"
-             and r["usage_quantity"] < 0, "that are not RETRACTIONs have a negative quantity",
-             "only RETRACTION rows may be negative; check the billing export"),
-            ("positive_retraction", lambda r: r["record_type"] == "RETRACTION"
-             and r["usage_quantity"] > 0, "are RETRACTIONs with a positive quantity",
-             "a RETRACTION must negate its original; check the billing export"),
-            ("date_mismatch", lambda r: _aware_utc(r["usage_start_time"]).date()
-             != r["usage_date"], "have a usage_date that is not the UTC date of usage_start_time",
-             "write usage_date as the UTC date (the loader likely used a local time zone)"),
-        )
-        for kind, bad, text, fix in checks:
+        for kind, bad, text, fix in _ROW_CHECKS:
             ids = [str(r["record_id"]) for r in rows if bad(r)]
             if ids:
                 issues.append(_summarise(kind, ids, text, fix))
         return issues
+
+
+def _negative_original(r: Mapping[str, Any]) -> bool:
+    return bool(r["record_type"] != "RETRACTION" and r["usage_quantity"] < 0)
+
+
+def _positive_retraction(r: Mapping[str, Any]) -> bool:
+    return bool(r["record_type"] == "RETRACTION" and r["usage_quantity"] > 0)
+
+
+def _local_date(r: Mapping[str, Any]) -> bool:
+    return bool(_aware_utc(r["usage_start_time"]).date() != r["usage_date"])
+
+
+_ROW_CHECKS: tuple[tuple[str, Callable[[Mapping[str, Any]], bool], str, str], ...] = (
+    (
+        "negative_original",
+        _negative_original,
+        "that are not RETRACTIONs have a negative quantity",
+        "only RETRACTION rows may be negative; check the billing export",
+    ),
+    (
+        "positive_retraction",
+        _positive_retraction,
+        "are RETRACTIONs with a positive quantity",
+        "a RETRACTION must negate its original; check the billing export",
+    ),
+    (
+        "date_mismatch",
+        _local_date,
+        "have a usage_date that is not the UTC date of usage_start_time",
+        "write usage_date as the UTC date (the loader likely used a local time zone)",
+    ),
+)
 
 
 def _record(

@@ -96,9 +96,7 @@ def read_series(
 
 
 def _is_daily(series: dict[str, list[Point]]) -> bool:
-    return all(
-        not isinstance(t, datetime) for points in series.values() for t, _ in points
-    )
+    return all(not isinstance(t, datetime) for points in series.values() for t, _ in points)
 
 
 def detect_points(
@@ -119,7 +117,10 @@ def detect_points(
             tail = sorted(sums)[-skip_last_days:] if skip_last_days > 0 else []
             found.extend(
                 detect_daily(
-                    sums, key=key, incomplete=tail, fill_missing=None,
+                    sums,
+                    key=key,
+                    incomplete=tail,
+                    fill_missing=None,
                     config=config or COST_CONFIG,
                 )
             )

@@ -59,8 +59,9 @@ def contributors(
     found = []
     for name, values in by_resource.items():
         observed = values.get(day, 0.0)
-        history = [values.get(day - timedelta(weeks=w), 0.0) for w in
-                   range(1, CONTRIBUTOR_WEEKS + 1)]
+        history = [
+            values.get(day - timedelta(weeks=w), 0.0) for w in range(1, CONTRIBUTOR_WEEKS + 1)
+        ]
         expected = float(median(history))
         if observed - expected > 0:
             found.append(Contributor(name, observed, expected, observed - expected))

@@ -90,7 +90,7 @@ def load_cluster_activity(
 def load_job_runs(
     engine: SqlEngine, start: date, end: date
 ) -> dict[ResourceRef, list[tuple[datetime, float]]]:
-    """(start time, wall-clock seconds) of every finished run per job, runs started in the period."""
+    """(start, wall-clock seconds) of every finished run per job, for runs started in the period."""
     out: dict[ResourceRef, list[tuple[datetime, float]]] = defaultdict(list)
     for row in engine.fetch(JOB_RUNS_SQL, _bounds(start, end)).as_dicts():
         started, ended = _utc(row["started"]), _utc(row["ended"])

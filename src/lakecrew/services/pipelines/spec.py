@@ -84,7 +84,9 @@ class Schedule(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise _fail("timezone", "unknown timezone", "use an IANA name, e.g. Africa/Lagos") from None
+            raise _fail(
+                "timezone", "unknown timezone", "use an IANA name, e.g. Africa/Lagos"
+            ) from None
         return value
 
 
@@ -148,8 +150,11 @@ class ColumnSpec(_Strict):
                 "choose mask: tokenize, partial, generalize_year, coarsen_geo or drop",
             )
         if self.pii == PiiKind.NONE and self.mask not in (MaskMethod.NONE, MaskMethod.DROP):
-            raise _fail("mask_without_pii", f"column {self.name} is masked but pii is none",
-                        "set pii: to the kind of personal data it holds")
+            raise _fail(
+                "mask_without_pii",
+                f"column {self.name} is masked but pii is none",
+                "set pii: to the kind of personal data it holds",
+            )
         if self.mask == MaskMethod.GENERALIZE_YEAR and self.type not in ("date", "timestamp"):
             raise _fail("mask_type", "generalize_year needs type date or timestamp", "fix type:")
         if self.mask == MaskMethod.COARSEN_GEO and self.type not in ("double", "float"):
@@ -242,20 +247,29 @@ class SilverSpec(_Strict):
         for rule in self.expectations:
             unknown = [c for c in rule.columns_checked if c not in known]
             if unknown:
-                raise _fail("rule_column", f"expectation {rule.name} reads unknown column(s) "
-                            f"{', '.join(unknown)}", "use silver column names")
+                raise _fail(
+                    "rule_column",
+                    f"expectation {rule.name} reads unknown column(s) {', '.join(unknown)}",
+                    "use silver column names",
+                )
         if self.dedupe is not None:
             used = [*self.dedupe.keys, *(c for c, _ in self.dedupe.ordering())]
             unknown = [c for c in used if c not in known]
             if unknown:
-                raise _fail("dedupe_column", f"dedupe uses unknown column(s) {', '.join(unknown)}",
-                            "use silver column names")
+                raise _fail(
+                    "dedupe_column",
+                    f"dedupe uses unknown column(s) {', '.join(unknown)}",
+                    "use silver column names",
+                )
         kept = {c.pii for c in self.columns if c.mask != MaskMethod.DROP}
         floor = label_for(kept)
         if self.classification.rank < floor.rank:
-            raise _fail("classification", f"silver keeps PII kinds that need at least "
-                        f"{floor.value}, not {self.classification.value}",
-                        f"set classification: {floor.value} (tokens are still personal data)")
+            raise _fail(
+                "classification",
+                f"silver keeps PII kinds that need at least "
+                f"{floor.value}, not {self.classification.value}",
+                f"set classification: {floor.value} (tokens are still personal data)",
+            )
         if self.sql is not None and self.python is not None:
             raise _fail("transform", "give sql or python, not both", "keep one")
         return self
@@ -275,15 +289,21 @@ class GoldSpec(_Strict):
     @model_validator(mode="after")
     def _one_transform(self) -> GoldSpec:
         if (self.sql is None) == (self.python is None):
-            raise _fail("transform", "a gold model needs exactly one of sql or python",
-                        "add sql: | SELECT ... (Spark SQL) or python: <registered transform>")
+            raise _fail(
+                "transform",
+                "a gold model needs exactly one of sql or python",
+                "add sql: | SELECT ... (Spark SQL) or python: <registered transform>",
+            )
         if self.sql is not None:
             from lakecrew.services.pipelines.sqltext import check_spark_sql
 
             problem = check_spark_sql(self.sql)
             if problem:
-                raise _fail("sql", f"gold sql does not parse as Spark SQL: {problem}",
-                            "fix the SQL (Spark SQL dialect)")
+                raise _fail(
+                    "sql",
+                    f"gold sql does not parse as Spark SQL: {problem}",
+                    "fix the SQL (Spark SQL dialect)",
+                )
         return self
 
 
@@ -318,8 +338,11 @@ class PipelineSpec(_Strict):
     def _all_envs(cls, value: dict[str, EnvironmentSettings]) -> dict[str, EnvironmentSettings]:
         missing = [e for e in ENVIRONMENTS if e not in value]
         if missing:
-            raise _fail("missing_env", f"no settings for environment(s) {', '.join(missing)}",
-                        "add a block per environment (dev, qa, prod): SOP 1.1.6 and 1.5.3")
+            raise _fail(
+                "missing_env",
+                f"no settings for environment(s) {', '.join(missing)}",
+                "add a block per environment (dev, qa, prod): SOP 1.1.6 and 1.5.3",
+            )
         return value
 
     @field_validator("tags")
@@ -327,8 +350,11 @@ class PipelineSpec(_Strict):
     def _required_tags(cls, value: dict[str, str]) -> dict[str, str]:
         missing = [t for t in REQUIRED_TAGS if t not in value]
         if missing:
-            raise _fail("missing_tag", f"missing required tag(s) {', '.join(missing)}",
-                        "add them (environment: ${env.name}) — SOP 1.2.3")
+            raise _fail(
+                "missing_tag",
+                f"missing required tag(s) {', '.join(missing)}",
+                "add them (environment: ${env.name}) — SOP 1.2.3",
+            )
         return value
 
     @model_validator(mode="after")

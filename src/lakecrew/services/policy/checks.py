@@ -125,9 +125,10 @@ def max_workers_of(data: Mapping[str, Any]) -> int | None:
 def cluster_size(res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
     """Workers and per-node memory within the environment's T-shirt size (SOP 1.2.1).
 
-    Memory is per node (worker and driver). GPU nodes and nodes above `high_memory_gb` are judged
-    by their own approval rules, not here; a node type missing from the catalogue is outside every
-    size ("anything outside the sizes is non-compliant").
+    Memory is per node (worker and driver). GPU nodes belong to the GPU size and are judged by the
+    GPU approval rule, not here; a high-memory node is also outside the size (it needs an
+    approval AND a size exception). A node type missing from the catalogue is outside every size
+    ("anything outside the sizes is non-compliant").
 
     ```yaml
     check: {name: cluster_size}
@@ -146,8 +147,7 @@ def cluster_size(res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack)
             evidence["node_type_unknown"] = True
             continue
         mem = float(info["memory_gb"])
-        special = int(info.get("gpus", 0)) > 0 or mem > pack.high_memory_gb
-        if not special and size.max_node_memory_gb is not None and mem > size.max_node_memory_gb:
+        if int(info.get("gpus", 0)) == 0 and size.max_node_memory_gb is not None and mem > size.max_node_memory_gb:
             evidence.update({fld: node, f"{fld}_memory_gb": mem,
                              "size_max_node_memory_gb": size.max_node_memory_gb})
     if evidence:

@@ -54,7 +54,10 @@ _NAME_RULES: tuple[tuple[PiiKind, re.Pattern[str]], ...] = (
 _VALUE_RULES: tuple[tuple[PiiKind, re.Pattern[str]], ...] = (
     (PiiKind.EMAIL, re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")),
     # International numbers, or West African domestic mobiles (0 + 9-10 digits).
-    (PiiKind.PHONE, re.compile(r"^(\+|00)[1-9][\d\s().-]{6,18}\d$|^0[789]\d[\s-]?\d{3}[\s-]?\d{4}$")),
+    (
+        PiiKind.PHONE,
+        re.compile(r"^(\+|00)[1-9][\d\s().-]{6,18}\d$|^0[789]\d[\s-]?\d{3}[\s-]?\d{4}$"),
+    ),
 )
 
 
@@ -116,9 +119,7 @@ def by_values(values: pa.Array | pa.ChunkedArray, *, sample: int = 200) -> tuple
     return best, best_share
 
 
-def classify_table(
-    table: pa.Table, *, sample: int = 200, min_share: float = 0.5
-) -> TableProposal:
+def classify_table(table: pa.Table, *, sample: int = 200, min_share: float = 0.5) -> TableProposal:
     """Propose a PII kind and a mask for every column, and the table's minimum label."""
     proposals: list[ColumnProposal] = []
     for name in table.column_names:

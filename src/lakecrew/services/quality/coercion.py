@@ -5,8 +5,8 @@ the reason ``coerce.<column>: not a valid <type>`` (never the value). Rules:
 
 - trimmed values in ``null_values`` (case-insensitive; default ``''``, ``NA``, ``N/A``, ``Null``,
   ``None``, ``nan``, ``-``) become null;
-- ``int``/``bigint``: ``12``, ``+12``, ``12.0`` and ``12.00`` parse; ``12.5``, ``1e3`` and values out
-  of range fail. With ``two_digit_year_pivot`` (e.g. 70) values 0–99 become years
+- ``int``/``bigint``: ``12``, ``+12``, ``12.0`` and ``12.00`` parse; ``12.5``, ``1e3`` and
+  values out of range fail. With ``two_digit_year_pivot`` (e.g. 70) values 0–99 become years
   (``26`` → 2026, ``85`` → 1985);
 - ``double``/``float``: decimal or scientific notation;
 - ``boolean``: true/false, t/f, yes/no, y/n, 1/0;
@@ -120,7 +120,9 @@ def coerce_table(raw: pa.Table, columns: Sequence[ColumnCoercion]) -> CoercionOu
         reason = pa.scalar(f"coerce.{spec.target}: not a valid {spec.type}", pa.string())
         reasons = pc.if_else(pc.and_(bad, pc.is_null(reasons)), reason, reasons)
         failed = pc.or_(failed, bad)
-    return CoercionOutcome(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), failed, reasons, counts)
+    return CoercionOutcome(
+        pa.Table.from_arrays(arrays, schema=pa.schema(fields)), failed, reasons, counts
+    )
 
 
 def coerce_column(
@@ -152,7 +154,9 @@ def _ints(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
         nums = pc.if_else(small, pc.add(nums, century), nums)
     ok = fmt
     if spec.type == "int":
-        ok = pc.and_(fmt, pc.and_(pc.greater_equal(nums, _INT32[0]), pc.less_equal(nums, _INT32[1])))
+        ok = pc.and_(
+            fmt, pc.and_(pc.greater_equal(nums, _INT32[0]), pc.less_equal(nums, _INT32[1]))
+        )
         nums = pc.if_else(ok, nums, pa.scalar(None, pa.int64()))
     return nums, ok
 

@@ -117,7 +117,9 @@ def _not_null(table: pa.Table, rule: NotNull, _: CheckContext) -> pa.Array:
     failed = pa.array([False] * table.num_rows, pa.bool_())
     for name in rule.columns:
         arr = _col(table, name)
-        missing = pc.is_null(arr, nan_is_null=True) if pa.types.is_floating(arr.type) else pc.is_null(arr)
+        missing = (
+            pc.is_null(arr, nan_is_null=True) if pa.types.is_floating(arr.type) else pc.is_null(arr)
+        )
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
             blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arr), ""), False)
             missing = pc.or_(missing, blank)
@@ -128,7 +130,9 @@ def _not_null(table: pa.Table, rule: NotNull, _: CheckContext) -> pa.Array:
 def _key_counts(table: pa.Table, columns: Sequence[str]) -> pa.Array:
     """For each row, how many rows share its key (null when any key part is null)."""
     idx = "__lakecrew_row"
-    keyed = table.select(list(columns)).append_column(idx, pa.array(range(table.num_rows), pa.int64()))
+    keyed = table.select(list(columns)).append_column(
+        idx, pa.array(range(table.num_rows), pa.int64())
+    )
     counts = keyed.group_by(list(columns)).aggregate([(idx, "count")])
     joined = keyed.join(counts, keys=list(columns), join_type="left outer")
     joined = joined.sort_by(idx)
@@ -148,7 +152,9 @@ def _bound(value: float | date, arr: pa.Array, rule_name: str) -> pa.Scalar:
         moment = datetime.combine(value, time(), tzinfo=UTC)
         return pa.scalar(moment, pa.timestamp("us", tz="UTC")).cast(arr.type)
     try:
-        return pa.scalar(value).cast(arr.type if not pa.types.is_integer(arr.type) else pa.float64())
+        return pa.scalar(value).cast(
+            arr.type if not pa.types.is_integer(arr.type) else pa.float64()
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         raise ConfigError(
             f"expectation {rule_name}: bound does not fit column type {arr.type}",
@@ -176,7 +182,8 @@ def _in_set(table: pa.Table, rule: InSet, _: CheckContext) -> pa.Array:
         arr = pc.cast(arr, pa.string())
     if rule.case_insensitive and pa.types.is_string(arr.type):
         arr, allowed = pc.utf8_lower(arr), pc.utf8_lower(allowed)
-    return pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, value_set=allowed)))
+    found = pc.is_in(arr, value_set=allowed)
+    return pc.and_(pc.is_valid(arr), found if rule.negate else pc.invert(found))
 
 
 def _regex(table: pa.Table, rule: Regex, _: CheckContext) -> pa.Array:
@@ -194,11 +201,9 @@ def _regex(table: pa.Table, rule: Regex, _: CheckContext) -> pa.Array:
 
 def _compare(table: pa.Table, rule: Compare, _: CheckContext) -> pa.Array:
     left, right = _col(table, rule.left), _col(table, rule.right)
-    if pa.types.is_integer(left.type) or pa.types.is_integer(right.type):
-        if (pa.types.is_integer(left.type) or pa.types.is_floating(left.type)) and (
-            pa.types.is_integer(right.type) or pa.types.is_floating(right.type)
-        ):
-            left, right = pc.cast(left, pa.float64()), pc.cast(right, pa.float64())
+    numeric = [pa.types.is_integer(a.type) or pa.types.is_floating(a.type) for a in (left, right)]
+    if all(numeric) and left.type != right.type:
+        left, right = pc.cast(left, pa.float64()), pc.cast(right, pa.float64())
     try:
         return pc.invert(_OPS[rule.op](left, right))
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
@@ -229,7 +234,9 @@ def _foreign_key(table: pa.Table, rule: ForeignKey, context: CheckContext) -> pa
         keys = ref.column(rule.reference_columns[0]).combine_chunks()
         return pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, value_set=keys.cast(arr.type))))
     idx = "__lakecrew_row"
-    left = table.select(rule.columns).append_column(idx, pa.array(range(table.num_rows), pa.int64()))
+    left = table.select(rule.columns).append_column(
+        idx, pa.array(range(table.num_rows), pa.int64())
+    )
     right = ref.select(list(rule.reference_columns)).rename_columns(rule.columns)
     right = right.group_by(rule.columns).aggregate([])
     right = right.append_column("__lakecrew_hit", pa.array([True] * right.num_rows, pa.bool_()))
@@ -257,8 +264,14 @@ def _freshness(table: pa.Table, rule: Freshness, context: CheckContext) -> RuleR
             fix="point `column:` at a date or timestamp column",
         )
     ok = age is not None and age <= rule.max_age_delta.total_seconds()
-    msg = "newest value within max_age" if ok else (
-        "no dated rows in the batch" if age is None else f"newest value older than {rule.max_age}"
+    msg = (
+        "newest value within max_age"
+        if ok
+        else (
+            "no dated rows in the batch"
+            if age is None
+            else f"newest value older than {rule.max_age}"
+        )
     )
     return _dataset_result(rule, ok, age, msg)
 
@@ -270,10 +283,19 @@ def row_count_anomaly(rule: RowCountAnomaly, count: int, history: Sequence[int])
     constant history) the scale falls back to 5 % of the median (at least 1 row).
     """
     if rule.min_rows is not None and count < rule.min_rows:
-        return _dataset_result(rule, False, float(count), f"fewer rows than min_rows {rule.min_rows}")
+        return _dataset_result(
+            rule, False, float(count), f"fewer rows than min_rows {rule.min_rows}"
+        )
     if len(history) < rule.min_history:
         return RuleResult(
-            rule.name, rule.type, (), rule.action, "skipped", 0, 0, float(count),
+            rule.name,
+            rule.type,
+            (),
+            rule.action,
+            "skipped",
+            0,
+            0,
+            float(count),
             f"only {len(history)} earlier batches; needs {rule.min_history}",
         )
     median = statistics.median(history)

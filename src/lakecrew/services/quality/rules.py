@@ -95,7 +95,9 @@ class Between(_Rule):
     @model_validator(mode="after")
     def _a_bound(self) -> Between:
         if self.min is None and self.max is None:
-            raise PydanticCustomError("bounds", "give min, max or both", {"fix": "add min: or max:"})
+            raise PydanticCustomError(
+                "bounds", "give min, max or both", {"fix": "add min: or max:"}
+            )
         return self
 
     @property
@@ -104,12 +106,13 @@ class Between(_Rule):
 
 
 class InSet(_Rule):
-    """The value is one of ``values``."""
+    """The value is one of ``values`` (with ``negate: true``: is none of them)."""
 
     type: Literal["in_set"]
     column: ColumnName
     values: Annotated[list[str | int | float | bool], Field(min_length=1)]
     case_insensitive: bool = False
+    negate: bool = False
 
     @property
     def columns_checked(self) -> tuple[str, ...]:
@@ -183,7 +186,7 @@ class ForeignKey(_Rule):
 
 
 class _DatasetRule(_Rule):
-    action: Literal["warn", "fail"] = "warn"  # type: ignore[assignment]
+    action: Literal["warn", "fail"] = "warn"
 
     @property
     def row_level(self) -> bool:

@@ -55,7 +55,9 @@ class SchemaChange:
             )
             if cols
         ]
-        return f"{self.kind} schema change of {self.table}" + (f" ({'; '.join(parts)})" if parts else "")
+        return f"{self.kind} schema change of {self.table}" + (
+            f" ({'; '.join(parts)})" if parts else ""
+        )
 
 
 def compare_schemas(table: str, current: pa.Schema | None, incoming: pa.Schema) -> SchemaChange:

@@ -119,6 +119,7 @@ class UsageStream:
     since_hour: float = 0.0
     job: SimJob | None = None
     per_run_cluster: bool = False
+    key: tuple[int, ...] = ()  # (workspace index, unit, position): seeds the stream's noise
 
 
 @dataclass

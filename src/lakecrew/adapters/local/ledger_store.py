@@ -1,0 +1,175 @@
+"""The crew's ledger as Delta tables under the `lakecrew` catalog (LedgerStore port).
+
+Tables (schema `crew`): findings, actions, notifications, tickets, exemptions, sweeps; each row
+type of ports/ledger.py maps field by field to a column (str → STRING, datetime → TIMESTAMP UTC,
+int → BIGINT, bool → BOOLEAN). Every put is ONE Delta MERGE on the row key (retried on commit
+conflicts by DeltaStore), so a crash leaves either the old or the new version, never half a
+write. Tables are registered in the metastore, so `lakecrew sql` and dashboards can query them:
+
+    SELECT rule_id, count(*) FROM lakecrew.crew.findings WHERE status = 'open' GROUP BY 1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import types
+import typing
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar, get_args, get_origin
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.metastore import SqliteMetastore
+from lakecrew.adapters.local.sql_engine import register
+from lakecrew.ports.ledger import (
+    ActionRow,
+    ExemptionRow,
+    FindingRow,
+    NotificationRow,
+    SweepRow,
+    TicketRow,
+)
+
+CATALOG, SCHEMA = "lakecrew", "crew"
+R = TypeVar("R")
+
+TABLES: dict[type[Any], tuple[str, tuple[str, ...]]] = {
+    FindingRow: ("findings", ("fingerprint",)),
+    ActionRow: ("actions", ("action_id",)),
+    NotificationRow: ("notifications", ("notification_id",)),
+    TicketRow: ("tickets", ("fingerprint",)),
+    ExemptionRow: ("exemptions", ("workspace", "rule_id", "resource_id")),
+    SweepRow: ("sweeps", ("sweep_id",)),
+}
+COMMENTS = {
+    "findings": "lakecrew crew: findings history (open/resolved/exempted), one row per fingerprint",
+    "actions": "lakecrew crew: actions (planned/intent/applied/failed/rolled_back, before/after)",
+    "notifications": "lakecrew crew: notification outbox with delivery status",
+    "tickets": "lakecrew crew: one ticket per finding fingerprint",
+    "exemptions": "lakecrew crew: exemptions with reason, approver and expiry",
+    "sweeps": "lakecrew crew: one row per workspace sweep",
+}
+
+
+def _arrow_type(hint: Any) -> tuple[pa.DataType, bool]:
+    """Arrow type and nullability of a dataclass field's type hint."""
+    nullable = False
+    if get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        nullable, hint = True, args[0]
+    if get_origin(hint) is typing.Literal or hint is str:
+        return pa.string(), nullable
+    if hint is bool:
+        return pa.bool_(), nullable
+    if hint is int:
+        return pa.int64(), nullable
+    if hint is datetime:
+        return pa.timestamp("us", tz="UTC"), nullable
+    raise TypeError(f"no column type for {hint!r}")
+
+
+def schema_of(row_type: type[Any]) -> pa.Schema:
+    """The Delta schema of a ledger row type."""
+    hints = typing.get_type_hints(row_type)
+    fields = []
+    for f in dataclasses.fields(row_type):
+        dtype, nullable = _arrow_type(hints[f.name])
+        fields.append(pa.field(f.name, dtype, nullable=nullable))
+    return pa.schema(fields)
+
+
+class DeltaLedgerStore:
+    """LedgerStore over a DeltaStore (tables created and registered on first use)."""
+
+    def __init__(self, store: DeltaStore, metastore: SqliteMetastore | None = None) -> None:
+        self.store = store
+        self.metastore = metastore
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
+
+    def full_name(self, row_type: type[Any]) -> str:
+        return f"{CATALOG}.{SCHEMA}.{TABLES[row_type][0]}"
+
+    def ensure(self) -> None:
+        """Create and register every ledger table (idempotent)."""
+        for row_type in TABLES:
+            self._table(row_type)
+
+    def _table(self, row_type: type[Any]) -> str:
+        name = self.full_name(row_type)
+        with self._lock:
+            if name not in self._ready:
+                self.store.create_table(name, schema_of(row_type), exist_ok=True)
+                if self.metastore is not None:
+                    self.metastore.ensure_schema(CATALOG, SCHEMA, owner="lakecrew")
+                    register(
+                        self.store, self.metastore, name, owner="lakecrew",
+                        comment=COMMENTS[TABLES[row_type][0]],
+                    )
+                self._ready.add(name)
+        return name
+
+    def _put(self, row_type: type[Any], rows: Sequence[Any]) -> None:
+        if not rows:
+            return
+        name = self._table(row_type)
+        keys = TABLES[row_type][1]
+        latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in rows:  # the last row of a key wins (MERGE refuses duplicate source keys)
+            data = dataclasses.asdict(row)
+            latest[tuple(data[k] for k in keys)] = data
+        table = pa.Table.from_pylist(list(latest.values()), schema=schema_of(row_type))
+        self.store.merge(name, table, keys)
+
+    def _get(self, row_type: type[R], workspace: str | None) -> list[R]:
+        name = self._table(row_type)
+        dataset = self.store.to_arrow(name)
+        flt = None if workspace is None else pc.field("workspace") == workspace
+        table = dataset.to_table(filter=flt)
+        return [row_type(**d) for d in table.to_pylist()]
+
+    # ---- the port --------------------------------------------------------------------------
+
+    def put_findings(self, rows: Sequence[FindingRow]) -> None:
+        self._put(FindingRow, rows)
+
+    def findings(self, workspace: str | None = None) -> list[FindingRow]:
+        return self._get(FindingRow, workspace)
+
+    def record_action(self, row: ActionRow) -> None:
+        """One MERGE commit of one action: durable when this returns."""
+        self._put(ActionRow, [row])
+
+    def put_actions(self, rows: Sequence[ActionRow]) -> None:
+        self._put(ActionRow, rows)
+
+    def actions(self, workspace: str | None = None) -> list[ActionRow]:
+        return self._get(ActionRow, workspace)
+
+    def put_notifications(self, rows: Sequence[NotificationRow]) -> None:
+        self._put(NotificationRow, rows)
+
+    def notifications(self, workspace: str | None = None) -> list[NotificationRow]:
+        return self._get(NotificationRow, workspace)
+
+    def put_tickets(self, rows: Sequence[TicketRow]) -> None:
+        self._put(TicketRow, rows)
+
+    def tickets(self, workspace: str | None = None) -> list[TicketRow]:
+        return self._get(TicketRow, workspace)
+
+    def put_exemption(self, row: ExemptionRow) -> None:
+        self._put(ExemptionRow, [row])
+
+    def exemptions(self) -> list[ExemptionRow]:
+        return self._get(ExemptionRow, None)
+
+    def put_sweep(self, row: SweepRow) -> None:
+        self._put(SweepRow, [row])
+
+    def sweeps(self, workspace: str | None = None) -> list[SweepRow]:
+        return self._get(SweepRow, workspace)

@@ -1,0 +1,56 @@
+"""Per-workspace sweep locks: `fcntl.flock` on `<project>/.lakecrew/locks/<workspace>.lock`.
+
+Non-blocking: a second sweep of the same workspace is refused with a `Conflict` naming the pid
+that holds the lock. The kernel drops the lock when its process dies (even by kill -9), so no stale
+lock survives a crash; the pid written in the file is informational only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from lakecrew.core.errors import Conflict
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+class FileLocks:
+    """WorkspaceLocks over lock files in one folder."""
+
+    def __init__(self, locks_dir: Path) -> None:
+        self.locks_dir = Path(locks_dir)
+
+    def path(self, workspace: str) -> Path:
+        return self.locks_dir / f"{_SAFE.sub('_', workspace)}.lock"
+
+    @contextmanager
+    def acquire(self, workspace: str) -> Iterator[None]:
+        """Hold the workspace's lock for the duration of the block; Conflict if it is held."""
+        self.locks_dir.mkdir(parents=True, exist_ok=True)
+        path = self.path(workspace)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                raise Conflict(
+                    f"another sweep of workspace {workspace!r} is running (pid {holder})",
+                    where=str(path),
+                    fix="wait for it to finish, or stop that process; the lock is released "
+                    "automatically when it exits",
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)

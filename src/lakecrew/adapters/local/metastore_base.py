@@ -1,0 +1,225 @@
+"""Base of the SQLite metastore: schema, connection, transactions; Grants and Lineage ports.
+
+Split from metastore.py to keep modules small; `SqliteMetastore` is the class to use.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from lakecrew.core.errors import UsageError
+from lakecrew.ports.catalog import Grant, LineageEdge, parse_full_name
+from lakecrew.ports.clock import Clock, SystemClock
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS catalogs (
+  name TEXT PRIMARY KEY, owner TEXT NOT NULL, comment TEXT, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS schemas (
+  catalog_name TEXT NOT NULL REFERENCES catalogs(name) ON DELETE CASCADE,
+  name TEXT NOT NULL, owner TEXT NOT NULL, comment TEXT, created_at TEXT NOT NULL,
+  PRIMARY KEY (catalog_name, name));
+CREATE TABLE IF NOT EXISTS tables (
+  catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, name TEXT NOT NULL,
+  owner TEXT NOT NULL, comment TEXT, table_type TEXT NOT NULL, data_source_format TEXT,
+  storage_location TEXT, properties TEXT NOT NULL DEFAULT '{}',
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (catalog_name, schema_name, name),
+  FOREIGN KEY (catalog_name, schema_name) REFERENCES schemas(catalog_name, name)
+    ON DELETE CASCADE);
+CREATE TABLE IF NOT EXISTS columns (
+  catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, table_name TEXT NOT NULL,
+  name TEXT NOT NULL, position INTEGER NOT NULL, type_text TEXT NOT NULL,
+  nullable INTEGER NOT NULL, comment TEXT, mask TEXT, mask_using TEXT NOT NULL DEFAULT '[]',
+  PRIMARY KEY (catalog_name, schema_name, table_name, name),
+  FOREIGN KEY (catalog_name, schema_name, table_name)
+    REFERENCES tables(catalog_name, schema_name, name) ON DELETE CASCADE);
+CREATE TABLE IF NOT EXISTS tags (
+  catalog_name TEXT NOT NULL, schema_name TEXT NOT NULL, table_name TEXT NOT NULL,
+  column_name TEXT NOT NULL DEFAULT '', tag_name TEXT NOT NULL, tag_value TEXT NOT NULL,
+  PRIMARY KEY (catalog_name, schema_name, table_name, column_name, tag_name),
+  FOREIGN KEY (catalog_name, schema_name, table_name)
+    REFERENCES tables(catalog_name, schema_name, name) ON DELETE CASCADE);
+CREATE TABLE IF NOT EXISTS grants (
+  principal TEXT NOT NULL, privilege TEXT NOT NULL, securable_type TEXT NOT NULL,
+  securable_name TEXT NOT NULL, granted_by TEXT, granted_at TEXT NOT NULL, expires_at TEXT,
+  PRIMARY KEY (principal, privilege, securable_type, securable_name));
+CREATE TABLE IF NOT EXISTS lineage (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, target TEXT NOT NULL,
+  entity_type TEXT, entity_id TEXT, entity_run_id TEXT, event_time TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS lineage_source ON lineage(source);
+CREATE INDEX IF NOT EXISTS lineage_target ON lineage(target);
+"""
+
+_SECURABLES = {"CATALOG": 1, "SCHEMA": 2, "TABLE": 3, "FUNCTION": 3, "VOLUME": 3}
+
+
+def _ts(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise UsageError("naive datetime", where="metastore", fix="use timezone-aware UTC times")
+    return value.astimezone(UTC).isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class SqliteBase:
+    """Connection (WAL, foreign keys, busy timeout) and the schema of the metastore."""
+
+    def __init__(self, path: Path | str, *, clock: Clock | None = None) -> None:
+        self.path = Path(path)
+        self.clock: Clock = clock or SystemClock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._conn.executescript(_DDL)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _now(self) -> str:
+        return _ts(self.clock.now())
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Read-only helper for the information_schema renderer."""
+        return self._conn.execute(sql, params).fetchall()
+
+
+class GrantsAndLineage(SqliteBase):
+    """The Grants and Lineage ports over SQLite."""
+
+    # ------------------------------------------------------------ Grants port
+
+    def list_grants(
+        self,
+        securable_name: str | None = None,
+        *,
+        principal: str | None = None,
+        include_expired: bool = True,
+    ) -> list[Grant]:
+        """Grants, each with `expired` set against the metastore clock."""
+        sec = securable_name.lower() if securable_name else None
+        rows = self._conn.execute(
+            "SELECT * FROM grants WHERE (? IS NULL OR securable_name=?) AND "
+            "(? IS NULL OR principal=?) ORDER BY securable_name, principal, privilege",
+            (sec, sec, principal, principal),
+        ).fetchall()
+        now = self.clock.now()
+        out = []
+        for r in rows:
+            g = Grant(
+                principal=r["principal"],
+                privilege=r["privilege"],
+                securable_type=r["securable_type"],
+                securable_name=r["securable_name"],
+                granted_by=r["granted_by"],
+                granted_at=_dt(r["granted_at"]),
+                expires_at=_dt(r["expires_at"]),
+            )
+            g = replace(g, expired=g.is_expired(now))
+            if include_expired or not g.expired:
+                out.append(g)
+        return out
+
+    def grant(self, grant: Grant) -> Grant:
+        """Add (or renew) a grant; the securable name is validated for its type."""
+        stype = grant.securable_type.upper()
+        if stype not in _SECURABLES:
+            raise UsageError(
+                f"unknown securable type {grant.securable_type!r}",
+                where=grant.securable_name,
+                fix="use one of " + ", ".join(_SECURABLES),
+            )
+        name = grant.securable_name.lower()
+        if len(name.split(".")) != _SECURABLES[stype]:
+            raise UsageError(
+                f"{stype} name {grant.securable_name!r} needs {_SECURABLES[stype]} part(s)",
+                where=grant.securable_name,
+            )
+        granted_at = grant.granted_at or self.clock.now()
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO grants VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                "granted_by=excluded.granted_by, granted_at=excluded.granted_at,"
+                " expires_at=excluded.expires_at",
+                (grant.principal, grant.privilege.upper(), stype, name, grant.granted_by,
+                 _ts(granted_at), _ts(grant.expires_at) if grant.expires_at else None),
+            )  # fmt: skip
+        return replace(
+            grant,
+            privilege=grant.privilege.upper(),
+            securable_type=stype,
+            securable_name=name,
+            granted_at=granted_at,
+            expired=grant.is_expired(self.clock.now()),
+        )
+
+    def revoke(
+        self, principal: str, privilege: str, securable_type: str, securable_name: str
+    ) -> bool:
+        with self._tx() as c:
+            cur = c.execute(
+                "DELETE FROM grants WHERE principal=? AND privilege=? AND securable_type=? AND "
+                "securable_name=?",
+                (principal, privilege.upper(), securable_type.upper(), securable_name.lower()),
+            )
+        return cur.rowcount > 0
+
+    # ------------------------------------------------------------ Lineage port
+
+    def record(self, edge: LineageEdge) -> None:
+        """Store one lineage edge (event_time defaults to now)."""
+        src = ".".join(parse_full_name(edge.source))
+        tgt = ".".join(parse_full_name(edge.target))
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO lineage (source, target, entity_type, entity_id, entity_run_id, "
+                "event_time) VALUES (?,?,?,?,?,?)",
+                (src, tgt, edge.entity_type, edge.entity_id, edge.entity_run_id,
+                 _ts(edge.event_time or self.clock.now())),
+            )  # fmt: skip
+
+    def edges(
+        self,
+        table: str | None = None,
+        *,
+        direction: Literal["upstream", "downstream", "both"] = "both",
+    ) -> list[LineageEdge]:
+        """Edges into (`upstream`), out of (`downstream`) or touching a table; all if None."""
+        name = ".".join(parse_full_name(table)) if table else None
+        where = {
+            "upstream": "target = :t",
+            "downstream": "source = :t",
+            "both": "(source = :t OR target = :t)",
+        }[direction]
+        sql = "SELECT * FROM lineage" + (f" WHERE {where}" if name else "") + " ORDER BY id"
+        return [
+            LineageEdge(
+                source=r["source"],
+                target=r["target"],
+                entity_type=r["entity_type"],
+                entity_id=r["entity_id"],
+                entity_run_id=r["entity_run_id"],
+                event_time=_dt(r["event_time"]),
+            )
+            for r in self._conn.execute(sql, {"t": name})
+        ]

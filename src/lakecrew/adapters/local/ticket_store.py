@@ -1,0 +1,124 @@
+"""The local TicketSystem: one SQLite table, one row per finding fingerprint.
+
+`fingerprint` is the primary key, so an upsert can never create a second ticket for the same
+finding; keys read `LC-<n>` in creation order. Each call is one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lakecrew.ports.tickets import Ticket, TicketDraft
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tickets (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    fingerprint  TEXT NOT NULL UNIQUE,
+    workspace    TEXT NOT NULL,
+    rule_id      TEXT NOT NULL,
+    resource_id  TEXT NOT NULL,
+    severity     TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    resolved_at  TEXT,
+    resolution   TEXT
+);
+"""
+COLUMNS = (
+    "seq, fingerprint, workspace, rule_id, resource_id, severity, owner, title, body, status, "
+    "created_at, updated_at, resolved_at, resolution"
+)
+
+
+class LocalTicketStore:
+    """TicketSystem over a SQLite file."""
+
+    name = "local"
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._tx() as conn:
+            conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
+        try:
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def upsert(self, draft: TicketDraft, at: datetime) -> Ticket:
+        """Create the ticket of `draft.fingerprint`, or update it (reopening a resolved one)."""
+        now = at.isoformat()
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO tickets (fingerprint, workspace, rule_id, resource_id, severity, "
+                "owner, title, body, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?) "
+                "ON CONFLICT (fingerprint) DO UPDATE SET severity = excluded.severity, "
+                "owner = excluded.owner, title = excluded.title, body = excluded.body, "
+                "status = 'open', resolved_at = NULL, resolution = NULL, "
+                "updated_at = excluded.updated_at",
+                (draft.fingerprint, draft.workspace, draft.rule_id, draft.resource_id,
+                 draft.severity, draft.owner, draft.title, draft.body, now, now),
+            )
+            row = self._row(conn, draft.fingerprint)
+        assert row is not None
+        return row
+
+    def resolve(self, fingerprint: str, resolution: str, at: datetime) -> Ticket | None:
+        """Resolve the open ticket of `fingerprint`; None when it has none open."""
+        now = at.isoformat()
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE tickets SET status = 'resolved', resolved_at = ?, resolution = ?, "
+                "updated_at = ? WHERE fingerprint = ? AND status = 'open'",
+                (now, resolution, now, fingerprint),
+            )
+            return self._row(conn, fingerprint) if cur.rowcount else None
+
+    def get(self, fingerprint: str) -> Ticket | None:
+        with self._tx() as conn:
+            return self._row(conn, fingerprint)
+
+    def list(self, workspace: str | None = None) -> list[Ticket]:
+        """All tickets (of one workspace), oldest first."""
+        with self._tx() as conn:
+            sql = f"SELECT {COLUMNS} FROM tickets"
+            args: tuple[Any, ...] = ()
+            if workspace is not None:
+                sql, args = sql + " WHERE workspace = ?", (workspace,)
+            return [_ticket(r) for r in conn.execute(sql + " ORDER BY seq", args)]
+
+    def _row(self, conn: sqlite3.Connection, fingerprint: str) -> Ticket | None:
+        row = conn.execute(
+            f"SELECT {COLUMNS} FROM tickets WHERE fingerprint = ?", (fingerprint,)
+        ).fetchone()
+        return None if row is None else _ticket(row)
+
+
+def _ticket(r: tuple[Any, ...]) -> Ticket:
+    return Ticket(
+        key=f"LC-{r[0]}", fingerprint=r[1], workspace=r[2], rule_id=r[3], resource_id=r[4],
+        severity=r[5], owner=r[6], title=r[7], body=r[8], status=r[9],
+        created_at=datetime.fromisoformat(r[10]), updated_at=datetime.fromisoformat(r[11]),
+        resolved_at=datetime.fromisoformat(r[12]) if r[12] else None, resolution=r[13],
+    )

@@ -1,0 +1,159 @@
+"""The silver step of one bronze batch, as pure data work (no I/O): the runner writes the tables.
+
+Order: coerce → quarantine coercion failures → de-duplicate (latest per key) → expectations →
+split (keep / quarantine / drop) → mask PII in kept rows → tokenize PII in quarantined rows →
+reconcile counts. ``bronze = silver + quarantined + duplicates + dropped`` is checked and recorded.
+
+Quarantined rows keep their raw (bronze) text so they can be fixed, plus ``_dq_rules`` and
+``_dq_reasons``; every PII column in them is tokenized (or dropped when its mask is ``drop``), and
+the quarantine table is Restricted. Rules with action ``fail`` do not raise here: the runner
+records the results first and then calls ``SilverOutcome.raise_for_fatal``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakecrew.services.pipelines.spec import SilverSpec
+from lakecrew.services.privacy.kinds import MaskMethod, PiiKind
+from lakecrew.services.privacy.masking import ColumnMask, Tokenizer, apply_masks
+from lakecrew.services.quality.coercion import coerce_table
+from lakecrew.services.quality.dedupe import dedupe_latest
+from lakecrew.services.quality.engine import CheckContext, evaluate
+from lakecrew.services.quality.reconcile import Reconciliation
+from lakecrew.services.quality.results import (
+    REASONS_COLUMN,
+    RULES_COLUMN,
+    QualityReport,
+    RuleResult,
+)
+
+
+@dataclass(frozen=True)
+class SilverOutcome:
+    """Tables to write, and every result to record in the data-quality table."""
+
+    silver: pa.Table
+    quarantine: pa.Table
+    report: QualityReport
+    coercion_results: tuple[RuleResult, ...]
+    reconciliation: Reconciliation
+
+    @property
+    def results(self) -> tuple[RuleResult, ...]:
+        """Coercion, expectation and reconciliation results, in that order."""
+        return (*self.coercion_results, *self.report.results, self.reconciliation.as_result())
+
+    def raise_for_fatal(self) -> None:
+        """DataError when a rule with action ``fail`` failed (counts and rule names only)."""
+        self.report.raise_for_fatal(self.reconciliation.table)
+
+
+def build_silver(
+    raw: pa.Table,
+    spec: SilverSpec,
+    context: CheckContext,
+    tokenizer: Tokenizer | None,
+    *,
+    table_name: str,
+) -> SilverOutcome:
+    """Turn one bronze batch into silver rows and quarantined rows (see module doc)."""
+    coercions = [c.coercion() for c in spec.columns]
+    coerced = coerce_table(raw, coercions)
+    typed = coerced.table
+    for name in spec.carry_columns:
+        typed = typed.append_column(name, raw.column(name))
+    bad_cast = coerced.failed
+    q_cast = _quarantine_rows(raw, bad_cast, coerced.reasons, spec)
+    ok_rows = typed.filter(pc.invert(bad_cast))
+    ok_raw = raw.filter(pc.invert(bad_cast))
+
+    duplicates = 0
+    if spec.dedupe is not None:
+        deduped = dedupe_latest(ok_rows, spec.dedupe.keys, spec.dedupe.ordering())
+        ok_rows, ok_raw, duplicates = (
+            deduped.table,
+            ok_raw.take(deduped.kept),
+            deduped.dropped_count,
+        )
+
+    report = evaluate(ok_rows, spec.expectations, context)
+    split = report.split(ok_rows)
+    names, reasons = report.reasons({"quarantine"})
+    q_rules = _quarantine_rows(ok_raw, split.quarantine_mask, reasons, spec, names)
+    quarantine = pa.concat_tables([q_cast, q_rules]) if q_cast.num_rows else q_rules
+
+    silver = apply_masks(split.good, [c.mask_rule() for c in spec.columns], tokenizer)
+    quarantine = apply_masks(quarantine, _quarantine_masks(spec, quarantine), tokenizer)
+    recon = Reconciliation(
+        table=table_name,
+        bronze_rows=raw.num_rows,
+        silver_rows=silver.num_rows,
+        quarantined_rows=quarantine.num_rows,
+        duplicate_rows=duplicates,
+        dropped_rows=split.dropped_count,
+    )
+    return SilverOutcome(
+        silver,
+        quarantine,
+        report,
+        _coercion_results(coerced.failures_by_column, raw.num_rows),
+        recon,
+    )
+
+
+def _raw_columns(raw: pa.Table, spec: SilverSpec) -> list[str]:
+    wanted = [c.source or c.name for c in spec.columns] + list(spec.carry_columns)
+    return [c for c in dict.fromkeys(wanted) if c in raw.column_names]
+
+
+def _quarantine_rows(
+    raw: pa.Table,
+    mask: pa.Array,
+    reasons: pa.Array,
+    spec: SilverSpec,
+    names: pa.Array | None = None,
+) -> pa.Table:
+    cols = _raw_columns(raw, spec)
+    text = pa.table({c: pc.cast(raw.column(c), pa.string()) for c in cols})
+    rows = text.filter(mask)
+    picked = reasons.filter(mask)
+    if names is None:
+        rule_names = pc.utf8_slice_codeunits(
+            pc.replace_substring_regex(picked, r":.*$", ""), 0, 200
+        )
+    else:
+        rule_names = names.filter(mask)
+    return rows.append_column(RULES_COLUMN, rule_names).append_column(REASONS_COLUMN, picked)
+
+
+def _quarantine_masks(spec: SilverSpec, quarantine: pa.Table) -> list[ColumnMask]:
+    masks: list[ColumnMask] = []
+    for col in spec.columns:
+        raw_name = col.source or col.name
+        if raw_name not in quarantine.column_names or col.pii == PiiKind.NONE:
+            if col.mask == MaskMethod.DROP and raw_name in quarantine.column_names:
+                masks.append(ColumnMask(raw_name, MaskMethod.DROP))
+            continue
+        method = MaskMethod.DROP if col.mask == MaskMethod.DROP else MaskMethod.TOKENIZE
+        masks.append(ColumnMask(raw_name, method, col.pii))
+    return masks
+
+
+def _coercion_results(failures: dict[str, int], n: int) -> tuple[RuleResult, ...]:
+    return tuple(
+        RuleResult(
+            rule=f"coerce.{col}",
+            rule_type="coercion",
+            columns=(col,),
+            action="quarantine",
+            status="failed" if bad else "passed",
+            passed_count=n - bad,
+            failed_count=bad,
+            message="value does not fit the column type",
+        )
+        for col, bad in failures.items()
+    )
