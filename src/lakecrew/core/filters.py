@@ -11,15 +11,18 @@ A filter is a tree of conditions over a REST-shaped object::
 
 Keys are dotted paths: ``custom_tags.cost_center``, list indexes ``settings.tasks[0].max_retries``,
 any element ``settings.tasks[*].max_retries`` (the condition holds if it holds for ANY element; no
-elements → false), quoted keys for names with dots ``spark_conf["spark.databricks.cluster.profile"]``.
+elements → false), quoted keys for names with dots
+``spark_conf["spark.databricks.cluster.profile"]``.
 A key starting with ``$`` reads a *binding* instead of the object (``$env.spot_required``); a value
 written exactly ``${pack.auto_termination.max_minutes}`` is replaced by that binding. Bindings are
 resolved once, when the filter is compiled (see `compile_filter`).
 
 Operators: eq ne lt le gt ge in not-in regex (anchored to the whole value) glob absent present
-empty contains age. Missing values compare as None: ``ne``/``not-in`` hold, order comparisons do not.
+empty contains age. Missing values compare as None: ``ne``/``not-in`` hold, order comparisons
+do not.
 ``age`` holds when a timestamp (epoch milliseconds, ISO 8601 text, or datetime) is older than the
-duration in ``value`` ("30d", "12h", "45m", "90s"; a bare number means days) at the ``now`` passed to
+duration in ``value`` ("30d", "12h", "45m", "90s"; a bare number means days) at the ``now``
+passed to
 `CompiledFilter.match`. ``ignore_case: true`` makes eq/ne/in/not-in/regex/glob/contains case-blind.
 """
 
@@ -99,7 +102,7 @@ def resolve(doc: Any, tokens: Sequence[Any]) -> list[Any]:
 
 
 def parse_duration(value: Any) -> timedelta:
-    """"30d" / "12h" / "45m" / "90s" / 7 (days) → timedelta; ValueError otherwise."""
+    """ "30d" / "12h" / "45m" / "90s" / 7 (days) → timedelta; ValueError otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, int | float):
@@ -146,7 +149,10 @@ class Condition(BaseModel):
         if self.op in ("in", "not-in") and not isinstance(self.value, list | str):
             raise ValueError(f"operator {self.op!r} needs a list value")
         if self.op == "regex" and isinstance(self.value, str) and not _BINDING.match(self.value):
-            re.compile(self.value)
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {self.value!r}: {exc}") from None
         if self.op == "age" and not (isinstance(self.value, str) and _BINDING.match(self.value)):
             parse_duration(self.value)
         return self
@@ -234,7 +240,7 @@ def _fold(v: Any, ignore_case: bool) -> Any:
     return v.casefold() if ignore_case and isinstance(v, str) else v
 
 
-def _test_fn(cond: Condition, value: Any) -> Callable[[Any, datetime], bool]:  # noqa: C901
+def _test_fn(cond: Condition, value: Any) -> Callable[[Any, datetime], bool]:
     op, ic = cond.op, cond.ignore_case
     if op in ("eq", "ne"):
         want = _fold(value, ic)
@@ -242,7 +248,7 @@ def _test_fn(cond: Condition, value: Any) -> Callable[[Any, datetime], bool]:  #
             return lambda v, _n: _fold(None if v is MISSING else v, ic) == want
         return lambda v, _n: _fold(None if v is MISSING else v, ic) != want
     if op in ("lt", "le", "gt", "ge"):
-        cmp = {
+        cmp: Callable[[Any, Any], Any] = {
             "lt": lambda a, b: a < b,
             "le": lambda a, b: a <= b,
             "gt": lambda a, b: a > b,
@@ -344,7 +350,11 @@ def _keys(node: Any) -> list[str]:
     if isinstance(node, Condition):
         return [node.key]
     children = (
-        node.and_ if isinstance(node, AllOf) else node.or_ if isinstance(node, AnyOf) else [node.not_]
+        node.and_
+        if isinstance(node, AllOf)
+        else node.or_
+        if isinstance(node, AnyOf)
+        else [node.not_]
     )
     return [k for child in children for k in _keys(child)]
 

@@ -100,8 +100,16 @@ class Approval:
     expires: datetime | None = None
     max_minutes: int | None = None
 
-    def covers(self, kind: str, workspace: str, resource_type: str, resource_id: str,
-               resource_name: str | None, now: datetime) -> bool:
+    def covers(
+        self,
+        kind: str,
+        *,
+        workspace: str,
+        resource_type: str,
+        resource_id: str,
+        resource_name: str | None,
+        now: datetime,
+    ) -> bool:
         """True when this approval is of `kind`, unexpired and matches the resource."""
         from fnmatch import fnmatchcase
 

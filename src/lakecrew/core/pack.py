@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -176,8 +177,10 @@ class Pack(_Strict):
     @classmethod
     def _version(cls, v: int) -> int:
         if v != PACK_VERSION:
-            raise ValueError(f"pack version {v} is not supported; this lakecrew reads version "
-                             f"{PACK_VERSION} (migrate the file to version {PACK_VERSION})")
+            raise ValueError(
+                f"pack version {v} is not supported; this lakecrew reads version "
+                f"{PACK_VERSION} (migrate the file to version {PACK_VERSION})"
+            )
         return v
 
     @model_validator(mode="after")
@@ -190,10 +193,15 @@ class Pack(_Strict):
         if dupes:
             raise ValueError(f"duplicate rule ids: {', '.join(dupes)}")
         for rule in self.rules:
-            for env in rule.environments or []:
-                if env not in self.environments:
-                    raise ValueError(f"rule {rule.id!r} names unknown environment {env!r}")
+            for name in rule.environments or []:
+                if name not in self.environments:
+                    raise ValueError(f"rule {rule.id!r} names unknown environment {name!r}")
         return self
+
+    @cached_property
+    def node_catalogue(self) -> dict[str, dict[str, Any]]:
+        """Node types as plain dicts (computed once; checks read it per resource)."""
+        return {k: v.model_dump() for k, v in self.node_types.items()}
 
     def rule(self, rule_id: str) -> Rule | None:
         """The rule with this id, or None."""

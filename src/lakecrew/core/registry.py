@@ -38,7 +38,7 @@ class NoParams(BaseModel):
 
 @dataclass(frozen=True)
 class Entry(Generic[T]):
-    """One registered plugin: its name, the object, its params schema and (actions) destructiveness."""
+    """A registered plugin: name, object, params schema and (actions) destructiveness."""
 
     name: str
     obj: T

@@ -23,6 +23,7 @@ ActionStatus = Literal[
     "applied",  # the call completed; before/after saved
     "failed",  # the call failed, or a crashed intent could not be reconciled
     "skipped",  # refused by a safety rule (reason says which)
+    "rolling_back",  # a rollback was recorded just before restoring the before-state
     "rolled_back",  # the before-state was restored
 ]
 DeliveryStatus = Literal["pending", "delivered", "failed"]

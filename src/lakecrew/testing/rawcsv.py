@@ -5,6 +5,7 @@ Used by tests of quality, privacy and pipelines on the real-data fixtures in tes
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,10 +14,8 @@ import pyarrow.csv as pacsv
 
 def read_text_csv(path: Path) -> pa.Table:
     """All columns as strings; empty fields stay ``''`` (as in a raw bronze batch)."""
-    with path.open("rb") as fh:
-        header = fh.readline().decode("utf-8").strip()
-    names = next(iter(pacsv.read_csv(pa.py_buffer(header.encode() + b"\n"),
-                                     read_options=pacsv.ReadOptions(autogenerate_column_names=False)).column_names for _ in [0]))
+    with path.open(encoding="utf-8", newline="") as fh:
+        names = next(csv.reader(fh))
     convert = pacsv.ConvertOptions(
         column_types={n: pa.string() for n in names},
         strings_can_be_null=False,

@@ -107,7 +107,10 @@ class DeltaLedgerStore:
                 if self.metastore is not None:
                     self.metastore.ensure_schema(CATALOG, SCHEMA, owner="lakecrew")
                     register(
-                        self.store, self.metastore, name, owner="lakecrew",
+                        self.store,
+                        self.metastore,
+                        name,
+                        owner="lakecrew",
                         comment=COMMENTS[TABLES[row_type][0]],
                     )
                 self._ready.add(name)

@@ -77,8 +77,18 @@ class LocalTicketStore:
                 "owner = excluded.owner, title = excluded.title, body = excluded.body, "
                 "status = 'open', resolved_at = NULL, resolution = NULL, "
                 "updated_at = excluded.updated_at",
-                (draft.fingerprint, draft.workspace, draft.rule_id, draft.resource_id,
-                 draft.severity, draft.owner, draft.title, draft.body, now, now),
+                (
+                    draft.fingerprint,
+                    draft.workspace,
+                    draft.rule_id,
+                    draft.resource_id,
+                    draft.severity,
+                    draft.owner,
+                    draft.title,
+                    draft.body,
+                    now,
+                    now,
+                ),
             )
             row = self._row(conn, draft.fingerprint)
         assert row is not None
@@ -117,8 +127,18 @@ class LocalTicketStore:
 
 def _ticket(r: tuple[Any, ...]) -> Ticket:
     return Ticket(
-        key=f"LC-{r[0]}", fingerprint=r[1], workspace=r[2], rule_id=r[3], resource_id=r[4],
-        severity=r[5], owner=r[6], title=r[7], body=r[8], status=r[9],
-        created_at=datetime.fromisoformat(r[10]), updated_at=datetime.fromisoformat(r[11]),
-        resolved_at=datetime.fromisoformat(r[12]) if r[12] else None, resolution=r[13],
+        key=f"LC-{r[0]}",
+        fingerprint=r[1],
+        workspace=r[2],
+        rule_id=r[3],
+        resource_id=r[4],
+        severity=r[5],
+        owner=r[6],
+        title=r[7],
+        body=r[8],
+        status=r[9],
+        created_at=datetime.fromisoformat(r[10]),
+        updated_at=datetime.fromisoformat(r[11]),
+        resolved_at=datetime.fromisoformat(r[12]) if r[12] else None,
+        resolution=r[13],
     )

@@ -112,6 +112,8 @@ def resolve(doc: YamlDocument, env: Environment) -> LoadedPipeline:
     envs = data.get("environments")
     resolved: dict[str, PipelineSpec] = {}
     names = [e for e in ENVIRONMENTS if isinstance(envs, Mapping) and e in envs] or [env]
+    names.sort(key=lambda e: e != env)  # the requested environment first
+    seen: set[tuple[str, str]] = set()
     for name in names:
         settings = envs.get(name) if isinstance(envs, Mapping) else None
         found: list[Problem] = []
@@ -124,9 +126,10 @@ def resolve(doc: YamlDocument, env: Environment) -> LoadedPipeline:
                 found.extend(
                     pydantic_problems(cast(ValidationError, _Cleaned(exc)), doc, PipelineSpec)
                 )
-        problems.extend(
-            p if name == env else Problem(f"[{name}] {p.what}", p.where, p.fix) for p in found
-        )
+        for p in found:
+            if (p.what, p.where) not in seen:
+                seen.add((p.what, p.where))
+                problems.append(p if name == env else Problem(f"[{name}] {p.what}", p.where, p.fix))
     unique = list(dict.fromkeys(problems))
     if unique:
         raise ConfigProblems(unique)

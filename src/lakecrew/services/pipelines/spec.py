@@ -274,6 +274,14 @@ class SilverSpec(_Strict):
             raise _fail("transform", "give sql or python, not both", "keep one")
         return self
 
+    def column_tags(self) -> dict[str, dict[str, str]]:
+        """UC column tags for the silver table: ``{column: {"pii": kind, "masking": method}}``."""
+        return {
+            c.name: {"pii": c.pii.value, "masking": c.mask.value}
+            for c in self.columns
+            if c.pii != PiiKind.NONE and c.mask != MaskMethod.DROP
+        }
+
 
 class GoldSpec(_Strict):
     """A business table built by Spark SQL over ``schema.table`` names, or a Python transform."""

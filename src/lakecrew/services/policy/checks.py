@@ -49,23 +49,31 @@ def tags_at(data: Mapping[str, Any], path: str, fmt: str) -> dict[str, Any]:
     return dict(raw) if isinstance(raw, Mapping) else {}
 
 
-def node_catalogue(pack: Pack, ctx: EvaluationContext) -> dict[str, Mapping[str, Any]]:
+def node_catalogue(pack: Pack, ctx: EvaluationContext) -> Mapping[str, Mapping[str, Any]]:
     """The pack's node types overlaid with those the context knows (e.g. system.compute)."""
-    out: dict[str, Mapping[str, Any]] = {k: v.model_dump() for k, v in pack.node_types.items()}
-    out.update(ctx.node_types)
-    return out
+    if not ctx.node_types:
+        return pack.node_catalogue
+    return {**pack.node_catalogue, **ctx.node_types}
 
 
 def approvals(pack: Pack, ctx: EvaluationContext) -> list[Approval]:
     """Approval records of the pack and of the context."""
-    from_pack = [Approval(**a.model_dump()) for a in pack.approvals]
-    return [*from_pack, *ctx.approvals]
+    if not pack.approvals:
+        return list(ctx.approvals)
+    return [*(Approval(**a.model_dump()) for a in pack.approvals), *ctx.approvals]
 
 
 def approved(kind: str, res: Resource, pack: Pack, ctx: EvaluationContext) -> Approval | None:
     """The first approval of `kind` covering `res`, if any."""
     for a in approvals(pack, ctx):
-        if a.covers(kind, res.workspace, res.resource_type, res.resource_id, res.name, ctx.now):
+        if a.covers(
+            kind,
+            workspace=res.workspace,
+            resource_type=res.resource_type,
+            resource_id=res.resource_id,
+            resource_name=res.name,
+            now=ctx.now,
+        ):
             return a
     return None
 
@@ -76,7 +84,9 @@ class TagsParams(_P):
 
 
 @CHECKS.register("required_tags", params=TagsParams)
-def required_tags(res: Resource, p: TagsParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
+def required_tags(
+    res: Resource, p: TagsParams, ctx: EvaluationContext, pack: Pack
+) -> Evidence | None:
     """Every tag of the pack's `required_tags` is present and not blank (SOP 1.2.3, 1.9.1).
 
     ```yaml
@@ -89,7 +99,9 @@ def required_tags(res: Resource, p: TagsParams, ctx: EvaluationContext, pack: Pa
 
 
 @CHECKS.register("environment_tag", params=TagsParams)
-def environment_tag(res: Resource, p: TagsParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
+def environment_tag(
+    res: Resource, p: TagsParams, ctx: EvaluationContext, pack: Pack
+) -> Evidence | None:
     """The `environment` tag names the workspace's environment (case-blind, SOP 1.2.3).
 
     A missing tag is left to the required_tags rule.
@@ -147,9 +159,18 @@ def cluster_size(res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack)
             evidence["node_type_unknown"] = True
             continue
         mem = float(info["memory_gb"])
-        if int(info.get("gpus", 0)) == 0 and size.max_node_memory_gb is not None and mem > size.max_node_memory_gb:
-            evidence.update({fld: node, f"{fld}_memory_gb": mem,
-                             "size_max_node_memory_gb": size.max_node_memory_gb})
+        if (
+            int(info.get("gpus", 0)) == 0
+            and size.max_node_memory_gb is not None
+            and mem > size.max_node_memory_gb
+        ):
+            evidence.update(
+                {
+                    fld: node,
+                    f"{fld}_memory_gb": mem,
+                    "size_max_node_memory_gb": size.max_node_memory_gb,
+                }
+            )
     if evidence:
         evidence["size"] = pack.environments[ctx.environment].size
     return evidence or None
@@ -160,7 +181,9 @@ class NodeApprovalParams(_P):
 
 
 @CHECKS.register("node_approval", params=NodeApprovalParams)
-def node_approval(res: Resource, p: NodeApprovalParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
+def node_approval(
+    res: Resource, p: NodeApprovalParams, ctx: EvaluationContext, pack: Pack
+) -> Evidence | None:
     """GPU nodes, or nodes above the pack's `high_memory_gb`, need an approval (SOP 1.2.6).
 
     ```yaml
@@ -185,7 +208,9 @@ def node_approval(res: Resource, p: NodeApprovalParams, ctx: EvaluationContext, 
 
 
 @CHECKS.register("autotermination_within", params=NoParams)
-def autotermination_within(res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
+def autotermination_within(
+    res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack
+) -> Evidence | None:
     """autotermination_minutes ≤ the pack's max, unless an approved exception allows more (1.2.2).
 
     ```yaml
@@ -207,7 +232,9 @@ class IdleParams(_P):
 
 
 @CHECKS.register("cluster_idle", params=IdleParams)
-def cluster_idle(res: Resource, p: IdleParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
+def cluster_idle(
+    res: Resource, p: IdleParams, ctx: EvaluationContext, pack: Pack
+) -> Evidence | None:
     """A RUNNING all-purpose cluster with no activity for longer than the limit (1.2.2, 3.1.2).
 
     Activity comes from `ctx.last_activity[cluster_id]` (Observer: node_timeline, events, runs),
@@ -226,12 +253,24 @@ def cluster_idle(res: Resource, p: IdleParams, ctx: EvaluationContext, pack: Pac
     idle = ctx.now - last
     if idle <= timedelta(minutes=limit):
         return None
-    return {"state": "RUNNING", "last_activity": last.isoformat(),
-            "idle_minutes": int(idle.total_seconds() // 60), "limit_minutes": limit}
+    return {
+        "state": "RUNNING",
+        "last_activity": last.isoformat(),
+        "idle_minutes": int(idle.total_seconds() // 60),
+        "limit_minutes": limit,
+    }
 
 
-_PARAM_CONTAINERS = ("base_parameters", "parameters", "named_parameters", "spark_env_vars",
-                     "spark_conf", "python_params", "jar_params", "notebook_params")
+_PARAM_CONTAINERS = (
+    "base_parameters",
+    "parameters",
+    "named_parameters",
+    "spark_env_vars",
+    "spark_conf",
+    "python_params",
+    "jar_params",
+    "notebook_params",
+)
 
 
 def _scan(node: Any, path: str, found: list[dict[str, str]], in_params: bool) -> None:
@@ -239,8 +278,12 @@ def _scan(node: Any, path: str, found: list[dict[str, str]], in_params: bool) ->
         for k, v in node.items():
             sub = f"{path}.{k}" if path else str(k)
             hot = in_params or k in _PARAM_CONTAINERS
-            if hot and isinstance(v, str) and v.strip() and "{{secrets/" not in v and (
-                secret_key_name(str(k)) or looks_like_secret(v)
+            if (
+                hot
+                and isinstance(v, str)
+                and v.strip()
+                and "{{secrets/" not in v
+                and (secret_key_name(str(k)) or looks_like_secret(v))
             ):
                 found.append({"location": sub, "value": redacted(v)})
             else:
@@ -248,8 +291,11 @@ def _scan(node: Any, path: str, found: list[dict[str, str]], in_params: bool) ->
     elif isinstance(node, list):
         for i, v in enumerate(node):
             sub = f"{path}[{i}]"
-            if in_params and isinstance(v, str) and "{{secrets/" not in v and (
-                looks_like_secret(v) or _flag_with_secret(v)
+            if (
+                in_params
+                and isinstance(v, str)
+                and "{{secrets/" not in v
+                and (looks_like_secret(v) or _flag_with_secret(v))
             ):
                 found.append({"location": sub, "value": redacted(v)})
             else:
@@ -262,7 +308,9 @@ def _flag_with_secret(arg: str) -> bool:
 
 
 @CHECKS.register("hardcoded_secrets", params=NoParams)
-def hardcoded_secrets(res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
+def hardcoded_secrets(
+    res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack
+) -> Evidence | None:
     """Secret-looking literals in task parameters, env vars or Spark conf (SOP 1.4.2, 3.1.7).
 
     Values are never reported: evidence holds locations and redacted placeholders only.
@@ -285,7 +333,9 @@ class WorkspaceRegisteredParams(_P):
 
 
 @CHECKS.register("workspace_registered", params=WorkspaceRegisteredParams)
-def workspace_registered(res: Resource, p: WorkspaceRegisteredParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
+def workspace_registered(
+    res: Resource, p: WorkspaceRegisteredParams, ctx: EvaluationContext, pack: Pack
+) -> Evidence | None:
     """A workspace seen in usage (system.access.workspaces_latest) is in the inventory (1.1.3).
 
     `ctx.facts["inventory"]` holds the inventory's workspace names and ids (strings); a resource
@@ -301,12 +351,17 @@ def workspace_registered(res: Resource, p: WorkspaceRegisteredParams, ctx: Evalu
     ids = {str(res.data.get(k)) for k in ("workspace_id", "workspace_name") if res.data.get(k)}
     if ids & known:
         return None
-    return {"workspace_id": res.data.get("workspace_id"),
-            "workspace_name": res.data.get("workspace_name"), "in_inventory": False}
+    return {
+        "workspace_id": res.data.get("workspace_id"),
+        "workspace_name": res.data.get("workspace_name"),
+        "in_inventory": False,
+    }
 
 
 @CHECKS.register("workspace_name", params=NoParams)
-def workspace_name(res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
+def workspace_name(
+    res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack
+) -> Evidence | None:
     """A registered workspace is named `<project>-<environment>-<region>` (SOP 1.1.3).
 
     ```yaml
@@ -316,7 +371,9 @@ def workspace_name(res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pac
     import re
 
     name = str(res.data.get("workspace_name") or "")
-    if res.data.get("in_inventory") is not True or re.fullmatch(pack.workspaces.naming_pattern, name):
+    if res.data.get("in_inventory") is not True or re.fullmatch(
+        pack.workspaces.naming_pattern, name
+    ):
         return None
     return {"workspace_name": name, "pattern": pack.workspaces.naming_pattern}
 
@@ -327,7 +384,9 @@ class PiiParams(_P):
 
 
 @CHECKS.register("pii_unmasked", params=PiiParams)
-def pii_unmasked(res: Resource, p: PiiParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
+def pii_unmasked(
+    res: Resource, p: PiiParams, ctx: EvaluationContext, pack: Pack
+) -> Evidence | None:
     """Columns tagged PII carry a mask in Confidential/Restricted tables (SOP 1.3.1, 3.1.4).
 
     Reads `tags.classification` and `column_tags` (column → {tag: value}) next to TableInfo.
@@ -341,15 +400,21 @@ def pii_unmasked(res: Resource, p: PiiParams, ctx: EvaluationContext, pack: Pack
         return None
     col_tags = res.data.get("column_tags") or {}
     masked = {c.get("name") for c in res.data.get("columns") or [] if c.get("mask")}
-    bad = sorted(col for col, tags in col_tags.items()
-                 if isinstance(tags, Mapping) and p.pii_tag in tags
-                 and str(tags[p.pii_tag]).casefold() not in ("false", "no", "0")
-                 and col not in masked)
+    bad = sorted(
+        col
+        for col, tags in col_tags.items()
+        if isinstance(tags, Mapping)
+        and p.pii_tag in tags
+        and str(tags[p.pii_tag]).casefold() not in ("false", "no", "0")
+        and col not in masked
+    )
     return {"classification": cls, "unmasked_pii_columns": bad} if bad else None
 
 
 @CHECKS.register("grants_without_expiry", params=NoParams)
-def grants_without_expiry(res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
+def grants_without_expiry(
+    res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack
+) -> Evidence | None:
     """Temporary grants, and user grants on Restricted data, carry `expires_at` (SOP 1.3.2).
 
     Reads `grants` next to TableInfo: [{principal, principal_type, privileges, temporary,
@@ -360,14 +425,20 @@ def grants_without_expiry(res: Resource, p: NoParams, ctx: EvaluationContext, pa
     ```
     """
     restricted = str(_get(res.data, "tags.classification") or "").casefold() == "restricted"
-    bad = [g.get("principal") for g in res.data.get("grants") or []
-           if isinstance(g, Mapping) and not g.get("expires_at")
-           and (g.get("temporary") is True or (restricted and g.get("principal_type") == "user"))]
+    bad = [
+        g.get("principal")
+        for g in res.data.get("grants") or []
+        if isinstance(g, Mapping)
+        and not g.get("expires_at")
+        and (g.get("temporary") is True or (restricted and g.get("principal_type") == "user"))
+    ]
     return {"grants_without_expiry": bad} if bad else None
 
 
 @CHECKS.register("budget_exceeded", params=NoParams)
-def budget_exceeded(res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
+def budget_exceeded(
+    res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack
+) -> Evidence | None:
     """Month-to-date spend over the budget, unless a budget approval covers it (SOP 1.9.5).
 
     Reads `budget_usd` and `month_to_date_usd` (the FinOps service computes them).
@@ -389,7 +460,9 @@ class SignalParams(_P):
 
 
 @CHECKS.register("detector_signal", params=SignalParams)
-def detector_signal(res: Resource, p: SignalParams, ctx: EvaluationContext, pack: Pack) -> Evidence | None:
+def detector_signal(
+    res: Resource, p: SignalParams, ctx: EvaluationContext, pack: Pack
+) -> Evidence | None:
     """A detector (FinOps anomaly, security monitor) raised `signal` on this resource.
 
     The detection itself lives in its service; this rule makes its signals findings. Reads

@@ -20,7 +20,8 @@ What each exported limit enforces (and the rule it mirrors in the rule engine):
   separately granted policy (e.g. `--size GPU`), not by these;
 - custom_tags.<tag> regex non-blank, required, for every mandatory tag; custom_tags.environment
   regex of the environment's tag values, case-blind (cluster.tags_missing, _environment_mismatch);
-- <cloud>_attributes.availability allowlist of spot kinds when spot is required (cluster.spot_required).
+- <cloud>_attributes.availability allowlist of spot kinds when spot is required
+  (cluster.spot_required).
 """
 
 from __future__ import annotations
@@ -42,12 +43,29 @@ SPOT_KINDS: Mapping[str, tuple[str, list[str]]] = {
 MAP_ATTRIBUTES = ("custom_tags", "spark_conf", "spark_env_vars")
 JOB_SOURCES = frozenset({"JOB"})
 DLT_SOURCES = frozenset({"PIPELINE", "PIPELINE_MAINTENANCE"})
-RUNTIME_FIELDS = frozenset({
-    "cluster_id", "state", "state_message", "start_time", "terminated_time", "last_restarted_time",
-    "last_state_loss_time", "last_activity_time", "driver", "executors", "spark_context_id",
-    "jdbc_port", "cluster_memory_mb", "cluster_cores", "default_tags", "cluster_log_status",
-    "termination_reason", "creator_user_name", "spec",
-})
+RUNTIME_FIELDS = frozenset(
+    {
+        "cluster_id",
+        "state",
+        "state_message",
+        "start_time",
+        "terminated_time",
+        "last_restarted_time",
+        "last_state_loss_time",
+        "last_activity_time",
+        "driver",
+        "executors",
+        "spark_context_id",
+        "jdbc_port",
+        "cluster_memory_mb",
+        "cluster_cores",
+        "default_tags",
+        "cluster_log_status",
+        "termination_reason",
+        "creator_user_name",
+        "spec",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -63,8 +81,11 @@ class PolicyDocument:
 
     def to_api(self) -> dict[str, Any]:
         """The cluster-policies API shape (definition as a JSON string)."""
-        return {"name": self.name, "definition": json.dumps(self.definition, sort_keys=True),
-                "description": self.description}
+        return {
+            "name": self.name,
+            "definition": json.dumps(self.definition, sort_keys=True),
+            "description": self.description,
+        }
 
 
 @dataclass(frozen=True)
@@ -77,16 +98,22 @@ class PolicyViolation:
 
 def _resolve_size(pack: Pack, env: str, size: str | None) -> str:
     if env not in pack.environments:
-        raise UsageError(f"unknown environment {env!r}",
-                         fix=f"use one of: {', '.join(pack.environments)}")
+        raise UsageError(
+            f"unknown environment {env!r}", fix=f"use one of: {', '.join(pack.environments)}"
+        )
     profile = pack.environments[env].size
     chosen = size or profile
     if chosen not in pack.sizes:
         raise UsageError(f"unknown size {chosen!r}", fix=f"use one of: {', '.join(pack.sizes)}")
-    if chosen in SIZE_ORDER and profile in SIZE_ORDER and \
-            SIZE_ORDER.index(chosen) > SIZE_ORDER.index(profile):
-        raise UsageError(f"size {chosen} is larger than {env}'s size {profile} (SOP 1.1.1)",
-                         fix=f"export {env} with size {profile} or smaller, or GPU")
+    if (
+        chosen in SIZE_ORDER
+        and profile in SIZE_ORDER
+        and SIZE_ORDER.index(chosen) > SIZE_ORDER.index(profile)
+    ):
+        raise UsageError(
+            f"size {chosen} is larger than {env}'s size {profile} (SOP 1.1.1)",
+            fix=f"export {env} with size {profile} or smaller, or GPU",
+        )
     return chosen
 
 
@@ -97,57 +124,92 @@ def allowed_node_types(pack: Pack, env: str, size: str, cloud: str) -> list[str]
     limit = limit_size.max_node_memory_gb or pack.high_memory_gb
     limit = min(limit, pack.high_memory_gb)
     return sorted(
-        name for name, nt in pack.node_types.items()
+        name
+        for name, nt in pack.node_types.items()
         if nt.cloud == cloud and nt.memory_gb <= limit and (nt.gpus > 0) == spec.gpu
     )
 
 
-def _definition(pack: Pack, env: str, size: str, cluster_type: str,
-                cloud: str) -> dict[str, dict[str, Any]]:
+def _definition(
+    pack: Pack, env: str, size: str, cluster_type: str, cloud: str
+) -> dict[str, dict[str, Any]]:
     profile = pack.environments[env]
     spec = pack.sizes[size]
     limit_workers = pack.size_of(env).max_workers if spec.gpu else spec.max_workers
     lo = profile.autoscale.min_workers
     hi = min(profile.autoscale.max_workers, limit_workers or profile.autoscale.max_workers)
     if hi < lo:
-        raise ConfigError(f"size {size} allows {hi} workers, below {env}'s autoscale minimum {lo}",
-                          fix="raise the size's max_workers or lower the environment minimum")
+        raise ConfigError(
+            f"size {size} allows {hi} workers, below {env}'s autoscale minimum {lo}",
+            fix="raise the size's max_workers or lower the environment minimum",
+        )
     nodes = allowed_node_types(pack, env, size, cloud)
     if not nodes:
-        raise ConfigError(f"no {cloud} node type in the catalogue fits size {size} in {env}",
-                          fix="add node types to the pack's node_types")
+        raise ConfigError(
+            f"no {cloud} node type in the catalogue fits size {size} in {env}",
+            fix="add node types to the pack's node_types",
+        )
     at = pack.auto_termination
     d: dict[str, dict[str, Any]] = {"cluster_type": {"type": "fixed", "value": cluster_type}}
     if cluster_type == "all-purpose":
-        d["autotermination_minutes"] = {"type": "range", "minValue": at.min_minutes,
-                                        "maxValue": at.max_minutes, "defaultValue": at.max_minutes}
+        d["autotermination_minutes"] = {
+            "type": "range",
+            "minValue": at.min_minutes,
+            "maxValue": at.max_minutes,
+            "defaultValue": at.max_minutes,
+        }
     else:
-        d["autotermination_minutes"] = {"type": "range", "maxValue": at.max_minutes,
-                                        "isOptional": True}
-    d["autoscale.min_workers"] = {"type": "range", "minValue": lo, "maxValue": hi,
-                                  "defaultValue": lo, "isOptional": True}
-    d["autoscale.max_workers"] = {"type": "range", "minValue": lo, "maxValue": hi,
-                                  "defaultValue": hi, "isOptional": True}
+        d["autotermination_minutes"] = {
+            "type": "range",
+            "maxValue": at.max_minutes,
+            "isOptional": True,
+        }
+    d["autoscale.min_workers"] = {
+        "type": "range",
+        "minValue": lo,
+        "maxValue": hi,
+        "defaultValue": lo,
+        "isOptional": True,
+    }
+    d["autoscale.max_workers"] = {
+        "type": "range",
+        "minValue": lo,
+        "maxValue": hi,
+        "defaultValue": hi,
+        "isOptional": True,
+    }
     d["num_workers"] = {"type": "range", "maxValue": 0, "isOptional": True}
-    d["node_type_id"] = {"type": "allowlist", "values": nodes, "defaultValue": nodes[0],
-                         "isOptional": True}
+    d["node_type_id"] = {
+        "type": "allowlist",
+        "values": nodes,
+        "defaultValue": nodes[0],
+        "isOptional": True,
+    }
     d["driver_node_type_id"] = {"type": "allowlist", "values": nodes, "isOptional": True}
     for tag in pack.required_tags:
         if tag == "environment":
             alts = "|".join(re.escape(v) for v in profile.tag_values)
-            d[f"custom_tags.{tag}"] = {"type": "regex", "pattern": f"(?i)(?:{alts})",
-                                       "defaultValue": profile.tag_values[0]}
+            d[f"custom_tags.{tag}"] = {
+                "type": "regex",
+                "pattern": f"(?i)(?:{alts})",
+                "defaultValue": profile.tag_values[0],
+            }
         else:
             d[f"custom_tags.{tag}"] = {"type": "regex", "pattern": r".*\S.*"}
     if profile.spot_required:
         path, kinds = SPOT_KINDS[cloud]
-        d[path] = {"type": "allowlist", "values": kinds, "defaultValue": kinds[-1],
-                   "isOptional": True}
+        d[path] = {
+            "type": "allowlist",
+            "values": kinds,
+            "defaultValue": kinds[-1],
+            "isOptional": True,
+        }
     return d
 
 
-def export(pack: Pack, env: str, size: str | None = None, *,
-           cloud: str = "aws") -> list[PolicyDocument]:
+def export(
+    pack: Pack, env: str, size: str | None = None, *, cloud: str = "aws"
+) -> list[PolicyDocument]:
     """The cluster policies of `env` (size defaults to the env's; larger sizes are refused)."""
     chosen = _resolve_size(pack, env, size)
     if cloud not in SPOT_KINDS:
@@ -157,17 +219,25 @@ def export(pack: Pack, env: str, size: str | None = None, *,
     docs = []
     for ctype in types:
         kind = "interactive" if ctype == "all-purpose" else "job"
-        docs.append(PolicyDocument(
-            name=f"lakecrew-{env}-{chosen.lower()}-{kind}",
-            description=(f"SOP {pack.name}: {env} {kind} clusters, size {chosen} "
-                         f"(generated by lakecrew; SOP 1.1.5, 1.2.1-1.2.7)"),
-            definition=_definition(pack, env, chosen, ctype, cloud),
-            env=env, size=chosen, cluster_type=ctype))
+        docs.append(
+            PolicyDocument(
+                name=f"lakecrew-{env}-{chosen.lower()}-{kind}",
+                description=(
+                    f"SOP {pack.name}: {env} {kind} clusters, size {chosen} "
+                    f"(generated by lakecrew; SOP 1.1.5, 1.2.1-1.2.7)"
+                ),
+                definition=_definition(pack, env, chosen, ctype, cloud),
+                env=env,
+                size=chosen,
+                cluster_type=ctype,
+            )
+        )
     return docs
 
 
-def export_definitions(pack: Pack, env: str, size: str | None = None, *,
-                       cloud: str = "aws") -> dict[str, dict[str, dict[str, Any]]]:
+def export_definitions(
+    pack: Pack, env: str, size: str | None = None, *, cloud: str = "aws"
+) -> dict[str, dict[str, dict[str, Any]]]:
     """{policy name: definition} — JSON-serialisable."""
     return {d.name: d.definition for d in export(pack, env, size, cloud=cloud)}
 
@@ -207,7 +277,7 @@ def _lookup(spec: Mapping[str, Any], path: str) -> list[Any]:
     for prefix in MAP_ATTRIBUTES:
         if path.startswith(prefix + "."):
             m = spec.get(prefix)
-            key = path[len(prefix) + 1:]
+            key = path[len(prefix) + 1 :]
             return [m.get(key, _ABSENT) if isinstance(m, Mapping) else _ABSENT]
     nodes: list[Any] = [spec]
     for part in path.split("."):
@@ -282,12 +352,15 @@ def _check_value(ptype: str, limit: Mapping[str, Any], v: Any) -> str | None:
         if hi is not None and n > hi:
             return f"{v!r} is above maxValue {limit.get('maxValue')}"
         return None
-    raise ConfigError(f"unknown policy limit type {ptype!r}",
-                      fix="use fixed, forbidden, allowlist, blocklist, regex, range or unlimited")
+    raise ConfigError(
+        f"unknown policy limit type {ptype!r}",
+        fix="use fixed, forbidden, allowlist, blocklist, regex, range or unlimited",
+    )
 
 
-def evaluate_policy(definition: Mapping[str, Any] | str,
-                    cluster_spec: Mapping[str, Any]) -> list[PolicyViolation]:
+def evaluate_policy(
+    definition: Mapping[str, Any] | str, cluster_spec: Mapping[str, Any]
+) -> list[PolicyViolation]:
     """Violations of one policy definition by a cluster spec (ClusterSpec or ClusterDetails).
 
     Semantics: `fixed` — absent is fine (the value is applied), any other value is refused;
@@ -316,8 +389,9 @@ def evaluate_policy(definition: Mapping[str, Any] | str,
     return out
 
 
-def evaluate_policies(docs: Sequence[PolicyDocument] | Iterable[PolicyDocument],
-                      cluster_spec: Mapping[str, Any]) -> list[PolicyViolation]:
+def evaluate_policies(
+    docs: Sequence[PolicyDocument] | Iterable[PolicyDocument], cluster_spec: Mapping[str, Any]
+) -> list[PolicyViolation]:
     """[] when some policy accepts the spec; else the violations of the policy for its type."""
     docs = list(docs)
     results = [(d, evaluate_policy(d.definition, cluster_spec)) for d in docs]
@@ -327,5 +401,7 @@ def evaluate_policies(docs: Sequence[PolicyDocument] | Iterable[PolicyDocument],
     for doc, violations in results:
         if doc.cluster_type == ctype:
             return violations
-    return [PolicyViolation("cluster_type", f"no policy of this environment allows {ctype!r}"),
-            *(results[0][1] if results else [])]
+    return [
+        PolicyViolation("cluster_type", f"no policy of this environment allows {ctype!r}"),
+        *(results[0][1] if results else []),
+    ]

@@ -17,7 +17,7 @@ from lakecrew.core.filters import CompiledFilter, compile_filter
 from lakecrew.core.findings import EvaluationContext, Finding, fingerprint, mask_secrets
 from lakecrew.core.pack import Pack, Rule
 from lakecrew.core.resources import Resource
-from lakecrew.services.policy.checks import CHECKS
+from lakecrew.services.policy.checks import CHECKS, CheckFn
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,20 @@ class Engine:
             if rule.enabled:
                 self._by_type[rule.resource_type].append(rule)
         self._compiled: dict[tuple[str, str], CompiledFilter] = {}
-        self._params: dict[str, Any] = {}
+        self._checks: dict[str, tuple[CheckFn, Any]] = {}
         for rule in pack.rules:
             if rule.check is not None and rule.enabled:
                 entry = CHECKS.get(rule.check.name, where=f"rule {rule.id}")
-                self._params[rule.id] = entry.validate_params(rule.check.params)
+                params = entry.validate_params(rule.check.params, where=f"rule {rule.id}")
+                self._checks[rule.id] = (entry.obj, params)
 
     def rules_for(self, resource_type: str, env: str) -> list[Rule]:
         """Enabled rules of a resource type that apply in `env`."""
-        return [r for r in self._by_type.get(resource_type, [])
-                if r.environments is None or env in r.environments]
+        return [
+            r
+            for r in self._by_type.get(resource_type, [])
+            if r.environments is None or env in r.environments
+        ]
 
     def _filter(self, rule: Rule, env: str) -> CompiledFilter:
         key = (rule.id, env)
@@ -59,13 +63,14 @@ class Engine:
             self._compiled[key] = compiled
         return compiled
 
-    def check_rule(self, rule: Rule, res: Resource, ctx: EvaluationContext) -> dict[str, Any] | None:
+    def check_rule(
+        self, rule: Rule, res: Resource, ctx: EvaluationContext
+    ) -> dict[str, Any] | None:
         """Evidence if `res` breaks `rule`, else None."""
         if rule.filter is not None:
             return self._filter(rule, ctx.environment).match(res.data, ctx.now)
-        assert rule.check is not None
-        fn = CHECKS.get(rule.check.name).obj
-        return fn(res, self._params[rule.id], ctx, self.pack)
+        fn, params = self._checks[rule.id]
+        return fn(res, params, ctx, self.pack)
 
     def evaluate(self, resources: Iterable[Resource], ctx: EvaluationContext) -> EvaluationResult:
         """Evaluate every resource of one workspace against the pack."""
@@ -84,7 +89,8 @@ class Engine:
             rules = rules_cache.get(res.resource_type)
             if rules is None:
                 rules = rules_cache[res.resource_type] = self.rules_for(
-                    res.resource_type, ctx.environment)
+                    res.resource_type, ctx.environment
+                )
             for rule in rules:
                 applied += 1
                 evidence = self.check_rule(rule, res, ctx)

@@ -68,8 +68,11 @@ class LoadedPack:
         for i, rule in enumerate(self.pack.rules):
             if rule.id == rule_id:
                 return i
-        raise ConfigError(f"no rule {rule_id!r} in the pack", where=", ".join(self.sources),
-                          fix="list the rules with `lakecrew policy validate`")
+        raise ConfigError(
+            f"no rule {rule_id!r} in the pack",
+            where=", ".join(self.sources),
+            fix="list the rules with `lakecrew policy validate`",
+        )
 
 
 def _where(origins: Mapping[Loc, str], loc: Loc, fallback: str) -> str:
@@ -102,8 +105,10 @@ class _MergedDocument(YamlDocument):
 
 def default_pack_text() -> str:
     """The default SOP pack shipped with lakecrew (package data)."""
-    return resources.files("lakecrew.services.policy").joinpath("default_pack.yaml").read_text(
-        encoding="utf-8"
+    return (
+        resources.files("lakecrew.services.policy")
+        .joinpath("default_pack.yaml")
+        .read_text(encoding="utf-8")
     )
 
 
@@ -121,13 +126,26 @@ def _precheck(doc: YamlDocument) -> None:
     """Per-file checks the merged view cannot locate: shape, version, duplicate rule ids."""
     data = doc.data
     if not isinstance(data, dict):
-        raise ConfigProblems([Problem("a pack file must be a mapping", doc.where(),
-                                      "start from the default pack (lakecrew policy show)")])
+        raise ConfigProblems(
+            [
+                Problem(
+                    "a pack file must be a mapping",
+                    doc.where(),
+                    "start from the default pack (lakecrew policy show)",
+                )
+            ]
+        )
     if data.get("version") != PACK_VERSION:
-        raise ConfigProblems([Problem(
-            f"pack version {data.get('version')!r} is not supported (this lakecrew reads "
-            f"version {PACK_VERSION})", doc.where(("version",)),
-            f"set `version: {PACK_VERSION}` (migrate the file if it is older)")])
+        raise ConfigProblems(
+            [
+                Problem(
+                    f"pack version {data.get('version')!r} is not supported (this lakecrew reads "
+                    f"version {PACK_VERSION})",
+                    doc.where(("version",)),
+                    f"set `version: {PACK_VERSION}` (migrate the file if it is older)",
+                )
+            ]
+        )
     rules = data.get("rules", [])
     if not isinstance(rules, list):
         raise ConfigProblems([Problem("`rules` must be a list", doc.where(("rules",)), None)])
@@ -135,13 +153,20 @@ def _precheck(doc: YamlDocument) -> None:
     problems: list[Problem] = []
     for i, rule in enumerate(rules):
         if not isinstance(rule, dict) or not isinstance(rule.get("id"), str):
-            problems.append(Problem("every rule needs an `id`", doc.where(("rules", i)),
-                                    "add `id: <area>.<name>`"))
+            problems.append(
+                Problem(
+                    "every rule needs an `id`", doc.where(("rules", i)), "add `id: <area>.<name>`"
+                )
+            )
             continue
         if rule["id"] in seen:
-            problems.append(Problem(
-                f"duplicate rule id {rule['id']!r} (first at line {seen[rule['id']]})",
-                doc.where(("rules", i, "id")), "rename one, or patch the rule in one place"))
+            problems.append(
+                Problem(
+                    f"duplicate rule id {rule['id']!r} (first at line {seen[rule['id']]})",
+                    doc.where(("rules", i, "id")),
+                    "rename one, or patch the rule in one place",
+                )
+            )
         seen.setdefault(rule["id"], doc.line_of(("rules", i)))
     if problems:
         raise ConfigProblems(problems)
@@ -155,17 +180,23 @@ def _drop(origins: dict[Loc, str], prefix: Loc) -> None:
 def _copy_origins(origins: dict[Loc, str], doc: YamlDocument, src: Loc, dst: Loc) -> None:
     for loc, line in doc.lines.items():
         if loc[: len(src)] == src:
-            origins[(*dst, *loc[len(src):])] = f"{doc.source}:{line}"
+            origins[(*dst, *loc[len(src) :])] = f"{doc.source}:{line}"
 
 
-def _merge_map(base: dict[str, Any], over: Mapping[str, Any], path: Loc, doc: YamlDocument,
-               origins: dict[Loc, str], changes: list[LayerChange], replace: frozenset[str]) -> None:
+def _merge_map(
+    base: dict[str, Any],
+    over: Mapping[str, Any],
+    path: Loc,
+    doc: YamlDocument,
+    *,
+    origins: dict[Loc, str],
+    changes: list[LayerChange],
+) -> None:
     for key, value in over.items():
         here = (*path, key)
-        if key in base and isinstance(base[key], dict) and isinstance(value, dict) \
-                and key not in replace:
+        if key in base and isinstance(base[key], dict) and isinstance(value, dict):
             origins[here] = doc.where(here)
-            _merge_map(base[key], value, here, doc, origins, changes, frozenset())
+            _merge_map(base[key], value, here, doc, origins=origins, changes=changes)
             continue
         if here in APPENDED_LISTS and isinstance(base.get(key), list) and isinstance(value, list):
             start = len(base[key])
@@ -180,8 +211,9 @@ def _merge_map(base: dict[str, Any], over: Mapping[str, Any], path: Loc, doc: Ya
         changes.append(LayerChange(_dotted(here), "override", doc.where(here)))
 
 
-def _merge_rules(merged: dict[str, Any], doc: YamlDocument, origins: dict[Loc, str],
-                 changes: list[LayerChange]) -> None:
+def _merge_rules(
+    merged: dict[str, Any], doc: YamlDocument, origins: dict[Loc, str], changes: list[LayerChange]
+) -> None:
     rules: list[dict[str, Any]] = merged.setdefault("rules", [])
     index = {r.get("id"): i for i, r in enumerate(rules) if isinstance(r, dict)}
     for k, rule in enumerate(doc.data.get("rules", [])):
@@ -203,14 +235,24 @@ def _merge_rules(merged: dict[str, Any], doc: YamlDocument, origins: dict[Loc, s
                 continue
             dst: Loc = ("rules", i, key)
             if isinstance(value, dict) and isinstance(base.get(key), dict) and key != "filter":
-                sub = YamlDocument(data=None, source=doc.source, lines={
-                    loc[2:]: line for loc, line in doc.lines.items() if loc[:2] == src})
-                _merge_map(base, {key: value}, ("rules", i), _Shifted(sub, ("rules", i)),
-                           origins, [], frozenset())
+                sub = YamlDocument(
+                    data=None,
+                    source=doc.source,
+                    lines={loc[2:]: line for loc, line in doc.lines.items() if loc[:2] == src},
+                )
+                _merge_map(
+                    base,
+                    {key: value},
+                    ("rules", i),
+                    _Shifted(sub, ("rules", i)),
+                    origins=origins,
+                    changes=[],
+                )
             else:
                 _drop(origins, dst)
                 base[key] = copy.deepcopy(value)
                 _copy_origins(origins, doc, (*src, key), dst)
+        origins[("rules", i)] = doc.where(src)  # the rule was last set here
         kind = "disable" if rule.get("enabled") is False else "override"
         changes.append(LayerChange(f"rules[{rule['id']}]", kind, doc.where(src)))
 
@@ -227,15 +269,16 @@ def _dotted(loc: Loc) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def merge_documents(docs: Sequence[YamlDocument]) -> tuple[dict[str, Any], dict[Loc, str],
-                                                            list[LayerChange]]:
+def merge_documents(
+    docs: Sequence[YamlDocument],
+) -> tuple[dict[str, Any], dict[Loc, str], list[LayerChange]]:
     """Merge pack documents in order; returns (data, origins, changes by the overlays)."""
     merged: dict[str, Any] = copy.deepcopy(docs[0].data)
     origins = _origins_of(docs[0])
     changes: list[LayerChange] = []
     for doc in docs[1:]:
         top = {k: v for k, v in doc.data.items() if k != "rules"}
-        _merge_map(merged, top, (), doc, origins, changes, frozenset())
+        _merge_map(merged, top, (), doc, origins=origins, changes=changes)
         _merge_rules(merged, doc, origins, changes)
     return merged, origins, [c for c in changes if c.path != "version"]
 
@@ -272,21 +315,34 @@ def semantic_problems(pack: Pack, view: YamlDocument) -> list[Problem]:
     problems: list[Problem] = []
     for i, rule in enumerate(pack.rules):
         loc: Loc = ("rules", i)
-        try:
-            RESOURCE_TYPES.get(rule.resource_type)
-            if rule.check is not None:
-                CHECKS.get(rule.check.name).validate_params(rule.check.params)
-            if rule.action is not None:
-                ACTIONS.get(rule.action.name).validate_params(rule.action.params)
-            if rule.filter is not None:
-                for env in rule.environments or list(pack.environments):
-                    compile_filter(rule.filter, pack.bindings(env))
-        except ConfigError as exc:
-            part = ("check" if rule.check and "check" in exc.what else
-                    "action" if "action" in exc.what else
-                    "resource_type" if "resource type" in exc.what else "filter")
-            problems.append(Problem(f"rule {rule.id}: {exc.what}", view.where((*loc, part)),
-                                    exc.fix))
+        steps: list[tuple[str, Any]] = [
+            ("resource_type", lambda r=rule: RESOURCE_TYPES.get(r.resource_type))
+        ]
+        if rule.check is not None:
+            steps.append(
+                ("check", lambda c=rule.check: CHECKS.get(c.name).validate_params(c.params))
+            )
+        if rule.action is not None:
+            steps.append(
+                ("action", lambda a=rule.action: ACTIONS.get(a.name).validate_params(a.params))
+            )
+        if rule.filter is not None:
+            steps.append(
+                (
+                    "filter",
+                    lambda r=rule: [
+                        compile_filter(r.filter, pack.bindings(env))
+                        for env in r.environments or list(pack.environments)
+                    ],
+                )
+            )
+        for part, step in steps:
+            try:
+                step()
+            except ConfigError as exc:
+                problems.append(
+                    Problem(f"rule {rule.id}: {exc.what}", view.where((*loc, part)), exc.fix)
+                )
     return problems
 
 
@@ -306,8 +362,9 @@ def explain_rule(loaded: LoadedPack, rule_id: str) -> dict[str, Any]:
         act = ACTIONS.get(rule.action.name)
         out["action_doc"] = act.doc
         out["action_destructive"] = act.destructive
-    out["changed_by_overlays"] = [c.__dict__ for c in loaded.changes
-                                  if c.path == f"rules[{rule_id}]"]
+    out["changed_by_overlays"] = [
+        c.__dict__ for c in loaded.changes if c.path == f"rules[{rule_id}]"
+    ]
     return out
 
 
@@ -327,5 +384,9 @@ def validate(sources: Sequence[str | Path] = (DEFAULT_PACK,)) -> ValidationRepor
     loaded = load_pack(sources)
     rules = loaded.pack.rules
     return ValidationReport(
-        loaded.sources, len(rules), sum(r.enabled for r in rules),
-        {r.id: r.reason or "" for r in rules if not r.enabled}, loaded.changes)
+        loaded.sources,
+        len(rules),
+        sum(r.enabled for r in rules),
+        {r.id: r.reason or "" for r in rules if not r.enabled},
+        loaded.changes,
+    )

@@ -13,7 +13,7 @@ the reason ``coerce.<column>: not a valid <type>`` (never the value). Rules:
 - ``date``: each of ``date_formats`` in order, strictly (day-first, as written in West Africa;
   ``30/02/2020`` fails); an ISO timestamp keeps its date part; dates outside 1900–2100 fail;
 - ``timestamp``: ISO 8601 (``T`` or space, optional fraction and offset); naive values are UTC;
-- ``string``: trimmed.
+- ``string``: trimmed, null spellings become null.
 
 Columns that already have the target type pass through unchanged; other typed columns are
 converted through their text form with the same rules.
@@ -131,12 +131,13 @@ def coerce_column(
     """(typed values with failures as null, per-row failure flags)."""
     arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     target = ARROW_TYPES[spec.type]
-    if arr.type == target and spec.two_digit_year_pivot is None:
+    if arr.type == target and spec.type != "string" and spec.two_digit_year_pivot is None:
         return arr, pa.array([False] * len(arr), pa.bool_())
     text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
     trimmed = pc.utf8_trim_whitespace(text)
     nulls = pa.array(list(dict.fromkeys(v.lower() for v in spec.null_values)), pa.string())
-    present = pc.invert(pc.fill_null(pc.is_in(pc.utf8_lower(trimmed), value_set=nulls), True))
+    nullish = pc.fill_null(pc.is_in(pc.utf8_lower(trimmed), value_set=nulls), True)
+    present = pc.and_(pc.is_valid(trimmed), pc.invert(nullish))
     clean = pc.if_else(present, trimmed, pa.scalar(None, pa.string()))
     parsed, ok = _PARSERS[spec.type](clean, spec)
     bad = pc.fill_null(pc.and_(present, pc.invert(pc.fill_null(ok, False))), False)
@@ -146,7 +147,7 @@ def coerce_column(
 
 def _ints(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
     fmt = pc.match_substring_regex(clean, _INT_RE)
-    digits = pc.replace_substring_regex(clean, r"\.0*$", "")
+    digits = pc.replace_substring_regex(pc.replace_substring_regex(clean, r"\.0*$", ""), r"^\+", "")
     nums = pc.cast(pc.if_else(fmt, digits, pa.scalar(None, pa.string())), pa.int64())
     if spec.two_digit_year_pivot is not None:
         small = pc.and_(pc.greater_equal(nums, 0), pc.less_equal(nums, 99))

@@ -21,8 +21,18 @@ from lakecrew.services.simulate.catalogue import (
 from lakecrew.services.simulate.model import Clock, RunningCluster, UsageStream, WorkspaceBuild
 
 _ALNUM = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
-PEOPLE = ("amina.bello", "chidi.okafor", "fatima.yusuf", "kwame.mensah", "ngozi.adeyemi",
-          "ibrahim.sani", "aisha.danjuma", "tunde.balogun", "zainab.musa", "emeka.nwosu")
+PEOPLE = (
+    "amina.bello",
+    "chidi.okafor",
+    "fatima.yusuf",
+    "kwame.mensah",
+    "ngozi.adeyemi",
+    "ibrahim.sani",
+    "aisha.danjuma",
+    "tunde.balogun",
+    "zainab.musa",
+    "emeka.nwosu",
+)
 
 
 def suffix(rng: np.random.Generator, n: int = 8) -> str:
@@ -136,7 +146,11 @@ def build_cluster(
         data["spark_context_id"] = int(rng.integers(10**15, 10**16))
         b.running.append(
             RunningCluster(
-                b.ws, cid, plan.node, int(_avg_workers(plan)), plan.activity or "active",
+                b.ws,
+                cid,
+                plan.node,
+                int(_avg_workers(plan)),
+                plan.activity or "active",
                 clock.hours - plan.idle_hours,
             )
         )
@@ -156,7 +170,10 @@ def build_cluster(
     if plan.history:  # an older version without the owner tag and one worker fewer
         older = {**data, "custom_tags": {k: v for k, v in plan.tags.items() if k != "owner"}}
         if plan.autoscale:
-            older["autoscale"] = {"min_workers": plan.autoscale[0], "max_workers": plan.autoscale[1] + 1}
+            older["autoscale"] = {
+                "min_workers": plan.autoscale[0],
+                "max_workers": plan.autoscale[1] + 1,
+            }
         latest_change = clock.ms(-float(rng.uniform(24 * 20, 24 * 80)))
         b.history.append({"data": older, "change_ms": data["start_time"], "deleted_ms": None})
     b.history.append({"data": data, "change_ms": latest_change, "deleted_ms": None})

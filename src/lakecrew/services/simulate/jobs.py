@@ -28,7 +28,7 @@ class JobPlan:
     """What to build; `codes` are the violations this job plants (ground truth)."""
 
     purpose: str
-    period_h: int = 24
+    period_h: float = 24
     duration_h: float = 1.0
     compute: str = "job_cluster"  # job_cluster | serverless | existing
     node: str = "m5.xlarge"
@@ -89,10 +89,13 @@ def run_cluster_id(clock: Clock, start_hour: float, run_id: int) -> str:
 
 
 def _cron(plan: JobPlan, minute: int, hour: int) -> str:
+    if plan.period_h < 1:
+        step = round(plan.period_h * 60)
+        return f"0 {minute % step}/{step} * * * ?"
     if plan.period_h < 24:
-        return f"0 {minute} {hour % plan.period_h}/{plan.period_h} * * ?"
-    days = "MON-FRI" if plan.weekdays_only else "*"
-    return f"0 {minute} {hour} ? * {days}" if plan.weekdays_only else f"0 {minute} {hour} * * ?"
+        period = int(plan.period_h)
+        return f"0 {minute} {hour % period}/{period} * * ?"
+    return f"0 {minute} {hour} ? * MON-FRI" if plan.weekdays_only else f"0 {minute} {hour} * * ?"
 
 
 def _new_cluster(b: WorkspaceBuild, plan: JobPlan, availability: str) -> dict[str, Any]:
@@ -121,7 +124,7 @@ def _task(key: str, path: str, plan: JobPlan, retries: int | None) -> dict[str, 
     return task
 
 
-def build_job(
+def build_job(  # noqa: PLR0917 - private helper, called once
     b: WorkspaceBuild, rng: np.random.Generator, clock: Clock, plan: JobPlan, seq: int, seed: int
 ) -> SimJob:
     """Build one job (and, for job-cluster jobs, the cluster of its latest run)."""
@@ -150,7 +153,9 @@ def build_job(
         "format": "MULTI_TASK",
         "queue": {"enabled": True},
         "schedule": {
-            "quartz_cron_expression": _cron(plan, int(rng.integers(0, 60)), int(rng.integers(0, 24))),
+            "quartz_cron_expression": _cron(
+                plan, int(rng.integers(0, 60)), int(rng.integers(0, 24))
+            ),
             "timezone_id": "UTC",
             "pause_status": "UNPAUSED",
         },
@@ -167,7 +172,9 @@ def build_job(
         for t in tasks:
             t["job_cluster_key"] = "main"
     elif plan.compute == "serverless":
-        settings["environments"] = [{"environment_key": "default", "spec": {"environment_version": "2"}}]
+        settings["environments"] = [
+            {"environment_key": "default", "spec": {"environment_version": "2"}}
+        ]
         settings["performance_target"] = "STANDARD"
         for t in tasks:
             t["environment_key"] = "default"
@@ -175,7 +182,10 @@ def build_job(
         for t in tasks:
             t["existing_cluster_id"] = plan.existing_cluster_id
     if plan.notifications == "email":
-        settings["email_notifications"] = {"on_failure": [ws.owner], "no_alert_for_skipped_runs": True}
+        settings["email_notifications"] = {
+            "on_failure": [ws.owner],
+            "no_alert_for_skipped_runs": True,
+        }
     elif plan.notifications == "webhook":
         settings["webhook_notifications"] = {"on_failure": [{"id": f"sim-dest-{ws.index:02d}"}]}
     elif plan.notifications == "empty":
@@ -195,13 +205,22 @@ def build_job(
     if plan.compute == "serverless":
         dbu = float(rng.uniform(2, 8))
     job = SimJob(
-        workspace=ws, job_id=job_id, name=name, period_h=plan.period_h,
-        duration_h=plan.duration_h, offset_h=float(rng.uniform(0, plan.period_h)),
-        fail_rate=plan.fail_rate, weekdays_only=plan.weekdays_only, compute=plan.compute,
-        run_as=sp if plan.run_as else None, dbu_per_hour=dbu,
+        workspace=ws,
+        job_id=job_id,
+        name=name,
+        period_h=plan.period_h,
+        duration_h=plan.duration_h,
+        offset_h=float(rng.uniform(0, plan.period_h)),
+        fail_rate=plan.fail_rate,
+        weekdays_only=plan.weekdays_only,
+        compute=plan.compute,
+        run_as=sp if plan.run_as else None,
+        dbu_per_hour=dbu,
         node_type=None if plan.compute == "serverless" else plan.node,
-        cluster_id=plan.existing_cluster_id, in_progress=plan.in_progress,
-        first_hour=float(rng.uniform(-24 * 20, 0)), tags=tags,
+        cluster_id=plan.existing_cluster_id,
+        in_progress=plan.in_progress,
+        first_hour=float(rng.uniform(-24 * 20, 0)),
+        tags=tags,
     )
     b.add(ObjectKind.JOB, str(job_id), data)
     b.mark(ObjectKind.JOB, str(job_id), plan.codes)
@@ -217,8 +236,11 @@ def _job_usage(b: WorkspaceBuild, job: SimJob, plan: JobPlan) -> None:
         meta = {"cluster_id": plan.existing_cluster_id or "", "node_type": plan.node}
         sku, ident, tags = SKU_ALL_PURPOSE, {}, {}
         tags = next(
-            (dict(o.data.get("custom_tags", {})) for o in b.objects.get(ObjectKind.CLUSTER, [])
-             if o.object_id == plan.existing_cluster_id),
+            (
+                dict(o.data.get("custom_tags", {}))
+                for o in b.objects.get(ObjectKind.CLUSTER, [])
+                if o.object_id == plan.existing_cluster_id
+            ),
             {},
         )
     else:
@@ -230,16 +252,28 @@ def _job_usage(b: WorkspaceBuild, job: SimJob, plan: JobPlan) -> None:
         tags = {**b.ws.mandatory_tags(), **job.tags} if plan.compute == "job_cluster" else job.tags
     b.streams.append(
         UsageStream(
-            workspace_id=b.ws.workspace_id, sku=sku, dbu_per_hour=job.dbu_per_hour, tags=tags,
-            metadata=meta, identity=ident, photon=plan.compute == "job_cluster",
-            pattern="runs", job=job, per_run_cluster=plan.compute == "job_cluster",
+            workspace_id=b.ws.workspace_id,
+            sku=sku,
+            dbu_per_hour=job.dbu_per_hour,
+            tags=tags,
+            metadata=meta,
+            identity=ident,
+            photon=plan.compute == "job_cluster",
+            pattern="runs",
+            job=job,
+            per_run_cluster=plan.compute == "job_cluster",
         )
     )
 
 
-def _latest_run_cluster(
-    b: WorkspaceBuild, rng: np.random.Generator, clock: Clock, job: SimJob, plan: JobPlan,
-    availability: str, seed: int,
+def _latest_run_cluster(  # noqa: PLR0917 - private helper, called once
+    b: WorkspaceBuild,
+    rng: np.random.Generator,
+    clock: Clock,
+    job: SimJob,
+    plan: JobPlan,
+    availability: str,
+    seed: int,
 ) -> None:
     runs = job_runs(job, clock, seed)
     if not runs["start"].size:
@@ -249,18 +283,32 @@ def _latest_run_cluster(
     start = float(runs["start"][i])
     running = bool(runs["result"][i] == -1)
     cplan = ClusterPlan(
-        name=f"job-{job.job_id}-run-{run_id}", source="JOB", node=plan.node,
-        autoscale=plan.autoscale, autoterm=0, availability=availability,
+        name=f"job-{job.job_id}-run-{run_id}",
+        source="JOB",
+        node=plan.node,
+        autoscale=plan.autoscale,
+        autoterm=0,
+        availability=availability,
         tags={**b.ws.mandatory_tags(), **job.tags},
-        state="RUNNING" if running else "TERMINATED", activity="busy" if running else None,
-        restarted_hours_ago=clock.hours - start, usage="none", run_name=job.name,
-        cluster_id=run_cluster_id(clock, start, run_id), created_hour=start,
+        state="RUNNING" if running else "TERMINATED",
+        activity="busy" if running else None,
+        restarted_hours_ago=clock.hours - start,
+        usage="none",
+        run_name=job.name,
+        cluster_id=run_cluster_id(clock, start, run_id),
+        created_hour=start,
     )
     data = build_cluster(b, rng, clock, cplan)
     data["default_tags"]["JobId"] = str(job.job_id)
     if running:
-        b.busy.append({"workspace": b.ws.name, "cluster_id": data["cluster_id"],
-                       "job_id": str(job.job_id), "run_id": str(run_id)})
+        b.busy.append(
+            {
+                "workspace": b.ws.name,
+                "cluster_id": data["cluster_id"],
+                "job_id": str(job.job_id),
+                "run_id": str(run_id),
+            }
+        )
 
 
 def sim_owner(team: str) -> str:

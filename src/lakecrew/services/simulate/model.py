@@ -11,7 +11,6 @@ import numpy as np
 from lakecrew.ports.workspace import ObjectKind, WorkspaceObject
 from lakecrew.services.simulate.estate import SimWorkspace
 
-
 # Canonical violation codes (notes/violation-codes.md) and their SOP sections.
 SOP: dict[str, str] = {
     "workspace.unregistered": "1.1.3",
@@ -89,7 +88,7 @@ class SimJob:
     workspace: SimWorkspace
     job_id: int
     name: str
-    period_h: int
+    period_h: float
     duration_h: float
     offset_h: float
     fail_rate: float

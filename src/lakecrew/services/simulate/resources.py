@@ -27,9 +27,17 @@ from lakecrew.services.simulate.model import Clock, UsageStream, WorkspaceBuild
 
 
 def build_warehouse(
-    b: WorkspaceBuild, rng: np.random.Generator, clock: Clock, *, name: str, size: str = "Small",
-    auto_stop: int = 15, tags: dict[str, str] | None = None, serverless: bool = True,
-    codes: tuple[str, ...] = (), pattern: str = "business",
+    b: WorkspaceBuild,
+    rng: np.random.Generator,
+    clock: Clock,
+    *,
+    name: str,
+    size: str = "Small",
+    auto_stop: int = 15,
+    tags: dict[str, str] | None = None,
+    serverless: bool = True,
+    codes: tuple[str, ...] = (),
+    pattern: str = "business",
 ) -> None:
     """A SQL warehouse (`EndpointInfo`), its usage stream and ground truth."""
     wid = "".join(rng.choice(list("0123456789abcdef"), 16))
@@ -72,11 +80,16 @@ def build_warehouse(
 
 
 def build_pool(
-    b: WorkspaceBuild, rng: np.random.Generator, *, name: str,
-    tags: dict[str, str] | None = None, codes: tuple[str, ...] = (),
+    b: WorkspaceBuild,
+    rng: np.random.Generator,
+    *,
+    name: str,
+    tags: dict[str, str] | None = None,
+    codes: tuple[str, ...] = (),
 ) -> None:
     """An instance pool (`InstancePoolAndStats`); idle pool instances bill no DBUs."""
-    pid = f"{int(rng.integers(1000, 1299))}-{int(rng.integers(100000, 999999))}-{suffix(rng, 5)}-pool-{suffix(rng)}"
+    prefix = f"{int(rng.integers(1000, 1299))}-{int(rng.integers(100000, 999999))}"
+    pid = f"{prefix}-{suffix(rng, 5)}-pool-{suffix(rng)}"
     env = b.ws.environment
     node = COMPLIANT_NODES[env][0]
     data = {
@@ -92,7 +105,12 @@ def build_pool(
         "custom_tags": b.ws.mandatory_tags() if tags is None else tags,
         "default_tags": {"Vendor": "Databricks", "DatabricksInstancePoolId": pid},
         "state": "ACTIVE",
-        "stats": {"idle_count": 0, "used_count": 0, "pending_idle_count": 0, "pending_used_count": 0},
+        "stats": {
+            "idle_count": 0,
+            "used_count": 0,
+            "pending_idle_count": 0,
+            "pending_used_count": 0,
+        },
     }
     b.add(ObjectKind.INSTANCE_POOL, pid, data)
     b.mark(ObjectKind.INSTANCE_POOL, pid, codes)
@@ -102,9 +120,24 @@ def policy_definition(env: str) -> dict[str, Any]:
     """The SOP cluster policy of one environment (T-shirt size, autoscale, spot, tags)."""
     lo, hi = AUTOSCALE[env]
     definition: dict[str, Any] = {
-        "autotermination_minutes": {"type": "range", "minValue": 10, "maxValue": 30, "defaultValue": 30},
-        "autoscale.min_workers": {"type": "range", "minValue": lo, "maxValue": hi, "defaultValue": lo},
-        "autoscale.max_workers": {"type": "range", "minValue": lo, "maxValue": hi, "defaultValue": hi},
+        "autotermination_minutes": {
+            "type": "range",
+            "minValue": 10,
+            "maxValue": 30,
+            "defaultValue": 30,
+        },
+        "autoscale.min_workers": {
+            "type": "range",
+            "minValue": lo,
+            "maxValue": hi,
+            "defaultValue": lo,
+        },
+        "autoscale.max_workers": {
+            "type": "range",
+            "minValue": lo,
+            "maxValue": hi,
+            "defaultValue": hi,
+        },
         "node_type_id": {"type": "allowlist", "values": list(COMPLIANT_NODES[env])},
         "custom_tags.environment": {"type": "fixed", "value": env},
     }
@@ -119,19 +152,29 @@ def build_policies(b: WorkspaceBuild, rng: np.random.Generator, clock: Clock) ->
     """Three policies: the environment's SOP policy, a job-cluster policy and a GPU policy."""
     env = b.ws.environment
     jobs_def = {**policy_definition(env), "cluster_type": {"type": "fixed", "value": "job"}}
-    gpu_def = {"node_type_id": {"type": "allowlist", "values": ["g4dn.xlarge", "g5.xlarge"]},
-               "custom_tags.gpu_approval": {"type": "unlimited", "isOptional": False}}
+    gpu_def = {
+        "node_type_id": {"type": "allowlist", "values": ["g4dn.xlarge", "g5.xlarge"]},
+        "custom_tags.gpu_approval": {"type": "unlimited", "isOptional": False},
+    }
     for name, definition, desc in (
         (f"sop-{env}-interactive", policy_definition(env), "SOP 1.2 all-purpose clusters"),
         (f"sop-{env}-jobs", jobs_def, "SOP 1.2.7 job clusters"),
         ("sop-gpu-approved", gpu_def, "SOP 1.2.6 GPU clusters (Board approval id required)"),
     ):
         pid = "".join(rng.choice(list("0123456789ABCDEF"), 16))
-        b.add(ObjectKind.CLUSTER_POLICY, pid, {
-            "policy_id": pid, "name": name, "definition": json.dumps(definition, sort_keys=True),
-            "description": desc, "creator_user_name": b.ws.owner, "is_default": False,
-            "created_at_timestamp": clock.ms(-float(rng.integers(2400, 9000))),
-        })
+        b.add(
+            ObjectKind.CLUSTER_POLICY,
+            pid,
+            {
+                "policy_id": pid,
+                "name": name,
+                "definition": json.dumps(definition, sort_keys=True),
+                "description": desc,
+                "creator_user_name": b.ws.owner,
+                "is_default": False,
+                "created_at_timestamp": clock.ms(-float(rng.integers(2400, 9000))),
+            },
+        )
 
 
 def build_scope(
@@ -144,8 +187,11 @@ def build_scope(
     if broad:
         acls.append(("users", broad))
     for principal, permission in acls:
-        b.add(ObjectKind.SECRET_ACL, secret_acl_id(name, principal),
-              {"principal": principal, "permission": permission})
+        b.add(
+            ObjectKind.SECRET_ACL,
+            secret_acl_id(name, principal),
+            {"principal": principal, "permission": permission},
+        )
 
 
 def workspace_conf(ws: SimWorkspace, *, audit_logs: bool) -> dict[str, str]:

@@ -12,28 +12,48 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
+from lakecrew.core.system_tables import SYSTEM_TABLES
 from lakecrew.ports.catalog import Grant, TableInfo
 from lakecrew.ports.workspace import ObjectKind, WorkspaceObject
 from lakecrew.services.simulate import tables as tb
 from lakecrew.services.simulate.audit import audit_events
-from lakecrew.services.simulate.catalogue import SKU_ALL_PURPOSE, SKU_JOBS, SIM_DOMAIN
-from lakecrew.services.simulate.estate import SimWorkspace, inventory, shadow_workspace, simulated_estate_yaml
-from lakecrew.services.simulate.model import SOP, Clock, Planted, SimJob, UsageStream, WorkspaceBuild, rng_for
+from lakecrew.services.simulate.catalogue import (
+    PRICE_CHANGE,
+    SIM_DOMAIN,
+    SKU_ALL_PURPOSE,
+    SKU_JOBS,
+    price_change_time,
+)
+from lakecrew.services.simulate.estate import (
+    SimWorkspace,
+    inventory,
+    shadow_workspace,
+    simulated_estate_yaml,
+)
+from lakecrew.services.simulate.model import (
+    SOP,
+    Clock,
+    Planted,
+    SimJob,
+    UsageStream,
+    WorkspaceBuild,
+    rng_for,
+)
 from lakecrew.services.simulate.plants import AUDIT_DISABLED, build_unit
 from lakecrew.services.simulate.resources import workspace_conf
 from lakecrew.services.simulate.uc import catalog_metadata
 from lakecrew.services.simulate.usage import Anomaly, Calendar, corrections, usage_batch
 
 LAG_HOURS = 10
-STREAMS_PER_BATCH = 1500
-JOBS_PER_BATCH = 1500
+STREAMS_PER_BATCH = 600
+JOBS_PER_BATCH = 600
 BUDGET_EXCEEDED = ("lassa-prod-westafrica", "malaria-dev-westafrica")
 ANOMALIES = (  # workspace, sku family (billing_origin_product), days before as_of, days, factor
     ("malaria-prod-westafrica", "JOBS", 61, 2, 4.0),
@@ -46,7 +66,9 @@ ANOMALIES = (  # workspace, sku family (billing_origin_product), days before as_
 class SimulationSink(Protocol):
     """Where the simulator writes. Repeated put_objects calls for a workspace add objects."""
 
-    def put_objects(self, workspace: str, kind: ObjectKind, objects: list[WorkspaceObject]) -> None: ...
+    def put_objects(
+        self, workspace: str, kind: ObjectKind, objects: list[WorkspaceObject]
+    ) -> None: ...
 
     def set_workspace_conf(self, workspace: str, conf: Mapping[str, str]) -> None: ...
 
@@ -95,19 +117,26 @@ def simulate(
     """Generate the simulated estate into `sinks`. Same (seed, scale, as_of) → identical output."""
     if scale < 1:
         raise ValueError("scale must be >= 1")
-    as_of = as_of or datetime.now(timezone.utc).date()
-    start = datetime(as_of.year, as_of.month, as_of.day, tzinfo=timezone.utc) - timedelta(days=89)
+    as_of = as_of or datetime.now(UTC).date()
+    start = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) - timedelta(days=89)
     clock = Clock(start, start + timedelta(days=89, hours=LAG_HOURS))
     report = SimulationReport(seed, scale, as_of, "")
     out = _Writer(sinks, report)
     cal = Calendar(clock)
     workspaces = inventory()
     by_name = {w.name: w for w in workspaces}
-    anomalies = [Anomaly(w, by_name[w].workspace_id, fam, cal.hours // 24 - d, n, f) for w, fam, d, n, f in ANOMALIES]
+    anomalies = [
+        Anomaly(w, by_name[w].workspace_id, fam, _weekday(clock, cal.hours // 24 - d), n, f)
+        for w, fam, d, n, f in ANOMALIES
+    ]
     truth: dict[str, Any] = {"violations": [], "compliant": [], "busy_clusters": []}
     streams: list[UsageStream] = []
     jobs: list[SimJob] = []
-    scd: dict[str, list[dict[str, Any]]] = {"system.compute.clusters": [], "system.compute.warehouses": [], "system.lakeflow.jobs": []}
+    scd: dict[str, list[dict[str, Any]]] = {
+        "system.compute.clusters": [],
+        "system.compute.warehouses": [],
+        "system.lakeflow.jobs": [],
+    }
     costs: dict[tuple[str, int], float] = {}
     batch = [0]
     corrections_truth: list[dict[str, str]] = []
@@ -116,7 +145,9 @@ def simulate(
         if streams and (final or len(streams) >= STREAMS_PER_BATCH):
             ub = usage_batch(streams, cal, seed, batch[0], anomalies)
             if batch[0] == 0:
-                fix, corrections_truth[:] = corrections(ub.table, rng_for(seed, 8), 6, f"sim{seed}-corr")
+                fix, corrections_truth[:] = corrections(
+                    ub.table, rng_for(seed, 8), 6, f"sim{seed}-corr"
+                )
                 ub.table = pa.concat_tables([ub.table, fix])
             for k, v in ub.cost_by_ws_day.items():
                 costs[k] = costs.get(k, 0.0) + v
@@ -128,7 +159,7 @@ def simulate(
             jobs.clear()
         for name, rows in scd.items():
             if rows and (final or len(rows) >= 20_000):
-                out.save(name, pa.Table.from_pylist(rows, schema=tb.st.SYSTEM_TABLES[name]))
+                out.save(name, pa.Table.from_pylist(rows, schema=SYSTEM_TABLES[name]))
                 rows.clear()
 
     running = []
@@ -140,7 +171,9 @@ def simulate(
                 _delete_one_cluster(b, clock)
             _emit(sinks, b, report)
             if unit == 0:
-                sinks.set_workspace_conf(ws.name, workspace_conf(ws, audit_logs=ws.name not in AUDIT_DISABLED))
+                sinks.set_workspace_conf(
+                    ws.name, workspace_conf(ws, audit_logs=ws.name not in AUDIT_DISABLED)
+                )
             for k, s in enumerate(b.streams):
                 s.key = (ws.index, unit, k)
             streams.extend(b.streams)
@@ -148,20 +181,44 @@ def simulate(
             running.extend(b.running)
             _scd_rows(b, clock, seed, unit, scd)
             truth["violations"] += [p.__dict__ for p in b.violations]
-            truth["compliant"] += [{"workspace": ws.name, "kind": k, "resource_id": i} for k, i in b.compliant]
+            truth["compliant"] += [
+                {"workspace": ws.name, "kind": k, "resource_id": i} for k, i in b.compliant
+            ]
             truth["busy_clusters"] += b.busy
             flush()
             sinks.progress("workspaces", wi * scale + unit + 1, total)
     shadow = shadow_workspace()
     streams.extend(_shadow_streams(shadow))
     flush(final=True)
-    _finish(sinks, out, report, clock, seed, workspaces, shadow, running, truth, costs, anomalies, corrections_truth)
+    _finish(
+        sinks,
+        out,
+        report,
+        clock,
+        seed,
+        workspaces,
+        shadow,
+        running,
+        truth,
+        costs,
+        anomalies,
+        corrections_truth,
+    )
     return report
+
+
+def _weekday(clock: Clock, day: int) -> int:
+    """The first weekday on or before `day` (spikes on quiet weekends would hide)."""
+    while (clock.start + timedelta(days=day)).weekday() >= 5:
+        day -= 1
+    return day
 
 
 def _delete_one_cluster(b: WorkspaceBuild, clock: Clock) -> None:
     """Turn the 'dev-history' cluster into a deleted one: SCD2 rows only, no REST object."""
-    victim = next(o for o in b.objects[ObjectKind.CLUSTER] if o.data["cluster_name"].endswith("dev-history"))
+    victim = next(
+        o for o in b.objects[ObjectKind.CLUSTER] if o.data["cluster_name"].endswith("dev-history")
+    )
     b.objects[ObjectKind.CLUSTER].remove(victim)
     b.compliant.remove((ObjectKind.CLUSTER.value, victim.object_id))
     b.streams = [s for s in b.streams if s.metadata.get("cluster_id") != victim.object_id]
@@ -177,14 +234,22 @@ def _emit(sinks: SimulationSink, b: WorkspaceBuild, report: SimulationReport) ->
         report.resources[kind.value] = report.resources.get(kind.value, 0) + len(objs)
 
 
-def _scd_rows(b: WorkspaceBuild, clock: Clock, seed: int, unit: int, scd: dict[str, list[dict[str, Any]]]) -> None:
+def _scd_rows(
+    b: WorkspaceBuild, clock: Clock, seed: int, unit: int, scd: dict[str, list[dict[str, Any]]]
+) -> None:
     for h in b.history:
         if "data" in h:
-            scd["system.compute.clusters"].append(tb.cluster_row(b.ws, h["data"], h["change_ms"], None))
+            scd["system.compute.clusters"].append(
+                tb.cluster_row(b.ws, h["data"], h["change_ms"], None)
+            )
             if h["deleted_ms"]:
-                scd["system.compute.clusters"].append(tb.cluster_row(b.ws, h["data"], h["deleted_ms"], h["deleted_ms"]))
+                scd["system.compute.clusters"].append(
+                    tb.cluster_row(b.ws, h["data"], h["deleted_ms"], h["deleted_ms"])
+                )
         else:
-            scd["system.compute.warehouses"].append(tb.warehouse_row(b.ws, h["warehouse"], h["change_ms"]))
+            scd["system.compute.warehouses"].append(
+                tb.warehouse_row(b.ws, h["warehouse"], h["change_ms"])
+            )
     rng = rng_for(seed, 9, b.ws.index, unit)
     for o in b.objects.get(ObjectKind.JOB, []):
         scd["system.lakeflow.jobs"].extend(tb.job_rows(b.ws, dict(o.data), clock, rng))
@@ -192,15 +257,42 @@ def _scd_rows(b: WorkspaceBuild, clock: Clock, seed: int, unit: int, scd: dict[s
 
 def _shadow_streams(ws: SimWorkspace) -> list[UsageStream]:
     return [
-        UsageStream(ws.workspace_id, SKU_ALL_PURPOSE, 6.9, {}, {"cluster_id": "0101-000000-shadow01", "node_type": "m5.2xlarge"}, {}, pattern="always", key=(ws.index, 0, 0)),
-        UsageStream(ws.workspace_id, SKU_JOBS, 4.1, {}, {"cluster_id": "0101-000000-shadow02", "node_type": "m5.xlarge"}, {}, pattern="business", key=(ws.index, 0, 1)),
+        UsageStream(
+            ws.workspace_id,
+            SKU_ALL_PURPOSE,
+            6.9,
+            {},
+            {"cluster_id": "0101-000000-shadow01", "node_type": "m5.2xlarge"},
+            {},
+            pattern="always",
+            key=(ws.index, 0, 0),
+        ),
+        UsageStream(
+            ws.workspace_id,
+            SKU_JOBS,
+            4.1,
+            {},
+            {"cluster_id": "0101-000000-shadow02", "node_type": "m5.xlarge"},
+            {},
+            pattern="business",
+            key=(ws.index, 0, 1),
+        ),
     ]
 
 
-def _finish(
-    sinks: SimulationSink, out: _Writer, report: SimulationReport, clock: Clock, seed: int,
-    workspaces: list[SimWorkspace], shadow: SimWorkspace, running: list[Any], truth: dict[str, Any],
-    costs: dict[tuple[str, int], float], anomalies: list[Anomaly], corr: list[dict[str, str]],
+def _finish(  # noqa: PLR0917 - private helper, called once
+    sinks: SimulationSink,
+    out: _Writer,
+    report: SimulationReport,
+    clock: Clock,
+    seed: int,
+    workspaces: list[SimWorkspace],
+    shadow: SimWorkspace,
+    running: list[Any],
+    truth: dict[str, Any],
+    costs: dict[tuple[str, int], float],
+    anomalies: list[Anomaly],
+    corr: list[dict[str, str]],
 ) -> None:
     out.save("system.compute.node_timeline", tb.node_timeline(running, clock, seed))
     out.save("system.billing.list_prices", tb.list_prices(clock))
@@ -215,43 +307,99 @@ def _finish(
         sinks.grant(g)
     report.resources["tables"] = len(tables)
     budgets = _budgets(workspaces, clock, costs)
-    extra = [Planted("workspace.unapproved", SOP["workspace.unapproved"], w.name, "workspace", w.name) for w in workspaces if not w.approved]
-    extra.append(Planted("workspace.unregistered", SOP["workspace.unregistered"], shadow.name, "workspace", shadow.name))
-    extra += [Planted("workspace.audit_logs_disabled", SOP["workspace.audit_logs_disabled"], n, "workspace", n) for n in AUDIT_DISABLED]
-    extra += [Planted("budget.exceeded", SOP["budget.exceeded"], n, "workspace", n) for n in BUDGET_EXCEEDED]
+    extra = [
+        Planted("workspace.unapproved", SOP["workspace.unapproved"], w.name, "workspace", w.name)
+        for w in workspaces
+        if not w.approved
+    ]
+    extra.append(
+        Planted(
+            "workspace.unregistered",
+            SOP["workspace.unregistered"],
+            shadow.name,
+            "workspace",
+            shadow.name,
+        )
+    )
+    extra += [
+        Planted(
+            "workspace.audit_logs_disabled", SOP["workspace.audit_logs_disabled"], n, "workspace", n
+        )
+        for n in AUDIT_DISABLED
+    ]
+    extra += [
+        Planted("budget.exceeded", SOP["budget.exceeded"], n, "workspace", n)
+        for n in BUDGET_EXCEEDED
+    ]
     anomaly_truth = []
     for a in anomalies:
         first = (clock.start + timedelta(days=a.start_day)).date()
-        anomaly_truth.append({"workspace": a.workspace, "sku_family": a.sku_family, "start": first.isoformat(),
-                              "end": (first + timedelta(days=a.days - 1)).isoformat(), "factor": a.factor})
-        extra.append(Planted("cost.anomaly", SOP["cost.anomaly"], a.workspace, "usage", f"{a.workspace}/{a.sku_family}/{first.isoformat()}"))
+        anomaly_truth.append(
+            {
+                "workspace": a.workspace,
+                "sku_family": a.sku_family,
+                "start": first.isoformat(),
+                "end": (first + timedelta(days=a.days - 1)).isoformat(),
+                "factor": a.factor,
+            }
+        )
+        extra.append(
+            Planted(
+                "cost.anomaly",
+                SOP["cost.anomaly"],
+                a.workspace,
+                "usage",
+                f"{a.workspace}/{a.sku_family}/{first.isoformat()}",
+            )
+        )
     truth["violations"] += [p.__dict__ for p in (*extra, *planted, *uc_planted)]
     truth["compliant"] += [{"workspace": w, "kind": "tables", "resource_id": n} for w, n in uc_ok]
     flagged = {p.workspace for p in extra if p.kind == "workspace"}
-    truth["compliant"] += [{"workspace": w.name, "kind": "workspace", "resource_id": w.name} for w in workspaces if w.name not in flagged]
+    truth["compliant"] += [
+        {"workspace": w.name, "kind": "workspace", "resource_id": w.name}
+        for w in workspaces
+        if w.name not in flagged
+    ]
     report.ground_truth = {
-        "seed": seed, "scale": report.scale, "as_of": report.as_of.isoformat(),
+        "seed": seed,
+        "scale": report.scale,
+        "as_of": report.as_of.isoformat(),
         "now": clock.now.isoformat(),
         **truth,
         "anomalies": anomaly_truth,
         "security_events": security,
         "corrections": corr,
-        "billing_lag_day": {"date": report.as_of.isoformat(), "hours_present": clock.now.hour,
-                            "note": "usage of as_of is partial (billing lag): hours 00..%02d only" % (clock.now.hour - 1)},
+        "billing_lag_day": {
+            "date": report.as_of.isoformat(),
+            "hours_present": clock.now.hour,
+            "note": f"as_of is partial (billing lag): hours 00..{clock.now.hour - 1:02d} only",
+        },
         "budgets": {n: v for n, v in budgets.items()},
-        "price_changes": [{"sku": tb.PRICE_CHANGE[0], "new_price": tb.PRICE_CHANGE[1],
-                           "from": tb.price_change_time(report.as_of).isoformat()}],
-        "approvals": [], "notes": "No GPU/high-memory/auto-termination approvals exist in the simulated estate.",
+        "price_changes": [
+            {
+                "sku": PRICE_CHANGE[0],
+                "new_price": PRICE_CHANGE[1],
+                "from": price_change_time(report.as_of).isoformat(),
+            }
+        ],
+        "approvals": [],
+        "notes": "No GPU/high-memory/auto-termination approvals exist in the simulated estate.",
     }
     report.estate_yaml = simulated_estate_yaml(budgets, seed=seed, as_of=report.as_of)
-    report.labels = {"workspace_conf": "lakecrew.simulated=true", "domain": SIM_DOMAIN,
-                     "id_prefix": f"sim{seed}-", "table_property": "lakecrew.simulated=true"}
+    report.labels = {
+        "workspace_conf": "lakecrew.simulated=true",
+        "domain": SIM_DOMAIN,
+        "id_prefix": f"sim{seed}-",
+        "table_property": "lakecrew.simulated=true",
+    }
 
 
-def _budgets(workspaces: list[SimWorkspace], clock: Clock, costs: dict[tuple[str, int], float]) -> dict[str, float]:
+def _budgets(
+    workspaces: list[SimWorkspace], clock: Clock, costs: dict[tuple[str, int], float]
+) -> dict[str, float]:
     """Monthly budgets: 60 % of month-to-date spend where planted, else 3x month-to-date."""
     first = clock.now.date().replace(day=1)
-    first_day = (datetime(first.year, first.month, 1, tzinfo=timezone.utc) - clock.start).days
+    first_day = (datetime(first.year, first.month, 1, tzinfo=UTC) - clock.start).days
     out = {}
     for w in workspaces:
         mtd = sum(v for (wid, d), v in costs.items() if wid == w.workspace_id and d >= first_day)
@@ -263,7 +411,10 @@ def _budgets(workspaces: list[SimWorkspace], clock: Clock, costs: dict[tuple[str
 def write_ground_truth(report: SimulationReport, path: Path) -> None:
     """Write report.ground_truth as sorted, indented JSON (atomically)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(report.ground_truth, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    tmp.write_text(
+        json.dumps(report.ground_truth, indent=2, sort_keys=True, default=str) + "\n",
+        encoding="utf-8",
+    )
     tmp.replace(path)
 
 
@@ -274,5 +425,5 @@ def scale_for(resources: int = 100_000) -> int:
 
 
 # Measured with simulate(NullSink) (see README): resources at scale 1, added per extra scale step.
-BASE_RESOURCES = 0
-TAIL_RESOURCES_PER_SCALE = 1
+BASE_RESOURCES = 380
+TAIL_RESOURCES_PER_SCALE = 215

@@ -11,13 +11,35 @@ from lakecrew.services.simulate.estate import SimWorkspace
 from lakecrew.services.simulate.model import SOP, Planted
 
 TABLES = (  # schema.table, classification, comment, columns (name, type, pii)
-    ("bronze.raw_submissions", "Confidential", "Raw case submissions from DHIS2, append-only.",
-     (("submission_id", "string", False), ("reporter_phone", "string", True), ("payload", "string", False))),
-    ("silver.case_reports", "Restricted", "Validated case reports, one row per case.",
-     (("case_id", "string", False), ("patient_name", "string", True), ("patient_phone", "string", True),
-      ("lga", "string", False), ("test_result", "string", False), ("reported_on", "date", False))),
-    ("gold.weekly_summary", "Internal", "Weekly cases per LGA for dashboards.",
-     (("lga", "string", False), ("epi_week", "int", False), ("cases", "bigint", False))),
+    (
+        "bronze.raw_submissions",
+        "Confidential",
+        "Raw case submissions from DHIS2, append-only.",
+        (
+            ("submission_id", "string", False),
+            ("reporter_phone", "string", True),
+            ("payload", "string", False),
+        ),
+    ),
+    (
+        "silver.case_reports",
+        "Restricted",
+        "Validated case reports, one row per case.",
+        (
+            ("case_id", "string", False),
+            ("patient_name", "string", True),
+            ("patient_phone", "string", True),
+            ("lga", "string", False),
+            ("test_result", "string", False),
+            ("reported_on", "date", False),
+        ),
+    ),
+    (
+        "gold.weekly_summary",
+        "Internal",
+        "Weekly cases per LGA for dashboards.",
+        (("lga", "string", False), ("epi_week", "int", False), ("cases", "bigint", False)),
+    ),
 )
 PLANTS = {  # (workspace, table) -> violation codes
     ("malaria-dev-westafrica", "bronze.raw_submissions"): ("table.owner_missing",),
@@ -35,13 +57,25 @@ PLANTS = {  # (workspace, table) -> violation codes
 }
 
 
-def _table(ws: SimWorkspace, name: str, cls: str, comment: str, cols: Sequence[tuple[str, str, bool]],
-           codes: tuple[str, ...], created: datetime) -> TableInfo:
+def _table(  # noqa: PLR0917 - private helper, called once
+    ws: SimWorkspace,
+    name: str,
+    cls: str,
+    comment: str,
+    cols: Sequence[tuple[str, str, bool]],
+    codes: tuple[str, ...],
+    created: datetime,
+) -> TableInfo:
     catalog = f"{ws.project}_{ws.environment}"
     mask = f"{catalog}.governance.mask_pii"
     columns = tuple(
-        ColumnInfo(name=c, type_text=t, position=i, tags={"pii": "true"} if pii else {},
-                   mask=(mask if pii and "table.pii_unmasked" not in codes else None))
+        ColumnInfo(
+            name=c,
+            type_text=t,
+            position=i,
+            tags={"pii": "true"} if pii else {},
+            mask=(mask if pii and "table.pii_unmasked" not in codes else None),
+        )
         for i, (c, t, pii) in enumerate(cols)
     )
     tags = {} if "table.classification_missing" in codes else {"classification": cls}
@@ -49,13 +83,20 @@ def _table(ws: SimWorkspace, name: str, cls: str, comment: str, cols: Sequence[t
     if "table.steward_missing" not in codes:
         props["steward"] = sim_email(f"{ws.team}-steward")
     return TableInfo(
-        full_name=f"{catalog}.{name}", owner="" if "table.owner_missing" in codes else ws.owner,
+        full_name=f"{catalog}.{name}",
+        owner="" if "table.owner_missing" in codes else ws.owner,
         comment=None if "table.comment_missing" in codes else comment,
-        properties=props, tags=tags, columns=columns, created_at=created, updated_at=created,
+        properties=props,
+        tags=tags,
+        columns=columns,
+        created_at=created,
+        updated_at=created,
     )
 
 
-def catalog_metadata(workspaces: Sequence[SimWorkspace], now: datetime) -> tuple[list[TableInfo], list[Grant], list[Planted], list[tuple[str, str]]]:
+def catalog_metadata(
+    workspaces: Sequence[SimWorkspace], now: datetime
+) -> tuple[list[TableInfo], list[Grant], list[Planted], list[tuple[str, str]]]:
     """Tables, grants, planted violations and compliant table names (with their workspace)."""
     tables: list[TableInfo] = []
     grants: list[Grant] = []
@@ -70,11 +111,29 @@ def catalog_metadata(workspaces: Sequence[SimWorkspace], now: datetime) -> tuple
             info = _table(ws, name, cls, comment, cols, codes, created)
             tables.append(info)
             full = info.full_name
-            grants.append(Grant(f"{ws.project}-analysts", "SELECT", "TABLE", full, granted_by=ws.owner, granted_at=created))
+            grants.append(
+                Grant(
+                    f"{ws.project}-analysts",
+                    "SELECT",
+                    "TABLE",
+                    full,
+                    granted_by=ws.owner,
+                    granted_at=created,
+                )
+            )
             if cls == "Restricted":
                 expiry = None if "grant.temporary_no_expiry" in codes else now + timedelta(days=14)
-                grants.append(Grant(sim_email("visiting.epidemiologist"), "SELECT", "TABLE", full,
-                                    granted_by=ws.owner, granted_at=now - timedelta(days=10), expires_at=expiry))
+                grants.append(
+                    Grant(
+                        sim_email("visiting.epidemiologist"),
+                        "SELECT",
+                        "TABLE",
+                        full,
+                        granted_by=ws.owner,
+                        granted_at=now - timedelta(days=10),
+                        expires_at=expiry,
+                    )
+                )
             planted += [Planted(c, SOP[c], ws.name, "tables", full) for c in codes]
             if not codes:
                 compliant.append((ws.name, full))

@@ -16,13 +16,13 @@ import pyarrow.compute as pc
 
 from lakecrew.core.system_tables import BILLING_USAGE, USAGE_METADATA_FIELDS
 from lakecrew.services.simulate.catalogue import (
+    LIST_PRICES,
     PRICE_CHANGE,
     SKU_FAMILY,
     SKU_JOBS,
     SKU_JOBS_SERVERLESS,
     SKU_SQL_PRO,
     SKU_SQL_SERVERLESS,
-    LIST_PRICES,
 )
 from lakecrew.services.simulate.estate import ACCOUNT_ID
 from lakecrew.services.simulate.jobs import job_runs
@@ -67,7 +67,9 @@ def _pattern_hours(s: UsageStream, cal: Calendar, rng: np.random.Generator) -> n
     if s.pattern == "sporadic":
         mask = cal.office & (r < 0.09)
     else:
-        mask = (cal.office & (r < 0.8)) | (cal.weekend & (cal.hod >= 9) & (cal.hod <= 15) & (r < 0.1))
+        mask = (cal.office & (r < 0.8)) | (
+            cal.weekend & (cal.hod >= 9) & (cal.hod <= 15) & (r < 0.1)
+        )
     if s.pattern == "since":
         mask |= np.arange(cal.hours) >= int(s.since_hour)
     return np.flatnonzero(mask)
@@ -98,7 +100,9 @@ def decimal_from_micro(micro: np.ndarray) -> pa.Array:
     raw = np.empty((micro.size, 2), dtype=np.int64)
     raw[:, 0] = micro
     raw[:, 1] = micro >> 63
-    arr = pa.Array.from_buffers(pa.decimal128(38, 6), micro.size, [None, pa.py_buffer(raw.tobytes())])
+    arr = pa.Array.from_buffers(
+        pa.decimal128(38, 6), micro.size, [None, pa.py_buffer(raw.tobytes())]
+    )
     return arr.cast(pa.decimal128(38, 18))
 
 
@@ -154,7 +158,10 @@ class UsageBatch:
 
 
 def usage_batch(
-    streams: Sequence[UsageStream], cal: Calendar, seed: int, batch_no: int,
+    streams: Sequence[UsageStream],
+    cal: Calendar,
+    seed: int,
+    batch_no: int,
     anomalies: Sequence[Anomaly] = (),
 ) -> UsageBatch:
     """Hourly ORIGINAL usage records of `streams`."""
@@ -168,7 +175,9 @@ def usage_batch(
     rng = rng_for(seed, 3, batch_no)
     dbu = np.array([s.dbu_per_hour for s in streams])[si]
     growth = 1.0 + 0.15 * hour / max(cal.hours, 1)
-    util = np.where(np.array([s.pattern != "runs" for s in streams])[si], rng.uniform(0.55, 1.0, n), 1.0)
+    util = np.where(
+        np.array([s.pattern != "runs" for s in streams])[si], rng.uniform(0.55, 1.0, n), 1.0
+    )
     weekend = np.where(cal.weekend[hour] & (util < 1.0), 0.7, 1.0)
     qty = dbu * frac * growth * util * weekend * rng.lognormal(0.0, 0.12, n)
     day = hour // 24
@@ -182,7 +191,12 @@ def usage_batch(
     micro = np.maximum(micro, 1)
     prices = dict(LIST_PRICES)
     p_old = np.array([float(prices[s.sku]) for s in streams])[si]
-    p_new = np.array([float(PRICE_CHANGE[1]) if s.sku == PRICE_CHANGE[0] else float(prices[s.sku]) for s in streams])[si]
+    p_new = np.array(
+        [
+            float(PRICE_CHANGE[1]) if s.sku == PRICE_CHANGE[0] else float(prices[s.sku])
+            for s in streams
+        ]
+    )[si]
     cost = micro / 1e6 * np.where(hour + 1 >= cal.change_hour, p_new, p_old)
     cost_by: dict[tuple[str, int], float] = {}
     if n:
@@ -196,9 +210,16 @@ def usage_batch(
     return UsageBatch(table, cost_by)
 
 
-def _assemble(
-    streams: Sequence[UsageStream], cal: Calendar, seed: int, batch_no: int, si: np.ndarray,
-    hour: np.ndarray, run_id: np.ndarray, run_start: np.ndarray, micro: np.ndarray,
+def _assemble(  # noqa: PLR0917 - private helper, called once
+    streams: Sequence[UsageStream],
+    cal: Calendar,
+    seed: int,
+    batch_no: int,
+    si: np.ndarray,
+    hour: np.ndarray,
+    run_id: np.ndarray,
+    run_start: np.ndarray,
+    micro: np.ndarray,
 ) -> pa.Table:
     n = hour.size
     ts_type = pa.timestamp("us", tz="UTC")
@@ -218,12 +239,18 @@ def _assemble(
         rid = pc.cast(pa.array(run_id), S)
         meta_cols["job_run_id"] = pc.if_else(pa.array(has_run), rid, pa.nulls(n, S))
         per_run = np.array([s.per_run_cluster for s in streams])[si]
-        run_ts = pa.array(cal.start_us + np.floor(run_start * 3600).astype(np.int64) * 1_000_000,
-                          pa.timestamp("us", tz="UTC")).cast(pa.timestamp("s", tz="UTC"))
+        run_ts = pa.array(
+            cal.start_us + np.floor(run_start * 3600).astype(np.int64) * 1_000_000,
+            pa.timestamp("us", tz="UTC"),
+        ).cast(pa.timestamp("s", tz="UTC"))
         cid = pc.binary_join_element_wise(
             pc.strftime(run_ts, "%m%d-%H%M%S"),
-            pc.utf8_lpad(pc.cast(pa.array(run_id % 10**7), S), 7, "0"), "-r")
-        meta_cols["cluster_id"] = pc.if_else(pa.array(per_run), cid, meta_cols.get("cluster_id", pa.nulls(n, S)))
+            pc.utf8_lpad(pc.cast(pa.array(run_id % 10**7), S), 7, "0"),
+            "-r",
+        )
+        meta_cols["cluster_id"] = pc.if_else(
+            pa.array(per_run), cid, meta_cols.get("cluster_id", pa.nulls(n, S))
+        )
     ident = {f: _take([s.identity.get(f) for s in streams], si) for f in ("run_as", "owned_by")}
     cols = {
         "account_id": pc.take(pa.array([ACCOUNT_ID], S), pa.array(np.zeros(n, np.int64))),
@@ -248,7 +275,9 @@ def _assemble(
     return pa.Table.from_arrays([cols[f.name] for f in BILLING_USAGE], schema=BILLING_USAGE)
 
 
-def corrections(table: pa.Table, rng: np.random.Generator, count: int, prefix: str) -> tuple[pa.Table, list[dict[str, str]]]:
+def corrections(
+    table: pa.Table, rng: np.random.Generator, count: int, prefix: str
+) -> tuple[pa.Table, list[dict[str, str]]]:
     """RETRACTION + RESTATEMENT rows for `count` ORIGINAL rows of `table` (not the last 3 days)."""
     if table.num_rows == 0:
         return table.slice(0, 0), []
@@ -256,17 +285,40 @@ def corrections(table: pa.Table, rng: np.random.Generator, count: int, prefix: s
     eligible = np.flatnonzero(dates <= dates.max() - 3)
     pick = np.sort(rng.choice(eligible, size=min(count, eligible.size), replace=False))
     orig = table.take(pa.array(pick))
-    q = np.array([int(v * 10**6) for v in orig.column("usage_quantity").cast(pa.decimal128(38, 6)).to_pylist()], np.int64)
+    q = np.array(
+        [
+            int(v * 10**6)
+            for v in orig.column("usage_quantity").cast(pa.decimal128(38, 6)).to_pylist()
+        ],
+        np.int64,
+    )
     restated = np.maximum((q * rng.uniform(0.6, 0.9, q.size)).astype(np.int64), 1)
     ids = orig.column("record_id").to_pylist()
-    ing = pc.add(orig.column("ingestion_date").cast(pa.int32()), pa.scalar(2, pa.int32())).cast(pa.date32())
+    ing = pc.add(orig.column("ingestion_date").cast(pa.int32()), pa.scalar(2, pa.int32())).cast(
+        pa.date32()
+    )
     out, truth = [], []
     for kind, qty in (("RETRACTION", -q), ("RESTATEMENT", restated)):
-        t = orig.set_column(orig.schema.get_field_index("usage_quantity"), "usage_quantity", decimal_from_micro(qty))
-        t = t.set_column(t.schema.get_field_index("record_type"), "record_type", pa.array([kind] * len(ids), S))
-        t = t.set_column(t.schema.get_field_index("record_id"), "record_id", pa.array([f"{prefix}-{kind[:4].lower()}-{i}" for i in range(len(ids))], S))
+        t = orig.set_column(
+            orig.schema.get_field_index("usage_quantity"), "usage_quantity", decimal_from_micro(qty)
+        )
+        t = t.set_column(
+            t.schema.get_field_index("record_type"), "record_type", pa.array([kind] * len(ids), S)
+        )
+        t = t.set_column(
+            t.schema.get_field_index("record_id"),
+            "record_id",
+            pa.array([f"{prefix}-{kind[:4].lower()}-{i}" for i in range(len(ids))], S),
+        )
         out.append(t.set_column(t.schema.get_field_index("ingestion_date"), "ingestion_date", ing))
     for i, rid in enumerate(ids):
-        truth.append({"original": rid, "retraction": f"{prefix}-retr-{i}", "restatement": f"{prefix}-rest-{i}",
-                      "original_quantity": f"{q[i] / 1e6:.6f}", "restated_quantity": f"{restated[i] / 1e6:.6f}"})
+        truth.append(
+            {
+                "original": rid,
+                "retraction": f"{prefix}-retr-{i}",
+                "restatement": f"{prefix}-rest-{i}",
+                "original_quantity": f"{q[i] / 1e6:.6f}",
+                "restated_quantity": f"{restated[i] / 1e6:.6f}",
+            }
+        )
     return pa.concat_tables(out), truth

@@ -1,0 +1,105 @@
+"""DeltaTableStore: the TableStore port over DeltaStore (delta-rs), for pipeline runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+
+from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.schema_check import type_text
+from lakecrew.core.errors import UsageError
+from lakecrew.ports.catalog import ColumnInfo
+from lakecrew.ports.tables import Maintenance
+
+
+class DeltaTableStore:
+    """Pipeline table writes on a local lakehouse; every write is one Delta commit."""
+
+    def __init__(self, store: DeltaStore) -> None:
+        self.store = store
+
+    def exists(self, full_name: str) -> bool:
+        return self.store.exists(full_name)
+
+    def schema(self, full_name: str) -> pa.Schema | None:
+        return self.store.schema(full_name) if self.store.exists(full_name) else None
+
+    def create(
+        self, full_name: str, schema: pa.Schema, *, partition_by: Sequence[str] = ()
+    ) -> None:
+        if not self.store.exists(full_name):
+            self.store.create_table(full_name, schema, partition_by=partition_by, exist_ok=True)
+
+    def append(self, full_name: str, data: pa.Table, *, merge_schema: bool = False) -> int:
+        return self.store.append(full_name, data, merge_schema=merge_schema).version
+
+    def replace(
+        self,
+        full_name: str,
+        data: pa.Table,
+        *,
+        where: Mapping[str, str] | None = None,
+        overwrite_schema: bool = False,
+    ) -> int:
+        predicate = _predicate(where) if where else None
+        return self.store.overwrite(
+            full_name, data, predicate=predicate, overwrite_schema=overwrite_schema
+        ).version
+
+    def merge(self, full_name: str, data: pa.Table, keys: Sequence[str]) -> int:
+        return self.store.merge(full_name, data, keys, merge_schema=True).version
+
+    def read(
+        self,
+        full_name: str,
+        columns: Sequence[str] | None = None,
+        where: Mapping[str, str] | None = None,
+    ) -> pa.Table:
+        dataset = self.store.to_arrow(full_name)
+        expr = None
+        for name, value in (where or {}).items():
+            term = pads.field(name) == pc.scalar(value)
+            expr = term if expr is None else expr & term
+        return dataset.to_table(columns=list(columns) if columns else None, filter=expr)
+
+    def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:
+        return tuple(
+            ColumnInfo(name=f.name, type_text=type_text(f.type), nullable=f.nullable, position=i)
+            for i, f in enumerate(self.store.schema(full_name))
+        )
+
+    def location(self, full_name: str) -> str:
+        return str(self.store.path(full_name))
+
+    def maintain(
+        self, full_name: str, *, zorder_by: Sequence[str] = (), retention_hours: int = 168
+    ) -> Maintenance:
+        table = self.store.table(full_name)
+        if zorder_by:
+            metrics = table.optimize.z_order(list(zorder_by))
+        else:
+            metrics = table.optimize.compact()
+        table = self.store.table(full_name)
+        removed = table.vacuum(
+            retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False
+        )
+        return Maintenance(
+            table=full_name,
+            files_removed=int(metrics.get("numFilesRemoved", 0)),
+            files_added=int(metrics.get("numFilesAdded", 0)),
+            zorder_by=tuple(zorder_by),
+            vacuumed_files=len(removed),
+            retention_hours=retention_hours,
+        )
+
+
+def _predicate(where: Mapping[str, str]) -> str:
+    parts = []
+    for name, value in where.items():
+        if not name.replace("_", "").isalnum():
+            raise UsageError(f"invalid column name in predicate: {name!r}")
+        parts.append(f"\"{name}\" = '{value.replace(chr(39), chr(39) * 2)}'")
+    return " AND ".join(parts)

@@ -1,0 +1,106 @@
+"""Builders of the crew's services for a Context (composition root, next to context.py).
+
+    from lakecrew.crew_wiring import crew_service, targets
+    svc = crew_service(ctx)
+    results = svc.sweep(targets(ctx, "malaria-dev-westafrica"), apply=False)
+
+Local defaults: ledger = Delta tables `lakecrew.crew.*`; notifications = JSON lines in
+`.lakecrew/outbox/notifications.jsonl` (file channel); tickets = `.lakecrew/tickets.db`; locks =
+`.lakecrew/locks/<workspace>.lock`; pack = the default pack layered with lakecrew.yaml's sop_pack.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lakecrew.adapters.local.channels import FileChannel
+from lakecrew.adapters.local.ledger_store import DeltaLedgerStore
+from lakecrew.adapters.local.lock import FileLocks
+from lakecrew.adapters.local.ticket_store import LocalTicketStore
+from lakecrew.core.errors import UsageError
+from lakecrew.core.pack import Pack
+from lakecrew.services.crew.observer import Observer
+from lakecrew.services.crew.plan import CrewSettings
+from lakecrew.services.crew.service import CrewService, Target
+from lakecrew.services.crew.snapshot import WorkspaceInfo
+from lakecrew.services.crew.sweep import CrewDeps
+from lakecrew.services.policy.engine import Engine
+from lakecrew.services.policy.loader import DEFAULT_PACK, load_pack
+
+if TYPE_CHECKING:
+    from lakecrew.context import Context
+
+
+def pack(ctx: Context) -> Pack:
+    """The SOP pack of the project (default pack, plus lakecrew.yaml's `sop_pack` overlay)."""
+    overlay = ctx.config.sop_pack_path(ctx.layout.root)
+    sources = (DEFAULT_PACK,) if overlay is None else (DEFAULT_PACK, overlay)
+    return load_pack(sources).pack
+
+
+def ledger(ctx: Context) -> DeltaLedgerStore:
+    return DeltaLedgerStore(ctx.store, ctx.metastore)
+
+
+def notifier(ctx: Context) -> FileChannel:
+    return FileChannel(ctx.layout.state_dir / "outbox" / "notifications.jsonl")
+
+
+def tickets(ctx: Context) -> LocalTicketStore:
+    return LocalTicketStore(ctx.layout.state_dir / "tickets.db")
+
+
+def workspace_info(ctx: Context, name: str) -> WorkspaceInfo:
+    ws = ctx.config.workspace(name)
+    return WorkspaceInfo(
+        ws.name,
+        ws.environment,
+        ws.owner,
+        ws.project,
+        ws.cost_center,
+        ws.workspace_id,
+        ws.approval.status,
+    )
+
+
+def crew_deps(ctx: Context, settings: CrewSettings | None = None) -> CrewDeps:
+    loaded = pack(ctx)
+    return CrewDeps(
+        pack=loaded,
+        engine=Engine(loaded),
+        ledger=ledger(ctx),
+        notifier=notifier(ctx),
+        tickets=tickets(ctx),
+        locks=FileLocks(ctx.layout.locks_dir),
+        observer=Observer(ctx.clock, ctx.sql),
+        clock=ctx.clock,
+        settings=settings or CrewSettings(),
+    )
+
+
+def crew_service(ctx: Context, settings: CrewSettings | None = None) -> CrewService:
+    """The crew's use cases for this project."""
+    return CrewService(crew_deps(ctx, settings))
+
+
+def targets(ctx: Context, workspace: str | None = None) -> list[Target]:
+    """What `lakecrew sweep [--workspace W]` sweeps: one or every local workspace, at its
+    environment's rollout phase from lakecrew.yaml."""
+    names = [workspace] if workspace else ctx.local_workspaces()
+    if not names:
+        raise UsageError("no local workspaces to sweep", fix="add one to lakecrew.yaml")
+    out = []
+    for name in names:
+        info = workspace_info(ctx, name)
+        out.append(
+            Target(
+                ctx.workspace(name),
+                info,
+                ctx.config.phase_for(ctx.config.workspace(name).environment),
+            )
+        )
+    return out
+
+
+def estate_inventory(ctx: Context) -> list[WorkspaceInfo]:
+    return [workspace_info(ctx, w.name) for w in ctx.config.workspaces]

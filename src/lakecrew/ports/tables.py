@@ -1,0 +1,88 @@
+"""TableStore port: the table writes a pipeline needs (append, replace, merge, maintenance).
+
+Every write is one atomic commit (Delta locally, Unity Catalog on Databricks), so a crash leaves
+the previous version readable. ``replace`` with a ``where`` mapping replaces only the rows whose
+columns equal the given values (``_batch_id = '...'``): the idempotent way to rewrite one batch.
+Services see only Arrow tables and plain dataclasses; the local adapter is
+``adapters/local/table_store.py`` over DeltaStore.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import pyarrow as pa
+
+from lakecrew.ports.catalog import ColumnInfo
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """What OPTIMIZE (compaction, z-order) and VACUUM did to one table."""
+
+    table: str
+    files_removed: int
+    files_added: int
+    zorder_by: tuple[str, ...]
+    vacuumed_files: int
+    retention_hours: int
+
+
+class TableStore(Protocol):
+    """Create, write, read and maintain tables by three-part name."""
+
+    def exists(self, full_name: str) -> bool: ...
+
+    def schema(self, full_name: str) -> pa.Schema | None:
+        """The table's schema, or None when it does not exist."""
+        ...
+
+    def create(
+        self, full_name: str, schema: pa.Schema, *, partition_by: Sequence[str] = ()
+    ) -> None:
+        """Create an empty table (no-op when it exists with compatible columns)."""
+        ...
+
+    def append(self, full_name: str, data: pa.Table, *, merge_schema: bool = False) -> int:
+        """Append rows in one commit; returns the new version."""
+        ...
+
+    def replace(
+        self,
+        full_name: str,
+        data: pa.Table,
+        *,
+        where: Mapping[str, str] | None = None,
+        overwrite_schema: bool = False,
+    ) -> int:
+        """Replace all rows (or those matching ``where``) in one commit; returns the version."""
+        ...
+
+    def merge(self, full_name: str, data: pa.Table, keys: Sequence[str]) -> int:
+        """Upsert on ``keys`` in one commit (new nullable columns are added); the version."""
+        ...
+
+    def read(
+        self,
+        full_name: str,
+        columns: Sequence[str] | None = None,
+        where: Mapping[str, str] | None = None,
+    ) -> pa.Table:
+        """Rows of the live version (optionally only those whose columns equal ``where``)."""
+        ...
+
+    def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:
+        """The table's columns with Databricks type names (for catalog registration)."""
+        ...
+
+    def location(self, full_name: str) -> str:
+        """Storage location of the table (path or URL)."""
+        ...
+
+    def maintain(
+        self, full_name: str, *, zorder_by: Sequence[str] = (), retention_hours: int = 168
+    ) -> Maintenance:
+        """OPTIMIZE (compact, z-order when given) then VACUUM older than the retention."""
+        ...

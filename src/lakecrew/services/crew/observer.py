@@ -1,0 +1,249 @@
+"""Observer: builds a typed Snapshot of one workspace from the Workspace port and system tables.
+
+What it reads (all read-only):
+- every object of the workspace (clusters, policies, jobs, warehouses, pools, secret scopes with
+  their ACLs merged in as `acls`), and the workspace itself (inventory entry + workspace conf);
+- `system.compute.node_timeline`: the last minute a cluster's CPU was busy (≥ `busy_cpu_percent`)
+  is its last activity; a RUNNING cluster with timeline rows but no busy minute since its last
+  restart was last active at that restart (utilisation where available);
+- `system.lakeflow.job_run_timeline`: runs without a final result are in progress; their clusters
+  are busy (the Executor never terminates or edits them) and active now;
+- `system.compute.node_types`: node memory/GPUs that the pack's catalogue lacks.
+Without a SQL engine (or with empty system tables) only the REST fields are used. Extra sources
+(catalog tables, budgets, detector signals) plug in as callables returning Resources.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from lakecrew.core.errors import LakecrewError
+from lakecrew.core.findings import Approval, EvaluationContext
+from lakecrew.core.resources import RESOURCE_TYPES, Resource
+from lakecrew.ports.clock import Clock
+from lakecrew.ports.sql import SqlEngine
+from lakecrew.ports.workspace import ObjectKind, WorkspaceReader, split_secret_acl_id
+from lakecrew.services.crew.snapshot import Snapshot, WorkspaceInfo
+
+ResourceSource = Callable[[WorkspaceInfo], Iterable[Resource]]
+KINDS: tuple[ObjectKind, ...] = (
+    ObjectKind.CLUSTER,
+    ObjectKind.CLUSTER_POLICY,
+    ObjectKind.JOB,
+    ObjectKind.WAREHOUSE,
+    ObjectKind.INSTANCE_POOL,
+    ObjectKind.SECRET_SCOPE,
+)
+CONF_KEYS = ("enableVerboseAuditLogs", "enableIpAccessLists", "enableTokensConfig")
+ESTATE_SCOPE = "(estate)"
+
+ACTIVITY_SQL = """
+SELECT cluster_id,
+       max(CASE WHEN cpu_user_percent + cpu_system_percent >= :busy THEN end_time END) AS last_busy,
+       max(end_time) AS last_seen
+FROM system.compute.node_timeline
+WHERE workspace_id = :ws AND end_time >= :since
+GROUP BY cluster_id
+"""
+RUNS_SQL = """
+SELECT run_id, max(period_end_time) AS last_slice, count(result_state) AS finished,
+       max(array_join(compute_ids, ',')) AS clusters
+FROM system.lakeflow.job_run_timeline
+WHERE workspace_id = :ws AND period_end_time >= :since
+GROUP BY run_id
+"""
+NODE_TYPES_SQL = "SELECT node_type, memory_mb, gpu_count, core_count FROM system.compute.node_types"
+WORKSPACES_SQL = "SELECT workspace_id, workspace_name, status FROM system.access.workspaces_latest"
+
+
+class Observer:
+    """Reads one workspace into a Snapshot. `sql` is optional (REST-only without it)."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        sql: SqlEngine | None = None,
+        *,
+        lookback: timedelta = timedelta(days=3),
+        busy_cpu_percent: float = 5.0,
+        approvals: Sequence[Approval] = (),
+        extra_sources: Sequence[ResourceSource] = (),
+    ) -> None:
+        self.clock = clock
+        self.sql = sql
+        self.lookback = lookback
+        self.busy_cpu_percent = busy_cpu_percent
+        self.approvals = tuple(approvals)
+        self.extra_sources = tuple(extra_sources)
+
+    def observe(self, reader: WorkspaceReader, info: WorkspaceInfo) -> Snapshot:
+        """Snapshot of the workspace `reader` reads, described by inventory entry `info`."""
+        now = self.clock.now()
+        resources = list(self._objects(reader))
+        conf = reader.workspace_conf(CONF_KEYS)
+        resources.append(_workspace_resource(info, conf))
+        for source in self.extra_sources:
+            resources.extend(source(info))
+        discovered = Counter(r.resource_type for r in resources)
+        activity, busy, node_types = self._system_facts(info, now)
+        last_activity = _last_activity(resources, activity)
+        ctx = EvaluationContext(
+            workspace=info.name,
+            environment=info.environment,
+            now=now,
+            node_types=node_types,
+            approvals=self.approvals,
+            last_activity=last_activity,
+            facts={"busy_clusters": sorted(busy)},
+        )
+        return Snapshot(
+            scope=info.name,
+            info=info,
+            taken_at=now,
+            resources=tuple(resources),
+            discovered=dict(discovered),
+            context=ctx,
+            busy_clusters=frozenset(busy),
+            sources={"activity": "system.compute.node_timeline" if activity else "rest"},
+        )
+
+    def observe_estate(self, inventory: Sequence[WorkspaceInfo], owner: str) -> Snapshot:
+        """The estate scope: workspaces seen in system tables but absent from the inventory."""
+        now = self.clock.now()
+        known = {w.name for w in inventory} | {w.workspace_id for w in inventory if w.workspace_id}
+        resources: list[Resource] = []
+        for row in self._fetch(WORKSPACES_SQL, {}):
+            wid, name = str(row["workspace_id"]), str(row["workspace_name"] or "")
+            if wid in known or name in known:
+                continue
+            data = {
+                "workspace_id": wid,
+                "workspace_name": name or wid,
+                "in_inventory": False,
+                "status": row.get("status"),
+            }
+            resources.append(Resource("workspace", name or wid, ESTATE_SCOPE, data, name or wid))
+        info = WorkspaceInfo(ESTATE_SCOPE, "prod", owner, "estate", "estate")
+        ctx = EvaluationContext(
+            workspace=ESTATE_SCOPE, environment="prod", now=now, facts={"inventory": sorted(known)}
+        )
+        return Snapshot(
+            scope=ESTATE_SCOPE,
+            info=info,
+            taken_at=now,
+            resources=tuple(resources),
+            discovered=dict(Counter(r.resource_type for r in resources)),
+            context=ctx,
+        )
+
+    # ---- workspace objects -----------------------------------------------------------------
+
+    def _objects(self, reader: WorkspaceReader) -> Iterable[Resource]:
+        acls: dict[str, list[dict[str, Any]]] = {}
+        for obj in reader.list(ObjectKind.SECRET_ACL):
+            scope, principal = split_secret_acl_id(obj.object_id)
+            acls.setdefault(scope, []).append({"principal": principal, **dict(obj.data)})
+        for kind in KINDS:
+            for obj in reader.list(kind):
+                data: Mapping[str, Any] = obj.data
+                if kind is ObjectKind.SECRET_SCOPE:
+                    data = {**data, "acls": acls.get(obj.object_id, [])}
+                yield _resource(kind.value, obj.object_id, reader.name, data)
+
+    # ---- system tables ---------------------------------------------------------------------
+
+    def _fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        if self.sql is None:
+            return []
+        try:
+            return self.sql.fetch(sql, params).as_dicts()
+        except LakecrewError as exc:
+            if "does not exist" in exc.what or "not found" in exc.what.lower():
+                return []  # a project without system tables: REST fields only
+            raise
+
+    def _system_facts(
+        self, info: WorkspaceInfo, now: datetime
+    ) -> tuple[dict[str, datetime | None], set[str], dict[str, dict[str, Any]]]:
+        if self.sql is None or not info.workspace_id:
+            return {}, set(), {}
+        params = {
+            "ws": info.workspace_id,
+            "since": now - self.lookback,
+            "busy": self.busy_cpu_percent,
+        }
+        activity: dict[str, datetime | None] = {}
+        for row in self._fetch(ACTIVITY_SQL, params):
+            activity[str(row["cluster_id"])] = row["last_busy"]
+        busy: set[str] = set()
+        recent = now - timedelta(hours=2)
+        for row in self._fetch(RUNS_SQL, {"ws": info.workspace_id, "since": now - self.lookback}):
+            if (
+                row["finished"] == 0
+                and row["last_slice"] is not None
+                and row["last_slice"] >= recent
+            ):
+                for cid in str(row["clusters"] or "").split(","):
+                    if cid:
+                        busy.add(cid)
+                        activity[cid] = now
+        node_types = {
+            str(r["node_type"]): {
+                "memory_gb": float(r["memory_mb"] or 0) / 1024,
+                "gpus": int(r["gpu_count"] or 0),
+                "cores": float(r["core_count"] or 0),
+            }
+            for r in self._fetch(NODE_TYPES_SQL, {})
+            if r.get("memory_mb")
+        }
+        return activity, busy, node_types
+
+
+def _resource(
+    resource_type: str, object_id: str, workspace: str, data: Mapping[str, Any]
+) -> Resource:
+    if resource_type in RESOURCE_TYPES:
+        rt = RESOURCE_TYPES.get(resource_type).obj
+        made = rt.make(workspace, data)
+        return Resource(resource_type, object_id, workspace, data, made.name)
+    return Resource(resource_type, object_id, workspace, data, str(data.get("name") or object_id))
+
+
+def _workspace_resource(info: WorkspaceInfo, conf: Mapping[str, str | None]) -> Resource:
+    data = {
+        "workspace_name": info.name,
+        "workspace_id": info.workspace_id,
+        "in_inventory": True,
+        "environment": info.environment,
+        "owner": info.owner,
+        "approval": {"status": info.approval_status},
+        "conf": {k: v for k, v in conf.items() if v is not None},
+    }
+    return Resource("workspace", info.name, info.name, data, info.name)
+
+
+def _epoch(ms: Any) -> datetime | None:
+    from datetime import UTC
+
+    if isinstance(ms, int | float) and not isinstance(ms, bool) and ms > 0:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return None
+
+
+def _last_activity(
+    resources: Sequence[Resource], activity: Mapping[str, datetime | None]
+) -> dict[str, datetime]:
+    """Last activity per RUNNING cluster: busy CPU or a running job, else its last (re)start."""
+    out: dict[str, datetime] = {}
+    for res in resources:
+        if res.resource_type != "clusters" or res.resource_id not in activity:
+            continue
+        busy = activity[res.resource_id]
+        started = _epoch(res.data.get("last_restarted_time")) or _epoch(res.data.get("start_time"))
+        candidates = [t for t in (busy, started) if t is not None]
+        if candidates:
+            out[res.resource_id] = max(candidates)
+    return out

@@ -1,0 +1,363 @@
+"""Planning: which actions the rollout phase, exemptions, grace periods, safety rules and the
+blast radius allow, and exactly what each one will change (its target state).
+
+Phase gates (SOP 3.3). An action runs only when the phase is at least the rule's `min_phase` AND
+the action type's floor below, so a pack cannot lower an action beneath its SOP phase:
+  1 detect & notify: nothing       2 add_tags, terminate (idle clusters)
+  3 update_job_settings            4 resize, set_autotermination, set_autostop
+Action ids are idempotent: sha256 of (fingerprint, action type, target state).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from lakecrew.core.pack import Pack
+from lakecrew.core.resources import Resource
+from lakecrew.ports.ledger import ActionRow
+from lakecrew.services.crew.policy_step import TrackedFinding
+from lakecrew.services.crew.snapshot import Snapshot
+
+ACTION_FLOOR: Mapping[str, int] = {
+    "add_tags": 2,
+    "terminate": 2,
+    "update_job_settings": 3,
+    "resize": 4,
+    "set_autotermination": 4,
+    "set_autostop": 4,
+}
+KIND_OF: Mapping[str, str] = {
+    "clusters": "clusters",
+    "jobs": "jobs",
+    "warehouses": "warehouses",
+    "instance_pools": "instance_pools",
+}
+PlanStatus = Literal["planned", "pending", "skipped"]
+
+
+@dataclass(frozen=True)
+class CrewSettings:
+    """Safety settings of the Executor (defaults are conservative)."""
+
+    max_actions: int = 50
+    max_percent: float = 30.0
+    grace_hours: Mapping[str, float] = field(default_factory=dict)
+    ticket_min_severity: str = "warning"
+
+    def grace(self, action: str) -> timedelta:
+        return timedelta(hours=self.grace_hours.get(action, 0.0))
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """One action the sweep considered, with its decision and the reason for it."""
+
+    action_id: str
+    fingerprint: str
+    rule_id: str
+    action: str
+    kind: str
+    resource_id: str
+    target: Mapping[str, Any]
+    owner: str
+    status: PlanStatus
+    reason: str
+    due_at: datetime | None = None
+
+    def row(
+        self,
+        sweep_id: str,
+        scope: str,
+        now: datetime,
+        created: datetime | None = None,
+        **changes: Any,
+    ) -> ActionRow:
+        """The ledger row of this action (status/before/after via `changes`)."""
+        base = ActionRow(
+            action_id=self.action_id,
+            sweep_id=sweep_id,
+            workspace=scope,
+            fingerprint=self.fingerprint,
+            rule_id=self.rule_id,
+            action=self.action,
+            kind=self.kind,
+            resource_id=self.resource_id,
+            target_json=canonical(self.target),
+            status=self.status,
+            reason=self.reason,
+            before_json=None,
+            after_json=None,
+            owner=self.owner,
+            created_at=created or now,
+            updated_at=now,
+            due_at=self.due_at,
+        )
+        return replace(base, **changes)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a sweep would do; `refused` is set when the blast radius is exceeded."""
+
+    scope: str
+    phase: int
+    actions: tuple[PlannedAction, ...]
+    limit: int
+    refused: str | None = None
+
+    @property
+    def runnable(self) -> tuple[PlannedAction, ...]:
+        return tuple(a for a in self.actions if a.status == "planned")
+
+
+def canonical(value: Any) -> str:
+    """Stable JSON text of a state (sorted keys, no spaces)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def action_id(fingerprint: str, action: str, target: Mapping[str, Any]) -> str:
+    raw = "\x1f".join((fingerprint, action, canonical(target))).encode()
+    return hashlib.sha256(raw).hexdigest()[:24]
+
+
+# ---- targets -------------------------------------------------------------------------------
+
+
+def current_tags(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    if kind == "jobs":
+        return dict((data.get("settings") or {}).get("tags") or {})
+    if kind == "warehouses":
+        pairs = (data.get("tags") or {}).get("custom_tags") or []
+        return {str(p.get("key")): p.get("value") for p in pairs if isinstance(p, Mapping)}
+    return dict(data.get("custom_tags") or {})
+
+
+def _tag_target(
+    res: Resource, tf: TrackedFinding, snap: Snapshot, pack: Pack, params: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    have = current_tags(res.resource_type, res.data)
+    env = pack.environments.get(snap.info.environment)
+    values = {**snap.info.mandatory_tags(), "owner": tf.owner}
+    if env is not None:
+        values["environment"] = env.tag_values[0]
+    add = {k: str(v) for k, v in (params.get("tags") or {}).items() if not have.get(k)}
+    if params.get("from_inventory", True):
+        add.update(
+            {
+                k: values[k]
+                for k in pack.required_tags
+                if k in values and not str(have.get(k) or "").strip()
+            }
+        )
+    return {"tags": add} if add else None
+
+
+def _job_target(
+    res: Resource, tf: TrackedFinding, params: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    settings = res.data.get("settings") or {}
+    new: dict[str, Any] = {}
+    rule = tf.finding.rule_id
+    if "notification" not in rule:
+        tasks = [
+            {
+                **t,
+                "max_retries": params.get("default_max_retries", 2),
+                "min_retry_interval_millis": params.get("min_retry_interval_millis", 60_000),
+            }
+            for t in settings.get("tasks") or []
+            if isinstance(t, Mapping) and not t.get("max_retries")
+        ]
+        if tasks:
+            new["tasks"] = tasks
+    if "retries" not in rule and params.get("on_failure_from_owner", True):
+        notes = dict(settings.get("email_notifications") or {})
+        if not notes.get("on_failure"):
+            notes["on_failure"] = [tf.owner]
+            new["email_notifications"] = notes
+    return {"new_settings": new} if new else None
+
+
+def _resize_target(
+    res: Resource, snap: Snapshot, pack: Pack, params: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    env = pack.environments.get(snap.info.environment)
+    if env is None:
+        return None
+    lo, hi = env.autoscale.min_workers, env.autoscale.max_workers
+    if params.get("to") == "size_limit":
+        cap = pack.size_of(snap.info.environment).max_workers
+        hi = min(hi, cap) if cap is not None else hi
+    return {"autoscale": [min(lo, hi), hi]}
+
+
+def target_for(
+    action: str,
+    res: Resource,
+    tf: TrackedFinding,
+    snap: Snapshot,
+    *,
+    pack: Pack,
+    params: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """The state an action will set, or None when there is nothing it can change."""
+    if action == "add_tags":
+        return _tag_target(res, tf, snap, pack, params)
+    if action == "terminate":
+        return {"state": "TERMINATED"}
+    if action == "update_job_settings":
+        return _job_target(res, tf, params)
+    if action == "resize":
+        return _resize_target(res, snap, pack, params)
+    if action == "set_autotermination":
+        return {
+            "autotermination_minutes": params.get("minutes") or pack.auto_termination.max_minutes
+        }
+    if action == "set_autostop":
+        return {"auto_stop_mins": params.get("minutes") or pack.warehouses.max_auto_stop_minutes}
+    return None
+
+
+def safety_refusal(action: str, res: Resource, snap: Snapshot) -> str | None:
+    """Why acting would disrupt a running workload (or cannot be done safely), else None."""
+    data = res.data
+    running = data.get("state") == "RUNNING"
+    if action == "terminate":
+        if res.resource_id in snap.busy_clusters:
+            return "cluster is running a job; never terminated while a workload runs"
+        if data.get("cluster_source") in ("JOB", "PIPELINE", "PIPELINE_MAINTENANCE"):
+            return "job/pipeline cluster; it ends with its run"
+        if not running:
+            return f"cluster is {data.get('state')}, not RUNNING"
+    if action == "set_autotermination" and running:
+        return "editing a RUNNING cluster restarts it; applied once the cluster is terminated"
+    if action == "resize" and not running:
+        return "resize needs a RUNNING cluster; the owner must edit the terminated cluster"
+    if action == "set_autostop":
+        return "the Workspace port has no warehouse edit yet; notify only"
+    return None
+
+
+# ---- the plan ------------------------------------------------------------------------------
+
+
+def _gate(action: str, rule_phase: int, phase: int) -> str | None:
+    floor = ACTION_FLOOR.get(action)
+    if floor is None:
+        return f"{action} changes nothing (notify only)"
+    need = max(floor, rule_phase)
+    return None if phase >= need else f"phase {phase} < {need} needed for {action}"
+
+
+def build_plan(
+    snap: Snapshot,
+    findings: Sequence[TrackedFinding],
+    *,
+    pack: Pack,
+    phase: int,
+    history: Mapping[str, ActionRow],
+    settings: CrewSettings,
+    evaluated: int,
+) -> Plan:
+    """Decide every action (planned, pending grace, or skipped with a reason)."""
+    now = snap.taken_at
+    by_key = {(r.resource_type, r.resource_id): r for r in snap.resources}
+    out: list[PlannedAction] = []
+    for tf in findings:
+        f = tf.finding
+        rule = pack.rule(f.rule_id)
+        if f.action is None or f.action == "notify_only" or rule is None or rule.action is None:
+            continue
+        res = by_key.get((f.resource_type, f.resource_id))
+        kind = KIND_OF.get(f.resource_type)
+        if res is None or kind is None:
+            continue
+        params = dict(rule.action.params)
+        target = target_for(f.action, res, tf, snap, pack=pack, params=params)
+        if target is None:
+            continue
+        aid = action_id(f.fingerprint, f.action, target)
+        status, reason, due = _decide(
+            f.action,
+            tf,
+            res,
+            snap,
+            phase=phase,
+            rule_phase=rule.min_phase,
+            prior=history.get(aid),
+            settings=settings,
+            now=now,
+        )
+        if status is None:
+            continue  # already applied, or in flight: nothing new
+        out.append(
+            PlannedAction(
+                aid,
+                f.fingerprint,
+                f.rule_id,
+                f.action,
+                kind,
+                f.resource_id,
+                target,
+                tf.owner,
+                status,
+                reason,
+                due,
+            )
+        )
+    limit = max(1, min(settings.max_actions, math.floor(evaluated * settings.max_percent / 100)))
+    runnable = sum(1 for a in out if a.status == "planned")
+    refused = None
+    if runnable > limit:
+        refused = (
+            f"{runnable} actions exceed the blast-radius limit of {limit} "
+            f"(max {settings.max_actions} resources, {settings.max_percent:g}% of "
+            f"{evaluated} evaluated)"
+        )
+    return Plan(snap.scope, phase, tuple(out), limit, refused)
+
+
+def _decide(
+    action: str,
+    tf: TrackedFinding,
+    res: Resource,
+    snap: Snapshot,
+    *,
+    phase: int,
+    rule_phase: int,
+    prior: ActionRow | None,
+    settings: CrewSettings,
+    now: datetime,
+) -> tuple[PlanStatus | None, str, datetime | None]:
+    if prior is not None and prior.status in ("applied", "intent", "rolling_back"):
+        return None, "", None
+    if prior is not None and prior.status == "rolled_back":
+        return "skipped", f"rolled back ({prior.reason}); exempt the resource or fix by hand", None
+    if prior is not None and prior.status == "failed" and prior.reason.startswith("reconcile:"):
+        return "skipped", f"needs a human: {prior.reason}", None
+    if tf.exemption is not None:
+        ex = tf.exemption
+        return (
+            "skipped",
+            f"exempted until {ex.until.isoformat()} by {ex.approver}: {ex.reason}",
+            None,
+        )
+    gate = _gate(action, rule_phase, phase)
+    if gate is not None:
+        return "skipped", gate, None
+    unsafe = safety_refusal(action, res, snap)
+    if unsafe is not None:
+        return "skipped", unsafe, None
+    grace = settings.grace(action)
+    if grace:
+        due = prior.due_at if prior is not None and prior.due_at is not None else now + grace
+        if now < due:
+            return "pending", f"grace period: acts after {due.isoformat()}", due
+        return "planned", "grace period over", due
+    return "planned", "allowed", None

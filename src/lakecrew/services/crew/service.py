@@ -1,0 +1,128 @@
+"""CrewService: the use cases behind `lakecrew sweep | findings | actions | rollback | exempt`.
+
+Faces call these; the composition root (crew_wiring.py) builds the service with its ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from lakecrew.core.errors import NotFound, UsageError
+from lakecrew.ports.ledger import ActionRow, ExemptionRow, FindingRow
+from lakecrew.ports.workspace import Workspace
+from lakecrew.services.crew.executor import Executor
+from lakecrew.services.crew.snapshot import WorkspaceInfo
+from lakecrew.services.crew.sweep import CrewDeps, Sweeper, SweepResult
+
+
+@dataclass(frozen=True)
+class Target:
+    """One workspace to sweep: its port, inventory entry and rollout phase."""
+
+    workspace: Workspace
+    info: WorkspaceInfo
+    phase: int
+
+
+class CrewService:
+    """Sweeps, history queries, rollbacks and exemptions over one set of CrewDeps."""
+
+    def __init__(self, deps: CrewDeps) -> None:
+        self.deps = deps
+        self.sweeper = Sweeper(deps)
+
+    def sweep(
+        self,
+        targets: Sequence[Target],
+        *,
+        apply: bool,
+        phase: int | None = None,
+        estate: Sequence[WorkspaceInfo] = (),
+        estate_owner: str | None = None,
+        on_step: Callable[[str], None] | None = None,
+    ) -> list[SweepResult]:
+        """Sweep each target at its phase (or `phase` for all); then the estate scope if given."""
+        results = [
+            self.sweeper.sweep(
+                t.workspace, t.info, phase=phase or t.phase, apply=apply, on_step=on_step
+            )
+            for t in targets
+        ]
+        if estate and estate_owner:
+            results.append(self.sweeper.sweep_estate(estate, estate_owner))
+        return results
+
+    def findings(
+        self, workspace: str | None = None, status: str | None = None, rule: str | None = None
+    ) -> list[FindingRow]:
+        """Findings history, newest first."""
+        rows = [
+            r
+            for r in self.deps.ledger.findings(workspace)
+            if (status is None or r.status == status) and (rule is None or r.rule_id == rule)
+        ]
+        return sorted(rows, key=lambda r: (r.last_seen, r.fingerprint), reverse=True)
+
+    def actions(self, workspace: str | None = None, status: str | None = None) -> list[ActionRow]:
+        """Actions, newest first."""
+        rows = [
+            r for r in self.deps.ledger.actions(workspace) if status is None or r.status == status
+        ]
+        return sorted(rows, key=lambda r: (r.updated_at, r.action_id), reverse=True)
+
+    def action(self, action_id: str) -> ActionRow:
+        """One action by id (a unique prefix of at least 6 characters works too)."""
+        if len(action_id) < 6:
+            raise UsageError("action id too short", fix="give at least 6 characters of the id")
+        hits = [r for r in self.deps.ledger.actions() if r.action_id.startswith(action_id)]
+        if len(hits) != 1:
+            raise NotFound(
+                f"{'no' if not hits else 'more than one'} action matches {action_id!r}",
+                fix="list actions with `lakecrew actions`",
+            )
+        return hits[0]
+
+    def rollback(self, row: ActionRow, workspace: Workspace, *, force: bool = False) -> ActionRow:
+        """Restore the before-state of an applied action, under the workspace's sweep lock."""
+        with self.deps.locks.acquire(row.workspace):
+            fresh = self.action(row.action_id)
+            return Executor(workspace, self.deps.ledger, self.deps.clock).rollback(
+                fresh, force=force
+            )
+
+    def exempt(
+        self,
+        rule: str,
+        resource_id: str,
+        *,
+        reason: str,
+        approver: str,
+        until: datetime,
+        workspace: str = "*",
+    ) -> ExemptionRow:
+        """Record an exemption; it applies from the next sweep until `until`."""
+        now = self.deps.clock.now()
+        if not reason.strip() or not approver.strip():
+            raise UsageError(
+                "an exemption needs a reason and an approver",
+                fix="pass --reason TEXT --approver NAME",
+            )
+        if until.tzinfo is None:
+            raise UsageError("--until needs a timezone", fix="e.g. 2026-12-31T00:00:00+00:00")
+        if until <= now:
+            raise UsageError(
+                f"--until {until.isoformat()} is in the past",
+                fix="give a future date; exemptions always expire",
+            )
+        if rule != "*" and self.deps.pack.rule(rule) is None:
+            raise NotFound(
+                f"no rule {rule!r} in the SOP pack",
+                fix="see rule ids with `lakecrew findings` or the pack",
+            )
+        row = ExemptionRow(
+            rule, resource_id, reason.strip(), approver.strip(), until, now, workspace
+        )
+        self.deps.ledger.put_exemption(row)
+        return row

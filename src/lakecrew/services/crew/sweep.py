@@ -1,0 +1,344 @@
+"""One sweep of one workspace: Observer → Policy → Executor → Comms → Ticket, all in the ledger.
+
+    with lock(workspace):
+        record sweep (running) → reconcile crashed intents → observe → evaluate (fail loudly if
+        discovered != evaluated) → plan → [apply] → verify earlier actions → findings history →
+        outbox + delivery → tickets → record sweep (completed)
+
+Phase 1 never calls a workspace mutation, with or without --apply (the plan only lists).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lakecrew.core.errors import LakecrewError, SafetyRefusal, UsageError
+from lakecrew.core.pack import Pack
+from lakecrew.ports.clock import Clock
+from lakecrew.ports.ledger import ActionRow, LedgerStore, SweepRow
+from lakecrew.ports.lock import WorkspaceLocks
+from lakecrew.ports.notify import Notifier
+from lakecrew.ports.tickets import Ticket, TicketSystem
+from lakecrew.ports.workspace import Workspace
+from lakecrew.services.crew.comms import Comms, build_notifications
+from lakecrew.services.crew.executor import Executor
+from lakecrew.services.crew.observer import Observer
+from lakecrew.services.crew.plan import CrewSettings, Plan, build_plan
+from lakecrew.services.crew.policy_step import PolicyStep, RuleEngine, TrackedFinding
+from lakecrew.services.crew.snapshot import Snapshot, WorkspaceInfo
+
+
+@dataclass(frozen=True)
+class CrewDeps:
+    """Everything a sweep needs, built by the composition root (see crew_wiring.py)."""
+
+    pack: Pack
+    engine: RuleEngine
+    ledger: LedgerStore
+    notifier: Notifier
+    tickets: TicketSystem
+    locks: WorkspaceLocks
+    observer: Observer
+    clock: Clock
+    settings: CrewSettings = field(default_factory=CrewSettings)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The outcome of one sweep (rendered by the CLI as text or JSON)."""
+
+    sweep_id: str
+    scope: str
+    phase: int
+    apply: bool
+    discovered: int
+    evaluated: int
+    findings: tuple[TrackedFinding, ...]
+    resolved: int
+    plan: Plan
+    applied: tuple[ActionRow, ...]
+    failed: tuple[ActionRow, ...]
+    reconciled: tuple[ActionRow, ...]
+    notifications: int
+    tickets: int
+    refused: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain data for `--output json`."""
+        return {
+            "sweep_id": self.sweep_id,
+            "workspace": self.scope,
+            "phase": self.phase,
+            "apply": self.apply,
+            "discovered": self.discovered,
+            "evaluated": self.evaluated,
+            "findings": [_finding_dict(tf) for tf in self.findings],
+            "resolved": self.resolved,
+            "plan": [
+                {
+                    "action_id": a.action_id,
+                    "action": a.action,
+                    "kind": a.kind,
+                    "resource_id": a.resource_id,
+                    "rule": a.rule_id,
+                    "status": a.status,
+                    "reason": a.reason,
+                    "target": dict(a.target),
+                }
+                for a in self.plan.actions
+            ],
+            "applied": [a.action_id for a in self.applied],
+            "failed": [{"action_id": a.action_id, "reason": a.reason} for a in self.failed],
+            "reconciled": [{"action_id": a.action_id, "status": a.status} for a in self.reconciled],
+            "notifications": self.notifications,
+            "tickets": self.tickets,
+            "refused": self.refused,
+        }
+
+
+def _finding_dict(tf: TrackedFinding) -> dict[str, object]:
+    f = tf.finding
+    return {
+        "rule": f.rule_id,
+        "resource_type": f.resource_type,
+        "resource_id": f.resource_id,
+        "resource_name": f.resource_name,
+        "severity": f.severity,
+        "fingerprint": f.fingerprint,
+        "owner": tf.owner,
+        "owner_source": tf.owner_source,
+        "status": tf.status,
+        "evidence": dict(f.evidence),
+        "first_seen": tf.first_seen,
+        "last_seen": tf.last_seen,
+        "sop_section": f.sop_section,
+    }
+
+
+def new_sweep_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+class Sweeper:
+    """Runs sweeps with one set of dependencies."""
+
+    def __init__(self, deps: CrewDeps) -> None:
+        self.deps = deps
+        self.policy = PolicyStep(deps.engine)
+
+    def sweep(
+        self,
+        ws: Workspace,
+        info: WorkspaceInfo,
+        *,
+        phase: int,
+        apply: bool,
+        on_step: Callable[[str], None] | None = None,
+    ) -> SweepResult:
+        """Sweep one workspace under its lock; the lock is refused if another sweep holds it."""
+        if not 1 <= phase <= 4:
+            raise UsageError(f"phase {phase} is not a rollout phase", fix="use 1, 2, 3 or 4")
+        with self.deps.locks.acquire(info.name):
+            return self._run(
+                lambda: self.deps.observer.observe(ws, info),
+                ws,
+                scope=info.name,
+                phase=phase,
+                apply=apply,
+                step=on_step or (lambda _: None),
+            )
+
+    def sweep_estate(self, inventory: Sequence[WorkspaceInfo], owner: str) -> SweepResult:
+        """The estate scope (unregistered workspaces); detection only."""
+        with self.deps.locks.acquire("_estate"):
+            return self._run(
+                lambda: self.deps.observer.observe_estate(inventory, owner),
+                None,
+                scope="(estate)",
+                phase=1,
+                apply=False,
+                step=lambda _: None,
+            )
+
+    def _run(
+        self,
+        snap_fn: Callable[[], Snapshot],
+        ws: Workspace | None,
+        *,
+        scope: str,
+        phase: int,
+        apply: bool,
+        step: Callable[[str], None],
+    ) -> SweepResult:
+        d = self.deps
+        start = d.clock.now()
+        sweep_id = new_sweep_id(start)
+        base = SweepRow(sweep_id, scope, phase, apply, start, None, 0, 0, 0, 0, "running")
+        d.ledger.put_sweep(base)
+        try:
+            result = self._steps(
+                snap_fn, ws, scope=scope, phase=phase, apply=apply, sweep_id=sweep_id, step=step
+            )
+        except LakecrewError as exc:
+            d.ledger.put_sweep(_done(base, d.clock.now(), "failed", error=exc.one_line()))
+            raise
+        d.ledger.put_sweep(_done(base, d.clock.now(), "completed", result=result))
+        return result
+
+    def _steps(
+        self,
+        snap_fn: Callable[[], Snapshot],
+        ws: Workspace | None,
+        *,
+        scope: str,
+        phase: int,
+        apply: bool,
+        sweep_id: str,
+        step: Callable[[str], None],
+    ) -> SweepResult:
+        d = self.deps
+        executor = Executor(ws, d.ledger, d.clock) if ws is not None else None
+        history_rows = d.ledger.actions(scope)
+        reconciled: list[ActionRow] = []
+        if executor is not None and apply and phase >= 2:
+            step("reconcile")
+            reconciled = executor.reconcile(history_rows)
+            history_rows = d.ledger.actions(scope)
+        step("observe")
+        snap = snap_fn()
+        step("evaluate")
+        pol = self.policy.run(snap, d.ledger.findings(scope), d.ledger.exemptions(), sweep_id)
+        step("plan")
+        history = {r.action_id: r for r in history_rows}
+        plan = build_plan(
+            snap,
+            pol.findings,
+            pack=d.pack,
+            phase=phase,
+            history=history,
+            settings=d.settings,
+            evaluated=pol.evaluated,
+        )
+        applied: list[ActionRow] = []
+        failed: list[ActionRow] = []
+        marked = [
+            a.row(
+                sweep_id,
+                scope,
+                snap.taken_at,
+                created=history[a.action_id].created_at if a.action_id in history else None,
+            )
+            for a in plan.actions
+            if a.status in ("pending", "skipped")
+            and _changed(history.get(a.action_id), a.status, a.reason)
+        ]
+        d.ledger.put_actions(marked)
+        refused = plan.refused
+        if apply and executor is not None and phase >= 2 and refused is None:
+            step("apply")
+            report = executor.apply(plan, snap, sweep_id)
+            applied, failed = list(report.applied), list(report.failed)
+        elif not apply:
+            d.ledger.put_actions(
+                [
+                    a.row(sweep_id, scope, snap.taken_at)
+                    for a in plan.runnable
+                    if a.action_id not in history
+                ]
+            )
+        if executor is not None:
+            open_fps = {tf.finding.fingerprint for tf in pol.findings}
+            earlier = [r for r in history_rows if r.sweep_id != sweep_id]
+            d.ledger.put_actions(executor.verify(earlier, open_fps))
+        step("record")
+        d.ledger.put_findings(pol.rows)
+        step("notify")
+        severity_of = {tf.finding.fingerprint: tf.finding.severity for tf in pol.findings}
+        news = applied + failed + [m for m in marked if m.status == "pending"]
+        comms = Comms(d.ledger, d.notifier)
+        queued = comms.enqueue(
+            build_notifications(
+                scope,
+                sweep_id,
+                pol.findings,
+                news,
+                severity_of=severity_of,
+                channel=d.notifier.name,
+                now=snap.taken_at,
+            )
+        )
+        comms.deliver(scope, snap.taken_at)
+        step("tickets")
+        tickets = self._tickets(scope, pol, applied, snap.taken_at)
+        return SweepResult(
+            sweep_id,
+            scope,
+            phase,
+            apply,
+            snap.discovered_total,
+            pol.evaluated,
+            pol.findings,
+            len(pol.resolved),
+            plan,
+            tuple(applied),
+            tuple(failed),
+            tuple(reconciled),
+            len(queued),
+            len(tickets),
+            refused,
+        )
+
+    def _tickets(
+        self, scope: str, pol: object, applied: list[ActionRow], now: datetime
+    ) -> list[Ticket]:
+        from lakecrew.services.crew.policy_step import PolicyResult
+        from lakecrew.services.crew.tickets import TicketStep
+
+        assert isinstance(pol, PolicyResult)
+        step = TicketStep(
+            self.deps.tickets, self.deps.ledger, min_severity=self.deps.settings.ticket_min_severity
+        )
+        return step.run(scope, pol.findings, pol.resolved, applied, now)
+
+
+def _changed(prior: ActionRow | None, status: str, reason: str) -> bool:
+    return prior is None or prior.status != status or prior.reason != reason
+
+
+def _done(
+    base: SweepRow,
+    now: datetime,
+    status: str,
+    *,
+    result: SweepResult | None = None,
+    error: str | None = None,
+) -> SweepRow:
+    from dataclasses import replace
+
+    if result is None:
+        return replace(base, finished_at=now, status="failed", error=error)
+    return replace(
+        base,
+        finished_at=now,
+        status="completed" if status == "completed" else "failed",
+        discovered=result.discovered,
+        evaluated=result.evaluated,
+        findings=len(result.findings),
+        actions_applied=len(result.applied),
+        error=result.refused,
+    )
+
+
+def refuse_if_blocked(result: SweepResult) -> None:
+    """Raise SafetyRefusal after a sweep whose apply was refused by the blast radius."""
+    if result.apply and result.refused:
+        raise SafetyRefusal(
+            result.refused,
+            where=f"workspace {result.scope}",
+            fix="findings were recorded and owners notified; review the plan "
+            "(`lakecrew sweep` without --apply), then raise the limits or "
+            "exempt resources",
+        )

@@ -1,0 +1,113 @@
+"""Bronze step: source batches → the append-only bronze table, exactly once across crashes.
+
+For each batch: rows whose ``(_batch_id, _source_row)`` bronze already holds are skipped (a
+retry after a crash between the bronze commit and the checkpoint commit adds nothing), the rest
+is appended in one commit with ``_ingested_at``; rows the source could not parse go to the
+quarantine table (stage ``source``, replaced per batch, so also idempotent); only then is the
+source checkpoint committed. Bronze is never rewritten: new columns are merged in (additive
+schema change, recorded); everything else is the silver step's business.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI, Batch
+from lakecrew.services.pipelines.loader import LoadedPipeline
+from lakecrew.services.pipelines.steps import (
+    INGESTED_AT,
+    STAGE,
+    TS,
+    RunnerDeps,
+    RunState,
+    conform_quarantine,
+    constant,
+    quarantine_schema,
+)
+from lakecrew.services.privacy.kinds import PiiKind
+from lakecrew.services.privacy.masking import Tokenizer
+from lakecrew.services.quality.results import REASONS_COLUMN, RULES_COLUMN
+from lakecrew.services.quality.schema_evolution import compare_schemas
+
+SOURCE_RULE = "source.parse"
+
+
+def run_bronze(
+    deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, tokenizer: Tokenizer | None
+) -> None:
+    """Drain the source into bronze; counts go to ``state.layer('bronze')``."""
+    source = deps.open_source(loaded)
+    bronze = loaded.full_name(loaded.spec.bronze.table)
+    counts = state.layer("bronze")
+    for batch in source.read():
+        counts.batches += 1
+        counts.read += batch.num_rows + len(batch.rejected)
+        state.notes.extend(batch.notes)
+        if batch.num_rows:
+            state.source_uris.update(pc.unique(batch.table.column(SOURCE_URI)).to_pylist())
+        new = _new_rows(deps, bronze, batch)
+        counts.skipped += batch.num_rows - new.num_rows
+        if new.num_rows:
+            stamped = new.append_column(INGESTED_AT, constant(deps.clock.now(), new.num_rows, TS))
+            _append_bronze(deps, loaded, state, bronze, stamped)
+            counts.written += new.num_rows
+        if batch.rejected:
+            _quarantine_rejects(deps, loaded, state, batch, tokenizer)
+            counts.quarantined += len(batch.rejected)
+        source.commit(batch.checkpoint)
+
+
+def _new_rows(deps: RunnerDeps, bronze: str, batch: Batch) -> pa.Table:
+    if not batch.num_rows or not deps.tables.exists(bronze):
+        return batch.table
+    seen = deps.tables.read(bronze, [SOURCE_ROW], where={BATCH_ID: batch.batch_id})
+    if not seen.num_rows:
+        return batch.table
+    fresh = pc.invert(pc.is_in(batch.table.column(SOURCE_ROW), value_set=seen.column(SOURCE_ROW)))
+    return batch.table.filter(fresh)
+
+
+def _append_bronze(
+    deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, bronze: str, data: pa.Table
+) -> None:
+    current = deps.tables.schema(bronze)
+    if current is None:
+        deps.tables.create(bronze, data.schema, partition_by=loaded.spec.bronze.partition_by)
+        current = deps.tables.schema(bronze)
+    change = compare_schemas(bronze, current, data.schema)
+    if change.added:
+        state.schema_changes.append(change)
+    deps.tables.append(bronze, data, merge_schema=bool(change.added))
+
+
+def _quarantine_rejects(
+    deps: RunnerDeps,
+    loaded: LoadedPipeline,
+    state: RunState,
+    batch: Batch,
+    tokenizer: Tokenizer | None,
+) -> None:
+    spec = loaded.spec.silver
+    has_pii = any(c.pii != PiiKind.NONE for c in spec.columns)
+    raws = [r.raw for r in batch.rejected]
+    if has_pii:
+        # A line that did not parse cannot be masked column by column: keep only its token.
+        raws = [tokenizer.token(r) if tokenizer else None for r in raws]
+    rows = pa.table(
+        {
+            SOURCE_URI: [r.source_uri for r in batch.rejected],
+            SOURCE_ROW: [str(r.row) if r.row is not None else None for r in batch.rejected],
+            BATCH_ID: [batch.batch_id] * len(raws),
+            RULES_COLUMN: [SOURCE_RULE] * len(raws),
+            REASONS_COLUMN: [f"{SOURCE_RULE}: {r.reason}" for r in batch.rejected],
+            RAW: pa.array(raws, pa.string()),
+        }
+    )
+    table = loaded.full_name(spec.quarantine.table)
+    schema = quarantine_schema(spec)
+    deps.tables.create(table, schema)
+    data = conform_quarantine(
+        rows, schema, stage="source", run_id=state.run_id, at=deps.clock.now()
+    )
+    deps.tables.replace(table, data, where={BATCH_ID: batch.batch_id, STAGE: "source"})

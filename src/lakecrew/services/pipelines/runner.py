@@ -1,0 +1,201 @@
+"""Run one pipeline spec locally: source → bronze → silver → gold, recorded end to end.
+
+``PipelineRunner(deps).run(loaded)`` performs one run with retries (the spec's ``max_retries``,
+on ``Transient`` and ``Conflict`` errors only; the wait is the spec's interval capped by
+``deps.retry_delay_cap_seconds``). Each attempt appends its slice(s) to
+``system.lakeflow.job_run_timeline`` with the real start, end and result, and the attempt number
+in ``job_parameters``. Whatever the outcome, the tables written so far are registered and the
+lineage is recorded; the error is raised after that. Steps live in bronze.py, silver_step.py and
+gold_step.py; the per-run report is ``RunReport``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lakecrew.core.errors import Conflict, LakecrewError, Transient
+from lakecrew.services.pipelines.bronze import run_bronze
+from lakecrew.services.pipelines.gold_step import run_gold
+from lakecrew.services.pipelines.governance import (
+    job_id,
+    lineage_edges,
+    record_lineage,
+    register_tables,
+)
+from lakecrew.services.pipelines.loader import LoadedPipeline
+from lakecrew.services.pipelines.records import JOB_RUN_TIMELINE, job_run_rows, openlineage_events
+from lakecrew.services.pipelines.schema_log import drift_rate
+from lakecrew.services.pipelines.silver_step import run_silver
+from lakecrew.services.pipelines.steps import RunnerDeps, RunState
+
+RETRYABLE = (Transient, Conflict)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one run did: per-layer counts, reconciliation, expectations, tables, lineage."""
+
+    run_id: str
+    pipeline: str
+    env: str
+    status: str
+    attempts: int
+    started_at: datetime
+    ended_at: datetime
+    layers: dict[str, dict[str, int]]
+    reconciled: bool
+    expectations: list[dict[str, Any]]
+    tables: dict[str, int]
+    quarantine: dict[str, int]
+    schema_changes: list[str]
+    drift_rate: dict[str, float]
+    maintenance: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    lineage: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``--output json``)."""
+        out = dict(self.__dict__)
+        out["started_at"] = self.started_at.isoformat()
+        out["ended_at"] = self.ended_at.isoformat()
+        return out
+
+
+class PipelineRunner:
+    """Runs specs against the ports of ``deps``."""
+
+    def __init__(self, deps: RunnerDeps) -> None:
+        self.deps = deps
+
+    def plan(self, loaded: LoadedPipeline) -> dict[str, Any]:
+        """What a run would do, without doing it: tables, pending source units, gold models."""
+        source = self.deps.open_source(loaded)
+        spec = loaded.spec
+        return {
+            "pipeline": spec.name,
+            "env": loaded.env,
+            "source": spec.source.type,
+            "pending": list(source.discover()),
+            "tables": {
+                "bronze": loaded.full_name(spec.bronze.table),
+                "silver": loaded.full_name(spec.silver.table),
+                "quarantine": loaded.full_name(spec.silver.quarantine.table),
+                "gold": [loaded.full_name(g.table) for g in spec.gold],
+            },
+            "expectations": [e.name for e in spec.silver.expectations],
+            "exists": {
+                t: self.deps.tables.exists(loaded.full_name(t)) for t in spec.table_names()
+            },
+        }
+
+    def run(self, loaded: LoadedPipeline, *, full_refresh: bool = False) -> RunReport:
+        """One run with retries; raises the last error after recording it."""
+        run_id = str(uuid.uuid4())
+        started = self.deps.clock.now()
+        max_retries = loaded.spec.retries.max_retries
+        attempt = 0
+        while True:
+            attempt += 1
+            state = RunState(run_id)
+            begin = self.deps.clock.now()
+            try:
+                self._attempt(loaded, state, full_refresh=full_refresh)
+            except LakecrewError as exc:
+                self._finish(loaded, state, begin, attempt, "FAILED", full_refresh)
+                if isinstance(exc, RETRYABLE) and attempt <= max_retries:
+                    wait = loaded.spec.retries.min_retry_interval_millis / 1000
+                    self.deps.sleep(min(wait, self.deps.retry_delay_cap_seconds))
+                    continue
+                raise
+            except Exception:
+                self._finish(loaded, state, begin, attempt, "FAILED", full_refresh)
+                raise
+            self._finish(loaded, state, begin, attempt, "SUCCEEDED", full_refresh)
+            return self._report(loaded, state, started, attempt)
+
+    def _attempt(self, loaded: LoadedPipeline, state: RunState, *, full_refresh: bool) -> None:
+        tokenizer = self.deps.tokenizer(loaded)
+        run_bronze(self.deps, loaded, state, tokenizer)
+        run_silver(self.deps, loaded, state, tokenizer, full_refresh=full_refresh)
+        silver = loaded.full_name(loaded.spec.silver.table)
+        if self.deps.tables.exists(silver):
+            state.layer("gold").read = self.deps.tables.read(silver, ["_batch_id"]).num_rows
+            run_gold(self.deps, loaded, state)
+
+    def _finish(
+        self,
+        loaded: LoadedPipeline,
+        state: RunState,
+        begin: datetime,
+        attempt: int,
+        result: str,
+        full_refresh: bool,
+    ) -> None:
+        register_tables(self.deps, loaded)
+        edges = lineage_edges(loaded, sorted(state.source_uris))
+        record_lineage(self.deps, loaded, state.run_id, edges)
+        rows = job_run_rows(
+            workspace_id=self.deps.workspace_id,
+            job_id=job_id(loaded),
+            run_id=state.run_id,
+            run_name=loaded.spec.name,
+            start=begin,
+            end=self.deps.clock.now(),
+            result_state=result,
+            termination_code="SUCCESS" if result == "SUCCEEDED" else "RUN_EXECUTION_ERROR",
+            parameters={
+                "env": loaded.env,
+                "attempt": str(attempt),
+                "full_refresh": str(full_refresh).lower(),
+            },
+        )
+        self.deps.tables.append(JOB_RUN_TIMELINE, rows)
+
+    def _report(
+        self, loaded: LoadedPipeline, state: RunState, started: datetime, attempts: int
+    ) -> RunReport:
+        spec = loaded.spec
+        tables = {}
+        for name in spec.table_names():
+            full = loaded.full_name(name)
+            if self.deps.tables.exists(full):
+                tables[full] = self.deps.tables.read(full, [self._first_column(full)]).num_rows
+        quarantine = loaded.full_name(spec.silver.quarantine.table)
+        silver = loaded.full_name(spec.silver.table)
+        edges = lineage_edges(loaded, sorted(state.source_uris))
+        ended = self.deps.clock.now()
+        return RunReport(
+            run_id=state.run_id,
+            pipeline=spec.name,
+            env=loaded.env,
+            status="SUCCEEDED",
+            attempts=attempts,
+            started_at=started,
+            ended_at=ended,
+            layers={k: v.as_dict() for k, v in state.layers.items()},
+            reconciled=state.reconciled,
+            expectations=state.expectations,
+            tables=tables,
+            quarantine={quarantine: tables.get(quarantine, 0)},
+            schema_changes=[c.message() for c in state.schema_changes],
+            drift_rate={silver: drift_rate(self.deps, silver, spec.name)},
+            maintenance=[m.__dict__ for m in state.maintenance],
+            notes=list(dict.fromkeys(state.notes)),
+            lineage=openlineage_events(
+                run_id=state.run_id,
+                job_name=spec.name,
+                namespace=f"lakecrew://{loaded.catalog}",
+                edges=edges,
+                start=started,
+                end=ended,
+                state="SUCCEEDED",
+            ),
+        )
+
+    def _first_column(self, full_name: str) -> str:
+        schema = self.deps.tables.schema(full_name)
+        return schema.names[0] if schema is not None and schema.names else "_batch_id"

@@ -1,0 +1,252 @@
+"""Silver step: each bronze batch not yet in silver → silver rows, quarantine rows, DQ results.
+
+Per batch, in this order: build (coerce, de-duplicate, expectations, mask: ``silver.py``) →
+reconcile counts → append the results to the data-quality table → stop on ``fail`` rules → check
+schema evolution → write silver (merge on the dedupe keys, or replace the batch's rows) → replace
+the batch's quarantine rows → log the batch. Each write is idempotent per batch, so a crash
+(even kill -9) anywhere leaves a state the next run completes without loss or duplicates.
+``full_refresh`` first logs a reset marker, then empties silver and its silver-stage quarantine
+rows, and rebuilds from every bronze batch.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakecrew.core.errors import ConfigError
+from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, SOURCE_ROW
+from lakecrew.services.pipelines.loader import LoadedPipeline
+from lakecrew.services.pipelines.records import (
+    BATCH_LOG,
+    BATCH_LOG_SCHEMA,
+    DQ_TABLE,
+    batch_log_row,
+)
+from lakecrew.services.pipelines.schema_log import record_schema
+from lakecrew.services.pipelines.silver import SilverOutcome, build_silver
+from lakecrew.services.pipelines.steps import (
+    CARRY,
+    INGESTED_AT,
+    STAGE,
+    RunnerDeps,
+    RunState,
+    conform_quarantine,
+    quarantine_schema,
+)
+from lakecrew.services.pipelines.transforms import get_transform
+from lakecrew.services.privacy.masking import Tokenizer
+from lakecrew.services.quality.engine import CheckContext
+from lakecrew.services.quality.results import DQ_RESULTS_SCHEMA, results_table
+from lakecrew.services.quality.schema_evolution import check_evolution
+
+RESET = "silver_reset"
+
+
+def run_silver(
+    deps: RunnerDeps,
+    loaded: LoadedPipeline,
+    state: RunState,
+    tokenizer: Tokenizer | None,
+    *,
+    full_refresh: bool = False,
+) -> None:
+    """Process every pending bronze batch; counts go to ``state.layer('silver')``."""
+    spec = loaded.spec
+    if spec.silver.sql is not None:
+        raise ConfigError(
+            "silver.sql is not supported by the local runner",
+            where=f"pipeline {spec.name} silver.sql",
+            fix="use typed columns + expectations, or a registered python transform",
+        )
+    bronze = loaded.full_name(spec.bronze.table)
+    deps.tables.create(BATCH_LOG, BATCH_LOG_SCHEMA)
+    deps.tables.create(DQ_TABLE, DQ_RESULTS_SCHEMA)
+    if full_refresh:
+        _reset(deps, loaded, state)
+    if not deps.tables.exists(bronze):
+        return
+    done, history = _logged(deps, loaded)
+    counts = state.layer("silver")
+    for bid in _bronze_batches(deps, bronze):
+        if bid in done:
+            continue
+        raw = deps.tables.read(bronze, where={BATCH_ID: bid})
+        raw = raw.sort_by([(SOURCE_ROW, "ascending")])
+        outcome = _build(deps, loaded, raw, history, tokenizer)
+        _record(deps, loaded, state, outcome)
+        outcome.raise_for_fatal()
+        _write(deps, loaded, state, bid, outcome, first_after_reset=full_refresh and not counts.batches)
+        recon = outcome.reconciliation
+        counts.batches += 1
+        counts.read += recon.bronze_rows
+        counts.written += recon.silver_rows
+        counts.quarantined += recon.quarantined_rows
+        counts.duplicates += recon.duplicate_rows
+        counts.dropped += recon.dropped_rows
+        history.append(recon.bronze_rows)
+
+
+def _build(
+    deps: RunnerDeps,
+    loaded: LoadedPipeline,
+    raw: pa.Table,
+    history: list[int],
+    tokenizer: Tokenizer | None,
+) -> SilverOutcome:
+    spec = loaded.spec.silver
+    if spec.python is not None:
+        raw = get_transform(spec.python)(raw)
+    keep = [c for c in raw.column_names if c not in METADATA_COLUMNS or c in CARRY]
+    carry = list(dict.fromkeys([*spec.carry_columns, *(c for c in CARRY if c in keep)]))
+    silver_spec = spec.model_copy(update={"carry_columns": carry})
+    context = CheckContext(now=deps.clock.now(), row_count_history=tuple(history))
+    return build_silver(
+        raw.select(keep), silver_spec, context, tokenizer, table_name=loaded.full_name(spec.table)
+    )
+
+
+def _record(
+    deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, outcome: SilverOutcome
+) -> None:
+    recon = outcome.reconciliation
+    state.reconciled = state.reconciled and recon.balanced
+    recon.check()
+    table = loaded.full_name(loaded.spec.silver.table)
+    rows = results_table(
+        outcome.results,
+        run_id=state.run_id,
+        pipeline=loaded.spec.name,
+        table_name=table,
+        at=deps.clock.now(),
+    )
+    deps.tables.append(DQ_TABLE, rows)
+    for r in outcome.results:
+        state.expectations.append(
+            {
+                "table": table,
+                "rule": r.rule,
+                "type": r.rule_type,
+                "action": r.action,
+                "status": r.status,
+                "passed": r.passed_count,
+                "failed": r.failed_count,
+            }
+        )
+
+
+def _write(
+    deps: RunnerDeps,
+    loaded: LoadedPipeline,
+    state: RunState,
+    bid: str,
+    outcome: SilverOutcome,
+    *,
+    first_after_reset: bool,
+) -> None:
+    spec = loaded.spec.silver
+    silver = loaded.full_name(spec.table)
+    data = outcome.silver
+    current = deps.tables.schema(silver)
+    change = check_evolution(
+        silver, current, data.schema, spec.schema_policy.approved_breaking_changes
+    )
+    if change.kind == "breaking" and not first_after_reset:
+        raise ConfigError(
+            f"approved breaking change of {silver} needs a full rebuild",
+            where=silver,
+            fix=f"run `lakecrew pipeline run {loaded.spec.name} --full-refresh`",
+        )
+    if current is None:
+        deps.tables.create(silver, data.schema)
+    if change.kind != "none":
+        record_schema(deps, state, silver, change, data.schema)
+    if change.kind == "breaking":
+        deps.tables.replace(silver, data, overwrite_schema=True)
+    elif spec.dedupe is not None:
+        if data.num_rows:
+            deps.tables.merge(silver, data, spec.dedupe.keys)
+    else:
+        deps.tables.replace(silver, data, where={BATCH_ID: bid})
+    qtable = loaded.full_name(spec.quarantine.table)
+    qschema = quarantine_schema(spec)
+    deps.tables.create(qtable, qschema)
+    rows = conform_quarantine(
+        outcome.quarantine, qschema, stage="silver", run_id=state.run_id, at=deps.clock.now()
+    )
+    deps.tables.replace(qtable, rows, where={BATCH_ID: bid, STAGE: "silver"})
+    recon = outcome.reconciliation
+    counts = {
+        "rows_in": recon.bronze_rows,
+        "rows_out": recon.silver_rows,
+        "quarantined": recon.quarantined_rows,
+        "duplicates": recon.duplicate_rows,
+        "dropped": recon.dropped_rows,
+    }
+    deps.tables.append(
+        BATCH_LOG,
+        batch_log_row(
+            pipeline=loaded.spec.name,
+            env=loaded.env,
+            layer="silver",
+            batch_id=bid,
+            run_id=state.run_id,
+            counts=counts,
+            reconciled=recon.balanced,
+            at=deps.clock.now(),
+        ),
+    )
+
+
+def _logged(deps: RunnerDeps, loaded: LoadedPipeline) -> tuple[set[str], list[int]]:
+    """Bronze batches silver already holds (since the last reset), and their sizes."""
+    log = deps.tables.read(
+        BATCH_LOG, ["layer", "batch_id", "rows_in", "committed_at"],
+        where={"pipeline": loaded.spec.name, "env": loaded.env},
+    )  # fmt: skip
+    rows = sorted(log.to_pylist(), key=lambda r: (r["committed_at"], r["layer"] != RESET))
+    done: set[str] = set()
+    sizes: list[int] = []
+    for row in rows:
+        if row["layer"] == RESET:
+            done, sizes = set(), []
+        elif row["layer"] == "silver":
+            done.add(row["batch_id"])
+            sizes.append(int(row["rows_in"]))
+    return done, sizes
+
+
+def _bronze_batches(deps: RunnerDeps, bronze: str) -> list[str]:
+    """Batch ids of bronze in ingestion order."""
+    meta = deps.tables.read(bronze, [BATCH_ID, INGESTED_AT])
+    if not meta.num_rows:
+        return []
+    first = meta.group_by(BATCH_ID).aggregate([(INGESTED_AT, "min")])
+    ordered = first.sort_by([(f"{INGESTED_AT}_min", "ascending"), (BATCH_ID, "ascending")])
+    return [str(b) for b in ordered.column(BATCH_ID).to_pylist()]
+
+
+def _reset(deps: RunnerDeps, loaded: LoadedPipeline, state: RunState) -> None:
+    spec = loaded.spec.silver
+    deps.tables.append(
+        BATCH_LOG,
+        batch_log_row(
+            pipeline=loaded.spec.name,
+            env=loaded.env,
+            layer=RESET,
+            batch_id="",
+            run_id=state.run_id,
+            counts={},
+            reconciled=True,
+            at=deps.clock.now(),
+        ),
+    )
+    silver = loaded.full_name(spec.table)
+    current = deps.tables.schema(silver)
+    if current is not None:
+        deps.tables.replace(silver, current.empty_table())
+    qtable = loaded.full_name(spec.quarantine.table)
+    if deps.tables.exists(qtable):
+        kept = deps.tables.read(qtable)
+        kept = kept.filter(pc.not_equal(kept.column(STAGE), "silver"))
+        deps.tables.replace(qtable, kept)

@@ -1,0 +1,132 @@
+"""Coercion of messy raw text (real Lassa extracts) to silver types, with per-row failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from lakecrew.core.errors import DataError
+from lakecrew.services.quality.coercion import ColumnCoercion, coerce_column, coerce_table
+from lakecrew.testing.rawcsv import read_text_csv
+
+FIX = Path(__file__).parents[2] / "fixtures" / "quality"
+
+
+def _one(values: list[str | None], type_: str, **kw: object) -> tuple[list[object], list[bool]]:
+    spec = ColumnCoercion("c", "c", type_, **kw)  # type: ignore[arg-type]
+    typed, bad = coerce_column(pa.array(values, pa.string()), spec)
+    return typed.to_pylist(), bad.to_pylist()
+
+
+def test_null_spellings_become_null_without_failing() -> None:
+    typed, bad = _one(["NA", "Null", "", "  ", None, "n/a", "7"], "int")
+    assert typed == [None, None, None, None, None, None, 7]
+    assert bad == [False] * 7
+
+
+def test_floats_written_as_ints_parse_but_fractions_fail() -> None:
+    typed, bad = _one(["12.0", "12.00", "+3", "12.5", "1e3", "abc", "99999999999"], "int")
+    assert typed == [12, 12, 3, None, None, None, None]
+    assert bad == [False, False, False, True, True, True, True]
+
+
+def test_bigint_keeps_large_values_and_double_parses_scientific() -> None:
+    assert _one(["99999999999"], "bigint") == ([99999999999], [False])
+    assert _one(["1.5e3", ".5", "x"], "double") == ([1500.0, 0.5, None], [False, False, True])
+
+
+def test_two_digit_years_with_pivot() -> None:
+    typed, bad = _one(["26", "20", "85", "2019", "NA"], "int", two_digit_year_pivot=70)
+    assert typed == [2026, 2020, 1985, 2019, None]
+    assert not any(bad)
+
+
+def test_dates_in_several_formats_strictly() -> None:
+    values = [
+        "2020-01-05",
+        "05/01/20",
+        "30 December 2019",
+        "2025-12-01T01:08:41.45",
+        "99-01-01",
+        "2020-02-30",
+        "13/13/2020",
+        "Null",
+    ]
+    typed, bad = _one(values, "date")
+    assert typed[:5] == [
+        date(2020, 1, 5),
+        date(2020, 1, 5),
+        date(2019, 12, 30),
+        date(2025, 12, 1),
+        date(1999, 1, 1),
+    ]
+    assert bad == [False] * 5 + [True, True, False]
+
+
+def test_timestamps_iso_are_utc_and_naive_values_assumed_utc() -> None:
+    typed, bad = _one(
+        ["2025-12-01T01:08:41.453333", "2025-12-01T02:00", "2025-12-01T02:00+01:00", "yesterday"],
+        "timestamp",
+    )
+    assert typed[0] == datetime(2025, 12, 1, 1, 8, 41, 453333, tzinfo=UTC)
+    assert typed[2] == datetime(2025, 12, 1, 1, 0, tzinfo=UTC)
+    assert bad == [False, False, False, True]
+
+
+def test_booleans() -> None:
+    assert _one(["yes", "N", "1", "maybe"], "boolean") == (
+        [True, False, True, None],
+        [False, False, False, True],
+    )
+
+
+def test_niyi_extract_null_rows_coerce_and_reasons_name_columns_not_values() -> None:
+    raw = read_text_csv(FIX / "lassa_niyi_with_null_sample.csv")
+    out = coerce_table(
+        raw,
+        [
+            ColumnCoercion("week_start_date", "week_start", "date"),
+            ColumnCoercion("confirmed_cases", "confirmed", "int"),
+            ColumnCoercion("extraction_timestamp", "extracted_at", "timestamp"),
+            ColumnCoercion("epi_week_info", "week_info_as_int", "int"),
+        ],
+    )
+    assert out.table.column("confirmed").null_count == 3  # the three `Null` rows
+    assert out.failures_by_column["confirmed"] == 0
+    # epi_week_info is free text: every non-null row fails, and the reason names only the column.
+    texts = [v for v in raw.column("epi_week_info").to_pylist() if v.strip()]
+    assert out.failures_by_column["week_info_as_int"] == len(texts) == 14
+    reasons = set(out.reasons.to_pylist()) - {None}
+    assert reasons == {"coerce.week_info_as_int: not a valid int"}
+    assert out.failed_count == 14
+
+
+def test_biodivhealth_counts_as_floats() -> None:
+    raw = read_text_csv(FIX / "lassa_biodivhealth_sample.csv")
+    out = coerce_table(
+        raw,
+        [
+            ColumnCoercion("deaths", "deaths", "int"),
+            ColumnCoercion("year", "year", "int", two_digit_year_pivot=70),
+        ],
+    )
+    assert out.failed_count == 0
+    assert set(out.table.column("year").to_pylist()) <= {2020, 2021, 2022, 2023, 2024, 2025, 2026}
+    assert 6 in out.table.column("deaths").to_pylist()
+
+
+def test_missing_source_column_and_unknown_type() -> None:
+    with pytest.raises(DataError, match="source column nope is missing"):
+        coerce_table(pa.table({"a": ["1"]}), [ColumnCoercion("nope", "x", "int")])
+    with pytest.raises(DataError, match="unknown type"):
+        ColumnCoercion("a", "a", "varchar")
+
+
+def test_typed_columns_pass_through_or_convert() -> None:
+    typed, bad = coerce_column(pa.array([1.0, 2.5]), ColumnCoercion("c", "c", "int"))
+    assert typed.to_pylist() == [1, None] and bad.to_pylist() == [False, True]
+    same = pa.array([1, 2], pa.int32())
+    assert coerce_column(same, ColumnCoercion("c", "c", "int"))[0] is same
