@@ -127,7 +127,9 @@ def tokenizer_for(ctx: Context, loaded: LoadedPipeline, *, create_key: bool) -> 
 def runner_for(ctx: Context, *, create_keys: bool = False) -> PipelineRunner:
     """A PipelineRunner over the project's local backend."""
     if not ctx.writable:
-        raise ConfigError("pipelines need a writable context", fix="Context.open(..., writable=True)")
+        raise ConfigError(
+            "pipelines need a writable context", fix="Context.open(..., writable=True)"
+        )
     deps = RunnerDeps(
         tables=DeltaTableStore(ctx.store),
         catalog=ctx.metastore,

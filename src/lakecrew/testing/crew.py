@@ -92,3 +92,59 @@ def ground_truth(root: Path) -> dict[str, Any]:
     path = ProjectLayout(Path(root)).simulation_dir / "ground_truth.json"
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+# ---- a small hand-built crew for unit tests --------------------------------------------------
+
+DEV_TAGS = {
+    "cost_center": "Health",
+    "project": "malaria",
+    "owner": "team@x.example",
+    "environment": "dev",
+}
+
+
+def cluster(cluster_id: str, **fields: Any) -> dict[str, Any]:
+    """A compliant Dev all-purpose cluster (REST shape); override any field."""
+    data: dict[str, Any] = {
+        "cluster_id": cluster_id,
+        "cluster_name": f"name-{cluster_id}",
+        "cluster_source": "UI",
+        "state": "TERMINATED",
+        "node_type_id": "m5.xlarge",
+        "driver_node_type_id": "m5.xlarge",
+        "autoscale": {"min_workers": 1, "max_workers": 2},
+        "autotermination_minutes": 30,
+        "aws_attributes": {"availability": "SPOT_WITH_FALLBACK"},
+        "custom_tags": dict(DEV_TAGS),
+        "creator_user_name": "creator@x.example",
+        "spark_version": "15.4.x-scala2.12",
+    }
+    data.update(fields)
+    return data
+
+
+def job(job_id: int, **settings: Any) -> dict[str, Any]:
+    """A compliant Dev job (REST shape); override any settings field."""
+    body: dict[str, Any] = {
+        "name": f"job-{job_id}",
+        "tags": dict(DEV_TAGS),
+        "tasks": [
+            {
+                "task_key": "main",
+                "max_retries": 2,
+                "notebook_task": {"notebook_path": "/x"},
+                "job_cluster_key": "jc",
+            }
+        ],
+        "job_clusters": [{"job_cluster_key": "jc", "new_cluster": {"num_workers": 1}}],
+        "email_notifications": {"on_failure": ["team@x.example"]},
+        "run_as": {"user_name": "runner@x.example"},
+    }
+    body.update(settings)
+    return {
+        "job_id": job_id,
+        "creator_user_name": "creator@x.example",
+        "settings": body,
+        "run_as_user_name": body["run_as"].get("user_name") if body.get("run_as") else None,
+    }

@@ -163,7 +163,9 @@ class DatabricksReplay:
             return _json(400, error_body(400, "INVALID_PARAMETER_VALUE", msg))
         if call.raw is not None:
             return call.status, dict(call.headers), call.raw, call.content_type
-        status, headers, body, ctype = _json(call.status, call.body if call.body is not None else {})
+        status, headers, body, ctype = _json(
+            call.status, call.body if call.body is not None else {}
+        )
         return status, {**headers, **call.headers}, body, ctype
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -290,3 +292,21 @@ class SyntheticWorkspace:
             body["next_page_token"] = str(offset + size)
             body["has_more"] = True
         return _json(200, body)
+
+
+class VirtualClock:
+    """A databricks.sdk Clock whose `sleep` only advances time and records the delay."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def time(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds

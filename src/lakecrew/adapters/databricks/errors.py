@@ -98,7 +98,13 @@ class PartialListing(Transient):
     """A listing stopped at a failed page: `delivered` objects were yielded before it."""
 
     def __init__(
-        self, what: str, *, kind: str, delivered: int, where: str | None = None, fix: str | None = None
+        self,
+        what: str,
+        *,
+        kind: str,
+        delivered: int,
+        where: str | None = None,
+        fix: str | None = None,
     ) -> None:
         self.kind = kind
         self.delivered = delivered

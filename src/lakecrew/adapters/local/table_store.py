@@ -78,10 +78,8 @@ class DeltaTableStore:
         self, full_name: str, *, zorder_by: Sequence[str] = (), retention_hours: int = 168
     ) -> Maintenance:
         table = self.store.table(full_name)
-        if zorder_by:
-            metrics = table.optimize.z_order(list(zorder_by))
-        else:
-            metrics = table.optimize.compact()
+        optimize = table.optimize
+        metrics = optimize.z_order(list(zorder_by)) if zorder_by else optimize.compact()
         table = self.store.table(full_name)
         removed = table.vacuum(
             retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False

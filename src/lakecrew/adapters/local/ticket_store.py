@@ -47,8 +47,11 @@ class LocalTicketStore:
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._tx() as conn:
-            conn.executescript(SCHEMA)
+        conn = sqlite3.connect(self.db_path, timeout=30)
+        try:
+            conn.executescript(SCHEMA)  # commits by itself
+        finally:
+            conn.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

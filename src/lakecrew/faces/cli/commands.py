@@ -47,11 +47,10 @@ def simulate(
 ) -> None:
     """Fill the local backend with a clearly labelled, simulated demo estate."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew.context import Context
+    from lakecrew.demo import simulate_project
 
-    lc = Context.open(state.project, writable=True)
     with progress(state, "simulating") as bar:
-        result = lc.simulate(seed=seed, scale=scale, on_progress=bar.report)
+        result = simulate_project(state.project, seed=seed, scale=scale, on_progress=bar.report)
     emit(state, result, render_mapping)
 
 
@@ -92,10 +91,10 @@ def demo(
 ) -> None:
     """End-to-end demo on a simulated estate: init, simulate, sweep, report."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew.context import Context
+    from lakecrew.demo import run_demo
 
     with progress(state, "demo") as bar:
-        result = Context.run_demo(state.project, seed=seed, on_progress=bar.report)
+        result = run_demo(state.project, seed=seed, on_progress=bar.report)
     emit(state, result, render_mapping)
 
 

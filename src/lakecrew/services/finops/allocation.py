@@ -377,4 +377,3 @@ def _covered(start: datetime, end: datetime, spans: Sequence[tuple[datetime, dat
         if hi > lo:
             busy += (hi - lo).total_seconds()
     return busy
-

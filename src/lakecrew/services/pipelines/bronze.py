@@ -90,10 +90,10 @@ def _quarantine_rejects(
 ) -> None:
     spec = loaded.spec.silver
     has_pii = any(c.pii != PiiKind.NONE for c in spec.columns)
-    raws = [r.raw for r in batch.rejected]
+    raws: list[str | None] = [r.raw for r in batch.rejected]
     if has_pii:
         # A line that did not parse cannot be masked column by column: keep only its token.
-        raws = [tokenizer.token(r) if tokenizer else None for r in raws]
+        raws = [tokenizer.token(r.raw) if tokenizer else None for r in batch.rejected]
     rows = pa.table(
         {
             SOURCE_URI: [r.source_uri for r in batch.rejected],

@@ -31,7 +31,9 @@ def run_gold(deps: RunnerDeps, loaded: LoadedPipeline, state: RunState) -> None:
             deps.tables.create(table, data.schema, partition_by=model.partition_by)
         if change.kind != "none":
             record_schema(deps, state, table, change, data.schema)
-        deps.tables.replace(table, data, overwrite_schema=change.kind != "none" and current is not None)
+        deps.tables.replace(
+            table, data, overwrite_schema=change.kind != "none" and current is not None
+        )
         state.maintenance.append(
             deps.tables.maintain(
                 table,

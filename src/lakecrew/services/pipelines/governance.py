@@ -30,11 +30,11 @@ def register_tables(deps: RunnerDeps, loaded: LoadedPipeline) -> list[str]:
     """Register every existing table of the pipeline; returns their full names."""
     spec = loaded.spec
     silver = spec.silver
-    raw_pii = {(c.source or c.name): c.pii for c in silver.columns if c.pii != PiiKind.NONE}
-    kept_pii = {
-        c.name: c.pii
-        for c in silver.columns
-        if c.pii != PiiKind.NONE and c.mask != MaskMethod.DROP
+    raw_pii: dict[str, PiiKind] = {
+        (c.source or c.name): c.pii for c in silver.columns if c.pii != PiiKind.NONE
+    }
+    kept_pii: dict[str, PiiKind] = {
+        c.name: c.pii for c in silver.columns if c.pii != PiiKind.NONE and c.mask != MaskMethod.DROP
     }
     plan: list[tuple[str, str, Classification, str, dict[str, PiiKind]]] = [
         (spec.bronze.table, spec.bronze.description, spec.bronze.classification, "bronze", raw_pii),
@@ -53,13 +53,22 @@ def register_tables(deps: RunnerDeps, loaded: LoadedPipeline) -> list[str]:
         full = loaded.full_name(table)
         if not deps.tables.exists(full):
             continue
-        _register(deps, loaded, full, description, label, layer, pii)
+        _register(
+            deps,
+            loaded=loaded,
+            full=full,
+            description=description,
+            label=label,
+            layer=layer,
+            pii=pii,
+        )
         done.append(full)
     return done
 
 
 def _register(
     deps: RunnerDeps,
+    *,
     loaded: LoadedPipeline,
     full: str,
     description: str,
@@ -121,9 +130,7 @@ def record_lineage(
     jid = job_id(loaded)
     for source, target, _ in edges:
         if source is not None:
-            deps.lineage.record(
-                LineageEdge(source, target, "JOB", jid, run_id, event_time=now)
-            )
+            deps.lineage.record(LineageEdge(source, target, "JOB", jid, run_id, event_time=now))
     rows = lineage_rows(edges, workspace_id=deps.workspace_id, job_id=jid, run_id=run_id, at=now)
     if rows.num_rows:
         deps.tables.append(TABLE_LINEAGE, rows)

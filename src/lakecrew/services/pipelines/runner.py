@@ -87,9 +87,7 @@ class PipelineRunner:
                 "gold": [loaded.full_name(g.table) for g in spec.gold],
             },
             "expectations": [e.name for e in spec.silver.expectations],
-            "exists": {
-                t: self.deps.tables.exists(loaded.full_name(t)) for t in spec.table_names()
-            },
+            "exists": {t: self.deps.tables.exists(loaded.full_name(t)) for t in spec.table_names()},
         }
 
     def run(self, loaded: LoadedPipeline, *, full_refresh: bool = False) -> RunReport:
@@ -105,16 +103,16 @@ class PipelineRunner:
             try:
                 self._attempt(loaded, state, full_refresh=full_refresh)
             except LakecrewError as exc:
-                self._finish(loaded, state, begin, attempt, "FAILED", full_refresh)
+                self._finish(loaded, state, begin, attempt, "FAILED", full_refresh=full_refresh)
                 if isinstance(exc, RETRYABLE) and attempt <= max_retries:
                     wait = loaded.spec.retries.min_retry_interval_millis / 1000
                     self.deps.sleep(min(wait, self.deps.retry_delay_cap_seconds))
                     continue
                 raise
             except Exception:
-                self._finish(loaded, state, begin, attempt, "FAILED", full_refresh)
+                self._finish(loaded, state, begin, attempt, "FAILED", full_refresh=full_refresh)
                 raise
-            self._finish(loaded, state, begin, attempt, "SUCCEEDED", full_refresh)
+            self._finish(loaded, state, begin, attempt, "SUCCEEDED", full_refresh=full_refresh)
             return self._report(loaded, state, started, attempt)
 
     def _attempt(self, loaded: LoadedPipeline, state: RunState, *, full_refresh: bool) -> None:
@@ -133,6 +131,7 @@ class PipelineRunner:
         begin: datetime,
         attempt: int,
         result: str,
+        *,
         full_refresh: bool,
     ) -> None:
         register_tables(self.deps, loaded)

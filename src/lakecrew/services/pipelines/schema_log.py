@@ -50,5 +50,7 @@ def drift_rate(deps: RunnerDeps, table: str, pipeline: str) -> float:
         return 0.0
     versions = deps.tables.read(SCHEMA_VERSIONS, ["version"], where={"table_name": table})
     changes = max(versions.num_rows - 1, 0)
-    batches = deps.tables.read(BATCH_LOG, ["batch_id"], where={"pipeline": pipeline, "layer": "silver"})
+    batches = deps.tables.read(
+        BATCH_LOG, ["batch_id"], where={"pipeline": pipeline, "layer": "silver"}
+    )
     return changes / batches.num_rows if batches.num_rows else 0.0

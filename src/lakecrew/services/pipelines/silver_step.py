@@ -76,7 +76,9 @@ def run_silver(
         outcome = _build(deps, loaded, raw, history, tokenizer)
         _record(deps, loaded, state, outcome)
         outcome.raise_for_fatal()
-        _write(deps, loaded, state, bid, outcome, first_after_reset=full_refresh and not counts.batches)
+        _write(
+            deps, loaded, state, bid, outcome, first_after_reset=full_refresh and not counts.batches
+        )
         recon = outcome.reconciliation
         counts.batches += 1
         counts.read += recon.bronze_rows

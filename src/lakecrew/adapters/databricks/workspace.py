@@ -1,0 +1,428 @@
+"""DatabricksWorkspace: the Workspace port over the real databricks-sdk.
+
+Reading: `list(kind)` streams objects page by page (the SDK's own paginated iterators; clusters
+in pages of `page_size`, jobs with `expand_tasks` so settings are complete), each as a
+WorkspaceObject whose `data` is the SDK object's `as_dict()` (the REST JSON). A page that still
+fails after the retries raises `PartialListing` carrying how many objects were delivered, so a
+sweep reports a partial result instead of a full one.
+
+Mutations read the object before, make the narrowest documented call, and read it after:
+cluster tags and auto-termination with `clusters.update` + `update_mask` (never the full-replace
+`edit`), terminate with `clusters.delete`, size with `clusters.resize` (RUNNING only, as the
+local backend), jobs with `jobs.update` (tasks/job_clusters merged by key), warehouses and pools
+with their read-modify-write `edit`. Validation (tag limits, auto-termination range, resize
+arguments) is shared with the local backend (adapters/local/workspace_mutations.py).
+Databricks writes the audit event itself (`system.access.audit`), so `audit_event_id` is None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from databricks.sdk.service.compute import AutoScale, UpdateClusterResource
+from databricks.sdk.service.jobs import JobSettings
+from databricks.sdk.service.sql import EndpointTagPair, EndpointTags, GetWarehouseResponse
+
+from lakecrew.adapters.databricks.client import DatabricksClient, guarded
+from lakecrew.adapters.databricks.errors import PartialListing, translate
+from lakecrew.adapters.local import workspace_mutations as mut
+from lakecrew.core.errors import LakecrewError, NotFound, UsageError
+from lakecrew.ports.workspace import (
+    Change,
+    ObjectKind,
+    WorkspaceObject,
+    object_id_of,
+    secret_acl_id,
+    split_secret_acl_id,
+)
+
+_LIST_ACTION = {
+    ObjectKind.CLUSTER: "clusters.list",
+    ObjectKind.CLUSTER_POLICY: "cluster_policies.list",
+    ObjectKind.JOB: "jobs.list",
+    ObjectKind.WAREHOUSE: "warehouses.list",
+    ObjectKind.INSTANCE_POOL: "instance_pools.list",
+    ObjectKind.SECRET_SCOPE: "secrets.list_scopes",
+    ObjectKind.SECRET_ACL: "secrets.list_acls",
+}
+# Fields of GetWarehouseResponse that warehouses.edit accepts (edit is a full replace).
+_WAREHOUSE_EDIT = (
+    "auto_stop_mins", "channel", "cluster_size", "creator_name", "enable_photon",
+    "enable_serverless_compute", "instance_profile_arn", "max_num_clusters", "min_num_clusters",
+    "name", "spot_instance_policy", "tags", "warehouse_type",
+)  # fmt: skip
+_POOL_EDIT = (
+    "custom_tags", "idle_instance_autotermination_minutes", "max_capacity", "min_idle_instances",
+)  # fmt: skip
+
+
+class DatabricksWorkspace:
+    """Workspace (ports.workspace) of one Databricks workspace, through `DatabricksClient`."""
+
+    def __init__(self, name: str, client: DatabricksClient, *, page_size: int = 100) -> None:
+        self.name = name
+        self.client = client
+        self.page_size = page_size
+
+    def __repr__(self) -> str:
+        return f"DatabricksWorkspace({self.name!r}, host={self.client.host!r})"
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def _where(self, kind: ObjectKind, object_id: str | None = None) -> str:
+        suffix = f" {kind.value} {object_id}" if object_id else f" {kind.value}"
+        return f"workspace {self.name}{suffix}"
+
+    def _sdk_items(self, kind: ObjectKind) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        c = self.client
+        if kind is ObjectKind.CLUSTER:
+            for cl in c.clusters.list(page_size=self.page_size):
+                yield str(cl.cluster_id), cl.as_dict()
+        elif kind is ObjectKind.CLUSTER_POLICY:
+            for p in c.cluster_policies.list():
+                yield str(p.policy_id), p.as_dict()
+        elif kind is ObjectKind.JOB:
+            for j in c.jobs.list(expand_tasks=True, limit=min(self.page_size, 100)):
+                yield str(j.job_id), j.as_dict()
+        elif kind is ObjectKind.WAREHOUSE:
+            for w in c.warehouses.list():
+                yield str(w.id), w.as_dict()
+        elif kind is ObjectKind.INSTANCE_POOL:
+            for pool in c.instance_pools.list():
+                yield str(pool.instance_pool_id), pool.as_dict()
+        elif kind is ObjectKind.SECRET_SCOPE:
+            for s in c.secrets.list_scopes():
+                yield str(s.name), s.as_dict()
+        else:
+            for scope in list(c.secrets.list_scopes()):
+                for acl in c.secrets.list_acls(str(scope.name)):
+                    yield secret_acl_id(str(scope.name), str(acl.principal)), acl.as_dict()
+
+    def list(self, kind: ObjectKind) -> Iterator[WorkspaceObject]:
+        """Every object of one kind, streamed page by page (PartialListing if a page fails)."""
+        kind = ObjectKind(kind)
+        delivered = 0
+        items = self._sdk_items(kind)
+        while True:
+            try:
+                object_id, data = next(items)
+            except StopIteration:
+                return
+            except Exception as exc:  # noqa: BLE001 - translated below
+                err = translate(exc, where=self._where(kind), action=_LIST_ACTION[kind])
+                if delivered == 0 and not err.retryable:
+                    raise err from None
+                raise PartialListing(
+                    f"listing {kind.value} stopped after {delivered} object(s): {err.what}",
+                    kind=kind.value,
+                    delivered=delivered,
+                    where=self._where(kind),
+                    fix="the sweep is partial; rerun it when the workspace answers again",
+                ) from None
+            delivered += 1
+            yield WorkspaceObject(kind, object_id, data)
+
+    def _get_data(self, kind: ObjectKind, object_id: str) -> dict[str, Any]:
+        c, oid = self.client, str(object_id)
+        calls: dict[ObjectKind, tuple[str, Callable[[], Any]]] = {
+            ObjectKind.CLUSTER: ("clusters.get", lambda: c.clusters.get(oid)),
+            ObjectKind.CLUSTER_POLICY: (
+                "cluster_policies.get",
+                lambda: c.cluster_policies.get(oid),
+            ),
+            ObjectKind.JOB: ("jobs.get", lambda: c.jobs.get(_job_id(oid))),
+            ObjectKind.WAREHOUSE: ("warehouses.get", lambda: c.warehouses.get(oid)),
+            ObjectKind.INSTANCE_POOL: ("instance_pools.get", lambda: c.instance_pools.get(oid)),
+            ObjectKind.SECRET_ACL: (
+                "secrets.get_acl",
+                lambda: c.secrets.get_acl(*split_secret_acl_id(oid)),
+            ),
+        }
+        if kind is ObjectKind.SECRET_SCOPE:
+            for obj in self.list(kind):
+                if obj.object_id == oid:
+                    return dict(obj.data)
+            raise NotFound(f"secret scope {oid!r} not found", where=self._where(kind))
+        action, call = calls[kind]
+        result = guarded(call, where=self._where(kind, oid), action=action)
+        data: dict[str, Any] = result.as_dict()
+        return data
+
+    def get(self, kind: ObjectKind, object_id: str) -> WorkspaceObject:
+        """One object by id; NotFound names the id."""
+        kind = ObjectKind(kind)
+        return WorkspaceObject(kind, str(object_id), self._get_data(kind, str(object_id)))
+
+    def workspace_conf(self, keys: Sequence[str]) -> dict[str, str | None]:
+        """workspace_conf.get_status: each key's value, None when unset."""
+        if not keys:
+            return {}
+        got = guarded(
+            lambda: self.client.workspace_conf.get_status(keys=",".join(keys)),
+            where=f"workspace {self.name} conf",
+            action="workspace_conf.get_status",
+        )
+        values = dict(got or {})
+        return {k: (None if values.get(k) is None else str(values[k])) for k in keys}
+
+    # ---- mutations ---------------------------------------------------------------------------
+
+    def _mutate(
+        self,
+        kind: ObjectKind,
+        object_id: str,
+        action: str,
+        params: Mapping[str, Any],
+        plan: Callable[[dict[str, Any]], Callable[[], Any] | None],
+        *,
+        sdk_action: str,
+    ) -> Change:
+        """Read before, let `plan` validate and return the SDK call (None: nothing to do),
+        run it, read after."""
+        before = self._get_data(kind, object_id)
+        call = plan(before)
+        if call is not None:
+            guarded(call, where=self._where(kind, object_id), action=sdk_action)
+        after = self._get_data(kind, object_id)
+        return Change(self.name, kind, str(object_id), action, before, after, None, dict(params))
+
+    def set_tags(
+        self, kind: ObjectKind, object_id: str, tags: Mapping[str, str], *, merge: bool = True
+    ) -> Change:
+        """Set or merge user tags: clusters (update_mask=custom_tags), jobs (jobs.update),
+        warehouses and pools (read-modify-write edit)."""
+        kind = ObjectKind(kind)
+        mut.read_tags(kind, {})  # refuses kinds without tags before any call
+        params = {"tags": dict(tags), "merge": "true" if merge else "false"}
+
+        def plan(before: dict[str, Any]) -> Callable[[], Any]:
+            new = mut.read_tags(kind, mut.apply_tags(kind, before, tags, merge=merge))
+            return self._tag_call(kind, str(object_id), before, new)
+
+        sdk_action = {
+            ObjectKind.CLUSTER: "clusters.update",
+            ObjectKind.JOB: "jobs.update",
+            ObjectKind.WAREHOUSE: "warehouses.edit",
+            ObjectKind.INSTANCE_POOL: "instance_pools.edit",
+        }[kind]
+        return self._mutate(
+            kind, object_id, _edit_action(kind), params, plan, sdk_action=sdk_action
+        )
+
+    def _tag_call(
+        self, kind: ObjectKind, oid: str, before: Mapping[str, Any], new: dict[str, str]
+    ) -> Callable[[], Any]:
+        c = self.client
+        if kind is ObjectKind.CLUSTER:
+            res = UpdateClusterResource(custom_tags=new)
+            return lambda: c.clusters.update(oid, "custom_tags", cluster=res)
+        if kind is ObjectKind.JOB:
+            if not new:
+                return lambda: c.jobs.update(_job_id(oid), fields_to_remove=["tags"])
+            return lambda: c.jobs.update(_job_id(oid), new_settings=JobSettings(tags=new))
+        if kind is ObjectKind.WAREHOUSE:
+            pairs = [EndpointTagPair(key=k, value=v) for k, v in new.items()]
+            return self._warehouse_edit(oid, before, tags=EndpointTags(custom_tags=pairs))
+        return self._pool_edit(oid, before, custom_tags=new)
+
+    def _warehouse_edit(
+        self, oid: str, before: Mapping[str, Any], **changes: Any
+    ) -> Callable[[], Any]:
+        current = GetWarehouseResponse.from_dict(dict(before))
+        fields = {
+            f: getattr(current, f) for f in _WAREHOUSE_EDIT if getattr(current, f) is not None
+        }
+        fields.update(changes)
+        return lambda: self.client.warehouses.edit(oid, **fields)
+
+    def _pool_edit(self, oid: str, before: Mapping[str, Any], **changes: Any) -> Callable[[], Any]:
+        fields = {f: before[f] for f in _POOL_EDIT if before.get(f) is not None}
+        fields.update(changes)
+        name, node = before.get("instance_pool_name"), before.get("node_type_id")
+        return lambda: self.client.instance_pools.edit(oid, str(name), str(node), **fields)
+
+    def set_autotermination(self, cluster_id: str, minutes: int) -> Change:
+        """clusters.update with update_mask=autotermination_minutes (0 = never, else 10..10000)."""
+
+        def plan(before: dict[str, Any]) -> Callable[[], Any]:
+            mut.set_autotermination(before, minutes)  # validates the range
+            res = UpdateClusterResource(autotermination_minutes=minutes)
+            return lambda: self.client.clusters.update(
+                str(cluster_id), "autotermination_minutes", cluster=res
+            )
+
+        params = {"autotermination_minutes": str(minutes)}
+        return self._mutate(
+            ObjectKind.CLUSTER, cluster_id, "edit", params, plan, sdk_action="clusters.update"
+        )
+
+    def terminate(self, cluster_id: str) -> Change:
+        """clusters.delete (= terminate; the cluster stays). Already terminated: no call."""
+
+        def plan(before: dict[str, Any]) -> Callable[[], Any] | None:
+            if before.get("state") in ("TERMINATED", "TERMINATING"):
+                return None
+            return lambda: self.client.clusters.delete(str(cluster_id))
+
+        return self._mutate(
+            ObjectKind.CLUSTER, cluster_id, "delete", {}, plan, sdk_action="clusters.delete"
+        )
+
+    def resize(
+        self,
+        cluster_id: str,
+        *,
+        num_workers: int | None = None,
+        autoscale: tuple[int, int] | None = None,
+    ) -> Change:
+        """clusters.resize of a RUNNING cluster (Conflict otherwise, as the local backend)."""
+
+        def plan(before: dict[str, Any]) -> Callable[[], Any]:
+            mut.resize(before, str(cluster_id), num_workers, autoscale)  # validates, Conflict
+            if autoscale is not None:
+                bounds = AutoScale(min_workers=autoscale[0], max_workers=autoscale[1])
+                return lambda: self.client.clusters.resize(str(cluster_id), autoscale=bounds)
+            return lambda: self.client.clusters.resize(str(cluster_id), num_workers=num_workers)
+
+        params: dict[str, Any] = (
+            {"num_workers": str(num_workers)}
+            if num_workers is not None
+            else {"autoscale": {"min_workers": autoscale[0], "max_workers": autoscale[1]}}
+            if autoscale is not None
+            else {}
+        )
+        return self._mutate(
+            ObjectKind.CLUSTER, cluster_id, "resize", params, plan, sdk_action="clusters.resize"
+        )
+
+    def update_job(
+        self, job_id: str, new_settings: Mapping[str, Any], fields_to_remove: tuple[str, ...] = ()
+    ) -> Change:
+        """jobs.update: top-level fields replace, tasks/job_clusters merge by key.
+
+        Unknown settings are refused (the SDK's from_dict would drop them silently).
+        """
+        settings = _job_settings(new_settings)
+        for field in fields_to_remove:
+            array, _, element = field.partition("/")
+            if element and array not in mut.KEYED_ARRAYS:
+                raise UsageError(
+                    f"cannot remove nested field {field!r}",
+                    fix="remove top-level fields, tasks/<key> or job_clusters/<key>",
+                )
+        params = {
+            "new_settings": ",".join(sorted(new_settings)),
+            "fields_to_remove": ",".join(fields_to_remove),
+        }
+
+        def plan(_: dict[str, Any]) -> Callable[[], Any]:
+            return lambda: self.client.jobs.update(
+                _job_id(str(job_id)),
+                new_settings=settings,
+                fields_to_remove=list(fields_to_remove) or None,
+            )
+
+        return self._mutate(
+            ObjectKind.JOB, job_id, "update", params, plan, sdk_action="jobs.update"
+        )
+
+    def restore(self, kind: ObjectKind, object_id: str, before: Mapping[str, Any]) -> Change:
+        """Put a saved before-state back: clusters (tags, auto-termination, size; start if it
+        was running), jobs (jobs.reset), warehouses and pools (edit)."""
+        kind = ObjectKind(kind)
+        if object_id_of(kind, before) != str(object_id):
+            raise UsageError(
+                f"the saved state is not {kind.value} {object_id!r}",
+                fix="pass the `before` of a Change of this very object",
+            )
+        oid = str(object_id)
+        params = {"lakecrew_operation": "rollback"}
+        if kind is ObjectKind.CLUSTER:
+            return self._restore_cluster(oid, before, params)
+        if kind is ObjectKind.JOB:
+            settings = JobSettings.from_dict(dict(before.get("settings") or {}))
+
+            def reset(_: dict[str, Any]) -> Callable[[], Any]:
+                return lambda: self.client.jobs.reset(_job_id(oid), settings)
+
+            return self._mutate(kind, oid, "reset", params, reset, sdk_action="jobs.reset")
+        if kind is ObjectKind.WAREHOUSE:
+            saved = dict(before)
+            return self._mutate(
+                kind, oid, "editWarehouse", params,
+                lambda _: self._warehouse_edit(oid, saved), sdk_action="warehouses.edit",
+            )  # fmt: skip
+        if kind is ObjectKind.INSTANCE_POOL:
+            saved = dict(before)
+            return self._mutate(
+                kind,
+                oid,
+                "edit",
+                params,
+                lambda _: self._pool_edit(oid, saved),
+                sdk_action="instance_pools.edit",
+            )
+        raise UsageError(
+            f"restoring {kind.value} is not supported on Databricks",
+            fix="restore clusters, jobs, warehouses or pools",
+        )
+
+    def _restore_cluster(
+        self, oid: str, saved: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> Change:
+        def plan(current: dict[str, Any]) -> Callable[[], Any] | None:
+            fields = ("autotermination_minutes", "custom_tags", "num_workers", "autoscale")
+            differ = [f for f in fields if current.get(f) != saved.get(f) and f in saved]
+            resource = UpdateClusterResource.from_dict({f: saved[f] for f in differ})
+            calls: list[Callable[[], Any]] = []
+            if differ:
+                mask = ",".join(differ)
+                calls.append(lambda: self.client.clusters.update(oid, mask, cluster=resource))
+            was_up = saved.get("state") == "RUNNING"
+            if was_up and current.get("state") in ("TERMINATED", "TERMINATING"):
+                calls.append(lambda: self.client.clusters.start(oid))
+            if not calls:
+                return None
+            return lambda: [call() for call in calls]
+
+        return self._mutate(
+            ObjectKind.CLUSTER, oid, "edit", params, plan, sdk_action="clusters.update"
+        )
+
+
+def _edit_action(kind: ObjectKind) -> str:
+    return {ObjectKind.JOB: "update", ObjectKind.WAREHOUSE: "editWarehouse"}.get(kind, "edit")
+
+
+def _job_id(object_id: str) -> int:
+    if not str(object_id).isdigit():
+        raise NotFound(f"job {object_id!r} not found (job ids are numbers)", where="jobs")
+    return int(object_id)
+
+
+def _job_settings(new_settings: Mapping[str, Any]) -> JobSettings:
+    """JobSettings from REST JSON, refusing keys the SDK would silently drop."""
+    if not isinstance(new_settings, Mapping):
+        raise UsageError("new_settings must be a JSON object of JobSettings fields")
+    settings = JobSettings.from_dict(dict(new_settings))
+    lost = sorted(set(new_settings) - set(settings.as_dict()))
+    lost = [k for k in lost if new_settings[k] not in (None, [], {})]
+    if lost:
+        raise UsageError(
+            f"unknown job settings {', '.join(lost)}",
+            where="jobs.update",
+            fix="use JobSettings field names of the Jobs API 2.2",
+        )
+    return settings
+
+
+def iter_all(
+    workspace: DatabricksWorkspace, kinds: Iterable[ObjectKind]
+) -> Iterator[WorkspaceObject]:
+    """Every object of `kinds` in turn (a convenience for sweeps and the benchmark)."""
+    for kind in kinds:
+        yield from workspace.list(kind)
+
+
+__all__ = ["DatabricksWorkspace", "LakecrewError", "PartialListing", "iter_all"]

@@ -1,0 +1,137 @@
+"""Composition-level use cases that build a project from scratch: `simulate` and `demo`.
+
+They live beside `context.py` (not in services/) because they choose adapters.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.layout import ProjectLayout
+from lakecrew.adapters.local.metastore import SqliteMetastore
+from lakecrew.adapters.local.simulation_sink import LocalSimulationSink
+from lakecrew.adapters.local.system_tables import ensure_system_tables
+from lakecrew.context import Context
+from lakecrew.core.errors import SafetyRefusal
+from lakecrew.ports.clock import SystemClock
+from lakecrew.services.estate.summary import estate_summary
+from lakecrew.services.simulate import simulate, write_ground_truth
+from lakecrew.services.simulate.estate import inventory, shadow_workspace
+
+SIMULATED_MARK = "# SIMULATED ESTATE"
+DEMO_MARK = ".lakecrew-demo"
+Progress = Callable[[int, int], None]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def simulate_project(
+    project_dir: Path,
+    *,
+    seed: int = 7,
+    scale: int = 1,
+    as_of: date | None = None,
+    on_progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Fill a project with the simulated estate (replacing any earlier simulation there).
+
+    A project whose lakecrew.yaml is a real inventory is refused: the simulation would mix
+    invented resources into it.
+    """
+    layout = ProjectLayout(Path(project_dir).resolve())
+    if layout.config_path.exists():
+        head = layout.config_path.read_text(encoding="utf-8")[:200]
+        if not head.startswith(SIMULATED_MARK):
+            raise SafetyRefusal(
+                "this project's lakecrew.yaml is not a simulated estate",
+                where=str(layout.config_path),
+                fix="run `lakecrew simulate` (or `lakecrew demo`) in an empty folder",
+            )
+    if layout.state_dir.exists():
+        shutil.rmtree(layout.state_dir)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    layout.ensure()
+    store = DeltaStore.for_project(layout)
+    metastore = SqliteMetastore(layout.metastore_path)
+    ensure_system_tables(store, metastore)
+    ids = {w.name: w.workspace_id for w in [*inventory(), shadow_workspace()]}
+    steps: dict[str, int] = {}
+
+    def progress(step: str, done: int, total: int) -> None:
+        steps[step] = done
+        if on_progress is not None:
+            on_progress(done, total)
+
+    sink = LocalSimulationSink(
+        layout, store, metastore, ids, clock=SystemClock(), on_progress=progress
+    )
+    t0 = time.perf_counter()
+    try:
+        report = simulate(sink, seed=seed, scale=scale, as_of=as_of)
+    finally:
+        sink.close()
+        metastore.close()
+    _atomic_write(layout.config_path, report.estate_yaml)
+    truth_path = layout.simulation_dir / "ground_truth.json"
+    write_ground_truth(report, truth_path)
+    return {
+        "project": str(layout.root),
+        "seed": seed,
+        "scale": scale,
+        "as_of": report.as_of.isoformat(),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "resources": report.resources,
+        "resource_total": report.resource_total,
+        "rows": report.rows,
+        "planted_violations": len(report.ground_truth.get("violations", [])),
+        "ground_truth": str(truth_path),
+    }
+
+
+def run_demo(
+    project_dir: Path, *, seed: int = 7, on_progress: Progress | None = None
+) -> dict[str, Any]:
+    """`lakecrew demo`: a fresh simulated estate, then the report a newcomer should see."""
+    root = Path(project_dir).resolve()
+    if root.exists() and any(root.iterdir()) and not (root / DEMO_MARK).exists():
+        raise SafetyRefusal(
+            "the demo folder exists and was not made by `lakecrew demo`",
+            where=str(root),
+            fix="pass --project with an empty or new folder",
+        )
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    (root / DEMO_MARK).write_text("made by `lakecrew demo`; safe to delete\n", encoding="utf-8")
+    sim = simulate_project(root, seed=seed, on_progress=on_progress)
+    ctx = Context.open(root)
+    try:
+        summary = estate_summary(ctx.config, ctx.workspace, ctx.sql)
+    finally:
+        ctx.close()
+    return {"simulation": sim, "summary": summary, "data": _where_data_lives(ctx.layout)}
+
+
+def _where_data_lives(layout: ProjectLayout) -> dict[str, str]:
+    return {
+        "estate": str(layout.config_path),
+        "delta_tables": str(layout.lakehouse_dir),
+        "metastore": str(layout.metastore_path),
+        "workspace_objects": str(layout.workspace_db),
+        "ground_truth": str(layout.simulation_dir / "ground_truth.json"),
+    }

@@ -1,0 +1,117 @@
+"""`lakecrew pipeline`: list, validate, plan, run (medallion pipelines from YAML specs)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from lakecrew.faces.cli.console import emit, render_mapping
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
+
+app = typer.Typer(help="Medallion pipelines: bronze → silver → gold from a YAML spec.")
+
+NameArg = Annotated[str, typer.Argument(help="Pipeline name (file name of its spec).")]
+EnvOpt = Annotated[str, typer.Option("--env", help="Environment: dev, qa or prod.")]
+
+
+def _env(value: str) -> Any:
+    from lakecrew.core.errors import UsageError
+
+    if value not in ("dev", "qa", "prod"):
+        raise UsageError(f"unknown environment {value!r}", where="--env", fix="use dev, qa or prod")
+    return value
+
+
+@app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """List the pipelines of the project (and the bundled demo pipelines)."""
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    from lakecrew import pipeline_wiring as pw
+    from lakecrew.context import Context
+
+    lc = Context.open(state.project)
+    emit(state, {name: str(path) for name, path in pw.list_specs(lc).items()}, render_mapping)
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    name: NameArg,
+    env: EnvOpt = "dev",
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Check a spec for every environment; problems are listed at file:line."""
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    from lakecrew import pipeline_wiring as pw
+    from lakecrew.context import Context
+
+    loaded = pw.load(Context.open(state.project), name, _env(env))
+    emit(state, {"pipeline": loaded.spec.name, "env": loaded.env, "valid": True}, render_mapping)
+
+
+@app.command("plan")
+def plan(
+    ctx: typer.Context,
+    name: NameArg,
+    env: EnvOpt = "dev",
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Show what a run would read and write, without running it."""
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    from lakecrew import pipeline_wiring as pw
+    from lakecrew.context import Context
+
+    lc = Context.open(state.project, writable=True)
+    emit(state, pw.runner_for(lc).plan(pw.load(lc, name, _env(env))), render_mapping)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    name: NameArg,
+    env: EnvOpt = "dev",
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild silver and gold from all of bronze.")
+    ] = False,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a pipeline: source → bronze → silver → gold, with counts and reconciliation."""
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    from lakecrew import pipeline_wiring as pw
+    from lakecrew.context import Context
+
+    lc = Context.open(state.project, writable=True)
+    report = pw.runner_for(lc).run(pw.load(lc, name, _env(env)), full_refresh=full_refresh)
+    data = report.as_dict()
+    data.pop("lineage")
+    emit(state, data, _render_run)
+
+
+def _render_run(console: Console, data: dict[str, Any]) -> None:
+    console.print(f"{data['pipeline']} [{data['env']}] {data['status']}", markup=False)
+    for layer, counts in data["layers"].items():
+        console.print(
+            f"  {layer}: read {counts['read']}, written {counts['written']}, "
+            f"quarantined {counts['quarantined']}, duplicates {counts['duplicates']}, "
+            f"dropped {counts['dropped']}",
+            markup=False,
+        )
+    console.print(f"  reconciled: {str(data['reconciled']).lower()}", markup=False)
+    failed = [e for e in data["expectations"] if e["status"] == "failed"]
+    for e in failed:
+        console.print(
+            f"  expectation {e['rule']} ({e['action']}): {e['failed']} failed", markup=False
+        )

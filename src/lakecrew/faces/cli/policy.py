@@ -1,0 +1,150 @@
+"""`lakecrew policy validate|show|export`: the SOP pack, explained, as cluster policies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lakecrew.core.errors import UsageError
+from lakecrew.faces.cli.console import CliState, emit
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
+from lakecrew.services.estate.config import CONFIG_FILENAME, load_estate
+from lakecrew.services.policy.cluster_policy import export
+from lakecrew.services.policy.loader import DEFAULT_PACK, explain_rule, load_pack, validate
+
+app = typer.Typer(help="The SOP pack: validate it, explain a rule, export cluster policies.")
+
+PackOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--pack",
+        help="An extra pack layered over the default (and over lakecrew.yaml's sop_pack).",
+        dir_okay=False,
+    ),
+]
+
+
+def _sources(state: CliState, extra: list[Path] | None) -> list[str | Path]:
+    """The default pack, then the project's org overlay (lakecrew.yaml `sop_pack`), then --pack."""
+    sources: list[str | Path] = [DEFAULT_PACK]
+    config_path = state.project / CONFIG_FILENAME
+    if config_path.exists():
+        overlay = load_estate(config_path, require_approved=False).sop_pack_path(state.project)
+        if overlay is not None:
+            sources.append(overlay)
+    sources.extend(extra or [])
+    return sources
+
+
+@app.command("validate")
+def validate_cmd(
+    ctx: typer.Context,
+    pack: PackOpt = None,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Load the default pack and every overlay; report rules, disabled rules and overlay changes."""
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    report = validate(_sources(state, pack))
+    data = {
+        "sources": [str(s) for s in report.sources],
+        "rules": report.rules,
+        "enabled": report.enabled,
+        "disabled": report.disabled,
+        "changes": [c.__dict__ for c in report.changes],
+    }
+    emit(state, data, _render_validate)
+
+
+def _render_validate(console: Console, data: dict[str, Any]) -> None:
+    console.print(f"pack OK — {data['rules']} rules, {data['enabled']} enabled", markup=False)
+    console.print("sources: " + " → ".join(data["sources"]), markup=False)
+    for rule, reason in data["disabled"].items():
+        console.print(f"  disabled {rule}: {reason}", markup=False)
+    for change in data["changes"]:
+        console.print(f"  {change['kind']} {change['path']} ({change['where']})", markup=False)
+
+
+@app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    rule: Annotated[str, typer.Argument(help="Rule id, e.g. cluster.tags_missing")],
+    pack: PackOpt = None,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Every field of one rule, with the file:line that set it."""
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    emit(state, explain_rule(load_pack(_sources(state, pack)), rule), _render_show)
+
+
+def _render_show(console: Console, data: dict[str, Any]) -> None:
+    table = Table("field", "value", "set by", title=f"rule {data['rule']}")
+    for name, item in data["fields"].items():
+        value = item["value"]
+        text = value if isinstance(value, str) else json.dumps(value)
+        table.add_row(name, text, item["from"])
+    console.print(table)
+    for key in ("check_doc", "action_doc"):
+        if data.get(key):
+            console.print(f"{key.split('_')[0]}: {data[key].strip()}", markup=False)
+
+
+@app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    env: Annotated[str, typer.Option("--env", help="dev, qa or prod")],
+    size: Annotated[
+        str | None, typer.Option("--size", help="S, M, L or GPU (default: the env's size)")
+    ] = None,
+    cloud: Annotated[str, typer.Option(help="aws, azure or gcp")] = "aws",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder to write one JSON file per policy")
+    ] = None,
+    pack: PackOpt = None,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Write Databricks cluster policy definitions that reject what the SOP forbids."""
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    if env not in ("dev", "qa", "prod"):
+        raise UsageError(f"unknown environment {env!r}", where="--env", fix="use dev, qa or prod")
+    loaded = load_pack(_sources(state, pack))
+    docs = export(loaded.pack, env, size.upper() if size else None, cloud=cloud)
+    written = []
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for doc in docs:
+            path = out / f"{doc.name}.json"
+            path.write_text(json.dumps(doc.to_api(), indent=2) + "\n", encoding="utf-8")
+            written.append(str(path))
+    data = {
+        "policies": [
+            {
+                "name": d.name,
+                "cluster_type": d.cluster_type,
+                "size": d.size,
+                "description": d.description,
+                "definition": d.definition,
+            }
+            for d in docs
+        ],
+        "written": written,
+    }
+    emit(state, data, _render_export)
+
+
+def _render_export(console: Console, data: dict[str, Any]) -> None:
+    for policy in data["policies"]:
+        console.print(f"# {policy['name']} — {policy['description']}", markup=False)
+        console.print(json.dumps(policy["definition"], indent=2, sort_keys=True), markup=False)
+    for path in data["written"]:
+        console.print(f"wrote {path}", markup=False)
