@@ -26,6 +26,7 @@ from lakecrew.adapters.sources.files import CsvOptions, FileSource, JsonOptions
 from lakecrew.context import Context
 from lakecrew.core.errors import ConfigError, NotFound
 from lakecrew.ports.source import Source
+import lakecrew.services.pipelines.demo_transforms  # noqa: F401  (registers the demo transforms)
 from lakecrew.services.pipelines.loader import LoadedPipeline, load_pipeline_spec
 from lakecrew.services.pipelines.runner import PipelineRunner
 from lakecrew.services.pipelines.spec import Environment
@@ -34,7 +35,7 @@ from lakecrew.services.privacy.kinds import MaskMethod
 from lakecrew.services.privacy.masking import Tokenizer
 
 FILE_TYPES = {"csv", "json", "jsonl", "parquet", "files"}
-DEMO_PIPELINES = ("lassa_weekly",)
+DEMO_PIPELINES = ("lassa_weekly", "facilities", "eha_locations")
 
 
 def demo_dir() -> Path:

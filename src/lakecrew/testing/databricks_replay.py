@@ -153,6 +153,8 @@ class DatabricksReplay:
             matching = [c for c in self.calls if c.matches(req)]
             if not matching:
                 return _json(404, error_body(404, "ENDPOINT_NOT_FOUND", f"no recording {req.path}"))
+            most = max(len(c.query) for c in matching)  # the most specific recording wins
+            matching = [c for c in matching if len(c.query) == most]
             call = matching[0]
             if len(matching) > 1:
                 call.times -= 1

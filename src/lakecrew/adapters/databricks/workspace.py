@@ -244,6 +244,7 @@ class DatabricksWorkspace:
 
     def set_autotermination(self, cluster_id: str, minutes: int) -> Change:
         """clusters.update with update_mask=autotermination_minutes (0 = never, else 10..10000)."""
+        mut.set_autotermination({}, minutes)  # validate before any call
 
         def plan(before: dict[str, Any]) -> Callable[[], Any]:
             mut.set_autotermination(before, minutes)  # validates the range
@@ -277,6 +278,7 @@ class DatabricksWorkspace:
         autoscale: tuple[int, int] | None = None,
     ) -> Change:
         """clusters.resize of a RUNNING cluster (Conflict otherwise, as the local backend)."""
+        mut.resize({"state": "RUNNING"}, str(cluster_id), num_workers, autoscale)  # arguments
 
         def plan(before: dict[str, Any]) -> Callable[[], Any]:
             mut.resize(before, str(cluster_id), num_workers, autoscale)  # validates, Conflict

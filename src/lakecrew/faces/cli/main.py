@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from lakecrew.core.errors import LakecrewError
-from lakecrew.faces.cli import commands, estate, pipeline, policy
+from lakecrew.faces.cli import commands, crew, estate, pipeline, policy
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, default_project, state_of
 
@@ -76,6 +76,7 @@ app.add_typer(estate.app, name="estate")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(policy.app, name="policy")
 commands.register(app)
+crew.register(app)
 
 
 def run() -> None:

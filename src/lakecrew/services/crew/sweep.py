@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from lakecrew.core.errors import LakecrewError, SafetyRefusal, UsageError
 from lakecrew.core.pack import Pack
@@ -66,7 +67,7 @@ class SweepResult:
     tickets: int
     refused: str | None = None
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, Any]:
         """Plain data for `--output json`."""
         return {
             "sweep_id": self.sweep_id,
@@ -99,7 +100,7 @@ class SweepResult:
         }
 
 
-def _finding_dict(tf: TrackedFinding) -> dict[str, object]:
+def _finding_dict(tf: TrackedFinding) -> dict[str, Any]:
     f = tf.finding
     return {
         "rule": f.rule_id,

@@ -28,7 +28,8 @@ from lakecrew.services.pipelines.steps import (
 from lakecrew.services.privacy.kinds import PiiKind
 from lakecrew.services.privacy.masking import Tokenizer
 from lakecrew.services.quality.results import REASONS_COLUMN, RULES_COLUMN
-from lakecrew.services.quality.schema_evolution import compare_schemas
+from lakecrew.services.pipelines.schema_log import record_schema
+from lakecrew.services.quality.schema_evolution import SchemaChange, compare_schemas
 
 SOURCE_RULE = "source.parse"
 
@@ -74,10 +75,15 @@ def _append_bronze(
     current = deps.tables.schema(bronze)
     if current is None:
         deps.tables.create(bronze, data.schema, partition_by=loaded.spec.bronze.partition_by)
+        created = SchemaChange(bronze, "additive", added=tuple(data.schema.names))
+        record_schema(deps, state, bronze, created, data.schema)
         current = deps.tables.schema(bronze)
     change = compare_schemas(bronze, current, data.schema)
     if change.added:
-        state.schema_changes.append(change)
+        # Bronze keeps every column it ever saw; absent ones are null, never a breaking change.
+        additive = SchemaChange(bronze, "additive", added=change.added)
+        merged = pa.unify_schemas([current, data.schema]) if current is not None else data.schema
+        record_schema(deps, state, bronze, additive, merged)
     deps.tables.append(bronze, data, merge_schema=bool(change.added))
 
 

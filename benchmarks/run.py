@@ -1,0 +1,86 @@
+"""`make bench`: run every benchmark in turn and keep a log in bench-out/.
+
+Each benchmark prints ratios against baselines run in the same session (the peers named in its
+issue, and the raw engine as the limit) plus peak memory, with medians of repeats. Set
+LAKECREW_BENCH_QUICK=1 for a small smoke run (CI does not run benchmarks).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+QUICK = os.environ.get("LAKECREW_BENCH_QUICK") == "1"
+OUT = Path("bench-out")
+
+# (title, module, args, args when quick)
+BENCHES: list[tuple[str, str, list[str], list[str]]] = [
+    (
+        "foundation: simulate at 10M usage rows; cost query vs raw DuckDB",
+        "benchmarks.bench_foundation",
+        ["--scale", "320", "--project", str(OUT / "foundation")],
+        ["--scale", "2", "--repeats", "1", "--project", str(OUT / "foundation")],
+    ),
+    (
+        "lakehouse SQL engine vs raw DuckDB on the same Delta files",
+        "benchmarks.bench_lakehouse_sql",
+        ["10000000"],
+        ["300000"],
+    ),
+    (
+        "policy engine: default pack over 100,000 resources",
+        "benchmarks.bench_policy_engine",
+        ["100000"],
+        ["5000"],
+    ),
+]
+OPTIONAL = [
+    ("crew sweep at 1k / 10k / 100k resources", "benchmarks.bench_crew_sweep", [], ["--quick"]),
+    ("finops allocation and weekly report", "benchmarks.bench_finops", [], ["--quick"]),
+    ("medallion pipeline at 10M rows", "benchmarks.bench_medallion", [], ["--quick"]),
+    (
+        "databricks backend: replay-server sweep",
+        "benchmarks.bench_databricks_replay",
+        [],
+        ["--quick"],
+    ),
+]
+
+
+def main() -> int:
+    OUT.mkdir(exist_ok=True)
+    log = (OUT / "bench.log").open("a", encoding="utf-8")
+    failed = []
+    benches = list(BENCHES)
+    for title, module, args, quick in OPTIONAL:
+        if Path(module.replace(".", "/") + ".py").exists():
+            benches.append((title, module, args, quick))
+    for title, module, args, quick in benches:
+        header = f"\n##### {title}  ({time.strftime('%Y-%m-%d %H:%M:%S')})"
+        print(header, flush=True)
+        log.write(header + "\n")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *(quick if QUICK else args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+        if proc.wait() != 0:
+            failed.append(module)
+    log.close()
+    if failed:
+        print(f"\nbenchmarks that failed: {', '.join(failed)}")
+        return 1
+    print(f"\nall benchmarks done; log in {OUT / 'bench.log'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

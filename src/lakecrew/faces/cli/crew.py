@@ -1,0 +1,269 @@
+"""`lakecrew sweep | findings | actions | rollback | exempt`: the crew (SOP 3.1–3.3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lakecrew.core.errors import UsageError
+from lakecrew.faces.cli.console import emit, progress, to_jsonable
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
+
+WorkspaceOpt = Annotated[
+    str | None, typer.Option("--workspace", "-w", help="Only this workspace (default: all).")
+]
+NowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        help="Evaluate as of this UTC time (ISO 8601), e.g. for an imported "
+        "export or a simulated estate; default: the current time.",
+    ),
+]
+
+
+def _parse_time(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"{option} {value!r} is not an ISO 8601 time", fix="e.g. 2026-03-02T10:00:00+00:00"
+        ) from None
+    if parsed.tzinfo is None:
+        raise UsageError(f"{option} {value!r} has no timezone", fix="add +00:00 (UTC)")
+    return parsed
+
+
+def _context(project: Any, *, writable: bool, now: str | None = None) -> Any:
+    from lakecrew.context import Context
+    from lakecrew.ports.clock import FixedClock
+
+    clock = FixedClock(_parse_time(now, "--now")) if now else None
+    return Context.open(project, writable=writable, clock=clock)
+
+
+def sweep(
+    ctx: typer.Context,
+    *,
+    workspace: WorkspaceOpt = None,
+    phase: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=4, help="Rollout phase (default: per environment from lakecrew.yaml)."
+        ),
+    ] = None,
+    apply: Annotated[
+        bool,
+        typer.Option("--apply", help="Act on the plan (phase 2+); without it nothing is changed."),
+    ] = False,
+    now: NowOpt = None,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Observe, evaluate the SOP pack, plan (and with --apply act), notify, ticket."""
+    from lakecrew import crew_wiring as cw
+    from lakecrew.services.crew.sweep import refuse_if_blocked
+
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    lc = _context(state.project, writable=True, now=now)
+    svc = cw.crew_service(lc)
+    targets = cw.targets(lc, workspace)
+    estate = cw.estate_inventory(lc) if workspace is None else []
+    owner = lc.config.workspaces[0].owner
+    with progress(state, "sweeping") as bar:
+        results = svc.sweep(
+            targets, apply=apply, phase=phase, estate=estate, estate_owner=owner, on_step=bar.step
+        )
+    sweeps = [r.as_dict() for r in results]
+    findings = [{**f, "workspace": s["workspace"]} for s in sweeps for f in s["findings"]]
+    emit(state, {"sweeps": sweeps, "findings": findings}, _render_sweep)
+    for r in results:
+        refuse_if_blocked(r)
+
+
+def _render_sweep(console: Console, data: dict[str, Any]) -> None:
+    for s in data["sweeps"]:
+        mode = "apply" if s["apply"] else "plan only"
+        console.print(
+            f"{s['workspace']}: phase {s['phase']} ({mode}) — discovered "
+            f"{s['discovered']}, evaluated {s['evaluated']}, {len(s['findings'])} "
+            f"finding(s), {s['resolved']} resolved, {len(s['applied'])} applied",
+            markup=False,
+        )
+        for a in s["plan"]:
+            console.print(
+                f"  {a['status']:8} {a['action']} {a['kind']}/{a['resource_id']} "
+                f"[{a['action_id'][:10]}] {a['reason']}",
+                markup=False,
+            )
+        if s["refused"]:
+            console.print(f"  REFUSED: {s['refused']}", markup=False)
+    table = Table("workspace", "severity", "rule", "resource", "owner")
+    for f in data["findings"]:
+        table.add_row(
+            f["workspace"],
+            f["severity"],
+            f["rule"],
+            f"{f['resource_type']}/{f['resource_id']}",
+            f["owner"],
+        )
+    console.print(table)
+
+
+def findings(
+    ctx: typer.Context,
+    *,
+    workspace: WorkspaceOpt = None,
+    status: Annotated[str | None, typer.Option(help="open, resolved or exempted")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Findings history from the ledger (open, resolved, exempted)."""
+    from lakecrew import crew_wiring as cw
+
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    rows = cw.crew_service(_context(state.project, writable=False)).findings(
+        workspace, status, rule
+    )
+    emit(state, {"findings": to_jsonable(rows)}, _render_findings)
+
+
+def _render_findings(console: Console, data: dict[str, Any]) -> None:
+    table = Table("status", "severity", "rule", "resource", "owner", "first seen", "last seen")
+    for f in data["findings"]:
+        table.add_row(
+            f["status"],
+            f["severity"],
+            f["rule_id"],
+            f"{f['resource_type']}/{f['resource_id']}",
+            f["owner"],
+            f["first_seen"][:16],
+            f["last_seen"][:16],
+        )
+    console.print(table)
+    console.print(f"{len(data['findings'])} finding(s)", markup=False)
+
+
+def actions(
+    ctx: typer.Context,
+    *,
+    workspace: WorkspaceOpt = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="planned, pending, intent, applied, failed, skipped, rolled_back"),
+    ] = None,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Actions from the ledger, with before/after states (JSON output)."""
+    from lakecrew import crew_wiring as cw
+
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    rows = cw.crew_service(_context(state.project, writable=False)).actions(workspace, status)
+    emit(state, {"actions": to_jsonable(rows)}, _render_actions)
+
+
+def _render_actions(console: Console, data: dict[str, Any]) -> None:
+    table = Table("action id", "status", "action", "resource", "rule", "reason")
+    for a in data["actions"]:
+        table.add_row(
+            a["action_id"],
+            a["status"],
+            a["action"],
+            f"{a['kind']}/{a['resource_id']}",
+            a["rule_id"],
+            a["reason"],
+        )
+    console.print(table)
+
+
+def rollback(
+    ctx: typer.Context,
+    *,
+    action_id: Annotated[str, typer.Argument(help="The action id (or a unique prefix).")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Restore even if the object changed after the action.")
+    ] = False,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Restore the before-state saved by an applied action."""
+    from lakecrew import crew_wiring as cw
+
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    lc = _context(state.project, writable=True)
+    svc = cw.crew_service(lc)
+    row = svc.action(action_id)
+    done = svc.rollback(row, lc.workspace(row.workspace), force=force)
+    emit(
+        state,
+        {
+            "action_id": done.action_id,
+            "status": done.status,
+            "kind": done.kind,
+            "resource_id": done.resource_id,
+            "reason": done.reason,
+        },
+        lambda c, d: c.print(
+            f"rolled back {d['action_id']}: {d['kind']}/{d['resource_id']} "
+            "restored to its before-state",
+            markup=False,
+        ),
+    )
+
+
+def exempt(
+    ctx: typer.Context,
+    *,
+    rule: Annotated[str, typer.Argument(help="Rule id, e.g. cluster.idle (or * for all rules).")],
+    resource: Annotated[str, typer.Argument(help="Resource id, e.g. a cluster_id.")],
+    reason: Annotated[str, typer.Option(help="Why the resource is exempt.")],
+    until: Annotated[str, typer.Option(help="Expiry, ISO 8601 with timezone.")],
+    approver: Annotated[str, typer.Option(help="Who approved the exemption.")],
+    workspace: WorkspaceOpt = None,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Exempt one resource from one rule until a date (reason and approver recorded)."""
+    from lakecrew import crew_wiring as cw
+
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    lc = _context(state.project, writable=True)
+    if workspace is not None:
+        lc.config.workspace(workspace)  # NotFound names the registered ones
+    row = cw.crew_service(lc).exempt(
+        rule,
+        resource,
+        reason=reason,
+        approver=approver,
+        until=_parse_time(until, "--until"),
+        workspace=workspace or "*",
+    )
+    emit(
+        state,
+        to_jsonable(row),
+        lambda c, d: c.print(
+            f"exempted {d['resource_id']} from {d['rule_id']} until {d['until']} "
+            f"(approved by {d['approver']})",
+            markup=False,
+        ),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the crew commands to the root app."""
+    app.command("sweep")(sweep)
+    app.command("findings")(findings)
+    app.command("actions")(actions)
+    app.command("rollback")(rollback)
+    app.command("exempt")(exempt)
