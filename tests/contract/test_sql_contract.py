@@ -33,8 +33,7 @@ from .conftest import FIXTURES, OPTIONS
 
 WID = "1a2b3c4d5e6f7a8b"
 QUERY = (
-    "SELECT id, name, amount, seen_at FROM main.sales.orders "
-    "WHERE amount > :min_amount ORDER BY id"
+    "SELECT id, name, amount, seen_at FROM main.sales.orders WHERE amount > :min_amount ORDER BY id"
 )
 ORDERS = pa.table(
     {

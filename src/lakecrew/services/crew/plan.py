@@ -236,7 +236,7 @@ def safety_refusal(action: str, res: Resource, snap: Snapshot) -> str | None:
         if not running:
             return f"cluster is {data.get('state')}, not RUNNING"
     if action == "set_autotermination" and running:
-        return "editing a RUNNING cluster restarts it; applied once the cluster is terminated"
+        return f"{RESTARTS}; applied once the cluster is terminated"
     if action == "resize" and not running:
         return "resize needs a RUNNING cluster; the owner must edit the terminated cluster"
     if action == "set_autostop":
@@ -311,6 +311,7 @@ def build_plan(
                 due,
             )
         )
+    out = _after_termination(out)
     limit = max(1, min(settings.max_actions, math.floor(evaluated * settings.max_percent / 100)))
     runnable = sum(1 for a in out if a.status == "planned")
     refused = None
@@ -321,6 +322,24 @@ def build_plan(
             f"{evaluated} evaluated)"
         )
     return Plan(snap.scope, phase, tuple(out), limit, refused)
+
+
+RESTARTS = "editing a RUNNING cluster restarts it"
+ORDER = {"terminate": 0}  # terminations first: an edit may wait for its cluster to stop
+
+
+def _after_termination(actions: list[PlannedAction]) -> list[PlannedAction]:
+    """Let a cluster edit refused only because the cluster runs go ahead when the same plan
+    terminates that cluster first (the Executor re-checks the live state before the edit)."""
+    ending = {a.resource_id: a.action_id for a in actions
+              if a.action == "terminate" and a.status == "planned"}
+    out = [
+        replace(a, status="planned", reason=f"after termination {ending[a.resource_id][:10]}")
+        if a.status == "skipped" and a.reason.startswith(RESTARTS) and a.resource_id in ending
+        else a
+        for a in actions
+    ]
+    return sorted(out, key=lambda a: ORDER.get(a.action, 1))
 
 
 def _decide(

@@ -1,0 +1,287 @@
+"""DatabricksCatalog: the Catalog, Grants and Lineage ports over Unity Catalog.
+
+Reads use the SDK (`tables.get/list`, `grants.get`) plus information_schema SQL for tags
+(`<catalog>.information_schema.table_tags` / `column_tags`) and `system.access.table_lineage`
+for lineage. Writes follow the API's limits: `tables.update` only changes the owner, so
+comments, properties, tags and column masks change through SQL statements on the warehouse,
+with backtick-quoted identifiers and escaped literals (DDL takes no parameter markers).
+`securable_type` is sent as a plain string. Lineage is recorded by Databricks itself, so
+`record()` is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from databricks.sdk.service.catalog import PermissionsChange
+from databricks.sdk.service.catalog import TableInfo as SdkTable
+
+from lakecrew.adapters.databricks.client import DatabricksClient, guarded
+from lakecrew.adapters.databricks.sql import (
+    DatabricksSqlEngine,
+    quote_full_name,
+    quote_ident,
+    sql_string,
+)
+from lakecrew.core.errors import NotFound, UsageError
+from lakecrew.ports.catalog import ColumnInfo, Grant, LineageEdge, TableInfo, parse_full_name
+
+_PARTS_TO_TYPE = {1: "CATALOG", 2: "SCHEMA", 3: "TABLE"}
+
+
+class DatabricksCatalog:
+    """Catalog + Grants + Lineage over Unity Catalog (SDK + SQL on `sql`)."""
+
+    def __init__(self, client: DatabricksClient, sql: DatabricksSqlEngine) -> None:
+        self.client = client
+        self.sql = sql
+
+    # ------------------------------------------------------------ Catalog
+
+    def _tags(
+        self, cat: str, sch: str, tbl: str
+    ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        info_schema = f"{quote_ident(cat)}.information_schema"
+        where = "WHERE schema_name = :s AND table_name = :t"
+        table_tags = self.sql.fetch(
+            f"SELECT tag_name, tag_value FROM {info_schema}.table_tags {where}",
+            {"s": sch, "t": tbl},
+        )
+        column_tags = self.sql.fetch(
+            f"SELECT column_name, tag_name, tag_value FROM {info_schema}.column_tags {where}",
+            {"s": sch, "t": tbl},
+        )
+        cols: dict[str, dict[str, str]] = {}
+        for column, name, value in column_tags.rows:
+            cols.setdefault(str(column), {})[str(name)] = str(value or "")
+        return {str(n): str(v or "") for n, v in table_tags.rows}, cols
+
+    def _convert(self, t: SdkTable, with_tags: bool = True) -> TableInfo:
+        cat, sch, tbl = parse_full_name(str(t.full_name))
+        tags, col_tags = self._tags(cat, sch, tbl) if with_tags else ({}, {})
+        columns = tuple(
+            ColumnInfo(
+                name=str(c.name),
+                type_text=str(c.type_text or ""),
+                nullable=bool(c.nullable if c.nullable is not None else True),
+                comment=c.comment,
+                tags=col_tags.get(str(c.name), {}),
+                mask=c.mask.function_name if c.mask else None,
+                position=int(c.position or i),
+                mask_using=tuple(c.mask.using_column_names or ()) if c.mask else (),
+            )
+            for i, c in enumerate(t.columns or [])
+        )
+        return TableInfo(
+            full_name=f"{cat}.{sch}.{tbl}",
+            owner=str(t.owner or ""),
+            comment=t.comment,
+            table_type=t.table_type.value if t.table_type else "MANAGED",
+            storage_location=t.storage_location,
+            data_source_format=t.data_source_format.value if t.data_source_format else "DELTA",
+            properties=dict(t.properties or {}),
+            tags=tags,
+            columns=columns,
+        )
+
+    def list_tables(self, catalog: str | None = None, schema: str | None = None) -> list[TableInfo]:
+        """Tables of one schema (both names needed; UC lists per schema)."""
+        if not catalog or not schema:
+            raise UsageError(
+                "list tables of one schema at a time on Databricks",
+                fix="pass catalog and schema (or query system.information_schema.tables)",
+            )
+        got = guarded(
+            lambda: list(self.client.tables.list(catalog, schema, max_results=0)),
+            where=f"{catalog}.{schema}",
+            action="tables.list",
+        )
+        return sorted((self._convert(t) for t in got), key=lambda t: t.full_name)
+
+    def get_table(self, full_name: str) -> TableInfo:
+        name = ".".join(parse_full_name(full_name))
+        t = guarded(lambda: self.client.tables.get(name), where=name, action="tables.get")
+        return self._convert(t)
+
+    def register_table(self, info: TableInfo) -> TableInfo:
+        """CREATE TABLE IF NOT EXISTS with the columns, then owner, comment and tags."""
+        target = quote_full_name(info.full_name)
+        cols = ", ".join(f"{quote_ident(c.name)} {c.type_text}" for c in info.columns)
+        self.sql.execute(f"CREATE TABLE IF NOT EXISTS {target} ({cols})")
+        self.update_table(info.full_name, owner=info.owner, comment=info.comment,
+                          properties=info.properties or None)  # fmt: skip
+        if info.tags:
+            self.set_tags(info.full_name, info.tags)
+        return self.get_table(info.full_name)
+
+    def update_table(
+        self,
+        full_name: str,
+        *,
+        owner: str | None = None,
+        comment: str | None = None,
+        properties: Mapping[str, str] | None = None,
+    ) -> TableInfo:
+        """Owner via tables.update; comment and properties via SQL."""
+        name, target = ".".join(parse_full_name(full_name)), quote_full_name(full_name)
+        if owner is not None:
+            guarded(lambda: self.client.tables.update(name, owner=owner), where=name,
+                    action="tables.update")  # fmt: skip
+        if comment is not None:
+            self.sql.execute(f"COMMENT ON TABLE {target} IS {sql_string(comment)}")
+        if properties:
+            pairs = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in properties.items())
+            self.sql.execute(f"ALTER TABLE {target} SET TBLPROPERTIES ({pairs})")
+        return self.get_table(name)
+
+    def set_tags(
+        self,
+        full_name: str,
+        tags: Mapping[str, str],
+        *,
+        column: str | None = None,
+        merge: bool = True,
+    ) -> TableInfo:
+        """ALTER TABLE ... [ALTER COLUMN c] SET TAGS; merge=False first unsets the others."""
+        info = self.get_table(full_name)
+        prefix = f"ALTER TABLE {quote_full_name(full_name)}"
+        current = dict(info.tags)
+        if column is not None:
+            col = info.column(column)
+            if col is None:
+                names = ", ".join(c.name for c in info.columns)
+                raise NotFound(
+                    f"column {column!r} not in {info.full_name}",
+                    where=info.full_name,
+                    fix=f"columns: {names}",
+                )
+            prefix += f" ALTER COLUMN {quote_ident(col.name)}"
+            current = dict(col.tags)
+        stale = [k for k in current if k not in tags] if not merge else []
+        if stale:
+            self.sql.execute(f"{prefix} UNSET TAGS ({', '.join(sql_string(k) for k in stale)})")
+        if tags:
+            pairs = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in tags.items())
+            self.sql.execute(f"{prefix} SET TAGS ({pairs})")
+        return self.get_table(full_name)
+
+    def set_column(
+        self,
+        full_name: str,
+        column: str,
+        *,
+        comment: str | None = None,
+        mask: str | None = None,
+        mask_using: Sequence[str] = (),
+        clear_mask: bool = False,
+    ) -> ColumnInfo:
+        """Column comment and mask through ALTER TABLE ... ALTER COLUMN."""
+        prefix = f"ALTER TABLE {quote_full_name(full_name)} ALTER COLUMN {quote_ident(column)}"
+        if comment is not None:
+            self.sql.execute(f"{prefix} COMMENT {sql_string(comment)}")
+        if clear_mask:
+            self.sql.execute(f"{prefix} DROP MASK")
+        elif mask is not None:
+            fn = ".".join(quote_ident(p) for p in mask.split("."))
+            if len(mask.split(".")) != 3:
+                raise UsageError(f"mask function {mask!r} is not a three-part name")
+            using = (
+                f" USING COLUMNS ({', '.join(quote_ident(c) for c in mask_using)})"
+                if mask_using
+                else ""
+            )
+            self.sql.execute(f"{prefix} SET MASK {fn}{using}")
+        found = self.get_table(full_name).column(column)
+        if found is None:
+            raise NotFound(f"column {column!r} not in {full_name}", where=full_name)
+        return found
+
+    def drop_table(self, full_name: str) -> None:
+        name = ".".join(parse_full_name(full_name))
+        guarded(lambda: self.client.tables.delete(name), where=name, action="tables.delete")
+
+    # ------------------------------------------------------------ Grants
+
+    def list_grants(
+        self, securable_name: str | None = None, *, principal: str | None = None,
+        include_expired: bool = True,
+    ) -> list[Grant]:  # fmt: skip
+        """Direct grants on one securable (UC grants never expire)."""
+        if securable_name is None:
+            raise UsageError("name the securable whose grants to list on Databricks")
+        name = securable_name.lower()
+        stype = _PARTS_TO_TYPE.get(len(name.split(".")))
+        if stype is None:
+            raise UsageError(f"{securable_name!r} is not a catalog, schema or table name")
+        got = guarded(
+            lambda: self.client.grants.get(stype, name, principal=principal),
+            where=name,
+            action="grants.get",
+        )
+        return [
+            Grant(str(a.principal), p.value if hasattr(p, "value") else str(p), stype, name)
+            for a in got.privilege_assignments or []
+            for p in a.privileges or []
+        ]
+
+    def grant(self, grant: Grant) -> Grant:
+        self._change(
+            grant.securable_type, grant.securable_name, grant.principal, add=grant.privilege
+        )
+        return grant
+
+    def revoke(
+        self, principal: str, privilege: str, securable_type: str, securable_name: str
+    ) -> bool:
+        held = any(
+            g.privilege == privilege.upper()
+            for g in self.list_grants(securable_name, principal=principal)
+        )
+        if held:
+            self._change(securable_type, securable_name, principal, remove=privilege)
+        return held
+
+    def _change(
+        self, stype: str, name: str, principal: str, *, add: str = "", remove: str = ""
+    ) -> None:
+        change = PermissionsChange.from_dict(
+            {"principal": principal, "add": [add.upper()] if add else [],
+             "remove": [remove.upper()] if remove else []}
+        )  # fmt: skip
+        guarded(
+            lambda: self.client.grants.update(stype.upper(), name.lower(), changes=[change]),
+            where=name,
+            action="grants.update",
+        )
+
+    # ------------------------------------------------------------ Lineage
+
+    def record(self, edge: LineageEdge) -> None:
+        raise UsageError(
+            "Unity Catalog records lineage itself; lakecrew cannot write it",
+            where=f"{edge.source} -> {edge.target}",
+            fix="run the pipeline on Databricks compute so lineage is captured",
+        )
+
+    def edges(
+        self, table: str | None = None, *,
+        direction: Literal["upstream", "downstream", "both"] = "both",
+    ) -> list[LineageEdge]:  # fmt: skip
+        """Table-to-table edges from system.access.table_lineage."""
+        where = {
+            "upstream": "target_table_full_name = :t",
+            "downstream": "source_table_full_name = :t",
+            "both": "(source_table_full_name = :t OR target_table_full_name = :t)",
+        }[direction]
+        params: dict[str, Any] = {}
+        sql = (
+            "SELECT source_table_full_name, target_table_full_name, entity_type, entity_id, "
+            "entity_run_id, event_time FROM system.access.table_lineage "
+            "WHERE source_table_full_name IS NOT NULL AND target_table_full_name IS NOT NULL"
+        )
+        if table:
+            sql += f" AND {where}"
+            params["t"] = ".".join(parse_full_name(table))
+        rows = self.sql.fetch(sql + " ORDER BY event_time", params)
+        return [LineageEdge(str(r[0]), str(r[1]), r[2], r[3], r[4], r[5]) for r in rows.rows]
