@@ -14,28 +14,35 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
+import lakecrew.services.pipelines.demo_transforms  # noqa: F401  (registers the demo transforms)
 from lakecrew.adapters.local.secrets import LocalSecretStore
 from lakecrew.adapters.local.table_store import DeltaTableStore
-from lakecrew.adapters.sources.files import CsvOptions, FileSource, JsonOptions
+from lakecrew.adapters.sources.factory import build_source
 from lakecrew.context import Context
 from lakecrew.core.errors import ConfigError, NotFound
 from lakecrew.ports.source import Source
-import lakecrew.services.pipelines.demo_transforms  # noqa: F401  (registers the demo transforms)
 from lakecrew.services.pipelines.loader import LoadedPipeline, load_pipeline_spec
 from lakecrew.services.pipelines.runner import PipelineRunner
 from lakecrew.services.pipelines.spec import Environment
 from lakecrew.services.pipelines.steps import RunnerDeps
 from lakecrew.services.privacy.kinds import MaskMethod
 from lakecrew.services.privacy.masking import Tokenizer
+from lakecrew.testing.replay_server import ReplayServer, dhis2_routes
 
-FILE_TYPES = {"csv", "json", "jsonl", "parquet", "files"}
-DEMO_PIPELINES = ("lassa_weekly", "facilities", "eha_locations")
+DEMO_PIPELINES = (
+    "lassa_weekly",
+    "facilities",
+    "eha_locations",
+    "dhis2_org_units",
+    "dhis2_data_values",
+)
 
 
 def demo_dir() -> Path:
@@ -74,35 +81,21 @@ def load(ctx: Context, name: str, env: Environment = "dev") -> LoadedPipeline:
     return load_pipeline_spec(find_spec(ctx, name), env)
 
 
-def open_source(ctx: Context, loaded: LoadedPipeline) -> Source:
-    """Build the ingestion source a spec names (file formats for now)."""
+def open_source(
+    ctx: Context, loaded: LoadedPipeline, overrides: Mapping[str, Any] | None = None
+) -> Source:
+    """Build the ingestion source a spec names (``overrides`` replace source options)."""
     spec = loaded.spec
-    kind = spec.source.type
-    options = dict(spec.source.options)
     checkpoint = ctx.layout.state_dir / "checkpoints" / spec.name / loaded.env / "source.json"
-    if kind not in FILE_TYPES:
-        raise ConfigError(
-            f"source type {kind!r} is not available to the local runner",
-            where=f"pipeline {spec.name} source.type",
-            fix=f"use one of {', '.join(sorted(FILE_TYPES))}",
-        )
-    raw_path = options.get("path")
-    if not isinstance(raw_path, str):
-        raise ConfigError("a file source needs options.path", where=f"pipeline {spec.name}")
     base = Path(loaded.source).parent if loaded.source else ctx.layout.root
-    path = Path(raw_path) if Path(raw_path).is_absolute() else (base / raw_path)
-    root, pattern = (path.parent, path.name) if path.suffix else (path, options.get("pattern", "*"))
-    return FileSource(
+    return build_source(
+        spec.source.type,
+        {**spec.source.options, **(overrides or {})},
         name=f"{spec.name}:{loaded.env}",
-        root=root,
-        checkpoint_path=checkpoint,
-        pattern=str(pattern),
-        format=None if kind == "files" else kind,  # type: ignore[arg-type]
-        csv=CsvOptions(
-            delimiter=str(options.get("delimiter", ",")),
-            encoding=options.get("encoding"),
-        ),
-        json=JsonOptions(records_key=options.get("records_key"), encoding=options.get("encoding")),
+        checkpoint=checkpoint,
+        base_dir=base,
+        secrets=secret_store(ctx),
+        where=f"pipeline {spec.name}",
     )
 
 
@@ -125,8 +118,18 @@ def tokenizer_for(ctx: Context, loaded: LoadedPipeline, *, create_key: bool) -> 
     return Tokenizer.from_store(store, privacy.key_scope, privacy.key_name)
 
 
-def runner_for(ctx: Context, *, create_keys: bool = False) -> PipelineRunner:
-    """A PipelineRunner over the project's local backend."""
+def runner_for(
+    ctx: Context,
+    *,
+    create_keys: bool = False,
+    source_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> PipelineRunner:
+    """A PipelineRunner over the project's local backend.
+
+    ``create_keys`` makes a missing tokenization key (demo projects only); ``source_overrides``
+    maps a pipeline name to source options replacing the spec's (e.g. the demo's DHIS2 URL).
+    """
+    overrides = source_overrides or {}
     if not ctx.writable:
         raise ConfigError(
             "pipelines need a writable context", fix="Context.open(..., writable=True)"
@@ -137,7 +140,7 @@ def runner_for(ctx: Context, *, create_keys: bool = False) -> PipelineRunner:
         lineage=ctx.metastore,
         sql=ctx.sql,
         clock=ctx.clock,
-        open_source=lambda loaded: open_source(ctx, loaded),
+        open_source=lambda loaded: open_source(ctx, loaded, overrides.get(loaded.spec.name)),
         tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=create_keys),
         sleep=time.sleep,
     )
@@ -145,16 +148,27 @@ def runner_for(ctx: Context, *, create_keys: bool = False) -> PipelineRunner:
 
 
 def run_demo_pipelines(ctx: Context) -> dict[str, Any]:
-    """Run every demo pipeline (dev) on the bundled data; name → report dict."""
-    runner = runner_for(ctx, create_keys=True)
+    """Run every demo pipeline (dev) on the bundled data; name → summary dict.
+
+    The DHIS2 pipelines read the bundled DHIS2 recordings through the real DHIS2 source, served
+    by a replay server on 127.0.0.1 that requires the token stored in the project's secret store.
+    """
+    store = secret_store(ctx)
+    if not store.exists("dhis2", "api_token"):
+        store.put("dhis2", "api_token", SecretStr("d2pat_" + secrets.token_hex(20)))
+    token = store.get("dhis2", "api_token").get_secret_value()
     out: dict[str, Any] = {}
-    for name in DEMO_PIPELINES:
-        report = runner.run(load_pipeline_spec(demo_dir() / f"{name}.yaml", "dev"))
-        out[name] = {
-            "tables": report.tables,
-            "quarantine": report.quarantine,
-            "layers": report.layers,
-            "reconciled": report.reconciled,
-            "expectations": report.expectations,
-        }
+    with ReplayServer(dhis2_routes(demo_dir() / "data" / "dhis2"), token=token) as server:
+        dhis2 = {"base_url": server.url}
+        overrides = {name: dhis2 for name in DEMO_PIPELINES if name.startswith("dhis2")}
+        runner = runner_for(ctx, create_keys=True, source_overrides=overrides)
+        for name in DEMO_PIPELINES:
+            report = runner.run(load_pipeline_spec(demo_dir() / f"{name}.yaml", "dev"))
+            out[name] = {
+                "tables": report.tables,
+                "quarantine": report.quarantine,
+                "layers": report.layers,
+                "reconciled": report.reconciled,
+                "expectations": report.expectations,
+            }
     return out

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lakecrew.faces.cli.console import emit, progress, render_mapping
+from lakecrew.faces.cli.demo_view import render_demo
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
 from lakecrew.services.estate.starter import write_starter
 
@@ -95,7 +96,7 @@ def demo(
 
     with progress(state, "demo") as bar:
         result = run_demo(state.project, seed=seed, on_progress=bar.report)
-    emit(state, result, render_mapping)
+    emit(state, result, render_demo)
 
 
 def register(app: typer.Typer) -> None:

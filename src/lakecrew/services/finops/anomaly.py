@@ -105,8 +105,10 @@ def _fit(x: FloatArray, y: FloatArray, t: float, period: int) -> _Fit:
     level = float(np.median(detrended - season))
     fitted = level + slope * x + season
     resid = y - fitted
-    mad = float(np.median(np.abs(resid - np.median(resid))))
-    return _Fit(expected=level + slope * t + season_t, scale=1.4826 * mad)
+    centre_r = float(np.median(resid))
+    mad = 1.4826 * float(np.median(np.abs(resid - centre_r)))
+    upper = (float(np.quantile(resid, 0.9)) - centre_r) / 1.2816  # sd-equivalent of the q90 gap
+    return _Fit(expected=level + slope * t + season_t, scale=max(mad, upper))
 
 
 def _is_anomalous(delta: float, expected: float, scale: float, cfg: DetectorConfig) -> bool:
@@ -148,7 +150,6 @@ def detect_positions(
         delta = float(clean[i] - fit.expected)
         if _is_anomalous(delta, fit.expected, scale, config):
             found.append((i, fit.expected, delta, scale))
-            clean[i] = fit.expected
     return found
 
 

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI, Batch
 from lakecrew.services.pipelines.loader import LoadedPipeline
+from lakecrew.services.pipelines.schema_log import record_schema
 from lakecrew.services.pipelines.steps import (
     INGESTED_AT,
     STAGE,
@@ -28,7 +29,6 @@ from lakecrew.services.pipelines.steps import (
 from lakecrew.services.privacy.kinds import PiiKind
 from lakecrew.services.privacy.masking import Tokenizer
 from lakecrew.services.quality.results import REASONS_COLUMN, RULES_COLUMN
-from lakecrew.services.pipelines.schema_log import record_schema
 from lakecrew.services.quality.schema_evolution import SchemaChange, compare_schemas
 
 SOURCE_RULE = "source.parse"

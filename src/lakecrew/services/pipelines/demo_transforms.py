@@ -90,10 +90,12 @@ def harmonize(table: pa.Table) -> pa.Table:
         out = _fbranda(table)
     else:
         out = _biodivhealth(table)
-    for name in METADATA_COLUMNS + ("_ingested_at",):
+    for name in (*METADATA_COLUMNS, "_ingested_at"):
         if name in table.column_names:
             out[name] = table.column(name)
-    arrays = {k: v if isinstance(v, pa.ChunkedArray) else pa.array(v, pa.string()) for k, v in out.items()}
+    arrays = {
+        k: v if isinstance(v, pa.ChunkedArray) else pa.array(v, pa.string()) for k, v in out.items()
+    }
     return pa.table(arrays)
 
 

@@ -1,0 +1,55 @@
+"""Text rendering of `lakecrew demo`: the report a newcomer reads at a glance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+KINDS = ("clusters", "jobs", "warehouses", "instance_pools", "cluster_policies", "secret_scopes")
+
+
+def _money(value: Any) -> str:
+    return f"${float(value):,.2f}"
+
+
+def render_demo(console: Console, data: Mapping[str, Any]) -> None:
+    sim, summary = data["simulation"], data["summary"]
+    console.print(
+        f"[bold]Simulated estate[/bold] (seed {sim['seed']}, as of {sim['as_of']}, "
+        f"built in {sim['seconds']} s): {sim['resource_total']:,} resources, "
+        f"{sim['rows'].get('system.billing.usage', 0):,} usage rows, "
+        f"{sim['planted_violations']} planted SOP violations"
+    )
+    per_ws = summary["resources"].get("per_workspace", {})
+    ws_table = Table(
+        "workspace", "env", "approval", "phase", *KINDS, title="Workspaces (SOP 1.1.3)"
+    )
+    for ws in summary["workspaces"]:
+        counts = per_ws.get(ws["name"], {})
+        approval = (
+            ws["approval_status"] if ws["approved"] else f"[red]{ws['approval_status']}[/red]"
+        )
+        ws_table.add_row(
+            ws["name"], ws["environment"], approval, str(ws.get("phase", "")),
+            *(str(counts.get(k, 0)) for k in KINDS),
+        )  # fmt: skip
+    console.print(ws_table)
+    cost = Table("by", "name", "90-day list cost", title="Cost (SQL over system.billing.usage)")
+    for env, usd in sorted(summary["cost_by_environment"].items()):
+        cost.add_row("environment", env, _money(usd))
+    for project, usd in sorted(summary["cost_by_project"].items(), key=lambda kv: -float(kv[1])):
+        cost.add_row("project", project, _money(usd))
+    cost.add_row("[bold]total[/bold]", "", f"[bold]{_money(summary['cost_usd'])}[/bold]")
+    unattributed = float(summary.get("unattributed_cost_usd") or 0)
+    if unattributed:
+        cost.add_row("unregistered", "workspaces not in the inventory", _money(unattributed))
+    console.print(cost)
+    for section in ("sweep", "pipelines"):
+        if section in data:
+            console.print(data[section].get("text", ""), markup=False)
+    console.print("[bold]Where the data lives[/bold]")
+    for name, path in data["data"].items():
+        console.print(f"  {name:<18} {path}", markup=False)

@@ -1,0 +1,83 @@
+"""The newcomer's path, through the real `lakecrew` console script in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+LAKECREW = str(Path(sys.executable).with_name("lakecrew"))
+
+
+def run(*args: str, cwd: Path | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [LAKECREW, *args], capture_output=True, text=True, cwd=cwd, timeout=600, check=False
+    )
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    project = tmp_path_factory.mktemp("demo") / "estate"
+    proc = run("demo", "--project", str(project), "--output", "json")
+    return project, json.loads(proc.stdout)
+
+
+def test_demo_reports_workspaces_resources_and_cost(demo: tuple[Path, dict[str, Any]]) -> None:
+    _, data = demo
+    summary = data["summary"]
+    names = {w["name"] for w in summary["workspaces"]}
+    assert {"malaria-dev-westafrica", "lassa-prod-westafrica"} <= names
+    assert any(not w["approved"] for w in summary["workspaces"])  # the planted pending one
+    assert summary["resources"]["clusters"] > 50
+    assert set(summary["cost_by_environment"]) == {"dev", "qa", "prod"}
+    assert summary["cost_usd"] > 0
+    assert Path(data["data"]["ground_truth"]).exists()
+
+
+def test_estate_summary_json_has_the_promised_keys(demo: tuple[Path, dict[str, Any]]) -> None:
+    project, data = demo
+    out = json.loads(run("estate", "summary", "--output", "json", cwd=project).stdout)
+    assert {"workspaces", "resources", "cost_usd"} <= set(out)
+    assert {"name", "environment", "approved"} <= set(out["workspaces"][0])
+    assert out["cost_usd"] == data["summary"]["cost_usd"]
+
+
+def test_sql_counts_usage_rows(demo: tuple[Path, dict[str, Any]]) -> None:
+    project, data = demo
+    out = run("sql", "SELECT count(*) AS n FROM system.billing.usage", "-o", "json", cwd=project)
+    n = json.loads(out.stdout)["rows"][0]["n"]
+    assert n == data["simulation"]["rows"]["system.billing.usage"]
+
+
+def test_sql_is_read_only_and_errors_are_one_line(demo: tuple[Path, dict[str, Any]]) -> None:
+    project, _ = demo
+    proc = run("sql", "DELETE FROM system.billing.usage", cwd=project, ok=False)
+    assert proc.returncode == 1
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+    missing = run("sql", "SELECT * FROM system.billing.nope", cwd=project, ok=False)
+    assert missing.returncode == 1 and "system.billing.nope" in missing.stderr
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    proc = run("demo", "--project", str(tmp_path), ok=False)
+    assert proc.returncode == 1
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_simulate_refuses_a_real_inventory(tmp_path: Path) -> None:
+    run("init", cwd=tmp_path)
+    before = (tmp_path / "lakecrew.yaml").read_text()
+    proc = run("simulate", cwd=tmp_path, ok=False)
+    assert proc.returncode == 1 and "not a simulated estate" in proc.stderr
+    assert (tmp_path / "lakecrew.yaml").read_text() == before
