@@ -72,7 +72,7 @@ def crew_deps(ctx: Context, settings: CrewSettings | None = None) -> CrewDeps:
         notifier=notifier(ctx),
         tickets=tickets(ctx),
         locks=FileLocks(ctx.layout.locks_dir),
-        observer=Observer(ctx.clock, ctx.sql),
+        observer=Observer(ctx.clock, ctx.sql, catalog=ctx.metastore, grants=ctx.metastore),
         clock=ctx.clock,
         settings=settings or CrewSettings(),
     )

@@ -12,6 +12,7 @@ in ``<project>/.lakecrew/checkpoints/<pipeline>/<env>/``.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Mapping
@@ -28,13 +29,14 @@ from lakecrew.adapters.sources.factory import build_source
 from lakecrew.context import Context
 from lakecrew.core.errors import ConfigError, NotFound
 from lakecrew.ports.source import Source
+from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.pipelines.loader import LoadedPipeline, load_pipeline_spec
 from lakecrew.services.pipelines.runner import PipelineRunner
 from lakecrew.services.pipelines.spec import Environment
 from lakecrew.services.pipelines.steps import RunnerDeps
 from lakecrew.services.privacy.kinds import MaskMethod
 from lakecrew.services.privacy.masking import Tokenizer
-from lakecrew.testing.replay_server import ReplayServer, dhis2_routes
+from lakecrew.testing.replay_server import ReplayServer, Route, dhis2_routes
 
 DEMO_PIPELINES = (
     "lassa_weekly",
@@ -42,7 +44,9 @@ DEMO_PIPELINES = (
     "eha_locations",
     "dhis2_org_units",
     "dhis2_data_values",
+    "dhis2_tracked_entities",
 )
+TEI_RECORDING = "trackedEntityInstance_legacy_with_enrollments_events.json"
 
 
 def demo_dir() -> Path:
@@ -118,16 +122,34 @@ def tokenizer_for(ctx: Context, loaded: LoadedPipeline, *, create_key: bool) -> 
     return Tokenizer.from_store(store, privacy.key_scope, privacy.key_name)
 
 
+def _engine(ctx: Context, engine: str) -> SqlEngine:
+    if engine == "local":
+        return ctx.sql
+    if engine == "spark":
+        try:
+            from lakecrew.adapters.spark.engine import SparkSqlEngine
+        except ImportError as exc:
+            raise ConfigError(
+                "the spark engine needs pyspark",
+                where="--engine spark",
+                fix="pip install pyspark==4.0.5 (requirements/dev.in)",
+            ) from exc
+        return SparkSqlEngine(ctx.store)
+    raise ConfigError(f"unknown engine {engine!r}", where="--engine", fix="use local or spark")
+
+
 def runner_for(
     ctx: Context,
     *,
     create_keys: bool = False,
     source_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    engine: str = "local",
 ) -> PipelineRunner:
     """A PipelineRunner over the project's local backend.
 
     ``create_keys`` makes a missing tokenization key (demo projects only); ``source_overrides``
     maps a pipeline name to source options replacing the spec's (e.g. the demo's DHIS2 URL).
+    ``engine="spark"`` runs the gold SQL models on a local SparkSession (pyspark installed).
     """
     overrides = source_overrides or {}
     if not ctx.writable:
@@ -138,13 +160,29 @@ def runner_for(
         tables=DeltaTableStore(ctx.store),
         catalog=ctx.metastore,
         lineage=ctx.metastore,
-        sql=ctx.sql,
+        sql=_engine(ctx, engine),
         clock=ctx.clock,
         open_source=lambda loaded: open_source(ctx, loaded, overrides.get(loaded.spec.name)),
         tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=create_keys),
         sleep=time.sleep,
     )
     return PipelineRunner(deps)
+
+
+def demo_routes() -> list[Route]:
+    """Recorded DHIS2 GET responses, plus the tracked-entity import payload in a GET envelope."""
+    folder = demo_dir() / "data" / "dhis2"
+    record = json.loads((folder / TEI_RECORDING).read_text(encoding="utf-8"))
+    envelope = {
+        "pager": {"page": 1, "pageCount": 1, "total": 1, "pageSize": 200},
+        "trackedEntityInstances": [record],
+    }
+    tei = Route(
+        "/api/trackedEntityInstances",
+        json.dumps(envelope).encode("utf-8"),
+        {"trackedEntityType": ["nEenWmSyUEp"]},
+    )
+    return [*dhis2_routes(folder), tei]
 
 
 def run_demo_pipelines(ctx: Context) -> dict[str, Any]:
@@ -158,7 +196,7 @@ def run_demo_pipelines(ctx: Context) -> dict[str, Any]:
         store.put("dhis2", "api_token", SecretStr("d2pat_" + secrets.token_hex(20)))
     token = store.get("dhis2", "api_token").get_secret_value()
     out: dict[str, Any] = {}
-    with ReplayServer(dhis2_routes(demo_dir() / "data" / "dhis2"), token=token) as server:
+    with ReplayServer(demo_routes(), token=token) as server:
         dhis2 = {"base_url": server.url}
         overrides = {name: dhis2 for name in DEMO_PIPELINES if name.startswith("dhis2")}
         runner = runner_for(ctx, create_keys=True, source_overrides=overrides)

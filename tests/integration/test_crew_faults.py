@@ -41,13 +41,27 @@ LAKECREW = [str(Path(sys.executable).with_name("lakecrew"))]
 
 
 def _cmd(project: Path, now: str) -> list[str]:
-    return [*LAKECREW, "sweep", "--workspace", WORKSPACE, "--phase", "4", "--apply",
-            "--now", now, "--project", str(project), "--output", "json"]
+    return [
+        *LAKECREW,
+        "sweep",
+        "--workspace",
+        WORKSPACE,
+        "--phase",
+        "4",
+        "--apply",
+        "--now",
+        now,
+        "--project",
+        str(project),
+        "--output",
+        "json",
+    ]
 
 
 def _state(project: Path) -> dict[tuple[str, str], Any]:
-    ws = LocalWorkspace(WORKSPACE, "0", project / ".lakecrew" / "workspace.db",
-                        lambda _r: None, SystemClock())
+    ws = LocalWorkspace(
+        WORKSPACE, "0", project / ".lakecrew" / "workspace.db", lambda _r: None, SystemClock()
+    )
     try:
         return {(k.value, o.object_id): o.data for k in ObjectKind for o in ws.list(k)}
     finally:
@@ -75,8 +89,15 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     applied = {(a.fingerprint, a.action) for a in _actions(reference) if a.status == "applied"}
     assert len(applied) >= 4, "the estate should give the Executor several actions"
-    return {"root": root, "template": template, "now": now, "elapsed": elapsed,
-            "applied": applied, "final": _state(reference), "initial": _state(template)}
+    return {
+        "root": root,
+        "template": template,
+        "now": now,
+        "elapsed": elapsed,
+        "applied": applied,
+        "final": _state(reference),
+        "initial": _state(template),
+    }
 
 
 def _check_consistent(project: Path, initial: dict[tuple[str, str], Any]) -> Counter[str]:
@@ -96,7 +117,8 @@ def _check_consistent(project: Path, initial: dict[tuple[str, str], Any]) -> Cou
     for key, data in live.items():
         if data != initial.get(key):
             assert any(r.status in ("applied", "intent") for r in by_object.get(key, [])), (
-                f"{key} changed without an applied/intent action")
+                f"{key} changed without an applied/intent action"
+            )
     return Counter(r.status for r in rows)
 
 
@@ -108,17 +130,20 @@ def test_kill_9_at_random_points_leaves_ledger_and_workspace_consistent(
     for trial in range(TRIALS):
         project = estate["root"] / f"trial-{trial}"
         shutil.copytree(estate["template"], project)
-        proc = subprocess.Popen(_cmd(project, estate["now"]), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, estate["elapsed"] * 1.1))
+        proc = subprocess.Popen(
+            _cmd(project, estate["now"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(estate["elapsed"] * rng.uniform(0.35, 1.05))  # start-up is ~1/3 of a run
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         statuses = _check_consistent(project, estate["initial"])
         done = statuses["applied"] + statuses["intent"]
-        outcomes["finished" if proc.returncode == 0 else
-                 "mid-apply" if done else "before-apply"] += 1
-        rerun = subprocess.run(_cmd(project, estate["now"]), capture_output=True, text=True,
-                               check=False)
+        outcomes[
+            "finished" if proc.returncode == 0 else "mid-apply" if done else "before-apply"
+        ] += 1
+        rerun = subprocess.run(
+            _cmd(project, estate["now"]), capture_output=True, text=True, check=False
+        )
         assert rerun.returncode == 0, f"trial {trial}: {rerun.stderr}"
         rows = _actions(project)
         assert not [r for r in rows if r.status == "intent"], f"trial {trial}"
@@ -128,19 +153,21 @@ def test_kill_9_at_random_points_leaves_ledger_and_workspace_consistent(
         assert _state(project) == estate["final"], f"trial {trial}: final state differs"
         shutil.rmtree(project)
     print(f"\nkill -9 trials: {TRIALS}, outcomes {dict(outcomes)}")
-    assert sum(outcomes.values()) == TRIALS >= 20
-    assert outcomes["mid-apply"] >= 1
+    assert sum(outcomes.values()) == TRIALS
+    assert outcomes["mid-apply"] >= 3
 
 
 def test_a_second_concurrent_sweep_is_refused(estate: dict[str, Any]) -> None:
     project = estate["root"] / "locked"
     shutil.copytree(estate["template"], project)
     with FileLocks(project / ".lakecrew" / "locks").acquire(WORKSPACE):
-        refused = subprocess.run(_cmd(project, estate["now"]), capture_output=True, text=True,
-                                 check=False)
+        refused = subprocess.run(
+            _cmd(project, estate["now"]), capture_output=True, text=True, check=False
+        )
     assert refused.returncode == 1
     assert f"another sweep of workspace '{WORKSPACE}' is running (pid {os.getpid()})" in (
-        refused.stderr + refused.stdout)
+        refused.stderr + refused.stdout
+    )
     assert _state(project) == estate["initial"]
     ok = subprocess.run(_cmd(project, estate["now"]), capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr

@@ -6,6 +6,7 @@ adapters come later behind the same port.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -52,6 +53,10 @@ class TicketSystem(Protocol):
 
     def upsert(self, draft: TicketDraft, at: datetime) -> Ticket:
         """Create the fingerprint's ticket, or update (and reopen) the existing one."""
+        ...
+
+    def upsert_many(self, drafts: Sequence[TicketDraft], at: datetime) -> list[Ticket]:
+        """`upsert` for many drafts in one transaction."""
         ...
 
     def resolve(self, fingerprint: str, resolution: str, at: datetime) -> Ticket | None:

@@ -28,8 +28,9 @@ from lakecrew.services.policy.loader import load_pack
 from lakecrew.testing.crew import cluster, job
 from lakecrew.testing.workspace import T0, RecordingAuditSink
 
-INFO = WorkspaceInfo("malaria-dev-westafrica", "dev", "ws-owner@x.example", "malaria", "Health",
-                     "1234567890123456")
+INFO = WorkspaceInfo(
+    "malaria-dev-westafrica", "dev", "ws-owner@x.example", "malaria", "Health", "1234567890123456"
+)
 PACK = load_pack().pack
 
 
@@ -50,9 +51,15 @@ class Crew:
 
     def deps(self, **settings: Any) -> CrewDeps:
         return CrewDeps(
-            pack=PACK, engine=Engine(PACK), ledger=self.ledger, notifier=self.channel,
-            tickets=self.tickets, locks=self.locks, observer=Observer(self.clock),
-            clock=self.clock, settings=CrewSettings(**settings) if settings else self.settings,
+            pack=PACK,
+            engine=Engine(PACK),
+            ledger=self.ledger,
+            notifier=self.channel,
+            tickets=self.tickets,
+            locks=self.locks,
+            observer=Observer(self.clock),
+            clock=self.clock,
+            settings=CrewSettings(**settings) if settings else self.settings,
         )
 
     def sweep(self, phase: int, apply: bool = False, **settings: Any) -> SweepResult:
@@ -68,17 +75,30 @@ def standard_objects() -> dict[ObjectKind, list[dict[str, Any]]]:
     no_tags = cluster("c-notags", custom_tags={"cost_center": "Health", "environment": "dev"})
     return {
         ObjectKind.CLUSTER: [
-            cluster("c-idle", state="RUNNING", last_activity_time=ms_ago(120),
-                    start_time=ms_ago(600)),
+            cluster(
+                "c-idle", state="RUNNING", last_activity_time=ms_ago(120), start_time=ms_ago(600)
+            ),
             no_tags,
-            cluster("c-big", state="RUNNING", autoscale={"min_workers": 1, "max_workers": 4},
-                    last_activity_time=ms_ago(5)),
+            cluster(
+                "c-big",
+                state="RUNNING",
+                autoscale={"min_workers": 1, "max_workers": 4},
+                last_activity_time=ms_ago(5),
+            ),
             cluster("c-ok"),
         ],
         ObjectKind.JOB: [
-            job(101, tasks=[{"task_key": "main", "job_cluster_key": "jc",
-                             "notebook_task": {"notebook_path": "/x"}}],
-                email_notifications={}),
+            job(
+                101,
+                tasks=[
+                    {
+                        "task_key": "main",
+                        "job_cluster_key": "jc",
+                        "notebook_task": {"notebook_path": "/x"},
+                    }
+                ],
+                email_notifications={},
+            ),
             job(102),
         ],
     }
@@ -87,14 +107,18 @@ def standard_objects() -> dict[ObjectKind, list[dict[str, Any]]]:
 @pytest.fixture
 def crew(tmp_path: Path) -> Iterator[Crew]:
     clock = FixedClock(T0)
-    ws = LocalWorkspace(INFO.name, "1234567890123456", tmp_path / "workspace.db",
-                        RecordingAuditSink(), clock)
+    ws = LocalWorkspace(
+        INFO.name, "1234567890123456", tmp_path / "workspace.db", RecordingAuditSink(), clock
+    )
     ws.load(standard_objects())
     yield Crew(
-        ws=ws, ledger=DeltaLedgerStore(DeltaStore(tmp_path / "lakehouse")),
+        ws=ws,
+        ledger=DeltaLedgerStore(DeltaStore(tmp_path / "lakehouse")),
         tickets=LocalTicketStore(tmp_path / "tickets.db"),
-        channel=FileChannel(tmp_path / "outbox.jsonl"), clock=clock,
-        locks=FileLocks(tmp_path / "locks"), root=tmp_path,
+        channel=FileChannel(tmp_path / "outbox.jsonl"),
+        clock=clock,
+        locks=FileLocks(tmp_path / "locks"),
+        root=tmp_path,
         settings=CrewSettings(max_actions=50, max_percent=100),
     )
     ws.close()

@@ -39,12 +39,15 @@ def table(scores: Mapping[str, Mapping[str, float]]) -> str:
     lines = [f"{'code':38} {'planted':>7} {'found':>6} {'tp':>4} {'prec':>6} {'recall':>6}"]
     tot: dict[str, float] = defaultdict(float)
     for code, s in scores.items():
-        lines.append(f"{code:38} {s['planted']:7.0f} {s['found']:6.0f} {s['tp']:4.0f} "
-                     f"{s['precision']:6.3f} {s['recall']:6.3f}")
+        lines.append(
+            f"{code:38} {s['planted']:7.0f} {s['found']:6.0f} {s['tp']:4.0f} "
+            f"{s['precision']:6.3f} {s['recall']:6.3f}"
+        )
         for k in ("planted", "found", "tp"):
             tot[k] += s[k]
     p = tot["tp"] / tot["found"] if tot["found"] else 1.0
     r = tot["tp"] / tot["planted"] if tot["planted"] else 1.0
-    lines.append(f"{'TOTAL':38} {tot['planted']:7.0f} {tot['found']:6.0f} {tot['tp']:4.0f} "
-                 f"{p:6.3f} {r:6.3f}")
+    lines.append(
+        f"{'TOTAL':38} {tot['planted']:7.0f} {tot['found']:6.0f} {tot['tp']:4.0f} {p:6.3f} {r:6.3f}"
+    )
     return "\n".join(lines)

@@ -27,8 +27,12 @@ def _res(kind: str, data: dict[str, object]) -> Resource:
 
 
 def test_owner_resolution_order() -> None:
-    c = cluster("c1", custom_tags={"owner": "tagged@x"}, single_user_name="single@x",
-                creator_user_name="creator@x")
+    c = cluster(
+        "c1",
+        custom_tags={"owner": "tagged@x"},
+        single_user_name="single@x",
+        creator_user_name="creator@x",
+    )
     assert resolve_owner(_res("clusters", c), "ws@x") == ("tagged@x", "tag")
     c["custom_tags"] = {}
     assert resolve_owner(_res("clusters", c), "ws@x") == ("single@x", "run_as")
@@ -50,10 +54,9 @@ def test_findings_keep_fingerprint_and_first_seen_then_resolve(crew: Crew) -> No
     second = {r.fingerprint: r for r in rows}
     assert len(rows) == len(second)  # upserted on the fingerprint, never duplicated
     assert first.keys() <= second.keys()  # (c-big became idle meanwhile: one new finding)
-    for fp, row in first.items():
-        row = second[fp]
-        assert row.first_seen == first[fp].first_seen
-        assert row.last_seen == first[fp].last_seen + timedelta(hours=1)
+    for fp, old in first.items():
+        assert second[fp].first_seen == old.first_seen
+        assert second[fp].last_seen == old.last_seen + timedelta(hours=1)
     crew.ws.set_tags(ObjectKind.CLUSTER, "c-notags", {"project": "p", "owner": "o@x"})
     crew.sweep(1)
     tag_fp = next(fp for fp, r in first.items() if r.rule_id == "cluster.tags_missing")
@@ -136,7 +139,6 @@ def test_ticket_reopens_when_the_finding_returns(crew: Crew) -> None:
 
 
 def test_second_sweep_of_a_workspace_is_refused_with_the_holder_pid(crew: Crew) -> None:
-    with crew.locks.acquire(INFO.name):
-        with pytest.raises(Conflict, match=f"pid {os.getpid()}"):
-            crew.sweep(1)
+    with crew.locks.acquire(INFO.name), pytest.raises(Conflict, match=f"pid {os.getpid()}"):
+        crew.sweep(1)
     crew.sweep(1)  # released

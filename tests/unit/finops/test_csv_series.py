@@ -21,7 +21,7 @@ def write_daily(path: Path, spike_day: int, groups: tuple[str, ...] = ("a", "b")
         d = START + timedelta(days=i)
         for g in groups:
             base = (300.0 if d.weekday() < 5 else 90.0) + (i % 3) * 4
-            value = base * 3 if (g == "a" and i == spike_day) else base
+            value = base * 4 if (g == "a" and i == spike_day) else base
             lines.append(f"{d.isoformat()},{g},{value}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

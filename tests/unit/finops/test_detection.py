@@ -51,11 +51,11 @@ def usage(spikes: dict[int, float], as_of_day: int) -> PricedUsage:
 
 
 def test_cost_spike_found_with_its_top_contributor() -> None:
-    found = detect_cost_anomalies(Allocator(usage({50: 4.0}, DAYS + 2)))
+    found = detect_cost_anomalies(Allocator(usage({50: 6.0}, DAYS + 2)))
     assert [a.at for a in found] == [START + timedelta(days=50)]
     (a,) = found
     assert a.series == ("ws1", "malaria", "JOBS")
-    assert a.delta > 25 and a.pct > 0.25
+    assert a.delta > 25 and a.pct >= 1.0
     assert a.contributors[0].resource == "job:j2@ws1"
     assert a.contributors[0].delta > 200
     assert a.as_dict()["contributors"][0]["resource"] == "job:j2@ws1"  # type: ignore[index]
@@ -63,9 +63,9 @@ def test_cost_spike_found_with_its_top_contributor() -> None:
 
 def test_no_alert_on_the_incomplete_last_day() -> None:
     last = DAYS - 1
-    complete = detect_cost_anomalies(Allocator(usage({last: 4.0}, DAYS + 2)))
+    complete = detect_cost_anomalies(Allocator(usage({last: 6.0}, DAYS + 2)))
     assert [a.at for a in complete] == [START + timedelta(days=last)]
-    lagging = Allocator(usage({last: 4.0}, DAYS))  # as_of = day after the last: lag not over
+    lagging = Allocator(usage({last: 6.0}, DAYS))  # as_of = day after the last: lag not over
     assert lagging.usage.completeness.incomplete_days[-1] == START + timedelta(days=last)
     assert detect_cost_anomalies(lagging) == []
 

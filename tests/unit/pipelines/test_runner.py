@@ -58,7 +58,9 @@ def test_lassa_demo_runs_reconciles_and_records_everything(ctx: Context) -> None
     gold = ctx.store.read("lassa_dev.gold.lassa_weekly_by_state")
     assert {"state", "year", "week", "confirmed", "deaths", "cfr"} <= set(gold.column_names)
     assert "Total" not in gold.column("state").to_pylist()
-    sources = set(ctx.store.read("lassa_dev.silver.lassa_weekly").column("report_source").to_pylist())
+    sources = set(
+        ctx.store.read("lassa_dev.silver.lassa_weekly").column("report_source").to_pylist()
+    )
     assert sources == {"biodivhealth", "fbranda"}
     # data-quality table: one row per rule, with the reconciliation recorded
     dq = ctx.store.read(DQ_TABLE)

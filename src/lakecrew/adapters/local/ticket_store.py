@@ -7,7 +7,7 @@ finding; keys read `LC-<n>` in creation order. Each call is one transaction.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -70,9 +70,13 @@ class LocalTicketStore:
 
     def upsert(self, draft: TicketDraft, at: datetime) -> Ticket:
         """Create the ticket of `draft.fingerprint`, or update it (reopening a resolved one)."""
+        return self.upsert_many([draft], at)[0]
+
+    def upsert_many(self, drafts: Sequence[TicketDraft], at: datetime) -> list[Ticket]:
+        """Upsert many drafts in one transaction."""
         now = at.isoformat()
         with self._tx() as conn:
-            conn.execute(
+            conn.executemany(
                 "INSERT INTO tickets (fingerprint, workspace, rule_id, resource_id, severity, "
                 "owner, title, body, status, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?) "
@@ -80,22 +84,24 @@ class LocalTicketStore:
                 "owner = excluded.owner, title = excluded.title, body = excluded.body, "
                 "status = 'open', resolved_at = NULL, resolution = NULL, "
                 "updated_at = excluded.updated_at",
-                (
-                    draft.fingerprint,
-                    draft.workspace,
-                    draft.rule_id,
-                    draft.resource_id,
-                    draft.severity,
-                    draft.owner,
-                    draft.title,
-                    draft.body,
-                    now,
-                    now,
-                ),
+                [
+                    (
+                        d.fingerprint,
+                        d.workspace,
+                        d.rule_id,
+                        d.resource_id,
+                        d.severity,
+                        d.owner,
+                        d.title,
+                        d.body,
+                        now,
+                        now,
+                    )
+                    for d in drafts
+                ],
             )
-            row = self._row(conn, draft.fingerprint)
-        assert row is not None
-        return row
+            rows = [self._row(conn, d.fingerprint) for d in drafts]
+        return [r for r in rows if r is not None]
 
     def resolve(self, fingerprint: str, resolution: str, at: datetime) -> Ticket | None:
         """Resolve the open ticket of `fingerprint`; None when it has none open."""

@@ -84,6 +84,9 @@ def run(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild silver and gold from all of bronze.")
     ] = False,
+    engine: Annotated[
+        str, typer.Option("--engine", help="Engine of the gold SQL models: local or spark.")
+    ] = "local",
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -94,7 +97,8 @@ def run(
     from lakecrew.context import Context
 
     lc = Context.open(state.project, writable=True)
-    report = pw.runner_for(lc).run(pw.load(lc, name, _env(env)), full_refresh=full_refresh)
+    runner = pw.runner_for(lc, engine=engine)
+    report = runner.run(pw.load(lc, name, _env(env)), full_refresh=full_refresh)
     data = report.as_dict()
     data.pop("lineage")
     emit(state, data, _render_run)
@@ -115,3 +119,32 @@ def _render_run(console: Console, data: dict[str, Any]) -> None:
         console.print(
             f"  expectation {e['rule']} ({e['action']}): {e['failed']} failed", markup=False
         )
+
+
+@app.command("bundle")
+def bundle(
+    ctx: typer.Context,
+    name: NameArg,
+    env: EnvOpt = "prod",
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Print the Databricks job definition (asset bundle resources) that runs the pipeline."""
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    from lakecrew import pipeline_wiring as pw
+    from lakecrew.context import Context
+    from lakecrew.services.pipelines.bundle import job_definition
+    from lakecrew.services.policy.loader import DEFAULT_PACK, load_pack
+
+    lc = Context.open(state.project)
+    loaded = pw.load(lc, name, _env(env))
+    custom = lc.config.sop_pack_path(lc.layout.root)
+    pack = load_pack([DEFAULT_PACK, custom] if custom else [DEFAULT_PACK]).pack
+    emit(state, job_definition(loaded, pack), _render_yaml)
+
+
+def _render_yaml(console: Console, data: dict[str, Any]) -> None:
+    import yaml
+
+    console.print(yaml.safe_dump(data, sort_keys=False), markup=False, end="")

@@ -67,6 +67,11 @@ def satisfies(action: str, kind: str, target: Mapping[str, Any], data: Mapping[s
     return False
 
 
+def exact(state: Mapping[str, Any]) -> str:
+    """JSON text of a state with its key order kept, so a rollback restores it byte for byte."""
+    return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+
+
 def _same(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
     return a is not None and b is not None and canonical(a) == canonical(b)
 
@@ -151,7 +156,7 @@ class Executor:
             now,
             status="intent",
             reason="calling the workspace",
-            before_json=canonical(live),
+            before_json=exact(live),
         )
         self.ledger.record_action(intent)  # durable BEFORE the call
         return self._complete(intent, pa.target)
@@ -173,7 +178,7 @@ class Executor:
             status="applied",
             updated_at=self._now(),
             reason="applied",
-            after_json=canonical(dict(change.after)),
+            after_json=exact(change.after),
         )
         self.ledger.record_action(row)
         return row
@@ -200,7 +205,7 @@ class Executor:
                 row,
                 status="applied",
                 updated_at=now,
-                after_json=canonical(live),
+                after_json=exact(live),
                 reason="applied (confirmed after an interrupted run)",
             )
         elif live is not None and _same(live, before):

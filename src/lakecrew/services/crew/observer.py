@@ -8,7 +8,9 @@ What it reads (all read-only):
   restart was last active at that restart (utilisation where available);
 - `system.lakeflow.job_run_timeline`: runs without a final result are in progress; their clusters
   are busy (the Executor never terminates or edits them) and active now;
-- `system.compute.node_types`: node memory/GPUs that the pack's catalogue lacks.
+- `system.compute.node_types`: node memory/GPUs that the pack's catalogue lacks;
+- in the estate scope: workspaces seen in `system.access.workspaces_latest` but absent from the
+  inventory, and the Unity Catalog tables with their grants (the metastore is estate-wide).
 Without a SQL engine (or with empty system tables) only the REST fields are used. Extra sources
 (catalog tables, budgets, detector signals) plug in as callables returning Resources.
 """
@@ -23,9 +25,11 @@ from typing import Any
 from lakecrew.core.errors import LakecrewError
 from lakecrew.core.findings import Approval, EvaluationContext
 from lakecrew.core.resources import RESOURCE_TYPES, Resource
+from lakecrew.ports.catalog import Catalog, Grants
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.ports.workspace import ObjectKind, WorkspaceReader, split_secret_acl_id
+from lakecrew.services.crew.catalog_source import table_resources
 from lakecrew.services.crew.snapshot import Snapshot, WorkspaceInfo
 
 ResourceSource = Callable[[WorkspaceInfo], Iterable[Resource]]
@@ -71,6 +75,8 @@ class Observer:
         busy_cpu_percent: float = 5.0,
         approvals: Sequence[Approval] = (),
         extra_sources: Sequence[ResourceSource] = (),
+        catalog: Catalog | None = None,
+        grants: Grants | None = None,
     ) -> None:
         self.clock = clock
         self.sql = sql
@@ -78,6 +84,8 @@ class Observer:
         self.busy_cpu_percent = busy_cpu_percent
         self.approvals = tuple(approvals)
         self.extra_sources = tuple(extra_sources)
+        self.catalog = catalog
+        self.grants = grants
 
     def observe(self, reader: WorkspaceReader, info: WorkspaceInfo) -> Snapshot:
         """Snapshot of the workspace `reader` reads, described by inventory entry `info`."""
@@ -126,6 +134,8 @@ class Observer:
                 "status": row.get("status"),
             }
             resources.append(Resource("workspace", name or wid, ESTATE_SCOPE, data, name or wid))
+        if self.catalog is not None and self.grants is not None:
+            resources.extend(table_resources(self.catalog, self.grants, ESTATE_SCOPE))
         info = WorkspaceInfo(ESTATE_SCOPE, "prod", owner, "estate", "estate")
         ctx = EvaluationContext(
             workspace=ESTATE_SCOPE, environment="prod", now=now, facts={"inventory": sorted(known)}

@@ -331,8 +331,11 @@ ORDER = {"terminate": 0}  # terminations first: an edit may wait for its cluster
 def _after_termination(actions: list[PlannedAction]) -> list[PlannedAction]:
     """Let a cluster edit refused only because the cluster runs go ahead when the same plan
     terminates that cluster first (the Executor re-checks the live state before the edit)."""
-    ending = {a.resource_id: a.action_id for a in actions
-              if a.action == "terminate" and a.status == "planned"}
+    ending = {
+        a.resource_id: a.action_id
+        for a in actions
+        if a.action == "terminate" and a.status == "planned"
+    }
     out = [
         replace(a, status="planned", reason=f"after termination {ending[a.resource_id][:10]}")
         if a.status == "skipped" and a.reason.startswith(RESTARTS) and a.resource_id in ending

@@ -67,7 +67,7 @@ class TicketStep:
         by_fp: dict[str, list[ActionRow]] = {}
         for a in actions:
             by_fp.setdefault(a.fingerprint, []).append(a)
-        touched: list[Ticket] = []
+        drafts: list[TicketDraft] = []
         for tf in findings:
             f = tf.finding
             if tf.status != "open" or SEVERITY_ORDER.get(f.severity, 9) > self.min_rank:
@@ -76,17 +76,21 @@ class TicketStep:
             fresh_action = any(a.status == "applied" for a in by_fp.get(f.fingerprint, []))
             if old is not None and old.status == "open" and not fresh_action:
                 continue
-            draft = TicketDraft(
-                f.fingerprint,
-                scope,
-                f.rule_id,
-                f.resource_id,
-                f.severity,
-                tf.owner,
-                f"[{f.severity}] {f.title}: {f.resource_type} {f.resource_id}",
-                ticket_body(tf, by_fp.get(f.fingerprint, [])),
+            title = f"[{f.severity}] {f.title}: {f.resource_type} {f.resource_id}"
+            body = ticket_body(tf, by_fp.get(f.fingerprint, []))
+            drafts.append(
+                TicketDraft(
+                    f.fingerprint,
+                    scope,
+                    f.rule_id,
+                    f.resource_id,
+                    f.severity,
+                    tf.owner,
+                    title,
+                    body,
+                )
             )
-            touched.append(self.system.upsert(draft, now))
+        touched = self.system.upsert_many(drafts, now) if drafts else []
         for row in resolved:
             done = self.system.resolve(
                 row.fingerprint, f"finding resolved (verified by sweep {row.sweep_id})", now

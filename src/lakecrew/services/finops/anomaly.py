@@ -6,13 +6,15 @@ For every point t with enough history, the baseline is fitted on the previous `w
    seasonality cancels out of the slope); without seasonality, over all pairs;
 2. seasonality: the median of the detrended values per weekday (period 7 for daily series);
 3. level: the median of the detrended, deseasonalised values;
-4. scale: 1.4826 × MAD of the history residuals, floored at `rel_scale_floor` × |expected|.
+4. scale: the larger of 1.4826 × MAD of the history residuals and the sd-equivalent of their
+   90th-percentile gap ((q90 − median) / 1.2816), so series whose normal days include
+   recurring highs get a wider band; floored at `rel_scale_floor` × |expected|.
 
 A point is an anomaly when delta = observed − expected exceeds ALL of: `k` × scale, the absolute
 floor (`abs_floor`, dollars or seconds) and the percent floor (`pct_floor` × |expected|), so small
-noise never pages anyone. Flagged points are replaced by their expected value before they serve
-as history, so a spike does not raise the baseline of the days after it. Points marked
-incomplete (billing lag) are never evaluated and never used as history.
+noise never pages anyone. History is used as observed (flagged points included): the medians
+absorb a few spikes, and a lasting level shift becomes the new normal instead of paging daily.
+Points marked incomplete (billing lag) are never evaluated and never used as history.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ class DetectorConfig:
 
     k: float = 4.0
     abs_floor: float = 25.0
-    pct_floor: float = 0.25
+    pct_floor: float = 1.0
     window: int = 56
-    min_history: int = 14
+    min_history: int = 21
     period: int = 7
     direction: Direction = "up"
     rel_scale_floor: float = 0.02
@@ -63,7 +65,9 @@ class DetectorConfig:
 
 
 COST_CONFIG = DetectorConfig()
-"""Daily cost per (workspace, project, SKU family): weekly seasonality, $25 and 25 % floors."""
+"""Daily cost per (workspace, project, SKU family): weekly seasonality, three weeks of history
+before the first verdict, and floors of $25 and +100 % (the day cost at least twice the
+expected): daily cost of job-heavy series swings ±50 % on its own."""
 
 DURATION_CONFIG = DetectorConfig(
     k=4.0, abs_floor=300.0, pct_floor=0.5, window=30, min_history=8, period=0

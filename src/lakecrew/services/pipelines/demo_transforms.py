@@ -14,6 +14,7 @@ columns pass through unchanged.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 
@@ -134,3 +135,57 @@ def _fbranda(table: pa.Table) -> dict[str, object]:
         "week_end": ends,
         "report_source": ["fbranda"] * table.num_rows,
     }
+
+
+# DHIS2 demo database ("Person" tracked entity type): attribute ids of the fields used here.
+TEI_ATTRIBUTES = {"w75KJ2mc4zz": "first_name", "zDhUuAYrxNC": "last_name", "cejWyOfXge6": "sex"}
+
+
+@register_transform("dhis2.flatten_tracked_entities")
+def flatten_tracked_entities(table: pa.Table) -> pa.Table:
+    """Tracked-entity records (attributes and enrollments as JSON text) → one text row each.
+
+    Output: ``org_unit``, ``tracked_entity_type``, ``first_name``, ``last_name``, ``sex``,
+    ``enrollments``, ``events``; bronze metadata passes through. Names are tokenized by the spec.
+    """
+    attrs = [_json_list(v) for v in _col(table, "attributes")]
+    enrollments = [_json_list(v) for v in _col(table, "enrollments")]
+    out: dict[str, object] = {
+        "org_unit": _col(table, "orgUnit"),
+        "tracked_entity_type": _col(table, "trackedEntityType"),
+        "enrollments": [str(len(e)) for e in enrollments],
+        "events": [str(sum(_count(x.get("events")) for x in e)) for e in enrollments],
+    }
+    for attribute, column in TEI_ATTRIBUTES.items():
+        out[column] = [_attribute(a, attribute) for a in attrs]
+    for name in (*METADATA_COLUMNS, "_ingested_at"):
+        if name in table.column_names:
+            out[name] = table.column(name)
+    return pa.table(
+        {
+            k: v if isinstance(v, pa.ChunkedArray) else pa.array(v, pa.string())
+            for k, v in out.items()
+        }
+    )
+
+
+def _count(value: object) -> int:
+    return len(value) if isinstance(value, list) else 0
+
+
+def _json_list(text: str | None) -> list[dict[str, object]]:
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _attribute(attributes: list[dict[str, object]], attribute: str) -> str | None:
+    for item in attributes:
+        if item.get("attribute") == attribute:
+            value = item.get("value")
+            return None if value is None else str(value)
+    return None

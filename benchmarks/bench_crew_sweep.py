@@ -1,0 +1,155 @@
+"""Crew sweep at 1,000 / 10,000 / 100,000 resources: time and peak memory, to show the growth.
+
+The estate is the simulator's (seed 7, scale 4), replicated with fresh ids into one Dev workspace
+until it holds N resources. Each measurement is a fresh process running one plan-only sweep
+(`observe → evaluate → plan`, then recording findings, outbox and tickets in the ledger); the
+`core s` column is observe+evaluate+plan alone, the step time is the whole sweep.
+
+Run: .venv/bin/python -m benchmarks.bench_crew_sweep [--quick]
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import child_main, measure, report
+
+OUT = Path("bench-out") / "crew"
+NOW = "2026-03-02T10:00:00+00:00"
+WS = "malaria-dev-westafrica"
+YAML = f"""version: 1
+workspaces:
+  - name: {WS}
+    environment: dev
+    region: westafrica
+    workspace_id: "3900000000000001"
+    owner: malaria-data@sim.ehealthafrica.example
+    project: malaria
+    cost_center: Health
+    approval: {{status: approved, approved_by: Board, approved_on: 2025-03-12}}
+rollout: {{phases: {{dev: 2}}}}
+"""
+
+
+def _templates() -> dict[Any, list[Any]]:
+    from lakecrew.services.simulate.simulator import simulate
+    from lakecrew.testing.memory_sinks import MemorySink
+
+    sink = MemorySink()
+    simulate(sink, seed=7, scale=4, as_of=date(2026, 3, 2))
+    out: dict[Any, dict[str, Any]] = {}
+    for by_kind in sink.objects.values():
+        for kind, objs in by_kind.items():
+            out.setdefault(kind, {}).update(objs)  # ids repeat across workspaces: keep one
+    return {kind: list(objs.values()) for kind, objs in out.items()}
+
+
+def _copy(kind: Any, obj: Any, k: int) -> Any:
+    from lakecrew.ports.workspace import ID_FIELD, ObjectKind, WorkspaceObject
+
+    data = copy.deepcopy(dict(obj.data))
+    if kind is ObjectKind.SECRET_ACL:
+        scope, _, principal = obj.object_id.partition("/")
+        return WorkspaceObject(kind, f"{scope}-r{k}/{principal}", data)
+    if kind is ObjectKind.JOB:
+        data["job_id"] = int(obj.object_id) + (k + 1) * 10**15
+    else:
+        data[ID_FIELD[kind]] = f"{obj.object_id}-r{k}"
+    return WorkspaceObject(kind, str(data[ID_FIELD[kind]]), data)
+
+
+def build(args: dict[str, Any]) -> dict[str, Any]:
+    """A project whose one workspace holds about `n` resources."""
+    from lakecrew.context import Context
+    from lakecrew.ports.workspace import ObjectKind
+
+    n, root = int(args["n"]), Path(args["project"])
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    (root / "lakecrew.yaml").write_text(YAML, encoding="utf-8")
+    templates = _templates()
+    per_copy = sum(len(v) for k, v in templates.items() if k is not ObjectKind.SECRET_ACL)
+    ctx = Context.open(root, writable=True)
+    ws = ctx.workspace(WS)
+    total, k = 0, 0
+    while total < n - 1:  # the workspace itself is one resource
+        take = min(per_copy, n - 1 - total)
+        batch: dict[Any, list[Any]] = {}
+        left = take
+        for kind, objs in templates.items():
+            chosen = objs if kind is ObjectKind.SECRET_ACL else objs[:left]
+            if kind is not ObjectKind.SECRET_ACL:
+                left -= len(chosen)
+            batch[kind] = [_copy(kind, o, k) for o in chosen]
+        ws.load(batch)
+        total += take
+        k += 1
+    ctx.close()
+    return {"resources": total + 1}
+
+
+def _mark(marks: dict[str, float], step: str) -> None:
+    marks.setdefault(step, time.perf_counter())
+
+
+def sweep(args: dict[str, Any]) -> dict[str, Any]:
+    """One plan-only sweep of the workspace; core = observe + evaluate + plan."""
+    from lakecrew.context import Context
+    from lakecrew.crew_wiring import crew_service, targets
+    from lakecrew.ports.clock import FixedClock
+
+    root = Path(args["project"])
+    shutil.rmtree(root / ".lakecrew" / "lakehouse" / "lakecrew", ignore_errors=True)
+    t0 = time.perf_counter()
+    ctx = Context.open(root, writable=True, clock=FixedClock(datetime.fromisoformat(NOW)))
+    marks: dict[str, float] = {}
+    svc = crew_service(ctx)
+    [result] = svc.sweep(targets(ctx, WS), apply=False, on_step=lambda s: _mark(marks, s))
+    end = time.perf_counter()
+    ctx.close()
+    return {
+        "seconds": end - t0,
+        "core_s": round(marks["record"] - marks["observe"], 2),
+        "discovered": result.discovered,
+        "evaluated": result.evaluated,
+        "findings": len(result.findings),
+    }
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    sizes = [1_000, 5_000] if quick else [1_000, 10_000, 100_000]
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for n in sizes:
+        project = OUT / f"n{n}"
+        measure("bench_crew_sweep", "build", {"n": n, "project": str(project)}, repeats=1)
+        rows.append(
+            measure(
+                "bench_crew_sweep",
+                "sweep",
+                {"project": str(project)},
+                repeats=1 if n >= 100_000 else 3,
+                name=f"sweep {n:,} resources",
+            )
+        )
+    out = report("crew sweep (plan only), one Dev workspace", rows, baseline=rows[0].name)
+    per = [r.median_s / n * 1000 for r, n in zip(rows, sizes, strict=True)]
+    print(
+        "ms per resource: " + ", ".join(f"{n:,}: {p:.3f}" for n, p in zip(sizes, per, strict=True))
+    )
+    (OUT / "result.json").write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("build", "sweep"):
+        child_main({"build": build, "sweep": sweep})
+    else:
+        main()

@@ -1,0 +1,181 @@
+"""Medallion benchmark: lakecrew's local engine vs hand-written DuckDB, pandas + GE, local PySpark.
+
+Usage: .venv/bin/python -m benchmarks.bench_medallion [--rows N] [--repeats R] [--quick]
+       [--skip pandas_ge,spark]   (default 10,000,000 rows; --quick = 200,000 rows, 1 repeat)
+
+Work (medallion_work.py): ingest CSV scaled from the Lassa and healthsites data, ten
+expectations (eight quarantine, two warn), mask two columns (phone partial, user tokenized),
+dedupe on case_id keeping the latest update, three gold aggregates; silver, quarantine and gold
+written as Delta. Each step runs in its own process (harness.py): wall time and peak RSS.
+Targets (issue 6): lakecrew within 1.3x of DuckDB, >= 10x faster than pandas + GE, faster than
+local PySpark, peak memory under 2 GiB at 10M rows. The verdict line says which hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import child_main, measure, report
+from benchmarks.medallion_work import (
+    COUNTRIES,
+    GOLD_SQL,
+    STATES,
+    generate,
+    run_duckdb,
+    run_pandas_ge,
+    run_spark,
+)
+
+OUT = Path("bench-out") / "medallion"
+SPEC = """\
+version: 1
+name: bench_cases
+description: Benchmark case register.
+owner: bench@example.org
+steward: bench@example.org
+tags: {{cost_center: bench, project: bench, owner: bench, environment: "${{env.name}}"}}
+schedule: {{cron: "0 0 6 ? * MON", timezone: UTC}}
+retries: {{max_retries: 0}}
+notifications: {{on_failure: [bench]}}
+environments:
+  dev: {{catalog: bench_dev, paths: {{raw: "{raw}"}}}}
+  qa: {{catalog: bench_qa, paths: {{raw: "{raw}"}}}}
+  prod: {{catalog: bench_prod, paths: {{raw: "{raw}"}}}}
+privacy: {{key_scope: bench, key_name: pii_hmac_key}}
+source: {{type: csv, options: {{path: "${{env.paths.raw}}", pattern: "*.csv"}}}}
+bronze: {{table: bronze.cases_raw, description: raw}}
+silver:
+  table: silver.cases
+  description: cases
+  classification: Confidential
+  columns:
+    - {{name: case_id, type: string}}
+    - {{name: year, type: int}}
+    - {{name: week, type: int}}
+    - {{name: state, type: string}}
+    - {{name: suspected, type: int}}
+    - {{name: confirmed, type: int}}
+    - {{name: deaths, type: int}}
+    - {{name: country, type: string}}
+    - {{name: amenity, type: string}}
+    - {{name: contact_number, type: string, pii: phone, mask: partial}}
+    - {{name: changeset_user, type: string, pii: username, mask: tokenize}}
+    - {{name: updated, type: date}}
+  dedupe: {{keys: [case_id], order_by: [updated desc]}}
+  expectations:
+    - {{name: id_present, type: not_null, columns: [case_id], action: quarantine}}
+    - {{name: state_present, type: not_null, columns: [state], action: quarantine}}
+    - {{name: week_ok, type: between, column: week, min: 1, max: 53, action: quarantine}}
+    - {{name: year_ok, type: between, column: year, min: 2000, max: 2030, action: quarantine}}
+    - {{name: known_state, type: in_set, column: state, values: {states}, action: quarantine}}
+    - {{name: confirmed_ok, type: between, column: confirmed, min: 0, action: quarantine}}
+    - {{name: deaths_le_confirmed, type: compare, left: deaths, op: "<=", right: confirmed,
+       action: quarantine}}
+    - {{name: case_id_format, type: regex, column: case_id, pattern: "^K[0-9]+$",
+       action: quarantine}}
+    - {{name: country_known, type: in_set, column: country, values: {countries}, action: warn}}
+    - {{name: updated_present, type: not_null, columns: [updated], action: warn}}
+  quarantine: {{table: silver.cases_quarantine}}
+gold:
+{gold}
+"""
+
+
+def _spec(raw: Path) -> str:
+    gold = "".join(
+        f"  - table: gold.{name}\n    description: {name}\n    sql: \"{sql.format(t='silver.cases')}\"\n"
+        for name, sql in GOLD_SQL.items()
+    )
+    return SPEC.format(
+        raw=raw, states=json.dumps(list(STATES)), countries=json.dumps(COUNTRIES), gold=gold
+    )
+
+
+def step_gen(args: dict[str, Any]) -> dict[str, Any]:
+    files = generate(int(args["rows"]), Path(args["src"]))
+    return {"files": len(files)}
+
+
+def step_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
+    import time
+
+    from lakecrew import pipeline_wiring as pw
+    from lakecrew.context import Context
+    from lakecrew.services.estate.starter import write_starter
+
+    with tempfile.TemporaryDirectory(dir=args["work"]) as tmp:
+        root = Path(tmp)
+        write_starter(root)
+        (root / "pipelines").mkdir()
+        (root / "pipelines" / "bench_cases.yaml").write_text(_spec(Path(args["src"])))
+        ctx = Context.open(root, writable=True)
+        t0 = time.perf_counter()
+        report_ = pw.runner_for(ctx, create_keys=True).run(pw.load(ctx, "bench_cases"))
+        seconds = time.perf_counter() - t0
+        tables = report_.tables
+        ctx.close()
+    return {
+        "seconds": seconds,
+        "silver": tables["bench_dev.silver.cases"],
+        "quarantine": tables["bench_dev.silver.cases_quarantine"],
+        "reconciled": report_.reconciled,
+    }
+
+
+def _baseline(fn: Any) -> Any:
+    def step(args: dict[str, Any]) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(dir=args["work"]) as tmp:
+            counts = fn(Path(args["src"]), Path(tmp))
+        return {"silver": counts["silver"], "quarantine": counts["quarantine"]}
+
+    return step
+
+
+STEPS = {
+    "gen": step_gen,
+    "lakecrew": step_lakecrew,
+    "duckdb": _baseline(run_duckdb),
+    "pandas_ge": _baseline(run_pandas_ge),
+    "spark": _baseline(run_spark),
+}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--skip", default="")
+    opts = parser.parse_args(argv)
+    rows, repeats = (200_000, 1) if opts.quick else (opts.rows, opts.repeats)
+    OUT.mkdir(parents=True, exist_ok=True)
+    src = (OUT / f"input-{rows}").resolve()
+    args = {"rows": rows, "src": str(src), "work": str(OUT.resolve())}
+    measure("bench_medallion", "gen", args, repeats=1)
+    skip = {s for s in opts.skip.split(",") if s}
+    names = [n for n in ("lakecrew", "duckdb", "pandas_ge", "spark") if n not in skip]
+    results = [measure("bench_medallion", n, args, repeats=repeats, name=n) for n in names]
+    report(f"medallion pipeline at {rows:,} rows (median of {repeats})", results, "duckdb")
+    by = {r.name: r for r in results}
+    lc = by["lakecrew"]
+    verdict = {"peak_under_2GiB": lc.peak < 2048}
+    if "duckdb" in by:
+        verdict["within_1.3x_duckdb"] = lc.median_s <= 1.3 * by["duckdb"].median_s
+    if "pandas_ge" in by:
+        verdict["10x_faster_than_pandas_ge"] = by["pandas_ge"].median_s >= 10 * lc.median_s
+    if "spark" in by:
+        verdict["faster_than_pyspark"] = lc.median_s < by["spark"].median_s
+    print("targets:", json.dumps(verdict))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in STEPS:
+        child_main(STEPS)  # type: ignore[arg-type]
+    else:
+        sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,287 @@
+"""The medallion benchmark's input and its three hand-written baselines (see bench_medallion.py).
+
+Input: CSV files of 1M rows each, scaled from the bundled Lassa (BioDivHealth) and healthsites
+data: row i takes Lassa row i mod n and facility row i mod m, a case id (1 % re-sent, so dedupe
+has work), an update date, and the facility's phone number and OSM user (the two masked columns).
+The same work everywhere: ten checks, two masks, dedupe on case_id (latest update), three gold
+aggregates, Delta writes of silver, quarantine and gold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pv
+
+DATA = Path(__file__).resolve().parents[1] / "src" / "lakecrew" / "pipelines_demo" / "data"
+CHUNK = 1_000_000
+KEY = "bench-key-0123456789abcdef0123456789abcdef"
+STATES = (
+    "Abia Adamawa Bauchi Bayelsa Benue Borno Delta Ebonyi Edo Ekiti Enugu FCT Gombe Imo Jigawa "
+    "Kaduna Kano Katsina Kebbi Kogi Kwara Lagos Nasarawa Niger Ogun Ondo Osun Oyo Plateau Rivers "
+    "Sokoto Taraba Yobe Zamfara"
+).split() + ["Akwa Ibom", "Cross River", "Total"]
+COUNTRIES = (
+    "Benin|Burkina Faso|Ivory Coast|Cameroon|Cape Verde|Ghana|Guinea|Gambia|Guinea-Bissau|"
+    "Liberia|Mali|Mauritania|Niger|Nigeria|Senegal|Sierra Leone|Togo|Chad"
+).split("|")
+HEADER = (
+    "case_id,year,week,state,suspected,confirmed,deaths,country,amenity,"
+    "contact_number,changeset_user,updated"
+)
+
+
+def generate(rows: int, out: Path) -> list[Path]:
+    """Write ``rows`` rows as CSV files of up to 1M rows under ``out``; returns them."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    text = {"column_types": {}, "strings_can_be_null": False}
+    lassa = pv.read_csv(
+        DATA / "lassa" / "lassa_data_latest.csv",
+        convert_options=pv.ConvertOptions(**text, include_columns=None),  # type: ignore[arg-type]
+    )
+    lassa = lassa.cast(pa.schema([(n, pa.string()) for n in lassa.column_names]))
+    fac = pv.read_csv(DATA / "healthsites" / "healthsites_io_west_africa_snapshot.csv")
+    fac = fac.select(["country", "amenity", "contact_number", "changeset_user"])
+    fac = fac.cast(pa.schema([(n, pa.string()) for n in fac.column_names]))
+    rng = np.random.default_rng(11)
+    phones = pa.array(
+        [f"+23480{rng.integers(10_000_000, 99_999_999)}" for _ in range(fac.num_rows)]
+    )
+    fac = fac.set_column(2, "contact_number", pc.coalesce(fac["contact_number"], phones))
+    files = []
+    for start in range(0, rows, CHUNK):
+        n = min(CHUNK, rows - start)
+        idx = np.arange(start, start + n)
+        ids = idx.copy()
+        resent = rng.random(n) < 0.01
+        ids[resent] = np.maximum(ids[resent] - 1, 0)
+        lrow = lassa.take(pa.array(idx % lassa.num_rows))
+        frow = fac.take(pa.array(idx % fac.num_rows))
+        days = pa.array((idx % 365).astype("timedelta64[D]") + np.datetime64("2024-01-01"))
+        table = pa.table(
+            {
+                "case_id": pc.binary_join_element_wise("K", pc.cast(pa.array(ids), pa.string()), ""),
+                "year": lrow["year"],
+                "week": lrow["week"],
+                "state": lrow["states"],
+                "suspected": lrow["suspected"],
+                "confirmed": lrow["confirmed"],
+                "deaths": lrow["deaths"],
+                "country": frow["country"],
+                "amenity": frow["amenity"],
+                "contact_number": frow["contact_number"],
+                "changeset_user": frow["changeset_user"],
+                "updated": pc.cast(pc.cast(days, pa.date32()), pa.string()),
+            }
+        )
+        path = out / f"part-{start // CHUNK:04d}.csv"
+        pv.write_csv(table, path)
+        files.append(path)
+    return files
+
+
+def token(value: str) -> str:
+    """Keyed token of the baselines (sha256 of key and value; lakecrew uses HMAC-SHA256)."""
+    return "tok_" + hashlib.sha256(f"{KEY}\x1f{value}".encode()).hexdigest()[:32]
+
+
+DUCK_SQL = f"""
+CREATE OR REPLACE TABLE typed AS
+SELECT case_id, TRY_CAST(TRY_CAST(year AS DOUBLE) AS INTEGER) AS year,
+       TRY_CAST(TRY_CAST(week AS DOUBLE) AS INTEGER) AS week, NULLIF(state, '') AS state,
+       TRY_CAST(TRY_CAST(NULLIF(suspected, '') AS DOUBLE) AS INTEGER) AS suspected,
+       TRY_CAST(TRY_CAST(NULLIF(confirmed, '') AS DOUBLE) AS INTEGER) AS confirmed,
+       TRY_CAST(TRY_CAST(NULLIF(deaths, '') AS DOUBLE) AS INTEGER) AS deaths,
+       NULLIF(country, '') AS country, NULLIF(amenity, '') AS amenity,
+       NULLIF(contact_number, '') AS contact_number, NULLIF(changeset_user, '') AS changeset_user,
+       TRY_CAST(updated AS DATE) AS updated
+FROM read_csv('{{glob}}', all_varchar = true, header = true)
+QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY updated DESC) = 1;
+CREATE OR REPLACE TABLE flagged AS
+SELECT *, concat_ws(',',
+  CASE WHEN case_id IS NULL THEN 'id_present' END,
+  CASE WHEN state IS NULL THEN 'state_present' END,
+  CASE WHEN week NOT BETWEEN 1 AND 53 THEN 'week_ok' END,
+  CASE WHEN year NOT BETWEEN 2000 AND 2030 THEN 'year_ok' END,
+  CASE WHEN state NOT IN ({", ".join(repr(s) for s in STATES)}) THEN 'known_state' END,
+  CASE WHEN confirmed < 0 THEN 'confirmed_ok' END,
+  CASE WHEN deaths > confirmed THEN 'deaths_le_confirmed' END,
+  CASE WHEN NOT regexp_full_match(case_id, 'K[0-9]+') THEN 'case_id_format' END
+) AS _dq_rules,
+  (country NOT IN ({", ".join(repr(c) for c in COUNTRIES)})) AS warn_country,
+  (updated IS NULL) AS warn_updated
+FROM typed;
+"""
+SILVER_SQL = f"""
+SELECT case_id, year, week, state, suspected, confirmed, deaths, country, amenity,
+  CASE WHEN contact_number IS NULL THEN NULL
+       ELSE left(contact_number, 4) || repeat('*', greatest(length(contact_number) - 6, 0))
+            || right(contact_number, 2) END AS contact_number,
+  CASE WHEN changeset_user IS NULL THEN NULL
+       ELSE 'tok_' || left(sha256('{KEY}' || chr(31) || changeset_user), 32) END
+       AS changeset_user,
+  updated
+FROM flagged WHERE _dq_rules = ''
+"""
+GOLD_SQL = {
+    "by_state_year": "SELECT state, year, SUM(confirmed) AS confirmed, SUM(deaths) AS deaths "
+    "FROM {t} GROUP BY state, year",
+    "by_country_amenity": "SELECT country, amenity, COUNT(*) AS cases FROM {t} "
+    "GROUP BY country, amenity",
+    "by_week": "SELECT year, week, SUM(confirmed) AS confirmed, SUM(deaths) AS deaths, "
+    "SUM(deaths) / NULLIF(SUM(confirmed), 0) AS cfr FROM {t} GROUP BY year, week",
+}
+
+
+def run_duckdb(src: Path, out: Path) -> dict[str, Any]:
+    """Hand-written DuckDB SQL + deltalake writes (the practical limit)."""
+    import duckdb
+    from deltalake import write_deltalake
+
+    con = duckdb.connect()
+    con.execute(DUCK_SQL.format(glob=str(src / "*.csv")))
+    silver = con.sql(SILVER_SQL).arrow().read_all()
+    write_deltalake(str(out / "silver"), silver, mode="overwrite")
+    quarantine = con.sql("SELECT * FROM flagged WHERE _dq_rules <> ''").arrow().read_all()
+    write_deltalake(str(out / "quarantine"), quarantine, mode="overwrite")
+    con.register("silver", silver)
+    counts = {"silver": silver.num_rows, "quarantine": quarantine.num_rows}
+    for name, sql in GOLD_SQL.items():
+        gold = con.sql(sql.format(t="silver")).arrow().read_all()
+        write_deltalake(str(out / name), gold, mode="overwrite")
+        counts[name] = gold.num_rows
+    return counts
+
+
+def run_pandas_ge(src: Path, out: Path) -> dict[str, Any]:
+    """pandas for the work, Great Expectations running the same ten checks."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    import pandas as pd
+    from deltalake import write_deltalake
+
+    df = pd.concat(
+        [pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(src.glob("*.csv"))],
+        ignore_index=True,
+    )
+    for col in ("year", "week", "suspected", "confirmed", "deaths"):
+        df[col] = pd.to_numeric(df[col].replace("", None), errors="coerce").astype("Int64")
+    for col in ("state", "country", "amenity", "contact_number", "changeset_user"):
+        df[col] = df[col].replace("", None)
+    df["updated"] = pd.to_datetime(df["updated"], errors="coerce")
+    df = df.sort_values("updated", ascending=False).drop_duplicates("case_id", keep="first")
+    checks = [
+        gxe.ExpectColumnValuesToNotBeNull(column="case_id"),
+        gxe.ExpectColumnValuesToNotBeNull(column="state"),
+        gxe.ExpectColumnValuesToBeBetween(column="week", min_value=1, max_value=53),
+        gxe.ExpectColumnValuesToBeBetween(column="year", min_value=2000, max_value=2030),
+        gxe.ExpectColumnValuesToBeInSet(column="state", value_set=list(STATES)),
+        gxe.ExpectColumnValuesToBeBetween(column="confirmed", min_value=0),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="confirmed", column_B="deaths", or_equal=True, ignore_row_if="either_value_is_missing"
+        ),
+        gxe.ExpectColumnValuesToMatchRegex(column="case_id", regex=r"^K[0-9]+$"),
+        gxe.ExpectColumnValuesToBeInSet(column="country", value_set=COUNTRIES),
+        gxe.ExpectColumnValuesToNotBeNull(column="updated"),
+    ]
+    context = gx.get_context(mode="ephemeral")
+    batch = (
+        context.data_sources.add_pandas("bench")
+        .add_dataframe_asset("cases")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": df})
+    )
+    suite = context.suites.add(gx.ExpectationSuite(name="bench", expectations=checks))
+    result = batch.validate(suite)
+    failed = sum(1 for r in result.results if not r.success)
+    bad = (
+        df["case_id"].isna()
+        | df["state"].isna()
+        | ~df["week"].between(1, 53).fillna(True).astype(bool)
+        | ~df["year"].between(2000, 2030).fillna(True).astype(bool)
+        | ~df["state"].isin(STATES).fillna(True).astype(bool)
+        | (df["confirmed"] < 0).fillna(False).astype(bool)
+        | (df["deaths"] > df["confirmed"]).fillna(False).astype(bool)
+        | ~df["case_id"].str.fullmatch(r"K[0-9]+").fillna(True).astype(bool)
+    )
+    silver = df[~bad].copy()
+    phone = silver["contact_number"]
+    silver["contact_number"] = phone.str[:4] + phone.str.len().sub(6).clip(lower=0).map(
+        lambda n: "*" * int(n) if pd.notna(n) else None
+    ) + phone.str[-2:]
+    users = silver["changeset_user"].dropna().unique()
+    silver["changeset_user"] = silver["changeset_user"].map({u: token(u) for u in users})
+    write_deltalake(str(out / "silver"), silver, mode="overwrite")
+    write_deltalake(str(out / "quarantine"), df[bad], mode="overwrite")
+    gold = {
+        "by_state_year": silver.groupby(["state", "year"], dropna=False)[["confirmed", "deaths"]]
+        .sum()
+        .reset_index(),
+        "by_country_amenity": silver.groupby(["country", "amenity"], dropna=False)
+        .size()
+        .reset_index(name="cases"),
+        "by_week": silver.groupby(["year", "week"], dropna=False)[["confirmed", "deaths"]]
+        .sum()
+        .reset_index(),
+    }
+    counts: dict[str, Any] = {"silver": len(silver), "quarantine": int(bad.sum()), "failed_checks": failed}
+    for name, frame in gold.items():
+        write_deltalake(str(out / name), frame, mode="overwrite")
+        counts[name] = len(frame)
+    return counts
+
+
+def run_spark(src: Path, out: Path) -> dict[str, Any]:
+    """Local PySpark (local[2], 1 GiB driver); Delta written through Arrow + delta-rs."""
+    from deltalake import write_deltalake
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from lakecrew.adapters.spark.engine import local_session
+
+    spark = local_session("bench")
+    df = spark.read.option("header", True).csv(str(src / "*.csv"))
+    for col in ("year", "week", "suspected", "confirmed", "deaths"):
+        df = df.withColumn(col, F.expr(f"try_cast(try_cast(nullif({col}, '') AS DOUBLE) AS INT)"))
+    df = df.withColumn("updated", F.expr("try_cast(updated AS DATE)"))
+    latest = Window.partitionBy("case_id").orderBy(F.col("updated").desc())
+    df = df.withColumn("_rn", F.row_number().over(latest)).filter("_rn = 1").drop("_rn")
+    states = ", ".join(repr(s) for s in STATES)
+    bad = (
+        f"case_id IS NULL OR state IS NULL OR NOT coalesce(week BETWEEN 1 AND 53, true) "
+        f"OR NOT coalesce(year BETWEEN 2000 AND 2030, true) OR NOT coalesce(state IN ({states}), true) "
+        f"OR coalesce(confirmed < 0, false) OR coalesce(deaths > confirmed, false) "
+        f"OR NOT coalesce(case_id rlike '^K[0-9]+$', true)"
+    )
+    df = df.withColumn("_bad", F.expr(bad)).cache()
+    silver = df.filter("NOT _bad").drop("_bad")
+    silver = silver.withColumn(
+        "contact_number",
+        F.expr(
+            "concat(left(contact_number, 4), repeat('*', greatest(length(contact_number) - 6, 0)),"
+            " right(contact_number, 2))"
+        ),
+    ).withColumn(
+        "changeset_user",
+        F.expr(f"concat('tok_', left(sha2(concat('{KEY}', char(31), changeset_user), 256), 32))"),
+    )
+    silver_arrow = silver.toArrow()
+    write_deltalake(str(out / "silver"), silver_arrow, mode="overwrite")
+    quarantine = df.filter("_bad").drop("_bad").toArrow()
+    write_deltalake(str(out / "quarantine"), quarantine, mode="overwrite")
+    silver.createOrReplaceTempView("silver_v")
+    counts: dict[str, Any] = {"silver": silver_arrow.num_rows, "quarantine": quarantine.num_rows}
+    for name, sql in GOLD_SQL.items():
+        gold = spark.sql(sql.format(t="silver_v")).toArrow()
+        write_deltalake(str(out / name), gold, mode="overwrite")
+        counts[name] = gold.num_rows
+    spark.stop()
+    return counts

@@ -1,0 +1,115 @@
+"""SparkSqlEngine: the SqlEngine port on a local (or given) SparkSession, over delta-rs tables.
+
+Locally Spark has no Delta jars (dependency-notes §3), so each table a query names is read from
+the live files of its current Delta version: ``spark.read.option("basePath", root)
+.parquet(*DeltaTable(root).file_uris())`` (removed files are never read; partition columns kept),
+and registered as a temporary view; the query's three-part names are rewritten to those views
+with sqlglot. Results come back as Arrow. Writes go through the TableStore (``save_table``
+converts to Arrow and appends/overwrites with delta-rs), so commits stay atomic. On Databricks
+the native Delta reader is used instead (not this adapter).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import pyarrow as pa
+import sqlglot
+from deltalake import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from sqlglot import exp
+
+from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.core.errors import DataError, NotFound, UsageError
+from lakecrew.ports.catalog import parse_full_name
+from lakecrew.ports.sql import ResultSet
+
+
+def local_session(app_name: str = "lakecrew") -> SparkSession:
+    """A quiet local[2] session (UI off, 1 GiB driver) whose workers use this Python."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    return (
+        SparkSession.builder.master("local[2]")
+        .appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "1g")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+
+
+class SparkSqlEngine:
+    """Run Spark SQL over the Delta tables of a DeltaStore; results as Arrow."""
+
+    def __init__(self, store: DeltaStore, spark: SparkSession | None = None) -> None:
+        self.store = store
+        self.spark = spark or local_session()
+
+    def frame(self, full_name: str) -> DataFrame:
+        """A DataFrame over the live files of the table's current version."""
+        if not self.store.exists(full_name):
+            raise NotFound(
+                f"table {full_name} does not exist", where=str(self.store.path(full_name))
+            )
+        root = str(self.store.path(full_name))
+        files = DeltaTable(root).file_uris()
+        if not files:
+            empty = self.store.read(full_name)
+            return self.spark.createDataFrame(empty.to_pandas())
+        return self.spark.read.option("basePath", root).parquet(*files)
+
+    def _prepare(self, sql: str) -> str:
+        try:
+            tree = sqlglot.parse_one(sql, read="databricks")
+        except sqlglot.errors.ParseError as exc:
+            raise UsageError(f"SQL does not parse: {str(exc).splitlines()[0][:200]}") from None
+        for table in tree.find_all(exp.Table):
+            if not (table.catalog and table.db):
+                continue
+            full = ".".join(parse_full_name(f"{table.catalog}.{table.db}.{table.name}"))
+            view = "lc_" + full.replace(".", "__")
+            self.frame(full).createOrReplaceTempView(view)
+            alias = table.alias_or_name
+            table.set("catalog", None)
+            table.set("db", None)
+            table.set("this", exp.to_identifier(view))
+            if not table.alias:
+                table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+        return tree.sql(dialect="spark")
+
+    def fetch_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run one query; parameters are not supported by this adapter."""
+        if params:
+            raise UsageError("SparkSqlEngine does not take query parameters", where="sql")
+        try:
+            return self.spark.sql(self._prepare(sql)).toArrow()
+        except Exception as exc:  # Spark raises many Py4J and analysis error types
+            if isinstance(exc, NotFound | UsageError):
+                raise
+            raise DataError(f"Spark SQL failed: {str(exc).splitlines()[0][:300]}") from exc
+
+    def fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> ResultSet:
+        table = self.fetch_arrow(sql, params)
+        rows = tuple(tuple(r.values()) for r in table.to_pylist())
+        return ResultSet(tuple(table.column_names), rows)
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self.fetch_arrow(sql, params)
+
+    def save_table(
+        self, full_name: str, data: pa.Table, mode: Literal["append", "overwrite"] = "append"
+    ) -> None:
+        """Write Arrow rows with delta-rs (one atomic commit)."""
+        if not self.store.exists(full_name):
+            self.store.create_table(full_name, data.schema)
+        if mode == "overwrite":
+            self.store.overwrite(full_name, data)
+        else:
+            self.store.append(full_name, data)

@@ -1,0 +1,103 @@
+"""Databricks job definition of a pipeline, for a Databricks Asset Bundle (``resources.jobs``).
+
+The job runs ``lakecrew pipeline run NAME --env ENV`` from the project's wheel on a job cluster
+(SOP 1.2.7: jobs on job clusters) sized by the SOP pack for the environment: its autoscale
+bounds (1.2.4), the largest general-purpose node within the T-shirt size's per-node memory
+(1.2.1), spot with fallback where the environment requires spot (1.2.5), the spec's tags as
+``custom_tags`` and job ``tags`` (1.2.3), its schedule, retries and failure notifications (1.5.4).
+Field names are those of the Jobs API ``JobSettings`` as bundles write them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lakecrew.core.errors import ConfigError
+from lakecrew.core.pack import Pack
+from lakecrew.services.pipelines.loader import LoadedPipeline
+
+SPARK_VERSION = "15.4.x-scala2.12"
+"""Databricks Runtime LTS the job cluster uses (override with ``spark_version``)."""
+NODE_FAMILY = "m5."
+
+
+def job_key(loaded: LoadedPipeline) -> str:
+    """The resource key of the job in the bundle."""
+    return f"{loaded.spec.name}_{loaded.env}"
+
+
+def node_type_for(pack: Pack, env: str, family: str = NODE_FAMILY) -> str:
+    """Largest node of ``family`` (no GPU) within the environment size's per-node memory."""
+    limit = pack.size_of(env).max_node_memory_gb
+    fits = [
+        (node.memory_gb, name)
+        for name, node in pack.node_types.items()
+        if name.startswith(family) and node.gpus == 0 and (limit is None or node.memory_gb <= limit)
+    ]
+    if not fits:
+        raise ConfigError(
+            f"no {family}* node type fits the {env} size",
+            where=f"pack sizes / node_types ({env})",
+            fix="add a node type within the size's max_node_memory_gb",
+        )
+    return max(fits)[1]
+
+
+def job_definition(
+    loaded: LoadedPipeline,
+    pack: Pack,
+    *,
+    spark_version: str = SPARK_VERSION,
+    wheel: str = "../dist/*.whl",
+) -> dict[str, Any]:
+    """``{"resources": {"jobs": {key: JobSettings}}}`` for one pipeline and environment."""
+    spec = loaded.spec
+    env = pack.environments.get(loaded.env)
+    if env is None:
+        raise ConfigError(f"the SOP pack has no environment {loaded.env}", where="pack")
+    tags = dict(spec.tags)
+    cluster: dict[str, Any] = {
+        "spark_version": spark_version,
+        "node_type_id": node_type_for(pack, loaded.env),
+        "autoscale": {
+            "min_workers": env.autoscale.min_workers,
+            "max_workers": env.autoscale.max_workers,
+        },
+        "custom_tags": dict(tags),
+        "data_security_mode": "SINGLE_USER",
+        "aws_attributes": {
+            "availability": "SPOT_WITH_FALLBACK" if env.spot_required else "ON_DEMAND",
+            "first_on_demand": 1,
+        },
+    }
+    emails = [r.removeprefix("email:") for r in spec.notifications.on_failure if "@" in r]
+    hooks = [r for r in spec.notifications.on_failure if "@" not in r]
+    task = {
+        "task_key": "run_pipeline",
+        "job_cluster_key": "pipeline_cluster",
+        "python_wheel_task": {
+            "package_name": "lakecrew",
+            "entry_point": "lakecrew",
+            "parameters": ["pipeline", "run", spec.name, "--env", loaded.env],
+        },
+        "libraries": [{"whl": wheel}],
+        "max_retries": spec.retries.max_retries,
+        "min_retry_interval_millis": spec.retries.min_retry_interval_millis,
+        "retry_on_timeout": spec.retries.retry_on_timeout,
+    }
+    job: dict[str, Any] = {
+        "name": f"{spec.name}-{loaded.env}",
+        "description": spec.description,
+        "tags": tags,
+        "max_concurrent_runs": 1,
+        "schedule": {
+            "quartz_cron_expression": spec.schedule.cron,
+            "timezone_id": spec.schedule.timezone,
+            "pause_status": "PAUSED" if spec.schedule.paused else "UNPAUSED",
+        },
+        "email_notifications": {"on_failure": emails} if emails else {},
+        "webhook_notifications": {"on_failure": [{"id": h} for h in hooks]} if hooks else {},
+        "job_clusters": [{"job_cluster_key": "pipeline_cluster", "new_cluster": cluster}],
+        "tasks": [task],
+    }
+    return {"resources": {"jobs": {job_key(loaded): job}}}

@@ -1,0 +1,108 @@
+"""The crew commands end to end on a simulated project (in-process CLI runner)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from lakecrew.faces.cli.main import app
+from lakecrew.testing.crew import ground_truth, simulated_project
+
+WS = "malaria-dev-westafrica"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("crew-cli")
+    simulated_project(root, seed=7, scale=1)
+    return root, ground_truth(root)["now"]
+
+
+def _run(root: Path, *args: str) -> Any:
+    result = CliRunner().invoke(app, [*args, "--project", str(root), "--output", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _workspace_state(root: Path) -> list[tuple[str, str, str, str]]:
+    with sqlite3.connect(root / ".lakecrew" / "workspace.db") as conn:
+        return conn.execute(
+            "SELECT workspace, kind, object_id, body FROM workspace_objects ORDER BY 1, 2, 3"
+        ).fetchall()
+
+
+def test_phase_1_json_lists_findings_and_changes_nothing(project: tuple[Path, str]) -> None:
+    root, now = project
+    before = _workspace_state(root)
+    out = _run(root, "sweep", "--phase", "1", "--apply", "--now", now)
+    assert _workspace_state(root) == before
+    assert out["findings"] and all(
+        {"rule", "resource_id", "severity", "fingerprint"} <= f.keys() for f in out["findings"]
+    )
+    assert all(not s["applied"] for s in out["sweeps"])
+    rows = _run(root, "sql", "SELECT count(*) AS n FROM lakecrew.crew.findings")["rows"]
+    assert rows[0]["n"] == len({f["fingerprint"] for f in out["findings"]})
+
+
+def test_phase_2_apply_rerun_and_rollback(project: tuple[Path, str]) -> None:
+    root, now = project
+    before = _workspace_state(root)
+    out = _run(root, "sweep", "--workspace", WS, "--phase", "2", "--apply", "--now", now)
+    applied = {a["action_id"]: a for a in out["sweeps"][0]["plan"] if a["status"] == "planned"}
+    assert set(out["sweeps"][0]["applied"]) == set(applied)
+    assert {a["action"] for a in applied.values()} <= {"add_tags", "terminate"}
+    assert {a["action"] for a in applied.values()} == {"add_tags", "terminate"}
+    after = _workspace_state(root)
+    changed = {(w, k, i) for (w, k, i, b) in after} and {
+        (w, k, i) for (w, k, i, b) in after if (w, k, i, b) not in set(before)
+    }
+    assert changed == {(WS, "clusters", a["resource_id"]) for a in applied.values()}
+    again = _run(root, "sweep", "--workspace", WS, "--phase", "2", "--apply", "--now", now)
+    assert again["sweeps"][0]["applied"] == []
+    assert _workspace_state(root) == after
+    listed = _run(root, "actions", "--workspace", WS, "--status", "applied")["actions"]
+    assert {a["action_id"] for a in listed} == set(applied)
+    for action_id in applied:
+        assert _run(root, "rollback", action_id)["status"] == "rolled_back"
+    assert _workspace_state(root) == before
+    resolved = _run(root, "findings", "--workspace", WS, "--status", "resolved")["findings"]
+    assert {f["rule_id"] for f in resolved} == {"cluster.idle", "cluster.tags_missing"}
+
+
+def test_exempt_validates_and_records(project: tuple[Path, str]) -> None:
+    root, _ = project
+    out = _run(
+        root,
+        "exempt",
+        "cluster.idle",
+        "c-1",
+        "--reason",
+        "training",
+        "--until",
+        "2099-01-01T00:00:00+00:00",
+        "--approver",
+        "dgb@x.example",
+    )
+    assert out["approver"] == "dgb@x.example" and out["rule_id"] == "cluster.idle"
+    bad = CliRunner().invoke(
+        app,
+        [
+            "exempt",
+            "cluster.idle",
+            "c-1",
+            "--reason",
+            "x",
+            "--until",
+            "2001-01-01T00:00:00+00:00",
+            "--approver",
+            "a",
+            "--project",
+            str(root),
+        ],
+    )
+    assert bad.exit_code == 2 and "in the past" in bad.output

@@ -1,0 +1,68 @@
+"""The simulated estate (seed 7, scale 1) loaded into a real local lakehouse, priced once.
+
+Shared by the simulator-based FinOps tests (session-scoped: simulating and pricing 0.57 M usage
+rows takes about a minute).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.layout import ProjectLayout
+from lakecrew.adapters.local.metastore import SqliteMetastore
+from lakecrew.adapters.local.sql_engine import LocalSqlEngine
+from lakecrew.adapters.local.system_tables import ensure_system_tables
+from lakecrew.core.finops import PricedUsage
+from lakecrew.services.finops.allocation import Allocator
+from lakecrew.services.finops.cost import CostModel
+from lakecrew.services.finops.sources import load_current_tags
+from lakecrew.services.simulate.simulator import simulate
+from lakecrew.testing.memory_sinks import MemorySink
+
+AS_OF = date(2026, 3, 31)
+START, END = AS_OF - timedelta(days=89), AS_OF + timedelta(days=1)
+
+
+@dataclass
+class Simulated:
+    engine: LocalSqlEngine
+    truth: dict[str, Any]
+    workspace_ids: dict[str, str]
+    priced: PricedUsage
+    allocator: Allocator
+    table_total: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulated]:
+    sink = MemorySink()
+    report = simulate(sink, seed=7, scale=1, as_of=AS_OF)
+    layout = ProjectLayout(Path(tmp_path_factory.mktemp("sim")) / "proj").ensure()
+    store = DeltaStore.for_project(layout)
+    metastore = SqliteMetastore(layout.metastore_path)
+    ensure_system_tables(store, metastore)
+    for name in sink.batches:
+        if name.startswith("system."):
+            store.append(name, sink.table(name))
+    engine = LocalSqlEngine(store, metastore)
+    now = datetime.fromisoformat(report.ground_truth["now"])
+    model = CostModel(engine)
+    priced = model.priced_usage(START, END, as_of=now)
+    workspaces = sink.table("system.access.workspaces_latest").to_pylist()
+    yield Simulated(
+        engine=engine,
+        truth=report.ground_truth,
+        workspace_ids={w["workspace_name"]: w["workspace_id"] for w in workspaces},
+        priced=priced,
+        allocator=Allocator(priced, load_current_tags(engine)),
+        table_total=model.table_total(START, END),
+    )
+    engine.close()
+    metastore.close()

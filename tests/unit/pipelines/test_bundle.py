@@ -1,0 +1,48 @@
+"""`lakecrew pipeline bundle`: the Databricks job definition follows the SOP pack and the spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from databricks.sdk.service.jobs import JobSettings
+
+from lakecrew import pipeline_wiring as pw
+from lakecrew.context import Context
+from lakecrew.services.pipelines.bundle import job_definition, job_key
+from lakecrew.services.policy.loader import load_pack
+from lakecrew.testing.pipelines import make_project
+
+
+def test_job_definition_uses_job_cluster_tags_retries_and_notifications(tmp_path: Path) -> None:
+    ctx = Context.open(make_project(tmp_path / "proj"))
+    pack = load_pack().pack
+    for env in ("dev", "prod"):
+        loaded = pw.load(ctx, "lassa_weekly", env)
+        job = job_definition(loaded, pack)["resources"]["jobs"][job_key(loaded)]
+        settings = JobSettings.from_dict(job)  # parses with the SDK's own JobSettings
+        assert settings.job_clusters is not None and settings.tasks is not None
+        cluster = settings.job_clusters[0].new_cluster
+        assert cluster is not None and cluster.autoscale is not None
+        assert cluster.autoscale.max_workers == pack.environments[env].autoscale.max_workers
+        limit = pack.size_of(env).max_node_memory_gb
+        assert limit is not None
+        assert pack.node_types[str(cluster.node_type_id)].memory_gb <= limit
+        assert cluster.custom_tags is not None and cluster.custom_tags["environment"] == env
+        assert {"cost_center", "project", "owner"} <= set(cluster.custom_tags)
+        task = settings.tasks[0]
+        assert task.job_cluster_key == "pipeline_cluster" and task.existing_cluster_id is None
+        assert task.max_retries == loaded.spec.retries.max_retries
+        assert task.python_wheel_task is not None
+        assert task.python_wheel_task.parameters == [
+            "pipeline",
+            "run",
+            "lassa_weekly",
+            "--env",
+            env,
+        ]
+        assert job["webhook_notifications"]["on_failure"] == [{"id": "data-eng-oncall"}]
+        spot = job["job_clusters"][0]["new_cluster"]["aws_attributes"]["availability"]
+        assert spot == (
+            "SPOT_WITH_FALLBACK" if pack.environments[env].spot_required else "ON_DEMAND"
+        )
+    ctx.close()
