@@ -69,7 +69,7 @@ def generate(rows: int, out: Path) -> list[Path]:
         table = pa.table(
             {
                 "case_id": pc.binary_join_element_wise("K", pc.cast(pa.array(ids), pa.string()), ""),
-                "year": lrow["year"],
+                "year": pc.binary_join_element_wise("20", lrow["year"], ""),
                 "week": lrow["week"],
                 "state": lrow["states"],
                 "suspected": lrow["suspected"],

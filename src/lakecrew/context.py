@@ -23,6 +23,7 @@ from lakecrew.adapters.local.workspace_store import LocalWorkspace
 from lakecrew.core.errors import NotFound, UsageError
 from lakecrew.core.system_tables import ACCESS_AUDIT, ROW_KEYS
 from lakecrew.ports.clock import Clock, SystemClock
+from lakecrew.ports.workspace import Workspace
 from lakecrew.services.estate.config import EstateConfig, load_estate
 from lakecrew.services.estate.importer import import_workspace
 
@@ -44,7 +45,7 @@ class Context:
         self.config = config
         self.writable = writable
         self.clock: Clock = clock or SystemClock()
-        self._workspaces: dict[str, LocalWorkspace] = {}
+        self._workspaces: dict[str, Workspace] = {}
 
     @classmethod
     def open(
@@ -90,17 +91,30 @@ class Context:
 
     # ------------------------------------------------------------------ workspaces
 
-    def workspace(self, name: str) -> LocalWorkspace:
-        """The Workspace port of one inventory workspace."""
+    def workspace(self, name: str) -> Workspace:
+        """The Workspace port of one inventory workspace (local store or the Databricks SDK)."""
         if name in self._workspaces:
             return self._workspaces[name]
         ws = self.config.workspace(name)
+        if ws.backend == "databricks":
+            from lakecrew.adapters.databricks import databricks_workspace
+
+            remote = databricks_workspace(ws)
+            self._workspaces[name] = remote
+            return remote
+        return self.local_workspace(name)
+
+    def local_workspace(self, name: str) -> LocalWorkspace:
+        """The local store of one inventory workspace (refused for a databricks workspace)."""
+        existing = self._workspaces.get(name)
+        if isinstance(existing, LocalWorkspace):
+            return existing
+        ws = self.config.workspace(name)
         if ws.backend != "local":
             raise UsageError(
-                f"workspace {name!r} uses the databricks backend, which this build does not "
-                "include yet",
+                f"workspace {name!r} is a databricks workspace, not a local one",
                 where=f"lakecrew.yaml workspace {name}",
-                fix="use backend: local (import its exports with `lakecrew estate import`)",
+                fix="import its exports into a local workspace with `lakecrew estate import`",
             )
         if not ws.workspace_id:
             raise NotFound(
@@ -148,7 +162,7 @@ class Context:
     ) -> dict[str, Any]:
         """`lakecrew estate import`: load a real workspace's exports into the local backend."""
         report = import_workspace(
-            self.workspace(workspace),
+            self.local_workspace(workspace),
             self.save_system_rows,
             Path(path),
             workspace,

@@ -10,9 +10,14 @@ from typing import Any
 import pytest
 
 from lakecrew.adapters.databricks.client import ClientOptions, build_client
-from lakecrew.adapters.databricks.errors import PartialListing
 from lakecrew.adapters.databricks.workspace import DatabricksWorkspace
-from lakecrew.core.errors import ConfigError, PermissionDenied, Transient, UsageError
+from lakecrew.core.errors import (
+    ConfigError,
+    PartialListing,
+    PermissionDenied,
+    Transient,
+    UsageError,
+)
 from lakecrew.ports.workspace import ObjectKind
 from lakecrew.testing.databricks_replay import (
     TOKEN,

@@ -70,3 +70,20 @@ class Transient(LakecrewError):
 
 class SafetyRefusal(LakecrewError):
     """An action was refused by a safety rule (phase gate, blast radius, running workload)."""
+
+
+class PartialListing(Transient):
+    """A listing stopped at a failed page: `delivered` objects were yielded before it."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        kind: str,
+        delivered: int,
+        where: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.delivered = delivered
+        super().__init__(what, where=where, fix=fix)

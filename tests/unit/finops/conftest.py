@@ -34,6 +34,10 @@ from lakecrew.adapters.local.sql_engine import LocalSqlEngine
 from lakecrew.adapters.local.system_tables import ensure_system_tables
 from lakecrew.core.system_tables import SYSTEM_TABLES
 
+from .simulated import simulated
+
+__all__ = ["simulated"]  # the session-scoped simulated estate (see simulated.py)
+
 JOBS = "PREMIUM_JOBS_COMPUTE"
 ALL_PURPOSE = "PREMIUM_ALL_PURPOSE_COMPUTE"
 SQL = "PREMIUM_SERVERLESS_SQL_COMPUTE_US_EAST_N_VIRGINIA"

@@ -13,9 +13,7 @@ import pytest
 
 from lakecrew.services.finops.detection import detect_cost_anomalies
 
-from .simulated import AS_OF, Simulated, simulated
-
-__all__ = ["simulated"]
+from .simulated import AS_OF, Simulated
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,7 @@ from lakecrew.core.finops import MANDATORY_TAGS, ResourceRef, to_cents
 from lakecrew.services.finops.allocation import DIMENSIONS
 from lakecrew.services.finops.sources import load_current_tags
 
-from .simulated import Simulated, simulated
-
-__all__ = ["simulated"]
+from .simulated import Simulated
 
 pytestmark = pytest.mark.slow
 

@@ -94,23 +94,7 @@ def clean_message(message: object, limit: int = 240) -> str:
     return text[:limit].strip() or "no message"
 
 
-class PartialListing(Transient):
-    """A listing stopped at a failed page: `delivered` objects were yielded before it."""
-
-    def __init__(
-        self,
-        what: str,
-        *,
-        kind: str,
-        delivered: int,
-        where: str | None = None,
-        fix: str | None = None,
-    ) -> None:
-        self.kind = kind
-        self.delivered = delivered
-        super().__init__(what, where=where, fix=fix)
-
-
+# PartialListing lives in core.errors so services (the sweep) can catch it; re-exported here.
 class WarehouseUnavailable(Transient):
     """The configured SQL warehouse is stopped, stopping or deleted."""
 

@@ -25,9 +25,9 @@ from databricks.sdk.service.jobs import JobSettings
 from databricks.sdk.service.sql import EndpointTagPair, EndpointTags, GetWarehouseResponse
 
 from lakecrew.adapters.databricks.client import DatabricksClient, guarded
-from lakecrew.adapters.databricks.errors import PartialListing, translate
+from lakecrew.adapters.databricks.errors import translate
 from lakecrew.adapters.local import workspace_mutations as mut
-from lakecrew.core.errors import LakecrewError, NotFound, UsageError
+from lakecrew.core.errors import LakecrewError, NotFound, PartialListing, UsageError
 from lakecrew.ports.workspace import (
     Change,
     ObjectKind,
