@@ -88,7 +88,7 @@ gold:
 
 def _spec(raw: Path) -> str:
     gold = "".join(
-        f"  - table: gold.{name}\n    description: {name}\n    sql: \"{sql.format(t='silver.cases')}\"\n"
+        f'  - table: gold.{name}\n    description: {name}\n    sql: "{sql.format(t="silver.cases")}"\n'
         for name, sql in GOLD_SQL.items()
     )
     return SPEC.format(

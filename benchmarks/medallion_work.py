@@ -68,7 +68,9 @@ def generate(rows: int, out: Path) -> list[Path]:
         days = pa.array((idx % 365).astype("timedelta64[D]") + np.datetime64("2024-01-01"))
         table = pa.table(
             {
-                "case_id": pc.binary_join_element_wise("K", pc.cast(pa.array(ids), pa.string()), ""),
+                "case_id": pc.binary_join_element_wise(
+                    "K", pc.cast(pa.array(ids), pa.string()), ""
+                ),
                 "year": pc.binary_join_element_wise("20", lrow["year"], ""),
                 "week": lrow["week"],
                 "state": lrow["states"],
@@ -186,7 +188,10 @@ def run_pandas_ge(src: Path, out: Path) -> dict[str, Any]:
         gxe.ExpectColumnValuesToBeInSet(column="state", value_set=list(STATES)),
         gxe.ExpectColumnValuesToBeBetween(column="confirmed", min_value=0),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="confirmed", column_B="deaths", or_equal=True, ignore_row_if="either_value_is_missing"
+            column_A="confirmed",
+            column_B="deaths",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
         ),
         gxe.ExpectColumnValuesToMatchRegex(column="case_id", regex=r"^K[0-9]+$"),
         gxe.ExpectColumnValuesToBeInSet(column="country", value_set=COUNTRIES),
@@ -214,9 +219,11 @@ def run_pandas_ge(src: Path, out: Path) -> dict[str, Any]:
     )
     silver = df[~bad].copy()
     phone = silver["contact_number"]
-    silver["contact_number"] = phone.str[:4] + phone.str.len().sub(6).clip(lower=0).map(
-        lambda n: "*" * int(n) if pd.notna(n) else None
-    ) + phone.str[-2:]
+    silver["contact_number"] = (
+        phone.str[:4]
+        + phone.str.len().sub(6).clip(lower=0).map(lambda n: "*" * int(n) if pd.notna(n) else None)
+        + phone.str[-2:]
+    )
     users = silver["changeset_user"].dropna().unique()
     silver["changeset_user"] = silver["changeset_user"].map({u: token(u) for u in users})
     write_deltalake(str(out / "silver"), silver, mode="overwrite")
@@ -232,7 +239,11 @@ def run_pandas_ge(src: Path, out: Path) -> dict[str, Any]:
         .sum()
         .reset_index(),
     }
-    counts: dict[str, Any] = {"silver": len(silver), "quarantine": int(bad.sum()), "failed_checks": failed}
+    counts: dict[str, Any] = {
+        "silver": len(silver),
+        "quarantine": int(bad.sum()),
+        "failed_checks": failed,
+    }
     for name, frame in gold.items():
         write_deltalake(str(out / name), frame, mode="overwrite")
         counts[name] = len(frame)

@@ -37,7 +37,7 @@ def test_precision_and_recall_on_injected_anomalies(simulated: Simulated) -> Non
         matched = [
             i
             for i, (ws, fam, first, last) in enumerate(injected)
-            if ws == a.series[0] and fam == family and first <= a.at <= last  # type: ignore[operator]
+            if ws == a.series[0] and fam == family and first <= a.at <= last
         ]
         true_positives += bool(matched)
         hits.update(matched)
@@ -60,5 +60,5 @@ def test_no_alert_on_the_incomplete_billing_lag_day(simulated: Simulated) -> Non
     assert lag_day == AS_OF
     assert lag_day in simulated.priced.completeness.incomplete_days
     found = detect_cost_anomalies(simulated.allocator)
-    assert all(a.at < lag_day for a in found)  # type: ignore[operator]
-    assert all(simulated.priced.completeness.is_complete(a.at) for a in found)  # type: ignore[arg-type]
+    assert all(a.at < lag_day for a in found)
+    assert all(simulated.priced.completeness.is_complete(a.at) for a in found)

@@ -41,6 +41,8 @@ REQUIRED_PERMISSION: Mapping[str, str] = {
     "clusters.start": "CAN_RESTART on the cluster",
     "cluster_policies.list": "workspace access (admins see all policies)",
     "cluster_policies.get": "CAN_USE on the policy",
+    "cluster_policies.create": "workspace admin",
+    "cluster_policies.edit": "workspace admin",
     "jobs.list": "CAN_VIEW on the jobs",
     "jobs.get": "CAN_VIEW on the job",
     "jobs.update": "CAN_MANAGE on the job",

@@ -121,9 +121,10 @@ class DeltaLedgerStore:
             return
         name = self._table(row_type)
         keys = TABLES[row_type][1]
+        names = [f.name for f in dataclasses.fields(row_type)]
         latest: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in rows:  # the last row of a key wins (MERGE refuses duplicate source keys)
-            data = dataclasses.asdict(row)
+            data = {n: getattr(row, n) for n in names}  # flat rows: no deep copy needed
             latest[tuple(data[k] for k in keys)] = data
         table = pa.Table.from_pylist(list(latest.values()), schema=schema_of(row_type))
         self.store.merge(name, table, keys)
