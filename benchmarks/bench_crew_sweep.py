@@ -76,8 +76,11 @@ def build(args: dict[str, Any]) -> dict[str, Any]:
     (root / "lakecrew.yaml").write_text(YAML, encoding="utf-8")
     templates = _templates()
     per_copy = sum(len(v) for k, v in templates.items() if k is not ObjectKind.SECRET_ACL)
+    from lakecrew.adapters.local.workspace_store import LocalWorkspace
+
     ctx = Context.open(root, writable=True)
     ws = ctx.workspace(WS)
+    assert isinstance(ws, LocalWorkspace)
     total, k = 0, 0
     while total < n - 1:  # the workspace itself is one resource
         take = min(per_copy, n - 1 - total)
@@ -123,8 +126,41 @@ def sweep(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def detection() -> None:
+    """Precision and recall of a full plan-only sweep against the simulator's ground truth."""
+    from lakecrew.context import Context
+    from lakecrew.crew_wiring import crew_service, estate_inventory, targets
+    from lakecrew.ports.clock import FixedClock
+    from lakecrew.testing.crew import ground_truth, simulated_project
+    from lakecrew.testing.detection import flagged_compliant, score, table
+
+    root = OUT / "detection"
+    shutil.rmtree(root, ignore_errors=True)
+    simulated_project(root, seed=7, scale=1)
+    truth = ground_truth(root)
+    ctx = Context.open(root, writable=True, clock=FixedClock(datetime.fromisoformat(truth["now"])))
+    svc = crew_service(ctx)
+    results = svc.sweep(
+        targets(ctx),
+        apply=False,
+        phase=1,
+        estate=estate_inventory(ctx),
+        estate_owner=ctx.config.workspaces[0].owner,
+    )
+    ctx.close()
+    found = [
+        (tf.finding.rule_id, tf.finding.resource_type, tf.finding.resource_id)
+        for r in results
+        for tf in r.findings
+    ]
+    print("\n== detection vs ground truth (simulator seed 7, scale 1)")
+    print(table(score(truth, found)))
+    print(f"findings on resources planted as compliant: {len(flagged_compliant(truth, found))}")
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
+    detection()
     sizes = [1_000, 5_000] if quick else [1_000, 10_000, 100_000]
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []

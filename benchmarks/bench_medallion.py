@@ -88,7 +88,8 @@ gold:
 
 def _spec(raw: Path) -> str:
     gold = "".join(
-        f'  - table: gold.{name}\n    description: {name}\n    sql: "{sql.format(t="silver.cases")}"\n'
+        f"  - table: gold.{name}\n    description: {name}\n"
+        f'    sql: "{sql.format(t="silver.cases")}"\n'
         for name, sql in GOLD_SQL.items()
     )
     return SPEC.format(
@@ -176,6 +177,6 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] in STEPS:
-        child_main(STEPS)  # type: ignore[arg-type]
+        child_main(STEPS)
     else:
         sys.exit(main(sys.argv[1:]))

@@ -84,35 +84,36 @@ class ResourceRef:
 
 
 @dataclass(frozen=True)
-class CostRecord:
-    """One billing usage row with its price and cost (quantity × unit price, exact Decimal)."""
+class CostLine:
+    """Priced usage summed over one group of billing records (exact Decimal).
 
-    record_id: str
+    The grain is usage day × workspace × SKU (cloud, unit, product) × record type × unit price ×
+    the effective tags of interest (the usage record's tag, else the current tag of the resource
+    it names), plus the resource ids when priced `by_resource`. `records` counts the records.
+    """
+
+    usage_date: date
     workspace_id: str
     sku_name: str
     cloud: str
     usage_unit: str
-    usage_date: date
-    usage_start_time: datetime
-    usage_end_time: datetime
-    record_type: str
     billing_origin_product: str | None
+    record_type: str
     quantity: Decimal
     unit_price: Decimal
     cost: Decimal
     basis: CostBasis
     currency: str
-    custom_tags: Mapping[str, str] = field(default_factory=dict)
-    cluster_id: str | None = None
+    records: int
+    tags: Mapping[str, str] = field(default_factory=dict)
     job_id: str | None = None
-    job_run_id: str | None = None
-    warehouse_id: str | None = None
     dlt_pipeline_id: str | None = None
+    warehouse_id: str | None = None
     endpoint_name: str | None = None
-    run_as: str | None = None
+    cluster_id: str | None = None
 
     def resources(self) -> tuple[ResourceRef, ...]:
-        """The resources named by the record, most specific first (tag fallback order)."""
+        """The resources named by the line, most specific first (tag fallback order)."""
         ids = (
             ("job", self.job_id),
             ("pipeline", self.dlt_pipeline_id),
@@ -182,20 +183,29 @@ class Completeness:
 
 @dataclass(frozen=True)
 class PricedUsage:
-    """All usage of a period `[start, end)` with prices applied, plus what could not be priced."""
+    """All usage of a period `[start, end)` priced and summed to `CostLine`s, plus what could
+    not be priced. `tag_keys` are the tags carried by the lines; `by_resource` says whether the
+    lines carry resource ids (needed for job / cluster / warehouse views)."""
 
     start: date
     end: date
     basis: CostBasis
     currency: str
-    records: tuple[CostRecord, ...]
+    lines: tuple[CostLine, ...]
     unpriced: tuple[UnpricedUsage, ...]
     issues: tuple[DataIssue, ...]
     completeness: Completeness
+    tag_keys: tuple[str, ...] = MANDATORY_TAGS
+    by_resource: bool = False
 
     @property
     def total(self) -> Money:
-        return Money(sum((r.cost for r in self.records), Decimal(0)), self.currency, self.basis)
+        return Money(sum((r.cost for r in self.lines), Decimal(0)), self.currency, self.basis)
+
+    @property
+    def records(self) -> int:
+        """Billing records behind the priced lines."""
+        return sum(r.records for r in self.lines)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,7 @@ from lakecrew.context import Context
 from lakecrew.crew_wiring import crew_service, estate_inventory, targets
 from lakecrew.ports.clock import FixedClock
 from lakecrew.testing.crew import ground_truth, simulated_project
-
-from .score import flagged_compliant, score, table
+from lakecrew.testing.detection import flagged_compliant, score, table
 
 NOT_WIRED = {
     "budget.exceeded": "needs the FinOps month-to-date budget source (rule type `budgets`)",

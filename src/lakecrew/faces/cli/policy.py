@@ -148,3 +148,89 @@ def _render_export(console: Console, data: dict[str, Any]) -> None:
         console.print(json.dumps(policy["definition"], indent=2, sort_keys=True), markup=False)
     for path in data["written"]:
         console.print(f"wrote {path}", markup=False)
+
+
+@app.command("apply")
+def apply_cmd(
+    ctx: typer.Context,
+    env: Annotated[str, typer.Option("--env", help="dev, qa or prod")],
+    workspace: Annotated[
+        str | None,
+        typer.Option("--workspace", "-w", help="Only this workspace (default: every one of ENV)."),
+    ] = None,
+    size: Annotated[
+        str | None, typer.Option("--size", help="S, M, L or GPU (default: the env's size)")
+    ] = None,
+    cloud: Annotated[str, typer.Option(help="aws, azure or gcp")] = "aws",
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Create/update the policies; without it, plan only.")
+    ] = False,
+    pack: PackOpt = None,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Create or update the exported cluster policies in ENV's workspaces (plan first)."""
+    from lakecrew import deploy_wiring as dw
+    from lakecrew.context import Context
+    from lakecrew.core.errors import LakecrewError, SafetyRefusal
+    from lakecrew.services.deploy.policy_apply import apply_plan, plan_for
+
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    if env not in ("dev", "qa", "prod"):
+        raise UsageError(f"unknown environment {env!r}", where="--env", fix="use dev, qa or prod")
+    docs = export(
+        load_pack(_sources(state, pack)).pack, env, size.upper() if size else None, cloud=cloud
+    )
+    lc = Context.open(state.project)
+    try:
+        names = dw.workspaces_for_env(lc, env, workspace)
+        if apply:
+            blocked = [w.name for w in lc.config.unapproved() if w.name in names]
+            if blocked:
+                raise SafetyRefusal(
+                    f"workspace(s) {', '.join(blocked)} are not approved by the Data "
+                    "Governance Board; lakecrew changes nothing there",
+                    where="lakecrew.yaml",
+                    fix="record the approval (SOP 1.1.3), or pass --workspace for an approved one",
+                )
+        results = []
+        for name in names:
+            port = dw.cluster_policies(lc, name)
+            plan = plan_for(port, docs)
+            entry: dict[str, Any] = {
+                "workspace": name,
+                "summary": plan.summary(),
+                "plan": [s.as_dict() for s in plan.steps],
+                "applied": [],
+            }
+            if apply and not plan.empty:
+                entry["applied"] = [a.__dict__ for a in apply_plan(plan, port)]
+                if not plan_for(port, docs).empty:
+                    raise LakecrewError(
+                        "the policies still differ after apply",
+                        where=f"workspace {name}",
+                        fix="re-run with --debug; another process may be editing them",
+                    )
+            results.append(entry)
+    finally:
+        lc.close()
+    emit(state, {"env": env, "apply": apply, "workspaces": results}, _render_apply)
+
+
+def _render_apply(console: Console, data: dict[str, Any]) -> None:
+    mode = "apply" if data["apply"] else "plan only (pass --apply to act)"
+    for ws in data["workspaces"]:
+        counts = ", ".join(f"{n} {a}" for a, n in ws["summary"].items())
+        console.print(f"{ws['workspace']} [{data['env']}]: {counts} — {mode}", markup=False)
+        for step in ws["plan"]:
+            detail = ""
+            if step["changed"]:
+                diff = step["definition_diff"]
+                moved = ", ".join(f"{k}: {', '.join(v)}" for k, v in diff.items() if v)
+                detail = f" ({', '.join(step['changed'])}{'; ' + moved if moved else ''})"
+            console.print(f"  {step['action']:9} {step['name']}{detail}", markup=False)
+        for done in ws["applied"]:
+            console.print(
+                f"  done: {done['action']} {done['name']} ({done['policy_id']})", markup=False
+            )

@@ -15,6 +15,7 @@ the job definition is written once (SOP 1.5.3: environment-specific configs exte
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
@@ -137,9 +138,7 @@ def settings_from_estate(
                 host=host.rstrip("/") if host else None,
             )
         )
-    return BundleSettings(
-        tuple(targets), lakecrew_version, estate_yaml=estate_yaml, **options
-    )
+    return BundleSettings(tuple(targets), lakecrew_version, estate_yaml=estate_yaml, **options)
 
 
 # --- generation -------------------------------------------------------------------------------
@@ -203,7 +202,7 @@ def _variables(dev: Mapping[str, Any], s: BundleSettings) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in dev.items():
         entry: dict[str, Any] = {"description": VARIABLE_DOCS[key]}
-        entry.update(value if isinstance(value, dict) else {"default": value})
+        entry.update(copy.deepcopy(value) if isinstance(value, dict) else {"default": value})
         out[key] = entry
     out["sp_application_id"] = {"description": VARIABLE_DOCS["sp_application_id"]}
     if s.sp_application_id:
@@ -277,7 +276,13 @@ def job_yml(s: BundleSettings) -> dict[str, Any]:
         "python_wheel_task": {
             "package_name": "lakecrew",
             "entry_point": "lakecrew",
-            "parameters": ["sweep", "--phase", "${var.phase}", "--project", "${workspace.file_path}"],
+            "parameters": [
+                "sweep",
+                "--phase",
+                "${var.phase}",
+                "--project",
+                "${workspace.file_path}",
+            ],
         },
         "libraries": [{"whl": "${var.lakecrew_wheel}"}],
         "max_retries": 2,
@@ -296,7 +301,9 @@ def job_yml(s: BundleSettings) -> dict[str, Any]:
         },
         "max_concurrent_runs": 1,
         "timeout_seconds": 7200,
-        "health": {"rules": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": 3600}]},
+        "health": {
+            "rules": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": 3600}]
+        },
         "email_notifications": {
             "on_failure": ["${var.notification_email}"],
             "on_duration_warning_threshold_exceeded": ["${var.notification_email}"],

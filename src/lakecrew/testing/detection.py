@@ -1,4 +1,4 @@
-"""Scoring detection against the simulator's ground truth (shared by the test and the bench)."""
+"""Scoring the crew's detection against the simulator's ground truth (tests and `make bench`)."""
 
 from __future__ import annotations
 
