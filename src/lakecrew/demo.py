@@ -21,6 +21,7 @@ from lakecrew.adapters.local.simulation_sink import LocalSimulationSink
 from lakecrew.adapters.local.system_tables import ensure_system_tables
 from lakecrew.context import Context
 from lakecrew.core.errors import SafetyRefusal
+from lakecrew.pipeline_wiring import run_demo_pipelines
 from lakecrew.ports.clock import SystemClock
 from lakecrew.services.estate.summary import estate_summary
 from lakecrew.services.simulate import simulate, write_ground_truth
@@ -119,12 +120,18 @@ def run_demo(
     root.mkdir(parents=True)
     (root / DEMO_MARK).write_text("made by `lakecrew demo`; safe to delete\n", encoding="utf-8")
     sim = simulate_project(root, seed=seed, on_progress=on_progress)
-    ctx = Context.open(root)
+    ctx = Context.open(root, writable=True)
     try:
         summary = estate_summary(ctx.config, ctx.workspace, ctx.sql)
+        pipelines = run_demo_pipelines(ctx)
     finally:
         ctx.close()
-    return {"simulation": sim, "summary": summary, "data": _where_data_lives(ctx.layout)}
+    return {
+        "simulation": sim,
+        "summary": summary,
+        "pipelines": pipelines,
+        "data": _where_data_lives(ctx.layout),
+    }
 
 
 def _where_data_lives(layout: ProjectLayout) -> dict[str, str]:

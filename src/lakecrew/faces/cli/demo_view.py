@@ -47,9 +47,48 @@ def render_demo(console: Console, data: Mapping[str, Any]) -> None:
     if unattributed:
         cost.add_row("unregistered", "workspaces not in the inventory", _money(unattributed))
     console.print(cost)
-    for section in ("sweep", "pipelines"):
-        if section in data:
-            console.print(data[section].get("text", ""), markup=False)
+    if "sweep" in data:
+        render_sweep(console, data["sweep"])
+    if "pipelines" in data:
+        render_pipelines(console, data["pipelines"])
     console.print("[bold]Where the data lives[/bold]")
     for name, path in data["data"].items():
         console.print(f"  {name:<18} {path}", markup=False)
+
+
+def render_pipelines(console: Console, pipelines: Mapping[str, Any]) -> None:
+    table = Table(
+        "pipeline", "table", "rows", "quarantined", "expectations failed", "reconciled",
+        title="Medallion pipelines on real public-health data (bronze → silver → gold)",
+    )  # fmt: skip
+    for name, run in pipelines.items():
+        failed = [e for e in run.get("expectations", []) if e.get("failed")]
+        quarantine = run.get("quarantine", {})
+        first = True
+        for full_name, rows in run.get("tables", {}).items():
+            if full_name in quarantine:
+                continue
+            table.add_row(
+                name if first else "",
+                full_name,
+                f"{rows:,}",
+                f"{sum(quarantine.values()):,}" if first else "",
+                ", ".join(f"{e['rule']} ({e['failed']})" for e in failed[:3]) if first else "",
+                ("[green]yes[/green]" if run.get("reconciled") else "[red]NO[/red]")
+                if first
+                else "",
+            )
+            first = False
+    console.print(table)
+
+
+def render_sweep(console: Console, sweep: Mapping[str, Any]) -> None:
+    by_rule = Table("rule", "SOP", "critical", "warning", "info", title=sweep.get("title", "Sweep"))
+    for row in sweep.get("by_rule", []):
+        by_rule.add_row(
+            row["rule"], row.get("sop", ""), str(row.get("critical", 0)),
+            str(row.get("warning", 0)), str(row.get("info", 0)),
+        )  # fmt: skip
+    console.print(by_rule)
+    for line in sweep.get("lines", []):
+        console.print(line, markup=False)

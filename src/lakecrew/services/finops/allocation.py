@@ -1,17 +1,17 @@
-"""Allocation of priced usage: by dimension, untagged spend, idle cluster cost, shared costs.
+"""Allocation of priced usage: by dimension, untagged spend, shared costs, reconciliation.
 
-Tags of a record are its `custom_tags`; a key missing there is taken from the current tags of
-the resources the record names (job, pipeline, warehouse, endpoint, cluster — in that order),
-passed in as a mapping (see `load_current_tags`). Every dimension's rows sum exactly (Decimal)
-to the total of the priced usage, shared costs included: the last share takes the remainder.
+Works on the grouped `CostLine`s of a `PricedUsage` (the heavy lifting — pricing, tag fallback
+to the resources' current tags, grouping — is done in SQL by `CostModel`). Every dimension's
+rows sum exactly (Decimal) to the total of the priced usage, shared costs included: the last
+share takes the remainder. Job / cluster / warehouse dimensions need usage priced
+`by_resource=True`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -19,7 +19,7 @@ from lakecrew.core.errors import DataError, UsageError
 from lakecrew.core.finops import (
     MANDATORY_TAGS,
     UNALLOCATED,
-    CostRecord,
+    CostLine,
     Money,
     PricedUsage,
     ResourceRef,
@@ -43,7 +43,6 @@ NONE_KEY = "__none__"  # resource dimensions: the record has no job / cluster / 
 SHARED_KEY = "__shared__"  # shared cost with nobody to share it with
 ZERO = Decimal(0)
 
-CurrentTags = Mapping[ResourceRef, Mapping[str, str]]
 
 _FAMILIES = (
     ("DLT", "DLT"),
@@ -93,13 +92,15 @@ class AllocationConfig:
 
 
 @dataclass(frozen=True)
-class AllocatedRecord:
-    """A priced record with its effective tags (and where each came from) and share status."""
+class AllocatedLine:
+    """A priced line and whether it is shared cost under the configured rule."""
 
-    record: CostRecord
-    tags: Mapping[str, str]
-    tag_source: Mapping[str, Literal["usage", "resource"]]
+    line: CostLine
     shared: bool
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self.line.tags
 
 
 @dataclass(frozen=True)
@@ -150,27 +151,6 @@ class UntaggedReport:
 
 
 @dataclass(frozen=True)
-class ClusterIdle:
-    cluster: ResourceRef
-    cost: Decimal
-    idle_cost: Decimal
-
-    @property
-    def idle_share(self) -> float:
-        return float(self.idle_cost / self.cost) if self.cost else 0.0
-
-
-@dataclass(frozen=True)
-class IdleReport:
-    """Cost of classic clusters while no job (or query) ran on them; `share` of cluster cost."""
-
-    cluster_cost: Money
-    idle_cost: Money
-    share: float
-    clusters: tuple[ClusterIdle, ...]
-
-
-@dataclass(frozen=True)
 class Reconciliation:
     """Allocated total vs the usage table total, compared to the cent."""
 
@@ -187,54 +167,55 @@ class Reconciliation:
         return self.difference == 0
 
 
-def effective_tags(
-    record: CostRecord, current: CurrentTags
-) -> tuple[dict[str, str], dict[str, Literal["usage", "resource"]]]:
-    """The record's custom tags, completed key by key from its resources' current tags."""
-    tags = {k: v for k, v in record.custom_tags.items() if v != ""}
-    source: dict[str, Literal["usage", "resource"]] = dict.fromkeys(tags, "usage")
-    for ref in record.resources():
-        for key, value in current.get(ref, {}).items():
-            if key not in tags and value != "":
-                tags[key] = value
-                source[key] = "resource"
-    return tags, source
-
-
 class Allocator:
     """Allocate one `PricedUsage` along the dimensions of the FinOps reports."""
 
-    def __init__(
-        self,
-        usage: PricedUsage,
-        current_tags: CurrentTags | None = None,
-        config: AllocationConfig | None = None,
-    ) -> None:
+    def __init__(self, usage: PricedUsage, config: AllocationConfig | None = None) -> None:
         self.usage = usage
         self.config = config or AllocationConfig()
-        current = current_tags or {}
         rule = self.config.shared
-        allocated = []
-        for rec in usage.records:
-            tags, source = effective_tags(rec, current)
-            shared = rule is not None and (
-                tags.get(rule.tag) in rule.values
-                or any(r in rule.resources for r in rec.resources())
+        if rule is not None and rule.resources and not usage.by_resource:
+            raise UsageError(
+                "a shared-cost rule naming resources needs usage priced by resource",
+                fix="price with CostModel.priced_usage(..., by_resource=True)",
             )
-            allocated.append(AllocatedRecord(rec, tags, source, shared))
-        self.records: tuple[AllocatedRecord, ...] = tuple(allocated)
+        missing = [t for t in self._needed_tags() if t not in usage.tag_keys]
+        if missing:
+            raise UsageError(
+                f"priced usage does not carry the tag(s) {', '.join(missing)}",
+                fix="pass them in tag_keys to CostModel.priced_usage",
+            )
+        self.records: tuple[AllocatedLine, ...] = tuple(
+            AllocatedLine(line, self._is_shared(line)) for line in usage.lines
+        )
+
+    def _needed_tags(self) -> list[str]:
+        needed = [*self.config.mandatory_tags, self.config.environment_tag]
+        return needed + ([self.config.shared.tag] if self.config.shared else [])
+
+    def _is_shared(self, line: CostLine) -> bool:
+        rule = self.config.shared
+        return rule is not None and (
+            line.tags.get(rule.tag) in rule.values
+            or any(r in rule.resources for r in line.resources())
+        )
 
     def _money(self, amount: Decimal) -> Money:
         return Money(amount, self.usage.currency, self.usage.basis)
 
-    def key(self, item: AllocatedRecord, dimension: str) -> str:
-        """The key of a record in a dimension (UNALLOCATED / NONE_KEY when it has none)."""
-        rec = item.record
+    def key(self, item: AllocatedLine, dimension: str) -> str:
+        """The key of a line in a dimension (UNALLOCATED / NONE_KEY when it has none)."""
+        rec = item.line
         if dimension == "workspace":
             return rec.workspace_id
         if dimension == "sku_family":
             return sku_family(rec.sku_name)
         if dimension in ("job", "cluster", "warehouse"):
+            if not self.usage.by_resource:
+                raise UsageError(
+                    f"the {dimension} dimension needs usage priced by resource",
+                    fix="price with CostModel.priced_usage(..., by_resource=True)",
+                )
             value = {"job": rec.job_id, "cluster": rec.cluster_id, "warehouse": rec.warehouse_id}
             return value[dimension] or NONE_KEY
         if dimension == "environment":
@@ -255,11 +236,11 @@ class Allocator:
         share_here = self.config.shared is not None and dimension in TAG_DIMENSIONS
         for item in self.records:
             if share_here and item.shared:
-                pool += item.record.cost
+                pool += item.line.cost
                 continue
             key = self.key(item, dimension)
-            direct[key] += item.record.cost
-            counts[key] += 1
+            direct[key] += item.line.cost
+            counts[key] += item.line.records
         shares = self._split(pool, direct) if share_here else {}
         keys = set(direct) | set(shares)
         rows = [
@@ -290,7 +271,10 @@ class Allocator:
         return {d: self.by(d) for d in DIMENSIONS}
 
     def untagged(self) -> UntaggedReport:
-        """Records lacking any mandatory tag (after fallback), ranked by dollars per resource."""
+        """Lines lacking any mandatory tag (after fallback), ranked by dollars per resource.
+
+        Without resource ids in the lines, spend is ranked per SKU and workspace instead.
+        """
         cost: dict[str, Decimal] = defaultdict(Decimal)
         counts: dict[str, int] = defaultdict(int)
         missing: dict[str, set[str]] = defaultdict(set)
@@ -298,12 +282,11 @@ class Allocator:
             lacks = [t for t in self.config.mandatory_tags if t not in item.tags]
             if not lacks:
                 continue
-            refs = item.record.resources()
-            name = (
-                str(refs[0]) if refs else f"sku:{item.record.sku_name}@{item.record.workspace_id}"
-            )
-            cost[name] += item.record.cost
-            counts[name] += 1
+            line = item.line
+            refs = line.resources()
+            name = str(refs[0]) if refs else f"sku:{line.sku_name}@{line.workspace_id}"
+            cost[name] += line.cost
+            counts[name] += line.records
             missing[name].update(lacks)
         rows = sorted(
             (UntaggedResource(n, cost[n], counts[n], tuple(sorted(missing[n]))) for n in cost),
@@ -314,37 +297,6 @@ class Allocator:
         return UntaggedReport(
             self._money(total), float(total / whole) if whole else 0.0, tuple(rows)
         )
-
-    def idle(
-        self, activity: Mapping[ResourceRef, Sequence[tuple[datetime, datetime]]]
-    ) -> IdleReport:
-        """Idle cost of classic clusters: the part of each cluster usage hour with no activity.
-
-        Usage of a job cluster (the record names a job) is busy by definition; for other
-        cluster usage, `activity` gives the busy intervals per cluster (job runs, queries).
-        """
-        cost: dict[ResourceRef, Decimal] = defaultdict(Decimal)
-        idle: dict[ResourceRef, Decimal] = defaultdict(Decimal)
-        merged = {ref: _merge(spans) for ref, spans in activity.items()}
-        for item in self.records:
-            rec = item.record
-            if not rec.cluster_id or rec.warehouse_id:
-                continue
-            ref = ResourceRef("cluster", rec.workspace_id, rec.cluster_id)
-            cost[ref] += rec.cost
-            if rec.job_id:
-                continue
-            span = (rec.usage_end_time - rec.usage_start_time).total_seconds()
-            busy = _covered(rec.usage_start_time, rec.usage_end_time, merged.get(ref, ()))
-            fraction = Decimal(1) if span <= 0 else Decimal(repr(max(span - busy, 0.0) / span))
-            idle[ref] += rec.cost * fraction
-        clusters = sorted(
-            (ClusterIdle(ref, cost[ref], idle[ref]) for ref in cost),
-            key=lambda c: (-c.idle_cost, c.cluster),
-        )
-        total, idle_total = sum(cost.values(), ZERO), sum(idle.values(), ZERO)
-        share = float(idle_total / total) if total else 0.0
-        return IdleReport(self._money(total), self._money(idle_total), share, tuple(clusters))
 
     def reconcile(
         self, table_total: Mapping[str, Decimal], dimension: str = "project"
@@ -358,22 +310,3 @@ class Allocator:
                 fix="price the usage with basis='list' for reconciliation",
             )
         return Reconciliation(alloc.total.amount, table_total.get(currency, ZERO), currency)
-
-
-def _merge(spans: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    out: list[tuple[datetime, datetime]] = []
-    for start, end in sorted(spans):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return out
-
-
-def _covered(start: datetime, end: datetime, spans: Sequence[tuple[datetime, datetime]]) -> float:
-    busy = 0.0
-    for s, e in spans:
-        lo, hi = max(s, start), min(e, end)
-        if hi > lo:
-            busy += (hi - lo).total_seconds()
-    return busy

@@ -16,6 +16,7 @@ contract prices apply to the summed quantity of a line with Decimal arithmetic.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -99,7 +100,7 @@ def priced_usage_sql(tags: int, *, by_resource: bool, fallback: bool, contract: 
         parts = [f"u.ut_{i}"]
         if fallback:
             parts += [f"NULLIF({a}.tags[:tag_{i}], '')" for a, _, _ in _CURRENT_TAGS]
-        tag_cols.append(f"COALESCE({', '.join(parts)}) AS tag_{i}" if fallback else f"{parts[0]} AS tag_{i}")
+        tag_cols.append(f"COALESCE({', '.join(parts)}) AS tag_{i}")
     ids = [f"u.{c}" for c in RESOURCE_COLUMNS] if by_resource else []
     checks = [
         f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS {kind}_n,\n"
@@ -124,7 +125,8 @@ def priced_usage_sql(tags: int, *, by_resource: bool, fallback: bool, contract: 
             *checks,
         ]
     )
-    return f"WITH {',\n'.join(ctes)}\nSELECT {keys},\n       {aggs}\nFROM u0 u{joins}\nGROUP BY ALL"
+    with_ = ",\n".join(ctes)
+    return f"WITH {with_}\nSELECT {keys},\n       {aggs}\nFROM u0 u{joins}\nGROUP BY ALL"
 
 
 TABLE_TOTAL_SQL = f"""
@@ -180,21 +182,275 @@ def completeness(start: date, end: date, as_of: datetime, lag: timedelta) -> Com
     return Completeness(as_of, lag, complete, tuple(incomplete))
 
 
-def _tags(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items() if v is not None}
-    return {str(k): str(v) for k, v in value if v is not None}
-
-
-def _summarise(kind: str, rows: list[str], text: str, fix: str) -> DataIssue:
-    first = rows[0]
-    return DataIssue(
-        kind=kind,  # type: ignore[arg-type]
-        message=f"{len(rows)} usage record(s) {text} (first: record {first}) — fix: {fix}",
-        record_id=first,
-    )
+_ISSUE_TEXT = {
+    "duplicate_record": (
+        f"appear more than once in {USAGE}; each is counted once",
+        "de-duplicate the billing export on record_id",
+    ),
+    "negative_original": (
+        "that are not RETRACTIONs have a negative quantity",
+        "only RETRACTION rows may be negative; check the billing export",
+    ),
+    "positive_retraction": (
+        "are RETRACTIONs with a positive quantity",
+        "a RETRACTION must negate its original; check the billing export",
+    ),
+    "date_mismatch": (
+        "have a usage_date that is not the UTC date of usage_start_time",
+        "write usage_date as the UTC date (the loader likely used a local time zone)",
+    ),
+}
 
 
 class CostModel:
+    """Price billing usage from system tables; list prices, optionally contract overrides."""
+
+    def __init__(
+        self,
+        engine: SqlEngine,
+        *,
+        contract_prices: Iterable[ContractPrice] = (),
+        lag: timedelta = timedelta(hours=24),
+    ) -> None:
+        self._engine = engine
+        self._lag = lag
+        self._contract: list[ContractPrice] = []
+        for price in contract_prices:
+            if price.unit_price < 0:
+                raise UsageError(
+                    f"contract price for SKU {price.sku_name} is negative",
+                    fix="configure unit prices >= 0",
+                )
+            self._contract.append(price)
+
+    def priced_usage(
+        self,
+        start: date | datetime,
+        end: date | datetime,
+        *,
+        as_of: datetime,
+        basis: CostBasis = "list",
+        tag_keys: Sequence[str] = DEFAULT_TAG_KEYS,
+        by_resource: bool = False,
+        tag_fallback: bool = True,
+    ) -> PricedUsage:
+        """Usage of `[start, end)` (UTC dates) priced on `basis`, grouped into `CostLine`s.
+
+        `tag_keys` are the tags the lines carry (resolved from the record, else from the current
+        tags of its job / warehouse / cluster unless `tag_fallback` is off); `by_resource` adds
+        the resource ids to the grain (larger result: use for short periods or exports).
+        Raises NotFound for a period without usage, DataError when list price windows of a SKU
+        overlap in the period or when priced figures mix currencies.
+        """
+        first, stop = _period(start, end)
+        completeness_ = completeness(first, stop, as_of, self._lag)
+        keys = tuple(dict.fromkeys(tag_keys))
+        self._check_price_windows(first, stop)
+        contract_sql, params = self._contract_case(basis)
+        params |= {"start_date": first, "end_date": stop}
+        params |= {f"tag_{i}": k for i, k in enumerate(keys)}
+        sql = priced_usage_sql(
+            len(keys), by_resource=by_resource, fallback=tag_fallback, contract=contract_sql
+        )
+        rows = self._engine.fetch_arrow(sql, params).to_pylist()
+        if not rows:
+            raise NotFound(
+                f"no billing usage between {first} and {stop} (end exclusive)",
+                where=USAGE,
+                fix="choose a period that has usage, or load billing data first",
+            )
+        lines, unpriced_rows = self._lines(rows, basis, keys)
+        unpriced = _unpriced(unpriced_rows)
+        issues = _issues(rows)
+        issues.extend(DataIssue("unpriced_sku", u.message(), None) for u in unpriced)
+        return PricedUsage(
+            start=first,
+            end=stop,
+            basis=basis,
+            currency=_one_currency(lines),
+            lines=tuple(sorted(lines, key=_line_order)),
+            unpriced=unpriced,
+            issues=tuple(issues),
+            completeness=completeness_,
+            tag_keys=keys,
+            by_resource=by_resource,
+        )
+
+    def table_total(self, start: date | datetime, end: date | datetime) -> dict[str, Decimal]:
+        """List cost per currency of the usage table over `[start, end)`, summed in SQL."""
+        params = {"start_date": utc_date(start, "start"), "end_date": utc_date(end, "end")}
+        result = self._engine.fetch(TABLE_TOTAL_SQL, params)
+        return {str(r["currency_code"]): Decimal(r["list_cost"]) for r in result.as_dicts()}
+
+    def _check_price_windows(self, first: date, stop: date) -> None:
+        bounds = {
+            "start_ts": datetime.combine(first, time(), tzinfo=UTC),
+            "end_ts": datetime.combine(stop, time(), tzinfo=UTC) + timedelta(days=1),
+        }
+        windows: dict[tuple[str, str, str], list[tuple[datetime, datetime | None]]]
+        windows = defaultdict(list)
+        for r in self._engine.fetch(PRICE_WINDOWS_SQL, bounds).as_dicts():
+            key = (str(r["sku_name"]), str(r["cloud"]), str(r["usage_unit"]))
+            end = r["price_end_time"]
+            windows[key].append((_aware_utc(r["price_start_time"]), end and _aware_utc(end)))
+        for (sku, _, _), spans in sorted(windows.items()):
+            spans.sort(key=lambda s: s[0])
+            for (_, end_a), (start_b, _) in itertools.pairwise(spans):
+                if end_a is None or end_a > start_b:
+                    raise DataError(
+                        f"SKU {sku} has overlapping list price windows (one starts "
+                        f"{start_b.isoformat()} while another is still valid)",
+                        where=LIST_PRICES,
+                        fix="close the older price (price_end_time = the newer price_start_time)",
+                    )
+
+    def _contract_case(self, basis: CostBasis) -> tuple[str, dict[str, Any]]:
+        """A CASE giving the index of the first contract price that applies (-1: none)."""
+        if basis != "contract" or not self._contract:
+            return "-1", {}
+        params: dict[str, Any] = {}
+        whens = []
+        for i, price in enumerate(self._contract):
+            conds = [f"u.sku_name = :cp{i}_sku"]
+            params[f"cp{i}_sku"] = price.sku_name
+            if price.cloud is not None:
+                conds.append(f"u.cloud = :cp{i}_cloud")
+                params[f"cp{i}_cloud"] = price.cloud
+            if price.usage_unit is not None:
+                conds.append(f"u.usage_unit = :cp{i}_unit")
+                params[f"cp{i}_unit"] = price.usage_unit
+            if price.start is not None:
+                conds.append(f"u.usage_end_time >= :cp{i}_start")
+                params[f"cp{i}_start"] = _aware_utc(price.start)
+            if price.end is not None:
+                conds.append(f"u.usage_end_time < :cp{i}_end")
+                params[f"cp{i}_end"] = _aware_utc(price.end)
+            whens.append(f"WHEN {' AND '.join(conds)} THEN {i}")
+        return f"CASE {' '.join(whens)} ELSE -1 END", params
+
+    def _lines(
+        self, rows: list[dict[str, Any]], basis: CostBasis, keys: tuple[str, ...]
+    ) -> tuple[list[CostLine], list[dict[str, Any]]]:
+        lines: list[CostLine] = []
+        unpriced: list[dict[str, Any]] = []
+        for row in rows:
+            quantity = Decimal(row["quantity"])
+            idx = int(row["contract_idx"])
+            if idx >= 0:
+                contract = self._contract[idx]
+                unit, currency = contract.unit_price, contract.currency
+                cost = (quantity * unit).quantize(CONTRACT_SCALE)
+            elif row["list_unit_price"] is not None:
+                unit, currency = Decimal(row["list_unit_price"]), str(row["currency_code"])
+                cost = Decimal(row["list_cost"])
+            else:
+                unpriced.append(row)
+                continue
+            lines.append(
+                _line(
+                    row,
+                    keys,
+                    quantity=quantity,
+                    unit=unit,
+                    cost=cost,
+                    basis=basis,
+                    currency=currency,
+                )
+            )
+        return lines, unpriced
+
+
+def _period(start: date | datetime, end: date | datetime) -> tuple[date, date]:
+    first, stop = utc_date(start, "start"), utc_date(end, "end")
+    if first >= stop:
+        raise UsageError(
+            f"empty period: start {first} is not before end {stop}",
+            fix="end is exclusive; pass an end date after the start date",
+        )
+    return first, stop
+
+
+def _line(
+    row: Mapping[str, Any],
+    keys: tuple[str, ...],
+    *,
+    quantity: Decimal,
+    unit: Decimal,
+    cost: Decimal,
+    basis: CostBasis,
+    currency: str,
+) -> CostLine:
+    tags = {k: str(row[f"tag_{i}"]) for i, k in enumerate(keys) if row[f"tag_{i}"]}
+    ids = {c: (None if row.get(c) is None else str(row[c])) for c in RESOURCE_COLUMNS}
+    return CostLine(
+        usage_date=row["usage_date"],
+        workspace_id=str(row["workspace_id"]),
+        sku_name=str(row["sku_name"]),
+        cloud=str(row["cloud"]),
+        usage_unit=str(row["usage_unit"]),
+        billing_origin_product=row["billing_origin_product"],
+        record_type=str(row["record_type"]),
+        quantity=quantity,
+        unit_price=unit,
+        cost=cost,
+        basis=basis,
+        currency=currency,
+        records=int(row["records"]),
+        tags=tags,
+        **ids,
+    )
+
+
+def _line_order(line: CostLine) -> tuple[Any, ...]:
+    return (line.usage_date, line.workspace_id, line.sku_name, line.record_type,
+            sorted(line.tags.items()), [str(r) for r in line.resources()])  # fmt: skip
+
+
+def _issues(rows: Sequence[Mapping[str, Any]]) -> list[DataIssue]:
+    """One DataIssue per kind, from the per-line counts of the pricing query."""
+    issues: list[DataIssue] = []
+    for kind, (text, fix) in _ISSUE_TEXT.items():
+        count = sum(int(r[f"{kind}_n"] or 0) for r in rows)
+        if not count:
+            continue
+        first = min(str(r[f"{kind}_first"]) for r in rows if r[f"{kind}_first"] is not None)
+        conflicting = sum(int(r["conflicting_duplicate_n"] or 0) for r in rows)
+        if kind == "duplicate_record" and conflicting:
+            text += f"; {conflicting} with differing quantities"  # noqa: PLW2901
+        issues.append(
+            DataIssue(
+                kind=kind,  # type: ignore[arg-type]
+                message=f"{count} usage record(s) {text} (first: record {first}) — fix: {fix}",
+                record_id=first,
+            )
+        )
+    return issues
+
+
+def _unpriced(rows: Sequence[Mapping[str, Any]]) -> tuple[UnpricedUsage, ...]:
+    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[(row["sku_name"], row["cloud"], row["usage_unit"])].append(row)
+    return tuple(
+        UnpricedUsage(
+            sku_name=sku,
+            cloud=cloud,
+            usage_unit=unit,
+            quantity=sum((Decimal(r["quantity"]) for r in group), Decimal(0)),
+            records=sum(int(r["records"]) for r in group),
+            first_date=min(r["usage_date"] for r in group),
+            last_date=max(r["usage_date"] for r in group),
+        )
+        for (sku, cloud, unit), group in sorted(groups.items())
+    )
+
+
+def _one_currency(lines: Sequence[CostLine]) -> str:
+    currencies = sorted({r.currency for r in lines})
+    if len(currencies) > 1:
+        raise DataError(
+            f"priced usage mixes currencies {', '.join(currencies)}; totals would be meaningless",
+            where=LIST_PRICES,
+            fix="configure contract prices in the list-price currency, or report per currency",
+        )
+    return currencies[0] if currencies else "USD"
