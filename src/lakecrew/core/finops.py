@@ -21,6 +21,7 @@ ContractedCost semantics)."""
 CENT = Decimal("0.01")
 UNALLOCATED = "__unallocated__"
 MANDATORY_TAGS: tuple[str, ...] = ("cost_center", "project", "owner")  # SOP 1.9.1
+DEFAULT_TAG_KEYS: tuple[str, ...] = (*MANDATORY_TAGS, "environment")
 
 
 def to_cents(amount: Decimal) -> Decimal:
@@ -195,7 +196,7 @@ class PricedUsage:
     unpriced: tuple[UnpricedUsage, ...]
     issues: tuple[DataIssue, ...]
     completeness: Completeness
-    tag_keys: tuple[str, ...] = MANDATORY_TAGS
+    tag_keys: tuple[str, ...] = DEFAULT_TAG_KEYS
     by_resource: bool = False
 
     @property

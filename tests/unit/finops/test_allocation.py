@@ -19,11 +19,7 @@ from lakecrew.services.finops.allocation import (
     sku_family,
 )
 from lakecrew.services.finops.cost import CostModel
-from lakecrew.services.finops.sources import (
-    load_cluster_activity,
-    load_current_tags,
-    load_job_runs,
-)
+from lakecrew.services.finops.sources import load_current_tags, load_job_runs
 
 from .conftest import WS, at
 
@@ -34,12 +30,12 @@ D = Decimal
 
 @pytest.fixture
 def priced(billing: LocalSqlEngine) -> PricedUsage:
-    return CostModel(billing).priced_usage(START, END, as_of=AS_OF)
+    return CostModel(billing).priced_usage(START, END, as_of=AS_OF, by_resource=True)
 
 
 @pytest.fixture
-def allocator(billing: LocalSqlEngine, priced: PricedUsage) -> Allocator:
-    return Allocator(priced, load_current_tags(billing))
+def allocator(priced: PricedUsage) -> Allocator:
+    return Allocator(priced)
 
 
 def rows(alloc: Allocator, dim: str) -> dict[str, Decimal]:
@@ -55,15 +51,23 @@ def test_current_tags_are_the_latest_scd2_rows(billing: LocalSqlEngine) -> None:
 
 def test_project_with_fallback_to_resource_tags(allocator: Allocator) -> None:
     assert rows(allocator, "project") == {"malaria": D("5.70"), "tb": D("2.20"), "hiv": D("0.70")}
-    r3 = next(a for a in allocator.records if a.record.record_id == "r3")
-    assert r3.tag_source == {"project": "resource", "cost_center": "resource", "owner": "resource"}
-    r4 = next(a for a in allocator.records if a.record.record_id == "r4")
-    assert r4.tag_source == {"project": "usage"}
+    assert allocator.by("project").rows[0].records == 5  # r1, r10, r2, r9, r4
 
 
-def test_without_current_tags_untagged_usage_is_unallocated(priced: PricedUsage) -> None:
-    alloc = Allocator(priced)
+def test_without_current_tags_untagged_usage_is_unallocated(billing: LocalSqlEngine) -> None:
+    bare = CostModel(billing).priced_usage(START, END, as_of=AS_OF, tag_fallback=False)
+    alloc = Allocator(bare)
     assert rows(alloc, "project") == {"malaria": D("5.70"), UNALLOCATED: D("2.90")}
+
+
+def test_day_grain_refuses_resource_dimensions(billing: LocalSqlEngine) -> None:
+    alloc = Allocator(CostModel(billing).priced_usage(START, END, as_of=AS_OF))
+    assert rows(alloc, "project") == {"malaria": D("5.70"), "tb": D("2.20"), "hiv": D("0.70")}
+    with pytest.raises(UsageError, match="needs usage priced by resource"):
+        alloc.by("job")
+    assert [r.resource for r in alloc.untagged().resources] == [
+        f"sku:PREMIUM_SERVERLESS_SQL_COMPUTE_US_EAST_N_VIRGINIA@{WS}"
+    ]
 
 
 @pytest.mark.parametrize("dim", DIMENSIONS)
@@ -88,7 +92,7 @@ def test_resource_and_sku_dimensions(allocator: Allocator) -> None:
 
 
 def test_environment_from_tag_or_workspace_mapping(priced: PricedUsage) -> None:
-    alloc = Allocator(priced, config=AllocationConfig(workspace_environments={WS: "prod"}))
+    alloc = Allocator(priced, AllocationConfig(workspace_environments={WS: "prod"}))
     assert rows(alloc, "environment") == {"prod": D("8.60")}
     assert rows(Allocator(priced), "environment") == {UNALLOCATED: D("8.60")}
     assert Allocator(priced).by("workspace").get(WS).cents() == D("8.60")
@@ -97,7 +101,7 @@ def test_environment_from_tag_or_workspace_mapping(priced: PricedUsage) -> None:
 def test_untagged_equals_cost_of_records_without_mandatory_tags(allocator: Allocator) -> None:
     report = allocator.untagged()
     expected = sum(
-        (a.record.cost for a in allocator.records
+        (a.line.cost for a in allocator.records
          if not all(t in a.tags for t in ("cost_center", "project", "owner"))),
         D(0),
     )  # fmt: skip
@@ -113,7 +117,7 @@ def test_untagged_equals_cost_of_records_without_mandatory_tags(allocator: Alloc
 def test_shared_costs_split_even_and_proportional(allocator: Allocator) -> None:
     for method in ("even", "proportional"):
         rule = SharedCostRule(method=method, values=frozenset({"hiv"}))
-        alloc = Allocator(allocator.usage, _tags(allocator), AllocationConfig(shared=rule))
+        alloc = Allocator(allocator.usage, AllocationConfig(shared=rule))
         result = alloc.by("project")
         got = {r.key: (r.direct, r.shared) for r in result.rows}
         assert set(got) == {"malaria", "tb"} and result.shared_method == method
@@ -125,33 +129,11 @@ def test_shared_costs_split_even_and_proportional(allocator: Allocator) -> None:
         assert rows(alloc, "workspace") == {WS: D("8.60")}  # not a tag dimension: unsplit
 
 
-def _tags(allocator: Allocator) -> dict[ResourceRef, dict[str, str]]:
-    return {
-        ResourceRef("cluster", WS, "c-ap1"): {"project": "tb", "cost_center": "cc2", "owner": "bo"},
-        ResourceRef("warehouse", WS, "w2"): {"project": "hiv"},
-    }
-
-
-def test_shared_by_resource_with_nobody_else_keeps_a_shared_row(priced: PricedUsage) -> None:
+def test_shared_with_nobody_else_keeps_a_shared_row(billing: LocalSqlEngine) -> None:
+    bare = CostModel(billing).priced_usage(START, END, as_of=AS_OF, tag_fallback=False)
     everything = SharedCostRule(values=frozenset({"malaria"}))
-    alloc = Allocator(priced, config=AllocationConfig(shared=everything))
+    alloc = Allocator(bare, AllocationConfig(shared=everything))
     assert rows(alloc, "project") == {"__shared__": D("5.70"), UNALLOCATED: D("2.90")}
-
-
-def test_idle_cost_of_clusters(billing: LocalSqlEngine, allocator: Allocator) -> None:
-    activity = load_cluster_activity(billing, START, END)
-    ap1 = ResourceRef("cluster", WS, "c-ap1")
-    assert activity == {ap1: [(at(10, 8), at(10, 8, 30))]}
-    report = allocator.idle(activity)
-    # r3 / r3x / r3y half idle (2.20 − 2.20 + 1.65) / 2, r7 fully idle 0.55; job cluster busy
-    assert report.idle_cost.amount == D("1.375")
-    assert report.cluster_cost.amount == D("6.50")
-    assert report.share == pytest.approx(1.375 / 6.50)
-    assert [(c.cluster.id, c.idle_cost) for c in report.clusters] == [
-        ("c-ap1", D("1.375")),
-        ("c-job1", D(0)),
-    ]
-    assert allocator.idle({}).idle_cost.amount == D("2.20")
 
 
 def test_job_runs_loader(billing: LocalSqlEngine) -> None:

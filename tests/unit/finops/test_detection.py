@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
 
-from lakecrew.core.finops import CostRecord, PricedUsage, ResourceRef
+from lakecrew.core.finops import CostLine, PricedUsage, ResourceRef
 from lakecrew.services.finops.allocation import Allocator
 from lakecrew.services.finops.cost import completeness
 from lakecrew.services.finops.detection import (
@@ -20,16 +21,13 @@ DAYS = 70
 TAGS = {"project": "malaria", "cost_center": "cc1", "owner": "ana"}
 
 
-def record(i: int, day: date, job: str, cost: float) -> CostRecord:
-    start = datetime(day.year, day.month, day.day, 3, tzinfo=UTC)
+def record(day: date, job: str, cost: float) -> CostLine:
     amount = Decimal(f"{cost:.2f}")
-    return CostRecord(
-        record_id=f"{job}-{i}", workspace_id="ws1", sku_name="PREMIUM_JOBS_COMPUTE", cloud="AWS",
-        usage_unit="DBU", usage_date=day, usage_start_time=start,
-        usage_end_time=start + timedelta(hours=1), record_type="ORIGINAL",
-        billing_origin_product="JOBS", quantity=amount / Decimal("0.15"),
-        unit_price=Decimal("0.15"), cost=amount, basis="list", currency="USD",
-        custom_tags=TAGS, job_id=job,
+    return CostLine(
+        usage_date=day, workspace_id="ws1", sku_name="PREMIUM_JOBS_COMPUTE", cloud="AWS",
+        usage_unit="DBU", billing_origin_product="JOBS", record_type="ORIGINAL",
+        quantity=amount / Decimal("0.15"), unit_price=Decimal("0.15"), cost=amount,
+        basis="list", currency="USD", records=1, tags=TAGS, job_id=job,
     )  # fmt: skip
 
 
@@ -43,11 +41,12 @@ def usage(spikes: dict[int, float], as_of_day: int) -> PricedUsage:
             cost = base * weekly * (1 + rng.normal(0, 0.03))
             if job == "j2":
                 cost *= spikes.get(i, 1.0)
-            records.append(record(i, day, job, cost))
+            records.append(record(day, job, cost))
     end = START + timedelta(days=DAYS)
     as_of = datetime.combine(START + timedelta(days=as_of_day), datetime.min.time(), tzinfo=UTC)
     return PricedUsage(START, end, "list", "USD", tuple(records), (), (),
-                       completeness(START, end, as_of, timedelta(hours=24)))  # fmt: skip
+                       completeness(START, end, as_of, timedelta(hours=24)),
+                       by_resource=True)  # fmt: skip
 
 
 def test_cost_spike_found_with_its_top_contributor() -> None:
@@ -59,6 +58,22 @@ def test_cost_spike_found_with_its_top_contributor() -> None:
     assert a.contributors[0].resource == "job:j2@ws1"
     assert a.contributors[0].delta > 200
     assert a.as_dict()["contributors"][0]["resource"] == "job:j2@ws1"  # type: ignore[index]
+
+
+def test_contributors_from_a_breakdown_when_priced_by_day() -> None:
+    by_day = usage({50: 6.0}, DAYS + 2)
+    lines = tuple(replace(r, job_id=None) for r in by_day.lines)
+    alloc = Allocator(replace(by_day, lines=lines, by_resource=False))
+    asked = []
+
+    def breakdown(key: tuple[str, str, str], day: date) -> dict[str, dict[date, float]]:
+        asked.append((key, day))
+        return {"job:j2@ws1": {day: 700.0, day - timedelta(weeks=1): 120.0}}
+
+    (a,) = detect_cost_anomalies(alloc, breakdown=breakdown)
+    assert asked == [(("ws1", "malaria", "JOBS"), START + timedelta(days=50))]
+    assert a.contributors[0].resource == "job:j2@ws1" and a.contributors[0].expected == 0.0
+    assert detect_cost_anomalies(alloc)[0].contributors == ()
 
 
 def test_no_alert_on_the_incomplete_last_day() -> None:

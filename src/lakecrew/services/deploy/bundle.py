@@ -359,6 +359,7 @@ def write_bundle(bundle: Bundle, out: Path, *, force: bool = False) -> list[Path
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; a bundle folder is an ordinary folder
         for rel, text in bundle.files.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -103,15 +103,16 @@ def test_requirements_are_pinned():
 
 WORKFLOW = """\
 # CI/CD of the bundle (SOP 1.5.3, 1.5.4, 4.1.7): lint and test on every pull request, deploy dev
-# on pull requests, deploy prod on main after approval (GitHub environment "prod" with required
-# reviewers). Auth: OAuth M2M of the deploying service principal (secrets per environment).
+# on pull requests, qa on merges to develop, prod on main after approval (GitHub environment
+# "prod" with required reviewers). Auth: OAuth M2M of the deploying service principal (secrets
+# per GitHub environment).
 name: deploy
 
 on:
   pull_request:
     branches: [main, develop]
   push:
-    branches: [main]
+    branches: [main, develop]
 
 concurrency:
   group: bundle-deploy-${{{{ github.ref }}}}
@@ -146,6 +147,23 @@ jobs:
       - run: databricks bundle validate -t dev
       - run: databricks bundle deploy -t dev
       - run: databricks bundle run -t dev {job}   # smoke test of the deployment
+
+  deploy-qa:
+    if: github.event_name == 'push' && github.ref == 'refs/heads/develop'
+    needs: test
+    runs-on: ubuntu-latest
+    environment: qa
+    env:
+      DATABRICKS_HOST: ${{{{ vars.DATABRICKS_HOST }}}}
+      DATABRICKS_CLIENT_ID: ${{{{ secrets.DATABRICKS_CLIENT_ID }}}}
+      DATABRICKS_CLIENT_SECRET: ${{{{ secrets.DATABRICKS_CLIENT_SECRET }}}}
+      BUNDLE_VAR_sp_application_id: ${{{{ vars.SP_APPLICATION_ID }}}}
+    steps:
+      - uses: actions/checkout@v4
+      - uses: databricks/setup-cli@main
+      - run: pip download --no-deps -d dist lakecrew=={version}
+      - run: databricks bundle validate -t qa --strict
+      - run: databricks bundle deploy -t qa
 
   deploy-prod:
     if: github.event_name == 'push' && github.ref == 'refs/heads/main'

@@ -25,7 +25,7 @@ from typing import Any
 
 from lakecrew.core.errors import DataError, NotFound, UsageError
 from lakecrew.core.finops import (
-    MANDATORY_TAGS,
+    DEFAULT_TAG_KEYS,
     Completeness,
     ContractPrice,
     CostBasis,
@@ -39,7 +39,6 @@ from lakecrew.ports.sql import SqlEngine
 USAGE = "system.billing.usage"
 LIST_PRICES = "system.billing.list_prices"
 CONTRACT_SCALE = Decimal("0.000001")  # same scale as Databricks' decimal(38,6) product
-DEFAULT_TAG_KEYS: tuple[str, ...] = (*MANDATORY_TAGS, "environment")
 RESOURCE_COLUMNS = ("job_id", "dlt_pipeline_id", "warehouse_id", "endpoint_name", "cluster_id")
 
 _PRICE_JOIN = f"""
@@ -69,8 +68,12 @@ _CHECKS = {  # kind -> per-record condition on the de-duplicated usage row `u`
 }
 
 
-def priced_usage_sql(tags: int, *, by_resource: bool, fallback: bool, contract: str) -> str:
-    """The one grouped pricing query (Databricks SQL) for `tags` tag keys bound as :tag_<i>."""
+def priced_usage_sql(
+    tags: int, *, by_resource: bool, fallback: bool, contract: str, where: str = ""
+) -> str:
+    """The one grouped pricing query (Databricks SQL) for `tags` tag keys bound as :tag_<i>.
+
+    `where` is an extra condition on the usage rows (with bound parameters only)."""
     own = "".join(f",\n         NULLIF(custom_tags[:tag_{i}], '') AS ut_{i}" for i in range(tags))
     ctes = [
         f"""u0 AS (
@@ -83,7 +86,7 @@ def priced_usage_sql(tags: int, *, by_resource: bool, fallback: bool, contract: 
          MIN(usage_quantity) OVER (PARTITION BY record_id) AS q_lo,
          MAX(usage_quantity) OVER (PARTITION BY record_id) AS q_hi{own}
   FROM {USAGE}
-  WHERE usage_date >= :start_date AND usage_date < :end_date
+  WHERE usage_date >= :start_date AND usage_date < :end_date{where}
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY record_id ORDER BY ingestion_date, usage_end_time, usage_quantity) = 1
 )"""
@@ -233,12 +236,15 @@ class CostModel:
         tag_keys: Sequence[str] = DEFAULT_TAG_KEYS,
         by_resource: bool = False,
         tag_fallback: bool = True,
+        days: Sequence[date] | None = None,
+        workspace_ids: Sequence[str] | None = None,
     ) -> PricedUsage:
         """Usage of `[start, end)` (UTC dates) priced on `basis`, grouped into `CostLine`s.
 
         `tag_keys` are the tags the lines carry (resolved from the record, else from the current
         tags of its job / warehouse / cluster unless `tag_fallback` is off); `by_resource` adds
         the resource ids to the grain (larger result: use for short periods or exports).
+        `days` and `workspace_ids` restrict the usage read (e.g. the days behind an anomaly).
         Raises NotFound for a period without usage, DataError when list price windows of a SKU
         overlap in the period or when priced figures mix currencies.
         """
@@ -249,8 +255,21 @@ class CostModel:
         contract_sql, params = self._contract_case(basis)
         params |= {"start_date": first, "end_date": stop}
         params |= {f"tag_{i}": k for i, k in enumerate(keys)}
+        where = ""
+        for name, column, values in (
+            ("day", "usage_date", days),
+            ("ws", "workspace_id", workspace_ids),
+        ):
+            if values is not None:
+                marks = [f":{name}_{i}" for i in range(len(values))] or ["NULL"]
+                where += f" AND {column} IN ({', '.join(marks)})"
+                params |= {f"{name}_{i}": v for i, v in enumerate(values)}
         sql = priced_usage_sql(
-            len(keys), by_resource=by_resource, fallback=tag_fallback, contract=contract_sql
+            len(keys),
+            by_resource=by_resource,
+            fallback=tag_fallback,
+            contract=contract_sql,
+            where=where,
         )
         rows = self._engine.fetch_arrow(sql, params).to_pylist()
         if not rows:

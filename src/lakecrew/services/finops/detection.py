@@ -9,13 +9,13 @@ of the previous weeks.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from statistics import median
 
 from lakecrew.core.finops import Anomaly, Contributor, ResourceRef
-from lakecrew.services.finops.allocation import AllocatedRecord, Allocator, sku_family
+from lakecrew.services.finops.allocation import Allocator, sku_family
 from lakecrew.services.finops.anomaly import (
     COST_CONFIG,
     DURATION_CONFIG,
@@ -28,28 +28,38 @@ SeriesKey = tuple[str, str, str]
 CONTRIBUTOR_WEEKS = 4
 
 
-def _resource_name(item: AllocatedRecord) -> str:
-    refs = item.record.resources()
-    return str(refs[0]) if refs else f"sku:{item.record.sku_name}@{item.record.workspace_id}"
+Breakdown = Callable[[SeriesKey, date], Mapping[str, Mapping[date, float]]]
+"""(series, day) → daily cost per resource of the series on `day` and the same weekday of the
+previous CONTRIBUTOR_WEEKS weeks (see `breakdown_from`)."""
 
 
-def daily_cost(
-    alloc: Allocator,
-) -> tuple[dict[SeriesKey, dict[date, float]], dict[SeriesKey, dict[str, dict[date, float]]]]:
-    """Daily cost per (workspace, project, SKU family), and per resource inside each series."""
+def daily_cost(alloc: Allocator) -> dict[SeriesKey, dict[date, float]]:
+    """Daily cost per (workspace, project, SKU family)."""
     series: dict[SeriesKey, dict[date, float]] = defaultdict(lambda: defaultdict(float))
+    for item in alloc.records:
+        line = item.line
+        key = (line.workspace_id, alloc.key(item, "project"), sku_family(line.sku_name))
+        series[key][line.usage_date] += float(line.cost)
+    return {k: dict(v) for k, v in series.items()}
+
+
+def resource_parts(alloc: Allocator) -> dict[SeriesKey, dict[str, dict[date, float]]]:
+    """Daily cost per resource inside each series (usage priced by resource)."""
     parts: dict[SeriesKey, dict[str, dict[date, float]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(float))
     )
     for item in alloc.records:
-        rec = item.record
-        key = (rec.workspace_id, alloc.key(item, "project"), sku_family(rec.sku_name))
-        series[key][rec.usage_date] += float(rec.cost)
-        parts[key][_resource_name(item)][rec.usage_date] += float(rec.cost)
-    return (
-        {k: dict(v) for k, v in series.items()},
-        {k: {r: dict(d) for r, d in v.items()} for k, v in parts.items()},
-    )
+        line = item.line
+        key = (line.workspace_id, alloc.key(item, "project"), sku_family(line.sku_name))
+        refs = line.resources()
+        name = str(refs[0]) if refs else f"sku:{line.sku_name}@{line.workspace_id}"
+        parts[key][name][line.usage_date] += float(line.cost)
+    return {k: {r: dict(d) for r, d in v.items()} for k, v in parts.items()}
+
+
+def contributor_days(day: date) -> list[date]:
+    """The anomalous day and the same weekday of the previous CONTRIBUTOR_WEEKS weeks."""
+    return [day - timedelta(weeks=w) for w in range(CONTRIBUTOR_WEEKS + 1)]
 
 
 def contributors(
@@ -70,13 +80,20 @@ def contributors(
 
 
 def detect_cost_anomalies(
-    alloc: Allocator, *, config: DetectorConfig = COST_CONFIG, top: int = 5
+    alloc: Allocator,
+    *,
+    config: DetectorConfig = COST_CONFIG,
+    top: int = 5,
+    breakdown: Breakdown | None = None,
 ) -> list[Anomaly]:
     """Anomalies of daily cost per (workspace, project, SKU family), with contributors.
 
-    Days after `completeness.complete_through` (billing lag) are skipped, never read as drops.
+    Contributors come from the lines when the usage is priced by resource, else from
+    `breakdown` (none when neither). Days after `completeness.complete_through` (billing lag)
+    are skipped, never read as drops.
     """
-    series, parts = daily_cost(alloc)
+    series = daily_cost(alloc)
+    parts = resource_parts(alloc) if alloc.usage.by_resource else {}
     done = alloc.usage.completeness
     found: list[Anomaly] = []
     for key in sorted(series):
@@ -84,7 +101,8 @@ def detect_cost_anomalies(
         incomplete = [d for d in values if not done.is_complete(d)]
         for anomaly in detect_daily(values, key=key, incomplete=incomplete, config=config):
             day = anomaly.at if isinstance(anomaly.at, date) else anomaly.at.date()
-            found.append(replace(anomaly, contributors=contributors(parts[key], day, top)))
+            by_resource = parts.get(key) or (breakdown(key, day) if breakdown else {})
+            found.append(replace(anomaly, contributors=contributors(by_resource, day, top)))
     return sorted(found, key=lambda a: (a.at, -abs(a.delta)))
 
 
