@@ -425,7 +425,7 @@ PARTITION_BY: Mapping[str, tuple[str, ...]] = {
 }
 
 COMMENTS: Mapping[str, str] = {
-    "system.billing.usage": "Hourly billable usage records, with RETRACTION/RESTATEMENT corrections.",
+    "system.billing.usage": "Hourly billable usage, with RETRACTION/RESTATEMENT corrections.",
     "system.billing.list_prices": "Time-versioned SKU list prices; join on sku and price window.",
     "system.compute.clusters": "Cluster configuration history (SCD2: change_time, delete_time).",
     "system.compute.node_types": "Node types with cores, memory and GPUs.",

@@ -1,1 +1,1 @@
-"""Small ports between services and adapters. Plain frozen dataclasses cross them, never vendor objects."""
+"""Small ports between services and adapters; plain frozen dataclasses cross them."""
