@@ -7,9 +7,11 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from lakecrew.core.errors import DataError
@@ -77,7 +79,7 @@ def with_metadata(
     columns: dict[str, pa.Array | list[Any]],
     *,
     uri: str | list[str],
-    rows: list[int],
+    rows: Sequence[int] | np.ndarray,
     bid: str,
     raw: list[str | None] | None = None,
     where: str,
@@ -91,13 +93,17 @@ def with_metadata(
             fix="rename the column at the source or in the reader options",
         )
     n = len(rows)
-    uris = uri if isinstance(uri, list) else [uri] * n
     data: dict[str, Any] = dict(columns)
-    data[SOURCE_URI] = pa.array(uris, pa.string())
+    data[SOURCE_URI] = pa.array(uri, pa.string()) if isinstance(uri, list) else _repeat(uri, n)
     data[SOURCE_ROW] = pa.array(rows, pa.int64())
-    data[BATCH_ID] = pa.array([bid] * n, pa.string())
-    data[RAW] = pa.array(raw if raw is not None else [None] * n, pa.string())
+    data[BATCH_ID] = _repeat(bid, n)
+    data[RAW] = pa.array(raw, pa.string()) if raw is not None else pa.nulls(n, pa.string())
     return pa.table(data)
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    """``n`` copies of one string, built without a Python list."""
+    return pa.array([value], pa.string()).take(pa.array(np.zeros(n, np.int32)))
 
 
 def json_text_columns(records: list[dict[str, Any]]) -> dict[str, pa.Array]:

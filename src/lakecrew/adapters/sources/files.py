@@ -1,8 +1,11 @@
 """File source with Auto Loader semantics: each file is ingested exactly once, even after a crash.
 
 Formats: CSV (any encoding, delimiter, quoting; malformed rows kept as rejects), JSON (one array
-of objects, or an object holding one), JSON lines, Parquet. One batch per file; the checkpoint
-records ``(path, size, mtime, sha256)`` of every committed file, written atomically.
+of objects, or an object holding one), JSON lines, Parquet. CSV is streamed (csvstream.py) in
+batches of at most ``batch_rows`` rows, so a file of any size is never held whole in memory; the
+first batch of a file has the file's batch id, later ones add their index. Only the token of a
+file's last batch records the file in the checkpoint (``(path, size, mtime, sha256)``, written
+atomically): a crash mid-file re-reads it, and bronze skips the rows it already holds.
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakecrew.adapters.sources.checkpoint import JsonCheckpoint, batch_id, with_metadata
+from lakecrew.adapters.sources.csvstream import scan_file, stream_csv
 from lakecrew.adapters.sources.textformats import (
     decode_bytes,
-    parse_csv,
     parse_json_array,
     parse_json_lines,
 )
-from lakecrew.core.errors import DataError, NotFound, UsageError
+from lakecrew.core.errors import DataError, NotFound, Transient, UsageError
 from lakecrew.ports.source import Batch, CheckpointToken
 
 FileFormat = Literal["csv", "json", "jsonl", "parquet"]
@@ -83,6 +86,7 @@ class FileSource:
     csv: CsvOptions = field(default_factory=CsvOptions)
     json: JsonOptions = field(default_factory=JsonOptions)
     allow_overwrites: bool = False
+    batch_rows: int = 1_000_000
 
     def _entries(self) -> list[FileEntry]:
         if not self.root.is_dir():
@@ -114,12 +118,61 @@ class FileSource:
         return [e.key for e in self._pending()]
 
     def read(self) -> Iterator[Batch]:
-        """One batch per pending file; a file that vanished since discovery raises NotFound."""
+        """Batches of every pending file; a file that vanished since discovery raises NotFound."""
         for entry in self._pending():
-            yield self.read_file(entry)
+            yield from self.read_batches(entry)
 
-    def read_file(self, entry: FileEntry) -> Batch:
-        """Read one discovered file into a batch (rejects included)."""
+    def read_file(self, entry: FileEntry) -> list[Batch]:
+        """Every batch of one discovered file (see ``read_batches``)."""
+        return list(self.read_batches(entry))
+
+    def read_batches(self, entry: FileEntry) -> Iterator[Batch]:
+        """Read one discovered file as batches (rejects included); CSV is streamed."""
+        fmt = self.format or _format_of(entry.path)
+        if fmt == "csv":
+            yield from self._csv_batches(entry)
+            return
+        yield self._whole_file(entry, fmt)
+
+    def _csv_batches(self, entry: FileEntry) -> Iterator[Batch]:
+        uri = str(entry.path)
+        opts = self.csv
+        try:
+            scan = scan_file(
+                entry.path,
+                encoding=opts.encoding,
+                delimiter=opts.delimiter,
+                quotechar=opts.quotechar,
+            )
+        except FileNotFoundError as exc:
+            raise _vanished(entry) from exc
+        base = batch_id(self.name, entry.key, scan.sha256)
+        state = {"key": entry.key, "size": scan.size, "mtime_ns": entry.mtime_ns}
+        notes: tuple[str, ...] = ()
+        if opts.encoding is None and scan.encoding not in ("utf-8", "utf-8-sig"):
+            notes = (
+                f"not UTF-8: decoded as {scan.encoding} (detected; declare the encoding to pin it)",
+            )
+        chunks = stream_csv(
+            entry.path,
+            scan,
+            delimiter=opts.delimiter,
+            quotechar=opts.quotechar,
+            header=opts.header,
+            chunk_rows=self.batch_rows,
+        )
+        for index, chunk in enumerate(chunks):
+            bid = base if index == 0 else batch_id(base, index)
+            if chunk.last:
+                _unchanged(entry, scan.size)
+            info = {**state, "sha256": scan.sha256} if chunk.last else {"partial": True}
+            token = CheckpointToken(self.name, bid, json.dumps(info))
+            out = with_metadata(chunk.columns, uri=uri, rows=chunk.rows, bid=bid, where=uri)
+            rej = tuple(chunk.rejected)
+            note = notes + ((f"{len(rej)} malformed CSV rows rejected",) if rej else ())
+            yield Batch(bid, self.name, out, token, rej, scan.encoding, note)
+
+    def _whole_file(self, entry: FileEntry, fmt: FileFormat) -> Batch:
         try:
             data = entry.path.read_bytes()
         except FileNotFoundError as exc:
@@ -130,7 +183,6 @@ class FileSource:
             ) from exc
         digest = hashlib.sha256(data).hexdigest()
         bid = batch_id(self.name, entry.key, digest)
-        fmt = self.format or _format_of(entry.path)
         uri = str(entry.path)
         state = {"key": entry.key, "size": len(data), "mtime_ns": entry.mtime_ns, "sha256": digest}
         token = CheckpointToken(self.name, bid, json.dumps(state))
@@ -140,17 +192,9 @@ class FileSource:
             columns = {name: table.column(name) for name in table.column_names}
             out = with_metadata(columns, uri=uri, rows=rows, bid=bid, where=uri)
             return Batch(bid, self.name, out, token)
-        encoding = self.csv.encoding if fmt == "csv" else self.json.encoding
+        encoding = self.json.encoding
         text, used = decode_bytes(data, encoding, where=uri)
-        if fmt == "csv":
-            parsed = parse_csv(
-                text,
-                delimiter=self.csv.delimiter,
-                quotechar=self.csv.quotechar,
-                header=self.csv.header,
-                uri=uri,
-            )
-        elif fmt == "jsonl":
+        if fmt == "jsonl":
             parsed = parse_json_lines(text, uri=uri)
         else:
             parsed = parse_json_array(text, uri=uri, records_key=self.json.records_key)
@@ -171,9 +215,33 @@ class FileSource:
         store = JsonCheckpoint(self.checkpoint_path)
         state = store.load()
         info = json.loads(token.state)
+        if info.get("partial"):
+            return  # a file is recorded only with its last batch
         files = state.setdefault("files", {})
         files[info.pop("key")] = {**info, "batch_id": token.batch_id}
         store.save(state)
+
+
+def _vanished(entry: FileEntry) -> NotFound:
+    return NotFound(
+        "file disappeared between discovery and reading",
+        where=str(entry.path),
+        fix="nothing was committed for it; re-run ingestion once the file is in place",
+    )
+
+
+def _unchanged(entry: FileEntry, size: int) -> None:
+    """The file was read in two passes (scan, parse): refuse one that changed in between."""
+    try:
+        st = entry.path.stat()
+    except FileNotFoundError as exc:
+        raise _vanished(entry) from exc
+    if st.st_size != size or st.st_mtime_ns != entry.mtime_ns:
+        raise Transient(
+            "file changed while it was being read",
+            where=str(entry.path),
+            fix="nothing was committed for it; re-run once the upload has finished",
+        )
 
 
 def _format_of(path: Path) -> FileFormat:

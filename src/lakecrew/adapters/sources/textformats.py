@@ -1,4 +1,4 @@
-"""Decoding and parsing of text files (CSV, JSON, JSON lines) into raw string columns + rejects.
+"""Decoding and parsing of text files (JSON, JSON lines; CSV lives in csvstream.py) + rejects.
 
 Nothing is silently dropped: a row that does not parse becomes a ``Rejected`` with its line
 number, the reason and its raw text, for the caller to quarantine.
@@ -7,8 +7,6 @@ number, the reason and its raw text, for the caller to quarantine.
 from __future__ import annotations
 
 import codecs
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +17,7 @@ from lakecrew.adapters.sources.checkpoint import json_text_columns
 from lakecrew.core.errors import DataError
 from lakecrew.ports.source import Rejected
 
-_BOMS = (
+BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -47,7 +45,7 @@ def decode_bytes(data: bytes, encoding: str | None, *, where: str) -> tuple[str,
     """
     if encoding is not None:
         return _strict(data, encoding, where), encoding
-    for bom, name in _BOMS:
+    for bom, name in BOMS:
         if data.startswith(bom):
             return _strict(data, name, where), name
     try:
@@ -63,6 +61,12 @@ between equally plausible 8-bit code pages, take these first."""
 
 
 def _detect(data: bytes, where: str) -> tuple[str, str]:
+    chosen = detect_encoding(data, where)
+    return _strict(data, chosen, where), chosen
+
+
+def detect_encoding(data: bytes, where: str) -> str:
+    """charset-normalizer's best guess for ``data`` (ties go to ``PREFERRED_ON_TIE``)."""
     from charset_normalizer import from_bytes
 
     matches = list(from_bytes(data))
@@ -75,8 +79,7 @@ def _detect(data: bytes, where: str) -> tuple[str, str]:
     best = matches[0]
     tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
     rank = {name: i for i, name in enumerate(PREFERRED_ON_TIE)}
-    chosen = min(tied, key=lambda m: rank.get(m.encoding, len(rank)))
-    return _strict(data, chosen.encoding, where), chosen.encoding
+    return str(min(tied, key=lambda m: rank.get(m.encoding, len(rank))).encoding)
 
 
 def _strict(data: bytes, encoding: str, where: str) -> str:
@@ -94,7 +97,7 @@ def _strict(data: bytes, encoding: str, where: str) -> str:
         ) from exc
 
 
-def _header_names(fields: list[str]) -> list[str]:
+def header_names(fields: list[str]) -> list[str]:
     names: list[str] = []
     for i, raw in enumerate(fields):
         base = raw.strip() or f"_c{i}"
@@ -103,56 +106,6 @@ def _header_names(fields: list[str]) -> list[str]:
             name, n = f"{base}_{n}", n + 1
         names.append(name)
     return names
-
-
-def parse_csv(text: str, *, delimiter: str, quotechar: str, header: bool, uri: str) -> Parsed:
-    """Parse CSV text; rows with a wrong field count or broken quoting become rejects."""
-    consumed: list[str] = []
-
-    def lines() -> Any:
-        for line in io.StringIO(text, newline=""):
-            consumed.append(line)
-            yield line
-
-    reader = csv.reader(lines(), delimiter=delimiter, quotechar=quotechar, strict=True)
-    names: list[str] | None = None
-    values: list[list[str]] = []
-    rows: list[int] = []
-    rejected: list[Rejected] = []
-    start = 1
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            rejected.append(Rejected(uri, start, f"malformed CSV: {exc}", "".join(consumed)))
-            consumed.clear()
-            start = reader.line_num + 1
-            continue
-        raw, line_no = "".join(consumed), start
-        consumed.clear()
-        start = reader.line_num + 1
-        if not fields:
-            continue
-        if names is None:
-            names = _header_names(fields) if header else [f"_c{i}" for i in range(len(fields))]
-            if header:
-                continue
-        if len(fields) != len(names):
-            reason = f"expected {len(names)} fields, found {len(fields)}"
-            if not raw.endswith(("\n", "\r")):
-                reason = f"truncated last line (no line end): {reason}"
-            rejected.append(Rejected(uri, line_no, reason, raw))
-            continue
-        values.append(fields)
-        rows.append(line_no)
-    names = names or []
-    columns: dict[str, pa.Array | list[Any]] = {
-        name: pa.array([v[i] for v in values], pa.string()) for i, name in enumerate(names)
-    }
-    notes = (f"{len(rejected)} malformed CSV rows rejected",) if rejected else ()
-    return Parsed(columns, rows, None, tuple(rejected), notes)
 
 
 def parse_json_lines(text: str, *, uri: str) -> Parsed:

@@ -29,6 +29,7 @@ from lakecrew.services.quality.results import (
     RULES_COLUMN,
     QualityReport,
     RuleResult,
+    Split,
 )
 
 
@@ -67,23 +68,27 @@ def build_silver(
     for name in spec.carry_columns:
         typed = typed.append_column(name, raw.column(name))
     bad_cast = coerced.failed
-    q_cast = _quarantine_rows(raw, bad_cast, coerced.reasons, spec)
-    ok_rows = typed.filter(pc.invert(bad_cast))
-    ok_raw = raw.filter(pc.invert(bad_cast))
+    q_cast = _quarantine_rows(raw, bad_cast, coerced.reasons_where(bad_cast), spec)
+    ok_rows, ok_raw = typed, raw
+    if coerced.bad_by_column:
+        ok_rows = typed.filter(pc.invert(bad_cast))
+        ok_raw = raw.filter(pc.invert(bad_cast))
 
     duplicates = 0
     if spec.dedupe is not None:
         deduped = dedupe_latest(ok_rows, spec.dedupe.keys, spec.dedupe.ordering())
-        ok_rows, ok_raw, duplicates = (
-            deduped.table,
-            ok_raw.take(deduped.kept),
-            deduped.dropped_count,
-        )
+        ok_rows, duplicates = deduped.table, deduped.dropped_count
+        if duplicates:
+            ok_raw = (
+                ok_raw.filter(deduped.keep_mask)
+                if deduped.keep_mask is not None
+                else ok_raw.take(deduped.kept)
+            )
 
     report = evaluate(ok_rows, spec.expectations, context)
     split = report.split(ok_rows)
-    names, reasons = report.reasons({"quarantine"})
-    q_rules = _quarantine_rows(ok_raw, split.quarantine_mask, reasons, spec, names)
+    picked, names = _rule_reasons(report, split)
+    q_rules = _quarantine_rows(ok_raw, split.quarantine_mask, picked, spec, names)
     quarantine = pa.concat_tables([q_cast, q_rules]) if q_cast.num_rows else q_rules
 
     silver = apply_masks(split.good, [c.mask_rule() for c in spec.columns], tokenizer)
@@ -110,24 +115,30 @@ def _raw_columns(raw: pa.Table, spec: SilverSpec) -> list[str]:
     return [c for c in dict.fromkeys(wanted) if c in raw.column_names]
 
 
+def _rule_reasons(report: QualityReport, split: Split) -> tuple[pa.Array, pa.Array]:
+    """(reasons, rule names) of the quarantined rows only."""
+    names, reasons = report.reasons({"quarantine"}, split.quarantine_mask)
+    return reasons, names
+
+
 def _quarantine_rows(
     raw: pa.Table,
     mask: pa.Array,
-    reasons: pa.Array,
+    picked: pa.Array,
     spec: SilverSpec,
     names: pa.Array | None = None,
 ) -> pa.Table:
+    """The raw text of the rows ``mask`` selects; ``picked``/``names`` are already selected."""
     cols = _raw_columns(raw, spec)
-    text = pa.table({c: pc.cast(raw.column(c), pa.string()) for c in cols})
-    rows = text.filter(mask)
-    picked = reasons.filter(mask)
+    rows = raw.select(cols).filter(mask)  # filter first: only set-aside rows are cast to text
+    text = pa.table({c: pc.cast(rows.column(c), pa.string()) for c in cols})
     if names is None:
         rule_names = pc.utf8_slice_codeunits(
             pc.replace_substring_regex(picked, r":.*$", ""), 0, 200
         )
     else:
-        rule_names = names.filter(mask)
-    return rows.append_column(RULES_COLUMN, rule_names).append_column(REASONS_COLUMN, picked)
+        rule_names = names
+    return text.append_column(RULES_COLUMN, rule_names).append_column(REASONS_COLUMN, picked)
 
 
 def _quarantine_masks(spec: SilverSpec, quarantine: pa.Table) -> list[ColumnMask]:

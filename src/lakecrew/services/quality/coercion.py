@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -89,13 +90,29 @@ class CoercionOutcome:
 
     table: pa.Table
     failed: pa.BooleanArray
-    reasons: pa.StringArray
     failures_by_column: dict[str, int] = field(default_factory=dict)
+    bad_by_column: dict[str, tuple[pa.BooleanArray, str]] = field(default_factory=dict)
+    """Per column with failures: its failure mask and reason (first failing column wins)."""
 
     @property
     def failed_count(self) -> int:
         """Rows with at least one value that did not coerce."""
         return int(pc.sum(self.failed).as_py() or 0)
+
+    @property
+    def reasons(self) -> pa.StringArray:
+        """Per row: the reason of its first failing column, null where the row coerced."""
+        return self.reasons_where(None)
+
+    def reasons_where(self, mask: pa.BooleanArray | None) -> pa.StringArray:
+        """``reasons`` of the rows selected by ``mask`` only (all rows when None)."""
+        n = len(self.failed) if mask is None else int(pc.sum(mask).as_py() or 0)
+        out: pa.Array = pa.nulls(n, pa.string())
+        for bad, reason in self.bad_by_column.values():
+            hit = bad if mask is None else bad.filter(mask)
+            text = pa.scalar(reason, pa.string())
+            out = pc.if_else(pc.and_(hit, pc.is_null(out)), text, out)
+        return out
 
 
 def coerce_table(raw: pa.Table, columns: Sequence[ColumnCoercion]) -> CoercionOutcome:
@@ -103,9 +120,9 @@ def coerce_table(raw: pa.Table, columns: Sequence[ColumnCoercion]) -> CoercionOu
     n = raw.num_rows
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
-    failed = pa.array([False] * n, pa.bool_())
-    reasons: pa.Array = pa.nulls(n, pa.string())
+    failed = pa.array(np.zeros(n, np.bool_))
     counts: dict[str, int] = {}
+    bad_by: dict[str, tuple[pa.BooleanArray, str]] = {}
     for spec in columns:
         if spec.source not in raw.column_names:
             raise DataError(
@@ -117,12 +134,11 @@ def coerce_table(raw: pa.Table, columns: Sequence[ColumnCoercion]) -> CoercionOu
         arrays.append(values)
         fields.append(pa.field(spec.target, values.type))
         counts[spec.target] = int(pc.sum(bad).as_py() or 0)
-        reason = pa.scalar(f"coerce.{spec.target}: not a valid {spec.type}", pa.string())
-        reasons = pc.if_else(pc.and_(bad, pc.is_null(reasons)), reason, reasons)
-        failed = pc.or_(failed, bad)
-    return CoercionOutcome(
-        pa.Table.from_arrays(arrays, schema=pa.schema(fields)), failed, reasons, counts
-    )
+        if counts[spec.target]:
+            bad_by[spec.target] = (bad, f"coerce.{spec.target}: not a valid {spec.type}")
+            failed = pc.or_(failed, bad)
+    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    return CoercionOutcome(table, failed, counts, bad_by)
 
 
 def coerce_column(
@@ -132,7 +148,7 @@ def coerce_column(
     arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     target = ARROW_TYPES[spec.type]
     if arr.type == target and spec.type != "string" and spec.two_digit_year_pivot is None:
-        return arr, pa.array([False] * len(arr), pa.bool_())
+        return arr, pa.array(np.zeros(len(arr), np.bool_))
     text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
     trimmed = pc.utf8_trim_whitespace(text)
     nulls = pa.array(list(dict.fromkeys(v.lower() for v in spec.null_values)), pa.string())
@@ -145,10 +161,29 @@ def coerce_column(
     return typed, bad
 
 
+def _plain_ints(clean: pa.Array) -> pa.Array | None:
+    """Arrow's own cast when every value is plain digits within the regex's 18; else None."""
+    if pc.any(pc.match_substring(clean, "x", ignore_case=True)).as_py():
+        return None  # Arrow also reads hexadecimal (0x1F); the strict path rejects it
+    try:
+        nums = pc.cast(clean, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    big = pc.max(pc.abs_checked(nums)).as_py() if nums.null_count < len(nums) else 0
+    return nums if big is not None and big < 10**18 else None
+
+
 def _ints(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
+    plain = _plain_ints(clean)
+    if plain is not None:
+        return _int_range(plain, pc.is_valid(clean), spec)
     fmt = pc.match_substring_regex(clean, _INT_RE)
     digits = pc.replace_substring_regex(pc.replace_substring_regex(clean, r"\.0*$", ""), r"^\+", "")
     nums = pc.cast(pc.if_else(fmt, digits, pa.scalar(None, pa.string())), pa.int64())
+    return _int_range(nums, fmt, spec)
+
+
+def _int_range(nums: pa.Array, fmt: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
     if spec.two_digit_year_pivot is not None:
         small = pc.and_(pc.greater_equal(nums, 0), pc.less_equal(nums, 99))
         century = pc.if_else(pc.less(nums, spec.two_digit_year_pivot), 2000, 1900)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,6 +29,8 @@ class Deduped:
     table: pa.Table
     kept: pa.Array
     dropped_count: int
+    keep_mask: pa.BooleanArray | None = None
+    """True for kept rows (same rows as ``kept``), for filtering tables aligned with the input."""
 
 
 def dedupe_latest(table: pa.Table, keys: Sequence[str], order_by: Sequence[Order] = ()) -> Deduped:
@@ -39,14 +42,36 @@ def dedupe_latest(table: pa.Table, keys: Sequence[str], order_by: Sequence[Order
             where="silver.dedupe",
             fix="use silver column names (after renaming) in keys and order_by",
         )
+    n = table.num_rows
     if not keys:
-        return Deduped(table, pa.array(range(table.num_rows), pa.int64()), 0)
-    indexed = table.select([*keys, *(c for c, _ in order_by)]).append_column(
-        _IDX, pa.array(range(table.num_rows), pa.int64())
+        return Deduped(table, pa.array(np.arange(n, dtype=np.int64)), 0, _all(n))
+    # Only rows whose key occurs more than once need ordering: find them with one hash count.
+    counts = (
+        table.select(list(keys))
+        .group_by(list(keys), use_threads=False)
+        .aggregate([([], "count_all")])
     )
+    if counts.num_rows == n:
+        return Deduped(table, pa.array(np.arange(n, dtype=np.int64)), 0, _all(n))
+    indexed = table.select([*keys, *(c for c, _ in order_by)]).append_column(
+        _IDX, pa.array(np.arange(n, dtype=np.int64))
+    )
+    hits = indexed
+    if len(keys) == 1:
+        repeated = counts.filter(pc.greater(counts.column("count_all"), 1)).column(keys[0])
+        # skip_nulls=False: a null key matches the null group, as group_by groups nulls.
+        hits = indexed.filter(pc.is_in(indexed.column(keys[0]), repeated, skip_nulls=False))
     sort_keys = [*order_by, (_IDX, "descending")]
-    ordered = indexed.take(pc.sort_indices(indexed, sort_keys=sort_keys))
+    ordered = hits.take(pc.sort_indices(hits, sort_keys=sort_keys))
     firsts = ordered.group_by(list(keys), use_threads=False).aggregate([(_IDX, "first")])
-    kept = pc.sort_indices(firsts.column(f"{_IDX}_first"))
-    rows = firsts.column(f"{_IDX}_first").take(kept).combine_chunks()
-    return Deduped(table.take(rows), rows, table.num_rows - len(rows))
+    dup_rows = hits.column(_IDX).to_numpy()
+    keep = np.ones(n, np.bool_)
+    keep[dup_rows] = False
+    keep[firsts.column(f"{_IDX}_first").to_numpy()] = True
+    mask = pa.array(keep)
+    rows = pa.array(np.flatnonzero(keep).astype(np.int64))
+    return Deduped(table.filter(mask), rows, n - len(rows), mask)
+
+
+def _all(n: int) -> pa.BooleanArray:
+    return pa.array(np.ones(n, np.bool_))

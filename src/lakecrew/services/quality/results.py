@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -79,20 +80,28 @@ class QualityReport:
             )
 
     def _mask(self, actions: set[str]) -> pa.BooleanArray:
-        mask = pa.array([False] * self.num_rows, pa.bool_())
+        mask = pa.array(np.zeros(self.num_rows, np.bool_))
         for r in self.results:
             if r.action in actions and r.rule in self.row_failures:
                 mask = pc.or_(mask, self.row_failures[r.rule])
         return mask
 
-    def reasons(self, actions: set[str]) -> tuple[pa.Array, pa.Array]:
-        """(rule names, reasons) per row for the rules with these actions; null where none."""
-        names: pa.Array = pa.nulls(self.num_rows, pa.string())
-        reasons: pa.Array = pa.nulls(self.num_rows, pa.string())
+    def reasons(
+        self, actions: set[str], where: pa.BooleanArray | None = None
+    ) -> tuple[pa.Array, pa.Array]:
+        """(rule names, reasons) per row for the rules with these actions; null where none.
+
+        With ``where``, only for the rows it selects (cheaper when few rows failed).
+        """
+        n = self.num_rows if where is None else int(pc.sum(where).as_py() or 0)
+        names: pa.Array = pa.nulls(n, pa.string())
+        reasons: pa.Array = pa.nulls(n, pa.string())
         for r in self.results:
             if r.action not in actions or r.rule not in self.row_failures:
                 continue
             hit = self.row_failures[r.rule]
+            if where is not None:
+                hit = hit.filter(where)
             text = f"{r.rule}: {r.message}"
             names = _append(names, hit, r.rule, ",")
             reasons = _append(reasons, hit, text, "; ")
@@ -102,10 +111,10 @@ class QualityReport:
         """Quarantine wins over drop; ``warn`` and ``fail`` rows stay in ``good``."""
         quarantine = self._mask({"quarantine"})
         drop = pc.and_(self._mask({"drop"}), pc.invert(quarantine))
-        names, reasons = self.reasons({"quarantine"})
+        names, reasons = self.reasons({"quarantine"}, quarantine)
         q = table.filter(quarantine)
-        q = q.append_column(RULES_COLUMN, names.filter(quarantine))
-        q = q.append_column(REASONS_COLUMN, reasons.filter(quarantine))
+        q = q.append_column(RULES_COLUMN, names)
+        q = q.append_column(REASONS_COLUMN, reasons)
         good = table.filter(pc.invert(pc.or_(quarantine, drop)))
         return Split(good, q, int(pc.sum(drop).as_py() or 0), quarantine, drop)
 

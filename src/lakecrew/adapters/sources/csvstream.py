@@ -1,0 +1,419 @@
+"""Streaming CSV reading: bounded Arrow chunks of raw string columns, plus every reject.
+
+``scan_file`` makes one pass over the bytes (in blocks, never the whole file in memory): sha256,
+encoding check (UTF-8, else the declared or detected encoding, strictly), and a vectorised quote
+scan that finds the physical line where every record starts. ``stream_csv`` then parses:
+
+- fast path (pyarrow.csv, all columns as text): used when the quoting is regular (every quote
+  opens at a field start and closes before a delimiter or line end), line ends are ``\\n`` or
+  ``\\r\\n`` and the encoding is ASCII-compatible. Rows with a wrong field count come back through
+  ``invalid_row_handler`` and become rejects with their line and reason;
+- exact path (Python's csv module, strict, over a streamed decoder): anything else — broken or
+  stray quotes, UTF-16, bare ``\\r`` — so such rows are rejected exactly as before.
+
+Both paths yield chunks of at most ``chunk_rows`` accepted rows with their line numbers and the
+rejects that precede the chunk's end. Nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pv
+
+from lakecrew.adapters.sources.textformats import BOMS, detect_encoding, header_names
+from lakecrew.core.errors import DataError
+from lakecrew.ports.source import Rejected
+
+BLOCK = 16 << 20
+ARROW_BLOCK = 16 << 20
+DETECT_SAMPLE = 32 << 20
+_Q, _NL, _CR = ord('"'), ord("\n"), ord("\r")
+
+
+@dataclass
+class Scan:
+    """What one pass over a file found: identity, encoding, record start lines, quoting."""
+
+    size: int
+    sha256: str
+    encoding: str
+    detected: bool
+    regular: bool
+    starts: np.ndarray
+    """Physical line (1-based) where each non-blank record starts, header included."""
+    ends_with_newline: bool
+
+
+@dataclass
+class Chunk:
+    """Accepted rows as string columns, their line numbers, and the rejects up to the chunk end."""
+
+    columns: dict[str, pa.Array]
+    rows: np.ndarray
+    rejected: list[Rejected] = field(default_factory=list)
+    last: bool = False
+    """The file's final chunk (non-empty unless the file holds no rows at all)."""
+
+
+class _QuoteScan:
+    """Vectorised, block by block: quote regularity and the start line of each record."""
+
+    def __init__(self, delimiter: int, quote: int) -> None:
+        self.ends = np.array([delimiter, _NL, _CR, quote], np.uint8)
+        self.quote = quote
+        self.quotes = 0  # quotes seen so far (parity: inside or outside a quoted value)
+        self.lines = 0  # newlines seen so far
+        self.prev = _NL  # byte before the block (the start of the file acts as a line end)
+        self.last_term, self.last_term_line = -1, -1  # last record-ending newline: offset, index
+        self.starts: list[np.ndarray] = []
+        self.regular = True
+        self.pending_close = False  # a closing quote was the previous block's last byte
+
+    def feed(self, buf: np.ndarray, offset: int) -> None:
+        if not self.regular or not len(buf):
+            return
+        if self.pending_close and buf[0] not in self.ends:
+            self.regular = False
+            return
+        qpos = np.flatnonzero(buf == self.quote)
+        odd = ((np.arange(len(qpos)) + self.quotes) % 2).astype(bool)
+        before_q = np.where(qpos > 0, buf[np.maximum(qpos - 1, 0)], self.prev)
+        closing = qpos[odd]
+        after_q = buf[np.minimum(closing + 1, len(buf) - 1)]
+        at_end = closing + 1 >= len(buf)
+        if (
+            not np.isin(before_q[~odd], self.ends).all()
+            or not (np.isin(after_q, self.ends) | at_end).all()
+        ):
+            self.regular = False  # a quote in the middle of a value: the exact path decides
+            return
+        self.pending_close = bool(len(closing) and closing[-1] == len(buf) - 1)
+        cr = np.flatnonzero(buf == _CR)
+        inner = cr[cr + 1 < len(buf)]
+        if len(inner) and not (buf[inner + 1] == _NL).all():
+            self.regular = False  # bare carriage returns
+            return
+        nl = np.flatnonzero(buf == _NL)
+        quoted = (np.searchsorted(qpos, nl) + self.quotes) % 2 == 1
+        term = nl[~quoted]
+        term_line = (np.arange(len(nl)) + self.lines)[~quoted]
+        prev_term = np.concatenate(([self.last_term - offset], term[:-1]))
+        prev_line = np.concatenate(([self.last_term_line], term_line[:-1]))
+        gap = term - prev_term
+        before = np.where(term > 0, buf[np.maximum(term - 1, 0)], self.prev)
+        blank = (gap == 1) | ((gap == 2) & (before == _CR))
+        self.starts.append(prev_line[~blank] + 2)
+        if len(term):
+            self.last_term, self.last_term_line = int(term[-1]) + offset, int(term_line[-1])
+        self.quotes += len(qpos)
+        self.lines += len(nl)
+        self.prev = int(buf[-1])
+
+    def finish(self, size: int, first: int) -> tuple[np.ndarray, bool]:
+        """Start lines of every non-blank record, and whether the file ends with a newline."""
+        if self.quotes % 2:
+            self.regular = False  # an unterminated quote
+        ends_nl = self.prev == _NL
+        tail = (
+            []
+            if ends_nl or size <= first or self.last_term == size - 1
+            else [self.last_term_line + 2]
+        )
+        starts = np.concatenate([*self.starts, np.asarray(tail, np.int64)]).astype(np.int64)
+        return starts, ends_nl
+
+
+def scan_file(path: Path, *, encoding: str | None, delimiter: str, quotechar: str) -> Scan:
+    """One streamed pass: digest, encoding (strict), quoting regularity, record start lines."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    used, detected = encoding, False
+    if used is None:
+        used = next((name for bom, name in BOMS if head.startswith(bom)), None)
+    check = used or "utf-8"
+    decoder = _decoder(check, path)
+    ascii_ok = _ascii_compatible(check) and len(delimiter.encode()) == 1
+    qs = _QuoteScan(ord(delimiter), ord(quotechar)) if ascii_ok else None
+    failure: tuple[int, int, int] | None = None
+    size, lines = 0, 0
+    with path.open("rb") as handle:
+        skip = 3 if check == "utf-8-sig" and head.startswith(codecs.BOM_UTF8) else 0
+        while block := handle.read(BLOCK):
+            digest.update(block)
+            if failure is None:
+                failure = _decode_check(decoder, block, size, lines)
+                lines += block.count(b"\n")
+            if qs is not None and failure is None:
+                view = np.frombuffer(block, np.uint8)
+                if skip:
+                    qs.feed(view[skip:], size + skip)
+                    skip = 0
+                else:
+                    qs.feed(view, size)
+            size += len(block)
+    if failure is None:
+        failure = _decode_check(decoder, b"", size, lines, final=True)
+    if failure is not None:
+        if encoding is not None or used is not None:
+            raise _not_valid(check, failure, str(path))
+        used = _detect(path, size)
+        detected = True
+        return _rescan(path, used, size, digest.hexdigest(), delimiter, quotechar)
+    first = 3 if check == "utf-8-sig" and head.startswith(codecs.BOM_UTF8) else 0
+    starts, ends_nl = qs.finish(size, first) if qs is not None else (np.zeros(0, np.int64), False)
+    regular = qs is not None and qs.regular
+    return Scan(size, digest.hexdigest(), check, detected, regular, starts, ends_nl)
+
+
+def _rescan(path: Path, enc: str, size: int, sha: str, delimiter: str, quote: str) -> Scan:
+    scan = scan_file(path, encoding=enc, delimiter=delimiter, quotechar=quote)
+    scan.detected = True
+    return scan
+
+
+def _decoder(encoding: str, path: Path) -> codecs.IncrementalDecoder:
+    try:
+        return codecs.getincrementaldecoder(encoding)(errors="strict")
+    except LookupError as exc:
+        raise DataError(f"unknown encoding {encoding!r}", where=str(path)) from exc
+
+
+def _decode_check(
+    decoder: codecs.IncrementalDecoder, block: bytes, base: int, lines: int, *, final: bool = False
+) -> tuple[int, int, int] | None:
+    try:
+        decoder.decode(block, final)
+    except UnicodeDecodeError as exc:
+        start = max(exc.start, 0)
+        byte = block[start] if start < len(block) else 0
+        return base + start, byte, lines + block[:start].count(b"\n") + 1
+    return None
+
+
+def _not_valid(encoding: str, failure: tuple[int, int, int], where: str) -> DataError:
+    offset, byte, line = failure
+    return DataError(
+        f"not valid {encoding} (byte 0x{byte:02x} at offset {offset})",
+        where=f"{where}:{line}",
+        fix="declare the file's real encoding (e.g. cp1252, latin-1, utf-16) "
+        "or leave the encoding unset to detect it",
+    )
+
+
+def _detect(path: Path, size: int) -> str:
+    with path.open("rb") as handle:
+        sample = handle.read(DETECT_SAMPLE)
+    return detect_encoding(sample, str(path))
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    probe = '",;\t|\r\nAZaz09 '
+    try:
+        return probe.encode(encoding) == probe.encode("ascii")
+    except (LookupError, UnicodeError):
+        return False
+
+
+def stream_csv(
+    path: Path,
+    scan: Scan,
+    *,
+    delimiter: str,
+    quotechar: str,
+    header: bool,
+    chunk_rows: int,
+) -> Iterator[Chunk]:
+    """Yield chunks of accepted rows (raw strings) with line numbers, and the rejects."""
+    uri = str(path)
+    if scan.regular and len(scan.starts) > 1:
+        yield from _arrow_chunks(path, scan, delimiter, quotechar, header, chunk_rows, uri)
+    else:
+        yield from _python_chunks(path, scan, delimiter, quotechar, header, chunk_rows, uri)
+
+
+def _first_record(path: Path, encoding: str, delimiter: str, quotechar: str) -> list[str]:
+    with path.open("r", encoding=encoding, newline="") as handle:
+        return next(csv.reader(handle, delimiter=delimiter, quotechar=quotechar), [])
+
+
+def _arrow_chunks(
+    path: Path,
+    scan: Scan,
+    delimiter: str,
+    quotechar: str,
+    header: bool,
+    chunk_rows: int,
+    uri: str,
+) -> Iterator[Chunk]:
+    first = _first_record(path, scan.encoding, delimiter, quotechar)
+    names = header_names(first) if header else [f"_c{i}" for i in range(len(first))]
+    if len(names) == 1:
+        # One column: pyarrow cannot tell a blank line from an empty value; take the exact path.
+        yield from _python_chunks(path, scan, delimiter, quotechar, header, chunk_rows, uri)
+        return
+    invalid: list[Any] = []
+
+    def handler(row: Any) -> str:
+        invalid.append(row)
+        return "skip"
+
+    reader = pv.open_csv(
+        path,
+        read_options=pv.ReadOptions(
+            use_threads=False,
+            block_size=ARROW_BLOCK,
+            column_names=names,
+            skip_rows=1 if header else 0,
+            encoding="utf8" if scan.encoding in ("utf-8", "utf-8-sig") else scan.encoding,
+        ),
+        parse_options=pv.ParseOptions(
+            delimiter=delimiter,
+            quote_char=quotechar,
+            newlines_in_values=True,
+            invalid_row_handler=handler,
+        ),
+        convert_options=pv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    base = 2 if header else 1
+    placer = _Placer(scan, base, uri, len(names))
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in reader:
+        pending.append(batch)
+        held += batch.num_rows
+        while held > chunk_rows:
+            table = pa.Table.from_batches(pending)
+            head, rest = table.slice(0, chunk_rows), table.slice(chunk_rows)
+            yield placer.chunk(head, invalid, last=False)
+            pending, held = rest.to_batches(), rest.num_rows
+    table = pa.Table.from_batches(pending, schema=reader.schema)
+    yield placer.chunk(table, invalid, last=True)
+
+
+class _Placer:
+    """Turns pyarrow's record ordinals into physical line numbers for rows and rejects."""
+
+    def __init__(self, scan: Scan, base: int, uri: str, width: int) -> None:
+        self.scan, self.base, self.uri, self.width = scan, base, uri, width
+        self.accepted = 0
+        self.reject_ordinals: list[int] = []
+        self.used = 0  # rejects already handed out
+
+    def chunk(self, table: pa.Table, invalid: list[Any], *, last: bool) -> Chunk:
+        while len(self.reject_ordinals) < len(invalid):
+            self.reject_ordinals.append(int(invalid[len(self.reject_ordinals)].number))
+        ords = np.asarray(self.reject_ordinals, np.int64)
+        anchors = ords - np.arange(len(ords))
+        k = np.arange(self.accepted, self.accepted + table.num_rows) + self.base
+        ordinal = k + np.searchsorted(anchors, k, side="right")
+        self.accepted += table.num_rows
+        limit = int(ordinal[-1]) if len(ordinal) and not last else None
+        rejects: list[Rejected] = []
+        while self.used < len(invalid):
+            row = invalid[self.used]
+            if limit is not None and self.reject_ordinals[self.used] > limit:
+                break
+            rejects.append(self._reject(row, self.reject_ordinals[self.used]))
+            self.used += 1
+        columns = {name: table.column(name).combine_chunks() for name in table.column_names}
+        return Chunk(columns, self.scan.starts[ordinal - 1], rejects, last)
+
+    def _reject(self, row: Any, ordinal: int) -> Rejected:
+        reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
+        if ordinal == len(self.scan.starts) and not self.scan.ends_with_newline:
+            reason = f"truncated last line (no line end): {reason}"
+        return Rejected(self.uri, int(self.scan.starts[ordinal - 1]), reason, str(row.text))
+
+
+def _python_chunks(
+    path: Path,
+    scan: Scan,
+    delimiter: str,
+    quotechar: str,
+    header: bool,
+    chunk_rows: int,
+    uri: str,
+) -> Iterator[Chunk]:
+    names: list[str] | None = None
+    values: list[list[str]] = []
+    rows: list[int] = []
+    rejected: list[Rejected] = []
+    with path.open("r", encoding=scan.encoding, newline="") as handle:
+        for item in python_records(handle, delimiter, quotechar, uri):
+            if isinstance(item, Rejected):
+                rejected.append(item)
+                continue
+            line_no, fields, raw = item
+            if names is None:
+                names = header_names(fields) if header else [f"_c{i}" for i in range(len(fields))]
+                if header:
+                    continue
+            if len(fields) != len(names):
+                reason = f"expected {len(names)} fields, found {len(fields)}"
+                if not raw.endswith(("\n", "\r")):
+                    reason = f"truncated last line (no line end): {reason}"
+                rejected.append(Rejected(uri, line_no, reason, raw))
+                continue
+            values.append(fields)
+            rows.append(line_no)
+            if len(values) > chunk_rows:
+                yield _python_chunk(names, values[:-1], rows[:-1], rejected)
+                values, rows, rejected = values[-1:], rows[-1:], []
+    yield _python_chunk(names or [], values, rows, rejected, last=True)
+
+
+def _python_chunk(
+    names: list[str],
+    values: list[list[str]],
+    rows: list[int],
+    rejected: list[Rejected],
+    *,
+    last: bool = False,
+) -> Chunk:
+    columns = {n: pa.array([v[i] for v in values], pa.string()) for i, n in enumerate(names)}
+    return Chunk(columns, np.asarray(rows, np.int64), rejected, last)
+
+
+def python_records(
+    handle: io.TextIOBase | Any, delimiter: str, quotechar: str, uri: str
+) -> Iterator[tuple[int, list[str], str] | Rejected]:
+    """Strict csv records as ``(line, fields, raw text)``; broken quoting as a ``Rejected``."""
+    consumed: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for line in handle:
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delimiter, quotechar=quotechar, strict=True)
+    start = 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Rejected(uri, start, f"malformed CSV: {exc}", "".join(consumed))
+            consumed.clear()
+            start = reader.line_num + 1
+            continue
+        raw, line_no = "".join(consumed), start
+        consumed.clear()
+        start = reader.line_num + 1
+        if fields:
+            yield line_no, fields, raw
