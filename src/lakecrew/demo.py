@@ -5,12 +5,13 @@ They live beside `context.py` (not in services/) because they choose adapters.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,9 @@ from lakecrew.adapters.local.simulation_sink import LocalSimulationSink
 from lakecrew.adapters.local.system_tables import ensure_system_tables
 from lakecrew.context import Context
 from lakecrew.core.errors import SafetyRefusal
+from lakecrew.crew_wiring import crew_service, estate_inventory, targets
 from lakecrew.pipeline_wiring import run_demo_pipelines
-from lakecrew.ports.clock import SystemClock
+from lakecrew.ports.clock import FixedClock, SystemClock
 from lakecrew.services.estate.summary import estate_summary
 from lakecrew.services.simulate import simulate, write_ground_truth
 from lakecrew.services.simulate.estate import inventory, shadow_workspace
@@ -120,17 +122,65 @@ def run_demo(
     root.mkdir(parents=True)
     (root / DEMO_MARK).write_text("made by `lakecrew demo`; safe to delete\n", encoding="utf-8")
     sim = simulate_project(root, seed=seed, on_progress=on_progress)
-    ctx = Context.open(root, writable=True)
+    truth = json.loads(Path(sim["ground_truth"]).read_text(encoding="utf-8"))
+    # The simulated estate's "now" (its billing lag, idle clusters) is the ground truth's clock.
+    ctx = Context.open(root, writable=True, clock=FixedClock(datetime.fromisoformat(truth["now"])))
     try:
         summary = estate_summary(ctx.config, ctx.workspace, ctx.sql)
         pipelines = run_demo_pipelines(ctx)
+        sweep = _demo_sweep(ctx, truth)
     finally:
         ctx.close()
     return {
         "simulation": sim,
         "summary": summary,
         "pipelines": pipelines,
+        "sweep": sweep,
         "data": _where_data_lives(ctx.layout),
+    }
+
+
+def _demo_sweep(ctx: Context, truth: dict[str, Any]) -> dict[str, Any]:
+    """A phase-1 sweep of the whole estate (read-only) and a phase-2 plan for Dev (not applied)."""
+    svc = crew_service(ctx)
+    results = svc.sweep(
+        targets(ctx),
+        apply=False,
+        phase=1,
+        estate=estate_inventory(ctx),
+        estate_owner=ctx.config.workspaces[0].owner,
+    )
+    findings = [tf.finding for r in results for tf in r.findings]
+    by_rule: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        row = by_rule.setdefault(f.rule_id, {"rule": f.rule_id, "sop": f.sop_section})
+        row[f.severity] = row.get(f.severity, 0) + 1
+    found = [(f.rule_id, f.resource_type, f.resource_id) for f in findings]
+    planted = {(v["code"], v["kind"], v["resource_id"]) for v in truth["violations"]}
+    hits = len(planted & set(found))
+    dev = [t for t in targets(ctx) if t.info.environment == "dev"]
+    dev_plan = svc.sweep(dev, apply=False, phase=2)
+    planned: dict[str, int] = {}
+    for r in dev_plan:
+        for a in r.plan.actions:
+            planned[f"{a.action} ({a.status})"] = planned.get(f"{a.action} ({a.status})", 0) + 1
+    lines = [
+        f"phase-1 sweep: {sum(r.discovered for r in results)} resources discovered, "
+        f"{sum(r.evaluated for r in results)} evaluated, {len(findings)} findings; "
+        f"planted violations found: {hits}/{len(planted)} "
+        f"(recall {hits / max(len(planted), 1):.2f}, precision "
+        f"{hits / max(len(set(found)), 1):.2f})",
+        "phase-2 plan for Dev (not applied; `lakecrew sweep --phase 2 --apply` acts): "
+        + ", ".join(f"{n} × {k}" for k, n in sorted(planned.items())),
+    ]
+    return {
+        "title": "Phase-1 sweep of the estate: findings by rule and severity",
+        "by_rule": sorted(by_rule.values(), key=lambda r: r["rule"]),
+        "findings": len(findings),
+        "recall": hits / max(len(planted), 1),
+        "precision": hits / max(len(set(found)), 1),
+        "dev_phase2_plan": planned,
+        "lines": lines,
     }
 
 

@@ -73,7 +73,10 @@ class SafetyRefusal(LakecrewError):
 
 
 class PartialListing(Transient):
-    """A listing stopped at a failed page: `delivered` objects were yielded before it."""
+    """A listing stopped at a failed page: `delivered` objects were yielded before it.
+
+    `page` is the 1-based number of the page that failed, when the listing knows it.
+    """
 
     def __init__(
         self,
@@ -81,9 +84,11 @@ class PartialListing(Transient):
         *,
         kind: str,
         delivered: int,
+        page: int | None = None,
         where: str | None = None,
         fix: str | None = None,
     ) -> None:
         self.kind = kind
         self.delivered = delivered
+        self.page = page
         super().__init__(what, where=where, fix=fix)

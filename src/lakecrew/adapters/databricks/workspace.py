@@ -113,15 +113,25 @@ class DatabricksWorkspace:
                 err = translate(exc, where=self._where(kind), action=_LIST_ACTION[kind])
                 if delivered == 0 and not err.retryable:
                     raise err from None
+                page = self._failed_page(kind, delivered)
+                at = f" at page {page}" if page is not None else ""
                 raise PartialListing(
-                    f"listing {kind.value} stopped after {delivered} object(s): {err.what}",
+                    f"listing {kind.value} stopped{at} after {delivered} object(s): {err.what}",
                     kind=kind.value,
                     delivered=delivered,
+                    page=page,
                     where=self._where(kind),
                     fix="the sweep is partial; rerun it when the workspace answers again",
                 ) from None
             delivered += 1
             yield WorkspaceObject(kind, object_id, data)
+
+    def _failed_page(self, kind: ObjectKind, delivered: int) -> int | None:
+        """1-based page that failed: clusters and jobs come in full pages of the size asked
+        (the API caps it at 100), other lists in one response; secret ACLs per scope (unknown)."""
+        if kind in (ObjectKind.CLUSTER, ObjectKind.JOB):
+            return delivered // min(self.page_size, 100) + 1
+        return None if kind is ObjectKind.SECRET_ACL else 1
 
     def _get_data(self, kind: ObjectKind, object_id: str) -> dict[str, Any]:
         c, oid = self.client, str(object_id)
