@@ -120,19 +120,33 @@ def step_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
         seconds = time.perf_counter() - t0
         tables = report_.tables
         ctx.close()
+    gold = {name: tables[f"bench_dev.gold.{name}"] for name in GOLD_SQL}
     return {
         "seconds": seconds,
         "silver": tables["bench_dev.silver.cases"],
         "quarantine": tables["bench_dev.silver.cases_quarantine"],
+        **gold,
         "reconciled": report_.reconciled,
     }
+
+
+COUNT_KEYS = ("silver", "quarantine", *GOLD_SQL)
+"""Row counts every implementation must agree on (same work, same result)."""
+
+
+def same_counts(results: list[Any]) -> list[str]:
+    """Lines describing count disagreements between implementations (empty when they agree)."""
+    counts = {r.name: {k: r.extra.get(k) for k in COUNT_KEYS} for r in results}
+    if len({json.dumps(c, sort_keys=True) for c in counts.values()}) <= 1:
+        return []
+    return [f"{name}: {json.dumps(c)}" for name, c in counts.items()]
 
 
 def _baseline(fn: Any) -> Any:
     def step(args: dict[str, Any]) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(dir=args["work"]) as tmp:
             counts = fn(Path(args["src"]), Path(tmp))
-        return {"silver": counts["silver"], "quarantine": counts["quarantine"]}
+        return {k: counts[k] for k in COUNT_KEYS}
 
     return step
 
@@ -172,6 +186,11 @@ def main(argv: list[str]) -> int:
     if "spark" in by:
         verdict["faster_than_pyspark"] = lc.median_s < by["spark"].median_s
     print("targets:", json.dumps(verdict))
+    mismatch = same_counts(results)
+    if mismatch:
+        print("COUNTS DIFFER between implementations (not the same work):", *mismatch, sep="\n  ")
+        return 1
+    print("counts agree:", json.dumps({k: lc.extra.get(k) for k in COUNT_KEYS}))
     return 0
 
 

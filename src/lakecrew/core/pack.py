@@ -114,6 +114,53 @@ class Workspaces(_Strict):
         return v
 
 
+class FailedAccess(_Strict):
+    """Bursts of failed access (401/403) per principal per hour (SOP 1.4.4)."""
+
+    status_codes: list[int] = Field(default_factory=lambda: [401, 403], min_length=1)
+    min_failures_per_hour: int = Field(default=10, ge=1)
+    mad_k: float = Field(default=5.0, gt=0, description="robust z above the principal's baseline")
+
+
+class SecretReads(_Strict):
+    """Unusual secret reads (getSecret): new reader of a scope, off-hours, volume spike."""
+
+    min_indicators: int = Field(default=2, ge=1, le=3)
+    min_reads_per_day: int = Field(default=10, ge=1)
+    mad_k: float = Field(default=5.0, gt=0)
+    hour_tolerance: int = Field(default=1, ge=0, le=12)
+    business_hours: tuple[int, int] = Field(
+        default=(7, 19), description="usual hours [start, end) of a principal without history"
+    )
+
+
+class Downloads(_Strict):
+    """Large result downloads (exfiltration indicators)."""
+
+    actions: list[str] = Field(
+        default_factory=lambda: [
+            "downloadQueryResult",
+            "downloadLargeResults",
+            "downloadPreviewResults",
+        ],
+        min_length=1,
+    )
+    max_result_bytes: int = Field(default=1 << 30, ge=1)
+    max_daily_bytes: int = Field(default=2 << 30, ge=1)
+    min_downloads_per_day: int = Field(default=50, ge=1)
+    mad_k: float = Field(default=5.0, gt=0)
+
+
+class Security(_Strict):
+    """Security monitor thresholds over system.access.audit (SOP 1.4.4)."""
+
+    detect_days: int = Field(default=30, ge=1, description="incidents reported this far back")
+    baseline_days: int = Field(default=60, ge=1, description="history defining 'usual'")
+    failed_access: FailedAccess = Field(default_factory=FailedAccess)
+    secret_reads: SecretReads = Field(default_factory=SecretReads)
+    downloads: Downloads = Field(default_factory=Downloads)
+
+
 class SeverityLevel(_Strict):
     """How a severity is handled (SOP 1.8.4): routing and response time."""
 
@@ -171,6 +218,7 @@ class Pack(_Strict):
     workspaces: Workspaces
     approvals: list[ApprovalRecord] = Field(default_factory=list)
     severities: dict[Literal["critical", "warning", "info"], SeverityLevel]
+    security: Security = Field(default_factory=Security)
     rules: list[Rule]
 
     @field_validator("version")
