@@ -50,7 +50,8 @@ def run(n: int, materialise: bool) -> dict[str, Any]:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    args = [a for a in sys.argv[1:] if a != "--quick"]
+    n = int(args[0]) if args else 10_000 if "--quick" in sys.argv else 100_000
     for materialise in (False, True):
         print(json.dumps(run(n, materialise)))
 

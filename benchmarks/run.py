@@ -47,6 +47,12 @@ OPTIONAL = [
         [],
         ["--quick"],
     ),
+    (
+        "databricks backend: phase-1 crew sweep via the replay server at 1k / 10k / 100k",
+        "benchmarks.bench_databricks_sweep",
+        [],
+        ["--quick"],
+    ),
 ]
 
 

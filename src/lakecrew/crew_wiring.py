@@ -11,14 +11,17 @@ Local defaults: ledger = Delta tables `lakecrew.crew.*`; notifications = JSON li
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from lakecrew.adapters.local.channels import FileChannel
 from lakecrew.adapters.local.ledger_store import DeltaLedgerStore
 from lakecrew.adapters.local.lock import FileLocks
 from lakecrew.adapters.local.ticket_store import LocalTicketStore
-from lakecrew.core.errors import UsageError
+from lakecrew.core.errors import LakecrewError, UsageError
 from lakecrew.core.pack import Pack
+from lakecrew.core.resources import Resource
+from lakecrew.services.crew.cost_source import CostSource
 from lakecrew.services.crew.observer import Observer
 from lakecrew.services.crew.plan import CrewSettings
 from lakecrew.services.crew.service import CrewService, Target
@@ -26,6 +29,7 @@ from lakecrew.services.crew.snapshot import WorkspaceInfo
 from lakecrew.services.crew.sweep import CrewDeps
 from lakecrew.services.policy.engine import Engine
 from lakecrew.services.policy.loader import DEFAULT_PACK, load_pack
+from lakecrew.services.security.monitor import SecurityMonitor
 
 if TYPE_CHECKING:
     from lakecrew.context import Context
@@ -63,6 +67,53 @@ def workspace_info(ctx: Context, name: str) -> WorkspaceInfo:
     )
 
 
+def crew_settings(ctx: Context) -> CrewSettings:
+    """CrewSettings from lakecrew.yaml's `crew:` section (its defaults = the code's)."""
+    c = ctx.config.crew
+    return CrewSettings(
+        max_actions=c.max_actions,
+        max_percent=c.max_percent,
+        grace_hours={str(k): v for k, v in c.grace_hours.items()},
+        ticket_min_severity=c.ticket_min_severity,
+        approvals_required_for=frozenset(c.approvals_required_for),
+    )
+
+
+def _tolerant(fn: Callable[[], Iterable[Resource]]) -> list[Resource]:
+    """A source's resources; none when the project has no system tables for it."""
+    try:
+        return list(fn())
+    except LakecrewError as exc:
+        if "does not exist" in exc.what or "not found" in exc.what.lower():
+            return []
+        raise
+
+
+def observer(ctx: Context, loaded: Pack) -> Observer:
+    """The Observer with the security monitor, cost anomalies and budgets plugged in."""
+    monitor = SecurityMonitor(ctx.sql, ctx.clock, loaded.security)
+    costs = CostSource(ctx.sql, ctx.clock)
+    budgets = ctx.config.budgets
+
+    def security(info: WorkspaceInfo) -> list[Resource]:
+        return _tolerant(lambda: monitor.resources(info.workspace_id, info.name))
+
+    def spikes(info: WorkspaceInfo) -> list[Resource]:
+        return _tolerant(lambda: costs.usage_resources(info))
+
+    def budget(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
+        return _tolerant(lambda: costs.budget_resources(budgets, inventory, scope))
+
+    return Observer(
+        ctx.clock,
+        ctx.sql,
+        catalog=ctx.metastore,
+        grants=ctx.metastore,
+        extra_sources=(security, spikes),
+        estate_sources=(budget,),
+    )
+
+
 def crew_deps(ctx: Context, settings: CrewSettings | None = None) -> CrewDeps:
     loaded = pack(ctx)
     return CrewDeps(
@@ -72,9 +123,9 @@ def crew_deps(ctx: Context, settings: CrewSettings | None = None) -> CrewDeps:
         notifier=notifier(ctx),
         tickets=tickets(ctx),
         locks=FileLocks(ctx.layout.locks_dir),
-        observer=Observer(ctx.clock, ctx.sql, catalog=ctx.metastore, grants=ctx.metastore),
+        observer=observer(ctx, loaded),
         clock=ctx.clock,
-        settings=settings or CrewSettings(),
+        settings=settings or crew_settings(ctx),
     )
 
 

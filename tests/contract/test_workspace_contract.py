@@ -122,3 +122,19 @@ def test_not_found_names_the_id(backend_for: Make) -> None:
         b.workspace.get(ObjectKind.CLUSTER, "nope-123")
     with pytest.raises(NotFound, match="404"):
         b.workspace.get(ObjectKind.JOB, "404")
+
+
+def test_warehouse_autostop_edits_the_whole_object(backend_for: Make) -> None:
+    b = backend_for("warehouse_autostop")
+    for bad in (5, -1, 10001):
+        with pytest.raises(UsageError):
+            b.workspace.set_warehouse_autostop(WH["id"], bad)
+    change = b.workspace.set_warehouse_autostop(WH["id"], 30)
+    assert (change.before["auto_stop_mins"], change.after["auto_stop_mins"]) == (10, 30)
+    assert change.action == "editWarehouse" and change.changed
+    assert change.after["tags"] == WH["tags"] and change.after["cluster_size"] == "Small"
+    if b.replay:  # read-modify-write: the edit carried the whole object, not only the field
+        [edit] = b.replay.requests_to("POST", f"/api/2.0/sql/warehouses/{WH['id']}/edit")
+        assert edit.body["auto_stop_mins"] == 30
+        assert edit.body["name"] == "reports" and edit.body["tags"] == WH["tags"]
+        assert edit.body["max_num_clusters"] == 1 and edit.body["warehouse_type"] == "PRO"

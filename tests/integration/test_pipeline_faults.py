@@ -122,7 +122,9 @@ def test_missing_input_folder_fails_clearly_and_records_the_failed_run(
     assert not ctx.store.exists("t_dev.bronze.cases_raw")
 
 
-@pytest.mark.parametrize("point", ["before_silver_commit", "after_silver_commit"])
+@pytest.mark.parametrize(
+    "point", ["before_silver_commit", "after_silver_append", "after_silver_commit"]
+)
 def test_kill_9_during_silver_write_then_rerun_loses_nothing(project: Path, point: str) -> None:
     rows = case_rows(0, 30) + "C00099,Edo,3,1,5,+2348030000001,2024-01-05\n"  # deaths > confirmed
     (project / "incoming" / "a.csv").write_text(CASES_HEADER + rows)

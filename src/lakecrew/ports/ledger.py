@@ -23,6 +23,8 @@ ActionStatus = Literal[
     "applied",  # the call completed; before/after saved
     "failed",  # the call failed, or a crashed intent could not be reconciled
     "skipped",  # refused by a safety rule (reason says which)
+    "awaiting_approval",  # allowed, but waits for `lakecrew approve ACTION_ID --approver NAME`
+    "approved",  # approved by a human (reason names who); applied by the next --apply sweep
     "rolling_back",  # a rollback was recorded just before restoring the before-state
     "rolled_back",  # the before-state was restored
 ]
@@ -139,7 +141,7 @@ class SweepRow:
     evaluated: int
     findings: int
     actions_applied: int
-    status: Literal["running", "completed", "failed"]
+    status: Literal["running", "completed", "partial", "failed"]  # partial: a listing failed
     error: str | None = None
 
 

@@ -61,7 +61,11 @@ class TableStore(Protocol):
         ...
 
     def merge(self, full_name: str, data: pa.Table, keys: Sequence[str]) -> int:
-        """Upsert on ``keys`` in one commit (new nullable columns are added); the version."""
+        """Upsert on ``keys`` (new nullable columns are added); returns the version.
+
+        An implementation may commit rows with new keys and rows with existing keys separately
+        (at most two commits); re-running the same upsert after a crash gives the same table.
+        """
         ...
 
     def read(
@@ -71,6 +75,10 @@ class TableStore(Protocol):
         where: Mapping[str, str] | None = None,
     ) -> pa.Table:
         """Rows of the live version (optionally only those whose columns equal ``where``)."""
+        ...
+
+    def count(self, full_name: str) -> int:
+        """Rows of the live version (from file metadata where the format keeps it)."""
         ...
 
     def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:

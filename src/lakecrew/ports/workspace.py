@@ -107,6 +107,10 @@ class WorkspaceWriter(Protocol):
 
     def set_autotermination(self, cluster_id: str, minutes: int) -> Change: ...
 
+    def set_warehouse_autostop(self, warehouse_id: str, minutes: int) -> Change:
+        """Set a SQL warehouse's auto_stop_mins (0 = never, else ≥ 10); a full-object edit."""
+        ...
+
     def terminate(self, cluster_id: str) -> Change: ...
 
     def resize(

@@ -263,21 +263,25 @@ class SyntheticWorkspace:
     """Handler for clusters/list and jobs/list over `clusters` and `jobs` generated objects.
 
     `fail_pages[(kind, page)] = n` answers 500 n times for that page (n < 0: always).
+    `make_cluster` / `make_job` build object number i (default: the non-compliant
+    `synthetic_cluster` / `synthetic_job`; a benchmark may pass mostly compliant ones).
     """
 
     clusters: int = 0
     jobs: int = 0
     fail_pages: dict[tuple[str, int], int] = field(default_factory=dict)
+    make_cluster: Callable[[int], dict[str, Any]] = synthetic_cluster
+    make_job: Callable[[int], dict[str, Any]] = synthetic_job
 
     def __call__(self, req: Request) -> Answer | None:
         if req.method != "GET":
             return None
         if req.path == "/api/2.1/clusters/list":
             size = int(req.query.get("page_size", ["100"])[0])
-            return self._page(req, "clusters", self.clusters, min(size, 100), synthetic_cluster)
+            return self._page(req, "clusters", self.clusters, min(size, 100), self.make_cluster)
         if req.path == "/api/2.2/jobs/list":
             size = int(req.query.get("limit", ["20"])[0])
-            return self._page(req, "jobs", self.jobs, min(size, 100), synthetic_job)
+            return self._page(req, "jobs", self.jobs, min(size, 100), self.make_job)
         return None
 
     def _page(

@@ -127,6 +127,23 @@ def _install_kill(point: str) -> None:
         return version
 
     DeltaTableStore.merge = merge  # type: ignore[method-assign]
+    if point == "after_silver_append":
+        _kill_after_silver_append()
+
+
+def _kill_after_silver_append() -> None:
+    """Die between the two commits of an upsert (rows with new keys appended, not yet merged)."""
+    from lakecrew.adapters.local.delta import DeltaStore
+
+    original = DeltaStore.append
+
+    def append(self: DeltaStore, full_name: str, data: Any, **kwargs: Any) -> Any:
+        result = original(self, full_name, data, **kwargs)
+        if ".silver." in full_name and not full_name.endswith("_quarantine"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    DeltaStore.append = append  # type: ignore[method-assign]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,7 +34,7 @@ def test_walk_catches_an_undocumented_entry() -> None:
 
 
 def test_destructive_actions_are_flagged() -> None:
-    assert {e.name for e in ACTIONS if e.destructive} == {"terminate", "resize"}
+    assert {e.name for e in ACTIONS if e.destructive} == {"terminate", "resize", "pause_job"}
 
 
 def test_unknown_name_lists_known_ones_and_params_are_validated() -> None:

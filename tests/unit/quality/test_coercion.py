@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from lakecrew.testing.rawcsv import read_text_csv
 FIX = Path(__file__).parents[2] / "fixtures" / "quality"
 
 
-def _one(values: list[str | None], type_: str, **kw: object) -> tuple[list[object], list[bool]]:
+def _one(values: Sequence[str | None], type_: str, **kw: object) -> tuple[list[object], list[bool]]:
     spec = ColumnCoercion("c", "c", type_, **kw)  # type: ignore[arg-type]
     typed, bad = coerce_column(pa.array(values, pa.string()), spec)
     return typed.to_pylist(), bad.to_pylist()
@@ -130,3 +131,13 @@ def test_typed_columns_pass_through_or_convert() -> None:
     assert typed.to_pylist() == [1, None] and bad.to_pylist() == [False, True]
     same = pa.array([1, 2], pa.int32())
     assert coerce_column(same, ColumnCoercion("c", "c", "int"))[0] is same
+
+
+def test_fast_integer_cast_keeps_the_strict_rules() -> None:
+    # Arrow's own cast would read hexadecimal and 19 digits; the strict rules do not.
+    typed, bad = _one(["12", "-0", "007", "0x1F"], "bigint")
+    assert typed == [12, 0, 7, None] and bad == [False, False, False, True]
+    typed, bad = _one(["1", "1234567890123456789"], "bigint")
+    assert typed == [1, None] and bad == [False, True]
+    typed, bad = _one(["5", "3000000000"], "int")
+    assert typed == [5, None] and bad == [False, True]

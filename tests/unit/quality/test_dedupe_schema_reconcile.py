@@ -59,3 +59,19 @@ def test_reconciliation() -> None:
     assert bad.as_result().status == "failed" and bad.as_result().failed_count == 1
     with pytest.raises(DataError, match="do not reconcile"):
         bad.check()
+
+
+def test_single_key_dedupe_groups_nulls_and_keeps_unique_rows_in_order() -> None:
+    t = pa.table(
+        {
+            "id": ["a", None, "b", "a", None, "c"],
+            "updated": [1, 1, 5, 2, 3, 9],
+            "row": ["r0", "r1", "r2", "r3", "r4", "r5"],
+        }
+    )
+    out = dedupe_latest(t, ["id"], [("updated", "descending")])
+    assert out.table.column("row").to_pylist() == ["r2", "r3", "r4", "r5"]
+    assert out.kept.to_pylist() == [2, 3, 4, 5] and out.dropped_count == 2
+    assert out.keep_mask is not None and t.filter(out.keep_mask).equals(out.table)
+    unique = dedupe_latest(t.slice(2, 4), ["id"], [("updated", "descending")])
+    assert unique.dropped_count == 0 and unique.table.equals(t.slice(2, 4))

@@ -268,6 +268,24 @@ class DatabricksWorkspace:
             ObjectKind.CLUSTER, cluster_id, "edit", params, plan, sdk_action="clusters.update"
         )
 
+    def set_warehouse_autostop(self, warehouse_id: str, minutes: int) -> Change:
+        """warehouses.get → warehouses.edit with the whole object (edit is a full replace)
+        and auto_stop_mins changed (0 = never, else 10..10000)."""
+        mut.set_warehouse_autostop({}, minutes)  # validate before any call
+        oid = str(warehouse_id)
+
+        def plan(before: dict[str, Any]) -> Callable[[], Any]:
+            return self._warehouse_edit(oid, before, auto_stop_mins=minutes)
+
+        return self._mutate(
+            ObjectKind.WAREHOUSE,
+            oid,
+            "editWarehouse",
+            {"auto_stop_mins": str(minutes)},
+            plan,
+            sdk_action="warehouses.edit",
+        )
+
     def terminate(self, cluster_id: str) -> Change:
         """clusters.delete (= terminate; the cluster stays). Already terminated: no call."""
 

@@ -6,12 +6,20 @@ dataset of the table's live Delta files, so DuckDB pushes projections and filter
 `<catalog>.information_schema.<view>` and `system.information_schema.<view>` come from the
 metastore. The engine is read-only unless opened with `writable=True`; DuckDB itself runs with
 external file access disabled, so SQL cannot read or write arbitrary files.
+
+Column masks are enforced: a table whose columns carry a registered mask (`ColumnInfo.mask`, see
+core/column_masks.py) is exposed as `SELECT * REPLACE (<mask>(col) AS col, ...)` over its data,
+so no query (nor a CREATE TABLE AS / INSERT built on it) sees the stored values; a mask name
+outside the registry redacts (fails closed). Only an engine opened with `privileged=True` (the
+owner's maintenance, never a user-facing query) reads the stored values.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import duckdb
@@ -27,10 +35,12 @@ from lakecrew.adapters.local.schema_check import type_text
 from lakecrew.adapters.local.sql_translate import (
     Parsed,
     TableRef,
+    mask_expression,
     parse,
     rewrite_decimal_products,
     to_duckdb,
 )
+from lakecrew.core.column_masks import MASK_FUNCTIONS, REDACT
 from lakecrew.core.errors import DataError, NotFound, SafetyRefusal, SchemaMismatch, UsageError
 from lakecrew.ports.catalog import ColumnInfo, TableInfo, parse_full_name
 from lakecrew.ports.sql import ResultSet
@@ -53,10 +63,12 @@ class LocalSqlEngine:
         writable: bool = False,
         default_catalog: str | None = None,
         owner: str = "lakecrew",
+        privileged: bool = False,
     ) -> None:
         self.store = store
         self.metastore = metastore
         self.writable = writable
+        self.privileged = privileged
         self.default_catalog = default_catalog
         self.owner = owner
         self._lock = threading.Lock()
@@ -65,6 +77,10 @@ class LocalSqlEngine:
         self._con = duckdb.connect(config={"autoinstall_known_extensions": False})
         self._con.execute("LOAD icu")
         self._con.execute("SET TimeZone = 'UTC'")
+        # DuckDB may read Parquet under the lakehouse folder only (native scans push struct and
+        # map projections down, ~10x faster than an Arrow dataset scan); nothing else on disk.
+        self._root = store.root.resolve()
+        self._con.execute("SET allowed_directories = $dirs", {"dirs": [str(self._root)]})
         self._con.execute("SET enable_external_access = false")
         self._con.execute("SET lock_configuration = true")
 
@@ -178,8 +194,10 @@ class LocalSqlEngine:
     def _prepare(self, cursor: duckdb.DuckDBPyConnection, sql: str, parsed: Parsed) -> str:
         schema: dict[str, dict[str, str]] = {}
         for ref in parsed.refs:
-            relation = self._relation(ref)
-            cursor.register(ref.alias, relation)
+            relation, table = self._relation(ref)
+            native = self._native_scan(cursor, relation, table)
+            scan = native if native is not None else relation
+            cursor.register(ref.alias, self._masked(cursor, ref, scan, relation.schema))
             schema[ref.alias] = {f.name: type_text(f.type) for f in relation.schema}
         key = (sql, repr(sorted(schema.items())))
         duck_sql = self._translated.get(key)
@@ -190,10 +208,10 @@ class LocalSqlEngine:
             self._translated[key] = duck_sql
         return duck_sql
 
-    def _relation(self, ref: TableRef) -> Relation:
+    def _relation(self, ref: TableRef) -> tuple[Relation, DeltaTable | None]:
         cat, sch, tbl = parse_full_name(ref.full_name)
         if sch == "information_schema":
-            return self.metastore.information_schema(tbl, None if cat == "system" else cat)
+            return self.metastore.information_schema(tbl, None if cat == "system" else cat), None
         location: str | None = None
         if self.metastore.has_table(ref.full_name):
             location = self.metastore.get_table(ref.full_name).storage_location
@@ -203,9 +221,64 @@ class LocalSqlEngine:
                 where=f"{cat}.{sch}",
                 fix="tables in this schema: " + (", ".join(self._names_in(cat, sch)) or "none"),
             )
-        if location is not None:
-            return DeltaTable(location, version=ref.version).to_pyarrow_dataset()
-        return self.store.to_arrow(ref.full_name, ref.version)
+        table = (
+            DeltaTable(location, version=ref.version)
+            if location is not None
+            else self.store.table(ref.full_name, ref.version)
+        )
+        return table.to_pyarrow_dataset(), table
+
+    def _native_scan(
+        self, cursor: duckdb.DuckDBPyConnection, relation: Relation, table: DeltaTable | None
+    ) -> duckdb.DuckDBPyRelation | None:
+        """DuckDB's own Parquet scan of a plain Delta version's files, when that is exact.
+
+        Only for tables whose files lie under the lakehouse folder and hold every column of the
+        table schema, without partition columns, deletion vectors or column mapping (delta-rs
+        resolves those in the Arrow dataset, which stays the fallback).
+        """
+        if table is None or not isinstance(relation, pads.Dataset):
+            return None
+        protocol, meta = table.protocol(), table.metadata()
+        if protocol.min_reader_version > 1 or protocol.reader_features or meta.partition_columns:
+            return None
+        if meta.configuration.get("delta.columnMapping.mode", "none") != "none":
+            return None
+        files = [str(Path(u.removeprefix("file://")).resolve()) for u in table.file_uris()]
+        if not files or not all(f.startswith(str(self._root) + "/") for f in files):
+            return None
+        scan = cursor.read_parquet(files, union_by_name=True)
+        names = relation.schema.names
+        if scan.columns == names:
+            return scan
+        if not set(names) <= set(scan.columns):
+            return None
+        return scan.select(*(duckdb.ColumnExpression(c) for c in names))
+
+    def _masked(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        ref: TableRef,
+        scan: Relation | duckdb.DuckDBPyRelation,
+        schema: pa.Schema,
+    ) -> Relation | duckdb.DuckDBPyRelation:
+        """`scan` with the table's column masks applied (unchanged when privileged or unmasked).
+
+        The unmasked scan is never registered under a name a query could reach.
+        """
+        if self.privileged or not self.metastore.has_table(ref.full_name):
+            return scan
+        masked = [c for c in self.metastore.get_table(ref.full_name).columns if c.mask]
+        present = {f.name: f.type for f in schema}
+        exprs = [
+            f"{_mask_sql(c.mask or '', c.name, present[c.name])} AS {_quote(c.name)}"
+            for c in masked
+            if c.name in present
+        ]
+        if not exprs:
+            return scan
+        rel = scan if isinstance(scan, duckdb.DuckDBPyRelation) else cursor.from_arrow(scan)
+        return rel.project(f"* REPLACE ({', '.join(exprs)})")
 
     def _names_in(self, cat: str, sch: str) -> list[str]:
         names = set(self.metastore.table_names(cat, sch)) | set(self.store.list_tables(cat, sch))
@@ -294,6 +367,25 @@ def register(
         columns=cols,
     )
     return metastore.register_table(info)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _mask_sql(mask: str, column: str, type_: pa.DataType) -> str:
+    """DuckDB SQL of mask `mask` over `column`; unknown masks, and string masks of a non-string
+    column, redact (fail closed)."""
+    is_text = pa.types.is_string(type_) or pa.types.is_large_string(type_)
+    return _mask_sql_cached(mask.strip().lower(), column, is_text or pa.types.is_string_view(type_))
+
+
+@functools.lru_cache(maxsize=256)
+def _mask_sql_cached(mask: str, column: str, is_text: bool) -> str:
+    fn = MASK_FUNCTIONS.get(mask, MASK_FUNCTIONS[REDACT])
+    if fn.strings_only and not is_text:
+        fn = MASK_FUNCTIONS[REDACT]
+    return mask_expression(fn.body, column)
 
 
 def _positional(full_name: str, target: pa.Schema, data: pa.Table) -> pa.Table:

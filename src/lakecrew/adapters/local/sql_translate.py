@@ -8,6 +8,9 @@
 - decimal × decimal whose exact result would not fit DECIMAL(38) (DuckDB overflows where
   Databricks returns decimal(38,6)) is computed with operands rounded to 12 decimals and the
   product rounded to Databricks' result scale.
+- Table functions are refused except a few generators (`range`, `explode`, ...): DuckDB's file
+  readers (`read_parquet`, `query_table`, ...) would bypass the catalog, its grants and masks.
+- `mask_expression(body, column)`: a column-mask body (core/column_masks.py) over one column.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from sqlglot.optimizer.qualify import qualify
 from lakecrew.core.errors import UsageError
 
 _READ_ONLY_ROOTS = (exp.Query, exp.Describe)
+SAFE_TABLE_FUNCTIONS = frozenset(
+    {"range", "generate_series", "unnest", "explode", "posexplode", "inline", "stack"}
+)
 _MAX_PREC = 38
 
 
@@ -81,6 +87,7 @@ def _rewrite_tables(tree: exp.Expr, default_catalog: str | None) -> list[TableRe
     refs: dict[str, TableRef] = {}
     for table in list(tree.find_all(exp.Table)):
         if not isinstance(table.this, exp.Identifier):
+            _check_table_function(table)
             continue  # table function, e.g. range(10)
         name, db, cat = table.name.lower(), table.db.lower(), table.catalog.lower()
         if not db:
@@ -111,6 +118,29 @@ def _rewrite_tables(tree: exp.Expr, default_catalog: str | None) -> list[TableRe
         if alias is None:
             table.set("alias", exp.TableAlias(this=exp.to_identifier(name)))
     return list(refs.values())
+
+
+def _check_table_function(table: exp.Table) -> None:
+    node = table.this
+    name = node.name if isinstance(node, exp.Anonymous) else None
+    if isinstance(node, exp.Func) and name is None:
+        name = node.sql_name()
+    if (name or "").lower() not in SAFE_TABLE_FUNCTIONS:
+        raise UsageError(
+            f"table function {table.sql('databricks')[:80]} is not allowed",
+            where="sql",
+            fix="query catalog tables by their three-part names; allowed table functions: "
+            + ", ".join(sorted(SAFE_TABLE_FUNCTIONS)),
+        )
+
+
+def mask_expression(body: str, column: str) -> str:
+    """DuckDB SQL of a column-mask body (Databricks SQL over `value`) applied to `column`."""
+    tree = sqlglot.parse_one(body, read="databricks")
+    for col in list(tree.find_all(exp.Column)):
+        if col.name.lower() == "value" and not col.table:
+            col.replace(exp.column(exp.to_identifier(column, quoted=True)))
+    return tree.sql(dialect="duckdb")
 
 
 def _version_of(table: exp.Table) -> int | None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from lakecrew.adapters.local.delta import DeltaStore
-from lakecrew.adapters.local.schema_check import type_text
-from lakecrew.core.errors import UsageError
+from lakecrew.adapters.local.schema_check import duplicate_keys, type_text
+from lakecrew.core.errors import DataError, UsageError
 from lakecrew.ports.catalog import ColumnInfo
 from lakecrew.ports.tables import Maintenance
 
@@ -50,7 +51,42 @@ class DeltaTableStore:
         ).version
 
     def merge(self, full_name: str, data: pa.Table, keys: Sequence[str]) -> int:
-        return self.store.merge(full_name, data, keys, merge_schema=True).version
+        """Upsert on ``keys``. Rows whose key the table lacks are appended (no join needed);
+        only rows whose key exists go through MERGE, so the cost and memory of a batch do not
+        grow with the table. A crash between the two commits is harmless: the retried batch
+        finds its appended rows and merges them again with the same values.
+        """
+        if len(keys) != 1 or not data.num_rows:
+            return self.store.merge(full_name, data, keys, merge_schema=True).version
+        column = data.column(keys[0])
+        distinct = pc.count_distinct(column, mode="all").as_py()
+        dups = duplicate_keys(data, list(keys)) if distinct < data.num_rows else 0
+        if dups:  # checked before any commit, as DeltaStore.merge does
+            raise DataError(
+                f"{dups} merge key value(s) occur more than once in the source",
+                where=f"{full_name} keys {list(keys)}",
+                fix="deduplicate the source on the merge keys",
+            )
+        present = self._present(full_name, data, keys[0])
+        version = self.store.version(full_name)
+        fresh = data.filter(pc.invert(present))
+        if fresh.num_rows:
+            version = self.store.append(full_name, fresh, merge_schema=True).version
+        matched = data.filter(present)
+        if matched.num_rows:
+            version = self.store.merge(full_name, matched, keys, merge_schema=True).version
+        return version
+
+    def _present(self, full_name: str, data: pa.Table, key: str) -> pa.BooleanArray:
+        """Per row of ``data``: does the table already hold its key (one key-column scan)."""
+        values = data.column(key).combine_chunks()
+        dataset = self.store.to_arrow(full_name)
+        if key not in dataset.schema.names or not dataset.count_rows():
+            return pa.array(np.zeros(len(values), np.bool_))
+        held = dataset.to_table(columns=[key]).column(key)
+        found = held.filter(pc.is_in(held, value_set=pc.drop_null(values)))
+        hit = pc.is_in(values, value_set=found.combine_chunks())
+        return pc.fill_null(hit, False)
 
     def read(
         self,
@@ -64,6 +100,9 @@ class DeltaTableStore:
             term = pads.field(name) == pc.scalar(value)
             expr = term if expr is None else expr & term
         return dataset.to_table(columns=list(columns) if columns else None, filter=expr)
+
+    def count(self, full_name: str) -> int:
+        return int(self.store.to_arrow(full_name).count_rows())
 
     def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:
         return tuple(

@@ -97,6 +97,19 @@ def set_autotermination(data: Mapping[str, Any], minutes: int) -> dict[str, Any]
     return after
 
 
+def set_warehouse_autostop(data: Mapping[str, Any], minutes: int) -> dict[str, Any]:
+    """warehouses.edit of auto_stop_mins: 0 disables, otherwise at least 10 (contract 2.3)."""
+    if isinstance(minutes, bool) or not isinstance(minutes, int):
+        raise UsageError("warehouse auto-stop minutes must be an integer")
+    if minutes != 0 and not 10 <= minutes <= 10000:
+        raise UsageError(
+            f"auto-stop of {minutes} minutes is out of range", fix="use 0 (never) or 10..10000"
+        )
+    after = copy.deepcopy(dict(data))
+    after["auto_stop_mins"] = minutes
+    return after
+
+
 def terminate(data: Mapping[str, Any], at: datetime, actor: str) -> dict[str, Any]:
     """clusters.delete: the cluster stays, TERMINATED, with a USER_REQUEST termination reason."""
     after = copy.deepcopy(dict(data))

@@ -346,6 +346,17 @@ class LocalWorkspace:
             lambda d: mut.set_autotermination(d, minutes),
         )
 
+    def set_warehouse_autostop(self, warehouse_id: str, minutes: int) -> Change:
+        """Edit a SQL warehouse's auto_stop_mins (0 = never, else 10..10000)."""
+        mut.set_warehouse_autostop({}, minutes)  # validate before touching the store
+        return self._mutate(
+            ObjectKind.WAREHOUSE,
+            warehouse_id,
+            "editWarehouse",
+            {"auto_stop_mins": str(minutes)},
+            lambda d: mut.set_warehouse_autostop(d, minutes),
+        )
+
     def terminate(self, cluster_id: str) -> Change:
         """clusters.delete: state TERMINATED with a USER_REQUEST reason (the cluster stays)."""
         now = self._clock.now()

@@ -40,6 +40,16 @@ DETECT_SAMPLE = 32 << 20
 _Q, _NL, _CR = ord('"'), ord("\n"), ord("\r")
 
 
+@dataclass(frozen=True)
+class Dialect:
+    """How to read one CSV file, and the most accepted rows per chunk."""
+
+    delimiter: str = ","
+    quotechar: str = '"'
+    header: bool = True
+    chunk_rows: int = 1_000_000
+
+
 @dataclass
 class Scan:
     """What one pass over a file found: identity, encoding, record start lines, quoting."""
@@ -69,7 +79,7 @@ class _QuoteScan:
     """Vectorised, block by block: quote regularity and the start line of each record."""
 
     def __init__(self, delimiter: int, quote: int) -> None:
-        self.ends = np.array([delimiter, _NL, _CR, quote], np.uint8)
+        self.delim = delimiter
         self.quote = quote
         self.quotes = 0  # quotes seen so far (parity: inside or outside a quoted value)
         self.lines = 0  # newlines seen so far
@@ -82,7 +92,7 @@ class _QuoteScan:
     def feed(self, buf: np.ndarray, offset: int) -> None:
         if not self.regular or not len(buf):
             return
-        if self.pending_close and buf[0] not in self.ends:
+        if self.pending_close and not self._ends(buf[:1]).all():
             self.regular = False
             return
         qpos = np.flatnonzero(buf == self.quote)
@@ -91,10 +101,7 @@ class _QuoteScan:
         closing = qpos[odd]
         after_q = buf[np.minimum(closing + 1, len(buf) - 1)]
         at_end = closing + 1 >= len(buf)
-        if (
-            not np.isin(before_q[~odd], self.ends).all()
-            or not (np.isin(after_q, self.ends) | at_end).all()
-        ):
+        if not self._ends(before_q[~odd]).all() or not (self._ends(after_q) | at_end).all():
             self.regular = False  # a quote in the middle of a value: the exact path decides
             return
         self.pending_close = bool(len(closing) and closing[-1] == len(buf) - 1)
@@ -119,6 +126,11 @@ class _QuoteScan:
         self.lines += len(nl)
         self.prev = int(buf[-1])
 
+    def _ends(self, x: np.ndarray) -> np.ndarray:
+        """Bytes that may stand next to a quote: delimiter, line ends, another quote."""
+        ends: np.ndarray = (x == self.delim) | (x == _NL) | (x == _CR) | (x == self.quote)
+        return ends
+
     def finish(self, size: int, first: int) -> tuple[np.ndarray, bool]:
         """Start lines of every non-blank record, and whether the file ends with a newline."""
         if self.quotes % 2:
@@ -133,72 +145,100 @@ class _QuoteScan:
         return starts, ends_nl
 
 
-def scan_file(path: Path, *, encoding: str | None, delimiter: str, quotechar: str) -> Scan:
+def scan_file(path: Path, encoding: str | None, dialect: Dialect) -> Scan:
     """One streamed pass: digest, encoding (strict), quoting regularity, record start lines."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         head = handle.read(4)
-    used, detected = encoding, False
-    if used is None:
-        used = next((name for bom, name in BOMS if head.startswith(bom)), None)
+    used = encoding or next((name for bom, name in BOMS if head.startswith(bom)), None)
     check = used or "utf-8"
-    decoder = _decoder(check, path)
-    ascii_ok = _ascii_compatible(check) and len(delimiter.encode()) == 1
-    qs = _QuoteScan(ord(delimiter), ord(quotechar)) if ascii_ok else None
+    validator = _Validator(check, str(path))
+    ascii_ok = _ascii_compatible(check) and len(dialect.delimiter.encode()) == 1
+    qs = _QuoteScan(ord(dialect.delimiter), ord(dialect.quotechar)) if ascii_ok else None
+    first = 3 if check == "utf-8-sig" and head.startswith(codecs.BOM_UTF8) else 0
     failure: tuple[int, int, int] | None = None
-    size, lines = 0, 0
+    size = 0
     with path.open("rb") as handle:
-        skip = 3 if check == "utf-8-sig" and head.startswith(codecs.BOM_UTF8) else 0
         while block := handle.read(BLOCK):
             digest.update(block)
-            if failure is None:
-                failure = _decode_check(decoder, block, size, lines)
-                lines += block.count(b"\n")
+            failure = failure or validator.feed(block)
             if qs is not None and failure is None:
-                view = np.frombuffer(block, np.uint8)
-                if skip:
-                    qs.feed(view[skip:], size + skip)
-                    skip = 0
-                else:
-                    qs.feed(view, size)
+                skip = max(first - size, 0)
+                qs.feed(np.frombuffer(block, np.uint8)[skip:], size + skip)
             size += len(block)
-    if failure is None:
-        failure = _decode_check(decoder, b"", size, lines, final=True)
+    failure = failure or validator.feed(b"", final=True)
     if failure is not None:
-        if encoding is not None or used is not None:
+        if used is not None:
             raise _not_valid(check, failure, str(path))
-        used = _detect(path, size)
-        detected = True
-        return _rescan(path, used, size, digest.hexdigest(), delimiter, quotechar)
-    first = 3 if check == "utf-8-sig" and head.startswith(codecs.BOM_UTF8) else 0
+        scan = scan_file(path, _detect(path), dialect)
+        scan.detected = True
+        return scan
     starts, ends_nl = qs.finish(size, first) if qs is not None else (np.zeros(0, np.int64), False)
     regular = qs is not None and qs.regular
-    return Scan(size, digest.hexdigest(), check, detected, regular, starts, ends_nl)
+    return Scan(size, digest.hexdigest(), check, False, regular, starts, ends_nl)
 
 
-def _rescan(path: Path, enc: str, size: int, sha: str, delimiter: str, quote: str) -> Scan:
-    scan = scan_file(path, encoding=enc, delimiter=delimiter, quotechar=quote)
-    scan.detected = True
-    return scan
+class _Validator:
+    """Strict, streamed decoding check; UTF-8 is validated by Arrow without building text."""
+
+    def __init__(self, encoding: str, where: str) -> None:
+        try:
+            self.fast = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+            self.decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        except LookupError as exc:
+            raise DataError(f"unknown encoding {encoding!r}", where=where) from exc
+        self.tail = b""
+        self.base = 0
+        self.lines = 0
+
+    def feed(self, block: bytes, *, final: bool = False) -> tuple[int, int, int] | None:
+        """(offset, byte, line) of the first undecodable byte, or None."""
+        data = self.tail + block if self.tail else block
+        cut = len(data) if final or not self.fast else _complete_utf8(data)
+        if self.fast and _valid_utf8(data, cut):
+            failure = None
+        else:
+            failure = self._locate(data[:cut], final=final or self.fast)
+        if failure is None:
+            self.tail = data[cut:]
+            self.lines += data.count(b"\n", 0, cut)
+            self.base += cut
+        return failure
+
+    def _locate(self, data: bytes, *, final: bool) -> tuple[int, int, int] | None:
+        decoder = codecs.getincrementaldecoder("utf-8")() if self.fast else self.decoder
+        try:
+            decoder.decode(data, final)
+        except UnicodeDecodeError as exc:
+            start = max(exc.start, 0)
+            byte = data[start] if start < len(data) else 0
+            return self.base + start, byte, self.lines + data.count(b"\n", 0, start) + 1
+        return None
 
 
-def _decoder(encoding: str, path: Path) -> codecs.IncrementalDecoder:
+def _complete_utf8(data: bytes) -> int:
+    """Length of ``data`` without a trailing incomplete UTF-8 sequence (kept for the next block)."""
+    for i in range(1, min(4, len(data)) + 1):
+        byte = data[-i]
+        if byte & 0xC0 == 0x80:
+            continue  # a continuation byte: look further back for the lead byte
+        if byte >= 0xC0:
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) - i if need > i else len(data)
+        return len(data)
+    return len(data)
+
+
+def _valid_utf8(data: bytes, cut: int) -> bool:
+    if not cut:
+        return True
+    offsets = pa.py_buffer(np.array([0, cut], np.int64).tobytes())
+    text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
     try:
-        return codecs.getincrementaldecoder(encoding)(errors="strict")
-    except LookupError as exc:
-        raise DataError(f"unknown encoding {encoding!r}", where=str(path)) from exc
-
-
-def _decode_check(
-    decoder: codecs.IncrementalDecoder, block: bytes, base: int, lines: int, *, final: bool = False
-) -> tuple[int, int, int] | None:
-    try:
-        decoder.decode(block, final)
-    except UnicodeDecodeError as exc:
-        start = max(exc.start, 0)
-        byte = block[start] if start < len(block) else 0
-        return base + start, byte, lines + block[:start].count(b"\n") + 1
-    return None
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _not_valid(encoding: str, failure: tuple[int, int, int], where: str) -> DataError:
@@ -211,7 +251,7 @@ def _not_valid(encoding: str, failure: tuple[int, int, int], where: str) -> Data
     )
 
 
-def _detect(path: Path, size: int) -> str:
+def _detect(path: Path) -> str:
     with path.open("rb") as handle:
         sample = handle.read(DETECT_SAMPLE)
     return detect_encoding(sample, str(path))
@@ -225,21 +265,12 @@ def _ascii_compatible(encoding: str) -> bool:
         return False
 
 
-def stream_csv(
-    path: Path,
-    scan: Scan,
-    *,
-    delimiter: str,
-    quotechar: str,
-    header: bool,
-    chunk_rows: int,
-) -> Iterator[Chunk]:
+def stream_csv(path: Path, scan: Scan, dialect: Dialect) -> Iterator[Chunk]:
     """Yield chunks of accepted rows (raw strings) with line numbers, and the rejects."""
-    uri = str(path)
     if scan.regular and len(scan.starts) > 1:
-        yield from _arrow_chunks(path, scan, delimiter, quotechar, header, chunk_rows, uri)
+        yield from _arrow_chunks(path, scan, dialect)
     else:
-        yield from _python_chunks(path, scan, delimiter, quotechar, header, chunk_rows, uri)
+        yield from _python_chunks(path, scan, dialect)
 
 
 def _first_record(path: Path, encoding: str, delimiter: str, quotechar: str) -> list[str]:
@@ -247,20 +278,14 @@ def _first_record(path: Path, encoding: str, delimiter: str, quotechar: str) -> 
         return next(csv.reader(handle, delimiter=delimiter, quotechar=quotechar), [])
 
 
-def _arrow_chunks(
-    path: Path,
-    scan: Scan,
-    delimiter: str,
-    quotechar: str,
-    header: bool,
-    chunk_rows: int,
-    uri: str,
-) -> Iterator[Chunk]:
+def _arrow_chunks(path: Path, scan: Scan, dialect: Dialect) -> Iterator[Chunk]:
+    uri, header, chunk_rows = str(path), dialect.header, dialect.chunk_rows
+    delimiter, quotechar = dialect.delimiter, dialect.quotechar
     first = _first_record(path, scan.encoding, delimiter, quotechar)
     names = header_names(first) if header else [f"_c{i}" for i in range(len(first))]
     if len(names) == 1:
         # One column: pyarrow cannot tell a blank line from an empty value; take the exact path.
-        yield from _python_chunks(path, scan, delimiter, quotechar, header, chunk_rows, uri)
+        yield from _python_chunks(path, scan, dialect)
         return
     invalid: list[Any] = []
 
@@ -340,15 +365,9 @@ class _Placer:
         return Rejected(self.uri, int(self.scan.starts[ordinal - 1]), reason, str(row.text))
 
 
-def _python_chunks(
-    path: Path,
-    scan: Scan,
-    delimiter: str,
-    quotechar: str,
-    header: bool,
-    chunk_rows: int,
-    uri: str,
-) -> Iterator[Chunk]:
+def _python_chunks(path: Path, scan: Scan, dialect: Dialect) -> Iterator[Chunk]:
+    uri, header, chunk_rows = str(path), dialect.header, dialect.chunk_rows
+    delimiter, quotechar = dialect.delimiter, dialect.quotechar
     names: list[str] | None = None
     values: list[list[str]] = []
     rows: list[int] = []

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakecrew.adapters.sources.checkpoint import JsonCheckpoint, batch_id, with_metadata
-from lakecrew.adapters.sources.csvstream import scan_file, stream_csv
+from lakecrew.adapters.sources.csvstream import Dialect, scan_file, stream_csv
 from lakecrew.adapters.sources.textformats import (
     decode_bytes,
     parse_json_array,
@@ -138,12 +138,8 @@ class FileSource:
         uri = str(entry.path)
         opts = self.csv
         try:
-            scan = scan_file(
-                entry.path,
-                encoding=opts.encoding,
-                delimiter=opts.delimiter,
-                quotechar=opts.quotechar,
-            )
+            dialect = Dialect(opts.delimiter, opts.quotechar, opts.header, self.batch_rows)
+            scan = scan_file(entry.path, opts.encoding, dialect)
         except FileNotFoundError as exc:
             raise _vanished(entry) from exc
         base = batch_id(self.name, entry.key, scan.sha256)
@@ -153,15 +149,7 @@ class FileSource:
             notes = (
                 f"not UTF-8: decoded as {scan.encoding} (detected; declare the encoding to pin it)",
             )
-        chunks = stream_csv(
-            entry.path,
-            scan,
-            delimiter=opts.delimiter,
-            quotechar=opts.quotechar,
-            header=opts.header,
-            chunk_rows=self.batch_rows,
-        )
-        for index, chunk in enumerate(chunks):
+        for index, chunk in enumerate(stream_csv(entry.path, scan, dialect)):
             bid = base if index == 0 else batch_id(base, index)
             if chunk.last:
                 _unchanged(entry, scan.size)

@@ -67,7 +67,7 @@ def sweep(
 ) -> None:
     """Observe, evaluate the SOP pack, plan (and with --apply act), notify, ticket."""
     from lakecrew import crew_wiring as cw
-    from lakecrew.services.crew.sweep import refuse_if_blocked
+    from lakecrew.services.crew.sweep import raise_if_partial, refuse_if_blocked
 
     state = state_of(ctx, project=project, output=output, debug=debug)
     lc = _context(state.project, writable=True, now=now)
@@ -82,6 +82,7 @@ def sweep(
     sweeps = [r.as_dict() for r in results]
     findings = [{**f, "workspace": s["workspace"]} for s in sweeps for f in s["findings"]]
     emit(state, {"sweeps": sweeps, "findings": findings}, _render_sweep)
+    raise_if_partial(results)  # exit 1: never a full sweep when a page failed
     for r in results:
         refuse_if_blocked(r)
 
@@ -89,6 +90,7 @@ def sweep(
 def _render_sweep(console: Console, data: dict[str, Any]) -> None:
     for s in data["sweeps"]:
         mode = "apply" if s["apply"] else "plan only"
+        mode += "" if s["complete"] else ", PARTIAL"
         console.print(
             f"{s['workspace']}: phase {s['phase']} ({mode}) — discovered "
             f"{s['discovered']}, evaluated {s['evaluated']}, {len(s['findings'])} "
@@ -260,6 +262,29 @@ def exempt(
     )
 
 
+def approve(
+    ctx: typer.Context,
+    *,
+    action_id: Annotated[str, typer.Argument(help="The action id (or a unique prefix).")],
+    approver: Annotated[str, typer.Option(help="Who approves the action.")],
+    reason: Annotated[str, typer.Option(help="Why (optional).")] = "",
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Approve an action awaiting approval (e.g. pause_job); the next --apply sweep runs it."""
+    from lakecrew import crew_wiring as cw
+
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    lc = _context(state.project, writable=True)
+    row = cw.crew_service(lc).approve(action_id, approver=approver, reason=reason)
+    emit(
+        state,
+        {"action_id": row.action_id, "status": row.status, "reason": row.reason},
+        lambda c, d: c.print(f"{d['action_id']}: {d['reason']}", markup=False),
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the crew commands to the root app."""
     app.command("sweep")(sweep)
@@ -267,3 +292,4 @@ def register(app: typer.Typer) -> None:
     app.command("actions")(actions)
     app.command("rollback")(rollback)
     app.command("exempt")(exempt)
+    app.command("approve")(approve)

@@ -45,6 +45,11 @@ def _action_line(row: ActionRow) -> str:
             f"- WILL {row.action} {row.kind} {row.resource_id} after {due} ({row.rule_id}) "
             "unless fixed or exempted"
         )
+    if row.status == "awaiting_approval":
+        return (
+            f"- NEEDS APPROVAL {row.action} on {row.kind} {row.resource_id} ({row.rule_id}): "
+            f"`lakecrew approve {row.action_id} --approver NAME`"
+        )
     return f"- {row.status.upper()} {row.action} on {row.kind} {row.resource_id}: {row.reason}"
 
 
@@ -64,7 +69,7 @@ def build_notifications(
         if tf.new and tf.status == "open":
             groups[(tf.owner, tf.finding.severity)].append(_finding_line(tf))
     for row in actions:
-        if row.status in ("applied", "pending", "failed"):
+        if row.status in ("applied", "pending", "failed", "awaiting_approval"):
             sev = severity_of.get(row.fingerprint, "warning")
             groups[(row.owner, sev)].append(_action_line(row))
     out: list[NotificationRow] = []

@@ -23,6 +23,7 @@ from lakecrew.core.resources import Resource
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.ledger import ActionRow, LedgerStore
 from lakecrew.ports.workspace import Change, ObjectKind, Workspace
+from lakecrew.services.crew.pause import is_paused
 from lakecrew.services.crew.plan import (
     Plan,
     PlannedAction,
@@ -64,6 +65,10 @@ def satisfies(action: str, kind: str, target: Mapping[str, Any], data: Mapping[s
         return data.get("autoscale") == {"min_workers": lo, "max_workers": hi}
     if action == "set_autotermination":
         return bool(data.get("autotermination_minutes") == target["autotermination_minutes"])
+    if action == "set_autostop":
+        return bool(data.get("auto_stop_mins") == target["auto_stop_mins"])
+    if action == "pause_job":
+        return is_paused(data)
     return False
 
 
@@ -91,6 +96,10 @@ def call(
         return ws.resize(object_id, autoscale=(int(lo), int(hi)))
     if action == "set_autotermination":
         return ws.set_autotermination(object_id, int(target["autotermination_minutes"]))
+    if action == "set_autostop":
+        return ws.set_warehouse_autostop(object_id, int(target["auto_stop_mins"]))
+    if action == "pause_job":
+        return ws.update_job(object_id, {"schedule": dict(target["schedule"])})
     raise SafetyRefusal(
         f"action {action!r} cannot be applied",
         where=f"{kind} {object_id}",
@@ -114,6 +123,11 @@ class Executor:
             return dict(self.ws.get(ObjectKind(kind), object_id).data)
         except NotFound:
             return None
+
+    def lookup(self, kind: str, object_id: str) -> Resource | None:
+        """The live object as a Resource (the plan reads jobs it acts on but did not keep)."""
+        data = self._live(kind, object_id)
+        return None if data is None else Resource(kind, object_id, self.ws.name, data)
 
     # ---- apply -----------------------------------------------------------------------------
 
@@ -143,7 +157,7 @@ class Executor:
             self.ledger.record_action(row)
             return row
         res = Resource(pa.kind, pa.resource_id, scope, live)
-        unsafe = safety_refusal(pa.action, res, snap)
+        unsafe = safety_refusal(pa.action, res, snap, pa.target)
         if unsafe is None and satisfies(pa.action, pa.kind, pa.target, live):
             unsafe = "already in the target state"
         if unsafe is not None:

@@ -12,17 +12,23 @@ What it reads (all read-only):
 - in the estate scope: workspaces seen in `system.access.workspaces_latest` but absent from the
   inventory, and the Unity Catalog tables with their grants (the metastore is estate-wide).
 Without a SQL engine (or with empty system tables) only the REST fields are used. Extra sources
-(catalog tables, budgets, detector signals) plug in as callables returning Resources.
+plug in as callables returning Resources: per workspace (`extra_sources`: the security monitor's
+`audit` incidents, the cost anomalies' `usage` spikes) and for the estate (`estate_sources`:
+`budgets` with their month-to-date spend) — see crew_wiring.py.
+
+`stream()` reads lazily (the sweep evaluates chunk by chunk, so a 100,000-object workspace is
+never held in memory whole); a listing that stops at a failed page becomes a `ListingGap`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from lakecrew.core.errors import LakecrewError
+from lakecrew.core.errors import LakecrewError, PartialListing
 from lakecrew.core.findings import Approval, EvaluationContext
 from lakecrew.core.resources import RESOURCE_TYPES, Resource
 from lakecrew.ports.catalog import Catalog, Grants
@@ -30,9 +36,10 @@ from lakecrew.ports.clock import Clock
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.ports.workspace import ObjectKind, WorkspaceReader, split_secret_acl_id
 from lakecrew.services.crew.catalog_source import table_resources
-from lakecrew.services.crew.snapshot import Snapshot, WorkspaceInfo
+from lakecrew.services.crew.snapshot import ListingGap, Snapshot, WorkspaceInfo
 
 ResourceSource = Callable[[WorkspaceInfo], Iterable[Resource]]
+EstateSource = Callable[[Sequence[WorkspaceInfo], str], Iterable[Resource]]
 KINDS: tuple[ObjectKind, ...] = (
     ObjectKind.CLUSTER,
     ObjectKind.CLUSTER_POLICY,
@@ -75,6 +82,7 @@ class Observer:
         busy_cpu_percent: float = 5.0,
         approvals: Sequence[Approval] = (),
         extra_sources: Sequence[ResourceSource] = (),
+        estate_sources: Sequence[EstateSource] = (),
         catalog: Catalog | None = None,
         grants: Grants | None = None,
     ) -> None:
@@ -84,39 +92,67 @@ class Observer:
         self.busy_cpu_percent = busy_cpu_percent
         self.approvals = tuple(approvals)
         self.extra_sources = tuple(extra_sources)
+        self.estate_sources = tuple(estate_sources)
         self.catalog = catalog
         self.grants = grants
 
     def observe(self, reader: WorkspaceReader, info: WorkspaceInfo) -> Snapshot:
-        """Snapshot of the workspace `reader` reads, described by inventory entry `info`."""
+        """Snapshot of the workspace `reader` reads, described by inventory entry `info`
+        (every resource held in memory; the sweep streams with `stream` instead)."""
+        obs = self.stream(reader, info)
+        return obs.snapshot(list(obs.resources))
+
+    def stream(self, reader: WorkspaceReader, info: WorkspaceInfo) -> Observation:
+        """Start reading one workspace: system facts now, resources lazily, page by page.
+
+        A listing that stops at a failed page (PartialListing) is recorded as a gap and the
+        other kinds are still read; the resources delivered before it are evaluated.
+        """
         now = self.clock.now()
-        resources = list(self._objects(reader))
-        conf = reader.workspace_conf(CONF_KEYS)
-        resources.append(_workspace_resource(info, conf))
-        for source in self.extra_sources:
-            resources.extend(source(info))
-        discovered = Counter(r.resource_type for r in resources)
         activity, busy, node_types = self._system_facts(info, now)
-        last_activity = _last_activity(resources, activity)
+        last_activity: dict[str, datetime] = {}
         ctx = EvaluationContext(
             workspace=info.name,
             environment=info.environment,
             now=now,
             node_types=node_types,
             approvals=self.approvals,
-            last_activity=last_activity,
+            last_activity=last_activity,  # filled per cluster as it streams past
             facts={"busy_clusters": sorted(busy)},
         )
-        return Snapshot(
-            scope=info.name,
+        obs = Observation(
             info=info,
             taken_at=now,
-            resources=tuple(resources),
-            discovered=dict(discovered),
             context=ctx,
-            busy_clusters=frozenset(busy),
+            busy=frozenset(busy),
             sources={"activity": "system.compute.node_timeline" if activity else "rest"},
         )
+        obs.resources = self._counted(reader, info, obs, activity, last_activity)
+        return obs
+
+    def _counted(
+        self,
+        reader: WorkspaceReader,
+        info: WorkspaceInfo,
+        obs: Observation,
+        activity: Mapping[str, datetime | None],
+        last_activity: dict[str, datetime],
+    ) -> Iterator[Resource]:
+        for res in self._all_resources(reader, info, obs):
+            obs.discovered[res.resource_type] += 1
+            if res.resource_type == "clusters" and res.resource_id in activity:
+                last = _activity_of(res, activity[res.resource_id])
+                if last is not None:
+                    last_activity[res.resource_id] = last
+            yield res
+
+    def _all_resources(
+        self, reader: WorkspaceReader, info: WorkspaceInfo, obs: Observation
+    ) -> Iterator[Resource]:
+        yield from self._objects(reader, obs)
+        yield _workspace_resource(info, reader.workspace_conf(CONF_KEYS))
+        for source in self.extra_sources:
+            yield from source(info)
 
     def observe_estate(self, inventory: Sequence[WorkspaceInfo], owner: str) -> Snapshot:
         """The estate scope: workspaces seen in system tables but absent from the inventory."""
@@ -136,6 +172,8 @@ class Observer:
             resources.append(Resource("workspace", name or wid, ESTATE_SCOPE, data, name or wid))
         if self.catalog is not None and self.grants is not None:
             resources.extend(table_resources(self.catalog, self.grants, ESTATE_SCOPE))
+        for source in self.estate_sources:
+            resources.extend(source(inventory, ESTATE_SCOPE))
         info = WorkspaceInfo(ESTATE_SCOPE, "prod", owner, "estate", "estate")
         ctx = EvaluationContext(
             workspace=ESTATE_SCOPE, environment="prod", now=now, facts={"inventory": sorted(known)}
@@ -151,13 +189,16 @@ class Observer:
 
     # ---- workspace objects -----------------------------------------------------------------
 
-    def _objects(self, reader: WorkspaceReader) -> Iterable[Resource]:
+    def _objects(self, reader: WorkspaceReader, obs: Observation) -> Iterator[Resource]:
         acls: dict[str, list[dict[str, Any]]] = {}
-        for obj in reader.list(ObjectKind.SECRET_ACL):
+        for obj in _listed(reader, ObjectKind.SECRET_ACL, obs):
             scope, principal = split_secret_acl_id(obj.object_id)
             acls.setdefault(scope, []).append({"principal": principal, **dict(obj.data)})
+        acl_gap = any(g.kind == ObjectKind.SECRET_ACL.value for g in obs.gaps)
         for kind in KINDS:
-            for obj in reader.list(kind):
+            if kind is ObjectKind.SECRET_SCOPE and acl_gap:
+                continue  # scopes without their ACLs would be judged wrongly: left unseen
+            for obj in _listed(reader, kind, obs):
                 data: Mapping[str, Any] = obj.data
                 if kind is ObjectKind.SECRET_SCOPE:
                     data = {**data, "acls": acls.get(obj.object_id, [])}
@@ -243,17 +284,53 @@ def _epoch(ms: Any) -> datetime | None:
     return None
 
 
-def _last_activity(
-    resources: Sequence[Resource], activity: Mapping[str, datetime | None]
-) -> dict[str, datetime]:
-    """Last activity per RUNNING cluster: busy CPU or a running job, else its last (re)start."""
-    out: dict[str, datetime] = {}
-    for res in resources:
-        if res.resource_type != "clusters" or res.resource_id not in activity:
-            continue
-        busy = activity[res.resource_id]
-        started = _epoch(res.data.get("last_restarted_time")) or _epoch(res.data.get("start_time"))
-        candidates = [t for t in (busy, started) if t is not None]
-        if candidates:
-            out[res.resource_id] = max(candidates)
-    return out
+def _activity_of(res: Resource, busy: datetime | None) -> datetime | None:
+    """Last activity of one RUNNING cluster: busy CPU or a running job, else its last (re)start."""
+    started = _epoch(res.data.get("last_restarted_time")) or _epoch(res.data.get("start_time"))
+    candidates = [t for t in (busy, started) if t is not None]
+    return max(candidates) if candidates else None
+
+
+def _listed(reader: WorkspaceReader, kind: ObjectKind, obs: Observation) -> Iterator[Any]:
+    """Objects of one kind; a PartialListing ends the kind and is recorded as a gap, with the
+    ids seen before it (so absent resources of that kind are not taken as gone)."""
+    ids: list[str] = []
+    try:
+        for obj in reader.list(kind):
+            ids.append(obj.object_id)
+            yield obj
+    except PartialListing as exc:
+        rtype = ObjectKind.SECRET_SCOPE.value if kind is ObjectKind.SECRET_ACL else kind.value
+        obs.gaps.append(ListingGap(kind.value, rtype, exc.page, exc.delivered, exc.what))
+        obs.seen[rtype] = frozenset() if kind is ObjectKind.SECRET_ACL else frozenset(ids)
+
+
+@dataclass
+class Observation:
+    """A workspace being read. `resources` is lazy; `discovered`, `gaps` and `seen` are
+    complete once it has been consumed. `snapshot(kept)` then freezes it."""
+
+    info: WorkspaceInfo
+    taken_at: datetime
+    context: EvaluationContext
+    busy: frozenset[str]
+    sources: dict[str, str]
+    resources: Iterator[Resource] = field(default_factory=lambda: iter(()))
+    discovered: Counter[str] = field(default_factory=Counter)
+    gaps: list[ListingGap] = field(default_factory=list)
+    seen: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def snapshot(self, kept: Sequence[Resource]) -> Snapshot:
+        """The Snapshot of this observation holding `kept` (all, or those the plan needs)."""
+        return Snapshot(
+            scope=self.info.name,
+            info=self.info,
+            taken_at=self.taken_at,
+            resources=tuple(kept),
+            discovered=dict(self.discovered),
+            context=self.context,
+            busy_clusters=self.busy,
+            sources=self.sources,
+            gaps=tuple(self.gaps),
+            seen=dict(self.seen),
+        )

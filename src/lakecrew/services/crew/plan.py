@@ -4,7 +4,9 @@ blast radius allow, and exactly what each one will change (its target state).
 Phase gates (SOP 3.3). An action runs only when the phase is at least the rule's `min_phase` AND
 the action type's floor below, so a pack cannot lower an action beneath its SOP phase:
   1 detect & notify: nothing       2 add_tags, terminate (idle clusters)
-  3 update_job_settings            4 resize, set_autotermination, set_autostop
+  3 update_job_settings            4 resize, set_autotermination, set_autostop, pause_job
+Actions named in CrewSettings.approvals_required_for (default: pause_job) wait as
+`awaiting_approval` until `lakecrew approve ACTION_ID --approver NAME` marks them `approved`.
 Action ids are idempotent: sha256 of (fingerprint, action type, target state).
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -21,6 +23,7 @@ from typing import Any, Literal
 from lakecrew.core.pack import Pack
 from lakecrew.core.resources import Resource
 from lakecrew.ports.ledger import ActionRow
+from lakecrew.services.crew.pause import job_ids, pause_refusal, pause_target
 from lakecrew.services.crew.policy_step import TrackedFinding
 from lakecrew.services.crew.snapshot import Snapshot
 
@@ -31,6 +34,7 @@ ACTION_FLOOR: Mapping[str, int] = {
     "resize": 4,
     "set_autotermination": 4,
     "set_autostop": 4,
+    "pause_job": 4,
 }
 KIND_OF: Mapping[str, str] = {
     "clusters": "clusters",
@@ -38,7 +42,8 @@ KIND_OF: Mapping[str, str] = {
     "warehouses": "warehouses",
     "instance_pools": "instance_pools",
 }
-PlanStatus = Literal["planned", "pending", "skipped"]
+Lookup = Callable[[str, str], Resource | None]
+PlanStatus = Literal["planned", "pending", "skipped", "awaiting_approval"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,10 @@ class CrewSettings:
     max_percent: float = 30.0
     grace_hours: Mapping[str, float] = field(default_factory=dict)
     ticket_min_severity: str = "warning"
+    approvals_required_for: frozenset[str] = frozenset({"pause_job"})
+    # Resources read and evaluated per chunk while a sweep streams the workspace; 0 reads
+    # every resource before evaluating (same findings, memory grows with the workspace).
+    observe_chunk: int = 5000
 
     def grace(self, action: str) -> timedelta:
         return timedelta(hours=self.grace_hours.get(action, 0.0))
@@ -224,7 +233,9 @@ def target_for(
     return None
 
 
-def safety_refusal(action: str, res: Resource, snap: Snapshot) -> str | None:
+def safety_refusal(
+    action: str, res: Resource, snap: Snapshot, target: Mapping[str, Any] | None = None
+) -> str | None:
     """Why acting would disrupt a running workload (or cannot be done safely), else None."""
     data = res.data
     running = data.get("state") == "RUNNING"
@@ -239,9 +250,35 @@ def safety_refusal(action: str, res: Resource, snap: Snapshot) -> str | None:
         return f"{RESTARTS}; applied once the cluster is terminated"
     if action == "resize" and not running:
         return "resize needs a RUNNING cluster; the owner must edit the terminated cluster"
-    if action == "set_autostop":
-        return "the Workspace port has no warehouse edit yet; notify only"
+    if action == "pause_job":
+        return pause_refusal(res, snap.info.environment, (target or {}).get("criticality") or {})
     return None
+
+
+def _subjects(
+    tf: TrackedFinding,
+    res: Resource,
+    snap: Snapshot,
+    by_key: Mapping[tuple[str, str], Resource],
+    *,
+    pack: Pack,
+    params: Mapping[str, Any],
+    lookup: Lookup | None = None,
+) -> list[tuple[str, Resource, dict[str, Any]]]:
+    """(kind, resource acted on, target) of a finding's action; pause_job acts on jobs (read
+    through `lookup` when the snapshot kept only resources with findings)."""
+    action = tf.finding.action or ""
+    if action == "pause_job":
+        out = []
+        for jid in job_ids(res):
+            job = by_key.get(("jobs", jid)) or (lookup("jobs", jid) if lookup else None)
+            target = pause_target(job, params) if job is not None else None
+            if job is not None and target is not None:
+                out.append(("jobs", job, target))
+        return out
+    kind = KIND_OF.get(res.resource_type)
+    target = target_for(action, res, tf, snap, pack=pack, params=params)
+    return [] if kind is None or target is None else [(kind, res, target)]
 
 
 # ---- the plan ------------------------------------------------------------------------------
@@ -264,8 +301,10 @@ def build_plan(
     history: Mapping[str, ActionRow],
     settings: CrewSettings,
     evaluated: int,
+    lookup: Lookup | None = None,
 ) -> Plan:
-    """Decide every action (planned, pending grace, or skipped with a reason)."""
+    """Decide every action (planned, pending grace, or skipped with a reason). `lookup` reads
+    a resource the snapshot does not hold (the jobs a pause_job acts on)."""
     now = snap.taken_at
     by_key = {(r.resource_type, r.resource_id): r for r in snap.resources}
     out: list[PlannedAction] = []
@@ -274,43 +313,43 @@ def build_plan(
         rule = pack.rule(f.rule_id)
         if f.action is None or f.action == "notify_only" or rule is None or rule.action is None:
             continue
-        res = by_key.get((f.resource_type, f.resource_id))
-        kind = KIND_OF.get(f.resource_type)
-        if res is None or kind is None:
+        found = by_key.get((f.resource_type, f.resource_id))
+        if found is None:
             continue
         params = dict(rule.action.params)
-        target = target_for(f.action, res, tf, snap, pack=pack, params=params)
-        if target is None:
-            continue
-        aid = action_id(f.fingerprint, f.action, target)
-        status, reason, due = _decide(
-            f.action,
-            tf,
-            res,
-            snap,
-            phase=phase,
-            rule_phase=rule.min_phase,
-            prior=history.get(aid),
-            settings=settings,
-            now=now,
-        )
-        if status is None:
-            continue  # already applied, or in flight: nothing new
-        out.append(
-            PlannedAction(
-                aid,
-                f.fingerprint,
-                f.rule_id,
+        for kind, res, target in _subjects(
+            tf, found, snap, by_key, pack=pack, params=params, lookup=lookup
+        ):
+            aid = action_id(f.fingerprint, f.action, target)
+            status, reason, due = _decide(
                 f.action,
-                kind,
-                f.resource_id,
-                target,
-                tf.owner,
-                status,
-                reason,
-                due,
+                tf,
+                res,
+                snap,
+                phase=phase,
+                rule_phase=rule.min_phase,
+                prior=history.get(aid),
+                settings=settings,
+                now=now,
+                target=target,
             )
-        )
+            if status is None:
+                continue  # already applied, or in flight: nothing new
+            out.append(
+                PlannedAction(
+                    aid,
+                    f.fingerprint,
+                    f.rule_id,
+                    f.action,
+                    kind,
+                    res.resource_id,
+                    target,
+                    tf.owner,
+                    status,
+                    reason,
+                    due,
+                )
+            )
     out = _after_termination(out)
     limit = max(1, min(settings.max_actions, math.floor(evaluated * settings.max_percent / 100)))
     runnable = sum(1 for a in out if a.status == "planned")
@@ -356,6 +395,7 @@ def _decide(
     prior: ActionRow | None,
     settings: CrewSettings,
     now: datetime,
+    target: Mapping[str, Any] | None = None,
 ) -> tuple[PlanStatus | None, str, datetime | None]:
     if prior is not None and prior.status in ("applied", "intent", "rolling_back"):
         return None, "", None
@@ -373,9 +413,17 @@ def _decide(
     gate = _gate(action, rule_phase, phase)
     if gate is not None:
         return "skipped", gate, None
-    unsafe = safety_refusal(action, res, snap)
+    unsafe = safety_refusal(action, res, snap, target)
     if unsafe is not None:
         return "skipped", unsafe, None
+    if action in settings.approvals_required_for:
+        if prior is None or prior.status != "approved":
+            return (
+                "awaiting_approval",
+                "needs approval: lakecrew approve ACTION_ID --approver",
+                None,
+            )
+        return "planned", prior.reason, None
     grace = settings.grace(action)
     if grace:
         due = prior.due_at if prior is not None and prior.due_at is not None else now + grace

@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import islice
 from typing import Any, Protocol
 
 from lakecrew.core.errors import DataError
@@ -33,6 +35,15 @@ class RuleEngine(Protocol):
     """What the policy step needs from services/policy/engine.Engine."""
 
     def evaluate(self, resources: Iterable[Resource], ctx: EvaluationContext) -> Any: ...
+
+
+@dataclass
+class Evaluation:
+    """An evaluation merged from chunks (the shape of the engine's EvaluationResult)."""
+
+    findings: list[Finding]
+    evaluated: int
+    evaluated_by_type: Mapping[str, int]
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,38 @@ class PolicyStep:
     ) -> PolicyResult:
         """Evaluate, check coverage, and build the scope's new ledger rows."""
         result: EvaluationLike = self.engine.evaluate(snap.resources, snap.context)
+        return self.track(snap, result, previous, exemptions, sweep_id)
+
+    def evaluate_chunks(
+        self, resources: Iterable[Resource], ctx: EvaluationContext, chunk: int
+    ) -> tuple[Evaluation, list[Resource]]:
+        """Evaluate a stream `chunk` resources at a time (rules judge one resource at a time,
+        so the findings are those of one pass, in the same order). Returns the merged result
+        and only the resources that have findings (all the plan needs)."""
+        findings: list[Finding] = []
+        by_type: Counter[str] = Counter()
+        kept: list[Resource] = []
+        stream = iter(resources)
+        while batch := list(islice(stream, max(1, chunk))):
+            part: EvaluationLike = self.engine.evaluate(batch, ctx)
+            findings.extend(part.findings)
+            by_type.update(part.evaluated_by_type)
+            hit = {(f.resource_type, f.resource_id) for f in part.findings}
+            kept.extend(r for r in batch if (r.resource_type, r.resource_id) in hit)
+        return Evaluation(findings, sum(by_type.values()), dict(by_type)), kept
+
+    def track(
+        self,
+        snap: Snapshot,
+        result: EvaluationLike,
+        previous: Sequence[FindingRow],
+        exemptions: Sequence[ExemptionRow],
+        sweep_id: str,
+    ) -> PolicyResult:
+        """Check coverage of an evaluation of `snap` and build the scope's new ledger rows.
+
+        A previous finding is resolved only if its resource was covered by this sweep: a
+        resource on a page that failed was not seen, so its finding stays as it was."""
         check_coverage(snap, result)
         now = snap.taken_at
         by_key = {(r.resource_type, r.resource_id): r for r in snap.resources}
@@ -179,7 +222,9 @@ class PolicyStep:
         resolved = tuple(
             replace(row, status="resolved", resolved_at=now, sweep_id=sweep_id)
             for row in previous
-            if row.status != "resolved" and row.fingerprint not in seen
+            if row.status != "resolved"
+            and row.fingerprint not in seen
+            and snap.covers(row.resource_type, row.resource_id)
         )
         return PolicyResult(
             tuple(tracked),

@@ -6,7 +6,7 @@ Faces call these; the composition root (crew_wiring.py) builds the service with 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from lakecrew.core.errors import NotFound, UsageError
@@ -126,3 +126,28 @@ class CrewService:
         )
         self.deps.ledger.put_exemption(row)
         return row
+
+    def approve(self, action_id: str, *, approver: str, reason: str = "") -> ActionRow:
+        """Approve an `awaiting_approval` action; the next `--apply` sweep applies it (if its
+        finding and the safety checks still hold). The approver is kept in the action's reason."""
+        if not approver.strip():
+            raise UsageError("an approval needs an approver", fix="pass --approver NAME")
+        row = self.action(action_id)
+        if row.status != "awaiting_approval":
+            raise UsageError(
+                f"action {row.action_id} is {row.status}, not awaiting approval",
+                where=f"action {row.action_id} ({row.action} on {row.kind} {row.resource_id})",
+                fix="list actions awaiting approval with `lakecrew actions --status "
+                "awaiting_approval`",
+            )
+        now = self.deps.clock.now()
+        note = f": {reason.strip()}" if reason.strip() else ""
+        approved = replace(
+            row,
+            status="approved",
+            updated_at=now,
+            reason=f"approved by {approver.strip()} at {now.isoformat()}{note}",
+        )
+        with self.deps.locks.acquire(row.workspace):
+            self.deps.ledger.record_action(approved)
+        return approved

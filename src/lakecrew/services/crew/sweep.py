@@ -6,6 +6,12 @@
         outbox + delivery → tickets → record sweep (completed)
 
 Phase 1 never calls a workspace mutation, with or without --apply (the plan only lists).
+
+Observe and evaluate stream the workspace in chunks (settings.observe_chunk); only resources with
+findings are kept for the plan. A listing that stops at a failed page makes the sweep partial:
+findings of what was seen are recorded, findings of unseen resources are neither resolved nor
+verified, nothing is applied, the sweep row says `partial`, and `raise_if_partial` lets the CLI
+exit non-zero.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lakecrew.core.errors import LakecrewError, SafetyRefusal, UsageError
+from lakecrew.core.errors import LakecrewError, SafetyRefusal, Transient, UsageError
 from lakecrew.core.pack import Pack
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.ledger import ActionRow, LedgerStore, SweepRow
@@ -28,8 +34,15 @@ from lakecrew.services.crew.comms import Comms, build_notifications
 from lakecrew.services.crew.executor import Executor
 from lakecrew.services.crew.observer import Observer
 from lakecrew.services.crew.plan import CrewSettings, Plan, build_plan
-from lakecrew.services.crew.policy_step import PolicyStep, RuleEngine, TrackedFinding
-from lakecrew.services.crew.snapshot import Snapshot, WorkspaceInfo
+from lakecrew.services.crew.policy_step import (
+    EvaluationLike,
+    PolicyStep,
+    RuleEngine,
+    TrackedFinding,
+)
+from lakecrew.services.crew.snapshot import ListingGap, Snapshot, WorkspaceInfo
+
+Observed = Callable[[], tuple[Snapshot, EvaluationLike]]
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,12 @@ class SweepResult:
     notifications: int
     tickets: int
     refused: str | None = None
+    gaps: tuple[ListingGap, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """False when a listing stopped at a failed page (the sweep saw part of the workspace)."""
+        return not self.gaps
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for `--output json`."""
@@ -74,6 +93,11 @@ class SweepResult:
             "workspace": self.scope,
             "phase": self.phase,
             "apply": self.apply,
+            "complete": self.complete,
+            "gaps": [
+                {"kind": g.kind, "page": g.page, "delivered": g.delivered, "reason": g.reason}
+                for g in self.gaps
+            ],
             "discovered": self.discovered,
             "evaluated": self.evaluated,
             "findings": [_finding_dict(tf) for tf in self.findings],
@@ -144,7 +168,7 @@ class Sweeper:
             raise UsageError(f"phase {phase} is not a rollout phase", fix="use 1, 2, 3 or 4")
         with self.deps.locks.acquire(info.name):
             return self._run(
-                lambda: self.deps.observer.observe(ws, info),
+                lambda: self.observe(ws, info),
                 ws,
                 scope=info.name,
                 phase=phase,
@@ -154,9 +178,14 @@ class Sweeper:
 
     def sweep_estate(self, inventory: Sequence[WorkspaceInfo], owner: str) -> SweepResult:
         """The estate scope (unregistered workspaces); detection only."""
+
+        def observed() -> tuple[Snapshot, EvaluationLike]:
+            snap = self.deps.observer.observe_estate(inventory, owner)
+            return snap, self.deps.engine.evaluate(snap.resources, snap.context)
+
         with self.deps.locks.acquire("_estate"):
             return self._run(
-                lambda: self.deps.observer.observe_estate(inventory, owner),
+                observed,
                 None,
                 scope="(estate)",
                 phase=1,
@@ -164,9 +193,20 @@ class Sweeper:
                 step=lambda _: None,
             )
 
+    def observe(self, ws: Workspace, info: WorkspaceInfo) -> tuple[Snapshot, EvaluationLike]:
+        """Read and evaluate the workspace (no ledger): streamed in chunks, keeping only the
+        resources with findings, or read whole first when settings.observe_chunk is 0."""
+        obs = self.deps.observer.stream(ws, info)
+        chunk = self.deps.settings.observe_chunk
+        if chunk <= 0:
+            snap = obs.snapshot(list(obs.resources))
+            return snap, self.deps.engine.evaluate(snap.resources, snap.context)
+        result, kept = self.policy.evaluate_chunks(obs.resources, obs.context, chunk)
+        return obs.snapshot(kept), result
+
     def _run(
         self,
-        snap_fn: Callable[[], Snapshot],
+        snap_fn: Observed,
         ws: Workspace | None,
         *,
         scope: str,
@@ -186,12 +226,13 @@ class Sweeper:
         except LakecrewError as exc:
             d.ledger.put_sweep(_done(base, d.clock.now(), "failed", error=exc.one_line()))
             raise
-        d.ledger.put_sweep(_done(base, d.clock.now(), "completed", result=result))
+        status = "completed" if result.complete else "partial"
+        d.ledger.put_sweep(_done(base, d.clock.now(), status, result=result))
         return result
 
     def _steps(
         self,
-        snap_fn: Callable[[], Snapshot],
+        snap_fn: Observed,
         ws: Workspace | None,
         *,
         scope: str,
@@ -209,9 +250,11 @@ class Sweeper:
             reconciled = executor.reconcile(history_rows)
             history_rows = d.ledger.actions(scope)
         step("observe")
-        snap = snap_fn()
+        snap, evaluation = snap_fn()
         step("evaluate")
-        pol = self.policy.run(snap, d.ledger.findings(scope), d.ledger.exemptions(), sweep_id)
+        pol = self.policy.track(
+            snap, evaluation, d.ledger.findings(scope), d.ledger.exemptions(), sweep_id
+        )
         step("plan")
         history = {r.action_id: r for r in history_rows}
         plan = build_plan(
@@ -222,6 +265,7 @@ class Sweeper:
             history=history,
             settings=d.settings,
             evaluated=pol.evaluated,
+            lookup=executor.lookup if executor is not None else None,
         )
         applied: list[ActionRow] = []
         failed: list[ActionRow] = []
@@ -233,11 +277,13 @@ class Sweeper:
                 created=history[a.action_id].created_at if a.action_id in history else None,
             )
             for a in plan.actions
-            if a.status in ("pending", "skipped")
+            if a.status in ("pending", "skipped", "awaiting_approval")
             and _changed(history.get(a.action_id), a.status, a.reason)
         ]
         d.ledger.put_actions(marked)
         refused = plan.refused
+        if apply and not snap.complete:
+            refused = "the sweep is partial (" + _gaps_text(snap.gaps) + "); nothing applied"
         if apply and executor is not None and phase >= 2 and refused is None:
             step("apply")
             report = executor.apply(plan, snap, sweep_id)
@@ -252,13 +298,19 @@ class Sweeper:
             )
         if executor is not None:
             open_fps = {tf.finding.fingerprint for tf in pol.findings}
-            earlier = [r for r in history_rows if r.sweep_id != sweep_id]
+            earlier = [  # an action on an unseen resource cannot be verified by this sweep
+                r
+                for r in history_rows
+                if r.sweep_id != sweep_id and snap.covers(r.kind, r.resource_id)
+            ]
             d.ledger.put_actions(executor.verify(earlier, open_fps))
         step("record")
         d.ledger.put_findings(pol.rows)
         step("notify")
         severity_of = {tf.finding.fingerprint: tf.finding.severity for tf in pol.findings}
-        news = applied + failed + [m for m in marked if m.status == "pending"]
+        news = (
+            applied + failed + [m for m in marked if m.status in ("pending", "awaiting_approval")]
+        )
         comms = Comms(d.ledger, d.notifier)
         queued = comms.enqueue(
             build_notifications(
@@ -290,6 +342,7 @@ class Sweeper:
             len(queued),
             len(tickets),
             refused,
+            snap.gaps,
         )
 
     def _tickets(
@@ -321,16 +374,35 @@ def _done(
 
     if result is None:
         return replace(base, finished_at=now, status="failed", error=error)
+    gaps = _gaps_text(result.gaps) if result.gaps else None
     return replace(
         base,
         finished_at=now,
-        status="completed" if status == "completed" else "failed",
+        status="completed" if status == "completed" else "partial",
         discovered=result.discovered,
         evaluated=result.evaluated,
         findings=len(result.findings),
         actions_applied=len(result.applied),
-        error=result.refused,
+        error="; ".join(x for x in (gaps, result.refused) if x) or None,
     )
+
+
+def _gaps_text(gaps: Sequence[ListingGap]) -> str:
+    return "; ".join(g.describe() for g in gaps)
+
+
+def raise_if_partial(results: Sequence[SweepResult]) -> None:
+    """Raise Transient (one line) when any sweep saw only part of its workspace."""
+    partial = [r for r in results if not r.complete]
+    if partial:
+        r = partial[0]
+        raise Transient(
+            f"sweep is partial: {_gaps_text(r.gaps)}; discovered {r.discovered}, "
+            f"evaluated {r.evaluated}, {len(r.findings)} finding(s) recorded",
+            where=f"workspace {r.scope}",
+            fix="findings of resources not seen were left as they were; rerun the sweep "
+            "when the workspace answers again",
+        )
 
 
 def refuse_if_blocked(result: SweepResult) -> None:

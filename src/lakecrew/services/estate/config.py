@@ -12,11 +12,16 @@ The hyphen is the separator, so no part may contain one; the project part may us
 No secrets live in this file: a ``databricks`` workspace names a ``host`` and an ``auth_profile``
 (a profile in ~/.databrickscfg or the SDK's environment variables); keys that look like tokens
 are refused with a fix saying where credentials belong.
+
+``host`` must be ``https://``. For tests only, ``LAKECREW_ALLOW_INSECURE_HOSTS=1`` also accepts
+a loopback ``http://127.0.0.1:<port>`` host, so ``lakecrew sweep`` can run end to end against the
+local Databricks replay server; remote ``http://`` hosts are refused even then.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -46,6 +51,17 @@ NAME_RE = re.compile(
 PROJECT_RE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 REGION_RE = re.compile(r"^[a-z0-9]+$")
 HOST_RE = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?/?$")
+# Tests only: with LAKECREW_ALLOW_INSECURE_HOSTS=1, a loopback http host (a local replay server
+# such as lakecrew.testing.databricks_replay) is accepted; any other http host is still refused.
+INSECURE_HOSTS_ENV = "LAKECREW_ALLOW_INSECURE_HOSTS"
+LOOPBACK_HOST_RE = re.compile(r"^http://(?:127\.0\.0\.1|localhost|\[::1\]):\d+/?$")
+
+
+def insecure_loopback_allowed(host: str) -> bool:
+    """True for `http://127.0.0.1:<port>` (or localhost, [::1]) when the test-only variable
+    LAKECREW_ALLOW_INSECURE_HOSTS=1 is set; never for a remote host."""
+    return os.environ.get(INSECURE_HOSTS_ENV) == "1" and bool(LOOPBACK_HOST_RE.match(host))
+
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -132,7 +148,7 @@ class WorkspaceConfig(_Strict):
     @field_validator("host")
     @classmethod
     def _host_format(cls, v: str | None) -> str | None:
-        if v is not None and not HOST_RE.match(v):
+        if v is not None and not HOST_RE.match(v) and not insecure_loopback_allowed(v):
             raise _fail(
                 "host_url",
                 "host must be a workspace URL like https://adb-123.4.azuredatabricks.net",
@@ -190,6 +206,32 @@ class Budget(_Strict):
         return v
 
 
+CrewAction = Literal[
+    "add_tags",
+    "terminate",
+    "update_job_settings",
+    "resize",
+    "set_autotermination",
+    "set_autostop",
+    "pause_job",
+]
+
+
+def _approval_default() -> list[CrewAction]:
+    return ["pause_job"]
+
+
+class CrewConfig(_Strict):
+    """The crew's safety settings (SOP 3.2, 3.3): blast radius, grace periods, tickets and the
+    actions that wait for a human approval (`lakecrew approve ACTION_ID --approver NAME`)."""
+
+    max_actions: int = Field(default=50, ge=1)
+    max_percent: float = Field(default=30.0, gt=0, le=100)
+    grace_hours: dict[CrewAction, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    ticket_min_severity: Literal["critical", "warning", "info"] = "warning"
+    approvals_required_for: list[CrewAction] = Field(default_factory=_approval_default)
+
+
 class EstateConfig(_Strict):
     """The whole of lakecrew.yaml."""
 
@@ -198,6 +240,7 @@ class EstateConfig(_Strict):
     rollout: Rollout = Field(default_factory=Rollout)
     sop_pack: Path | None = None
     budgets: list[Budget] = Field(default_factory=list)
+    crew: CrewConfig = Field(default_factory=CrewConfig)
 
     def workspace(self, name: str) -> WorkspaceConfig:
         """The workspace called ``name``; NotFound lists the registered names."""

@@ -60,8 +60,8 @@ _CURRENT_TAGS = (  # fallback order after the record's own tags: job, warehouse,
 )
 
 _CHECKS = {  # kind -> per-record condition on the de-duplicated usage row `u`
-    "duplicate_record": "u.copies > 1",
-    "conflicting_duplicate": "u.copies > 1 AND u.q_lo <> u.q_hi",
+    "duplicate_record": "d.copies > 1",
+    "conflicting_duplicate": "d.copies > 1 AND d.q_lo <> d.q_hi",
     "negative_original": "u.record_type <> 'RETRACTION' AND u.usage_quantity < 0",
     "positive_retraction": "u.record_type = 'RETRACTION' AND u.usage_quantity > 0",
     "date_mismatch": "to_date(u.usage_start_time) <> u.usage_date",
@@ -75,23 +75,31 @@ def priced_usage_sql(
 
     `where` is an extra condition on the usage rows (with bound parameters only)."""
     own = "".join(f",\n         NULLIF(custom_tags[:tag_{i}], '') AS ut_{i}" for i in range(tags))
-    ctes = [
-        f"""u0 AS (
-  SELECT record_id, workspace_id, sku_name, cloud, usage_unit, usage_date, usage_start_time,
+    cols = f"""record_id, workspace_id, sku_name, cloud, usage_unit, usage_date, usage_start_time,
          usage_end_time, record_type, billing_origin_product, usage_quantity,
          usage_metadata.job_id AS job_id, usage_metadata.dlt_pipeline_id AS dlt_pipeline_id,
          usage_metadata.warehouse_id AS warehouse_id,
-         usage_metadata.endpoint_name AS endpoint_name, usage_metadata.cluster_id AS cluster_id,
-         COUNT(*) OVER (PARTITION BY record_id) AS copies,
-         MIN(usage_quantity) OVER (PARTITION BY record_id) AS q_lo,
-         MAX(usage_quantity) OVER (PARTITION BY record_id) AS q_hi{own}
-  FROM {USAGE}
-  WHERE usage_date >= :start_date AND usage_date < :end_date{where}
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY record_id ORDER BY ingestion_date, usage_end_time, usage_quantity) = 1
-)"""
+         usage_metadata.endpoint_name AS endpoint_name, usage_metadata.cluster_id AS cluster_id{own}"""
+    period = f"usage_date >= :start_date AND usage_date < :end_date{where}"
+    ctes = [
+        f"""dup AS (
+  SELECT record_id, COUNT(*) AS copies, MIN(usage_quantity) AS q_lo, MAX(usage_quantity) AS q_hi
+  FROM {USAGE} WHERE {period}
+  GROUP BY record_id HAVING COUNT(*) > 1
+)""",
+        f"""u0 AS (
+  SELECT {cols} FROM {USAGE}
+  WHERE {period} AND record_id NOT IN (SELECT record_id FROM dup)
+  UNION ALL
+  SELECT * FROM (
+    SELECT {cols} FROM {USAGE}
+    WHERE {period} AND record_id IN (SELECT record_id FROM dup)
+    QUALIFY ROW_NUMBER() OVER (
+      PARTITION BY record_id ORDER BY ingestion_date, usage_end_time, usage_quantity) = 1
+  ) AS first_copy
+)""",
     ]
-    joins = _PRICE_JOIN
+    joins = _PRICE_JOIN + "\nLEFT JOIN dup d ON d.record_id = u.record_id"
     if fallback:
         ctes += [_LATEST.format(alias=a, id_col=c, table=t) for a, c, t in _CURRENT_TAGS]
         joins += "".join(

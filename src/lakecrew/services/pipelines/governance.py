@@ -1,22 +1,34 @@
 """Registration and lineage of a pipeline's tables (SOP 1.3.1).
 
 Every table the run wrote is registered with owner, steward, description, classification label
-(table tag ``classification`` and property), the pipeline's tags, and a ``pii`` tag on each
-column holding personal data (raw names in bronze and quarantine, silver names in silver).
+(table tag ``classification`` and property), the pipeline's tags, and its PII protection, so the
+tables are compliant by construction (SOP 1.3.1, 1.6.1, 3.1.4; rule ``table.pii_unmasked``):
+
+- silver: each kept PII column is tagged ``pii: <kind>`` and ``masking: <method>`` (masked at
+  write: tokenize, partial, generalize_year, coarsen_geo; dropped columns are gone);
+- quarantine: each raw PII column, and ``_raw``, is tokenized at write (``masking: tokenize``);
+- bronze keeps raw values (append-only, replayable), so each raw PII column (silver sources plus
+  ``bronze.pii_columns``) and the whole-record ``_raw`` get ``pii`` tags and a column mask
+  (``privacy.kinds.READ_MASK``) that every non-privileged read applies.
+
 Lineage edges source → bronze → silver (and quarantine) → gold go to the Lineage port and to
 ``system.access.table_lineage``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
+from lakecrew.core.column_masks import REDACT
 from lakecrew.ports.catalog import LineageEdge, TableInfo
+from lakecrew.ports.source import RAW
 from lakecrew.services.pipelines.gold_step import model_inputs
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.records import TABLE_LINEAGE, lineage_rows
+from lakecrew.services.pipelines.spec import PipelineSpec
 from lakecrew.services.pipelines.steps import RunnerDeps
-from lakecrew.services.privacy.kinds import Classification, MaskMethod, PiiKind
+from lakecrew.services.privacy.kinds import READ_MASK, Classification, MaskMethod, PiiKind
 
 Edge = tuple[str | None, str, str | None]
 
@@ -26,30 +38,82 @@ def job_id(loaded: LoadedPipeline) -> str:
     return f"lakecrew-pipeline-{loaded.spec.name}-{loaded.env}"
 
 
+@dataclass(frozen=True)
+class Protection:
+    """How one table protects its PII: column tags, and column masks applied at read."""
+
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    masks: dict[str, str] = field(default_factory=dict)
+
+
+def _kinds(pii: Mapping[str, PiiKind]) -> str:
+    return ",".join(sorted({k.value for k in pii.values()}))
+
+
+def bronze_protection(spec: PipelineSpec) -> Protection:
+    """Raw PII columns (and ``_raw``) tagged and masked at read."""
+    raw: dict[str, PiiKind] = {
+        (c.source or c.name): c.pii for c in spec.silver.columns if c.pii != PiiKind.NONE
+    }
+    raw.update(spec.bronze.pii_columns)
+    tags = {col: {"pii": kind.value} for col, kind in raw.items()}
+    masks = {col: READ_MASK[kind] for col, kind in raw.items()}
+    if raw:
+        tags[RAW] = {"pii": _kinds(raw)}
+        masks[RAW] = REDACT
+    return Protection(tags, masks)
+
+
+def silver_protection(spec: PipelineSpec) -> Protection:
+    """Kept PII columns tagged with the method that masked them at write."""
+    return Protection(spec.silver.column_tags())
+
+
+def quarantine_protection(spec: PipelineSpec) -> Protection:
+    """Raw PII columns (and unparsed lines in ``_raw``) tokenized at write (silver.py)."""
+    pii = {
+        (c.source or c.name): c.pii
+        for c in spec.silver.columns
+        if c.pii != PiiKind.NONE and c.mask != MaskMethod.DROP
+    }
+    tokenized = MaskMethod.TOKENIZE.value
+    tags = {col: {"pii": kind.value, "masking": tokenized} for col, kind in pii.items()}
+    if any(c.pii != PiiKind.NONE for c in spec.silver.columns):
+        kinds = {c.name: c.pii for c in spec.silver.columns if c.pii != PiiKind.NONE}
+        tags[RAW] = {"pii": _kinds(kinds), "masking": tokenized}
+    return Protection(tags)
+
+
 def register_tables(deps: RunnerDeps, loaded: LoadedPipeline) -> list[str]:
     """Register every existing table of the pipeline; returns their full names."""
     spec = loaded.spec
     silver = spec.silver
-    raw_pii: dict[str, PiiKind] = {
-        (c.source or c.name): c.pii for c in silver.columns if c.pii != PiiKind.NONE
-    }
-    kept_pii: dict[str, PiiKind] = {
-        c.name: c.pii for c in silver.columns if c.pii != PiiKind.NONE and c.mask != MaskMethod.DROP
-    }
-    plan: list[tuple[str, str, Classification, str, dict[str, PiiKind]]] = [
-        (spec.bronze.table, spec.bronze.description, spec.bronze.classification, "bronze", raw_pii),
-        (silver.table, silver.description, silver.classification, "silver", kept_pii),
+    plan: list[tuple[str, str, Classification, str, Protection]] = [
+        (
+            spec.bronze.table,
+            spec.bronze.description,
+            spec.bronze.classification,
+            "bronze",
+            bronze_protection(spec),
+        ),
+        (
+            silver.table,
+            silver.description,
+            silver.classification,
+            "silver",
+            silver_protection(spec),
+        ),
         (
             silver.quarantine.table,
             f"Rows of {silver.table} set aside by coercion or expectations, with the reason.",
             silver.quarantine.classification,
             "quarantine",
-            raw_pii,
+            quarantine_protection(spec),
         ),
     ]
-    plan += [(g.table, g.description, g.classification, "gold", {}) for g in spec.gold]
+    plan += [(g.table, g.description, g.classification, "gold", Protection()) for g in spec.gold]
     done = []
-    for table, description, label, layer, pii in plan:
+    for table, description, label, layer, protection in plan:
         full = loaded.full_name(table)
         if not deps.tables.exists(full):
             continue
@@ -60,7 +124,7 @@ def register_tables(deps: RunnerDeps, loaded: LoadedPipeline) -> list[str]:
             description=description,
             label=label,
             layer=layer,
-            pii=pii,
+            protection=protection,
         )
         done.append(full)
     return done
@@ -74,7 +138,7 @@ def _register(
     description: str,
     label: Classification,
     layer: str,
-    pii: dict[str, PiiKind],
+    protection: Protection,
 ) -> None:
     spec = loaded.spec
     tags = {
@@ -91,6 +155,7 @@ def _register(
         "layer": layer,
         "environment": loaded.env,
     }
+    columns = deps.tables.columns(full)
     deps.catalog.register_table(
         TableInfo(
             full_name=full,
@@ -99,13 +164,16 @@ def _register(
             storage_location=deps.tables.location(full),
             properties=properties,
             tags=tags,
-            columns=deps.tables.columns(full),
+            columns=columns,
         )
     )
-    present = {c.name for c in deps.tables.columns(full)}
-    for column, kind in pii.items():
+    present = {c.name for c in columns}
+    for column, col_tags in protection.tags.items():
         if column in present:
-            deps.catalog.set_tags(full, {"pii": kind.value}, column=column)
+            deps.catalog.set_tags(full, col_tags, column=column)
+    for column, mask in protection.masks.items():
+        if column in present:
+            deps.catalog.set_column(full, column, mask=mask)
 
 
 def lineage_edges(loaded: LoadedPipeline, source_uris: Sequence[str]) -> list[Edge]:

@@ -121,7 +121,7 @@ class PipelineRunner:
         run_silver(self.deps, loaded, state, tokenizer, full_refresh=full_refresh)
         silver = loaded.full_name(loaded.spec.silver.table)
         if self.deps.tables.exists(silver):
-            state.layer("gold").read = self.deps.tables.read(silver, ["_batch_id"]).num_rows
+            state.layer("gold").read = self.deps.tables.count(silver)
             run_gold(self.deps, loaded, state)
 
     def _finish(
@@ -162,7 +162,7 @@ class PipelineRunner:
         for name in spec.table_names():
             full = loaded.full_name(name)
             if self.deps.tables.exists(full):
-                tables[full] = self.deps.tables.read(full, [self._first_column(full)]).num_rows
+                tables[full] = self.deps.tables.count(full)
         quarantine = loaded.full_name(spec.silver.quarantine.table)
         silver = loaded.full_name(spec.silver.table)
         edges = lineage_edges(loaded, sorted(state.source_uris))
@@ -194,7 +194,3 @@ class PipelineRunner:
                 state="SUCCEEDED",
             ),
         )
-
-    def _first_column(self, full_name: str) -> str:
-        schema = self.deps.tables.schema(full_name)
-        return schema.names[0] if schema is not None and schema.names else "_batch_id"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -69,21 +70,22 @@ def build_silver(
         typed = typed.append_column(name, raw.column(name))
     bad_cast = coerced.failed
     q_cast = _quarantine_rows(raw, bad_cast, coerced.reasons_where(bad_cast), spec)
-    ok_rows, ok_raw = typed, raw
-    if coerced.bad_by_column:
-        ok_rows = typed.filter(pc.invert(bad_cast))
-        ok_raw = raw.filter(pc.invert(bad_cast))
-
+    keep = pc.invert(bad_cast) if coerced.bad_by_column else None
     duplicates = 0
     if spec.dedupe is not None:
-        deduped = dedupe_latest(ok_rows, spec.dedupe.keys, spec.dedupe.ordering())
-        ok_rows, duplicates = deduped.table, deduped.dropped_count
+        # De-duplicate on the key and order columns only; the wide tables are filtered once.
+        wanted = [*spec.dedupe.keys, *(c for c, _ in spec.dedupe.ordering())]
+        narrow = typed.select([c for c in dict.fromkeys(wanted) if c in typed.column_names])
+        deduped = dedupe_latest(
+            narrow.filter(keep) if keep is not None else narrow,
+            spec.dedupe.keys,
+            spec.dedupe.ordering(),
+        )
+        duplicates = deduped.dropped_count
         if duplicates:
-            ok_raw = (
-                ok_raw.filter(deduped.keep_mask)
-                if deduped.keep_mask is not None
-                else ok_raw.take(deduped.kept)
-            )
+            keep = _within(keep, deduped.keep_mask, typed.num_rows)
+    ok_rows = typed.filter(keep) if keep is not None else typed
+    ok_raw = raw.filter(keep) if keep is not None else raw
 
     report = evaluate(ok_rows, spec.expectations, context)
     split = report.split(ok_rows)
@@ -108,6 +110,15 @@ def build_silver(
         _coercion_results(coerced.failures_by_column, raw.num_rows),
         recon,
     )
+
+
+def _within(outer: pa.Array | None, inner: pa.Array | None, n: int) -> pa.BooleanArray:
+    """Rows kept by ``outer`` and then by ``inner`` (a mask over ``outer``'s kept rows)."""
+    base = np.ones(n, np.bool_) if outer is None else outer.to_numpy(zero_copy_only=False)
+    out = base.copy()
+    if inner is not None:
+        out[np.flatnonzero(base)] = inner.to_numpy(zero_copy_only=False)
+    return pa.array(out)
 
 
 def _raw_columns(raw: pa.Table, spec: SilverSpec) -> list[str]:

@@ -115,12 +115,27 @@ class SourceSpec(_Strict):
 
 
 class BronzeSpec(_Strict):
-    """The raw, append-only table (classified Restricted unless stated: raw data is unscreened)."""
+    """The raw, append-only table (classified Restricted unless stated: raw data is unscreened).
+
+    Bronze keeps raw values; its PII columns get a column mask (applied at read). They are the
+    sources of the silver PII columns, plus ``pii_columns``: raw columns holding personal data
+    that no silver column names (e.g. JSON a python transform parses), with their kind.
+    """
 
     table: TableName
     description: NonEmpty
     classification: Classification = Classification.RESTRICTED
     partition_by: list[ColumnName] = Field(default_factory=list)
+    pii_columns: dict[ColumnName, PiiKind] = Field(default_factory=dict)
+
+    @field_validator("pii_columns")
+    @classmethod
+    def _kinds(cls, value: dict[str, PiiKind]) -> dict[str, PiiKind]:
+        if PiiKind.NONE in value.values():
+            raise _fail(
+                "pii_kind", "a bronze pii column needs a kind other than none", "e.g. phone"
+            )
+        return value
 
 
 class ColumnSpec(_Strict):

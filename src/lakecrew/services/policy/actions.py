@@ -108,6 +108,25 @@ class UpdateJobSettings(ActionSpec):
     """
 
 
+class PauseJobParams(_P):
+    criticality_tag: str = "criticality"
+    pausable: list[str] = Field(default_factory=lambda: ["low", "non-critical"])
+
+
+@ACTIONS.register("pause_job", params=PauseJobParams, destructive=True)
+class PauseJob(ActionSpec):
+    """Pause the schedule of the non-critical jobs behind an ongoing cost spike (phase 4).
+
+    Only jobs whose `criticality` tag is one of `pausable` are paused; a job tagged `critical`
+    (or untagged) never is, and a critical Prod job never is. Needs an approval by default
+    (lakecrew.yaml `crew.approvals_required_for`); rollback restores `pause_status`.
+
+    ```yaml
+    action: {name: pause_job, params: {criticality_tag: criticality, pausable: [low]}}
+    ```
+    """
+
+
 @ACTIONS.register("set_autostop", params=SetAutoStopParams, destructive=False)
 class SetAutoStop(ActionSpec):
     """Set a SQL warehouse's `auto_stop_mins`.

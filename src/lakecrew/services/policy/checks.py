@@ -381,15 +381,21 @@ def workspace_name(
 class PiiParams(_P):
     classifications: list[str] = Field(default_factory=lambda: ["Confidential", "Restricted"])
     pii_tag: str = "pii"
+    masking_tag: str = Field("masking", description="column tag naming a write-time masking")
+    masked_at_write: list[str] = Field(
+        default_factory=lambda: ["tokenize", "partial", "generalize_year", "coarsen_geo", "drop"]
+    )
 
 
 @CHECKS.register("pii_unmasked", params=PiiParams)
 def pii_unmasked(
     res: Resource, p: PiiParams, ctx: EvaluationContext, pack: Pack
 ) -> Evidence | None:
-    """Columns tagged PII carry a mask in Confidential/Restricted tables (SOP 1.3.1, 3.1.4).
+    """Columns tagged PII are masked in Confidential/Restricted tables (SOP 1.3.1, 3.1.4).
 
-    Reads `tags.classification` and `column_tags` (column → {tag: value}) next to TableInfo.
+    Masked = a column mask (applied at read, `columns[].mask`) or a `masking` column tag naming
+    a method of `masked_at_write` (the writer, e.g. a lakecrew pipeline, masked the values before
+    storing them). Reads `tags.classification` and `column_tags` (column → {tag: value}).
 
     ```yaml
     check: {name: pii_unmasked, params: {classifications: [Confidential, Restricted]}}
@@ -400,6 +406,7 @@ def pii_unmasked(
         return None
     col_tags = res.data.get("column_tags") or {}
     masked = {c.get("name") for c in res.data.get("columns") or [] if c.get("mask")}
+    at_write = {m.casefold() for m in p.masked_at_write}
     bad = sorted(
         col
         for col, tags in col_tags.items()
@@ -407,6 +414,7 @@ def pii_unmasked(
         and p.pii_tag in tags
         and str(tags[p.pii_tag]).casefold() not in ("false", "no", "0")
         and col not in masked
+        and str(tags.get(p.masking_tag) or "").casefold() not in at_write
     )
     return {"classification": cls, "unmasked_pii_columns": bad} if bad else None
 
@@ -435,24 +443,41 @@ def grants_without_expiry(
     return {"grants_without_expiry": bad} if bad else None
 
 
+def budget_severity(threshold: float) -> str:
+    """Severity of a crossed budget threshold: ≥100 % critical, ≥80 % warning, else info."""
+    return "critical" if threshold >= 100 else "warning" if threshold >= 80 else "info"
+
+
 @CHECKS.register("budget_exceeded", params=NoParams)
 def budget_exceeded(
     res: Resource, p: NoParams, ctx: EvaluationContext, pack: Pack
 ) -> Evidence | None:
-    """Month-to-date spend over the budget, unless a budget approval covers it (SOP 1.9.5).
+    """Month-to-date spend past a budget threshold, unless a budget approval covers it (SOP
+    1.9.5, 2.1.2). The highest crossed threshold grades the finding: 50 % info, 80 % warning,
+    100 % critical (evidence `severity`).
 
-    Reads `budget_usd` and `month_to_date_usd` (the FinOps service computes them).
+    Reads `budget_usd`, `month_to_date_usd` and `thresholds` (default [50, 80, 100]); the crew's
+    FinOps source computes them.
 
     ```yaml
     check: {name: budget_exceeded}
     ```
     """
     budget, spent = res.data.get("budget_usd"), res.data.get("month_to_date_usd")
-    if not isinstance(budget, int | float) or not isinstance(spent, int | float):
+    if not isinstance(budget, int | float) or not isinstance(spent, int | float) or budget <= 0:
         return None
-    if spent <= budget or approved("budget", res, pack, ctx):
+    used = 100.0 * spent / budget
+    thresholds = res.data.get("thresholds") or [50, 80, 100]
+    crossed = [float(t) for t in thresholds if isinstance(t, int | float) and used >= t]
+    if not crossed or approved("budget", res, pack, ctx):
         return None
-    return {"budget_usd": budget, "month_to_date_usd": spent}
+    return {
+        "budget_usd": budget,
+        "month_to_date_usd": spent,
+        "percent_used": round(used, 1),
+        "threshold_percent": max(crossed),
+        "severity": budget_severity(max(crossed)),
+    }
 
 
 class SignalParams(_P):

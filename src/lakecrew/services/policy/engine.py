@@ -14,7 +14,13 @@ from typing import Any
 
 from lakecrew.core.errors import ConfigError
 from lakecrew.core.filters import CompiledFilter, compile_filter
-from lakecrew.core.findings import EvaluationContext, Finding, fingerprint, mask_secrets
+from lakecrew.core.findings import (
+    EvaluationContext,
+    Finding,
+    Severity,
+    fingerprint,
+    mask_secrets,
+)
 from lakecrew.core.pack import Pack, Rule
 from lakecrew.core.resources import Resource
 from lakecrew.services.policy.checks import CHECKS, CheckFn
@@ -100,11 +106,20 @@ class Engine:
 
 
 def make_finding(rule: Rule, res: Resource, evidence: Mapping[str, Any]) -> Finding:
-    """A Finding for `res` breaking `rule`, with secret-looking evidence masked."""
+    """A Finding for `res` breaking `rule`, with secret-looking evidence masked.
+
+    A check may grade its finding: evidence `severity` (critical | warning | info) overrides the
+    rule's severity (e.g. budget thresholds 50/80/100 % → info/warning/critical).
+    """
+    graded = evidence.get("severity")
+    severity: Severity = rule.severity
+    for level in ("critical", "warning", "info"):
+        if graded == level:
+            severity = level
     return Finding(
         rule_id=rule.id,
         sop_section=rule.sop_section,
-        severity=rule.severity,
+        severity=severity,
         workspace=res.workspace,
         resource_type=res.resource_type,
         resource_id=res.resource_id,

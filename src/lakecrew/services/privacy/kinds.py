@@ -2,12 +2,15 @@
 
 - ``Classification``: the SOP 1.3.1 labels, ordered from least to most sensitive.
 - ``PiiKind``: what a column holds (``none`` when it holds no personal data).
-- ``MaskMethod``: how silver protects it.
+- ``MaskMethod``: how silver protects it (at write).
+- ``READ_MASK``: the column-mask function protecting a kind at read (bronze keeps raw values).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from lakecrew.core.column_masks import PHONE_PARTIAL, REDACT
 
 
 class Classification(StrEnum):
@@ -74,3 +77,9 @@ def label_for(kinds: set[PiiKind]) -> Classification:
     if kinds:
         return Classification.CONFIDENTIAL
     return Classification.INTERNAL
+
+
+#: The column-mask function (core/column_masks.py) a raw column of each kind gets at read: phone
+#: numbers keep their country code and last 2 digits, everything else is redacted.
+READ_MASK: dict[PiiKind, str] = {kind: REDACT for kind in PiiKind if kind != PiiKind.NONE}
+READ_MASK[PiiKind.PHONE] = PHONE_PARTIAL

@@ -21,6 +21,7 @@ converted through their text form with the same rules.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -151,19 +152,48 @@ def coerce_column(
         return arr, pa.array(np.zeros(len(arr), np.bool_))
     text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
     trimmed = pc.utf8_trim_whitespace(text)
-    nulls = pa.array(list(dict.fromkeys(v.lower() for v in spec.null_values)), pa.string())
-    nullish = pc.fill_null(pc.is_in(pc.utf8_lower(trimmed), value_set=nulls), True)
+    nullish = pc.fill_null(_nullish(trimmed, spec.null_values), True)
     present = pc.and_(pc.is_valid(trimmed), pc.invert(nullish))
-    clean = pc.if_else(present, trimmed, pa.scalar(None, pa.string()))
+    clean = trimmed
+    if pc.any(nullish).as_py():
+        clean = pc.if_else(present, trimmed, pa.scalar(None, pa.string()))
     parsed, ok = _PARSERS[spec.type](clean, spec)
     bad = pc.fill_null(pc.and_(present, pc.invert(pc.fill_null(ok, False))), False)
-    typed = pc.if_else(bad, pa.scalar(None, target), pc.cast(parsed, target))
+    typed = pc.cast(parsed, target)
+    if pc.any(bad).as_py():
+        typed = pc.if_else(bad, pa.scalar(None, target), typed)
     return typed, bad
+
+
+def _nullish(trimmed: pa.Array, spellings: Sequence[str]) -> pa.Array:
+    """Values that spell null in any letter case (without lower-casing the whole column)."""
+    variants = _case_variants(spellings)
+    if variants is None:
+        lowered = pa.array(list(dict.fromkeys(v.lower() for v in spellings)), pa.string())
+        return pc.is_in(pc.utf8_lower(trimmed), value_set=lowered)
+    return pc.is_in(trimmed, value_set=pa.array(variants, pa.string()))
+
+
+def _case_variants(spellings: Sequence[str], limit: int = 4096) -> list[str] | None:
+    """Every upper/lower-case spelling of short ASCII ``spellings``; None when too many."""
+    out: dict[str, None] = {}
+    for word in spellings:
+        low = word.lower()
+        # Only the Kelvin sign lower-cases into ASCII ("k"): words with k take the slow path.
+        if not low.isascii() or "k" in low or 2 ** sum(c.isalpha() for c in low) > limit:
+            return None
+        for combo in itertools.product(*((c, c.upper()) if c.isalpha() else (c,) for c in low)):
+            out["".join(combo)] = None
+        if len(out) > limit:
+            return None
+    return list(out)
 
 
 def _plain_ints(clean: pa.Array) -> pa.Array | None:
     """Arrow's own cast when every value is plain digits within the regex's 18; else None."""
-    if pc.any(pc.match_substring(clean, "x", ignore_case=True)).as_py():
+    if pc.any(pc.match_substring(clean, "x")).as_py() or pc.any(
+        pc.match_substring(clean, "X")
+    ).as_py():
         return None  # Arrow also reads hexadecimal (0x1F); the strict path rejects it
     try:
         nums = pc.cast(clean, pa.int64())

@@ -328,7 +328,7 @@ def _finish(  # noqa: PLR0917 - private helper, called once
         for n in AUDIT_DISABLED
     ]
     extra += [
-        Planted("budget.exceeded", SOP["budget.exceeded"], n, "workspace", n)
+        Planted("budget.exceeded", SOP["budget.exceeded"], n, "budgets", n)  # budget named n
         for n in BUDGET_EXCEEDED
     ]
     anomaly_truth = []

@@ -1,0 +1,226 @@
+"""FinOps facts for the crew (SOP 1.9.5, 2.1.2, 2.2.1, 3.1.6): budgets and cost anomalies.
+
+Built on the FinOps service's public API (CostModel → Allocator → detect_cost_anomalies,
+`contributors`); usage is priced ONCE per sweep run (memoised on the clock's `now`), then:
+
+- `usage_resources(info)` (a per-workspace Observer source): one `usage` resource per confirmed
+  cost spike, id `<workspace>/<family>/<first day>` where the family is the billing origin
+  product (JOBS, SQL, ALL_PURPOSE, ...; serverless SKUs fold into their product) and a spike of
+  consecutive days is one resource. It carries `signals: [{code: cost.anomaly, ...}]`, whether it
+  is `ongoing` (its last day is within `ongoing_days` of the last complete billing day), and for
+  an ongoing spike the workspace's `jobs` whose cost rose that day (the phase-4 pause targets);
+- `budget_resources(budgets, inventory)` (the estate pass): one `budgets` resource per
+  lakecrew.yaml budget, id = the budget's name, with `budget_usd`, `month_to_date_usd`,
+  `thresholds` — the pack's `budget.exceeded` rule grades it 50/80/100 % → info/warning/critical.
+Exemptions (rule, resource id, approver, expiry — SOP 1.9.5 exceptions) suppress both as usual.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from lakecrew.core.finops import Anomaly, PricedUsage
+from lakecrew.core.resources import Resource
+from lakecrew.ports.clock import Clock
+from lakecrew.ports.sql import SqlEngine
+from lakecrew.services.crew.snapshot import WorkspaceInfo
+from lakecrew.services.finops.allocation import Allocator
+from lakecrew.services.finops.cost import CostModel
+from lakecrew.services.finops.detection import (
+    contributor_days,
+    contributors,
+    detect_cost_anomalies,
+)
+
+
+class BudgetLike(Protocol):
+    """What a lakecrew.yaml budget offers (services/estate/config.Budget)."""
+
+    @property
+    def scope(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def monthly_usd(self) -> Decimal: ...
+    @property
+    def thresholds(self) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class Spike:
+    """Consecutive anomalous days of one workspace × product family."""
+
+    workspace_id: str
+    family: str
+    days: tuple[Anomaly, ...]
+
+    @property
+    def start(self) -> date:
+        return _day(self.days[0])
+
+    @property
+    def end(self) -> date:
+        return _day(self.days[-1])
+
+
+def _day(a: Anomaly) -> date:
+    return a.at.date() if isinstance(a.at, datetime) else a.at
+
+
+def product_family(finops_family: str) -> str:
+    """The billing origin product of a FinOps SKU family (JOBS_SERVERLESS → JOBS)."""
+    return finops_family.removesuffix("_SERVERLESS")
+
+
+def spikes(anomalies: Sequence[Anomaly]) -> list[Spike]:
+    """Upward anomalies grouped per (workspace, product family) into runs of consecutive days."""
+    per: dict[tuple[str, str], dict[date, Anomaly]] = defaultdict(dict)
+    for a in anomalies:
+        if a.delta <= 0:
+            continue  # a drop is not a cost spike
+        key = (str(a.series[0]), product_family(str(a.series[-1])))
+        day = _day(a)
+        if day not in per[key] or a.delta > per[key][day].delta:
+            per[key][day] = a
+    out: list[Spike] = []
+    for (ws, fam), by_day in per.items():
+        run: list[Anomaly] = []
+        for day in sorted(by_day):
+            if run and (day - _day(run[-1])).days > 1:
+                out.append(Spike(ws, fam, tuple(run)))
+                run = []
+            run.append(by_day[day])
+        out.append(Spike(ws, fam, tuple(run)))
+    return sorted(out, key=lambda s: (s.start, s.workspace_id, s.family))
+
+
+class CostSource:
+    """Budgets and cost anomalies from system.billing.usage, computed once per `now`."""
+
+    def __init__(
+        self,
+        sql: SqlEngine,
+        clock: Clock,
+        *,
+        history_days: int = 89,
+        ongoing_days: int = 1,
+        model: CostModel | None = None,
+    ) -> None:
+        self.sql = sql
+        self.clock = clock
+        self.history_days = history_days
+        self.ongoing_days = ongoing_days
+        self.model = model or CostModel(sql)
+        self._cache: tuple[datetime, PricedUsage, list[Spike]] | None = None
+
+    def _priced(self) -> tuple[datetime, PricedUsage, list[Spike]]:
+        now = self.clock.now()
+        if self._cache is None or self._cache[0] != now:
+            start = (now - timedelta(days=self.history_days)).date()
+            usage = self.model.priced_usage(start, now.date() + timedelta(days=1), as_of=now)
+            found = spikes(detect_cost_anomalies(Allocator(usage)))
+            self._cache = (now, usage, found)
+        return self._cache
+
+    def usage_resources(self, info: WorkspaceInfo) -> list[Resource]:
+        """The workspace's confirmed cost spikes as `usage` resources (Observer source)."""
+        if not info.workspace_id:
+            return []
+        now, usage, found = self._priced()
+        last_complete = now.date() - timedelta(days=1)
+        out = []
+        for s in found:
+            if s.workspace_id != info.workspace_id:
+                continue
+            ongoing = (last_complete - s.end).days <= self.ongoing_days
+            rid = f"{info.name}/{s.family}/{s.start.isoformat()}"
+            data: dict[str, Any] = {
+                "id": rid,
+                "workspace_id": s.workspace_id,
+                "sku_family": s.family,
+                "start": s.start.isoformat(),
+                "end": s.end.isoformat(),
+                "ongoing": ongoing,
+                "signals": [_signal(s, usage.currency)],
+                "jobs": self._jobs(s) if ongoing else [],
+            }
+            out.append(Resource("usage", rid, info.name, data, rid))
+        return out
+
+    def _jobs(self, s: Spike) -> list[str]:
+        """Jobs of the workspace whose cost on the spike's last day rose above their usual."""
+        now = self.clock.now()
+        days = contributor_days(s.end)
+        usage = self.model.priced_usage(
+            min(days),
+            max(days) + timedelta(days=1),
+            as_of=now,
+            by_resource=True,
+            days=days,
+            workspace_ids=[s.workspace_id],
+        )
+        per_job: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
+        for line in usage.lines:
+            if line.job_id:
+                per_job[str(line.job_id)][line.usage_date] += float(line.cost)
+        return [c.resource for c in contributors(per_job, s.end, top=10)]
+
+    def month_to_date(self) -> dict[str, Decimal]:
+        """Month-to-date cost per workspace id (list prices)."""
+        now, usage, _ = self._priced()
+        first = now.date().replace(day=1)
+        out: dict[str, Decimal] = defaultdict(Decimal)
+        for line in usage.lines:
+            if line.usage_date >= first:
+                out[line.workspace_id] += line.cost
+        return dict(out)
+
+    def budget_resources(
+        self, budgets: Sequence[BudgetLike], inventory: Sequence[WorkspaceInfo], scope: str
+    ) -> list[Resource]:
+        """One `budgets` resource per budget: month-to-date spend of its workspaces."""
+        if not budgets:
+            return []
+        mtd = self.month_to_date()
+        out = []
+        for b in budgets:
+            members = [w for w in inventory if _member(b, w)]
+            spent = sum((mtd.get(w.workspace_id or "", Decimal(0)) for w in members), Decimal(0))
+            data = {
+                "name": b.name,
+                "scope": b.scope,
+                "workspaces": [w.name for w in members],
+                "budget_usd": float(b.monthly_usd),
+                "month_to_date_usd": float(round(spent, 2)),
+                "thresholds": list(b.thresholds),
+                "month": self.clock.now().strftime("%Y-%m"),
+            }
+            out.append(Resource("budgets", b.name, scope, data, b.name))
+        return out
+
+
+def _member(b: BudgetLike, w: WorkspaceInfo) -> bool:
+    value: Mapping[str, str] = {"workspace": w.name, "project": w.project}
+    if b.scope == "cost_center":
+        return w.cost_center == b.name
+    return value.get(b.scope) == b.name
+
+
+def _signal(s: Spike, currency: str) -> dict[str, Any]:
+    peak = max(s.days, key=lambda a: a.delta)
+    return {
+        "code": "cost.anomaly",
+        "start": s.start.isoformat(),
+        "end": s.end.isoformat(),
+        "days": len(s.days),
+        "peak_day": _day(peak).isoformat(),
+        "observed": round(peak.observed, 2),
+        "expected": round(peak.expected, 2),
+        "percent_above": round(100 * peak.pct, 1),
+        "currency": currency,
+    }
