@@ -73,7 +73,8 @@ def test_a_page_that_keeps_failing_gives_an_honest_partial_listing() -> None:
             seen.extend(o.object_id for o in ws.list(ObjectKind.CLUSTER))
     assert len(seen) == info.value.delivered == 100
     assert info.value.kind == "clusters" and info.value.retryable
-    assert "stopped after 100" in str(info.value)
+    assert info.value.page == 2
+    assert "stopped at page 2 after 100" in str(info.value)
 
 
 def test_a_server_that_does_not_answer_times_out_as_transient() -> None:

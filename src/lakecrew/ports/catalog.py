@@ -44,7 +44,8 @@ def parse_full_name(full_name: str) -> tuple[str, str, str]:
 class ColumnInfo:
     """One column. `type_text` is the Databricks type (`bigint`, `decimal(38,18)`, `map<...>`).
 
-    `mask` is the full name of the masking function (`cat.schema.fn`), `mask_using` the extra
+    `mask` is the full name of the masking function (`cat.schema.fn`; lakecrew's own are in
+    core/column_masks.py), applied at read to every non-privileged query; `mask_using` the extra
     columns passed to it; `position` is 0-based as in Unity Catalog.
     """
 

@@ -122,7 +122,7 @@ def test_contract_price_window_and_currency(billing: LocalSqlEngine) -> None:
 
 
 def test_sql_table_total(billing: LocalSqlEngine) -> None:
-    assert CostModel(billing).table_total(START, END) == {"USD": Decimal("8.600000")}
+    assert CostModel(billing).table_total(START, END) == {"USD": Decimal("8.60")}
 
 
 def test_billing_lag_marks_the_last_days_incomplete(billing: LocalSqlEngine) -> None:

@@ -54,7 +54,7 @@ def test_masked_columns_are_masked_for_every_query(
 ) -> None:
     eng = LocalSqlEngine(store, metastore)
     rows = eng.fetch(f"SELECT id, phone, name, age, user FROM {masked} ORDER BY id").as_dicts()
-    assert [r["phone"] for r in rows] == [mask_phone(p) if p else None for p in PHONES]
+    assert [r["phone"] for r in rows] == [None if p is None else mask_phone(p) for p in PHONES]
     assert {r["name"] for r in rows} == {None}
     assert {r["age"] for r in rows} == {None}
     assert {r["user"] for r in rows} == {None}

@@ -160,7 +160,7 @@ def test_read_only_by_default(store: DeltaStore, metastore: SqliteMetastore) -> 
             ro.execute(sql)
     with pytest.raises(SafetyRefusal, match="read-only"):
         ro.save_table("main.s.t", pa.table({"a": [1]}))
-    with pytest.raises(UsageError, match="table function .* is not allowed"):
+    with pytest.raises(UsageError, match=r"table function .* is not allowed"):
         ro.fetch("SELECT * FROM read_csv('/etc/hostname')")
     assert store.list_tables() == []
 

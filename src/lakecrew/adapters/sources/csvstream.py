@@ -96,12 +96,14 @@ class _QuoteScan:
             self.regular = False
             return
         qpos = np.flatnonzero(buf == self.quote)
-        odd = ((np.arange(len(qpos)) + self.quotes) % 2).astype(bool)
-        before_q = np.where(qpos > 0, buf[np.maximum(qpos - 1, 0)], self.prev)
-        closing = qpos[odd]
+        first_open = self.quotes % 2  # quotes alternate: opening, closing, opening, ...
+        opening, closing = qpos[first_open::2], qpos[1 - first_open :: 2]
+        before_q = buf[np.maximum(opening - 1, 0)]
+        if len(opening) and opening[0] == 0:
+            before_q[0] = self.prev
         after_q = buf[np.minimum(closing + 1, len(buf) - 1)]
         at_end = closing + 1 >= len(buf)
-        if not self._ends(before_q[~odd]).all() or not (self._ends(after_q) | at_end).all():
+        if not self._ends(before_q).all() or not (self._ends(after_q) | at_end).all():
             self.regular = False  # a quote in the middle of a value: the exact path decides
             return
         self.pending_close = bool(len(closing) and closing[-1] == len(buf) - 1)
@@ -279,10 +281,9 @@ def _first_record(path: Path, encoding: str, delimiter: str, quotechar: str) -> 
 
 
 def _arrow_chunks(path: Path, scan: Scan, dialect: Dialect) -> Iterator[Chunk]:
-    uri, header, chunk_rows = str(path), dialect.header, dialect.chunk_rows
-    delimiter, quotechar = dialect.delimiter, dialect.quotechar
-    first = _first_record(path, scan.encoding, delimiter, quotechar)
-    names = header_names(first) if header else [f"_c{i}" for i in range(len(first))]
+    uri = str(path)
+    first = _first_record(path, scan.encoding, dialect.delimiter, dialect.quotechar)
+    names = header_names(first) if dialect.header else [f"_c{i}" for i in range(len(first))]
     if len(names) == 1:
         # One column: pyarrow cannot tell a blank line from an empty value; take the exact path.
         yield from _python_chunks(path, scan, dialect)
@@ -293,6 +294,26 @@ def _arrow_chunks(path: Path, scan: Scan, dialect: Dialect) -> Iterator[Chunk]:
         invalid.append(row)
         return "skip"
 
+    try:
+        yield from _arrow_stream(path, scan, dialect, names=names, invalid=invalid, handler=handler)
+    except pa.ArrowInvalid as exc:
+        raise DataError(
+            f"CSV could not be parsed ({str(exc).splitlines()[0][:160]})",
+            where=uri,
+            fix="check the file's quoting; records over 16 MiB are not supported",
+        ) from exc
+
+
+def _arrow_stream(
+    path: Path,
+    scan: Scan,
+    dialect: Dialect,
+    *,
+    names: list[str],
+    invalid: list[Any],
+    handler: Any,
+) -> Iterator[Chunk]:
+    header, chunk_rows = dialect.header, dialect.chunk_rows
     reader = pv.open_csv(
         path,
         read_options=pv.ReadOptions(
@@ -303,8 +324,8 @@ def _arrow_chunks(path: Path, scan: Scan, dialect: Dialect) -> Iterator[Chunk]:
             encoding="utf8" if scan.encoding in ("utf-8", "utf-8-sig") else scan.encoding,
         ),
         parse_options=pv.ParseOptions(
-            delimiter=delimiter,
-            quote_char=quotechar,
+            delimiter=dialect.delimiter,
+            quote_char=dialect.quotechar,
             newlines_in_values=True,
             invalid_row_handler=handler,
         ),
@@ -314,8 +335,7 @@ def _arrow_chunks(path: Path, scan: Scan, dialect: Dialect) -> Iterator[Chunk]:
             quoted_strings_can_be_null=False,
         ),
     )
-    base = 2 if header else 1
-    placer = _Placer(scan, base, uri, len(names))
+    placer = _Placer(scan, 2 if header else 1, str(path))
     pending: list[pa.RecordBatch] = []
     held = 0
     for batch in reader:
@@ -333,8 +353,8 @@ def _arrow_chunks(path: Path, scan: Scan, dialect: Dialect) -> Iterator[Chunk]:
 class _Placer:
     """Turns pyarrow's record ordinals into physical line numbers for rows and rejects."""
 
-    def __init__(self, scan: Scan, base: int, uri: str, width: int) -> None:
-        self.scan, self.base, self.uri, self.width = scan, base, uri, width
+    def __init__(self, scan: Scan, base: int, uri: str) -> None:
+        self.scan, self.base, self.uri = scan, base, uri
         self.accepted = 0
         self.reject_ordinals: list[int] = []
         self.used = 0  # rejects already handed out

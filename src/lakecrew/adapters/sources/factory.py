@@ -76,6 +76,13 @@ def _file_source(
     else:
         root, pattern = path, str(options.get("pattern", "*"))
     encoding = options.get("encoding")
+    batch_rows = options.get("batch_rows", 1_000_000)
+    if not isinstance(batch_rows, int) or isinstance(batch_rows, bool) or batch_rows < 1:
+        raise ConfigError(
+            "options.batch_rows must be a positive whole number",
+            where=f"{where} source.options.batch_rows",
+            fix="e.g. batch_rows: 500000 (rows per batch; bounds a run's memory)",
+        )
     return FileSource(
         name=name,
         root=root,
@@ -84,6 +91,7 @@ def _file_source(
         format=None if kind == "files" else cast(FileFormat, kind),
         csv=CsvOptions(delimiter=str(options.get("delimiter", ",")), encoding=encoding),
         json=JsonOptions(records_key=options.get("records_key"), encoding=encoding),
+        batch_rows=batch_rows,
     )
 
 

@@ -76,6 +76,7 @@ class FileSource:
 
     ``allow_overwrites=False`` (the Auto Loader default): a committed path is never re-read,
     even if it changes. ``True``: a path whose content (sha256) changed is ingested again.
+    ``batch_rows`` bounds the accepted rows of one CSV batch (and so the memory of a run).
     """
 
     name: str

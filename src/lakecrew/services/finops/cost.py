@@ -10,8 +10,9 @@ names, from the latest SCD2 rows) and sums to day × workspace × SKU × record 
 tags (× resource ids on request). Data-quality counts (duplicates, negative originals, positive
 retractions, usage_date not the UTC date) ride along as aggregates of the same pass. Python only
 sees the grouped lines. Corrections (RETRACTION, RESTATEMENT) are summed, never "latest wins".
-Money stays Decimal: the SQL product follows Databricks' decimal rules (DECIMAL(38,6) per row);
-contract prices apply to the summed quantity of a line with Decimal arithmetic.
+Money stays Decimal: a line's cost is its summed quantity × its unit price (the price is part of
+the grain), exact in Python — not Databricks' per-row DECIMAL(38,6) rounding, which the
+independent `table_total` uses; the two agree to far below a cent (sub-micro-dollar per row).
 """
 
 from __future__ import annotations
@@ -41,13 +42,15 @@ LIST_PRICES = "system.billing.list_prices"
 CONTRACT_SCALE = Decimal("0.000001")  # same scale as Databricks' decimal(38,6) product
 RESOURCE_COLUMNS = ("job_id", "dlt_pipeline_id", "warehouse_id", "endpoint_name", "cluster_id")
 
+OPEN_END = "TIMESTAMP '9999-12-31 00:00:00+00:00'"
 _PRICE_JOIN = f"""
 LEFT JOIN {LIST_PRICES} lp
   ON  u.sku_name = lp.sku_name
   AND u.cloud = lp.cloud
   AND u.usage_unit = lp.usage_unit
   AND u.usage_end_time >= lp.price_start_time
-  AND (lp.price_end_time IS NULL OR u.usage_end_time < lp.price_end_time)"""
+  AND u.usage_end_time < COALESCE(lp.price_end_time, {OPEN_END})"""
+"""The documented price join; the open end as COALESCE (not OR) keeps it a hash join."""
 
 _LATEST = """{alias} AS (
   SELECT workspace_id, {id_col} AS rid, tags FROM {table}
@@ -131,7 +134,6 @@ def priced_usage_sql(
     aggs = ",\n       ".join(
         [
             "SUM(u.usage_quantity) AS quantity",
-            "SUM(u.usage_quantity * lp.pricing.effective_list.default) AS list_cost",
             "COUNT(*) AS records",
             *checks,
         ]
@@ -147,12 +149,13 @@ WITH u0 AS (
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY record_id ORDER BY ingestion_date, usage_end_time, usage_quantity) = 1
 )
-SELECT lp.currency_code AS currency_code,
-       SUM(u.usage_quantity * lp.pricing.effective_list.default) AS list_cost,
-       COUNT(*) AS records
+SELECT lp.currency_code AS currency_code, lp.pricing.effective_list.default AS unit_price,
+       SUM(u.usage_quantity) AS quantity
 FROM u0 u{_PRICE_JOIN.replace("LEFT JOIN", "JOIN")}
-GROUP BY lp.currency_code"""
-"""The list-price total of the usage table over a period, computed in SQL (reconciliation)."""
+GROUP BY lp.currency_code, lp.pricing.effective_list.default"""
+"""Quantity per list price of the usage table over a period: an independent query for
+reconciliation (plain de-duplication by window, no tags, no grain)."""
+
 
 PRICE_WINDOWS_SQL = f"""
 SELECT sku_name, cloud, usage_unit, price_start_time, price_end_time
@@ -306,8 +309,10 @@ class CostModel:
     def table_total(self, start: date | datetime, end: date | datetime) -> dict[str, Decimal]:
         """List cost per currency of the usage table over `[start, end)`, summed in SQL."""
         params = {"start_date": utc_date(start, "start"), "end_date": utc_date(end, "end")}
-        result = self._engine.fetch(TABLE_TOTAL_SQL, params)
-        return {str(r["currency_code"]): Decimal(r["list_cost"]) for r in result.as_dicts()}
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for r in self._engine.fetch(TABLE_TOTAL_SQL, params).as_dicts():
+            totals[str(r["currency_code"])] += Decimal(r["quantity"]) * Decimal(r["unit_price"])
+        return dict(totals)
 
     def _check_price_windows(self, first: date, stop: date) -> None:
         bounds = {
@@ -369,7 +374,7 @@ class CostModel:
                 cost = (quantity * unit).quantize(CONTRACT_SCALE)
             elif row["list_unit_price"] is not None:
                 unit, currency = Decimal(row["list_unit_price"]), str(row["currency_code"])
-                cost = Decimal(row["list_cost"])
+                cost = quantity * unit
             else:
                 unpriced.append(row)
                 continue

@@ -191,9 +191,10 @@ def _case_variants(spellings: Sequence[str], limit: int = 4096) -> list[str] | N
 
 def _plain_ints(clean: pa.Array) -> pa.Array | None:
     """Arrow's own cast when every value is plain digits within the regex's 18; else None."""
-    if pc.any(pc.match_substring(clean, "x")).as_py() or pc.any(
-        pc.match_substring(clean, "X")
-    ).as_py():
+    if (
+        pc.any(pc.match_substring(clean, "x")).as_py()
+        or pc.any(pc.match_substring(clean, "X")).as_py()
+    ):
         return None  # Arrow also reads hexadecimal (0x1F); the strict path rejects it
     try:
         nums = pc.cast(clean, pa.int64())
