@@ -37,7 +37,7 @@ BENCHES: list[tuple[str, str, list[str], list[str]]] = [
         ["5000"],
     ),
 ]
-OPTIONAL = [
+OPTIONAL: list[tuple[str, str, list[str], list[str]]] = [
     ("crew sweep at 1k / 10k / 100k resources", "benchmarks.bench_crew_sweep", [], ["--quick"]),
     ("finops allocation and weekly report", "benchmarks.bench_finops", [], ["--quick"]),
     ("medallion pipeline at 10M rows", "benchmarks.bench_medallion", [], ["--quick"]),
