@@ -93,7 +93,7 @@ def observer(ctx: Context, loaded: Pack) -> Observer:
     """The Observer with the security monitor, cost anomalies and budgets plugged in."""
     monitor = SecurityMonitor(ctx.sql, ctx.clock, loaded.security)
     costs = CostSource(ctx.sql, ctx.clock)
-    budgets = ctx.config.budgets
+    config = ctx.config
 
     def security(info: WorkspaceInfo) -> list[Resource]:
         return _tolerant(lambda: monitor.resources(info.workspace_id, info.name))
@@ -102,7 +102,7 @@ def observer(ctx: Context, loaded: Pack) -> Observer:
         return _tolerant(lambda: costs.usage_resources(info))
 
     def budget(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
-        return _tolerant(lambda: costs.budget_resources(budgets, inventory, scope))
+        return _tolerant(lambda: costs.budget_resources(config, scope))
 
     return Observer(
         ctx.clock,

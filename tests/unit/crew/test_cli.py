@@ -104,3 +104,12 @@ def test_exempt_validates_and_records(project: tuple[Path, str]) -> None:
         ],
     )
     assert bad.exit_code == 2 and "in the past" in bad.output
+
+
+def test_approve_refuses_an_unknown_action(project: tuple[Path, str]) -> None:
+    root, _ = project
+    result = CliRunner().invoke(
+        app, ["approve", "abcdef012345", "--approver", "lead", "--project", str(root)]
+    )
+    assert result.exit_code != 0
+    assert "no action matches 'abcdef012345'" in result.output

@@ -20,6 +20,7 @@ from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.sql_engine import LocalSqlEngine
 from lakecrew.adapters.local.system_tables import ensure_system_tables
 from lakecrew.core.finops import PricedUsage
+from lakecrew.services.estate.config import EstateConfig, load_estate
 from lakecrew.services.finops.allocation import Allocator
 from lakecrew.services.finops.cost import CostModel
 from lakecrew.services.simulate.simulator import simulate
@@ -37,6 +38,9 @@ class Simulated:
     priced: PricedUsage
     allocator: Allocator
     table_total: dict[str, Any]
+    config: EstateConfig
+    now: datetime
+    project: Path
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +56,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulated]:
             store.append(name, sink.table(name))
     engine = LocalSqlEngine(store, metastore)
     now = datetime.fromisoformat(report.ground_truth["now"])
+    layout.config_path.write_text(report.estate_yaml, encoding="utf-8")
     model = CostModel(engine)
     priced = model.priced_usage(START, END, as_of=now, by_resource=True)
     workspaces = sink.table("system.access.workspaces_latest").to_pylist()
@@ -62,6 +67,9 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulated]:
         priced=priced,
         allocator=Allocator(priced),
         table_total=model.table_total(START, END),
+        config=load_estate(layout.config_path, require_approved=False),
+        now=now,
+        project=layout.root,
     )
     engine.close()
     metastore.close()

@@ -12,7 +12,9 @@ scan that finds the physical line where every record starts. ``stream_csv`` then
   stray quotes, UTF-16, bare ``\\r`` — so such rows are rejected exactly as before.
 
 Both paths yield chunks of at most ``chunk_rows`` accepted rows with their line numbers and the
-rejects that precede the chunk's end. Nothing is silently dropped.
+rejects that precede the chunk's end. Nothing is silently dropped. An undeclared, non-UTF-8
+encoding is guessed from the first ``DETECT_SAMPLE`` bytes and then applied strictly to the whole
+file (a byte it cannot decode is a ``DataError`` naming the line).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from lakecrew.ports.source import Rejected
 BLOCK = 16 << 20
 ARROW_BLOCK = 16 << 20
 DETECT_SAMPLE = 32 << 20
-_Q, _NL, _CR = ord('"'), ord("\n"), ord("\r")
+_NL, _CR = ord("\n"), ord("\r")
 
 
 @dataclass(frozen=True)

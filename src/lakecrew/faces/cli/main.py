@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from lakecrew.core.errors import LakecrewError
-from lakecrew.faces.cli import commands, crew, deploy, estate, pipeline, policy
+from lakecrew.faces.cli import commands, cost, crew, deploy, estate, pipeline, policy
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, default_project, state_of
 
@@ -75,6 +75,8 @@ def main(
 app.add_typer(estate.app, name="estate")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(policy.app, name="policy")
+app.add_typer(cost.app, name="cost")
+app.add_typer(cost.anomalies_app, name="anomalies")
 app.add_typer(deploy.app, name="deploy")
 commands.register(app)
 crew.register(app)

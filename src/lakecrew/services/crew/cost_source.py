@@ -1,7 +1,8 @@
 """FinOps facts for the crew (SOP 1.9.5, 2.1.2, 2.2.1, 3.1.6): budgets and cost anomalies.
 
 Built on the FinOps service's public API (CostModel → Allocator → detect_cost_anomalies,
-`contributors`); usage is priced ONCE per sweep run (memoised on the clock's `now`), then:
+`contributors`); a workspace's usage is priced once per `now` for its anomalies (only that
+workspace: series are per workspace), the estate's current month once for the budgets:
 
 - `usage_resources(info)` (a per-workspace Observer source): one `usage` resource per confirmed
   cost spike, id `<workspace>/<family>/<first day>` where the family is the billing origin
@@ -9,46 +10,37 @@ Built on the FinOps service's public API (CostModel → Allocator → detect_cos
   consecutive days is one resource. It carries `signals: [{code: cost.anomaly, ...}]`, whether it
   is `ongoing` (its last day is within `ongoing_days` of the last complete billing day), and for
   an ongoing spike the workspace's `jobs` whose cost rose that day (the phase-4 pause targets);
-- `budget_resources(budgets, inventory)` (the estate pass): one `budgets` resource per
-  lakecrew.yaml budget, id = the budget's name, with `budget_usd`, `month_to_date_usd`,
-  `thresholds` — the pack's `budget.exceeded` rule grades it 50/80/100 % → info/warning/critical.
-Exemptions (rule, resource id, approver, expiry — SOP 1.9.5 exceptions) suppress both as usual.
+- `budget_resources(config, scope)` (the estate pass): one `budgets` resource per lakecrew.yaml
+  budget from FinOps' `budget_status` (month-to-date, forecast, thresholds crossed, exception),
+  id = the workspace name for a workspace budget (else `<scope>:<name>`), with `budget_usd`,
+  `month_to_date_usd`, `thresholds` — the pack's `budget.exceeded` rule grades it 50/80/100 %
+  → info/warning/critical. An approved exception in lakecrew.yaml (`budgets[].exceptions`) or a
+  crew exemption (`lakecrew exempt budget.exceeded <id> --approver --until`) suppresses it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
-from lakecrew.core.finops import Anomaly, PricedUsage
+from lakecrew.core.finops import Anomaly
 from lakecrew.core.resources import Resource
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.crew.snapshot import WorkspaceInfo
+from lakecrew.services.estate.config import EstateConfig
 from lakecrew.services.finops.allocation import Allocator
+from lakecrew.services.finops.budgets import budget_status, month_bounds
 from lakecrew.services.finops.cost import CostModel
 from lakecrew.services.finops.detection import (
     contributor_days,
     contributors,
     detect_cost_anomalies,
 )
-
-
-class BudgetLike(Protocol):
-    """What a lakecrew.yaml budget offers (services/estate/config.Budget)."""
-
-    @property
-    def scope(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def monthly_usd(self) -> Decimal: ...
-    @property
-    def thresholds(self) -> list[int]: ...
 
 
 @dataclass(frozen=True)
@@ -116,22 +108,28 @@ class CostSource:
         self.history_days = history_days
         self.ongoing_days = ongoing_days
         self.model = model or CostModel(sql)
-        self._cache: tuple[datetime, PricedUsage, list[Spike]] | None = None
+        self._spikes: dict[tuple[datetime, str], tuple[str, list[Spike]]] = {}
+        self._mtd: tuple[datetime, dict[str, Decimal]] | None = None
 
-    def _priced(self) -> tuple[datetime, PricedUsage, list[Spike]]:
+    def spikes(self, workspace_id: str) -> tuple[str, list[Spike]]:
+        """(currency, confirmed spikes) of one workspace over `history_days` (memoised)."""
         now = self.clock.now()
-        if self._cache is None or self._cache[0] != now:
+        key = (now, workspace_id)
+        if key not in self._spikes:
             start = (now - timedelta(days=self.history_days)).date()
-            usage = self.model.priced_usage(start, now.date() + timedelta(days=1), as_of=now)
+            usage = self.model.priced_usage(
+                start, now.date() + timedelta(days=1), as_of=now, workspace_ids=[workspace_id]
+            )
             found = spikes(detect_cost_anomalies(Allocator(usage)))
-            self._cache = (now, usage, found)
-        return self._cache
+            self._spikes[key] = (usage.currency, found)
+        return self._spikes[key]
 
     def usage_resources(self, info: WorkspaceInfo) -> list[Resource]:
         """The workspace's confirmed cost spikes as `usage` resources (Observer source)."""
         if not info.workspace_id:
             return []
-        now, usage, found = self._priced()
+        now = self.clock.now()
+        currency, found = self.spikes(info.workspace_id)
         last_complete = now.date() - timedelta(days=1)
         out = []
         for s in found:
@@ -146,7 +144,7 @@ class CostSource:
                 "start": s.start.isoformat(),
                 "end": s.end.isoformat(),
                 "ongoing": ongoing,
-                "signals": [_signal(s, usage.currency)],
+                "signals": [_signal(s, currency)],
                 "jobs": self._jobs(s) if ongoing else [],
             }
             out.append(Resource("usage", rid, info.name, data, rid))
@@ -170,45 +168,33 @@ class CostSource:
                 per_job[str(line.job_id)][line.usage_date] += float(line.cost)
         return [c.resource for c in contributors(per_job, s.end, top=10)]
 
-    def month_to_date(self) -> dict[str, Decimal]:
-        """Month-to-date cost per workspace id (list prices)."""
-        now, usage, _ = self._priced()
-        first = now.date().replace(day=1)
-        out: dict[str, Decimal] = defaultdict(Decimal)
-        for line in usage.lines:
-            if line.usage_date >= first:
-                out[line.workspace_id] += line.cost
-        return dict(out)
-
-    def budget_resources(
-        self, budgets: Sequence[BudgetLike], inventory: Sequence[WorkspaceInfo], scope: str
-    ) -> list[Resource]:
-        """One `budgets` resource per budget: month-to-date spend of its workspaces."""
-        if not budgets:
+    def budget_resources(self, config: EstateConfig, scope: str) -> list[Resource]:
+        """One `budgets` resource per lakecrew.yaml budget (FinOps `budget_status`): id = the
+        workspace name for a workspace budget, else `<scope>:<name>`."""
+        if not config.budgets:
             return []
-        mtd = self.month_to_date()
+        now = self.clock.now()
+        first, _ = month_bounds(now.date())
+        usage = self.model.priced_usage(first, now.date() + timedelta(days=1), as_of=now)
         out = []
-        for b in budgets:
-            members = [w for w in inventory if _member(b, w)]
-            spent = sum((mtd.get(w.workspace_id or "", Decimal(0)) for w in members), Decimal(0))
+        for st in budget_status(usage, config, now.date()):
+            rid = st.name if st.scope == "workspace" else f"{st.scope}:{st.name}"
             data = {
-                "name": b.name,
-                "scope": b.scope,
-                "workspaces": [w.name for w in members],
-                "budget_usd": float(b.monthly_usd),
-                "month_to_date_usd": float(round(spent, 2)),
-                "thresholds": list(b.thresholds),
-                "month": self.clock.now().strftime("%Y-%m"),
+                **st.as_dict(),
+                "id": rid,
+                "budget_usd": float(st.budget),
+                "month_to_date_usd": float(round(st.actual, 2)),
+                "thresholds": _thresholds(config, st.scope, st.name),
             }
-            out.append(Resource("budgets", b.name, scope, data, b.name))
+            out.append(Resource("budgets", rid, scope, data, f"{st.scope} {st.name}"))
         return out
 
 
-def _member(b: BudgetLike, w: WorkspaceInfo) -> bool:
-    value: Mapping[str, str] = {"workspace": w.name, "project": w.project}
-    if b.scope == "cost_center":
-        return w.cost_center == b.name
-    return value.get(b.scope) == b.name
+def _thresholds(config: EstateConfig, scope: str, name: str) -> list[int]:
+    for b in config.budgets:
+        if b.scope == scope and b.name == name:
+            return list(b.thresholds)
+    return [50, 80, 100]
 
 
 def _signal(s: Spike, currency: str) -> dict[str, Any]:

@@ -188,6 +188,17 @@ class Rollout(_Strict):
         return self.phases.get(environment, 1)
 
 
+class BudgetException(_Strict):
+    """A documented approval to exceed a budget (SOP 1.9.5): who approved, why, until when.
+
+    `limit_usd` is the approved ceiling for the month (None: any overrun is covered)."""
+
+    approved_by: NonEmpty
+    reason: NonEmpty
+    expires: date
+    limit_usd: Annotated[Decimal, Field(gt=0)] | None = None
+
+
 class Budget(_Strict):
     """A monthly budget for one workspace, project or cost center, with alert thresholds (%)."""
 
@@ -197,6 +208,7 @@ class Budget(_Strict):
     thresholds: list[Annotated[int, Field(ge=1, le=1000)]] = Field(
         default_factory=lambda: [50, 80, 100], min_length=1
     )
+    exceptions: list[BudgetException] = Field(default_factory=list)
 
     @field_validator("thresholds")
     @classmethod

@@ -82,7 +82,8 @@ def priced_usage_sql(
          usage_end_time, record_type, billing_origin_product, usage_quantity,
          usage_metadata.job_id AS job_id, usage_metadata.dlt_pipeline_id AS dlt_pipeline_id,
          usage_metadata.warehouse_id AS warehouse_id,
-         usage_metadata.endpoint_name AS endpoint_name, usage_metadata.cluster_id AS cluster_id{own}"""
+         usage_metadata.endpoint_name AS endpoint_name,
+         usage_metadata.cluster_id AS cluster_id{own}"""
     period = f"usage_date >= :start_date AND usage_date < :end_date{where}"
     ctes = [
         f"""dup AS (

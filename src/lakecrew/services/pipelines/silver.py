@@ -85,12 +85,17 @@ def build_silver(
         if duplicates:
             keep = _within(keep, deduped.keep_mask, typed.num_rows)
     ok_rows = typed.filter(keep) if keep is not None else typed
-    ok_raw = raw.filter(keep) if keep is not None else raw
 
     report = evaluate(ok_rows, spec.expectations, context)
     split = report.split(ok_rows)
     picked, names = _rule_reasons(report, split)
-    q_rules = _quarantine_rows(ok_raw, split.quarantine_mask, picked, spec, names)
+    # The raw text of rule failures, picked from the raw batch (no copy of the kept raw rows).
+    in_raw = (
+        split.quarantine_mask
+        if keep is None
+        else _within(keep, split.quarantine_mask, raw.num_rows)
+    )
+    q_rules = _quarantine_rows(raw, in_raw, picked, spec, names)
     quarantine = pa.concat_tables([q_cast, q_rules]) if q_cast.num_rows else q_rules
 
     silver = apply_masks(split.good, [c.mask_rule() for c in spec.columns], tokenizer)

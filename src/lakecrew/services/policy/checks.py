@@ -456,8 +456,8 @@ def budget_exceeded(
     1.9.5, 2.1.2). The highest crossed threshold grades the finding: 50 % info, 80 % warning,
     100 % critical (evidence `severity`).
 
-    Reads `budget_usd`, `month_to_date_usd` and `thresholds` (default [50, 80, 100]); the crew's
-    FinOps source computes them.
+    Reads `budget_usd`, `month_to_date_usd`, `thresholds` (default [50, 80, 100]) and
+    `exception` (an active approved exception: no finding); the crew's FinOps source fills them.
 
     ```yaml
     check: {name: budget_exceeded}
@@ -469,8 +469,8 @@ def budget_exceeded(
     used = 100.0 * spent / budget
     thresholds = res.data.get("thresholds") or [50, 80, 100]
     crossed = [float(t) for t in thresholds if isinstance(t, int | float) and used >= t]
-    if not crossed or approved("budget", res, pack, ctx):
-        return None
+    if not crossed or res.data.get("exception") or approved("budget", res, pack, ctx):
+        return None  # an approved exception (lakecrew.yaml budgets[].exceptions) covers it
     return {
         "budget_usd": budget,
         "month_to_date_usd": spent,

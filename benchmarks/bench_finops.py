@@ -1,0 +1,216 @@
+"""FinOps benchmark: cost allocation and the weekly report over ~20M usage rows.
+
+Steps (each in its own subprocess, for honest peak memory; query steps time their core only):
+- `build`: `simulate_project` at `--scale` (650 ≈ 20M rows of system.billing.usage); skipped
+  when the project already holds a simulation at that scale;
+- `alloc_lakecrew`: `CostModel.priced_usage` over the whole usage window through the
+  LocalSqlEngine (Databricks SQL, translated) + `Allocator.by` for every tag dimension;
+- `alloc_raw`: the same aggregation hand-written in DuckDB SQL over the same Parquet files
+  (the Delta tables' live files): de-duplication, the price join, tag fallback to the latest
+  SCD2 tags, grouped by day × workspace × SKU × record type × price × tags, then the same
+  Decimal sums in Python per project / cost center / owner / environment;
+- `weekly_lakecrew`: `cost_report(..., "week")` (budgets, movers, anomalies with contributors,
+  untagged, recommendations) — its own window is nine weeks;
+- `weekly_raw`: the raw aggregation over the same nine-week window (the part of the weekly
+  report that scales with usage rows).
+Run: python -m benchmarks.bench_finops [--scale N] [--repeats R] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import child_main, measure, report
+
+TAGS = ("cost_center", "project", "owner", "environment")
+
+RAW_SQL = """
+WITH usage AS (
+  SELECT * FROM read_parquet($usage, union_by_name = true)
+  WHERE usage_date >= $start AND usage_date < $end
+), dup AS (
+  SELECT record_id, COUNT(*) AS copies FROM usage GROUP BY record_id HAVING COUNT(*) > 1
+), u AS (
+  SELECT * FROM usage WHERE record_id NOT IN (SELECT record_id FROM dup)
+  UNION ALL
+  SELECT * FROM usage WHERE record_id IN (SELECT record_id FROM dup)
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY record_id ORDER BY ingestion_date, usage_end_time, usage_quantity) = 1
+), lp AS (SELECT * FROM read_parquet($prices, union_by_name = true)),
+jt AS (SELECT workspace_id, job_id AS rid, tags FROM read_parquet($jobs, union_by_name = true)
+       QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, job_id ORDER BY change_time DESC) = 1),
+wt AS (SELECT workspace_id, warehouse_id AS rid, tags
+       FROM read_parquet($warehouses, union_by_name = true)
+       QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, warehouse_id
+                                  ORDER BY change_time DESC) = 1),
+ct AS (SELECT workspace_id, cluster_id AS rid, tags
+       FROM read_parquet($clusters, union_by_name = true)
+       QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, cluster_id
+                                  ORDER BY change_time DESC) = 1)
+SELECT u.usage_date, u.workspace_id, u.sku_name, u.record_type, lp.currency_code,
+       lp.pricing.effective_list."default" AS unit_price,
+       {tags},
+       SUM(u.usage_quantity) AS quantity, COUNT(*) AS records
+FROM u
+LEFT JOIN lp ON u.sku_name = lp.sku_name AND u.cloud = lp.cloud AND u.usage_unit = lp.usage_unit
+  AND u.usage_end_time >= lp.price_start_time
+  AND u.usage_end_time < COALESCE(lp.price_end_time, TIMESTAMPTZ '9999-12-31 00:00:00+00')
+LEFT JOIN jt ON jt.workspace_id = u.workspace_id AND jt.rid = u.usage_metadata.job_id
+LEFT JOIN wt ON wt.workspace_id = u.workspace_id AND wt.rid = u.usage_metadata.warehouse_id
+LEFT JOIN ct ON ct.workspace_id = u.workspace_id AND ct.rid = u.usage_metadata.cluster_id
+GROUP BY ALL
+"""
+
+
+def _raw_sql() -> str:
+    cols = [
+        f"COALESCE(NULLIF(u.custom_tags['{t}'], ''), NULLIF(jt.tags['{t}'], ''), "
+        f"NULLIF(wt.tags['{t}'], ''), NULLIF(ct.tags['{t}'], '')) AS {t}"
+        for t in TAGS
+    ]
+    return RAW_SQL.replace("{tags}", ",\n       ".join(cols))
+
+
+def _window(project: Path) -> tuple[date, date, datetime]:
+    truth = json.loads((project / ".lakecrew" / "simulation" / "ground_truth.json").read_text())
+    now = datetime.fromisoformat(truth["now"])
+    return now.date() - timedelta(days=89), now.date() + timedelta(days=1), now
+
+
+def _build(args: dict[str, Any]) -> dict[str, Any]:
+    from lakecrew.demo import simulate_project
+
+    project = Path(args["project"])
+    truth = project / ".lakecrew" / "simulation" / "ground_truth.json"
+    if truth.exists() and json.loads(truth.read_text()).get("scale") == args["scale"]:
+        return {"reused": True}
+    out = simulate_project(project, scale=args["scale"], seed=7)
+    return {"usage_rows": out["rows"]["system.billing.usage"]}
+
+
+def _alloc_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
+    from lakecrew.context import Context
+    from lakecrew.services.finops.allocation import Allocator
+    from lakecrew.services.finops.cost import CostModel
+
+    project = Path(args["project"])
+    start, end, now = _window(project)
+    if args.get("start"):
+        start = date.fromisoformat(args["start"])
+    ctx = Context.open(project)
+    t0 = time.perf_counter()
+    usage = CostModel(ctx.sql).priced_usage(start, end, as_of=now)
+    alloc = Allocator(usage)
+    totals = {d: len(alloc.by(d).rows) for d in TAGS}
+    seconds = time.perf_counter() - t0
+    return {"total_usd": str(usage.total.cents()), "records": usage.records, **totals,
+            "seconds": seconds}  # fmt: skip
+
+
+def _alloc_raw(args: dict[str, Any]) -> dict[str, Any]:
+    import duckdb
+    from deltalake import DeltaTable
+
+    project = Path(args["project"])
+    start, end, _ = _window(project)
+    if args.get("start"):
+        start = date.fromisoformat(args["start"])
+    lake = project / ".lakecrew" / "lakehouse" / "system"
+    files = {
+        name: DeltaTable(str(lake / path)).file_uris()
+        for name, path in (("usage", "billing/usage"), ("prices", "billing/list_prices"),
+                           ("jobs", "lakeflow/jobs"), ("warehouses", "compute/warehouses"),
+                           ("clusters", "compute/clusters"))
+    }  # fmt: skip
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    t0 = time.perf_counter()
+    rows = con.execute(_raw_sql(), {**files, "start": start, "end": end}).fetchall()
+    total = Decimal(0)
+    by: dict[str, dict[str, Decimal]] = {t: defaultdict(Decimal) for t in TAGS}
+    records = 0
+    for r in rows:
+        if r[5] is None:
+            continue
+        cost = Decimal(r[10]) * Decimal(r[5])
+        total += cost
+        records += r[11]
+        for i, t in enumerate(TAGS):
+            by[t][r[6 + i] or "__unallocated__"] += cost
+    seconds = time.perf_counter() - t0
+    return {"total_usd": str(total.quantize(Decimal("0.01"))), "records": records,
+            **{t: len(v) for t, v in by.items()}, "seconds": seconds}  # fmt: skip
+
+
+def _weekly_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
+    from lakecrew.context import Context
+    from lakecrew.services.finops.reports import cost_report
+
+    project = Path(args["project"])
+    _, _, now = _window(project)
+    ctx = Context.open(project)
+    t0 = time.perf_counter()
+    data = cost_report(ctx.sql, ctx.config, "week", now)
+    seconds = time.perf_counter() - t0
+    return {"week_total": data["total"], "anomalies": len(data["anomalies"]),
+            "recommendations": len(data["recommendations"]), "seconds": seconds}  # fmt: skip
+
+
+STEPS: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {
+    "build": _build,
+    "alloc_lakecrew": _alloc_lakecrew,
+    "alloc_raw": _alloc_raw,
+    "weekly_lakecrew": _weekly_lakecrew,
+    "weekly_raw": _alloc_raw,
+}
+
+
+def run(project: Path, scale: int, repeats: int) -> list[dict[str, Any]]:
+    args: dict[str, Any] = {"project": str(project), "scale": scale}
+    build = measure("bench_finops", "build", args, repeats=1, name=f"simulate scale={scale}")
+    mod = "bench_finops"
+    local = measure(mod, "alloc_lakecrew", args, repeats=repeats, name="allocation: lakecrew")
+    raw = measure(mod, "alloc_raw", args, repeats=repeats, name="allocation: raw duckdb")
+    if (local.extra["total_usd"], local.extra["records"]) != (
+        raw.extra["total_usd"],
+        raw.extra["records"],
+    ):
+        raise SystemExit(f"results differ: {local.extra} vs {raw.extra}")
+    _, _, now = _window(project)
+    week = {**args, "start": (now.date() - timedelta(days=70)).isoformat()}
+    weekly = measure(mod, "weekly_lakecrew", args, repeats=repeats, name="weekly report: lakecrew")
+    weekly_raw = measure(mod, "weekly_raw", week, repeats=repeats, name="weekly window: raw duckdb")
+    return [
+        *report("finops: build", [build]),
+        *report("finops: allocation (ratio vs raw DuckDB)", [raw, local], baseline=raw.name),
+        *report(
+            "finops: weekly report (ratio vs raw DuckDB aggregation of its window)",
+            [weekly_raw, weekly],
+            baseline=weekly_raw.name,
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) > 1 and sys.argv[1] in STEPS:
+        child_main(STEPS)
+    else:
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--scale", type=int, default=650)
+        parser.add_argument("--repeats", type=int, default=1)
+        parser.add_argument("--project", default="bench-out/finops")
+        parser.add_argument("--quick", action="store_true", help="scale 2, one repeat")
+        ns = parser.parse_args()
+        if ns.quick:
+            ns.scale, ns.repeats, ns.project = 2, 1, "bench-out/finops-quick"
+        print(json.dumps(run(Path(ns.project), ns.scale, ns.repeats), indent=2))
