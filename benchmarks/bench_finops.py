@@ -32,18 +32,22 @@ from benchmarks.harness import child_main, measure, report
 
 TAGS = ("cost_center", "project", "owner", "environment")
 
-RAW_SQL = """
-WITH usage AS (
-  SELECT * FROM read_parquet($usage, union_by_name = true)
-  WHERE usage_date >= $start AND usage_date < $end
-), dup AS (
-  SELECT record_id, COUNT(*) AS copies FROM usage GROUP BY record_id HAVING COUNT(*) > 1
+COLS = """record_id, workspace_id, sku_name, cloud, usage_unit, usage_date, usage_end_time,
+    record_type, usage_quantity, usage_metadata.job_id AS job_id,
+    usage_metadata.warehouse_id AS warehouse_id, usage_metadata.cluster_id AS cluster_id,
+    {own}"""
+SRC = "read_parquet($usage, union_by_name = true)"
+PERIOD = "usage_date >= $start AND usage_date < $end"
+RAW_SQL = f"""
+WITH dup AS (
+  SELECT record_id FROM {SRC} WHERE {PERIOD} GROUP BY record_id HAVING COUNT(*) > 1
 ), u AS (
-  SELECT * FROM usage WHERE record_id NOT IN (SELECT record_id FROM dup)
+  SELECT {COLS} FROM {SRC} WHERE {PERIOD} AND record_id NOT IN (SELECT record_id FROM dup)
   UNION ALL
-  SELECT * FROM usage WHERE record_id IN (SELECT record_id FROM dup)
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY record_id ORDER BY ingestion_date, usage_end_time, usage_quantity) = 1
+  SELECT * FROM (
+    SELECT {COLS} FROM {SRC} WHERE {PERIOD} AND record_id IN (SELECT record_id FROM dup)
+    QUALIFY ROW_NUMBER() OVER (
+      PARTITION BY record_id ORDER BY ingestion_date, usage_end_time, usage_quantity) = 1)
 ), lp AS (SELECT * FROM read_parquet($prices, union_by_name = true)),
 jt AS (SELECT workspace_id, job_id AS rid, tags FROM read_parquet($jobs, union_by_name = true)
        QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, job_id ORDER BY change_time DESC) = 1),
@@ -57,26 +61,27 @@ ct AS (SELECT workspace_id, cluster_id AS rid, tags
                                   ORDER BY change_time DESC) = 1)
 SELECT u.usage_date, u.workspace_id, u.sku_name, u.record_type, lp.currency_code,
        lp.pricing.effective_list."default" AS unit_price,
-       {tags},
+       {{tags}},
        SUM(u.usage_quantity) AS quantity, COUNT(*) AS records
 FROM u
 LEFT JOIN lp ON u.sku_name = lp.sku_name AND u.cloud = lp.cloud AND u.usage_unit = lp.usage_unit
   AND u.usage_end_time >= lp.price_start_time
   AND u.usage_end_time < COALESCE(lp.price_end_time, TIMESTAMPTZ '9999-12-31 00:00:00+00')
-LEFT JOIN jt ON jt.workspace_id = u.workspace_id AND jt.rid = u.usage_metadata.job_id
-LEFT JOIN wt ON wt.workspace_id = u.workspace_id AND wt.rid = u.usage_metadata.warehouse_id
-LEFT JOIN ct ON ct.workspace_id = u.workspace_id AND ct.rid = u.usage_metadata.cluster_id
+LEFT JOIN jt ON jt.workspace_id = u.workspace_id AND jt.rid = u.job_id
+LEFT JOIN wt ON wt.workspace_id = u.workspace_id AND wt.rid = u.warehouse_id
+LEFT JOIN ct ON ct.workspace_id = u.workspace_id AND ct.rid = u.cluster_id
 GROUP BY ALL
 """
 
 
 def _raw_sql() -> str:
+    own = ", ".join(f"NULLIF(custom_tags['{t}'], '') AS ut_{t}" for t in TAGS)
     cols = [
-        f"COALESCE(NULLIF(u.custom_tags['{t}'], ''), NULLIF(jt.tags['{t}'], ''), "
+        f"COALESCE(u.ut_{t}, NULLIF(jt.tags['{t}'], ''), "
         f"NULLIF(wt.tags['{t}'], ''), NULLIF(ct.tags['{t}'], '')) AS {t}"
         for t in TAGS
     ]
-    return RAW_SQL.replace("{tags}", ",\n       ".join(cols))
+    return RAW_SQL.replace("{own}", own).replace("{tags}", ",\n       ".join(cols))
 
 
 def _window(project: Path) -> tuple[date, date, datetime]:
