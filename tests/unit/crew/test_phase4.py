@@ -221,3 +221,25 @@ def test_crew_section_rejects_unknown_actions_and_keys() -> None:
     from lakecrew.services.estate.config import CrewAction
 
     assert set(get_args(CrewAction)) == set(ACTION_FLOOR)
+
+
+def test_an_approved_budget_exception_in_lakecrew_yaml_suppresses_the_finding() -> None:
+    ctx = EvaluationContext(workspace="(estate)", environment="prod", now=T0)
+    res = budget("d", 1200)
+    covered = replace(res, data={**res.data, "exception": {"approved_by": "cfo@x.example"}})
+    assert Engine(PACK).evaluate([covered], ctx).findings == []
+
+
+def test_spikes_fold_serverless_and_join_consecutive_days() -> None:
+    from datetime import date
+
+    from lakecrew.core.finops import Anomaly
+    from lakecrew.services.crew.cost_source import spikes
+
+    def a(fam: str, day: int, delta: float = 10.0) -> Anomaly:
+        return Anomaly(
+            ("ws1", "malaria", fam), date(2026, 1, day), 5.0, 5.0 + delta, delta, 2.0, 9.0
+        )
+
+    found = spikes([a("JOBS", 5), a("JOBS_SERVERLESS", 6), a("JOBS", 9), a("SQL", 5, -4.0)])
+    assert [(s.family, s.start.day, s.end.day) for s in found] == [("JOBS", 5, 6), ("JOBS", 9, 9)]
