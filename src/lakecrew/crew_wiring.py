@@ -18,7 +18,7 @@ from lakecrew.adapters.local.channels import FileChannel
 from lakecrew.adapters.local.ledger_store import DeltaLedgerStore
 from lakecrew.adapters.local.lock import FileLocks
 from lakecrew.adapters.local.ticket_store import LocalTicketStore
-from lakecrew.core.errors import LakecrewError, UsageError
+from lakecrew.core.errors import LakecrewError, NotFound, UsageError
 from lakecrew.core.pack import Pack
 from lakecrew.core.resources import Resource
 from lakecrew.services.crew.cost_source import CostSource
@@ -80,11 +80,17 @@ def crew_settings(ctx: Context) -> CrewSettings:
 
 
 def _tolerant(fn: Callable[[], Iterable[Resource]]) -> list[Resource]:
-    """A source's resources; none when the project has no system tables for it."""
+    """A source's resources; none when the project has no system tables or rows for it.
+
+    A missing table or an empty billing period (NotFound) means "no facts", not a failed sweep;
+    every other error still fails the sweep loudly.
+    """
     try:
         return list(fn())
+    except NotFound:
+        return []
     except LakecrewError as exc:
-        if "does not exist" in exc.what or "not found" in exc.what.lower():
+        if "does not exist" in exc.what:
             return []
         raise
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from lakecrew.faces.cli.main import app
+from lakecrew.services.finops.cost import CostModel
 
 from .simulated import Simulated
 
@@ -62,3 +65,61 @@ def test_cost_report_week_json_and_files(simulated: Simulated, tmp_path: Path) -
     bad = runner.invoke(app, ["--project", str(simulated.project), "cost", "report",
                               "--period", "year"])  # fmt: skip
     assert bad.exit_code == 2 and "unknown period" in bad.output
+
+
+@pytest.mark.slow
+def test_cost_export_focus_parquet_and_csv(simulated: Simulated, tmp_path: Path) -> None:
+    start, end = "2026-03-01", "2026-04-01"
+    for name in ("focus.parquet", "focus.csv"):
+        result = runner.invoke(
+            app,
+            ["--project", str(simulated.project), "cost", "export", "--focus", "--start", start,
+             "--end", end, "--out", str(tmp_path / name), "--output", "json"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["rows"] > 0 and (tmp_path / f"{name}.metadata.json").exists()
+    table = pq.read_table(tmp_path / "focus.parquet")
+    billed = sum(table.column("BilledCost").to_pylist(), Decimal(0)).quantize(Decimal("0.01"))
+    assert str(billed) == summary["billed_cost"]
+    model = CostModel(simulated.engine)
+    march = model.table_total(date(2026, 3, 1), date(2026, 4, 1))["USD"]
+    assert billed == march.quantize(Decimal("0.01"))
+    known = {w.workspace_id: w.name for w in simulated.config.workspaces if w.workspace_id}
+    for row in table.select(["SubAccountId", "SubAccountName"]).to_pylist():
+        assert row["SubAccountName"] == known.get(row["SubAccountId"])  # unregistered: null
+    assert any(n is not None for n in table.column("SubAccountName").to_pylist())
+    csv_text = (tmp_path / "focus.csv").read_text(encoding="utf-8")
+    assert csv_text.splitlines()[0].startswith("BilledCost,BillingAccountId,")
+
+
+def test_cost_export_without_format_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--project", str(tmp_path), "cost", "export"])
+    assert result.exit_code != 0 and "--focus" in result.output
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_cost_report_writes_charts_and_parquet(simulated: Simulated, tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    result = runner.invoke(
+        app,
+        ["--project", str(simulated.project), "cost", "report", "--period", "week",
+         "--as-of", simulated.now.isoformat(), "--output", "json", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    md = (out / "report.md").read_text(encoding="utf-8")
+    for name in ("cost_over_time.png", "budget_burnup.png"):
+        blob = (out / name).read_bytes()
+        assert blob.startswith(PNG_MAGIC) and len(blob) > 20_000, name
+        assert f"]({name})" in md
+    data = json.loads(result.stdout)
+    assert data["daily_by_project"] and data["budget_burnup"]
+    actual = {b["id"]: b["actual"] for b in data["budgets"]}
+    for b in data["budget_burnup"]:
+        assert b["days"] and b["days"][-1]["cumulative"] == actual[b["id"]]
+    budgets = pq.read_table(out / "budgets.parquet")
+    assert budgets.num_rows == len(data["budgets"]) and "forecast" in budgets.column_names
+    assert pq.read_table(out / "by_project.parquet").num_rows == len(data["by_project"])

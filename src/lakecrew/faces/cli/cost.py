@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from lakecrew.context import Context
 from lakecrew.core.errors import UsageError
-from lakecrew.faces.cli.console import dumps, emit
+from lakecrew.faces.cli.console import dumps, emit, render_mapping
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
+from lakecrew.services.finops.charts import CHARTS
 from lakecrew.services.finops.csv_series import detect_csv
+from lakecrew.services.finops.focus import focus_csv, focus_export, focus_metadata, sub_accounts
 from lakecrew.services.finops.reports import Period, cost_report
 
 app = typer.Typer(help="FinOps: cost reports (SOP 1.9.4, 2.2.1, 3.1.6).")
@@ -52,7 +56,9 @@ def report_cmd(
     as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default now)")] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Also write report.md, report.json and one CSV per table"),
+        typer.Option(
+            "--out", help="Also write report.md/.json, charts (PNG), CSV and Parquet per table"
+        ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows in ranked lists")] = 10,
     project: ProjectOpt = None,
@@ -75,20 +81,101 @@ def report_cmd(
     emit(state, data, _render)
 
 
+def _day(text: str | None, default: date, name: str) -> date:
+    if text is None:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{name} {text!r} is not a date", where=name, fix="use YYYY-MM-DD"
+        ) from None
+
+
+@app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    focus: Annotated[bool, typer.Option("--focus", help="Write a FOCUS 1.2 dataset")] = False,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First day (default: first day of last month)")
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--end", help="Day after the last (exclusive; default: first day of this month)"
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="FILE.parquet or FILE.csv")] = None,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Export priced usage as a FOCUS-compatible dataset (plus <FILE>.metadata.json)."""
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    if not focus:
+        raise UsageError("no export format chosen", where="cost export", fix="pass --focus")
+    lc = Context.open(state.project)
+    try:
+        now = lc.clock.now().astimezone(UTC)
+        this_month = now.date().replace(day=1)
+        first = _day(start, (this_month - timedelta(days=1)).replace(day=1), "--start")
+        stop = _day(end, this_month, "--end")
+        target = out or Path(f"focus_cost_{first:%Y%m%d}_{stop:%Y%m%d}.parquet")
+        if target.suffix not in (".parquet", ".csv"):
+            raise UsageError(f"--out {target} must end in .parquet or .csv", where="--out",
+                             fix="e.g. --out focus_cost_202601.parquet")  # fmt: skip
+        table, usage = focus_export(lc.sql, first, stop, as_of=now,
+                                    workspaces=sub_accounts(lc.config))  # fmt: skip
+    finally:
+        lc.close()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    if target.suffix == ".csv":
+        tmp.write_text(focus_csv(table), encoding="utf-8")
+    else:
+        pq.write_table(table, tmp)
+    tmp.replace(target)
+    meta = target.with_name(target.name + ".metadata.json")
+    meta.write_text(dumps(focus_metadata(table, now)) + "\n", encoding="utf-8")
+    summary = {
+        "file": str(target),
+        "rows": table.num_rows,
+        "start": first.isoformat(),
+        "end": stop.isoformat(),
+        "billed_cost": str(usage.total.cents()),
+        "currency": usage.currency,
+        "not_exported": [i.message for i in usage.issues if i.kind == "unpriced_sku"],
+    }
+    emit(state, summary, render_mapping)
+
+
 def _period(text: str) -> Period:
     return "day" if text == "day" else "month" if text == "month" else "week"
 
 
 def write_report_files(data: dict[str, Any], out: Path) -> None:
-    """report.json, report.md and <table>.csv under `out` (each written whole, then renamed)."""
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"report.json": dumps(data) + "\n", "report.md": markdown(data)}
+    """report.json, report.md (embedding the charts), <table>.csv, <table>.parquet and the PNG
+    charts under `out` (each rendered first, then written whole and renamed)."""
+    files: dict[str, bytes] = {name: render(data) for name, render in CHARTS.items()}
+    files["report.json"] = (dumps(data) + "\n").encode()
+    files["report.md"] = markdown(data, charts=list(CHARTS)).encode()
     for name in TABLES:
-        files[f"{name}.csv"] = _csv(data[name])
-    for name, text in files.items():
+        files[f"{name}.csv"] = _csv(data[name]).encode()
+        files[f"{name}.parquet"] = _parquet(data[name])
+    out.mkdir(parents=True, exist_ok=True)
+    for name, blob in files.items():
         tmp = out / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(blob)
         tmp.replace(out / name)
+
+
+def _parquet(rows: list[dict[str, Any]]) -> bytes:
+    flat = [_flat(r) for r in rows]
+    fields = list(dict.fromkeys(k for r in flat for k in r))
+    table = pa.Table.from_pylist([{f: r.get(f) for f in fields} for r in flat])
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf)
+    return bytes(buf.getvalue().to_pybytes())
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
@@ -106,8 +193,9 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def markdown(data: dict[str, Any]) -> str:
-    """The report as Markdown: totals, one table per section, corrective actions."""
+def markdown(data: dict[str, Any], charts: list[str] | None = None) -> str:
+    """The report as Markdown: totals, charts (PNG files next to it), one table per section,
+    corrective actions."""
     lines = [
         f"# Cost report ({data['period']}) {data['start']} – {data['end']} (end exclusive)",
         "",
@@ -116,6 +204,8 @@ def markdown(data: dict[str, Any]) -> str:
         f"({data['untagged']['share']:.1%}).",
         "",
     ]
+    for chart in charts or []:
+        lines += [f"![{chart.removesuffix('.png').replace('_', ' ')}]({chart})", ""]
     for name in TABLES:
         rows = [_flat(r) for r in data[name]]
         lines += [f"## {name.replace('_', ' ')}", ""]

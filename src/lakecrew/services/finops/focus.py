@@ -32,7 +32,9 @@ import pyarrow as pa
 from lakecrew.core.errors import DataError, UsageError
 from lakecrew.core.finops import CostLine, PricedUsage
 from lakecrew.ports.sql import SqlEngine
+from lakecrew.services.estate.config import EstateConfig
 from lakecrew.services.finops.budgets import month_bounds
+from lakecrew.services.finops.cost import CostModel
 
 FOCUS_VERSION = "1.2"
 DECIMAL = pa.decimal128(38, 10)
@@ -303,12 +305,11 @@ def _focus_type(dtype: pa.DataType) -> str:
     return "STRING"
 
 
-def sub_accounts(workspaces: Sequence[Any]) -> dict[str, SubAccount]:
-    """workspace_id → SubAccount from the inventory's workspace configs (name, environment,
-    region attributes); workspaces without an id are skipped."""
+def sub_accounts(config: EstateConfig) -> dict[str, SubAccount]:
+    """workspace_id → SubAccount from the inventory; workspaces without an id are skipped."""
     return {
-        str(w.workspace_id): SubAccount(w.name, w.environment, w.region)
-        for w in workspaces
+        w.workspace_id: SubAccount(w.name, w.environment, w.region)
+        for w in config.workspaces
         if w.workspace_id
     }
 
@@ -322,7 +323,5 @@ def focus_export(
     workspaces: Mapping[str, SubAccount],
 ) -> tuple[pa.Table, PricedUsage]:
     """FOCUS rows of `[start, end)` and the priced usage behind them (for totals and issues)."""
-    from lakecrew.services.finops.cost import CostModel  # noqa: PLC0415 (cost imports budgets)
-
     usage = CostModel(engine).priced_usage(start, end, as_of=as_of, by_resource=True)
     return focus_table(usage, billing_account(engine, start, end), workspaces), usage

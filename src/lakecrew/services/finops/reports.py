@@ -22,7 +22,12 @@ from lakecrew.core.finops import Anomaly, CostLine, PricedUsage, to_cents
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.estate.config import EstateConfig
 from lakecrew.services.finops.allocation import AllocationConfig, Allocator, sku_family
-from lakecrew.services.finops.budgets import budget_status, month_bounds, workspace_index
+from lakecrew.services.finops.budgets import (
+    budget_status,
+    month_bounds,
+    scope_key,
+    workspace_index,
+)
 from lakecrew.services.finops.cost import CostModel
 from lakecrew.services.finops.detection import (
     contributor_days,
@@ -34,6 +39,7 @@ from lakecrew.services.finops.recommendations import recommendations
 
 Period = Literal["day", "week", "month"]
 HISTORY_DAYS = 63  # nine weeks: the detector's 56-day window plus the report week
+CHART_DAYS = 28  # the cost-over-time chart shows at least four weeks
 ZERO = Decimal(0)
 
 
@@ -86,6 +92,7 @@ def cost_report(
         "by_sku_family": _rows(alloc, "sku_family"),
         "top_movers": _movers(current, previous, index, top),
         "budgets": [b.as_dict() for b in budget_status(usage, config, end - timedelta(days=1))],
+        "daily_by_project": _daily_by_project(usage, min(start, end - timedelta(CHART_DAYS)), end),
         "anomalies": [a.as_dict() for a in anomalies],
         "untagged": {
             "total": _money(untagged.total.amount),
@@ -101,8 +108,43 @@ def cost_report(
         "data_issues": [i.message for i in usage.issues],
         "incomplete_days": [d.isoformat() for d in usage.completeness.incomplete_days],
     }
+    report["budget_burnup"] = _burnup(usage, config, report["budgets"], index)
     report["corrective_actions"] = corrective_actions(report)
     return report
+
+
+def _daily_by_project(usage: PricedUsage, start: date, end: date) -> list[dict[str, Any]]:
+    """Daily cost per project tag over `[start, end)` (the cost-over-time chart's data)."""
+    sums: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    for ln in usage.lines:
+        if start <= ln.usage_date < end:
+            sums[(ln.usage_date, ln.tags.get("project") or "(untagged)")] += ln.cost
+    return [{"day": d.isoformat(), "project": p, "cost": _money(c)}
+            for (d, p), c in sorted(sums.items())]  # fmt: skip
+
+
+def _burnup(
+    usage: PricedUsage,
+    config: EstateConfig,
+    budgets: list[dict[str, Any]],
+    index: Mapping[str, Mapping[str, str]],
+) -> list[dict[str, Any]]:
+    """Per budget: cumulative actual per day of its month to date, budget and forecast."""
+    out = []
+    for budget, status in zip(config.budgets, budgets, strict=True):
+        first, stop = month_bounds(date.fromisoformat(status["month"] + "-01"))
+        daily: dict[date, Decimal] = defaultdict(Decimal)
+        for ln in usage.lines:
+            if first <= ln.usage_date < stop and scope_key(ln, budget.scope, index) == budget.name:
+                daily[ln.usage_date] += ln.cost
+        running, days = ZERO, []
+        for day in sorted(daily):
+            running += daily[day]
+            days.append({"day": day.isoformat(), "cumulative": _money(running)})
+        out.append({"id": status["id"], "month_start": first.isoformat(),
+                    "month_end": stop.isoformat(), "budget": status["budget"],
+                    "forecast": status["forecast"], "days": days})  # fmt: skip
+    return out
 
 
 def _slice(usage: PricedUsage, start: date, end: date) -> PricedUsage:
