@@ -46,7 +46,7 @@ CONDITIONAL = {  # conditional columns Databricks data can fill, with their kind
     "SubAccountId": "string", "SubAccountName": "string", "Tags": "json",
     "PricingCategory": "string",
 }  # fmt: skip
-ALLOWED = {
+ALLOWED: dict[str, set[str | None]] = {
     "ChargeCategory": {"Usage", "Purchase", "Tax", "Credit", "Adjustment"},
     "ChargeClass": {"Correction", None},
     "ChargeFrequency": {"One-Time", "Recurring", "Usage-Based"},
@@ -63,10 +63,10 @@ WORKSPACES = {WS: SubAccount("malaria-dev-westafrica", "dev", "westafrica")}
 
 def _kind_ok(kind: str, dtype: pa.DataType) -> bool:
     if kind == "decimal":
-        return pa.types.is_decimal(dtype)
+        return bool(pa.types.is_decimal(dtype))
     if kind == "datetime":
-        return pa.types.is_timestamp(dtype) and dtype.tz == "UTC"
-    return pa.types.is_string(dtype)
+        return bool(pa.types.is_timestamp(dtype)) and dtype.tz == "UTC"
+    return bool(pa.types.is_string(dtype))
 
 
 def _export(billing: LocalSqlEngine) -> pa.Table:
@@ -125,7 +125,7 @@ def test_values_follow_the_rules(billing: LocalSqlEngine) -> None:
 
 def test_billed_cost_reconciles_to_the_cost_model_to_the_cent(billing: LocalSqlEngine) -> None:
     table = _export(billing)
-    billed = sum(table.column("BilledCost").to_pylist(), Decimal(0))
+    billed = Decimal(sum(table.column("BilledCost").to_pylist(), Decimal(0)))
     model = CostModel(billing)
     start, end = datetime(2026, 1, 1).date(), datetime(2026, 2, 1).date()
     priced = model.priced_usage(start, end, as_of=AS_OF).total.cents()
@@ -148,7 +148,7 @@ def test_csv_has_header_iso_utc_times_and_plain_decimals(billing: LocalSqlEngine
         for col in ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart"):
             assert stamp.fullmatch(r[col]), r[col]
         assert "E" not in r["BilledCost"].upper()
-    total = sum(Decimal(r["BilledCost"]) for r in rows)
+    total = sum((Decimal(r["BilledCost"]) for r in rows), Decimal(0))
     assert total.quantize(Decimal("0.01")) == Decimal("8.60")
 
 

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 
 TOP_PROJECTS = 6
@@ -33,10 +33,15 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def _x(days: list[date]) -> list[float]:
+    """Dates as matplotlib date numbers (typed floats)."""
+    return [float(date2num(d)) for d in days]  # type: ignore[no-untyped-call]
+
+
 def _dates(ax: Any) -> None:
-    locator = AutoDateLocator()
+    locator = AutoDateLocator()  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
 def cost_over_time_png(report: Mapping[str, Any]) -> bytes:
@@ -57,7 +62,7 @@ def cost_over_time_png(report: Mapping[str, Any]) -> bytes:
     fig = Figure(figsize=(10, 4.8))
     ax = fig.add_subplot()
     for project in shown:
-        ax.plot(days, [series[project].get(d, 0.0) for d in days], marker=".", lw=1.6,
+        ax.plot(_x(days), [series[project].get(d, 0.0) for d in days], marker=".", lw=1.6,
                 label=project)  # fmt: skip
     marked = False
     for anomaly in report["anomalies"]:
@@ -65,12 +70,12 @@ def cost_over_time_png(report: Mapping[str, Any]) -> bytes:
         key = project if project in shown else "other"
         if key not in series or day not in days:
             continue
-        ax.scatter([day], [series[key].get(day, 0.0)], s=160, facecolors="none",
+        ax.scatter(_x([day]), [series[key].get(day, 0.0)], s=160, facecolors="none",
                    edgecolors="red", linewidths=2, zorder=5,
                    label=None if marked else "anomaly")  # fmt: skip
         marked = True
     start, end = date.fromisoformat(report["start"]), date.fromisoformat(report["end"])
-    ax.axvspan(start, end - timedelta(days=1), color="0.92", zorder=0, label="report period")
+    ax.axvspan(*_x([start, end - timedelta(days=1)]), color="0.92", zorder=0, label="report period")
     ax.set_title(f"Daily cost per project ({report['currency']}, {report['basis']} price)")
     ax.set_ylabel(report["currency"])
     ax.set_ylim(bottom=0)
@@ -100,16 +105,16 @@ def budget_burnup_png(report: Mapping[str, Any]) -> bytes:
         first = date.fromisoformat(b["month_start"])
         last = date.fromisoformat(b["month_end"]) - timedelta(days=1)
         amount, forecast = float(b["budget"]), float(b["forecast"])
-        ax.plot(days, cum, color="tab:blue", lw=2, label="actual (cumulative)")
+        ax.plot(_x(days), cum, color="tab:blue", lw=2, label="actual (cumulative)")
         if days:
-            ax.plot([days[-1], last], [cum[-1], forecast], color="tab:blue", ls="--",
+            ax.plot(_x([days[-1], last]), [cum[-1], forecast], color="tab:blue", ls="--",
                     label="forecast")  # fmt: skip
         ax.axhline(amount, color="tab:red", lw=1.2, label="budget")
         over = forecast > amount
         label = b["id"].rsplit(":", 1)[0]
         ax.set_title(f"{label}: forecast {forecast:,.0f} / {amount:,.0f}", fontsize=9,
                      color="tab:red" if over else "black")  # fmt: skip
-        ax.set_xlim(first, last)
+        ax.set_xlim(*_x([first, last]))
         ax.set_ylim(bottom=0, top=max([amount, forecast, *cum]) * 1.1 or 1)
         ax.grid(alpha=0.3)
         _dates(ax)
