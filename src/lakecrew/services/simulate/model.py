@@ -11,7 +11,7 @@ import numpy as np
 from lakecrew.ports.workspace import ObjectKind, WorkspaceObject
 from lakecrew.services.simulate.estate import SimWorkspace
 
-# Canonical violation codes (notes/violation-codes.md) and their SOP sections.
+# Canonical violation codes (docs/violation-codes.md) and their SOP sections.
 SOP: dict[str, str] = {
     "workspace.unregistered": "1.1.3",
     "workspace.unapproved": "1.1.3",
