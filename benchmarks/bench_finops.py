@@ -30,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from benchmarks.finops_raw import recs_summary
 from benchmarks.harness import child_main, measure, report
 
 TAGS = ("cost_center", "project", "owner", "environment")
@@ -170,8 +171,7 @@ def _weekly_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
     savings = sum(Decimal(r["monthly_savings_usd"]) for r in data["recommendations"])
     return {"week_total": data["total"], "previous_total": data["previous_total"],
             "budgets": [b["actual"] for b in data["budgets"]],
-            "recommendations": sorted(f"{r['code']} {r['resource']}"
-                                      for r in data["recommendations"]),
+            **recs_summary((r["code"], r["resource"]) for r in data["recommendations"]),
             "savings": str(savings),
             "anomalies": len(data["anomalies"]), "seconds": seconds}  # fmt: skip
 
@@ -202,12 +202,13 @@ STEPS: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {
 def _same_weekly(local: dict[str, Any], raw: dict[str, Any]) -> None:
     """The raw baseline must reproduce the report's figures (and mirror all of its queries).
 
-    Savings are reported, not compared: the local engine passes Databricks' `dayofweek`
-    (1 = Sunday) to DuckDB unchanged (0 = Sunday), so lakecrew's weekend/peak-hour split differs
-    from the Databricks semantics the raw queries use."""
+    Savings and the `job.off_peak` / `warehouse.no_auto_stop` findings are reported, not
+    compared: the local engine passes Databricks' `dayofweek` (1 = Sunday) to DuckDB unchanged
+    (0 = Sunday), so lakecrew's weekend / peak-hour split differs from the Databricks semantics
+    the raw queries use."""
     if local["anomalies"]:
         raise SystemExit("anomalies found: the raw baseline does not run contributor queries")
-    keys = ("week_total", "previous_total", "budgets", "recommendations")
+    keys = ("week_total", "previous_total", "budgets", "weekday_free_recs")
     if any(local[k] != raw[k] for k in keys):
         raise SystemExit(f"weekly results differ: {local} vs {raw}")
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -267,6 +268,17 @@ def _budgets(rows: list[tuple[Any, ...]], project: Path, last: date) -> list[str
     return out
 
 
+WEEKDAY_CODES = ("job.off_peak", "warehouse.no_auto_stop")
+"""Findings that depend on `dayofweek` (lakecrew's local engine differs there, see bench)."""
+
+
+def recs_summary(recs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Count per code, and the findings that do not depend on the day of the week."""
+    found = sorted(recs)
+    free = [f"{c} {r}" for c, r in found if c not in WEEKDAY_CODES]
+    return {"recs_by_code": dict(Counter(c for c, _ in found)), "weekday_free_recs": free}
+
+
 def weekly(project: Path, files: dict[str, list[str]], now: datetime) -> dict[str, Any]:
     """Run the weekly report's queries; return the figures compared with lakecrew's report."""
     import duckdb
@@ -295,5 +307,5 @@ def weekly(project: Path, files: dict[str, list[str]], now: datetime) -> dict[st
     recs = _recommendations(con, files, start - timedelta(days=21), end, envs)
     return {"week_total": str(_cents(total)), "previous_total": str(_cents(prev_total)),
             "budgets": _budgets(rows, project, last),
-            "recommendations": sorted(f"{c} {r}" for c, r, _ in recs),
+            **recs_summary((c, r) for c, r, _ in recs),
             "savings": str(sum((s for _, _, s in recs), Decimal(0)))}  # fmt: skip
