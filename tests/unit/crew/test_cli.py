@@ -113,3 +113,19 @@ def test_approve_refuses_an_unknown_action(project: tuple[Path, str]) -> None:
     )
     assert result.exit_code != 0
     assert "no action matches 'abcdef012345'" in result.output
+
+
+def test_until_accepts_a_bare_date_as_that_days_end_in_utc() -> None:
+    from datetime import UTC, datetime
+
+    import pytest as _pytest
+
+    from lakecrew.core.errors import UsageError
+    from lakecrew.faces.cli.crew import _parse_time
+
+    assert _parse_time("2026-12-31", "--until") == datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert _parse_time("2026-03-02T10:00:00+00:00", "--now").hour == 10
+    with _pytest.raises(UsageError, match="not a date"):
+        _parse_time("2026-13-45", "--until")
+    with _pytest.raises(UsageError, match="no timezone"):
+        _parse_time("2026-03-02T10:00:00", "--now")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
 import typer
@@ -27,6 +27,13 @@ NowOpt = Annotated[
 
 
 def _parse_time(value: str, option: str) -> datetime:
+    """An ISO 8601 time with a zone; a bare date (YYYY-MM-DD) means that day's end, in UTC."""
+    if len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise UsageError(f"{option} {value!r} is not a date", fix="e.g. 2026-12-31") from None
+        return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
