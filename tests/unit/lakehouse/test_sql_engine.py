@@ -188,3 +188,12 @@ def test_save_table_refuses_lossy_append(engine: LocalSqlEngine) -> None:
     with pytest.raises(SchemaMismatch, match=r"main\.s\.n\.n"):
         engine.save_table("main.s.n", pa.table({"n": [9.7]}))
     assert engine.fetch("SELECT n FROM main.s.n").rows == ((1,),)
+
+
+def test_day_numbering_follows_databricks(engine: LocalSqlEngine) -> None:
+    # 2026-11-29 is a Sunday, 2026-11-28 a Saturday, 2026-11-30 a Monday.
+    row = engine.fetch(
+        "SELECT dayofweek(DATE'2026-11-29') AS sun, dayofweek(DATE'2026-11-28') AS sat, "
+        "weekday(DATE'2026-11-30') AS mon_wd, weekday(DATE'2026-11-29') AS sun_wd"
+    ).as_dicts()[0]
+    assert row == {"sun": 1, "sat": 7, "mon_wd": 0, "sun_wd": 6}

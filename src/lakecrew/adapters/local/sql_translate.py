@@ -220,5 +220,20 @@ def _decimal_fix(mul: exp.Mul) -> Callable[[exp.Mul], exp.Expr] | None:
     return build
 
 
+def _day_numbering(node: exp.Expr) -> exp.Expr:
+    """Databricks numbers days differently from DuckDB; sqlglot passes the calls through as is.
+
+    Databricks `dayofweek(d)` is 1 = Sunday … 7 = Saturday (DuckDB: 0 … 6), and Databricks
+    `weekday(d)` is 0 = Monday … 6 = Sunday (DuckDB's `weekday` is 0 = Sunday).
+    """
+    if isinstance(node, exp.DayOfWeek):
+        return exp.Paren(this=exp.Add(this=node.copy(), expression=exp.Literal.number(1)))
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "weekday":
+        iso = exp.Anonymous(this="isodow", expressions=[e.copy() for e in node.expressions])
+        return exp.Paren(this=exp.Sub(this=iso, expression=exp.Literal.number(1)))
+    return node
+
+
 def to_duckdb(tree: exp.Expr) -> str:
-    return tree.sql(dialect="duckdb")
+    fixed = tree.transform(_day_numbering, copy=True)
+    return fixed.sql(dialect="duckdb")
