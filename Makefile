@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-estate
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test unit lint typecheck bench clean
+.PHONY: help venv sysdeps demo test unit lint typecheck bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/runtime.in requireme
 
 venv: $(STAMP) ## create .venv and install lakecrew with its pinned dependencies
 
+sysdeps: ## Debian packages the integration tests need (PostgreSQL, a Java runtime); idempotent
+	@bash .ci/system-packages
+
 demo: $(STAMP) ## build a fresh simulated estate locally and print the report
 	$(BIN)/lakecrew demo --project $(DEMO_DIR)
 
@@ -31,7 +34,7 @@ lint: $(STAMP) ## ruff (lint + format check), mypy, and the layer import rules
 	$(BIN)/mypy
 	$(BIN)/python -m lakecrew.devtools.layers src/lakecrew
 
-test: $(STAMP) lint ## lint, then the whole test suite (what CI runs)
+test: $(STAMP) sysdeps lint ## lint, then the whole test suite (what CI runs)
 	$(BIN)/pytest -n 2 -q tests
 
 unit: $(STAMP) ## the fast unit tests only
