@@ -14,7 +14,7 @@ from lakecrew.core.errors import UsageError
 from lakecrew.faces.cli.console import CliState, emit
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
 from lakecrew.services.estate.config import CONFIG_FILENAME, load_estate
-from lakecrew.services.policy.cluster_policy import export
+from lakecrew.services.policy.cluster_policy import PolicyDocument, export
 from lakecrew.services.policy.loader import DEFAULT_PACK, explain_rule, load_pack, validate
 
 app = typer.Typer(help="The SOP pack: validate it, explain a rule, export cluster policies.")
@@ -27,6 +27,22 @@ PackOpt = Annotated[
         dir_okay=False,
     ),
 ]
+
+
+SizeOpt = Annotated[
+    str | None, typer.Option("--size", help="S, M, L or GPU (default: the env's size)")
+]
+CloudOpt = Annotated[str, typer.Option(help="aws, azure or gcp")]
+
+
+def _policies(
+    state: CliState, env: str, size: str | None, cloud: str, pack: list[Path] | None
+) -> list[PolicyDocument]:
+    """The cluster policies the pack exports for one environment (`export` and `apply`)."""
+    if env not in ("dev", "qa", "prod"):
+        raise UsageError(f"unknown environment {env!r}", where="--env", fix="use dev, qa or prod")
+    loaded = load_pack(_sources(state, pack))
+    return export(loaded.pack, env, size.upper() if size else None, cloud=cloud)
 
 
 def _sources(state: CliState, extra: list[Path] | None) -> list[str | Path]:
@@ -101,10 +117,8 @@ def _render_show(console: Console, data: dict[str, Any]) -> None:
 def export_cmd(
     ctx: typer.Context,
     env: Annotated[str, typer.Option("--env", help="dev, qa or prod")],
-    size: Annotated[
-        str | None, typer.Option("--size", help="S, M, L or GPU (default: the env's size)")
-    ] = None,
-    cloud: Annotated[str, typer.Option(help="aws, azure or gcp")] = "aws",
+    size: SizeOpt = None,
+    cloud: CloudOpt = "aws",
     out: Annotated[
         Path | None, typer.Option("--out", help="Folder to write one JSON file per policy")
     ] = None,
@@ -115,10 +129,7 @@ def export_cmd(
 ) -> None:
     """Write Databricks cluster policy definitions that reject what the SOP forbids."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    if env not in ("dev", "qa", "prod"):
-        raise UsageError(f"unknown environment {env!r}", where="--env", fix="use dev, qa or prod")
-    loaded = load_pack(_sources(state, pack))
-    docs = export(loaded.pack, env, size.upper() if size else None, cloud=cloud)
+    docs = _policies(state, env, size, cloud, pack)
     written = []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -158,10 +169,8 @@ def apply_cmd(
         str | None,
         typer.Option("--workspace", "-w", help="Only this workspace (default: every one of ENV)."),
     ] = None,
-    size: Annotated[
-        str | None, typer.Option("--size", help="S, M, L or GPU (default: the env's size)")
-    ] = None,
-    cloud: Annotated[str, typer.Option(help="aws, azure or gcp")] = "aws",
+    size: SizeOpt = None,
+    cloud: CloudOpt = "aws",
     apply: Annotated[
         bool, typer.Option("--apply", help="Create/update the policies; without it, plan only.")
     ] = False,
@@ -177,11 +186,7 @@ def apply_cmd(
     from lakecrew.services.deploy.policy_apply import apply_plan, plan_for
 
     state = state_of(ctx, project=project, output=output, debug=debug)
-    if env not in ("dev", "qa", "prod"):
-        raise UsageError(f"unknown environment {env!r}", where="--env", fix="use dev, qa or prod")
-    docs = export(
-        load_pack(_sources(state, pack)).pack, env, size.upper() if size else None, cloud=cloud
-    )
+    docs = _policies(state, env, size, cloud, pack)
     lc = Context.open(state.project)
     try:
         names = dw.workspaces_for_env(lc, env, workspace)
