@@ -60,3 +60,15 @@ def state_of(
     if debug:
         state.debug = True
     return state
+
+
+ENVIRONMENTS = ("dev", "qa", "prod")
+
+
+def environment(value: str, option: str = "--env") -> str:
+    """An --env value, checked once for every command (UsageError, exit 2, when unknown)."""
+    from lakecrew.core.errors import UsageError
+
+    if value not in ENVIRONMENTS:
+        raise UsageError(f"unknown environment {value!r}", where=option, fix="use dev, qa or prod")
+    return value

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from lakecrew.faces.cli.console import emit, render_mapping
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, environment, state_of
 
 app = typer.Typer(help="Medallion pipelines: bronze → silver → gold from a YAML spec.")
 
@@ -17,11 +17,7 @@ EnvOpt = Annotated[str, typer.Option("--env", help="Environment: dev, qa or prod
 
 
 def _env(value: str) -> Any:
-    from lakecrew.core.errors import UsageError
-
-    if value not in ("dev", "qa", "prod"):
-        raise UsageError(f"unknown environment {value!r}", where="--env", fix="use dev, qa or prod")
-    return value
+    return environment(value)
 
 
 @app.command("list")

@@ -10,9 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lakecrew.core.errors import UsageError
 from lakecrew.faces.cli.console import CliState, emit
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, environment, state_of
 from lakecrew.services.estate.config import CONFIG_FILENAME, load_estate
 from lakecrew.services.policy.cluster_policy import PolicyDocument, export
 from lakecrew.services.policy.loader import DEFAULT_PACK, explain_rule, load_pack, validate
@@ -39,8 +38,7 @@ def _policies(
     state: CliState, env: str, size: str | None, cloud: str, pack: list[Path] | None
 ) -> list[PolicyDocument]:
     """The cluster policies the pack exports for one environment (`export` and `apply`)."""
-    if env not in ("dev", "qa", "prod"):
-        raise UsageError(f"unknown environment {env!r}", where="--env", fix="use dev, qa or prod")
+    environment(env)
     loaded = load_pack(_sources(state, pack))
     return export(loaded.pack, env, size.upper() if size else None, cloud=cloud)
 
