@@ -1,16 +1,18 @@
-"""The medallion benchmark's input and its three hand-written baselines (see bench_medallion.py).
+"""Input of the medallion benchmark and its DuckDB and pandas + GE baselines (bench_medallion.py).
 
 Input: CSV files of 1M rows each, scaled from the bundled Lassa (BioDivHealth) and healthsites
 data: row i takes Lassa row i mod n and facility row i mod m, a case id (1 % re-sent, so dedupe
 has work), an update date, and the facility's phone number and OSM user (the two masked columns).
 The same work everywhere: ten checks, two masks, dedupe on case_id (latest update), three gold
-aggregates, Delta writes of silver, quarantine and gold.
+aggregates, Delta writes of bronze (raw text + source file, row in file, ingested-at), silver,
+quarantine and gold. The local PySpark baseline is in medallion_spark.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +146,18 @@ def token(value: str) -> str:
     return "tok_" + hashlib.sha256(f"{KEY}\x1f{value}".encode()).hexdigest()[:32]
 
 
+RAW_SQL = """
+CREATE OR REPLACE TABLE raw AS
+SELECT * FROM read_csv('{glob}', all_varchar = true, header = true, filename = true)
+"""
+# Bronze: the raw text columns plus where each row came from. With preserve_insertion_order (the
+# default) the CTAS keeps file order, so rowid minus the file's first rowid is the row's position.
+BRONZE_SQL = """
+SELECT * EXCLUDE (filename), filename AS _source_file,
+       rowid - min(rowid) OVER (PARTITION BY filename) + 1 AS _source_row,
+       now() AS _ingested_at
+FROM raw
+"""
 DUCK_SQL = f"""
 CREATE OR REPLACE TABLE typed AS
 SELECT case_id, TRY_CAST(TRY_CAST(year AS DOUBLE) AS INTEGER) AS year,
@@ -154,8 +168,9 @@ SELECT case_id, TRY_CAST(TRY_CAST(year AS DOUBLE) AS INTEGER) AS year,
        NULLIF(country, '') AS country, NULLIF(amenity, '') AS amenity,
        NULLIF(contact_number, '') AS contact_number, NULLIF(changeset_user, '') AS changeset_user,
        TRY_CAST(updated AS DATE) AS updated
-FROM read_csv('{{glob}}', all_varchar = true, header = true)
+FROM raw
 QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY updated DESC) = 1;
+DROP TABLE raw;
 CREATE OR REPLACE TABLE flagged AS
 SELECT *, concat_ws(',',
   CASE WHEN case_id IS NULL THEN 'id_present' END,
@@ -170,6 +185,7 @@ SELECT *, concat_ws(',',
   (country NOT IN ({", ".join(repr(c) for c in COUNTRIES)})) AS warn_country,
   (updated IS NULL) AS warn_updated
 FROM typed;
+DROP TABLE typed;
 """
 SILVER_SQL = f"""
 SELECT case_id, year, week, state, suspected, confirmed, deaths, country, amenity,
@@ -193,45 +209,50 @@ GOLD_SQL = {
 
 
 def run_duckdb(src: Path, out: Path) -> dict[str, Any]:
-    """Hand-written DuckDB SQL + deltalake writes (the practical limit)."""
+    """Hand-written DuckDB SQL + deltalake writes (the practical limit).
+
+    One read of the CSV files into a table; bronze streams from it to Delta, silver is built from
+    the same table (not re-read from bronze). ``seconds`` excludes imports (as lakecrew's step).
+    """
     import duckdb
     from deltalake import write_deltalake
 
+    t0 = time.perf_counter()
     con = duckdb.connect()
-    con.execute(DUCK_SQL.format(glob=str(src / "*.csv")))
-    silver = con.sql(SILVER_SQL).arrow().read_all()
-    write_deltalake(str(out / "silver"), silver, mode="overwrite")
-    quarantine = con.sql("SELECT * FROM flagged WHERE _dq_rules <> ''").arrow().read_all()
+    con.execute(RAW_SQL.format(glob=str(src / "*.csv")))
+    write_deltalake(str(out / "bronze"), con.sql(BRONZE_SQL).arrow(), mode="append")
+    counts: dict[str, Any] = {"bronze": _duck_count(con, "raw")}
+    con.execute(DUCK_SQL)
+    con.execute(f"CREATE TABLE silver AS {SILVER_SQL}")
+    write_deltalake(str(out / "silver"), con.sql("FROM silver").arrow(), mode="overwrite")
+    quarantine = con.sql("FROM flagged WHERE _dq_rules <> ''").arrow()
     write_deltalake(str(out / "quarantine"), quarantine, mode="overwrite")
-    con.register("silver", silver)
-    counts = {"silver": silver.num_rows, "quarantine": quarantine.num_rows}
+    counts["silver"] = _duck_count(con, "silver")
+    counts["quarantine"] = _duck_count(con, "flagged WHERE _dq_rules <> ''")
     for name, sql in GOLD_SQL.items():
-        gold = con.sql(sql.format(t="silver")).arrow().read_all()
-        write_deltalake(str(out / name), gold, mode="overwrite")
-        counts[name] = gold.num_rows
+        con.execute(f"CREATE TABLE {name} AS {sql.format(t='silver')}")
+        write_deltalake(str(out / name), con.sql(f"FROM {name}").arrow(), mode="overwrite")
+        counts[name] = _duck_count(con, name)
+    con.close()
+    counts["seconds"] = time.perf_counter() - t0
     return counts
 
 
-def run_pandas_ge(src: Path, out: Path) -> dict[str, Any]:
-    """pandas for the work, Great Expectations running the same ten checks."""
+def _duck_count(con: Any, relation: str) -> int:
+    row = con.sql(f"SELECT count(*) FROM {relation}").fetchone()
+    return int(row[0])
+
+
+QUARANTINE_CHECKS = 8
+"""The first eight of ``ge_checks`` quarantine a failing row; the last two only warn."""
+
+
+def ge_checks() -> list[Any]:
+    """The ten checks as Great Expectations 1.x expectations (quarantine ones first)."""
     import importlib
 
-    import great_expectations as gx
-    import pandas as pd
-    from deltalake import write_deltalake
-
-    df = pd.concat(
-        [pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(src.glob("*.csv"))],
-        ignore_index=True,
-    )
-    for col in ("year", "week", "suspected", "confirmed", "deaths"):
-        df[col] = pd.to_numeric(df[col].replace("", None), errors="coerce").astype("Int64")
-    for col in ("state", "country", "amenity", "contact_number", "changeset_user"):
-        df[col] = df[col].replace("", None)
-    df["updated"] = pd.to_datetime(df["updated"], errors="coerce")
-    df = df.sort_values("updated", ascending=False).drop_duplicates("case_id", keep="first")
     gxe: Any = importlib.import_module("great_expectations.expectations")
-    checks = [
+    return [
         gxe.ExpectColumnValuesToNotBeNull(column="case_id"),
         gxe.ExpectColumnValuesToNotBeNull(column="state"),
         gxe.ExpectColumnValuesToBeBetween(column="week", min_value=1, max_value=53),
@@ -248,6 +269,40 @@ def run_pandas_ge(src: Path, out: Path) -> dict[str, Any]:
         gxe.ExpectColumnValuesToBeInSet(column="country", value_set=COUNTRIES),
         gxe.ExpectColumnValuesToNotBeNull(column="updated"),
     ]
+
+
+def run_pandas_ge(src: Path, out: Path) -> dict[str, Any]:
+    """pandas for the work, Great Expectations 1.x deciding which rows to quarantine.
+
+    Each file is read with pandas and appended to bronze with its metadata columns; silver comes
+    from the same frames. The suite is validated with ``result_format=COMPLETE`` and the
+    ``unexpected_index_list`` of the eight quarantine checks selects the quarantined rows (the
+    usual way to split good from bad rows with GE). ``seconds`` excludes imports.
+    """
+    import great_expectations as gx
+    import pandas as pd
+    from deltalake import write_deltalake
+
+    t0 = time.perf_counter()
+    frames = []
+    for path in sorted(src.glob("*.csv")):
+        part = pd.read_csv(path, dtype=str, keep_default_na=False)
+        bronze = part.assign(
+            _source_file=str(path),
+            _source_row=np.arange(1, len(part) + 1, dtype=np.int64),
+            _ingested_at=pd.Timestamp.now(tz="UTC"),
+        )
+        write_deltalake(str(out / "bronze"), bronze, mode="append")
+        frames.append(part)
+    df = pd.concat(frames, ignore_index=True)
+    counts: dict[str, Any] = {"bronze": len(df)}
+    del frames
+    for col in ("year", "week", "suspected", "confirmed", "deaths"):
+        df[col] = pd.to_numeric(df[col].replace("", None), errors="coerce").astype("Int64")
+    for col in ("state", "country", "amenity", "contact_number", "changeset_user"):
+        df[col] = df[col].replace("", None)
+    df["updated"] = pd.to_datetime(df["updated"], errors="coerce")
+    df = df.sort_values("updated", ascending=False).drop_duplicates("case_id", keep="first")
     context = gx.get_context(mode="ephemeral")
     batch = (
         context.data_sources.add_pandas("bench")
@@ -255,30 +310,17 @@ def run_pandas_ge(src: Path, out: Path) -> dict[str, Any]:
         .add_batch_definition_whole_dataframe("all")
         .get_batch(batch_parameters={"dataframe": df})
     )
-    suite = context.suites.add(gx.ExpectationSuite(name="bench", expectations=checks))
-    result = batch.validate(suite)
-    failed = sum(1 for r in result.results if not r.success)
-    bad = (
-        df["case_id"].isna()
-        | df["state"].isna()
-        | ~df["week"].between(1, 53).fillna(True).astype(bool)
-        | ~df["year"].between(2000, 2030).fillna(True).astype(bool)
-        | ~df["state"].isin(STATES).fillna(True).astype(bool)
-        | (df["confirmed"] < 0).fillna(False).astype(bool)
-        | (df["deaths"] > df["confirmed"]).fillna(False).astype(bool)
-        | ~df["case_id"].str.fullmatch(r"K[0-9]+").fillna(True).astype(bool)
-    )
-    silver = df[~bad].copy()
-    phone = silver["contact_number"]
-    silver["contact_number"] = (
-        phone.str[:4]
-        + phone.str.len().sub(6).clip(lower=0).map(lambda n: "*" * int(n) if pd.notna(n) else None)
-        + phone.str[-2:]
-    )
-    users = silver["changeset_user"].dropna().unique()
-    silver["changeset_user"] = silver["changeset_user"].map({u: token(u) for u in users})
+    suite = context.suites.add(gx.ExpectationSuite(name="bench", expectations=ge_checks()))
+    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    counts["failed_checks"] = sum(1 for r in result.results if not r.success)
+    unexpected: set[Any] = set()
+    for r in result.results[:QUARANTINE_CHECKS]:
+        unexpected.update(r.result.get("unexpected_index_list") or [])
+    bad = df.index.isin(list(unexpected))
+    silver = _mask_pandas(df[~bad].copy())
     write_deltalake(str(out / "silver"), silver, mode="overwrite")
     write_deltalake(str(out / "quarantine"), df[bad], mode="overwrite")
+    counts.update(silver=len(silver), quarantine=int(bad.sum()))
     gold = {
         "by_state_year": silver.groupby(["state", "year"], dropna=False)[["confirmed", "deaths"]]
         .sum()
@@ -288,63 +330,26 @@ def run_pandas_ge(src: Path, out: Path) -> dict[str, Any]:
         .reset_index(name="cases"),
         "by_week": silver.groupby(["year", "week"], dropna=False)[["confirmed", "deaths"]]
         .sum()
-        .reset_index(),
-    }
-    counts: dict[str, Any] = {
-        "silver": len(silver),
-        "quarantine": int(bad.sum()),
-        "failed_checks": failed,
+        .reset_index()
+        .assign(cfr=lambda g: g["deaths"] / g["confirmed"].where(g["confirmed"] != 0)),
     }
     for name, frame in gold.items():
         write_deltalake(str(out / name), frame, mode="overwrite")
         counts[name] = len(frame)
+    counts["seconds"] = time.perf_counter() - t0
     return counts
 
 
-def run_spark(src: Path, out: Path) -> dict[str, Any]:
-    """Local PySpark (local[2], 1 GiB driver); Delta written through Arrow + delta-rs."""
-    from deltalake import write_deltalake
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+def _mask_pandas(silver: Any) -> Any:
+    """Partial phone mask and keyed user token, the pandas way (token once per distinct user)."""
+    import pandas as pd
 
-    from lakecrew.adapters.spark.engine import local_session
-
-    spark = local_session("bench")
-    df = spark.read.option("header", True).csv(str(src / "*.csv"))
-    for col in ("year", "week", "suspected", "confirmed", "deaths"):
-        df = df.withColumn(col, F.expr(f"try_cast(try_cast(nullif({col}, '') AS DOUBLE) AS INT)"))
-    df = df.withColumn("updated", F.expr("try_cast(updated AS DATE)"))
-    latest = Window.partitionBy("case_id").orderBy(F.col("updated").desc())
-    df = df.withColumn("_rn", F.row_number().over(latest)).filter("_rn = 1").drop("_rn")
-    states = ", ".join(repr(s) for s in STATES)
-    bad = (
-        f"case_id IS NULL OR state IS NULL OR NOT coalesce(week BETWEEN 1 AND 53, true) "
-        f"OR NOT coalesce(year BETWEEN 2000 AND 2030, true) "
-        f"OR NOT coalesce(state IN ({states}), true) "
-        f"OR coalesce(confirmed < 0, false) OR coalesce(deaths > confirmed, false) "
-        f"OR NOT coalesce(case_id rlike '^K[0-9]+$', true)"
+    phone = silver["contact_number"]
+    silver["contact_number"] = (
+        phone.str[:4]
+        + phone.str.len().sub(6).clip(lower=0).map(lambda n: "*" * int(n) if pd.notna(n) else None)
+        + phone.str[-2:]
     )
-    df = df.withColumn("_bad", F.expr(bad)).cache()
-    silver = df.filter("NOT _bad").drop("_bad")
-    silver = silver.withColumn(
-        "contact_number",
-        F.expr(
-            "concat(left(contact_number, 4), repeat('*', greatest(length(contact_number) - 6, 0)),"
-            " right(contact_number, 2))"
-        ),
-    ).withColumn(
-        "changeset_user",
-        F.expr(f"concat('tok_', left(sha2(concat('{KEY}', char(31), changeset_user), 256), 32))"),
-    )
-    silver_arrow = silver.toArrow()
-    write_deltalake(str(out / "silver"), silver_arrow, mode="overwrite")
-    quarantine = df.filter("_bad").drop("_bad").toArrow()
-    write_deltalake(str(out / "quarantine"), quarantine, mode="overwrite")
-    silver.createOrReplaceTempView("silver_v")
-    counts: dict[str, Any] = {"silver": silver_arrow.num_rows, "quarantine": quarantine.num_rows}
-    for name, sql in GOLD_SQL.items():
-        gold = spark.sql(sql.format(t="silver_v")).toArrow()
-        write_deltalake(str(out / name), gold, mode="overwrite")
-        counts[name] = gold.num_rows
-    spark.stop()
-    return counts
+    users = silver["changeset_user"].dropna().unique()
+    silver["changeset_user"] = silver["changeset_user"].map({u: token(u) for u in users})
+    return silver

@@ -7,15 +7,19 @@
 - ``run_demo_pipelines(ctx)``: runs the demo pipelines on the bundled real data (``lakecrew demo``).
 
 Relative source paths in a spec resolve against the spec file's folder. Source checkpoints live
-in ``<project>/.lakecrew/checkpoints/<pipeline>/<env>/``.
+in ``<project>/.lakecrew/checkpoints/<pipeline>/<env>/``. A ``kafka`` source runs on the Spark
+engine only (``check_engine``): a Structured Streaming query whose ``foreachBatch`` writes bronze
+(adapters/spark/kafka.py); its checkpoint is the spec's ``checkpoint`` option (relative paths
+resolve against the project root).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,10 +29,10 @@ from pydantic import SecretStr
 import lakecrew.services.pipelines.demo_transforms  # noqa: F401  (registers the demo transforms)
 from lakecrew.adapters.local.secrets import LocalSecretStore
 from lakecrew.adapters.local.table_store import DeltaTableStore
-from lakecrew.adapters.sources.factory import build_source
+from lakecrew.adapters.sources.factory import SPARK_ONLY_TYPES, build_source, spark_only
 from lakecrew.context import Context
 from lakecrew.core.errors import ConfigError, NotFound
-from lakecrew.ports.source import Source
+from lakecrew.ports.source import Batch, CheckpointToken, Source
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.pipelines.loader import LoadedPipeline, load_pipeline_spec
 from lakecrew.services.pipelines.runner import PipelineRunner
@@ -103,6 +107,63 @@ def open_source(
     )
 
 
+def check_engine(loaded: LoadedPipeline, engine: str) -> None:
+    """ConfigError when the spec's source cannot run on ``engine`` (kafka needs spark)."""
+    kind = loaded.spec.source.type
+    if kind in SPARK_ONLY_TYPES and engine != "spark":
+        raise spark_only(kind, where=f"{loaded.source} (pipeline {loaded.spec.name})")
+
+
+def _kafka_source(ctx: Context, loaded: LoadedPipeline, deps: RunnerDeps) -> Source:
+    from lakecrew.adapters.spark.engine import local_session
+    from lakecrew.adapters.spark.kafka import BronzeStreamWriter, build_kafka_source
+
+    spec = loaded.spec
+    options = spec.source.options
+    checkpoint = Path(str(options["checkpoint"]))
+    if "://" not in str(checkpoint) and not checkpoint.is_absolute():
+        checkpoint = ctx.layout.root / checkpoint
+    writer = BronzeStreamWriter(
+        deps.tables,
+        loaded.full_name(spec.bronze.table),
+        deps.clock,
+        str(checkpoint),
+        partition_by=tuple(spec.bronze.partition_by),
+    )
+    if isinstance(options.get("trigger"), Mapping):
+        # A never-ending query: silver and gold follow each micro-batch.
+        drained = dataclasses.replace(deps, open_source=lambda _: _Drained(spec.name))
+
+        def downstream() -> None:
+            PipelineRunner(drained).run(loaded)
+
+        writer.after_batch = downstream
+    return build_kafka_source(
+        name=f"{spec.name}:{loaded.env}",
+        spark=local_session(),
+        options=options,
+        secrets=secret_store(ctx),
+        writer=writer,
+        where=f"pipeline {spec.name} source",
+    )
+
+
+class _Drained:
+    """A source with nothing pending (bronze was written by the streaming query)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def discover(self) -> list[str]:
+        return []
+
+    def read(self) -> Iterator[Batch]:
+        return iter(())
+
+    def commit(self, token: CheckpointToken) -> None:
+        """Nothing to record."""
+
+
 def secret_store(ctx: Context) -> LocalSecretStore:
     """The project's local secret store."""
     return LocalSecretStore(ctx.layout.state_dir / "secrets")
@@ -149,20 +210,28 @@ def runner_for(
 
     ``create_keys`` makes a missing tokenization key (demo projects only); ``source_overrides``
     maps a pipeline name to source options replacing the spec's (e.g. the demo's DHIS2 URL).
-    ``engine="spark"`` runs the gold SQL models on a local SparkSession (pyspark installed).
+    ``engine="spark"`` runs the gold SQL models on a local SparkSession (pyspark installed)
+    and is the only engine that runs a ``kafka`` source (others raise ConfigError).
     """
     overrides = source_overrides or {}
     if not ctx.writable:
         raise ConfigError(
             "pipelines need a writable context", fix="Context.open(..., writable=True)"
         )
+
+    def source_for(loaded: LoadedPipeline) -> Source:
+        check_engine(loaded, engine)
+        if loaded.spec.source.type == "kafka":
+            return _kafka_source(ctx, loaded, deps)
+        return open_source(ctx, loaded, overrides.get(loaded.spec.name))
+
     deps = RunnerDeps(
         tables=DeltaTableStore(ctx.store),
         catalog=ctx.metastore,
         lineage=ctx.metastore,
         sql=_engine(ctx, engine),
         clock=ctx.clock,
-        open_source=lambda loaded: open_source(ctx, loaded, overrides.get(loaded.spec.name)),
+        open_source=source_for,
         tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=create_keys),
         sleep=time.sleep,
     )

@@ -1,7 +1,8 @@
-"""Parity: the lassa_weekly spec run with the local engine and with the Spark engine.
+"""Parity: the same specs run with the local engine and with the Spark engine.
 
-Spark reads the delta-rs tables through their live Parquet files (no Delta jars offline) and
-the gold models must come out identical to the DuckDB ones.
+Spark reads the delta-rs tables through their live Parquet files (no Delta jars offline): the
+lassa_weekly gold models, and the silver rows of a spec whose ``silver.sql`` standardises state
+names, must come out identical to the DuckDB ones.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ import pytest
 
 from lakecrew import pipeline_wiring as pw
 from lakecrew.context import Context
-from lakecrew.testing.pipelines import make_project
+from lakecrew.testing.pipelines import (
+    CASES_HEADER,
+    add_silver_sql,
+    case_rows,
+    make_project,
+    write_spec,
+)
 
 pytest.importorskip("pyspark")
 pytestmark = pytest.mark.integration
@@ -41,4 +48,37 @@ def test_lassa_weekly_gold_is_identical_on_duckdb_and_spark(tmp_path: Path) -> N
     local = _gold(tmp_path / "local", "local")
     spark = _gold(tmp_path / "spark", "spark")
     assert len(local) > 1000
+    assert local == spark
+
+
+def _silver_with_sql(root: Path, engine: str) -> list[dict[str, Any]]:
+    project = make_project(root)
+    add_silver_sql(write_spec(project))
+    rows = case_rows(0, 40) + (
+        "C09990,  edo ,3,2,1,+2348031234990,2024-01-02\n"
+        "C09991,abuja,3,2,1,+2348031234991,2024-01-02\n"
+        "C09992,ONDO,3,3,1,+2348031234992,2024-01-02\n"
+        "C09993,cross river,3,2,5,+2348031234993,2024-01-02\n"
+    )
+    (project / "incoming" / "a.csv").write_text(CASES_HEADER + rows)
+    ctx = Context.open(project, writable=True)
+    try:
+        runner = pw.runner_for(ctx, engine=engine, create_keys=True)
+        report = runner.run(pw.load(ctx, "cases"))
+        assert report.reconciled
+        silver = ctx.store.read("t_dev.silver.cases").drop_columns(["_ingested_at"])
+        quarantine = ctx.store.read("t_dev.silver.cases_quarantine")
+    finally:
+        ctx.close()
+    assert quarantine.column("case_id").to_pylist() == ["C09993"]  # deaths > confirmed
+    out = silver.drop_columns(["_source_uri", "_batch_id"]).to_pylist()
+    return sorted(out, key=lambda r: str(r["case_id"]))
+
+
+def test_silver_sql_gives_identical_silver_on_duckdb_and_spark(tmp_path: Path) -> None:
+    local = _silver_with_sql(tmp_path / "local", "local")
+    spark = _silver_with_sql(tmp_path / "spark", "spark")
+    assert len(local) == 43
+    states = {r["case_id"]: r["state"] for r in local}
+    assert (states["C09990"], states["C09991"], states["C09992"]) == ("Edo", "FCT", "Ondo")
     assert local == spark

@@ -40,3 +40,13 @@ class SqlEngine(Protocol):
     def save_table(
         self, full_name: str, data: pa.Table, mode: Literal["append", "overwrite"] = "append"
     ) -> None: ...
+
+    def query_tables(self, sql: str, tables: Mapping[str, pa.Table]) -> pa.Table:
+        """Run one Spark SQL query over in-memory Arrow ``tables``, each named by its key.
+
+        The query may name only those tables (single-part names, case-insensitive) and its own
+        CTEs, never catalog tables; the inputs are the caller's data, so no column masks apply.
+        Row order of the result is not guaranteed. Errors: UsageError for bad SQL or names,
+        DataError when a value cannot be computed (the message may quote the value).
+        """
+        ...

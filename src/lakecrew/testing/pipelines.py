@@ -103,6 +103,26 @@ def write_spec(
     return path
 
 
+STANDARDISE_STATES = """\
+SELECT case_id,
+       CASE WHEN upper(trim(state)) IN ('FCT', 'ABUJA') THEN 'FCT'
+            ELSE initcap(lower(trim(state))) END AS state,
+       week, confirmed, deaths, phone, updated
+FROM bronze
+"""
+"""A silver.sql for the test spec: state names trimmed, capitalised, Abuja as FCT."""
+
+
+def add_silver_sql(spec_path: Path, sql: str = STANDARDISE_STATES) -> None:
+    """Give the test spec at ``spec_path`` a ``silver.sql`` (a YAML block under silver)."""
+    text = spec_path.read_text(encoding="utf-8")
+    block = "".join(f"    {line}\n" for line in sql.strip().splitlines())
+    marker = "  table: silver.cases\n"
+    if marker not in text:
+        raise ValueError(f"{spec_path} is not the test spec")
+    spec_path.write_text(text.replace(marker, f"{marker}  sql: |\n{block}", 1), encoding="utf-8")
+
+
 def case_rows(start: int, count: int, *, week: int = 3) -> str:
     """``count`` valid CSV rows with ids from ``start`` (no header)."""
     states = ("Edo", "Ondo", "Bauchi", "Taraba")

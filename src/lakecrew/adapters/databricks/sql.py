@@ -182,6 +182,15 @@ class DatabricksSqlEngine:
         )
         return pa.RecordBatchReader.from_batches(schema, self._batches(resp, schema))
 
+    def query_tables(self, sql: str, tables: Mapping[str, pa.Table]) -> pa.Table:
+        """Refused: a SQL warehouse cannot see in-memory Arrow tables of this process."""
+        raise UsageError(
+            "a SQL warehouse cannot query in-memory tables",
+            where=self._where,
+            fix="run pipelines with silver.sql on the local or spark engine "
+            "(on Databricks the job runs them on its cluster)",
+        )
+
     def save_table(
         self, full_name: str, data: pa.Table, mode: Literal["append", "overwrite"] = "append"
     ) -> None:

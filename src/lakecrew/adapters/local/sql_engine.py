@@ -5,7 +5,8 @@ sqlglot (see sql_translate.py); every table it names is registered for that quer
 dataset of the table's live Delta files, so DuckDB pushes projections and filters down.
 `<catalog>.information_schema.<view>` and `system.information_schema.<view>` come from the
 metastore. The engine is read-only unless opened with `writable=True`; DuckDB itself runs with
-external file access disabled, so SQL cannot read or write arbitrary files.
+external file access disabled, so SQL cannot read or write arbitrary files. `query_tables`
+runs a query over in-memory Arrow tables instead of catalog tables (the runner's silver.sql).
 
 Column masks are enforced: a table whose columns carry a registered mask (`ColumnInfo.mask`, see
 core/column_masks.py) is exposed as `SELECT * REPLACE (<mask>(col) AS col, ...)` over its data,
@@ -35,6 +36,7 @@ from lakecrew.adapters.local.schema_check import type_text
 from lakecrew.adapters.local.sql_translate import (
     Parsed,
     TableRef,
+    bind_inputs,
     mask_expression,
     parse,
     rewrite_decimal_products,
@@ -143,6 +145,23 @@ class LocalSqlEngine:
     ) -> None:
         """Write `data` to a Delta table (created if absent) and register it in the metastore."""
         self.write_table(full_name, data, mode)
+
+    def query_tables(self, sql: str, tables: Mapping[str, pa.Table]) -> pa.Table:
+        """Run one Spark SQL query over in-memory Arrow tables named by their keys (see port)."""
+        tree, names = bind_inputs(sql, tables)
+        schema = {
+            names[k]: {f.name: type_text(f.type) for f in t.schema} for k, t in _lower(tables)
+        }
+        cursor = self._con.cursor()
+        try:
+            for key, data in _lower(tables):
+                cursor.register(names[key], data)
+            duck_sql = to_duckdb(rewrite_decimal_products(tree, schema))
+            return cursor.execute(duck_sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise _translate_error(exc) from exc
+        finally:
+            cursor.close()
 
     def write_table(
         self,
@@ -386,6 +405,10 @@ def _mask_sql_cached(mask: str, column: str, is_text: bool) -> str:
     if fn.strings_only and not is_text:
         fn = MASK_FUNCTIONS[REDACT]
     return mask_expression(fn.body, column)
+
+
+def _lower(tables: Mapping[str, pa.Table]) -> list[tuple[str, pa.Table]]:
+    return [(k.lower(), v) for k, v in tables.items()]
 
 
 def _positional(full_name: str, target: pa.Schema, data: pa.Table) -> pa.Table:

@@ -120,6 +120,47 @@ def _rewrite_tables(tree: exp.Expr, default_catalog: str | None) -> list[TableRe
     return list(refs.values())
 
 
+def bind_inputs(sql: str, tables: Mapping[str, object]) -> tuple[exp.Expr, dict[str, str]]:
+    """Parse one Databricks query over in-memory inputs and point its table names at them.
+
+    Returns the rewritten tree and ``{input name (lower case): registered name}``; each input
+    is registered as ``__lc_in__<name>`` and keeps its own name as alias. Names other than the
+    inputs and the query's CTEs, and unsafe table functions, are a UsageError.
+    """
+    parsed = parse_query(sql)
+    names = {k.lower(): f"__lc_in__{k.lower()}" for k in tables}
+    ctes = _cte_names(parsed)
+    for table in list(parsed.find_all(exp.Table)):
+        if not isinstance(table.this, exp.Identifier):
+            _check_table_function(table)
+            continue
+        name = table.name.lower()
+        if not table.db and not table.catalog and name in ctes:
+            continue
+        if table.db or table.catalog or name not in names:
+            raise UsageError(
+                f"table {table.sql('databricks')[:80]} is not an input of this query",
+                where="sql",
+                fix="read only " + (", ".join(sorted(names)) or "no tables"),
+            )
+        if table.args.get("alias") is None:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
+        table.set("this", exp.to_identifier(names[name], quoted=True))
+    return parsed, names
+
+
+def parse_query(sql: str) -> exp.Expr:
+    """One Databricks query (a SELECT or set operation), else a UsageError."""
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="databricks") if t is not None]
+    except SqlglotError as exc:
+        first = str(exc).splitlines()[0][:300]
+        raise UsageError(f"SQL does not parse: {first}", where="sql", fix="fix the syntax") from exc
+    if len(trees) != 1 or not isinstance(trees[0], exp.Query):
+        raise UsageError("expected one query (SELECT)", where="sql", fix="give one SELECT")
+    return trees[0]
+
+
 def _check_table_function(table: exp.Table) -> None:
     node = table.this
     name = node.name if isinstance(node, exp.Anonymous) else None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.key_index import KeyIndex, key_hashes
 from lakecrew.adapters.local.schema_check import duplicate_keys, type_text
 from lakecrew.core.errors import DataError, UsageError
 from lakecrew.ports.catalog import ColumnInfo
@@ -21,6 +21,7 @@ class DeltaTableStore:
 
     def __init__(self, store: DeltaStore) -> None:
         self.store = store
+        self._indexes: dict[tuple[str, str], KeyIndex] = {}
 
     def exists(self, full_name: str) -> bool:
         return self.store.exists(full_name)
@@ -52,9 +53,11 @@ class DeltaTableStore:
 
     def merge(self, full_name: str, data: pa.Table, keys: Sequence[str]) -> int:
         """Upsert on ``keys``. Rows whose key the table lacks are appended (no join needed);
-        only rows whose key exists go through MERGE, so the cost and memory of a batch do not
-        grow with the table. A crash between the two commits is harmless: the retried batch
-        finds its appended rows and merges them again with the same values.
+        only rows whose key may exist go through MERGE, so the cost and memory of a batch do
+        not grow with the table. Which keys exist comes from a ``KeyIndex`` (hashes of the
+        key column, built once per table version this store did not write itself). A crash
+        between the two commits is harmless: the retried batch finds its appended rows and
+        merges them again with the same values.
         """
         if len(keys) != 1 or not data.num_rows:
             return self.store.merge(full_name, data, keys, merge_schema=True).version
@@ -67,26 +70,33 @@ class DeltaTableStore:
                 where=f"{full_name} keys {list(keys)}",
                 fix="deduplicate the source on the merge keys",
             )
-        present = self._present(full_name, data, keys[0])
-        version = self.store.version(full_name)
-        fresh = data.filter(pc.invert(present))
-        if fresh.num_rows:
-            version = self.store.append(full_name, fresh, merge_schema=True).version
-        matched = data.filter(present)
-        if matched.num_rows:
+        index = self._index(full_name, keys[0])
+        hashes = key_hashes(column)
+        present = index.may_hold(hashes) & ~pc.is_null(column).to_numpy(zero_copy_only=False)
+        version = index.version
+        fresh = pa.array(~present)
+        if not present.all():
+            version = self.store.append(full_name, data.filter(fresh), merge_schema=True).version
+        if present.any():
+            matched = data.filter(pa.array(present))
             version = self.store.merge(full_name, matched, keys, merge_schema=True).version
+        index.add(hashes[~present], version)
         return version
 
-    def _present(self, full_name: str, data: pa.Table, key: str) -> pa.BooleanArray:
-        """Per row of ``data``: does the table already hold its key (one key-column scan)."""
-        values = data.column(key).combine_chunks()
-        dataset = self.store.to_arrow(full_name)
-        if key not in dataset.schema.names or not dataset.count_rows():
-            return pa.array(np.zeros(len(values), np.bool_))
-        held = dataset.to_table(columns=[key]).column(key)
-        found = held.filter(pc.is_in(held, value_set=pc.drop_null(values)))
-        hit = pc.is_in(values, value_set=found.combine_chunks())
-        return pc.fill_null(hit, False)
+    def _index(self, full_name: str, key: str) -> KeyIndex:
+        """The key index of the table's current version (rebuilt if someone else wrote)."""
+        version = self.store.version(full_name)
+        index = self._indexes.get((full_name, key))
+        if index is None or index.version != version:
+            dataset = self.store.to_arrow(full_name, version)
+            held = (
+                dataset.to_table(columns=[key]).column(key)
+                if key in dataset.schema.names
+                else pa.chunked_array([], pa.string())
+            )
+            index = KeyIndex.build(key_hashes(held), version)
+            self._indexes[(full_name, key)] = index
+        return index
 
     def read(
         self,

@@ -5,7 +5,9 @@
   against ``base_dir``;
 - ``dhis2``: ``base_url``, ``token_secret: {scope, key}`` (read from the SecretStore, never in the
   spec) and ``requests``: a list of ``{resource: dataValueSets | organisationUnits |
-  trackedEntities, ...}`` with the arguments of the matching ``adapters.sources.dhis2`` function.
+  trackedEntities, ...}`` with the arguments of the matching ``adapters.sources.dhis2`` function;
+- ``kafka``: refused here (ConfigError): it runs on the Spark engine only, built by
+  ``adapters.spark.kafka.build_kafka_source`` (see ``pipeline_wiring``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,18 @@ from lakecrew.ports.source import Source
 
 FILE_TYPES = ("csv", "json", "jsonl", "parquet", "files")
 SOURCE_TYPES = (*FILE_TYPES, "dhis2")
+SPARK_ONLY_TYPES = ("kafka",)
+"""Streaming sources that only the Spark engine runs (adapters/spark/kafka.py)."""
+
+
+def spark_only(kind: str, *, where: str) -> ConfigError:
+    """The refusal of a Spark-only source on the local (DuckDB) engine."""
+    return ConfigError(
+        f"a {kind} source runs on the Spark engine only (Structured Streaming)",
+        where=f"{where} source.type",
+        fix="run it with --engine spark (needs the Kafka connector: adapters/spark/README.md) "
+        "or on Databricks (lakecrew pipeline bundle)",
+    )
 
 
 def build_source(
@@ -47,6 +61,8 @@ def build_source(
         return _file_source(
             kind, options=options, name=name, checkpoint=checkpoint, base_dir=base_dir, where=where
         )
+    if kind in SPARK_ONLY_TYPES:
+        raise spark_only(kind, where=where)
     if kind == "dhis2":
         return _dhis2(
             options, name=name, checkpoint=checkpoint, secrets=secrets, where=where, client=client
@@ -54,7 +70,7 @@ def build_source(
     raise ConfigError(
         f"unknown source type {kind!r}",
         where=f"{where} source.type",
-        fix=f"use one of {', '.join(SOURCE_TYPES)}",
+        fix=f"use one of {', '.join((*SOURCE_TYPES, *SPARK_ONLY_TYPES))}",
     )
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import pyarrow as pa
 import sqlglot
 from deltalake import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from sqlglot import exp
 
@@ -103,6 +105,40 @@ class SparkSqlEngine:
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self.fetch_arrow(sql, params)
 
+    def query_tables(self, sql: str, tables: Mapping[str, pa.Table]) -> pa.Table:
+        """Run one Spark SQL query over Arrow tables, each a temporary view (see the port)."""
+        tree = _parse_query(sql)
+        views = {k.lower(): f"lc_in_{uuid.uuid4().hex}_{k.lower()}" for k in tables}
+        ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+        for table in list(tree.find_all(exp.Table)):
+            name = table.name.lower()
+            if not isinstance(table.this, exp.Identifier) or (
+                not table.db and not table.catalog and name in ctes
+            ):
+                continue
+            if table.db or table.catalog or name not in views:
+                raise UsageError(
+                    f"table {table.sql('spark')[:80]} is not an input of this query",
+                    where="sql",
+                    fix="read only " + (", ".join(sorted(views)) or "no tables"),
+                )
+            if not table.alias:
+                table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
+            table.set("this", exp.to_identifier(views[name]))
+        try:
+            for key, data in tables.items():
+                self.spark.createDataFrame(_spark_ready(data)).createOrReplaceTempView(
+                    views[key.lower()]
+                )
+            return self.spark.sql(tree.sql(dialect="spark")).toArrow()
+        except AnalysisException as exc:
+            raise UsageError(f"Spark SQL failed: {_first_line(exc)}", where="sql") from exc
+        except Exception as exc:  # Py4J and execution errors
+            raise DataError(f"Spark SQL failed: {_first_line(exc)}", where="sql") from exc
+        finally:
+            for view in views.values():
+                self.spark.catalog.dropTempView(view)
+
     def save_table(
         self, full_name: str, data: pa.Table, mode: Literal["append", "overwrite"] = "append"
     ) -> None:
@@ -113,3 +149,31 @@ class SparkSqlEngine:
             self.store.overwrite(full_name, data)
         else:
             self.store.append(full_name, data)
+
+
+def _parse_query(sql: str) -> exp.Expr:
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="databricks") if t is not None]
+    except sqlglot.errors.ParseError as exc:
+        raise UsageError(f"SQL does not parse: {str(exc).splitlines()[0][:200]}") from None
+    if len(trees) != 1 or not isinstance(trees[0], exp.Query):
+        raise UsageError("expected one query (SELECT)", where="sql", fix="give one SELECT")
+    return trees[0]
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _spark_ready(data: pa.Table) -> pa.Table:
+    """View types as plain ones: Spark's Arrow conversion lacks string_view and binary_view."""
+    fields = []
+    for f in data.schema:
+        if pa.types.is_string_view(f.type):
+            fields.append(f.with_type(pa.large_string()))
+        elif pa.types.is_binary_view(f.type):
+            fields.append(f.with_type(pa.large_binary()))
+        else:
+            fields.append(f)
+    schema = pa.schema(fields)
+    return data if schema.equals(data.schema) else data.cast(schema)

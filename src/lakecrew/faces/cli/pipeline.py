@@ -14,6 +14,12 @@ app = typer.Typer(help="Medallion pipelines: bronze → silver → gold from a Y
 
 NameArg = Annotated[str, typer.Argument(help="Pipeline name (file name of its spec).")]
 EnvOpt = Annotated[str, typer.Option("--env", help="Environment: dev, qa or prod.")]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine", help="local (DuckDB) or spark: gold SQL models, and kafka sources (spark only)."
+    ),
+]
 
 
 def _env(value: str) -> Any:
@@ -41,6 +47,7 @@ def validate(
     ctx: typer.Context,
     name: NameArg,
     env: EnvOpt = "dev",
+    engine: EngineOpt = "local",
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -51,6 +58,7 @@ def validate(
     from lakecrew.context import Context
 
     loaded = pw.load(Context.open(state.project), name, _env(env))
+    pw.check_engine(loaded, engine)
     emit(state, {"pipeline": loaded.spec.name, "env": loaded.env, "valid": True}, render_mapping)
 
 
@@ -59,6 +67,7 @@ def plan(
     ctx: typer.Context,
     name: NameArg,
     env: EnvOpt = "dev",
+    engine: EngineOpt = "local",
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -69,7 +78,9 @@ def plan(
     from lakecrew.context import Context
 
     lc = Context.open(state.project, writable=True)
-    emit(state, pw.runner_for(lc).plan(pw.load(lc, name, _env(env))), render_mapping)
+    loaded = pw.load(lc, name, _env(env))
+    pw.check_engine(loaded, engine)
+    emit(state, pw.runner_for(lc, engine=engine).plan(loaded), render_mapping)
 
 
 @app.command("run")
@@ -80,9 +91,7 @@ def run(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild silver and gold from all of bronze.")
     ] = False,
-    engine: Annotated[
-        str, typer.Option("--engine", help="Engine of the gold SQL models: local or spark.")
-    ] = "local",
+    engine: EngineOpt = "local",
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -93,8 +102,9 @@ def run(
     from lakecrew.context import Context
 
     lc = Context.open(state.project, writable=True)
-    runner = pw.runner_for(lc, engine=engine)
-    report = runner.run(pw.load(lc, name, _env(env)), full_refresh=full_refresh)
+    loaded = pw.load(lc, name, _env(env))
+    pw.check_engine(loaded, engine)
+    report = pw.runner_for(lc, engine=engine).run(loaded, full_refresh=full_refresh)
     data = report.as_dict()
     data.pop("lineage")
     emit(state, data, _render_run)

@@ -10,6 +10,8 @@ schema change, recorded); everything else is the silver step's business.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,9 +37,17 @@ SOURCE_RULE = "source.parse"
 
 
 def run_bronze(
-    deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, tokenizer: Tokenizer | None
+    deps: RunnerDeps,
+    loaded: LoadedPipeline,
+    state: RunState,
+    tokenizer: Tokenizer | None,
+    on_batch: Callable[[str, pa.Table | None], None] | None = None,
 ) -> None:
-    """Drain the source into bronze; counts go to ``state.layer('bronze')``."""
+    """Drain the source into bronze; counts go to ``state.layer('bronze')``.
+
+    ``on_batch(batch_id, rows)`` runs after each batch with bronze rows is committed (and its
+    checkpoint): ``rows`` is what was appended when that is the whole batch, else None.
+    """
     source = deps.open_source(loaded)
     bronze = loaded.full_name(loaded.spec.bronze.table)
     counts = state.layer("bronze")
@@ -49,6 +59,7 @@ def run_bronze(
             state.source_uris.update(pc.unique(batch.table.column(SOURCE_URI)).to_pylist())
         new = _new_rows(deps, bronze, batch)
         counts.skipped += batch.num_rows - new.num_rows
+        stamped = None
         if new.num_rows:
             stamped = new.append_column(INGESTED_AT, constant(deps.clock.now(), new.num_rows, TS))
             _append_bronze(deps, loaded, state, bronze, stamped)
@@ -57,6 +68,9 @@ def run_bronze(
             _quarantine_rejects(deps, loaded, state, batch, tokenizer)
             counts.quarantined += len(batch.rejected)
         source.commit(batch.checkpoint)
+        if on_batch is not None and batch.num_rows:
+            whole = stamped is not None and stamped.num_rows == batch.num_rows
+            on_batch(batch.batch_id, stamped if whole else None)
 
 
 def _new_rows(deps: RunnerDeps, bronze: str, batch: Batch) -> pa.Table:

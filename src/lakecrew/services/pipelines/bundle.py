@@ -6,6 +6,12 @@ bounds (1.2.4), the largest general-purpose node within the T-shirt size's per-n
 (1.2.1), spot with fallback where the environment requires spot (1.2.5), the spec's tags as
 ``custom_tags`` and job ``tags`` (1.2.3), its schedule, retries and failure notifications (1.5.4).
 Field names are those of the Jobs API ``JobSettings`` as bundles write them.
+
+A ``kafka`` source runs with ``--engine spark`` (Structured Streaming; the Kafka connector is
+built into Databricks Runtime). Its trigger picks the job type: ``available_now`` keeps the cron
+schedule (each run drains what is new, then stops); ``processing_time`` makes a continuous job
+(``continuous``, no ``schedule``; Databricks restarts a failed run itself: ``task_retry_mode:
+ON_FAILURE`` instead of task retries).
 """
 
 from __future__ import annotations
@@ -100,4 +106,17 @@ def job_definition(
         "job_clusters": [{"job_cluster_key": "pipeline_cluster", "new_cluster": cluster}],
         "tasks": [task],
     }
+    if spec.source.type == "kafka":
+        _streaming(job, task, loaded)
     return {"resources": {"jobs": {job_key(loaded): job}}}
+
+
+def _streaming(job: dict[str, Any], task: dict[str, Any], loaded: LoadedPipeline) -> None:
+    """Run a kafka pipeline on the Spark engine; continuous when its trigger is an interval."""
+    task["python_wheel_task"]["parameters"] += ["--engine", "spark"]
+    if not isinstance(loaded.spec.source.options.get("trigger"), dict):
+        return
+    paused = job.pop("schedule")["pause_status"]
+    job["continuous"] = {"pause_status": paused, "task_retry_mode": "ON_FAILURE"}
+    for key in ("max_retries", "min_retry_interval_millis", "retry_on_timeout"):
+        task.pop(key)

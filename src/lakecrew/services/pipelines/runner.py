@@ -28,7 +28,7 @@ from lakecrew.services.pipelines.governance import (
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.records import JOB_RUN_TIMELINE, job_run_rows, openlineage_events
 from lakecrew.services.pipelines.schema_log import drift_rate
-from lakecrew.services.pipelines.silver_step import run_silver
+from lakecrew.services.pipelines.silver_step import SilverBatches
 from lakecrew.services.pipelines.steps import RunnerDeps, RunState
 
 RETRYABLE = (Transient, Conflict)
@@ -117,8 +117,14 @@ class PipelineRunner:
 
     def _attempt(self, loaded: LoadedPipeline, state: RunState, *, full_refresh: bool) -> None:
         tokenizer = self.deps.tokenizer(loaded)
-        run_bronze(self.deps, loaded, state, tokenizer)
-        run_silver(self.deps, loaded, state, tokenizer, full_refresh=full_refresh)
+        # Leftovers first (oldest bronze batches), then each new batch right after bronze
+        # commits it, from memory: silver never re-reads what bronze just wrote.
+        state.layer("bronze")  # reported first
+        silver_batches = SilverBatches(
+            self.deps, loaded, state, tokenizer, full_refresh=full_refresh
+        )
+        silver_batches.catch_up()
+        run_bronze(self.deps, loaded, state, tokenizer, on_batch=silver_batches.process)
         silver = loaded.full_name(loaded.spec.silver.table)
         if self.deps.tables.exists(silver):
             state.layer("gold").read = self.deps.tables.count(silver)

@@ -25,6 +25,7 @@ from lakecrew.services.pipelines.records import (
 )
 from lakecrew.services.pipelines.schema_log import record_schema
 from lakecrew.services.pipelines.silver import SilverOutcome, build_silver
+from lakecrew.services.pipelines.silver_sql import apply_silver_sql
 from lakecrew.services.pipelines.steps import (
     CARRY,
     INGESTED_AT,
@@ -52,33 +53,59 @@ def run_silver(
     full_refresh: bool = False,
 ) -> None:
     """Process every pending bronze batch; counts go to ``state.layer('silver')``."""
-    spec = loaded.spec
-    if spec.silver.sql is not None:
-        raise ConfigError(
-            "silver.sql is not supported by the local runner",
-            where=f"pipeline {spec.name} silver.sql",
-            fix="use typed columns + expectations, or a registered python transform",
-        )
-    bronze = loaded.full_name(spec.bronze.table)
-    deps.tables.create(BATCH_LOG, BATCH_LOG_SCHEMA)
-    deps.tables.create(DQ_TABLE, DQ_RESULTS_SCHEMA)
-    if full_refresh:
-        _reset(deps, loaded, state)
-    if not deps.tables.exists(bronze):
-        return
-    done, history = _logged(deps, loaded)
-    counts = state.layer("silver")
-    for bid in _bronze_batches(deps, bronze):
-        if bid in done:
-            continue
-        raw = deps.tables.read(bronze, where={BATCH_ID: bid})
-        raw = _in_source_order(raw)
-        outcome = _build(deps, loaded, raw, history, tokenizer)
+    SilverBatches(deps, loaded, state, tokenizer, full_refresh=full_refresh).catch_up()
+
+
+class SilverBatches:
+    """The silver step of one run, batch by batch.
+
+    ``catch_up()`` processes every bronze batch silver does not hold yet (crash leftovers,
+    everything after a full refresh), in ingestion order; ``process(batch_id, rows)`` handles
+    one batch right after bronze committed it, from the rows still in memory when they are the
+    whole batch (no re-read), else from bronze. Batches already in silver are skipped.
+    """
+
+    def __init__(
+        self,
+        deps: RunnerDeps,
+        loaded: LoadedPipeline,
+        state: RunState,
+        tokenizer: Tokenizer | None,
+        *,
+        full_refresh: bool = False,
+    ) -> None:
+        spec = loaded.spec
+        self.deps, self.loaded, self.state, self.tokenizer = deps, loaded, state, tokenizer
+        self.full_refresh = full_refresh
+        self.bronze = loaded.full_name(spec.bronze.table)
+        deps.tables.create(BATCH_LOG, BATCH_LOG_SCHEMA)
+        deps.tables.create(DQ_TABLE, DQ_RESULTS_SCHEMA)
+        if full_refresh:
+            _reset(deps, loaded, state)
+        self.done, self.history = _logged(deps, loaded)
+        self.counts = state.layer("silver")
+
+    def catch_up(self) -> None:
+        """Every bronze batch not yet in silver, oldest first."""
+        if not self.deps.tables.exists(self.bronze):
+            return
+        for bid in _bronze_batches(self.deps, self.bronze):
+            self.process(bid)
+
+    def process(self, bid: str, rows: pa.Table | None = None) -> None:
+        """One bronze batch → silver, quarantine, DQ results and the batch log."""
+        if bid in self.done:
+            return
+        deps, loaded, state, counts = self.deps, self.loaded, self.state, self.counts
+        if rows is None:
+            raw = _in_source_order(deps.tables.read(self.bronze, where={BATCH_ID: bid}))
+        else:
+            raw = _as_stored(rows, deps.tables.schema(self.bronze))
+        outcome = _build(deps, loaded, raw, self.history, self.tokenizer)
         _record(deps, loaded, state, outcome)
         outcome.raise_for_fatal()
-        _write(
-            deps, loaded, state, bid, outcome, first_after_reset=full_refresh and not counts.batches
-        )
+        first = self.full_refresh and not counts.batches
+        _write(deps, loaded, state, bid, outcome, first_after_reset=first)
         recon = outcome.reconciliation
         counts.batches += 1
         counts.read += recon.bronze_rows
@@ -86,7 +113,25 @@ def run_silver(
         counts.quarantined += recon.quarantined_rows
         counts.duplicates += recon.duplicate_rows
         counts.dropped += recon.dropped_rows
-        history.append(recon.bronze_rows)
+        self.history.append(recon.bronze_rows)
+        self.done.add(bid)
+
+
+def _as_stored(rows: pa.Table, schema: pa.Schema | None) -> pa.Table:
+    """The batch as bronze stores it: every bronze column (absent ones null), bronze types.
+
+    Delta column names are case-insensitive: a batch's ``states`` is bronze's ``States``.
+    """
+    if schema is None:
+        return rows
+    by_lower = {name.lower(): i for i, name in enumerate(rows.column_names)}
+    arrays = [
+        rows.column(by_lower[f.name.lower()]).cast(f.type)
+        if f.name.lower() in by_lower
+        else pa.nulls(rows.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _build(
@@ -99,6 +144,9 @@ def _build(
     spec = loaded.spec.silver
     if spec.python is not None:
         raw = get_transform(spec.python)(raw)
+    elif spec.sql is not None:
+        where = f"pipeline {loaded.spec.name} silver.sql"
+        raw = apply_silver_sql(deps.sql, spec.sql, raw, where=where)
     keep = [c for c in raw.column_names if c not in METADATA_COLUMNS or c in CARRY]
     carry = list(dict.fromkeys([*spec.carry_columns, *(c for c in CARRY if c in keep)]))
     silver_spec = spec.model_copy(update={"carry_columns": carry})

@@ -19,9 +19,17 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from lakecrew.services.pipelines.kafka_spec import validate_kafka_options
 from lakecrew.services.privacy.kinds import Classification, MaskMethod, PiiKind, label_for
 from lakecrew.services.privacy.masking import ColumnMask
 from lakecrew.services.quality.coercion import DEFAULT_DATE_FORMATS, DEFAULT_NULLS, ColumnCoercion
@@ -112,6 +120,14 @@ class SourceSpec(_Strict):
 
     type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _typed_options(cls, value: Any, info: ValidationInfo) -> Any:
+        # Sources with a strict option model are checked here, so errors point at file:line.
+        if info.data.get("type") == "kafka":
+            return validate_kafka_options(value)
+        return value
 
 
 class BronzeSpec(_Strict):
@@ -234,7 +250,20 @@ class SchemaPolicy(_Strict):
 
 
 class SilverSpec(_Strict):
-    """The validated table: typed columns, de-duplication, expectations, quarantine, masking."""
+    """The validated table: typed columns, de-duplication, expectations, quarantine, masking.
+
+    ``sql`` (or ``python``, never both) reshapes each bronze batch *before* coercion,
+    de-duplication, expectations and masking, so its output columns are the raw columns that
+    ``columns`` (``source`` or ``name``) and ``carry_columns`` read. ``sql`` is one Spark SQL
+    SELECT over ``bronze`` (the current batch: the bronze table's columns and its metadata
+    ``_source_uri``, ``_source_row``, ``_batch_id``, ``_raw``, ``_ingested_at``), e.g.
+    ``SELECT *, upper(trim(states)) AS state FROM bronze``. It must keep every row, one output
+    row per input row: no WHERE, GROUP BY, DISTINCT, JOIN, LIMIT, set operations, CTEs,
+    subqueries, aggregates (window functions are fine) or generators; remove rows with a
+    ``drop`` or ``quarantine`` expectation instead, so they are counted and reconcile. Bronze
+    metadata is carried through unchanged whether or not the SELECT names it, and may not be
+    computed under its own name. The same SQL runs on DuckDB (translated by sqlglot) and Spark.
+    """
 
     table: TableName
     description: NonEmpty
@@ -247,6 +276,24 @@ class SilverSpec(_Strict):
     schema_policy: SchemaPolicy = Field(default_factory=SchemaPolicy, alias="schema")
     sql: NonEmpty | None = None
     python: Annotated[str, Field(pattern=_TRANSFORM.pattern)] | None = None
+
+    @field_validator("sql")
+    @classmethod
+    def _row_preserving_sql(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from lakecrew.services.pipelines.silver_sql import PROTECTED
+        from lakecrew.services.pipelines.sqltext import check_silver_sql
+
+        problem = check_silver_sql(value, PROTECTED)
+        if problem:
+            raise _fail(
+                "sql",
+                problem,
+                "write one Spark SQL SELECT ... FROM bronze that keeps every row; remove rows "
+                "with a drop/quarantine expectation so they are counted",
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> SilverSpec:

@@ -102,8 +102,8 @@ def conform_quarantine(
 ) -> pa.Table:
     """Cast ``rows`` to the quarantine schema (missing columns null) and stamp the run."""
     n = rows.num_rows
-    fixed = {STAGE: pa.array([stage] * n), RUN_ID: pa.array([run_id] * n)}
-    fixed[QUARANTINED_AT] = pa.array([at] * n, TS)
+    fixed = {STAGE: constant(stage, n, pa.string()), RUN_ID: constant(run_id, n, pa.string())}
+    fixed[QUARANTINED_AT] = constant(at, n, TS)
     arrays = []
     for f in schema:
         if f.name in fixed:
@@ -117,7 +117,7 @@ def conform_quarantine(
 
 def constant(value: Any, n: int, type_: pa.DataType) -> pa.Array:
     """An array of ``n`` copies of ``value``."""
-    return pa.array([value] * n, type_)
+    return pa.repeat(pa.scalar(value, type_), n)
 
 
 def schema_json(schema: pa.Schema) -> str:
