@@ -129,12 +129,14 @@ def step_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
         "silver": tables["bench_dev.silver.cases"],
         "quarantine": tables["bench_dev.silver.cases_quarantine"],
         **gold,
+        "warned": sum(e["failed"] for e in report_.expectations if e["action"] == "warn"),
         "reconciled": report_.reconciled,
     }
 
 
-COUNT_KEYS = ("bronze", "silver", "quarantine", *GOLD_SQL)
-"""Row counts every implementation must agree on (same work, same result)."""
+COUNT_KEYS = ("bronze", "silver", "quarantine", "warned", *GOLD_SQL)
+"""Counts every implementation must agree on (same work, same result): rows per table, and
+``warned``, the failures of the two warn-only checks (evidence all ten checks ran)."""
 
 
 def same_counts(results: list[Any]) -> list[str]:

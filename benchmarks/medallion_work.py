@@ -146,6 +146,33 @@ def token(value: str) -> str:
     return "tok_" + hashlib.sha256(f"{KEY}\x1f{value}".encode()).hexdigest()[:32]
 
 
+QUARANTINE_RULES = (
+    ("id_present", "case_id IS NULL"),
+    ("state_present", "state IS NULL"),
+    ("week_ok", "week NOT BETWEEN 1 AND 53"),
+    ("year_ok", "year NOT BETWEEN 2000 AND 2030"),
+    ("known_state", f"state NOT IN ({', '.join(repr(s) for s in STATES)})"),
+    ("confirmed_ok", "confirmed < 0"),
+    ("deaths_le_confirmed", "deaths > confirmed"),
+    ("case_id_format", "{regex_fails}"),
+)
+"""The eight quarantine checks as SQL conditions that hold for a failing row (NULL: not failed)."""
+WARN_SQL = {
+    "warn_country": f"(country NOT IN ({', '.join(repr(c) for c in COUNTRIES)}))",
+    "warn_updated": "(updated IS NULL)",
+}
+"""The two warn-only checks (a flag per row, counted, the row stays in silver)."""
+
+
+def rules_sql(regex_fails: str) -> str:
+    """``concat_ws`` of the names of the quarantine rules a row fails ('' when none)."""
+    cases = ",\n  ".join(
+        f"CASE WHEN {cond.format(regex_fails=regex_fails)} THEN '{name}' END"
+        for name, cond in QUARANTINE_RULES
+    )
+    return f"concat_ws(',',\n  {cases})"
+
+
 RAW_SQL = """
 CREATE OR REPLACE TABLE raw AS
 SELECT * FROM read_csv('{glob}', all_varchar = true, header = true, filename = true)
@@ -172,18 +199,8 @@ FROM raw
 QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY updated DESC) = 1;
 DROP TABLE raw;
 CREATE OR REPLACE TABLE flagged AS
-SELECT *, concat_ws(',',
-  CASE WHEN case_id IS NULL THEN 'id_present' END,
-  CASE WHEN state IS NULL THEN 'state_present' END,
-  CASE WHEN week NOT BETWEEN 1 AND 53 THEN 'week_ok' END,
-  CASE WHEN year NOT BETWEEN 2000 AND 2030 THEN 'year_ok' END,
-  CASE WHEN state NOT IN ({", ".join(repr(s) for s in STATES)}) THEN 'known_state' END,
-  CASE WHEN confirmed < 0 THEN 'confirmed_ok' END,
-  CASE WHEN deaths > confirmed THEN 'deaths_le_confirmed' END,
-  CASE WHEN NOT regexp_full_match(case_id, 'K[0-9]+') THEN 'case_id_format' END
-) AS _dq_rules,
-  (country NOT IN ({", ".join(repr(c) for c in COUNTRIES)})) AS warn_country,
-  (updated IS NULL) AS warn_updated
+SELECT *, {rules_sql("NOT regexp_full_match(case_id, 'K[0-9]+')")} AS _dq_rules,
+  {WARN_SQL["warn_country"]} AS warn_country, {WARN_SQL["warn_updated"]} AS warn_updated
 FROM typed;
 DROP TABLE typed;
 """
@@ -229,6 +246,9 @@ def run_duckdb(src: Path, out: Path) -> dict[str, Any]:
     write_deltalake(str(out / "quarantine"), quarantine, mode="overwrite")
     counts["silver"] = _duck_count(con, "silver")
     counts["quarantine"] = _duck_count(con, "flagged WHERE _dq_rules <> ''")
+    counts["warned"] = _duck_count(con, "flagged WHERE warn_country") + _duck_count(
+        con, "flagged WHERE warn_updated"
+    )
     for name, sql in GOLD_SQL.items():
         con.execute(f"CREATE TABLE {name} AS {sql.format(t='silver')}")
         write_deltalake(str(out / name), con.sql(f"FROM {name}").arrow(), mode="overwrite")
@@ -243,16 +263,15 @@ def _duck_count(con: Any, relation: str) -> int:
     return int(row[0])
 
 
-QUARANTINE_CHECKS = 8
-"""The first eight of ``ge_checks`` quarantine a failing row; the last two only warn."""
+WARN_RULES = ("country_known", "updated_present")
 
 
 def ge_checks() -> list[Any]:
-    """The ten checks as Great Expectations 1.x expectations (quarantine ones first)."""
+    """The ten checks as Great Expectations 1.x expectations, each named in ``meta["rule"]``."""
     import importlib
 
     gxe: Any = importlib.import_module("great_expectations.expectations")
-    return [
+    checks = [
         gxe.ExpectColumnValuesToNotBeNull(column="case_id"),
         gxe.ExpectColumnValuesToNotBeNull(column="state"),
         gxe.ExpectColumnValuesToBeBetween(column="week", min_value=1, max_value=53),
@@ -269,6 +288,24 @@ def ge_checks() -> list[Any]:
         gxe.ExpectColumnValuesToBeInSet(column="country", value_set=COUNTRIES),
         gxe.ExpectColumnValuesToNotBeNull(column="updated"),
     ]
+    names = [name for name, _ in QUARANTINE_RULES] + list(WARN_RULES)
+    for check, name in zip(checks, names, strict=True):
+        check.meta = {"rule": name}
+    return checks
+
+
+def ge_split(result: Any) -> tuple[dict[Any, str], int]:
+    """From a COMPLETE validation result: failed quarantine rules per row index, warn failures."""
+    rules: dict[Any, list[str]] = {}
+    warned = 0
+    for r in result.results:
+        name = r.expectation_config.meta["rule"]
+        if name in WARN_RULES:
+            warned += int(r.result.get("unexpected_count") or 0)
+            continue
+        for index in r.result.get("unexpected_index_list") or []:
+            rules.setdefault(index, []).append(name)
+    return {index: ",".join(names) for index, names in rules.items()}, warned
 
 
 def run_pandas_ge(src: Path, out: Path) -> dict[str, Any]:
@@ -276,8 +313,9 @@ def run_pandas_ge(src: Path, out: Path) -> dict[str, Any]:
 
     Each file is read with pandas and appended to bronze with its metadata columns; silver comes
     from the same frames. The suite is validated with ``result_format=COMPLETE`` and the
-    ``unexpected_index_list`` of the eight quarantine checks selects the quarantined rows (the
-    usual way to split good from bad rows with GE). ``seconds`` excludes imports.
+    ``unexpected_index_list`` of the eight quarantine checks selects the quarantined rows and
+    names their failed rules (the usual way to split good from bad rows with GE); the two warn
+    checks are counted. ``seconds`` excludes imports.
     """
     import great_expectations as gx
     import pandas as pd
@@ -312,15 +350,14 @@ def run_pandas_ge(src: Path, out: Path) -> dict[str, Any]:
     )
     suite = context.suites.add(gx.ExpectationSuite(name="bench", expectations=ge_checks()))
     result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
-    counts["failed_checks"] = sum(1 for r in result.results if not r.success)
-    unexpected: set[Any] = set()
-    for r in result.results[:QUARANTINE_CHECKS]:
-        unexpected.update(r.result.get("unexpected_index_list") or [])
-    bad = df.index.isin(list(unexpected))
+    rules, counts["warned"] = ge_split(result)
+    bad = df.index.isin(list(rules))
+    quarantine = df[bad].copy()
+    quarantine["_dq_rules"] = quarantine.index.map(rules.__getitem__)
     silver = _mask_pandas(df[~bad].copy())
     write_deltalake(str(out / "silver"), silver, mode="overwrite")
-    write_deltalake(str(out / "quarantine"), df[bad], mode="overwrite")
-    counts.update(silver=len(silver), quarantine=int(bad.sum()))
+    write_deltalake(str(out / "quarantine"), quarantine, mode="overwrite")
+    counts.update(silver=len(silver), quarantine=len(quarantine))
     gold = {
         "by_state_year": silver.groupby(["state", "year"], dropna=False)[["confirmed", "deaths"]]
         .sum()

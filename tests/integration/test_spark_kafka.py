@@ -8,33 +8,46 @@ through Spark's built-in Parquet file stream source — the product's injection 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 pytest.importorskip("pyspark")
 
-from pyspark.sql import DataFrame, SparkSession  # noqa: E402
+from pyspark.sql import DataFrame, SparkSession
 
-from lakecrew.adapters.local.delta import DeltaStore  # noqa: E402
-from lakecrew.adapters.local.table_store import DeltaTableStore  # noqa: E402
-from lakecrew.adapters.spark.engine import local_session  # noqa: E402
-from lakecrew.adapters.spark.kafka import (  # noqa: E402
+from lakecrew import pipeline_wiring as pw
+from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.secrets import LocalSecretStore
+from lakecrew.adapters.local.table_store import DeltaTableStore
+from lakecrew.adapters.spark.engine import local_session
+from lakecrew.adapters.spark.kafka import (
     BronzeStreamWriter,
+    build_kafka_source,
     kafka_schema,
     read_kafka,
     run_bronze_stream,
 )
-from lakecrew.adapters.spark.kafka_options import KafkaReaderOptions  # noqa: E402
-from lakecrew.core.errors import ConfigError, DataError  # noqa: E402
-from lakecrew.ports.clock import FixedClock  # noqa: E402
-from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI  # noqa: E402
-from lakecrew.testing.kafka import kafka_records, write_records  # noqa: E402
+from lakecrew.adapters.spark.kafka_options import KafkaReaderOptions
+from lakecrew.context import Context
+from lakecrew.core.errors import ConfigError, DataError
+from lakecrew.ports.clock import FixedClock
+from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI, Source
+from lakecrew.services.pipelines.loader import LoadedPipeline, load_pipeline_spec
+from lakecrew.services.pipelines.runner import PipelineRunner
+from lakecrew.services.pipelines.steps import RunnerDeps
+from lakecrew.testing.kafka import kafka_records, write_records
+from lakecrew.testing.pipelines import make_project
 
 pytestmark = pytest.mark.integration
 BRONZE = "lab_dev.bronze.lab_results_raw"
+EXAMPLE = (
+    Path(__file__).parents[2] / "src/lakecrew/services/pipelines/examples/lab_results_kafka.yaml"
+)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +133,9 @@ def test_stream_to_bronze_is_exactly_once_across_runs_and_a_crash(
     assert (replay.written, replay.skipped) == (0, 7)
 
     final = store.read(BRONZE)
-    keys = list(zip(final.column(SOURCE_URI).to_pylist(), final.column(SOURCE_ROW).to_pylist()))
+    keys = list(
+        zip(final.column(SOURCE_URI).to_pylist(), final.column(SOURCE_ROW).to_pylist(), strict=True)
+    )
     expected = [("kafka://lab_results/0", o) for o in range(9)]
     expected += [("kafka://lab_results/1", o) for o in range(10)]
     assert sorted(keys) == sorted(expected)  # nothing lost, nothing twice
@@ -141,3 +156,83 @@ def test_headers_become_json_text(spark: SparkSession, tmp_path: Path) -> None:
     rows = DeltaTableStore(DeltaStore(tmp_path / "lake")).read(BRONZE).to_pylist()
     assert sorted(r[SOURCE_ROW] for r in rows) == [40, 41]
     assert all(r["headers"] == '[{"key":"source","value":"lims"}]' for r in rows)
+
+
+def test_pipeline_run_streams_into_bronze_then_silver_exactly_once(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The real runner over the product's Kafka source, fed Kafka-shaped files."""
+    clock = FixedClock(datetime(2026, 1, 5, 7, 0, tzinfo=UTC))
+    incoming = tmp_path / "incoming"
+    root = make_project(tmp_path / "proj")
+    ctx = Context.open(root, writable=True)
+    loaded = load_pipeline_spec(EXAMPLE, "dev")
+    tables = DeltaTableStore(ctx.store)
+
+    def open_source(pipeline: LoadedPipeline) -> Source:
+        writer = BronzeStreamWriter(
+            tables, pipeline.full_name(pipeline.spec.bronze.table), clock, str(tmp_path / "ck")
+        )
+        options = {**pipeline.spec.source.options, "security": {"protocol": "PLAINTEXT"}}
+        return build_kafka_source(
+            name="lab:dev",
+            spark=spark,
+            options=options,
+            secrets=LocalSecretStore(tmp_path / "secrets", environ={}),
+            writer=writer,
+            where="pipeline lab source",
+            reader=lambda s, opts: _stream(s, incoming, headers=True),  # not a broker
+        )
+
+    deps = RunnerDeps(
+        tables=tables,
+        catalog=ctx.metastore,
+        lineage=ctx.metastore,
+        sql=ctx.sql,
+        clock=clock,
+        open_source=open_source,
+        tokenizer=lambda _: None,
+    )
+    silver = loaded.full_name(loaded.spec.silver.table)
+    try:
+        write_records(incoming, "p1", kafka_records("lab_results", 0, range(3), with_headers=True))
+        write_records(incoming, "p2", kafka_records("lab_results", 1, range(2), with_headers=True))
+        first = PipelineRunner(deps).run(loaded)
+        assert first.layers["silver"]["written"] == 5
+        assert any("5 row(s) appended to bronze" in n for n in first.notes)
+        write_records(
+            incoming, "p3", kafka_records("lab_results", 0, range(3, 5), with_headers=True)
+        )
+        second = PipelineRunner(deps).run(loaded)
+        assert second.layers["silver"]["written"] == 2
+        idle = PipelineRunner(deps).run(loaded)
+        assert idle.layers.get("silver", {}).get("written", 0) == 0
+        rows = tables.read(silver).to_pylist()
+    finally:
+        ctx.close()
+    got = sorted((r["topic"], r["partition"], r["offset"]) for r in rows)
+    assert got == [("lab_results", 0, o) for o in range(5)] + [
+        ("lab_results", 1, o) for o in range(2)
+    ]
+    assert {r["message_key"] for r in rows} >= {"S0-0", "S1-1"}
+
+
+def test_spark_engine_run_of_a_kafka_spec_reaches_the_connector_check(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    root = make_project(tmp_path / "proj")
+    (root / "pipelines").mkdir(exist_ok=True)
+    shutil.copy(EXAMPLE, root / "pipelines" / "lab_results_kafka.yaml")
+    ctx = Context.open(root, writable=True)
+    try:
+        store = pw.secret_store(ctx)
+        store.put("kafka_dev", "username", SecretStr("svc-lab"))
+        store.put("kafka_dev", "password", SecretStr("Sup3r-s3cret-pw"))
+        runner = pw.runner_for(ctx, engine="spark")
+        with pytest.raises(ConfigError) as err:
+            runner.run(pw.load(ctx, "lab_results_kafka"))
+    finally:
+        ctx.close()
+    text = str(err.value)
+    assert "spark-sql-kafka-0-10_2.13" in text and "pipeline lab_results_kafka source" in text
+    assert "Sup3r-s3cret-pw" not in text

@@ -10,8 +10,8 @@ from databricks.sdk.service.jobs import JobSettings
 from typer.testing import CliRunner
 
 from lakecrew import pipeline_wiring as pw
-from lakecrew.adapters.sources.factory import build_source
 from lakecrew.adapters.local.secrets import LocalSecretStore
+from lakecrew.adapters.sources.factory import build_source
 from lakecrew.context import Context
 from lakecrew.core.errors import ConfigError
 from lakecrew.faces.cli.main import app
@@ -126,16 +126,26 @@ def test_bad_options_are_reported_at_their_line(
         assert f"lab.yaml:{_line(needle, text)}:" in found
 
 
+CREDS = (
+    'credentials: {scope: "${env.options.kafka_scope}", '
+    "username_key: username, password_key: password}"
+)
+SASL = "      sasl_mechanism: SCRAM-SHA-512"
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        ("      sasl_mechanism: SCRAM-SHA-512", f"      sasl_mechanism: SCRAM-SHA-512\n      password: {SECRET}"),
+        (SASL, f"{SASL}\n      password: {SECRET}"),
         ("username_key: username,", f"username_key: username, password: {SECRET},"),
-        ("    include_headers: true", f'    include_headers: true\n    "kafka.sasl.jaas.config": "x password={SECRET};"'),
-        ('credentials: {scope: "${env.options.kafka_scope}", username_key: username, password_key: password}', f"credentials: {SECRET}"),
+        (
+            "    include_headers: true",
+            f'    include_headers: true\n    "kafka.sasl.jaas.config": "{SECRET}"',
+        ),
+        (CREDS, f"credentials: {SECRET}"),
         ("password_key: password}", f'password_key: "{SECRET} !"}}'),
     ],
-)  # fmt: skip
+)
 def test_inline_credentials_are_refused_without_echoing_them(old: str, new: str) -> None:
     assert old in TEXT
     found = _problems(TEXT.replace(old, new))
@@ -219,5 +229,6 @@ def test_bundle_runs_kafka_on_spark_scheduled_or_continuous(tmp_path: Path) -> N
     assert settings.continuous is not None
     assert job["continuous"] == {"pause_status": "UNPAUSED", "task_retry_mode": "ON_FAILURE"}
     assert settings.tasks is not None and settings.tasks[0].max_retries is None
-    assert settings.tasks[0].python_wheel_task is not None
-    assert settings.tasks[0].python_wheel_task.parameters[-2:] == ["--engine", "spark"]
+    wheel = settings.tasks[0].python_wheel_task
+    assert wheel is not None and wheel.parameters is not None
+    assert wheel.parameters[-2:] == ["--engine", "spark"]

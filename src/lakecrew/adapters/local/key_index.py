@@ -31,6 +31,12 @@ def key_hashes(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(out, np.uint64)
 
 
+def distinct_hashes(hashes: np.ndarray) -> bool:
+    """True when no two hashes are equal (then no two keys are; the converse may not hold)."""
+    ordered = np.sort(hashes)
+    return not bool((ordered[1:] == ordered[:-1]).any())
+
+
 @dataclass
 class KeyIndex:
     """Sorted key hashes of one table version."""

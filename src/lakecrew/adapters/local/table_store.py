@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from lakecrew.adapters.local.delta import DeltaStore
-from lakecrew.adapters.local.key_index import KeyIndex, key_hashes
+from lakecrew.adapters.local.key_index import KeyIndex, distinct_hashes, key_hashes
 from lakecrew.adapters.local.schema_check import duplicate_keys, type_text
 from lakecrew.core.errors import DataError, UsageError
 from lakecrew.ports.catalog import ColumnInfo
@@ -62,22 +62,27 @@ class DeltaTableStore:
         if len(keys) != 1 or not data.num_rows:
             return self.store.merge(full_name, data, keys, merge_schema=True).version
         column = data.column(keys[0])
-        distinct = pc.count_distinct(column, mode="all").as_py()
-        dups = duplicate_keys(data, list(keys)) if distinct < data.num_rows else 0
-        if dups:  # checked before any commit, as DeltaStore.merge does
-            raise DataError(
-                f"{dups} merge key value(s) occur more than once in the source",
-                where=f"{full_name} keys {list(keys)}",
-                fix="deduplicate the source on the merge keys",
-            )
-        index = self._index(full_name, keys[0])
         hashes = key_hashes(column)
-        present = index.may_hold(hashes) & ~pc.is_null(column).to_numpy(zero_copy_only=False)
+        if not distinct_hashes(hashes):  # equal keys hash equally: only then count exactly
+            distinct = pc.count_distinct(column, mode="all").as_py()
+            dups = duplicate_keys(data, list(keys)) if distinct < data.num_rows else 0
+            if dups:  # checked before any commit, as DeltaStore.merge does
+                raise DataError(
+                    f"{dups} merge key value(s) occur more than once in the source",
+                    where=f"{full_name} keys {list(keys)}",
+                    fix="deduplicate the source on the merge keys",
+                )
+        index = self._index(full_name, keys[0])
+        present = index.may_hold(hashes)
+        if column.null_count:
+            present &= pc.is_valid(column).to_numpy(zero_copy_only=False)
         version = index.version
-        fresh = pa.array(~present)
-        if not present.all():
-            version = self.store.append(full_name, data.filter(fresh), merge_schema=True).version
-        if present.any():
+        if not present.any():
+            version = self.store.append(full_name, data, merge_schema=True).version
+        else:
+            fresh = data.filter(pa.array(~present))
+            if fresh.num_rows:
+                version = self.store.append(full_name, fresh, merge_schema=True).version
             matched = data.filter(pa.array(present))
             version = self.store.merge(full_name, matched, keys, merge_schema=True).version
         index.add(hashes[~present], version)

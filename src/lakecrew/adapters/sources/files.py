@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from lakecrew.adapters.sources.checkpoint import JsonCheckpoint, batch_id, with_metadata
 from lakecrew.adapters.sources.csvstream import Dialect, scan_file, stream_csv
+from lakecrew.adapters.sources.readahead import read_ahead
 from lakecrew.adapters.sources.textformats import (
     decode_bytes,
     parse_json_array,
@@ -119,7 +120,14 @@ class FileSource:
         return [e.key for e in self._pending()]
 
     def read(self) -> Iterator[Batch]:
-        """Batches of every pending file; a file that vanished since discovery raises NotFound."""
+        """Batches of every pending file; a file that vanished since discovery raises NotFound.
+
+        The next batch is read and parsed in the background while the caller handles this one
+        (``read_ahead``); checkpoints are committed by the caller, in order, as before.
+        """
+        yield from read_ahead(self._read_all())
+
+    def _read_all(self) -> Iterator[Batch]:
         for entry in self._pending():
             yield from self.read_batches(entry)
 

@@ -43,6 +43,8 @@ def local_session(app_name: str = "lakecrew") -> SparkSession:
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Kafka's JAAS config carries a secret: redact it from plans and logs like passwords.
+        .config("spark.sql.redaction.options.regex", "(?i)secret|password|token|access[.]key|jaas")
         .getOrCreate()
     )
 

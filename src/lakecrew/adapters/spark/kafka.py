@@ -20,7 +20,8 @@ The pieces, in the order a query uses them:
   Kafka-shaped records through Spark's file stream source into the same product code.
 - ``SparkKafkaSource``: the ``Source`` the pipeline runner drains. Unlike file sources its
   ``read()`` writes bronze itself (inside ``foreachBatch``; the Spark checkpoint is the commit
-  log), then yields one empty batch carrying the counts as notes, so silver and gold follow.
+  log), then yields each micro-batch's row keys, which the runner finds already in bronze and
+  hands to silver (so silver and gold follow in the same run).
 """
 
 from __future__ import annotations
@@ -154,6 +155,8 @@ class BronzeStreamWriter:
     failure: BaseException | None = None
     after_batch: Callable[[], None] | None = None
     """Continuous triggers: run the downstream layers (silver, gold) after each micro-batch."""
+    keys: list[pa.Table] = field(default_factory=list, repr=False)
+    """Per micro-batch with rows: its ``(_source_uri, _source_row, _batch_id)`` (for ``read``)."""
     _query_id: str | None = field(default=None, repr=False)
 
     def __call__(self, frame: DataFrame, epoch_id: int) -> None:
@@ -179,6 +182,7 @@ class BronzeStreamWriter:
         bid = self.batch_id(frame.sparkSession, epoch_id)
         at = data.schema.get_field_index(RAW)
         data = data.add_column(at, BATCH_ID, pa.array([bid] * data.num_rows, pa.string()))
+        self.keys.append(data.select([SOURCE_URI, SOURCE_ROW, BATCH_ID]))
         fresh = self._unseen(data, bid)
         self.skipped += data.num_rows - fresh.num_rows
         if not fresh.num_rows:
@@ -276,7 +280,8 @@ class SparkKafkaSource:
     spec: KafkaSourceOptions
     options: KafkaReaderOptions
     writer: BronzeStreamWriter
-    reader: Reader = read_kafka
+    reader: Reader | None = None
+    """Opens the stream; ``None`` = ``read_kafka`` (tests pass a Kafka-shaped file stream)."""
     where: str = "kafka source"
 
     def discover(self) -> Sequence[str]:
@@ -287,8 +292,16 @@ class SparkKafkaSource:
         return []
 
     def read(self) -> Iterator[Batch]:
-        """Run the query into bronze; yield one empty batch whose notes carry the counts."""
-        stream = self.reader(self.spark, self.options)
+        """Run the query into bronze, then yield each micro-batch's row keys (already written).
+
+        The runner's bronze step finds those rows in bronze (counted as skipped) and hands each
+        batch id to silver, so silver and gold follow in the same run. A run that read nothing
+        yields one empty batch; the first batch's notes carry the streaming counts.
+        """
+        if self.reader is None:
+            stream = read_kafka(self.spark, self.options, where=self.where)
+        else:
+            stream = self.reader(self.spark, self.options)
         run_bronze_stream(
             stream,
             self.writer,
@@ -301,9 +314,19 @@ class SparkKafkaSource:
             f"kafka: {w.batches} micro-batch(es), {w.written} row(s) appended to bronze "
             f"in foreachBatch, {w.skipped} already there"
         )
-        empty = pa.table({SOURCE_URI: pa.array([], pa.string())})
-        token = CheckpointToken(self.name, "spark-checkpoint", json.dumps({}))
-        yield Batch("spark-checkpoint", self.name, empty, token, notes=(note,))
+        empty = pa.table(
+            {
+                SOURCE_URI: pa.array([], pa.string()),
+                SOURCE_ROW: pa.array([], pa.int64()),
+                BATCH_ID: pa.array([], pa.string()),
+            }
+        )
+        notes: tuple[str, ...] = (note,)
+        for keys in w.keys or [empty]:
+            bid = keys.column(BATCH_ID)[0].as_py() if keys.num_rows else "spark-checkpoint"
+            token = CheckpointToken(self.name, bid, json.dumps({}))
+            yield Batch(bid, self.name, keys, token, notes=notes)
+            notes = ()
 
     def commit(self, token: CheckpointToken) -> None:
         """Nothing to do: Spark's checkpoint committed each micro-batch after its write."""
@@ -317,7 +340,7 @@ def build_kafka_source(
     secrets: SecretStore,
     writer: BronzeStreamWriter,
     where: str,
-    reader: Reader = read_kafka,
+    reader: Reader | None = None,
 ) -> SparkKafkaSource:
     """The Source of a kafka spec (``options`` = its validated ``source.options``)."""
     spec = parse_kafka_options(options)

@@ -30,7 +30,6 @@ from lakecrew.services.quality.results import (
     RULES_COLUMN,
     QualityReport,
     RuleResult,
-    Split,
 )
 
 
@@ -84,29 +83,32 @@ def build_silver(
         duplicates = deduped.dropped_count
         if duplicates:
             keep = _within(keep, deduped.keep_mask, typed.num_rows)
-    ok_rows = typed.filter(keep) if keep is not None else typed
-
-    report = evaluate(ok_rows, spec.expectations, context)
-    split = report.split(ok_rows)
-    picked, names = _rule_reasons(report, split)
-    # The raw text of rule failures, picked from the raw batch (no copy of the kept raw rows).
-    in_raw = (
-        split.quarantine_mask
-        if keep is None
-        else _within(keep, split.quarantine_mask, raw.num_rows)
+    # Expectations read only their own columns, so only those are filtered to the rows that
+    # survived coercion and de-duplication; the wide table is filtered once, at the end.
+    checked = [c for c in _checked_columns(spec) if c in typed.column_names]
+    narrow = typed.select(checked)
+    report = evaluate(
+        narrow.filter(keep) if keep is not None else narrow, spec.expectations, context
     )
+    q_mask, drop_mask = report.split_masks()
+    names, picked = report.reasons({"quarantine"}, q_mask)
+    # The raw text of rule failures, picked from the raw batch (no copy of the kept raw rows).
+    in_raw = q_mask if keep is None else _within(keep, q_mask, raw.num_rows)
     q_rules = _quarantine_rows(raw, in_raw, picked, spec, names)
     quarantine = pa.concat_tables([q_cast, q_rules]) if q_cast.num_rows else q_rules
 
-    silver = apply_masks(split.good, [c.mask_rule() for c in spec.columns], tokenizer)
+    good = pc.invert(pc.or_(q_mask, drop_mask))
+    kept = typed.filter(good if keep is None else _within(keep, good, typed.num_rows))
+    silver = apply_masks(kept, [c.mask_rule() for c in spec.columns], tokenizer)
     quarantine = apply_masks(quarantine, _quarantine_masks(spec, quarantine), tokenizer)
+    dropped = int(pc.sum(drop_mask).as_py() or 0)
     recon = Reconciliation(
         table=table_name,
         bronze_rows=raw.num_rows,
         silver_rows=silver.num_rows,
         quarantined_rows=quarantine.num_rows,
         duplicate_rows=duplicates,
-        dropped_rows=split.dropped_count,
+        dropped_rows=dropped,
     )
     return SilverOutcome(
         silver,
@@ -126,15 +128,14 @@ def _within(outer: pa.Array | None, inner: pa.Array | None, n: int) -> pa.Boolea
     return pa.array(out)
 
 
+def _checked_columns(spec: SilverSpec) -> list[str]:
+    """Columns any expectation reads, in first-use order."""
+    return list(dict.fromkeys(c for rule in spec.expectations for c in rule.columns_checked))
+
+
 def _raw_columns(raw: pa.Table, spec: SilverSpec) -> list[str]:
     wanted = [c.source or c.name for c in spec.columns] + list(spec.carry_columns)
     return [c for c in dict.fromkeys(wanted) if c in raw.column_names]
-
-
-def _rule_reasons(report: QualityReport, split: Split) -> tuple[pa.Array, pa.Array]:
-    """(reasons, rule names) of the quarantined rows only."""
-    names, reasons = report.reasons({"quarantine"}, split.quarantine_mask)
-    return reasons, names
 
 
 def _quarantine_rows(

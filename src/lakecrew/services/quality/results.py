@@ -107,6 +107,12 @@ class QualityReport:
             reasons = _append(reasons, hit, text, "; ")
         return names, reasons
 
+    def split_masks(self) -> tuple[pa.BooleanArray, pa.BooleanArray]:
+        """(quarantine, drop) row masks: quarantine wins over drop (as in ``split``)."""
+        quarantine = self._mask({"quarantine"})
+        drop = pc.and_(self._mask({"drop"}), pc.invert(quarantine))
+        return quarantine, drop
+
     def split(self, table: pa.Table) -> Split:
         """Quarantine wins over drop; ``warn`` and ``fail`` rows stay in ``good``."""
         quarantine = self._mask({"quarantine"})

@@ -1,0 +1,86 @@
+"""DeltaTableStore.merge: append what is new, MERGE what may exist, via the hashed key index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.key_index import KeyIndex, distinct_hashes, key_hashes
+from lakecrew.adapters.local.table_store import DeltaTableStore
+from lakecrew.core.errors import DataError
+
+NAME = "c.s.cases"
+SCHEMA = pa.schema([("case_id", pa.string()), ("n", pa.int64())])
+
+
+def _rows(ids: list[str | None], n: int) -> pa.Table:
+    return pa.table({"case_id": ids, "n": [n] * len(ids)}, schema=SCHEMA)
+
+
+def _state(store: DeltaStore) -> dict[str | None, list[int]]:
+    out: dict[str | None, list[int]] = {}
+    for row in store.read(NAME).to_pylist():
+        out.setdefault(row["case_id"], []).append(row["n"])
+    return out
+
+
+@pytest.fixture
+def tables(store: DeltaStore) -> DeltaTableStore:
+    ts = DeltaTableStore(store)
+    ts.create(NAME, SCHEMA)
+    return ts
+
+
+def test_new_keys_append_and_known_keys_update(tables: DeltaTableStore, store: DeltaStore) -> None:
+    tables.merge(NAME, _rows(["a", "b"], 1), ["case_id"])
+    tables.merge(NAME, _rows(["b", "c"], 2), ["case_id"])
+    assert _state(store) == {"a": [1], "b": [2], "c": [2]}
+    ops = [h.get("operation") for h in store.history(NAME)]
+    assert "MERGE" in ops  # only the batch with a known key went through MERGE
+
+
+def test_index_is_rebuilt_when_someone_else_wrote(
+    tables: DeltaTableStore, store: DeltaStore
+) -> None:
+    tables.merge(NAME, _rows(["a"], 1), ["case_id"])
+    store.append(NAME, _rows(["x"], 9))  # a writer the index does not know about
+    tables.merge(NAME, _rows(["x", "y"], 3), ["case_id"])
+    assert _state(store) == {"a": [1], "x": [3], "y": [3]}  # x updated, not duplicated
+
+
+def test_hash_false_positives_are_harmless(tables: DeltaTableStore, store: DeltaStore) -> None:
+    tables.merge(NAME, _rows(["a"], 1), ["case_id"])
+    index = tables._indexes[(NAME, "case_id")]
+    # Pretend every key of the next batch collides with a held hash: all "may exist".
+    index.hashes = np.sort(np.concatenate([index.hashes, key_hashes(pa.array(["p", "q"]))]))
+    tables.merge(NAME, _rows(["p", "q", "a"], 2), ["case_id"])
+    assert _state(store) == {"a": [2], "p": [2], "q": [2]}
+
+
+def test_duplicate_source_keys_fail_before_any_commit(
+    tables: DeltaTableStore, store: DeltaStore
+) -> None:
+    before = store.version(NAME)
+    with pytest.raises(DataError, match="more than once"):
+        tables.merge(NAME, _rows(["a", "b", "a"], 1), ["case_id"])
+    assert store.version(NAME) == before
+
+
+def test_null_keys_are_appended_not_matched(tables: DeltaTableStore, store: DeltaStore) -> None:
+    tables.merge(NAME, _rows([None, "a"], 1), ["case_id"])
+    tables.merge(NAME, _rows(["a"], 2), ["case_id"])
+    assert _state(store) == {None: [1], "a": [2]}
+
+
+def test_key_index_lookup_and_distinct_check() -> None:
+    held = key_hashes(pa.array([f"K{i}" for i in range(1000)]))
+    index = KeyIndex.build(held, version=3)
+    probe = key_hashes(pa.array(["K5", "K999", "K1000", "nope"]))
+    assert index.may_hold(probe).tolist() == [True, True, False, False]
+    index.add(key_hashes(pa.array(["K1000"])), version=4)
+    assert index.may_hold(probe).tolist() == [True, True, True, False]
+    assert index.version == 4
+    assert distinct_hashes(held)
+    assert not distinct_hashes(key_hashes(pa.array(["x", "y", "x"])))
