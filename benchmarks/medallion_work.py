@@ -204,16 +204,21 @@ SELECT *, {rules_sql("NOT regexp_full_match(case_id, 'K[0-9]+')")} AS _dq_rules,
 FROM typed;
 DROP TABLE typed;
 """
+# The keyed token is hashed once per distinct user and joined back (as lakecrew and the pandas
+# baseline do); hashing every row costs DuckDB about 0.4 s more per million rows.
 SILVER_SQL = f"""
+WITH tokens AS (
+  SELECT u, 'tok_' || left(sha256('{KEY}' || chr(31) || u), 32) AS token
+  FROM (SELECT DISTINCT changeset_user AS u FROM flagged WHERE changeset_user IS NOT NULL)
+)
 SELECT case_id, year, week, state, suspected, confirmed, deaths, country, amenity,
   CASE WHEN contact_number IS NULL THEN NULL
        ELSE left(contact_number, 4) || repeat('*', greatest(length(contact_number) - 6, 0))
             || right(contact_number, 2) END AS contact_number,
-  CASE WHEN changeset_user IS NULL THEN NULL
-       ELSE 'tok_' || left(sha256('{KEY}' || chr(31) || changeset_user), 32) END
-       AS changeset_user,
+  tokens.token AS changeset_user,
   updated
-FROM flagged WHERE _dq_rules = ''
+FROM flagged LEFT JOIN tokens ON tokens.u = flagged.changeset_user
+WHERE _dq_rules = ''
 """
 GOLD_SQL = {
     "by_state_year": "SELECT state, year, SUM(confirmed) AS confirmed, SUM(deaths) AS deaths "

@@ -36,7 +36,7 @@ from lakecrew.adapters.sources.textformats import BOMS, detect_encoding, header_
 from lakecrew.core.errors import DataError
 from lakecrew.ports.source import Rejected
 
-BLOCK = 16 << 20
+BLOCK = 4 << 20
 ARROW_BLOCK = 16 << 20
 DETECT_SAMPLE = 32 << 20
 _NL, _CR = ord("\n"), ord("\r")
