@@ -10,7 +10,9 @@ schema change, recorded); everything else is the silver step's business.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,17 +38,31 @@ from lakecrew.services.quality.schema_evolution import SchemaChange, compare_sch
 SOURCE_RULE = "source.parse"
 
 
+class BatchConsumer(Protocol):
+    """What follows bronze, batch by batch (the silver step: ``SilverBatches``)."""
+
+    def prepare(self, batch_id: str, rows: pa.Table, schema: pa.Schema) -> object:
+        """Pure work on a batch bronze is committing right now (``rows`` as ``schema``)."""
+        ...
+
+    def process(self, batch_id: str, rows: pa.Table | None, prepared: object = None) -> None:
+        """The batch, once bronze and the checkpoint hold it (``rows`` None: read bronze)."""
+        ...
+
+
 def run_bronze(
     deps: RunnerDeps,
     loaded: LoadedPipeline,
     state: RunState,
     tokenizer: Tokenizer | None,
-    on_batch: Callable[[str, pa.Table | None], None] | None = None,
+    consumer: BatchConsumer | None = None,
 ) -> None:
     """Drain the source into bronze; counts go to ``state.layer('bronze')``.
 
-    ``on_batch(batch_id, rows)`` runs after each batch with bronze rows is committed (and its
-    checkpoint): ``rows`` is what was appended when that is the whole batch, else None.
+    After each batch with bronze rows is committed (and its checkpoint), ``consumer.process``
+    gets it: the rows appended when they are the whole batch, else None. When the append
+    changes nothing but rows, ``consumer.prepare`` runs meanwhile (the Delta write releases the
+    GIL), so bronze's write and silver's compute overlap; nothing is written before the commit.
     """
     source = deps.open_source(loaded)
     bronze = loaded.full_name(loaded.spec.bronze.table)
@@ -59,18 +75,56 @@ def run_bronze(
             state.source_uris.update(pc.unique(batch.table.column(SOURCE_URI)).to_pylist())
         new = _new_rows(deps, bronze, batch)
         counts.skipped += batch.num_rows - new.num_rows
-        stamped = None
+        stamped, prepared = None, None
         if new.num_rows:
             stamped = new.append_column(INGESTED_AT, constant(deps.clock.now(), new.num_rows, TS))
-            _append_bronze(deps, loaded, state, bronze, stamped)
+            whole = stamped.num_rows == batch.num_rows
+            if consumer is not None and whole:
+                prepared = _append_preparing(
+                    deps, loaded, state, batch_id=batch.batch_id, data=stamped, consumer=consumer
+                )
+            else:
+                _append_bronze(deps, loaded, state, bronze, stamped)
             counts.written += new.num_rows
         if batch.rejected:
             _quarantine_rejects(deps, loaded, state, batch, tokenizer)
             counts.quarantined += len(batch.rejected)
         source.commit(batch.checkpoint)
-        if on_batch is not None and batch.num_rows:
+        if consumer is not None and batch.num_rows:
             whole = stamped is not None and stamped.num_rows == batch.num_rows
-            on_batch(batch.batch_id, stamped if whole else None)
+            consumer.process(batch.batch_id, stamped if whole else None, prepared)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """``prepare`` raised: re-raised by ``process``, after bronze and the checkpoint commit."""
+
+    error: Exception
+
+
+def _append_preparing(
+    deps: RunnerDeps,
+    loaded: LoadedPipeline,
+    state: RunState,
+    *,
+    batch_id: str,
+    data: pa.Table,
+    consumer: BatchConsumer,
+) -> object:
+    """Append ``data`` to bronze while ``consumer.prepare`` runs; returns what it prepared."""
+    bronze = loaded.full_name(loaded.spec.bronze.table)
+    current = deps.tables.schema(bronze)
+    if current is None or compare_schemas(bronze, current, data.schema).added:
+        _append_bronze(deps, loaded, state, bronze, data)  # table or schema change: in order
+        return None
+    with ThreadPoolExecutor(1, thread_name_prefix="lakecrew-bronze") as pool:
+        write = pool.submit(deps.tables.append, bronze, data)
+        try:
+            prepared: object = consumer.prepare(batch_id, data, current)
+        except Exception as exc:  # noqa: BLE001 - raised by process() once bronze holds the batch
+            prepared = Failed(exc)
+        write.result()
+    return prepared
 
 
 def _new_rows(deps: RunnerDeps, bronze: str, batch: Batch) -> pa.Table:

@@ -124,7 +124,7 @@ class PipelineRunner:
             self.deps, loaded, state, tokenizer, full_refresh=full_refresh
         )
         silver_batches.catch_up()
-        run_bronze(self.deps, loaded, state, tokenizer, on_batch=silver_batches.process)
+        run_bronze(self.deps, loaded, state, tokenizer, consumer=silver_batches)
         silver = loaded.full_name(loaded.spec.silver.table)
         if self.deps.tables.exists(silver):
             state.layer("gold").read = self.deps.tables.count(silver)

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from lakecrew.core.errors import ConfigError
 from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, SOURCE_ROW
+from lakecrew.services.pipelines.bronze import Failed
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.records import (
     BATCH_LOG,
@@ -92,16 +93,29 @@ class SilverBatches:
         for bid in _bronze_batches(self.deps, self.bronze):
             self.process(bid)
 
-    def process(self, bid: str, rows: pa.Table | None = None) -> None:
+    def prepare(self, bid: str, rows: pa.Table, schema: pa.Schema) -> SilverOutcome | None:
+        """Build the batch's silver outcome without writing anything (None: already done)."""
+        if bid in self.done:
+            return None
+        return _build(
+            self.deps, self.loaded, _as_stored(rows, schema), self.history, self.tokenizer
+        )
+
+    def process(self, bid: str, rows: pa.Table | None = None, prepared: object = None) -> None:
         """One bronze batch → silver, quarantine, DQ results and the batch log."""
         if bid in self.done:
             return
+        if isinstance(prepared, Failed):
+            raise prepared.error
         deps, loaded, state, counts = self.deps, self.loaded, self.state, self.counts
-        if rows is None:
-            raw = _in_source_order(deps.tables.read(self.bronze, where={BATCH_ID: bid}))
+        if isinstance(prepared, SilverOutcome):
+            outcome = prepared
         else:
-            raw = _as_stored(rows, deps.tables.schema(self.bronze))
-        outcome = _build(deps, loaded, raw, self.history, self.tokenizer)
+            if rows is None:
+                raw = _in_source_order(deps.tables.read(self.bronze, where={BATCH_ID: bid}))
+            else:
+                raw = _as_stored(rows, deps.tables.schema(self.bronze))
+            outcome = _build(deps, loaded, raw, self.history, self.tokenizer)
         _record(deps, loaded, state, outcome)
         outcome.raise_for_fatal()
         first = self.full_refresh and not counts.batches
