@@ -79,8 +79,10 @@ def test_key_index_lookup_and_distinct_check() -> None:
     index = KeyIndex.build(held, version=3)
     probe = key_hashes(pa.array(["K5", "K999", "K1000", "nope"]))
     assert index.may_hold(probe).tolist() == [True, True, False, False]
-    index.add(key_hashes(pa.array(["K1000"])), version=4)
+    index.add(np.sort(key_hashes(pa.array(["K1000", "K1001"]))), version=4)
     assert index.may_hold(probe).tolist() == [True, True, True, False]
     assert index.version == 4
+    assert bool((index.hashes[1:] >= index.hashes[:-1]).all())  # still sorted
+    assert len(index.hashes) == 1002
     assert distinct_hashes(held)
     assert not distinct_hashes(key_hashes(pa.array(["x", "y", "x"])))

@@ -31,10 +31,26 @@ def key_hashes(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(out, np.uint64)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One batch's key hashes, sorted once for every use (distinct check, lookup, insert)."""
+
+    order: np.ndarray
+    ordered: np.ndarray
+
+    @classmethod
+    def of(cls, hashes: np.ndarray) -> Probe:
+        order = np.argsort(hashes, kind="stable")
+        return cls(order, hashes[order])
+
+    def distinct(self) -> bool:
+        """True when no two hashes are equal (then no two keys are; not conversely)."""
+        return not bool((self.ordered[1:] == self.ordered[:-1]).any())
+
+
 def distinct_hashes(hashes: np.ndarray) -> bool:
     """True when no two hashes are equal (then no two keys are; the converse may not hold)."""
-    ordered = np.sort(hashes)
-    return not bool((ordered[1:] == ordered[:-1]).any())
+    return Probe.of(hashes).distinct()
 
 
 @dataclass
@@ -48,22 +64,22 @@ class KeyIndex:
     def build(cls, hashes: np.ndarray, version: int) -> KeyIndex:
         return cls(np.sort(hashes), version)
 
-    def may_hold(self, hashes: np.ndarray) -> np.ndarray:
-        """Per hash: True when the table may hold the key (False: certainly absent)."""
-        if not len(self.hashes) or not len(hashes):
-            return np.zeros(len(hashes), np.bool_)
+    def may_hold(self, probe: Probe | np.ndarray) -> np.ndarray:
+        """Per hash (batch order): True when the table may hold the key (False: certainly not)."""
+        probe = probe if isinstance(probe, Probe) else Probe.of(probe)
+        n = len(probe.ordered)
+        if not len(self.hashes) or not n:
+            return np.zeros(n, np.bool_)
         # Sorted probes walk the index in order (random probes miss the cache: ~10x slower).
-        order = np.argsort(hashes, kind="stable")
-        probes = hashes[order]
-        at = np.searchsorted(self.hashes, probes)
+        at = np.searchsorted(self.hashes, probe.ordered)
         at[at == len(self.hashes)] = 0
-        hit = np.empty(len(hashes), np.bool_)
-        hit[order] = self.hashes[at] == probes
+        hit = np.empty(n, np.bool_)
+        hit[probe.order] = self.hashes[at] == probe.ordered
         return hit
 
-    def add(self, hashes: np.ndarray, version: int) -> None:
-        """Keys just written by this store (the index now describes ``version``)."""
-        if len(hashes):
-            merged = np.concatenate([self.hashes, np.sort(hashes)])
-            self.hashes = np.sort(merged, kind="stable")  # two sorted runs: a linear merge
+    def add(self, ordered: np.ndarray, version: int) -> None:
+        """Sorted hashes of keys just written by this store (the index now describes
+        ``version``): two sorted runs merged (a stable sort of sorted runs is linear)."""
+        if len(ordered):
+            self.hashes = np.sort(np.concatenate([self.hashes, ordered]), kind="stable")
         self.version = version

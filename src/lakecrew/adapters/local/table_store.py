@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from lakecrew.adapters.local.delta import DeltaStore
-from lakecrew.adapters.local.key_index import KeyIndex, distinct_hashes, key_hashes
+from lakecrew.adapters.local.key_index import KeyIndex, Probe, key_hashes
 from lakecrew.adapters.local.schema_check import duplicate_keys, type_text
 from lakecrew.core.errors import DataError, UsageError
 from lakecrew.ports.catalog import ColumnInfo
@@ -62,8 +62,8 @@ class DeltaTableStore:
         if len(keys) != 1 or not data.num_rows:
             return self.store.merge(full_name, data, keys, merge_schema=True).version
         column = data.column(keys[0])
-        hashes = key_hashes(column)
-        if not distinct_hashes(hashes):  # equal keys hash equally: only then count exactly
+        probe = Probe.of(key_hashes(column))
+        if not probe.distinct():  # equal keys hash equally: only then count exactly
             distinct = pc.count_distinct(column, mode="all").as_py()
             dups = duplicate_keys(data, list(keys)) if distinct < data.num_rows else 0
             if dups:  # checked before any commit, as DeltaStore.merge does
@@ -73,7 +73,7 @@ class DeltaTableStore:
                     fix="deduplicate the source on the merge keys",
                 )
         index = self._index(full_name, keys[0])
-        present = index.may_hold(hashes)
+        present = index.may_hold(probe)
         if column.null_count:
             present &= pc.is_valid(column).to_numpy(zero_copy_only=False)
         version = index.version
@@ -85,7 +85,7 @@ class DeltaTableStore:
                 version = self.store.append(full_name, fresh, merge_schema=True).version
             matched = data.filter(pa.array(present))
             version = self.store.merge(full_name, matched, keys, merge_schema=True).version
-        index.add(hashes[~present], version)
+        index.add(probe.ordered[~present[probe.order]], version)
         return version
 
     def _index(self, full_name: str, key: str) -> KeyIndex:
