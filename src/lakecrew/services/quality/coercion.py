@@ -22,10 +22,8 @@ converted through their text form with the same rules.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -34,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakecrew.core.errors import DataError
+from lakecrew.services.quality.parallel import map_threads
 
 DEFAULT_NULLS = ("", "na", "n/a", "null", "none", "nan", "-", "#n/a")
 DEFAULT_DATE_FORMATS = (
@@ -65,7 +64,6 @@ _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 _MIN_DATE, _MAX_DATE = date(1900, 1, 1), date(2100, 12, 31)
 _INT32 = (-(2**31), 2**31 - 1)
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -135,8 +133,7 @@ def coerce_table(raw: pa.Table, columns: Sequence[ColumnCoercion]) -> CoercionOu
                 fix="fix `source:` of the column in the silver spec, or the source",
             )
     # Columns are independent and Arrow kernels release the GIL: coerce them side by side.
-    with ThreadPoolExecutor(_WORKERS, thread_name_prefix="lakecrew-coerce") as pool:
-        done = list(pool.map(lambda s: coerce_column(raw.column(s.source), s), columns))
+    done = map_threads(lambda s: coerce_column(raw.column(s.source), s), columns)
     for spec, (values, bad) in zip(columns, done, strict=True):
         arrays.append(values)
         fields.append(pa.field(spec.target, values.type))
