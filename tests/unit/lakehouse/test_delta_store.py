@@ -204,3 +204,20 @@ def test_only_delta_properties_reach_the_log(store: DeltaStore) -> None:
     config = store.table("main.s.t").metadata().configuration
     assert config.get("delta.appendOnly") == "true"
     assert "team" not in config
+
+
+def test_a_table_dropped_and_recreated_is_not_served_from_the_open_cache(
+    store: DeltaStore,
+) -> None:
+    import shutil
+
+    name = "c.s.cached"
+    store.create_table(name, pa.schema([("a", pa.int64())]))
+    store.append(name, pa.table({"a": [1, 2]}))
+    assert store.table(name).version() == 1  # now held open
+    shutil.rmtree(store.path(name))  # dropped behind the store's back, then recreated
+    store.create_table(name, pa.schema([("b", pa.string())]))
+    assert store.schema(name).names == ["b"]
+    assert store.read(name).num_rows == 0
+    store.append(name, pa.table({"b": ["x"]}))
+    assert store.version(name) == 1 and store.read(name).num_rows == 1

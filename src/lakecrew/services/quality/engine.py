@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -114,7 +115,7 @@ def _col(table: pa.Table, name: str) -> pa.Array:
 
 
 def _not_null(table: pa.Table, rule: NotNull, _: CheckContext) -> pa.Array:
-    failed = pa.array([False] * table.num_rows, pa.bool_())
+    failed = pa.array(np.zeros(table.num_rows, np.bool_))
     for name in rule.columns:
         arr = _col(table, name)
         missing = (
@@ -131,12 +132,12 @@ def _key_counts(table: pa.Table, columns: Sequence[str]) -> pa.Array:
     """For each row, how many rows share its key (null when any key part is null)."""
     idx = "__lakecrew_row"
     keyed = table.select(list(columns)).append_column(
-        idx, pa.array(range(table.num_rows), pa.int64())
+        idx, pa.array(np.arange(table.num_rows, dtype=np.int64))
     )
     counts = keyed.group_by(list(columns)).aggregate([(idx, "count")])
     joined = keyed.join(counts, keys=list(columns), join_type="left outer")
     joined = joined.sort_by(idx)
-    has_null = pa.array([False] * table.num_rows, pa.bool_())
+    has_null = pa.array(np.zeros(table.num_rows, np.bool_))
     for name in columns:
         has_null = pc.or_(has_null, pc.is_null(joined.column(name).combine_chunks()))
     total = joined.column(f"{idx}_count").combine_chunks()
@@ -165,7 +166,7 @@ def _bound(value: float | date, arr: pa.Array, rule_name: str) -> pa.Scalar:
 
 def _between(table: pa.Table, rule: Between, _: CheckContext) -> pa.Array:
     arr = _col(table, rule.column)
-    failed = pa.array([False] * table.num_rows, pa.bool_())
+    failed = pa.array(np.zeros(table.num_rows, np.bool_))
     if rule.min is not None:
         failed = pc.or_(failed, pc.less(arr, _bound(rule.min, arr, rule.name)))
     if rule.max is not None:
@@ -235,14 +236,14 @@ def _foreign_key(table: pa.Table, rule: ForeignKey, context: CheckContext) -> pa
         return pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, value_set=keys.cast(arr.type))))
     idx = "__lakecrew_row"
     left = table.select(rule.columns).append_column(
-        idx, pa.array(range(table.num_rows), pa.int64())
+        idx, pa.array(np.arange(table.num_rows, dtype=np.int64))
     )
     right = ref.select(list(rule.reference_columns)).rename_columns(rule.columns)
     right = right.group_by(rule.columns).aggregate([])
-    right = right.append_column("__lakecrew_hit", pa.array([True] * right.num_rows, pa.bool_()))
+    right = right.append_column("__lakecrew_hit", pa.array(np.ones(right.num_rows, np.bool_)))
     joined = left.join(right, keys=rule.columns, join_type="left outer").sort_by(idx)
     hit = pc.fill_null(joined.column("__lakecrew_hit").combine_chunks(), False)
-    any_null = pa.array([False] * table.num_rows, pa.bool_())
+    any_null = pa.array(np.zeros(table.num_rows, np.bool_))
     for name in rule.columns:
         any_null = pc.or_(any_null, pc.is_null(joined.column(name).combine_chunks()))
     return pc.and_(pc.invert(any_null), pc.invert(hit))
