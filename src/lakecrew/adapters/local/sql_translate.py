@@ -120,15 +120,18 @@ def _rewrite_tables(tree: exp.Expr, default_catalog: str | None) -> list[TableRe
     return list(refs.values())
 
 
-def bind_inputs(sql: str, tables: Mapping[str, object]) -> tuple[exp.Expr, dict[str, str]]:
+def bind_inputs(
+    sql: str, tables: Mapping[str, object], prefix: str = "__lc_in__"
+) -> tuple[exp.Expr, dict[str, str]]:
     """Parse one Databricks query over in-memory inputs and point its table names at them.
 
     Returns the rewritten tree and ``{input name (lower case): registered name}``; each input
-    is registered as ``__lc_in__<name>`` and keeps its own name as alias. Names other than the
-    inputs and the query's CTEs, and unsafe table functions, are a UsageError.
+    is registered as ``<prefix><name>`` and keeps its own name as alias. Names other than the
+    inputs and the query's CTEs, and unsafe table functions, are a UsageError. Used by the
+    DuckDB engine and the Spark engine (which gives a per-query prefix: its views are global).
     """
     parsed = parse_query(sql)
-    names = {k.lower(): f"__lc_in__{k.lower()}" for k in tables}
+    names = {k.lower(): f"{prefix}{k.lower()}" for k in tables}
     ctes = _cte_names(parsed)
     for table in list(parsed.find_all(exp.Table)):
         if not isinstance(table.this, exp.Identifier):

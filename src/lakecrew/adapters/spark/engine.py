@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from sqlglot import exp
 
 from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.sql_translate import bind_inputs
 from lakecrew.core.errors import DataError, NotFound, UsageError
 from lakecrew.ports.catalog import parse_full_name
 from lakecrew.ports.sql import ResultSet
@@ -109,24 +110,7 @@ class SparkSqlEngine:
 
     def query_tables(self, sql: str, tables: Mapping[str, pa.Table]) -> pa.Table:
         """Run one Spark SQL query over Arrow tables, each a temporary view (see the port)."""
-        tree = _parse_query(sql)
-        views = {k.lower(): f"lc_in_{uuid.uuid4().hex}_{k.lower()}" for k in tables}
-        ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-        for table in list(tree.find_all(exp.Table)):
-            name = table.name.lower()
-            if not isinstance(table.this, exp.Identifier) or (
-                not table.db and not table.catalog and name in ctes
-            ):
-                continue
-            if table.db or table.catalog or name not in views:
-                raise UsageError(
-                    f"table {table.sql('spark')[:80]} is not an input of this query",
-                    where="sql",
-                    fix="read only " + (", ".join(sorted(views)) or "no tables"),
-                )
-            if not table.alias:
-                table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
-            table.set("this", exp.to_identifier(views[name]))
+        tree, views = bind_inputs(sql, tables, prefix=f"lc_in_{uuid.uuid4().hex}_")
         try:
             for key, data in tables.items():
                 self.spark.createDataFrame(_spark_ready(data)).createOrReplaceTempView(
@@ -151,16 +135,6 @@ class SparkSqlEngine:
             self.store.overwrite(full_name, data)
         else:
             self.store.append(full_name, data)
-
-
-def _parse_query(sql: str) -> exp.Expr:
-    try:
-        trees = [t for t in sqlglot.parse(sql, read="databricks") if t is not None]
-    except sqlglot.errors.ParseError as exc:
-        raise UsageError(f"SQL does not parse: {str(exc).splitlines()[0][:200]}") from None
-    if len(trees) != 1 or not isinstance(trees[0], exp.Query):
-        raise UsageError("expected one query (SELECT)", where="sql", fix="give one SELECT")
-    return trees[0]
 
 
 def _first_line(exc: Exception) -> str:

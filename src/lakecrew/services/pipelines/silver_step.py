@@ -6,7 +6,8 @@ schema evolution → write silver (merge on the dedupe keys, or replace the batc
 the batch's quarantine rows → log the batch. Each write is idempotent per batch, so a crash
 (even kill -9) anywhere leaves a state the next run completes without loss or duplicates.
 ``full_refresh`` first logs a reset marker, then empties silver and its silver-stage quarantine
-rows, and rebuilds from every bronze batch.
+rows, and rebuilds from every bronze batch. ``SilverBatches`` drives it: ``catch_up`` for
+batches left in bronze, ``prepare`` (the build, while bronze commits) and ``process`` per batch.
 """
 
 from __future__ import annotations
@@ -43,18 +44,6 @@ from lakecrew.services.quality.results import DQ_RESULTS_SCHEMA, results_table
 from lakecrew.services.quality.schema_evolution import check_evolution
 
 RESET = "silver_reset"
-
-
-def run_silver(
-    deps: RunnerDeps,
-    loaded: LoadedPipeline,
-    state: RunState,
-    tokenizer: Tokenizer | None,
-    *,
-    full_refresh: bool = False,
-) -> None:
-    """Process every pending bronze batch; counts go to ``state.layer('silver')``."""
-    SilverBatches(deps, loaded, state, tokenizer, full_refresh=full_refresh).catch_up()
 
 
 class SilverBatches:
