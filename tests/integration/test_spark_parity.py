@@ -31,9 +31,14 @@ def _gold(root: Path, engine: str) -> list[tuple[Any, ...]]:
     try:
         report = pw.runner_for(ctx, engine=engine).run(pw.load(ctx, "lassa_weekly"))
         assert report.reconciled
-        rows = ctx.store.read("lassa_dev.gold.lassa_weekly_by_state").to_pylist()
+        gold = ctx.store.read("lassa_dev.gold.lassa_weekly_by_state")
+        rows = gold.to_pylist()
     finally:
         ctx.close()
+    types = {f.name: str(f.type) for f in gold.schema}
+    # Same column types from either engine (SUM of int is BIGINT on both, as on Databricks).
+    assert types["confirmed"] == types["deaths"] == "int64"
+    assert (types["year"], types["week"], types["cfr"]) == ("int32", "int32", "double")
     out = []
     for r in rows:
         cfr = None if r["cfr"] is None else round(float(r["cfr"]), 4)

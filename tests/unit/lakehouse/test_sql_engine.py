@@ -197,3 +197,21 @@ def test_day_numbering_follows_databricks(engine: LocalSqlEngine) -> None:
         "weekday(DATE'2026-11-30') AS mon_wd, weekday(DATE'2026-11-29') AS sun_wd"
     ).as_dicts()[0]
     assert row == {"sun": 1, "sat": 7, "mon_wd": 0, "sun_wd": 6}
+
+
+def test_integer_sums_are_bigint_as_on_databricks(engine: LocalSqlEngine) -> None:
+    engine.save_table(
+        "c.s.n", pa.table({"g": ["a", "a", "b"], "x": pa.array([1, 2, 3], pa.int32())})
+    )
+    sql = (
+        "SELECT g, SUM(x) AS total, CAST(SUM(x) AS DECIMAL(38, 0)) AS exact, COUNT(*) AS n "
+        "FROM c.s.n GROUP BY g ORDER BY g"
+    )
+    got = engine.fetch_arrow(sql)
+    assert got.schema.field("total").type == pa.int64()  # DuckDB's HUGEINT, Spark's BIGINT
+    assert got.schema.field("exact").type == pa.decimal128(38, 0)  # asked for: kept
+    assert got.column("total").to_pylist() == [3, 3]
+    over = engine.query_tables(
+        "SELECT SUM(x) AS s FROM t", {"t": pa.table({"x": pa.array([1], pa.int64())})}
+    )
+    assert over.schema.field("s").type == pa.int64()

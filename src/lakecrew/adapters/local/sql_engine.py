@@ -131,6 +131,7 @@ class LocalSqlEngine:
         try:
             duck_sql = self._prepare(cursor, sql, parsed)
             result = cursor.execute(duck_sql, dict(params or {}))
+            wide = _hugeint_columns(result.description)
             reader = result.to_arrow_reader(batch_rows)
             ok = True
         except duckdb.Error as exc:
@@ -138,7 +139,8 @@ class LocalSqlEngine:
         finally:
             if not ok:
                 cursor.close()
-        return pa.RecordBatchReader.from_batches(reader.schema, _owning(reader, cursor))
+        schema = _as_bigint(reader.schema, wide)
+        return pa.RecordBatchReader.from_batches(schema, _owning(reader, cursor, schema))
 
     def save_table(
         self, full_name: str, data: pa.Table, mode: Literal["append", "overwrite"] = "append"
@@ -157,7 +159,10 @@ class LocalSqlEngine:
             for key, data in _lower(tables):
                 cursor.register(names[key], data)
             duck_sql = to_duckdb(rewrite_decimal_products(tree, schema))
-            return cursor.execute(duck_sql).to_arrow_table()
+            result = cursor.execute(duck_sql)
+            wide = _hugeint_columns(result.description)
+            table = result.to_arrow_table()
+            return table.cast(_as_bigint(table.schema, wide)) if wide else table
         except duckdb.Error as exc:
             raise _translate_error(exc) from exc
         finally:
@@ -422,11 +427,36 @@ def _positional(full_name: str, target: pa.Schema, data: pa.Table) -> pa.Table:
     return data.rename_columns(target.names)
 
 
+def _hugeint_columns(description: Any) -> set[int]:
+    """Positions of HUGEINT result columns (DuckDB's SUM of integers; Spark's is BIGINT)."""
+    return {i for i, col in enumerate(description or ()) if str(col[1]) == "HUGEINT"}
+
+
+def _as_bigint(schema: pa.Schema, wide: set[int]) -> pa.Schema:
+    """The result schema with HUGEINT columns (Arrow decimal128(38, 0)) as int64, as on
+    Databricks, where SUM(int) is BIGINT: the same gold schema from either engine."""
+    for i in sorted(wide):
+        schema = schema.set(i, schema.field(i).with_type(pa.int64()))
+    return schema
+
+
 def _owning(
-    reader: pa.RecordBatchReader, cursor: duckdb.DuckDBPyConnection
+    reader: pa.RecordBatchReader, cursor: duckdb.DuckDBPyConnection, schema: pa.Schema
 ) -> Iterator[pa.RecordBatch]:
+    cast = reader.schema != schema
     try:
-        yield from reader
+        for batch in reader:
+            if not cast:
+                yield batch
+                continue
+            try:
+                yield batch.cast(schema)
+            except pa.ArrowInvalid:
+                raise DataError(
+                    "an integer sum overflows BIGINT (as it would on Databricks)",
+                    where="sql",
+                    fix="cast the summed column to DECIMAL(38, 0) or DOUBLE first",
+                ) from None
     except duckdb.Error as exc:
         raise _translate_error(exc) from exc
     finally:

@@ -32,10 +32,15 @@ from lakecrew.ports.sql import ResultSet
 
 
 def local_session(app_name: str = "lakecrew") -> SparkSession:
-    """A quiet local[2] session (UI off, 1 GiB driver) whose workers use this Python."""
+    """A quiet local[2] session (UI off, 1 GiB driver) whose workers use this Python.
+
+    Spark's own log is off (``LAKECREW_SPARK_LOG_LEVEL`` turns it back on, e.g. ``WARN``): a
+    failing expression logs the row's values, which may be patient data; lakecrew raises its
+    own error instead, without values.
+    """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    return (
+    session = (
         SparkSession.builder.master("local[2]")
         .appName(app_name)
         .config("spark.ui.enabled", "false")
@@ -48,6 +53,8 @@ def local_session(app_name: str = "lakecrew") -> SparkSession:
         .config("spark.sql.redaction.options.regex", "(?i)secret|password|token|access[.]key|jaas")
         .getOrCreate()
     )
+    session.sparkContext.setLogLevel(os.environ.get("LAKECREW_SPARK_LOG_LEVEL", "OFF"))
+    return session
 
 
 class SparkSqlEngine:
