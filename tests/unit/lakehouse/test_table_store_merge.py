@@ -86,3 +86,16 @@ def test_key_index_lookup_and_distinct_check() -> None:
     assert len(index.hashes) == 1002
     assert distinct_hashes(held)
     assert not distinct_hashes(key_hashes(pa.array(["x", "y", "x"])))
+
+
+def test_a_recreated_table_gets_a_new_index(tables: DeltaTableStore, store: DeltaStore) -> None:
+    import shutil
+
+    tables.merge(NAME, _rows(["a"], 1), ["case_id"])
+    tables.merge(NAME, _rows(["b"], 1), ["case_id"])  # index at version 2, holds a and b
+    shutil.rmtree(store.path(NAME))
+    store.create_table(NAME, SCHEMA)
+    store.append(NAME, _rows(["b"], 7))
+    store.append(NAME, _rows(["z"], 7))  # same version number (2) as the index, other table
+    tables.merge(NAME, _rows(["b", "z"], 9), ["case_id"])
+    assert _state(store) == {"b": [9], "z": [9]}  # z is in the new table: updated, not doubled

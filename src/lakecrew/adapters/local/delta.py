@@ -180,6 +180,11 @@ class DeltaStore:
             self._open[path] = (ident, table)
         return table
 
+    def identity(self, full_name: str) -> tuple[int, int] | None:
+        """(inode, mtime) of the table's first commit file: changes when the table is
+        dropped and recreated at the same path (None when that file is absent)."""
+        return _identity(str(self.path(full_name)))
+
     def schema(self, full_name: str) -> pa.Schema:
         return pa.schema(self.table(full_name).schema().to_arrow())
 

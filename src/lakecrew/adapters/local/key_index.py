@@ -59,10 +59,12 @@ class KeyIndex:
 
     hashes: np.ndarray
     version: int
+    identity: object = None
+    """What tells this table from one recreated at the same path (see DeltaStore.identity)."""
 
     @classmethod
-    def build(cls, hashes: np.ndarray, version: int) -> KeyIndex:
-        return cls(np.sort(hashes), version)
+    def build(cls, hashes: np.ndarray, version: int, identity: object = None) -> KeyIndex:
+        return cls(np.sort(hashes), version, identity)
 
     def may_hold(self, probe: Probe | np.ndarray) -> np.ndarray:
         """Per hash (batch order): True when the table may hold the key (False: certainly not)."""

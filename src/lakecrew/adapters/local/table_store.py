@@ -91,15 +91,16 @@ class DeltaTableStore:
     def _index(self, full_name: str, key: str) -> KeyIndex:
         """The key index of the table's current version (rebuilt if someone else wrote)."""
         version = self.store.version(full_name)
+        identity = self.store.identity(full_name)  # a recreated table is another table
         index = self._indexes.get((full_name, key))
-        if index is None or index.version != version:
+        if index is None or index.version != version or index.identity != identity:
             dataset = self.store.to_arrow(full_name, version)
             held = (
                 dataset.to_table(columns=[key]).column(key)
                 if key in dataset.schema.names
                 else pa.chunked_array([], pa.string())
             )
-            index = KeyIndex.build(key_hashes(held), version)
+            index = KeyIndex.build(key_hashes(held), version, identity)
             self._indexes[(full_name, key)] = index
         return index
 

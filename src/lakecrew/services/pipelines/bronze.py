@@ -75,7 +75,7 @@ def run_bronze(
             state.source_uris.update(pc.unique(batch.table.column(SOURCE_URI)).to_pylist())
         new = _new_rows(deps, bronze, batch)
         counts.skipped += batch.num_rows - new.num_rows
-        stamped, prepared = None, None
+        stamped, prepared, whole = None, None, False
         if new.num_rows:
             stamped = new.append_column(INGESTED_AT, constant(deps.clock.now(), new.num_rows, TS))
             whole = stamped.num_rows == batch.num_rows
@@ -91,7 +91,6 @@ def run_bronze(
             counts.quarantined += len(batch.rejected)
         source.commit(batch.checkpoint)
         if consumer is not None and batch.num_rows:
-            whole = stamped is not None and stamped.num_rows == batch.num_rows
             consumer.process(batch.batch_id, stamped if whole else None, prepared)
 
 
