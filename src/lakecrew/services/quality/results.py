@@ -115,8 +115,7 @@ class QualityReport:
 
     def split(self, table: pa.Table) -> Split:
         """Quarantine wins over drop; ``warn`` and ``fail`` rows stay in ``good``."""
-        quarantine = self._mask({"quarantine"})
-        drop = pc.and_(self._mask({"drop"}), pc.invert(quarantine))
+        quarantine, drop = self.split_masks()
         names, reasons = self.reasons({"quarantine"}, quarantine)
         q = table.filter(quarantine)
         q = q.append_column(RULES_COLUMN, names)
