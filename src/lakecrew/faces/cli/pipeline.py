@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from lakecrew.faces.cli.console import emit, render_mapping
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, environment, state_of
+
+if TYPE_CHECKING:
+    from lakecrew.context import Context
+    from lakecrew.services.pipelines.loader import LoadedPipeline
 
 app = typer.Typer(help="Medallion pipelines: bronze → silver → gold from a YAML spec.")
 
@@ -75,11 +80,8 @@ def plan(
     """Show what a run would read and write, without running it."""
     state = state_of(ctx, project=project, output=output, debug=debug)
     from lakecrew import pipeline_wiring as pw
-    from lakecrew.context import Context
 
-    lc = Context.open(state.project, writable=True)
-    loaded = pw.load(lc, name, _env(env))
-    pw.check_engine(loaded, engine)
+    lc, loaded = _open(state.project, name, env, engine)
     emit(state, pw.runner_for(lc, engine=engine).plan(loaded), render_mapping)
 
 
@@ -99,15 +101,23 @@ def run(
     """Run a pipeline: source → bronze → silver → gold, with counts and reconciliation."""
     state = state_of(ctx, project=project, output=output, debug=debug)
     from lakecrew import pipeline_wiring as pw
-    from lakecrew.context import Context
 
-    lc = Context.open(state.project, writable=True)
-    loaded = pw.load(lc, name, _env(env))
-    pw.check_engine(loaded, engine)
+    lc, loaded = _open(state.project, name, env, engine)
     report = pw.runner_for(lc, engine=engine).run(loaded, full_refresh=full_refresh)
     data = report.as_dict()
     data.pop("lineage")
     emit(state, data, _render_run)
+
+
+def _open(project: Path, name: str, env: str, engine: str) -> tuple[Context, LoadedPipeline]:
+    """A writable project context and the pipeline loaded for ``env``, checked for ``engine``."""
+    from lakecrew import pipeline_wiring as pw
+    from lakecrew.context import Context
+
+    lc = Context.open(project, writable=True)
+    loaded = pw.load(lc, name, _env(env))
+    pw.check_engine(loaded, engine)
+    return lc, loaded
 
 
 def _render_run(console: Console, data: dict[str, Any]) -> None:
