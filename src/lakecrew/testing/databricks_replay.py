@@ -22,11 +22,12 @@ import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from lakecrew.testing.local_http import LocalHttpServer
 
 TOKEN = "dapi-replay-not-a-secret"
 
@@ -100,7 +101,7 @@ def load_calls(directory: Path) -> list[Call]:
     return calls
 
 
-class DatabricksReplay:
+class DatabricksReplay(LocalHttpServer):
     """Threaded replay server; use as a context manager. `url` is `http://127.0.0.1:<port>`."""
 
     def __init__(
@@ -118,23 +119,7 @@ class DatabricksReplay:
         self.seen: list[Request] = []
         self.count = 0
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def __enter__(self) -> DatabricksReplay:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._listen(self._handler_class())
 
     def requests_to(self, method: str, path: str) -> list[Request]:
         """The requests seen for `method path`, in order."""

@@ -13,10 +13,11 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
+
+from lakecrew.testing.local_http import LocalHttpServer
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Seen:
     status: int
 
 
-class ReplayServer:
+class ReplayServer(LocalHttpServer):
     """Threaded server; use as a context manager. ``url`` is ``http://127.0.0.1:<port>``."""
 
     def __init__(
@@ -75,24 +76,7 @@ class ReplayServer:
         self._basic = basic
         self._token = token
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Base URL of the running server."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def __enter__(self) -> ReplayServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._listen(self._handler())
 
     def _authorized(self, header: str | None) -> bool:
         if self._basic is None and self._token is None:
