@@ -21,6 +21,13 @@ class ResultSet:
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
 
+    @classmethod
+    def from_arrow(cls, table: pa.Table) -> ResultSet:
+        """The rows of an Arrow table as Python values (what every engine's ``fetch`` returns)."""
+        columns = tuple(table.column_names)
+        rows = tuple(zip(*(c.to_pylist() for c in table.columns), strict=True))
+        return cls(columns, rows if columns else ())
+
     def as_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 

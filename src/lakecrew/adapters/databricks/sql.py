@@ -161,10 +161,7 @@ class DatabricksSqlEngine:
 
     def fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> ResultSet:
         """Run a query; rows as Python values."""
-        table = self.fetch_arrow(sql, params)
-        columns = tuple(table.column_names)
-        rows = tuple(zip(*(c.to_pylist() for c in table.columns), strict=True))
-        return ResultSet(columns, rows if columns else ())
+        return ResultSet.from_arrow(self.fetch_arrow(sql, params))
 
     def fetch_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         """Run a query; an Arrow table."""

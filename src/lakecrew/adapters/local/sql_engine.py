@@ -110,10 +110,7 @@ class LocalSqlEngine:
 
     def fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> ResultSet:
         """Run a query and return its rows as Python values."""
-        table = self.fetch_arrow(sql, params)
-        columns = tuple(table.column_names)
-        rows = tuple(zip(*(c.to_pylist() for c in table.columns), strict=True))
-        return ResultSet(columns, rows if columns else ())
+        return ResultSet.from_arrow(self.fetch_arrow(sql, params))
 
     def fetch_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         """Run a query and return an Arrow table."""

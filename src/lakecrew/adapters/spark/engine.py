@@ -108,9 +108,7 @@ class SparkSqlEngine:
             raise DataError(f"Spark SQL failed: {str(exc).splitlines()[0][:300]}") from exc
 
     def fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> ResultSet:
-        table = self.fetch_arrow(sql, params)
-        rows = tuple(tuple(r.values()) for r in table.to_pylist())
-        return ResultSet(tuple(table.column_names), rows)
+        return ResultSet.from_arrow(self.fetch_arrow(sql, params))
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self.fetch_arrow(sql, params)
