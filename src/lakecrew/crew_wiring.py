@@ -21,6 +21,7 @@ from lakecrew.adapters.local.ticket_store import LocalTicketStore
 from lakecrew.core.errors import LakecrewError, NotFound, UsageError
 from lakecrew.core.pack import Pack
 from lakecrew.core.resources import Resource
+from lakecrew.notify_wiring import alert_pipeline
 from lakecrew.services.crew.cost_source import CostSource
 from lakecrew.services.crew.observer import Observer
 from lakecrew.services.crew.plan import CrewSettings
@@ -132,6 +133,7 @@ def crew_deps(ctx: Context, settings: CrewSettings | None = None) -> CrewDeps:
         observer=observer(ctx, loaded),
         clock=ctx.clock,
         settings=settings or crew_settings(ctx),
+        alerts=alert_pipeline(ctx),
     )
 
 
