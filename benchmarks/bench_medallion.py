@@ -114,9 +114,9 @@ def step_gen(args: dict[str, Any]) -> dict[str, Any]:
 def step_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
     import time
 
-    from lakecrew import pipeline_wiring as pw
-    from lakecrew.context import Context
     from lakecrew.services.estate.starter import write_starter
+    from lakecrew.wiring import pipelines as pw
+    from lakecrew.wiring.context import Context
 
     with tempfile.TemporaryDirectory(dir=args["work"]) as tmp:
         root = Path(tmp)
