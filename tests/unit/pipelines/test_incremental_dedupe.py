@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lakecrew import pipeline_wiring as pw
-from lakecrew.context import Context
 from lakecrew.services.quality.dedupe import not_older
 from lakecrew.testing.pipelines import CASES_HEADER, make_project, write_spec
+from lakecrew.wiring import pipelines as pw
+from lakecrew.wiring.context import Context
 
 SILVER = "t_dev.silver.cases"
 QUARANTINE = "t_dev.silver.cases_quarantine"
