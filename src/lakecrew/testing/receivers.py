@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from lakecrew.testing.local_http import LocalHttpServer
+from lakecrew.demo.local_http import LocalHttpServer
 
 
 @dataclass(frozen=True)

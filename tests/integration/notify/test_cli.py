@@ -47,9 +47,7 @@ def test_notify_test_sends_a_labelled_message_then_outbox_shows_it(tmp_path: Pat
         body = rx.ok()[0].json()
         assert body["kind"] == "test" and "[lakecrew TEST]" in body["subject"]
         rx.down = True
-        again = runner.invoke(
-            app, ["-p", str(project), "notify", "test", "prod-critical"], env=env
-        )
+        again = runner.invoke(app, ["-p", str(project), "notify", "test", "prod-critical"], env=env)
     assert again.exit_code == 1
     assert "SECRETxyz" not in again.stderr and "not delivered" in again.stderr
     out = runner.invoke(app, ["-p", str(project), "--output", "json", "outbox"], env=env)
@@ -73,5 +71,5 @@ def test_unknown_key_and_unknown_channel_are_reported_with_their_line(tmp_path: 
     project2 = _project(tmp_path / "b", NOTIFY.replace("match:", "matchh:"))
     r2 = runner.invoke(app, ["-p", str(project2), "estate", "validate"])
     assert r2.exit_code == 2 and "matchh" in r2.stderr
-    line = [ln for ln in r2.stderr.splitlines() if "matchh" in ln][0]
+    line = next(ln for ln in r2.stderr.splitlines() if "matchh" in ln)
     assert ".yaml:" in line

@@ -34,7 +34,7 @@ notify_app = typer.Typer(help="Notification routes.", no_args_is_help=True)
 
 
 def _alerts(project: Any, now: str | None = None) -> tuple[Any, Any]:
-    from lakecrew.notify_wiring import require_alerts
+    from lakecrew.wiring.notify import require_alerts
 
     lc = _context(project, writable=True, now=now)
     return lc, require_alerts(lc)
@@ -195,11 +195,9 @@ def ack(
     debug: DebugOpt = False,
 ) -> None:
     """Acknowledge a finding: its escalation stops (SOP 1.8.4)."""
-    from lakecrew.crew_wiring import ledger
-
     state = state_of(ctx, project=project, output=output, debug=debug)
     lc, alerts = _alerts(state.project)
-    rows = [r for r in ledger(lc).findings(None) if r.fingerprint.startswith(fingerprint)]
+    rows = [r for r in lc.ledger.findings(None) if r.fingerprint.startswith(fingerprint)]
     fps = sorted({r.fingerprint for r in rows})
     if len(fps) != 1:
         raise NotFound(

@@ -1,4 +1,4 @@
-"""Builders of the alert pipeline for a Context (composition root, next to crew_wiring.py).
+"""Builders of the alert pipeline for a Context (composition root: `Context.alerts`).
 
 Channels are built lazily from lakecrew.yaml `notifications.channels`, reading webhook URLs,
 tokens and passwords from the SecretStore at first use; a channel whose secret is missing
@@ -20,7 +20,7 @@ from lakecrew.services.estate import notify_config as nc
 from lakecrew.services.notify.pipeline import AlertPipeline
 
 if TYPE_CHECKING:
-    from lakecrew.context import Context
+    from lakecrew.wiring.context import Context
 
 
 class UnavailableChannel:
@@ -111,16 +111,9 @@ def outbox_store(ctx: Context) -> SqliteOutbox:
     return SqliteOutbox(ctx.layout.state_dir / "outbox.db")
 
 
-def secret_store(ctx: Context) -> SecretStore:
-    from lakecrew.adapters.local.secrets import LocalSecretStore
-
-    return LocalSecretStore(ctx.layout.state_dir / "secrets")
-
-
 def escalate_after_hours(ctx: Context) -> float | None:
-    from lakecrew.crew_wiring import pack
-
-    level = pack(ctx).severities.get("critical")
+    """The pack's `severities.critical.escalate_after_hours` (SOP 1.8.4)."""
+    level = ctx.pack.severities.get("critical")
     return (
         None
         if level is None or level.escalate_after_hours is None
@@ -135,14 +128,12 @@ def alert_pipeline(
     config = ctx.config.notifications
     if config is None:
         return None
-    from lakecrew.crew_wiring import ledger
-
-    book = ledger(ctx)
+    book = ctx.ledger
     context = {w.name: (w.environment, w.project) for w in ctx.config.workspaces}
     return AlertPipeline(
         config,
         outbox_store(ctx),
-        LazyChannels(config, secret_store(ctx), ctx.layout.root),
+        LazyChannels(config, ctx.secrets, ctx.layout.root),
         context=context,
         findings=lambda: book.findings(None),
         escalate_after_hours=escalate_after_hours(ctx),
