@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from lakecrew.testing.local_http import LocalHttpServer
+from lakecrew.demo.local_http import LocalHttpServer
 
 TOKEN = "dapi-replay-not-a-secret"
 # A recording (or handler answer) carrying this header sends only that many bytes of its body
