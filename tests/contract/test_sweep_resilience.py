@@ -221,7 +221,8 @@ def test_429_storm_stops_at_the_total_retry_budget() -> None:
             list(ws.list(ObjectKind.CLUSTER))
         sleeps = ws.client.config.clock.spent  # type: ignore[attr-defined]
     assert info.value.cause == "failed" and 28 <= sleeps <= 35
-    assert len(replay.requests_to("GET", "/api/2.1/clusters/list")) == 5  # 4 waits of 7-8 s fit in 35 s, a 5th does not
+    # 4 waits of 7-8 s fit in 35 s, a 5th does not
+    assert len(replay.requests_to("GET", "/api/2.1/clusters/list")) == 5
 
 
 def test_501_and_conf_refusals_are_unavailable_with_the_cause() -> None:
