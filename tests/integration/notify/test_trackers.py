@@ -92,9 +92,8 @@ def test_jira_lifecycle_create_skip_comment_resolve_reopen_and_recreate(tmp_path
 def test_jira_errors_are_classified_without_the_token(
     tmp_path: Path, answer: object, error: type[Exception]
 ) -> None:
-    with Receiver(answer) as rx:  # type: ignore[arg-type]
-        with pytest.raises(error) as info:
-            _jira(tmp_path, rx.url).upsert(draft(), AT)
+    with Receiver(answer) as rx, pytest.raises(error) as info:  # type: ignore[arg-type]
+        _jira(tmp_path, rx.url).upsert(draft(), AT)
     assert TOKEN not in str(info.value)
 
 
