@@ -88,7 +88,7 @@ class Dispatcher:
         """Attempt every due message once (at most `limit`); returns what happened."""
         report = DrainReport()
         down: set[str] = set()
-        self._streak: dict[str, int] = defaultdict(int)
+        self._streak.clear()
         left = limit if limit is not None else -1
         while left != 0:
             size = self.settings.batch if left < 0 else min(left, self.settings.batch)
