@@ -3,8 +3,9 @@
 1. 10,000 notifications through the outbox to a signed-webhook receiver that fails 20 % of
    requests (a digest of the idempotency key and attempt picks them: deterministic): messages
    per second, lost (queued − distinct keys received), duplicates (2xx requests − distinct
-   keys), peak RSS; baseline in the same session: the same 10,000 POSTed straight, no outbox,
-   to a receiver that never fails (the cost of durability + retries).
+   keys), peak RSS; baseline in the same session: the same 10,000 sent straight
+   through the same channel, no outbox, to a receiver that never fails (the cost of
+   durability, retries and bookkeeping).
 2. Ticket upsert of 10,000 findings to the Jira v3 endpoint: a first sweep (all new), then a
    second with 10 % resolved and 5 % new — requests made vs the minimum needed (one create per
    new finding, one transition per resolved one).
@@ -84,21 +85,20 @@ def outbox(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def direct(args: dict[str, Any]) -> dict[str, Any]:
-    import requests
+    """Baseline: the same channel sends the same notifications straight, no outbox, no
+    failures (what durability, retries and bookkeeping cost on top)."""
+    from pydantic import SecretStr
 
+    from lakecrew.adapters.notify.channels import SignedWebhookChannel
+    from lakecrew.ports.notify import Notification
     from lakecrew.testing.receivers import Answer, Receiver
 
     n = int(args["n"])
     with Receiver(Answer(204)) as rx:
-        s = requests.Session()
+        channel = SignedWebhookChannel("hook", SecretStr(rx.url + "/hook"), SecretStr("k"))
         t0 = time.perf_counter()
         for i in range(n):
-            s.post(
-                rx.url + "/hook",
-                data=json.dumps({"id": i, "body": "body " * 20}),
-                headers={"Idempotency-Key": f"n-{i}"},
-                timeout=10,
-            )
+            channel.send(Notification(f"n-{i:06d}", "ws", "o", "warning", f"s{i}", "body " * 20))
         elapsed = time.perf_counter() - t0
         return {"seconds": elapsed, "msgs_per_s": round(n / elapsed, 1), "received": len(rx.ok())}
 

@@ -103,6 +103,8 @@ class Receiver(LocalHttpServer):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body leave without a delayed-ACK stall
+            wbufsize = 1 << 16  # one write per answer (flushed after each request)
 
             def _serve(self, method: str) -> None:
                 size = int(self.headers.get("Content-Length") or 0)

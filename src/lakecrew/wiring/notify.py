@@ -175,7 +175,7 @@ def routed_tickets(ctx: Context, local: TicketSystem) -> TicketSystem:
     context = {w.name: (w.environment, w.project) for w in ctx.config.workspaces}
     return RoutedTickets(
         local,
-        LazyTrackers(config, ctx.secrets, db),
+        LazyTrackers(config, notify_secrets(ctx), db),
         config,
         context,
         holds=lambda name, fp: indexes[name].get(fp) is not None,
@@ -196,6 +196,26 @@ def escalate_after_hours(ctx: Context) -> float | None:
     )
 
 
+def notify_secrets(ctx: Context) -> SecretStore:
+    """Where channel and tracker secrets are read: a Databricks workspace's secret scopes when
+    `notifications.secrets_workspace` names one, else the project's local SecretStore."""
+    config = ctx.config.notifications
+    name = config.secrets_workspace if config is not None else None
+    if name is None:
+        return ctx.secrets
+    ws = ctx.config.workspace(name)
+    if ws.backend != "databricks":
+        raise UsageError(
+            f"notifications.secrets_workspace {name!r} is not a databricks workspace",
+            where=str(ctx.layout.config_path),
+            fix="name a workspace with backend: databricks, or remove the key (local secrets)",
+        )
+    from lakecrew.adapters.databricks import databricks_client
+    from lakecrew.adapters.databricks.secrets import DatabricksSecretStore
+
+    return DatabricksSecretStore(databricks_client(ws), name)
+
+
 def alert_pipeline(
     ctx: Context, *, after_send: Callable[..., None] | None = None
 ) -> AlertPipeline | None:
@@ -208,7 +228,7 @@ def alert_pipeline(
     return AlertPipeline(
         config,
         outbox_store(ctx),
-        LazyChannels(config, ctx.secrets, ctx.layout.root),
+        LazyChannels(config, notify_secrets(ctx), ctx.layout.root),
         context=context,
         findings=lambda: book.findings(None),
         escalate_after_hours=escalate_after_hours(ctx),

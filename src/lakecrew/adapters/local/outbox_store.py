@@ -1,14 +1,18 @@
 """The durable outbox in SQLite (`.lakecrew/outbox.db`): messages and acknowledgements.
 
-WAL journal and one short transaction per change, so a process killed at any point leaves every
-queued message either pending (sent again later: at-least-once) or recorded. `message_id` is
-the primary key: queueing the same news twice adds nothing. Payloads are serialised
+WAL journal and one short transaction per change on one connection, so a process killed at any
+point leaves every queued message either pending (sent again later: at-least-once) or recorded.
+Queueing commits with `synchronous=FULL` (a queued message survives power loss); recording an
+attempt with `NORMAL` (WAL: durable against a killed process; after a power loss the last
+attempts may be forgotten and their messages sent again, which the idempotency key covers).
+`message_id` is the primary key: queueing the same news twice adds nothing. Payloads are serialised
 Notifications, never secrets (the router resolves URLs and tokens at send time).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -79,19 +83,18 @@ class SqliteOutbox:
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.db_path, timeout=30)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)  # commits by itself
-        finally:
-            conn.close()
+        self._conn = sqlite3.connect(
+            self.db_path, isolation_level=None, timeout=30, check_same_thread=False
+        )
+        self._lock = threading.Lock()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(SCHEMA)
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+    def _tx(self, *, sync: str = "NORMAL") -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._conn
+            conn.execute(f"PRAGMA synchronous={sync}")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -99,8 +102,9 @@ class SqliteOutbox:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        finally:
-            conn.close()
+
+    def close(self) -> None:
+        self._conn.close()
 
     def put(self, messages: Sequence[OutboxMessage]) -> int:
         rows = [
@@ -122,7 +126,7 @@ class SqliteOutbox:
         ]
         if not rows:
             return 0
-        with self._tx() as conn:
+        with self._tx(sync="FULL") as conn:
             before = conn.total_changes
             conn.executemany(
                 f"INSERT OR IGNORE INTO messages ({COLUMNS}) VALUES "

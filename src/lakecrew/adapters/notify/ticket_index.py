@@ -9,6 +9,7 @@ created elsewhere for the same finding is not searched for (say so in docs/alert
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,20 +47,16 @@ class TicketIndex:
         self.db_path = Path(db_path)
         self.system = system
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.db_path, timeout=30)
-        try:
-            conn.executescript(SCHEMA)
-        finally:
-            conn.close()
+        self._conn = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable against a killed process
+        self._conn.executescript(SCHEMA)
+        self._lock = threading.Lock()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.db_path, timeout=30)
-        try:
-            with conn:
-                yield conn
-        finally:
-            conn.close()
+        with self._lock, self._conn:
+            yield self._conn
 
     def get(self, fingerprint: str) -> Indexed | None:
         with self._tx() as conn:

@@ -243,6 +243,9 @@ class NotifyConfig(_Strict):
     routes: list[Route] = Field(default_factory=list)
     quiet_hours: QuietHours | None = None
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    # a `backend: databricks` workspace whose secret scopes hold the channel/tracker secrets;
+    # None: the local SecretStore (LAKECREW_SECRET_* variables, .lakecrew/secrets/)
+    secrets_workspace: str | None = None
 
     @model_validator(mode="after")
     def _references(self) -> NotifyConfig:
