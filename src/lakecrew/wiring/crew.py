@@ -89,7 +89,7 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     """The Observer with the security monitor, cost anomalies and budgets plugged in."""
     monitor = SecurityMonitor(ctx.sql, ctx.clock, loaded.security)
     costs = CostSource(ctx.sql, ctx.clock)
-    slas = SlaSource(ctx.sql, ctx.clock, loaded.sla)
+    slas = SlaSource(ctx.sql, ctx.clock, loaded.sla, lambda: gold_freshness(ctx))
     config = ctx.config
 
     def security(info: WorkspaceInfo) -> list[Resource]:
@@ -138,3 +138,22 @@ def targets(ctx: Context, workspace: str | None = None) -> list[Target]:
 
 def estate_inventory(ctx: Context) -> list[WorkspaceInfo]:
     return [workspace_info(ctx, w.name) for w in ctx.config.workspaces]
+
+
+def gold_freshness(ctx: Context) -> dict[str, float]:
+    """Gold table full name → freshness SLA hours declared in the project's pipeline specs, every
+    environment. A spec that does not load is skipped here (`lakecrew pipeline plan` says why)."""
+    from lakecrew.core.errors import LakecrewError
+    from lakecrew.wiring.pipelines import list_specs, load
+
+    out: dict[str, float] = {}
+    for name in list_specs(ctx):
+        for env in ("dev", "qa", "prod"):
+            try:
+                loaded = load(ctx, name, env)
+            except LakecrewError:
+                continue
+            for gold in loaded.spec.gold:
+                if gold.freshness_hours is not None:
+                    out[loaded.full_name(gold.table)] = gold.freshness_hours
+    return out

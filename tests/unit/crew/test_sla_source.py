@@ -4,6 +4,7 @@ on too few runs (pure functions of the SLA source)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from lakecrew.core.pack import Sla
 from lakecrew.ports.clock import FixedClock
@@ -49,3 +50,39 @@ def test_too_few_runs_gives_no_verdict_and_steady_jobs_no_signal() -> None:
     assert src._job_signals(_runs(5, failed=5), 99.0, NOW) is None
     steady = _runs(20, seconds=600, days_ago=10) + _runs(10, seconds=650)
     assert src._job_signals(steady, 99.0, NOW) == []
+
+
+def test_gold_freshness_from_table_lineage(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from typer.testing import CliRunner
+
+    from lakecrew.core.system_tables import ACCESS_TABLE_LINEAGE
+    from lakecrew.faces.cli.main import app
+    from lakecrew.wiring.context import Context
+
+    assert CliRunner().invoke(app, ["-p", str(tmp_path), "init"]).exit_code == 0
+    with Context.open(tmp_path, writable=True, clock=FixedClock(NOW)) as ctx:
+        row = {
+            "target_table_full_name": "prod.gold.weekly_cases",
+            "event_time": NOW - timedelta(hours=30),
+        }
+        ctx.store.append(
+            "system.access.table_lineage", pa.Table.from_pylist([row], schema=ACCESS_TABLE_LINEAGE)
+        )
+        targets = {
+            "prod.gold.weekly_cases": 24.0,
+            "prod.gold.never_written": 24.0,
+            "prod.gold.fresh_enough": 48.0,
+        }
+        row2 = {
+            "target_table_full_name": "prod.gold.fresh_enough",
+            "event_time": NOW - timedelta(hours=30),
+        }
+        ctx.store.append(
+            "system.access.table_lineage", pa.Table.from_pylist([row2], schema=ACCESS_TABLE_LINEAGE)
+        )
+        src = SlaSource(ctx.sql, ctx.clock, Sla(), lambda: targets)
+        got = {r.resource_id: r.data["signals"] for r in src._fresh("(estate)", NOW)}
+    assert got["fresh:prod.gold.weekly_cases"][0]["age_hours"] == 30.0
+    assert got["fresh:prod.gold.never_written"][0]["last_write"] is None
+    assert got["fresh:prod.gold.fresh_enough"] == []  # 30 h old, SLA 48 h

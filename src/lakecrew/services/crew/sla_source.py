@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +46,12 @@ FROM system.lakeflow.job_run_timeline
 WHERE result_state IS NOT NULL AND result_state <> 'SKIPPED'
   AND period_end_time >= :since AND period_end_time < :until
 GROUP BY workspace_id
+"""
+FRESH_SQL = """
+SELECT target_table_full_name AS table_name, max(event_time) AS last_write
+FROM system.access.table_lineage
+WHERE target_table_full_name IN ({names})
+GROUP BY target_table_full_name
 """
 DQ_SQL = """
 SELECT table_name, sum(passed_count) AS passed, sum(failed_count) AS failed,
@@ -91,13 +97,25 @@ def success_signal(
     }
 
 
+def _marks(values: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    params = {f"t{i}": v for i, v in enumerate(values)}
+    return ", ".join(f":{k}" for k in params), params
+
+
 class SlaSource:
     """Reads the system tables once per call; windows end at the clock's `now`."""
 
-    def __init__(self, sql: SqlEngine, clock: Clock, sla: Sla) -> None:
+    def __init__(
+        self,
+        sql: SqlEngine,
+        clock: Clock,
+        sla: Sla,
+        freshness: Callable[[], Mapping[str, float]] = dict,
+    ) -> None:
         self.sql = sql
         self.clock = clock
         self.sla = sla
+        self.freshness = freshness  # gold table full name → hours (declared in pipeline specs)
 
     def _fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         try:
@@ -214,6 +232,7 @@ class SlaSource:
                 "signals": [{**sig, "environment": env}] if sig else [],
             }
             out.append(Resource("sla", rid, scope, data, f"{env} jobs"))
+        out += self._fresh(scope, now)
         for row in self._fetch(DQ_SQL, window):
             passed, failed = int(row["passed"] or 0), int(row["failed"] or 0)
             if passed + failed == 0:
@@ -235,4 +254,34 @@ class SlaSource:
                 )
             data = {"id": rid, "table": row["table_name"], "signals": signals}
             out.append(Resource("sla", rid, scope, data, str(row["table_name"])))
+        return out
+
+    def _fresh(self, scope: str, now: datetime) -> list[Resource]:
+        """One resource per gold table with a declared freshness SLA (`freshness_hours`)."""
+        targets = dict(self.freshness())
+        if not targets:
+            return []
+        names, params = _marks(sorted(targets))
+        last = {
+            str(r["table_name"]): r["last_write"]
+            for r in self._fetch(FRESH_SQL.format(names=names), params)
+        }
+        out = []
+        for table, hours in sorted(targets.items()):
+            written = last.get(table)
+            age = None if written is None else (now - written).total_seconds() / 3600
+            signals = []
+            if age is None or age > hours:
+                signals.append(
+                    {
+                        "code": "sla.gold_freshness",
+                        "table": table,
+                        "last_write": written.isoformat() if written else None,
+                        "age_hours": None if age is None else round(age, 1),
+                        "sla_hours": hours,
+                    }
+                )
+            rid = f"fresh:{table}"
+            data = {"id": rid, "table": table, "signals": signals}
+            out.append(Resource("sla", rid, scope, data, table))
         return out

@@ -371,6 +371,9 @@ class GoldSpec(_Strict):
     python: Annotated[str, Field(pattern=_TRANSFORM.pattern)] | None = None
     partition_by: list[ColumnName] = Field(default_factory=list)
     zorder_by: list[ColumnName] = Field(default_factory=list)
+    # SOP 1.8.2 data freshness: the table must have been written within this many hours
+    # (checked by the crew's `sla.gold_freshness` rule from system.access.table_lineage)
+    freshness_hours: Annotated[float, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _one_transform(self) -> GoldSpec:
