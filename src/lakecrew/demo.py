@@ -128,6 +128,9 @@ def run_demo(
     try:
         summary = estate_summary(ctx.config, ctx.workspace, ctx.sql)
         pipelines = run_demo_pipelines(ctx)
+        from lakecrew.mlops_demo import run_mlops_demo  # imports mlflow (seconds)
+
+        mlops = run_mlops_demo(ctx)
         sweep = _demo_sweep(ctx, truth)
     finally:
         ctx.close()
@@ -135,6 +138,7 @@ def run_demo(
         "simulation": sim,
         "summary": summary,
         "pipelines": pipelines,
+        "mlops": mlops,
         "sweep": sweep,
         "data": _where_data_lives(ctx.layout),
     }

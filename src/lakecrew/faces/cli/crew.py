@@ -212,7 +212,12 @@ def rollback(
     lc = _context(state.project, writable=True)
     svc = cw.crew_service(lc)
     row = svc.action(action_id)
-    done = svc.rollback(row, lc.workspace(row.workspace), force=force)
+    if row.workspace == "(models)":  # a model action (promotion, archive, tags): the registry
+        from lakecrew.faces.cli.models import rollback_model_action
+
+        done = rollback_model_action(lc, action_id, force=force)
+    else:
+        done = svc.rollback(row, lc.workspace(row.workspace), force=force)
     emit(
         state,
         {

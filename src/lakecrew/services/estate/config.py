@@ -40,6 +40,7 @@ from lakecrew.services.estate.yamlpos import (
     load_yaml_file,
     validate_model,
 )
+from lakecrew.services.mlops.config import MlopsConfig
 
 CONFIG_FILENAME = "lakecrew.yaml"
 CONFIG_VERSION = 1
@@ -253,6 +254,7 @@ class EstateConfig(_Strict):
     sop_pack: Path | None = None
     budgets: list[Budget] = Field(default_factory=list)
     crew: CrewConfig = Field(default_factory=CrewConfig)
+    mlops: MlopsConfig = Field(default_factory=MlopsConfig)
 
     def workspace(self, name: str) -> WorkspaceConfig:
         """The workspace called ``name``; NotFound lists the registered names."""
