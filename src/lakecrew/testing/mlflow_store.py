@@ -71,7 +71,7 @@ def synthetic(n: int = 600, seed: int = 7) -> dict[str, np.ndarray]:
 
 
 def build_project(root: Path) -> StoreProject:
-    from lakecrew.context import Context
+    from lakecrew.wiring.context import Context
 
     make_project(root)
     with (root / "lakecrew.yaml").open("a", encoding="utf-8") as fh:

@@ -14,12 +14,12 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from lakecrew.context import Context
 from lakecrew.faces.cli.main import app
-from lakecrew.mlops_wiring import model_ops
 from lakecrew.ports.clock import FixedClock
 from lakecrew.services.mlops.monitor import model_drift
 from lakecrew.testing.mlflow_store import APPROVER, MODEL, StoreProject, synthetic
+from lakecrew.wiring.context import Context
+from lakecrew.wiring.mlops import model_ops
 
 
 @pytest.fixture

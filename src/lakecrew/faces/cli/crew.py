@@ -46,8 +46,8 @@ def _parse_time(value: str, option: str) -> datetime:
 
 
 def _context(project: Any, *, writable: bool, now: str | None = None) -> Any:
-    from lakecrew.context import Context
     from lakecrew.ports.clock import FixedClock
+    from lakecrew.wiring.context import Context
 
     clock = FixedClock(_parse_time(now, "--now")) if now else None
     return Context.open(project, writable=writable, clock=clock)
@@ -73,19 +73,12 @@ def sweep(
     debug: DebugOpt = False,
 ) -> None:
     """Observe, evaluate the SOP pack, plan (and with --apply act), notify, ticket."""
-    from lakecrew import crew_wiring as cw
     from lakecrew.services.crew.sweep import raise_if_partial, refuse_if_blocked
+    from lakecrew.wiring import crew as cw
 
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc = _context(state.project, writable=True, now=now)
-    svc = cw.crew_service(lc)
-    targets = cw.targets(lc, workspace)
-    estate = cw.estate_inventory(lc) if workspace is None else []
-    owner = lc.config.workspaces[0].owner
-    with progress(state, "sweeping") as bar:
-        results = svc.sweep(
-            targets, apply=apply, phase=phase, estate=estate, estate_owner=owner, on_step=bar.step
-        )
+    with _context(state.project, writable=True, now=now) as lc, progress(state, "sweeping") as bar:
+        results = cw.sweep(lc, workspace, apply=apply, phase=phase, on_step=bar.step)
     sweeps = [r.as_dict() for r in results]
     findings = [{**f, "workspace": s["workspace"]} for s in sweeps for f in s["findings"]]
     emit(state, {"sweeps": sweeps, "findings": findings}, _render_sweep)
@@ -110,6 +103,10 @@ def _render_sweep(console: Console, data: dict[str, Any]) -> None:
                 f"[{a['action_id'][:10]}] {a['reason']}",
                 markup=False,
             )
+        for g in s["gaps"]:
+            rules = ", ".join(g["unseen_rules"]) or "none"
+            seen = "UNSEEN" if g["delivered"] == 0 else f"PARTIAL ({g['delivered']} read)"
+            console.print(f"  {seen} {g['kind']}: {g['reason']} — rules: {rules}", markup=False)
         if s["refused"]:
             console.print(f"  REFUSED: {s['refused']}", markup=False)
     table = Table("workspace", "severity", "rule", "resource", "owner")
@@ -135,12 +132,9 @@ def findings(
     debug: DebugOpt = False,
 ) -> None:
     """Findings history from the ledger (open, resolved, exempted)."""
-    from lakecrew import crew_wiring as cw
-
     state = state_of(ctx, project=project, output=output, debug=debug)
-    rows = cw.crew_service(_context(state.project, writable=False)).findings(
-        workspace, status, rule
-    )
+    with _context(state.project, writable=False) as lc:
+        rows = lc.crew.findings(workspace, status, rule)
     emit(state, {"findings": to_jsonable(rows)}, _render_findings)
 
 
@@ -173,10 +167,9 @@ def actions(
     debug: DebugOpt = False,
 ) -> None:
     """Actions from the ledger, with before/after states (JSON output)."""
-    from lakecrew import crew_wiring as cw
-
     state = state_of(ctx, project=project, output=output, debug=debug)
-    rows = cw.crew_service(_context(state.project, writable=False)).actions(workspace, status)
+    with _context(state.project, writable=False) as lc:
+        rows = lc.crew.actions(workspace, status)
     emit(state, {"actions": to_jsonable(rows)}, _render_actions)
 
 
@@ -206,18 +199,15 @@ def rollback(
     debug: DebugOpt = False,
 ) -> None:
     """Restore the before-state saved by an applied action."""
-    from lakecrew import crew_wiring as cw
-
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc = _context(state.project, writable=True)
-    svc = cw.crew_service(lc)
-    row = svc.action(action_id)
-    if row.workspace == "(models)":  # a model action (promotion, archive, tags): the registry
-        from lakecrew.faces.cli.models import rollback_model_action
+    with _context(state.project, writable=True) as lc:
+        row = lc.crew.action(action_id)
+        if row.workspace == "(models)":  # a model action (promotion, archive, tags)
+            from lakecrew.faces.cli.models import rollback_model_action
 
-        done = rollback_model_action(lc, action_id, force=force)
-    else:
-        done = svc.rollback(row, lc.workspace(row.workspace), force=force)
+            done = rollback_model_action(lc, row, force=force)
+        else:
+            done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force)
     emit(
         state,
         {
@@ -249,20 +239,18 @@ def exempt(
     debug: DebugOpt = False,
 ) -> None:
     """Exempt one resource from one rule until a date (reason and approver recorded)."""
-    from lakecrew import crew_wiring as cw
-
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc = _context(state.project, writable=True)
-    if workspace is not None:
-        lc.config.workspace(workspace)  # NotFound names the registered ones
-    row = cw.crew_service(lc).exempt(
-        rule,
-        resource,
-        reason=reason,
-        approver=approver,
-        until=_parse_time(until, "--until"),
-        workspace=workspace or "*",
-    )
+    with _context(state.project, writable=True) as lc:
+        if workspace is not None:
+            lc.config.workspace(workspace)  # NotFound names the registered ones
+        row = lc.crew.exempt(
+            rule,
+            resource,
+            reason=reason,
+            approver=approver,
+            until=_parse_time(until, "--until"),
+            workspace=workspace or "*",
+        )
     emit(
         state,
         to_jsonable(row),
@@ -285,11 +273,9 @@ def approve(
     debug: DebugOpt = False,
 ) -> None:
     """Approve an action awaiting approval (e.g. pause_job); the next --apply sweep runs it."""
-    from lakecrew import crew_wiring as cw
-
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc = _context(state.project, writable=True)
-    row = cw.crew_service(lc).approve(action_id, approver=approver, reason=reason)
+    with _context(state.project, writable=True) as lc:
+        row = lc.crew.approve(action_id, approver=approver, reason=reason)
     emit(
         state,
         {"action_id": row.action_id, "status": row.status, "reason": row.reason},

@@ -22,8 +22,8 @@ NowOpt = Annotated[
 
 
 def _open(project: Path, *, writable: bool, now: str | None = None) -> Any:
-    from lakecrew.context import Context
     from lakecrew.ports.clock import FixedClock
+    from lakecrew.wiring.context import Context
 
     clock = None
     if now:
@@ -37,7 +37,7 @@ def _open(project: Path, *, writable: bool, now: str | None = None) -> Any:
 
 
 def _ops(ctx: Any) -> Any:
-    from lakecrew import mlops_wiring
+    from lakecrew.wiring import mlops as mlops_wiring
 
     if not mlops_wiring.has_registry(ctx):
         raise LakecrewError(
@@ -290,11 +290,8 @@ def _render_hygiene(c: Console, d: Any) -> None:
         )
 
 
-def rollback_model_action(lc: Any, action_id: str, *, force: bool) -> Any:
-    """Roll back a model action found in the ledger (called by `lakecrew rollback`)."""
-    from lakecrew.crew_wiring import crew_service
-
-    row = crew_service(lc).action(action_id)
+def rollback_model_action(lc: Any, row: Any, *, force: bool) -> Any:
+    """Roll back a model action of the ledger (called by `lakecrew rollback`)."""
     return _ops(lc).rollback(row, force=force)
 
 

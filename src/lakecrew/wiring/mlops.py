@@ -16,12 +16,11 @@ import pyarrow as pa
 from lakecrew.adapters.mlflow import local_registry, local_store_exists, local_tracking_uri
 from lakecrew.adapters.mlflow.training import MlflowScorer
 from lakecrew.core.errors import NotFound
-from lakecrew.crew_wiring import ledger, pack
 from lakecrew.services.mlops.hygiene import LastUse
 from lakecrew.services.mlops.service import MlopsDeps, ModelOps
 
 if TYPE_CHECKING:
-    from lakecrew.context import Context
+    from lakecrew.wiring.context import Context
 
 
 def arrow_columns(table: pa.Table) -> dict[str, np.ndarray]:
@@ -82,10 +81,10 @@ def mlops_deps(ctx: Context) -> MlopsDeps:
     registry = local_registry(ctx.layout.state_dir)
     return MlopsDeps(
         registry=registry,
-        ledger=ledger(ctx),
+        ledger=ctx.ledger,
         clock=ctx.clock,
         config=ctx.config.mlops,
-        pack=pack(ctx),
+        pack=ctx.pack,
         read_columns=column_reader(ctx),
         lineage=ctx.metastore,
         scorer=MlflowScorer(local_tracking_uri(ctx.layout.state_dir)),

@@ -28,7 +28,6 @@ import pyarrow as pa
 
 from lakecrew.adapters.mlflow import local_tracking_uri
 from lakecrew.adapters.mlflow.training import train_and_register
-from lakecrew.mlops_wiring import model_ops
 from lakecrew.services.mlops.config import (
     FairnessGate,
     Gates,
@@ -39,9 +38,10 @@ from lakecrew.services.mlops.config import (
     RobustnessGate,
 )
 from lakecrew.services.mlops.monitor import model_drift, record_findings
+from lakecrew.wiring.mlops import model_ops
 
 if TYPE_CHECKING:
-    from lakecrew.context import Context
+    from lakecrew.wiring.context import Context
 
 GOLD = "lassa_dev.gold.lassa_weekly_by_state"
 FEATURES_TABLE = "lassa_dev.ml.lassa_features"
@@ -233,7 +233,7 @@ def _edge(source: str, target: str, ctx: Context) -> Any:
     from lakecrew.ports.catalog import LineageEdge
 
     return LineageEdge(
-        source, target, "FEATURE_ENGINEERING", "lakecrew.mlops_demo", None, ctx.clock.now()
+        source, target, "FEATURE_ENGINEERING", "lakecrew.demo.mlops", None, ctx.clock.now()
     )
 
 
