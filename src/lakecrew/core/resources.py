@@ -154,6 +154,17 @@ for _rt, _ex in [
         "- id: security.failed_access\n  resource_type: audit\n  check: {name: labelled_event}",
     ),
     (
+        ResourceType(
+            "sla",
+            "id",
+            "id",
+            "a service level: a job, an environment's jobs or a table's data quality, with "
+            "`signals` from the system tables",
+        ),
+        "- id: sla.job_success_rate\n  resource_type: sla\n"
+        "  check: {name: detector_signal, params: {signal: sla.job_success_rate}}",
+    ),
+    (
         ResourceType("models", "full_name", "full_name", "catalog RegisteredModelInfo"),
         "- id: model.owner_missing\n  resource_type: models\n  filter: {key: owner, op: empty}",
     ),
