@@ -168,5 +168,21 @@ for _rt, _ex in [
         ResourceType("models", "full_name", "full_name", "catalog RegisteredModelInfo"),
         "- id: model.owner_missing\n  resource_type: models\n  filter: {key: owner, op: empty}",
     ),
+    (
+        ResourceType(
+            "model_versions",
+            "id",
+            "id",
+            "an MLflow model version (`name/version`) with its run's facts and last use",
+            tags_path="tags",
+        ),
+        "- id: model_version.signature_missing\n  resource_type: model_versions\n"
+        "  filter: {key: has_signature, op: eq, value: false}",
+    ),
+    (
+        ResourceType("experiments", "experiment_id", "name", "an MLflow experiment with its ACL"),
+        "- id: experiment.permissions_missing\n  resource_type: experiments\n"
+        "  filter: {key: permissions, op: empty}",
+    ),
 ]:
     _register(_rt, _doc(_rt.description, _ex))
