@@ -73,6 +73,13 @@ class JiraState:
             and not _is_adf(json.loads(body).get("body"))
         ):
             return "comment body must be an ADF document"
+        if method == "POST" and path.endswith("/transitions"):
+            data = json.loads(body)
+            if not str(data.get("transition", {}).get("id", "")).isdigit():
+                return "transition.id is required"
+            for change in data.get("update", {}).get("comment", []):
+                if not _is_adf(change.get("add", {}).get("body")):
+                    return "update.comment[].add.body must be an ADF document"
         return None
 
     def __call__(self, r: Received) -> Answer:
@@ -112,8 +119,10 @@ class JiraState:
                     ],
                 },
             )
-        tid = json.loads(r.body)["transition"]["id"]
-        issue["status"] = {"31": "Done", "41": "To Do"}[tid]
+        body = json.loads(r.body)
+        issue["status"] = {"31": "Done", "41": "To Do"}[body["transition"]["id"]]
+        for change in body.get("update", {}).get("comment", []):
+            issue["comments"].append(change["add"]["body"])
         return _json(204, None)
 
 

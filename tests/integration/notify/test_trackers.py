@@ -72,6 +72,7 @@ def test_jira_lifecycle_create_skip_comment_resolve_reopen_and_recreate(tmp_path
         assert len(state.issues["DATA-1"]["comments"]) == 1
         jira.resolve(FP, "finding resolved (verified by sweep s2)", AT)
         assert state.issues["DATA-1"]["status"] == "Done"
+        assert len(state.issues["DATA-1"]["comments"]) == 2  # the resolution, in the same request
         jira.upsert(draft(), AT)  # recurrence
         assert state.issues["DATA-1"]["status"] == "To Do"
         state.delete("DATA-1")

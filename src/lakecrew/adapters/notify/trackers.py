@@ -8,8 +8,9 @@ Written over requests by hand, on purpose:
 - ServiceNow: `pysnow` is unmaintained since 2021; the Table API is plain JSON over HTTPS.
 
 Per finding: new → one create; unchanged and open → nothing; changed → one comment (Jira) or
-PATCH of the description (ServiceNow); resolved → one transition (Jira, transition ids are read
-once per run) or PATCH state (ServiceNow); back after being resolved → reopen. A ticket deleted
+PATCH of the description (ServiceNow); resolved → one transition carrying its comment
+(`update.comment.add`; Jira transition ids are read once per run) or PATCH state (ServiceNow);
+back after being resolved → reopen. A ticket deleted
 in the tracker (404) is created again. Failures raise the project's errors: 401/403
 PermissionDenied, 400 DataError (the tracker's own message), 429/5xx/timeouts Transient;
 messages never carry the token.
@@ -239,7 +240,8 @@ class JiraTracker(_Remote):
     def _comment(self, item: Indexed, d: TicketDraft, text: str) -> None:
         self.call("POST", f"/rest/api/3/issue/{item.key}/comment", {"body": adf(text)}, ok=(201,))
 
-    def _transition(self, item: Indexed, name: str) -> None:
+    def _transition(self, item: Indexed, name: str, comment: str) -> None:
+        """One POST: the transition with its comment (`update.comment.add`, ADF)."""
         tid = self._transitions.get(name)
         if tid is None:
             answer = self.call("GET", f"/rest/api/3/issue/{item.key}/transitions")
@@ -252,22 +254,17 @@ class JiraTracker(_Remote):
                     f"jira issue {item.key} has no transition {name!r} (has: {have})",
                     fix="set done_transition / reopen_transition in lakecrew.yaml",
                 )
-        self.call(
-            "POST",
-            f"/rest/api/3/issue/{item.key}/transitions",
-            {"transition": {"id": tid}},
-            ok=(204,),
-        )
+        body = {
+            "transition": {"id": tid},
+            "update": {"comment": [{"add": {"body": adf(comment)}}]},
+        }
+        self.call("POST", f"/rest/api/3/issue/{item.key}/transitions", body, ok=(204,))
 
     def _resolve(self, item: Indexed, resolution: str) -> None:
-        self._transition(item, self.done)
-        self.call(
-            "POST", f"/rest/api/3/issue/{item.key}/comment", {"body": adf(resolution)}, ok=(201,)
-        )
+        self._transition(item, self.done, resolution)
 
     def _reopen(self, item: Indexed, d: TicketDraft) -> None:
-        self._transition(item, self.reopen)
-        self._comment(item, d, "The finding is back:\n\n" + d.body)
+        self._transition(item, self.reopen, "The finding is back:\n\n" + d.body)
 
 
 class ServiceNowTracker(_Remote):
