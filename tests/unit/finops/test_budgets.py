@@ -28,25 +28,7 @@ def config(*budgets: dict[str, Any]) -> EstateConfig:
 
 def usage(daily: float, *, tags: dict[str, str] | None = None) -> PricedUsage:
     first, _ = month_bounds(AS_OF)
-    lines = tuple(
-        CostLine(
-            usage_date=first + timedelta(days=i),
-            workspace_id=WS,
-            sku_name="PREMIUM_JOBS_COMPUTE",
-            cloud="AWS",
-            usage_unit="DBU",
-            billing_origin_product="JOBS",
-            record_type="ORIGINAL",
-            quantity=Decimal(daily) / Decimal("0.15"),
-            unit_price=Decimal("0.15"),
-            cost=Decimal(daily),
-            basis="list",
-            currency="USD",
-            records=24,
-            tags=tags or {},
-        )
-        for i in range(AS_OF.day)
-    )
+    lines = _lines(first, AS_OF.day, lambda d: daily, tags=tags)
     end = AS_OF + timedelta(days=1)
     as_of = datetime.combine(AS_OF, datetime.min.time(), UTC) + timedelta(hours=6)
     done = completeness(first, end, as_of, timedelta(hours=24))
@@ -99,7 +81,9 @@ def test_exception_with_approver_and_expiry_downgrades_an_overrun() -> None:
         assert budget_status(usage(100), cfg, AS_OF)[0].severity == "critical"
 
 
-def _lines(first: date, days: int, cost: Any) -> tuple[CostLine, ...]:
+def _lines(
+    first: date, days: int, cost: Any, *, tags: dict[str, str] | None = None
+) -> tuple[CostLine, ...]:
     return tuple(
         CostLine(
             usage_date=first + timedelta(days=i),
@@ -109,13 +93,13 @@ def _lines(first: date, days: int, cost: Any) -> tuple[CostLine, ...]:
             usage_unit="DBU",
             billing_origin_product="JOBS",
             record_type="ORIGINAL",
-            quantity=Decimal(1),
-            unit_price=Decimal(cost(first + timedelta(days=i))),
+            quantity=Decimal(cost(first + timedelta(days=i))) / Decimal("0.15"),
+            unit_price=Decimal("0.15"),
             cost=Decimal(cost(first + timedelta(days=i))),
             basis="list",
             currency="USD",
             records=24,
-            tags={},
+            tags=tags or {},
         )
         for i in range(days)
     )
