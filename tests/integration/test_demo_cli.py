@@ -28,7 +28,7 @@ def run(*args: str, cwd: Path | None = None, ok: bool = True) -> subprocess.Comp
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     project = tmp_path_factory.mktemp("demo") / "estate"
     proc = run("demo", "--project", str(project), "--output", "json")
-    return project, json.loads(proc.stdout)
+    return project, json.loads(proc.stdout)["items"][0]
 
 
 def test_demo_reports_workspaces_resources_and_cost(demo: tuple[Path, dict[str, Any]]) -> None:
@@ -39,22 +39,22 @@ def test_demo_reports_workspaces_resources_and_cost(demo: tuple[Path, dict[str, 
     assert any(not w["approved"] for w in summary["workspaces"])  # the planted pending one
     assert summary["resources"]["clusters"] > 50
     assert set(summary["cost_by_environment"]) == {"dev", "qa", "prod"}
-    assert summary["cost_usd"] > 0
+    assert float(summary["cost_usd"]) > 0  # decimals are strings in JSON
     assert Path(data["data"]["ground_truth"]).exists()
 
 
 def test_estate_summary_json_has_the_promised_keys(demo: tuple[Path, dict[str, Any]]) -> None:
     project, data = demo
     out = json.loads(run("estate", "summary", "--output", "json", cwd=project).stdout)
-    assert {"workspaces", "resources", "cost_usd"} <= set(out)
-    assert {"name", "environment", "approved"} <= set(out["workspaces"][0])
-    assert out["cost_usd"] == data["summary"]["cost_usd"]
+    assert out["kind"] == "estate_summary" and {"resources", "cost_usd"} <= set(out["meta"])
+    assert {"workspace", "environment", "approved", "resources"} <= set(out["items"][0])
+    assert out["meta"]["cost_usd"] == data["summary"]["cost_usd"]
 
 
 def test_sql_counts_usage_rows(demo: tuple[Path, dict[str, Any]]) -> None:
     project, data = demo
     out = run("sql", "SELECT count(*) AS n FROM system.billing.usage", "-o", "json", cwd=project)
-    n = json.loads(out.stdout)["rows"][0]["n"]
+    n = json.loads(out.stdout)["items"][0]["n"]
     assert n == data["simulation"]["rows"]["system.billing.usage"]
 
 
