@@ -84,6 +84,13 @@ def did_you_mean(value: str, known: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+class TableMissing(NotFound):
+    """A table (or its schema) does not exist: a query or read names one that is not there.
+
+    Callers that treat "no table yet" as "no facts" catch this type, never the message text.
+    """
+
+
 class PermissionDenied(LakecrewError):
     """The identity in use lacks a permission; the message names it."""
 

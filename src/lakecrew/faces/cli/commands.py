@@ -48,7 +48,7 @@ def simulate(
 ) -> None:
     """Fill the local backend with a clearly labelled, simulated demo estate."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew.demo import simulate_project
+    from lakecrew.demo.project import simulate_project
 
     with progress(state, "simulating") as bar:
         result = simulate_project(state.project, seed=seed, scale=scale, on_progress=bar.report)
@@ -72,13 +72,10 @@ def sql(
     0x-hex) and meta.columns with each column's name and Arrow type.
     """
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
-    from lakecrew.context import Context
+    from lakecrew.wiring.context import Context
 
-    lc = Context.open(state.project)
-    try:
+    with Context.open(state.project) as lc:
         table = lc.sql.fetch_arrow(query)
-    finally:
-        lc.close()
     columns = [{"name": f.name, "type": str(f.type)} for f in table.schema]
     rows = table.to_pylist(maps_as_pydicts="lossy")
     emit(state, Result("sql", rows, {"columns": columns, "row_count": len(rows)}), _render_rows)
@@ -99,7 +96,7 @@ def demo(
 ) -> None:
     """End-to-end demo on a simulated estate: init, simulate, sweep, report."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew.demo import run_demo
+    from lakecrew.demo.project import run_demo
 
     with progress(state, "demo") as bar:
         result = run_demo(state.project, seed=seed, on_progress=bar.report)

@@ -109,12 +109,31 @@ class Result:
 TextRenderer = Callable[[Out, Result], None]
 
 
-def emit(state: CliState, result: Result, text: TextRenderer | None = None) -> None:
-    """Render a command's result: the JSON envelope, or text (default: :func:`render_items`)."""
+def emit(state: CliState, result: Result | Any, text: TextRenderer | Any = None) -> None:
+    """Render a command's result: the JSON envelope, or text (default: :func:`render_items`).
+
+    Transition: a command not moved over yet may still pass plain ``data`` with a renderer
+    taking ``(console, data)``; its JSON is then wrapped as ``{"kind": <command name>, "items":
+    [data], "meta": {}}`` and its text drawn as before. New commands pass a :class:`Result`.
+    """
+    if not isinstance(result, Result):
+        _emit_legacy(state, result, text)
+        return
     if state.json:
         sys.stdout.write(dumps(result.envelope()) + "\n")
         return
     (text or render_items)(Out(wide=state.wide), result)
+
+
+def _emit_legacy(state: CliState, data: Any, text: Any) -> None:
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    kind = ctx.command_path.split(" ", 1)[-1].replace(" ", "_") if ctx else "result"
+    if state.json or text is None:
+        sys.stdout.write(dumps(Result(kind, [data]).envelope()) + "\n")
+        return
+    text(stdout_console(), data)
 
 
 def render_items(out: Out, result: Result) -> None:
@@ -137,9 +156,12 @@ def render_fields(out: Out, data: dict[str, Any]) -> None:
         out.line(f"{key}: {cell(value)}")
 
 
-def render_mapping(out: Out, result: Result) -> None:
-    """Deprecated name of :func:`render_items` (kept for commands not yet moved over)."""
-    render_items(out, result)
+def render_mapping(console: Console, data: Any) -> None:
+    """Legacy text rendering (``emit(state, data, render_mapping)``): ``key: value`` lines."""
+    plain = to_jsonable(data)
+    items = plain.items() if isinstance(plain, dict) else [("result", plain)]
+    for key, value in items:
+        console.print(f"{key}: {cell(value)}", markup=False)
 
 
 def warn(state: CliState, message: str) -> None:

@@ -79,8 +79,8 @@ def report_cmd(
 ) -> None:
     """The daily digest, weekly review (budget vs actual, movers, anomalies, untagged spend,
     actions) or monthly chargeback."""
-    from lakecrew.context import Context
     from lakecrew.services.finops.reports import cost_report
+    from lakecrew.wiring.context import Context
 
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     lc = Context.open(state.project)
@@ -131,8 +131,8 @@ def export_cmd(
     """Export priced usage as a FOCUS-compatible dataset (plus <FILE>.metadata.json)."""
     import pyarrow.parquet as pq
 
-    from lakecrew.context import Context
     from lakecrew.services.finops.focus import focus_csv, focus_export, focus_metadata, sub_accounts
+    from lakecrew.wiring.context import Context
 
     state = state_of(ctx, project=project, output=output, debug=debug)
     if not focus:

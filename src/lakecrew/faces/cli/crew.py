@@ -45,8 +45,8 @@ def _parse_time(value: str, option: str) -> datetime:
 
 
 def _context(project: Any, *, writable: bool, now: str | None = None) -> Any:
-    from lakecrew.context import Context
     from lakecrew.ports.clock import FixedClock
+    from lakecrew.wiring.context import Context
 
     clock = FixedClock(_parse_time(now, "--now")) if now else None
     return Context.open(project, writable=writable, clock=clock)
@@ -73,20 +73,13 @@ def sweep(
     debug: DebugOpt = False,
 ) -> None:
     """Observe, evaluate the SOP pack, plan (and with --apply act), notify, ticket."""
-    from lakecrew import crew_wiring as cw
     from lakecrew.faces.cli.views import sweep_view
     from lakecrew.services.crew.sweep import raise_if_partial, refuse_if_blocked
+    from lakecrew.wiring import crew as cw
 
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
-    lc = _context(state.project, writable=True, now=now)
-    svc = cw.crew_service(lc)
-    targets = cw.targets(lc, workspace)
-    estate = cw.estate_inventory(lc) if workspace is None else []
-    owner = lc.config.workspaces[0].owner
-    with progress(state, "sweeping") as bar:
-        results = svc.sweep(
-            targets, apply=apply, phase=phase, estate=estate, estate_owner=owner, on_step=bar.step
-        )
+    with _context(state.project, writable=True, now=now) as lc, progress(state, "sweeping") as bar:
+        results = cw.sweep(lc, workspace, apply=apply, phase=phase, on_step=bar.step)
     sweeps = [sweep_view(r.as_dict()) for r in results]
     meta = {
         "findings": sum(len(s["findings"]) for s in sweeps),
@@ -143,16 +136,15 @@ def findings(
     debug: DebugOpt = False,
 ) -> None:
     """Findings history from the ledger (open, resolved, exempted)."""
-    from lakecrew import crew_wiring as cw
     from lakecrew.faces.cli.views import finding_view
 
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
-    lc = _context(state.project, writable=False)
-    if workspace is not None:
-        lc.config.workspace(workspace)  # exit 2 with "did you mean" when misspelt
-    if rule is not None:
-        _known_rule(lc, rule)
-    rows = cw.crew_service(lc).findings(workspace, status, rule)
+    with _context(state.project, writable=False) as lc:
+        if workspace is not None:
+            lc.config.workspace(workspace)  # exit 2 with "did you mean" when misspelt
+        if rule is not None:
+            _known_rule(lc, rule)
+        rows = lc.crew.findings(workspace, status, rule)
     items = [finding_view(r) for r in rows]
     emit(state, Result("findings", items, {"count": len(items)}), _render_findings)
 
@@ -160,11 +152,8 @@ def findings(
 def _known_rule(lc: Any, rule: str) -> None:
     """An unknown --rule is a usage error (exit 2) naming the closest rule ids."""
     from lakecrew.core.errors import UnknownName
-    from lakecrew.services.policy.loader import DEFAULT_PACK, load_pack
 
-    custom = lc.config.sop_pack_path(lc.layout.root)
-    pack = load_pack([DEFAULT_PACK, custom] if custom else [DEFAULT_PACK]).pack
-    ids = sorted(r.id for r in pack.rules)
+    ids = sorted(r.id for r in lc.pack.rules)
     if rule not in ids:
         raise UnknownName(
             "rule", rule, ids, where="--rule", fix="list the rule ids with `lakecrew policy rules`"
@@ -201,14 +190,13 @@ def actions(
     debug: DebugOpt = False,
 ) -> None:
     """Actions from the ledger, with before/after states (objects in JSON; `--wide` in text)."""
-    from lakecrew import crew_wiring as cw
     from lakecrew.faces.cli.views import action_view
 
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
-    lc = _context(state.project, writable=False)
-    if workspace is not None:
-        lc.config.workspace(workspace)  # exit 2 with "did you mean" when misspelt
-    rows = cw.crew_service(lc).actions(workspace, status)
+    with _context(state.project, writable=False) as lc:
+        if workspace is not None:
+            lc.config.workspace(workspace)  # exit 2 with "did you mean" when misspelt
+        rows = lc.crew.actions(workspace, status)
     items = [action_view(r) for r in rows]
     emit(state, Result("actions", items, {"count": len(items)}), _render_actions)
 
@@ -235,13 +223,11 @@ def rollback(
     debug: DebugOpt = False,
 ) -> None:
     """Restore the before-state saved by an applied action."""
-    from lakecrew import crew_wiring as cw
 
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc = _context(state.project, writable=True)
-    svc = cw.crew_service(lc)
-    row = svc.action(action_id)
-    done = svc.rollback(row, lc.workspace(row.workspace), force=force)
+    with _context(state.project, writable=True) as lc:
+        row = lc.crew.action(action_id)
+        done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force)
     from lakecrew.faces.cli.views import action_view
 
     emit(
@@ -268,20 +254,19 @@ def exempt(
     debug: DebugOpt = False,
 ) -> None:
     """Exempt one resource from one rule until a date (reason and approver recorded)."""
-    from lakecrew import crew_wiring as cw
 
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc = _context(state.project, writable=True)
-    if workspace is not None:
-        lc.config.workspace(workspace)  # NotFound names the registered ones
-    row = cw.crew_service(lc).exempt(
-        rule,
-        resource,
-        reason=reason,
-        approver=approver,
-        until=_parse_time(until, "--until"),
-        workspace=workspace or "*",
-    )
+    with _context(state.project, writable=True) as lc:
+        if workspace is not None:
+            lc.config.workspace(workspace)  # exit 2 with "did you mean" when misspelt
+        row = lc.crew.exempt(
+            rule,
+            resource,
+            reason=reason,
+            approver=approver,
+            until=_parse_time(until, "--until"),
+            workspace=workspace or "*",
+        )
     emit(
         state,
         Result("exemption", [row]),
@@ -303,11 +288,10 @@ def approve(
     debug: DebugOpt = False,
 ) -> None:
     """Approve an action awaiting approval (e.g. pause_job); the next --apply sweep runs it."""
-    from lakecrew import crew_wiring as cw
 
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc = _context(state.project, writable=True)
-    row = cw.crew_service(lc).approve(action_id, approver=approver, reason=reason)
+    with _context(state.project, writable=True) as lc:
+        row = lc.crew.approve(action_id, approver=approver, reason=reason)
     from lakecrew.faces.cli.views import action_view
 
     emit(

@@ -47,7 +47,7 @@ Observed = Callable[[], tuple[Snapshot, EvaluationLike]]
 
 @dataclass(frozen=True)
 class CrewDeps:
-    """Everything a sweep needs, built by the composition root (see crew_wiring.py)."""
+    """Everything a sweep needs, built by the composition root (see wiring/crew.py)."""
 
     pack: Pack
     engine: RuleEngine
