@@ -93,9 +93,10 @@ def summary(
             data = estate_summary(lc.config, lc.workspace, lc.sql, on_workspace=bar.step)
     per_ws = data["resources"]["per_workspace"]
     items = [
-        {**ws, "workspace": ws.pop("name"), "resources": per_ws.get(ws["name"])}
-        for ws in (dict(w) for w in data["workspaces"])
-    ]
+        {"workspace": ws["name"], **{k: v for k, v in ws.items() if k != "name"},
+         "resources": per_ws.get(ws["name"])}
+        for ws in data["workspaces"]
+    ]  # fmt: skip
     meta = {k: v for k, v in data.items() if k != "workspaces"}
     emit(state, Result("estate_summary", items, meta), _render_summary)
 
