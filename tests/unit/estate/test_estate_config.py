@@ -81,8 +81,10 @@ def test_good_file_loads_with_defaults(tmp_path: Path) -> None:
 
 def test_unknown_workspace_lookup_lists_names(tmp_path: Path) -> None:
     config = load_estate(write(tmp_path, GOOD), require_approved=True)
-    with pytest.raises(NotFound, match="malaria-dev-westafrica, malaria-prod-westafrica"):
+    with pytest.raises(NotFound, match="did you mean 'malaria-dev-westafrica'") as err:
         config.workspace("tb-dev-westafrica")
+    assert err.value.exit_code == 2  # a name the user typed: a usage error
+    assert err.value.known == ["malaria-dev-westafrica", "malaria-prod-westafrica"]  # type: ignore[attr-defined]
 
 
 def test_bad_name_points_at_name_line(tmp_path: Path) -> None:
@@ -135,9 +137,9 @@ def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
 
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
-    problems = problems_of(tmp_path, GOOD + "notifications: {}\n")
+    problems = problems_of(tmp_path, GOOD + "alerting: {}\n")
     assert [p.where.rsplit(":", 1)[1] for p in problems] == ["32"]
-    assert "unknown key 'notifications' in (top level)" in problems[0].what
+    assert "unknown key 'alerting' in (top level)" in problems[0].what
 
 
 def test_token_key_is_refused_without_echoing_the_value(tmp_path: Path) -> None:
@@ -314,3 +316,16 @@ def test_budgets_are_validated(tmp_path: Path) -> None:
     fixed = text.replace("[80, 50]", "[50, 80]")
     p = the_problem(tmp_path, fixed)
     assert p.where.endswith(":37") and "budget for unknown project 'tb'" in p.what
+
+
+def test_databricks_warehouse_and_timeouts_load_and_are_refused_on_local(tmp_path: Path) -> None:
+    extra = "    warehouse_id: abc123\n    timeouts: {connect_timeout_seconds: 5}\n"
+    host = "    host: https://adb-1.1.azuredatabricks.net\n"
+    config = load_estate(write(tmp_path, GOOD.replace(host, host + extra)), require_approved=True)
+    [remote] = [w for w in config.workspaces if w.backend == "databricks"]
+    assert remote.warehouse_id == "abc123" and remote.timeouts is not None
+    assert remote.timeouts.connect_timeout_seconds == 5
+    assert remote.timeouts.retry_budget_seconds == 300
+    local = GOOD.replace("    backend: local\n", "    backend: local\n    warehouse_id: w1\n")
+    p = the_problem(tmp_path, local)
+    assert "warehouse_id only apply to backend databricks" in p.what
