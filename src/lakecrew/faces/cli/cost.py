@@ -79,6 +79,7 @@ def report_cmd(
 ) -> None:
     """The daily digest, weekly review (budget vs actual, movers, anomalies, untagged spend,
     actions) or monthly chargeback."""
+    from lakecrew.services.finops.cube import CostCube
     from lakecrew.services.finops.reports import cost_report
     from lakecrew.wiring.context import Context
 
@@ -86,11 +87,37 @@ def report_cmd(
     lc = Context.open(state.project)
     try:
         when = parse_as_of(as_of, lc.clock.now())
-        data = cost_report(lc.sql, lc.config, _period(period.value), when, top=top)
+        data = cost_report(
+            lc.sql, lc.config, _period(period.value), when, top=top, cube=CostCube(lc.sql)
+        )
     finally:
         lc.close()
     written = write_report_files(data, out) if out is not None else []
     emit(state, Result("cost_report", [data], {"written": written}), _render)
+
+
+@app.command(
+    "cube",
+    epilog=epilog("lakecrew cost cube", "lakecrew cost cube --output json"),
+)
+def cube_cmd(
+    ctx: typer.Context,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Build or update the daily cost cube (lakecrew.finops.cost_cube): only days whose usage,
+    list prices or resource tags changed are recomputed; reports then read it."""
+    from lakecrew.services.finops.cube import CostCube
+    from lakecrew.wiring.context import Context
+
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    lc = Context.open(state.project, writable=True)
+    try:
+        plan = CostCube(lc.sql).refresh()
+    finally:
+        lc.close()
+    emit(state, Result("cost_cube", [plan.as_dict()]), render_items)
 
 
 def _day(text: str | None, default: date, name: str) -> date:
