@@ -21,6 +21,7 @@ from lakecrew.faces.cli import (
     cost,
     crew,
     deploy,
+    doctor,
     estate,
     models,
     pipeline,
@@ -92,6 +93,7 @@ commands.register(app)
 crew.register(app)
 models.register(app)
 alerts.register(app)
+doctor.register(app)
 
 
 def run() -> None:
