@@ -22,6 +22,7 @@ from lakecrew.faces.cli import (
     cost,
     crew,
     deploy,
+    doctor,
     estate,
     models,
     pipeline,
@@ -127,6 +128,7 @@ commands.register(app)
 crew.register(app)
 models.register(app)
 alerts.register(app)
+doctor.register(app)
 # --- end of command families ---
 
 
