@@ -103,6 +103,8 @@ def _render_sweep(console: Console, data: dict[str, Any]) -> None:
                 f"[{a['action_id'][:10]}] {a['reason']}",
                 markup=False,
             )
+        for note in s.get("notes", []):
+            console.print(f"  note: {note}", markup=False)
         for g in s["gaps"]:
             rules = ", ".join(g["unseen_rules"]) or "none"
             seen = "UNSEEN" if g["delivered"] == 0 else f"PARTIAL ({g['delivered']} read)"
