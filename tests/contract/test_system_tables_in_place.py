@@ -53,7 +53,7 @@ def statements(req: Request) -> Any:
             "schema": {"column_count": 3, "columns": cols},
             "total_chunk_count": 1,
             "total_row_count": 1,
-        },  # fmt: skip
+        },
         "result": {"chunk_index": 0, "row_offset": 0, "row_count": 1, "data_array": [row]},
     }
     return _json(200, body)
