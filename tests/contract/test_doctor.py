@@ -84,7 +84,7 @@ def test_doctor_names_what_answers_and_what_is_missing(tmp_path: Path) -> None:
         )
         as_text = runner.invoke(app, ["doctor", "--project", str(root)], env=env)
     assert as_json.exit_code == 1, as_json.output
-    [w] = json.loads(as_json.stdout)["workspaces"]
+    [w] = json.loads(as_json.stdout)["items"]
     assert (w["backend"], w["auth_type"], w["identity"]) == (
         "databricks",
         "pat",
@@ -120,5 +120,5 @@ def test_doctor_on_an_unreachable_host_is_one_failed_check(tmp_path: Path) -> No
         app, ["doctor", "--project", str(root), "--output", "json"], env=cli_env(tmp_path)
     )
     assert result.exit_code == 1
-    [w] = json.loads(result.stdout)["workspaces"]
+    [w] = json.loads(result.stdout)["items"]
     assert w["fatal"]["name"] == "connect" and "cannot reach" in w["fatal"]["detail"]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from lakecrew.core.errors import LakecrewError
-from lakecrew.faces.cli.console import emit
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
+from lakecrew.faces.cli.console import Result, emit
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, epilog, state_of
+from lakecrew.faces.cli.render import Out
 
 
 def doctor(
@@ -30,7 +30,8 @@ def doctor(
     state = state_of(ctx, project=project, output=output, debug=debug)
     with Context.open(state.project) as lc:
         report = run(lc, workspace)
-    emit(state, report, _render)
+    meta = {k: v for k, v in report.items() if k != "workspaces"}
+    emit(state, Result("doctor", report["workspaces"], meta), _render)
     if report["problems"]:
         raise LakecrewError(
             f"{report['problems']} check(s) failed",
@@ -43,8 +44,9 @@ def _mark(ok: bool) -> str:
     return "ok  " if ok else "FAIL"
 
 
-def _render(console: Console, report: dict[str, Any]) -> None:
-    for w in report["workspaces"]:
+def _render(out: Out, result: Result) -> None:
+    console = out.console
+    for w in result.items:
         head = f"{w['workspace']} ({w['backend']}"
         if w.get("host"):
             head += (
@@ -71,4 +73,11 @@ def _render(console: Console, report: dict[str, Any]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor)
+    app.command(
+        "doctor",
+        epilog=epilog(
+            "lakecrew doctor",
+            "lakecrew doctor --workspace malaria-prod-westafrica --output json",
+            exits="0 every check passed; 1 a check failed (each says what it needs); 2 usage",
+        ),
+    )(doctor)
