@@ -85,14 +85,14 @@ def _sweep(tmp_path: Path, *, warehouse: bool) -> dict[str, Any]:
         result = CliRunner().invoke(app, [*args, "--output", "json"], env=cli_env(tmp_path))
         assert result.exit_code == 0, result.output
         statements_sent = len(replay.requests_to("POST", "/api/2.0/sql/statements"))
-    sweep: dict[str, Any] = json.loads(result.stdout)["sweeps"][0]
+    sweep: dict[str, Any] = json.loads(result.stdout)["items"][0]
     sweep["statements_sent"] = statements_sent
     return sweep
 
 
 def test_node_timeline_is_read_in_place_and_missing_tables_are_named(tmp_path: Path) -> None:
     sweep = _sweep(tmp_path, warehouse=True)
-    [idle] = [f for f in sweep["findings"] if f["rule"] == "cluster.idle"]
+    [idle] = [f for f in sweep["findings"] if f["rule_id"] == "cluster.idle"]
     assert idle["resource_id"] == CLUSTER
     assert idle["evidence"]["activity_source"].startswith("system.compute.node_timeline")
     assert idle["evidence"]["last_activity"].startswith("2026-03-02T07:00")
@@ -104,6 +104,6 @@ def test_node_timeline_is_read_in_place_and_missing_tables_are_named(tmp_path: P
 
 def test_without_a_warehouse_the_sweep_says_system_tables_were_not_read(tmp_path: Path) -> None:
     sweep = _sweep(tmp_path, warehouse=False)
-    assert not [f for f in sweep["findings"] if f["rule"] == "cluster.idle"]
+    assert not [f for f in sweep["findings"] if f["rule_id"] == "cluster.idle"]
     assert any("system tables not read: no SQL warehouse" in n for n in sweep["notes"])
     assert sweep["statements_sent"] == 0
