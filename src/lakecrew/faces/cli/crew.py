@@ -201,6 +201,10 @@ def rollback(
     force: Annotated[
         bool, typer.Option("--force", help="Restore even if the object changed after the action.")
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Finish a rollback a killed process left rolling_back."),
+    ] = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -212,7 +216,7 @@ def rollback(
     lc = _context(state.project, writable=True)
     svc = cw.crew_service(lc)
     row = svc.action(action_id)
-    done = svc.rollback(row, lc.workspace(row.workspace), force=force)
+    done = svc.rollback(row, lc.workspace(row.workspace), force=force, resume=resume)
     emit(
         state,
         {

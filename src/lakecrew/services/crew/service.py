@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from lakecrew.core.errors import NotFound, UsageError
+from lakecrew.core.errors import NotFound, SafetyRefusal, UsageError
 from lakecrew.ports.ledger import ActionRow, ExemptionRow, FindingRow
 from lakecrew.ports.workspace import Workspace
 from lakecrew.services.crew.executor import Executor
@@ -84,13 +84,28 @@ class CrewService:
             )
         return hits[0]
 
-    def rollback(self, row: ActionRow, workspace: Workspace, *, force: bool = False) -> ActionRow:
-        """Restore the before-state of an applied action, under the workspace's sweep lock."""
+    def rollback(
+        self, row: ActionRow, workspace: Workspace, *, force: bool = False, resume: bool = False
+    ) -> ActionRow:
+        """Restore the before-state of an applied action, under the workspace's sweep lock;
+        `resume` finishes a rollback a killed process left `rolling_back` (at any phase)."""
         with self.deps.locks.acquire(row.workspace):
             fresh = self.action(row.action_id)
-            return Executor(workspace, self.deps.ledger, self.deps.clock).rollback(
-                fresh, force=force
-            )
+            executor = Executor(workspace, self.deps.ledger, self.deps.clock)
+            if fresh.status == "rolling_back":
+                if not resume:
+                    raise SafetyRefusal(
+                        "this rollback was interrupted half-way",
+                        where=f"action {fresh.action_id}",
+                        fix=f"finish it with `lakecrew rollback {fresh.action_id[:12]} --resume`",
+                    )
+                return executor.reconcile([fresh])[0]
+            if resume:
+                raise UsageError(
+                    f"action {fresh.action_id} is {fresh.status}; nothing to resume",
+                    fix="--resume finishes a rollback left rolling_back",
+                )
+            return executor.rollback(fresh, force=force)
 
     def exempt(
         self,
@@ -128,12 +143,13 @@ class CrewService:
         return row
 
     def approve(self, action_id: str, *, approver: str, reason: str = "") -> ActionRow:
-        """Approve an `awaiting_approval` action; the next `--apply` sweep applies it (if its
-        finding and the safety checks still hold). The approver is kept in the action's reason."""
+        """Approve an `awaiting_approval` action, or re-approve a rolled-back one; the next
+        `--apply` sweep applies it (if its finding, phase gates and safety checks still hold).
+        The approver is kept in the action's reason."""
         if not approver.strip():
             raise UsageError("an approval needs an approver", fix="pass --approver NAME")
         row = self.action(action_id)
-        if row.status != "awaiting_approval":
+        if row.status not in ("awaiting_approval", "rolled_back"):
             raise UsageError(
                 f"action {row.action_id} is {row.status}, not awaiting approval",
                 where=f"action {row.action_id} ({row.action} on {row.kind} {row.resource_id})",
