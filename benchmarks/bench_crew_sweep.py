@@ -67,8 +67,8 @@ def _copy(kind: Any, obj: Any, k: int) -> Any:
 
 def build(args: dict[str, Any]) -> dict[str, Any]:
     """A project whose one workspace holds about `n` resources."""
-    from lakecrew.context import Context
     from lakecrew.ports.workspace import ObjectKind
+    from lakecrew.wiring.context import Context
 
     n, root = int(args["n"]), Path(args["project"])
     shutil.rmtree(root, ignore_errors=True)
@@ -104,17 +104,16 @@ def _mark(marks: dict[str, float], step: str) -> None:
 
 def sweep(args: dict[str, Any]) -> dict[str, Any]:
     """One plan-only sweep of the workspace; core = observe + evaluate + plan."""
-    from lakecrew.context import Context
-    from lakecrew.crew_wiring import crew_service, targets
     from lakecrew.ports.clock import FixedClock
+    from lakecrew.wiring.context import Context
+    from lakecrew.wiring.crew import sweep as run_sweep
 
     root = Path(args["project"])
     shutil.rmtree(root / ".lakecrew" / "lakehouse" / "lakecrew", ignore_errors=True)
     t0 = time.perf_counter()
     ctx = Context.open(root, writable=True, clock=FixedClock(datetime.fromisoformat(NOW)))
     marks: dict[str, float] = {}
-    svc = crew_service(ctx)
-    [result] = svc.sweep(targets(ctx, WS), apply=False, on_step=lambda s: _mark(marks, s))
+    [result] = run_sweep(ctx, WS, apply=False, on_step=lambda s: _mark(marks, s))
     end = time.perf_counter()
     ctx.close()
     return {
@@ -128,25 +127,18 @@ def sweep(args: dict[str, Any]) -> dict[str, Any]:
 
 def detection() -> None:
     """Precision and recall of a full plan-only sweep against the simulator's ground truth."""
-    from lakecrew.context import Context
-    from lakecrew.crew_wiring import crew_service, estate_inventory, targets
     from lakecrew.ports.clock import FixedClock
     from lakecrew.testing.crew import ground_truth, simulated_project
     from lakecrew.testing.detection import flagged_compliant, score, table
+    from lakecrew.wiring.context import Context
+    from lakecrew.wiring.crew import sweep as run_sweep
 
     root = OUT / "detection"
     shutil.rmtree(root, ignore_errors=True)
     simulated_project(root, seed=7, scale=1)
     truth = ground_truth(root)
     ctx = Context.open(root, writable=True, clock=FixedClock(datetime.fromisoformat(truth["now"])))
-    svc = crew_service(ctx)
-    results = svc.sweep(
-        targets(ctx),
-        apply=False,
-        phase=1,
-        estate=estate_inventory(ctx),
-        estate_owner=ctx.config.workspaces[0].owner,
-    )
+    results = run_sweep(ctx, apply=False, phase=1)
     ctx.close()
     found = [
         (tf.finding.rule_id, tf.finding.resource_type, tf.finding.resource_id)

@@ -94,7 +94,7 @@ def _window(project: Path) -> tuple[date, date, datetime]:
 
 
 def _build(args: dict[str, Any]) -> dict[str, Any]:
-    from lakecrew.demo import simulate_project
+    from lakecrew.demo.project import simulate_project
 
     project = Path(args["project"])
     truth = project / ".lakecrew" / "simulation" / "ground_truth.json"
@@ -105,9 +105,9 @@ def _build(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _alloc_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
-    from lakecrew.context import Context
     from lakecrew.services.finops.allocation import Allocator
     from lakecrew.services.finops.cost import CostModel
+    from lakecrew.wiring.context import Context
 
     project = Path(args["project"])
     start, end, now = _window(project)
@@ -159,8 +159,8 @@ def _alloc_raw(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _weekly_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
-    from lakecrew.context import Context
     from lakecrew.services.finops.reports import cost_report
+    from lakecrew.wiring.context import Context
 
     project = Path(args["project"])
     _, _, now = _window(project)

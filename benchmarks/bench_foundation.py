@@ -49,14 +49,14 @@ GROUP BY ALL
 
 
 def _build(args: dict[str, Any]) -> dict[str, Any]:
-    from lakecrew.demo import simulate_project
+    from lakecrew.demo.project import simulate_project
 
     out = simulate_project(Path(args["project"]), scale=args["scale"], seed=7)
     return {"usage_rows": out["rows"]["system.billing.usage"], "resources": out["resource_total"]}
 
 
 def _cost_local(args: dict[str, Any]) -> dict[str, Any]:
-    from lakecrew.context import Context
+    from lakecrew.wiring.context import Context
 
     ctx = Context.open(Path(args["project"]))
     t0 = time.perf_counter()

@@ -11,11 +11,11 @@ from typing import Any
 import pyarrow.compute as pc
 import pytest
 
-from lakecrew import pipeline_wiring as pw
-from lakecrew.context import Context
 from lakecrew.core.errors import NotFound, SchemaMismatch
 from lakecrew.services.pipelines.records import JOB_RUN_TIMELINE, SCHEMA_VERSIONS
 from lakecrew.testing.pipelines import CASES_HEADER, case_rows, make_project, write_spec
+from lakecrew.wiring import pipelines as pw
+from lakecrew.wiring.context import Context
 
 pytestmark = pytest.mark.integration
 

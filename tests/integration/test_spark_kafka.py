@@ -20,7 +20,6 @@ pytest.importorskip("pyspark")
 
 from pyspark.sql import DataFrame, SparkSession
 
-from lakecrew import pipeline_wiring as pw
 from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.secrets import LocalSecretStore
 from lakecrew.adapters.local.table_store import DeltaTableStore
@@ -33,7 +32,6 @@ from lakecrew.adapters.spark.kafka import (
     run_bronze_stream,
 )
 from lakecrew.adapters.spark.kafka_options import KafkaReaderOptions
-from lakecrew.context import Context
 from lakecrew.core.errors import ConfigError, DataError
 from lakecrew.ports.clock import FixedClock
 from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI, Source
@@ -42,6 +40,8 @@ from lakecrew.services.pipelines.runner import PipelineRunner
 from lakecrew.services.pipelines.steps import RunnerDeps
 from lakecrew.testing.kafka import kafka_records, write_records
 from lakecrew.testing.pipelines import make_project
+from lakecrew.wiring import pipelines as pw
+from lakecrew.wiring.context import Context
 
 pytestmark = pytest.mark.integration
 BRONZE = "lab_dev.bronze.lab_results_raw"
@@ -225,7 +225,7 @@ def test_spark_engine_run_of_a_kafka_spec_reaches_the_connector_check(
     shutil.copy(EXAMPLE, root / "pipelines" / "lab_results_kafka.yaml")
     ctx = Context.open(root, writable=True)
     try:
-        store = pw.secret_store(ctx)
+        store = ctx.secrets
         store.put("kafka_dev", "username", SecretStr("svc-lab"))
         store.put("kafka_dev", "password", SecretStr("Sup3r-s3cret-pw"))
         runner = pw.runner_for(ctx, engine="spark")

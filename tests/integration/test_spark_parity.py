@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-from lakecrew import pipeline_wiring as pw
-from lakecrew.context import Context
 from lakecrew.testing.pipelines import (
     CASES_HEADER,
     add_silver_sql,
@@ -21,6 +19,8 @@ from lakecrew.testing.pipelines import (
     make_project,
     write_spec,
 )
+from lakecrew.wiring import pipelines as pw
+from lakecrew.wiring.context import Context
 
 pytest.importorskip("pyspark")
 pytestmark = pytest.mark.integration

@@ -55,6 +55,13 @@ class NotFound(LakecrewError):
     """A workspace object, table or record does not exist."""
 
 
+class TableMissing(NotFound):
+    """A table (or its schema) does not exist: a query or read names one that is not there.
+
+    Callers that treat "no table yet" as "no facts" catch this type, never the message text.
+    """
+
+
 class PermissionDenied(LakecrewError):
     """The identity in use lacks a permission; the message names it."""
 

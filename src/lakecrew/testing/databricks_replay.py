@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from lakecrew.testing.local_http import LocalHttpServer
+from lakecrew.demo.local_http import LocalHttpServer
 
 TOKEN = "dapi-replay-not-a-secret"
 

@@ -175,8 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.kill_at:
         _install_kill(args.kill_at)
-    from lakecrew import pipeline_wiring as pw
-    from lakecrew.context import Context
+    from lakecrew.wiring import pipelines as pw
+    from lakecrew.wiring.context import Context
 
     ctx = Context.open(args.root, writable=True)
     try:

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from lakecrew.context import Context
-from lakecrew.crew_wiring import crew_service, estate_inventory, targets
 from lakecrew.ports.clock import FixedClock
 from lakecrew.testing.crew import ground_truth, simulated_project
 from lakecrew.testing.detection import flagged_compliant, score, table
+from lakecrew.wiring.context import Context
+from lakecrew.wiring.crew import sweep
 
-# Codes whose signal comes from a detector service plugged into the Observer (crew_wiring.py):
+# Codes whose signal comes from a detector service plugged into the Observer (wiring/crew.py):
 # the security monitor (audit), the cost anomaly source (usage) and budgets (estate pass).
 DETECTOR_CODES = (
     "budget.exceeded",
@@ -42,14 +42,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], lis
         Path(root), writable=True, clock=FixedClock(datetime.fromisoformat(truth["now"]))
     )
     try:
-        svc = crew_service(ctx)
-        results = svc.sweep(
-            targets(ctx),
-            apply=False,
-            phase=1,
-            estate=estate_inventory(ctx),
-            estate_owner=ctx.config.workspaces[0].owner,
-        )
+        results = sweep(ctx, apply=False, phase=1)
     finally:
         ctx.close()
     return truth, results

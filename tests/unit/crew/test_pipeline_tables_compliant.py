@@ -18,13 +18,13 @@ import pytest
 from typer.testing import CliRunner
 
 from lakecrew.adapters.local.sql_engine import LocalSqlEngine
-from lakecrew.context import Context
-from lakecrew.crew_wiring import crew_service, estate_inventory, targets
+from lakecrew.demo.pipelines import run_demo_pipelines
 from lakecrew.faces.cli.main import app
-from lakecrew.pipeline_wiring import run_demo_pipelines
 from lakecrew.ports.clock import FixedClock
 from lakecrew.services.privacy.masking import mask_phone
 from lakecrew.testing.crew import ground_truth, simulated_project
+from lakecrew.wiring.context import Context
+from lakecrew.wiring.crew import sweep
 
 HEALTHSITES = "facilities_dev.bronze.healthsites_raw"
 SEPARATOR = re.compile(r"[;,/|]")  # several numbers in a cell: the SQL mask treats them as one
@@ -38,13 +38,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ctx = Context.open(root, writable=True, clock=FixedClock(datetime.fromisoformat(truth["now"])))
     try:
         runs = run_demo_pipelines(ctx)
-        results = crew_service(ctx).sweep(
-            targets(ctx),
-            apply=False,
-            phase=1,
-            estate=estate_inventory(ctx),
-            estate_owner=ctx.config.workspaces[0].owner,
-        )
+        results = sweep(ctx, apply=False, phase=1)
     finally:
         ctx.close()
     written = {t for r in runs.values() for t in r["tables"]}

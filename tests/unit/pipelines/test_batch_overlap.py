@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from lakecrew import pipeline_wiring as pw
-from lakecrew.context import Context
 from lakecrew.core.errors import LakecrewError
 from lakecrew.testing.pipelines import (
     CASES_HEADER,
@@ -17,6 +15,8 @@ from lakecrew.testing.pipelines import (
     make_project,
     write_spec,
 )
+from lakecrew.wiring import pipelines as pw
+from lakecrew.wiring.context import Context
 
 STRICT = (
     "SELECT case_id, state, CAST(week AS INT) AS week, confirmed, deaths, phone, updated "

@@ -7,17 +7,17 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from lakecrew import pipeline_wiring as pw
-from lakecrew.context import Context
+from lakecrew.demo import pipelines as demo
 from lakecrew.faces.cli.main import app
 from lakecrew.testing.pipelines import make_project
+from lakecrew.wiring.context import Context
 
 
 def test_every_demo_pipeline_runs_reconciled_with_pii_protected(tmp_path: Path) -> None:
     ctx = Context.open(make_project(tmp_path / "proj"), writable=True)
     try:
-        result = pw.run_demo_pipelines(ctx)
-        assert set(result) == set(pw.DEMO_PIPELINES)
+        result = demo.run_demo_pipelines(ctx)
+        assert set(result) == set(demo.DEMO_PIPELINES)
         assert all(r["reconciled"] for r in result.values())
         assert all(n > 0 for r in result.values() for t, n in r["tables"].items() if "gold" in t)
         facilities = ctx.store.read("facilities_dev.silver.facilities")

@@ -9,10 +9,8 @@ import pytest
 from databricks.sdk.service.jobs import JobSettings
 from typer.testing import CliRunner
 
-from lakecrew import pipeline_wiring as pw
 from lakecrew.adapters.local.secrets import LocalSecretStore
 from lakecrew.adapters.sources.factory import build_source
-from lakecrew.context import Context
 from lakecrew.core.errors import ConfigError
 from lakecrew.faces.cli.main import app
 from lakecrew.services.estate.yamlpos import ConfigProblems
@@ -21,6 +19,8 @@ from lakecrew.services.pipelines.kafka_spec import KafkaSourceOptions, Processin
 from lakecrew.services.pipelines.loader import load_pipeline_spec, load_pipeline_text
 from lakecrew.services.policy.loader import load_pack
 from lakecrew.testing.pipelines import make_project
+from lakecrew.wiring import pipelines as pw
+from lakecrew.wiring.context import Context
 
 EXAMPLE = (
     Path(__file__).parents[3] / "src/lakecrew/services/pipelines/examples/lab_results_kafka.yaml"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from databricks.sdk.service.jobs import JobSettings
 
-from lakecrew import pipeline_wiring as pw
-from lakecrew.context import Context
 from lakecrew.services.pipelines.bundle import job_definition, job_key
 from lakecrew.services.policy.loader import load_pack
 from lakecrew.testing.pipelines import make_project
+from lakecrew.wiring import pipelines as pw
+from lakecrew.wiring.context import Context
 
 
 def test_job_definition_uses_job_cluster_tags_retries_and_notifications(tmp_path: Path) -> None:

@@ -8,8 +8,6 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from lakecrew import pipeline_wiring as pw
-from lakecrew.context import Context
 from lakecrew.services.pipelines.records import (
     BATCH_LOG,
     DQ_TABLE,
@@ -19,6 +17,8 @@ from lakecrew.services.pipelines.records import (
 )
 from lakecrew.services.pipelines.runner import PipelineRunner
 from lakecrew.testing.pipelines import CASES_HEADER, case_rows, make_project, write_spec
+from lakecrew.wiring import pipelines as pw
+from lakecrew.wiring.context import Context
 
 
 @pytest.fixture

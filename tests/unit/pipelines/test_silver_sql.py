@@ -9,8 +9,6 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from lakecrew import pipeline_wiring as pw
-from lakecrew.context import Context
 from lakecrew.core.errors import ConfigError, UsageError
 from lakecrew.services.estate.yamlpos import ConfigProblems
 from lakecrew.services.pipelines.loader import load_pipeline_text
@@ -22,6 +20,8 @@ from lakecrew.testing.pipelines import (
     make_project,
     write_spec,
 )
+from lakecrew.wiring import pipelines as pw
+from lakecrew.wiring.context import Context
 
 WHERE = "pipeline cases silver.sql"
 DIRTY = (

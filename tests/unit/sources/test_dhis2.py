@@ -27,8 +27,8 @@ from lakecrew.adapters.sources.http import (
     safe_url,
 )
 from lakecrew.core.errors import PermissionDenied, Transient, UsageError
+from lakecrew.demo.replay_server import Fault, ReplayServer, Route, dhis2_routes
 from lakecrew.ports.source import RAW, SOURCE_ROW, Batch, drain
-from lakecrew.testing.replay_server import Fault, ReplayServer, Route, dhis2_routes
 
 REC = Path(__file__).resolve().parents[2] / "fixtures" / "dhis2"
 TOKEN = "d2pat_TESTTOKENnotreal0000000000000000000000"

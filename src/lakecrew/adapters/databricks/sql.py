@@ -34,7 +34,7 @@ from databricks.sdk.service.sql import (
 
 from lakecrew.adapters.databricks.client import DatabricksClient, guarded
 from lakecrew.adapters.databricks.errors import WarehouseUnavailable, clean_message
-from lakecrew.core.errors import NotFound, PermissionDenied, Transient, UsageError
+from lakecrew.core.errors import PermissionDenied, TableMissing, Transient, UsageError
 from lakecrew.ports.catalog import parse_full_name
 from lakecrew.ports.sql import ResultSet
 
@@ -296,7 +296,7 @@ class DatabricksSqlEngine:
         if state in (StatementState.CANCELED, StatementState.CLOSED):
             raise Transient(f"statement was {state.value.lower()}: {msg}", where=where)
         if "TABLE_OR_VIEW_NOT_FOUND" in msg or "SCHEMA_NOT_FOUND" in msg:
-            raise NotFound(f"query failed: {msg}", where=where, fix="check the table name")
+            raise TableMissing(f"query failed: {msg}", where=where, fix="check the table name")
         if code == "PERMISSION_DENIED" or "INSUFFICIENT_PERMISSIONS" in msg:
             raise PermissionDenied(
                 f"query refused: {msg}",

@@ -29,7 +29,13 @@ from lakecrew.adapters.local.schema_check import (
     duplicate_keys,
     type_text,
 )
-from lakecrew.core.errors import Conflict, DataError, NotFound, SchemaMismatch, UsageError
+from lakecrew.core.errors import (
+    Conflict,
+    DataError,
+    SchemaMismatch,
+    TableMissing,
+    UsageError,
+)
 from lakecrew.ports.catalog import parse_full_name
 
 Data: TypeAlias = "pa.Table | pa.RecordBatchReader"
@@ -171,7 +177,7 @@ class DeltaStore:
         try:
             table = DeltaTable(path, version=version)
         except TableNotFoundError as exc:
-            raise NotFound(
+            raise TableMissing(
                 f"table {full_name} does not exist",
                 where=str(self.path(full_name)),
                 fix=f"existing tables: {', '.join(self.list_tables()) or 'none'}",

@@ -45,7 +45,13 @@ from lakecrew.adapters.local.sql_translate import (
     to_duckdb,
 )
 from lakecrew.core.column_masks import MASK_FUNCTIONS, REDACT
-from lakecrew.core.errors import DataError, NotFound, SafetyRefusal, SchemaMismatch, UsageError
+from lakecrew.core.errors import (
+    DataError,
+    SafetyRefusal,
+    SchemaMismatch,
+    TableMissing,
+    UsageError,
+)
 from lakecrew.ports.catalog import ColumnInfo, TableInfo, parse_full_name
 from lakecrew.ports.sql import ResultSet
 
@@ -245,7 +251,7 @@ class LocalSqlEngine:
         if self.metastore.has_table(ref.full_name):
             location = self.metastore.get_table(ref.full_name).storage_location
         if location is None and not self.store.exists(ref.full_name):
-            raise NotFound(
+            raise TableMissing(
                 f"table {ref.full_name} does not exist",
                 where=f"{cat}.{sch}",
                 fix="tables in this schema: " + (", ".join(self._names_in(cat, sch)) or "none"),
@@ -472,4 +478,6 @@ def _translate_error(exc: duckdb.Error) -> Exception:
     first = str(exc).splitlines()[0][:300]
     if isinstance(exc, duckdb.ConversionException | duckdb.OutOfRangeException):
         return DataError(f"query failed on the data: {first}", where="sql")
+    if isinstance(exc, duckdb.CatalogException) and "does not exist" in first:
+        return TableMissing(f"query failed: {first}", where="sql", fix="check the table name")
     return UsageError(f"query failed: {first}", where="sql", fix="check names and types")

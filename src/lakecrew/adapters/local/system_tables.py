@@ -7,10 +7,12 @@ table's comment and table type MANAGED.
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.sql_engine import register
-from lakecrew.core.system_tables import COMMENTS, PARTITION_BY, SYSTEM_TABLES
+from lakecrew.core.system_tables import COMMENTS, PARTITION_BY, ROW_KEYS, SYSTEM_TABLES
 from lakecrew.ports.catalog import TableInfo
 
 SYSTEM_OWNER = "system"
@@ -40,3 +42,16 @@ def ensure_system_tables(store: DeltaStore, metastore: SqliteMetastore) -> list[
             )
         )
     return out
+
+
+def save_system_rows(
+    store: DeltaStore, full_name: str, table: pa.Table, mode: str = "append"
+) -> None:
+    """Write imported rows: upsert on the table's row identity so re-imports are idempotent."""
+    keys = ROW_KEYS.get(full_name)
+    if mode == "overwrite":
+        store.overwrite(full_name, table)
+    elif keys and store.exists(full_name):
+        store.merge(full_name, table, keys, merge_schema=True)
+    else:
+        store.append(full_name, table, merge_schema=True)

@@ -7,7 +7,7 @@
   spec) and ``requests``: a list of ``{resource: dataValueSets | organisationUnits |
   trackedEntities, ...}`` with the arguments of the matching ``adapters.sources.dhis2`` function;
 - ``kafka``: refused here (ConfigError): it runs on the Spark engine only, built by
-  ``adapters.spark.kafka.build_kafka_source`` (see ``pipeline_wiring``).
+  ``adapters.spark.kafka.build_kafka_source`` (see ``wiring.pipelines``).
 """
 
 from __future__ import annotations

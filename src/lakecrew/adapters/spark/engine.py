@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.sql_translate import bind_inputs
-from lakecrew.core.errors import DataError, NotFound, UsageError
+from lakecrew.core.errors import DataError, NotFound, TableMissing, UsageError
 from lakecrew.ports.catalog import parse_full_name
 from lakecrew.ports.sql import ResultSet
 
@@ -67,7 +67,7 @@ class SparkSqlEngine:
     def frame(self, full_name: str) -> DataFrame:
         """A DataFrame over the live files of the table's current version."""
         if not self.store.exists(full_name):
-            raise NotFound(
+            raise TableMissing(
                 f"table {full_name} does not exist", where=str(self.store.path(full_name))
             )
         root = str(self.store.path(full_name))

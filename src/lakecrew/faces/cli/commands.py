@@ -48,7 +48,7 @@ def simulate(
 ) -> None:
     """Fill the local backend with a clearly labelled, simulated demo estate."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew.demo import simulate_project
+    from lakecrew.demo.project import simulate_project
 
     with progress(state, "simulating") as bar:
         result = simulate_project(state.project, seed=seed, scale=scale, on_progress=bar.report)
@@ -67,10 +67,10 @@ def sql(
 ) -> None:
     """Run one SQL query (Databricks dialect) against the project's engine and show the rows."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew.context import Context
+    from lakecrew.wiring.context import Context
 
-    lc = Context.open(state.project)
-    result = lc.sql.fetch(query)
+    with Context.open(state.project) as lc:
+        result = lc.sql.fetch(query)
     emit(state, {"columns": list(result.columns), "rows": result.as_dicts()}, _render_rows)
 
 
@@ -92,7 +92,7 @@ def demo(
 ) -> None:
     """End-to-end demo on a simulated estate: init, simulate, sweep, report."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew.demo import run_demo
+    from lakecrew.demo.project import run_demo
 
     with progress(state, "demo") as bar:
         result = run_demo(state.project, seed=seed, on_progress=bar.report)

@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lakecrew.context import Context
 from lakecrew.core.errors import UsageError
 from lakecrew.faces.cli.console import dumps, emit, render_mapping
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
@@ -22,6 +21,7 @@ from lakecrew.services.finops.charts import CHARTS
 from lakecrew.services.finops.csv_series import detect_csv
 from lakecrew.services.finops.focus import focus_csv, focus_export, focus_metadata, sub_accounts
 from lakecrew.services.finops.reports import Period, cost_report
+from lakecrew.wiring.context import Context
 
 app = typer.Typer(help="FinOps: cost reports (SOP 1.9.4, 2.2.1, 3.1.6).")
 anomalies_app = typer.Typer(help="Anomaly detection on any time series.")

@@ -46,8 +46,8 @@ def _parse_time(value: str, option: str) -> datetime:
 
 
 def _context(project: Any, *, writable: bool, now: str | None = None) -> Any:
-    from lakecrew.context import Context
     from lakecrew.ports.clock import FixedClock
+    from lakecrew.wiring.context import Context
 
     clock = FixedClock(_parse_time(now, "--now")) if now else None
     return Context.open(project, writable=writable, clock=clock)
@@ -73,19 +73,12 @@ def sweep(
     debug: DebugOpt = False,
 ) -> None:
     """Observe, evaluate the SOP pack, plan (and with --apply act), notify, ticket."""
-    from lakecrew import crew_wiring as cw
     from lakecrew.services.crew.sweep import raise_if_partial, refuse_if_blocked
+    from lakecrew.wiring import crew as cw
 
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc = _context(state.project, writable=True, now=now)
-    svc = cw.crew_service(lc)
-    targets = cw.targets(lc, workspace)
-    estate = cw.estate_inventory(lc) if workspace is None else []
-    owner = lc.config.workspaces[0].owner
-    with progress(state, "sweeping") as bar:
-        results = svc.sweep(
-            targets, apply=apply, phase=phase, estate=estate, estate_owner=owner, on_step=bar.step
-        )
+    with _context(state.project, writable=True, now=now) as lc, progress(state, "sweeping") as bar:
+        results = cw.sweep(lc, workspace, apply=apply, phase=phase, on_step=bar.step)
     sweeps = [r.as_dict() for r in results]
     findings = [{**f, "workspace": s["workspace"]} for s in sweeps for f in s["findings"]]
     emit(state, {"sweeps": sweeps, "findings": findings}, _render_sweep)
@@ -135,12 +128,9 @@ def findings(
     debug: DebugOpt = False,
 ) -> None:
     """Findings history from the ledger (open, resolved, exempted)."""
-    from lakecrew import crew_wiring as cw
-
     state = state_of(ctx, project=project, output=output, debug=debug)
-    rows = cw.crew_service(_context(state.project, writable=False)).findings(
-        workspace, status, rule
-    )
+    with _context(state.project, writable=False) as lc:
+        rows = lc.crew.findings(workspace, status, rule)
     emit(state, {"findings": to_jsonable(rows)}, _render_findings)
 
 
@@ -173,10 +163,9 @@ def actions(
     debug: DebugOpt = False,
 ) -> None:
     """Actions from the ledger, with before/after states (JSON output)."""
-    from lakecrew import crew_wiring as cw
-
     state = state_of(ctx, project=project, output=output, debug=debug)
-    rows = cw.crew_service(_context(state.project, writable=False)).actions(workspace, status)
+    with _context(state.project, writable=False) as lc:
+        rows = lc.crew.actions(workspace, status)
     emit(state, {"actions": to_jsonable(rows)}, _render_actions)
 
 
@@ -210,13 +199,10 @@ def rollback(
     debug: DebugOpt = False,
 ) -> None:
     """Restore the before-state saved by an applied action."""
-    from lakecrew import crew_wiring as cw
-
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc = _context(state.project, writable=True)
-    svc = cw.crew_service(lc)
-    row = svc.action(action_id)
-    done = svc.rollback(row, lc.workspace(row.workspace), force=force, resume=resume)
+    with _context(state.project, writable=True) as lc:
+        row = lc.crew.action(action_id)
+        done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force, resume=resume)
     emit(
         state,
         {
@@ -248,20 +234,18 @@ def exempt(
     debug: DebugOpt = False,
 ) -> None:
     """Exempt one resource from one rule until a date (reason and approver recorded)."""
-    from lakecrew import crew_wiring as cw
-
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc = _context(state.project, writable=True)
-    if workspace is not None:
-        lc.config.workspace(workspace)  # NotFound names the registered ones
-    row = cw.crew_service(lc).exempt(
-        rule,
-        resource,
-        reason=reason,
-        approver=approver,
-        until=_parse_time(until, "--until"),
-        workspace=workspace or "*",
-    )
+    with _context(state.project, writable=True) as lc:
+        if workspace is not None:
+            lc.config.workspace(workspace)  # NotFound names the registered ones
+        row = lc.crew.exempt(
+            rule,
+            resource,
+            reason=reason,
+            approver=approver,
+            until=_parse_time(until, "--until"),
+            workspace=workspace or "*",
+        )
     emit(
         state,
         to_jsonable(row),
@@ -284,11 +268,9 @@ def approve(
     debug: DebugOpt = False,
 ) -> None:
     """Approve an action awaiting approval (e.g. pause_job); the next --apply sweep runs it."""
-    from lakecrew import crew_wiring as cw
-
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc = _context(state.project, writable=True)
-    row = cw.crew_service(lc).approve(action_id, approver=approver, reason=reason)
+    with _context(state.project, writable=True) as lc:
+        row = lc.crew.approve(action_id, approver=approver, reason=reason)
     emit(
         state,
         {"action_id": row.action_id, "status": row.status, "reason": row.reason},

@@ -58,14 +58,14 @@ def summary(
 ) -> None:
     """Workspaces, resource counts and list cost (USD) of the estate."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew.context import Context
     from lakecrew.services.estate.summary import estate_summary
+    from lakecrew.wiring.context import Context
 
-    lc = Context.open(state.project)
-    for ws in lc.config.unapproved():
-        warn(state, f"workspace {ws.name!r} is not approved ({ws.approval.status})")
-    with progress(state, "reading workspaces", total=len(lc.config.workspaces)) as bar:
-        data = estate_summary(lc.config, lc.workspace, lc.sql, on_workspace=bar.step)
+    with Context.open(state.project) as lc:
+        for ws in lc.config.unapproved():
+            warn(state, f"workspace {ws.name!r} is not approved ({ws.approval.status})")
+        with progress(state, "reading workspaces", total=len(lc.config.workspaces)) as bar:
+            data = estate_summary(lc.config, lc.workspace, lc.sql, on_workspace=bar.step)
     emit(state, data, _render_summary)
 
 
@@ -114,10 +114,11 @@ def import_(
 ) -> None:
     """Import a real workspace's exports into the local backend, to audit it offline."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew.context import Context
+    from lakecrew.wiring.context import Context
+    from lakecrew.wiring.estate import import_workspace
 
-    lc = Context.open(state.project, writable=True)
-    lc.config.workspace(workspace)  # NotFound with the registered names when misspelt
-    with progress(state, f"importing into {workspace}") as bar:
-        result = lc.import_workspace(workspace, path, on_progress=bar.report)
+    with Context.open(state.project, writable=True) as lc:
+        lc.config.workspace(workspace)  # NotFound with the registered names when misspelt
+        with progress(state, f"importing into {workspace}") as bar:
+            result = import_workspace(lc, workspace, path, on_progress=bar.report)
     emit(state, result, render_mapping)

@@ -12,8 +12,8 @@ from lakecrew.faces.cli.console import emit, render_mapping
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, environment, state_of
 
 if TYPE_CHECKING:
-    from lakecrew.context import Context
     from lakecrew.services.pipelines.loader import LoadedPipeline
+    from lakecrew.wiring.context import Context
 
 app = typer.Typer(help="Medallion pipelines: bronze → silver → gold from a YAML spec.")
 
@@ -40,11 +40,12 @@ def list_cmd(
 ) -> None:
     """List the pipelines of the project (and the bundled demo pipelines)."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew import pipeline_wiring as pw
-    from lakecrew.context import Context
+    from lakecrew.wiring import pipelines as pw
+    from lakecrew.wiring.context import Context
 
-    lc = Context.open(state.project)
-    emit(state, {name: str(path) for name, path in pw.list_specs(lc).items()}, render_mapping)
+    with Context.open(state.project) as lc:
+        specs = pw.list_specs(lc)
+    emit(state, {name: str(path) for name, path in specs.items()}, render_mapping)
 
 
 @app.command("validate")
@@ -59,10 +60,11 @@ def validate(
 ) -> None:
     """Check a spec for every environment; problems are listed at file:line."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew import pipeline_wiring as pw
-    from lakecrew.context import Context
+    from lakecrew.wiring import pipelines as pw
+    from lakecrew.wiring.context import Context
 
-    loaded = pw.load(Context.open(state.project), name, _env(env))
+    with Context.open(state.project) as lc:
+        loaded = pw.load(lc, name, _env(env))
     pw.check_engine(loaded, engine)
     emit(state, {"pipeline": loaded.spec.name, "env": loaded.env, "valid": True}, render_mapping)
 
@@ -79,10 +81,12 @@ def plan(
 ) -> None:
     """Show what a run would read and write, without running it."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew import pipeline_wiring as pw
+    from lakecrew.wiring import pipelines as pw
 
     lc, loaded = _open(state.project, name, env, engine)
-    emit(state, pw.runner_for(lc, engine=engine).plan(loaded), render_mapping)
+    with lc:
+        planned = pw.runner_for(lc, engine=engine).plan(loaded)
+    emit(state, planned, render_mapping)
 
 
 @app.command("run")
@@ -100,10 +104,11 @@ def run(
 ) -> None:
     """Run a pipeline: source → bronze → silver → gold, with counts and reconciliation."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew import pipeline_wiring as pw
+    from lakecrew.wiring import pipelines as pw
 
     lc, loaded = _open(state.project, name, env, engine)
-    report = pw.runner_for(lc, engine=engine).run(loaded, full_refresh=full_refresh)
+    with lc:
+        report = pw.runner_for(lc, engine=engine).run(loaded, full_refresh=full_refresh)
     data = report.as_dict()
     data.pop("lineage")
     emit(state, data, _render_run)
@@ -111,12 +116,16 @@ def run(
 
 def _open(project: Path, name: str, env: str, engine: str) -> tuple[Context, LoadedPipeline]:
     """A writable project context and the pipeline loaded for ``env``, checked for ``engine``."""
-    from lakecrew import pipeline_wiring as pw
-    from lakecrew.context import Context
+    from lakecrew.wiring import pipelines as pw
+    from lakecrew.wiring.context import Context
 
     lc = Context.open(project, writable=True)
-    loaded = pw.load(lc, name, _env(env))
-    pw.check_engine(loaded, engine)
+    try:
+        loaded = pw.load(lc, name, _env(env))
+        pw.check_engine(loaded, engine)
+    except BaseException:
+        lc.close()
+        raise
     return lc, loaded
 
 
@@ -148,16 +157,14 @@ def bundle(
 ) -> None:
     """Print the Databricks job definition (asset bundle resources) that runs the pipeline."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    from lakecrew import pipeline_wiring as pw
-    from lakecrew.context import Context
     from lakecrew.services.pipelines.bundle import job_definition
-    from lakecrew.services.policy.loader import DEFAULT_PACK, load_pack
+    from lakecrew.wiring import pipelines as pw
+    from lakecrew.wiring.context import Context
 
-    lc = Context.open(state.project)
-    loaded = pw.load(lc, name, _env(env))
-    custom = lc.config.sop_pack_path(lc.layout.root)
-    pack = load_pack([DEFAULT_PACK, custom] if custom else [DEFAULT_PACK]).pack
-    emit(state, job_definition(loaded, pack), _render_yaml)
+    with Context.open(state.project) as lc:
+        loaded = pw.load(lc, name, _env(env))
+        definition = job_definition(loaded, lc.pack)
+    emit(state, definition, _render_yaml)
 
 
 def _render_yaml(console: Console, data: dict[str, Any]) -> None:

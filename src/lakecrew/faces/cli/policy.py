@@ -178,10 +178,10 @@ def apply_cmd(
     debug: DebugOpt = False,
 ) -> None:
     """Create or update the exported cluster policies in ENV's workspaces (plan first)."""
-    from lakecrew import deploy_wiring as dw
-    from lakecrew.context import Context
     from lakecrew.core.errors import LakecrewError, SafetyRefusal
     from lakecrew.services.deploy.policy_apply import apply_plan, plan_for
+    from lakecrew.wiring import deploy as dw
+    from lakecrew.wiring.context import Context
 
     state = state_of(ctx, project=project, output=output, debug=debug)
     docs = _policies(state, env, size, cloud, pack)

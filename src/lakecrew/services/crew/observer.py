@@ -14,7 +14,7 @@ What it reads (all read-only):
 Without a SQL engine (or with empty system tables) only the REST fields are used. Extra sources
 plug in as callables returning Resources: per workspace (`extra_sources`: the security monitor's
 `audit` incidents, the cost anomalies' `usage` spikes) and for the estate (`estate_sources`:
-`budgets` with their month-to-date spend) — see crew_wiring.py.
+`budgets` with their month-to-date spend) — see wiring/crew.py.
 
 `stream()` reads lazily (the sweep evaluates chunk by chunk, so a 100,000-object workspace is
 never held in memory whole); a listing that stops at a failed page becomes a `ListingGap`.
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from lakecrew.core.errors import LakecrewError, PartialListing
+from lakecrew.core.errors import PartialListing, TableMissing
 from lakecrew.core.findings import Approval, EvaluationContext
 from lakecrew.core.resources import RESOURCE_TYPES, Resource
 from lakecrew.ports.catalog import Catalog, Grants
@@ -211,10 +211,8 @@ class Observer:
             return []
         try:
             return self.sql.fetch(sql, params).as_dicts()
-        except LakecrewError as exc:
-            if "does not exist" in exc.what or "not found" in exc.what.lower():
-                return []  # a project without system tables: REST fields only
-            raise
+        except TableMissing:
+            return []  # a project without system tables: REST fields only
 
     def _system_facts(
         self, info: WorkspaceInfo, now: datetime

@@ -1,6 +1,6 @@
 """CrewService: the use cases behind `lakecrew sweep | findings | actions | rollback | exempt`.
 
-Faces call these; the composition root (crew_wiring.py) builds the service with its ports.
+Faces call these; the composition root (wiring/crew.py) builds the service with its ports.
 """
 
 from __future__ import annotations

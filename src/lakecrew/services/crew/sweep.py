@@ -17,15 +17,15 @@ exit non-zero.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from lakecrew.core.errors import LakecrewError, SafetyRefusal, Transient, UsageError
 from lakecrew.core.pack import Pack
 from lakecrew.ports.clock import Clock
-from lakecrew.ports.ledger import ActionRow, LedgerStore, SweepRow
+from lakecrew.ports.ledger import ActionRow, FindingRow, LedgerStore, SweepRow
 from lakecrew.ports.lock import WorkspaceLocks
 from lakecrew.ports.notify import Notifier
 from lakecrew.ports.tickets import Ticket, TicketSystem
@@ -45,9 +45,24 @@ from lakecrew.services.crew.snapshot import ListingGap, Snapshot, WorkspaceInfo
 Observed = Callable[[], tuple[Snapshot, EvaluationLike]]
 
 
+class AlertSink(Protocol):
+    """Where a sweep's news goes besides the ledger's notification log (services/notify)."""
+
+    def publish(
+        self,
+        scope: str,
+        findings: Sequence[TrackedFinding],
+        *,
+        resolved: Sequence[FindingRow],
+        actions: Sequence[ActionRow],
+        prior_evidence: Mapping[str, str],
+        now: datetime,
+    ) -> Any: ...
+
+
 @dataclass(frozen=True)
 class CrewDeps:
-    """Everything a sweep needs, built by the composition root (see crew_wiring.py)."""
+    """Everything a sweep needs, built by the composition root (see wiring/crew.py)."""
 
     pack: Pack
     engine: RuleEngine
@@ -58,6 +73,7 @@ class CrewDeps:
     observer: Observer
     clock: Clock
     settings: CrewSettings = field(default_factory=CrewSettings)
+    alerts: AlertSink | None = None
 
 
 @dataclass(frozen=True)
@@ -306,6 +322,11 @@ class Sweeper:
             ]
             d.ledger.put_actions(executor.verify(earlier, open_fps))
         step("record")
+        prior = (
+            {r.fingerprint: r.evidence_json for r in d.ledger.findings(scope)}
+            if d.alerts is not None
+            else {}
+        )
         d.ledger.put_findings(pol.rows)
         step("notify")
         severity_of = {tf.finding.fingerprint: tf.finding.severity for tf in pol.findings}
@@ -325,6 +346,15 @@ class Sweeper:
             )
         )
         comms.deliver(scope, snap.taken_at)
+        if d.alerts is not None:
+            d.alerts.publish(
+                scope,
+                pol.findings,
+                resolved=pol.resolved,
+                actions=news,
+                prior_evidence=prior,
+                now=snap.taken_at,
+            )
         step("tickets")
         tickets = self._tickets(scope, pol, applied, snap.taken_at)
         return SweepResult(

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from lakecrew.core.errors import NotFound
+from lakecrew.services.estate.notify_config import NotifyConfig
 from lakecrew.services.estate.yamlpos import (
     ConfigProblems,
     Problem,
@@ -253,6 +254,7 @@ class EstateConfig(_Strict):
     sop_pack: Path | None = None
     budgets: list[Budget] = Field(default_factory=list)
     crew: CrewConfig = Field(default_factory=CrewConfig)
+    notifications: NotifyConfig | None = None
 
     def workspace(self, name: str) -> WorkspaceConfig:
         """The workspace called ``name``; NotFound lists the registered names."""

@@ -33,7 +33,7 @@ TS = pa.timestamp("us", tz="UTC")
 
 @dataclass(frozen=True)
 class RunnerDeps:
-    """Ports a pipeline run needs; built by the composition root (pipeline_wiring.py)."""
+    """Ports a pipeline run needs; built by the composition root (wiring/pipelines.py)."""
 
     tables: TableStore
     catalog: Catalog

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from lakecrew.core.errors import LakecrewError
+from lakecrew.core.errors import TableMissing
 from lakecrew.core.pack import Security
 from lakecrew.core.resources import Resource
 from lakecrew.ports.clock import Clock
@@ -74,10 +74,8 @@ class SecurityMonitor:
     def _fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         try:
             return self.sql.fetch(sql, params).as_dicts()
-        except LakecrewError as exc:
-            if "does not exist" in exc.what or "not found" in exc.what.lower():
-                return []  # a project without system tables
-            raise
+        except TableMissing:
+            return []  # a project without system tables
 
     def incidents(self, workspace_id: str) -> list[Incident]:
         """Every incident of the workspace inside the detection window, oldest first."""

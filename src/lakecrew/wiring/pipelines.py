@@ -1,10 +1,9 @@
-"""Composition of the pipeline runner for a local project (may import adapters and context).
+"""Composition of the pipeline runner for a local project (may import adapters and the Context).
 
 - ``runner_for(ctx, spec_dir)``: a PipelineRunner over the project's lakehouse, metastore, SQL
   engine, clock, file sources and secret store;
 - ``find_spec(ctx, name)`` / ``list_specs(ctx)``: specs in ``<project>/pipelines/*.yaml`` first,
   then the demo specs shipped in ``lakecrew/pipelines_demo``;
-- ``run_demo_pipelines(ctx)``: runs the demo pipelines on the bundled real data (``lakecrew demo``).
 
 Relative source paths in a spec resolve against the spec file's folder. Source checkpoints live
 in ``<project>/.lakecrew/checkpoints/<pipeline>/<env>/``. A ``kafka`` source runs on the Spark
@@ -15,11 +14,9 @@ resolve against the project root).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,30 +24,19 @@ from typing import Any
 from pydantic import SecretStr
 
 import lakecrew.services.pipelines.demo_transforms  # noqa: F401  (registers the demo transforms)
-from lakecrew.adapters.local.secrets import LocalSecretStore
 from lakecrew.adapters.local.table_store import DeltaTableStore
 from lakecrew.adapters.sources.factory import SPARK_ONLY_TYPES, build_source, spark_only
-from lakecrew.context import Context
 from lakecrew.core.errors import ConfigError, NotFound
-from lakecrew.ports.source import Batch, CheckpointToken, Source
+from lakecrew.ports.source import Source
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.pipelines.loader import LoadedPipeline, load_pipeline_spec
 from lakecrew.services.pipelines.runner import PipelineRunner
 from lakecrew.services.pipelines.spec import Environment
 from lakecrew.services.pipelines.steps import RunnerDeps
+from lakecrew.services.pipelines.streaming import after_micro_batch
 from lakecrew.services.privacy.kinds import MaskMethod
 from lakecrew.services.privacy.masking import Tokenizer
-from lakecrew.testing.replay_server import ReplayServer, Route, dhis2_routes
-
-DEMO_PIPELINES = (
-    "lassa_weekly",
-    "facilities",
-    "eha_locations",
-    "dhis2_org_units",
-    "dhis2_data_values",
-    "dhis2_tracked_entities",
-)
-TEI_RECORDING = "trackedEntityInstance_legacy_with_enrollments_events.json"
+from lakecrew.wiring.context import Context
 
 
 def demo_dir() -> Path:
@@ -102,7 +88,7 @@ def open_source(
         name=f"{spec.name}:{loaded.env}",
         checkpoint=checkpoint,
         base_dir=base,
-        secrets=secret_store(ctx),
+        secrets=ctx.secrets,
         where=f"pipeline {spec.name}",
     )
 
@@ -132,41 +118,15 @@ def _kafka_source(ctx: Context, loaded: LoadedPipeline, deps: RunnerDeps) -> Sou
     )
     if isinstance(options.get("trigger"), Mapping):
         # A never-ending query: silver and gold follow each micro-batch.
-        drained = dataclasses.replace(deps, open_source=lambda _: _Drained(spec.name))
-
-        def downstream() -> None:
-            PipelineRunner(drained).run(loaded)
-
-        writer.after_batch = downstream
+        writer.after_batch = after_micro_batch(deps, loaded)
     return build_kafka_source(
         name=f"{spec.name}:{loaded.env}",
         spark=local_session(),
         options=options,
-        secrets=secret_store(ctx),
+        secrets=ctx.secrets,
         writer=writer,
         where=f"pipeline {spec.name} source",
     )
-
-
-class _Drained:
-    """A source with nothing pending (bronze was written by the streaming query)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def discover(self) -> list[str]:
-        return []
-
-    def read(self) -> Iterator[Batch]:
-        return iter(())
-
-    def commit(self, token: CheckpointToken) -> None:
-        """Nothing to record."""
-
-
-def secret_store(ctx: Context) -> LocalSecretStore:
-    """The project's local secret store."""
-    return LocalSecretStore(ctx.layout.state_dir / "secrets")
 
 
 def tokenizer_for(ctx: Context, loaded: LoadedPipeline, *, create_key: bool) -> Tokenizer | None:
@@ -177,7 +137,7 @@ def tokenizer_for(ctx: Context, loaded: LoadedPipeline, *, create_key: bool) -> 
     )
     if not needs:
         return None
-    store = secret_store(ctx)
+    store = ctx.secrets
     if create_key and not store.exists(privacy.key_scope, privacy.key_name):
         store.put(privacy.key_scope, privacy.key_name, SecretStr(secrets.token_hex(32)))
     return Tokenizer.from_store(store, privacy.key_scope, privacy.key_name)
@@ -236,46 +196,3 @@ def runner_for(
         sleep=time.sleep,
     )
     return PipelineRunner(deps)
-
-
-def demo_routes() -> list[Route]:
-    """Recorded DHIS2 GET responses, plus the tracked-entity import payload in a GET envelope."""
-    folder = demo_dir() / "data" / "dhis2"
-    record = json.loads((folder / TEI_RECORDING).read_text(encoding="utf-8"))
-    envelope = {
-        "pager": {"page": 1, "pageCount": 1, "total": 1, "pageSize": 200},
-        "trackedEntityInstances": [record],
-    }
-    tei = Route(
-        "/api/trackedEntityInstances",
-        json.dumps(envelope).encode("utf-8"),
-        {"trackedEntityType": ["nEenWmSyUEp"]},
-    )
-    return [*dhis2_routes(folder), tei]
-
-
-def run_demo_pipelines(ctx: Context) -> dict[str, Any]:
-    """Run every demo pipeline (dev) on the bundled data; name → summary dict.
-
-    The DHIS2 pipelines read the bundled DHIS2 recordings through the real DHIS2 source, served
-    by a replay server on 127.0.0.1 that requires the token stored in the project's secret store.
-    """
-    store = secret_store(ctx)
-    if not store.exists("dhis2", "api_token"):
-        store.put("dhis2", "api_token", SecretStr("d2pat_" + secrets.token_hex(20)))
-    token = store.get("dhis2", "api_token").get_secret_value()
-    out: dict[str, Any] = {}
-    with ReplayServer(demo_routes(), token=token) as server:
-        dhis2 = {"base_url": server.url}
-        overrides = {name: dhis2 for name in DEMO_PIPELINES if name.startswith("dhis2")}
-        runner = runner_for(ctx, create_keys=True, source_overrides=overrides)
-        for name in DEMO_PIPELINES:
-            report = runner.run(load_pipeline_spec(demo_dir() / f"{name}.yaml", "dev"))
-            out[name] = {
-                "tables": report.tables,
-                "quarantine": report.quarantine,
-                "layers": report.layers,
-                "reconciled": report.reconciled,
-                "expectations": report.expectations,
-            }
-    return out

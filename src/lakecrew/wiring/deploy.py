@@ -1,6 +1,6 @@
-"""Builders for `lakecrew policy apply` (composition root, next to context.py).
+"""Builders for `lakecrew policy apply` (composition root).
 
-    from lakecrew.deploy_wiring import cluster_policies, workspaces_for_env
+    from lakecrew.wiring.deploy import cluster_policies, workspaces_for_env
     for name in workspaces_for_env(ctx, "qa"):
         port = cluster_policies(ctx, name)   # Databricks SDK or the local store
 
@@ -19,7 +19,7 @@ from lakecrew.core.errors import UsageError
 from lakecrew.ports.policies import ClusterPolicies
 
 if TYPE_CHECKING:
-    from lakecrew.context import Context
+    from lakecrew.wiring.context import Context
 
 
 def cluster_policies(ctx: Context, workspace: str) -> ClusterPolicies:

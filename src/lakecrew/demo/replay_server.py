@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from lakecrew.testing.local_http import LocalHttpServer
+from lakecrew.demo.local_http import LocalHttpServer
 
 
 @dataclass

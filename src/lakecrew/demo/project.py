@@ -1,6 +1,6 @@
 """Composition-level use cases that build a project from scratch: `simulate` and `demo`.
 
-They live beside `context.py` (not in services/) because they choose adapters.
+They live outside services/ because they choose adapters (like the wiring package).
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from lakecrew.adapters.local.layout import ProjectLayout
 from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.simulation_sink import LocalSimulationSink
 from lakecrew.adapters.local.system_tables import ensure_system_tables
-from lakecrew.context import Context
 from lakecrew.core.errors import SafetyRefusal
-from lakecrew.crew_wiring import crew_service, estate_inventory, targets
-from lakecrew.pipeline_wiring import run_demo_pipelines
+from lakecrew.demo.pipelines import run_demo_pipelines
 from lakecrew.ports.clock import FixedClock, SystemClock
 from lakecrew.services.estate.summary import estate_summary
 from lakecrew.services.simulate import simulate, write_ground_truth
 from lakecrew.services.simulate.estate import inventory, shadow_workspace
+from lakecrew.wiring.context import Context
+from lakecrew.wiring.crew import sweep, targets
 
 SIMULATED_MARK = "# SIMULATED ESTATE"
 DEMO_MARK = ".lakecrew-demo"
@@ -124,32 +124,23 @@ def run_demo(
     sim = simulate_project(root, seed=seed, on_progress=on_progress)
     truth = json.loads(Path(sim["ground_truth"]).read_text(encoding="utf-8"))
     # The simulated estate's "now" (its billing lag, idle clusters) is the ground truth's clock.
-    ctx = Context.open(root, writable=True, clock=FixedClock(datetime.fromisoformat(truth["now"])))
-    try:
+    clock = FixedClock(datetime.fromisoformat(truth["now"]))
+    with Context.open(root, writable=True, clock=clock) as ctx:
         summary = estate_summary(ctx.config, ctx.workspace, ctx.sql)
         pipelines = run_demo_pipelines(ctx)
-        sweep = _demo_sweep(ctx, truth)
-    finally:
-        ctx.close()
+        swept = _demo_sweep(ctx, truth)
     return {
         "simulation": sim,
         "summary": summary,
         "pipelines": pipelines,
-        "sweep": sweep,
+        "sweep": swept,
         "data": _where_data_lives(ctx.layout),
     }
 
 
 def _demo_sweep(ctx: Context, truth: dict[str, Any]) -> dict[str, Any]:
     """A phase-1 sweep of the whole estate (read-only) and a phase-2 plan for Dev (not applied)."""
-    svc = crew_service(ctx)
-    results = svc.sweep(
-        targets(ctx),
-        apply=False,
-        phase=1,
-        estate=estate_inventory(ctx),
-        estate_owner=ctx.config.workspaces[0].owner,
-    )
+    results = sweep(ctx, apply=False, phase=1)
     findings = [tf.finding for r in results for tf in r.findings]
     by_rule: dict[str, dict[str, Any]] = {}
     for f in findings:
@@ -159,7 +150,7 @@ def _demo_sweep(ctx: Context, truth: dict[str, Any]) -> dict[str, Any]:
     planted = {(v["code"], v["kind"], v["resource_id"]) for v in truth["violations"]}
     hits = len(planted & set(found))
     dev = [t for t in targets(ctx) if t.info.environment == "dev"]
-    dev_plan = svc.sweep(dev, apply=False, phase=2)
+    dev_plan = ctx.crew.sweep(dev, apply=False, phase=2)
     planned: dict[str, int] = {}
     for r in dev_plan:
         for a in r.plan.actions:

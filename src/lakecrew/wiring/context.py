@@ -1,0 +1,303 @@
+"""The composition root: the one place that builds adapters and services for a project.
+
+    with Context.open(project_dir, writable=True) as ctx:
+        ctx.crew.sweep(...)            # services are cached like the adapters they are built on
+
+Faces (CLI, later web), the demo, benchmarks and tests open a Context and reach every service
+through it; `close()` (or leaving the `with` block) closes the SQL engine, the metastore and the
+workspace stores. Every part is a cached property: a test replaces one before first use with
+`ctx.replace(notifier=MemoryChannel())` (as ucx's GlobalContext does). Services never import
+this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from lakecrew.adapters.local.layout import ProjectLayout
+from lakecrew.core.errors import NotFound, UsageError
+from lakecrew.ports.clock import Clock, SystemClock
+from lakecrew.ports.workspace import Workspace
+from lakecrew.services.estate.config import EstateConfig, load_estate
+
+if TYPE_CHECKING:
+    from lakecrew.adapters.local.delta import DeltaStore
+    from lakecrew.adapters.local.metastore import SqliteMetastore
+    from lakecrew.adapters.local.secrets import LocalSecretStore
+    from lakecrew.adapters.local.sql_engine import LocalSqlEngine
+    from lakecrew.adapters.local.workspace_store import LocalWorkspace
+    from lakecrew.core.pack import Pack
+    from lakecrew.ports.ledger import LedgerStore
+    from lakecrew.ports.lock import WorkspaceLocks
+    from lakecrew.ports.notify import Notifier
+    from lakecrew.ports.tickets import TicketSystem
+    from lakecrew.services.crew.observer import Observer
+    from lakecrew.services.crew.plan import CrewSettings
+    from lakecrew.services.crew.service import CrewService
+    from lakecrew.services.crew.sweep import CrewDeps
+    from lakecrew.services.notify.pipeline import AlertPipeline
+
+AUDIT_TABLE = "system.access.audit"
+
+
+class Context:
+    """Everything a command needs for one local project, built lazily and cached."""
+
+    def __init__(
+        self,
+        layout: ProjectLayout,
+        config: EstateConfig,
+        *,
+        writable: bool = False,
+        clock: Clock | None = None,
+    ) -> None:
+        self.layout = layout
+        self.config = config
+        self.writable = writable
+        self.clock: Clock = clock or SystemClock()
+        self._workspaces: dict[str, Workspace] = {}
+
+    @classmethod
+    def open(
+        cls,
+        project_dir: Path,
+        *,
+        writable: bool = False,
+        clock: Clock | None = None,
+        require_approved: bool = False,
+    ) -> Context:
+        """Load `<project_dir>/lakecrew.yaml` and prepare the local backend of the project."""
+        layout = ProjectLayout(Path(project_dir).resolve())
+        if not layout.config_path.exists():
+            raise UsageError(
+                "no lakecrew.yaml in this project",
+                where=str(layout.root),
+                fix="run `lakecrew init` here, or pass --project DIR",
+            )
+        config = load_estate(layout.config_path, require_approved=require_approved)
+        layout.ensure()
+        ctx = cls(layout, config, writable=writable, clock=clock)
+        if writable:
+            ctx.ensure_system_tables()
+        return ctx
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def replace(self, **parts: Any) -> Self:
+        """Replace cached parts before first use (tests): `ctx.replace(notifier=channel)`."""
+        for name, value in parts.items():
+            if not isinstance(getattr(type(self), name, None), cached_property):
+                raise UsageError(f"{name!r} is not a replaceable part of the Context")
+            self.__dict__[name] = value
+        return self
+
+    # ------------------------------------------------------------------ lakehouse
+
+    @cached_property
+    def store(self) -> DeltaStore:
+        from lakecrew.adapters.local.delta import DeltaStore
+
+        return DeltaStore.for_project(self.layout)
+
+    @cached_property
+    def metastore(self) -> SqliteMetastore:
+        from lakecrew.adapters.local.metastore import SqliteMetastore
+
+        return SqliteMetastore(self.layout.metastore_path, clock=self.clock)
+
+    @cached_property
+    def sql(self) -> LocalSqlEngine:
+        """The SQL engine; read-only unless the context was opened writable."""
+        from lakecrew.adapters.local.sql_engine import LocalSqlEngine
+
+        return LocalSqlEngine(self.store, self.metastore, writable=self.writable)
+
+    @cached_property
+    def secrets(self) -> LocalSecretStore:
+        """The project's local secret store."""
+        from lakecrew.adapters.local.secrets import LocalSecretStore
+
+        return LocalSecretStore(self.layout.state_dir / "secrets")
+
+    def ensure_system_tables(self) -> None:
+        from lakecrew.adapters.local.system_tables import ensure_system_tables
+
+        ensure_system_tables(self.store, self.metastore)
+
+    # ------------------------------------------------------------------ workspaces
+
+    def workspace(self, name: str) -> Workspace:
+        """The Workspace port of one inventory workspace (local store or the Databricks SDK)."""
+        if name in self._workspaces:
+            return self._workspaces[name]
+        ws = self.config.workspace(name)
+        if ws.backend == "databricks":
+            from lakecrew.adapters.databricks import databricks_workspace
+
+            remote = databricks_workspace(ws)
+            self._workspaces[name] = remote
+            return remote
+        return self.local_workspace(name)
+
+    def local_workspace(self, name: str) -> LocalWorkspace:
+        """The local store of one inventory workspace (refused for a databricks workspace)."""
+        from lakecrew.adapters.local.workspace_store import LocalWorkspace
+
+        existing = self._workspaces.get(name)
+        if isinstance(existing, LocalWorkspace):
+            return existing
+        ws = self.config.workspace(name)
+        if ws.backend != "local":
+            raise UsageError(
+                f"workspace {name!r} is a databricks workspace, not a local one",
+                where=f"lakecrew.yaml workspace {name}",
+                fix="import its exports into a local workspace with `lakecrew estate import`",
+            )
+        if not ws.workspace_id:
+            raise NotFound(
+                f"workspace {name!r} has no workspace_id",
+                where="lakecrew.yaml",
+                fix="add workspace_id (the numeric id of the workspace)",
+            )
+        local = LocalWorkspace(
+            name,
+            ws.workspace_id,
+            self.layout.workspace_db,
+            self._audit_sink(),
+            self.clock,
+        )
+        self._workspaces[name] = local
+        return local
+
+    def local_workspaces(self) -> list[str]:
+        return [w.name for w in self.config.workspaces if w.backend == "local"]
+
+    def _audit_sink(self) -> Callable[[dict[str, Any]], None]:
+        import pyarrow as pa
+
+        from lakecrew.core.system_tables import ACCESS_AUDIT
+
+        store = self.store
+
+        def sink(row: dict[str, Any]) -> None:
+            if not store.exists(AUDIT_TABLE):
+                self.ensure_system_tables()
+            store.append(AUDIT_TABLE, pa.Table.from_pylist([row], schema=ACCESS_AUDIT))
+
+        return sink
+
+    # ------------------------------------------------------------------ crew
+
+    @cached_property
+    def pack(self) -> Pack:
+        """The SOP pack of the project (default pack, plus lakecrew.yaml's `sop_pack` overlay)."""
+        from lakecrew.services.policy.loader import DEFAULT_PACK, load_pack
+
+        overlay = self.config.sop_pack_path(self.layout.root)
+        sources = (DEFAULT_PACK,) if overlay is None else (DEFAULT_PACK, overlay)
+        return load_pack(sources).pack
+
+    @cached_property
+    def crew_settings(self) -> CrewSettings:
+        """CrewSettings from lakecrew.yaml's `crew:` section (its defaults = the code's)."""
+        from lakecrew.services.crew.plan import CrewSettings
+
+        c = self.config.crew
+        return CrewSettings(
+            max_actions=c.max_actions,
+            max_percent=c.max_percent,
+            grace_hours={str(k): v for k, v in c.grace_hours.items()},
+            ticket_min_severity=c.ticket_min_severity,
+            approvals_required_for=frozenset(c.approvals_required_for),
+        )
+
+    @cached_property
+    def ledger(self) -> LedgerStore:
+        from lakecrew.adapters.local.ledger_store import DeltaLedgerStore
+
+        return DeltaLedgerStore(self.store, self.metastore)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        """Notifications as JSON lines in `.lakecrew/outbox/notifications.jsonl`."""
+        from lakecrew.adapters.local.channels import FileChannel
+
+        return FileChannel(self.layout.state_dir / "outbox" / "notifications.jsonl")
+
+    @cached_property
+    def tickets(self) -> TicketSystem:
+        from lakecrew.adapters.local.ticket_store import LocalTicketStore
+
+        return LocalTicketStore(self.layout.state_dir / "tickets.db")
+
+    @cached_property
+    def alerts(self) -> AlertPipeline | None:
+        """Routed alerts through the durable outbox (`.lakecrew/outbox.db`); None without a
+        `notifications:` section in lakecrew.yaml."""
+        from lakecrew.wiring.notify import alert_pipeline
+
+        return alert_pipeline(self)
+
+    @cached_property
+    def locks(self) -> WorkspaceLocks:
+        from lakecrew.adapters.local.lock import FileLocks
+
+        return FileLocks(self.layout.locks_dir)
+
+    @cached_property
+    def observer(self) -> Observer:
+        """The Observer with the security monitor, cost anomalies and budgets plugged in."""
+        from lakecrew.wiring.crew import build_observer
+
+        return build_observer(self, self.pack)
+
+    @cached_property
+    def crew_deps(self) -> CrewDeps:
+        from lakecrew.services.crew.sweep import CrewDeps
+        from lakecrew.services.policy.engine import Engine
+
+        return CrewDeps(
+            pack=self.pack,
+            engine=Engine(self.pack),
+            ledger=self.ledger,
+            notifier=self.notifier,
+            tickets=self.tickets,
+            locks=self.locks,
+            observer=self.observer,
+            clock=self.clock,
+            settings=self.crew_settings,
+            alerts=self.alerts,
+        )
+
+    @cached_property
+    def crew(self) -> CrewService:
+        """The crew's use cases for this project (sweep, findings, actions, rollback, …)."""
+        from lakecrew.services.crew.service import CrewService
+
+        return CrewService(self.crew_deps)
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        """Close what was opened (SQL engine, workspace stores, tickets, metastore); idempotent."""
+        parts = [self.__dict__.pop("sql", None)]
+        parts += list(self._workspaces.values())
+        self._workspaces.clear()
+        parts += [self.__dict__.pop("tickets", None), self.__dict__.pop("metastore", None)]
+        for part in parts:
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,132 @@
+"""The one sweep entry point, and the crew parts the Context builds (composition root).
+
+    from lakecrew.wiring.crew import sweep
+    with Context.open(project, writable=True) as ctx:
+        results = sweep(ctx, workspace=None, apply=False, phase=1)
+
+`sweep` is what the CLI, the demo, the benchmarks and the tests call. It sweeps one or every
+local workspace at its environment's rollout phase, and — when no single workspace is named —
+the estate scope too (unregistered workspaces, budgets), whose findings go to the estate owner:
+the owner of the first workspace in lakecrew.yaml.
+
+Local defaults (see Context): ledger = Delta tables `lakecrew.crew.*`; notifications = JSON lines
+in `.lakecrew/outbox/notifications.jsonl`; tickets = `.lakecrew/tickets.db`; locks =
+`.lakecrew/locks/<workspace>.lock`; pack = the default pack layered with lakecrew.yaml's sop_pack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from lakecrew.core.errors import NotFound, UsageError
+from lakecrew.core.pack import Pack
+from lakecrew.core.resources import Resource
+from lakecrew.services.crew.cost_source import CostSource
+from lakecrew.services.crew.observer import Observer
+from lakecrew.services.crew.service import Target
+from lakecrew.services.crew.snapshot import WorkspaceInfo
+from lakecrew.services.crew.sweep import SweepResult
+from lakecrew.services.security.monitor import SecurityMonitor
+
+if TYPE_CHECKING:
+    from lakecrew.wiring.context import Context
+
+
+def sweep(
+    ctx: Context,
+    workspace: str | None = None,
+    *,
+    apply: bool = False,
+    phase: int | None = None,
+    estate: bool = True,
+    on_step: Callable[[str], None] | None = None,
+) -> list[SweepResult]:
+    """Sweep `workspace` (else every local workspace, then the estate scope when `estate`)."""
+    whole = workspace is None and estate
+    return ctx.crew.sweep(
+        targets(ctx, workspace),
+        apply=apply,
+        phase=phase,
+        estate=estate_inventory(ctx) if whole else (),
+        estate_owner=estate_owner(ctx) if whole else None,
+        on_step=on_step,
+    )
+
+
+def estate_owner(ctx: Context) -> str:
+    """Who receives the estate scope's findings: the first workspace's owner in lakecrew.yaml."""
+    return ctx.config.workspaces[0].owner
+
+
+def workspace_info(ctx: Context, name: str) -> WorkspaceInfo:
+    ws = ctx.config.workspace(name)
+    return WorkspaceInfo(
+        ws.name,
+        ws.environment,
+        ws.owner,
+        ws.project,
+        ws.cost_center,
+        ws.workspace_id,
+        ws.approval.status,
+    )
+
+
+def _tolerant(fn: Callable[[], Iterable[Resource]]) -> list[Resource]:
+    """A source's resources; none when the project has no system tables or rows for it.
+
+    A missing table or an empty billing period (NotFound, TableMissing among them) means
+    "no facts", not a failed sweep; every other error still fails the sweep loudly.
+    """
+    try:
+        return list(fn())
+    except NotFound:
+        return []
+
+
+def build_observer(ctx: Context, loaded: Pack) -> Observer:
+    """The Observer with the security monitor, cost anomalies and budgets plugged in."""
+    monitor = SecurityMonitor(ctx.sql, ctx.clock, loaded.security)
+    costs = CostSource(ctx.sql, ctx.clock)
+    config = ctx.config
+
+    def security(info: WorkspaceInfo) -> list[Resource]:
+        return _tolerant(lambda: monitor.resources(info.workspace_id, info.name))
+
+    def spikes(info: WorkspaceInfo) -> list[Resource]:
+        return _tolerant(lambda: costs.usage_resources(info))
+
+    def budget(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
+        return _tolerant(lambda: costs.budget_resources(config, scope))
+
+    return Observer(
+        ctx.clock,
+        ctx.sql,
+        catalog=ctx.metastore,
+        grants=ctx.metastore,
+        extra_sources=(security, spikes),
+        estate_sources=(budget,),
+    )
+
+
+def targets(ctx: Context, workspace: str | None = None) -> list[Target]:
+    """What `lakecrew sweep [--workspace W]` sweeps: one or every local workspace, at its
+    environment's rollout phase from lakecrew.yaml."""
+    names = [workspace] if workspace else ctx.local_workspaces()
+    if not names:
+        raise UsageError("no local workspaces to sweep", fix="add one to lakecrew.yaml")
+    out = []
+    for name in names:
+        info = workspace_info(ctx, name)
+        out.append(
+            Target(
+                ctx.workspace(name),
+                info,
+                ctx.config.phase_for(ctx.config.workspace(name).environment),
+            )
+        )
+    return out
+
+
+def estate_inventory(ctx: Context) -> list[WorkspaceInfo]:
+    return [workspace_info(ctx, w.name) for w in ctx.config.workspaces]
