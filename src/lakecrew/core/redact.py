@@ -104,7 +104,10 @@ def redact_json(text: str | None, pii: Collection[str] = ()) -> str | None:
         value = json.loads(text)
     except ValueError:
         return redact_text(text)
-    return json.dumps(redact(value, pii), separators=(",", ":"), ensure_ascii=False)
+    clean = redact(value, pii)
+    if clean == value:
+        return text  # nothing to hide: the text is kept byte for byte
+    return json.dumps(clean, separators=(",", ":"), ensure_ascii=False)
 
 
 def restore_redacted(saved: Any, live: Any, path: str = "") -> Any:

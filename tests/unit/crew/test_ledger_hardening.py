@@ -129,3 +129,15 @@ def test_no_secret_or_pii_reaches_any_file_the_crew_writes(crew: Crew) -> None:
     crew.ws.close()
     leaks = [h for h in _files_holding(crew.root, [TOKEN, PASSWORD, PHONE])]
     assert [h for h in leaks if not h.startswith("workspace.db")] == []
+
+
+def test_an_unapproved_workspace_is_swept_at_phase_1_whatever_is_asked(crew: Crew) -> None:
+    from lakecrew.services.crew.service import Target
+
+    before = crew.state()
+    svc = CrewService(crew.deps())
+    [result] = svc.sweep([Target(crew.ws, INFO, 2, max_phase=1)], apply=True, phase=3)
+    assert not result.applied and crew.state() == before
+    assert crew.ledger.sweeps(INFO.name)[0].phase == 1
+    [acted] = svc.sweep([Target(crew.ws, INFO, 2)], apply=True)
+    assert acted.applied

@@ -16,11 +16,12 @@ from rich.table import Table
 
 from lakecrew.core.errors import UsageError
 from lakecrew.faces.cli.console import dumps, emit, render_mapping
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
+from lakecrew.faces.cli.options import DebugOpt, ForceOpt, OutputOpt, ProjectOpt, state_of
 from lakecrew.services.finops.charts import CHARTS
 from lakecrew.services.finops.csv_series import detect_csv
 from lakecrew.services.finops.focus import focus_csv, focus_export, focus_metadata, sub_accounts
 from lakecrew.services.finops.reports import Period, cost_report
+from lakecrew.services.output_files import write_files
 from lakecrew.wiring.context import Context
 
 app = typer.Typer(help="FinOps: cost reports (SOP 1.9.4, 2.2.1, 3.1.6).")
@@ -61,6 +62,7 @@ def report_cmd(
         ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows in ranked lists")] = 10,
+    force: ForceOpt = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -77,7 +79,7 @@ def report_cmd(
     finally:
         lc.close()
     if out is not None:
-        write_report_files(data, out)
+        write_report_files(data, out, force=force)
     emit(state, data, _render)
 
 
@@ -106,6 +108,7 @@ def export_cmd(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="FILE.parquet or FILE.csv")] = None,
+    force: ForceOpt = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -128,15 +131,18 @@ def export_cmd(
                                     workspaces=sub_accounts(lc.config))  # fmt: skip
     finally:
         lc.close()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
     if target.suffix == ".csv":
-        tmp.write_text(focus_csv(table), encoding="utf-8")
+        blob = focus_csv(table).encode("utf-8")
     else:
-        pq.write_table(table, tmp)
-    tmp.replace(target)
-    meta = target.with_name(target.name + ".metadata.json")
-    meta.write_text(dumps(focus_metadata(table, now)) + "\n", encoding="utf-8")
+        buf = pa.BufferOutputStream()
+        pq.write_table(table, buf)
+        blob = bytes(buf.getvalue().to_pybytes())
+    meta = (dumps(focus_metadata(table, now)) + "\n").encode("utf-8")
+    write_files(
+        target.parent,
+        {target.name: blob, target.name + ".metadata.json": meta},
+        force=force,
+    )
     summary = {
         "file": str(target),
         "rows": table.num_rows,
@@ -153,20 +159,17 @@ def _period(text: str) -> Period:
     return "day" if text == "day" else "month" if text == "month" else "week"
 
 
-def write_report_files(data: dict[str, Any], out: Path) -> None:
+def write_report_files(data: dict[str, Any], out: Path, *, force: bool = False) -> None:
     """report.json, report.md (embedding the charts), <table>.csv, <table>.parquet and the PNG
-    charts under `out` (each rendered first, then written whole and renamed)."""
+    charts under `out` (all rendered first, then written atomically; existing files only with
+    `force`)."""
     files: dict[str, bytes] = {name: render(data) for name, render in CHARTS.items()}
     files["report.json"] = (dumps(data) + "\n").encode()
     files["report.md"] = markdown(data, charts=list(CHARTS)).encode()
     for name in TABLES:
         files[f"{name}.csv"] = _csv(data[name]).encode()
         files[f"{name}.parquet"] = _parquet(data[name])
-    out.mkdir(parents=True, exist_ok=True)
-    for name, blob in files.items():
-        tmp = out / f".{name}.tmp"
-        tmp.write_bytes(blob)
-        tmp.replace(out / name)
+    write_files(out, files, force=force)
 
 
 def _parquet(rows: list[dict[str, Any]]) -> bytes:

@@ -29,6 +29,7 @@ OutputOpt = Annotated[
     OutputFormat | None,
     typer.Option("--output", "-o", help="Render the result as text or JSON.", show_default=False),
 ]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace output files that exist already.")]
 DebugOpt = Annotated[
     bool, typer.Option("--debug", help="Show the full traceback when something fails.")
 ]

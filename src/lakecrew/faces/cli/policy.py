@@ -11,8 +11,16 @@ from rich.console import Console
 from rich.table import Table
 
 from lakecrew.faces.cli.console import CliState, emit
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, environment, state_of
+from lakecrew.faces.cli.options import (
+    DebugOpt,
+    ForceOpt,
+    OutputOpt,
+    ProjectOpt,
+    environment,
+    state_of,
+)
 from lakecrew.services.estate.config import CONFIG_FILENAME, load_estate
+from lakecrew.services.output_files import write_files
 from lakecrew.services.policy.cluster_policy import PolicyDocument, export
 from lakecrew.services.policy.loader import DEFAULT_PACK, explain_rule, load_pack, validate
 
@@ -121,6 +129,7 @@ def export_cmd(
         Path | None, typer.Option("--out", help="Folder to write one JSON file per policy")
     ] = None,
     pack: PackOpt = None,
+    force: ForceOpt = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -130,11 +139,8 @@ def export_cmd(
     docs = _policies(state, env, size, cloud, pack)
     written = []
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for doc in docs:
-            path = out / f"{doc.name}.json"
-            path.write_text(json.dumps(doc.to_api(), indent=2) + "\n", encoding="utf-8")
-            written.append(str(path))
+        files = {f"{d.name}.json": (json.dumps(d.to_api(), indent=2) + "\n").encode() for d in docs}
+        written = [str(p) for p in write_files(out, files, force=force)]
     data = {
         "policies": [
             {

@@ -19,11 +19,16 @@ from lakecrew.services.crew.sweep import CrewDeps, Sweeper, SweepResult
 
 @dataclass(frozen=True)
 class Target:
-    """One workspace to sweep: its port, inventory entry and rollout phase."""
+    """One workspace to sweep: its port, inventory entry and rollout phase.
+
+    `max_phase` caps any phase asked for: 1 for a workspace whose Board approval is not
+    `approved` (SOP 1.1.3), unless lakecrew.yaml allows acting there (rollout.act_unapproved).
+    """
 
     workspace: Workspace
     info: WorkspaceInfo
     phase: int
+    max_phase: int = 4
 
 
 class CrewService:
@@ -46,7 +51,11 @@ class CrewService:
         """Sweep each target at its phase (or `phase` for all); then the estate scope if given."""
         results = [
             self.sweeper.sweep(
-                t.workspace, t.info, phase=phase or t.phase, apply=apply, on_step=on_step
+                t.workspace,
+                t.info,
+                phase=min(phase or t.phase, t.max_phase),
+                apply=apply,
+                on_step=on_step,
             )
             for t in targets
         ]
