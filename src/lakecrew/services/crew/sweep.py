@@ -40,7 +40,12 @@ from lakecrew.services.crew.policy_step import (
     RuleEngine,
     TrackedFinding,
 )
-from lakecrew.services.crew.snapshot import ListingGap, Snapshot, WorkspaceInfo
+from lakecrew.services.crew.snapshot import (
+    ListingGap,
+    Snapshot,
+    WorkspaceInfo,
+    with_unseen_rules,
+)
 
 Observed = Callable[[], tuple[Snapshot, EvaluationLike]]
 
@@ -110,10 +115,7 @@ class SweepResult:
             "phase": self.phase,
             "apply": self.apply,
             "complete": self.complete,
-            "gaps": [
-                {"kind": g.kind, "page": g.page, "delivered": g.delivered, "reason": g.reason}
-                for g in self.gaps
-            ],
+            "gaps": [g.as_dict() for g in self.gaps],
             "discovered": self.discovered,
             "evaluated": self.evaluated,
             "findings": [_finding_dict(tf) for tf in self.findings],
@@ -215,10 +217,10 @@ class Sweeper:
         obs = self.deps.observer.stream(ws, info)
         chunk = self.deps.settings.observe_chunk
         if chunk <= 0:
-            snap = obs.snapshot(list(obs.resources))
+            snap = with_unseen_rules(obs.snapshot(list(obs.resources)), self.deps.pack)
             return snap, self.deps.engine.evaluate(snap.resources, snap.context)
         result, kept = self.policy.evaluate_chunks(obs.resources, obs.context, chunk)
-        return obs.snapshot(kept), result
+        return with_unseen_rules(obs.snapshot(kept), self.deps.pack), result
 
     def _run(
         self,
@@ -427,12 +429,20 @@ def raise_if_partial(results: Sequence[SweepResult]) -> None:
     partial = [r for r in results if not r.complete]
     if partial:
         r = partial[0]
+        rules = sorted({rule for g in r.gaps if g.unseen for rule in g.rules})
+        unseen = f"; {len(rules)} rule(s) not evaluated: {', '.join(rules)}" if rules else ""
+        needs = {g.cause for g in r.gaps} & {"not_authenticated", "permission", "not_enabled"}
+        fix = (
+            "grant the permission or enable the feature each gap names (`--output json`: "
+            "gaps[].reason), then rerun; "
+            if needs
+            else "rerun the sweep when the workspace answers again; "
+        )
         raise Transient(
-            f"sweep is partial: {_gaps_text(r.gaps)}; discovered {r.discovered}, "
+            f"sweep is partial: {_gaps_text(r.gaps)}{unseen}; discovered {r.discovered}, "
             f"evaluated {r.evaluated}, {len(r.findings)} finding(s) recorded",
             where=f"workspace {r.scope}",
-            fix="findings of resources not seen were left as they were; rerun the sweep "
-            "when the workspace answers again",
+            fix=fix + "findings of what was not seen were left as they were",
         )
 
 
