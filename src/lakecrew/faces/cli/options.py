@@ -56,11 +56,26 @@ def state_of(
         root.obj = state
     if project is not None:
         state.project = project
+    _check_project(state.project)
     if output is not None:
         state.output = output
     if debug:
         state.debug = True
     return state
+
+
+def _check_project(project: Path) -> None:
+    """A project folder that loops or is a file is a located usage error (exit 2)."""
+    from lakecrew.core.errors import UsageError
+
+    try:
+        resolved = project.resolve(strict=False)
+    except (RuntimeError, OSError):
+        raise UsageError(
+            f"{project} is a symlink loop", where="--project", fix="give the project folder"
+        ) from None
+    if resolved.exists() and not resolved.is_dir():
+        raise UsageError(f"{project} is a file", where="--project", fix="give the project folder")
 
 
 ENVIRONMENTS = ("dev", "qa", "prod")
