@@ -206,7 +206,12 @@ def rollback(
     state = state_of(ctx, project=project, output=output, debug=debug)
     with _context(state.project, writable=True) as lc:
         row = lc.crew.action(action_id)
-        done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force, resume=resume)
+        if row.workspace == "(models)":  # a model action (promotion, archive, tags)
+            from lakecrew.faces.cli.models import rollback_model_action
+
+            done = rollback_model_action(lc, row, force=force)
+        else:
+            done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force, resume=resume)
     emit(
         state,
         {
