@@ -160,6 +160,8 @@ class DeltaLedgerStore:
         self.store.merge(name, table, keys)
 
     def _get(self, row_type: type[R], workspace: str | None) -> list[R]:
+        if not self.store.exists(self.full_name(row_type)):
+            return []  # reading creates nothing (read-only commands write no file)
         name = self._table(row_type)
         dataset = self.store.to_arrow(name)
         flt = None if workspace is None else pc.field("workspace") == workspace

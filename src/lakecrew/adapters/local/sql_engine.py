@@ -401,7 +401,23 @@ def register(
         properties={**(existing.properties if existing else {}), **(properties or {})},
         columns=cols,
     )
+    if existing is not None and _same_registration(existing, info):
+        return existing  # nothing changed: no write, no updated_at refresh (read-only friendly)
     return metastore.register_table(info)
+
+
+def _same_registration(old: TableInfo, new: TableInfo) -> bool:
+    def cols(info: TableInfo) -> list[tuple[str, str, bool, int | None]]:
+        return [(c.name, c.type_text, c.nullable, c.position) for c in info.columns]
+
+    return (
+        old.owner == new.owner
+        and (new.comment is None or new.comment == old.comment)
+        and old.table_type == new.table_type
+        and old.storage_location == new.storage_location
+        and dict(old.properties) == dict(new.properties)
+        and cols(old) == cols(new)
+    )
 
 
 def _quote(name: str) -> str:
