@@ -25,19 +25,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "from lakecrew.faces.cli.main import run; run()"
+# The child reports its own peak RSS at exit (its ru_maxrss, KiB on Linux).
+PROBE = (
+    "import atexit, resource, sys; atexit.register(lambda: sys.stderr.write("
+    "'@@RSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)); " + RUN
+)
 
 
-def _once(src: Path, args: list[str], cwd: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak MiB and exit code of one CLI run in a fresh interpreter."""
+def _once(src: Path, args: list[str], cwd: Path) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds (user + system), peak MiB and exit code of one CLI run in a
+    fresh interpreter. CPU time is what the command costs; wall time is what a user waits."""
     env = {**os.environ, "PYTHONPATH": str(src), "LAKECREW_PROJECT": str(cwd)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", RUN, *args], env=env, cwd=cwd, capture_output=True, check=False
+        [sys.executable, "-c", PROBE, *args], env=env, cwd=cwd, capture_output=True, check=False
     )
     elapsed = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before) / 1024, proc.returncode
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    rss = [int(x.split()[1]) for x in proc.stderr.decode().splitlines() if x.startswith("@@RSS")]
+    return elapsed, cpu, (rss[-1] / 1024 if rss else float("nan")), proc.returncode
 
 
 def _baseline_src(base: str, into: Path) -> Path:
@@ -71,25 +79,31 @@ def main() -> int:
     cases = {"--help": ["--help"], 'sql "SELECT 1"': ["sql", "SELECT 1"]}
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"before": _baseline_src(opts.base, Path(tmp)), "after": ROOT / "src"}
-        times: dict[tuple[str, str], list[float]] = {}
+        wall: dict[tuple[str, str], list[float]] = {}
+        cpu: dict[tuple[str, str], list[float]] = {}
         peaks: dict[tuple[str, str], float] = {}
         for _ in range(opts.repeats):
             for case, args in cases.items():
                 for tree, src in trees.items():
-                    seconds, peak, code = _once(src, args, project)
+                    seconds, cpu_s, peak, code = _once(src, args, project)
                     if code != 0:
                         raise SystemExit(f"{tree} {case} exited {code}")
-                    times.setdefault((case, tree), []).append(seconds)
-                    peaks[(case, tree)] = peak
+                    wall.setdefault((case, tree), []).append(seconds)
+                    cpu.setdefault((case, tree), []).append(cpu_s)
+                    peaks[(case, tree)] = max(peaks.get((case, tree), 0.0), peak)
     load = os.getloadavg()[0]
     print(f"CLI start-up, medians of {opts.repeats} (load average {load:.1f}), base {opts.base}")
-    print(f"{'command':18} {'before s':>9} {'after s':>9} {'after/before':>13} {'peak MiB':>9}")
+    print(
+        f"{'command':18} {'wall before':>12} {'wall after':>11} {'ratio':>6} "
+        f"{'cpu before':>11} {'cpu after':>10} {'ratio':>6} {'peak MiB b/a':>13}"
+    )
     for case in cases:
-        before = statistics.median(times[(case, "before")])
-        after = statistics.median(times[(case, "after")])
+        wb, wa = (statistics.median(wall[(case, t)]) for t in ("before", "after"))
+        cb, ca = (statistics.median(cpu[(case, t)]) for t in ("before", "after"))
+        pb, pa = peaks[(case, "before")], peaks[(case, "after")]
         print(
-            f"{case:18} {before:9.3f} {after:9.3f} {after / before:13.2f} "
-            f"{peaks[(case, 'after')]:9.0f}"
+            f"{case:18} {wb:12.3f} {wa:11.3f} {wa / wb:6.2f} {cb:11.3f} {ca:10.3f} "
+            f"{ca / cb:6.2f} {pb:6.0f}/{pa:<6.0f}"
         )
     return 0
 

@@ -22,11 +22,12 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, SecretStr
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 from lakecrew.core.errors import LakecrewError
 from lakecrew.core.redact import redact_text
@@ -63,10 +64,13 @@ def stderr_console() -> Console:
 def to_jsonable(value: Any) -> Any:
     """Plain JSON types: Decimal → string (exact), date/datetime → ISO 8601 (datetimes in UTC),
     Path → str, enums → value, dataclasses/pydantic models → dicts, secrets → masked."""
-    if isinstance(value, SecretStr):
-        return "**********"
-    if isinstance(value, BaseModel):
-        return to_jsonable(value.model_dump(mode="python"))
+    if "pydantic" in sys.modules:  # only then can a value be a pydantic object (fast start-up)
+        from pydantic import BaseModel, SecretStr
+
+        if isinstance(value, SecretStr):
+            return "**********"
+        if isinstance(value, BaseModel):
+            return to_jsonable(value.model_dump(mode="python"))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(dataclasses.asdict(value))
     if isinstance(value, Mapping):
@@ -241,6 +245,14 @@ def progress(
     if state.json or not sys.stderr.isatty():
         yield ProgressHandle(None, None)
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,8 +13,9 @@ from lakecrew.faces.cli.console import CliState, Result, emit
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, epilog, state_of
 from lakecrew.faces.cli.policy import Cloud
 from lakecrew.faces.cli.render import Out
-from lakecrew.services.estate.config import CONFIG_FILENAME, EstateConfig, load_estate
-from lakecrew.services.policy.loader import DEFAULT_PACK, load_pack
+
+if TYPE_CHECKING:
+    from lakecrew.services.estate.config import EstateConfig
 
 app = typer.Typer(
     help="Deploy lakecrew itself: a Databricks Asset Bundle running the sweep.",
@@ -23,6 +24,8 @@ app = typer.Typer(
 
 
 def _estate(state: CliState) -> tuple[EstateConfig | None, Path]:
+    from lakecrew.services.estate.config import CONFIG_FILENAME, load_estate
+
     path = state.project / CONFIG_FILENAME
     if not path.exists():
         return None, path
@@ -30,6 +33,8 @@ def _estate(state: CliState) -> tuple[EstateConfig | None, Path]:
 
 
 def _pack(state: CliState, config: EstateConfig | None) -> Any:
+    from lakecrew.services.policy.loader import DEFAULT_PACK, load_pack
+
     sources: list[str | Path] = [DEFAULT_PACK]
     overlay = config.sop_pack_path(state.project) if config is not None else None
     if overlay is not None:

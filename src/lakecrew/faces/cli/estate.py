@@ -10,8 +10,6 @@ import typer
 from lakecrew.faces.cli.console import Result, emit, progress, render_items, warn
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, WideOpt, epilog, state_of
 from lakecrew.faces.cli.render import Col, Out, money
-from lakecrew.services.estate.config import CONFIG_FILENAME, check_estate
-from lakecrew.services.estate.yamlpos import ConfigProblems
 
 app = typer.Typer(help="The estate: registered workspaces (lakecrew.yaml).", no_args_is_help=True)
 
@@ -42,6 +40,9 @@ def validate(
     """Check lakecrew.yaml: names, duplicates, unknown keys, types, Board approval, and (offline)
     that each Databricks workspace's auth profile exists for its host."""
     state = state_of(ctx, project=project, output=output, debug=debug)
+    from lakecrew.services.estate.config import CONFIG_FILENAME, check_estate
+    from lakecrew.services.estate.yamlpos import ConfigProblems
+
     report = check_estate(state.project / CONFIG_FILENAME, require_approved=True)
     if report.problems or report.config is None:
         raise ConfigProblems(report.problems)

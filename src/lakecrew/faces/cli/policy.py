@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,10 +23,9 @@ from lakecrew.faces.cli.options import (
     state_of,
 )
 from lakecrew.faces.cli.render import Col, Out, cell
-from lakecrew.services.estate.config import CONFIG_FILENAME, load_estate
-from lakecrew.services.output_files import write_files
-from lakecrew.services.policy.cluster_policy import PolicyDocument, export
-from lakecrew.services.policy.loader import DEFAULT_PACK, explain_rule, load_pack, validate
+
+if TYPE_CHECKING:
+    from lakecrew.services.policy.cluster_policy import PolicyDocument
 
 app = typer.Typer(
     help="The SOP pack: list and explain its rules, validate it, export cluster policies.",
@@ -61,6 +60,9 @@ def _policies(
     state: CliState, env: str, size: str | None, cloud: str, pack: list[Path] | None
 ) -> list[PolicyDocument]:
     """The cluster policies the pack exports for one environment (`export` and `apply`)."""
+    from lakecrew.services.policy.cluster_policy import export
+    from lakecrew.services.policy.loader import load_pack
+
     env = environment(env)
     loaded = load_pack(_sources(state, pack))
     return export(loaded.pack, env, size.upper() if size else None, cloud=str(cloud))
@@ -68,6 +70,9 @@ def _policies(
 
 def _sources(state: CliState, extra: list[Path] | None) -> list[str | Path]:
     """The default pack, then the project's org overlay (lakecrew.yaml `sop_pack`), then --pack."""
+    from lakecrew.services.estate.config import CONFIG_FILENAME, load_estate
+    from lakecrew.services.policy.loader import DEFAULT_PACK
+
     sources: list[str | Path] = [DEFAULT_PACK]
     config_path = state.project / CONFIG_FILENAME
     if config_path.exists():
@@ -96,6 +101,8 @@ def rules_cmd(
 ) -> None:
     """Every rule id of the pack with its SOP section, severity, resource type and title."""
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
+    from lakecrew.services.policy.loader import load_pack
+
     loaded = load_pack(_sources(state, pack))
     items = [
         {
@@ -140,6 +147,8 @@ def validate_cmd(
 ) -> None:
     """Load the default pack and every overlay; report rules, disabled rules and overlay changes."""
     state = state_of(ctx, project=project, output=output, debug=debug)
+    from lakecrew.services.policy.loader import validate
+
     report = validate(_sources(state, pack))
     data = {
         "sources": [str(s) for s in report.sources],
@@ -180,6 +189,8 @@ def show_cmd(
 ) -> None:
     """Every field of one rule, with the file:line that set it."""
     state = state_of(ctx, project=project, output=output, debug=debug)
+    from lakecrew.services.policy.loader import explain_rule, load_pack
+
     data = explain_rule(load_pack(_sources(state, pack)), rule)
     data["rule_id"] = data.pop("rule")
     emit(state, Result("policy_show", [data]), _render_show)
@@ -225,6 +236,8 @@ def export_cmd(
     docs = _policies(state, env, size, cloud, pack)
     written: list[str] = []
     if out is not None:
+        from lakecrew.services.output_files import write_files
+
         files = {f"{d.name}.json": (json.dumps(d.to_api(), indent=2) + "\n").encode() for d in docs}
         written = [str(p) for p in write_files(out, files, force=force)]
     items = [
