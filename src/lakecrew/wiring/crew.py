@@ -133,18 +133,22 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
 
 def targets(ctx: Context, workspace: str | None = None) -> list[Target]:
     """What `lakecrew sweep [--workspace W]` sweeps: one or every local workspace, at its
-    environment's rollout phase from lakecrew.yaml."""
+    environment's rollout phase from lakecrew.yaml — phase 1 at most for a workspace whose
+    approval is not `approved`, unless `rollout.act_unapproved` names it."""
     names = [workspace] if workspace else ctx.local_workspaces()
     if not names:
         raise UsageError("no local workspaces to sweep", fix="add one to lakecrew.yaml")
     out = []
     for name in names:
         info = workspace_info(ctx, name)
+        entry = ctx.config.workspace(name)
+        may_act = entry.approved or name in ctx.config.rollout.act_unapproved
         out.append(
             Target(
                 ctx.workspace(name),
                 info,
-                ctx.config.phase_for(ctx.config.workspace(name).environment),
+                ctx.config.phase_for(entry.environment),
+                max_phase=4 if may_act else 1,
             )
         )
     return out

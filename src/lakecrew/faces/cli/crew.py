@@ -224,6 +224,10 @@ def rollback(
     force: Annotated[
         bool, typer.Option("--force", help="Restore even if the object changed after the action.")
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Finish a rollback a killed process left rolling_back."),
+    ] = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -238,7 +242,7 @@ def rollback(
 
             done = rollback_model_action(lc, row, force=force)
         else:
-            done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force)
+            done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force, resume=resume)
     from lakecrew.faces.cli.views import action_view
 
     emit(
