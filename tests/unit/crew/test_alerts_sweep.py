@@ -99,3 +99,13 @@ def test_an_acknowledged_critical_does_not_escalate(crew: Crew, tmp_path: Path) 
     assert channels["leads"].read() == []
     rows = json.loads(json.dumps([n.items[0].fingerprint for n in channels["ops"].read()]))
     assert rows
+
+
+def test_outgoing_evidence_goes_through_the_one_redactor() -> None:
+    from lakecrew.services.notify.items import scrub, scrub_evidence
+
+    raw = json.dumps({"patient_phone": "+231 555 0100", "token": "dapi" + "a" * 32, "n": 3})
+    out = json.loads(scrub_evidence(raw))
+    assert out["n"] == 3
+    assert "+231" not in json.dumps(out) and "dapi" not in json.dumps(out)
+    assert "dapi" not in scrub("token dapi" + "b" * 32 + " leaked")

@@ -1,8 +1,8 @@
 """AlertItems from the crew's findings and actions, with every text passed through `scrub`.
 
-`scrub` is the one place outgoing text is redacted before it reaches a channel or a tracker
-(secret-looking values by shape; evidence was masked by key name upstream). When the shared
-redactor (secrets + PII) lands, it replaces the body of `scrub` and nothing else changes.
+`scrub` / `scrub_evidence` are the one place outgoing text is redacted before it reaches a
+channel or a tracker, through the project's one redactor (core/redact.py: secrets by shape and
+key name, patient identifiers and contact details by key name).
 """
 
 from __future__ import annotations
@@ -10,24 +10,24 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from lakecrew.core.findings import mask_secrets
+from lakecrew.core.redact import redact, redact_text
 from lakecrew.ports.ledger import ActionRow, FindingRow
 from lakecrew.ports.notify import AlertItem, Links
 from lakecrew.services.crew.policy_step import TrackedFinding, evidence_json
 
 
 def scrub(text: str) -> str:
-    """Outgoing text with secret-looking values redacted."""
-    out = mask_secrets(text)
-    return out if isinstance(out, str) else str(out)
+    """Outgoing free text with credential-shaped substrings redacted."""
+    return redact_text(text)
 
 
 def scrub_evidence(raw: str) -> str:
+    """Evidence JSON with secret and PII values redacted (free text if it is not JSON)."""
     try:
         data = json.loads(raw)
     except ValueError:
         return scrub(raw)
-    return json.dumps(mask_secrets(data), sort_keys=True, default=str)
+    return json.dumps(redact(data), sort_keys=True, default=str)
 
 
 def action_links(fingerprint: str, actions: Sequence[ActionRow], severity: str) -> Links:
