@@ -4,9 +4,9 @@ data-quality pass rate per table — as `sla` resources whose `signals` the pack
 (check `detector_signal`) turn into findings with evidence.
 
 - `workspace_resources(info)` (per workspace): one resource per job with at least `min_runs`
-  finished runs in the window, id `<workspace>/job/<job_id>`; signals `sla.job_success_rate`
-  (below the environment's target) and `sla.job_duration_regression` (p95 of the last
-  `recent_days` >= `regression_ratio` × p95 of the `baseline_days` before, and at least
+  finished runs in the window, id `job/<job_id>` (in the workspace's scope); signals
+  `sla.job_success_rate` (below the environment's target) and `sla.job_duration_regression`
+  (p95 of the last `recent_days` >= `regression_ratio` × p95 of the `baseline_days` before, and at least
   `min_regression_seconds` longer).
 - `estate_resources(inventory)` (estate pass): one resource per environment with a target,
   id `env:<environment>`, signal `sla.env_success_rate`; one per table of
@@ -152,7 +152,7 @@ class SlaSource:
             signals = self._job_signals(runs, target, now)
             if signals is None:
                 continue
-            rid = f"{info.name}/job/{job_id}"
+            rid = f"job/{job_id}"  # within the workspace's scope, like every resource id
             data = {
                 "id": rid,
                 "job_id": job_id,
