@@ -93,6 +93,13 @@ def open_source(
     )
 
 
+def check_gold(ctx: Context, loaded: LoadedPipeline, engine: str = "local") -> None:
+    """Bind the gold SQL against the silver schema on ``engine`` (ConfigError at file:line)."""
+    from lakecrew.services.pipelines.gold_check import check_gold_sql
+
+    check_gold_sql(_engine(ctx, engine), loaded)
+
+
 def check_engine(loaded: LoadedPipeline, engine: str) -> None:
     """ConfigError when the spec's source cannot run on ``engine`` (kafka needs spark)."""
     kind = loaded.spec.source.type

@@ -65,7 +65,8 @@ def validate(
 
     with Context.open(state.project) as lc:
         loaded = pw.load(lc, name, _env(env))
-    pw.check_engine(loaded, engine)
+        pw.check_engine(loaded, engine)
+        pw.check_gold(lc, loaded, engine)
     emit(state, {"pipeline": loaded.spec.name, "env": loaded.env, "valid": True}, render_mapping)
 
 

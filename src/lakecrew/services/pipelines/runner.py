@@ -18,6 +18,7 @@ from typing import Any
 
 from lakecrew.core.errors import Conflict, DataError, LakecrewError, Transient
 from lakecrew.services.pipelines.bronze import SOURCE_RULE, run_bronze
+from lakecrew.services.pipelines.gold_check import check_gold_sql
 from lakecrew.services.pipelines.gold_step import run_gold
 from lakecrew.services.pipelines.governance import (
     job_id,
@@ -138,6 +139,7 @@ class PipelineRunner:
 
     def run(self, loaded: LoadedPipeline, *, full_refresh: bool = False) -> RunReport:
         """One run with retries; raises the last error after recording it."""
+        check_gold_sql(self.deps.sql, loaded)  # nothing is written before the spec binds
         run_id = str(uuid.uuid4())
         started = self.deps.clock.now()
         max_retries = loaded.spec.retries.max_retries
