@@ -66,8 +66,11 @@ def validate(
     with Context.open(state.project) as lc:
         loaded = pw.load(lc, name, _env(env))
         pw.check_engine(loaded, engine)
-        pw.check_gold(lc, loaded, engine)
-    emit(state, {"pipeline": loaded.spec.name, "env": loaded.env, "valid": True}, render_mapping)
+        unbound = pw.check_gold(lc, loaded, engine)
+    result: dict[str, object] = {"pipeline": loaded.spec.name, "env": loaded.env, "valid": True}
+    if unbound:
+        result["not_bound"] = [f"{t} (reads a table no run has written yet)" for t in unbound]
+    emit(state, result, render_mapping)
 
 
 @app.command("plan")

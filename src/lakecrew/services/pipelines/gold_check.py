@@ -11,6 +11,7 @@ message (which names the column).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -21,7 +22,7 @@ from lakecrew.ports.source import METADATA_COLUMNS, SOURCE_ROW
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.silver import build_silver
-from lakecrew.services.pipelines.sqltext import inline_tables
+from lakecrew.services.pipelines.sqltext import inline_tables, referenced_tables
 from lakecrew.services.pipelines.steps import CARRY, INGESTED_AT, TS
 from lakecrew.services.privacy.masking import Tokenizer
 from lakecrew.services.quality.engine import CheckContext
@@ -45,14 +46,36 @@ def silver_schema(loaded: LoadedPipeline) -> pa.Schema:
     return outcome.silver.schema
 
 
-def check_gold_sql(engine: SqlEngine, loaded: LoadedPipeline) -> None:
-    """ConfigError at the first gold model whose SQL does not bind (see module doc)."""
+def check_gold_sql(
+    engine: SqlEngine,
+    loaded: LoadedPipeline,
+    schema_of: Callable[[str], pa.Schema | None] = lambda _name: None,
+) -> list[str]:
+    """ConfigError at the first gold model whose SQL does not bind (see module doc).
+
+    Tables of other pipelines are bound with ``schema_of(full name)`` (their live schema);
+    a model reading one that does not exist yet is not bound here: its name is returned.
+    """
     spec = loaded.spec
     inputs: dict[str, pa.Table] = {"silver": silver_schema(loaded).empty_table()}
     names = {spec.silver.table: "silver"}
+    unbound: list[str] = []
     for i, model in enumerate(spec.gold):
         alias = f"gold{i}"
         if model.sql is None:
+            continue
+        missing = False
+        for ref in referenced_tables(model.sql):
+            if ref.lower() in names:
+                continue
+            live = schema_of(loaded.full_name(ref))
+            if live is None:
+                missing = True
+                continue
+            names[ref.lower()] = f"ext{len(inputs)}"
+            inputs[names[ref.lower()]] = live.empty_table()
+        if missing:
+            unbound.append(model.table)
             continue
         where = loaded.gold_sql_at[i] if i < len(loaded.gold_sql_at) else loaded.source
         try:
@@ -69,3 +92,4 @@ def check_gold_sql(engine: SqlEngine, loaded: LoadedPipeline) -> None:
             ) from None
         inputs[alias] = result.schema.empty_table()
         names[model.table] = alias
+    return unbound

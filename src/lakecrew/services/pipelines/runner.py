@@ -139,7 +139,7 @@ class PipelineRunner:
 
     def run(self, loaded: LoadedPipeline, *, full_refresh: bool = False) -> RunReport:
         """One run with retries; raises the last error after recording it."""
-        check_gold_sql(self.deps.sql, loaded)  # nothing is written before the spec binds
+        check_gold_sql(self.deps.sql, loaded, self.deps.tables.schema)  # before any write
         run_id = str(uuid.uuid4())
         started = self.deps.clock.now()
         max_retries = loaded.spec.retries.max_retries
