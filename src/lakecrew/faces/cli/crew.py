@@ -116,6 +116,8 @@ def _render_sweep(out: Out, result: Result) -> None:
             out.table(PLAN_COLUMNS, s["plan"], title=f"plan of {s['workspace']}")
         for failed in s["failed"]:
             out.line(f"  FAILED {failed['action_id']}: {failed['reason']}")
+        for note in s.get("notes", []):
+            out.line(f"  note: {note}")
         for g in s["gaps"]:
             rules = ", ".join(g["unseen_rules"]) or "none"
             seen = "UNSEEN" if g["delivered"] == 0 else f"PARTIAL ({g['delivered']} read)"
