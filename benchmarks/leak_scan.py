@@ -12,6 +12,7 @@ Prints the counts and any hit; exit 1 when something leaked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import sys
@@ -29,23 +30,25 @@ def _secrets(node: Any, key: str, out: set[str]) -> None:
     elif isinstance(node, list):
         for v in node:
             _secrets(v, key, out)
-    elif isinstance(node, str) and len(node) >= 8 and "{{secrets/" not in node:
-        if looks_like_secret(node) or (secret_key_name(key) and not node.startswith("<")):
-            out.add(node)
+    elif (
+        isinstance(node, str)
+        and len(node) >= 8
+        and "{{secrets/" not in node
+        and (looks_like_secret(node) or (secret_key_name(key) and not node.startswith("<")))
+    ):
+        out.add(node)
 
 
 def planted_secrets(project: Path) -> set[str]:
     db = sqlite3.connect(project / ".lakecrew" / "workspace.db")
     found: set[str] = set()
-    for table, in db.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+    for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"):
         cols = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
         for col in cols:
             for (value,) in db.execute(f"SELECT {col} FROM {table}"):
                 if isinstance(value, str) and value.startswith(("{", "[")):
-                    try:
+                    with contextlib.suppress(ValueError):
                         _secrets(json.loads(value), "", found)
-                    except ValueError:
-                        pass
     db.close()
     return found
 
