@@ -85,7 +85,8 @@ def _tables(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
         (r["catalog_name"], r["schema_name"], r["name"], r["table_type"],
          "NO" if r["catalog_name"] == "system" or r["table_type"] == "VIEW" else "YES",
          "PRESERVE", r["owner"], r["comment"], _ts(r["created_at"]), r["owner"],
-         _ts(r["updated_at"]), r["owner"], r["data_source_format"], None, r["storage_location"])
+         _ts(r["updated_at"]), r["owner"], r["data_source_format"], None,
+         ms.absolute_location(r["storage_location"]))
         for r in rows
     ]  # fmt: skip
 

@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from lakecrew.core.errors import PartialListing, TableMissing, Unavailable
+from lakecrew.core.errors import PartialListing, PermissionDenied, TableMissing, Unavailable
 from lakecrew.core.findings import Approval, EvaluationContext
 from lakecrew.core.resources import RESOURCE_TYPES, Resource
+from lakecrew.core.shapes import normalize_job
+from lakecrew.core.system_needs import SYSTEM_TABLE_USES
 from lakecrew.ports.catalog import Catalog, Grants
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.sql import SqlEngine
@@ -49,6 +51,7 @@ KINDS: tuple[ObjectKind, ...] = (
     ObjectKind.SECRET_SCOPE,
 )
 CONF_KEYS = ("enableVerboseAuditLogs", "enableIpAccessLists", "enableTokensConfig")
+ACTIVITY_SOURCE = "system.compute.node_timeline / system.lakeflow.job_run_timeline"
 CONF_KIND = "workspace-conf"  # the gap kind of an unreadable workspace conf
 ESTATE_SCOPE = "(estate)"
 
@@ -86,9 +89,11 @@ class Observer:
         estate_sources: Sequence[EstateSource] = (),
         catalog: Catalog | None = None,
         grants: Grants | None = None,
+        sql_for: Callable[[WorkspaceInfo], SqlEngine | None] | None = None,
     ) -> None:
         self.clock = clock
         self.sql = sql
+        self.sql_for = sql_for  # per workspace (a Databricks workspace reads its own tables)
         self.lookback = lookback
         self.busy_cpu_percent = busy_cpu_percent
         self.approvals = tuple(approvals)
@@ -110,7 +115,8 @@ class Observer:
         other kinds are still read; the resources delivered before it are evaluated.
         """
         now = self.clock.now()
-        activity, busy, node_types = self._system_facts(info, now)
+        notes: list[str] = []
+        activity, busy, node_types = self._system_facts(info, now, notes)
         last_activity: dict[str, datetime] = {}
         ctx = EvaluationContext(
             workspace=info.name,
@@ -119,7 +125,7 @@ class Observer:
             node_types=node_types,
             approvals=self.approvals,
             last_activity=last_activity,  # filled per cluster as it streams past
-            facts={"busy_clusters": sorted(busy)},
+            facts={"busy_clusters": sorted(busy), "activity_source": ACTIVITY_SOURCE},
         )
         obs = Observation(
             info=info,
@@ -127,6 +133,7 @@ class Observer:
             context=ctx,
             busy=frozenset(busy),
             sources={"activity": "system.compute.node_timeline" if activity else "rest"},
+            notes=notes,
         )
         obs.resources = self._counted(reader, info, obs, activity, last_activity)
         return obs
@@ -214,18 +221,36 @@ class Observer:
 
     # ---- system tables ---------------------------------------------------------------------
 
-    def _fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        if self.sql is None:
+    def _fetch(
+        self,
+        sql: str,
+        params: Mapping[str, Any],
+        engine: SqlEngine | None = None,
+        notes: list[str] | None = None,
+        table: str = "",
+    ) -> list[dict[str, Any]]:
+        engine = engine if engine is not None else self.sql
+        if engine is None:
             return []
         try:
-            return self.sql.fetch(sql, params).as_dicts()
-        except TableMissing:
-            return []  # a project without system tables: REST fields only
+            return engine.fetch(sql, params).as_dicts()
+        except (TableMissing, PermissionDenied) as exc:
+            if notes is not None and table:  # said, never a silent zero
+                why = "not granted" if isinstance(exc, PermissionDenied) else "not enabled"
+                notes.append(f"{table} not read ({why}); hides: {SYSTEM_TABLE_USES[table]}")
+            return []  # REST fields only
 
     def _system_facts(
-        self, info: WorkspaceInfo, now: datetime
+        self, info: WorkspaceInfo, now: datetime, notes: list[str]
     ) -> tuple[dict[str, datetime | None], set[str], dict[str, dict[str, Any]]]:
-        if self.sql is None or not info.workspace_id:
+        engine = self.sql_for(info) if self.sql_for is not None else self.sql
+        if engine is None and self.sql_for is not None:
+            notes.append(
+                "system tables not read: no SQL warehouse for this workspace (warehouse_id in "
+                "lakecrew.yaml); hides: idle detection from utilisation, running-job safety, "
+                "node sizes, security monitor, cost spikes, job SLAs"
+            )
+        if engine is None or not info.workspace_id:
             return {}, set(), {}
         params = {
             "ws": info.workspace_id,
@@ -233,11 +258,13 @@ class Observer:
             "busy": self.busy_cpu_percent,
         }
         activity: dict[str, datetime | None] = {}
-        for row in self._fetch(ACTIVITY_SQL, params):
+        timeline, runs = "system.compute.node_timeline", "system.lakeflow.job_run_timeline"
+        for row in self._fetch(ACTIVITY_SQL, params, engine, notes, timeline):
             activity[str(row["cluster_id"])] = row["last_busy"]
         busy: set[str] = set()
         recent = now - timedelta(hours=2)
-        for row in self._fetch(RUNS_SQL, {"ws": info.workspace_id, "since": now - self.lookback}):
+        since = {"ws": info.workspace_id, "since": now - self.lookback}
+        for row in self._fetch(RUNS_SQL, since, engine, notes, runs):
             if (
                 row["finished"] == 0
                 and row["last_slice"] is not None
@@ -253,7 +280,7 @@ class Observer:
                 "gpus": int(r["gpu_count"] or 0),
                 "cores": float(r["core_count"] or 0),
             }
-            for r in self._fetch(NODE_TYPES_SQL, {})
+            for r in self._fetch(NODE_TYPES_SQL, {}, engine, notes, "system.compute.node_types")
             if r.get("memory_mb")
         }
         return activity, busy, node_types
@@ -262,6 +289,8 @@ class Observer:
 def _resource(
     resource_type: str, object_id: str, workspace: str, data: Mapping[str, Any]
 ) -> Resource:
+    if resource_type == ObjectKind.JOB.value:
+        data = normalize_job(data)  # a Jobs API 2.0 job is judged on tasks[0] like any other
     if resource_type in RESOURCE_TYPES:
         rt = RESOURCE_TYPES.get(resource_type).obj
         made = rt.make(workspace, data)
@@ -300,10 +329,14 @@ def _activity_of(res: Resource, busy: datetime | None) -> datetime | None:
 def _listed(reader: WorkspaceReader, kind: ObjectKind, obs: Observation) -> Iterator[Any]:
     """Objects of one kind; a PartialListing ends the kind and is recorded as a gap, with the
     ids seen before it (so absent resources of that kind are not taken as gone)."""
-    ids: list[str] = []
+    ids: set[str] = set()
+    twice: list[str] = []
     try:
         for obj in reader.list(kind):
-            ids.append(obj.object_id)
+            if obj.object_id in ids:  # a page shifted under the listing: judge it once
+                twice.append(obj.object_id)
+                continue
+            ids.add(obj.object_id)
             yield obj
     except PartialListing as exc:
         rtype = ObjectKind.SECRET_SCOPE.value if kind is ObjectKind.SECRET_ACL else kind.value
@@ -311,6 +344,12 @@ def _listed(reader: WorkspaceReader, kind: ObjectKind, obs: Observation) -> Iter
             ListingGap(kind.value, rtype, exc.page, exc.delivered, exc.what, exc.cause, exc.api)
         )
         obs.seen[rtype] = frozenset() if kind is ObjectKind.SECRET_ACL else frozenset(ids)
+    finally:
+        if twice:
+            shown = ", ".join(twice[:10]) + (
+                f" and {len(twice) - 10} more" if len(twice) > 10 else ""
+            )
+            obs.notes.append(f"{kind.value} listed more than once, evaluated once: {shown}")
 
 
 @dataclass
@@ -327,6 +366,7 @@ class Observation:
     discovered: Counter[str] = field(default_factory=Counter)
     gaps: list[ListingGap] = field(default_factory=list)
     seen: dict[str, frozenset[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def snapshot(self, kept: Sequence[Resource]) -> Snapshot:
         """The Snapshot of this observation holding `kept` (all, or those the plan needs)."""
@@ -341,4 +381,5 @@ class Observation:
             sources=self.sources,
             gaps=tuple(self.gaps),
             seen=dict(self.seen),
+            notes=tuple(self.notes),
         )

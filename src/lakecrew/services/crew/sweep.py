@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -101,6 +101,7 @@ class SweepResult:
     tickets: int
     refused: str | None = None
     gaps: tuple[ListingGap, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -116,6 +117,7 @@ class SweepResult:
             "apply": self.apply,
             "complete": self.complete,
             "gaps": [g.as_dict() for g in self.gaps],
+            "notes": list(self.notes),
             "discovered": self.discovered,
             "evaluated": self.evaluated,
             "findings": [_finding_dict(tf) for tf in self.findings],
@@ -236,6 +238,7 @@ class Sweeper:
         start = d.clock.now()
         sweep_id = new_sweep_id(start)
         base = SweepRow(sweep_id, scope, phase, apply, start, None, 0, 0, 0, 0, "running")
+        _close_dead_sweeps(d, scope, sweep_id, start)
         d.ledger.put_sweep(base)
         try:
             result = self._steps(
@@ -375,6 +378,7 @@ class Sweeper:
             len(tickets),
             refused,
             snap.gaps,
+            snap.notes,
         )
 
     def _tickets(
@@ -455,3 +459,20 @@ def refuse_if_blocked(result: SweepResult) -> None:
             "(`lakecrew sweep` without --apply), then raise the limits or "
             "exempt resources",
         )
+
+
+def _close_dead_sweeps(d: CrewDeps, scope: str, sweep_id: str, now: datetime) -> None:
+    """A `running` row of this scope belongs to a process that died: this sweep holds the
+    scope's lock, so no other sweep of it runs. Close those rows as `aborted`."""
+    dead = [
+        replace(
+            r,
+            status="aborted",
+            finished_at=now,
+            error=f"the sweep process ended before finishing; closed by sweep {sweep_id}",
+        )
+        for r in d.ledger.sweeps(scope)
+        if r.status == "running" and r.workspace == scope
+    ]
+    for row in dead:
+        d.ledger.put_sweep(row)

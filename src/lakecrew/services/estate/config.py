@@ -32,7 +32,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from lakecrew.core.errors import NotFound
+from lakecrew.core.errors import UnknownName
 from lakecrew.services.estate.notify_config import NotifyConfig
 from lakecrew.services.estate.yamlpos import (
     ConfigProblems,
@@ -41,6 +41,7 @@ from lakecrew.services.estate.yamlpos import (
     load_yaml_file,
     validate_model,
 )
+from lakecrew.services.mlops.config import MlopsConfig
 
 CONFIG_FILENAME = "lakecrew.yaml"
 CONFIG_VERSION = 1
@@ -199,6 +200,9 @@ class Rollout(_Strict):
     phases: dict[Environment, Annotated[int, Field(ge=1, le=4)]] = Field(
         default_factory=_default_phases
     )
+    # workspaces the crew may act in (phase 2+) before their Board approval is `approved`;
+    # every other unapproved workspace is swept at phase 1 whatever its phase says
+    act_unapproved: list[str] = Field(default_factory=list)
 
     def phase_for(self, environment: Environment) -> int:
         return self.phases.get(environment, 1)
@@ -269,16 +273,20 @@ class EstateConfig(_Strict):
     sop_pack: Path | None = None
     budgets: list[Budget] = Field(default_factory=list)
     crew: CrewConfig = Field(default_factory=CrewConfig)
+    mlops: MlopsConfig = Field(default_factory=MlopsConfig)
     notifications: NotifyConfig | None = None
 
     def workspace(self, name: str) -> WorkspaceConfig:
-        """The workspace called ``name``; NotFound lists the registered names."""
+        """The workspace called ``name``; UnknownName (exit 2, "did you mean") otherwise."""
         for ws in self.workspaces:
             if ws.name == name:
                 return ws
-        raise NotFound(
-            f"workspace {name!r} is not registered in lakecrew.yaml",
-            fix=f"use one of: {', '.join(self.names())}",
+        raise UnknownName(
+            "workspace",
+            name,
+            self.names(),
+            where="lakecrew.yaml",
+            fix="list the registered workspaces with `lakecrew estate summary`",
         )
 
     def names(self) -> list[str]:

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from lakecrew.core.errors import DataError, LakecrewError, UsageError
+from lakecrew.core.shapes import is_single_task_job, merge_records, normalize_job
 from lakecrew.ports.workspace import (
     ID_FIELD,
     ObjectKind,
@@ -49,6 +50,7 @@ LIST_KEYS: Mapping[str, ObjectKind] = {
     "jobs": ObjectKind.JOB,
     "policies": ObjectKind.CLUSTER_POLICY,
     "warehouses": ObjectKind.WAREHOUSE,
+    "endpoints": ObjectKind.WAREHOUSE,  # /api/2.0/sql/endpoints, before warehouses
     "instance_pools": ObjectKind.INSTANCE_POOL,
     "scopes": ObjectKind.SECRET_SCOPE,
     "items": ObjectKind.SECRET_ACL,
@@ -59,6 +61,7 @@ NAME_HINTS: tuple[tuple[str, ObjectKind | None], ...] = (
     (r"polic", ObjectKind.CLUSTER_POLICY),
     (r"pool", ObjectKind.INSTANCE_POOL),
     (r"warehouse", ObjectKind.WAREHOUSE),
+    (r"endpoint", ObjectKind.WAREHOUSE),
     (r"acl", ObjectKind.SECRET_ACL),
     (r"scope", ObjectKind.SECRET_SCOPE),
     (r"job", ObjectKind.JOB),
@@ -96,6 +99,8 @@ class Issue(Protocol):
 
 
 RecordCheck = Callable[[ObjectKind, Any], Sequence[Issue]]
+# The record a workspace already holds for (kind, id), or None (to merge a re-import into).
+Existing = Callable[[ObjectKind, str], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -126,21 +131,64 @@ class ExportBundle:
     """Everything read from an export, validated and not yet written."""
 
     objects: dict[ObjectKind, dict[str, WorkspaceObject]] = field(default_factory=dict)
+    origin: dict[tuple[ObjectKind, str], str] = field(default_factory=dict)  # where first read
     conf: dict[str, str | None] = field(default_factory=dict)
     tables: dict[str, list[pa.Table]] = field(default_factory=dict)
     notes: Counter[str] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
 
 
-def _files(path: Path) -> list[Path]:
-    if not path.exists():
-        raise UsageError(f"{path} does not exist", fix="pass an export file or folder")
+def _files(path: Path, skipped: list[str]) -> list[Path]:
+    """Regular files under `path`; links that loop or lead to devices, pipes or sockets are
+    listed in `skipped` with the reason (never read: /dev/zero would never end)."""
+    try:
+        path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise UsageError(
+            f"{path} does not exist or is a symlink loop", fix="pass an export file or folder"
+        ) from None
     if path.is_file():
         return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a regular file or folder", fix="pass exports")
+    files = []
+    for p in sorted(path.rglob("*")):
+        if p.name.startswith("."):
+            continue
+        try:
+            p.resolve(strict=True)
+        except (OSError, RuntimeError):
+            skipped.append(f"{p.relative_to(path)} (a symlink loop or broken link)")
+            continue
+        if p.is_file():
+            files.append(p)
+        elif not p.is_dir():
+            skipped.append(f"{p.relative_to(path)} (not a regular file)")
+    return files
+
+
+MAX_JSON_BYTES = 512 * 1024 * 1024
+_INT64 = 2**63
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 19 or not -_INT64 <= int(text) < 2**64:
+        raise ValueError(f"integer {text[:20]}... does not fit in 64 bits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:20]} overflows a double")
+    return value
 
 
 def _load_json(path: Path, where: str) -> Any:
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise DataError(
+            f"file is over {MAX_JSON_BYTES // 2**20} MB", where=where, fix="split the export"
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -148,13 +196,19 @@ def _load_json(path: Path, where: str) -> Any:
     if not text.strip():
         raise DataError("empty file", where=where, fix="re-export it, or remove it")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_bounded_int, parse_float=_finite_float)
+    except RecursionError:
+        raise DataError(
+            "JSON nested too deeply to read", where=where, fix="re-export the file"
+        ) from None
     except json.JSONDecodeError as exc:
         raise DataError(
             f"truncated or invalid JSON at line {exc.lineno} col {exc.colno}",
             where=where,
             fix="re-export the file (e.g. `databricks clusters list -o json > clusters.json`)",
         ) from None
+    except ValueError as exc:
+        raise DataError(str(exc), where=where, fix="check the exported values") from None
 
 
 def _hint(path: Path) -> tuple[bool, ObjectKind | None]:
@@ -244,30 +298,86 @@ def _add_records(
 ) -> None:
     scope = _acl_scope(doc, path, where) if kind is ObjectKind.SECRET_ACL else ""
     target = bundle.objects.setdefault(kind, {})
-    for i, record in enumerate(records):
+    for i, raw in enumerate(records):
         place = f"{where}: record {i}"
-        if not isinstance(record, dict):
+        if not isinstance(raw, dict):
             raise DataError("expected a JSON object", where=place, fix="re-export the file")
-        object_id = _record_id(kind, record, place)
+        object_id = _record_id(kind, raw, place)
         if kind is ObjectKind.SECRET_ACL:
             object_id = secret_acl_id(scope, object_id)
         else:  # ids of workspace objects are not personal data; principals (emails) may be
             place = f"{place} ({kind.value} {object_id})"
-        issues = list(check(kind, record)) if check else []
-        errors = [x for x in issues if x.severity == "error"]
-        if errors:
-            more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-            raise DataError(
-                f"field {errors[0].path}: {errors[0].problem}{more}",
-                where=place,
-                fix="correct the record or re-export the file",
-            )
-        for x in issues:
-            generic = re.sub(r"\[\d+\]", "[]", x.path)
-            bundle.notes[f"{where}: {kind.value} field {generic}: {x.problem}"] += 1
-        if object_id in target:
-            bundle.notes[f"{where}: {kind.value} listed again (the later one is kept)"] += 1
+        record = raw
+        if kind is ObjectKind.JOB and is_single_task_job(raw):
+            record = normalize_job(raw)
+            bundle.notes[
+                f"{where}: jobs {object_id}: Jobs API 2.0 single-task shape, read as one task "
+                "(tasks[0], key main)"
+            ] += 1
+        _check_record(bundle, kind, record, check, where=where, place=place)
+        prior = target.get(object_id)
+        if prior is not None:
+            old = prior.data
+            record = _merged(bundle, (kind, object_id), old, record, where, earlier=True)
+        else:
+            bundle.origin[(kind, object_id)] = where
         target[object_id] = WorkspaceObject(kind, object_id, record)
+
+
+def _check_record(
+    bundle: ExportBundle,
+    kind: ObjectKind,
+    record: dict[str, Any],
+    check: RecordCheck | None,
+    *,
+    where: str,
+    place: str,
+) -> None:
+    issues = list(check(kind, record)) if check else []
+    errors = [x for x in issues if x.severity == "error"]
+    if errors:
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise DataError(
+            f"field {errors[0].path}: {errors[0].problem}{more}",
+            where=place,
+            fix="correct the record or re-export the file",
+        )
+    for x in issues:
+        generic = re.sub(r"\[\d+\]", "[]", x.path)
+        bundle.notes[f"{where}: {kind.value} field {generic}: {x.problem}"] += 1
+
+
+def _merged(
+    bundle: ExportBundle,
+    key: tuple[ObjectKind, str],
+    old: Mapping[str, Any],
+    new: dict[str, Any],
+    where: str,
+    *,
+    earlier: bool,
+) -> dict[str, Any]:
+    """Merge a record read again into the one read before; a note names the id and what the
+    later record lacked (kept from the earlier one)."""
+    kind, object_id = key
+    merged, kept = merge_records(old, new)
+    first = bundle.origin.get(key, "the workspace") if earlier else "the workspace"
+    what = f"{kind.value} {object_id} listed again ({first} and {where}): merged"
+    if kept:
+        shown = ", ".join(kept[:4]) + (f" and {len(kept) - 4} more" if len(kept) > 4 else "")
+        what += f"; kept from the richer earlier record: {shown}"
+    bundle.notes[what] += 1
+    return merged
+
+
+def _merge_into_existing(bundle: ExportBundle, existing: Existing) -> None:
+    """Merge every record the store already holds (a re-import keeps what it knew)."""
+    for kind, objs in bundle.objects.items():
+        for oid, obj in list(objs.items()):
+            old = existing(kind, oid)
+            if old is not None and dict(old) != dict(obj.data):
+                new = dict(obj.data)
+                data = _merged(bundle, (kind, oid), old, new, "this import", earlier=False)
+                objs[oid] = WorkspaceObject(kind, oid, data)
 
 
 def _add_conf(bundle: ExportBundle, doc: Any, where: str) -> None:
@@ -293,7 +403,7 @@ def read_exports(
     """Read and validate every export file under `path`; raises before anything is written."""
     bundle = ExportBundle()
     root = path if path.is_dir() else path.parent
-    files = _files(path)
+    files = _files(path, bundle.skipped)
     for done, file in enumerate(files):
         if on_progress:
             on_progress(done, len(files))
@@ -324,6 +434,13 @@ def read_exports(
             bundle.skipped.append(str(file.relative_to(root)))
     if on_progress:
         on_progress(len(files), len(files))
+    if not bundle.objects and not bundle.tables and not bundle.conf:
+        skipped = "; ".join(bundle.skipped[:5]) or "no files"
+        raise DataError(
+            f"nothing to import under {path} (skipped: {skipped})",
+            where=str(path),
+            fix="pass a folder of JSON exports or CSV/Parquet system-table exports",
+        )
     return bundle
 
 
@@ -337,13 +454,15 @@ def import_workspace(
     read_parquet: ParquetReader | None = None,
     mode: str = "append",
     on_progress: Progress | None = None,
+    existing: Existing | None = None,
 ) -> ImportReport:
     """Import a workspace export (file or folder) into `store` and the system tables.
 
     `check_record(kind, record)` validates each object's field types (the composition root passes
     the SDK-based check of the local adapter); `read_parquet` reads Parquet files;
-    `on_progress(done, total)` is called per file read. Nothing is written unless every file is
-    valid.
+    `on_progress(done, total)` is called per file read; `existing(kind, id)` returns what the
+    store already holds, so a re-import merges into it (a richer record is never replaced by a
+    poorer one). Nothing is written unless every file is valid.
     """
     if store.name != workspace_name:
         raise UsageError(
@@ -353,6 +472,8 @@ def import_workspace(
     bundle = read_exports(
         Path(path), check_record=check_record, read_parquet=read_parquet, on_progress=on_progress
     )
+    if existing is not None:
+        _merge_into_existing(bundle, existing)
     tables: dict[str, int] = {}
     for full_name, parts in sorted(bundle.tables.items()):
         table = pa.concat_tables(parts, promote_options="permissive")

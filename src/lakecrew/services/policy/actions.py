@@ -135,3 +135,30 @@ class SetAutoStop(ActionSpec):
     action: {name: set_autostop, params: {minutes: 30}}
     ```
     """
+
+
+class ArchiveModelVersionParams(_P):
+    restrict_to_owner: bool = Field(True, description="leave only the owner on the model's ACL")
+
+
+@ACTIONS.register("archive_model_version", params=ArchiveModelVersionParams, destructive=False)
+class ArchiveModelVersion(ActionSpec):
+    """Archive a stale model version (SOP 1.7.1, phase 3): remove its aliases, tag it
+    `gov.lifecycle=archived` with when and why, restrict the model's permissions to its owner.
+    Nothing is deleted; `lakecrew rollback` restores aliases, tags and permissions.
+
+    ```yaml
+    action: {name: archive_model_version, params: {restrict_to_owner: true}}
+    ```
+    """
+
+
+@ACTIONS.register("add_model_tags", destructive=False)
+class AddModelTags(ActionSpec):
+    """Add the project tags of lakecrew.yaml (`mlops.project_tags`, the model's owner) that a
+    registered model lacks; existing tags are kept.
+
+    ```yaml
+    action: {name: add_model_tags}
+    ```
+    """
