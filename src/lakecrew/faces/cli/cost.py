@@ -8,8 +8,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -17,7 +15,6 @@ from rich.table import Table
 from lakecrew.core.errors import UsageError
 from lakecrew.faces.cli.console import dumps, emit, render_mapping
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
-from lakecrew.services.finops.charts import CHARTS
 from lakecrew.services.finops.csv_series import detect_csv
 from lakecrew.services.finops.focus import focus_csv, focus_export, focus_metadata, sub_accounts
 from lakecrew.services.finops.reports import Period, cost_report
@@ -133,6 +130,8 @@ def export_cmd(
     if target.suffix == ".csv":
         tmp.write_text(focus_csv(table), encoding="utf-8")
     else:
+        import pyarrow.parquet as pq
+
         pq.write_table(table, tmp)
     tmp.replace(target)
     meta = target.with_name(target.name + ".metadata.json")
@@ -156,6 +155,8 @@ def _period(text: str) -> Period:
 def write_report_files(data: dict[str, Any], out: Path) -> None:
     """report.json, report.md (embedding the charts), <table>.csv, <table>.parquet and the PNG
     charts under `out` (each rendered first, then written whole and renamed)."""
+    from lakecrew.adapters.local.charts import CHARTS
+
     files: dict[str, bytes] = {name: render(data) for name, render in CHARTS.items()}
     files["report.json"] = (dumps(data) + "\n").encode()
     files["report.md"] = markdown(data, charts=list(CHARTS)).encode()
@@ -170,6 +171,9 @@ def write_report_files(data: dict[str, Any], out: Path) -> None:
 
 
 def _parquet(rows: list[dict[str, Any]]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     flat = [_flat(r) for r in rows]
     fields = list(dict.fromkeys(k for r in flat for k in r))
     table = pa.Table.from_pylist([{f: r.get(f) for f in fields} for r in flat])

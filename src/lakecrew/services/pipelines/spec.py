@@ -29,7 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from lakecrew.services.pipelines.kafka_spec import validate_kafka_options
+from lakecrew.core.kafka_spec import validate_kafka_options
 from lakecrew.services.privacy.kinds import Classification, MaskMethod, PiiKind, label_for
 from lakecrew.services.privacy.masking import ColumnMask
 from lakecrew.services.quality.coercion import DEFAULT_DATE_FORMATS, DEFAULT_NULLS, ColumnCoercion

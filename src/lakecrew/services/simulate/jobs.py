@@ -14,7 +14,6 @@ from lakecrew.services.simulate.catalogue import (
     SKU_JOBS,
     SKU_JOBS_SERVERLESS,
     SPARK_VERSIONS,
-    sim_email,
 )
 from lakecrew.services.simulate.clusters import ClusterPlan, build_cluster, person
 from lakecrew.services.simulate.model import Clock, SimJob, UsageStream, WorkspaceBuild, rng_for
@@ -309,8 +308,3 @@ def _latest_run_cluster(  # noqa: PLR0917 - private helper, called once
                 "run_id": str(run_id),
             }
         )
-
-
-def sim_owner(team: str) -> str:
-    """The owning team's address at the simulated domain."""
-    return sim_email(team)
