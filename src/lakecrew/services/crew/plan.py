@@ -196,7 +196,7 @@ def build_plan(
         for kind, res, target in act.subjects(found, sit, params):
             aid = action_id(f.fingerprint, f.action, target)
             status, reason, due = _decide(
-                f.action,
+                act,
                 tf,
                 res,
                 snap,
@@ -206,7 +206,6 @@ def build_plan(
                 settings=settings,
                 now=now,
                 target=target,
-                act=act,
             )
             if status is None:
                 continue  # already applied, or in flight: nothing new
@@ -259,7 +258,7 @@ def _after_termination(actions: list[PlannedAction]) -> list[PlannedAction]:
 
 
 def _decide(
-    action: str,
+    act: Action,
     tf: TrackedFinding,
     res: Resource,
     snap: Snapshot,
@@ -270,8 +269,8 @@ def _decide(
     settings: CrewSettings,
     now: datetime,
     target: Mapping[str, Any],
-    act: Action,
 ) -> tuple[PlanStatus | None, str, datetime | None]:
+    action = act.name
     if prior is not None and prior.status in ("applied", "intent", "rolling_back"):
         return None, "", None
     if prior is not None and prior.status == "rolled_back":

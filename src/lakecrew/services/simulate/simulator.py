@@ -281,7 +281,7 @@ def _shadow_streams(ws: SimWorkspace) -> list[UsageStream]:
     ]
 
 
-def _finish(  # noqa: PLR0917 - private helper, called once
+def _finish(  # noqa: PLR0913, PLR0917 - private helper of the simulator, called once
     sinks: SimulationSink,
     out: _Writer,
     report: SimulationReport,
