@@ -1,4 +1,8 @@
-"""Medallion benchmark: lakecrew's local engine vs hand-written DuckDB, pandas + GE, local PySpark.
+"""Medallion benchmark: lakecrew's local engine vs its peers and the I/O floor.
+
+Peers: hand-written DuckDB (as first written, and tightened: medallion_peers.py), idiomatic lazy
+Polars (streaming, ``sink_delta``, group_by + gather for the latest row per key), pandas + GE,
+local PySpark; the I/O floor (read the CSV files, write one Delta table once) is a reported line.
 
 Usage: .venv/bin/python -m benchmarks.bench_medallion [--rows N] [--repeats R] [--quick]
        [--skip pandas_ge,spark]   (default 10,000,000 rows; --quick = 200,000 rows, 1 repeat)
@@ -9,8 +13,10 @@ dedupe on case_id keeping the latest update, three gold aggregates; bronze (raw 
 file, row in file, ingested-at), silver, quarantine and gold written as Delta. Each step runs in
 its own process (harness.py): peak RSS of the process, and the time of the work itself (imports,
 lakecrew's Context.open and Spark's session start excluded; Spark's start shows as startup_s).
-Targets (issue 6): lakecrew within 1.3x of DuckDB, >= 10x faster than pandas + GE, faster than
-local PySpark, peak memory under 2 GiB at 10M rows. The verdict line says which hold.
+Targets (issues 6 and 15): lakecrew within 1.3x of DuckDB, >= 10x faster than pandas + GE, faster
+than local PySpark and than Polars, within 2x of the I/O floor, peak memory under 2 GiB at 10M
+rows. The verdict line says which hold. Every implementation must produce the same counts (the
+floor only bronze's); the run fails otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import child_main, measure, report
+from benchmarks.medallion_peers import run_duckdb_tight, run_floor, run_polars
 from benchmarks.medallion_spark import run_spark
 from benchmarks.medallion_work import (
     COUNTRIES,
@@ -139,9 +146,23 @@ COUNT_KEYS = ("bronze", "silver", "quarantine", "warned", *GOLD_SQL)
 ``warned``, the failures of the two warn-only checks (evidence all ten checks ran)."""
 
 
+FLOOR = "io_floor"
+
+
 def same_counts(results: list[Any]) -> list[str]:
-    """Lines describing count disagreements between implementations (empty when they agree)."""
-    counts = {r.name: {k: r.extra.get(k) for k in COUNT_KEYS} for r in results}
+    """Lines describing count disagreements between implementations (empty when they agree).
+
+    The I/O floor does none of the work: only its bronze count must match."""
+    counts = {
+        r.name: {k: r.extra.get(k) for k in (("bronze",) if r.name == FLOOR else COUNT_KEYS)}
+        for r in results
+    }
+    bronze = {c["bronze"] for c in counts.values()}
+    counts = {n: c for n, c in counts.items() if n != FLOOR}
+    if len(bronze) > 1:
+        return [f"{name}: {json.dumps(c)}" for name, c in counts.items()] + [
+            f"{FLOOR}: bronze {sorted(bronze)}"
+        ]
     if len({json.dumps(c, sort_keys=True) for c in counts.values()}) <= 1:
         return []
     return [f"{name}: {json.dumps(c)}" for name, c in counts.items()]
@@ -161,6 +182,9 @@ STEPS = {
     "gen": step_gen,
     "lakecrew": step_lakecrew,
     "duckdb": _baseline(run_duckdb),
+    "duckdb_tight": _baseline(run_duckdb_tight),
+    "polars": _baseline(run_polars),
+    FLOOR: _baseline(run_floor),
     "pandas_ge": _baseline(run_pandas_ge),
     "spark": _baseline(run_spark),
 }
@@ -179,7 +203,8 @@ def main(argv: list[str]) -> int:
     args = {"rows": rows, "src": str(src), "work": str(OUT.resolve())}
     measure("bench_medallion", "gen", args, repeats=1)
     skip = {s for s in opts.skip.split(",") if s}
-    names = [n for n in ("lakecrew", "duckdb", "pandas_ge", "spark") if n not in skip]
+    every = ("lakecrew", "duckdb", "duckdb_tight", "polars", FLOOR, "pandas_ge", "spark")
+    names = [n for n in every if n not in skip]
     results, failed = [], {}
     for n in names:
         try:
@@ -190,7 +215,8 @@ def main(argv: list[str]) -> int:
             # A baseline that cannot finish (e.g. out of memory) is reported as failed, not
             # silently dropped, and the others still get their table.
             failed[n] = str(exc).strip().splitlines()[-1][:200]
-    report(f"medallion pipeline at {rows:,} rows (median of {repeats})", results, "duckdb")
+    title = f"medallion pipeline at {rows:,} rows (median of {repeats})"
+    report(title + ", ratio vs lakecrew", results, "lakecrew")
     by = {r.name: r for r in results}
     lc = by["lakecrew"]
     verdict = {"peak_under_2GiB": lc.peak < 2048}
@@ -200,6 +226,12 @@ def main(argv: list[str]) -> int:
         verdict["10x_faster_than_pandas_ge"] = by["pandas_ge"].median_s >= 10 * lc.median_s
     if "spark" in by:
         verdict["faster_than_pyspark"] = lc.median_s < by["spark"].median_s
+    if "polars" in by:
+        verdict["faster_than_polars"] = lc.median_s < by["polars"].median_s
+    if "duckdb_tight" in by:
+        verdict["faster_than_tight_duckdb"] = lc.median_s < by["duckdb_tight"].median_s
+    if FLOOR in by:
+        verdict["within_2x_io_floor"] = lc.median_s <= 2 * by[FLOOR].median_s
     for n, why in failed.items():
         print(f"{n}: FAILED, not measured ({why})")
     print("targets:", json.dumps(verdict))

@@ -79,10 +79,40 @@ class SafetyRefusal(LakecrewError):
     """An action was refused by a safety rule (phase gate, blast radius, running workload)."""
 
 
+class Unreachable(Transient):
+    """The host of a workspace cannot be reached at all (DNS, refused, timed out): every call
+    to it would fail the same way, so the run stops with one line instead of trying each API."""
+
+
+# Why one API (a listing, the workspace conf) could not be read, as PartialListing.cause /
+# Unavailable.cause: the identity is not authenticated, lacks a permission, the feature is not
+# enabled (404/501), the answer was malformed (bad JSON, truncated, page-token loop), or it kept
+# failing (429/5xx past the retry budget).
+CAUSES = ("not_authenticated", "permission", "not_enabled", "malformed", "failed")
+
+
+class Unavailable(LakecrewError):
+    """One API of a workspace cannot be read (see CAUSES); the other APIs may still answer."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        api: str,
+        cause: str,
+        where: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.api = api
+        self.cause = cause
+        super().__init__(what, where=where, fix=fix)
+
+
 class PartialListing(Transient):
     """A listing stopped at a failed page: `delivered` objects were yielded before it.
 
-    `page` is the 1-based number of the page that failed, when the listing knows it.
+    `page` is the 1-based number of the page (request) that failed, when the listing knows it;
+    `cause` says why (one of CAUSES); `api` is the call, e.g. "clusters.list".
     """
 
     def __init__(
@@ -94,8 +124,12 @@ class PartialListing(Transient):
         page: int | None = None,
         where: str | None = None,
         fix: str | None = None,
+        cause: str = "failed",
+        api: str | None = None,
     ) -> None:
         self.kind = kind
         self.delivered = delivered
         self.page = page
+        self.cause = cause
+        self.api = api
         super().__init__(what, where=where, fix=fix)

@@ -77,6 +77,15 @@ class TableStore(Protocol):
         """Rows of the live version (optionally only those whose columns equal ``where``)."""
         ...
 
+    def lookup(
+        self, full_name: str, keys: Sequence[str], probe: pa.Table, columns: Sequence[str]
+    ) -> pa.Table:
+        """``columns`` of the rows whose ``keys`` equal those of a row of ``probe``.
+
+        Rows with a null key part never match (as in MERGE). An absent table holds no rows.
+        """
+        ...
+
     def count(self, full_name: str) -> int:
         """Rows of the live version (from file metadata where the format keeps it)."""
         ...

@@ -7,7 +7,8 @@ Used by the contract tests and the benchmark: the real `databricks-sdk` talks re
   test). Calls with the same key answer in recording order; the last one repeats.
   `load_calls(dir)` reads one JSON file per call: `{"method", "path", "query", "expect",
   "status", "headers", "body"}` (body in the exact REST shape).
-- Faults: a call may carry `status` 429 with `Retry-After`, 500, 403 ... and a `times` count.
+- Faults: a call may carry `status` 429 with `Retry-After`, 500, 403 ... and a `times` count;
+  `raw` bytes (e.g. malformed JSON) and the `X-Replay-Truncate: n` header (a body cut short).
 - `SyntheticWorkspace`: /api/2.1/clusters/list and /api/2.2/jobs/list for a workspace of any
   size, generated page by page (page token = offset), so 100,000 objects cost no memory here;
   `fail_pages` scripts 500s for given (kind, page) pairs.
@@ -30,6 +31,9 @@ from urllib.parse import parse_qs, urlsplit
 from lakecrew.demo.local_http import LocalHttpServer
 
 TOKEN = "dapi-replay-not-a-secret"
+# A recording (or handler answer) carrying this header sends only that many bytes of its body
+# after announcing the full Content-Length, then closes the connection: a truncated body.
+TRUNCATE_HEADER = "X-Replay-Truncate"
 
 Answer = tuple[int, dict[str, str], bytes, str]  # status, headers, body, content type
 Handler = Callable[["Request"], Answer | None]
@@ -178,12 +182,18 @@ class DatabricksReplay(LocalHttpServer):
                     server.count += 1
                     if server.keep_seen:
                         server.seen.append(Request(**{**req.__dict__, "status": status}))
+                headers = dict(headers)
+                cut = headers.pop(TRUNCATE_HEADER, None)
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(payload)))
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
+                if cut is not None:  # a body cut short: promise all, send part, hang up
+                    self.wfile.write(payload[: int(cut)])
+                    self.close_connection = True
+                    return
                 self.wfile.write(payload)
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from lakecrew.services.crew.plan import CrewSettings
     from lakecrew.services.crew.service import CrewService
     from lakecrew.services.crew.sweep import CrewDeps
+    from lakecrew.services.notify.pipeline import AlertPipeline
 
 AUDIT_TABLE = "system.access.audit"
 
@@ -243,6 +244,14 @@ class Context:
         return LocalTicketStore(self.layout.state_dir / "tickets.db")
 
     @cached_property
+    def alerts(self) -> AlertPipeline | None:
+        """Routed alerts through the durable outbox (`.lakecrew/outbox.db`); None without a
+        `notifications:` section in lakecrew.yaml."""
+        from lakecrew.wiring.notify import alert_pipeline
+
+        return alert_pipeline(self)
+
+    @cached_property
     def locks(self) -> WorkspaceLocks:
         from lakecrew.adapters.local.lock import FileLocks
 
@@ -270,6 +279,7 @@ class Context:
             observer=self.observer,
             clock=self.clock,
             settings=self.crew_settings,
+            alerts=self.alerts,
         )
 
     @cached_property

@@ -314,3 +314,16 @@ def test_budgets_are_validated(tmp_path: Path) -> None:
     fixed = text.replace("[80, 50]", "[50, 80]")
     p = the_problem(tmp_path, fixed)
     assert p.where.endswith(":37") and "budget for unknown project 'tb'" in p.what
+
+
+def test_databricks_warehouse_and_timeouts_load_and_are_refused_on_local(tmp_path: Path) -> None:
+    extra = "    warehouse_id: abc123\n    timeouts: {connect_timeout_seconds: 5}\n"
+    host = "    host: https://adb-1.1.azuredatabricks.net\n"
+    config = load_estate(write(tmp_path, GOOD.replace(host, host + extra)), require_approved=True)
+    [remote] = [w for w in config.workspaces if w.backend == "databricks"]
+    assert remote.warehouse_id == "abc123" and remote.timeouts is not None
+    assert remote.timeouts.connect_timeout_seconds == 5
+    assert remote.timeouts.retry_budget_seconds == 300
+    local = GOOD.replace("    backend: local\n", "    backend: local\n    warehouse_id: w1\n")
+    p = the_problem(tmp_path, local)
+    assert "warehouse_id only apply to backend databricks" in p.what

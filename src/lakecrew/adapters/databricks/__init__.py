@@ -24,6 +24,13 @@ def databricks_client(ws_config: Any, *, options: ClientOptions | None = None) -
             where=f"lakecrew.yaml workspace {ws_config.name}",
             fix="set backend: databricks with host and auth_profile",
         )
+    if options is None and getattr(ws_config, "timeouts", None) is not None:
+        t = ws_config.timeouts
+        options = ClientOptions(
+            retry_timeout_seconds=t.retry_timeout_seconds,
+            retry_budget_seconds=t.retry_budget_seconds,
+            connect_timeout_seconds=t.connect_timeout_seconds,
+        )
     return build_client(host=ws_config.host, profile=ws_config.auth_profile, options=options)
 
 

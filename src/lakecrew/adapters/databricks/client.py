@@ -11,18 +11,33 @@ default settings, retries for about 5 minutes offline; every client here is buil
 `retry_timeout_seconds` and `http_timeout_seconds` bounded (ClientOptions).
 
 Retries: the SDK itself retries 429 and 503 honouring `Retry-After`, and connection failures,
-until `retry_timeout_seconds`. `RetryingApiClient` adds bounded exponential backoff with jitter
-for the other 5xx answers (500, 502, 504), per request, so a listing resumes at the failed page.
+until `retry_timeout_seconds` per call. `RetryingApiClient` adds bounded exponential backoff with
+jitter for the other 5xx answers (500, 502, 504) and truncated bodies, per request, so a listing
+resumes at the failed page. Every sleep of both counts against `retry_budget_seconds`, a budget
+for the whole client (one sweep), so a 429 storm cannot stretch a run without end.
+
+Unreachable hosts: `build_client` first resolves the host and opens one TCP connection (within
+`connect_timeout_seconds`, 30 s by default), so a wrong host, a DNS failure or a closed port is
+one clear `Unreachable` line at once instead of minutes of retries per API; connection failures
+later in a run are retried for at most `connect_timeout_seconds`, after which the client stops
+calling the host (every further call raises `Unreachable` at once).
+
+Pages: `listing(api)` counts the requests of one listing; a repeated page token, a body that is
+not JSON or a body cut short is an error naming the API and the page (`PageError`).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import requests
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.clock import Clock, RealClock
 from databricks.sdk.config import Config
@@ -36,40 +51,135 @@ from databricks.sdk.service.sql import StatementExecutionAPI, WarehousesAPI
 from databricks.sdk.service.workspace import SecretsAPI
 
 from lakecrew.adapters.databricks.errors import clean_message, is_server_error
-from lakecrew.core.errors import ConfigError
+from lakecrew.core.errors import ConfigError, DataError, Transient, Unreachable
 
 T = TypeVar("T")
+_TRUNCATED = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
 
 
 @dataclass(frozen=True)
 class ClientOptions:
-    """Timeouts and retry budget of one client (seconds)."""
+    """Timeouts and retry budgets of one client (seconds).
+
+    `retry_timeout_seconds`: the SDK's budget per call (429/503 and connection retries);
+    `retry_budget_seconds`: all retry sleeps of the client together (one sweep);
+    `connect_timeout_seconds`: how long a host may stay unreachable before the run stops.
+    """
 
     retry_timeout_seconds: int = 60
     http_timeout_seconds: float = 30.0
     max_attempts: int = 5
     backoff_base: float = 0.5
     backoff_cap: float = 10.0
+    retry_budget_seconds: float = 300.0
+    connect_timeout_seconds: float = 30.0
+
+
+class PageError(DataError):
+    """A page of a listing could not be used: not JSON, cut short, or a repeated page token."""
+
+
+@dataclass
+class _Listing:
+    """The requests of one listing in progress (see RetryingApiClient.listing)."""
+
+    api: str
+    pages: int = 0
+    tokens: set[str] = field(default_factory=set)
+
+
+class BudgetClock(Clock):
+    """A databricks.sdk Clock whose sleeps share one budget; past it, `sleep` raises Transient."""
+
+    def __init__(self, inner: Clock, budget: float) -> None:
+        self.inner = inner
+        self.budget = budget
+        self.spent = 0.0
+
+    def time(self) -> float:
+        return self.inner.time()
+
+    def sleep(self, seconds: float) -> None:
+        if self.spent + seconds > self.budget:
+            raise Transient(
+                f"the retry budget of {self.budget:g} s for this workspace is used up "
+                f"({self.spent:.0f} s spent waiting on 429/5xx answers)",
+                fix="retry later, or raise timeouts.retry_budget_seconds in lakecrew.yaml",
+            )
+        self.spent += seconds
+        self.inner.sleep(seconds)
 
 
 class RetryingApiClient(ApiClient):
-    """The SDK's ApiClient with bounded backoff on 5xx answers (the SDK only retries 429/503)."""
+    """The SDK's ApiClient with bounded backoff on 5xx answers (the SDK only retries 429/503),
+    a cap on how long a host may be unreachable, and page checks for listings."""
 
     def __init__(self, cfg: Config, options: ClientOptions, clock: Clock) -> None:
         super().__init__(cfg)
         self.options = options
         self.clock = clock
         self.attempts = 0  # total HTTP calls made through `do`, for tests and benchmarks
+        self.unreachable: str | None = None  # once set, every call fails at once
+        self._down_since: float | None = None
+        self._listing: _Listing | None = None
+        # The SDK retries connection failures for its whole per-call budget; cap that at
+        # connect_timeout_seconds (the SDK's own retry predicate, consulted per failure).
+        inner = self._api_client
+        sdk_is_retryable = inner._is_retryable
+        inner._is_retryable = self._is_retryable_within_connect_budget(sdk_is_retryable)  # type: ignore[method-assign,assignment]
+
+    def _is_retryable_within_connect_budget(
+        self, sdk_is_retryable: Callable[[BaseException], str | None]
+    ) -> Callable[[BaseException], str | None]:
+        def is_retryable(err: BaseException) -> str | None:
+            if isinstance(err, requests.ConnectionError):
+                now = self.clock.time()
+                if self._down_since is None:
+                    self._down_since = now
+                if now - self._down_since >= self.options.connect_timeout_seconds:
+                    return None
+            return sdk_is_retryable(err)
+
+        return is_retryable
+
+    @contextmanager
+    def listing(self, api: str) -> Iterator[_Listing]:
+        """Count the requests of one listing (`api`, e.g. "clusters.list") and check its pages."""
+        previous, self._listing = self._listing, _Listing(api)
+        try:
+            yield self._listing
+        finally:
+            self._listing = previous
 
     def do(self, *args: Any, **kwargs: Any) -> Any:
-        """One REST call; 500/502/504 are retried with exponential backoff and jitter."""
+        """One REST call; 500/502/504 and cut-short bodies are retried with exponential backoff
+        and jitter; a host that stays unreachable raises Unreachable."""
+        if self.unreachable is not None:
+            raise Unreachable(self.unreachable, fix=_UNREACHABLE_FIX)
+        page = self._next_page(kwargs.get("query"))
         attempt = 1
         while True:
             self.attempts += 1
             try:
-                return super().do(*args, **kwargs)
+                result = super().do(*args, **kwargs)
+                self._down_since = None
+                return result
+            except (requests.ConnectionError, TimeoutError) as exc:
+                cause = exc if isinstance(exc, requests.ConnectionError) else exc.__cause__
+                if not isinstance(cause, requests.ConnectionError):
+                    raise
+                self.unreachable = (
+                    f"cannot reach {self._cfg.host} ({_network_reason(cause)}); gave up after "
+                    f"{self.options.connect_timeout_seconds:g} s"
+                )
+                raise Unreachable(self.unreachable, fix=_UNREACHABLE_FIX) from None
+            except requests.JSONDecodeError:
+                raise self._page_error(page, "the answer is not valid JSON") from None
             except Exception as exc:
-                if not is_server_error(exc) or attempt >= self.options.max_attempts:
+                truncated = isinstance(exc, _TRUNCATED)
+                if not (is_server_error(exc) or truncated) or attempt >= self.options.max_attempts:
+                    if truncated:
+                        raise self._page_error(page, "the answer was cut short") from None
                     raise
                 delay = getattr(exc, "retry_after_secs", None)
                 if delay is None:
@@ -77,6 +187,77 @@ class RetryingApiClient(ApiClient):
                     delay = random.uniform(cap / 2, cap)
                 self.clock.sleep(float(delay))
                 attempt += 1
+
+    def _next_page(self, query: Any) -> int | None:
+        """Count one request of the listing in progress; refuse a page token seen before."""
+        lst = self._listing
+        if lst is None:
+            return None
+        lst.pages += 1
+        token = (query or {}).get("page_token") if isinstance(query, dict) else None
+        if token:
+            if str(token) in lst.tokens:
+                raise self._page_error(
+                    lst.pages, f"page token {str(token)[:40]!r} came back again (a page loop)"
+                )
+            lst.tokens.add(str(token))
+        return lst.pages
+
+    def _page_error(self, page: int | None, what: str) -> PageError:
+        api = self._listing.api if self._listing else "a call"
+        at = f" page {page}" if page is not None else ""
+        return PageError(
+            f"{api}{at}: {what}",
+            where=str(self._cfg.host),
+            fix="the workspace answered something unusable; rerun later, and report it if "
+            "it persists",
+        )
+
+
+_UNREACHABLE_FIX = (
+    "check host in lakecrew.yaml, DNS and the network (proxy, VPN, firewall); "
+    "timeouts.connect_timeout_seconds sets how long to wait"
+)
+
+
+def _network_reason(exc: BaseException) -> str:
+    """A short reason for a connection failure, without the URL's query or any header."""
+    text = str(exc)
+    for marker, reason in (
+        ("Name or service not known", "the host name does not resolve"),
+        ("nodename nor servname", "the host name does not resolve"),
+        ("Temporary failure in name resolution", "the host name does not resolve"),
+        ("getaddrinfo failed", "the host name does not resolve"),
+        ("Connection refused", "connection refused"),
+        ("timed out", "connection timed out"),
+    ):
+        if marker in text:
+            return reason
+    return type(exc).__name__
+
+
+def check_reachable(host: str, timeout: float) -> None:
+    """Resolve the host and open one TCP connection within `timeout` s, else Unreachable."""
+    parts = urlsplit(host)
+    name = parts.hostname
+    if not name:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((name, port), timeout=timeout):
+            return
+    except socket.gaierror:
+        reason = "the host name does not resolve"
+    except TimeoutError:
+        reason = f"no answer within {timeout:g} s"
+    except OSError as exc:
+        refused = isinstance(exc, ConnectionRefusedError)
+        reason = "connection refused" if refused else str(exc.strerror or type(exc).__name__)
+    raise Unreachable(
+        f"cannot reach {parts.scheme}://{name}{f':{parts.port}' if parts.port else ''} "
+        f"({reason or 'network error'})",
+        fix=_UNREACHABLE_FIX,
+    )
 
 
 def make_config(
@@ -93,6 +274,8 @@ def make_config(
     ConfigError (never showing a credential) when no usable authentication is found.
     """
     opts = options or ClientOptions()
+    if host:
+        check_reachable(host, opts.connect_timeout_seconds)
     kwargs: dict[str, Any] = {
         "retry_timeout_seconds": opts.retry_timeout_seconds,
         "http_timeout_seconds": opts.http_timeout_seconds,
@@ -104,7 +287,10 @@ def make_config(
         kwargs["profile"] = profile
     try:
         return Config(
-            clock=clock or RealClock(), product="lakecrew", product_version="0.1", **kwargs
+            clock=BudgetClock(clock or RealClock(), opts.retry_budget_seconds),
+            product="lakecrew",
+            product_version="0.1",
+            **kwargs,
         )
     except (ValueError, TimeoutError) as exc:
         where = f"databricks workspace {host or '(host from environment)'}"
@@ -129,7 +315,9 @@ class DatabricksClient:
     ) -> None:
         self.config = config
         self.options = options or ClientOptions()
-        self.clock: Clock = clock or RealClock()
+        self.clock: Clock = (
+            config.clock if isinstance(config.clock, BudgetClock) else (clock or RealClock())
+        )
         self.api = RetryingApiClient(config, self.options, self.clock)
 
     def __repr__(self) -> str:  # never the token

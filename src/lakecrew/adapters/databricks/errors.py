@@ -9,6 +9,10 @@ retry loop raises when its budget runs out) onto `lakecrew.core.errors`:
 - ResourceConflict / AlreadyExists / InvalidState / Aborted → Conflict
 - 429, 5xx, DeadlineExceeded, timeouts, connection errors   → Transient
 - BadRequest / InvalidParameterValue               → UsageError
+- NotImplemented (501)                             → Unavailable (feature not enabled)
+
+`cause_of(exc)` classifies the answers one API gives whatever is retried (401, 403, 404, 501)
+so a sweep can mark that API's kind unseen, with the reason, and read every other kind.
 
 `PartialListing` is raised by a listing whose page failed after some objects were delivered, so
 a sweep can say exactly how far it got and never claim a full sweep.
@@ -28,6 +32,7 @@ from lakecrew.core.errors import (
     NotFound,
     PermissionDenied,
     Transient,
+    Unavailable,
     UsageError,
 )
 
@@ -128,6 +133,47 @@ def is_server_error(exc: BaseException) -> bool:
     return status is not None and status >= 500
 
 
+# Why an API could not be read (core.errors.CAUSES), with what to tell the admin.
+_CAUSE_TEXT: Mapping[str, tuple[str, str]] = {
+    "not_authenticated": (
+        "not authenticated (401)",
+        "renew the token / OAuth secret of the auth profile or DATABRICKS_* variables",
+    ),
+    "permission": (
+        "permission missing (403): it needs {needed}",
+        "grant the lakecrew identity {needed}",
+    ),
+    "not_enabled": (
+        "feature not enabled or API not available on this workspace ({status})",
+        "enable the feature for the workspace (or its tier/cloud lacks it); rules needing it "
+        "stay unseen until then",
+    ),
+}
+
+
+def cause_of(exc: BaseException) -> str | None:
+    """The CAUSES entry of an SDK error that one API answers whatever we retry (401, 403,
+    404, 501), or None for anything else."""
+    if isinstance(exc, sdk_errors.Unauthenticated):
+        return "not_authenticated"
+    if isinstance(exc, sdk_errors.PermissionDenied):
+        return "permission"
+    if isinstance(exc, sdk_errors.NotFound | sdk_errors.NotImplemented):
+        return "not_enabled"
+    return None
+
+
+def unavailable_text(cause: str, action: str, exc: BaseException) -> tuple[str, str]:
+    """(what, fix) for an API that answered `cause` to `action`."""
+    what, fix = _CAUSE_TEXT[cause]
+    status = "501 not implemented" if isinstance(exc, sdk_errors.NotImplemented) else "404"
+    needed = REQUIRED_PERMISSION.get(action, "the permission this API needs")
+    return (
+        f"{action}: {what.format(status=status, needed=needed)} ({clean_message(exc, 160)})",
+        fix.format(needed=needed),
+    )
+
+
 def translate(exc: BaseException, *, where: str, action: str) -> LakecrewError:
     """One lakecrew error for a failed SDK call `action` (e.g. "clusters.update") on `where`."""
     if isinstance(exc, LakecrewError):
@@ -167,6 +213,14 @@ def translate(exc: BaseException, *, where: str, action: str) -> LakecrewError:
             f"{action}: network failure ({type(exc).__name__})",
             where=where,
             fix="check the host and the network, then retry",
+        )
+    if isinstance(exc, sdk_errors.NotImplemented):
+        return Unavailable(
+            f"{action}: not available on this workspace (501, {detail})",
+            api=action,
+            cause="not_enabled",
+            where=where,
+            fix="the feature is not enabled for this workspace (or its tier/cloud lacks it)",
         )
     if isinstance(exc, sdk_errors.BadRequest | sdk_errors.InvalidParameterValue):
         return UsageError(f"{action}: rejected ({detail})", where=where)

@@ -25,9 +25,17 @@ from databricks.sdk.service.jobs import JobSettings
 from databricks.sdk.service.sql import EndpointTagPair, EndpointTags, GetWarehouseResponse
 
 from lakecrew.adapters.databricks.client import DatabricksClient, guarded
-from lakecrew.adapters.databricks.errors import translate
+from lakecrew.adapters.databricks.errors import cause_of, translate, unavailable_text
 from lakecrew.adapters.local import workspace_mutations as mut
-from lakecrew.core.errors import LakecrewError, NotFound, PartialListing, UsageError
+from lakecrew.core.errors import (
+    DataError,
+    LakecrewError,
+    NotFound,
+    PartialListing,
+    Unavailable,
+    Unreachable,
+    UsageError,
+)
 from lakecrew.ports.workspace import (
     Change,
     ObjectKind,
@@ -76,62 +84,91 @@ class DatabricksWorkspace:
 
     def _sdk_items(self, kind: ObjectKind) -> Iterator[tuple[str, Mapping[str, Any]]]:
         c = self.client
-        if kind is ObjectKind.CLUSTER:
-            for cl in c.clusters.list(page_size=self.page_size):
-                yield str(cl.cluster_id), cl.as_dict()
-        elif kind is ObjectKind.CLUSTER_POLICY:
-            for p in c.cluster_policies.list():
-                yield str(p.policy_id), p.as_dict()
-        elif kind is ObjectKind.JOB:
-            for j in c.jobs.list(expand_tasks=True, limit=min(self.page_size, 100)):
-                yield str(j.job_id), j.as_dict()
-        elif kind is ObjectKind.WAREHOUSE:
-            for w in c.warehouses.list():
-                yield str(w.id), w.as_dict()
-        elif kind is ObjectKind.INSTANCE_POOL:
-            for pool in c.instance_pools.list():
-                yield str(pool.instance_pool_id), pool.as_dict()
-        elif kind is ObjectKind.SECRET_SCOPE:
-            for s in c.secrets.list_scopes():
-                yield str(s.name), s.as_dict()
-        else:
-            for scope in list(c.secrets.list_scopes()):
-                for acl in c.secrets.list_acls(str(scope.name)):
-                    yield secret_acl_id(str(scope.name), str(acl.principal)), acl.as_dict()
+        listings: dict[ObjectKind, Callable[[], Iterator[tuple[str, Mapping[str, Any]]]]] = {
+            ObjectKind.CLUSTER: lambda: (
+                (str(cl.cluster_id), cl.as_dict())
+                for cl in c.clusters.list(page_size=self.page_size)
+            ),
+            ObjectKind.CLUSTER_POLICY: lambda: (
+                (str(p.policy_id), p.as_dict()) for p in c.cluster_policies.list()
+            ),
+            ObjectKind.JOB: lambda: (
+                (str(j.job_id), j.as_dict())
+                for j in c.jobs.list(expand_tasks=True, limit=min(self.page_size, 100))
+            ),
+            ObjectKind.WAREHOUSE: lambda: ((str(w.id), w.as_dict()) for w in c.warehouses.list()),
+            ObjectKind.INSTANCE_POOL: lambda: (
+                (str(pool.instance_pool_id), pool.as_dict()) for pool in c.instance_pools.list()
+            ),
+            ObjectKind.SECRET_SCOPE: lambda: (
+                (str(s.name), s.as_dict()) for s in c.secrets.list_scopes()
+            ),
+        }
+        if kind in listings:
+            yield from listings[kind]()
+            return
+        for scope in list(c.secrets.list_scopes()):
+            for acl in c.secrets.list_acls(str(scope.name)):
+                yield secret_acl_id(str(scope.name), str(acl.principal)), acl.as_dict()
 
     def list(self, kind: ObjectKind) -> Iterator[WorkspaceObject]:
-        """Every object of one kind, streamed page by page (PartialListing if a page fails)."""
-        kind = ObjectKind(kind)
-        delivered = 0
-        items = self._sdk_items(kind)
-        while True:
-            try:
-                object_id, data = next(items)
-            except StopIteration:
-                return
-            except Exception as exc:  # noqa: BLE001 - translated below
-                err = translate(exc, where=self._where(kind), action=_LIST_ACTION[kind])
-                if delivered == 0 and not err.retryable:
-                    raise err from None
-                page = self._failed_page(kind, delivered)
-                at = f" at page {page}" if page is not None else ""
-                raise PartialListing(
-                    f"listing {kind.value} stopped{at} after {delivered} object(s): {err.what}",
-                    kind=kind.value,
-                    delivered=delivered,
-                    page=page,
-                    where=self._where(kind),
-                    fix="the sweep is partial; rerun it when the workspace answers again",
-                ) from None
-            delivered += 1
-            yield WorkspaceObject(kind, object_id, data)
+        """Every object of one kind, streamed page by page.
 
-    def _failed_page(self, kind: ObjectKind, delivered: int) -> int | None:
-        """1-based page that failed: clusters and jobs come in full pages of the size asked
-        (the API caps it at 100), other lists in one response; secret ACLs per scope (unknown)."""
-        if kind in (ObjectKind.CLUSTER, ObjectKind.JOB):
-            return delivered // min(self.page_size, 100) + 1
-        return None if kind is ObjectKind.SECRET_ACL else 1
+        Whatever stops the listing — a page failing past the retries, an API this identity may
+        not read (401/403), one the workspace does not have (404/501), a malformed or
+        cut-short page, a page-token loop — raises PartialListing naming the API, the page,
+        the cause (core.errors.CAUSES) and how many objects came before it. An unreachable
+        host raises Unreachable (no other API would answer either).
+        """
+        kind = ObjectKind(kind)
+        action = _LIST_ACTION[kind]
+        delivered = 0
+        with self.client.api.listing(action) as pages:
+            items = self._sdk_items(kind)
+            while True:
+                try:
+                    object_id, data = next(items)
+                except StopIteration:
+                    return
+                except Unreachable:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - translated below
+                    raise self._partial(kind, action, exc, delivered, pages.pages) from None
+                delivered += 1
+                yield WorkspaceObject(kind, object_id, data)
+
+    def _partial(
+        self, kind: ObjectKind, action: str, exc: Exception, delivered: int, page: int
+    ) -> PartialListing:
+        cause = cause_of(exc)
+        if cause is not None:
+            what, fix = unavailable_text(cause, action, exc)
+        elif isinstance(exc, DataError):
+            cause, what, fix = "malformed", exc.what, exc.fix or ""
+        elif isinstance(exc, LakecrewError | TimeoutError) or _is_sdk_error(exc):
+            err = translate(exc, where=self._where(kind), action=action)
+            cause, what = "failed", err.what
+            fix = "the sweep is partial; rerun it when the workspace answers again"
+        else:  # the SDK could not read the page into its dataclasses
+            cause = "malformed"
+            what = f"{action} page {page}: malformed page ({type(exc).__name__}: {exc})"[:300]
+            fix = "the workspace answered something unusable; rerun later, report it if it persists"
+        at = f" at page {page}" if page else ""
+        head = (
+            f"{kind.value} unseen"
+            if delivered == 0 and cause != "failed"
+            else f"listing {kind.value} stopped{at} after {delivered} object(s)"
+        )
+        return PartialListing(
+            f"{head}: {what}",
+            kind=kind.value,
+            delivered=delivered,
+            page=page or None,
+            where=self._where(kind),
+            fix=fix,
+            cause=cause,
+            api=action,
+        )
 
     def _get_data(self, kind: ObjectKind, object_id: str) -> dict[str, Any]:
         c, oid = self.client, str(object_id)
@@ -165,14 +202,21 @@ class DatabricksWorkspace:
         return WorkspaceObject(kind, str(object_id), self._get_data(kind, str(object_id)))
 
     def workspace_conf(self, keys: Sequence[str]) -> dict[str, str | None]:
-        """workspace_conf.get_status: each key's value, None when unset."""
+        """workspace_conf.get_status: each key's value, None when unset. Unavailable when the
+        identity may not read it (401/403) or the workspace does not have it (404/501)."""
         if not keys:
             return {}
-        got = guarded(
-            lambda: self.client.workspace_conf.get_status(keys=",".join(keys)),
-            where=f"workspace {self.name} conf",
-            action="workspace_conf.get_status",
-        )
+        action, where = "workspace_conf.get_status", f"workspace {self.name} conf"
+        try:
+            got = self.client.workspace_conf.get_status(keys=",".join(keys))
+        except Unreachable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - translated below
+            cause = cause_of(exc)
+            if cause is None:
+                raise translate(exc, where=where, action=action) from None
+            what, fix = unavailable_text(cause, action, exc)
+            raise Unavailable(what, api=action, cause=cause, where=where, fix=fix) from None
         values = dict(got or {})
         return {k: (None if values.get(k) is None else str(values[k])) for k in keys}
 
@@ -419,6 +463,12 @@ class DatabricksWorkspace:
         return self._mutate(
             ObjectKind.CLUSTER, oid, "edit", params, plan, sdk_action="clusters.update"
         )
+
+
+def _is_sdk_error(exc: BaseException) -> bool:
+    from databricks.sdk.errors.base import DatabricksError
+
+    return isinstance(exc, DatabricksError)
 
 
 def _edit_action(kind: ObjectKind) -> str:

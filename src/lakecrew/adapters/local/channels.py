@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
-from lakecrew.ports.notify import Delivery, Notification
+from lakecrew.ports.notify import Delivery, Notification, notification_from_dict
 
 
 class ConsoleChannel:
@@ -62,4 +62,4 @@ class FileChannel:
         if not self.path.exists():
             return []
         with self.path.open(encoding="utf-8") as fh:
-            return [Notification(**json.loads(line)) for line in fh if line.strip()]
+            return [notification_from_dict(json.loads(line)) for line in fh if line.strip()]

@@ -117,6 +117,30 @@ class DeltaTableStore:
             expr = term if expr is None else expr & term
         return dataset.to_table(columns=list(columns) if columns else None, filter=expr)
 
+    def lookup(
+        self, full_name: str, keys: Sequence[str], probe: pa.Table, columns: Sequence[str]
+    ) -> pa.Table:
+        """Matching rows; with one key, the key index skips the scan when none can match."""
+        wanted = list(dict.fromkeys([*keys, *columns]))
+        if not self.store.exists(full_name):
+            return _empty(None, wanted, probe.schema)
+        if not probe.num_rows:
+            return _empty(self.store.schema(full_name), wanted, probe.schema)
+        dataset = self.store.to_arrow(full_name)
+        if len(keys) == 1:
+            column = probe.column(keys[0])
+            present = self._index(full_name, keys[0]).may_hold(key_hashes(column))
+            if column.null_count:
+                present &= pc.is_valid(column).to_numpy(zero_copy_only=False)
+            if not present.any():
+                return _empty(self.store.schema(full_name), wanted, probe.schema)
+            values = column.filter(pa.array(present)).combine_chunks()
+            values = values.cast(dataset.schema.field(keys[0]).type)
+            return dataset.to_table(columns=wanted, filter=pads.field(keys[0]).isin(values))
+        held = dataset.to_table(columns=wanted)
+        wanted_keys = probe.select(list(keys)).group_by(list(keys)).aggregate([])
+        return held.join(wanted_keys, keys=list(keys), join_type="left semi")
+
     def count(self, full_name: str) -> int:
         return int(self.store.to_arrow(full_name).count_rows())
 
@@ -147,6 +171,19 @@ class DeltaTableStore:
             vacuumed_files=len(removed),
             retention_hours=retention_hours,
         )
+
+
+def _empty(schema: pa.Schema | None, columns: list[str], fallback: pa.Schema) -> pa.Table:
+    source = schema if schema is not None else fallback
+    fields = [
+        source.field(c)
+        if c in source.names
+        else fallback.field(c)
+        if c in fallback.names
+        else pa.field(c, pa.null())
+        for c in columns
+    ]
+    return pa.schema(fields).empty_table()
 
 
 def _predicate(where: Mapping[str, str]) -> str:

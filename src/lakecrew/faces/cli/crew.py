@@ -103,6 +103,10 @@ def _render_sweep(console: Console, data: dict[str, Any]) -> None:
                 f"[{a['action_id'][:10]}] {a['reason']}",
                 markup=False,
             )
+        for g in s["gaps"]:
+            rules = ", ".join(g["unseen_rules"]) or "none"
+            seen = "UNSEEN" if g["delivered"] == 0 else f"PARTIAL ({g['delivered']} read)"
+            console.print(f"  {seen} {g['kind']}: {g['reason']} — rules: {rules}", markup=False)
         if s["refused"]:
             console.print(f"  REFUSED: {s['refused']}", markup=False)
     table = Table("workspace", "severity", "rule", "resource", "owner")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from lakecrew.core.errors import PartialListing, TableMissing
+from lakecrew.core.errors import PartialListing, TableMissing, Unavailable
 from lakecrew.core.findings import Approval, EvaluationContext
 from lakecrew.core.resources import RESOURCE_TYPES, Resource
 from lakecrew.ports.catalog import Catalog, Grants
@@ -49,6 +49,7 @@ KINDS: tuple[ObjectKind, ...] = (
     ObjectKind.SECRET_SCOPE,
 )
 CONF_KEYS = ("enableVerboseAuditLogs", "enableIpAccessLists", "enableTokensConfig")
+CONF_KIND = "workspace-conf"  # the gap kind of an unreadable workspace conf
 ESTATE_SCOPE = "(estate)"
 
 ACTIVITY_SQL = """
@@ -150,7 +151,14 @@ class Observer:
         self, reader: WorkspaceReader, info: WorkspaceInfo, obs: Observation
     ) -> Iterator[Resource]:
         yield from self._objects(reader, obs)
-        yield _workspace_resource(info, reader.workspace_conf(CONF_KEYS))
+        try:
+            conf = reader.workspace_conf(CONF_KEYS)
+        except Unavailable as exc:  # the workspace is still judged; rules needing conf: unseen
+            obs.gaps.append(
+                ListingGap(CONF_KIND, "workspace", None, 0, exc.what, exc.cause, exc.api)
+            )
+            conf = {}
+        yield _workspace_resource(info, conf)
         for source in self.extra_sources:
             yield from source(info)
 
@@ -299,7 +307,9 @@ def _listed(reader: WorkspaceReader, kind: ObjectKind, obs: Observation) -> Iter
             yield obj
     except PartialListing as exc:
         rtype = ObjectKind.SECRET_SCOPE.value if kind is ObjectKind.SECRET_ACL else kind.value
-        obs.gaps.append(ListingGap(kind.value, rtype, exc.page, exc.delivered, exc.what))
+        obs.gaps.append(
+            ListingGap(kind.value, rtype, exc.page, exc.delivered, exc.what, exc.cause, exc.api)
+        )
         obs.seen[rtype] = frozenset() if kind is ObjectKind.SECRET_ACL else frozenset(ids)
 
 

@@ -224,7 +224,7 @@ class PolicyStep:
             for row in previous
             if row.status != "resolved"
             and row.fingerprint not in seen
-            and snap.covers(row.resource_type, row.resource_id)
+            and snap.covers(row.resource_type, row.resource_id, row.rule_id)
         )
         return PolicyResult(
             tuple(tracked),

@@ -17,15 +17,15 @@ exit non-zero.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from lakecrew.core.errors import LakecrewError, SafetyRefusal, Transient, UsageError
 from lakecrew.core.pack import Pack
 from lakecrew.ports.clock import Clock
-from lakecrew.ports.ledger import ActionRow, LedgerStore, SweepRow
+from lakecrew.ports.ledger import ActionRow, FindingRow, LedgerStore, SweepRow
 from lakecrew.ports.lock import WorkspaceLocks
 from lakecrew.ports.notify import Notifier
 from lakecrew.ports.tickets import Ticket, TicketSystem
@@ -40,9 +40,29 @@ from lakecrew.services.crew.policy_step import (
     RuleEngine,
     TrackedFinding,
 )
-from lakecrew.services.crew.snapshot import ListingGap, Snapshot, WorkspaceInfo
+from lakecrew.services.crew.snapshot import (
+    ListingGap,
+    Snapshot,
+    WorkspaceInfo,
+    with_unseen_rules,
+)
 
 Observed = Callable[[], tuple[Snapshot, EvaluationLike]]
+
+
+class AlertSink(Protocol):
+    """Where a sweep's news goes besides the ledger's notification log (services/notify)."""
+
+    def publish(
+        self,
+        scope: str,
+        findings: Sequence[TrackedFinding],
+        *,
+        resolved: Sequence[FindingRow],
+        actions: Sequence[ActionRow],
+        prior_evidence: Mapping[str, str],
+        now: datetime,
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,7 @@ class CrewDeps:
     observer: Observer
     clock: Clock
     settings: CrewSettings = field(default_factory=CrewSettings)
+    alerts: AlertSink | None = None
 
 
 @dataclass(frozen=True)
@@ -94,10 +115,7 @@ class SweepResult:
             "phase": self.phase,
             "apply": self.apply,
             "complete": self.complete,
-            "gaps": [
-                {"kind": g.kind, "page": g.page, "delivered": g.delivered, "reason": g.reason}
-                for g in self.gaps
-            ],
+            "gaps": [g.as_dict() for g in self.gaps],
             "discovered": self.discovered,
             "evaluated": self.evaluated,
             "findings": [_finding_dict(tf) for tf in self.findings],
@@ -199,10 +217,10 @@ class Sweeper:
         obs = self.deps.observer.stream(ws, info)
         chunk = self.deps.settings.observe_chunk
         if chunk <= 0:
-            snap = obs.snapshot(list(obs.resources))
+            snap = with_unseen_rules(obs.snapshot(list(obs.resources)), self.deps.pack)
             return snap, self.deps.engine.evaluate(snap.resources, snap.context)
         result, kept = self.policy.evaluate_chunks(obs.resources, obs.context, chunk)
-        return obs.snapshot(kept), result
+        return with_unseen_rules(obs.snapshot(kept), self.deps.pack), result
 
     def _run(
         self,
@@ -281,12 +299,26 @@ class Sweeper:
             ]
             d.ledger.put_actions(executor.verify(earlier, open_fps))
         step("record")
+        prior = (
+            {r.fingerprint: r.evidence_json for r in d.ledger.findings(scope)}
+            if d.alerts is not None
+            else {}
+        )
         d.ledger.put_findings(pol.rows)
         step("notify")
         news = (
             applied + failed + [m for m in marked if m.status in ("pending", "awaiting_approval")]
         )
         queued = self._notify(scope, sweep_id, pol.findings, news, snap.taken_at)
+        if d.alerts is not None:
+            d.alerts.publish(
+                scope,
+                pol.findings,
+                resolved=pol.resolved,
+                actions=news,
+                prior_evidence=prior,
+                now=snap.taken_at,
+            )
         step("tickets")
         tickets = self._tickets(scope, pol, applied, snap.taken_at)
         return SweepResult(
@@ -439,12 +471,20 @@ def raise_if_partial(results: Sequence[SweepResult]) -> None:
     partial = [r for r in results if not r.complete]
     if partial:
         r = partial[0]
+        rules = sorted({rule for g in r.gaps if g.unseen for rule in g.rules})
+        unseen = f"; {len(rules)} rule(s) not evaluated: {', '.join(rules)}" if rules else ""
+        needs = {g.cause for g in r.gaps} & {"not_authenticated", "permission", "not_enabled"}
+        fix = (
+            "grant the permission or enable the feature each gap names (`--output json`: "
+            "gaps[].reason), then rerun; "
+            if needs
+            else "rerun the sweep when the workspace answers again; "
+        )
         raise Transient(
-            f"sweep is partial: {_gaps_text(r.gaps)}; discovered {r.discovered}, "
+            f"sweep is partial: {_gaps_text(r.gaps)}{unseen}; discovered {r.discovered}, "
             f"evaluated {r.evaluated}, {len(r.findings)} finding(s) recorded",
             where=f"workspace {r.scope}",
-            fix="findings of resources not seen were left as they were; rerun the sweep "
-            "when the workspace answers again",
+            fix=fix + "findings of what was not seen were left as they were",
         )
 
 

@@ -33,6 +33,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic_core import PydanticCustomError
 
 from lakecrew.core.errors import NotFound
+from lakecrew.services.estate.notify_config import NotifyConfig
 from lakecrew.services.estate.yamlpos import (
     ConfigProblems,
     Problem,
@@ -96,8 +97,21 @@ class Approval(_Strict):
         return self
 
 
+class DatabricksTimeouts(_Strict):
+    """How long lakecrew waits on a Databricks workspace (seconds)."""
+
+    connect_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    retry_timeout_seconds: int = Field(default=60, gt=0, le=3600)
+    retry_budget_seconds: float = Field(default=300, gt=0, le=86400)
+
+
 class WorkspaceConfig(_Strict):
-    """One registered workspace of the estate."""
+    """One registered workspace of the estate.
+
+    For ``backend: databricks``: ``warehouse_id`` is the SQL warehouse that reads system
+    tables and Unity Catalog metadata (Statement Execution API); ``timeouts`` bound how long
+    an unreachable host or a 429/5xx storm may hold a run.
+    """
 
     name: str
     environment: Environment
@@ -105,6 +119,8 @@ class WorkspaceConfig(_Strict):
     backend: Literal["local", "databricks"] = "local"
     host: str | None = None
     auth_profile: NonEmpty | None = None
+    warehouse_id: NonEmpty | None = None
+    timeouts: DatabricksTimeouts | None = None
     workspace_id: str | None = None
     owner: NonEmpty
     project: str
@@ -255,6 +271,7 @@ class EstateConfig(_Strict):
     sop_pack: Path | None = None
     budgets: list[Budget] = Field(default_factory=list)
     crew: CrewConfig = Field(default_factory=CrewConfig)
+    notifications: NotifyConfig | None = None
 
     def workspace(self, name: str) -> WorkspaceConfig:
         """The workspace called ``name``; NotFound lists the registered names."""
@@ -430,7 +447,11 @@ def _backend_fields(ws: WorkspaceConfig, loc: tuple[str, int], doc: YamlDocument
             )
         ]
     if ws.backend == "local":
-        stray = [k for k in ("host", "auth_profile") if getattr(ws, k) is not None]
+        stray = [
+            k
+            for k in ("host", "auth_profile", "warehouse_id", "timeouts")
+            if getattr(ws, k) is not None
+        ]
         if stray:
             return [
                 Problem(

@@ -1,8 +1,11 @@
 """The silver step of one bronze batch, as pure data work (no I/O): the runner writes the tables.
 
-Order: coerce → quarantine coercion failures → de-duplicate (latest per key) → expectations →
-split (keep / quarantine / drop) → mask PII in kept rows → tokenize PII in quarantined rows →
-reconcile counts. ``bronze = silver + quarantined + duplicates + dropped`` is checked and recorded.
+Order: coerce → quarantine coercion failures → row expectations (each version judged on its
+own) → de-duplicate the valid rows (latest per key) → ``unique`` and dataset expectations over
+the de-duplicated rows → split (keep / quarantine / drop) → mask PII in kept rows → tokenize PII
+in quarantined rows → reconcile counts. So the latest *valid* version of a key is kept: a newer
+version that fails a row rule is quarantined (or dropped) and does not hide an older valid one.
+``bronze = silver + quarantined + duplicates + dropped`` is checked and recorded.
 
 Quarantined rows keep their raw (bronze) text so they can be fixed, plus ``_dq_rules`` and
 ``_dq_reasons``; every PII column in them is tokenized (or dropped when its mask is ``drop``), and
@@ -31,6 +34,7 @@ from lakecrew.services.quality.results import (
     QualityReport,
     RuleResult,
 )
+from lakecrew.services.quality.rules import Expectation
 
 
 @dataclass(frozen=True)
@@ -70,26 +74,29 @@ def build_silver(
     bad_cast = coerced.failed
     q_cast = _quarantine_rows(raw, bad_cast, coerced.reasons_where(bad_cast), spec)
     keep = pc.invert(bad_cast) if coerced.bad_by_column else None
+    # Row rules judge each version on its own, before de-duplication: the latest *valid*
+    # version of a key wins, and an invalid newer version is quarantined without hiding the
+    # older valid one. ``unique`` and dataset rules judge the de-duplicated set, after it.
+    before, after = _rules_by_phase(spec)
+    checked = [c for c in _checked_columns(spec) if c in typed.column_names]
+    candidates = typed.select(checked) if keep is None else typed.select(checked).filter(keep)
+    n = candidates.num_rows
+    first = evaluate(candidates, before, context)
+    q1, d1 = first.split_masks()
+    valid = pc.invert(pc.or_(q1, d1))
+    survivors = valid
     duplicates = 0
     if spec.dedupe is not None:
         # De-duplicate on the key and order columns only; the wide tables are filtered once.
         wanted = [*spec.dedupe.keys, *(c for c, _ in spec.dedupe.ordering())]
         narrow = typed.select([c for c in dict.fromkeys(wanted) if c in typed.column_names])
-        deduped = dedupe_latest(
-            narrow.filter(keep) if keep is not None else narrow,
-            spec.dedupe.keys,
-            spec.dedupe.ordering(),
-        )
+        narrow = narrow if keep is None else narrow.filter(keep)
+        deduped = dedupe_latest(narrow.filter(valid), spec.dedupe.keys, spec.dedupe.ordering())
         duplicates = deduped.dropped_count
         if duplicates:
-            keep = _within(keep, deduped.keep_mask, typed.num_rows)
-    # Expectations read only their own columns, so only those are filtered to the rows that
-    # survived coercion and de-duplication; the wide table is filtered once, at the end.
-    checked = [c for c in _checked_columns(spec) if c in typed.column_names]
-    narrow = typed.select(checked)
-    report = evaluate(
-        narrow.filter(keep) if keep is not None else narrow, spec.expectations, context
-    )
+            survivors = _within(valid, deduped.keep_mask, n)
+    second = evaluate(candidates.filter(survivors), after, context) if after else None
+    report = _combined(spec, first, second, survivors, n)
     q_mask, drop_mask = report.split_masks()
     names, picked = report.reasons({"quarantine"}, q_mask)
     # The raw text of rule failures, picked from the raw batch (no copy of the kept raw rows).
@@ -97,7 +104,7 @@ def build_silver(
     q_rules = _quarantine_rows(raw, in_raw, picked, spec, names)
     quarantine = pa.concat_tables([q_cast, q_rules]) if q_cast.num_rows else q_rules
 
-    good = pc.invert(pc.or_(q_mask, drop_mask))
+    good = pc.and_(survivors, pc.invert(pc.or_(q_mask, drop_mask)))
     kept = typed.filter(good if keep is None else _within(keep, good, typed.num_rows))
     silver = apply_masks(kept, [c.mask_rule() for c in spec.columns], tokenizer)
     quarantine = apply_masks(quarantine, _quarantine_masks(spec, quarantine), tokenizer)
@@ -117,6 +124,33 @@ def build_silver(
         _coercion_results(coerced.failures_by_column, raw.num_rows),
         recon,
     )
+
+
+def _rules_by_phase(spec: SilverSpec) -> tuple[list[Expectation], list[Expectation]]:
+    """(row rules but ``unique``: before dedupe, ``unique`` and dataset rules: after)."""
+    before: list[Expectation] = []
+    after: list[Expectation] = []
+    for rule in spec.expectations:
+        (before if rule.row_level and rule.type != "unique" else after).append(rule)
+    return before, after
+
+
+def _combined(
+    spec: SilverSpec,
+    first: QualityReport,
+    second: QualityReport | None,
+    survivors: pa.Array,
+    n: int,
+) -> QualityReport:
+    """One report over the candidate rows: the after-dedupe masks mapped back onto them."""
+    if second is None:
+        return first
+    results = {r.rule: r for r in (*first.results, *second.results)}
+    masks = dict(first.row_failures)
+    for rule, mask in second.row_failures.items():
+        masks[rule] = _within(survivors, mask, n)
+    ordered = tuple(results[r.name] for r in spec.expectations if r.name in results)
+    return QualityReport(ordered, masks, n)
 
 
 def _within(outer: pa.Array | None, inner: pa.Array | None, n: int) -> pa.BooleanArray:

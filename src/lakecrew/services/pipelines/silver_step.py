@@ -5,12 +5,16 @@ reconcile counts → append the results to the data-quality table → stop on ``
 schema evolution → write silver (merge on the dedupe keys, or replace the batch's rows) → replace
 the batch's quarantine rows → log the batch. Each write is idempotent per batch, so a crash
 (even kill -9) anywhere leaves a state the next run completes without loss or duplicates.
+With ``order_by``, a batch's row older than silver's row of the same key is not written
+(counted as a duplicate), so silver keeps the latest version whatever the batch split.
 ``full_refresh`` first logs a reset marker, then empties silver and its silver-stage quarantine
 rows, and rebuilds from every bronze batch. ``SilverBatches`` drives it: ``catch_up`` for
 batches left in bronze, ``prepare`` (the build, while bronze commits) and ``process`` per batch.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,6 +41,7 @@ from lakecrew.services.pipelines.steps import (
 )
 from lakecrew.services.pipelines.transforms import get_transform
 from lakecrew.services.privacy.masking import Tokenizer
+from lakecrew.services.quality.dedupe import not_older
 from lakecrew.services.quality.engine import CheckContext
 from lakecrew.services.quality.results import DQ_RESULTS_SCHEMA, results_table
 from lakecrew.services.quality.schema_evolution import check_evolution
@@ -103,6 +108,7 @@ class SilverBatches:
             else:
                 raw = _as_stored(rows, deps.tables.schema(self.bronze))
             outcome = _build(deps, loaded, raw, self.history, self.tokenizer)
+        outcome = _against_silver(deps, loaded, outcome)
         _record(deps, loaded, state, outcome)
         outcome.raise_for_fatal()
         first = self.full_refresh and not counts.batches
@@ -154,6 +160,37 @@ def _build(
     context = CheckContext(now=deps.clock.now(), row_count_history=tuple(history))
     return build_silver(
         raw.select(keep), silver_spec, context, tokenizer, table_name=loaded.full_name(spec.table)
+    )
+
+
+def _against_silver(
+    deps: RunnerDeps, loaded: LoadedPipeline, outcome: SilverOutcome
+) -> SilverOutcome:
+    """Drop the batch's rows that are older (``order_by``) than silver's row of their key.
+
+    They are counted as duplicates: an older version of a key silver already holds in a newer
+    version. Ties go to the batch's row (it arrived later), as within a batch.
+    """
+    dedupe = loaded.spec.silver.dedupe
+    if dedupe is None or not dedupe.order_by or not outcome.silver.num_rows:
+        return outcome
+    order = dedupe.ordering()
+    silver = loaded.full_name(loaded.spec.silver.table)
+    probe = outcome.silver.select(dedupe.keys)
+    held = deps.tables.lookup(silver, dedupe.keys, probe, [c for c, _ in order])
+    mask = not_older(outcome.silver, held, dedupe.keys, order)
+    stale = outcome.silver.num_rows - int(pc.sum(mask).as_py() or 0)
+    if not stale:
+        return outcome
+    recon = outcome.reconciliation
+    return replace(
+        outcome,
+        silver=outcome.silver.filter(mask),
+        reconciliation=replace(
+            recon,
+            silver_rows=recon.silver_rows - stale,
+            duplicate_rows=recon.duplicate_rows + stale,
+        ),
     )
 
 

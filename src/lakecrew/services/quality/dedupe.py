@@ -1,9 +1,15 @@
 """De-duplication by key, keeping the latest row of each key.
 
 "Latest" is decided by ``order_by`` (e.g. ``[("epi_week_end", "descending"), ("_ingested_at",
-"descending")]``); ties go to the row that came later in the batch. Rows whose key has a null
+"descending")]``); a null order value ranks last (oldest) whatever the direction; ties go to
+the row that arrived later (later in the batch, or in a later batch). Rows whose key has a null
 part form their own group per distinct key (nulls compare equal here, as in Spark's
 ``dropDuplicates``).
+
+Across batches, ``not_older(incoming, held, ...)`` applies the same rule to a batch's winners
+and the rows the table already holds for their keys, so the result does not depend on how rows
+were split into batches or files: an incoming row replaces the held one unless the held one
+ranks strictly before it (a tie goes to the incoming row, which arrived later).
 """
 
 from __future__ import annotations
@@ -75,3 +81,52 @@ def dedupe_latest(table: pa.Table, keys: Sequence[str], order_by: Sequence[Order
 
 def _all(n: int) -> pa.BooleanArray:
     return pa.array(np.ones(n, np.bool_))
+
+
+def not_older(
+    incoming: pa.Table, held: pa.Table, keys: Sequence[str], order_by: Sequence[Order]
+) -> pa.BooleanArray:
+    """Per incoming row: True unless the held row of its key ranks strictly before it.
+
+    ``held`` holds at most one row per key (the table's current version of it); ``incoming``
+    is already de-duplicated. Without ``order_by`` every incoming row wins (later arrival).
+    """
+    n = incoming.num_rows
+    if not order_by or not held.num_rows or not n:
+        return _all(n)
+    names = [c for c, _ in order_by]
+    left = incoming.select([*keys, *names]).append_column(
+        _IDX, pa.array(np.arange(n, dtype=np.int64))
+    )
+    right = held.select([*keys, *names]).rename_columns([*keys, *(f"__held_{c}" for c in names)])
+    right = right.cast(
+        pa.schema(
+            [
+                *(left.schema.field(k) for k in keys),
+                *(left.schema.field(c).with_name(f"__held_{c}") for c in names),
+            ]
+        )
+    )
+    joined = left.join(right, keys=list(keys), join_type="inner", use_threads=False)
+    if not joined.num_rows:
+        return _all(n)
+    verdict = np.zeros(joined.num_rows, np.int8)  # 1 incoming first, -1 held first, 0 tie
+    for column, direction in reversed(order_by):
+        cmp = _compare(joined.column(column), joined.column(f"__held_{column}"), direction)
+        verdict = np.where(cmp != 0, cmp, verdict)
+    keep = np.ones(n, np.bool_)
+    keep[joined.column(_IDX).to_numpy()[verdict < 0]] = False
+    return pa.array(keep)
+
+
+def _compare(mine: pa.ChunkedArray, theirs: pa.ChunkedArray, direction: str) -> np.ndarray:
+    """1 where ``mine`` ranks first, -1 where ``theirs`` does, 0 on a tie (nulls rank last)."""
+    first = pc.greater if direction == "descending" else pc.less
+    a_null = pc.is_null(mine).to_numpy(zero_copy_only=False)
+    b_null = pc.is_null(theirs).to_numpy(zero_copy_only=False)
+    ahead = pc.fill_null(first(mine, theirs), False).to_numpy(zero_copy_only=False)
+    behind = pc.fill_null(first(theirs, mine), False).to_numpy(zero_copy_only=False)
+    out = np.where(ahead, 1, np.where(behind, -1, 0)).astype(np.int8)
+    out[~a_null & b_null] = 1
+    out[a_null & ~b_null] = -1
+    return out

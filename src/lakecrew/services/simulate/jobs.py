@@ -123,7 +123,7 @@ def _task(key: str, path: str, plan: JobPlan, retries: int | None) -> dict[str, 
     return task
 
 
-def build_job(  # noqa: PLR0917 - private helper, called once
+def build_job(
     b: WorkspaceBuild, rng: np.random.Generator, clock: Clock, plan: JobPlan, seq: int, seed: int
 ) -> SimJob:
     """Build one job (and, for job-cluster jobs, the cluster of its latest run)."""
@@ -265,7 +265,7 @@ def _job_usage(b: WorkspaceBuild, job: SimJob, plan: JobPlan) -> None:
     )
 
 
-def _latest_run_cluster(  # noqa: PLR0917 - private helper, called once
+def _latest_run_cluster(
     b: WorkspaceBuild,
     rng: np.random.Generator,
     clock: Clock,

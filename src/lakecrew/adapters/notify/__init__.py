@@ -1,0 +1,1 @@
+"""Notification channels and ticket trackers over their real wire formats (see README.md)."""

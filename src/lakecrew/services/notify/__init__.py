@@ -1,0 +1,1 @@
+"""Alerts that reach people: routing, the durable outbox's delivery, digests and escalation."""

@@ -1,0 +1,138 @@
+"""The operating loop of alerts: route a sweep's news into the outbox, add due digests and
+escalations, deliver. Built by the composition root when lakecrew.yaml has `notifications:`.
+
+    alerts.publish(scope, findings, resolved=..., actions=..., prior_evidence=..., now=now)
+    alerts.tick(now)                     # `lakecrew outbox deliver`: digests, escalations, drain
+    alerts.test("prod-critical", now)    # `lakecrew notify test prod-critical`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from lakecrew.core.errors import NotFound
+from lakecrew.ports.ledger import ActionRow, FindingRow
+from lakecrew.ports.notify import AlertItem, Notification, Notifier
+from lakecrew.ports.outbox import Ack, OutboxStore
+from lakecrew.services.crew.policy_step import TrackedFinding
+from lakecrew.services.estate.notify_config import NotifyConfig
+from lakecrew.services.notify.items import sweep_items
+from lakecrew.services.notify.messages import message_key, queue
+from lakecrew.services.notify.outbox import Dispatcher, DrainReport, OutboxSettings
+from lakecrew.services.notify.router import Router
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    items: int
+    queued: int
+    drain: DrainReport
+
+
+class AlertPipeline:
+    """Router + outbox + dispatcher for one project."""
+
+    def __init__(
+        self,
+        config: NotifyConfig,
+        store: OutboxStore,
+        channels: Mapping[str, Notifier],
+        *,
+        context: Mapping[str, tuple[str, str]],
+        findings: Callable[[], Sequence[FindingRow]],
+        escalate_after_hours: float | None,
+        after_send: Callable[..., None] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.router = Router(config)
+        self.context = context  # workspace name → (environment, project)
+        self._findings = findings
+        self.escalate_after_hours = escalate_after_hours
+        o = config.outbox
+        rates = {n: c.rate_per_minute for n, c in config.channels.items() if c.rate_per_minute}
+        self.dispatcher = Dispatcher(
+            store,
+            channels,
+            OutboxSettings(
+                max_attempts=o.max_attempts,
+                base_delay=o.base_delay_seconds,
+                max_delay=o.max_delay_seconds,
+                rate_per_minute=rates,
+            ),
+            after_send=after_send,
+        )
+
+    def publish(
+        self,
+        scope: str,
+        findings: Sequence[TrackedFinding],
+        *,
+        resolved: Sequence[FindingRow],
+        actions: Sequence[ActionRow],
+        prior_evidence: Mapping[str, str],
+        now: datetime,
+    ) -> PublishReport:
+        """Queue this sweep's news (written before anything is sent), then tick."""
+        env, project = self.context.get(scope, ("", ""))
+        items = sweep_items(
+            findings, resolved, actions, prior_evidence, environment=env, project=project
+        )
+        queued = self.store.put(self.router.immediate(items, now))
+        report = self.tick(now)
+        return PublishReport(len(items), queued, report)
+
+    def tick(self, now: datetime) -> DrainReport:
+        """Queue due digests and escalations, then deliver everything due."""
+        rows = self._findings()
+        self.store.put(self.router.digests(rows, self.context, now))
+        self.store.put(
+            self.router.escalations(
+                rows, self.context, self.store.acks(), self.escalate_after_hours, now
+            )
+        )
+        return self.dispatcher.drain(now)
+
+    def test(self, route_name: str, now: datetime) -> tuple[list[str], DrainReport]:
+        """A labelled test message to every channel of one route, sent now."""
+        route = self.config.route(route_name)
+        if route is None:
+            names = ", ".join(r.name for r in self.config.routes) or "none"
+            raise NotFound(
+                f"no route {route_name!r} in lakecrew.yaml",
+                where="notifications.routes",
+                fix=f"use one of: {names}",
+            )
+        item = AlertItem(
+            fingerprint=message_key("test", route.name, now.isoformat()),
+            event="test",
+            severity="info",
+            rule_id="lakecrew.test",
+            title=f"Test message for route {route.name}",
+            sop_section="1.8.4",
+            resource_type="route",
+            resource_id=route.name,
+            resource_name=None,
+            workspace="(test)",
+            environment="",
+            project="",
+            owner="lakecrew",
+            evidence="{}",
+            fix="Nothing to do: this checks that the channel reaches you.",
+        )
+        sent = []
+        for ch in (*route.channels, *route.escalate_to):
+            key = message_key(ch, "test", route.name, now.isoformat())
+            n = Notification(
+                key, "(test)", "lakecrew", "info", item.title, item.fix, (item,), kind="test"
+            )
+            self.store.put([queue(ch, n, now)])
+            sent.append(ch)
+        return sent, self.dispatcher.drain(now)
+
+    def ack(self, fingerprint: str, by: str, now: datetime, note: str = "") -> Ack:
+        ack = Ack(fingerprint, by, "cli", now, note)
+        self.store.ack(ack)
+        return ack

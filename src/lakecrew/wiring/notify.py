@@ -1,0 +1,152 @@
+"""Builders of the alert pipeline for a Context (composition root: `Context.alerts`).
+
+Channels are built lazily from lakecrew.yaml `notifications.channels`, reading webhook URLs,
+tokens and passwords from the SecretStore at first use; a channel whose secret is missing
+answers a failed Delivery naming the secret and how to set it (the message stays in the outbox,
+nothing is lost), never the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lakecrew.adapters.local.outbox_store import SqliteOutbox
+from lakecrew.core.errors import LakecrewError, UsageError
+from lakecrew.ports.notify import Delivery, Notification, Notifier
+from lakecrew.ports.secrets import SecretStore
+from lakecrew.services.estate import notify_config as nc
+from lakecrew.services.notify.pipeline import AlertPipeline
+
+if TYPE_CHECKING:
+    from lakecrew.wiring.context import Context
+
+
+class UnavailableChannel:
+    """A configured channel that cannot be built (missing secret): every send fails, retryably."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def send(self, notification: Notification) -> Delivery:
+        return Delivery(False, self.reason)
+
+
+def build_channel(name: str, cfg: nc.Channel, secrets: SecretStore, root: Path) -> Notifier:
+    """The adapter of one configured channel (vendor imports stay inside the adapters)."""
+    from lakecrew.adapters.local.channels import ConsoleChannel, FileChannel
+    from lakecrew.adapters.notify import channels as http
+    from lakecrew.adapters.notify.email import EmailChannel
+    from lakecrew.adapters.notify.slack import SlackApiChannel, SlackWebhookChannel
+
+    ch: Notifier
+    if isinstance(cfg, nc.SlackWebhookChannel):
+        ch = SlackWebhookChannel(name, secrets.get(cfg.url.scope, cfg.url.key))
+    elif isinstance(cfg, nc.SlackApiChannel):
+        token = secrets.get(cfg.token.scope, cfg.token.key)
+        ch = SlackApiChannel(name, token, cfg.channel, base_url=cfg.base_url)
+    elif isinstance(cfg, nc.TeamsChannel):
+        ch = http.TeamsWorkflowChannel(name, secrets.get(cfg.url.scope, cfg.url.key))
+    elif isinstance(cfg, nc.PagerDutyChannel):
+        key = secrets.get(cfg.routing_key.scope, cfg.routing_key.key)
+        ch = http.PagerDutyChannel(name, key, url=cfg.url)
+    elif isinstance(cfg, nc.WebhookChannel):
+        ch = http.SignedWebhookChannel(
+            name,
+            secrets.get(cfg.url.scope, cfg.url.key),
+            secrets.get(cfg.signing_key.scope, cfg.signing_key.key),
+        )
+    elif isinstance(cfg, nc.EmailChannel):
+        password = secrets.get(cfg.password.scope, cfg.password.key) if cfg.password else None
+        ch = EmailChannel(
+            name,
+            host=cfg.host,
+            port=cfg.port,
+            sender=cfg.sender,
+            to=cfg.to,
+            starttls=cfg.starttls,
+            username=cfg.username,
+            password=password,
+        )
+    elif isinstance(cfg, nc.FileChannel):
+        path = Path(cfg.path)
+        file_ch = FileChannel(path if path.is_absolute() else root / path)
+        file_ch.name = name
+        ch = file_ch
+    else:
+        console = ConsoleChannel()
+        console.name = name
+        ch = console
+    return ch
+
+
+class LazyChannels(Mapping[str, Notifier]):
+    """name → channel adapter, built on first use."""
+
+    def __init__(self, config: nc.NotifyConfig, secrets: SecretStore, root: Path) -> None:
+        self._config = config
+        self._secrets = secrets
+        self._root = root
+        self._built: dict[str, Notifier] = {}
+
+    def __getitem__(self, name: str) -> Notifier:
+        if name not in self._built:
+            cfg = self._config.channels[name]  # KeyError: not configured
+            try:
+                self._built[name] = build_channel(name, cfg, self._secrets, self._root)
+            except LakecrewError as exc:
+                self._built[name] = UnavailableChannel(name, exc.one_line())
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._config.channels)
+
+    def __len__(self) -> int:
+        return len(self._config.channels)
+
+
+def outbox_store(ctx: Context) -> SqliteOutbox:
+    return SqliteOutbox(ctx.layout.state_dir / "outbox.db")
+
+
+def escalate_after_hours(ctx: Context) -> float | None:
+    """The pack's `severities.critical.escalate_after_hours` (SOP 1.8.4)."""
+    level = ctx.pack.severities.get("critical")
+    return (
+        None
+        if level is None or level.escalate_after_hours is None
+        else float(level.escalate_after_hours)
+    )
+
+
+def alert_pipeline(
+    ctx: Context, *, after_send: Callable[..., None] | None = None
+) -> AlertPipeline | None:
+    """The project's alert pipeline; None when lakecrew.yaml has no `notifications:`."""
+    config = ctx.config.notifications
+    if config is None:
+        return None
+    book = ctx.ledger
+    context = {w.name: (w.environment, w.project) for w in ctx.config.workspaces}
+    return AlertPipeline(
+        config,
+        outbox_store(ctx),
+        LazyChannels(config, ctx.secrets, ctx.layout.root),
+        context=context,
+        findings=lambda: book.findings(None),
+        escalate_after_hours=escalate_after_hours(ctx),
+        after_send=after_send,
+    )
+
+
+def require_alerts(ctx: Context) -> AlertPipeline:
+    alerts = alert_pipeline(ctx)
+    if alerts is None:
+        raise UsageError(
+            "lakecrew.yaml has no notifications section",
+            where=str(ctx.layout.config_path),
+            fix="add notifications: {channels: ..., routes: ...} (see docs/alerts.md)",
+        )
+    return alerts

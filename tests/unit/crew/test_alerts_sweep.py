@@ -1,0 +1,101 @@
+"""A sweep with `notifications:` routes: news goes through the outbox to the routed channels,
+warnings wait for the daily digest, an unacknowledged critical escalates after the pack's
+`escalate_after_hours`, and `ack` stops it. File channels: no network here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from lakecrew.adapters.local.channels import FileChannel
+from lakecrew.adapters.local.outbox_store import SqliteOutbox
+from lakecrew.services.crew.sweep import Sweeper
+from lakecrew.services.estate.notify_config import NotifyConfig
+from lakecrew.services.notify.pipeline import AlertPipeline
+
+from .conftest import INFO, Crew
+
+CONFIG: dict[str, Any] = {
+    "channels": {
+        "ops": {"type": "file", "path": "ops.jsonl"},
+        "leads": {"type": "file", "path": "leads.jsonl"},
+    },
+    "routes": [
+        {"name": "critical", "match": {"severity": ["critical"]}, "channels": ["ops"],
+         "escalate_to": ["leads"]},
+        {"name": "warnings", "match": {"severity": ["warning"]}, "channels": ["ops"],
+         "digest": "daily"},
+    ],
+}  # fmt: skip
+
+
+def _critical_idle(crew: Crew) -> Any:
+    """The crew's deps with cluster.idle made critical (the pack is the organisation's to tune)."""
+    deps = crew.deps()
+    rules = [r.model_copy(update={"severity": "critical"}) if r.id == "cluster.idle" else r
+             for r in deps.pack.rules]  # fmt: skip
+    pack = deps.pack.model_copy(update={"rules": rules})
+    from lakecrew.services.policy.engine import Engine
+
+    return replace(deps, pack=pack, engine=Engine(pack))
+
+
+def _pipeline(crew: Crew, tmp: Path) -> tuple[AlertPipeline, dict[str, FileChannel]]:
+    config = NotifyConfig.model_validate(CONFIG)
+    channels = {n: FileChannel(tmp / f"{n}.jsonl") for n in ("ops", "leads")}
+    for n, ch in channels.items():
+        ch.name = n
+    alerts = AlertPipeline(
+        config,
+        SqliteOutbox(tmp / "outbox.db"),
+        channels,
+        context={INFO.name: (INFO.environment, INFO.project)},
+        findings=lambda: crew.ledger.findings(None),
+        escalate_after_hours=4,
+    )
+    return alerts, channels
+
+
+def test_sweep_routes_news_digests_warnings_and_escalates_unacknowledged_criticals(
+    crew: Crew, tmp_path: Path
+) -> None:
+    alerts, channels = _pipeline(crew, tmp_path)
+    deps = replace(_critical_idle(crew), alerts=alerts)
+    result = Sweeper(deps).sweep(crew.ws, INFO, phase=1, apply=False)
+    sev = {tf.finding.severity for tf in result.findings}
+    assert sev == {"critical", "warning"}, sev
+    ops = channels["ops"].read()
+    assert ops, "critical/immediate news reached the routed channel"
+    assert all(n.severity == "critical" for n in ops)  # warnings wait for the digest
+    assert all(len(n.items) == 1 and n.items[0].event == "new" for n in ops)
+    assert channels["leads"].read() == []
+    # a second sweep with nothing new sends nothing again
+    Sweeper(deps).sweep(crew.ws, INFO, phase=1, apply=False)
+    assert len(channels["ops"].read()) == len(ops)
+
+    # the next day: the digest of yesterday's warnings, and escalation after 4 hours
+    crew.clock.advance(days=1)
+    alerts.tick(crew.clock.now())
+    digests = [n for n in channels["ops"].read() if n.kind == "digest"]
+    assert len(digests) == 1 and all(i.severity == "warning" for i in digests[0].items)
+    escalated = channels["leads"].read()
+    assert {n.items[0].fingerprint for n in escalated} == {n.items[0].fingerprint for n in ops}
+    assert all(n.kind == "escalation" for n in escalated)
+    alerts.tick(crew.clock.now())  # once per open episode
+    assert len(channels["leads"].read()) == len(escalated)
+
+
+def test_an_acknowledged_critical_does_not_escalate(crew: Crew, tmp_path: Path) -> None:
+    alerts, channels = _pipeline(crew, tmp_path)
+    deps = replace(_critical_idle(crew), alerts=alerts)
+    result = Sweeper(deps).sweep(crew.ws, INFO, phase=1, apply=False)
+    for tf in result.findings:
+        if tf.finding.severity == "critical":
+            alerts.ack(tf.finding.fingerprint, "oncall@example.org", crew.clock.now())
+    crew.clock.advance(hours=5)
+    alerts.tick(crew.clock.now())
+    assert channels["leads"].read() == []
+    rows = json.loads(json.dumps([n.items[0].fingerprint for n in channels["ops"].read()]))
+    assert rows
