@@ -135,9 +135,9 @@ def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
 
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
-    problems = problems_of(tmp_path, GOOD + "notifications: {}\n")
+    problems = problems_of(tmp_path, GOOD + "notifcations: {}\n")
     assert [p.where.rsplit(":", 1)[1] for p in problems] == ["32"]
-    assert "unknown key 'notifications' in (top level)" in problems[0].what
+    assert "unknown key 'notifcations' in (top level)" in problems[0].what
 
 
 def test_token_key_is_refused_without_echoing_the_value(tmp_path: Path) -> None:

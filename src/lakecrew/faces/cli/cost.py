@@ -256,10 +256,40 @@ def detect_cmd(
     time_col: Annotated[str, typer.Option("--time-col", help="Column with dates/times")],
     value_col: Annotated[str, typer.Option("--value-col", help="Column with the values")],
     group_col: Annotated[str | None, typer.Option("--group-col", help="Series key column")] = None,
+    sensitivity: Annotated[
+        float | None,
+        typer.Option("--k", min=0.1, help="Robust z-score a point must exceed (default 4)."),
+    ] = None,
+    direction: Annotated[
+        str | None, typer.Option(help="up (default), down or both: which side is anomalous.")
+    ] = None,
+    period: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Seasonality period in points (daily default 7, irregular 0 = none)."
+        ),
+    ] = None,
+    no_floors: Annotated[
+        bool,
+        typer.Option(
+            "--no-floors",
+            help="Drop the dollar floors ($25 and +100 %) for series that are not money.",
+        ),
+    ] = False,
     output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Print the anomalous points of a CSV time series as JSON."""
+    """Print the anomalous points of a CSV time series as JSON.
+
+    Defaults suit daily cost in dollars (weekly seasonality, floors of $25 and +100 %); for
+    counts, durations or rates pass --no-floors, and tune --k, --direction and --period.
+    """
     state = state_of(ctx, output=output, debug=debug)
     state.output = state.output.__class__("json")
-    emit(state, detect_csv(csv_file, time_col, value_col, group_col))
+    if direction not in (None, "up", "down", "both"):
+        raise UsageError(f"unknown direction {direction!r}", where="--direction",
+                         fix="up, down or both")  # fmt: skip
+    tuning: dict[str, Any] = {"k": sensitivity, "direction": direction, "period": period}
+    if no_floors:
+        tuning.update(abs_floor=0.0, pct_floor=0.0)
+    emit(state, detect_csv(csv_file, time_col, value_col, group_col, tuning=tuning))
