@@ -15,6 +15,11 @@ Steps (each in its own subprocess, for honest peak memory; query steps time thei
   check, the priced aggregation of the report window with data-quality counts, budgets'
   month-to-date actuals, the five recommendation queries); the run fails unless the week and
   previous-week totals, budget actuals and recommendations (count, savings) agree.
+- `cube_build`: the first build of the daily cost cube (`CostCube.refresh` from nothing: the
+  pricing query over every usage day, one write), ratio vs `alloc_raw` (target <= 1.2x);
+- `cube_refresh`: a refresh right after (nothing changed: fingerprints and snapshot diffs only);
+- `weekly_cube`: the same weekly report reading the cube (target < 5 s); its figures must equal
+  the from-scratch report's.
 Run: python -m benchmarks.bench_finops [--scale N] [--repeats R] [--quick]
 """
 
@@ -190,11 +195,38 @@ def _weekly_raw(args: dict[str, Any]) -> dict[str, Any]:
     return {**out, "seconds": time.perf_counter() - t0}
 
 
+def _cube_build(args: dict[str, Any]) -> dict[str, Any]:
+    import shutil
+
+    from lakecrew.services.finops.cube import CostCube
+    from lakecrew.wiring.context import Context
+
+    project = Path(args["project"])
+    shutil.rmtree(project / ".lakecrew" / "lakehouse" / "lakecrew" / "finops", ignore_errors=True)
+    ctx = Context.open(project, writable=True)
+    t0 = time.perf_counter()
+    plan = CostCube(ctx.sql).refresh()
+    seconds = time.perf_counter() - t0
+    return {"days": len(plan.days), "seconds": seconds}
+
+
+def _cube_refresh(args: dict[str, Any]) -> dict[str, Any]:
+    from lakecrew.services.finops.cube import CostCube
+    from lakecrew.wiring.context import Context
+
+    ctx = Context.open(Path(args["project"]), writable=True)
+    t0 = time.perf_counter()
+    plan = CostCube(ctx.sql).refresh()
+    return {"stale_days": len(plan.days), "seconds": time.perf_counter() - t0}
+
+
 STEPS: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {
     "build": _build,
     "alloc_lakecrew": _alloc_lakecrew,
     "alloc_raw": _alloc_raw,
     "weekly_lakecrew": _weekly_lakecrew,
+    "cube_build": _cube_build,
+    "cube_refresh": _cube_refresh,
     "weekly_raw": _weekly_raw,
 }
 
@@ -229,13 +261,31 @@ def run(project: Path, scale: int, repeats: int) -> list[dict[str, Any]]:
         mod, "weekly_raw", args, repeats=repeats, name="weekly queries: raw duckdb"
     )
     _same_weekly(weekly.extra, weekly_raw.extra)
+    cube = measure(mod, "cube_build", args, repeats=repeats, name="cube: first build")
+    refresh = measure(mod, "cube_refresh", args, repeats=repeats, name="cube: refresh, no change")
+    cubed = measure(
+        mod, "weekly_lakecrew", {**args, "cube": True}, repeats=repeats,
+        name="weekly report: lakecrew on the cube",
+    )  # fmt: skip
+    if cubed.extra != weekly.extra:
+        raise SystemExit(f"the cube changes the report: {cubed.extra} vs {weekly.extra}")
+    verdict = {
+        "cube_build_within_1.2x_raw": cube.median_s <= 1.2 * raw.median_s,
+        "weekly_on_cube_under_5s": cubed.median_s < 5,
+    }
+    print("targets:", json.dumps(verdict))
     return [
         *report("finops: build", [build]),
         *report("finops: allocation (ratio vs raw DuckDB)", [raw, local], baseline=raw.name),
         *report(
             "finops: weekly report (ratio vs the same queries in raw DuckDB)",
-            [weekly_raw, weekly],
+            [weekly_raw, weekly, cubed],
             baseline=weekly_raw.name,
+        ),
+        *report(
+            "finops: cube build and refresh (ratio vs the raw DuckDB allocation query)",
+            [raw, cube, refresh],
+            baseline=raw.name,
         ),
     ]
 

@@ -81,3 +81,30 @@ def test_simulate_refuses_a_real_inventory(tmp_path: Path) -> None:
     proc = run("simulate", cwd=tmp_path, ok=False)
     assert proc.returncode == 1 and "not a simulated estate" in proc.stderr
     assert (tmp_path / "lakecrew.yaml").read_text() == before
+
+
+def test_demo_mlops_gates_scores_and_catches_the_surge(demo: tuple[Path, dict[str, Any]]) -> None:
+    project, data = demo
+    m = data["mlops"]
+    assert m["refused_without_approver"] and m["promotion"] and m["champion"]
+    assert not m["drift_normal"]  # the as-reported window looks like training data
+    assert {"log_confirmed", "prediction"} <= set(m["drift_surge"])
+    listed = json.loads(run("models", "--output", "json", cwd=project).stdout)
+    model = next(x for x in listed["models"] if x["name"] == m["model"])
+    assert model["lineage"]["upstream"] == ["lassa_dev.ml.lassa_features"]
+    assert model["lineage"]["downstream"] == ["lassa_dev.ml.lassa_predictions"]
+    drift = run("model", "drift", m["model"], "--output", "json", cwd=project, ok=False)
+    assert drift.returncode == 1  # the whole table includes the surge: findings, exit 1
+    assert json.loads(drift.stdout)["findings"]
+
+
+def test_demo_flags_prod_job_success_below_the_sop_sla(demo: tuple[Path, dict[str, Any]]) -> None:
+    """SOP 1.6.2: > 99 % success; the simulated prod estate runs at ~98.6 % and must be flagged."""
+    project, _ = demo
+    out = json.loads(run("findings", "--output", "json", cwd=project).stdout)
+    rows = out["findings"] if isinstance(out, dict) else out
+    env = [r for r in rows if r["rule_id"] == "sla.env_success_rate"]
+    assert [r["resource_id"] for r in env] == ["env:prod"]
+    evidence = json.loads(env[0]["evidence_json"])
+    assert 98.0 < evidence["success_percent"] < 99.0 and evidence["target_percent"] == 99.0
+    assert env[0]["severity"] == "critical"

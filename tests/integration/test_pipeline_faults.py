@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pytest
 
-from lakecrew.core.errors import NotFound, SchemaMismatch
+from lakecrew.core.errors import DataError, NotFound, SchemaMismatch
 from lakecrew.services.pipelines.records import JOB_RUN_TIMELINE, SCHEMA_VERSIONS
 from lakecrew.testing.pipelines import CASES_HEADER, case_rows, make_project, write_spec
 from lakecrew.wiring import pipelines as pw
@@ -53,19 +53,39 @@ def test_file_in_another_encoding_is_decoded_and_noted(ctx: Context, project: Pa
     assert "Édo" in states
 
 
-def test_truncated_csv_line_is_quarantined_with_its_reason(ctx: Context, project: Path) -> None:
+def test_a_truncated_csv_fails_the_run_and_loads_once_complete(ctx: Context, project: Path) -> None:
     text = CASES_HEADER + case_rows(0, 5) + "C09999,Edo,3,4"  # cut off mid-row, no newline
     (project / "incoming" / "cut.csv").write_text(text)
+    with pytest.raises(DataError, match=r"cut\.csv: the last line \(line 7\) is cut off"):
+        _run(ctx)
+    assert not ctx.store.exists("t_dev.bronze.cases_raw"), "no prefix of a cut-off file loads"
+    runs = ctx.store.read(JOB_RUN_TIMELINE).to_pylist()
+    assert [r["result_state"] for r in runs if r["result_state"]][-1] == "FAILED"
+    rest = "C09999,Edo,3,4,1,+2348030000009,2024-01-09\n"
+    (project / "incoming" / "cut.csv").write_text(CASES_HEADER + case_rows(0, 5) + rest)
+    report = _run(ctx)  # the upload completed under the same name
+    assert report["layers"]["bronze"]["written"] == 6
+    assert report["layers"]["silver"]["written"] == 6
+
+
+def test_a_missing_file_fails_and_an_empty_one_is_noted(ctx: Context, project: Path) -> None:
+    with pytest.raises(NotFound, match="no file matches"):
+        _run(ctx)
+    (project / "incoming" / "empty.csv").write_text(CASES_HEADER)
     report = _run(ctx)
-    layers = report["layers"]
-    assert layers["bronze"]["written"] == 5
-    assert layers["bronze"]["quarantined"] == 1
-    q = ctx.store.read("t_dev.silver.cases_quarantine").to_pylist()
-    assert [r["_dq_rules"] for r in q] == ["source.parse"]
-    assert "truncated" in q[0]["_dq_reasons"]
-    assert q[0]["_raw"].startswith("tok_")  # the spec holds PII: the raw line is tokenized
-    assert _run(ctx)["layers"]["bronze"]["written"] == 0
-    assert ctx.store.read("t_dev.silver.cases_quarantine").num_rows == 1
+    assert "empty.csv: header only, no rows" in report["notes"]
+    runs = ctx.store.read(JOB_RUN_TIMELINE).to_pylist()
+    last = next(r for r in runs if r["run_id"] == report["run_id"])
+    assert "empty.csv: header only, no rows" in dict(last["job_parameters"])["notes"]
+
+
+def test_a_high_quarantine_rate_fails_the_run_with_the_top_rules(
+    ctx: Context, project: Path
+) -> None:
+    bad = "".join(f"C{i:05d},Edo,99,1,0,+2348030000000,2024-01-05\n" for i in range(3))
+    (project / "incoming" / "a.csv").write_text(CASES_HEADER + case_rows(0, 1) + bad)
+    with pytest.raises(DataError, match=r"3 of 4 rows quarantined \(75\.0%\).*week_ok \(3\)"):
+        _run(ctx)
 
 
 def test_value_that_changes_type_is_quarantined_by_coercion(ctx: Context, project: Path) -> None:

@@ -161,6 +161,28 @@ class Security(_Strict):
     downloads: Downloads = Field(default_factory=Downloads)
 
 
+class Sla(_Strict):
+    """Service levels watched from the system tables (SOP 1.6.2 "> 99 % success", 1.8.2).
+
+    Success rates are percentages of finished runs over `window_days`, per environment (all its
+    workspaces) and per job; `None` for an environment means no target there. A job's p95 run
+    duration over the last `recent_days` is compared with its own p95 over the `baseline_days`
+    before; `regression_ratio` or more is a regression. Data-quality pass rate: passed /
+    (passed + failed) rows of `lakecrew.quality.results` per table over the window.
+    """
+
+    window_days: int = Field(default=30, ge=1, le=365)
+    job_success_percent: dict[str, float | None] = Field(
+        default_factory=lambda: {"prod": 99.0, "qa": 95.0, "dev": None}
+    )
+    min_runs: int = Field(default=20, ge=1, description="fewer finished runs: no verdict")
+    recent_days: int = Field(default=7, ge=1)
+    baseline_days: int = Field(default=28, ge=1)
+    regression_ratio: float = Field(default=1.5, gt=1)
+    min_regression_seconds: float = Field(default=60, ge=0)
+    dq_pass_percent: float = Field(default=99.0, ge=0, le=100)
+
+
 class SeverityLevel(_Strict):
     """How a severity is handled (SOP 1.8.4): routing and response time."""
 
@@ -219,6 +241,7 @@ class Pack(_Strict):
     approvals: list[ApprovalRecord] = Field(default_factory=list)
     severities: dict[Literal["critical", "warning", "info"], SeverityLevel]
     security: Security = Field(default_factory=Security)
+    sla: Sla = Field(default_factory=Sla)
     rules: list[Rule]
 
     @field_validator("version")

@@ -154,8 +154,35 @@ for _rt, _ex in [
         "- id: security.failed_access\n  resource_type: audit\n  check: {name: labelled_event}",
     ),
     (
+        ResourceType(
+            "sla",
+            "id",
+            "id",
+            "a service level: a job, an environment's jobs or a table's data quality, with "
+            "`signals` from the system tables",
+        ),
+        "- id: sla.job_success_rate\n  resource_type: sla\n"
+        "  check: {name: detector_signal, params: {signal: sla.job_success_rate}}",
+    ),
+    (
         ResourceType("models", "full_name", "full_name", "catalog RegisteredModelInfo"),
         "- id: model.owner_missing\n  resource_type: models\n  filter: {key: owner, op: empty}",
+    ),
+    (
+        ResourceType(
+            "model_versions",
+            "id",
+            "id",
+            "an MLflow model version (`name/version`) with its run's facts and last use",
+            tags_path="tags",
+        ),
+        "- id: model_version.signature_missing\n  resource_type: model_versions\n"
+        "  filter: {key: has_signature, op: eq, value: false}",
+    ),
+    (
+        ResourceType("experiments", "experiment_id", "name", "an MLflow experiment with its ACL"),
+        "- id: experiment.permissions_missing\n  resource_type: experiments\n"
+        "  filter: {key: permissions, op: empty}",
     ),
 ]:
     _register(_rt, _doc(_rt.description, _ex))

@@ -118,11 +118,15 @@ def run_demo(
     with Context.open(root, writable=True, clock=clock) as ctx:
         summary = estate_summary(ctx.config, ctx.workspace, ctx.sql)
         pipelines = run_demo_pipelines(ctx)
+        from lakecrew.demo.mlops import run_mlops_demo  # imports mlflow (seconds)
+
+        mlops = run_mlops_demo(ctx)
         swept = _demo_sweep(ctx, truth)
     return {
         "simulation": sim,
         "summary": summary,
         "pipelines": pipelines,
+        "mlops": mlops,
         "sweep": swept,
         "data": _where_data_lives(ctx.layout),
     }

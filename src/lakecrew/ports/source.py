@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -97,6 +97,15 @@ class Source(Protocol):
 
     def commit(self, token: CheckpointToken) -> None:
         """Record a batch as ingested; call only after its bronze write succeeded."""
+        ...
+
+
+@runtime_checkable
+class Rewindable(Protocol):
+    """A source that can read everything again, ignoring its checkpoint (``--full-refresh``)."""
+
+    def rewind(self) -> None:
+        """Make the next ``read`` yield every unit again (bronze skips rows it holds)."""
         ...
 
 

@@ -240,8 +240,9 @@ class Context:
     @cached_property
     def tickets(self) -> TicketSystem:
         from lakecrew.adapters.local.ticket_store import LocalTicketStore
+        from lakecrew.wiring.notify import routed_tickets
 
-        return LocalTicketStore(self.layout.state_dir / "tickets.db")
+        return routed_tickets(self, LocalTicketStore(self.layout.state_dir / "tickets.db"))
 
     @cached_property
     def alerts(self) -> AlertPipeline | None:

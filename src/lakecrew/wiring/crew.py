@@ -25,6 +25,7 @@ from lakecrew.core.resources import Resource
 from lakecrew.services.crew.cost_source import CostSource
 from lakecrew.services.crew.observer import Observer
 from lakecrew.services.crew.service import Target
+from lakecrew.services.crew.sla_source import SlaSource
 from lakecrew.services.crew.snapshot import WorkspaceInfo
 from lakecrew.services.crew.sweep import SweepResult
 from lakecrew.services.security.monitor import SecurityMonitor
@@ -88,6 +89,7 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     """The Observer with the security monitor, cost anomalies and budgets plugged in."""
     monitor = SecurityMonitor(ctx.sql, ctx.clock, loaded.security)
     costs = CostSource(ctx.sql, ctx.clock)
+    slas = SlaSource(ctx.sql, ctx.clock, loaded.sla)
     config = ctx.config
 
     def security(info: WorkspaceInfo) -> list[Resource]:
@@ -99,13 +101,19 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     def budget(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         return _tolerant(lambda: costs.budget_resources(config, scope))
 
+    def job_slas(info: WorkspaceInfo) -> list[Resource]:
+        return _tolerant(lambda: slas.workspace_resources(info))
+
+    def estate_slas(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
+        return _tolerant(lambda: slas.estate_resources(inventory, scope))
+
     return Observer(
         ctx.clock,
         ctx.sql,
         catalog=ctx.metastore,
         grants=ctx.metastore,
-        extra_sources=(security, spikes),
-        estate_sources=(budget,),
+        extra_sources=(security, spikes, job_slas),
+        estate_sources=(budget, estate_slas),
     )
 
 

@@ -16,6 +16,7 @@ from lakecrew.adapters.local.outbox_store import SqliteOutbox
 from lakecrew.core.errors import LakecrewError, UsageError
 from lakecrew.ports.notify import Delivery, Notification, Notifier
 from lakecrew.ports.secrets import SecretStore
+from lakecrew.ports.tickets import TicketSystem
 from lakecrew.services.estate import notify_config as nc
 from lakecrew.services.notify.pipeline import AlertPipeline
 
@@ -105,6 +106,80 @@ class LazyChannels(Mapping[str, Notifier]):
 
     def __len__(self) -> int:
         return len(self._config.channels)
+
+
+class LazyTrackers(Mapping[str, TicketSystem]):
+    """name → Jira / ServiceNow adapter, built on first use (a missing secret raises then)."""
+
+    def __init__(self, config: nc.NotifyConfig, secrets: SecretStore, db: Path) -> None:
+        self._config = config
+        self._secrets = secrets
+        self._db = db
+        self._built: dict[str, TicketSystem] = {}
+
+    def __getitem__(self, name: str) -> TicketSystem:
+        if name not in self._built:
+            self._built[name] = build_tracker(
+                name, self._config.trackers[name], self._secrets, self._db
+            )
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._config.trackers)
+
+    def __len__(self) -> int:
+        return len(self._config.trackers)
+
+
+def build_tracker(name: str, cfg: nc.Tracker, secrets: SecretStore, db: Path) -> TicketSystem:
+    from lakecrew.adapters.notify.ticket_index import TicketIndex
+    from lakecrew.adapters.notify.trackers import JiraTracker, ServiceNowTracker
+
+    index = TicketIndex(db, name)
+    if isinstance(cfg, nc.JiraTracker):
+        return JiraTracker(
+            index,
+            url=cfg.url,
+            email=cfg.email,
+            token=secrets.get(cfg.token.scope, cfg.token.key),
+            project=cfg.project,
+            issue_type=cfg.issue_type,
+            component=cfg.component,
+            labels=cfg.labels,
+            done=cfg.done_transition,
+            reopen=cfg.reopen_transition,
+        )
+    groups = dict(cfg.assignment_groups)
+    default = cfg.default_group
+    return ServiceNowTracker(
+        index,
+        url=cfg.url,
+        username=cfg.username,
+        password=secrets.get(cfg.password.scope, cfg.password.key),
+        groups=lambda owner: groups.get(owner, default),
+        resolved_state=cfg.resolved_state,
+        close_code=cfg.close_code,
+    )
+
+
+def routed_tickets(ctx: Context, local: TicketSystem) -> TicketSystem:
+    """The local store, plus Jira/ServiceNow where lakecrew.yaml routes findings to them."""
+    config = ctx.config.notifications
+    if config is None or not config.trackers:
+        return local
+    from lakecrew.adapters.notify.ticket_index import TicketIndex
+    from lakecrew.services.notify.tickets import RoutedTickets
+
+    db = ctx.layout.state_dir / "tickets.db"
+    indexes = {name: TicketIndex(db, name) for name in config.trackers}
+    context = {w.name: (w.environment, w.project) for w in ctx.config.workspaces}
+    return RoutedTickets(
+        local,
+        LazyTrackers(config, ctx.secrets, db),
+        config,
+        context,
+        holds=lambda name, fp: indexes[name].get(fp) is not None,
+    )
 
 
 def outbox_store(ctx: Context) -> SqliteOutbox:

@@ -97,3 +97,50 @@ def test_exception_with_approver_and_expiry_downgrades_an_overrun() -> None:
         cfg = config({"scope": "workspace", "name": "malaria-prod-westafrica",
                       "monthly_usd": 450, "exceptions": [other]})  # fmt: skip
         assert budget_status(usage(100), cfg, AS_OF)[0].severity == "critical"
+
+
+def _lines(first: date, days: int, cost: Any) -> tuple[CostLine, ...]:
+    return tuple(
+        CostLine(
+            usage_date=first + timedelta(days=i),
+            workspace_id=WS,
+            sku_name="PREMIUM_JOBS_COMPUTE",
+            cloud="AWS",
+            usage_unit="DBU",
+            billing_origin_product="JOBS",
+            record_type="ORIGINAL",
+            quantity=Decimal(1),
+            unit_price=Decimal(cost(first + timedelta(days=i))),
+            cost=Decimal(cost(first + timedelta(days=i))),
+            basis="list",
+            currency="USD",
+            records=24,
+            tags={},
+        )
+        for i in range(days)
+    )
+
+
+def test_forecast_works_on_the_second_day_of_a_month_from_last_month() -> None:
+    """2 December, 06:00 with a 24 h billing lag: no complete December day exists; the forecast
+    uses the last 7 complete November days and November's weekday shape, and says so."""
+    as_of = date(2026, 12, 2)
+    nov = date(2026, 11, 1)
+
+    def cost(d: date) -> int:
+        return 0 if d.weekday() >= 5 else 140  # weekends idle: 700/week = 100/day on average
+
+    lines = _lines(nov, 32, cost)
+    end = as_of + timedelta(days=1)
+    seen = datetime.combine(as_of, datetime.min.time(), UTC) + timedelta(hours=6)
+    done = completeness(nov, end, seen, timedelta(hours=24))
+    priced = PricedUsage(nov, end, "list", "USD", lines, (), (), done)
+    cfg = config({"scope": "workspace", "name": NAME, "monthly_usd": 2500})
+    (s,) = budget_status(priced, cfg, as_of)
+    assert s.actual == Decimal(280)  # Tue 1 + Wed 2 Dec
+    assert "last 7 complete day(s)" in s.forecast_basis
+    assert "previous month's weekdays" in s.forecast_basis
+    # 29 days left (3..31 Dec): 21 weekdays at the weekday rate, 8 weekend days at ~0
+    assert Decimal(2900) < s.forecast < Decimal(3300)
+    assert s.severity == "warning"  # it can warn on the 2nd; before, the forecast was 280
+    assert s.as_dict()["forecast_basis"] == s.forecast_basis

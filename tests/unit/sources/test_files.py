@@ -69,16 +69,37 @@ def test_declared_encoding_mismatch_is_one_clear_error(tmp_path: Path) -> None:
     assert src.discover() == ["sites.csv"], "nothing may be committed after a failure"
 
 
-def test_truncated_csv_line_is_rejected_not_dropped(tmp_path: Path) -> None:
+def test_a_truncated_csv_fails_the_file_and_loads_once_complete(tmp_path: Path) -> None:
     src = _source(tmp_path)
     data = LASSA.read_bytes()
     cut = data[: len(data) - 30]  # the upload stopped in the middle of the last line
     (src.root / "lassa.csv").write_bytes(cut)
+    with pytest.raises(DataError, match=r"last line \(line 41\) is cut off"):
+        _collect(src)
+    assert src.discover() == ["lassa.csv"], "nothing of a cut-off file is committed"
+    (src.root / "lassa.csv").write_bytes(data)  # the upload completes under the same name
     [batch] = _collect(src)
-    assert batch.num_rows == 39
-    [reject] = batch.rejected
-    assert reject.row == 41 and reject.reason.startswith("truncated last line")
-    assert cut.decode().endswith(reject.raw)
+    assert batch.num_rows == 40 and not batch.rejected
+
+
+def test_an_empty_or_header_only_file_is_a_note_and_loads_when_complete(tmp_path: Path) -> None:
+    src = _source(tmp_path)
+    (src.root / "a.csv").write_text("")
+    (src.root / "b.csv").write_text("id,name\n")
+    batches = _collect(src)
+    notes = [n for b in batches for n in b.notes]
+    assert notes == ["a.csv: empty, no rows", "b.csv: header only, no rows"]
+    (src.root / "a.csv").write_text("id,name\n1,x\n")  # arrives complete later
+    [batch] = _collect(src)
+    assert batch.num_rows == 1 and "a.csv changed since it was ingested" in batch.notes[0]
+
+
+def test_a_pattern_matching_nothing_is_an_error_unless_allowed(tmp_path: Path) -> None:
+    src = _source(tmp_path)
+    with pytest.raises(NotFound, match="no file matches"):
+        src.discover()
+    allowed = _source(tmp_path, allow_no_files=True)
+    assert allowed.discover() == [] and _collect(allowed) == []
 
 
 def test_wrong_field_count_and_broken_quote_are_rejected(tmp_path: Path) -> None:
@@ -104,7 +125,14 @@ def test_each_file_exactly_once_including_after_a_crash(tmp_path: Path) -> None:
     shutil.copy(LASSA, src.root / "c.csv")
     assert src.discover() == ["c.csv"]
     (src.root / "a.csv").write_text("changed\n", encoding="utf-8")
-    assert src.discover() == ["c.csv"], "committed paths are not re-read by default"
+    assert src.discover() == ["a.csv (changed)", "c.csv"], "a changed file is a new version"
+    ignoring = _source(tmp_path, on_change="ignore")
+    assert ignoring.discover() == ["c.csv"]
+    with pytest.raises(DataError, match="changed since it was ingested"):
+        _source(tmp_path, on_change="error").discover()
+    rewound = _source(tmp_path)
+    rewound.rewind()
+    assert rewound.discover() == ["a.csv (changed)", "b.csv (re-read)", "c.csv"]
 
 
 def test_missing_directory_and_vanished_file(tmp_path: Path) -> None:
@@ -113,7 +141,7 @@ def test_missing_directory_and_vanished_file(tmp_path: Path) -> None:
         src.discover()
     src = _source(tmp_path)
     shutil.copy(LASSA, src.root / "a.csv")
-    [entry] = src._pending()
+    [(entry, _)] = src._pending()
     (src.root / "a.csv").unlink()
     with pytest.raises(NotFound, match="disappeared"):
         src.read_file(entry)
@@ -122,7 +150,7 @@ def test_missing_directory_and_vanished_file(tmp_path: Path) -> None:
 def test_json_lines_keep_raw_text_and_reject_bad_lines(tmp_path: Path) -> None:
     src = _source(tmp_path)
     values = json.loads((DHIS2 / "dataValueSets_sl_demo_v2.40_1.json").read_text())["dataValues"]
-    lines = [json.dumps(v) for v in values[:5]] + ["[1,2]", '{"dataElement": "DUTS']
+    lines = [json.dumps(v) for v in values[:5]] + ["[1,2]"]
     (src.root / "dv.jsonl").write_text("\n".join(lines), encoding="utf-8")
     [batch] = _collect(src)
     assert batch.num_rows == 5
@@ -130,8 +158,10 @@ def test_json_lines_keep_raw_text_and_reject_bad_lines(tmp_path: Path) -> None:
     assert batch.table.column("followup").to_pylist()[0] == "false"
     assert batch.table.column("comment").to_pylist()[:2] == [None, ""]
     reasons = [r.reason for r in batch.rejected]
-    assert reasons[0] == "JSON line is not an object"
-    assert reasons[1].startswith("truncated last line")
+    assert reasons == ["JSON line is not an object"]
+    (src.root / "cut.jsonl").write_text(lines[0] + '\n{"dataElement": "DUTS', encoding="utf-8")
+    with pytest.raises(DataError, match="cut off"):
+        _collect(src)
 
 
 def test_json_array_truncated_and_records_key(tmp_path: Path) -> None:

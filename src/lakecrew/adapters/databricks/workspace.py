@@ -1,10 +1,13 @@
 """DatabricksWorkspace: the Workspace port over the real databricks-sdk.
 
-Reading: `list(kind)` streams objects page by page (the SDK's own paginated iterators; clusters
-in pages of `page_size`, jobs with `expand_tasks` so settings are complete), each as a
-WorkspaceObject whose `data` is the SDK object's `as_dict()` (the REST JSON). A page that still
-fails after the retries raises `PartialListing` carrying how many objects were delivered, so a
-sweep reports a partial result instead of a full one.
+Reading: `list(kind)` streams objects page by page, each as a WorkspaceObject whose `data` is
+the REST JSON. Clusters (pages of `page_size`) and jobs (`expand_tasks`, so settings are
+complete) are paged through the SDK's ApiClient as the SDK pages them, keeping the raw JSON:
+the SDK's dataclasses drop fields rules need (`last_activity_time`; a Jobs API 2.0 job's
+top-level task, normalised here to `tasks[0]` by core.shapes); each object is still parsed by
+its SDK class, so a page the SDK cannot read is reported. Other kinds use the SDK's iterators.
+A listing that cannot be read to its end raises `PartialListing` (api, page, cause, how many
+objects came before it), so a sweep reports a partial result instead of a full one.
 
 Mutations read the object before, make the narrowest documented call, and read it after:
 cluster tags and auto-termination with `clusters.update` + `update_mask` (never the full-replace
@@ -20,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from databricks.sdk.service.compute import AutoScale, UpdateClusterResource
-from databricks.sdk.service.jobs import JobSettings
+from databricks.sdk.errors.base import DatabricksError
+from databricks.sdk.service.compute import AutoScale, ClusterDetails, UpdateClusterResource
+from databricks.sdk.service.jobs import BaseJob, JobSettings
 from databricks.sdk.service.sql import EndpointTagPair, EndpointTags, GetWarehouseResponse
 
 from lakecrew.adapters.databricks.client import DatabricksClient, guarded
@@ -36,6 +40,7 @@ from lakecrew.core.errors import (
     Unreachable,
     UsageError,
 )
+from lakecrew.core.shapes import normalize_job
 from lakecrew.ports.workspace import (
     Change,
     ObjectKind,
@@ -82,34 +87,65 @@ class DatabricksWorkspace:
         suffix = f" {kind.value} {object_id}" if object_id else f" {kind.value}"
         return f"workspace {self.name}{suffix}"
 
+    def _raw_pages(self, path: str, key: str, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The raw JSON objects of a paged list, through the SDK's ApiClient (as the SDK's own
+        iterator pages it): fields the SDK dataclasses drop (e.g. `last_activity_time`, a
+        2.0 job's top-level task) stay."""
+        while True:
+            page = self.client.api.do("GET", path, query=dict(query))
+            items = (page.get(key) or []) if isinstance(page, dict) else page
+            if not isinstance(items, list):
+                raise TypeError(f"{key!r} is not a list")
+            yield from items
+            token = page.get("next_page_token") if isinstance(page, dict) else None
+            if not token:
+                return
+            query["page_token"] = token
+
     def _sdk_items(self, kind: ObjectKind) -> Iterator[tuple[str, Mapping[str, Any]]]:
         c = self.client
-        listings: dict[ObjectKind, Callable[[], Iterator[tuple[str, Mapping[str, Any]]]]] = {
-            ObjectKind.CLUSTER: lambda: (
-                (str(cl.cluster_id), cl.as_dict())
-                for cl in c.clusters.list(page_size=self.page_size)
-            ),
-            ObjectKind.CLUSTER_POLICY: lambda: (
-                (str(p.policy_id), p.as_dict()) for p in c.cluster_policies.list()
-            ),
-            ObjectKind.JOB: lambda: (
-                (str(j.job_id), j.as_dict())
-                for j in c.jobs.list(expand_tasks=True, limit=min(self.page_size, 100))
-            ),
-            ObjectKind.WAREHOUSE: lambda: ((str(w.id), w.as_dict()) for w in c.warehouses.list()),
-            ObjectKind.INSTANCE_POOL: lambda: (
-                (str(pool.instance_pool_id), pool.as_dict()) for pool in c.instance_pools.list()
-            ),
-            ObjectKind.SECRET_SCOPE: lambda: (
-                (str(s.name), s.as_dict()) for s in c.secrets.list_scopes()
-            ),
-        }
-        if kind in listings:
-            yield from listings[kind]()
-            return
-        for scope in list(c.secrets.list_scopes()):
-            for acl in c.secrets.list_acls(str(scope.name)):
-                yield secret_acl_id(str(scope.name), str(acl.principal)), acl.as_dict()
+        if kind is ObjectKind.CLUSTER:
+            query: dict[str, Any] = {"page_size": self.page_size}
+            for raw in self._raw_pages("/api/2.1/clusters/list", "clusters", query):
+                cl = ClusterDetails.from_dict(raw)  # validates the shape the SDK knows
+                yield str(cl.cluster_id), raw
+        elif kind is ObjectKind.JOB:
+            query = {"expand_tasks": "true", "limit": min(self.page_size, 100)}
+            for raw in self._raw_pages("/api/2.2/jobs/list", "jobs", query):
+                yield self._full_job(raw)
+        elif kind is ObjectKind.SECRET_ACL:
+            for scope in list(c.secrets.list_scopes()):
+                for acl in c.secrets.list_acls(str(scope.name)):
+                    yield secret_acl_id(str(scope.name), str(acl.principal)), acl.as_dict()
+        else:
+            yield from self._sdk_listing(kind)
+
+    def _sdk_listing(self, kind: ObjectKind) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """Kinds the SDK lists whole: (id, REST JSON) of each."""
+        c = self.client
+        if kind is ObjectKind.CLUSTER_POLICY:
+            yield from ((str(p.policy_id), p.as_dict()) for p in c.cluster_policies.list())
+        elif kind is ObjectKind.WAREHOUSE:
+            yield from ((str(w.id), w.as_dict()) for w in c.warehouses.list())
+        elif kind is ObjectKind.INSTANCE_POOL:
+            pools = c.instance_pools.list()
+            yield from ((str(p.instance_pool_id), p.as_dict()) for p in pools)
+        elif kind is ObjectKind.SECRET_SCOPE:
+            yield from ((str(s.name), s.as_dict()) for s in c.secrets.list_scopes())
+
+    def _full_job(self, raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """One listed job as raw JSON in the 2.1+ shape; one with more than 100 tasks or job
+        clusters (`has_more`) completed with jobs.get, as the SDK's JobsExt.list does."""
+        job = BaseJob.from_dict(raw)  # validates the shape the SDK knows
+        data = normalize_job(raw)
+        if data.pop("has_more", False):
+            full = self.client.jobs.get(int(job.job_id or 0)).as_dict().get("settings") or {}
+            settings = dict(data.get("settings") or {})
+            for key in ("tasks", "job_clusters", "parameters", "environments"):
+                if key in full:
+                    settings[key] = full[key]
+            data["settings"] = settings
+        return str(job.job_id), data
 
     def list(self, kind: ObjectKind) -> Iterator[WorkspaceObject]:
         """Every object of one kind, streamed page by page.
@@ -466,8 +502,6 @@ class DatabricksWorkspace:
 
 
 def _is_sdk_error(exc: BaseException) -> bool:
-    from databricks.sdk.errors.base import DatabricksError
-
     return isinstance(exc, DatabricksError)
 
 

@@ -23,7 +23,13 @@ from lakecrew.adapters.sources.dhis2 import (
     organisation_units,
     tracked_entities,
 )
-from lakecrew.adapters.sources.files import CsvOptions, FileFormat, FileSource, JsonOptions
+from lakecrew.adapters.sources.files import (
+    CsvOptions,
+    FileFormat,
+    FileSource,
+    JsonOptions,
+    OnChange,
+)
 from lakecrew.adapters.sources.http import HttpClient, PagedRequest
 from lakecrew.core.errors import ConfigError
 from lakecrew.ports.secrets import SecretStore
@@ -108,6 +114,8 @@ def _file_source(
         csv=CsvOptions(delimiter=str(options.get("delimiter", ",")), encoding=encoding),
         json=JsonOptions(records_key=options.get("records_key"), encoding=encoding),
         batch_rows=batch_rows,
+        on_change=cast(OnChange, options.get("on_change", "reingest")),
+        allow_no_files=bool(options.get("allow_no_files", False)),
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,9 +29,11 @@ from lakecrew.adapters.sources.textformats import (
     parse_json_lines,
 )
 from lakecrew.core.errors import DataError, NotFound, Transient, UsageError
-from lakecrew.ports.source import Batch, CheckpointToken
+from lakecrew.ports.source import Batch, CheckpointToken, Rejected
 
 FileFormat = Literal["csv", "json", "jsonl", "parquet"]
+TRUNCATED = "truncated last line"
+OnChange = Literal["reingest", "error", "ignore"]
 _SUFFIX_FORMATS: dict[str, FileFormat] = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -75,9 +77,13 @@ class FileEntry:
 class FileSource:
     """Incremental file discovery + reading under ``root`` matching ``pattern``.
 
-    ``allow_overwrites=False`` (the Auto Loader default): a committed path is never re-read,
-    even if it changes. ``True``: a path whose content (sha256) changed is ingested again.
+    A committed file whose size or mtime changed and whose sha256 differs is *changed*:
+    ``on_change="reingest"`` (default) reads it again as a new version (its batch id derives
+    from the new sha256, so bronze keeps both), ``"error"`` raises DataError, ``"ignore"``
+    skips it with a note. ``allow_overwrites`` is the older spelling of ``reingest``.
+    A root with no file matching ``pattern`` is an error unless ``allow_no_files``.
     ``batch_rows`` bounds the accepted rows of one CSV batch (and so the memory of a run).
+    ``rewind()`` makes this instance read every file again (``--full-refresh``).
     """
 
     name: str
@@ -89,6 +95,13 @@ class FileSource:
     json: JsonOptions = field(default_factory=JsonOptions)
     allow_overwrites: bool = False
     batch_rows: int = 1_000_000
+    on_change: OnChange = "reingest"
+    allow_no_files: bool = False
+    _rewound: list[bool] = field(default_factory=list, repr=False, compare=False)
+
+    def rewind(self) -> None:
+        """Read every matching file again on ``read`` (bronze skips rows it already holds)."""
+        self._rewound.append(True)
 
     def _entries(self) -> list[FileEntry]:
         if not self.root.is_dir():
@@ -104,20 +117,47 @@ class FileSource:
             st = path.stat()
             key = path.relative_to(self.root).as_posix()
             found.append(FileEntry(path, key, st.st_size, st.st_mtime_ns))
+        if not found and not self.allow_no_files:
+            raise NotFound(
+                f"no file matches {self.pattern!r}",
+                where=str(self.root),
+                fix="correct source.options path/pattern, or set allow_no_files: true if an "
+                "empty drop folder is expected",
+            )
         return found
 
-    def _pending(self) -> list[FileEntry]:
+    def _pending(self) -> list[tuple[FileEntry, str]]:
+        """(file, why) for each file to read: ``new``, ``changed`` or ``re-read``."""
         done: dict[str, Any] = JsonCheckpoint(self.checkpoint_path).load().get("files", {})
         pending = []
         for entry in self._entries():
             seen = done.get(entry.key)
-            if seen is None or (self.allow_overwrites and _changed(entry, seen)):
-                pending.append(entry)
+            if seen is None:
+                pending.append((entry, "new"))
+            elif _changed(entry, seen):
+                if self.on_change == "error" and not self.allow_overwrites:
+                    raise DataError(
+                        "file changed since it was ingested (size, mtime and sha256 differ)",
+                        where=str(entry.path),
+                        fix="restore it, or set source.options on_change: reingest to load the "
+                        "new version (ignore: keep the old one)",
+                    )
+                if self.on_change != "ignore" or self.allow_overwrites:
+                    pending.append((entry, "changed"))
+            elif self._rewound:
+                pending.append((entry, "re-read"))
         return pending
 
     def discover(self) -> Sequence[str]:
-        """Relative paths of the files not yet committed, in name order."""
-        return [e.key for e in self._pending()]
+        """Relative paths of the files to read, in name order; changed ones say so."""
+        return [e.key if why == "new" else f"{e.key} ({why})" for e, why in self._pending()]
+
+    def skipped_changes(self) -> list[str]:
+        """Changed files left alone because ``on_change`` is ``ignore``."""
+        if self.on_change != "ignore" or self.allow_overwrites:
+            return []
+        done: dict[str, Any] = JsonCheckpoint(self.checkpoint_path).load().get("files", {})
+        return [e.key for e in self._entries() if e.key in done and _changed(e, done[e.key])]
 
     def read(self) -> Iterator[Batch]:
         """Batches of every pending file; a file that vanished since discovery raises NotFound.
@@ -128,8 +168,15 @@ class FileSource:
         yield from read_ahead(self._read_all())
 
     def _read_all(self) -> Iterator[Batch]:
-        for entry in self._pending():
-            yield from self.read_batches(entry)
+        ignored = self.skipped_changes()
+        for entry, why in self._pending():
+            note = f"{entry.key} changed since it was ingested: loaded as a new version"
+            for batch in self.read_batches(entry):
+                yield replace(batch, notes=(*batch.notes, note)) if why == "changed" else batch
+        if ignored:
+            token = CheckpointToken(self.name, "", json.dumps({"note": True}))
+            notes = tuple(f"{k} changed but on_change is ignore: not re-read" for k in ignored)
+            yield Batch("", self.name, pa.table({}), token, notes=notes)
 
     def read_file(self, entry: FileEntry) -> list[Batch]:
         """Every batch of one discovered file (see ``read_batches``)."""
@@ -162,6 +209,10 @@ class FileSource:
             bid = base if index == 0 else batch_id(base, index)
             if chunk.last:
                 _unchanged(entry, scan.size)
+                _not_truncated(entry, chunk.rejected)
+                if not len(chunk.rows) and index == 0:
+                    what = "empty" if not scan.size or not len(scan.starts) else "header only"
+                    notes = (*notes, f"{entry.key}: {what}, no rows")
             info = {**state, "sha256": scan.sha256} if chunk.last else {"partial": True}
             token = CheckpointToken(self.name, bid, json.dumps(info))
             out = with_metadata(chunk.columns, uri=uri, rows=chunk.rows, bid=bid, where=uri)
@@ -198,7 +249,10 @@ class FileSource:
         out = with_metadata(
             parsed.columns, uri=uri, rows=parsed.rows, bid=bid, raw=parsed.raw, where=uri
         )
+        _not_truncated(entry, parsed.rejected)
         notes = parsed.notes
+        if not parsed.rows:
+            notes += (f"{entry.key}: empty, no records",)
         if encoding is None and used != "utf-8":
             notes += (f"not UTF-8: decoded as {used} (detected; declare the encoding to pin it)",)
         return Batch(bid, self.name, out, token, parsed.rejected, used, notes)
@@ -212,8 +266,8 @@ class FileSource:
         store = JsonCheckpoint(self.checkpoint_path)
         state = store.load()
         info = json.loads(token.state)
-        if info.get("partial"):
-            return  # a file is recorded only with its last batch
+        if info.get("partial") or info.get("note"):
+            return  # a file is recorded only with its last batch; a note records nothing
         files = state.setdefault("files", {})
         files[info.pop("key")] = {**info, "batch_id": token.batch_id}
         store.save(state)
@@ -238,6 +292,18 @@ def _unchanged(entry: FileEntry, size: int) -> None:
             "file changed while it was being read",
             where=str(entry.path),
             fix="nothing was committed for it; re-run once the upload has finished",
+        )
+
+
+def _not_truncated(entry: FileEntry, rejected: Sequence[Rejected]) -> None:
+    """A last line cut off (no line end, does not parse) is an unfinished upload: fail the file."""
+    cut = next((r for r in rejected if r.reason.startswith(TRUNCATED)), None)
+    if cut is not None:
+        raise DataError(
+            f"the last line (line {cut.row}) is cut off: no line end and it does not parse",
+            where=str(entry.path),
+            fix="nothing of this file was committed; it is read again on the next run once the "
+            "upload is complete (or fix the file)",
         )
 
 

@@ -16,6 +16,7 @@ from lakecrew.core.errors import UsageError
 from lakecrew.faces.cli.console import dumps, emit, render_mapping
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
 from lakecrew.services.finops.csv_series import detect_csv
+from lakecrew.services.finops.cube import CostCube
 from lakecrew.services.finops.focus import focus_csv, focus_export, focus_metadata, sub_accounts
 from lakecrew.services.finops.reports import Period, cost_report
 from lakecrew.wiring.context import Context
@@ -70,12 +71,30 @@ def report_cmd(
     lc = Context.open(state.project)
     try:
         when = parse_as_of(as_of, lc.clock.now())
-        data = cost_report(lc.sql, lc.config, _period(period), when, top=top)
+        data = cost_report(lc.sql, lc.config, _period(period), when, top=top, cube=CostCube(lc.sql))
     finally:
         lc.close()
     if out is not None:
         write_report_files(data, out)
     emit(state, data, _render)
+
+
+@app.command("cube")
+def cube_cmd(
+    ctx: typer.Context,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Build or update the daily cost cube (lakecrew.finops.cost_cube): only days whose usage,
+    list prices or resource tags changed are recomputed; reports then read it."""
+    state = state_of(ctx, project=project, output=output, debug=debug)
+    lc = Context.open(state.project, writable=True)
+    try:
+        plan = CostCube(lc.sql).refresh()
+    finally:
+        lc.close()
+    emit(state, plan.as_dict(), render_mapping)
 
 
 def _day(text: str | None, default: date, name: str) -> date:

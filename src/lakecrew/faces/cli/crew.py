@@ -202,7 +202,12 @@ def rollback(
     state = state_of(ctx, project=project, output=output, debug=debug)
     with _context(state.project, writable=True) as lc:
         row = lc.crew.action(action_id)
-        done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force)
+        if row.workspace == "(models)":  # a model action (promotion, archive, tags)
+            from lakecrew.faces.cli.models import rollback_model_action
+
+            done = rollback_model_action(lc, row, force=force)
+        else:
+            done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force)
     emit(
         state,
         {

@@ -51,6 +51,8 @@ def render_demo(console: Console, data: Mapping[str, Any]) -> None:
         render_sweep(console, data["sweep"])
     if "pipelines" in data:
         render_pipelines(console, data["pipelines"])
+    if "mlops" in data:
+        render_mlops(console, data["mlops"])
     console.print("[bold]Where the data lives[/bold]")
     for name, path in data["data"].items():
         console.print(f"  {name:<18} {path}", markup=False)
@@ -92,3 +94,31 @@ def render_sweep(console: Console, sweep: Mapping[str, Any]) -> None:
     console.print(by_rule)
     for line in sweep.get("lines", []):
         console.print(line, markup=False)
+
+
+def render_mlops(console: Console, m: Mapping[str, Any]) -> None:
+    """The MLOps lines: model, gates, scoring, drift, hygiene (SOP 1.7, 3.1.5)."""
+    console.print(
+        f"[bold]MLOps on MLflow[/bold] (SOP 1.7): {m['model']} trained on "
+        f"{m['features_table']} ({m['rows']['train']:,} train / {m['rows']['holdout']:,} "
+        f"held-out state-weeks), {len(m['versions'])} versions registered"
+    )
+    gate = m["gate"]
+    verdict = "promoted" if gate["passed"] else "[red]refused[/red]"
+    for detail in m.get("refused_without_approver", []):
+        console.print(f"  first try without an approver: refused ({detail})", markup=False)
+    console.print(f"  promotion of v{gate['version']} to @champion: {verdict}")
+    for check in gate["checks"]:
+        mark = "pass" if check["passed"] else "FAIL"
+        detail = check["detail"]
+        console.print(f"    {mark:4} {check['gate']:<10} {detail[:160]}", markup=False)
+    console.print(
+        f"  batch scoring v{m['scored_version']}: {m['inference_rows']:,} rows; drift in the "
+        f"normal window: {', '.join(m['drift_normal']) or 'none'}; in the simulated surge: "
+        f"{', '.join(m['drift_surge']) or 'none'}",
+        markup=False,
+    )
+    console.print(
+        f"  registry hygiene (SOP 3.1.5): {', '.join(m['hygiene_findings']) or 'no findings'}",
+        markup=False,
+    )

@@ -15,7 +15,17 @@ import typer
 from typer.core import TyperGroup
 
 from lakecrew.core.errors import LakecrewError
-from lakecrew.faces.cli import alerts, commands, cost, crew, deploy, estate, pipeline, policy
+from lakecrew.faces.cli import (
+    alerts,
+    commands,
+    cost,
+    crew,
+    deploy,
+    estate,
+    models,
+    pipeline,
+    policy,
+)
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, default_project, state_of
 
@@ -80,6 +90,7 @@ app.add_typer(cost.anomalies_app, name="anomalies")
 app.add_typer(deploy.app, name="deploy")
 commands.register(app)
 crew.register(app)
+models.register(app)
 alerts.register(app)
 
 

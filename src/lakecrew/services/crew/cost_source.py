@@ -175,7 +175,8 @@ class CostSource:
             return []
         now = self.clock.now()
         first, _ = month_bounds(now.date())
-        usage = self.model.priced_usage(first, now.date() + timedelta(days=1), as_of=now)
+        prev_first, _ = month_bounds(first - timedelta(days=1))  # run rate + shape early on
+        usage = self.model.priced_usage(prev_first, now.date() + timedelta(days=1), as_of=now)
         out = []
         for st in budget_status(usage, config, now.date()):
             rid = st.name if st.scope == "workspace" else f"{st.scope}:{st.name}"

@@ -31,6 +31,7 @@ from typing import Any
 from lakecrew.core.errors import PartialListing, TableMissing, Unavailable
 from lakecrew.core.findings import Approval, EvaluationContext
 from lakecrew.core.resources import RESOURCE_TYPES, Resource
+from lakecrew.core.shapes import normalize_job
 from lakecrew.ports.catalog import Catalog, Grants
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.sql import SqlEngine
@@ -49,6 +50,7 @@ KINDS: tuple[ObjectKind, ...] = (
     ObjectKind.SECRET_SCOPE,
 )
 CONF_KEYS = ("enableVerboseAuditLogs", "enableIpAccessLists", "enableTokensConfig")
+ACTIVITY_SOURCE = "system.compute.node_timeline / system.lakeflow.job_run_timeline"
 CONF_KIND = "workspace-conf"  # the gap kind of an unreadable workspace conf
 ESTATE_SCOPE = "(estate)"
 
@@ -119,7 +121,7 @@ class Observer:
             node_types=node_types,
             approvals=self.approvals,
             last_activity=last_activity,  # filled per cluster as it streams past
-            facts={"busy_clusters": sorted(busy)},
+            facts={"busy_clusters": sorted(busy), "activity_source": ACTIVITY_SOURCE},
         )
         obs = Observation(
             info=info,
@@ -262,6 +264,8 @@ class Observer:
 def _resource(
     resource_type: str, object_id: str, workspace: str, data: Mapping[str, Any]
 ) -> Resource:
+    if resource_type == ObjectKind.JOB.value:
+        data = normalize_job(data)  # a Jobs API 2.0 job is judged on tasks[0] like any other
     if resource_type in RESOURCE_TYPES:
         rt = RESOURCE_TYPES.get(resource_type).obj
         made = rt.make(workspace, data)
@@ -300,10 +304,14 @@ def _activity_of(res: Resource, busy: datetime | None) -> datetime | None:
 def _listed(reader: WorkspaceReader, kind: ObjectKind, obs: Observation) -> Iterator[Any]:
     """Objects of one kind; a PartialListing ends the kind and is recorded as a gap, with the
     ids seen before it (so absent resources of that kind are not taken as gone)."""
-    ids: list[str] = []
+    ids: set[str] = set()
+    twice: list[str] = []
     try:
         for obj in reader.list(kind):
-            ids.append(obj.object_id)
+            if obj.object_id in ids:  # a page shifted under the listing: judge it once
+                twice.append(obj.object_id)
+                continue
+            ids.add(obj.object_id)
             yield obj
     except PartialListing as exc:
         rtype = ObjectKind.SECRET_SCOPE.value if kind is ObjectKind.SECRET_ACL else kind.value
@@ -311,6 +319,12 @@ def _listed(reader: WorkspaceReader, kind: ObjectKind, obs: Observation) -> Iter
             ListingGap(kind.value, rtype, exc.page, exc.delivered, exc.what, exc.cause, exc.api)
         )
         obs.seen[rtype] = frozenset() if kind is ObjectKind.SECRET_ACL else frozenset(ids)
+    finally:
+        if twice:
+            shown = ", ".join(twice[:10]) + (
+                f" and {len(twice) - 10} more" if len(twice) > 10 else ""
+            )
+            obs.notes.append(f"{kind.value} listed more than once, evaluated once: {shown}")
 
 
 @dataclass
@@ -327,6 +341,7 @@ class Observation:
     discovered: Counter[str] = field(default_factory=Counter)
     gaps: list[ListingGap] = field(default_factory=list)
     seen: dict[str, frozenset[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def snapshot(self, kept: Sequence[Resource]) -> Snapshot:
         """The Snapshot of this observation holding `kept` (all, or those the plan needs)."""
@@ -341,4 +356,5 @@ class Observation:
             sources=self.sources,
             gaps=tuple(self.gaps),
             seen=dict(self.seen),
+            notes=tuple(self.notes),
         )

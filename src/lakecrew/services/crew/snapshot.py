@@ -109,6 +109,7 @@ class Snapshot:
     gaps: tuple[ListingGap, ...] = ()
     seen: Mapping[str, frozenset[str]] = field(default_factory=dict)
     unseen_rules: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()
 
     @property
     def discovered_total(self) -> int:

@@ -101,6 +101,7 @@ class SweepResult:
     tickets: int
     refused: str | None = None
     gaps: tuple[ListingGap, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -116,6 +117,7 @@ class SweepResult:
             "apply": self.apply,
             "complete": self.complete,
             "gaps": [g.as_dict() for g in self.gaps],
+            "notes": list(self.notes),
             "discovered": self.discovered,
             "evaluated": self.evaluated,
             "findings": [_finding_dict(tf) for tf in self.findings],
@@ -338,6 +340,7 @@ class Sweeper:
             tickets=len(tickets),
             refused=refused,
             gaps=snap.gaps,
+            notes=snap.notes,
         )
 
     def _mark(

@@ -41,6 +41,7 @@ from lakecrew.services.estate.yamlpos import (
     load_yaml_file,
     validate_model,
 )
+from lakecrew.services.mlops.config import MlopsConfig
 
 CONFIG_FILENAME = "lakecrew.yaml"
 CONFIG_VERSION = 1
@@ -271,6 +272,7 @@ class EstateConfig(_Strict):
     sop_pack: Path | None = None
     budgets: list[Budget] = Field(default_factory=list)
     crew: CrewConfig = Field(default_factory=CrewConfig)
+    mlops: MlopsConfig = Field(default_factory=MlopsConfig)
     notifications: NotifyConfig | None = None
 
     def workspace(self, name: str) -> WorkspaceConfig:

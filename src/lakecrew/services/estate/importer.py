@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from lakecrew.core.errors import DataError, LakecrewError, UsageError
+from lakecrew.core.shapes import is_single_task_job, merge_records, normalize_job
 from lakecrew.ports.workspace import (
     ID_FIELD,
     ObjectKind,
@@ -49,6 +50,7 @@ LIST_KEYS: Mapping[str, ObjectKind] = {
     "jobs": ObjectKind.JOB,
     "policies": ObjectKind.CLUSTER_POLICY,
     "warehouses": ObjectKind.WAREHOUSE,
+    "endpoints": ObjectKind.WAREHOUSE,  # /api/2.0/sql/endpoints, before warehouses
     "instance_pools": ObjectKind.INSTANCE_POOL,
     "scopes": ObjectKind.SECRET_SCOPE,
     "items": ObjectKind.SECRET_ACL,
@@ -59,6 +61,7 @@ NAME_HINTS: tuple[tuple[str, ObjectKind | None], ...] = (
     (r"polic", ObjectKind.CLUSTER_POLICY),
     (r"pool", ObjectKind.INSTANCE_POOL),
     (r"warehouse", ObjectKind.WAREHOUSE),
+    (r"endpoint", ObjectKind.WAREHOUSE),
     (r"acl", ObjectKind.SECRET_ACL),
     (r"scope", ObjectKind.SECRET_SCOPE),
     (r"job", ObjectKind.JOB),
@@ -96,6 +99,8 @@ class Issue(Protocol):
 
 
 RecordCheck = Callable[[ObjectKind, Any], Sequence[Issue]]
+# The record a workspace already holds for (kind, id), or None (to merge a re-import into).
+Existing = Callable[[ObjectKind, str], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,7 @@ class ExportBundle:
     """Everything read from an export, validated and not yet written."""
 
     objects: dict[ObjectKind, dict[str, WorkspaceObject]] = field(default_factory=dict)
+    origin: dict[tuple[ObjectKind, str], str] = field(default_factory=dict)  # where first read
     conf: dict[str, str | None] = field(default_factory=dict)
     tables: dict[str, list[pa.Table]] = field(default_factory=dict)
     notes: Counter[str] = field(default_factory=Counter)
@@ -244,30 +250,86 @@ def _add_records(
 ) -> None:
     scope = _acl_scope(doc, path, where) if kind is ObjectKind.SECRET_ACL else ""
     target = bundle.objects.setdefault(kind, {})
-    for i, record in enumerate(records):
+    for i, raw in enumerate(records):
         place = f"{where}: record {i}"
-        if not isinstance(record, dict):
+        if not isinstance(raw, dict):
             raise DataError("expected a JSON object", where=place, fix="re-export the file")
-        object_id = _record_id(kind, record, place)
+        object_id = _record_id(kind, raw, place)
         if kind is ObjectKind.SECRET_ACL:
             object_id = secret_acl_id(scope, object_id)
         else:  # ids of workspace objects are not personal data; principals (emails) may be
             place = f"{place} ({kind.value} {object_id})"
-        issues = list(check(kind, record)) if check else []
-        errors = [x for x in issues if x.severity == "error"]
-        if errors:
-            more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-            raise DataError(
-                f"field {errors[0].path}: {errors[0].problem}{more}",
-                where=place,
-                fix="correct the record or re-export the file",
-            )
-        for x in issues:
-            generic = re.sub(r"\[\d+\]", "[]", x.path)
-            bundle.notes[f"{where}: {kind.value} field {generic}: {x.problem}"] += 1
-        if object_id in target:
-            bundle.notes[f"{where}: {kind.value} listed again (the later one is kept)"] += 1
+        record = raw
+        if kind is ObjectKind.JOB and is_single_task_job(raw):
+            record = normalize_job(raw)
+            bundle.notes[
+                f"{where}: jobs {object_id}: Jobs API 2.0 single-task shape, read as one task "
+                "(tasks[0], key main)"
+            ] += 1
+        _check_record(bundle, kind, record, check, where=where, place=place)
+        prior = target.get(object_id)
+        if prior is not None:
+            old = prior.data
+            record = _merged(bundle, (kind, object_id), old, record, where, earlier=True)
+        else:
+            bundle.origin[(kind, object_id)] = where
         target[object_id] = WorkspaceObject(kind, object_id, record)
+
+
+def _check_record(
+    bundle: ExportBundle,
+    kind: ObjectKind,
+    record: dict[str, Any],
+    check: RecordCheck | None,
+    *,
+    where: str,
+    place: str,
+) -> None:
+    issues = list(check(kind, record)) if check else []
+    errors = [x for x in issues if x.severity == "error"]
+    if errors:
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise DataError(
+            f"field {errors[0].path}: {errors[0].problem}{more}",
+            where=place,
+            fix="correct the record or re-export the file",
+        )
+    for x in issues:
+        generic = re.sub(r"\[\d+\]", "[]", x.path)
+        bundle.notes[f"{where}: {kind.value} field {generic}: {x.problem}"] += 1
+
+
+def _merged(
+    bundle: ExportBundle,
+    key: tuple[ObjectKind, str],
+    old: Mapping[str, Any],
+    new: dict[str, Any],
+    where: str,
+    *,
+    earlier: bool,
+) -> dict[str, Any]:
+    """Merge a record read again into the one read before; a note names the id and what the
+    later record lacked (kept from the earlier one)."""
+    kind, object_id = key
+    merged, kept = merge_records(old, new)
+    first = bundle.origin.get(key, "the workspace") if earlier else "the workspace"
+    what = f"{kind.value} {object_id} listed again ({first} and {where}): merged"
+    if kept:
+        shown = ", ".join(kept[:4]) + (f" and {len(kept) - 4} more" if len(kept) > 4 else "")
+        what += f"; kept from the richer earlier record: {shown}"
+    bundle.notes[what] += 1
+    return merged
+
+
+def _merge_into_existing(bundle: ExportBundle, existing: Existing) -> None:
+    """Merge every record the store already holds (a re-import keeps what it knew)."""
+    for kind, objs in bundle.objects.items():
+        for oid, obj in list(objs.items()):
+            old = existing(kind, oid)
+            if old is not None and dict(old) != dict(obj.data):
+                new = dict(obj.data)
+                data = _merged(bundle, (kind, oid), old, new, "this import", earlier=False)
+                objs[oid] = WorkspaceObject(kind, oid, data)
 
 
 def _add_conf(bundle: ExportBundle, doc: Any, where: str) -> None:
@@ -337,13 +399,15 @@ def import_workspace(
     read_parquet: ParquetReader | None = None,
     mode: str = "append",
     on_progress: Progress | None = None,
+    existing: Existing | None = None,
 ) -> ImportReport:
     """Import a workspace export (file or folder) into `store` and the system tables.
 
     `check_record(kind, record)` validates each object's field types (the composition root passes
     the SDK-based check of the local adapter); `read_parquet` reads Parquet files;
-    `on_progress(done, total)` is called per file read. Nothing is written unless every file is
-    valid.
+    `on_progress(done, total)` is called per file read; `existing(kind, id)` returns what the
+    store already holds, so a re-import merges into it (a richer record is never replaced by a
+    poorer one). Nothing is written unless every file is valid.
     """
     if store.name != workspace_name:
         raise UsageError(
@@ -353,6 +417,8 @@ def import_workspace(
     bundle = read_exports(
         Path(path), check_record=check_record, read_parquet=read_parquet, on_progress=on_progress
     )
+    if existing is not None:
+        _merge_into_existing(bundle, existing)
     tables: dict[str, int] = {}
     for full_name, parts in sorted(bundle.tables.items()):
         table = pa.concat_tables(parts, promote_options="permissive")

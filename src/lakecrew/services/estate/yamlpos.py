@@ -193,7 +193,7 @@ def pydantic_problems(
 ) -> list[Problem]:
     """One Problem per pydantic error, located through the document's line index."""
     errors = exc.errors(include_url=False)
-    misspelt = _misspelt_fields(errors, model)
+    misspelt = _misspelt_fields(errors, model, doc.data)
     located: list[tuple[int, Problem]] = []
     for err in errors:
         loc = _clean_loc(err["loc"])
@@ -204,7 +204,7 @@ def pydantic_problems(
     return _unique([p for _, p in located])
 
 
-def _misspelt_fields(errors: Sequence[Any], model: type[BaseModel]) -> set[Loc]:
+def _misspelt_fields(errors: Sequence[Any], model: type[BaseModel], data: Any = None) -> set[Loc]:
     """Locations of missing fields that an unknown key next to them probably meant."""
     found: set[Loc] = set()
     for err in errors:
@@ -214,7 +214,7 @@ def _misspelt_fields(errors: Sequence[Any], model: type[BaseModel]) -> set[Loc]:
         if not loc:
             continue
         parent, key = loc[:-1], str(loc[-1])
-        for close in difflib.get_close_matches(key, _allowed_keys(model, parent), n=1):
+        for close in difflib.get_close_matches(key, _allowed_keys(model, parent, data), n=1):
             found.add((*parent, close))
     return found
 
@@ -252,7 +252,7 @@ def _problem(err: Any, loc: Loc, doc: YamlDocument, model: type[BaseModel]) -> P
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else "?"
-        allowed = sorted(_allowed_keys(model, loc[:-1]))
+        allowed = sorted(_allowed_keys(model, loc[:-1], doc.data))
         return Problem(f"unknown key {key!r} in {dotted(loc[:-1])}", where, _key_fix(key, allowed))
     if kind == "missing":
         return Problem(
@@ -307,21 +307,38 @@ def _default_fix(kind: str) -> str | None:
     return None
 
 
-def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
-    """Field names of the model found at ``loc`` inside ``model`` (empty if unknown)."""
+def _allowed_keys(model: type[BaseModel], loc: Loc, data: Any = None) -> list[str]:
+    """Field names of the model found at ``loc`` inside ``model`` (empty if unknown).
+
+    A model whose field holds a free mapping checked by another model chosen from the data
+    (``source.options`` by ``source.type``) names it with a ``nested_model(field, data)``
+    classmethod, so unknown keys there get a did-you-mean too.
+    """
     current: Any = model
+    value = data
     for part in loc:
+        parent = current
         if isinstance(part, int):
             current = _item_type(current)
         elif isinstance(current, type) and issubclass(current, BaseModel):
             info = current.model_fields.get(part)
             current = info.annotation if info is not None else None
+            hook = getattr(parent, "nested_model", None)
+            chosen = hook(part, value) if callable(hook) else None
+            current = chosen if chosen is not None else current
         else:
             return []
+        value = _child(value, part)
         current = _unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return [info.alias or name for name, info in current.model_fields.items()]
     return []
+
+
+def _child(value: Any, part: str | int) -> Any:
+    if isinstance(part, int):
+        return value[part] if isinstance(value, list) and part < len(value) else None
+    return value.get(part) if isinstance(value, dict) else None
 
 
 def _unwrap(tp: Any) -> Any:

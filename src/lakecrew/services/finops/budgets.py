@@ -2,11 +2,15 @@
 
 A budget (lakecrew.yaml `budgets`) covers one workspace, project or cost center for a calendar
 month (UTC). Spend of a line counts for a project / cost center by its effective tag, else by
-the configured project / cost center of its workspace. The forecast is linear: month-to-date
-spend plus the average daily spend of the month's complete days (billing lag) times the days
-left. Severity: the highest threshold crossed (>= 100 % critical, >= 80 % warning, else info);
-a forecast breach without a crossing is a warning; an active exception (approver, reason,
-expiry, optional ceiling) downgrades an overrun to info and says who approved it.
+the configured project / cost center of its workspace. The forecast is month-to-date spend plus
+a daily run rate times the days left, and says its basis (`forecast_basis`): with at least
+`MIN_MONTH_DAYS` complete billing days this month, their average; earlier in the month (on the
+1st or 2nd no complete day may exist yet), the average of the last `RUN_RATE_DAYS` complete days
+before today, reaching into the previous month, shaped by the previous month's weekday pattern
+(each remaining day × that weekday's share of the previous month's average day), when the usage
+given covers it. Severity: the highest threshold crossed (>= 100 % critical, >= 80 % warning,
+else info); a forecast breach without a crossing is a warning; an active exception (approver,
+reason, expiry, optional ceiling) downgrades an overrun to info and says who approved it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from lakecrew.services.estate.config import Budget, BudgetException, EstateConfi
 
 Severity = Literal["ok", "info", "warning", "critical"]
 ZERO = Decimal(0)
+MIN_MONTH_DAYS = 3
+RUN_RATE_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class BudgetStatus:
     breached: bool
     severity: Severity
     exception: BudgetException | None
+    forecast_basis: str = "month-to-date run rate"
 
     @property
     def id(self) -> str:
@@ -64,6 +71,7 @@ class BudgetStatus:
             "forecast": str(to_cents(self.forecast)),
             "currency": self.currency,
             "thresholds_crossed": list(self.thresholds_crossed),
+            "forecast_basis": self.forecast_basis,
             "breach_date": self.breach_date.isoformat() if self.breach_date else None,
             "breached": self.breached,
             "severity": self.severity,
@@ -110,7 +118,7 @@ def budget_status(usage: PricedUsage, config: EstateConfig, as_of: date) -> list
     """Status of every configured budget for the month of `as_of` (usage must cover it)."""
     first, stop = month_bounds(as_of)
     index = workspace_index(config)
-    lines = [ln for ln in usage.lines if first <= ln.usage_date < stop and ln.usage_date <= as_of]
+    lines = [ln for ln in usage.lines if ln.usage_date <= as_of]
     return [
         _status(b, lines, index, usage, month=(first, stop), as_of=as_of) for b in config.budgets
     ]
@@ -126,17 +134,15 @@ def _status(
     as_of: date,
 ) -> BudgetStatus:
     first, stop = month
-    daily: dict[date, Decimal] = {}
+    every: dict[date, Decimal] = {}
     for ln in lines:
         if scope_key(ln, budget.scope, index) == budget.name:
-            daily[ln.usage_date] = daily.get(ln.usage_date, ZERO) + ln.cost
+            every[ln.usage_date] = every.get(ln.usage_date, ZERO) + ln.cost
+    daily = {d: v for d, v in every.items() if first <= d < stop}
     actual = sum(daily.values(), ZERO)
-    complete = [d for d in daily if usage.completeness.is_complete(d)]
-    complete_days = sum(1 for o in range(first.toordinal(), as_of.toordinal() + 1)
-                        if usage.completeness.is_complete(date.fromordinal(o)))  # fmt: skip
-    rate = sum((daily[d] for d in complete), ZERO) / complete_days if complete_days else ZERO
-    left = (stop - as_of).days - 1
-    forecast = actual + rate * left
+    rate, basis, shape = _run_rate(every, usage, first, as_of)
+    left_days = [as_of + timedelta(days=i) for i in range(1, (stop - as_of).days)]
+    forecast = actual + sum((rate * shape.get(d.weekday(), Decimal(1)) for d in left_days), ZERO)
     amount = budget.monthly_usd
     crossed = tuple(t for t in budget.thresholds if actual * 100 >= amount * t)
     breach = _breach_date(daily, amount, rate, as_of=as_of, stop=stop, forecast=forecast)
@@ -154,7 +160,49 @@ def _status(
         breached=actual > amount,
         severity=_severity(crossed, forecast > amount, exception),
         exception=exception,
+        forecast_basis=basis,
     )
+
+
+def _run_rate(
+    every: Mapping[date, Decimal], usage: PricedUsage, first: date, as_of: date
+) -> tuple[Decimal, str, dict[int, Decimal]]:
+    """(daily rate, basis, weekday shape) for the forecast; see the module docstring."""
+    complete = usage.completeness.is_complete
+    month_days = [
+        date.fromordinal(o)
+        for o in range(first.toordinal(), as_of.toordinal() + 1)
+        if complete(date.fromordinal(o))
+    ]
+    if len(month_days) >= MIN_MONTH_DAYS:
+        rate = sum((every.get(d, ZERO) for d in month_days), ZERO) / len(month_days)
+        return rate, f"run rate of this month's {len(month_days)} complete day(s)", {}
+    earliest = min(every, default=as_of)
+    back = [as_of - timedelta(days=i) for i in range(60)]
+    recent = [d for d in back if d >= earliest and complete(d)][:RUN_RATE_DAYS]
+    if not recent:
+        return ZERO, "spend so far only (no complete billing day yet)", {}
+    rate = sum((every.get(d, ZERO) for d in recent), ZERO) / len(recent)
+    shape = _weekday_shape(every, first)
+    basis = f"run rate of the last {len(recent)} complete day(s) ({min(recent)} to {max(recent)})"
+    if shape:
+        basis += ", shaped by the previous month's weekdays"
+    return rate, basis, shape
+
+
+def _weekday_shape(every: Mapping[date, Decimal], first: date) -> dict[int, Decimal]:
+    """Weekday → that weekday's average spend / the average day, over the previous month."""
+    prev_first, _ = month_bounds(first - timedelta(days=1))
+    days = [prev_first + timedelta(days=i) for i in range((first - prev_first).days)]
+    if not all(d in every for d in days):
+        return {}  # the previous month is not (fully) in the usage given: no shape
+    mean = sum((every[d] for d in days), ZERO) / len(days)
+    if mean <= 0:
+        return {}
+    per: dict[int, list[Decimal]] = {}
+    for d in days:
+        per.setdefault(d.weekday(), []).append(every[d])
+    return {wd: (sum(v, ZERO) / len(v)) / mean for wd, v in per.items()}
 
 
 def _breach_date(

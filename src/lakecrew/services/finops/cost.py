@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakecrew.core.errors import DataError, NotFound, UsageError
 from lakecrew.core.finops import (
@@ -36,6 +36,9 @@ from lakecrew.core.finops import (
     UnpricedUsage,
 )
 from lakecrew.ports.sql import SqlEngine
+
+if TYPE_CHECKING:
+    from lakecrew.services.finops.cube import CostCube
 
 USAGE = "system.billing.usage"
 LIST_PRICES = "system.billing.list_prices"
@@ -226,9 +229,11 @@ class CostModel:
         *,
         contract_prices: Iterable[ContractPrice] = (),
         lag: timedelta = timedelta(hours=24),
+        cube: CostCube | None = None,
     ) -> None:
         self._engine = engine
         self._lag = lag
+        self._cube = cube
         self._contract: list[ContractPrice] = []
         for price in contract_prices:
             if price.unit_price < 0:
@@ -267,23 +272,25 @@ class CostModel:
         contract_sql, params = self._contract_case(basis)
         params |= {"start_date": first, "end_date": stop}
         params |= {f"tag_{i}": k for i, k in enumerate(keys)}
-        where = ""
-        for name, column, values in (
-            ("day", "usage_date", days),
-            ("ws", "workspace_id", workspace_ids),
+        where, filters = usage_filter(days, workspace_ids)
+        rows = None
+        if (
+            self._cube is not None
+            and not by_resource
+            and tag_fallback
+            and contract_sql == "-1"
+            and keys == self._cube.tag_keys
         ):
-            if values is not None:
-                marks = [f":{name}_{i}" for i in range(len(values))] or ["NULL"]
-                where += f" AND {column} IN ({', '.join(marks)})"
-                params |= {f"{name}_{i}": v for i, v in enumerate(values)}
-        sql = priced_usage_sql(
-            len(keys),
-            by_resource=by_resource,
-            fallback=tag_fallback,
-            contract=contract_sql,
-            where=where,
-        )
-        rows = self._engine.fetch_arrow(sql, params).to_pylist()
+            rows = self._cube.rows(first, stop, where=where, params=filters)
+        if rows is None:
+            sql = priced_usage_sql(
+                len(keys),
+                by_resource=by_resource,
+                fallback=tag_fallback,
+                contract=contract_sql,
+                where=where,
+            )
+            rows = self._engine.fetch_arrow(sql, params | filters).to_pylist()
         if not rows:
             raise NotFound(
                 f"no billing usage between {first} and {stop} (end exclusive)",
@@ -391,6 +398,22 @@ class CostModel:
                 )
             )
         return lines, unpriced
+
+
+def usage_filter(
+    days: Sequence[date] | None, workspace_ids: Sequence[str] | None
+) -> tuple[str, dict[str, Any]]:
+    """The extra condition (and its parameters) restricting usage rows to days / workspaces."""
+    where, params = "", dict[str, Any]()
+    for name, column, values in (
+        ("day", "usage_date", days),
+        ("ws", "workspace_id", workspace_ids),
+    ):
+        if values is not None:
+            marks = [f":{name}_{i}" for i in range(len(values))] or ["NULL"]
+            where += f" AND {column} IN ({', '.join(marks)})"
+            params |= {f"{name}_{i}": v for i, v in enumerate(values)}
+    return where, params
 
 
 def _period(start: date | datetime, end: date | datetime) -> tuple[date, date]:

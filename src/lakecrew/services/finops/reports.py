@@ -29,6 +29,7 @@ from lakecrew.services.finops.budgets import (
     workspace_index,
 )
 from lakecrew.services.finops.cost import CostModel
+from lakecrew.services.finops.cube import CostCube
 from lakecrew.services.finops.detection import (
     contributor_days,
     contributors,
@@ -60,13 +61,22 @@ def period_bounds(period: Period, as_of: datetime) -> tuple[date, date, date, da
 
 
 def cost_report(
-    engine: SqlEngine, config: EstateConfig, period: Period, as_of: datetime, *, top: int = 10
+    engine: SqlEngine,
+    config: EstateConfig,
+    period: Period,
+    as_of: datetime,
+    *,
+    top: int = 10,
+    cube: CostCube | None = None,
 ) -> dict[str, Any]:
-    """The day digest, weekly review or monthly chargeback as a JSON-ready dict."""
+    """The day digest, weekly review or monthly chargeback as a JSON-ready dict.
+
+    With a `cube` (when it has been built), priced usage is read from the daily cost cube
+    (stale days recomputed on the fly) instead of priced from the whole usage window."""
     start, end, prev, prev_end = period_bounds(period, as_of)
     month_first, _ = month_bounds(end - timedelta(days=1))
     window_start = min(prev, month_first, start - timedelta(days=HISTORY_DAYS))
-    model = CostModel(engine)
+    model = CostModel(engine, cube=cube)
     usage = model.priced_usage(window_start, end, as_of=as_of)
     index = workspace_index(config)
     envs = {wid: w["environment"] for wid, w in index.items()}

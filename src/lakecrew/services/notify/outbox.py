@@ -9,8 +9,8 @@ Each due message goes to its channel's Notifier. Delivered → recorded with the
 deterministic jitter of up to 25 % (a digest of the id and attempt: no two runs differ); a
 permanent refusal (400, 401, 403, 404) or `max_attempts` failures → `dead`, with the reason.
 A channel over its rate (messages per minute) has its due messages moved to the next free
-slot without counting an attempt. A channel whose receiver fails is not tried again in the
-same drain (it is down: the rest of its queue waits for its backoff).
+slot without counting an attempt. A channel whose receiver fails `down_after` times in a row is
+not tried again in the same drain (it is down: the rest of its queue waits for the next drain).
 
 A crash between sending and recording leaves the message pending, so it is sent again: the
 message id travels as the idempotency key (an `Idempotency-Key` header, PagerDuty's dedup_key,
@@ -38,6 +38,7 @@ class OutboxSettings:
     max_delay: float = 3600.0
     rate_per_minute: Mapping[str, int] = field(default_factory=dict)  # channel → limit
     batch: int = 500
+    down_after: int = 3  # consecutive failures of a channel that end its turn in this drain
 
 
 @dataclass
@@ -81,11 +82,13 @@ class Dispatcher:
         self.settings = settings or OutboxSettings()
         self.after_send = after_send
         self._sent: dict[str, deque[datetime]] = defaultdict(deque)
+        self._streak: dict[str, int] = defaultdict(int)
 
     def drain(self, now: datetime, *, limit: int | None = None) -> DrainReport:
         """Attempt every due message once (at most `limit`); returns what happened."""
         report = DrainReport()
         down: set[str] = set()
+        self._streak.clear()
         left = limit if limit is not None else -1
         while left != 0:
             size = self.settings.batch if left < 0 else min(left, self.settings.batch)
@@ -137,10 +140,13 @@ class Dispatcher:
                 )
             )
             report.delivered += 1
+            self._streak[msg.channel] = 0
             return
         self._fail(msg, now, result, report)
         if not result.permanent:
-            down.add(msg.channel)
+            self._streak[msg.channel] += 1
+            if self._streak[msg.channel] >= self.settings.down_after:
+                down.add(msg.channel)
 
     def _fail(
         self, msg: OutboxMessage, now: datetime, result: Delivery, report: DrainReport

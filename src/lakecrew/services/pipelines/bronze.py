@@ -17,7 +17,7 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI, Batch
+from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI, Batch, Rewindable
 from lakecrew.services.pipelines.columns import INGESTED_AT, STAGE, TS
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.schema_log import record_schema
@@ -54,6 +54,8 @@ def run_bronze(
     state: RunState,
     tokenizer: Tokenizer | None,
     consumer: BatchConsumer | None = None,
+    *,
+    full_refresh: bool = False,
 ) -> None:
     """Drain the source into bronze; counts go to ``state.layer('bronze')``.
 
@@ -63,6 +65,14 @@ def run_bronze(
     GIL), so bronze's write and silver's compute overlap; nothing is written before the commit.
     """
     source = deps.open_source(loaded)
+    if full_refresh:
+        if isinstance(source, Rewindable):
+            source.rewind()
+        else:
+            state.notes.append(
+                f"source {loaded.spec.source.type} cannot re-read what it already delivered: "
+                "--full-refresh rebuilt silver and gold from bronze"
+            )
     bronze = loaded.full_name(loaded.spec.bronze.table)
     counts = state.layer("bronze")
     for batch in source.read():

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lakecrew.core.errors import Conflict, LakecrewError, Transient
-from lakecrew.services.pipelines.bronze import run_bronze
+from lakecrew.core.errors import Conflict, DataError, LakecrewError, Transient
+from lakecrew.services.pipelines.bronze import SOURCE_RULE, run_bronze
 from lakecrew.services.pipelines.gold_step import run_gold
 from lakecrew.services.pipelines.governance import (
     job_id,
@@ -63,6 +63,52 @@ class RunReport:
         out["started_at"] = self.started_at.isoformat()
         out["ended_at"] = self.ended_at.isoformat()
         return out
+
+
+def check_quarantine_rate(loaded: LoadedPipeline, state: RunState) -> None:
+    """DataError when this run quarantined more than ``silver.max_quarantine_rate`` of its rows.
+
+    Counts source rejects (bronze) and silver's quarantined rows against the rows silver read
+    plus the rejects; the message gives the rate and the three most frequent rules.
+    """
+    bronze, silver = state.layer("bronze"), state.layer("silver")
+    quarantined = silver.quarantined + bronze.quarantined
+    total = silver.read + bronze.quarantined
+    limit = loaded.spec.silver.max_quarantine_rate
+    if not total or quarantined / total <= limit:
+        return
+    by_rule: dict[str, int] = {}
+    if bronze.quarantined:
+        by_rule[SOURCE_RULE] = bronze.quarantined
+    for e in state.expectations:
+        if e["action"] == "quarantine" and e["failed"]:
+            by_rule[e["rule"]] = by_rule.get(e["rule"], 0) + int(e["failed"])
+    top = sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    reasons = ", ".join(f"{rule} ({n})" for rule, n in top)
+    qtable = loaded.full_name(loaded.spec.silver.quarantine.table)
+    raise DataError(
+        f"{quarantined} of {total} rows quarantined ({quarantined / total:.1%}), above "
+        f"max_quarantine_rate {limit:.0%}; top rules: {reasons}",
+        where=f"pipeline {loaded.spec.name} {qtable}",
+        fix="inspect the quarantine table (lakecrew sql), fix the source or the rules, or raise "
+        "silver.max_quarantine_rate after review",
+    )
+
+
+def merged_expectations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One line per (table, rule) for the run: batch counts summed, failed if any batch failed."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in items:
+        key = (item["table"], item["rule"])
+        if key not in merged:
+            merged[key] = dict(item)
+            continue
+        into = merged[key]
+        into["passed"] += item["passed"]
+        into["failed"] += item["failed"]
+        if item["status"] == "failed":
+            into["status"] = "failed"
+    return list(merged.values())
 
 
 class PipelineRunner:
@@ -124,7 +170,10 @@ class PipelineRunner:
             self.deps, loaded, state, tokenizer, full_refresh=full_refresh
         )
         silver_batches.catch_up()
-        run_bronze(self.deps, loaded, state, tokenizer, consumer=silver_batches)
+        run_bronze(
+            self.deps, loaded, state, tokenizer, consumer=silver_batches, full_refresh=full_refresh
+        )
+        check_quarantine_rate(loaded, state)
         silver = loaded.full_name(loaded.spec.silver.table)
         if self.deps.tables.exists(silver):
             state.layer("gold").read = self.deps.tables.count(silver)
@@ -156,6 +205,7 @@ class PipelineRunner:
                 "env": loaded.env,
                 "attempt": str(attempt),
                 "full_refresh": str(full_refresh).lower(),
+                **({"notes": " | ".join(dict.fromkeys(state.notes))} if state.notes else {}),
             },
         )
         self.deps.tables.append(JOB_RUN_TIMELINE, rows)
@@ -183,7 +233,7 @@ class PipelineRunner:
             ended_at=ended,
             layers={k: v.as_dict() for k, v in state.layers.items()},
             reconciled=state.reconciled,
-            expectations=state.expectations,
+            expectations=merged_expectations(state.expectations),
             tables=tables,
             quarantine={quarantine: tables.get(quarantine, 0)},
             schema_changes=[c.message() for c in state.schema_changes],

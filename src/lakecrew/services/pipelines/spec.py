@@ -15,6 +15,7 @@ run can never write to a prod catalog. Environment-specific values are reference
 
 from __future__ import annotations
 
+import builtins
 import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,7 +30,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from lakecrew.core.kafka_spec import validate_kafka_options
+from lakecrew.core.kafka_spec import KafkaSourceOptions, validate_kafka_options
+from lakecrew.services.pipelines.source_options import (
+    SOURCE_OPTION_MODELS,
+    validate_source_options,
+)
 from lakecrew.services.privacy.kinds import Classification, MaskMethod, PiiKind, label_for
 from lakecrew.services.privacy.masking import ColumnMask
 from lakecrew.services.quality.coercion import DEFAULT_DATE_FORMATS, DEFAULT_NULLS, ColumnCoercion
@@ -121,13 +126,22 @@ class SourceSpec(_Strict):
     type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     options: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def nested_model(cls, field: str, data: Any) -> builtins.type[BaseModel] | None:
+        """The model checking ``options`` for this source type (for did-you-mean hints)."""
+        kind = data.get("type") if isinstance(data, dict) else None
+        if field != "options" or not isinstance(kind, str):
+            return None
+        return KafkaSourceOptions if kind == "kafka" else SOURCE_OPTION_MODELS.get(kind)
+
     @field_validator("options", mode="before")
     @classmethod
     def _typed_options(cls, value: Any, info: ValidationInfo) -> Any:
         # Sources with a strict option model are checked here, so errors point at file:line.
-        if info.data.get("type") == "kafka":
+        kind = info.data.get("type")
+        if kind == "kafka":
             return validate_kafka_options(value)
-        return value
+        return validate_source_options(str(kind), value)
 
 
 class BronzeSpec(_Strict):
@@ -276,6 +290,8 @@ class SilverSpec(_Strict):
     schema_policy: SchemaPolicy = Field(default_factory=SchemaPolicy, alias="schema")
     sql: NonEmpty | None = None
     python: Annotated[str, Field(pattern=_TRANSFORM.pattern)] | None = None
+    max_quarantine_rate: Annotated[float, Field(ge=0, le=1)] = 0.2
+    """Fail the run when more than this share of a run's rows is quarantined (0.2 = 20 %)."""
 
     @field_validator("sql")
     @classmethod

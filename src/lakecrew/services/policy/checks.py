@@ -237,8 +237,9 @@ def cluster_idle(
 ) -> Evidence | None:
     """A RUNNING all-purpose cluster with no activity for longer than the limit (1.2.2, 3.1.2).
 
-    Activity comes from `ctx.last_activity[cluster_id]` (Observer: node_timeline, events, runs),
-    else the REST field `last_activity_time` (epoch ms). With neither, nothing is claimed.
+    Activity is the later of `ctx.last_activity[cluster_id]` (Observer: node_timeline, job runs,
+    restarts) and the REST field `last_activity_time` (epoch ms); the evidence names the source
+    (`activity_source`). With neither, nothing is claimed.
 
     ```yaml
     check: {name: cluster_idle, params: {max_idle_minutes: 30}}
@@ -246,9 +247,17 @@ def cluster_idle(
     """
     if res.data.get("state") != "RUNNING" or res.data.get("cluster_source") in JOB_SOURCES:
         return None
-    last = ctx.last_activity.get(res.resource_id) or to_datetime(res.data.get("last_activity_time"))
-    if last is None:
+    seen = [
+        (t, source)
+        for t, source in (
+            (ctx.last_activity.get(res.resource_id), ctx.facts.get("activity_source", "system")),
+            (to_datetime(res.data.get("last_activity_time")), "REST last_activity_time"),
+        )
+        if t is not None
+    ]
+    if not seen:
         return None
+    last, source = max(seen, key=lambda pair: pair[0])
     limit = p.max_idle_minutes or pack.auto_termination.max_minutes
     idle = ctx.now - last
     if idle <= timedelta(minutes=limit):
@@ -256,6 +265,7 @@ def cluster_idle(
     return {
         "state": "RUNNING",
         "last_activity": last.isoformat(),
+        "activity_source": source,
         "idle_minutes": int(idle.total_seconds() // 60),
         "limit_minutes": limit,
     }

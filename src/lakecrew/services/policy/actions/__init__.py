@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from lakecrew.services.policy.actions import (  # noqa: F401  (each module registers its action)
     add_tags,
+    model_actions,
     notify_only,
     pause_job,
     resize,

@@ -1,0 +1,349 @@
+"""The daily cost cube: priced usage materialised per day, maintained for changed days only.
+
+`lakecrew.finops.cost_cube` holds the output of the cost model's one grouped pricing query
+(`priced_usage_sql`: de-duplicated, priced at the list price valid at usage_end_time,
+tag-resolved with the record's tags else the current tags of its job / warehouse / cluster) at
+day × workspace × SKU × record type × price × tags, for the default tag keys, with the
+data-quality counts. Each row carries its day's fingerprint of the usage table (rows, summed
+quantity, latest ingestion date). A day is stale — and recomputed from the usage table — when:
+
+- its fingerprint differs (new usage, late-arriving rows, RETRACTION/RESTATEMENT corrections,
+  billing lag filling an incomplete day) or the day is new / gone;
+- a list price whose window touches the day changed since the cube was priced (a re-price:
+  the snapshot `lakecrew.finops.cost_cube_prices` is diffed with `system.billing.list_prices`);
+- the current tags of a job / warehouse / cluster with usage that day changed (snapshot
+  `lakecrew.finops.cost_cube_tags`), since untagged usage falls back to current tags.
+
+Readers (`rows`) get cube lines for fresh days plus freshly computed lines for stale days, so a
+stale cube is never read as current; `refresh` writes the result (one overwrite of the cube,
+one commit, then the two snapshots: a crash in between only makes the next run recompute the
+same days again). Reads through the cube give exactly the lines of the from-scratch query
+(same grain, same sums). Assumptions, stated: a record_id's copies share its usage_date (the
+cube de-duplicates per day; a copy in another day would count once per day); and a rewrite of
+billing rows keeping a day's row count, quantity sum and latest ingestion date is not seen
+(Databricks appends corrections as new rows with a later ingestion date).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakecrew.core.errors import TableMissing
+from lakecrew.core.finops import DEFAULT_TAG_KEYS
+from lakecrew.ports.sql import SqlEngine
+
+CUBE = "lakecrew.finops.cost_cube"
+CUBE_PRICES = "lakecrew.finops.cost_cube_prices"
+CUBE_TAGS = "lakecrew.finops.cost_cube_tags"
+USAGE = "system.billing.usage"
+FP_COLUMNS = ("fp_rows", "fp_quantity", "fp_ingested")
+MAX_TAG_CHANGES = 2000  # more changed resources than this: recompute every day
+
+FINGERPRINT_SQL = f"""
+SELECT usage_date, COUNT(*) AS fp_rows, SUM(usage_quantity) AS fp_quantity,
+       MAX(ingestion_date) AS fp_ingested
+FROM {USAGE} WHERE usage_date >= :start_date AND usage_date < :end_date
+GROUP BY usage_date"""
+PRICES_SQL = """
+SELECT sku_name, cloud, usage_unit, currency_code, price_start_time, price_end_time,
+       CAST(pricing.effective_list.default AS STRING) AS unit_price
+FROM system.billing.list_prices"""
+KINDS = (
+    ("job", "jt", "job_id"),
+    ("warehouse", "wt", "warehouse_id"),
+    ("cluster", "ct", "cluster_id"),
+)
+FAR_PAST, FAR_FUTURE = date(1900, 1, 1), date(9999, 1, 1)
+
+
+@dataclass(frozen=True)
+class CubePlan:
+    """Which days are stale and why (reason → days), over the days asked about."""
+
+    stale: dict[str, tuple[date, ...]] = field(default_factory=dict)
+    fresh_days: int = 0
+
+    @property
+    def days(self) -> set[date]:
+        return {d for days in self.stale.values() for d in days}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fresh_days": self.fresh_days,
+            "stale_days": len(self.days),
+            "reasons": {k: [d.isoformat() for d in v] for k, v in self.stale.items() if v},
+        }
+
+
+class CostCube:
+    """The materialised daily cost cube over a SqlEngine (any backend)."""
+
+    def __init__(self, engine: SqlEngine, tag_keys: Sequence[str] = DEFAULT_TAG_KEYS) -> None:
+        self._engine = engine
+        self.tag_keys = tuple(tag_keys)
+
+    # ------------------------------------------------------------------ reads
+
+    def exists(self) -> bool:
+        try:
+            self._engine.fetch(f"SELECT 1 FROM {CUBE} LIMIT 0")
+        except TableMissing:
+            return False
+        return True
+
+    def rows(
+        self,
+        first: date,
+        stop: date,
+        *,
+        where: str = "",
+        params: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]] | None:
+        """Pricing-query rows of `[first, stop)` (the extra `where` on usage_date /
+        workspace_id applies to both parts): cube rows of fresh days, computed rows of stale
+        days. None when there is no cube yet (the caller runs the query itself)."""
+        if not self.exists():
+            return None
+        table, _ = self._assemble(first, stop, where=where, params=params)
+        return [{k: v for k, v in r.items() if k not in FP_COLUMNS} for r in table.to_pylist()]
+
+    def plan(self, first: date = FAR_PAST, stop: date = FAR_FUTURE) -> CubePlan:
+        """The stale days of `[first, stop)` and why, without writing anything."""
+        current = self._fingerprints(first, stop)
+        return self._plan(first, stop, current)
+
+    # ------------------------------------------------------------------ writes
+
+    def refresh(self) -> CubePlan:
+        """Recompute the stale days and write the cube (one commit), then the snapshots."""
+        table, plan = self._assemble(FAR_PAST, FAR_FUTURE)
+        if plan.days or not self.exists():
+            self._engine.save_table(CUBE, _storable(table), "overwrite")
+        self._engine.save_table(CUBE_PRICES, _storable(self._prices()), "overwrite")
+        self._engine.save_table(CUBE_TAGS, _storable(self._tags()), "overwrite")
+        return plan
+
+    # ------------------------------------------------------------------ internals
+
+    def _assemble(
+        self,
+        first: date,
+        stop: date,
+        *,
+        where: str = "",
+        params: Mapping[str, Any] | None = None,
+    ) -> tuple[pa.Table, CubePlan]:
+        current = self._fingerprints(first, stop)
+        plan = self._plan(first, stop, current)
+        stale = sorted(plan.days & set(current))
+        bound = {"start_date": first, "end_date": stop, **(params or {})}
+        parts = []
+        if self.exists():
+            cached = self._engine.fetch_arrow(
+                f"SELECT * FROM {CUBE} WHERE usage_date >= :start_date "
+                f"AND usage_date < :end_date{where}",
+                bound,
+            )
+            keep = pc.invert(
+                pc.is_in(cached["usage_date"], pa.array(sorted(plan.days), pa.date32()))
+            )
+            parts.append(cached.filter(keep))
+        if stale:
+            parts.append(self._compute(stale, current, where, bound))
+        if not parts:
+            return pa.table({}), plan
+        return pa.concat_tables(parts, promote_options="permissive"), plan
+
+    def _compute(
+        self,
+        days: Sequence[date],
+        current: Mapping[date, tuple[Any, ...]],
+        where: str,
+        params: Mapping[str, Any],
+    ) -> pa.Table:
+        from lakecrew.services.finops.cost import priced_usage_sql
+
+        marks = ", ".join(f":cube_day_{i}" for i in range(len(days)))
+        bound = dict(params) | {f"cube_day_{i}": d for i, d in enumerate(days)}
+        bound |= {f"tag_{i}": k for i, k in enumerate(self.tag_keys)}
+        sql = priced_usage_sql(
+            len(self.tag_keys),
+            by_resource=False,
+            fallback=True,
+            contract="-1",
+            where=f" AND usage_date IN ({marks}){where}",
+        )
+        table = self._engine.fetch_arrow(sql, bound)
+        fps = [current[d] for d in table["usage_date"].to_pylist()]
+        for i, name in enumerate(FP_COLUMNS):
+            table = table.append_column(name, pa.array([fp[i] for fp in fps]))
+        return table
+
+    def _fingerprints(self, first: date, stop: date) -> dict[date, tuple[Any, ...]]:
+        rows = self._engine.fetch(FINGERPRINT_SQL, {"start_date": first, "end_date": stop})
+        return {r["usage_date"]: tuple(r[c] for c in FP_COLUMNS) for r in rows.as_dicts()}
+
+    def _plan(self, first: date, stop: date, current: Mapping[date, tuple[Any, ...]]) -> CubePlan:
+        if not self.exists():
+            return CubePlan({"new": tuple(sorted(current))}, 0)
+        cols = ", ".join(FP_COLUMNS)
+        held = {
+            r["usage_date"]: tuple(r[c] for c in FP_COLUMNS)
+            for r in self._engine.fetch(
+                f"SELECT DISTINCT usage_date, {cols} FROM {CUBE} "
+                "WHERE usage_date >= :start_date AND usage_date < :end_date",
+                {"start_date": first, "end_date": stop},
+            ).as_dicts()
+        }
+        in_range = set(current) | set(held)
+        stale: dict[str, tuple[date, ...]] = {
+            "new": tuple(sorted(set(current) - set(held))),
+            "changed": tuple(
+                sorted(d for d in set(current) & set(held) if _fp(current[d]) != _fp(held[d]))
+            ),
+            "gone": tuple(sorted(set(held) - set(current))),
+            "repriced": tuple(sorted(self._repriced_days(in_range))),
+            "retagged": tuple(sorted(self._retagged_days(first, stop) & in_range)),
+        }
+        stale_days = {d for days in stale.values() for d in days}
+        return CubePlan(stale, len(in_range - stale_days))
+
+    def _repriced_days(self, days: Iterable[date]) -> set[date]:
+        """Days whose usage a list price change since the cube would price differently."""
+        old, new = self._snapshot(CUBE_PRICES), self._prices()
+        changed = _diff(old, new)
+        if changed is None or old is None:
+            return set(days)
+        keys = {_sku(r) for r in changed}
+        spans: list[tuple[datetime | None, datetime | None]] = []
+        for key in keys:
+            spans += _price_differs(
+                [r for r in old.to_pylist() if _sku(r) == key],
+                [r for r in new.to_pylist() if _sku(r) == key],
+            )
+        out = set()
+        for lo, hi in spans:
+            # usage of the day before a boundary can end after midnight, so it is included
+            first = _as_date(lo) - timedelta(days=1) if lo is not None else FAR_PAST
+            last = _as_date(hi) if hi is not None else FAR_FUTURE
+            out |= {d for d in days if first <= d <= last}
+        return out
+
+    def _retagged_days(self, first: date, stop: date) -> set[date]:
+        """Days with usage of a job / warehouse / cluster whose current tags changed."""
+        changed = _diff(self._snapshot(CUBE_TAGS), self._tags())
+        if changed is None:
+            return set(self._fingerprints(first, stop))
+        ids: dict[str, set[str]] = {k: set() for k, _, _ in KINDS}
+        for row in changed:
+            ids[str(row["kind"])].add(str(row["rid"]))
+        if not any(ids.values()):
+            return set()
+        if sum(len(v) for v in ids.values()) > MAX_TAG_CHANGES:
+            return set(self._fingerprints(first, stop))
+        conds: list[str] = []
+        params: dict[str, Any] = {"start_date": first, "end_date": stop}
+        for kind, _, column in KINDS:
+            marks = []
+            for i, rid in enumerate(sorted(ids[kind])):
+                params[f"{kind}_{i}"] = rid
+                marks.append(f":{kind}_{i}")
+            if marks:
+                conds.append(f"usage_metadata.{column} IN ({', '.join(marks)})")
+        sql = (
+            f"SELECT DISTINCT usage_date FROM {USAGE} WHERE usage_date >= :start_date "
+            f"AND usage_date < :end_date AND ({' OR '.join(conds)})"
+        )
+        return {r["usage_date"] for r in self._engine.fetch(sql, params).as_dicts()}
+
+    def _snapshot(self, name: str) -> pa.Table | None:
+        try:
+            return self._engine.fetch_arrow(f"SELECT * FROM {name}")
+        except TableMissing:
+            return None
+
+    def _prices(self) -> pa.Table:
+        return self._engine.fetch_arrow(PRICES_SQL)
+
+    def _tags(self) -> pa.Table:
+        from lakecrew.services.finops.cost import _CURRENT_TAGS, _LATEST
+
+        ctes = ",\n".join(_LATEST.format(alias=a, id_col=c, table=t) for a, c, t in _CURRENT_TAGS)
+        selects = []
+        params = {f"tag_{i}": k for i, k in enumerate(self.tag_keys)}
+        tag_cols = ", ".join(f"{{a}}.tags[:tag_{i}] AS tag_{i}" for i in range(len(self.tag_keys)))
+        for kind, alias, _ in KINDS:
+            selects.append(
+                f"SELECT '{kind}' AS kind, CAST({alias}.workspace_id AS STRING) AS workspace_id, "
+                f"CAST({alias}.rid AS STRING) AS rid, {tag_cols.format(a=alias)} FROM {alias}"
+            )
+        return self._engine.fetch_arrow(f"WITH {ctes}\n" + "\nUNION ALL\n".join(selects), params)
+
+
+def _sku(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (str(row["sku_name"]), str(row["cloud"]), str(row["usage_unit"]))
+
+
+def _price_at(rows: Sequence[Mapping[str, Any]], t: datetime) -> tuple[str, str] | None:
+    for r in rows:
+        end = r["price_end_time"]
+        if r["price_start_time"] <= t and (end is None or t < end):
+            return (str(r["unit_price"]), str(r["currency_code"]))
+    return None
+
+
+def _price_differs(
+    old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]
+) -> list[tuple[datetime | None, datetime | None]]:
+    """The time spans in which one SKU's price (or currency) differs between two snapshots."""
+    edges = sorted(
+        {r[c] for r in (*old, *new) for c in ("price_start_time", "price_end_time")} - {None}
+    )
+    spans: list[tuple[datetime | None, datetime | None]] = []
+    bounds: list[datetime | None] = [None, *edges, None]
+    for lo, hi in itertools.pairwise(bounds):
+        probe = lo if lo is not None else edges[0] - timedelta(microseconds=1)
+        if _price_at(old, probe) != _price_at(new, probe):
+            spans.append((lo, hi))
+    return spans
+
+
+def _fp(fp: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple("" if v is None else str(v) for v in fp)
+
+
+def _as_date(value: datetime | date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _key(row: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple("" if v is None else str(v) for v in row.values())
+
+
+def _diff(old: pa.Table | None, new: pa.Table) -> list[dict[str, Any]] | None:
+    """Rows present in only one of the two snapshots (None: no old snapshot)."""
+    if old is None:
+        return None
+    a = {_key(r): r for r in old.to_pylist()}
+    b = {_key(r): r for r in new.to_pylist()}
+    return [r for k, r in a.items() if k not in b] + [r for k, r in b.items() if k not in a]
+
+
+def _storable(table: pa.Table) -> pa.Table:
+    """Null-typed columns (every value null) as strings and timestamps in UTC (Delta stores
+    only these), so a query result can be stored."""
+    fields = []
+    for f in table.schema:
+        if pa.types.is_null(f.type):
+            f = f.with_type(pa.string())  # noqa: PLW2901
+        elif pa.types.is_timestamp(f.type) and f.type.tz is not None:
+            f = f.with_type(pa.timestamp("us", "UTC"))  # noqa: PLW2901
+        fields.append(f)
+    return table.cast(pa.schema(fields))

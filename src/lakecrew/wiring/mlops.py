@@ -1,0 +1,101 @@
+"""Composition of the MLOps use cases: the registry, scorer and lakehouse readers of one project.
+
+The embedded default is the project's own MLflow (`.lakecrew/mlflow/`: SQLite tracking and
+registry, local artifacts). mlflow itself is imported only when a registry call is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from lakecrew.adapters.mlflow import local_registry, local_store_exists, local_tracking_uri
+from lakecrew.adapters.mlflow.training import MlflowScorer
+from lakecrew.core.errors import NotFound
+from lakecrew.services.mlops.hygiene import LastUse
+from lakecrew.services.mlops.service import MlopsDeps, ModelOps
+
+if TYPE_CHECKING:
+    from lakecrew.wiring.context import Context
+
+
+def arrow_columns(table: pa.Table) -> dict[str, np.ndarray]:
+    """Arrow → numpy per column (numbers with nulls become float NaN; text stays object)."""
+    out: dict[str, np.ndarray] = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+            out[name] = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        elif pa.types.is_timestamp(col.type):
+            out[name] = col.cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+        else:
+            out[name] = np.asarray(col.to_pylist(), dtype=object)
+    return out
+
+
+def column_reader(ctx: Context) -> Any:
+    def read(
+        table: str, version: int | None, columns: Sequence[str] | None
+    ) -> dict[str, np.ndarray]:
+        if not ctx.store.exists(table):
+            raise NotFound(f"table {table} does not exist", fix="check lakecrew.yaml mlops")
+        return arrow_columns(ctx.store.read(table, version, columns))
+
+    return read
+
+
+def last_inference(ctx: Context) -> LastUse:
+    """(model, version) → newest `scored_at` in the model's inference table (None if none)."""
+    cache: dict[str, dict[tuple[str, str], datetime]] = {}
+
+    def lookup(model: str, version: str) -> datetime | None:
+        table = ctx.config.mlops.settings(model).inference_table
+        if not table or not ctx.store.exists(table):
+            return None
+        if table not in cache:
+            cols = ["model_name", "model_version", "scored_at"]
+            have = set(ctx.store.schema(table).names)
+            if not set(cols) <= have:
+                cache[table] = {}
+            else:
+                t = ctx.store.read(table, columns=cols)
+                rows = t.group_by(["model_name", "model_version"]).aggregate([("scored_at", "max")])
+                cache[table] = {
+                    (r["model_name"], str(r["model_version"])): _aware(r["scored_at_max"])
+                    for r in rows.to_pylist()
+                }
+        return cache[table].get((model, version))
+
+    return lookup
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def mlops_deps(ctx: Context) -> MlopsDeps:
+    registry = local_registry(ctx.layout.state_dir)
+    return MlopsDeps(
+        registry=registry,
+        ledger=ctx.ledger,
+        clock=ctx.clock,
+        config=ctx.config.mlops,
+        pack=ctx.pack,
+        read_columns=column_reader(ctx),
+        lineage=ctx.metastore,
+        scorer=MlflowScorer(local_tracking_uri(ctx.layout.state_dir)),
+        last_inference=last_inference(ctx),
+    )
+
+
+def model_ops(ctx: Context) -> ModelOps:
+    return ModelOps(mlops_deps(ctx))
+
+
+def has_registry(ctx: Context) -> bool:
+    """True when the project has an MLflow store (commands never create one by reading)."""
+    return local_store_exists(ctx.layout.state_dir)

@@ -1,0 +1,231 @@
+"""The ModelRegistry port over a real local MLflow store, hygiene rules on bad input, actions
+with rollback, promotion gates, drift over an inference table and the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from lakecrew.faces.cli.main import app
+from lakecrew.ports.clock import FixedClock
+from lakecrew.services.mlops.monitor import model_drift
+from lakecrew.testing.mlflow_store import APPROVER, MODEL, StoreProject, synthetic
+from lakecrew.wiring.context import Context
+from lakecrew.wiring.mlops import model_ops
+
+
+@pytest.fixture
+def ctx(store_project: StoreProject) -> Iterator[Context]:
+    c = Context.open(store_project.root, writable=True)
+    yield c
+    c.close()
+
+
+def _register_copy(sp: StoreProject, name: str, version_index: int = 0) -> str:
+    """Register the same logged model under a new name (cheap: no training)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(sp.tracking_uri)
+    mlflow.set_registry_uri(sp.tracking_uri)
+    client = mlflow.MlflowClient()
+    src = client.get_model_version(MODEL, sp.versions[version_index].version)
+    return str(mlflow.register_model(src.source, name).version)
+
+
+def _findings(ctx: Context, prefix: str, *, now: datetime | None = None) -> set[tuple[str, str]]:
+    if now is not None:
+        ctx.clock = FixedClock(now)
+    res = model_ops(ctx).hygiene(phase=1, apply=False)
+    return {(f.rule_id, f.resource_id) for f in res.findings if f.resource_id.startswith(prefix)}
+
+
+def test_port_reads_versions_runs_datasets_and_aliases(ctx: Context) -> None:
+    reg = model_ops(ctx).deps.registry
+    versions = reg.list_versions(MODEL)
+    assert [v.version for v in versions][:2] == ["1", "2"]
+    v = versions[0]
+    assert v.has_signature and v.has_input_example and v.artifact_problem is None
+    run = reg.run_facts(v.run_id or "")
+    assert run.source_commit == "0123abc" and run.problem is None
+    assert (
+        run.datasets[0].name.startswith("dev.ml.feat@v") and run.datasets[0].context == "training"
+    )
+    assert set(run.metrics) >= {"holdout_recall", "holdout_f1"}
+
+
+def test_hygiene_flags_bad_registry_input(ctx: Context, store_project: StoreProject) -> None:
+    import mlflow
+
+    reg = model_ops(ctx).deps.registry
+    client = reg.client
+    # a model without any version
+    client.create_registered_model("dev.ml.hyg_empty")
+    # a version whose run was deleted, one whose artifacts are gone, one whose run is unknown
+    deleted = _register_copy(store_project, "dev.ml.hyg_deleted")
+    with mlflow.start_run(experiment_id=store_project.versions[0].experiment_id) as run:
+        mlflow.log_metric("f1", float("nan"))
+        mlflow.log_metric("rmse", 1.0)
+    client.delete_run(store_project.versions[1].run_id)
+    try:
+        nan_model = (
+            client.create_model_version("dev.ml.hyg_nan", "file:///nowhere/model", run.info.run_id)
+            if client.create_registered_model("dev.ml.hyg_nan")
+            else None
+        )
+        client.create_registered_model("dev.ml.hyg_foreign")
+        client.create_model_version("dev.ml.hyg_foreign", "file:///nowhere/m", "0" * 32)
+        found = _findings(ctx, "dev.ml.hyg_")
+    finally:
+        client.restore_run(store_project.versions[1].run_id)
+    assert ("model.no_versions", "dev.ml.hyg_empty") in found
+    assert ("model.owner_missing", "dev.ml.hyg_empty") in found
+    assert ("model_version.metrics_non_numeric", f"dev.ml.hyg_nan/{nan_model.version}") in found
+    assert ("model_version.artifacts_missing", "dev.ml.hyg_nan/1") in found
+    assert ("model_version.source_commit_missing", "dev.ml.hyg_nan/1") in found
+    assert ("model_version.dataset_missing", "dev.ml.hyg_nan/1") in found
+    assert ("model_version.run_unreadable", "dev.ml.hyg_foreign/1") in found
+    assert ("model_version.run_unreadable", f"dev.ml.hyg_deleted/{deleted}") not in found
+    assert ("model.tags_missing", "dev.ml.hyg_empty") in found
+
+
+def test_deleted_run_is_reported_not_skipped(ctx: Context, store_project: StoreProject) -> None:
+    reg = model_ops(ctx).deps.registry
+    run_id = store_project.versions[1].run_id
+    reg.client.delete_run(run_id)
+    try:
+        facts = reg.run_facts(run_id)
+    finally:
+        reg.client.restore_run(run_id)
+    assert facts.deleted and facts.problem == f"run {run_id} is deleted"
+
+
+def test_stale_version_archived_in_phase_3_and_rolled_back(
+    ctx: Context, store_project: StoreProject
+) -> None:
+    name = "dev.ml.hyg_stale"
+    version = _register_copy(store_project, name)
+    ops = model_ops(ctx)
+    ops.deps.registry.set_alias(name, "challenger", version)
+    ops.deps.registry.set_model_tags(name, {"owner": "ds@example.org"})
+    later = datetime.now(UTC) + timedelta(days=120)
+    assert ("model_version.stale", f"{name}/{version}") in _findings(ctx, name, now=later)
+    ops = model_ops(ctx)
+    planned = ops.hygiene(
+        phase=2, apply=True, only=name
+    )  # archive needs phase 3: refused, nothing changed
+    row = next(a for a in planned.actions if a.resource_id == f"{name}/{version}")
+    assert row.status == "skipped" and "phase 3" in row.reason
+    done = ops.hygiene(phase=3, apply=True, only=name)
+    row = next(a for a in done.actions if a.resource_id == f"{name}/{version}")
+    assert row.status == "applied", row.reason
+    reg = ops.deps.registry
+    assert reg.get_model(name).aliases == {}
+    assert reg.list_versions(name)[0].tags["gov.lifecycle"] == "archived"
+    assert [a.principal for a in reg.permissions(name) or ()] == ["ds@example.org"]
+    again = ops.hygiene(
+        phase=3, apply=True, only=name
+    )  # idempotent: archived versions are not stale
+    assert not [a for a in again.actions if a.resource_id == f"{name}/{version}"]
+    back = ops.rollback(row)
+    assert back.status == "rolled_back"
+    assert reg.get_model(name).aliases == {"challenger": version}
+    assert "gov.lifecycle" not in reg.list_versions(name)[0].tags
+    assert reg.permissions(name) is None
+
+
+def test_promotion_gates_then_alias_move_and_rollback(
+    ctx: Context, store_project: StoreProject
+) -> None:
+    ops = model_ops(ctx)
+    refused, row = ops.promote(MODEL, "1", alias="champion", approver=None)
+    assert row is None and [c.gate for c in refused.failing] == ["approver"]
+    fair = next(c for c in refused.checks if c.gate == "fairness")
+    assert "group=g4" in fair.numbers["too_small"]  # the 6-row group is named, not skipped
+    result, row = ops.promote(MODEL, "1", alias="champion", approver=APPROVER)
+    assert result.passed and row is not None and row.status == "applied"
+    assert ops.deps.registry.get_model(MODEL).aliases["champion"] == "1"
+    tags = ops.deps.registry.list_versions(MODEL)[0].tags
+    assert tags["gov.approved_by"] == APPROVER and tags["gov.lifecycle"] == "champion"
+    # v2 (C=0.01) is compared with champion v1 on the same held-out rows
+    second, row2 = ops.promote(MODEL, "2", alias="champion", approver=APPROVER)
+    assert second.baseline == "1"
+    assert any(c.gate == "regression" for c in second.checks)
+    ops.rollback(row2) if row2 is not None else None
+    ops.rollback(row)
+    assert "champion" not in ops.deps.registry.get_model(MODEL).aliases
+    assert "gov.approved_by" not in ops.deps.registry.list_versions(MODEL)[0].tags
+
+
+def _inference(ctx: Context, version: str, *, shift: float, drop: str | None = None) -> None:
+    rng = np.random.default_rng(11)
+    n = 400
+    base = synthetic()
+    train = base["split"] == "train"  # calm = resampled training rows: the same distribution
+    cols = {"a": rng.choice(base["a"][train], n) + shift, "b": rng.choice(base["b"][train], n)}
+    ops = model_ops(ctx)
+    pred = ops.deps.scorer.predict(MODEL, version, cols) if ops.deps.scorer else []
+    data = {
+        **{k: v.tolist() for k, v in cols.items()},
+        "prediction": pred,
+        "model_name": [MODEL] * n,
+        "model_version": [version] * n,
+        "new_col": [1.0] * n,
+        "scored_at": pa.array([datetime.now(UTC)] * n, pa.timestamp("us", tz="UTC")),
+    }
+    if drop:
+        data.pop(drop)
+    table = pa.table(data)
+    ctx.store.create_table("dev.ml.pred", table.schema, exist_ok=True)
+    ctx.store.overwrite("dev.ml.pred", table, overwrite_schema=True)
+
+
+def test_drift_against_the_logged_training_table(ctx: Context) -> None:
+    _inference(ctx, "1", shift=0.0)
+    calm = model_drift(model_ops(ctx).deps, MODEL, "1")
+    assert calm.baseline.startswith("dev.ml.feat@v")
+    assert not [c for c in calm.report.drifted if c.kind == "feature"]
+    assert calm.report.new_columns == ("new_col",)
+    assert calm.report.performance_note and "waits for labels" in calm.report.performance_note
+    _inference(ctx, "1", shift=1.5, drop="b")
+    moved = model_drift(model_ops(ctx).deps, MODEL, "1")
+    rules = {(f.rule_id, f.subject.split(":")[-1]) for f in moved.findings}
+    assert ("model.feature_drift", "a") in rules
+    assert ("model.inference_schema", "b") in rules  # missing feature: a critical finding
+
+
+def test_cli_lists_models_as_json(store_project: StoreProject) -> None:
+    out = CliRunner().invoke(
+        app, ["--project", str(store_project.root), "--output", "json", "models"]
+    )
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    model = next(m for m in data["models"] if m["name"] == MODEL)
+    assert [v["version"] for v in model["versions"]][:2] == ["1", "2"]
+    assert model["versions"][0]["datasets"][0].startswith("dev.ml.feat@v")
+
+
+def test_cli_refuses_promotion_with_the_failing_gate(store_project: StoreProject) -> None:
+    out = CliRunner().invoke(
+        app,
+        ["--project", str(store_project.root), "model", "promote", MODEL, "1", "--to", "champion"],
+    )
+    assert out.exit_code == 1
+    assert "FAIL  approver" in out.stdout and "refused" in out.stdout
+
+
+def test_no_store_is_a_clear_error(tmp_path: Path) -> None:
+    from lakecrew.testing.pipelines import make_project
+
+    make_project(tmp_path)
+    out = CliRunner().invoke(app, ["--project", str(tmp_path), "models"])
+    assert out.exit_code == 1 and "no MLflow store" in out.stderr
+    assert not (tmp_path / ".lakecrew" / "mlflow" / "mlflow.db").exists()
+    shutil.rmtree(tmp_path / ".lakecrew", ignore_errors=True)
