@@ -4,22 +4,15 @@ The pack names these in `rules[].action`; the crew plans and performs them throu
 Workspace port when the rollout phase (rule `min_phase` and the action's `floor`, SOP 3.3)
 allows. Each class owns its params schema, target state, safety refusal, subjects, the call,
 `satisfied(live)` and its rollback (see base.py). Adding an action = a new module here with one
-`@action` class, imported below, and its tests.
+`@action` class, and its tests: every module of this package is imported (and so registered)
+when the package is.
 """
 
 from __future__ import annotations
 
-from lakecrew.services.policy.actions import (  # noqa: F401  (each module registers its action)
-    add_tags,
-    model_actions,
-    notify_only,
-    pause_job,
-    resize,
-    set_autostop,
-    set_autotermination,
-    terminate,
-    update_job_settings,
-)
+import importlib
+import pkgutil
+
 from lakecrew.services.policy.actions.base import (
     ACTIONS,
     Action,
@@ -28,5 +21,9 @@ from lakecrew.services.policy.actions.base import (
     current_tags,
     plugin,
 )
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "base":
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["ACTIONS", "Action", "Situation", "Workload", "current_tags", "plugin"]
