@@ -1,11 +1,13 @@
-"""Crew sweep at 1,000 / 10,000 / 100,000 resources: time and peak memory, to show the growth.
+"""Crew sweep at 1,000 / 10,000 / 100,000 / 1,000,000 resources: time, peak memory, growth.
 
 The estate is the simulator's (seed 7, scale 4), replicated with fresh ids into one Dev workspace
 until it holds N resources. Each measurement is a fresh process running one plan-only sweep
 (`observe → evaluate → plan`, then recording findings, outbox and tickets in the ledger); the
 `core s` column is observe+evaluate+plan alone, the step time is the whole sweep.
 
-Run: .venv/bin/python -m benchmarks.bench_crew_sweep [--quick]
+Targets (issue 15): 1,000,000 resources in < 3 min with memory flat in the number of resources
+(the verdict line compares the peak at the largest size with the peak at 10,000 resources).
+Run: .venv/bin/python -m benchmarks.bench_crew_sweep [--quick] [--sizes 1000,10000,...]
 """
 
 from __future__ import annotations
@@ -152,7 +154,9 @@ def detection() -> None:
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    sizes = [1_000, 5_000] if quick else [1_000, 10_000, 100_000]
+    sizes = [1_000, 5_000] if quick else [1_000, 10_000, 100_000, 1_000_000]
+    if "--sizes" in sys.argv:
+        sizes = [int(x) for x in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
     for n in sizes:
@@ -172,6 +176,12 @@ def main() -> None:
     print(
         "ms per resource: " + ", ".join(f"{n:,}: {p:.3f}" for n, p in zip(sizes, per, strict=True))
     )
+    big, small = rows[-1], rows[min(1, len(rows) - 1)]
+    verdict = {
+        f"{sizes[-1]:,}_under_3_min": big.median_s < 180,
+        "memory_flat (peak at largest <= 1.5x peak at second size)": big.peak <= 1.5 * small.peak,
+    }
+    print("targets:", json.dumps(verdict))
     (OUT / "result.json").write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
     detection()  # last: children forked after it would inherit its peak RSS
 

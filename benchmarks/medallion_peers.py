@@ -4,9 +4,10 @@ Same work and counts as medallion_work.py (ten checks, two masks, dedupe on case
 latest ``updated``, three gold aggregates, Delta writes of bronze, silver, quarantine, gold):
 
 - ``run_polars``: lazy Polars; every CSV is parsed once (one lazy scan per file, collected with
-  the streaming engine), bronze is written from those frames, the latest row per key is chosen
-  with a ``group_by`` + gather of the row that holds ``updated``'s maximum (no sort, no
-  ``unique``), silver / quarantine / gold are ``sink_delta``'d from lazy plans.
+  the streaming engine), bronze is written from those frames, the checks run on every row, the
+  latest valid row per key is chosen with a ``group_by`` + gather of the row that holds
+  ``updated``'s maximum (no sort, no ``unique``), silver / quarantine / gold are
+  ``sink_delta``'d from lazy plans.
 - ``run_duckdb_tight``: the hand-written DuckDB SQL without needless windows: bronze numbers rows
   by a per-file ``min(rowid)`` join (not a window over all rows), one intermediate table, Delta
   writes streamed from record batches. Dedupe stays ``QUALIFY row_number()``: on DuckDB 1.5.5
@@ -71,28 +72,29 @@ def run_polars(src: Path, out: Path) -> dict[str, Any]:
         pl.col("updated").str.to_date(strict=False),
     )
     del raw
-    # Latest row per key: the index of each group's maximum ``updated`` (first row when all are
-    # null, as ``ORDER BY updated DESC NULLS LAST`` keeps), gathered in one take.
-    pick = (
-        typed.lazy()
-        .with_row_index("_i")
-        .group_by("case_id")
-        .agg(pl.col("_i").get(pl.col("updated").arg_max().fill_null(0)))
-        .collect(engine="streaming")["_i"]
-    )
-    latest = typed[pick.sort()]
-    del typed
-    rules = [_polars_rule(name, cond) for name, cond in QUARANTINE_RULES]
-    flagged = latest.with_columns(
+    rules = [_polars_rule(name) for name, _ in QUARANTINE_RULES]
+    flagged = typed.with_columns(
         pl.concat_str(rules, separator=",", ignore_nulls=True).fill_null("").alias("_dq_rules")
     )
-    del latest
+    del typed
     counts["warned"] = int(
         flagged.select(
             (~pl.col("country").is_in(COUNTRIES)).sum() + pl.col("updated").is_null().sum()
         ).item()
     )
-    good = flagged.lazy().filter(pl.col("_dq_rules") == "").drop("_dq_rules")
+    valid = flagged.filter(pl.col("_dq_rules") == "").drop("_dq_rules").reverse()
+    # Latest valid row per key: the index of each group's maximum ``updated`` in the reversed
+    # frame (arg_max takes the first maximum, so ties go to the later arrival; the later
+    # arrival too when all are null), gathered in one take.
+    pick = (
+        valid.lazy()
+        .with_row_index("_i")
+        .group_by("case_id")
+        .agg(pl.col("_i").get(pl.col("updated").arg_max().fill_null(0)))
+        .collect(engine="streaming")["_i"]
+    )
+    good = valid[pick.sort()].lazy()
+    del valid
     users = good.select(pl.col("changeset_user").drop_nulls().unique()).collect()["changeset_user"]
     tokens = pl.DataFrame(
         {"changeset_user": users, "_token": [token(u) for u in users]},
@@ -136,7 +138,7 @@ def run_polars(src: Path, out: Path) -> dict[str, Any]:
     return counts
 
 
-def _polars_rule(name: str, cond: str) -> Any:
+def _polars_rule(name: str) -> Any:
     """One quarantine rule as a Polars expression: its name where the row fails, else null.
 
     NULL semantics follow SQL (a comparison with a null value neither fails nor passes)."""
@@ -153,7 +155,6 @@ def _polars_rule(name: str, cond: str) -> Any:
         "deaths_le_confirmed": c("deaths") > c("confirmed"),
         "case_id_format": ~c("case_id").str.contains("^K[0-9]+$"),
     }[name]
-    del cond  # the SQL text of the same rule (documentation of the semantics)
     return pl.when(fails).then(pl.lit(name))
 
 
@@ -179,9 +180,8 @@ WITH typed AS (
        TRY_CAST(TRY_CAST(NULLIF(deaths, '') AS DOUBLE) AS INTEGER) AS deaths,
        NULLIF(country, '') AS country, NULLIF(amenity, '') AS amenity,
        NULLIF(contact_number, '') AS contact_number, NULLIF(changeset_user, '') AS changeset_user,
-       TRY_CAST(updated AS DATE) AS updated
+       TRY_CAST(updated AS DATE) AS updated, rowid AS _arrival
   FROM raw
-  QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY updated DESC) = 1
 )
 SELECT *, {rules_sql("NOT regexp_full_match(case_id, 'K[0-9]+')")} AS _dq_rules,
   {WARN_SQL["warn_country"]} AS warn_country, {WARN_SQL["warn_updated"]} AS warn_updated
@@ -202,6 +202,8 @@ SELECT case_id, year, week, state, suspected, confirmed, deaths, country, amenit
   updated
 FROM flagged LEFT JOIN tokens ON tokens.u = flagged.changeset_user
 WHERE _dq_rules = ''
+QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY updated DESC NULLS LAST,
+                                                        _arrival DESC) = 1
 """
 
 

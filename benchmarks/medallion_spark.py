@@ -76,12 +76,12 @@ def run_spark(src: Path, out: Path) -> dict[str, Any]:
         .withColumn("_ingested_at", F.current_timestamp())
     )
     counts: dict[str, Any] = {"bronze": _save(spark, bronze, out / "bronze")}
-    df = raw
+    df = raw.withColumn("_file", F.col("_metadata.file_path")).withColumn(
+        "_pos", F.monotonically_increasing_id()
+    )
     for col in ("year", "week", "suspected", "confirmed", "deaths"):
         df = df.withColumn(col, F.expr(f"try_cast(try_cast(nullif({col}, '') AS DOUBLE) AS INT)"))
     df = df.withColumn("updated", F.expr("try_cast(updated AS DATE)"))
-    latest = Window.partitionBy("case_id").orderBy(F.col("updated").desc())
-    df = df.withColumn("_rn", F.row_number().over(latest)).filter("_rn = 1").drop("_rn")
     rules = rules_sql("NOT (case_id rlike '^K[0-9]+$')")
     df = df.withColumn("_dq_rules", F.expr(rules))
     for flag, cond in WARN_SQL.items():
@@ -89,9 +89,15 @@ def run_spark(src: Path, out: Path) -> dict[str, Any]:
     df = df.cache()
     warned = df.agg(F.expr("count_if(warn_country) + count_if(warn_updated)")).first()
     counts["warned"] = int(warned[0])
+    # The latest valid row per key (checks ran on every row), ties to the later arrival.
+    latest = Window.partitionBy("case_id").orderBy(
+        F.col("updated").desc_nulls_last(), F.col("_file").desc(), F.col("_pos").desc()
+    )
     silver = (
         df.filter("_dq_rules = ''")
-        .drop("_dq_rules", *WARN_SQL)
+        .withColumn("_rn", F.row_number().over(latest))
+        .filter("_rn = 1")
+        .drop("_rn", "_file", "_pos", "_dq_rules", *WARN_SQL)
         .withColumn(
             "contact_number",
             F.expr(
@@ -108,7 +114,8 @@ def run_spark(src: Path, out: Path) -> dict[str, Any]:
         )
     )
     counts["silver"] = _save(spark, silver, out / "silver")
-    counts["quarantine"] = _save(spark, df.filter("_dq_rules <> ''"), out / "quarantine")
+    quarantine = df.filter("_dq_rules <> ''").drop("_file", "_pos")
+    counts["quarantine"] = _save(spark, quarantine, out / "quarantine")
     silver.createOrReplaceTempView("silver_v")
     for name, sql in GOLD_SQL.items():
         counts[name] = _save(spark, spark.sql(sql.format(t="silver_v")), out / name)

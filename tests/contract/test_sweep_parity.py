@@ -86,7 +86,7 @@ def replay(payloads: Any) -> Iterator[DatabricksReplay]:
 
 
 def finding_keys(out: Any) -> set[tuple[str, str, str, str]]:
-    return {(f["rule"], f["resource_id"], f["severity"], f["fingerprint"]) for f in out}
+    return {(f["rule_id"], f["resource_id"], f["severity"], f["fingerprint"]) for f in out}
 
 
 def test_sweep_over_replay_server_equals_sweep_of_imported_payloads(
@@ -102,7 +102,7 @@ def test_sweep_over_replay_server_equals_sweep_of_imported_payloads(
 
     imported = json.loads(
         run_cli(env, "estate", "import", WS, str(export), "--project", str(local)).stdout
-    )
+    )["items"][0]
     args = ("sweep", "--workspace", WS, "--phase", "1", "--now", NOW)
     a = json.loads(run_cli(env, *args, "--project", str(remote)).stdout)
     b = json.loads(run_cli(env, *args, "--project", str(local)).stdout)
@@ -111,17 +111,17 @@ def test_sweep_over_replay_server_equals_sweep_of_imported_payloads(
     assert len(replay.requests_to("GET", "/api/2.1/clusters/list")) == 3  # 10 clusters / 4
     assert len(replay.requests_to("GET", "/api/2.2/jobs/list")) == 3
     assert all(r.auth_scheme == "Bearer" for r in replay.seen if r.path.startswith("/api/"))
-    [sa], [sb] = a["sweeps"], b["sweeps"]
+    [sa], [sb] = a["items"], b["items"]
     assert sa["complete"] is True and sb["complete"] is True
     assert imported["objects"]["clusters"] == 10 and imported["objects"]["jobs"] == 10
     assert sa["discovered"] == sb["discovered"] == sa["evaluated"] == sb["evaluated"]
     objects = sum(n for kind, n in imported["objects"].items() if kind != "secret_acls")
     assert sa["discovered"] == objects + 1  # + the workspace itself
-    keys_a, keys_b = finding_keys(a["findings"]), finding_keys(b["findings"])
+    keys_a, keys_b = finding_keys(sa["findings"]), finding_keys(sb["findings"])
     assert keys_a == keys_b
-    types = {f["resource_type"] for f in a["findings"]}
+    types = {f["resource_type"] for f in sa["findings"]}
     assert len(keys_a) >= 10
     assert {"clusters", "jobs", "warehouses", "instance_pools", "secret_scopes"} <= types
     # evidence and owners agree too (the SDK's as_dict() kept what the rules read)
-    by_fp = {f["fingerprint"]: (f["owner"], f["evidence"]) for f in b["findings"]}
-    assert {f["fingerprint"]: (f["owner"], f["evidence"]) for f in a["findings"]} == by_fp
+    by_fp = {f["fingerprint"]: (f["owner"], f["evidence"]) for f in sb["findings"]}
+    assert {f["fingerprint"]: (f["owner"], f["evidence"]) for f in sa["findings"]} == by_fp

@@ -49,7 +49,7 @@ def test_failed_page_makes_the_sweep_partial_and_resolves_nothing_unseen(
     (root / "lakecrew.yaml").write_text(project_yaml(replay.url))
     sweep = ("sweep", "--workspace", WS, "--phase", "1", "--project", str(root))
 
-    full = json.loads(run_cli(env, *sweep, "--now", FIRST).stdout)["sweeps"][0]
+    full = json.loads(run_cli(env, *sweep, "--now", FIRST).stdout)["items"][0]
     assert full["complete"] is True and full["gaps"] == []
     assert full["discovered"] == full["evaluated"] == 250 + 30 + 1
     unseen = {f"0101-{i:06d}-synth{i % 97:02d}" for i in range(100, 250)}
@@ -57,7 +57,7 @@ def test_failed_page_makes_the_sweep_partial_and_resolves_nothing_unseen(
 
     synth.fail_pages[("clusters", 1)] = -1  # page 2 of clusters: 500 on every attempt
     result = run_cli(env, *sweep, "--now", SECOND, code=1)
-    part = json.loads(result.stdout)["sweeps"][0]
+    part = json.loads(result.stdout)["items"][0]
     assert part["complete"] is False
     [gap] = part["gaps"]
     assert (gap["kind"], gap["page"], gap["delivered"]) == ("clusters", 2, 100)
@@ -72,7 +72,7 @@ def test_failed_page_makes_the_sweep_partial_and_resolves_nothing_unseen(
     assert len(replay.requests_to("GET", "/api/2.1/clusters/list")) >= 3 + 1 + 5  # retried
 
     ledger = json.loads(run_cli(env, "findings", "--workspace", WS, "--project", str(root)).stdout)
-    rows = ledger["findings"]
+    rows = ledger["items"]
     assert not [r for r in rows if r["status"] == "resolved"]
     stale = [r for r in rows if r["resource_id"] in unseen]
     assert stale and all(
@@ -87,5 +87,5 @@ def test_failed_page_makes_the_sweep_partial_and_resolves_nothing_unseen(
         "--project",
         str(root),
     )
-    statuses = [r["status"] for r in json.loads(sweeps.stdout)["rows"]]
+    statuses = [r["status"] for r in json.loads(sweeps.stdout)["items"]]
     assert statuses == ["completed", "partial"]

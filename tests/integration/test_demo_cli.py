@@ -28,7 +28,7 @@ def run(*args: str, cwd: Path | None = None, ok: bool = True) -> subprocess.Comp
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     project = tmp_path_factory.mktemp("demo") / "estate"
     proc = run("demo", "--project", str(project), "--output", "json")
-    return project, json.loads(proc.stdout)
+    return project, json.loads(proc.stdout)["items"][0]
 
 
 def test_demo_reports_workspaces_resources_and_cost(demo: tuple[Path, dict[str, Any]]) -> None:
@@ -39,22 +39,22 @@ def test_demo_reports_workspaces_resources_and_cost(demo: tuple[Path, dict[str, 
     assert any(not w["approved"] for w in summary["workspaces"])  # the planted pending one
     assert summary["resources"]["clusters"] > 50
     assert set(summary["cost_by_environment"]) == {"dev", "qa", "prod"}
-    assert summary["cost_usd"] > 0
+    assert float(summary["cost_usd"]) > 0  # decimals are strings in JSON
     assert Path(data["data"]["ground_truth"]).exists()
 
 
 def test_estate_summary_json_has_the_promised_keys(demo: tuple[Path, dict[str, Any]]) -> None:
     project, data = demo
     out = json.loads(run("estate", "summary", "--output", "json", cwd=project).stdout)
-    assert {"workspaces", "resources", "cost_usd"} <= set(out)
-    assert {"name", "environment", "approved"} <= set(out["workspaces"][0])
-    assert out["cost_usd"] == data["summary"]["cost_usd"]
+    assert out["kind"] == "estate_summary" and {"resources", "cost_usd"} <= set(out["meta"])
+    assert {"workspace", "environment", "approved", "resources"} <= set(out["items"][0])
+    assert out["meta"]["cost_usd"] == data["summary"]["cost_usd"]
 
 
 def test_sql_counts_usage_rows(demo: tuple[Path, dict[str, Any]]) -> None:
     project, data = demo
     out = run("sql", "SELECT count(*) AS n FROM system.billing.usage", "-o", "json", cwd=project)
-    n = json.loads(out.stdout)["rows"][0]["n"]
+    n = json.loads(out.stdout)["items"][0]["n"]
     assert n == data["simulation"]["rows"]["system.billing.usage"]
 
 
@@ -89,22 +89,22 @@ def test_demo_mlops_gates_scores_and_catches_the_surge(demo: tuple[Path, dict[st
     assert m["refused_without_approver"] and m["promotion"] and m["champion"]
     assert not m["drift_normal"]  # the as-reported window looks like training data
     assert {"log_confirmed", "prediction"} <= set(m["drift_surge"])
-    listed = json.loads(run("models", "--output", "json", cwd=project).stdout)
+    listed = json.loads(run("models", "--output", "json", cwd=project).stdout)["items"][0]
     model = next(x for x in listed["models"] if x["name"] == m["model"])
     assert model["lineage"]["upstream"] == ["lassa_dev.ml.lassa_features"]
     assert model["lineage"]["downstream"] == ["lassa_dev.ml.lassa_predictions"]
     drift = run("model", "drift", m["model"], "--output", "json", cwd=project, ok=False)
     assert drift.returncode == 1  # the whole table includes the surge: findings, exit 1
-    assert json.loads(drift.stdout)["findings"]
+    assert json.loads(drift.stdout)["items"][0]["findings"]
 
 
 def test_demo_flags_prod_job_success_below_the_sop_sla(demo: tuple[Path, dict[str, Any]]) -> None:
     """SOP 1.6.2: > 99 % success; the simulated prod estate runs at ~98.6 % and must be flagged."""
     project, _ = demo
     out = json.loads(run("findings", "--output", "json", cwd=project).stdout)
-    rows = out["findings"] if isinstance(out, dict) else out
+    rows = out["items"]
     env = [r for r in rows if r["rule_id"] == "sla.env_success_rate"]
     assert [r["resource_id"] for r in env] == ["env:prod"]
-    evidence = json.loads(env[0]["evidence_json"])
+    evidence = env[0]["evidence"]  # an object, not JSON text
     assert 98.0 < evidence["success_percent"] < 99.0 and evidence["target_percent"] == 99.0
     assert env[0]["severity"] == "critical"

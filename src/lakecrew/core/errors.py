@@ -52,6 +52,38 @@ class NotFound(LakecrewError):
     """A workspace object, table or record does not exist."""
 
 
+class UnknownName(NotFound):
+    """A name the user typed (workspace, rule, pipeline) names nothing known: a usage error
+    (exit 2) whose message says "did you mean" when a known name is close."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        known: list[str],
+        *,
+        where: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.name = name
+        self.known = known
+        listed = ", ".join(known[:6]) + (f" (and {len(known) - 6} more)" if len(known) > 6 else "")
+        default = f"use one of: {listed}" if known else f"no {kind} is defined yet"
+        super().__init__(
+            f"unknown {kind} {name!r}{did_you_mean(name, known)}", where=where, fix=fix or default
+        )
+
+
+def did_you_mean(value: str, known: list[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the closest known name, or an empty string."""
+    import difflib
+
+    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 class TableMissing(NotFound):
     """A table (or its schema) does not exist: a query or read names one that is not there.
 

@@ -225,7 +225,7 @@ class Anomaly:
 
     `series` is the key of the series (e.g. (workspace_id, project, sku_family)); `at` is a date
     for daily series, a datetime for irregular ones; `pct` = delta / |expected| (inf when the
-    expected value is 0); `score` = delta / robust scale.
+    expected value is 0; `as_dict` gives it as a percentage, ×100); `score` = delta / robust scale.
     """
 
     series: tuple[str, ...]
@@ -244,7 +244,7 @@ class Anomaly:
             "expected": round(self.expected, 6),
             "observed": round(self.observed, 6),
             "delta": round(self.delta, 6),
-            "pct": None if self.pct == float("inf") else round(self.pct, 6),
+            "pct": None if self.pct == float("inf") else round(self.pct * 100, 2),
             "score": None if self.score == float("inf") else round(self.score, 3),
             "contributors": [
                 {

@@ -146,7 +146,9 @@ class Context:
         ws = self.config.workspace(name)
         if ws.backend == "databricks":
             from lakecrew.adapters.databricks import databricks_workspace
+            from lakecrew.services.estate.auth_check import check_workspace_auth
 
+            check_workspace_auth(ws.name, ws.host, ws.auth_profile)  # offline, one line
             remote = databricks_workspace(ws)
             self._workspaces[name] = remote
             return remote

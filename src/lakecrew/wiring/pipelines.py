@@ -26,7 +26,7 @@ from pydantic import SecretStr
 import lakecrew.services.pipelines.demo_transforms  # noqa: F401  (registers the demo transforms)
 from lakecrew.adapters.local.table_store import DeltaTableStore
 from lakecrew.adapters.sources.factory import SPARK_ONLY_TYPES, build_source, spark_only
-from lakecrew.core.errors import ConfigError, NotFound
+from lakecrew.core.errors import ConfigError
 from lakecrew.ports.source import Source
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.pipelines.loader import LoadedPipeline, load_pipeline_spec
@@ -59,13 +59,14 @@ def list_specs(ctx: Context) -> dict[str, Path]:
 
 
 def find_spec(ctx: Context, name: str) -> Path:
-    """The spec file of pipeline ``name``; NotFound listing the known ones."""
+    """The spec file of pipeline ``name``; UnknownName (exit 2, did-you-mean) listing the
+    known ones."""
+    from lakecrew.core.errors import UnknownName
+
     specs = list_specs(ctx)
     if name not in specs:
-        raise NotFound(
-            f"no pipeline named {name!r}",
-            where=", ".join(str(d) for d in spec_dirs(ctx)),
-            fix=f"known pipelines: {', '.join(sorted(specs)) or 'none'}",
+        raise UnknownName(
+            "pipeline", name, sorted(specs), where=", ".join(str(d) for d in spec_dirs(ctx))
         )
     return specs[name]
 

@@ -51,7 +51,7 @@ def test_notify_test_sends_a_labelled_message_then_outbox_shows_it(tmp_path: Pat
     assert again.exit_code == 1
     assert "SECRETxyz" not in again.stderr and "not delivered" in again.stderr
     out = runner.invoke(app, ["-p", str(project), "--output", "json", "outbox"], env=env)
-    data = json.loads(out.stdout)
+    data = json.loads(out.stdout)["items"][0]
     assert data["channels"] == [{"channel": "hook", "pending": 1, "delivered": 1, "dead": 0}]
     assert b"SECRETxyz" not in (project / ".lakecrew" / "outbox.db").read_bytes()
 

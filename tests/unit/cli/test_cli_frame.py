@@ -25,9 +25,32 @@ def test_init_then_validate(tmp_path: Path) -> None:
     assert code == 0, err
     assert (tmp_path / "lakecrew.yaml").is_file()
     assert "wrote" in out
-    code, out, err = invoke("-p", str(tmp_path), "estate", "validate")
+    code, out, err = invoke("-p", str(tmp_path), "estate", "validate", "--skip-auth")
     assert code == 0, err
     assert "OK" in out and "4 workspace(s)" in out
+
+
+def test_validate_checks_databricks_auth_offline(tmp_path: Path) -> None:
+    """The starter's Databricks workspace names a profile; without it validate fails in one
+    line per workspace (exit 2) instead of saying OK; with it, validate names the method."""
+    assert invoke("-p", str(tmp_path), "init")[0] == 0
+    cfg = tmp_path / "databrickscfg"
+    env = {"DATABRICKS_CONFIG_FILE": str(cfg), "DATABRICKS_TOKEN": "", "DATABRICKS_HOST": ""}
+    code, out, err = invoke("-p", str(tmp_path), "estate", "validate", env=env)
+    assert code == 2 and out == ""
+    assert "auth_profile 'malaria-prod' is not in" in err and "databricks auth login" in err
+    cfg.write_text(
+        "[malaria-prod]\nhost = https://adb-1000000000000003.3.azuredatabricks.net\n"
+        "token = dapi-not-a-real-token\n",
+        encoding="utf-8",
+    )
+    code, out, err = invoke("-p", str(tmp_path), "estate", "validate", env=env)
+    assert code == 0, err
+    assert "malaria-prod-westafrica: databricks auth pat (profile malaria-prod" in out
+    assert "dapi-not" not in out
+    cfg.write_text("[malaria-prod]\nhost = https://elsewhere.cloud.databricks.com\n", "utf-8")
+    code, _, err = invoke("-p", str(tmp_path), "estate", "validate", env=env)
+    assert code == 2 and "is for host https://elsewhere.cloud.databricks.com" in err
 
 
 def test_init_twice_is_refused_in_one_line_with_exit_1(tmp_path: Path) -> None:
@@ -43,17 +66,17 @@ def test_init_twice_is_refused_in_one_line_with_exit_1(tmp_path: Path) -> None:
 
 def test_output_json_before_or_after_the_subcommand(tmp_path: Path) -> None:
     code, out, _ = invoke("init", "--project", str(tmp_path), "--output", "json")
-    assert code == 0 and json.loads(out)["written"].endswith("lakecrew.yaml")
+    assert code == 0 and json.loads(out)["items"][0]["file"].endswith("lakecrew.yaml")
     for args in (
-        ("--output", "json", "-p", str(tmp_path), "estate", "validate"),
-        ("estate", "validate", "-p", str(tmp_path), "--output", "json"),
+        ("--output", "json", "-p", str(tmp_path), "estate", "validate", "--skip-auth"),
+        ("estate", "validate", "-p", str(tmp_path), "--output", "json", "--skip-auth"),
     ):
         code, out, err = invoke(*args)
         assert code == 0, err
         data = json.loads(out)
-        assert data["ok"] is True
-        assert data["workspaces"][0] == {
-            "name": "malaria-dev-westafrica",
+        assert data["kind"] == "estate_validate" and data["meta"]["ok"] is True
+        assert data["items"][0] == {
+            "workspace": "malaria-dev-westafrica",
             "environment": "dev",
             "approved": True,
         }
@@ -62,8 +85,20 @@ def test_output_json_before_or_after_the_subcommand(tmp_path: Path) -> None:
 def test_project_from_environment_variable(tmp_path: Path) -> None:
     env = {"LAKECREW_PROJECT": str(tmp_path)}
     assert invoke("init", env=env)[0] == 0
-    code, out, _ = invoke("estate", "validate", "-o", "json", env=env)
-    assert code == 0 and json.loads(out)["ok"] is True
+    code, out, _ = invoke("estate", "validate", "--skip-auth", "-o", "json", env=env)
+    assert code == 0 and json.loads(out)["meta"]["ok"] is True
+
+
+def test_project_found_in_a_parent_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like dbt and git: from a subfolder, the nearest lakecrew.yaml above is the project."""
+    assert invoke("-p", str(tmp_path), "init")[0] == 0
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    monkeypatch.delenv("LAKECREW_PROJECT", raising=False)
+    code, out, err = invoke("estate", "validate", "--skip-auth")
+    assert code == 0, err
+    assert str(tmp_path / "lakecrew.yaml") in out
 
 
 BAD = """\
@@ -186,7 +221,7 @@ def test_json_rendering_is_stable_and_plain() -> None:
     )
     assert json.loads(text) == {
         "a": ["2026-03-01", "2026-03-01T10:00:00+00:00"],
-        "b": 7.1,
+        "b": "7.10",  # decimals are strings: exact, as Databricks' Statement API returns them
         "path": "x/y",
         "token": "**********",
     }

@@ -40,34 +40,39 @@ def test_phase_1_json_lists_findings_and_changes_nothing(project: tuple[Path, st
     before = _workspace_state(root)
     out = _run(root, "sweep", "--phase", "1", "--apply", "--now", now)
     assert _workspace_state(root) == before
-    assert out["findings"] and all(
-        {"rule", "resource_id", "severity", "fingerprint"} <= f.keys() for f in out["findings"]
+    assert out["kind"] == "sweep"
+    findings = [f for s in out["items"] for f in s["findings"]]
+    assert findings and all(
+        {"rule_id", "resource_type", "resource_id", "workspace", "severity", "fingerprint"}
+        <= f.keys()
+        for f in findings
     )
-    assert all(not s["applied"] for s in out["sweeps"])
-    rows = _run(root, "sql", "SELECT count(*) AS n FROM lakecrew.crew.findings")["rows"]
-    assert rows[0]["n"] == len({f["fingerprint"] for f in out["findings"]})
+    assert all(not s["applied"] for s in out["items"])
+    rows = _run(root, "sql", "SELECT count(*) AS n FROM lakecrew.crew.findings")["items"]
+    assert rows[0]["n"] == len({f["fingerprint"] for f in findings})
 
 
 def test_phase_2_apply_rerun_and_rollback(project: tuple[Path, str]) -> None:
     root, now = project
     before = _workspace_state(root)
     out = _run(root, "sweep", "--workspace", WS, "--phase", "2", "--apply", "--now", now)
-    applied = {a["action_id"]: a for a in out["sweeps"][0]["plan"] if a["status"] == "planned"}
-    assert set(out["sweeps"][0]["applied"]) == set(applied)
+    applied = {a["action_id"]: a for a in out["items"][0]["plan"] if a["status"] == "applied"}
+    assert set(out["items"][0]["applied"]) == set(applied)
     assert {a["action"] for a in applied.values()} == {"add_tags", "terminate"}
     after = _workspace_state(root)
     old = set(before)
     changed = {(w, k, i) for (w, k, i, b) in after if (w, k, i, b) not in old}
     assert changed == {(WS, "clusters", a["resource_id"]) for a in applied.values()}
     again = _run(root, "sweep", "--workspace", WS, "--phase", "2", "--apply", "--now", now)
-    assert again["sweeps"][0]["applied"] == []
+    assert again["items"][0]["applied"] == []
     assert _workspace_state(root) == after
-    listed = _run(root, "actions", "--workspace", WS, "--status", "applied")["actions"]
+    listed = _run(root, "actions", "--workspace", WS, "--status", "applied")["items"]
     assert {a["action_id"] for a in listed} == set(applied)
+    assert all(isinstance(a["before"], dict) and isinstance(a["target"], dict) for a in listed)
     for action_id in applied:
-        assert _run(root, "rollback", action_id)["status"] == "rolled_back"
+        assert _run(root, "rollback", action_id)["items"][0]["status"] == "rolled_back"
     assert _workspace_state(root) == before
-    resolved = _run(root, "findings", "--workspace", WS, "--status", "resolved")["findings"]
+    resolved = _run(root, "findings", "--workspace", WS, "--status", "resolved")["items"]
     assert {f["rule_id"] for f in resolved} == {"cluster.idle", "cluster.tags_missing"}
 
 
@@ -85,7 +90,8 @@ def test_exempt_validates_and_records(project: tuple[Path, str]) -> None:
         "--approver",
         "dgb@x.example",
     )
-    assert out["approver"] == "dgb@x.example" and out["rule_id"] == "cluster.idle"
+    item = out["items"][0]
+    assert item["approver"] == "dgb@x.example" and item["rule_id"] == "cluster.idle"
     bad = CliRunner().invoke(
         app,
         [

@@ -69,7 +69,7 @@ def test_bronze_pii_is_masked_for_users_and_raw_for_the_privileged(demo: dict[st
     query += "WHERE trim(contact_number) <> '' ORDER BY uuid LIMIT 20"
     result = CliRunner().invoke(app, ["-p", str(demo["root"]), "-o", "json", "sql", query])
     assert result.exit_code == 0, result.stderr
-    rows = json.loads(result.stdout)["rows"]
+    rows = json.loads(result.stdout)["items"]
     assert rows and all("*" in r["contact_number"] for r in rows)
     assert {r["changeset_user"] for r in rows} == {None}
     assert {r["_raw"] for r in rows} == {None}

@@ -241,7 +241,7 @@ def test_cli_deploy_bundle_then_check(tmp_path: Path) -> None:
     assert (out / "databricks.yml").is_file() and (out / "lakecrew.yaml").is_file()
     result = runner.invoke(app, ["-p", str(tmp_path), "-o", "json", "deploy", "check", str(out)])
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["check"]["ok"] is True
+    assert json.loads(result.stdout)["items"][0]["check"]["ok"] is True
     job = yaml.safe_load((out / JOB_FILE).read_text())
     del job["resources"]["jobs"][JOB_KEY]["tasks"][0]["max_retries"]
     (out / JOB_FILE).write_text(yaml.safe_dump(job))

@@ -131,15 +131,15 @@ def test_cli_plans_without_apply_and_acts_with_it(tmp_path: Path) -> None:
         return data
 
     plan = run()
-    names = [w["workspace"] for w in plan["workspaces"]]
+    names = [w["workspace"] for w in plan["items"]]
     assert names == ["malaria-dev-westafrica", "child_health-dev-eastafrica"]
-    assert all(w["summary"]["create"] == 2 and not w["applied"] for w in plan["workspaces"])
-    assert run()["workspaces"][0]["summary"]["create"] == 2  # planning changed nothing
+    assert all(w["summary"]["create"] == 2 and not w["applied"] for w in plan["items"])
+    assert run()["items"][0]["summary"]["create"] == 2  # planning changed nothing
     applied = run("--apply", "--workspace", "malaria-dev-westafrica")
-    assert [a["action"] for a in applied["workspaces"][0]["applied"]] == ["create", "create"]
+    assert [a["action"] for a in applied["items"][0]["applied"]] == ["create", "create"]
     again = run("--apply", "--workspace", "malaria-dev-westafrica")
-    assert again["workspaces"][0]["summary"] == {"create": 0, "update": 0, "unchanged": 2}
-    assert again["workspaces"][0]["applied"] == []
+    assert again["items"][0]["summary"] == {"create": 0, "update": 0, "unchanged": 2}
+    assert again["items"][0]["applied"] == []
 
 
 def test_cli_refuses_a_workspace_of_another_environment(tmp_path: Path) -> None:

@@ -81,8 +81,10 @@ def test_good_file_loads_with_defaults(tmp_path: Path) -> None:
 
 def test_unknown_workspace_lookup_lists_names(tmp_path: Path) -> None:
     config = load_estate(write(tmp_path, GOOD), require_approved=True)
-    with pytest.raises(NotFound, match="malaria-dev-westafrica, malaria-prod-westafrica"):
+    with pytest.raises(NotFound, match="did you mean 'malaria-dev-westafrica'") as err:
         config.workspace("tb-dev-westafrica")
+    assert err.value.exit_code == 2  # a name the user typed: a usage error
+    assert err.value.known == ["malaria-dev-westafrica", "malaria-prod-westafrica"]  # type: ignore[attr-defined]
 
 
 def test_bad_name_points_at_name_line(tmp_path: Path) -> None:
@@ -135,9 +137,9 @@ def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
 
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
-    problems = problems_of(tmp_path, GOOD + "notifcations: {}\n")
+    problems = problems_of(tmp_path, GOOD + "alerting: {}\n")
     assert [p.where.rsplit(":", 1)[1] for p in problems] == ["32"]
-    assert "unknown key 'notifcations' in (top level)" in problems[0].what
+    assert "unknown key 'alerting' in (top level)" in problems[0].what
 
 
 def test_token_key_is_refused_without_echoing_the_value(tmp_path: Path) -> None:

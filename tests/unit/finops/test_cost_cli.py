@@ -30,11 +30,18 @@ def test_anomalies_detect_prints_json(tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         ["anomalies", "detect", "--csv", str(csv), "--time-col", "day", "--value-col", "cases",
-         "--group-col", "site"],
+         "--group-col", "site", "--output", "json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    found = json.loads(result.stdout)
+    found = json.loads(result.stdout)["items"]
     assert [(f["group"], f["observed"]) for f in found] == [("a", 1001.0)]
+    text = runner.invoke(
+        app,
+        ["anomalies", "detect", "--csv", str(csv), "--time-col", "day", "--value-col", "cases",
+         "--group-col", "site"],
+        env={"LAKECREW_FORCE_TTY": "120"},
+    )  # fmt: skip
+    assert text.exit_code == 0 and "1001.0" in text.stdout and not text.stdout.startswith("{")
 
 
 def test_anomalies_detect_options_for_a_series_that_is_not_money(tmp_path: Path) -> None:
@@ -48,9 +55,10 @@ def test_anomalies_detect_options_for_a_series_that_is_not_money(tmp_path: Path)
     base = ["anomalies", "detect", "--csv", str(csv), "--time-col", "day", "--value-col", "count"]
 
     def days(*extra: str) -> list[int]:
-        result = runner.invoke(app, [*base, *extra])
+        result = runner.invoke(app, [*base, *extra, "--output", "json"])
         assert result.exit_code == 0, result.output
-        return [(date.fromisoformat(f["at"][:10]) - start).days for f in json.loads(result.stdout)]
+        found = json.loads(result.stdout)["items"]
+        return [(date.fromisoformat(f["at"][:10]) - start).days for f in found]
 
     assert days() == []  # +10 is under the $25 floor
     assert days("--no-floors") == [50]
@@ -79,7 +87,7 @@ def test_cost_report_week_json_and_files(simulated: Simulated, tmp_path: Path) -
          "--as-of", as_of, "--output", "json", "--out", str(tmp_path / "out")],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    data = json.loads(result.stdout)["items"][0]
     for key in ("by_project", "by_cost_center", "budgets", "anomalies", "recommendations"):
         assert key in data
     assert all("monthly_savings_usd" in r for r in data["recommendations"])
@@ -88,7 +96,7 @@ def test_cost_report_week_json_and_files(simulated: Simulated, tmp_path: Path) -
     assert (tmp_path / "out" / "by_cost_center.csv").read_text().startswith("key,cost,records")
     bad = runner.invoke(app, ["--project", str(simulated.project), "cost", "report",
                               "--period", "year"])  # fmt: skip
-    assert bad.exit_code == 2 and "unknown period" in bad.output
+    assert bad.exit_code == 2 and "'year' is not one of" in bad.output
 
 
 @pytest.mark.slow
@@ -101,7 +109,7 @@ def test_cost_export_focus_parquet_and_csv(simulated: Simulated, tmp_path: Path)
              "--end", end, "--out", str(tmp_path / name), "--output", "json"],
         )  # fmt: skip
         assert result.exit_code == 0, result.output
-        summary = json.loads(result.stdout)
+        summary = json.loads(result.stdout)["items"][0]
         assert summary["rows"] > 0 and (tmp_path / f"{name}.metadata.json").exists()
     table = pq.read_table(tmp_path / "focus.parquet")
     billed = sum(table.column("BilledCost").to_pylist(), Decimal(0)).quantize(Decimal("0.01"))
@@ -139,7 +147,7 @@ def test_cost_report_writes_charts_and_parquet(simulated: Simulated, tmp_path: P
         blob = (out / name).read_bytes()
         assert blob.startswith(PNG_MAGIC) and len(blob) > 20_000, name
         assert f"]({name})" in md
-    data = json.loads(result.stdout)
+    data = json.loads(result.stdout)["items"][0]
     assert data["daily_by_project"] and data["budget_burnup"]
     actual = {b["id"]: b["actual"] for b in data["budgets"]}
     for b in data["budget_burnup"]:

@@ -206,7 +206,7 @@ def test_cli_lists_models_as_json(store_project: StoreProject) -> None:
         app, ["--project", str(store_project.root), "--output", "json", "models"]
     )
     assert out.exit_code == 0, out.output
-    data = json.loads(out.stdout)
+    data = json.loads(out.stdout)["items"][0]
     model = next(m for m in data["models"] if m["name"] == MODEL)
     assert [v["version"] for v in model["versions"]][:2] == ["1", "2"]
     assert model["versions"][0]["datasets"][0].startswith("dev.ml.feat@v")

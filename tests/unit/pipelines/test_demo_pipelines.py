@@ -42,14 +42,17 @@ def test_cli_pipeline_run_prints_layers_and_reconciled(tmp_path: Path) -> None:
     project = make_project(tmp_path / "proj")
     runner = CliRunner()
     listed = runner.invoke(app, ["--project", str(project), "pipeline", "list", "-o", "json"])
-    assert listed.exit_code == 0 and "lassa_weekly" in json.loads(listed.stdout)
+    names = [p["pipeline"] for p in json.loads(listed.stdout)["items"]]
+    assert listed.exit_code == 0 and "lassa_weekly" in names
     result = runner.invoke(
         app, ["--project", str(project), "pipeline", "run", "lassa_weekly", "--output", "json"]
     )
     assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
+    data = json.loads(result.stdout)["items"][0]
     assert data["reconciled"] is True
     for layer in ("bronze", "silver", "gold"):
         assert {"read", "written", "quarantined"} <= set(data["layers"][layer])
     bad = runner.invoke(app, ["--project", str(project), "pipeline", "run", "nope"])
-    assert bad.exit_code == 1 and "no pipeline named 'nope'" in bad.stderr
+    assert bad.exit_code == 2 and "unknown pipeline 'nope'" in bad.stderr
+    close = runner.invoke(app, ["--project", str(project), "pipeline", "run", "lassa_weekli"])
+    assert close.exit_code == 2 and "did you mean 'lassa_weekly'?" in close.stderr

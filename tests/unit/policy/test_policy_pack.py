@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lakecrew.core.errors import ConfigError
+from lakecrew.core.errors import ConfigError, UnknownName
 from lakecrew.services.policy.loader import (
     explain_rule,
     load_pack,
@@ -176,7 +176,7 @@ rules:
 
 
 def test_show_unknown_rule() -> None:
-    with pytest.raises(ConfigError, match="no rule"):
+    with pytest.raises(UnknownName, match=r"unknown rule .cluster\.nope."):
         explain_rule(load_pack(), "cluster.nope")
 
 

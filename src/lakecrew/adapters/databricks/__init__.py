@@ -24,14 +24,34 @@ def databricks_client(ws_config: Any, *, options: ClientOptions | None = None) -
             where=f"lakecrew.yaml workspace {ws_config.name}",
             fix="set backend: databricks with host and auth_profile",
         )
-    if options is None and getattr(ws_config, "timeouts", None) is not None:
-        t = ws_config.timeouts
-        options = ClientOptions(
-            retry_timeout_seconds=t.retry_timeout_seconds,
-            retry_budget_seconds=t.retry_budget_seconds,
-            connect_timeout_seconds=t.connect_timeout_seconds,
-        )
+    options = options or options_for(ws_config)
     return build_client(host=ws_config.host, profile=ws_config.auth_profile, options=options)
+
+
+def options_for(ws_config: Any) -> ClientOptions | None:
+    """Client options of a lakecrew.yaml workspace (its `timeouts:`); None for the defaults."""
+    t = getattr(ws_config, "timeouts", None)
+    if t is None:
+        return None
+    return ClientOptions(
+        retry_timeout_seconds=t.retry_timeout_seconds,
+        retry_budget_seconds=t.retry_budget_seconds,
+        connect_timeout_seconds=t.connect_timeout_seconds,
+    )
+
+
+def databricks_doctor(ws_config: Any) -> dict[str, Any]:
+    """`lakecrew doctor` of one `backend: databricks` workspace, as plain data."""
+    from lakecrew.adapters.databricks.doctor import Check, Diagnosis, diagnose
+    from lakecrew.core.errors import LakecrewError
+
+    try:
+        client = databricks_client(ws_config)
+    except LakecrewError as exc:  # unreachable host, no usable auth: one failed check
+        diag = Diagnosis(ws_config.name, "databricks", ws_config.host)
+        diag.fatal = Check("connect", False, exc.what, type(exc).__name__, exc.fix)
+        return diag.as_dict()
+    return diagnose(ws_config.name, client, getattr(ws_config, "warehouse_id", None)).as_dict()
 
 
 def databricks_workspace(
@@ -41,4 +61,11 @@ def databricks_workspace(
     return DatabricksWorkspace(ws_config.name, databricks_client(ws_config, options=options))
 
 
-__all__ = ["ClientOptions", "DatabricksWorkspace", "databricks_client", "databricks_workspace"]
+__all__ = [
+    "ClientOptions",
+    "DatabricksWorkspace",
+    "databricks_client",
+    "databricks_doctor",
+    "databricks_workspace",
+    "options_for",
+]

@@ -19,16 +19,16 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from lakecrew.core.errors import NotFound, Transient
-from lakecrew.faces.cli.console import emit
+from lakecrew.faces.cli.console import Result, emit
 from lakecrew.faces.cli.crew import NowOpt, _context
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, epilog, state_of
+from lakecrew.faces.cli.render import Col, Out
 
 outbox_app = typer.Typer(
     help="The durable outbox of notifications: inspect, deliver, retry.",
+    epilog=epilog("lakecrew outbox", "lakecrew outbox --output json"),
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -83,16 +83,12 @@ def _summary(store: Any) -> dict[str, Any]:
     }
 
 
-def _render_summary(console: Console, data: dict[str, Any]) -> None:
-    table = Table("channel", "pending", "delivered", "dead")
-    for row in data["channels"]:
-        table.add_row(row["channel"], str(row["pending"]), str(row["delivered"]), str(row["dead"]))
-    console.print(table)
+def _render_summary(out: Out, result: Result) -> None:
+    data = result.items[0]
+    columns = (Col("channel"), Col("pending"), Col("delivered"), Col("dead"))
+    out.table(columns, data["channels"], title="outbox")
     for d in data["dead_letters"]:
-        console.print(
-            f"dead {d['id']} ({d['channel']}, {d['attempts']} attempts): {d['reason']}",
-            markup=False,
-        )
+        out.line(f"dead {d['id']} ({d['channel']}, {d['attempts']} attempts): {d['reason']}")
 
 
 @outbox_app.callback()
@@ -107,18 +103,17 @@ def outbox(
         return
     state = state_of(ctx, project=project, output=output, debug=debug)
     with _alerts(state.project) as (_, alerts):
-        emit(state, _summary(alerts.store), _render_summary)
+        emit(state, Result("outbox", [_summary(alerts.store)]), _render_summary)
 
 
 def _drain_result(state: Any, report: Any, extra: dict[str, Any]) -> None:
     data = {**extra, **report.as_dict()}
     emit(
         state,
-        data,
-        lambda c, d: c.print(
-            f"delivered {d['delivered']}, failed {d['failed']} (will retry), dead {d['dead']}, "
-            f"deferred {d['deferred']}",
-            markup=False,
+        Result("outbox_delivery", [data]),
+        lambda o, r: o.line(
+            f"delivered {r.items[0]['delivered']}, failed {r.items[0]['failed']} (will retry), "
+            f"dead {r.items[0]['dead']}, deferred {r.items[0]['deferred']}"
         ),
     )
     if report.failed or report.dead:
@@ -131,7 +126,13 @@ def _drain_result(state: Any, report: Any, extra: dict[str, Any]) -> None:
         )
 
 
-@outbox_app.command("deliver")
+@outbox_app.command(
+    "deliver",
+    epilog=epilog(
+        "lakecrew outbox deliver",
+        exits="0 everything due was delivered; 1 a message failed (retried later) or is dead",
+    ),
+)
 def deliver(
     ctx: typer.Context,
     now: NowOpt = None,
@@ -145,7 +146,9 @@ def deliver(
         _drain_result(state, alerts.tick(lc.clock.now()), {})
 
 
-@outbox_app.command("retry")
+@outbox_app.command(
+    "retry", epilog=epilog("lakecrew outbox retry", "lakecrew outbox retry --id MESSAGE_ID")
+)
 def retry(
     ctx: typer.Context,
     message_id: Annotated[
@@ -169,12 +172,18 @@ def retry(
             alerts.store.update(replace(m, status="pending", attempts=0, next_attempt_at=now))
         emit(
             state,
-            {"requeued": [m.message_id for m in back]},
-            lambda c, d: c.print(f"requeued {len(d['requeued'])} message(s)", markup=False),
+            Result("outbox_retry", [{"requeued": [m.message_id for m in back]}]),
+            lambda o, r: o.line(f"requeued {len(r.items[0]['requeued'])} message(s)"),
         )
 
 
-@notify_app.command("test")
+@notify_app.command(
+    "test",
+    epilog=epilog(
+        "lakecrew notify test prod-critical",
+        exits="0 delivered to every channel; 1 a channel failed; 2 unknown route or usage",
+    ),
+)
 def notify_test(
     ctx: typer.Context,
     route: Annotated[str, typer.Argument(help="A route name from lakecrew.yaml.")],
@@ -211,12 +220,12 @@ def ack(
         done = alerts.ack(fps[0], by, lc.clock.now(), note)
         emit(
             state,
-            {"fingerprint": done.fingerprint, "by": done.by, "at": done.at},
-            lambda c, d: c.print(f"acknowledged {d['fingerprint']} by {d['by']}", markup=False),
+            Result("ack", [{"fingerprint": done.fingerprint, "by": done.by, "at": done.at}]),
+            lambda o, r: o.line(f"acknowledged {r.items[0]['fingerprint']} by {r.items[0]['by']}"),
         )
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(outbox_app, name="outbox")
     app.add_typer(notify_app, name="notify")
-    app.command("ack")(ack)
+    app.command("ack", epilog=epilog("lakecrew ack fe8d10a209c9 --by 'on-call: A. Bello'"))(ack)

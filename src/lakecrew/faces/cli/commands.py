@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from lakecrew.faces.cli.console import emit, progress, render_mapping
+from lakecrew.faces.cli.console import Result, emit, progress, render_items
 from lakecrew.faces.cli.demo_view import render_demo
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
-from lakecrew.services.estate.starter import write_starter
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, WideOpt, epilog, state_of
+from lakecrew.faces.cli.render import Col, Out
 
 
 def init(
@@ -25,14 +23,16 @@ def init(
     debug: DebugOpt = False,
 ) -> None:
     """Write a commented starter lakecrew.yaml (four example workspaces) into the project."""
+    from lakecrew.services.estate.starter import write_starter
+
     state = state_of(ctx, project=project, output=output, debug=debug)
     path = write_starter(state.project, force=force)
-    emit(state, {"written": path}, _render_init)
+    emit(state, Result("init", [{"file": path}]), _render_init)
 
 
-def _render_init(console: Console, data: dict[str, Any]) -> None:
-    console.print(f"wrote {data['written']}", markup=False)
-    console.print("next: edit it, then run `lakecrew estate validate`", markup=False)
+def _render_init(out: Out, result: Result) -> None:
+    out.line(f"wrote {result.items[0]['file']}")
+    out.note("next: edit it, then run `lakecrew estate validate`")
 
 
 def simulate(
@@ -52,7 +52,7 @@ def simulate(
 
     with progress(state, "simulating") as bar:
         result = simulate_project(state.project, seed=seed, scale=scale, on_progress=bar.report)
-    emit(state, result, render_mapping)
+    emit(state, Result("simulate", [result]), render_items)
 
 
 def sql(
@@ -63,23 +63,27 @@ def sql(
     ],
     project: ProjectOpt = None,
     output: OutputOpt = None,
+    wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Run one SQL query (Databricks dialect) against the project's engine and show the rows."""
-    state = state_of(ctx, project=project, output=output, debug=debug)
+    """Run one SQL query (Databricks dialect) against the project's engine and show the rows.
+
+    JSON: one item per row (column → value; decimals as strings, maps as objects, binary as
+    0x-hex) and meta.columns with each column's name and Arrow type.
+    """
+    state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     from lakecrew.wiring.context import Context
 
     with Context.open(state.project) as lc:
-        result = lc.sql.fetch(query)
-    emit(state, {"columns": list(result.columns), "rows": result.as_dicts()}, _render_rows)
+        table = lc.sql.fetch_arrow(query)
+    columns = [{"name": f.name, "type": str(f.type)} for f in table.schema]
+    rows = table.to_pylist(maps_as_pydicts="lossy")
+    emit(state, Result("sql", rows, {"columns": columns, "row_count": len(rows)}), _render_rows)
 
 
-def _render_rows(console: Console, data: dict[str, Any]) -> None:
-    table = Table(*data["columns"])
-    for row in data["rows"]:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
-    console.print(table)
-    console.print(f"{len(data['rows'])} row(s)", markup=False)
+def _render_rows(out: Out, result: Result) -> None:
+    out.table([Col(c["name"], c["name"]) for c in result.meta["columns"]], result.items)
+    out.note(f"{len(result.items)} row(s)")
 
 
 def demo(
@@ -96,12 +100,24 @@ def demo(
 
     with progress(state, "demo") as bar:
         result = run_demo(state.project, seed=seed, on_progress=bar.report)
-    emit(state, result, render_demo)
+    emit(state, Result("demo", [result]), render_demo)
 
 
 def register(app: typer.Typer) -> None:
     """Add the top-level commands to the root app."""
-    app.command("init")(init)
-    app.command("simulate")(simulate)
-    app.command("sql")(sql)
-    app.command("demo")(demo)
+    app.command("init", epilog=epilog("lakecrew init", "lakecrew init --force -p my-estate"))(init)
+    app.command(
+        "simulate", epilog=epilog("lakecrew simulate --seed 7", "lakecrew simulate --scale 4")
+    )(simulate)
+    app.command(
+        "sql",
+        epilog=epilog(
+            'lakecrew sql "SELECT sku_name, sum(usage_quantity) AS dbus FROM '
+            'system.billing.usage GROUP BY ALL"',
+            'lakecrew sql "SELECT * FROM system.compute.clusters LIMIT 5" --output json',
+            exits="0 success; 1 the query failed; 2 bad SQL (position and token named) or usage",
+        ),
+    )(sql)
+    app.command("demo", epilog=epilog("lakecrew demo", "lakecrew demo -p /tmp/estate --seed 7"))(
+        demo
+    )

@@ -1,7 +1,10 @@
-"""Output of the CLI: one place that renders results as rich text or JSON, errors, and progress.
+"""Output of the CLI: one place that renders results as text or JSON, errors, and progress.
 
-- ``emit(state, data, text=...)``: JSON (sorted keys, ISO dates, Decimal as number) on stdout
-  with ``--output json``; otherwise the ``text`` renderer draws rich tables/lines.
+- ``emit(state, Result(kind, items, meta), text=...)``: with ``--output json`` the envelope
+  ``{"kind": ..., "items": [...], "meta": {...}}`` on stdout (sorted keys, ISO 8601 times in UTC,
+  decimals as strings, maps as objects; the contract is in faces/cli/README.md and each kind's
+  JSON Schema under faces/cli/schemas/); otherwise the ``text`` renderer writes through an
+  :class:`~lakecrew.faces.cli.render.Out` (tables that wrap, tab-separated when piped).
 - ``print_error(state, err)``: one line on stderr (a JSON object with ``--output json``).
 - ``progress(state, description, total)``: a rich progress bar on stderr, silent with
   ``--output json`` or when stderr is not a terminal.
@@ -9,23 +12,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from decimal import Decimal
-from enum import Enum, StrEnum
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, SecretStr
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 from lakecrew.core.errors import LakecrewError
+from lakecrew.faces.cli.jsonable import to_jsonable
+from lakecrew.faces.cli.render import Col, Out, cell
 
 
 class OutputFormat(StrEnum):
@@ -40,6 +43,7 @@ class CliState:
     project: Path
     output: OutputFormat = OutputFormat.TEXT
     debug: bool = False
+    wide: bool = False
 
     @property
     def json(self) -> bool:
@@ -54,54 +58,80 @@ def stderr_console() -> Console:
     return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON types: Decimal → float, date/datetime → ISO 8601 (datetimes in UTC),
-    Path → str, enums → value, dataclasses/pydantic models → dicts, secrets → masked."""
-    if isinstance(value, SecretStr):
-        return "**********"
-    if isinstance(value, BaseModel):
-        return to_jsonable(value.model_dump(mode="python"))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable(dataclasses.asdict(value))
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [to_jsonable(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.isoformat() if value.tzinfo is None else value.astimezone(UTC).isoformat()
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
-
-
 def dumps(value: Any) -> str:
     """Stable JSON text (sorted keys, two-space indent)."""
     return json.dumps(to_jsonable(value), sort_keys=True, indent=2, ensure_ascii=False)
 
 
-def emit(state: CliState, data: Any, text: Callable[[Console, Any], None] | None = None) -> None:
-    """Render a command's result: JSON on stdout, or the text renderer (default: JSON too)."""
+@dataclass
+class Result:
+    """What a command returns: its ``kind`` (names the JSON Schema), the records it is about
+    (``items``; one record for single-object commands) and everything else (``meta``)."""
+
+    kind: str
+    items: list[Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def envelope(self) -> dict[str, Any]:
+        return {"kind": self.kind, "items": to_jsonable(self.items), "meta": to_jsonable(self.meta)}
+
+
+TextRenderer = Callable[[Out, Result], None]
+
+
+def emit(state: CliState, result: Result | Any, text: TextRenderer | Any = None) -> None:
+    """Render a command's result: the JSON envelope, or text (default: :func:`render_items`).
+
+    Transition: a command not moved over yet may still pass plain ``data`` with a renderer
+    taking ``(console, data)``; its JSON is then wrapped as ``{"kind": <command name>, "items":
+    [data], "meta": {}}`` and its text drawn as before. New commands pass a :class:`Result`.
+    """
+    if not isinstance(result, Result):
+        _emit_legacy(state, result, text)
+        return
+    if state.json:
+        sys.stdout.write(dumps(result.envelope()) + "\n")
+        return
+    (text or render_items)(Out(wide=state.wide), result)
+
+
+def _emit_legacy(state: CliState, data: Any, text: Any) -> None:
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    kind = ctx.command_path.split(" ", 1)[-1].replace(" ", "_") if ctx else "result"
     if state.json or text is None:
-        sys.stdout.write(dumps(data) + "\n")
+        sys.stdout.write(dumps(Result(kind, [data]).envelope()) + "\n")
         return
     text(stdout_console(), data)
 
 
+def render_items(out: Out, result: Result) -> None:
+    """Generic text: a table of the items (columns from their keys), then ``meta`` as lines;
+    one item is shown as ``key: value`` lines."""
+    items = [to_jsonable(i) for i in result.items]
+    if len(items) == 1 and isinstance(items[0], dict):
+        render_fields(out, items[0])
+    elif items:
+        keys = list(dict.fromkeys(k for i in items if isinstance(i, dict) for k in i))
+        rows = [i if isinstance(i, dict) else {"value": i} for i in items]
+        out.table([Col(k) for k in keys or ["value"]], rows)
+    for key, value in to_jsonable(result.meta).items():
+        out.note(f"{key}: {cell(value)}")
+
+
+def render_fields(out: Out, data: dict[str, Any]) -> None:
+    """One record as ``key: value`` lines (values rendered by :func:`cell`)."""
+    for key, value in data.items():
+        out.line(f"{key}: {cell(value)}")
+
+
 def render_mapping(console: Console, data: Any) -> None:
-    """Generic text rendering: one ``key: value`` line per top-level entry."""
+    """Legacy text rendering (``emit(state, data, render_mapping)``): ``key: value`` lines."""
     plain = to_jsonable(data)
     items = plain.items() if isinstance(plain, dict) else [("result", plain)]
     for key, value in items:
-        console.print(f"{key}: {value}", markup=False)
+        console.print(f"{key}: {cell(value)}", markup=False)
 
 
 def warn(state: CliState, message: str) -> None:
@@ -180,6 +210,14 @@ def progress(
     if state.json or not sys.stderr.isatty():
         yield ProgressHandle(None, None)
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),

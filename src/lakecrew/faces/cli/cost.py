@@ -5,24 +5,22 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from lakecrew.core.errors import UsageError
-from lakecrew.faces.cli.console import dumps, emit, render_mapping
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
-from lakecrew.services.finops.csv_series import detect_csv
-from lakecrew.services.finops.cube import CostCube
-from lakecrew.services.finops.focus import focus_csv, focus_export, focus_metadata, sub_accounts
-from lakecrew.services.finops.reports import Period, cost_report
-from lakecrew.wiring.context import Context
+from lakecrew.faces.cli.console import Result, dumps, emit, render_items
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, WideOpt, epilog, state_of
+from lakecrew.faces.cli.render import Col, Out, money, percent
 
-app = typer.Typer(help="FinOps: cost reports (SOP 1.9.4, 2.2.1, 3.1.6).")
-anomalies_app = typer.Typer(help="Anomaly detection on any time series.")
+if TYPE_CHECKING:
+    from lakecrew.services.finops.reports import Period
+
+app = typer.Typer(help="FinOps: cost reports (SOP 1.9.4, 2.2.1, 3.1.6).", no_args_is_help=True)
+anomalies_app = typer.Typer(help="Anomaly detection on any time series.", no_args_is_help=True)
 
 TABLES = ("by_project", "by_cost_center", "by_workspace", "by_sku_family", "top_movers",
           "budgets", "recommendations")  # fmt: skip
@@ -47,10 +45,25 @@ def parse_as_of(text: str | None, now: datetime) -> datetime:
         ) from None
 
 
-@app.command("report")
+class PeriodChoice(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+@app.command(
+    "report",
+    epilog=epilog(
+        "lakecrew cost report --period week",
+        "lakecrew cost report --period month --as-of 2026-03-01 --out reports/",
+        "lakecrew cost report --output json | jq '.items[0].budgets'",
+    ),
+)
 def report_cmd(
     ctx: typer.Context,
-    period: Annotated[str, typer.Option("--period", help="day, week or month")] = "week",
+    period: Annotated[PeriodChoice, typer.Option("--period", help="Report period.")] = (
+        PeriodChoice.WEEK
+    ),
     as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default now)")] = None,
     out: Annotated[
         Path | None,
@@ -61,25 +74,32 @@ def report_cmd(
     top: Annotated[int, typer.Option(help="Rows in ranked lists")] = 10,
     project: ProjectOpt = None,
     output: OutputOpt = None,
+    wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """The daily digest, weekly review (budget vs actual, movers, anomalies, untagged spend,
     actions) or monthly chargeback."""
-    state = state_of(ctx, project=project, output=output, debug=debug)
-    if period not in ("day", "week", "month"):
-        raise UsageError(f"unknown period {period!r}", where="--period", fix="day, week or month")
+    from lakecrew.services.finops.cube import CostCube
+    from lakecrew.services.finops.reports import cost_report
+    from lakecrew.wiring.context import Context
+
+    state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     lc = Context.open(state.project)
     try:
         when = parse_as_of(as_of, lc.clock.now())
-        data = cost_report(lc.sql, lc.config, _period(period), when, top=top, cube=CostCube(lc.sql))
+        data = cost_report(
+            lc.sql, lc.config, _period(period.value), when, top=top, cube=CostCube(lc.sql)
+        )
     finally:
         lc.close()
-    if out is not None:
-        write_report_files(data, out)
-    emit(state, data, _render)
+    written = write_report_files(data, out) if out is not None else []
+    emit(state, Result("cost_report", [data], {"written": written}), _render)
 
 
-@app.command("cube")
+@app.command(
+    "cube",
+    epilog=epilog("lakecrew cost cube", "lakecrew cost cube --output json"),
+)
 def cube_cmd(
     ctx: typer.Context,
     project: ProjectOpt = None,
@@ -88,13 +108,16 @@ def cube_cmd(
 ) -> None:
     """Build or update the daily cost cube (lakecrew.finops.cost_cube): only days whose usage,
     list prices or resource tags changed are recomputed; reports then read it."""
+    from lakecrew.services.finops.cube import CostCube
+    from lakecrew.wiring.context import Context
+
     state = state_of(ctx, project=project, output=output, debug=debug)
     lc = Context.open(state.project, writable=True)
     try:
         plan = CostCube(lc.sql).refresh()
     finally:
         lc.close()
-    emit(state, plan.as_dict(), render_mapping)
+    emit(state, Result("cost_cube", [plan.as_dict()]), render_items)
 
 
 def _day(text: str | None, default: date, name: str) -> date:
@@ -108,7 +131,13 @@ def _day(text: str | None, default: date, name: str) -> date:
         ) from None
 
 
-@app.command("export")
+@app.command(
+    "export",
+    epilog=epilog(
+        "lakecrew cost export --focus --out focus.parquet",
+        "lakecrew cost export --focus --start 2026-01-01 --end 2026-02-01 --out jan.csv",
+    ),
+)
 def export_cmd(
     ctx: typer.Context,
     focus: Annotated[bool, typer.Option("--focus", help="Write a FOCUS 1.2 dataset")] = False,
@@ -127,6 +156,11 @@ def export_cmd(
     debug: DebugOpt = False,
 ) -> None:
     """Export priced usage as a FOCUS-compatible dataset (plus <FILE>.metadata.json)."""
+    import pyarrow.parquet as pq
+
+    from lakecrew.services.finops.focus import focus_csv, focus_export, focus_metadata, sub_accounts
+    from lakecrew.wiring.context import Context
+
     state = state_of(ctx, project=project, output=output, debug=debug)
     if not focus:
         raise UsageError("no export format chosen", where="cost export", fix="pass --focus")
@@ -164,16 +198,16 @@ def export_cmd(
         "currency": usage.currency,
         "not_exported": [i.message for i in usage.issues if i.kind == "unpriced_sku"],
     }
-    emit(state, summary, render_mapping)
+    emit(state, Result("cost_export", [summary]), render_items)
 
 
 def _period(text: str) -> Period:
     return "day" if text == "day" else "month" if text == "month" else "week"
 
 
-def write_report_files(data: dict[str, Any], out: Path) -> None:
+def write_report_files(data: dict[str, Any], out: Path) -> list[str]:
     """report.json, report.md (embedding the charts), <table>.csv, <table>.parquet and the PNG
-    charts under `out` (each rendered first, then written whole and renamed)."""
+    charts under `out` (each rendered first, then written whole and renamed); the paths."""
     from lakecrew.adapters.local.charts import CHARTS
 
     files: dict[str, bytes] = {name: render(data) for name, render in CHARTS.items()}
@@ -187,6 +221,7 @@ def write_report_files(data: dict[str, Any], out: Path) -> None:
         tmp = out / f".{name}.tmp"
         tmp.write_bytes(blob)
         tmp.replace(out / name)
+    return [str(out / name) for name in files]
 
 
 def _parquet(rows: list[dict[str, Any]]) -> bytes:
@@ -224,7 +259,7 @@ def markdown(data: dict[str, Any], charts: list[str] | None = None) -> str:
         "",
         f"Total **{data['total']} {data['currency']}** ({data['basis']} price); previous "
         f"period {data['previous_total']}. Untagged spend {data['untagged']['total']} "
-        f"({data['untagged']['share']:.1%}).",
+        f"({data['untagged']['pct']}%).",
         "",
     ]
     for chart in charts or []:
@@ -249,26 +284,60 @@ def markdown(data: dict[str, Any], charts: list[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _render(console: Console, data: dict[str, Any]) -> None:
-    console.print(
-        f"cost {data['period']} {data['start']} – {data['end']}: {data['total']} "
-        f"{data['currency']} (previous {data['previous_total']})",
-        markup=False,
+REPORT_TABLES: dict[str, tuple[Col, ...]] = {
+    "by_project": (Col("key", "project"), Col("cost", fmt=money, justify="right"),
+                   Col("records", justify="right", wide=True)),
+    "by_cost_center": (Col("key", "cost center"), Col("cost", fmt=money, justify="right"),
+                       Col("records", justify="right", wide=True)),
+    "budgets": (Col("id"), Col("scope"), Col("name"), Col("month"),
+                Col("budget", fmt=money, justify="right"),
+                Col("actual", fmt=money, justify="right"),
+                Col("pct", "used", fmt=percent, justify="right"),
+                Col("forecast", fmt=money, justify="right"), Col("severity"),
+                Col("breach_date", "breach", wide=True)),
+    "top_movers": (Col("series", "workspace / project / SKU family"),
+                   Col("cost", fmt=money, justify="right"),
+                   Col("previous", fmt=money, justify="right"),
+                   Col("delta", fmt=money, justify="right"),
+                   Col("pct", "change", fmt=percent, justify="right")),
+    "recommendations": (Col("code"), Col("resource"), Col("name"), Col("action"),
+                        Col("monthly_cost_usd", "monthly cost", fmt=money, justify="right"),
+                        Col("monthly_savings_usd", "saves / month", fmt=money, justify="right"),
+                        Col("workspace_id", "workspace id", wide=True)),
+}  # fmt: skip
+
+
+def _render(out: Out, result: Result) -> None:
+    data = result.items[0]
+    cur = data["currency"]
+    out.line(
+        f"cost {data['period']} {data['start']} – {data['end']}: {money(data['total'], cur)} "
+        f"(previous {money(data['previous_total'], cur)})"
     )
-    for name in ("by_project", "by_cost_center", "budgets", "top_movers", "recommendations"):
+    for name, columns in REPORT_TABLES.items():
         rows = [_flat(r) for r in data[name]]
-        if not rows:
-            continue
-        cols = list(dict.fromkeys(k for r in rows for k in r))
-        table = Table(*cols, title=name.replace("_", " "))
-        for r in rows:
-            table.add_row(*(str(r.get(c, "")) for c in cols))
-        console.print(table)
+        if rows:
+            out.table(columns, rows, title=name.replace("_", " "))
     for action in data["corrective_actions"]:
-        console.print(f"- {action}", markup=False)
+        out.line(f"- {action}")
+    for path in result.meta.get("written", []):
+        out.note(f"wrote {path}")
 
 
-@anomalies_app.command("detect")
+ANOMALY_COLUMNS = (
+    Col("group"), Col("at"), Col("observed", justify="right"), Col("expected", justify="right"),
+    Col("pct", "change", fmt=percent, justify="right"), Col("score", justify="right"),
+)  # fmt: skip
+
+
+@anomalies_app.command(
+    "detect",
+    epilog=epilog(
+        "lakecrew anomalies detect --csv series.csv --time-col day --value-col usd "
+        "--group-col project",
+        "lakecrew anomalies detect --csv runs.csv --time-col started --value-col seconds -o json",
+    ),
+)
 def detect_cmd(
     ctx: typer.Context,
     csv_file: Annotated[Path, typer.Option("--csv", help="CSV file", dir_okay=False)],
@@ -296,19 +365,28 @@ def detect_cmd(
         ),
     ] = False,
     output: OutputOpt = None,
+    wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Print the anomalous points of a CSV time series as JSON.
+    """The anomalous points of a CSV time series (a table, or JSON with --output json).
 
     Defaults suit daily cost in dollars (weekly seasonality, floors of $25 and +100 %); for
     counts, durations or rates pass --no-floors, and tune --k, --direction and --period.
     """
-    state = state_of(ctx, output=output, debug=debug)
-    state.output = state.output.__class__("json")
+    from lakecrew.services.finops.csv_series import detect_csv
+
+    state = state_of(ctx, output=output, debug=debug, wide=wide)
     if direction not in (None, "up", "down", "both"):
         raise UsageError(f"unknown direction {direction!r}", where="--direction",
                          fix="up, down or both")  # fmt: skip
     tuning: dict[str, Any] = {"k": sensitivity, "direction": direction, "period": period}
     if no_floors:
         tuning.update(abs_floor=0.0, pct_floor=0.0)
-    emit(state, detect_csv(csv_file, time_col, value_col, group_col, tuning=tuning))
+    found = detect_csv(csv_file, time_col, value_col, group_col, tuning=tuning)
+    emit(state, Result("anomalies", found, {"count": len(found)}), _render_anomalies)
+
+
+def _render_anomalies(out: Out, result: Result) -> None:
+    rows = result.items
+    out.table(ANOMALY_COLUMNS, rows)
+    out.note(f"{len(rows)} anomal{'y' if len(rows) == 1 else 'ies'}")

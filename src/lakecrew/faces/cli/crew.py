@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from lakecrew.core.errors import UsageError
-from lakecrew.faces.cli.console import emit, progress, to_jsonable
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
+from lakecrew.faces.cli.console import Result, emit, progress
+from lakecrew.faces.cli.jsonable import to_jsonable
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, WideOpt, epilog, state_of
+from lakecrew.faces.cli.render import Col, Out
 
 WorkspaceOpt = Annotated[
     str | None, typer.Option("--workspace", "-w", help="Only this workspace (default: all).")
@@ -70,55 +70,63 @@ def sweep(
     now: NowOpt = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
+    wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Observe, evaluate the SOP pack, plan (and with --apply act), notify, ticket."""
+    from lakecrew.faces.cli.views import sweep_view
     from lakecrew.services.crew.sweep import raise_if_partial, refuse_if_blocked
     from lakecrew.wiring import crew as cw
 
-    state = state_of(ctx, project=project, output=output, debug=debug)
+    state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     with _context(state.project, writable=True, now=now) as lc, progress(state, "sweeping") as bar:
         results = cw.sweep(lc, workspace, apply=apply, phase=phase, on_step=bar.step)
-    sweeps = [r.as_dict() for r in results]
-    findings = [{**f, "workspace": s["workspace"]} for s in sweeps for f in s["findings"]]
-    emit(state, {"sweeps": sweeps, "findings": findings}, _render_sweep)
+    sweeps = [sweep_view(r.as_dict()) for r in results]
+    meta = {
+        "findings": sum(len(s["findings"]) for s in sweeps),
+        "applied": sum(len(s["applied"]) for s in sweeps),
+        "complete": all(s["complete"] for s in sweeps),
+    }
+    emit(state, Result("sweep", sweeps, meta), _render_sweep)
     raise_if_partial(results)  # exit 1: never a full sweep when a page failed
     for r in results:
         refuse_if_blocked(r)
 
 
-def _render_sweep(console: Console, data: dict[str, Any]) -> None:
-    for s in data["sweeps"]:
+PLAN_COLUMNS = (
+    Col("status"), Col("action"), Col("resource_type", "type"), Col("resource_id", "resource"),
+    Col("action_id", "action id"), Col("reason", wide=True),
+)  # fmt: skip
+FINDING_COLUMNS = (
+    Col("workspace"), Col("severity"), Col("rule_id", "rule"), Col("resource_type", "type"),
+    Col("resource_id", "resource"), Col("owner"), Col("resource_name", "name", wide=True),
+    Col("fingerprint", wide=True),
+)  # fmt: skip
+
+
+def _render_sweep(out: Out, result: Result) -> None:
+    for s in result.items:
         mode = "apply" if s["apply"] else "plan only"
         mode += "" if s["complete"] else ", PARTIAL"
-        console.print(
+        out.line(
             f"{s['workspace']}: phase {s['phase']} ({mode}) — discovered "
             f"{s['discovered']}, evaluated {s['evaluated']}, {len(s['findings'])} "
-            f"finding(s), {s['resolved']} resolved, {len(s['applied'])} applied",
-            markup=False,
+            f"finding(s), {s['resolved']} resolved, {len(s['applied'])} applied"
         )
-        for a in s["plan"]:
-            console.print(
-                f"  {a['status']:8} {a['action']} {a['kind']}/{a['resource_id']} "
-                f"[{a['action_id'][:10]}] {a['reason']}",
-                markup=False,
-            )
+        if s["plan"]:
+            out.table(PLAN_COLUMNS, s["plan"], title=f"plan of {s['workspace']}")
+        for failed in s["failed"]:
+            out.line(f"  FAILED {failed['action_id']}: {failed['reason']}")
         for g in s["gaps"]:
             rules = ", ".join(g["unseen_rules"]) or "none"
             seen = "UNSEEN" if g["delivered"] == 0 else f"PARTIAL ({g['delivered']} read)"
-            console.print(f"  {seen} {g['kind']}: {g['reason']} — rules: {rules}", markup=False)
+            out.line(f"  {seen} {g['kind']}: {g['reason']} — rules: {rules}")
         if s["refused"]:
-            console.print(f"  REFUSED: {s['refused']}", markup=False)
-    table = Table("workspace", "severity", "rule", "resource", "owner")
-    for f in data["findings"]:
-        table.add_row(
-            f["workspace"],
-            f["severity"],
-            f["rule"],
-            f"{f['resource_type']}/{f['resource_id']}",
-            f["owner"],
-        )
-    console.print(table)
+            out.line(f"  REFUSED: {s['refused']}")
+    findings = [f for s in result.items for f in s["findings"]]
+    out.table(FINDING_COLUMNS, findings, title="findings")
+    if any(s["applied"] for s in result.items):
+        out.note("undo an applied action with `lakecrew rollback ACTION_ID`")
 
 
 def findings(
@@ -129,29 +137,48 @@ def findings(
     rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
+    wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Findings history from the ledger (open, resolved, exempted)."""
-    state = state_of(ctx, project=project, output=output, debug=debug)
+    from lakecrew.faces.cli.views import finding_view
+
+    state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     with _context(state.project, writable=False) as lc:
+        if workspace is not None:
+            lc.config.workspace(workspace)  # exit 2 with "did you mean" when misspelt
+        if rule is not None:
+            _known_rule(lc, rule)
         rows = lc.crew.findings(workspace, status, rule)
-    emit(state, {"findings": to_jsonable(rows)}, _render_findings)
+    items = [finding_view(r) for r in rows]
+    emit(state, Result("findings", items, {"count": len(items)}), _render_findings)
 
 
-def _render_findings(console: Console, data: dict[str, Any]) -> None:
-    table = Table("status", "severity", "rule", "resource", "owner", "first seen", "last seen")
-    for f in data["findings"]:
-        table.add_row(
-            f["status"],
-            f["severity"],
-            f["rule_id"],
-            f"{f['resource_type']}/{f['resource_id']}",
-            f["owner"],
-            f["first_seen"][:16],
-            f["last_seen"][:16],
+def _known_rule(lc: Any, rule: str) -> None:
+    """An unknown --rule is a usage error (exit 2) naming the closest rule ids."""
+    from lakecrew.core.errors import UnknownName
+
+    ids = sorted(r.id for r in lc.pack.rules)
+    if rule not in ids:
+        raise UnknownName(
+            "rule", rule, ids, where="--rule", fix="list the rule ids with `lakecrew policy rules`"
         )
-    console.print(table)
-    console.print(f"{len(data['findings'])} finding(s)", markup=False)
+
+
+def _short_time(value: Any) -> str:
+    return to_jsonable(value)[:16].replace("T", " ") if value is not None else "NULL"
+
+
+def _render_findings(out: Out, result: Result) -> None:
+    columns = (
+        Col("workspace"), Col("status"), Col("severity"), Col("rule_id", "rule"),
+        Col("resource_type", "type"), Col("resource_id", "resource"), Col("owner"),
+        Col("first_seen", "first seen", fmt=_short_time),
+        Col("last_seen", "last seen", fmt=_short_time),
+        Col("resource_name", "name", wide=True), Col("fingerprint", wide=True),
+    )  # fmt: skip
+    out.table(columns, result.items)
+    out.note(f"{len(result.items)} finding(s)")
 
 
 def actions(
@@ -164,27 +191,29 @@ def actions(
     ] = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
+    wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Actions from the ledger, with before/after states (JSON output)."""
-    state = state_of(ctx, project=project, output=output, debug=debug)
+    """Actions from the ledger, with before/after states (objects in JSON; `--wide` in text)."""
+    from lakecrew.faces.cli.views import action_view
+
+    state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     with _context(state.project, writable=False) as lc:
+        if workspace is not None:
+            lc.config.workspace(workspace)  # exit 2 with "did you mean" when misspelt
         rows = lc.crew.actions(workspace, status)
-    emit(state, {"actions": to_jsonable(rows)}, _render_actions)
+    items = [action_view(r) for r in rows]
+    emit(state, Result("actions", items, {"count": len(items)}), _render_actions)
 
 
-def _render_actions(console: Console, data: dict[str, Any]) -> None:
-    table = Table("action id", "status", "action", "resource", "rule", "reason")
-    for a in data["actions"]:
-        table.add_row(
-            a["action_id"],
-            a["status"],
-            a["action"],
-            f"{a['kind']}/{a['resource_id']}",
-            a["rule_id"],
-            a["reason"],
-        )
-    console.print(table)
+def _render_actions(out: Out, result: Result) -> None:
+    columns = (
+        Col("action_id", "action id"), Col("workspace"), Col("status"), Col("action"),
+        Col("resource_type", "type"), Col("resource_id", "resource"), Col("rule_id", "rule"),
+        Col("reason"), Col("before", wide=True), Col("after", wide=True),
+    )  # fmt: skip
+    out.table(columns, result.items)
+    out.note(f"{len(result.items)} action(s)")
 
 
 def rollback(
@@ -199,6 +228,7 @@ def rollback(
     debug: DebugOpt = False,
 ) -> None:
     """Restore the before-state saved by an applied action."""
+
     state = state_of(ctx, project=project, output=output, debug=debug)
     with _context(state.project, writable=True) as lc:
         row = lc.crew.action(action_id)
@@ -208,19 +238,14 @@ def rollback(
             done = rollback_model_action(lc, row, force=force)
         else:
             done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force)
+    from lakecrew.faces.cli.views import action_view
+
     emit(
         state,
-        {
-            "action_id": done.action_id,
-            "status": done.status,
-            "kind": done.kind,
-            "resource_id": done.resource_id,
-            "reason": done.reason,
-        },
-        lambda c, d: c.print(
-            f"rolled back {d['action_id']}: {d['kind']}/{d['resource_id']} "
-            "restored to its before-state",
-            markup=False,
+        Result("actions", [action_view(done)], {"count": 1}),
+        lambda o, r: o.line(
+            f"rolled back {r.items[0]['action_id']}: {r.items[0]['resource_type']}/"
+            f"{r.items[0]['resource_id']} restored to its before-state"
         ),
     )
 
@@ -239,10 +264,11 @@ def exempt(
     debug: DebugOpt = False,
 ) -> None:
     """Exempt one resource from one rule until a date (reason and approver recorded)."""
+
     state = state_of(ctx, project=project, output=output, debug=debug)
     with _context(state.project, writable=True) as lc:
         if workspace is not None:
-            lc.config.workspace(workspace)  # NotFound names the registered ones
+            lc.config.workspace(workspace)  # exit 2 with "did you mean" when misspelt
         row = lc.crew.exempt(
             rule,
             resource,
@@ -253,11 +279,10 @@ def exempt(
         )
     emit(
         state,
-        to_jsonable(row),
-        lambda c, d: c.print(
-            f"exempted {d['resource_id']} from {d['rule_id']} until {d['until']} "
-            f"(approved by {d['approver']})",
-            markup=False,
+        Result("exemption", [row]),
+        lambda o, r: o.line(
+            f"exempted {r.items[0].resource_id} from {r.items[0].rule_id} until "
+            f"{to_jsonable(r.items[0].until)} (approved by {r.items[0].approver})"
         ),
     )
 
@@ -273,21 +298,55 @@ def approve(
     debug: DebugOpt = False,
 ) -> None:
     """Approve an action awaiting approval (e.g. pause_job); the next --apply sweep runs it."""
+
     state = state_of(ctx, project=project, output=output, debug=debug)
     with _context(state.project, writable=True) as lc:
         row = lc.crew.approve(action_id, approver=approver, reason=reason)
+    from lakecrew.faces.cli.views import action_view
+
     emit(
         state,
-        {"action_id": row.action_id, "status": row.status, "reason": row.reason},
-        lambda c, d: c.print(f"{d['action_id']}: {d['reason']}", markup=False),
+        Result("actions", [action_view(row)], {"count": 1}),
+        lambda o, r: o.line(f"{r.items[0]['action_id']}: {r.items[0]['reason']}"),
     )
 
 
 def register(app: typer.Typer) -> None:
     """Add the crew commands to the root app."""
-    app.command("sweep")(sweep)
-    app.command("findings")(findings)
-    app.command("actions")(actions)
-    app.command("rollback")(rollback)
-    app.command("exempt")(exempt)
-    app.command("approve")(approve)
+    ws = "malaria-dev-westafrica"
+    app.command(
+        "sweep",
+        epilog=epilog(
+            "lakecrew sweep --phase 1",
+            f"lakecrew sweep --workspace {ws} --phase 2 --apply",
+            "lakecrew sweep --phase 1 --output json | jq '.items[].findings[].rule_id'",
+            exits="0 swept; 1 a partial listing, a refused or failed action; 2 usage error",
+        ),
+    )(sweep)
+    app.command(
+        "findings",
+        epilog=epilog(
+            "lakecrew findings --status open",
+            "lakecrew findings --rule cluster.idle --output json",
+            "lakecrew findings | cut -f1,4,6   # piped: tab-separated, full ids",
+        ),
+    )(findings)
+    app.command(
+        "actions",
+        epilog=epilog("lakecrew actions --status applied", "lakecrew actions --wide"),
+    )(actions)
+    app.command(
+        "rollback",
+        epilog=epilog("lakecrew rollback 3f2a9c1b7e", "lakecrew rollback 3f2a9c1b7e --force"),
+    )(rollback)
+    app.command(
+        "exempt",
+        epilog=epilog(
+            'lakecrew exempt cluster.idle 0612-093512-abcd1234 --reason "training run" '
+            '--until 2026-12-31 --approver "DGB"'
+        ),
+    )(exempt)
+    app.command(
+        "approve",
+        epilog=epilog('lakecrew approve 3f2a9c1b7e --approver "DGB" --reason "weekend job"'),
+    )(approve)

@@ -8,6 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from lakecrew.faces.cli.console import Result
+from lakecrew.faces.cli.render import Out
+
 KINDS = ("clusters", "jobs", "warehouses", "instance_pools", "cluster_policies", "secret_scopes")
 
 
@@ -15,7 +18,18 @@ def _money(value: Any) -> str:
     return f"${float(value):,.2f}"
 
 
-def render_demo(console: Console, data: Mapping[str, Any]) -> None:
+def _table(*columns: str, title: str | None = None) -> Table:
+    """A table whose cells fold (never "…"): names and ids stay whole at any width."""
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
+
+
+def render_demo(out: Out, result: Result) -> None:
+    """The demo report (rich tables on a terminal; piped, the same tables folded, not cut)."""
+    data: Mapping[str, Any] = result.items[0]
+    console: Console = out.console
     sim, summary = data["simulation"], data["summary"]
     console.print(
         f"[bold]Simulated estate[/bold] (seed {sim['seed']}, as of {sim['as_of']}, "
@@ -24,7 +38,7 @@ def render_demo(console: Console, data: Mapping[str, Any]) -> None:
         f"{sim['planted_violations']} planted SOP violations"
     )
     per_ws = summary["resources"].get("per_workspace", {})
-    ws_table = Table(
+    ws_table = _table(
         "workspace", "env", "approval", "phase", *KINDS, title="Workspaces (SOP 1.1.3)"
     )
     for ws in summary["workspaces"]:
@@ -37,7 +51,7 @@ def render_demo(console: Console, data: Mapping[str, Any]) -> None:
             *(str(counts.get(k, 0)) for k in KINDS),
         )  # fmt: skip
     console.print(ws_table)
-    cost = Table("by", "name", "90-day list cost", title="Cost (SQL over system.billing.usage)")
+    cost = _table("by", "name", "90-day list cost", title="Cost (SQL over system.billing.usage)")
     for env, usd in sorted(summary["cost_by_environment"].items()):
         cost.add_row("environment", env, _money(usd))
     for project, usd in sorted(summary["cost_by_project"].items(), key=lambda kv: -float(kv[1])):
@@ -59,7 +73,7 @@ def render_demo(console: Console, data: Mapping[str, Any]) -> None:
 
 
 def render_pipelines(console: Console, pipelines: Mapping[str, Any]) -> None:
-    table = Table(
+    table = _table(
         "pipeline", "table", "rows", "quarantined", "expectations failed", "reconciled",
         title="Medallion pipelines on real public-health data (bronze → silver → gold)",
     )  # fmt: skip
@@ -85,7 +99,9 @@ def render_pipelines(console: Console, pipelines: Mapping[str, Any]) -> None:
 
 
 def render_sweep(console: Console, sweep: Mapping[str, Any]) -> None:
-    by_rule = Table("rule", "SOP", "critical", "warning", "info", title=sweep.get("title", "Sweep"))
+    by_rule = _table(
+        "rule", "SOP", "critical", "warning", "info", title=sweep.get("title", "Sweep")
+    )
     for row in sweep.get("by_rule", []):
         by_rule.add_row(
             row["rule"], row.get("sop", ""), str(row.get("critical", 0)),

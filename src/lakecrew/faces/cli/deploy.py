@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from lakecrew import __version__
 from lakecrew.core.errors import UsageError
-from lakecrew.faces.cli.console import CliState, emit
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
-from lakecrew.services.estate.config import CONFIG_FILENAME, EstateConfig, load_estate
-from lakecrew.services.policy.loader import DEFAULT_PACK, load_pack
+from lakecrew.faces.cli.console import CliState, Result, emit
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, epilog, state_of
+from lakecrew.faces.cli.policy import Cloud
+from lakecrew.faces.cli.render import Out
 
-app = typer.Typer(help="Deploy lakecrew itself: a Databricks Asset Bundle running the sweep.")
+if TYPE_CHECKING:
+    from lakecrew.services.estate.config import EstateConfig
+
+app = typer.Typer(
+    help="Deploy lakecrew itself: a Databricks Asset Bundle running the sweep.",
+    no_args_is_help=True,
+)
 
 
 def _estate(state: CliState) -> tuple[EstateConfig | None, Path]:
+    from lakecrew.services.estate.config import CONFIG_FILENAME, load_estate
+
     path = state.project / CONFIG_FILENAME
     if not path.exists():
         return None, path
@@ -26,6 +33,8 @@ def _estate(state: CliState) -> tuple[EstateConfig | None, Path]:
 
 
 def _pack(state: CliState, config: EstateConfig | None) -> Any:
+    from lakecrew.services.policy.loader import DEFAULT_PACK, load_pack
+
     sources: list[str | Path] = [DEFAULT_PACK]
     overlay = config.sop_pack_path(state.project) if config is not None else None
     if overlay is not None:
@@ -33,7 +42,15 @@ def _pack(state: CliState, config: EstateConfig | None) -> Any:
     return load_pack(sources).pack
 
 
-@app.command("bundle")
+@app.command(
+    "bundle",
+    epilog=epilog(
+        "lakecrew deploy bundle --out bundle/",
+        "lakecrew deploy bundle --out bundle/ --force --notify platform@ehealthafrica.org",
+        exits="0 written and checked; 1 the bundle breaks lakecrew's own rules (nothing "
+        "written) or --out exists without --force; 2 usage",
+    ),
+)
 def bundle_cmd(
     ctx: typer.Context,
     out: Annotated[
@@ -44,7 +61,7 @@ def bundle_cmd(
         str | None,
         typer.Option("--notify", help="Failure e-mail (default: each env's workspace owner)."),
     ] = None,
-    cloud: Annotated[str, typer.Option(help="aws, azure or gcp")] = "aws",
+    cloud: Annotated[Cloud, typer.Option(help="Cloud of the node types.")] = Cloud.AWS,
     cron: Annotated[str, typer.Option(help="Quartz cron of the sweep schedule.")] = "0 0 6 * * ?",
     timezone: Annotated[str, typer.Option(help="Timezone of the schedule.")] = "UTC",
     sp_application_id: Annotated[
@@ -80,7 +97,7 @@ def bundle_cmd(
         __version__,
         notification_email=notify,
         estate_yaml=path.read_text(encoding="utf-8"),
-        cloud=cloud,
+        cloud=str(cloud),
         cron=cron,
         timezone=timezone,
         sp_application_id=sp_application_id,
@@ -91,19 +108,23 @@ def bundle_cmd(
     target = out if out is not None else state.project / "bundle"
     written = write_bundle(bundle, target, force=force)
     data = {"out": str(target), "files": [str(p) for p in written], "check": check.as_dict()}
-    emit(state, data, _render_bundle)
+    emit(state, Result("deploy_bundle", [data]), _render_bundle)
 
 
-def _render_bundle(console: Console, data: dict[str, Any]) -> None:
-    console.print(f"wrote bundle to {data['out']} ({len(data['files'])} files)", markup=False)
-    _render_check(console, data["check"])
-    console.print(
-        "next: lakecrew policy apply --env <env> --apply; databricks bundle validate -t dev",
-        markup=False,
-    )
+def _render_bundle(out: Out, result: Result) -> None:
+    data = result.items[0]
+    out.line(f"wrote bundle to {data['out']} ({len(data['files'])} files)")
+    _render_check(out, data["check"])
+    out.note("next: lakecrew policy apply --env <env> --apply; databricks bundle validate -t dev")
 
 
-@app.command("check")
+@app.command(
+    "check",
+    epilog=epilog(
+        "lakecrew deploy check bundle/",
+        exits="0 the bundle passes; 1 it breaks a rule or a cluster policy; 2 usage",
+    ),
+)
 def check_cmd(
     ctx: typer.Context,
     folder: Annotated[Path, typer.Argument(help="The bundle folder (with databricks.yml).")] = Path(
@@ -119,21 +140,19 @@ def check_cmd(
     state = state_of(ctx, project=project, output=output, debug=debug)
     config, _ = _estate(state)
     check = check_bundle(read_bundle_files(folder), _pack(state, config))
-    emit(state, {"folder": str(folder), "check": check.as_dict()}, _render_checked)
+    emit(
+        state,
+        Result("deploy_check", [{"folder": str(folder), "check": check.as_dict()}]),
+        lambda o, r: _render_check(o, r.items[0]["check"]),
+    )
     ensure_ok(check)
 
 
-def _render_checked(console: Console, data: dict[str, Any]) -> None:
-    _render_check(console, data["check"])
-
-
-def _render_check(console: Console, check: dict[str, Any]) -> None:
+def _render_check(out: Out, check: dict[str, Any]) -> None:
     targets = ", ".join(f"{t} ({n} resources)" for t, n in check["checked"].items())
     verdict = "passes" if check["ok"] else f"FAILS with {len(check['problems'])} problem(s)"
-    console.print(f"lakecrew checks {verdict}: {targets}", markup=False)
+    out.line(f"lakecrew checks {verdict}: {targets}")
     for p in check["problems"]:
-        console.print(
-            f"  [{p['target']}] {p['resource']}: {p['rule']} — {p['message']}", markup=False
-        )
+        out.line(f"  [{p['target']}] {p['resource']}: {p['rule']} — {p['message']}")
     for ref in check["unresolved"]:
-        console.print(f"  resolved at deploy time: {ref}", markup=False)
+        out.line(f"  resolved at deploy time: {ref}")

@@ -6,58 +6,84 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from lakecrew.faces.cli.console import emit, progress, render_mapping, warn
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
-from lakecrew.services.estate.config import CONFIG_FILENAME, check_estate
-from lakecrew.services.estate.yamlpos import ConfigProblems
+from lakecrew.faces.cli.console import Result, emit, progress, render_items, warn
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, WideOpt, epilog, state_of
+from lakecrew.faces.cli.render import Col, Out, money
 
 app = typer.Typer(help="The estate: registered workspaces (lakecrew.yaml).", no_args_is_help=True)
 
 
-@app.command("validate")
+@app.command(
+    "validate",
+    epilog=epilog(
+        "lakecrew estate validate",
+        "lakecrew estate validate -p ../other-estate --output json",
+        "lakecrew estate validate --skip-auth   # in CI, where credentials come at run time",
+        exits="0 valid; 2 lakecrew.yaml has problems (each printed as file:line: what — fix)",
+    ),
+)
 def validate(
     ctx: typer.Context,
     *,
+    skip_auth: Annotated[
+        bool,
+        typer.Option(
+            "--skip-auth",
+            help="Do not check Databricks auth profiles (when credentials come at run time).",
+        ),
+    ] = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Check lakecrew.yaml: names, duplicates, unknown keys, types, Board approval."""
+    """Check lakecrew.yaml: names, duplicates, unknown keys, types, Board approval, and (offline)
+    that each Databricks workspace's auth profile exists for its host."""
     state = state_of(ctx, project=project, output=output, debug=debug)
+    from lakecrew.services.estate.config import CONFIG_FILENAME, check_estate
+    from lakecrew.services.estate.yamlpos import ConfigProblems
+
     report = check_estate(state.project / CONFIG_FILENAME, require_approved=True)
     if report.problems or report.config is None:
         raise ConfigProblems(report.problems)
     config = report.config
-    data = {
-        "ok": True,
-        "file": report.source,
-        "version": config.version,
-        "workspaces": [
-            {"name": ws.name, "environment": ws.environment, "approved": ws.approved}
-            for ws in config.workspaces
-        ],
-    }
-    emit(state, data, _render_validate)
+    checks = [] if skip_auth else _auth_checks(config)
+    items = [
+        {"workspace": ws.name, "environment": ws.environment, "approved": ws.approved}
+        for ws in config.workspaces
+    ]
+    meta = {"ok": True, "file": report.source, "version": config.version, "auth": checks}
+    emit(state, Result("estate_validate", items, meta), _render_validate)
 
 
-def _render_validate(console: Console, data: dict[str, Any]) -> None:
-    n = len(data["workspaces"])
-    console.print(f"{data['file']}: OK — {n} workspace(s), all approved", markup=False)
+def _auth_checks(config: Any) -> list[dict[str, Any]]:
+    """Offline checks of each Databricks workspace's auth (profile exists, host well-formed);
+    a problem is a ConfigError (exit 2) naming the workspace and how to fix it."""
+    from lakecrew.services.estate.auth_check import check_databricks_auth
+
+    return check_databricks_auth(config)
 
 
-@app.command("summary")
+def _render_validate(out: Out, result: Result) -> None:
+    n = len(result.items)
+    out.line(f"{result.meta['file']}: OK — {n} workspace(s), all approved")
+    for check in result.meta["auth"]:
+        out.line(f"  {check['workspace']}: databricks auth {check['method']} ({check['detail']})")
+
+
+@app.command(
+    "summary", epilog=epilog("lakecrew estate summary", "lakecrew estate summary --output json")
+)
 def summary(
     ctx: typer.Context,
     *,
     project: ProjectOpt = None,
     output: OutputOpt = None,
+    wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Workspaces, resource counts and list cost (USD) of the estate."""
-    state = state_of(ctx, project=project, output=output, debug=debug)
+    state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     from lakecrew.services.estate.summary import estate_summary
     from lakecrew.wiring.context import Context
 
@@ -66,41 +92,57 @@ def summary(
             warn(state, f"workspace {ws.name!r} is not approved ({ws.approval.status})")
         with progress(state, "reading workspaces", total=len(lc.config.workspaces)) as bar:
             data = estate_summary(lc.config, lc.workspace, lc.sql, on_workspace=bar.step)
-    emit(state, data, _render_summary)
-
-
-def _render_summary(console: Console, data: dict[str, Any]) -> None:
     per_ws = data["resources"]["per_workspace"]
-    table = Table(title="Estate")
-    for col in ("workspace", "env", "region", "project", "backend", "approved", "phase", "objects"):
-        table.add_column(col)
-    for ws in data["workspaces"]:
-        counts = per_ws.get(ws["name"])
-        objects = str(sum(counts.values())) if counts is not None else "unreachable"
-        table.add_row(
-            ws["name"], ws["environment"], ws["region"], ws["project"], ws["backend"],
-            "yes" if ws["approved"] else "NO", str(ws["phase"]), objects,
-        )  # fmt: skip
-    console.print(table)
+    items = [
+        {"workspace": ws["name"], **{k: v for k, v in ws.items() if k != "name"},
+         "resources": per_ws.get(ws["name"])}
+        for ws in data["workspaces"]
+    ]  # fmt: skip
+    meta = {k: v for k, v in data.items() if k != "workspaces"}
+    emit(state, Result("estate_summary", items, meta), _render_summary)
+
+
+SUMMARY_COLUMNS = (
+    Col("workspace"), Col("environment", "env"), Col("region"), Col("project"),
+    Col("backend", wide=True), Col("approved"), Col("phase"), Col("objects", justify="right"),
+)  # fmt: skip
+
+
+def _render_summary(out: Out, result: Result) -> None:
+    data = result.meta
+    rows = [
+        {**ws, "objects": sum(ws["resources"].values()) if ws["resources"] is not None
+         else "unreachable"}
+        for ws in result.items
+    ]  # fmt: skip
+    out.table(SUMMARY_COLUMNS, rows, title="Estate")
     kinds = {k: v for k, v in data["resources"].items() if k != "per_workspace"}
-    console.print("resources: " + ", ".join(f"{k} {v}" for k, v in kinds.items()), markup=False)
-    console.print(f"list cost: ${data['cost_usd']:,} USD", markup=False)
+    out.line("resources: " + ", ".join(f"{k} {v}" for k, v in kinds.items()))
+    out.line(f"list cost: {money(data['cost_usd'])} USD")
     for label, key in (
         ("by project", "cost_by_project"),
         ("by environment", "cost_by_environment"),
     ):
         if data[key]:
-            parts = ", ".join(f"{k} ${v:,}" for k, v in data[key].items())
-            console.print(f"  {label}: {parts}", markup=False)
+            parts = ", ".join(f"{k} {money(v)}" for k, v in data[key].items())
+            out.line(f"  {label}: {parts}")
     if data["unattributed_cost_usd"]:
-        console.print(f"  unattributed: ${data['unattributed_cost_usd']:,}", markup=False)
+        out.line(f"  unattributed: {money(data['unattributed_cost_usd'])}")
     if data["unpriced_usage_records"]:
-        console.print(f"  usage records without a price: {data['unpriced_usage_records']}")
+        out.line(f"  usage records without a price: {data['unpriced_usage_records']}")
     for name, reason in data["unreachable"].items():
-        console.print(f"unreachable {name}: {reason}", style="yellow", markup=False)
+        out.line(f"unreachable {name}: {reason}", style="yellow")
 
 
-@app.command("import")
+@app.command(
+    "import",
+    epilog=epilog(
+        "lakecrew estate import malaria-dev-westafrica exports/",
+        "lakecrew estate import lassa-prod-westafrica ~/Downloads/lassa-export --output json",
+        exits="0 imported; 1 an export could not be read (file:line named); 2 unknown "
+        "workspace or usage",
+    ),
+)
 def import_(
     ctx: typer.Context,
     *,
@@ -118,7 +160,7 @@ def import_(
     from lakecrew.wiring.estate import import_workspace
 
     with Context.open(state.project, writable=True) as lc:
-        lc.config.workspace(workspace)  # NotFound with the registered names when misspelt
+        lc.config.workspace(workspace)  # exit 2 with "did you mean" when misspelt
         with progress(state, f"importing into {workspace}") as bar:
             result = import_workspace(lc, workspace, path, on_progress=bar.report)
-    emit(state, result, render_mapping)
+    emit(state, Result("estate_import", [result]), render_items)

@@ -7,9 +7,10 @@ Exit codes: 0 success; 1 failure (LakecrewError with exit_code 1, or an unexpect
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -21,13 +22,22 @@ from lakecrew.faces.cli import (
     cost,
     crew,
     deploy,
+    doctor,
     estate,
     models,
     pipeline,
     policy,
 )
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, default_project, state_of
+from lakecrew.faces.cli.options import (
+    DebugOpt,
+    OutputOpt,
+    ProjectOpt,
+    WideOpt,
+    default_project,
+    epilog,
+    state_of,
+)
 
 
 class LakecrewGroup(TyperGroup):
@@ -38,6 +48,10 @@ class LakecrewGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # typer/click's own exits and usage errors (exit code 2)
+        except BrokenPipeError:
+            # `lakecrew findings | head`: the reader has what it wanted; stop quietly, as cat does
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except LakecrewError as err:
             state = _state(ctx)
             _traceback_if_debug(state, err)
@@ -65,9 +79,23 @@ app = typer.Typer(
     cls=LakecrewGroup,
     help="Run the Databricks SOP: estate inventory, policies, crew, pipelines.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    epilog=epilog(
+        "lakecrew demo",
+        "lakecrew sweep --phase 1",
+        "lakecrew findings --status open --output json",
+        "lakecrew --install-completion   # shell completion for bash, zsh, fish",
+    ),
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from lakecrew import __version__
+
+        sys.stdout.write(f"lakecrew {__version__}\n")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -75,13 +103,21 @@ def main(
     ctx: typer.Context,
     project: ProjectOpt = None,
     output: OutputOpt = None,
+    wide: WideOpt = False,
     debug: DebugOpt = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """lakecrew turns the Databricks SOP into running software."""
     ctx.obj = CliState(project=default_project())
-    state_of(ctx, project=project, output=output, debug=debug)
+    state_of(ctx, project=project, output=output, debug=debug, wide=wide)
 
 
+# --- command families: one line each (keep this block easy to merge) ---
 app.add_typer(estate.app, name="estate")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(policy.app, name="policy")
@@ -92,6 +128,8 @@ commands.register(app)
 crew.register(app)
 models.register(app)
 alerts.register(app)
+doctor.register(app)
+# --- end of command families ---
 
 
 def run() -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from lakecrew.core.errors import LakecrewError, UsageError
 from lakecrew.faces.cli.console import emit
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, state_of
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, epilog, state_of
 
 app = typer.Typer(help="MLflow models: promotion gates, drift, hygiene (SOP 1.7, 3.1.5).")
 
@@ -296,8 +296,30 @@ def rollback_model_action(lc: Any, row: Any, *, force: bool) -> Any:
 
 
 def register(root: typer.Typer) -> None:
-    root.command("models")(list_models)
-    app.command("promote")(promote)
-    app.command("drift")(drift)
-    app.command("hygiene")(hygiene)
+    m = "lassa_dev.ml.lassa_risk"
+    root.command("models", epilog=epilog("lakecrew models", "lakecrew models --output json"))(
+        list_models
+    )
+    app.command(
+        "promote",
+        epilog=epilog(
+            f"lakecrew model promote {m} 2 --to champion --approver 'DGB' --dry-run",
+            f"lakecrew model promote {m} 2 --to champion --approver 'DGB'",
+            exits="0 promoted (or the gates pass with --dry-run); 1 a gate refused; 2 usage",
+        ),
+    )(promote)
+    app.command(
+        "drift",
+        epilog=epilog(
+            f"lakecrew model drift {m}",
+            f"lakecrew model drift {m} --since 2026-11-01 --report drift.md",
+            exits="0 no drift; 1 drift findings; 2 usage",
+        ),
+    )(drift)
+    app.command(
+        "hygiene",
+        epilog=epilog(
+            "lakecrew model hygiene --phase 1", "lakecrew model hygiene --phase 2 --apply"
+        ),
+    )(hygiene)
     root.add_typer(app, name="model")

@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from lakecrew.faces.cli.console import emit, render_mapping
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, environment, state_of
+from lakecrew.faces.cli.console import Result, emit, render_items
+from lakecrew.faces.cli.options import (
+    DEFAULT_ENV,
+    DebugOpt,
+    EnvOpt,
+    OutputOpt,
+    ProjectOpt,
+    environment,
+    epilog,
+    state_of,
+)
+from lakecrew.faces.cli.render import Col, Out
 
 if TYPE_CHECKING:
     from lakecrew.services.pipelines.loader import LoadedPipeline
     from lakecrew.wiring.context import Context
 
-app = typer.Typer(help="Medallion pipelines: bronze → silver → gold from a YAML spec.")
+app = typer.Typer(
+    help="Medallion pipelines: bronze → silver → gold from a YAML spec.", no_args_is_help=True
+)
 
 NameArg = Annotated[str, typer.Argument(help="Pipeline name (file name of its spec).")]
-EnvOpt = Annotated[str, typer.Option("--env", help="Environment: dev, qa or prod.")]
+
+
+class Engine(StrEnum):
+    LOCAL = "local"
+    SPARK = "spark"
+
+
 EngineOpt = Annotated[
-    str,
+    Engine,
     typer.Option(
         "--engine", help="local (DuckDB) or spark: gold SQL models, and kafka sources (spark only)."
     ),
@@ -31,7 +49,7 @@ def _env(value: str) -> Any:
     return environment(value)
 
 
-@app.command("list")
+@app.command("list", epilog=epilog("lakecrew pipeline list", "lakecrew pipeline list -o json"))
 def list_cmd(
     ctx: typer.Context,
     project: ProjectOpt = None,
@@ -45,15 +63,27 @@ def list_cmd(
 
     with Context.open(state.project) as lc:
         specs = pw.list_specs(lc)
-    emit(state, {name: str(path) for name, path in specs.items()}, render_mapping)
+    items = [{"pipeline": name, "spec": str(path)} for name, path in specs.items()]
+    emit(
+        state,
+        Result("pipeline_list", items),
+        lambda o, r: o.table((Col("pipeline"), Col("spec")), r.items),
+    )
 
 
-@app.command("validate")
+@app.command(
+    "validate",
+    epilog=epilog(
+        "lakecrew pipeline validate lassa_weekly",
+        "lakecrew pipeline validate lassa_weekly --env prod --engine spark",
+        exits="0 valid; 2 unknown pipeline (closest named) or a spec problem at file:line",
+    ),
+)
 def validate(
     ctx: typer.Context,
     name: NameArg,
-    env: EnvOpt = "dev",
-    engine: EngineOpt = "local",
+    env: EnvOpt = DEFAULT_ENV,
+    engine: EngineOpt = Engine.LOCAL,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -65,16 +95,22 @@ def validate(
 
     with Context.open(state.project) as lc:
         loaded = pw.load(lc, name, _env(env))
-    pw.check_engine(loaded, engine)
-    emit(state, {"pipeline": loaded.spec.name, "env": loaded.env, "valid": True}, render_mapping)
+    pw.check_engine(loaded, str(engine))
+    item = {"pipeline": loaded.spec.name, "env": loaded.env, "valid": True}
+    emit(state, Result("pipeline_validate", [item]), render_items)
 
 
-@app.command("plan")
+@app.command(
+    "plan",
+    epilog=epilog(
+        "lakecrew pipeline plan lassa_weekly", "lakecrew pipeline plan lassa_weekly -o json"
+    ),
+)
 def plan(
     ctx: typer.Context,
     name: NameArg,
-    env: EnvOpt = "dev",
-    engine: EngineOpt = "local",
+    env: EnvOpt = DEFAULT_ENV,
+    engine: EngineOpt = Engine.LOCAL,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -85,19 +121,28 @@ def plan(
 
     lc, loaded = _open(state.project, name, env, engine)
     with lc:
-        planned = pw.runner_for(lc, engine=engine).plan(loaded)
-    emit(state, planned, render_mapping)
+        planned = pw.runner_for(lc, engine=engine.value).plan(loaded)
+    emit(state, Result("pipeline_plan", [planned]))
 
 
-@app.command("run")
+@app.command(
+    "run",
+    epilog=epilog(
+        "lakecrew pipeline run lassa_weekly",
+        "lakecrew pipeline run lassa_weekly --engine spark --full-refresh",
+        "lakecrew pipeline run lassa_weekly --output json | jq '.items[0].layers'",
+        exits="0 ran and reconciled; 1 the run failed (an expectation with action fail, lost "
+        "rows, a source error); 2 unknown pipeline or usage",
+    ),
+)
 def run(
     ctx: typer.Context,
     name: NameArg,
-    env: EnvOpt = "dev",
+    env: EnvOpt = DEFAULT_ENV,
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild silver and gold from all of bronze.")
     ] = False,
-    engine: EngineOpt = "local",
+    engine: EngineOpt = Engine.LOCAL,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -108,13 +153,13 @@ def run(
 
     lc, loaded = _open(state.project, name, env, engine)
     with lc:
-        report = pw.runner_for(lc, engine=engine).run(loaded, full_refresh=full_refresh)
+        report = pw.runner_for(lc, engine=engine.value).run(loaded, full_refresh=full_refresh)
     data = report.as_dict()
     data.pop("lineage")
-    emit(state, data, _render_run)
+    emit(state, Result("pipeline_run", [data]), _render_run)
 
 
-def _open(project: Path, name: str, env: str, engine: str) -> tuple[Context, LoadedPipeline]:
+def _open(project: Path, name: str, env: str, engine: Engine) -> tuple[Context, LoadedPipeline]:
     """A writable project context and the pipeline loaded for ``env``, checked for ``engine``."""
     from lakecrew.wiring import pipelines as pw
     from lakecrew.wiring.context import Context
@@ -122,35 +167,39 @@ def _open(project: Path, name: str, env: str, engine: str) -> tuple[Context, Loa
     lc = Context.open(project, writable=True)
     try:
         loaded = pw.load(lc, name, _env(env))
-        pw.check_engine(loaded, engine)
+        pw.check_engine(loaded, str(engine))
     except BaseException:
         lc.close()
         raise
     return lc, loaded
 
 
-def _render_run(console: Console, data: dict[str, Any]) -> None:
-    console.print(f"{data['pipeline']} [{data['env']}] {data['status']}", markup=False)
+def _render_run(out: Out, result: Result) -> None:
+    data = result.items[0]
+    out.line(f"{data['pipeline']} [{data['env']}] {data['status']}")
     for layer, counts in data["layers"].items():
-        console.print(
+        out.line(
             f"  {layer}: read {counts['read']}, written {counts['written']}, "
             f"quarantined {counts['quarantined']}, duplicates {counts['duplicates']}, "
-            f"dropped {counts['dropped']}",
-            markup=False,
+            f"dropped {counts['dropped']}"
         )
-    console.print(f"  reconciled: {str(data['reconciled']).lower()}", markup=False)
+    out.line(f"  reconciled: {str(data['reconciled']).lower()}")
     failed = [e for e in data["expectations"] if e["status"] == "failed"]
     for e in failed:
-        console.print(
-            f"  expectation {e['rule']} ({e['action']}): {e['failed']} failed", markup=False
-        )
+        out.line(f"  expectation {e['rule']} ({e['action']}): {e['failed']} failed")
 
 
-@app.command("bundle")
+@app.command(
+    "bundle",
+    epilog=epilog(
+        "lakecrew pipeline bundle lassa_weekly --env prod",
+        "lakecrew pipeline bundle lassa_weekly -o json",
+    ),
+)
 def bundle(
     ctx: typer.Context,
     name: NameArg,
-    env: EnvOpt = "prod",
+    env: EnvOpt = DEFAULT_ENV,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -164,10 +213,10 @@ def bundle(
     with Context.open(state.project) as lc:
         loaded = pw.load(lc, name, _env(env))
         definition = job_definition(loaded, lc.pack)
-    emit(state, definition, _render_yaml)
+    emit(state, Result("pipeline_bundle", [definition]), _render_yaml)
 
 
-def _render_yaml(console: Console, data: dict[str, Any]) -> None:
+def _render_yaml(out: Out, result: Result) -> None:
     import yaml
 
-    console.print(yaml.safe_dump(data, sort_keys=False), markup=False, end="")
+    out.console.print(yaml.safe_dump(result.items[0], sort_keys=False), markup=False, end="")

@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from lakecrew.faces.cli.console import CliState, emit
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, environment, state_of
-from lakecrew.services.estate.config import CONFIG_FILENAME, load_estate
-from lakecrew.services.policy.cluster_policy import PolicyDocument, export
-from lakecrew.services.policy.loader import DEFAULT_PACK, explain_rule, load_pack, validate
+from lakecrew.faces.cli.console import CliState, Result, emit
+from lakecrew.faces.cli.options import (
+    DEFAULT_ENV,
+    DebugOpt,
+    EnvOpt,
+    OutputOpt,
+    ProjectOpt,
+    WideOpt,
+    environment,
+    epilog,
+    state_of,
+)
+from lakecrew.faces.cli.render import Col, Out, cell
 
-app = typer.Typer(help="The SOP pack: validate it, explain a rule, export cluster policies.")
+if TYPE_CHECKING:
+    from lakecrew.services.policy.cluster_policy import PolicyDocument
+
+app = typer.Typer(
+    help="The SOP pack: list and explain its rules, validate it, export cluster policies.",
+    no_args_is_help=True,
+)
 
 PackOpt = Annotated[
     list[Path] | None,
@@ -31,20 +44,34 @@ PackOpt = Annotated[
 SizeOpt = Annotated[
     str | None, typer.Option("--size", help="S, M, L or GPU (default: the env's size)")
 ]
-CloudOpt = Annotated[str, typer.Option(help="aws, azure or gcp")]
+
+
+class Cloud(StrEnum):
+    AWS = "aws"
+    AZURE = "azure"
+    GCP = "gcp"
+
+
+CloudOpt = Annotated[Cloud, typer.Option(help="Cloud of the node types in the policies.")]
 
 
 def _policies(
     state: CliState, env: str, size: str | None, cloud: str, pack: list[Path] | None
 ) -> list[PolicyDocument]:
     """The cluster policies the pack exports for one environment (`export` and `apply`)."""
-    environment(env)
+    from lakecrew.services.policy.cluster_policy import export
+    from lakecrew.services.policy.loader import load_pack
+
+    env = environment(env)
     loaded = load_pack(_sources(state, pack))
-    return export(loaded.pack, env, size.upper() if size else None, cloud=cloud)
+    return export(loaded.pack, env, size.upper() if size else None, cloud=str(cloud))
 
 
 def _sources(state: CliState, extra: list[Path] | None) -> list[str | Path]:
     """The default pack, then the project's org overlay (lakecrew.yaml `sop_pack`), then --pack."""
+    from lakecrew.services.estate.config import CONFIG_FILENAME, load_estate
+    from lakecrew.services.policy.loader import DEFAULT_PACK
+
     sources: list[str | Path] = [DEFAULT_PACK]
     config_path = state.project / CONFIG_FILENAME
     if config_path.exists():
@@ -55,7 +82,61 @@ def _sources(state: CliState, extra: list[Path] | None) -> list[str | Path]:
     return sources
 
 
-@app.command("validate")
+@app.command(
+    "rules",
+    epilog=epilog(
+        "lakecrew policy rules",
+        "lakecrew policy rules | grep critical",
+        "lakecrew policy rules --output json | jq -r '.items[].rule_id'",
+    ),
+)
+def rules_cmd(
+    ctx: typer.Context,
+    pack: PackOpt = None,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    wide: WideOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Every rule id of the pack with its SOP section, severity, resource type and title."""
+    state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
+    from lakecrew.services.policy.loader import load_pack
+
+    loaded = load_pack(_sources(state, pack))
+    items = [
+        {
+            "rule_id": r.id,
+            "sop_section": r.sop_section,
+            "severity": r.severity,
+            "resource_type": r.resource_type,
+            "enabled": r.enabled,
+            "min_phase": r.min_phase,
+            "action": r.action.name if r.action is not None else None,
+            "title": r.title,
+        }
+        for r in loaded.pack.rules
+    ]
+    emit(state, Result("policy_rules", items, {"count": len(items)}), _render_rules)
+
+
+def _render_rules(out: Out, result: Result) -> None:
+    columns = (
+        Col("rule_id", "rule"), Col("sop_section", "SOP"), Col("severity"),
+        Col("resource_type", "resource"), Col("enabled"), Col("title"),
+        Col("min_phase", "min phase", wide=True), Col("action", wide=True),
+    )  # fmt: skip
+    out.table(columns, result.items)
+    out.note(f"{len(result.items)} rule(s); explain one with `lakecrew policy show RULE`")
+
+
+@app.command(
+    "validate",
+    epilog=epilog(
+        "lakecrew policy validate",
+        "lakecrew policy validate --pack org-overlay.yaml",
+        exits="0 valid; 2 the pack or an overlay has problems (file:line named)",
+    ),
+)
 def validate_cmd(
     ctx: typer.Context,
     pack: PackOpt = None,
@@ -65,6 +146,8 @@ def validate_cmd(
 ) -> None:
     """Load the default pack and every overlay; report rules, disabled rules and overlay changes."""
     state = state_of(ctx, project=project, output=output, debug=debug)
+    from lakecrew.services.policy.loader import validate
+
     report = validate(_sources(state, pack))
     data = {
         "sources": [str(s) for s in report.sources],
@@ -73,19 +156,28 @@ def validate_cmd(
         "disabled": report.disabled,
         "changes": [c.__dict__ for c in report.changes],
     }
-    emit(state, data, _render_validate)
+    emit(state, Result("policy_validate", [data]), _render_validate)
 
 
-def _render_validate(console: Console, data: dict[str, Any]) -> None:
-    console.print(f"pack OK — {data['rules']} rules, {data['enabled']} enabled", markup=False)
-    console.print("sources: " + " → ".join(data["sources"]), markup=False)
+def _render_validate(out: Out, result: Result) -> None:
+    data = result.items[0]
+    out.line(f"pack OK — {data['rules']} rules, {data['enabled']} enabled")
+    out.line("sources: " + " → ".join(data["sources"]))
     for rule, reason in data["disabled"].items():
-        console.print(f"  disabled {rule}: {reason}", markup=False)
+        out.line(f"  disabled {rule}: {reason}")
     for change in data["changes"]:
-        console.print(f"  {change['kind']} {change['path']} ({change['where']})", markup=False)
+        out.line(f"  {change['kind']} {change['path']} ({change['where']})")
+    out.note("list the rule ids with `lakecrew policy rules`")
 
 
-@app.command("show")
+@app.command(
+    "show",
+    epilog=epilog(
+        "lakecrew policy show cluster.autotermination_too_long",
+        "lakecrew policy show cluster.idle --output json",
+        exits="0 shown; 2 unknown rule id (closest ids suggested) or usage",
+    ),
+)
 def show_cmd(
     ctx: typer.Context,
     rule: Annotated[str, typer.Argument(help="Rule id, e.g. cluster.tags_missing")],
@@ -96,27 +188,39 @@ def show_cmd(
 ) -> None:
     """Every field of one rule, with the file:line that set it."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    emit(state, explain_rule(load_pack(_sources(state, pack)), rule), _render_show)
+    from lakecrew.services.policy.loader import explain_rule, load_pack
+
+    data = explain_rule(load_pack(_sources(state, pack)), rule)
+    data["rule_id"] = data.pop("rule")
+    emit(state, Result("policy_show", [data]), _render_show)
 
 
-def _render_show(console: Console, data: dict[str, Any]) -> None:
-    table = Table("field", "value", "set by", title=f"rule {data['rule']}")
-    for name, item in data["fields"].items():
-        value = item["value"]
-        text = value if isinstance(value, str) else json.dumps(value)
-        table.add_row(name, text, item["from"])
-    console.print(table)
+def _render_show(out: Out, result: Result) -> None:
+    data = result.items[0]
+    rows = [
+        {"field": name, "value": cell(item["value"]), "from": item["from"]}
+        for name, item in data["fields"].items()
+    ]
+    out.table(
+        (Col("field"), Col("value"), Col("from", "set by")), rows, title=f"rule {data['rule_id']}"
+    )
     for key in ("check_doc", "action_doc"):
         if data.get(key):
-            console.print(f"{key.split('_')[0]}: {data[key].strip()}", markup=False)
+            out.line(f"{key.split('_')[0]}: {data[key].strip()}")
 
 
-@app.command("export")
+@app.command(
+    "export",
+    epilog=epilog(
+        "lakecrew policy export --env prod --out policies/",
+        "lakecrew policy export --env dev --size M --cloud azure --output json",
+    ),
+)
 def export_cmd(
     ctx: typer.Context,
-    env: Annotated[str, typer.Option("--env", help="dev, qa or prod")],
+    env: EnvOpt = DEFAULT_ENV,
     size: SizeOpt = None,
-    cloud: CloudOpt = "aws",
+    cloud: CloudOpt = Cloud.AWS,
     out: Annotated[
         Path | None, typer.Option("--out", help="Folder to write one JSON file per policy")
     ] = None,
@@ -135,40 +239,47 @@ def export_cmd(
             path = out / f"{doc.name}.json"
             path.write_text(json.dumps(doc.to_api(), indent=2) + "\n", encoding="utf-8")
             written.append(str(path))
-    data = {
-        "policies": [
-            {
-                "name": d.name,
-                "cluster_type": d.cluster_type,
-                "size": d.size,
-                "description": d.description,
-                "definition": d.definition,
-            }
-            for d in docs
-        ],
-        "written": written,
-    }
-    emit(state, data, _render_export)
+    items = [
+        {
+            "name": d.name,
+            "cluster_type": d.cluster_type,
+            "size": d.size,
+            "description": d.description,
+            "definition": d.definition,
+        }
+        for d in docs
+    ]
+    emit(state, Result("policy_export", items, {"env": env, "written": written}), _render_export)
 
 
-def _render_export(console: Console, data: dict[str, Any]) -> None:
-    for policy in data["policies"]:
-        console.print(f"# {policy['name']} — {policy['description']}", markup=False)
-        console.print(json.dumps(policy["definition"], indent=2, sort_keys=True), markup=False)
-    for path in data["written"]:
-        console.print(f"wrote {path}", markup=False)
+def _render_export(out: Out, result: Result) -> None:
+    if result.meta["written"]:
+        for path in result.meta["written"]:
+            out.line(f"wrote {path}")
+        return
+    for policy in result.items:
+        out.line(f"# {policy['name']} — {policy['description']}")
+        out.line(json.dumps(policy["definition"], indent=2, sort_keys=True))
 
 
-@app.command("apply")
+@app.command(
+    "apply",
+    epilog=epilog(
+        "lakecrew policy apply --env dev",
+        "lakecrew policy apply --env dev --workspace malaria-dev-westafrica --apply",
+        exits="0 planned or applied; 1 refused (workspace not approved) or still different "
+        "after apply; 2 usage or Databricks auth not configured",
+    ),
+)
 def apply_cmd(
     ctx: typer.Context,
-    env: Annotated[str, typer.Option("--env", help="dev, qa or prod")],
+    env: EnvOpt = DEFAULT_ENV,
     workspace: Annotated[
         str | None,
         typer.Option("--workspace", "-w", help="Only this workspace (default: every one of ENV)."),
     ] = None,
     size: SizeOpt = None,
-    cloud: CloudOpt = "aws",
+    cloud: CloudOpt = Cloud.AWS,
     apply: Annotated[
         bool, typer.Option("--apply", help="Create/update the policies; without it, plan only.")
     ] = False,
@@ -218,22 +329,21 @@ def apply_cmd(
             results.append(entry)
     finally:
         lc.close()
-    emit(state, {"env": env, "apply": apply, "workspaces": results}, _render_apply)
+    emit(state, Result("policy_apply", results, {"env": env, "apply": apply}), _render_apply)
 
 
-def _render_apply(console: Console, data: dict[str, Any]) -> None:
-    mode = "apply" if data["apply"] else "plan only (pass --apply to act)"
-    for ws in data["workspaces"]:
+def _render_apply(out: Out, result: Result) -> None:
+    data = result.meta
+    mode = "applied" if data["apply"] else "plan only (pass --apply to act)"
+    for ws in result.items:
         counts = ", ".join(f"{n} {a}" for a, n in ws["summary"].items())
-        console.print(f"{ws['workspace']} [{data['env']}]: {counts} — {mode}", markup=False)
+        out.line(f"{ws['workspace']} [{data['env']}]: {counts} — {mode}")
         for step in ws["plan"]:
             detail = ""
             if step["changed"]:
                 diff = step["definition_diff"]
                 moved = ", ".join(f"{k}: {', '.join(v)}" for k, v in diff.items() if v)
                 detail = f" ({', '.join(step['changed'])}{'; ' + moved if moved else ''})"
-            console.print(f"  {step['action']:9} {step['name']}{detail}", markup=False)
+            out.line(f"  {step['action']:9} {step['name']}{detail}")
         for done in ws["applied"]:
-            console.print(
-                f"  done: {done['action']} {done['name']} ({done['policy_id']})", markup=False
-            )
+            out.line(f"  applied: {done['action']} {done['name']} ({done['policy_id']})")

@@ -32,7 +32,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from lakecrew.core.errors import NotFound
+from lakecrew.core.errors import UnknownName
 from lakecrew.services.estate.notify_config import NotifyConfig
 from lakecrew.services.estate.yamlpos import (
     ConfigProblems,
@@ -276,13 +276,16 @@ class EstateConfig(_Strict):
     notifications: NotifyConfig | None = None
 
     def workspace(self, name: str) -> WorkspaceConfig:
-        """The workspace called ``name``; NotFound lists the registered names."""
+        """The workspace called ``name``; UnknownName (exit 2, "did you mean") otherwise."""
         for ws in self.workspaces:
             if ws.name == name:
                 return ws
-        raise NotFound(
-            f"workspace {name!r} is not registered in lakecrew.yaml",
-            fix=f"use one of: {', '.join(self.names())}",
+        raise UnknownName(
+            "workspace",
+            name,
+            self.names(),
+            where="lakecrew.yaml",
+            fix="list the registered workspaces with `lakecrew estate summary`",
         )
 
     def names(self) -> list[str]:

@@ -106,7 +106,7 @@ def cost_report(
         "anomalies": [a.as_dict() for a in anomalies],
         "untagged": {
             "total": _money(untagged.total.amount),
-            "share": round(untagged.share, 4),
+            "pct": round(untagged.share * 100, 1),  # percentages are 0–100 everywhere
             "top": [
                 {"resource": r.resource, "cost": _money(r.cost), "missing": list(r.missing)}
                 for r in untagged.resources[:top]
@@ -251,7 +251,7 @@ def corrective_actions(report: Mapping[str, Any]) -> list[str]:
         )
     if report["untagged"]["top"]:
         actions.append(
-            f"untagged spend {report['untagged']['total']} ({report['untagged']['share']:.1%})"
+            f"untagged spend {report['untagged']['total']} ({report['untagged']['pct']}%)"
             " — add cost_center, project and owner tags (SOP 1.9.1)"
         )
     for r in report["recommendations"]:

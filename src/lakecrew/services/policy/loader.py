@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lakecrew.core.errors import ConfigError
+from lakecrew.core.errors import ConfigError, UnknownName
 from lakecrew.core.filters import compile_filter
 from lakecrew.core.pack import PACK_VERSION, Pack
 from lakecrew.core.resources import RESOURCE_TYPES
@@ -68,10 +68,12 @@ class LoadedPack:
         for i, rule in enumerate(self.pack.rules):
             if rule.id == rule_id:
                 return i
-        raise ConfigError(
-            f"no rule {rule_id!r} in the pack",
+        raise UnknownName(
+            "rule",
+            rule_id,
+            sorted(r.id for r in self.pack.rules),
             where=", ".join(self.sources),
-            fix="list the rules with `lakecrew policy validate`",
+            fix="list the rule ids with `lakecrew policy rules`",
         )
 
 
