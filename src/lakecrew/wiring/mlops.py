@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from lakecrew.adapters.mlflow import local_registry, local_store_exists, local_tracking_uri
+from lakecrew.adapters.mlflow import local_registry, local_store_exists
+from lakecrew.adapters.mlflow.registry import MlflowRegistry
 from lakecrew.adapters.mlflow.training import MlflowScorer
 from lakecrew.core.errors import NotFound
 from lakecrew.services.mlops.hygiene import LastUse
@@ -77,8 +78,20 @@ def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
+def registry_for(ctx: Context) -> MlflowRegistry:
+    """The local MLflow store, or a Databricks workspace's (mlops.registry_workspace)."""
+    name = ctx.config.mlops.registry_workspace
+    if name is None:
+        return local_registry(ctx.layout.state_dir)
+    from lakecrew.adapters.databricks import databricks_client
+    from lakecrew.adapters.mlflow.databricks import databricks_registry
+
+    ws = ctx.config.workspace(name)
+    return databricks_registry(databricks_client(ws), workspace=name, profile=ws.auth_profile)
+
+
 def mlops_deps(ctx: Context) -> MlopsDeps:
-    registry = local_registry(ctx.layout.state_dir)
+    registry = registry_for(ctx)
     return MlopsDeps(
         registry=registry,
         ledger=ctx.ledger,
@@ -87,7 +100,7 @@ def mlops_deps(ctx: Context) -> MlopsDeps:
         pack=ctx.pack,
         read_columns=column_reader(ctx),
         lineage=ctx.metastore,
-        scorer=MlflowScorer(local_tracking_uri(ctx.layout.state_dir)),
+        scorer=MlflowScorer(registry.tracking_uri, registry.registry_uri),
         last_inference=last_inference(ctx),
     )
 
@@ -98,4 +111,4 @@ def model_ops(ctx: Context) -> ModelOps:
 
 def has_registry(ctx: Context) -> bool:
     """True when the project has an MLflow store (commands never create one by reading)."""
-    return local_store_exists(ctx.layout.state_dir)
+    return bool(ctx.config.mlops.registry_workspace) or local_store_exists(ctx.layout.state_dir)

@@ -67,6 +67,7 @@ class MlflowRegistry:
         self.owner_of = owner_of
         self.read_model_metadata = read_model_metadata
         self._client: Any = None
+        self._meta: dict[str, tuple[bool | None, bool | None, str | None]] = {}
         self.requests = 0  # registry/tracking calls made (the sweep benchmark reports it)
 
     @property
@@ -134,6 +135,56 @@ class MlflowRegistry:
         out = [self._version(v, tuple(sorted(by_version.get(str(v.version), [])))) for v in rows]
         return sorted(out, key=lambda v: int(v.version) if v.version.isdigit() else 0)
 
+    def list_all_versions(self) -> dict[str, list[ModelVersion]]:
+        """Every version of every model in a few paged calls (aliases from the models)."""
+        aliases: dict[tuple[str, str], list[str]] = {}
+        for m in self._paged("list registered models", self.client.search_registered_models):
+            for alias, version in (m.aliases or {}).items():
+                aliases.setdefault((m.name, str(version)), []).append(str(alias))
+        rows = self._paged(
+            "list model versions", self.client.search_model_versions, max_results=10_000
+        )
+        out: dict[str, list[ModelVersion]] = {}
+        for v in rows:
+            key = (v.name, str(v.version))
+            out.setdefault(v.name, []).append(self._version(v, tuple(sorted(aliases.get(key, [])))))
+        for vs in out.values():
+            vs.sort(key=lambda x: int(x.version) if x.version.isdigit() else 0)
+        return out
+
+    def run_facts_many(self, run_ids: Sequence[str]) -> dict[str, RunFacts]:
+        """RunFacts of many runs with batched searches (100 ids per call); unknown ids are
+        read one by one so each gets its own `problem` (deleted, not found)."""
+        from mlflow.entities import ViewType
+
+        out: dict[str, RunFacts] = {}
+        ids = list(dict.fromkeys(run_ids))
+        experiments = [
+            e.experiment_id
+            for e in self._paged(
+                "list experiments", self.client.search_experiments, view_type=ViewType.ALL
+            )
+        ]
+        for i in range(0, len(ids), 100):
+            chunk = ids[i : i + 100]
+            quoted = ", ".join(f"'{r}'" for r in chunk if r.isalnum())
+            if not quoted or not experiments:
+                continue
+            runs = self._paged(
+                "search runs",
+                self.client.search_runs,
+                experiment_ids=experiments,
+                filter_string=f"attributes.run_id IN ({quoted})",
+                run_view_type=ViewType.ALL,
+                max_results=1000,
+            )
+            for run in runs:
+                out[run.info.run_id] = run_facts_of(run)
+        for rid in ids:
+            if rid not in out:
+                out[rid] = self.run_facts(rid)
+        return out
+
     def _version(self, v: Any, aliases: tuple[str, ...]) -> ModelVersion:
         sig, example, problem = (
             self._metadata(v) if self.read_model_metadata else (None, None, None)
@@ -156,11 +207,17 @@ class MlflowRegistry:
         )
 
     def _metadata(self, v: Any) -> tuple[bool | None, bool | None, str | None]:
-        """Signature and input example from the version's MLmodel file (artifacts may be gone)."""
+        """Signature and input example from the version's MLmodel file (artifacts may be gone);
+        read once per source (versions registered from one logged model share it)."""
+        uri = v.source or f"models:/{v.name}/{v.version}"
+        if uri not in self._meta:
+            self._meta[uri] = self._read_metadata(uri)
+        return self._meta[uri]
+
+    def _read_metadata(self, uri: str) -> tuple[bool | None, bool | None, str | None]:
         import mlflow.models
 
         self.requests += 1
-        uri = v.source or f"models:/{v.name}/{v.version}"
         try:
             info = mlflow.models.get_model_info(uri)
         except Exception as exc:  # noqa: BLE001 - any artifact-store failure means "missing"

@@ -29,13 +29,13 @@ class TrainedVersion:
     metrics: Mapping[str, float]
 
 
-def _mlflow(tracking_uri: str) -> Any:
+def _mlflow(tracking_uri: str, registry_uri: str | None = None) -> Any:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # no INFO lines on the CLI
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
+    mlflow.set_registry_uri(registry_uri or tracking_uri)
     return mlflow
 
 
@@ -126,8 +126,9 @@ def _requirements() -> list[str]:
 class MlflowScorer:
     """ModelScorer over registered MLflow models (positive-class probability)."""
 
-    def __init__(self, tracking_uri: str) -> None:
+    def __init__(self, tracking_uri: str, registry_uri: str | None = None) -> None:
         self.tracking_uri = tracking_uri
+        self.registry_uri = registry_uri
         self._models: dict[tuple[str, str], Any] = {}
 
     def predict(self, model: str, version: str, columns: Mapping[str, Any]) -> list[float]:
@@ -146,7 +147,7 @@ class MlflowScorer:
     def _load(self, model: str, version: str) -> Any:
         key = (model, version)
         if key not in self._models:
-            mlflow = _mlflow(self.tracking_uri)
+            mlflow = _mlflow(self.tracking_uri, self.registry_uri)
             from mlflow.exceptions import MlflowException
 
             try:

@@ -104,6 +104,11 @@ class ModelSettings(_Strict):
 
 
 class MlopsConfig(_Strict):
+    registry_workspace: str | None = Field(
+        default=None,
+        description="a `backend: databricks` workspace whose experiments and Unity Catalog "
+        "registry (databricks-uc) to use; default: the project's local MLflow",
+    )
     prod_catalog: str | None = None
     production_aliases: list[str] = Field(default_factory=lambda: ["champion"])
     evaluation_metrics: list[str] = Field(

@@ -49,13 +49,10 @@ class RegistryView:
 def read_registry(registry: ModelRegistry) -> RegistryView:
     """Every model, version and source run (a run read once even if several versions share it)."""
     models = tuple(registry.list_models())
-    versions = {m.name: tuple(registry.list_versions(m.name)) for m in models}
-    runs: dict[str, RunFacts] = {}
-    for vs in versions.values():
-        for v in vs:
-            if v.run_id and v.run_id not in runs:
-                runs[v.run_id] = registry.run_facts(v.run_id)
-    return RegistryView(models, versions, runs)
+    every = registry.list_all_versions()
+    versions = {m.name: tuple(every.get(m.name, ())) for m in models}
+    ids = [v.run_id for vs in versions.values() for v in vs if v.run_id]
+    return RegistryView(models, versions, registry.run_facts_many(ids))
 
 
 def catalog_of(model: str) -> str | None:
