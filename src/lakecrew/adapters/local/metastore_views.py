@@ -32,6 +32,8 @@ class SqliteMetastore(Protocol):
 
     def table_names(self, catalog: str | None = None, schema: str | None = None) -> list[str]: ...
 
+    def absolute_location(self, stored: str | None) -> str | None: ...
+
 
 S = pa.string()
 TS = pa.timestamp("us", tz="UTC")
@@ -97,7 +99,8 @@ def _tables(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
         (r["catalog_name"], r["schema_name"], r["name"], r["table_type"],
          "NO" if r["catalog_name"] == "system" or r["table_type"] == "VIEW" else "YES",
          "PRESERVE", r["owner"], r["comment"], _dt(r["created_at"]), r["owner"],
-         _dt(r["updated_at"]), r["owner"], r["data_source_format"], None, r["storage_location"])
+         _dt(r["updated_at"]), r["owner"], r["data_source_format"], None,
+         ms.absolute_location(r["storage_location"]))
         for r in rows
     ]  # fmt: skip
 

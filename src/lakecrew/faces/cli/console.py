@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 from lakecrew.core.errors import LakecrewError
+from lakecrew.core.redact import redact_text
 from lakecrew.faces.cli.jsonable import to_jsonable
 from lakecrew.faces.cli.render import Col, Out, cell
 
@@ -137,7 +138,7 @@ def render_mapping(console: Console, data: Any) -> None:
 def warn(state: CliState, message: str) -> None:
     """A one-line warning on stderr (text mode only; JSON results carry their own warnings)."""
     if not state.json:
-        stderr_console().print(f"warning: {message}", style="yellow", markup=False)
+        stderr_console().print(f"warning: {redact_text(message)}", style="yellow", markup=False)
 
 
 def print_error(state: CliState, err: LakecrewError) -> None:
@@ -147,9 +148,9 @@ def print_error(state: CliState, err: LakecrewError) -> None:
             "error": {
                 "type": type(err).__name__,
                 "message": err.one_line(),
-                "what": err.what,
-                "where": err.where,
-                "fix": err.fix,
+                "what": redact_text(err.what),
+                "where": err.where and redact_text(err.where),
+                "fix": err.fix and redact_text(err.fix),
                 "exit_code": err.exit_code,
             }
         }
@@ -163,7 +164,7 @@ def print_error(state: CliState, err: LakecrewError) -> None:
 
 def print_internal(state: CliState, exc: BaseException) -> None:
     """An unexpected exception, in one line (the traceback only with --debug)."""
-    line = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
+    line = redact_text(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
     if state.json:
         sys.stderr.write(json.dumps({"error": {"type": "internal", "message": line}}) + "\n")
     else:

@@ -13,8 +13,17 @@ import typer
 
 from lakecrew.core.errors import UsageError
 from lakecrew.faces.cli.console import Result, dumps, emit, render_items
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, WideOpt, epilog, state_of
+from lakecrew.faces.cli.options import (
+    DebugOpt,
+    ForceOpt,
+    OutputOpt,
+    ProjectOpt,
+    WideOpt,
+    epilog,
+    state_of,
+)
 from lakecrew.faces.cli.render import Col, Out, money, percent
+from lakecrew.services.output_files import write_files
 
 if TYPE_CHECKING:
     from lakecrew.services.finops.reports import Period
@@ -72,6 +81,7 @@ def report_cmd(
         ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows in ranked lists")] = 10,
+    force: ForceOpt = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -92,7 +102,7 @@ def report_cmd(
         )
     finally:
         lc.close()
-    written = write_report_files(data, out) if out is not None else []
+    written = write_report_files(data, out, force=force) if out is not None else []
     emit(state, Result("cost_report", [data], {"written": written}), _render)
 
 
@@ -151,6 +161,7 @@ def export_cmd(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="FILE.parquet or FILE.csv")] = None,
+    force: ForceOpt = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -178,17 +189,20 @@ def export_cmd(
                                     workspaces=sub_accounts(lc.config))  # fmt: skip
     finally:
         lc.close()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
     if target.suffix == ".csv":
-        tmp.write_text(focus_csv(table), encoding="utf-8")
+        blob = focus_csv(table).encode("utf-8")
     else:
-        import pyarrow.parquet as pq
+        import pyarrow as pa
 
-        pq.write_table(table, tmp)
-    tmp.replace(target)
-    meta = target.with_name(target.name + ".metadata.json")
-    meta.write_text(dumps(focus_metadata(table, now)) + "\n", encoding="utf-8")
+        buf = pa.BufferOutputStream()
+        pq.write_table(table, buf)
+        blob = bytes(buf.getvalue().to_pybytes())
+    meta = (dumps(focus_metadata(table, now)) + "\n").encode("utf-8")
+    write_files(
+        target.parent,
+        {target.name: blob, target.name + ".metadata.json": meta},
+        force=force,
+    )
     summary = {
         "file": str(target),
         "rows": table.num_rows,
@@ -205,9 +219,10 @@ def _period(text: str) -> Period:
     return "day" if text == "day" else "month" if text == "month" else "week"
 
 
-def write_report_files(data: dict[str, Any], out: Path) -> list[str]:
+def write_report_files(data: dict[str, Any], out: Path, *, force: bool = False) -> list[str]:
     """report.json, report.md (embedding the charts), <table>.csv, <table>.parquet and the PNG
-    charts under `out` (each rendered first, then written whole and renamed); the paths."""
+    charts under `out` (all rendered first, then written atomically; existing files only with
+    `force`); the paths."""
     from lakecrew.adapters.local.charts import CHARTS
 
     files: dict[str, bytes] = {name: render(data) for name, render in CHARTS.items()}
@@ -216,12 +231,7 @@ def write_report_files(data: dict[str, Any], out: Path) -> list[str]:
     for name in TABLES:
         files[f"{name}.csv"] = _csv(data[name]).encode()
         files[f"{name}.parquet"] = _parquet(data[name])
-    out.mkdir(parents=True, exist_ok=True)
-    for name, blob in files.items():
-        tmp = out / f".{name}.tmp"
-        tmp.write_bytes(blob)
-        tmp.replace(out / name)
-    return [str(out / name) for name in files]
+    return [str(p) for p in write_files(out, files, force=force)]
 
 
 def _parquet(rows: list[dict[str, Any]]) -> bytes:

@@ -117,6 +117,8 @@ def _render_sweep(out: Out, result: Result) -> None:
             out.table(PLAN_COLUMNS, s["plan"], title=f"plan of {s['workspace']}")
         for failed in s["failed"]:
             out.line(f"  FAILED {failed['action_id']}: {failed['reason']}")
+        for note in s.get("notes", []):
+            out.line(f"  note: {note}")
         for g in s["gaps"]:
             rules = ", ".join(g["unseen_rules"]) or "none"
             seen = "UNSEEN" if g["delivered"] == 0 else f"PARTIAL ({g['delivered']} read)"
@@ -223,6 +225,10 @@ def rollback(
     force: Annotated[
         bool, typer.Option("--force", help="Restore even if the object changed after the action.")
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Finish a rollback a killed process left rolling_back."),
+    ] = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -237,7 +243,7 @@ def rollback(
 
             done = rollback_model_action(lc, row, force=force)
         else:
-            done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force)
+            done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force, resume=resume)
     from lakecrew.faces.cli.views import action_view
 
     emit(

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from lakecrew.core.errors import LakecrewError, NotFound, SafetyRefusal
+from lakecrew.core.redact import Unrecoverable, redact, restore_redacted
 from lakecrew.core.resources import Resource
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.ledger import ActionRow, LedgerStore
@@ -51,7 +52,21 @@ def exact(state: Mapping[str, Any]) -> str:
 
 
 def _same(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
-    return a is not None and b is not None and canonical(a) == canonical(b)
+    """Equal states, compared as the ledger stores them (redacted, core/redact.py)."""
+    return a is not None and b is not None and canonical(redact(a)) == canonical(redact(b))
+
+
+def _unredacted(row: ActionRow, before: Any, live: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The saved before-state with its redacted secrets/PII taken back from the live object."""
+    try:
+        return dict(restore_redacted(before, live))
+    except Unrecoverable as exc:
+        raise SafetyRefusal(
+            f"the saved before-state held a redacted secret or PII value at {exc} that the "
+            "live object no longer has; restoring would write the placeholder",
+            where=f"action {row.action_id} ({row.action} on {row.kind} {row.resource_id})",
+            fix="restore that field by hand (secret values are never stored in the ledger)",
+        ) from None
 
 
 class Executor:
@@ -163,7 +178,7 @@ class Executor:
         before = json.loads(row.before_json) if row.before_json else None
         target = json.loads(row.target_json)
         now = self._now()
-        if live is not None and satisfies(row.action, row.kind, target, live):
+        if live is not None and satisfies(row.action, row.kind, target, redact(live)):
             fixed = replace(
                 row,
                 status="applied",
@@ -203,7 +218,12 @@ class Executor:
             self.ledger.record_action(fixed)
             return fixed
         if _same(live, after) and before is not None:
-            return self._restore(row, before)
+            try:
+                return self._restore(row, _unredacted(row, before, live))
+            except SafetyRefusal as exc:
+                failed = replace(row, status="failed", updated_at=self._now(), reason=exc.what)
+                self.ledger.record_action(failed)
+                return failed
         fixed = replace(
             row,
             status="failed",
@@ -232,11 +252,12 @@ class Executor:
                 where=where,
                 fix="inspect it, then re-run with --force to restore anyway",
             )
+        before = _unredacted(row, json.loads(row.before_json), live)
         pending = replace(
             row, status="rolling_back", updated_at=self._now(), reason="restoring the before-state"
         )
         self.ledger.record_action(pending)
-        return self._restore(pending, json.loads(row.before_json))
+        return self._restore(pending, before)
 
     def _restore(self, row: ActionRow, before: Mapping[str, Any]) -> ActionRow:
         plugin(row.action).rollback(self.ws, row.kind, row.resource_id, before)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -238,6 +238,7 @@ class Sweeper:
         start = d.clock.now()
         sweep_id = new_sweep_id(start)
         base = SweepRow(sweep_id, scope, phase, apply, start, None, 0, 0, 0, 0, "running")
+        _close_dead_sweeps(d, scope, sweep_id, start)
         d.ledger.put_sweep(base)
         try:
             result = self._steps(
@@ -501,3 +502,20 @@ def refuse_if_blocked(result: SweepResult) -> None:
             "(`lakecrew sweep` without --apply), then raise the limits or "
             "exempt resources",
         )
+
+
+def _close_dead_sweeps(d: CrewDeps, scope: str, sweep_id: str, now: datetime) -> None:
+    """A `running` row of this scope belongs to a process that died: this sweep holds the
+    scope's lock, so no other sweep of it runs. Close those rows as `aborted`."""
+    dead = [
+        replace(
+            r,
+            status="aborted",
+            finished_at=now,
+            error=f"the sweep process ended before finishing; closed by sweep {sweep_id}",
+        )
+        for r in d.ledger.sweeps(scope)
+        if r.status == "running" and r.workspace == scope
+    ]
+    for row in dead:
+        d.ledger.put_sweep(row)

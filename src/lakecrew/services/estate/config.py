@@ -200,6 +200,9 @@ class Rollout(_Strict):
     phases: dict[Environment, Annotated[int, Field(ge=1, le=4)]] = Field(
         default_factory=_default_phases
     )
+    # workspaces the crew may act in (phase 2+) before their Board approval is `approved`;
+    # every other unapproved workspace is swept at phase 1 whatever its phase says
+    act_unapproved: list[str] = Field(default_factory=list)
 
     def phase_for(self, environment: Environment) -> int:
         return self.phases.get(environment, 1)

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from lakecrew.ports.catalog import Catalog, Lineage
 from lakecrew.ports.clock import Clock
+from lakecrew.ports.lock import WorkspaceLocks
 from lakecrew.ports.source import RAW, Source
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.ports.tables import Maintenance, TableStore
@@ -45,6 +46,8 @@ class RunnerDeps:
     retry_delay_cap_seconds: float = 1.0
     sleep: Callable[[float], None] = field(default=lambda s: None)
     vacuum_retention_hours: int = 168
+    # one writer per pipeline and environment (the sweep's lock port; None: the caller ensures it)
+    locks: WorkspaceLocks | None = None
 
 
 @dataclass
