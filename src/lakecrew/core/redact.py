@@ -60,6 +60,9 @@ def is_pii_key(key: str, pii: Collection[str] = ()) -> bool:
 def redact(value: Any, pii: Collection[str] = (), *, key: str = "") -> Any:
     """A copy of a JSON-like `value` with secrets and PII replaced (see module doc)."""
     if isinstance(value, Mapping):
+        named = value.get("key")  # [{"key": "api_token", "value": "..."}] (warehouse tags, conf)
+        if isinstance(named, str) and "value" in value and set(value) <= {"key", "value"}:
+            return {"key": named, "value": redact(value["value"], pii, key=named)}
         return {k: redact(v, pii, key=str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v, pii, key=key) for v in value]
