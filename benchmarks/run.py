@@ -38,9 +38,19 @@ BENCHES: list[tuple[str, str, list[str], list[str]]] = [
     ),
 ]
 OPTIONAL: list[tuple[str, str, list[str], list[str]]] = [
-    ("crew sweep at 1k / 10k / 100k resources", "benchmarks.bench_crew_sweep", [], ["--quick"]),
-    ("finops allocation and weekly report", "benchmarks.bench_finops", [], ["--quick"]),
-    ("medallion pipeline at 10M rows", "benchmarks.bench_medallion", [], ["--quick"]),
+    (
+        "crew sweep at 1k / 10k / 100k / 1M resources",
+        "benchmarks.bench_crew_sweep",
+        [],
+        ["--quick"],
+    ),
+    ("finops allocation, weekly report, cost cube", "benchmarks.bench_finops", [], ["--quick"]),
+    (
+        "medallion pipeline at 10M rows vs Polars, DuckDB, the I/O floor",
+        "benchmarks.bench_medallion",
+        [],
+        ["--quick"],
+    ),
     (
         "databricks backend: replay-server sweep",
         "benchmarks.bench_databricks_replay",

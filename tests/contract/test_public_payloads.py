@@ -96,18 +96,18 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         remote = tmp / "remote"
         remote.mkdir()
         (remote / "lakecrew.yaml").write_text(project_yaml(replay.url))
-        sdk = run_cli(env, *sweep, "--project", str(remote))["sweeps"][0]
+        sdk = run_cli(env, *sweep, "--project", str(remote))["items"][0]
     local = tmp / "local"
     local.mkdir()
     (local / "lakecrew.yaml").write_text(project_yaml())
     export = write_export(p, tmp / "export")
-    report = run_cli(env, "estate", "import", WS, str(export), "--project", str(local))
-    imported = run_cli(env, *sweep, "--project", str(local))["sweeps"][0]
+    report = run_cli(env, "estate", "import", WS, str(export), "--project", str(local))["items"][0]
+    imported = run_cli(env, *sweep, "--project", str(local))["items"][0]
     yield {"sdk": sdk, "local": imported, "import": report, "env": env, "root": local, "tmp": tmp}
 
 
 def _keys(sweep: dict[str, Any]) -> set[tuple[str, str]]:
-    return {(f["rule"], f["resource_id"]) for f in sweep["findings"]}
+    return {(f["rule_id"], f["resource_id"]) for f in sweep["findings"]}
 
 
 def test_both_backends_judge_the_public_payloads_alike(both: dict[str, Any]) -> None:
@@ -128,7 +128,7 @@ def test_a_jobs_2_0_single_task_job_is_judged_on_its_task(both: dict[str, Any]) 
 
 def test_last_activity_time_survives_the_sdk_and_names_its_source(both: dict[str, Any]) -> None:
     for sweep in (both["sdk"], both["local"]):
-        [idle] = [f for f in sweep["findings"] if f["rule"] == "cluster.idle"]
+        [idle] = [f for f in sweep["findings"] if f["rule_id"] == "cluster.idle"]
         assert idle["resource_id"] == "1234-567890-idle456"
         assert idle["evidence"]["activity_source"] == "REST last_activity_time"
         assert idle["evidence"]["last_activity"].startswith("2026-03-02T07:00")
@@ -151,7 +151,7 @@ def test_a_poorer_record_never_replaces_a_richer_one(both: dict[str, Any]) -> No
     job = {"job_id": 1, "created_time": 1457570074236, "settings": {"name": "Nightly"}}
     (poorer / "jobs.json").write_text(json.dumps({"jobs": [job]}))
     env, root = both["env"], str(both["root"])
-    report = run_cli(env, "estate", "import", WS, str(poorer), "--project", root)
+    report = run_cli(env, "estate", "import", WS, str(poorer), "--project", root)["items"][0]
     [note] = [n for n in report["notes"] if "jobs 1 listed again" in n]
     assert "settings.tasks" in note and "kept from the richer earlier record" in note
     rows = run_cli(
@@ -159,5 +159,5 @@ def test_a_poorer_record_never_replaces_a_richer_one(both: dict[str, Any]) -> No
     )
     assert rows  # the ledger is readable; the job itself is checked through a sweep below
     sweep = run_cli(env, "sweep", "--workspace", WS, "--phase", "1", "--now", NOW,
-                    "--project", root)["sweeps"][0]  # fmt: skip
+                    "--project", root)["items"][0]  # fmt: skip
     assert ("job.retries_missing", "1") not in _keys(sweep)  # its task (max_retries 1) kept

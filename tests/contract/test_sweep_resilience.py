@@ -78,7 +78,7 @@ def test_optional_api_404s_leave_their_kinds_unseen_and_everything_else_evaluate
     env, root = _project(tmp_path, replay_404.url)
     sweep = ("sweep", "--workspace", WS, "--phase", "1", "--now", NOW, "--project", str(root))
     result = run_cli(env, *sweep, code=1)
-    [s] = json.loads(result.stdout)["sweeps"]
+    [s] = json.loads(result.stdout)["items"]
     assert s["complete"] is False
     gaps = {g["kind"]: g for g in s["gaps"]}
     assert set(gaps) == {"secret_acls", "workspace-conf"}
@@ -114,12 +114,12 @@ def test_a_403_on_jobs_keeps_earlier_job_findings_open_and_names_the_permission(
         replay.calls.append(Call("GET", "/api/2.0/secrets/acls/list", body={"items": []}))
         env, root = _project(tmp_path, replay.url)
         sweep = ("sweep", "--workspace", WS, "--phase", "1", "--project", str(root))
-        first = json.loads(run_cli(env, *sweep, "--now", NOW, code=0).stdout)["sweeps"][0]
+        first = json.loads(run_cli(env, *sweep, "--now", NOW, code=0).stdout)["items"][0]
         job_findings = {f["fingerprint"] for f in first["findings"] if f["resource_type"] == "jobs"}
         assert first["complete"] is True and job_findings
         denied["jobs"] = True
         later = "2026-03-02T12:00:00+00:00"
-        second = json.loads(run_cli(env, *sweep, "--now", later, code=1).stdout)["sweeps"][0]
+        second = json.loads(run_cli(env, *sweep, "--now", later, code=1).stdout)["items"][0]
     [gap] = second["gaps"]
     assert (gap["kind"], gap["cause"], gap["delivered"]) == ("jobs", "permission", 0)
     assert "CAN_VIEW on the jobs" in gap["reason"]
@@ -128,7 +128,7 @@ def test_a_403_on_jobs_keeps_earlier_job_findings_open_and_names_the_permission(
     assert {f["resource_type"] for f in second["findings"]} >= {"clusters"}
     rows = json.loads(
         run_cli(env, "findings", "--workspace", WS, "--project", str(root), code=0).stdout
-    )["findings"]
+    )["items"]
     assert {r["fingerprint"] for r in rows if r["status"] == "open"} >= job_findings
 
 
@@ -259,3 +259,16 @@ def test_a_transient_listing_failure_is_not_mistaken_for_an_unreachable_host() -
         assert ws.client.api.unreachable is None
         with pytest.raises(Transient):
             raise info.value
+
+
+def test_a_host_that_accepts_but_never_answers_is_unreachable_after_the_connect_timeout() -> None:
+    silent = socket.socket()  # the kernel accepts connections; nothing ever answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        opts = ClientOptions(connect_timeout_seconds=0.5)
+        with pytest.raises(Unreachable, match=r"no answer within 0\.5 s"):
+            build_client(host=url, token=TOKEN, options=opts)
+    finally:
+        silent.close()

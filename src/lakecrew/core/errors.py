@@ -22,10 +22,13 @@ class LakecrewError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
+        """`where: what — fix: how`, credential-shaped parts redacted (core/redact.py)."""
+        from lakecrew.core.redact import redact_text
+
         parts = [f"{self.where}: {self.what}" if self.where else self.what]
         if self.fix:
             parts.append(f"fix: {self.fix}")
-        return " — ".join(parts)
+        return redact_text(" — ".join(parts))
 
 
 class UsageError(LakecrewError):

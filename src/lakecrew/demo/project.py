@@ -6,9 +6,7 @@ They live outside services/ because they choose adapters (like the wiring packag
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -21,6 +19,7 @@ from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.simulation_sink import LocalSimulationSink
 from lakecrew.adapters.local.system_tables import ensure_system_tables
 from lakecrew.core.errors import SafetyRefusal
+from lakecrew.core.files import write_atomic
 from lakecrew.demo.pipelines import run_demo_pipelines
 from lakecrew.ports.clock import FixedClock, SystemClock
 from lakecrew.services.estate.summary import estate_summary
@@ -32,15 +31,6 @@ from lakecrew.wiring.crew import sweep, targets
 SIMULATED_MARK = "# SIMULATED ESTATE"
 DEMO_MARK = ".lakecrew-demo"
 Progress = Callable[[int, int], None]
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def simulate_project(
@@ -89,7 +79,7 @@ def simulate_project(
     finally:
         sink.close()
         metastore.close()
-    _atomic_write(layout.config_path, report.estate_yaml)
+    write_atomic(layout.config_path, report.estate_yaml)
     truth_path = layout.simulation_dir / "ground_truth.json"
     write_ground_truth(report, truth_path)
     return {

@@ -1,11 +1,13 @@
 """LedgerStore port: the crew's durable history (findings, actions, notifications, tickets,
 exemptions, sweeps), so reports and dashboards can query it with SQL.
 
-Rows are plain frozen dataclasses; structured values (evidence, before/after states, params)
-travel as JSON text so every backend can store them in a string column. Every `put_*` call is
-ONE atomic commit that upserts on the row's key; `record_action` in particular must be durable
-when it returns (the Executor records an intent before each workspace call, and its completion
-after it).
+History only grows: every action state is appended to a history (`action_history`); the current
+row keeps its saved before/after states, and a `rolled_back` action stays rolled back until a
+person re-approves it (`approved`). Rows are plain frozen dataclasses; structured values
+(evidence, before/after states, params) travel as JSON text so every backend can store them in
+a string column. Every `put_*` call is atomic per table and upserts on the row's key;
+`record_action` in particular must be durable when it returns (the Executor records an intent
+before each workspace call, and its completion after it).
 """
 
 from __future__ import annotations
@@ -141,7 +143,8 @@ class SweepRow:
     evaluated: int
     findings: int
     actions_applied: int
-    status: Literal["running", "completed", "partial", "failed"]  # partial: a listing failed
+    # partial: a listing failed; aborted: the process died mid-sweep (closed by the next run)
+    status: Literal["running", "completed", "partial", "failed", "aborted"]
     error: str | None = None
 
 
@@ -161,6 +164,10 @@ class LedgerStore(Protocol):
     def put_actions(self, rows: Sequence[ActionRow]) -> None: ...
 
     def actions(self, workspace: str | None = None) -> list[ActionRow]: ...
+
+    def action_history(self, workspace: str | None = None) -> list[ActionRow]:
+        """Every state ever recorded for each action, oldest first (append-only)."""
+        ...
 
     def put_notifications(self, rows: Sequence[NotificationRow]) -> None: ...
 

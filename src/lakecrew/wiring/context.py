@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from lakecrew.ports.ledger import LedgerStore
     from lakecrew.ports.lock import WorkspaceLocks
     from lakecrew.ports.notify import Notifier
+    from lakecrew.ports.sql import SqlEngine
     from lakecrew.ports.tickets import TicketSystem
     from lakecrew.services.crew.observer import Observer
     from lakecrew.services.crew.plan import CrewSettings
@@ -60,6 +61,7 @@ class Context:
         self.writable = writable
         self.clock: Clock = clock or SystemClock()
         self._workspaces: dict[str, Workspace] = {}
+        self._remote_sql: dict[str, SqlEngine | None] = {}
 
     @classmethod
     def open(
@@ -153,6 +155,22 @@ class Context:
             self._workspaces[name] = remote
             return remote
         return self.local_workspace(name)
+
+    def workspace_sql(self, name: str) -> SqlEngine | None:
+        """The SQL engine holding one workspace's system tables: the project's local engine, or
+        for a databricks workspace the Statement Execution API on its `warehouse_id` (system
+        tables read in place); None for a databricks workspace without a warehouse."""
+        ws = self.config.workspace(name)
+        if ws.backend != "databricks":
+            return self.sql
+        if name not in self._remote_sql:
+            engine = None
+            if ws.warehouse_id:
+                from lakecrew.adapters.databricks import databricks_sql
+
+                engine = databricks_sql(self.workspace(name), ws.warehouse_id)
+            self._remote_sql[name] = engine
+        return self._remote_sql[name]
 
     def local_workspace(self, name: str) -> LocalWorkspace:
         """The local store of one inventory workspace (refused for a databricks workspace)."""

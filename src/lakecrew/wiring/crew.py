@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from lakecrew.core.errors import NotFound, UsageError
 from lakecrew.core.pack import Pack
 from lakecrew.core.resources import Resource
+from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.crew.cost_source import CostSource
 from lakecrew.services.crew.observer import Observer
 from lakecrew.services.crew.service import Target
@@ -87,22 +88,34 @@ def _tolerant(fn: Callable[[], Iterable[Resource]]) -> list[Resource]:
 
 def build_observer(ctx: Context, loaded: Pack) -> Observer:
     """The Observer with the security monitor, cost anomalies and budgets plugged in."""
-    monitor = SecurityMonitor(ctx.sql, ctx.clock, loaded.security)
     costs = CostSource(ctx.sql, ctx.clock)
     slas = SlaSource(ctx.sql, ctx.clock, loaded.sla)
     config = ctx.config
 
+    def sql_for(info: WorkspaceInfo) -> SqlEngine | None:
+        return ctx.workspace_sql(info.name)
+
     def security(info: WorkspaceInfo) -> list[Resource]:
+        engine = sql_for(info)
+        if engine is None:
+            return []  # said once by the Observer: no warehouse for this workspace
+        monitor = SecurityMonitor(engine, ctx.clock, loaded.security)
         return _tolerant(lambda: monitor.resources(info.workspace_id, info.name))
 
     def spikes(info: WorkspaceInfo) -> list[Resource]:
-        return _tolerant(lambda: costs.usage_resources(info))
+        engine = sql_for(info)
+        if engine is None:
+            return []
+        return _tolerant(lambda: CostSource(engine, ctx.clock).usage_resources(info))
 
     def budget(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         return _tolerant(lambda: costs.budget_resources(config, scope))
 
     def job_slas(info: WorkspaceInfo) -> list[Resource]:
-        return _tolerant(lambda: slas.workspace_resources(info))
+        engine = sql_for(info)
+        if engine is None:
+            return []
+        return _tolerant(lambda: SlaSource(engine, ctx.clock, loaded.sla).workspace_resources(info))
 
     def estate_slas(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         return _tolerant(lambda: slas.estate_resources(inventory, scope))
@@ -114,23 +127,28 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
         grants=ctx.metastore,
         extra_sources=(security, spikes, job_slas),
         estate_sources=(budget, estate_slas),
+        sql_for=sql_for,
     )
 
 
 def targets(ctx: Context, workspace: str | None = None) -> list[Target]:
     """What `lakecrew sweep [--workspace W]` sweeps: one or every local workspace, at its
-    environment's rollout phase from lakecrew.yaml."""
+    environment's rollout phase from lakecrew.yaml — phase 1 at most for a workspace whose
+    approval is not `approved`, unless `rollout.act_unapproved` names it."""
     names = [workspace] if workspace else ctx.local_workspaces()
     if not names:
         raise UsageError("no local workspaces to sweep", fix="add one to lakecrew.yaml")
     out = []
     for name in names:
         info = workspace_info(ctx, name)
+        entry = ctx.config.workspace(name)
+        may_act = entry.approved or name in ctx.config.rollout.act_unapproved
         out.append(
             Target(
                 ctx.workspace(name),
                 info,
-                ctx.config.phase_for(ctx.config.workspace(name).environment),
+                ctx.config.phase_for(entry.environment),
+                max_phase=4 if may_act else 1,
             )
         )
     return out

@@ -195,5 +195,6 @@ def runner_for(
         open_source=source_for,
         tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=create_keys),
         sleep=time.sleep,
+        locks=ctx.locks,
     )
     return PipelineRunner(deps)

@@ -11,15 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from lakecrew.faces.cli.main import app
-from lakecrew.testing.crew import ground_truth, simulated_project
+from lakecrew.testing.crew import ground_truth
 
 WS = "malaria-dev-westafrica"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    root = tmp_path_factory.mktemp("crew-cli")
-    simulated_project(root, seed=7, scale=1)
+def project(seed7_project: Path) -> tuple[Path, str]:
+    root = seed7_project
     return root, ground_truth(root)["now"]
 
 
@@ -135,3 +134,80 @@ def test_until_accepts_a_bare_date_as_that_days_end_in_utc() -> None:
         _parse_time("2026-13-45", "--until")
     with _pytest.raises(UsageError, match="no timezone"):
         _parse_time("2026-03-02T10:00:00", "--now")
+
+
+SCHEMAS = Path(__file__).parents[3] / "src" / "lakecrew" / "faces" / "cli" / "schemas"
+
+
+def _text(root: Path, *args: str) -> str:
+    """A command's text output as a script sees it: piped (CliRunner's stdout is no terminal)."""
+    result = CliRunner().invoke(app, [*args, "--project", str(root)])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_json_outputs_validate_against_their_schemas(
+    project: tuple[Path, str], tmp_path: Path
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    root, now = project
+    assert CliRunner().invoke(app, ["init", "--project", str(tmp_path)]).exit_code == 0
+    runs = {
+        "sweep": ("sweep", "--workspace", WS, "--phase", "2", "--now", now),
+        "findings": ("findings",),
+        "actions": ("actions",),
+        "sql": ("sql", "SELECT map('a', 1) AS m, CAST(1.5 AS DECIMAL(5,2)) AS d, NULL AS n"),
+        "policy_rules": ("policy", "rules"),
+        "estate_summary": ("estate", "summary"),
+        "estate_validate": ("estate", "validate", "--skip-auth"),  # on a starter project
+        "cost_report": ("cost", "report", "--as-of", now),
+    }
+    files = {p.name.removesuffix(".schema.json"): p for p in SCHEMAS.glob("*.schema.json")}
+    assert set(runs) <= set(files), "every kind checked here has a schema file"
+    for kind, args in runs.items():
+        schema = json.loads(files[kind].read_text(encoding="utf-8"))
+        Draft202012Validator.check_schema(schema)
+        out = _run(tmp_path if kind == "estate_validate" else root, *args)
+        errors = sorted(Draft202012Validator(schema).iter_errors(out), key=str)
+        assert not errors, f"{kind}: {errors[0].json_path}: {errors[0].message}"
+    row = _run(root, *runs["sql"])["items"][0]
+    assert row == {"m": {"a": 1}, "d": "1.50", "n": None}  # a map is an object, a decimal a string
+
+
+def test_the_longest_ids_appear_whole_in_piped_output(project: tuple[Path, str]) -> None:
+    """Like gh: piped text is one tab-separated line per row with full values, never cut."""
+    root, now = project
+    findings = _run(root, "findings")["items"]
+    longest = max((f["resource_id"] for f in findings), key=len)
+    workspace = max((f["workspace"] for f in findings), key=len)
+    fields = [line.split("\t") for line in _text(root, "findings").splitlines()]
+    assert any(longest in row and workspace in row for row in fields), longest
+    assert all(len(row) == len(fields[0]) for row in fields)  # one row per line, same columns
+    sweep = _text(root, "sweep", "--phase", "1", "--now", now)
+    swept = [line.split("\t") for line in sweep.splitlines()]
+    assert any(longest in row for row in swept) and "…" not in sweep
+    report = _run(root, "cost", "report", "--as-of", now)["items"][0]
+    ids = [b["id"] for b in report["budgets"]] + [r["resource"] for r in report["recommendations"]]
+    text = _text(root, "cost", "report", "--as-of", now)
+    cells = {cell for line in text.splitlines() for cell in line.split("\t")}
+    assert max(ids, key=len) in cells and "…" not in text
+
+
+def test_text_renders_values_never_python_reprs(project: tuple[Path, str]) -> None:
+    root, _ = project
+    query = "SELECT map('k', 'v') AS m, NULL AS n, X'00ff' AS b, [1, 2] AS a"
+    assert _text(root, "sql", query) == '{"k": "v"}\tNULL\t0x00ff\t[1, 2]\n'
+
+
+def test_unknown_names_are_usage_errors_with_a_suggestion(project: tuple[Path, str]) -> None:
+    root, _ = project
+    for args, hint in (
+        (("findings", "--rule", "cluster.idel"), "did you mean 'cluster.idle'?"),
+        (("findings", "--workspace", "malaria-dev-westafrika"), "did you mean '" + WS),
+        (("policy", "show", "cluster.tag_missing"), "did you mean 'cluster.tags_missing'?"),
+        (("sweep", "--workspace", "malaria-dev", "--phase", "1"), "did you mean '" + WS),
+    ):
+        result = CliRunner().invoke(app, [*args, "--project", str(root)])
+        assert result.exit_code == 2, (args, result.output)
+        assert hint in result.stderr and result.stderr.count("\n") == 1, result.stderr

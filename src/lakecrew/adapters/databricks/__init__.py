@@ -54,6 +54,14 @@ def databricks_doctor(ws_config: Any) -> dict[str, Any]:
     return diagnose(ws_config.name, client, getattr(ws_config, "warehouse_id", None)).as_dict()
 
 
+def databricks_sql(workspace: Any, warehouse_id: str) -> Any:
+    """The SqlEngine of a Databricks workspace: Statement Execution on `warehouse_id`, over the
+    workspace's own client (one retry budget, one reachability state)."""
+    from lakecrew.adapters.databricks.sql import DatabricksSqlEngine
+
+    return DatabricksSqlEngine(workspace.client, warehouse_id)
+
+
 def databricks_workspace(
     ws_config: Any, *, options: ClientOptions | None = None
 ) -> DatabricksWorkspace:
@@ -66,6 +74,7 @@ __all__ = [
     "DatabricksWorkspace",
     "databricks_client",
     "databricks_doctor",
+    "databricks_sql",
     "databricks_workspace",
     "options_for",
 ]

@@ -21,6 +21,8 @@ import pyarrow.dataset as pads
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
+from lakecrew.adapters.local.delta_stats import enforce as enforce_stats
+from lakecrew.adapters.local.delta_stats import stats_properties
 from lakecrew.adapters.local.layout import ProjectLayout
 from lakecrew.adapters.local.schema_check import (
     check_nulls,
@@ -143,6 +145,7 @@ class DeltaStore:
         if missing:
             raise UsageError(f"partition column(s) {missing} not in schema", where=full_name)
         config = {k: v for k, v in (properties or {}).items() if k.startswith("delta.")}
+        config = {**stats_properties(schema), **config}  # no PII statistics in the log
         path = self.path(full_name)
         path.mkdir(parents=True, exist_ok=True)
         try:
@@ -316,6 +319,7 @@ class DeltaStore:
         replace: bool = False,
     ) -> WriteResult:
         target = self.schema(full_name)
+        enforce_stats(self.table(full_name), self.path(full_name))
         if replace:
             schema = data.schema
         else:

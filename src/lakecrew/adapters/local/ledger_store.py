@@ -4,7 +4,9 @@ Tables (schema `crew`): findings, actions, notifications, tickets, exemptions, s
 type of ports/ledger.py maps field by field to a column (str → STRING, datetime → TIMESTAMP UTC,
 int → BIGINT, bool → BOOLEAN). Every put is ONE Delta MERGE on the row key (retried on commit
 conflicts by DeltaStore), so a crash leaves either the old or the new version, never half a
-write. Tables are registered in the metastore, so `lakecrew sql` and dashboards can query them:
+write. Action states are also appended to `action_history` (the commit before the MERGE).
+Secrets and PII in stored states and texts are redacted on the way in (core/redact.py).
+Tables are registered in the metastore, so `lakecrew sql` and dashboards can query them:
 
     SELECT rule_id, count(*) FROM lakecrew.crew.findings WHERE status = 'open' GROUP BY 1
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 import types
 import typing
 from collections.abc import Sequence
@@ -25,6 +28,7 @@ import pyarrow.compute as pc
 from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.sql_engine import register
+from lakecrew.core.redact import redact_json, redact_text
 from lakecrew.ports.ledger import (
     ActionRow,
     ExemptionRow,
@@ -45,6 +49,9 @@ TABLES: dict[type[Any], tuple[str, tuple[str, ...]]] = {
     ExemptionRow: ("exemptions", ("workspace", "rule_id", "resource_id")),
     SweepRow: ("sweeps", ("sweep_id",)),
 }
+HISTORY = "action_history"  # every accepted action state, appended (never updated)
+# A rolled-back action stays rolled back: only a person's re-approval moves it on.
+_AFTER_ROLLBACK = frozenset({"rolled_back", "approved"})
 COMMENTS = {
     "findings": "lakecrew crew: findings history (open/resolved/exempted), one row per fingerprint",
     "actions": "lakecrew crew: actions (planned/intent/applied/failed/rolled_back, before/after)",
@@ -52,6 +59,7 @@ COMMENTS = {
     "tickets": "lakecrew crew: one ticket per finding fingerprint",
     "exemptions": "lakecrew crew: exemptions with reason, approver and expiry",
     "sweeps": "lakecrew crew: one row per workspace sweep",
+    HISTORY: "lakecrew crew: every state an action went through, appended in order",
 }
 
 
@@ -70,6 +78,26 @@ def _arrow_type(hint: Any) -> tuple[pa.DataType, bool]:
     if hint is datetime:
         return pa.timestamp("us", tz="UTC"), nullable
     raise TypeError(f"no column type for {hint!r}")
+
+
+# Every stored text goes through the one redactor (core/redact.py): JSON states structurally,
+# free text (reasons, errors, notification bodies) by credential shape.
+_JSON_FIELDS = ("before_json", "after_json", "target_json", "evidence_json")
+_TEXT_FIELDS = ("reason", "error", "last_error", "subject", "body", "title")
+
+
+def _redacted(data: dict[str, Any]) -> dict[str, Any]:
+    for f in _JSON_FIELDS:
+        if isinstance(data.get(f), str):
+            data[f] = redact_json(data[f])
+    for f in _TEXT_FIELDS:
+        if isinstance(data.get(f), str):
+            data[f] = redact_text(data[f])
+    return data
+
+
+def _history_schema(row_type: type[Any]) -> pa.Schema:
+    return schema_of(row_type).append(pa.field("recorded_ns", pa.int64(), nullable=False))
 
 
 def schema_of(row_type: type[Any]) -> pa.Schema:
@@ -98,12 +126,14 @@ class DeltaLedgerStore:
         """Create and register every ledger table (idempotent)."""
         for row_type in TABLES:
             self._table(row_type)
+        self._table(ActionRow, HISTORY)
 
-    def _table(self, row_type: type[Any]) -> str:
-        name = self.full_name(row_type)
+    def _table(self, row_type: type[Any], table: str | None = None) -> str:
+        name = f"{CATALOG}.{SCHEMA}.{table}" if table else self.full_name(row_type)
         with self._lock:
             if name not in self._ready:
-                self.store.create_table(name, schema_of(row_type), exist_ok=True)
+                schema = _history_schema(row_type) if table else schema_of(row_type)
+                self.store.create_table(name, schema, exist_ok=True)
                 if self.metastore is not None:
                     self.metastore.ensure_schema(CATALOG, SCHEMA, owner="lakecrew")
                     register(
@@ -111,7 +141,7 @@ class DeltaLedgerStore:
                         self.metastore,
                         name,
                         owner="lakecrew",
-                        comment=COMMENTS[TABLES[row_type][0]],
+                        comment=COMMENTS[table or TABLES[row_type][0]],
                     )
                 self._ready.add(name)
         return name
@@ -124,12 +154,14 @@ class DeltaLedgerStore:
         names = [f.name for f in dataclasses.fields(row_type)]
         latest: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in rows:  # the last row of a key wins (MERGE refuses duplicate source keys)
-            data = {n: getattr(row, n) for n in names}  # flat rows: no deep copy needed
+            data = _redacted({n: getattr(row, n) for n in names})  # flat rows: no deep copy
             latest[tuple(data[k] for k in keys)] = data
         table = pa.Table.from_pylist(list(latest.values()), schema=schema_of(row_type))
         self.store.merge(name, table, keys)
 
     def _get(self, row_type: type[R], workspace: str | None) -> list[R]:
+        if not self.store.exists(self.full_name(row_type)):
+            return []  # reading creates nothing (read-only commands write no file)
         name = self._table(row_type)
         dataset = self.store.to_arrow(name)
         flt = None if workspace is None else pc.field("workspace") == workspace
@@ -145,14 +177,64 @@ class DeltaLedgerStore:
         return self._get(FindingRow, workspace)
 
     def record_action(self, row: ActionRow) -> None:
-        """One MERGE commit of one action: durable when this returns."""
-        self._put(ActionRow, [row])
+        """One action state: appended to the history, then MERGEd as the current state (each
+        one commit); durable when this returns."""
+        self.put_actions([row])
 
     def put_actions(self, rows: Sequence[ActionRow]) -> None:
-        self._put(ActionRow, rows)
+        """States are appended to `action_history`; the current row never loses a saved
+        before/after state, and a rolled-back action stays rolled back until re-approved."""
+        if not rows:
+            return
+        current = self._current({r.action_id for r in rows})
+        accepted: list[ActionRow] = []
+        for row in rows:
+            prev = current.get(row.action_id)
+            if (
+                prev is not None
+                and prev.status == "rolled_back"
+                and row.status not in _AFTER_ROLLBACK
+            ):
+                continue
+            kept = row
+            if prev is not None and row.before_json is None and prev.before_json is not None:
+                kept = dataclasses.replace(
+                    row, before_json=prev.before_json, after_json=row.after_json or prev.after_json
+                )
+            accepted.append(kept)
+            current[row.action_id] = kept
+        if accepted:
+            self._append(ActionRow, HISTORY, accepted)
+            self._put(ActionRow, accepted)
+
+    def _current(self, ids: set[str]) -> dict[str, ActionRow]:
+        name = self._table(ActionRow)
+        table = self.store.to_arrow(name).to_table()
+        keep = pc.is_in(
+            table["action_id"], value_set=pa.array(sorted(ids), table["action_id"].type)
+        )
+        return {d["action_id"]: ActionRow(**d) for d in table.filter(keep).to_pylist()}
+
+    def _append(self, row_type: type[Any], table: str, rows: Sequence[Any]) -> None:
+        """Append rows with `recorded_ns` (a counter in write order: files read back unordered)."""
+        name = self._table(row_type, table)
+        names = [f.name for f in dataclasses.fields(row_type)]
+        start = time.time_ns()
+        data = [
+            {**_redacted({n: getattr(r, n) for n in names}), "recorded_ns": start + i}
+            for i, r in enumerate(rows)
+        ]
+        self.store.append(name, pa.Table.from_pylist(data, schema=_history_schema(row_type)))
 
     def actions(self, workspace: str | None = None) -> list[ActionRow]:
         return self._get(ActionRow, workspace)
+
+    def action_history(self, workspace: str | None = None) -> list[ActionRow]:
+        """Every recorded state of every action, oldest first."""
+        name = self._table(ActionRow, HISTORY)
+        flt = None if workspace is None else pc.field("workspace") == workspace
+        table = self.store.to_arrow(name).to_table(filter=flt).sort_by("recorded_ns")
+        return [ActionRow(**d) for d in table.drop_columns(["recorded_ns"]).to_pylist()]
 
     def put_notifications(self, rows: Sequence[NotificationRow]) -> None:
         self._put(NotificationRow, rows)

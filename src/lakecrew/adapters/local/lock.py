@@ -1,4 +1,5 @@
-"""Per-workspace sweep locks: `fcntl.flock` on `<project>/.lakecrew/locks/<workspace>.lock`.
+"""Per-workspace sweep locks and one-writer pipeline locks (`pipeline.<name>.<env>`):
+`fcntl.flock` on `<project>/.lakecrew/locks/<name>.lock`.
 
 Non-blocking: a second sweep of the same workspace is refused with a `Conflict` naming the pid
 that holds the lock. The kernel drops the lock when its process dies (even by kill -9), so no stale
@@ -40,7 +41,7 @@ class FileLocks:
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
                 raise Conflict(
-                    f"another sweep of workspace {workspace!r} is running (pid {holder})",
+                    _held_message(workspace, holder),
                     where=str(path),
                     fix="wait for it to finish, or stop that process; the lock is released "
                     "automatically when it exits",
@@ -54,3 +55,13 @@ class FileLocks:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+def _held_message(name: str, holder: str) -> str:
+    if name.startswith("pipeline."):
+        _, pipeline, env = name.split(".", 2) if name.count(".") >= 2 else (name, name, "")
+        return (
+            f"another run of pipeline {pipeline!r} ({env}) is writing its tables (pid {holder}); "
+            "this run did not start"
+        )
+    return f"another sweep of workspace {name!r} is running (pid {holder})"

@@ -144,7 +144,7 @@ class SqliteMetastore(GrantsAndLineage):
             owner=t["owner"],
             comment=t["comment"],
             table_type=t["table_type"],
-            storage_location=t["storage_location"],
+            storage_location=self.absolute_location(t["storage_location"]),
             data_source_format=t["data_source_format"],
             properties=json.loads(t["properties"]),
             tags=col_tags.get("", {}),
@@ -179,7 +179,7 @@ class SqliteMetastore(GrantsAndLineage):
                 " storage_location=excluded.storage_location, properties=excluded.properties,"
                 " updated_at=excluded.updated_at",
                 (cat, sch, tbl, info.owner, info.comment, info.table_type,
-                 info.data_source_format, info.storage_location,
+                 info.data_source_format, self.stored_location(info.storage_location),
                  json.dumps(dict(info.properties), sort_keys=True), created, now),
             )  # fmt: skip
             self._replace_columns(c, (cat, sch, tbl), info.columns)

@@ -17,6 +17,8 @@ from lakecrew.core.errors import UsageError
 from lakecrew.ports.catalog import Grant, LineageEdge, parse_full_name
 from lakecrew.ports.clock import Clock, SystemClock
 
+STATE_DIR = ".lakecrew"  # the project's state folder (layout.py), which holds metastore.db
+
 _DDL = """
 CREATE TABLE IF NOT EXISTS catalogs (
   name TEXT PRIMARY KEY, owner TEXT NOT NULL, comment TEXT, created_at TEXT NOT NULL);
@@ -85,6 +87,30 @@ class SqliteBase:
 
     def close(self) -> None:
         self._conn.close()
+
+    # Table locations are stored relative to the folder holding metastore.db (the project's
+    # .lakecrew/), so a copied or moved project reads its own tables. A location written by an
+    # older version as an absolute path into *a* project's lakehouse is read as the same table
+    # under this project's lakehouse.
+
+    def stored_location(self, location: str | None) -> str | None:
+        if location is None:
+            return None
+        try:
+            return str(Path(location).resolve().relative_to(self.path.parent.resolve()))
+        except ValueError:
+            return location  # an external location: kept as given
+
+    def absolute_location(self, stored: str | None) -> str | None:
+        if stored is None or "://" in stored:
+            return stored
+        path = Path(stored)
+        if not path.is_absolute():
+            return str(self.path.parent / path)
+        marker = f"/{STATE_DIR}/lakehouse/"
+        if marker in stored:
+            return str(self.path.parent / "lakehouse" / stored.split(marker, 1)[1])
+        return stored
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

@@ -33,6 +33,8 @@ from lakecrew.adapters.local.delta import DeltaStore, WriteResult
 from lakecrew.adapters.local.layout import ProjectLayout
 from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.schema_check import type_text
+from lakecrew.adapters.local.sql_catalog import answer as catalog_answer
+from lakecrew.adapters.local.sql_catalog import is_catalog_statement
 from lakecrew.adapters.local.sql_translate import (
     Parsed,
     TableRef,
@@ -82,7 +84,10 @@ class LocalSqlEngine:
         self._lock = threading.Lock()
         self._parsed: dict[str, Parsed] = {}
         self._translated: dict[tuple[str, str], str] = {}
-        self._con = duckdb.connect(config={"autoinstall_known_extensions": False})
+        self._con = duckdb.connect(
+            # no Python-variable replacement scans: a name resolves to a registered relation
+            config={"autoinstall_known_extensions": False, "python_enable_replacements": False}
+        )
         self._con.execute("LOAD icu")
         self._con.execute("SET TimeZone = 'UTC'")
         # DuckDB may read Parquet under the lakehouse folder only (native scans push struct and
@@ -109,7 +114,7 @@ class LocalSqlEngine:
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """Run a statement for its effect (writes need `writable=True`)."""
         parsed = self._parse(sql)
-        if parsed.is_read:
+        if parsed.is_read or is_catalog_statement(parsed.tree):
             self.fetch_arrow(sql, params)
             return
         self._write(parsed, params)
@@ -127,6 +132,8 @@ class LocalSqlEngine:
     ) -> pa.RecordBatchReader:
         """Run a query and stream its result as Arrow record batches (for big results)."""
         parsed = self._parse(sql)
+        if is_catalog_statement(parsed.tree):
+            return catalog_answer(parsed.tree, self.metastore, self.default_catalog).to_reader()
         if not parsed.is_read:
             self._refuse(parsed)
         cursor = self._con.cursor()
@@ -213,9 +220,10 @@ class LocalSqlEngine:
     def _refuse(self, parsed: Parsed) -> None:
         kind = type(parsed.tree).__name__.upper()
         raise SafetyRefusal(
-            f"{kind} refused: the SQL engine is read-only",
+            f"{kind} refused: this SQL engine is read-only",
             where="sql",
-            fix="open the engine with writable=True (only INSERT and CREATE TABLE AS run locally)",
+            fix="run queries only (SELECT, DESCRIBE, SHOW TABLES/SCHEMAS/CATALOGS); tables are "
+            "written by pipelines and imports",
         )
 
     def _prepare(self, cursor: duckdb.DuckDBPyConnection, sql: str, parsed: Parsed) -> str:
@@ -393,7 +401,23 @@ def register(
         properties={**(existing.properties if existing else {}), **(properties or {})},
         columns=cols,
     )
+    if existing is not None and _same_registration(existing, info):
+        return existing  # nothing changed: no write, no updated_at refresh (read-only friendly)
     return metastore.register_table(info)
+
+
+def _same_registration(old: TableInfo, new: TableInfo) -> bool:
+    def cols(info: TableInfo) -> list[tuple[str, str, bool, int | None]]:
+        return [(c.name, c.type_text, c.nullable, c.position) for c in info.columns]
+
+    return (
+        old.owner == new.owner
+        and (new.comment is None or new.comment == old.comment)
+        and old.table_type == new.table_type
+        and old.storage_location == new.storage_location
+        and dict(old.properties) == dict(new.properties)
+        and cols(old) == cols(new)
+    )
 
 
 def _quote(name: str) -> str:

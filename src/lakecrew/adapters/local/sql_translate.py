@@ -4,6 +4,10 @@
   `main.information_schema.tables`) become quoted single names registered per query
   (DuckDB reserves catalog `system` and schema `information_schema`); the original table name
   stays as alias, so `usage.col` still resolves.
+- Names resolve by construction: every CTE is renamed to a generated name and each reference
+  is bound to the CTE visible in its own scope (sqlglot's scope rules); any other one-part name
+  — a file path, `_delta_log`, an internal relation name — is refused, so no name can reach
+  DuckDB's replacement scans. DESCRIBE and SHOW are answered from the metastore (sql_catalog.py).
 - `:name` parameters become DuckDB `$name`.
 - decimal × decimal whose exact result would not fit DECIMAL(38) (DuckDB overflows where
   Databricks returns decimal(38,6)) is computed with operands rounded to 12 decimals and the
@@ -74,16 +78,56 @@ def parse(sql: str, default_catalog: str | None = None) -> Parsed:
             fix="run statements one at a time",
         )
     tree = trees[0]
+    if isinstance(tree, exp.Describe | exp.Command):
+        return Parsed(tree, ())  # answered from the metastore (sql_catalog.py) or refused
     refs = _rewrite_tables(tree, default_catalog)
     return Parsed(tree, tuple(refs))
 
 
-def _cte_names(tree: exp.Expr) -> set[str]:
-    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+def _resolve_ctes(tree: exp.Expr) -> dict[int, str]:
+    """Rename every CTE to a generated name; return {id(table node): new name} for each table
+    reference that resolves, in its own scope, to a CTE (sqlglot's scope rules: a CTE is
+    visible after its definition, in its WITH's query and nested scopes, and inside itself
+    when recursive).
+
+    Every other one-part name is then refused by the caller: nothing a query names can reach
+    a file, a replacement scan or a registered-but-unmasked relation, whatever names the CTEs
+    use (the generated names are what DuckDB sees).
+    """
+    from sqlglot.errors import OptimizeError
+    from sqlglot.optimizer.scope import traverse_scope
+
+    ctes = list(tree.find_all(exp.CTE))
+    if not ctes:
+        return {}
+    new_names = {id(cte): f"__lc_cte_{i}" for i, cte in enumerate(ctes)}
+    try:
+        scopes = traverse_scope(tree)
+    except (OptimizeError, SqlglotError) as exc:
+        raise UsageError(
+            f"cannot resolve the query's names: {str(exc).splitlines()[0][:200]}",
+            where="sql",
+            fix="give each CTE and subquery a distinct name",
+        ) from exc
+    resolved: dict[int, str] = {}
+    for scope in scopes:
+        visible = {k.lower(): v for k, v in scope.cte_sources.items()}
+        for table in scope.tables:
+            if table.db or table.catalog or not isinstance(table.this, exp.Identifier):
+                continue
+            source = visible.get(table.name.lower())
+            cte = source.expression.find_ancestor(exp.CTE) if source is not None else None
+            if cte is not None and id(cte) in new_names:
+                resolved[id(table)] = new_names[id(cte)]
+    for cte in ctes:
+        alias = cte.args.get("alias")
+        if isinstance(alias, exp.TableAlias):
+            alias.set("this", exp.to_identifier(new_names[id(cte)], quoted=True))
+    return resolved
 
 
 def _rewrite_tables(tree: exp.Expr, default_catalog: str | None) -> list[TableRef]:
-    ctes = _cte_names(tree)
+    cte_refs = _resolve_ctes(tree)
     refs: dict[str, TableRef] = {}
     for table in list(tree.find_all(exp.Table)):
         if not isinstance(table.this, exp.Identifier):
@@ -91,13 +135,17 @@ def _rewrite_tables(tree: exp.Expr, default_catalog: str | None) -> list[TableRe
             continue  # table function, e.g. range(10)
         name, db, cat = table.name.lower(), table.db.lower(), table.catalog.lower()
         if not db:
-            if name in ctes:
-                continue
-            raise UsageError(
-                f"table {table.name!r} needs a three-part name",
-                where="sql",
-                fix="write catalog.schema.table",
-            )
+            cte = cte_refs.get(id(table))
+            if cte is None:
+                raise UsageError(
+                    f"table {table.name[:80]!r} is not a CTE in scope: it needs a three-part name",
+                    where="sql",
+                    fix="write catalog.schema.table (CTEs are visible after their definition)",
+                )
+            if table.args.get("alias") is None:
+                table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
+            table.set("this", exp.to_identifier(cte, quoted=True))
+            continue
         if not cat:
             if default_catalog is None:
                 raise UsageError(
@@ -132,13 +180,17 @@ def bind_inputs(
     """
     parsed = parse_query(sql)
     names = {k.lower(): f"{prefix}{k.lower()}" for k in tables}
-    ctes = _cte_names(parsed)
+    cte_refs = _resolve_ctes(parsed)
     for table in list(parsed.find_all(exp.Table)):
         if not isinstance(table.this, exp.Identifier):
             _check_table_function(table)
             continue
         name = table.name.lower()
-        if not table.db and not table.catalog and name in ctes:
+        cte = cte_refs.get(id(table))
+        if cte is not None:
+            if table.args.get("alias") is None:
+                table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
+            table.set("this", exp.to_identifier(cte, quoted=True))
             continue
         if table.db or table.catalog or name not in names:
             raise UsageError(

@@ -46,15 +46,22 @@ class LocalTicketStore:
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
+        self._ready = False  # the file is created on first use, not by opening the store
+
+    def _ensure(self) -> None:
+        if self._ready:
+            return
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.db_path, timeout=30)
         try:
             conn.executescript(SCHEMA)  # commits by itself
         finally:
             conn.close()
+        self._ready = True
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._ensure()
         conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
         try:
             conn.execute("PRAGMA busy_timeout=30000")

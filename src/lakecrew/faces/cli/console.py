@@ -12,15 +12,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
-from decimal import Decimal
-from enum import Enum, StrEnum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +27,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 from lakecrew.core.errors import LakecrewError
+from lakecrew.core.redact import redact_text
+from lakecrew.faces.cli.jsonable import to_jsonable
 from lakecrew.faces.cli.render import Col, Out, cell
 
 
@@ -58,38 +57,6 @@ def stdout_console() -> Console:
 
 def stderr_console() -> Console:
     return Console(stderr=True, soft_wrap=True, highlight=False)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON types: Decimal → string (exact), date/datetime → ISO 8601 (datetimes in UTC),
-    Path → str, enums → value, dataclasses/pydantic models → dicts, secrets → masked."""
-    if "pydantic" in sys.modules:  # only then can a value be a pydantic object (fast start-up)
-        from pydantic import BaseModel, SecretStr
-
-        if isinstance(value, SecretStr):
-            return "**********"
-        if isinstance(value, BaseModel):
-            return to_jsonable(value.model_dump(mode="python"))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable(dataclasses.asdict(value))
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [to_jsonable(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return value.isoformat() if value.tzinfo is None else value.astimezone(UTC).isoformat()
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "0x" + bytes(value).hex()
-    return value
 
 
 def dumps(value: Any) -> str:
@@ -171,7 +138,7 @@ def render_mapping(console: Console, data: Any) -> None:
 def warn(state: CliState, message: str) -> None:
     """A one-line warning on stderr (text mode only; JSON results carry their own warnings)."""
     if not state.json:
-        stderr_console().print(f"warning: {message}", style="yellow", markup=False)
+        stderr_console().print(f"warning: {redact_text(message)}", style="yellow", markup=False)
 
 
 def print_error(state: CliState, err: LakecrewError) -> None:
@@ -181,9 +148,9 @@ def print_error(state: CliState, err: LakecrewError) -> None:
             "error": {
                 "type": type(err).__name__,
                 "message": err.one_line(),
-                "what": err.what,
-                "where": err.where,
-                "fix": err.fix,
+                "what": redact_text(err.what),
+                "where": err.where and redact_text(err.where),
+                "fix": err.fix and redact_text(err.fix),
                 "exit_code": err.exit_code,
             }
         }
@@ -197,7 +164,7 @@ def print_error(state: CliState, err: LakecrewError) -> None:
 
 def print_internal(state: CliState, exc: BaseException) -> None:
     """An unexpected exception, in one line (the traceback only with --debug)."""
-    line = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
+    line = redact_text(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
     if state.json:
         sys.stderr.write(json.dumps({"error": {"type": "internal", "message": line}}) + "\n")
     else:

@@ -13,8 +13,17 @@ import typer
 
 from lakecrew.core.errors import UsageError
 from lakecrew.faces.cli.console import Result, dumps, emit, render_items
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, WideOpt, epilog, state_of
+from lakecrew.faces.cli.options import (
+    DebugOpt,
+    ForceOpt,
+    OutputOpt,
+    ProjectOpt,
+    WideOpt,
+    epilog,
+    state_of,
+)
 from lakecrew.faces.cli.render import Col, Out, money, percent
+from lakecrew.services.output_files import write_files
 
 if TYPE_CHECKING:
     from lakecrew.services.finops.reports import Period
@@ -72,6 +81,7 @@ def report_cmd(
         ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows in ranked lists")] = 10,
+    force: ForceOpt = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -92,7 +102,7 @@ def report_cmd(
         )
     finally:
         lc.close()
-    written = write_report_files(data, out) if out is not None else []
+    written = write_report_files(data, out, force=force) if out is not None else []
     emit(state, Result("cost_report", [data], {"written": written}), _render)
 
 
@@ -151,6 +161,7 @@ def export_cmd(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="FILE.parquet or FILE.csv")] = None,
+    force: ForceOpt = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -178,15 +189,20 @@ def export_cmd(
                                     workspaces=sub_accounts(lc.config))  # fmt: skip
     finally:
         lc.close()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
     if target.suffix == ".csv":
-        tmp.write_text(focus_csv(table), encoding="utf-8")
+        blob = focus_csv(table).encode("utf-8")
     else:
-        pq.write_table(table, tmp)
-    tmp.replace(target)
-    meta = target.with_name(target.name + ".metadata.json")
-    meta.write_text(dumps(focus_metadata(table, now)) + "\n", encoding="utf-8")
+        import pyarrow as pa
+
+        buf = pa.BufferOutputStream()
+        pq.write_table(table, buf)
+        blob = bytes(buf.getvalue().to_pybytes())
+    meta = (dumps(focus_metadata(table, now)) + "\n").encode("utf-8")
+    write_files(
+        target.parent,
+        {target.name: blob, target.name + ".metadata.json": meta},
+        force=force,
+    )
     summary = {
         "file": str(target),
         "rows": table.num_rows,
@@ -203,10 +219,11 @@ def _period(text: str) -> Period:
     return "day" if text == "day" else "month" if text == "month" else "week"
 
 
-def write_report_files(data: dict[str, Any], out: Path) -> list[str]:
+def write_report_files(data: dict[str, Any], out: Path, *, force: bool = False) -> list[str]:
     """report.json, report.md (embedding the charts), <table>.csv, <table>.parquet and the PNG
-    charts under `out` (each rendered first, then written whole and renamed); the paths."""
-    from lakecrew.services.finops.charts import CHARTS
+    charts under `out` (all rendered first, then written atomically; existing files only with
+    `force`); the paths."""
+    from lakecrew.adapters.local.charts import CHARTS
 
     files: dict[str, bytes] = {name: render(data) for name, render in CHARTS.items()}
     files["report.json"] = (dumps(data) + "\n").encode()
@@ -214,12 +231,7 @@ def write_report_files(data: dict[str, Any], out: Path) -> list[str]:
     for name in TABLES:
         files[f"{name}.csv"] = _csv(data[name]).encode()
         files[f"{name}.parquet"] = _parquet(data[name])
-    out.mkdir(parents=True, exist_ok=True)
-    for name, blob in files.items():
-        tmp = out / f".{name}.tmp"
-        tmp.write_bytes(blob)
-        tmp.replace(out / name)
-    return [str(out / name) for name in files]
+    return [str(p) for p in write_files(out, files, force=force)]
 
 
 def _parquet(rows: list[dict[str, Any]]) -> bytes:
@@ -342,15 +354,45 @@ def detect_cmd(
     time_col: Annotated[str, typer.Option("--time-col", help="Column with dates/times")],
     value_col: Annotated[str, typer.Option("--value-col", help="Column with the values")],
     group_col: Annotated[str | None, typer.Option("--group-col", help="Series key column")] = None,
+    sensitivity: Annotated[
+        float | None,
+        typer.Option("--k", min=0.1, help="Robust z-score a point must exceed (default 4)."),
+    ] = None,
+    direction: Annotated[
+        str | None, typer.Option(help="up (default), down or both: which side is anomalous.")
+    ] = None,
+    period: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Seasonality period in points (daily default 7, irregular 0 = none)."
+        ),
+    ] = None,
+    no_floors: Annotated[
+        bool,
+        typer.Option(
+            "--no-floors",
+            help="Drop the dollar floors ($25 and +100 %) for series that are not money.",
+        ),
+    ] = False,
     output: OutputOpt = None,
     wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """The anomalous points of a CSV time series (a table, or JSON with --output json)."""
+    """The anomalous points of a CSV time series (a table, or JSON with --output json).
+
+    Defaults suit daily cost in dollars (weekly seasonality, floors of $25 and +100 %); for
+    counts, durations or rates pass --no-floors, and tune --k, --direction and --period.
+    """
     from lakecrew.services.finops.csv_series import detect_csv
 
     state = state_of(ctx, output=output, debug=debug, wide=wide)
-    found = detect_csv(csv_file, time_col, value_col, group_col)
+    if direction not in (None, "up", "down", "both"):
+        raise UsageError(f"unknown direction {direction!r}", where="--direction",
+                         fix="up, down or both")  # fmt: skip
+    tuning: dict[str, Any] = {"k": sensitivity, "direction": direction, "period": period}
+    if no_floors:
+        tuning.update(abs_floor=0.0, pct_floor=0.0)
+    found = detect_csv(csv_file, time_col, value_col, group_col, tuning=tuning)
     emit(state, Result("anomalies", found, {"count": len(found)}), _render_anomalies)
 
 

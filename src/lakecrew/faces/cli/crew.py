@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from lakecrew.core.errors import UsageError
-from lakecrew.faces.cli.console import Result, emit, progress, to_jsonable
+from lakecrew.faces.cli.console import Result, emit, progress
+from lakecrew.faces.cli.jsonable import to_jsonable
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, WideOpt, epilog, state_of
 from lakecrew.faces.cli.render import Col, Out
 
@@ -116,6 +117,8 @@ def _render_sweep(out: Out, result: Result) -> None:
             out.table(PLAN_COLUMNS, s["plan"], title=f"plan of {s['workspace']}")
         for failed in s["failed"]:
             out.line(f"  FAILED {failed['action_id']}: {failed['reason']}")
+        for note in s.get("notes", []):
+            out.line(f"  note: {note}")
         for g in s["gaps"]:
             rules = ", ".join(g["unseen_rules"]) or "none"
             seen = "UNSEEN" if g["delivered"] == 0 else f"PARTIAL ({g['delivered']} read)"
@@ -222,6 +225,10 @@ def rollback(
     force: Annotated[
         bool, typer.Option("--force", help="Restore even if the object changed after the action.")
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Finish a rollback a killed process left rolling_back."),
+    ] = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -236,7 +243,7 @@ def rollback(
 
             done = rollback_model_action(lc, row, force=force)
         else:
-            done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force)
+            done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force, resume=resume)
     from lakecrew.faces.cli.views import action_view
 
     emit(

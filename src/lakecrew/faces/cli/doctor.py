@@ -45,18 +45,17 @@ def _mark(ok: bool) -> str:
 
 
 def _render(out: Out, result: Result) -> None:
-    console = out.console
     for w in result.items:
         head = f"{w['workspace']} ({w['backend']}"
         if w.get("host"):
             head += (
                 f", {w['host']}, auth {w.get('auth_type')}, databricks-sdk {w.get('sdk_version')}"
             )
-        console.print(head + ")", markup=False)
+        out.line(head + ")")
         if w.get("identity"):
-            console.print(f"  identity: {w['identity']}", markup=False)
+            out.line(f"  identity: {w['identity']}")
         if w.get("objects") is not None:
-            console.print(f"  local store: {w['objects']}", markup=False)
+            out.line(f"  local store: {w['objects']}")
         checks = [
             w.get("fatal"),
             *w.get("apis", []),
@@ -69,7 +68,7 @@ def _render(out: Out, result: Result) -> None:
             line = f"  {_mark(c['ok'])} {c['name']}: {c.get('detail', '')}"
             if not c["ok"] and c.get("fix"):
                 line += f" — fix: {c['fix']}"
-            console.print(line, markup=False)
+            out.line(line)
 
 
 def register(app: typer.Typer) -> None:

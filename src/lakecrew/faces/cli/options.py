@@ -36,6 +36,7 @@ OutputOpt = Annotated[
     OutputFormat | None,
     typer.Option("--output", "-o", help="Render the result as text or JSON.", show_default=False),
 ]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace output files that exist already.")]
 DebugOpt = Annotated[
     bool,
     typer.Option(
@@ -77,6 +78,7 @@ def state_of(
         root.obj = state
     if project is not None:
         state.project = project
+    _check_project(state.project)
     if output is not None:
         state.output = output
     if debug:
@@ -84,6 +86,20 @@ def state_of(
     if wide:
         state.wide = True
     return state
+
+
+def _check_project(project: Path) -> None:
+    """A project folder that loops or is a file is a located usage error (exit 2)."""
+    from lakecrew.core.errors import UsageError
+
+    try:
+        resolved = project.resolve(strict=False)
+    except (RuntimeError, OSError):
+        raise UsageError(
+            f"{project} is a symlink loop", where="--project", fix="give the project folder"
+        ) from None
+    if resolved.exists() and not resolved.is_dir():
+        raise UsageError(f"{project} is a file", where="--project", fix="give the project folder")
 
 
 ENVIRONMENTS = ("dev", "qa", "prod")

@@ -14,6 +14,7 @@ from lakecrew.faces.cli.options import (
     DEFAULT_ENV,
     DebugOpt,
     EnvOpt,
+    ForceOpt,
     OutputOpt,
     ProjectOpt,
     WideOpt,
@@ -225,6 +226,7 @@ def export_cmd(
         Path | None, typer.Option("--out", help="Folder to write one JSON file per policy")
     ] = None,
     pack: PackOpt = None,
+    force: ForceOpt = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -232,13 +234,12 @@ def export_cmd(
     """Write Databricks cluster policy definitions that reject what the SOP forbids."""
     state = state_of(ctx, project=project, output=output, debug=debug)
     docs = _policies(state, env, size, cloud, pack)
-    written = []
+    written: list[str] = []
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for doc in docs:
-            path = out / f"{doc.name}.json"
-            path.write_text(json.dumps(doc.to_api(), indent=2) + "\n", encoding="utf-8")
-            written.append(str(path))
+        from lakecrew.services.output_files import write_files
+
+        files = {f"{d.name}.json": (json.dumps(d.to_api(), indent=2) + "\n").encode() for d in docs}
+        written = [str(p) for p in write_files(out, files, force=force)]
     items = [
         {
             "name": d.name,

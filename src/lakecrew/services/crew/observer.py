@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from lakecrew.core.errors import PartialListing, TableMissing, Unavailable
+from lakecrew.core.errors import PartialListing, PermissionDenied, TableMissing, Unavailable
 from lakecrew.core.findings import Approval, EvaluationContext
 from lakecrew.core.resources import RESOURCE_TYPES, Resource
 from lakecrew.core.shapes import normalize_job
+from lakecrew.core.system_needs import SYSTEM_TABLE_USES
 from lakecrew.ports.catalog import Catalog, Grants
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.sql import SqlEngine
@@ -88,9 +89,11 @@ class Observer:
         estate_sources: Sequence[EstateSource] = (),
         catalog: Catalog | None = None,
         grants: Grants | None = None,
+        sql_for: Callable[[WorkspaceInfo], SqlEngine | None] | None = None,
     ) -> None:
         self.clock = clock
         self.sql = sql
+        self.sql_for = sql_for  # per workspace (a Databricks workspace reads its own tables)
         self.lookback = lookback
         self.busy_cpu_percent = busy_cpu_percent
         self.approvals = tuple(approvals)
@@ -112,7 +115,8 @@ class Observer:
         other kinds are still read; the resources delivered before it are evaluated.
         """
         now = self.clock.now()
-        activity, busy, node_types = self._system_facts(info, now)
+        notes: list[str] = []
+        activity, busy, node_types = self._system_facts(info, now, notes)
         last_activity: dict[str, datetime] = {}
         ctx = EvaluationContext(
             workspace=info.name,
@@ -129,6 +133,7 @@ class Observer:
             context=ctx,
             busy=frozenset(busy),
             sources={"activity": "system.compute.node_timeline" if activity else "rest"},
+            notes=notes,
         )
         obs.resources = self._counted(reader, info, obs, activity, last_activity)
         return obs
@@ -216,18 +221,36 @@ class Observer:
 
     # ---- system tables ---------------------------------------------------------------------
 
-    def _fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        if self.sql is None:
+    def _fetch(
+        self,
+        sql: str,
+        params: Mapping[str, Any],
+        engine: SqlEngine | None = None,
+        notes: list[str] | None = None,
+        table: str = "",
+    ) -> list[dict[str, Any]]:
+        engine = engine if engine is not None else self.sql
+        if engine is None:
             return []
         try:
-            return self.sql.fetch(sql, params).as_dicts()
-        except TableMissing:
-            return []  # a project without system tables: REST fields only
+            return engine.fetch(sql, params).as_dicts()
+        except (TableMissing, PermissionDenied) as exc:
+            if notes is not None and table:  # said, never a silent zero
+                why = "not granted" if isinstance(exc, PermissionDenied) else "not enabled"
+                notes.append(f"{table} not read ({why}); hides: {SYSTEM_TABLE_USES[table]}")
+            return []  # REST fields only
 
     def _system_facts(
-        self, info: WorkspaceInfo, now: datetime
+        self, info: WorkspaceInfo, now: datetime, notes: list[str]
     ) -> tuple[dict[str, datetime | None], set[str], dict[str, dict[str, Any]]]:
-        if self.sql is None or not info.workspace_id:
+        engine = self.sql_for(info) if self.sql_for is not None else self.sql
+        if engine is None and self.sql_for is not None:
+            notes.append(
+                "system tables not read: no SQL warehouse for this workspace (warehouse_id in "
+                "lakecrew.yaml); hides: idle detection from utilisation, running-job safety, "
+                "node sizes, security monitor, cost spikes, job SLAs"
+            )
+        if engine is None or not info.workspace_id:
             return {}, set(), {}
         params = {
             "ws": info.workspace_id,
@@ -235,11 +258,13 @@ class Observer:
             "busy": self.busy_cpu_percent,
         }
         activity: dict[str, datetime | None] = {}
-        for row in self._fetch(ACTIVITY_SQL, params):
+        timeline, runs = "system.compute.node_timeline", "system.lakeflow.job_run_timeline"
+        for row in self._fetch(ACTIVITY_SQL, params, engine, notes, timeline):
             activity[str(row["cluster_id"])] = row["last_busy"]
         busy: set[str] = set()
         recent = now - timedelta(hours=2)
-        for row in self._fetch(RUNS_SQL, {"ws": info.workspace_id, "since": now - self.lookback}):
+        since = {"ws": info.workspace_id, "since": now - self.lookback}
+        for row in self._fetch(RUNS_SQL, since, engine, notes, runs):
             if (
                 row["finished"] == 0
                 and row["last_slice"] is not None
@@ -255,7 +280,7 @@ class Observer:
                 "gpus": int(r["gpu_count"] or 0),
                 "cores": float(r["core_count"] or 0),
             }
-            for r in self._fetch(NODE_TYPES_SQL, {})
+            for r in self._fetch(NODE_TYPES_SQL, {}, engine, notes, "system.compute.node_types")
             if r.get("memory_mb")
         }
         return activity, busy, node_types

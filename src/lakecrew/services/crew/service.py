@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from lakecrew.core.errors import NotFound, UsageError
+from lakecrew.core.errors import NotFound, SafetyRefusal, UsageError
 from lakecrew.ports.ledger import ActionRow, ExemptionRow, FindingRow
 from lakecrew.ports.workspace import Workspace
 from lakecrew.services.crew.executor import Executor
@@ -19,11 +19,16 @@ from lakecrew.services.crew.sweep import CrewDeps, Sweeper, SweepResult
 
 @dataclass(frozen=True)
 class Target:
-    """One workspace to sweep: its port, inventory entry and rollout phase."""
+    """One workspace to sweep: its port, inventory entry and rollout phase.
+
+    `max_phase` caps any phase asked for: 1 for a workspace whose Board approval is not
+    `approved` (SOP 1.1.3), unless lakecrew.yaml allows acting there (rollout.act_unapproved).
+    """
 
     workspace: Workspace
     info: WorkspaceInfo
     phase: int
+    max_phase: int = 4
 
 
 class CrewService:
@@ -46,7 +51,11 @@ class CrewService:
         """Sweep each target at its phase (or `phase` for all); then the estate scope if given."""
         results = [
             self.sweeper.sweep(
-                t.workspace, t.info, phase=phase or t.phase, apply=apply, on_step=on_step
+                t.workspace,
+                t.info,
+                phase=min(phase or t.phase, t.max_phase),
+                apply=apply,
+                on_step=on_step,
             )
             for t in targets
         ]
@@ -84,13 +93,28 @@ class CrewService:
             )
         return hits[0]
 
-    def rollback(self, row: ActionRow, workspace: Workspace, *, force: bool = False) -> ActionRow:
-        """Restore the before-state of an applied action, under the workspace's sweep lock."""
+    def rollback(
+        self, row: ActionRow, workspace: Workspace, *, force: bool = False, resume: bool = False
+    ) -> ActionRow:
+        """Restore the before-state of an applied action, under the workspace's sweep lock;
+        `resume` finishes a rollback a killed process left `rolling_back` (at any phase)."""
         with self.deps.locks.acquire(row.workspace):
             fresh = self.action(row.action_id)
-            return Executor(workspace, self.deps.ledger, self.deps.clock).rollback(
-                fresh, force=force
-            )
+            executor = Executor(workspace, self.deps.ledger, self.deps.clock)
+            if fresh.status == "rolling_back":
+                if not resume:
+                    raise SafetyRefusal(
+                        "this rollback was interrupted half-way",
+                        where=f"action {fresh.action_id}",
+                        fix=f"finish it with `lakecrew rollback {fresh.action_id[:12]} --resume`",
+                    )
+                return executor.reconcile([fresh])[0]
+            if resume:
+                raise UsageError(
+                    f"action {fresh.action_id} is {fresh.status}; nothing to resume",
+                    fix="--resume finishes a rollback left rolling_back",
+                )
+            return executor.rollback(fresh, force=force)
 
     def exempt(
         self,
@@ -128,12 +152,13 @@ class CrewService:
         return row
 
     def approve(self, action_id: str, *, approver: str, reason: str = "") -> ActionRow:
-        """Approve an `awaiting_approval` action; the next `--apply` sweep applies it (if its
-        finding and the safety checks still hold). The approver is kept in the action's reason."""
+        """Approve an `awaiting_approval` action, or re-approve a rolled-back one; the next
+        `--apply` sweep applies it (if its finding, phase gates and safety checks still hold).
+        The approver is kept in the action's reason."""
         if not approver.strip():
             raise UsageError("an approval needs an approver", fix="pass --approver NAME")
         row = self.action(action_id)
-        if row.status != "awaiting_approval":
+        if row.status not in ("awaiting_approval", "rolled_back"):
             raise UsageError(
                 f"action {row.action_id} is {row.status}, not awaiting approval",
                 where=f"action {row.action_id} ({row.action} on {row.kind} {row.resource_id})",

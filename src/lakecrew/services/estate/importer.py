@@ -138,15 +138,57 @@ class ExportBundle:
     skipped: list[str] = field(default_factory=list)
 
 
-def _files(path: Path) -> list[Path]:
-    if not path.exists():
-        raise UsageError(f"{path} does not exist", fix="pass an export file or folder")
+def _files(path: Path, skipped: list[str]) -> list[Path]:
+    """Regular files under `path`; links that loop or lead to devices, pipes or sockets are
+    listed in `skipped` with the reason (never read: /dev/zero would never end)."""
+    try:
+        path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise UsageError(
+            f"{path} does not exist or is a symlink loop", fix="pass an export file or folder"
+        ) from None
     if path.is_file():
         return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a regular file or folder", fix="pass exports")
+    files = []
+    for p in sorted(path.rglob("*")):
+        if p.name.startswith("."):
+            continue
+        try:
+            p.resolve(strict=True)
+        except (OSError, RuntimeError):
+            skipped.append(f"{p.relative_to(path)} (a symlink loop or broken link)")
+            continue
+        if p.is_file():
+            files.append(p)
+        elif not p.is_dir():
+            skipped.append(f"{p.relative_to(path)} (not a regular file)")
+    return files
+
+
+MAX_JSON_BYTES = 512 * 1024 * 1024
+_INT64 = 2**63
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 19 or not -_INT64 <= int(text) < 2**64:
+        raise ValueError(f"integer {text[:20]}... does not fit in 64 bits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:20]} overflows a double")
+    return value
 
 
 def _load_json(path: Path, where: str) -> Any:
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise DataError(
+            f"file is over {MAX_JSON_BYTES // 2**20} MB", where=where, fix="split the export"
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -154,13 +196,19 @@ def _load_json(path: Path, where: str) -> Any:
     if not text.strip():
         raise DataError("empty file", where=where, fix="re-export it, or remove it")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_bounded_int, parse_float=_finite_float)
+    except RecursionError:
+        raise DataError(
+            "JSON nested too deeply to read", where=where, fix="re-export the file"
+        ) from None
     except json.JSONDecodeError as exc:
         raise DataError(
             f"truncated or invalid JSON at line {exc.lineno} col {exc.colno}",
             where=where,
             fix="re-export the file (e.g. `databricks clusters list -o json > clusters.json`)",
         ) from None
+    except ValueError as exc:
+        raise DataError(str(exc), where=where, fix="check the exported values") from None
 
 
 def _hint(path: Path) -> tuple[bool, ObjectKind | None]:
@@ -355,7 +403,7 @@ def read_exports(
     """Read and validate every export file under `path`; raises before anything is written."""
     bundle = ExportBundle()
     root = path if path.is_dir() else path.parent
-    files = _files(path)
+    files = _files(path, bundle.skipped)
     for done, file in enumerate(files):
         if on_progress:
             on_progress(done, len(files))
@@ -386,6 +434,13 @@ def read_exports(
             bundle.skipped.append(str(file.relative_to(root)))
     if on_progress:
         on_progress(len(files), len(files))
+    if not bundle.objects and not bundle.tables and not bundle.conf:
+        skipped = "; ".join(bundle.skipped[:5]) or "no files"
+        raise DataError(
+            f"nothing to import under {path} (skipped: {skipped})",
+            where=str(path),
+            fix="pass a folder of JSON exports or CSV/Parquet system-table exports",
+        )
     return bundle
 
 

@@ -29,6 +29,14 @@ Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_BYTES = 8 * 1024 * 1024  # a lakecrew.yaml, pack or spec is kilobytes; refuse before parsing
+MAX_NODES = 200_000  # key paths after alias expansion (a "billion laughs" document is refused)
+MAX_DEPTH = 64  # nesting levels
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.nodes = 0
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,13 @@ def load_yaml_file(path: Path, *, source: str | None = None) -> YamlDocument:
     """Read and parse one YAML file; a missing or unreadable file is a ConfigError."""
     shown = source or display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_file() and path.stat().st_size > MAX_BYTES:
+            raise _too_big(shown, path.stat().st_size)
+        with path.open("rb") as fh:  # bounded even for a device or a growing file
+            raw = fh.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise _too_big(shown, len(raw))
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(
             "file not found", where=shown, fix="create it (lakecrew init) or pass --project DIR"
@@ -112,14 +126,27 @@ def load_yaml(text: str, *, source: str) -> YamlDocument:
     Syntax errors, several documents in one file and duplicate keys are ConfigProblems with
     the line they occur on.
     """
+    if len(text) > MAX_BYTES:
+        raise _too_big(source, len(text))
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ConfigProblems(
+            [Problem("a NUL byte in the file", f"{source}:{line}", "save it as UTF-8 text")]
+        )
     loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise ConfigProblems(
+                [Problem("the YAML is nested too deeply to parse", f"{source}:1", _FLATTEN)]
+            ) from None
         if node is None:
             return YamlDocument(data=None, source=source, lines={(): 1})
+        _check_expansion(node, source)
         lines: dict[Loc, int] = {(): node.start_mark.line + 1}
         duplicates: list[Problem] = []
-        _index(node, (), lines, duplicates, source)
+        _index(node, (), lines, duplicates, source, budget=_Budget())
         if duplicates:
             raise ConfigProblems(duplicates)
         data = loader.construct_document(node)
@@ -145,9 +172,99 @@ def load_yaml(text: str, *, source: str) -> YamlDocument:
     return YamlDocument(data=data, source=source, lines=lines)
 
 
+_FLATTEN = f"keep nesting under {MAX_DEPTH} levels"
+
+
+def _too_big(source: str, size: int) -> ConfigProblems:
+    return ConfigProblems(
+        [
+            Problem(
+                f"the file is {size:,} bytes; the limit is {MAX_BYTES:,}",
+                f"{source}:1",
+                "split it, or check that this is the file you meant",
+            )
+        ]
+    )
+
+
+def _check_expansion(root: yaml.Node, source: str) -> None:
+    """Refuse a document whose aliases expand past MAX_NODES values or MAX_DEPTH levels.
+
+    Sizes are counted once per distinct node (aliases share nodes), so a "billion laughs"
+    document is measured in microseconds without being expanded.
+    """
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise ConfigProblems(
+                [Problem("the YAML is nested too deeply", _at(source, node), _FLATTEN)]
+            )
+        known = sizes.get(id(node))
+        if known is not None and depths[id(node)] <= MAX_DEPTH - depth:
+            return known
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [v for _, v in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        total = 1
+        for child in children:
+            total += size(child, depth + 1)
+            if total > MAX_NODES:
+                raise ConfigProblems(
+                    [
+                        Problem(
+                            f"the YAML expands to more than {MAX_NODES:,} values (aliases or "
+                            "anchors repeating each other?)",
+                            _at(source, node),
+                            "write the values out, or use fewer nested aliases",
+                        )
+                    ]
+                )
+        sizes[id(node)] = total
+        depths[id(node)] = MAX_DEPTH - depth
+        return total
+
+    size(root, 0)
+
+
+def _at(source: str, node: yaml.Node) -> str:
+    return f"{source}:{node.start_mark.line + 1}"
+
+
 def _index(
-    node: yaml.Node, path: Loc, lines: dict[Loc, int], dups: list[Problem], source: str
+    node: yaml.Node,
+    path: Loc,
+    lines: dict[Loc, int],
+    dups: list[Problem],
+    source: str,
+    *,
+    budget: _Budget,
 ) -> None:
+    budget.nodes += 1
+    if budget.nodes > MAX_NODES:
+        raise ConfigProblems(
+            [
+                Problem(
+                    f"the YAML expands to more than {MAX_NODES:,} values (aliases/anchors "
+                    "repeating each other?)",
+                    f"{source}:{node.start_mark.line + 1}",
+                    "write the values out, or use fewer nested aliases",
+                )
+            ]
+        )
+    if len(path) > MAX_DEPTH:
+        raise ConfigProblems(
+            [
+                Problem(
+                    "the YAML is nested too deeply",
+                    f"{source}:{node.start_mark.line + 1}",
+                    _FLATTEN,
+                )
+            ]
+        )
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -166,11 +283,11 @@ def _index(
                 continue
             seen[key] = line
             lines[(*path, key)] = line
-            _index(value_node, (*path, key), lines, dups, source)
+            _index(value_node, (*path, key), lines, dups, source, budget=budget)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             lines[(*path, i)] = item.start_mark.line + 1
-            _index(item, (*path, i), lines, dups, source)
+            _index(item, (*path, i), lines, dups, source, budget=budget)
 
 
 # --- pydantic errors -> problems -------------------------------------------------------------

@@ -111,23 +111,25 @@ class CostCube:
         days. None when there is no cube yet (the caller runs the query itself)."""
         if not self.exists():
             return None
-        table, _ = self._assemble(first, stop, where=where, params=params)
+        table, _ = self._assemble(first, stop, where=where, params=params, built=True)
         return [{k: v for k, v in r.items() if k not in FP_COLUMNS} for r in table.to_pylist()]
 
     def plan(self, first: date = FAR_PAST, stop: date = FAR_FUTURE) -> CubePlan:
         """The stale days of `[first, stop)` and why, without writing anything."""
         current = self._fingerprints(first, stop)
-        return self._plan(first, stop, current)
+        return self._plan(first, stop, current, built=self.exists())
 
     # ------------------------------------------------------------------ writes
 
     def refresh(self) -> CubePlan:
         """Recompute the stale days and write the cube (one commit), then the snapshots."""
-        table, plan = self._assemble(FAR_PAST, FAR_FUTURE)
-        if plan.days or not self.exists():
+        built = self.exists()
+        table, plan = self._assemble(FAR_PAST, FAR_FUTURE, built=built)
+        if plan.days or not built:
             self._engine.save_table(CUBE, _storable(table), "overwrite")
-        self._engine.save_table(CUBE_PRICES, _storable(self._prices()), "overwrite")
-        self._engine.save_table(CUBE_TAGS, _storable(self._tags()), "overwrite")
+            # Snapshots after the cube: a crash in between re-plans the same days next time.
+            self._engine.save_table(CUBE_PRICES, _storable(self._prices()), "overwrite")
+            self._engine.save_table(CUBE_TAGS, _storable(self._tags()), "overwrite")
         return plan
 
     # ------------------------------------------------------------------ internals
@@ -139,13 +141,14 @@ class CostCube:
         *,
         where: str = "",
         params: Mapping[str, Any] | None = None,
+        built: bool,
     ) -> tuple[pa.Table, CubePlan]:
         current = self._fingerprints(first, stop)
-        plan = self._plan(first, stop, current)
+        plan = self._plan(first, stop, current, built=built)
         stale = sorted(plan.days & set(current))
         bound = {"start_date": first, "end_date": stop, **(params or {})}
         parts = []
-        if self.exists():
+        if built:
             cached = self._engine.fetch_arrow(
                 f"SELECT * FROM {CUBE} WHERE usage_date >= :start_date "
                 f"AND usage_date < :end_date{where}",
@@ -190,8 +193,10 @@ class CostCube:
         rows = self._engine.fetch(FINGERPRINT_SQL, {"start_date": first, "end_date": stop})
         return {r["usage_date"]: tuple(r[c] for c in FP_COLUMNS) for r in rows.as_dicts()}
 
-    def _plan(self, first: date, stop: date, current: Mapping[date, tuple[Any, ...]]) -> CubePlan:
-        if not self.exists():
+    def _plan(
+        self, first: date, stop: date, current: Mapping[date, tuple[Any, ...]], *, built: bool
+    ) -> CubePlan:
+        if not built:
             return CubePlan({"new": tuple(sorted(current))}, 0)
         cols = ", ".join(FP_COLUMNS)
         held = {

@@ -65,6 +65,11 @@ class RunReport:
         return out
 
 
+def writer_lock(loaded: LoadedPipeline) -> str:
+    """The lock name of one pipeline in one environment (one writer at a time)."""
+    return f"pipeline.{loaded.spec.name}.{loaded.env}"
+
+
 def check_quarantine_rate(loaded: LoadedPipeline, state: RunState) -> None:
     """DataError when this run quarantined more than ``silver.max_quarantine_rate`` of its rows.
 
@@ -137,7 +142,16 @@ class PipelineRunner:
         }
 
     def run(self, loaded: LoadedPipeline, *, full_refresh: bool = False) -> RunReport:
-        """One run with retries; raises the last error after recording it."""
+        """One run with retries, holding the pipeline+environment's writer lock (a second run
+        at the same time fails at once with a Conflict); raises the last error after
+        recording it."""
+        locks = self.deps.locks
+        if locks is None:
+            return self._run(loaded, full_refresh=full_refresh)
+        with locks.acquire(writer_lock(loaded)):
+            return self._run(loaded, full_refresh=full_refresh)
+
+    def _run(self, loaded: LoadedPipeline, *, full_refresh: bool) -> RunReport:
         run_id = str(uuid.uuid4())
         started = self.deps.clock.now()
         max_retries = loaded.spec.retries.max_retries

@@ -14,6 +14,7 @@ YAML line numbers come from services/estate/yamlpos.py (shared with lakecrew.yam
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -23,8 +24,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from lakecrew.core.errors import ConfigError, UnknownName
-from lakecrew.core.filters import compile_filter
+from lakecrew.core.filters import compile_filter, parse_path
 from lakecrew.core.pack import PACK_VERSION, Pack
+from lakecrew.core.resource_fields import FIELDS, NESTED
 from lakecrew.core.resources import RESOURCE_TYPES
 from lakecrew.services.estate.yamlpos import (
     ConfigProblems,
@@ -329,6 +331,7 @@ def semantic_problems(pack: Pack, view: YamlDocument) -> list[Problem]:
                 ("action", lambda a=rule.action: ACTIONS.get(a.name).validate_params(a.params))
             )
         if rule.filter is not None:
+            steps.append(("filter", lambda r=rule: check_filter_fields(r.resource_type, r.filter)))
             steps.append(
                 (
                     "filter",
@@ -346,6 +349,44 @@ def semantic_problems(pack: Pack, view: YamlDocument) -> list[Problem]:
                     Problem(f"rule {rule.id}: {exc.what}", view.where((*loc, part)), exc.fix)
                 )
     return problems
+
+
+def check_filter_fields(resource_type: str, node: Any) -> None:
+    """Refuse a filter key naming a field the resource type does not have (core/resource_fields):
+    a misspelt key reads as missing, and `ne`/`not-in`/`absent` then hold for every resource."""
+    known = FIELDS.get(resource_type)
+    if known is None:
+        return
+    data = node.model_dump(by_alias=True) if hasattr(node, "model_dump") else node
+    for key in _filter_keys(data):
+        if key.startswith("$"):
+            continue
+        try:
+            path = parse_path(key)
+        except ValueError:
+            continue  # compile_filter reports it
+        fields, where = known, ""
+        if (resource_type, str(path[0])) in NESTED and len(path) > 1:
+            fields, where, path = NESTED[(resource_type, str(path[0]))], f"{path[0]}.", path[1:]
+        name = path[0]
+        if isinstance(name, str) and name not in fields:
+            close = difflib.get_close_matches(name, sorted(fields), n=1, cutoff=0.6)
+            raise ConfigError(
+                f"filter key {key!r}: {resource_type} have no field {where}{name!r}",
+                fix=(f"did you mean {where}{close[0]!r}?" if close else "check the field name")
+                + f" (fields of {resource_type}{' ' + where[:-1] if where else ''}: "
+                + ", ".join(sorted(fields)[:12])
+                + ", ...)",
+            )
+
+
+def _filter_keys(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        keys = [node["key"]] if isinstance(node.get("key"), str) else []
+        return keys + [k for v in node.values() for k in _filter_keys(v)]
+    if isinstance(node, list):
+        return [k for v in node for k in _filter_keys(v)]
+    return []
 
 
 def explain_rule(loaded: LoadedPack, rule_id: str) -> dict[str, Any]:

@@ -1,0 +1,43 @@
+"""The one redactor (core/redact.py): secrets by the hardcoded-secret detectors, PII by key."""
+
+from __future__ import annotations
+
+import pytest
+
+from lakecrew.core.errors import UsageError
+from lakecrew.core.redact import Unrecoverable, redact, redact_json, redact_text, restore_redacted
+
+TOKEN = "dapi0123456789abcdef0123456789abcd"
+
+
+def test_states_are_redacted_structurally_and_restorable() -> None:
+    state = {
+        "settings": {
+            "tasks": [{"parameters": [f"--token={TOKEN}", "--day=3"]}],
+            "tags": {"patient_phone": "+234 803 555 0199", "project": "malaria"},
+            "spark_env_vars": {"DB_PASSWORD": "hunter2", "REF": "{{secrets/etl/pw}}"},
+        },
+        "url": "postgresql://etl:hunter2@db/x",
+        "patient_age": 34,
+    }
+    out = redact(state)
+    text = str(out)
+    assert TOKEN not in text and "hunter2" not in text and "555 0199" not in text
+    assert out["patient_age"] == "<redacted 2 chars>"
+    assert out["settings"]["tags"]["project"] == "malaria"
+    assert out["settings"]["spark_env_vars"]["REF"] == "{{secrets/etl/pw}}"
+    assert out["settings"]["tasks"][0]["parameters"][1] == "--day=3"
+    assert redact(out) == out  # idempotent
+    assert restore_redacted(out, state) == state
+    with pytest.raises(Unrecoverable, match=r"spark_env_vars\.DB_PASSWORD"):
+        restore_redacted(out, {**state, "settings": {**state["settings"], "spark_env_vars": {}}})
+
+
+def test_free_text_and_json_and_errors() -> None:
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"
+    line = f'failed: token={TOKEN} password: "s3cret" https://u:pw@h/ Authorization: Bearer {jwt}'
+    out = redact_text(line)
+    assert TOKEN not in out and "s3cret" not in out and ":pw@" not in out and jwt not in out
+    assert redact_json('{"api_key": "abc", "n": 1}') == '{"api_key":"<redacted 3 chars>","n":1}'
+    err = UsageError(f"bad value {TOKEN}", where="job 1", fix="use {{secrets/s/k}}")
+    assert TOKEN not in err.one_line() and TOKEN not in str(err)
