@@ -70,7 +70,7 @@ class LocalSecretStore:
         raise NotFound(
             f"secret {scope}/{key} is not set",
             where=f"searched ${var} and {path}",
-            fix=f"export {var}=... or run `lakecrew secrets put {scope} {key}`",
+            fix=f"export {var}=..., or write the value to {self._file(scope, key)} (mode 0600)",
         )
 
     def put(self, scope: str, key: str, value: SecretStr) -> Path:

@@ -114,6 +114,12 @@ def parse(sql: str, default_catalog: str | None = None) -> Parsed:
             fix="run statements one at a time",
         )
     tree = trees[0]
+    if isinstance(tree, exp.Column | exp.Identifier | exp.Literal | exp.Alias | exp.Func):
+        raise UsageError(
+            f"not a SQL statement: {sql.strip()[:60]!r}",
+            where="sql",
+            fix="start with SELECT, WITH, DESCRIBE or SHOW",
+        )
     if isinstance(tree, exp.Describe | exp.Command):
         return Parsed(tree, ())  # answered from the metastore (sql_catalog.py) or refused
     refs = _rewrite_tables(tree, default_catalog)
