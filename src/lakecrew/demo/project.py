@@ -122,6 +122,7 @@ def run_demo(
 
         mlops = run_mlops_demo(ctx)
         swept = _demo_sweep(ctx, truth)
+        write_cost_series(ctx.sql, root / "series.csv")
     return {
         "simulation": sim,
         "summary": summary,
@@ -130,6 +131,34 @@ def run_demo(
         "sweep": swept,
         "data": _where_data_lives(ctx.layout),
     }
+
+
+DAILY_COST_SQL = """
+SELECT CAST(u.usage_date AS STRING) AS day,
+       u.workspace_id || '/' || coalesce(u.custom_tags['project'], 'untagged') AS series,
+       CAST(round(SUM(u.usage_quantity * lp.pricing.effective_list.default), 2) AS STRING) AS usd
+FROM system.billing.usage u
+JOIN system.billing.list_prices lp
+  ON  u.sku_name = lp.sku_name AND u.cloud = lp.cloud AND u.usage_unit = lp.usage_unit
+  AND lp.currency_code = 'USD'
+  AND u.usage_end_time >= lp.price_start_time
+  AND (lp.price_end_time IS NULL OR u.usage_end_time < lp.price_end_time)
+GROUP BY ALL
+ORDER BY day, series
+""".strip()
+
+
+def write_cost_series(sql: Any, path: Path) -> Path:
+    """series.csv (day, series = workspace_id/project, usd): the simulated daily list cost, the
+    input of the README's `lakecrew anomalies detect --csv series.csv` step (simulated data)."""
+    import csv
+
+    rows = sql.fetch(DAILY_COST_SQL).rows
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["day", "series", "usd"])
+        writer.writerows(rows)
+    return path
 
 
 def _demo_sweep(ctx: Context, truth: dict[str, Any]) -> dict[str, Any]:
