@@ -20,10 +20,10 @@ from pydantic import SecretStr
 from lakecrew.core.errors import ConfigError, LakecrewError
 from lakecrew.ports.source import METADATA_COLUMNS, SOURCE_ROW
 from lakecrew.ports.sql import SqlEngine
+from lakecrew.services.pipelines.columns import CARRY, INGESTED_AT, TS
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.silver import build_silver
 from lakecrew.services.pipelines.sqltext import inline_tables, referenced_tables
-from lakecrew.services.pipelines.steps import CARRY, INGESTED_AT, TS
 from lakecrew.services.privacy.masking import Tokenizer
 from lakecrew.services.quality.engine import CheckContext
 

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from lakecrew.services.pipelines.kafka_spec import KafkaSourceOptions
+from lakecrew.core.kafka_spec import KafkaSourceOptions
 from lakecrew.services.pipelines.source_options import Dhis2SourceOptions, FileSourceOptions
 from lakecrew.services.pipelines.spec import PipelineSpec
 
