@@ -11,15 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from lakecrew.faces.cli.main import app
-from lakecrew.testing.crew import ground_truth, simulated_project
+from lakecrew.testing.crew import ground_truth
 
 WS = "malaria-dev-westafrica"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    root = tmp_path_factory.mktemp("crew-cli")
-    simulated_project(root, seed=7, scale=1)
+def project(seed7_project: Path) -> tuple[Path, str]:
+    root = seed7_project
     return root, ground_truth(root)["now"]
 
 
