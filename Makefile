@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-estate
 
 .DEFAULT_GOAL := help
-.PHONY: help venv sysdeps demo test unit lint typecheck bench clean
+.PHONY: help venv sysdeps demo test unit slow lint typecheck bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,10 +35,13 @@ lint: $(STAMP) ## ruff (lint + format check), mypy, and the layer import rules
 	$(BIN)/python -m lakecrew.devtools.layers src/lakecrew
 
 test: $(STAMP) sysdeps lint ## lint, then the whole test suite (what CI runs)
-	$(BIN)/pytest -n 2 -q tests
+	$(BIN)/pytest -n 2 --dist loadgroup -q tests
 
-unit: $(STAMP) ## the fast unit tests only
-	$(BIN)/pytest -q tests/unit
+unit: $(STAMP) ## the fast unit tests only (not marked slow or integration)
+	$(BIN)/pytest -n 2 -q -m "not slow and not integration" tests/unit
+
+slow: $(STAMP) sysdeps ## only the tests marked slow or integration
+	$(BIN)/pytest -n 2 -q -m "slow or integration" tests
 
 bench: $(STAMP) ## benchmarks: ratios against same-session baselines, with peak memory
 	$(BIN)/python -m benchmarks.run

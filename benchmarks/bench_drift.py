@@ -84,6 +84,32 @@ def _evidently(args: dict[str, Any], method: str) -> dict[str, Any]:
     return {"seconds": seconds}
 
 
+def step_scipy(args: dict[str, Any]) -> dict[str, Any]:
+    """The same statistics computed directly: numpy histograms, scipy's jensenshannon, ks_2samp."""
+    from scipy import stats
+    from scipy.spatial.distance import jensenshannon
+
+    ref, cur = _data(args["rows"], args["ref"])
+    t0 = time.perf_counter()
+    values: dict[str, dict[str, float]] = {}
+    for f in FEATURES:
+        r, c = ref[f].astype(np.float64), cur[f].astype(np.float64)
+        edges = np.histogram_bin_edges(np.concatenate([r, c]), bins=30)
+        rp = np.histogram(r, edges)[0] / r.size
+        cp = np.histogram(c, edges)[0] / c.size
+        rp, cp = np.where(rp == 0, 1e-4, rp), np.where(cp == 0, 1e-4, cp)
+        ks = stats.ks_2samp(r, c)
+        values[f] = {
+            "psi": float(np.sum((rp - cp) * np.log(rp / cp))),
+            "js": float(jensenshannon(rp, cp)),
+            "ks": float(ks.statistic),
+            "ks_pvalue": float(ks.pvalue),
+        }
+    seconds = time.perf_counter() - t0
+    (OUT / "scipy.json").write_text(json.dumps(values))
+    return {"seconds": seconds}
+
+
 def step_ev_psi(args: dict[str, Any]) -> dict[str, Any]:
     return _evidently(args, "psi")
 
@@ -106,6 +132,11 @@ def _compare() -> dict[str, float]:
         theirs = json.loads(path.read_text())
         diffs = [abs(ours[f][key] - theirs[f]) for f in FEATURES if f in theirs]
         out[f"max_abs_diff_{key}"] = max(diffs) if diffs else float("nan")
+    direct = OUT / "scipy.json"
+    if direct.exists():
+        sp = json.loads(direct.read_text())
+        for key in ("psi", "js", "ks", "ks_pvalue"):
+            out[f"scipy_max_abs_diff_{key}"] = max(abs(ours[f][key] - sp[f][key]) for f in sp)
     out["max_ks_bound"] = max(v["ks_bound"] for v in ours.values())
     return out
 
@@ -122,6 +153,8 @@ def main(argv: list[str]) -> int:
     if a.quick:
         a.rows, a.ref, a.repeats, a.peer_repeats = 300_000, 100_000, 1, 1
     OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.glob("*.json"):  # never compare with another size's results
+        old.unlink()
     args = {"rows": a.rows, "ref": a.ref}
     rows = [
         measure(
@@ -132,6 +165,15 @@ def main(argv: list[str]) -> int:
             name="lakecrew: PSI + JS + KS, 20 features",
         )
     ]
+    rows.append(
+        measure(
+            "bench_drift",
+            "scipy",
+            args,
+            repeats=a.peer_repeats,
+            name="scipy/numpy directly (ks_2samp, jensenshannon)",
+        )
+    )
     peers = () if a.no_peers else (("ev_psi", "psi"), ("ev_js", "jensenshannon"), ("ev_ks", "ks"))
     for step, label in peers:
         rows.append(
@@ -145,7 +187,7 @@ def main(argv: list[str]) -> int:
         )
     title = f"drift: {a.rows:,} inference rows x 20 features vs {a.ref:,} reference rows"
     out = report(title, rows, baseline="lakecrew: PSI + JS + KS, 20 features")
-    evidently_total = sum(r.median_s for r in rows[1:]) or float("nan")
+    evidently_total = sum(r.median_s for r in rows[2:]) or float("nan")
     summary = {
         "evidently_three_presets_s": evidently_total,
         "speedup_vs_three_presets": evidently_total / rows[0].median_s,
@@ -157,10 +199,11 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in {"lakecrew", "ev_psi", "ev_js", "ev_ks"}:
+    if len(sys.argv) > 1 and sys.argv[1] in {"lakecrew", "scipy", "ev_psi", "ev_js", "ev_ks"}:
         child_main(
             {
                 "lakecrew": step_lakecrew,
+                "scipy": step_scipy,
                 "ev_psi": step_ev_psi,
                 "ev_js": step_ev_js,
                 "ev_ks": step_ev_ks,

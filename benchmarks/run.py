@@ -39,6 +39,18 @@ BENCHES: list[tuple[str, str, list[str], list[str]]] = [
 ]
 OPTIONAL: list[tuple[str, str, list[str], list[str]]] = [
     (
+        "model drift at 10M x 20 (vs scipy directly)",
+        "benchmarks.bench_drift",
+        ["--no-peers"],
+        ["--quick", "--no-peers"],
+    ),
+    (
+        "model registry sweep: 1,000 models x 20 versions",
+        "benchmarks.bench_registry",
+        [],
+        ["--quick"],
+    ),
+    (
         "crew sweep at 1k / 10k / 100k / 1M resources",
         "benchmarks.bench_crew_sweep",
         [],

@@ -259,3 +259,16 @@ def test_a_transient_listing_failure_is_not_mistaken_for_an_unreachable_host() -
         assert ws.client.api.unreachable is None
         with pytest.raises(Transient):
             raise info.value
+
+
+def test_a_host_that_accepts_but_never_answers_is_unreachable_after_the_connect_timeout() -> None:
+    silent = socket.socket()  # the kernel accepts connections; nothing ever answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        opts = ClientOptions(connect_timeout_seconds=0.5)
+        with pytest.raises(Unreachable, match=r"no answer within 0\.5 s"):
+            build_client(host=url, token=TOKEN, options=opts)
+    finally:
+        silent.close()

@@ -1,4 +1,8 @@
-"""kill -9 during `lakecrew sweep --apply`, at random points, on a small simulated estate.
+"""kill -9 during `lakecrew sweep --apply`, at chosen write points, on a small simulated estate.
+
+The crash points are counted writes (``lakecrew.testing.crash_points``: before or after each
+Delta commit and each workspace mutation), spread over the whole run; never a sleep, so the
+outcome of every trial is the same on a loaded machine.
 
 After every kill: the ledger reads back, every workspace object that changed is explained by an
 `applied` or `intent` action, every `applied` action's object is in its target state, and every
@@ -11,12 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -36,8 +38,15 @@ from lakecrew.testing.crew import ground_truth, simulated_project
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WORKSPACE = "immunization-dev-westafrica"
-TRIALS = int(os.environ.get("LAKECREW_KILL_TRIALS", "24"))
+TRIALS = int(os.environ.get("LAKECREW_KILL_TRIALS", "12"))  # 24+ for a longer soak
 LAKECREW = [str(Path(sys.executable).with_name("lakecrew"))]
+
+
+def _crashing(kill_at: int, count_file: Path, project: Path, now: str) -> list[str]:
+    """The sweep, run through crash_points: SIGKILL at write point ``kill_at`` (0: never)."""
+    args = _cmd(project, now)[len(LAKECREW) :]
+    tool = [sys.executable, "-m", "lakecrew.testing.crash_points"]
+    return [*tool, str(kill_at), str(count_file), "--", *args]
 
 
 def _cmd(project: Path, now: str) -> list[str]:
@@ -83,9 +92,10 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     now = ground_truth(template)["now"]
     reference = root / "reference"
     shutil.copytree(template, reference)
-    started = time.monotonic()
-    done = subprocess.run(_cmd(reference, now), capture_output=True, text=True, check=False)
-    elapsed = time.monotonic() - started
+    count_file = root / "writes.txt"
+    done = subprocess.run(
+        _crashing(0, count_file, reference, now), capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr
     applied = {(a.fingerprint, a.action) for a in _actions(reference) if a.status == "applied"}
     assert len(applied) >= 4, "the estate should give the Executor several actions"
@@ -93,7 +103,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "root": root,
         "template": template,
         "now": now,
-        "elapsed": elapsed,
+        "writes": int(count_file.read_text()),
         "applied": applied,
         "final": _state(reference),
         "initial": _state(template),
@@ -125,17 +135,18 @@ def _check_consistent(project: Path, initial: dict[tuple[str, str], Any]) -> Cou
 def test_kill_9_at_random_points_leaves_ledger_and_workspace_consistent(
     estate: dict[str, Any],
 ) -> None:
-    rng = random.Random(20260302)
+    points = 2 * estate["writes"]  # before and after every write
+    chosen = sorted({1 + (points - 1) * t // max(TRIALS - 1, 1) for t in range(TRIALS)})
     outcomes: Counter[str] = Counter()
-    for trial in range(TRIALS):
+    for trial, kill_at in enumerate(chosen):
         project = estate["root"] / f"trial-{trial}"
         shutil.copytree(estate["template"], project)
-        proc = subprocess.Popen(
-            _cmd(project, estate["now"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        proc = subprocess.run(
+            _crashing(kill_at, project / "writes.txt", project, estate["now"]),
+            capture_output=True,
+            check=False,
         )
-        time.sleep(estate["elapsed"] * rng.uniform(0.35, 1.05))  # start-up is ~1/3 of a run
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, f"crash point {kill_at} was not reached"
         statuses = _check_consistent(project, estate["initial"])
         done = statuses["applied"] + statuses["intent"]
         outcomes[
@@ -152,8 +163,8 @@ def test_kill_9_at_random_points_leaves_ledger_and_workspace_consistent(
         assert set(applied) == estate["applied"], f"trial {trial}: actions lost or added"
         assert _state(project) == estate["final"], f"trial {trial}: final state differs"
         shutil.rmtree(project)
-    print(f"\nkill -9 trials: {TRIALS}, outcomes {dict(outcomes)}")
-    assert sum(outcomes.values()) == TRIALS
+    print(f"\nkill -9 at {len(chosen)} of {points} write points, outcomes {dict(outcomes)}")
+    assert sum(outcomes.values()) == len(chosen)
     assert outcomes["mid-apply"] >= 3
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.integration
+# One demo estate per session: keep this module on one xdist worker (`--dist loadgroup`).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("demo_estate")]
 
 LAKECREW = str(Path(sys.executable).with_name("lakecrew"))
 
@@ -108,3 +110,72 @@ def test_demo_flags_prod_job_success_below_the_sop_sla(demo: tuple[Path, dict[st
     evidence = env[0]["evidence"]  # an object, not JSON text
     assert 98.0 < evidence["success_percent"] < 99.0 and evidence["target_percent"] == 99.0
     assert env[0]["severity"] == "critical"
+
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def tour_commands() -> list[tuple[str, int]]:
+    """The ```bash block of the README's tour, one (command, expected exit code) per `$L` line;
+    a command continues while a quote is open; `# exits N` in its comment sets the code."""
+    import re
+    import shlex
+
+    text = README.read_text(encoding="utf-8")
+    block = text.split("## A five-minute tour", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands: list[tuple[str, int]] = []
+    pending = ""
+    for line in block.splitlines():
+        if not pending and not line.startswith("$L "):
+            continue
+        pending = f"{pending}\n{line}" if pending else line
+        try:
+            shlex.split(pending, comments=True)
+        except ValueError:  # an open quote: the command goes on
+            continue
+        code = re.search(r"#.*\bexits (\d)", pending)
+        commands.append((pending, int(code.group(1)) if code else 0))
+        pending = ""
+    return commands
+
+
+def test_the_readme_tour_runs_as_written(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """Every command of the README tour, from the README itself, on a copy of the demo estate.
+    Placeholders (ACTION_ID, CLUSTER_ID) take real values; the Spark engine line is left to
+    tests/integration/test_spark_parity.py (a JVM start per run)."""
+    import shutil
+
+    project = tmp_path / "demo-estate"
+    shutil.copytree(demo[0], project)
+    commands = tour_commands()
+    assert len(commands) >= 20 and any(code == 2 for _, code in commands)
+    for line, expected in commands:
+        command = line
+        if "--engine spark" in command:
+            continue
+        if "ACTION_ID" in command:
+            applied = json.loads(
+                run("actions", "--status", "applied", "-o", "json", cwd=project).stdout
+            )
+            command = command.replace("ACTION_ID", applied["items"][0]["action_id"])
+        if "CLUSTER_ID" in command:
+            found = json.loads(
+                run("findings", "--rule", "cluster.idle", "-o", "json", cwd=project).stdout
+            )
+            command = command.replace("CLUSTER_ID", found["items"][0]["resource_id"])
+        proc = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", command],
+            env={**os.environ, "L": LAKECREW},
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert proc.returncode == expected, f"{command}\n{proc.stderr[-500:]}"
+        if "--apply" in command and "sweep" in command:
+            assert "applied" in proc.stdout and "planned" not in proc.stdout.split("# findings")[0]
+        if "contact_number" in command:
+            assert "******" in proc.stdout  # masking is visible
+        if "anomalies detect" in command:
+            assert proc.stdout.strip(), "the shipped series.csv has anomalies to show"

@@ -42,8 +42,10 @@ _SECRET_SUBSTR = re.compile(
 _BEARER = re.compile(r"(\b(?:Bearer|Basic)\s+)([A-Za-z0-9._~+/=-]{8,})")
 _URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)([^/\s@]+)(@)")
 _KEY_VALUE = re.compile(
-    r"""(?P<key>["']?[\w.-]*(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|access[_-]?key|"""
-    r"""private[_-]?key|credential)[\w.-]*["']?\s*[=:]\s*)(?P<q>["']?)(?P<value>[^\s"',;}&]+)""",
+    # the key ends with the credential word: `db_password=x`, `"api_token": "x"`, never an id
+    # such as `security.secret_access_anomaly:ws` (a rule id followed by a workspace)
+    r"""(?P<key>(?<![\w.])["']?[\w-]*(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|access[_-]?key|"""
+    r"""private[_-]?key|credential)s?["']?\s*[=:]\s*)(?P<q>["']?)(?P<value>[^\s"',;}&]+)""",
     re.IGNORECASE,
 )
 
@@ -60,6 +62,9 @@ def is_pii_key(key: str, pii: Collection[str] = ()) -> bool:
 def redact(value: Any, pii: Collection[str] = (), *, key: str = "") -> Any:
     """A copy of a JSON-like `value` with secrets and PII replaced (see module doc)."""
     if isinstance(value, Mapping):
+        named = value.get("key")  # [{"key": "api_token", "value": "..."}] (warehouse tags, conf)
+        if isinstance(named, str) and "value" in value and set(value) <= {"key", "value"}:
+            return {"key": named, "value": redact(value["value"], pii, key=named)}
         return {k: redact(v, pii, key=str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v, pii, key=key) for v in value]

@@ -6,9 +6,7 @@ They live outside services/ because they choose adapters (like the wiring packag
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -21,6 +19,7 @@ from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.simulation_sink import LocalSimulationSink
 from lakecrew.adapters.local.system_tables import ensure_system_tables
 from lakecrew.core.errors import SafetyRefusal
+from lakecrew.core.files import write_atomic
 from lakecrew.demo.pipelines import run_demo_pipelines
 from lakecrew.ports.clock import FixedClock, SystemClock
 from lakecrew.services.estate.summary import estate_summary
@@ -32,15 +31,6 @@ from lakecrew.wiring.crew import sweep, targets
 SIMULATED_MARK = "# SIMULATED ESTATE"
 DEMO_MARK = ".lakecrew-demo"
 Progress = Callable[[int, int], None]
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def simulate_project(
@@ -89,7 +79,7 @@ def simulate_project(
     finally:
         sink.close()
         metastore.close()
-    _atomic_write(layout.config_path, report.estate_yaml)
+    write_atomic(layout.config_path, report.estate_yaml)
     truth_path = layout.simulation_dir / "ground_truth.json"
     write_ground_truth(report, truth_path)
     return {
@@ -132,6 +122,7 @@ def run_demo(
 
         mlops = run_mlops_demo(ctx)
         swept = _demo_sweep(ctx, truth)
+        write_cost_series(ctx.sql, root / "series.csv")
     return {
         "simulation": sim,
         "summary": summary,
@@ -140,6 +131,34 @@ def run_demo(
         "sweep": swept,
         "data": _where_data_lives(ctx.layout),
     }
+
+
+DAILY_COST_SQL = """
+SELECT CAST(u.usage_date AS STRING) AS day,
+       u.workspace_id || '/' || coalesce(u.custom_tags['project'], 'untagged') AS series,
+       CAST(round(SUM(u.usage_quantity * lp.pricing.effective_list.default), 2) AS STRING) AS usd
+FROM system.billing.usage u
+JOIN system.billing.list_prices lp
+  ON  u.sku_name = lp.sku_name AND u.cloud = lp.cloud AND u.usage_unit = lp.usage_unit
+  AND lp.currency_code = 'USD'
+  AND u.usage_end_time >= lp.price_start_time
+  AND (lp.price_end_time IS NULL OR u.usage_end_time < lp.price_end_time)
+GROUP BY ALL
+ORDER BY day, series
+""".strip()
+
+
+def write_cost_series(sql: Any, path: Path) -> Path:
+    """series.csv (day, series = workspace_id/project, usd): the simulated daily list cost, the
+    input of the README's `lakecrew anomalies detect --csv series.csv` step (simulated data)."""
+    import csv
+
+    rows = sql.fetch(DAILY_COST_SQL).rows
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["day", "series", "usd"])
+        writer.writerows(rows)
+    return path
 
 
 def _demo_sweep(ctx: Context, truth: dict[str, Any]) -> dict[str, Any]:

@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from lakecrew.adapters.sources.checkpoint import write_atomic
 from lakecrew.adapters.sources.webhook import SpoolSource
+from lakecrew.core.files import write_atomic
 from lakecrew.ports.source import SOURCE_ROW, Batch
 
 

@@ -94,6 +94,19 @@ def open_source(
     )
 
 
+def check_gold(ctx: Context, loaded: LoadedPipeline, engine: str = "local") -> list[str]:
+    """Bind the gold SQL against the silver schema on ``engine`` (ConfigError at file:line).
+
+    Returns the gold tables not bound because another pipeline's table they read is absent.
+    """
+    from lakecrew.services.pipelines.gold_check import check_gold_sql
+
+    def schema_of(full_name: str) -> Any:
+        return ctx.store.schema(full_name) if ctx.store.exists(full_name) else None
+
+    return check_gold_sql(_engine(ctx, engine), loaded, schema_of)
+
+
 def check_engine(loaded: LoadedPipeline, engine: str) -> None:
     """ConfigError when the spec's source cannot run on ``engine`` (kafka needs spark)."""
     kind = loaded.spec.source.type

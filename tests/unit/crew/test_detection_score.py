@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from lakecrew.ports.clock import FixedClock
-from lakecrew.testing.crew import ground_truth, simulated_project
+from lakecrew.testing.crew import ground_truth
 from lakecrew.testing.detection import flagged_compliant, score, table
 from lakecrew.wiring.context import Context
 from lakecrew.wiring.crew import sweep
@@ -34,9 +34,8 @@ DETECTOR_CODES = (
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], list[Any]]:
-    root = tmp_path_factory.mktemp("detect")
-    simulated_project(root, seed=7, scale=1)
+def swept(seed7_project: Path) -> tuple[dict[str, Any], list[Any]]:
+    root = seed7_project
     truth = ground_truth(root)
     ctx = Context.open(
         Path(root), writable=True, clock=FixedClock(datetime.fromisoformat(truth["now"]))

@@ -107,6 +107,30 @@ def test_no_secret_or_pii_reaches_any_file_the_crew_writes(crew: Crew) -> None:
                     custom_tags={"contact_number": PHONE},
                 )
             ],
+            ObjectKind.WAREHOUSE: [
+                {
+                    "id": "wh1",
+                    "name": "reports",
+                    "state": "RUNNING",
+                    "auto_stop_mins": 0,
+                    "cluster_size": "Small",
+                    "creator_name": "creator@x.example",
+                    "tags": {
+                        "custom_tags": [
+                            {"key": "patient_phone", "value": PHONE},
+                            {"key": "api_token", "value": TOKEN},
+                        ]
+                    },
+                }
+            ],
+            ObjectKind.INSTANCE_POOL: [
+                {
+                    "instance_pool_id": "pool1",
+                    "instance_pool_name": "etl-pool",
+                    "node_type_id": "m5.large",
+                    "custom_tags": {"contact_number": PHONE, "db_password": PASSWORD},
+                }
+            ],
         }
     )
     before_job = crew.ws.get(ObjectKind.JOB, "101").data

@@ -209,18 +209,24 @@ def test_crew_section_defaults_match_the_code() -> None:
 
 
 def test_crew_section_rejects_unknown_actions_and_keys() -> None:
-    from lakecrew.services.crew.plan import ACTION_FLOOR
+    from lakecrew.services.policy.actions import ACTIONS
 
     good = load_yaml("max_actions: 5\napprovals_required_for: [pause_job, terminate]\n", source="x")
     assert validate_model(CrewConfig, good, what="crew").max_actions == 5
     for text in ("approvals_required_for: [nuke]\n", "max_action: 5\n", "grace_hours: {x: 1}\n"):
         with pytest.raises(ConfigProblems):
             validate_model(CrewConfig, load_yaml(text, source="x"), what="crew")
-    from typing import get_args
-
-    from lakecrew.services.estate.config import CrewAction
-
-    assert set(get_args(CrewAction)) == set(ACTION_FLOOR)
+    acting = {e.name for e in ACTIONS if e.obj.floor is not None}
+    crew = validate_model(
+        CrewConfig,
+        load_yaml(f"approvals_required_for: {sorted(acting)}\n", source="x"),
+        what="crew",
+    )
+    assert set(crew.approvals_required_for) == acting
+    with pytest.raises(ConfigProblems):
+        validate_model(
+            CrewConfig, load_yaml("grace_hours: {notify_only: 1}\n", source="x"), what="crew"
+        )
 
 
 def test_an_approved_budget_exception_in_lakecrew_yaml_suppresses_the_finding() -> None:

@@ -22,7 +22,7 @@ from lakecrew.demo.pipelines import run_demo_pipelines
 from lakecrew.faces.cli.main import app
 from lakecrew.ports.clock import FixedClock
 from lakecrew.services.privacy.masking import mask_phone
-from lakecrew.testing.crew import ground_truth, simulated_project
+from lakecrew.testing.crew import ground_truth
 from lakecrew.wiring.context import Context
 from lakecrew.wiring.crew import sweep
 
@@ -31,9 +31,8 @@ SEPARATOR = re.compile(r"[;,/|]")  # several numbers in a cell: the SQL mask tre
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = Path(tmp_path_factory.mktemp("compliant"))
-    simulated_project(root, seed=7, scale=1)
+def demo(seed7_project: Path) -> dict[str, Any]:
+    root = seed7_project
     truth = ground_truth(root)
     ctx = Context.open(root, writable=True, clock=FixedClock(datetime.fromisoformat(truth["now"])))
     try:

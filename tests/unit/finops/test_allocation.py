@@ -19,7 +19,7 @@ from lakecrew.services.finops.allocation import (
     sku_family,
 )
 from lakecrew.services.finops.cost import CostModel
-from lakecrew.services.finops.sources import load_current_tags, load_job_runs
+from lakecrew.testing.finops_sources import load_current_tags, load_job_runs
 
 from .conftest import WS, at
 

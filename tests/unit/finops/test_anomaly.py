@@ -10,10 +10,12 @@ import pytest
 
 from lakecrew.core.errors import UsageError
 from lakecrew.services.finops.anomaly import (
+    COST_CONFIG,
     DURATION_CONFIG,
     DetectorConfig,
     detect_daily,
     detect_many_daily,
+    detect_positions,
     detect_sequence,
 )
 
@@ -149,3 +151,43 @@ def test_zero_expected_gives_infinite_pct_and_json_null() -> None:
 def test_bad_config_is_a_usage_error(kwargs: dict[str, float]) -> None:
     with pytest.raises(UsageError):
         DetectorConfig(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        COST_CONFIG,
+        DetectorConfig(abs_floor=0, pct_floor=0, direction="both"),
+        DetectorConfig(abs_floor=0, pct_floor=0, window=30, min_history=8, period=0),
+    ],
+    ids=["cost", "no-floors-both", "no-season"],
+)
+def test_vectorised_fits_flag_what_the_one_by_one_fit_flags(config: DetectorConfig) -> None:
+    """Whole windows are fitted together in numpy; the reference fits each point alone."""
+    from lakecrew.services.finops.anomaly import _fit_row, _is_anomalous
+
+    rng = np.random.default_rng(11)
+    n = 700
+    t = np.arange(n)
+    values = 100 + 0.05 * t + 20 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 5, n)
+    values[rng.choice(n, 20, replace=False)] += rng.uniform(40, 300, 20)
+    values[rng.choice(n, 6, replace=False)] = np.nan  # gaps: those windows take the slow path
+    positions = [float(739_000 + i) for i in range(n)]
+    evaluate = [i % 97 != 5 for i in range(n)]
+    fast = detect_positions(positions, list(values), evaluate=evaluate, config=config)
+    x = np.asarray(positions)
+    clean = values.copy()
+    clean[~np.asarray(evaluate)] = np.nan
+    slow = []
+    for i in range(n):
+        if not evaluate[i] or np.isnan(clean[i]):
+            continue
+        fit = _fit_row(x, clean, i, config)
+        if fit is None:
+            continue
+        scale = max(fit.scale, config.rel_scale_floor * abs(fit.expected), 1e-9)
+        delta = float(clean[i] - fit.expected)
+        if _is_anomalous(delta, fit.expected, scale, config):
+            slow.append((i, fit.expected, delta, scale))
+    assert [f[0] for f in fast] == [s[0] for s in slow] and len(slow) >= 5
+    assert np.allclose([f[1:] for f in fast], [s[1:] for s in slow], rtol=1e-12, atol=1e-9)

@@ -44,6 +44,31 @@ def test_anomalies_detect_prints_json(tmp_path: Path) -> None:
     assert text.exit_code == 0 and "1001.0" in text.stdout and not text.stdout.startswith("{")
 
 
+def test_anomalies_detect_options_for_a_series_that_is_not_money(tmp_path: Path) -> None:
+    start = date(2026, 1, 1)
+    lines = ["day,count"]
+    for i in range(60):  # counts around 3; a rise to 13 (day 50) and a drop to 0 (day 55)
+        value = {50: 13, 55: 0}.get(i, 3 + (i % 2))
+        lines.append(f"{start + timedelta(days=i)},{value}")
+    csv = tmp_path / "counts.csv"
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    base = ["anomalies", "detect", "--csv", str(csv), "--time-col", "day", "--value-col", "count"]
+
+    def days(*extra: str) -> list[int]:
+        result = runner.invoke(app, [*base, *extra, "--output", "json"])
+        assert result.exit_code == 0, result.output
+        found = json.loads(result.stdout)["items"]
+        return [(date.fromisoformat(f["at"][:10]) - start).days for f in found]
+
+    assert days() == []  # +10 is under the $25 floor
+    assert days("--no-floors") == [50]
+    assert days("--no-floors", "--direction", "both") == [50, 55]
+    assert days("--no-floors", "--direction", "down") == [55]
+    assert days("--no-floors", "--k", "1000") == []
+    bad = runner.invoke(app, [*base, "--direction", "sideways"])
+    assert bad.exit_code == 2 and "sideways" in bad.output
+
+
 def test_anomalies_detect_bad_column_is_one_line(tmp_path: Path) -> None:
     csv = tmp_path / "s.csv"
     csv.write_text("day,v\n2026-01-01,1\n", encoding="utf-8")

@@ -8,7 +8,7 @@ import pytest
 
 from lakecrew.core.finops import MANDATORY_TAGS, ResourceRef, to_cents
 from lakecrew.services.finops.allocation import DIMENSIONS
-from lakecrew.services.finops.sources import load_current_tags
+from lakecrew.testing.finops_sources import load_current_tags
 
 from .simulated import Simulated
 

@@ -191,3 +191,5 @@ def test_catalog_statements_work_read_only(boundary: tuple[LocalSqlEngine, Path]
     assert ("main",) in engine.fetch("SHOW CATALOGS").rows
     with pytest.raises(LakecrewError, match="SHOW FUNCTIONS"):
         engine.fetch("SHOW FUNCTIONS")
+    with pytest.raises(LakecrewError, match="not a SQL statement"):
+        engine.fetch("SELEC")

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from lakecrew.adapters.local.secrets import LocalSecretStore
 from lakecrew.adapters.sources.factory import build_source
 from lakecrew.core.errors import ConfigError
+from lakecrew.core.kafka_spec import KafkaSourceOptions, ProcessingTime
 from lakecrew.faces.cli.main import app
 from lakecrew.services.estate.yamlpos import ConfigProblems
 from lakecrew.services.pipelines.bundle import job_definition, job_key
-from lakecrew.services.pipelines.kafka_spec import KafkaSourceOptions, ProcessingTime
 from lakecrew.services.pipelines.loader import load_pipeline_spec, load_pipeline_text
 from lakecrew.services.policy.loader import load_pack
 from lakecrew.testing.pipelines import make_project

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from lakecrew.core.errors import ConfigError
 from lakecrew.core.registry import Registry, registry_problems
 from lakecrew.core.resources import RESOURCE_TYPES
-from lakecrew.services.policy.actions import ACTIONS
+from lakecrew.services.policy.actions import ACTIONS, Action
+from lakecrew.services.policy.actions.base import action, action_problems
 from lakecrew.services.policy.checks import CHECKS
 
 REGISTRIES: list[Registry[Any]] = [RESOURCE_TYPES, CHECKS, ACTIONS]
@@ -31,6 +32,40 @@ def test_walk_catches_an_undocumented_entry() -> None:
     assert any("destructive flag missing" in p for p in problems)
     with pytest.raises(ValueError, match="destructive"):
         reg.register("x")
+
+
+@pytest.mark.parametrize("entry", list(ACTIONS), ids=lambda e: e.name)
+def test_every_action_owns_all_its_parts(entry: Any) -> None:
+    assert action_problems(entry.obj) == []
+    assert entry.params is entry.obj.params
+
+
+def test_an_action_lacking_a_part_is_refused() -> None:
+    class Half(Action):
+        """Half an action.
+
+        ```yaml
+        action: {name: half}
+        ```
+        """
+
+        name = "half"
+        destructive = False
+        floor = 2
+        kinds = ("clusters",)
+
+        def target(self, res: Any, sit: Any, params: Any) -> None:
+            return None
+
+        def refusal(self, res: Any, workload: Any, target: Any) -> None:
+            return None
+
+    problems = action_problems(Half)
+    assert "Half does not implement `apply`" in problems
+    assert "Half does not implement `satisfied`" in problems
+    with pytest.raises(TypeError, match="apply"):
+        action(Half)
+    assert "half" not in ACTIONS
 
 
 def test_destructive_actions_are_flagged() -> None:

@@ -20,7 +20,9 @@ CODES = Path(__file__).resolve().parents[3] / "docs" / "violation-codes.md"
 
 
 def _codes() -> set[str]:
-    text = CODES.read_text(encoding="utf-8")
+    """The codes the simulator plants: the doc's first section (later sections list rules over
+    sources the simulator does not build, such as the MLflow registry)."""
+    text = CODES.read_text(encoding="utf-8").split("\n## ", 1)[0]
     return set(re.findall(r"^\| ([a-z_]+\.[a-z_]+) \|", text, flags=re.M))
 
 

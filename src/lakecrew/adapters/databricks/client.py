@@ -29,7 +29,6 @@ not JSON or a body cut short is an error naming the API and the page (`PageError
 from __future__ import annotations
 
 import random
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -132,7 +131,7 @@ class RetryingApiClient(ApiClient):
         self, sdk_is_retryable: Callable[[BaseException], str | None]
     ) -> Callable[[BaseException], str | None]:
         def is_retryable(err: BaseException) -> str | None:
-            if isinstance(err, requests.ConnectionError):
+            if isinstance(err, requests.ConnectionError | requests.Timeout):
                 now = self.clock.time()
                 if self._down_since is None:
                     self._down_since = now
@@ -164,9 +163,12 @@ class RetryingApiClient(ApiClient):
                 result = super().do(*args, **kwargs)
                 self._down_since = None
                 return result
-            except (requests.ConnectionError, TimeoutError) as exc:
-                cause = exc if isinstance(exc, requests.ConnectionError) else exc.__cause__
-                if not isinstance(cause, requests.ConnectionError):
+            except (requests.ConnectionError, requests.Timeout, TimeoutError) as exc:
+                down = requests.ConnectionError | requests.Timeout
+                cause = exc if isinstance(exc, down) else exc.__cause__
+                if not isinstance(cause, down) or self._down_since is None:
+                    raise
+                if self.clock.time() - self._down_since < self.options.connect_timeout_seconds:
                     raise
                 self.unreachable = (
                     f"cannot reach {self._cfg.host} ({_network_reason(cause)}); gave up after "
@@ -229,7 +231,8 @@ def _network_reason(exc: BaseException) -> str:
         ("Temporary failure in name resolution", "the host name does not resolve"),
         ("getaddrinfo failed", "the host name does not resolve"),
         ("Connection refused", "connection refused"),
-        ("timed out", "connection timed out"),
+        ("SSL", "TLS handshake failed"),
+        ("timed out", "no answer in time"),
     ):
         if marker in text:
             return reason
@@ -237,27 +240,27 @@ def _network_reason(exc: BaseException) -> str:
 
 
 def check_reachable(host: str, timeout: float) -> None:
-    """Resolve the host and open one TCP connection within `timeout` s, else Unreachable."""
+    """One unauthenticated GET of the host's discovery document within `timeout` s: any HTTP
+    answer (even 404) proves the host answers; DNS failure, refusal or silence → Unreachable.
+    (A TCP connect alone is not enough: proxies accept connections for hosts that never
+    answer.)"""
     parts = urlsplit(host)
-    name = parts.hostname
-    if not name:
+    if not parts.hostname:
         return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    shown = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
     try:
-        with socket.create_connection((name, port), timeout=timeout):
-            return
-    except socket.gaierror:
-        reason = "the host name does not resolve"
-    except TimeoutError:
+        requests.get(
+            f"{shown}/.well-known/databricks-config", timeout=(timeout, timeout),
+            allow_redirects=False,
+        ).close()  # fmt: skip
+        return
+    except requests.Timeout:
         reason = f"no answer within {timeout:g} s"
-    except OSError as exc:
-        refused = isinstance(exc, ConnectionRefusedError)
-        reason = "connection refused" if refused else str(exc.strerror or type(exc).__name__)
-    raise Unreachable(
-        f"cannot reach {parts.scheme}://{name}{f':{parts.port}' if parts.port else ''} "
-        f"({reason or 'network error'})",
-        fix=_UNREACHABLE_FIX,
-    )
+    except requests.ConnectionError as exc:
+        reason = _network_reason(exc)
+    except requests.RequestException as exc:
+        reason = type(exc).__name__
+    raise Unreachable(f"cannot reach {shown} ({reason})", fix=_UNREACHABLE_FIX)
 
 
 def make_config(

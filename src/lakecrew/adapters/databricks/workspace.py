@@ -109,26 +109,29 @@ class DatabricksWorkspace:
             for raw in self._raw_pages("/api/2.1/clusters/list", "clusters", query):
                 cl = ClusterDetails.from_dict(raw)  # validates the shape the SDK knows
                 yield str(cl.cluster_id), raw
-        elif kind is ObjectKind.CLUSTER_POLICY:
-            for p in c.cluster_policies.list():
-                yield str(p.policy_id), p.as_dict()
         elif kind is ObjectKind.JOB:
             query = {"expand_tasks": "true", "limit": min(self.page_size, 100)}
             for raw in self._raw_pages("/api/2.2/jobs/list", "jobs", query):
                 yield self._full_job(raw)
-        elif kind is ObjectKind.WAREHOUSE:
-            for w in c.warehouses.list():
-                yield str(w.id), w.as_dict()
-        elif kind is ObjectKind.INSTANCE_POOL:
-            for pool in c.instance_pools.list():
-                yield str(pool.instance_pool_id), pool.as_dict()
-        elif kind is ObjectKind.SECRET_SCOPE:
-            for s in c.secrets.list_scopes():
-                yield str(s.name), s.as_dict()
-        else:
+        elif kind is ObjectKind.SECRET_ACL:
             for scope in list(c.secrets.list_scopes()):
                 for acl in c.secrets.list_acls(str(scope.name)):
                     yield secret_acl_id(str(scope.name), str(acl.principal)), acl.as_dict()
+        else:
+            yield from self._sdk_listing(kind)
+
+    def _sdk_listing(self, kind: ObjectKind) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """Kinds the SDK lists whole: (id, REST JSON) of each."""
+        c = self.client
+        if kind is ObjectKind.CLUSTER_POLICY:
+            yield from ((str(p.policy_id), p.as_dict()) for p in c.cluster_policies.list())
+        elif kind is ObjectKind.WAREHOUSE:
+            yield from ((str(w.id), w.as_dict()) for w in c.warehouses.list())
+        elif kind is ObjectKind.INSTANCE_POOL:
+            pools = c.instance_pools.list()
+            yield from ((str(p.instance_pool_id), p.as_dict()) for p in pools)
+        elif kind is ObjectKind.SECRET_SCOPE:
+            yield from ((str(s.name), s.as_dict()) for s in c.secrets.list_scopes())
 
     def _full_job(self, raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """One listed job as raw JSON in the 2.1+ shape; one with more than 100 tasks or job

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,12 @@ def stats_properties(schema: pa.Schema, extra: Collection[str] = ()) -> dict[str
     keep = [f.name for f in schema if f.name not in pii]
     if not keep:
         return {NUM_INDEXED: "0"}
-    return {STATS_COLUMNS: ",".join(keep)}
+    return {STATS_COLUMNS: ",".join(_quoted(n) for n in keep)}
+
+
+def _quoted(name: str) -> str:
+    """A column name as the property lists it (backticks around anything but [A-Za-z0-9_])."""
+    return name if re.fullmatch(r"\w+", name, re.ASCII) else "`" + name.replace("`", "``") + "`"
 
 
 def enforce(table: DeltaTable, path: Path, extra: Collection[str] = ()) -> bool:

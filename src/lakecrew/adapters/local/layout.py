@@ -48,9 +48,6 @@ class ProjectLayout:
     def locks_dir(self) -> Path:
         return self.state_dir / "locks"
 
-    def table_dir(self, catalog: str, schema: str, table: str) -> Path:
-        return self.lakehouse_dir / catalog / schema / table
-
     def ensure(self) -> ProjectLayout:
         for d in (self.state_dir, self.lakehouse_dir, self.simulation_dir, self.locks_dir):
             d.mkdir(parents=True, exist_ok=True)

@@ -6,16 +6,34 @@ so they do not appear in TABLE_PRIVILEGES (the Grants port still lists them, mar
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
+from lakecrew.adapters.local.metastore_base import _dt
 from lakecrew.core.errors import NotFound
+from lakecrew.ports.catalog import Grant
 
-if TYPE_CHECKING:
-    from lakecrew.adapters.local.metastore import SqliteMetastore
+
+class SqliteMetastore(Protocol):
+    """What the views read of the metastore (its rows, grants and table names)."""
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]: ...
+
+    def list_grants(
+        self,
+        securable_name: str | None = None,
+        *,
+        principal: str | None = None,
+        include_expired: bool = True,
+    ) -> list[Grant]: ...
+
+    def table_names(self, catalog: str | None = None, schema: str | None = None) -> list[str]: ...
+
+    def absolute_location(self, stored: str | None) -> str | None: ...
+
 
 S = pa.string()
 TS = pa.timestamp("us", tz="UTC")
@@ -60,14 +78,10 @@ def _cat_filter(catalog: str | None, col: str = "catalog_name") -> tuple[str, tu
     return (f" WHERE {col} = ?", (catalog,)) if catalog else ("", ())
 
 
-def _ts(v: str | None) -> datetime | None:
-    return datetime.fromisoformat(v) if v else None
-
-
 def _catalogs(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
     w, p = _cat_filter(catalog, "name")
     rows = ms.rows(f"SELECT name, owner, comment, created_at FROM catalogs{w} ORDER BY 1", p)
-    return [(r[0], r[1], r[2], _ts(r[3])) for r in rows]
+    return [(r[0], r[1], r[2], _dt(r[3])) for r in rows]
 
 
 def _schemata(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
@@ -75,7 +89,7 @@ def _schemata(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]
     rows = ms.rows(
         f"SELECT catalog_name, name, owner, comment, created_at FROM schemas{w} ORDER BY 1, 2", p
     )
-    return [(*tuple(r)[:4], _ts(r[4])) for r in rows]
+    return [(*tuple(r)[:4], _dt(r[4])) for r in rows]
 
 
 def _tables(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
@@ -84,8 +98,8 @@ def _tables(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
     return [
         (r["catalog_name"], r["schema_name"], r["name"], r["table_type"],
          "NO" if r["catalog_name"] == "system" or r["table_type"] == "VIEW" else "YES",
-         "PRESERVE", r["owner"], r["comment"], _ts(r["created_at"]), r["owner"],
-         _ts(r["updated_at"]), r["owner"], r["data_source_format"], None,
+         "PRESERVE", r["owner"], r["comment"], _dt(r["created_at"]), r["owner"],
+         _dt(r["updated_at"]), r["owner"], r["data_source_format"], None,
          ms.absolute_location(r["storage_location"]))
         for r in rows
     ]  # fmt: skip

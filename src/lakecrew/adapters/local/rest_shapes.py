@@ -95,20 +95,22 @@ def _type_name(value: object) -> str:
     )
 
 
+def _check_enum(value: Any, tp: type[enum.Enum], path: str, out: list[ShapeIssue]) -> None:
+    if not isinstance(value, str):
+        out.append(ShapeIssue(path, f"expected an enum string, got {_type_name(value)}", "error"))
+    elif value not in {m.value for m in tp}:
+        out.append(
+            ShapeIssue(path, f"enum value unknown to {tp.__name__} (SDK reads null)", "note")
+        )
+
+
 def _check(value: Any, tp: Any, path: str, out: list[ShapeIssue]) -> None:
     tp = _unwrap_optional(tp)
     if value is None or tp is Any:
         return
     origin = typing.get_origin(tp)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        if not isinstance(value, str):
-            out.append(
-                ShapeIssue(path, f"expected an enum string, got {_type_name(value)}", "error")
-            )
-        elif value not in {m.value for m in tp}:
-            out.append(
-                ShapeIssue(path, f"enum value unknown to {tp.__name__} (SDK reads null)", "note")
-            )
+        _check_enum(value, tp, path, out)
     elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
         _check_object(value, tp, path, out)
     elif origin is list:

@@ -68,12 +68,12 @@ def _int_digits(t: pa.DataType) -> int:
     return {1: 3, 2: 5, 4: 10, 8: 19}[t.bit_width // 8]
 
 
-def _why_not(src: pa.DataType, dst: pa.DataType) -> str | None:
-    """None if `src` values fit `dst` without loss; else a short reason."""
-    if src == dst or pt.is_null(src):
-        return None
-    if _is_text(src) and _is_text(dst):
-        return None
+def _is_number(t: pa.DataType) -> bool:
+    return bool(pt.is_integer(t) or pt.is_floating(t) or pt.is_decimal(t))
+
+
+def _why_not_number(src: pa.DataType, dst: pa.DataType) -> str | None:
+    """None if numbers of `src` fit `dst` without loss; else a short reason."""
     if pt.is_integer(src) and pt.is_integer(dst):
         if pt.is_signed_integer(src) == pt.is_signed_integer(dst):
             order = _INT_ORDER if pt.is_signed_integer(src) else _UINT_ORDER
@@ -93,7 +93,18 @@ def _why_not(src: pa.DataType, dst: pa.DataType) -> str | None:
         return None if ok else "decimal would be rounded or overflow"
     if pt.is_floating(src) and (pt.is_integer(dst) or pt.is_decimal(dst)):
         return "float would be truncated/rounded (e.g. 9.7 → 9)"
-    if _is_text(src) and (pt.is_integer(dst) or pt.is_floating(dst) or pt.is_decimal(dst)):
+    return f"{type_text(src)} cannot be stored as {type_text(dst)}"
+
+
+def _why_not(src: pa.DataType, dst: pa.DataType) -> str | None:
+    """None if `src` values fit `dst` without loss; else a short reason."""
+    if src == dst or pt.is_null(src):
+        return None
+    if _is_text(src) and _is_text(dst):
+        return None
+    if _is_number(src) and _is_number(dst):
+        return _why_not_number(src, dst)
+    if _is_text(src) and _is_number(dst):
         return "text into a number column"
     if pt.is_timestamp(src) and pt.is_timestamp(dst):
         if bool(src.tz) != bool(dst.tz):

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from lakecrew.core.errors import NotFound, PermissionDenied
+from lakecrew.core.files import write_atomic
 from lakecrew.ports.secrets import check_secret_name
 
 ENV_PREFIX = "LAKECREW_SECRET_"
@@ -70,20 +70,12 @@ class LocalSecretStore:
         raise NotFound(
             f"secret {scope}/{key} is not set",
             where=f"searched ${var} and {path}",
-            fix=f"export {var}=... or run `lakecrew secrets put {scope} {key}`",
+            fix=f"export {var}=..., or write the value to {self._file(scope, key)} (mode 0600)",
         )
 
     def put(self, scope: str, key: str, value: SecretStr) -> Path:
         """Write the secret to its file with mode 0600, atomically; returns the path."""
         path = self._file(scope, key)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(value.get_secret_value())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, value.get_secret_value(), mode=0o600)
         return path

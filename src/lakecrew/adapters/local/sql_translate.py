@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -64,13 +65,48 @@ def reg_name(full_name: str, version: int | None = None) -> str:
     return base if version is None else f"{base}__v{version}"
 
 
+_PLAIN = {
+    "Invalid expression / Unexpected token": "unexpected token",
+    "Expecting )": "a closing parenthesis is missing",
+    "Expecting (": "an opening parenthesis is expected",
+}
+
+
+def syntax_error(sql: str, exc: Exception) -> UsageError:
+    """A parse error in words: line, column, the offending token and what was wrong, e.g.
+    ``SQL syntax error at line 1, column 10 near '*': an expression is missing after '*'``."""
+    details = getattr(exc, "errors", None) or [{}]
+    first = details[0]
+    line, col = first.get("line"), first.get("col")
+    token = (first.get("highlight") or "").strip()
+    text = str(first.get("description") or str(exc).splitlines()[0])
+    missing = re.search(r"Required keyword: '(\w+)' missing for .*?\.(\w+)'>", text)
+    if missing:
+        word = missing.group(1)
+        what = f"{'an' if word[0] in 'aeiou' else 'a'} {word} is missing"
+        what += f" before {token!r}" if token else ""
+    else:
+        text = re.sub(r"<Token token_type: TokenType\.SENTINEL[^>]*>", "the end of the query", text)
+        text = re.sub(r"<Token token_type: [^,]*, text: ([^,]*),[^>]*>", r"'\1'", text)
+        what = _PLAIN.get(text.split(".", maxsplit=1)[0].strip(), text[:200])
+    if line is None:
+        return UsageError(f"SQL syntax error: {what}", where="sql", fix="correct the query")
+    near = f" near {token!r}" if token else ""
+    lines = sql.splitlines() or [sql]
+    context = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    return UsageError(
+        f"SQL syntax error at line {line}, column {col}{near}: {what}",
+        where="sql",
+        fix=f"correct the query near {context[:60]!r}" if context else "correct the query",
+    )
+
+
 def parse(sql: str, default_catalog: str | None = None) -> Parsed:
     """Parse one Databricks statement and rewrite its table names (UsageError when invalid)."""
     try:
         trees = [t for t in sqlglot.parse(sql, read="databricks") if t is not None]
     except SqlglotError as exc:
-        first = str(exc).splitlines()[0][:300]
-        raise UsageError(f"SQL does not parse: {first}", where="sql", fix="fix the syntax") from exc
+        raise syntax_error(sql, exc) from exc
     if len(trees) != 1:
         raise UsageError(
             f"expected one SQL statement, got {len(trees)}",
@@ -78,6 +114,12 @@ def parse(sql: str, default_catalog: str | None = None) -> Parsed:
             fix="run statements one at a time",
         )
     tree = trees[0]
+    if isinstance(tree, exp.Column | exp.Identifier | exp.Literal | exp.Alias | exp.Func):
+        raise UsageError(
+            f"not a SQL statement: {sql.strip()[:60]!r}",
+            where="sql",
+            fix="start with SELECT, WITH, DESCRIBE or SHOW",
+        )
     if isinstance(tree, exp.Describe | exp.Command):
         return Parsed(tree, ())  # answered from the metastore (sql_catalog.py) or refused
     refs = _rewrite_tables(tree, default_catalog)
@@ -209,8 +251,7 @@ def parse_query(sql: str) -> exp.Expr:
     try:
         trees = [t for t in sqlglot.parse(sql, read="databricks") if t is not None]
     except SqlglotError as exc:
-        first = str(exc).splitlines()[0][:300]
-        raise UsageError(f"SQL does not parse: {first}", where="sql", fix="fix the syntax") from exc
+        raise syntax_error(sql, exc) from exc
     if len(trees) != 1 or not isinstance(trees[0], exp.Query):
         raise UsageError("expected one query (SELECT)", where="sql", fix="give one SELECT")
     return trees[0]

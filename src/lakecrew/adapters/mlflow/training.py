@@ -48,7 +48,7 @@ def ensure_experiment(tracking_uri: str, name: str, artifact_dir: Path) -> str:
     return str(mlflow.create_experiment(name, artifact_location=artifact_dir.resolve().as_uri()))
 
 
-def train_and_register(
+def train_and_register(  # noqa: PLR0913 - keyword-only: one training run's description
     tracking_uri: str,
     *,
     experiment: str,

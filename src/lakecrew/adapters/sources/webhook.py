@@ -31,8 +31,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakecrew.adapters.sources.checkpoint import batch_id, with_metadata, write_atomic
+from lakecrew.adapters.sources.checkpoint import batch_id, with_metadata
 from lakecrew.core.errors import DataError, UsageError
+from lakecrew.core.files import write_atomic
 from lakecrew.ports.source import Batch, CheckpointToken
 
 MAX_BODY = 10 * 1024 * 1024

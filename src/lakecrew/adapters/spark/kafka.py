@@ -57,11 +57,11 @@ from lakecrew.adapters.spark.kafka_options import (
     redact,
 )
 from lakecrew.core.errors import ConfigError, DataError, LakecrewError
+from lakecrew.core.kafka_spec import KafkaSourceOptions, ProcessingTime
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.secrets import SecretStore
 from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI, Batch, CheckpointToken
 from lakecrew.ports.tables import TableStore
-from lakecrew.services.pipelines.kafka_spec import KafkaSourceOptions, ProcessingTime
 
 INGESTED_AT = "_ingested_at"
 TS = pa.timestamp("us", tz="UTC")

@@ -15,8 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from lakecrew.core.kafka_spec import KafkaSourceOptions
 from lakecrew.ports.secrets import SecretStore
-from lakecrew.services.pipelines.kafka_spec import KafkaSourceOptions
 
 JAAS = "kafka.sasl.jaas.config"
 MASK = "**********"

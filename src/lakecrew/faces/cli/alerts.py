@@ -13,6 +13,8 @@ notices; the outbox keeps every message for the next attempt.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -33,11 +35,13 @@ outbox_app = typer.Typer(
 notify_app = typer.Typer(help="Notification routes.", no_args_is_help=True)
 
 
-def _alerts(project: Any, now: str | None = None) -> tuple[Any, Any]:
+@contextmanager
+def _alerts(project: Any, now: str | None = None) -> Iterator[tuple[Any, Any]]:
+    """The project's Context and alert pipeline; the Context is closed on leaving."""
     from lakecrew.wiring.notify import require_alerts
 
-    lc = _context(project, writable=True, now=now)
-    return lc, require_alerts(lc)
+    with _context(project, writable=True, now=now) as lc:
+        yield lc, require_alerts(lc)
 
 
 def _summary(store: Any) -> dict[str, Any]:
@@ -98,8 +102,8 @@ def outbox(
     if ctx.invoked_subcommand is not None:
         return
     state = state_of(ctx, project=project, output=output, debug=debug)
-    _, alerts = _alerts(state.project)
-    emit(state, Result("outbox", [_summary(alerts.store)]), _render_summary)
+    with _alerts(state.project) as (_, alerts):
+        emit(state, Result("outbox", [_summary(alerts.store)]), _render_summary)
 
 
 def _drain_result(state: Any, report: Any, extra: dict[str, Any]) -> None:
@@ -138,8 +142,8 @@ def deliver(
 ) -> None:
     """Queue due digests and escalations, then send every message that is due."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc, alerts = _alerts(state.project, now)
-    _drain_result(state, alerts.tick(lc.clock.now()), {})
+    with _alerts(state.project, now) as (lc, alerts):
+        _drain_result(state, alerts.tick(lc.clock.now()), {})
 
 
 @outbox_app.command(
@@ -156,21 +160,21 @@ def retry(
 ) -> None:
     """Put dead letters back in the queue (attempts reset); `deliver` sends them."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc, alerts = _alerts(state.project)
-    dead = alerts.store.messages("dead")
-    wanted = set(message_id or [])
-    unknown = wanted - {m.message_id for m in dead}
-    if unknown:
-        raise NotFound(f"no dead letter {sorted(unknown)[0]!r}", fix="see `lakecrew outbox`")
-    now = lc.clock.now()
-    back = [m for m in dead if not wanted or m.message_id in wanted]
-    for m in back:
-        alerts.store.update(replace(m, status="pending", attempts=0, next_attempt_at=now))
-    emit(
-        state,
-        Result("outbox_retry", [{"requeued": [m.message_id for m in back]}]),
-        lambda o, r: o.line(f"requeued {len(r.items[0]['requeued'])} message(s)"),
-    )
+    with _alerts(state.project) as (lc, alerts):
+        dead = alerts.store.messages("dead")
+        wanted = set(message_id or [])
+        unknown = wanted - {m.message_id for m in dead}
+        if unknown:
+            raise NotFound(f"no dead letter {sorted(unknown)[0]!r}", fix="see `lakecrew outbox`")
+        now = lc.clock.now()
+        back = [m for m in dead if not wanted or m.message_id in wanted]
+        for m in back:
+            alerts.store.update(replace(m, status="pending", attempts=0, next_attempt_at=now))
+        emit(
+            state,
+            Result("outbox_retry", [{"requeued": [m.message_id for m in back]}]),
+            lambda o, r: o.line(f"requeued {len(r.items[0]['requeued'])} message(s)"),
+        )
 
 
 @notify_app.command(
@@ -189,9 +193,9 @@ def notify_test(
 ) -> None:
     """Send a labelled test message to every channel (and escalation channel) of ROUTE."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc, alerts = _alerts(state.project)
-    channels, report = alerts.test(route, lc.clock.now())
-    _drain_result(state, report, {"route": route, "channels": channels})
+    with _alerts(state.project) as (lc, alerts):
+        channels, report = alerts.test(route, lc.clock.now())
+        _drain_result(state, report, {"route": route, "channels": channels})
 
 
 def ack(
@@ -205,20 +209,20 @@ def ack(
 ) -> None:
     """Acknowledge a finding: its escalation stops (SOP 1.8.4)."""
     state = state_of(ctx, project=project, output=output, debug=debug)
-    lc, alerts = _alerts(state.project)
-    rows = [r for r in lc.ledger.findings(None) if r.fingerprint.startswith(fingerprint)]
-    fps = sorted({r.fingerprint for r in rows})
-    if len(fps) != 1:
-        raise NotFound(
-            f"{len(fps)} findings match {fingerprint!r}",
-            fix="give the full fingerprint (see `lakecrew findings --output json`)",
+    with _alerts(state.project) as (lc, alerts):
+        rows = [r for r in lc.ledger.findings(None) if r.fingerprint.startswith(fingerprint)]
+        fps = sorted({r.fingerprint for r in rows})
+        if len(fps) != 1:
+            raise NotFound(
+                f"{len(fps)} findings match {fingerprint!r}",
+                fix="give the full fingerprint (see `lakecrew findings --output json`)",
+            )
+        done = alerts.ack(fps[0], by, lc.clock.now(), note)
+        emit(
+            state,
+            Result("ack", [{"fingerprint": done.fingerprint, "by": done.by, "at": done.at}]),
+            lambda o, r: o.line(f"acknowledged {r.items[0]['fingerprint']} by {r.items[0]['by']}"),
         )
-    done = alerts.ack(fps[0], by, lc.clock.now(), note)
-    emit(
-        state,
-        Result("ack", [{"fingerprint": done.fingerprint, "by": done.by, "at": done.at}]),
-        lambda o, r: o.line(f"acknowledged {r.items[0]['fingerprint']} by {r.items[0]['by']}"),
-    )
 
 
 def register(app: typer.Typer) -> None:

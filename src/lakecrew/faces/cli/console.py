@@ -12,15 +12,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
-from decimal import Decimal
-from enum import Enum, StrEnum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +28,7 @@ if TYPE_CHECKING:
 
 from lakecrew.core.errors import LakecrewError
 from lakecrew.core.redact import redact_text
+from lakecrew.faces.cli.jsonable import to_jsonable
 from lakecrew.faces.cli.render import Col, Out, cell
 
 
@@ -59,38 +57,6 @@ def stdout_console() -> Console:
 
 def stderr_console() -> Console:
     return Console(stderr=True, soft_wrap=True, highlight=False)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON types: Decimal → string (exact), date/datetime → ISO 8601 (datetimes in UTC),
-    Path → str, enums → value, dataclasses/pydantic models → dicts, secrets → masked."""
-    if "pydantic" in sys.modules:  # only then can a value be a pydantic object (fast start-up)
-        from pydantic import BaseModel, SecretStr
-
-        if isinstance(value, SecretStr):
-            return "**********"
-        if isinstance(value, BaseModel):
-            return to_jsonable(value.model_dump(mode="python"))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable(dataclasses.asdict(value))
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [to_jsonable(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return value.isoformat() if value.tzinfo is None else value.astimezone(UTC).isoformat()
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "0x" + bytes(value).hex()
-    return value
 
 
 def dumps(value: Any) -> str:

@@ -223,7 +223,7 @@ def write_report_files(data: dict[str, Any], out: Path, *, force: bool = False) 
     """report.json, report.md (embedding the charts), <table>.csv, <table>.parquet and the PNG
     charts under `out` (all rendered first, then written atomically; existing files only with
     `force`); the paths."""
-    from lakecrew.services.finops.charts import CHARTS
+    from lakecrew.adapters.local.charts import CHARTS
 
     files: dict[str, bytes] = {name: render(data) for name, render in CHARTS.items()}
     files["report.json"] = (dumps(data) + "\n").encode()
@@ -354,15 +354,45 @@ def detect_cmd(
     time_col: Annotated[str, typer.Option("--time-col", help="Column with dates/times")],
     value_col: Annotated[str, typer.Option("--value-col", help="Column with the values")],
     group_col: Annotated[str | None, typer.Option("--group-col", help="Series key column")] = None,
+    sensitivity: Annotated[
+        float | None,
+        typer.Option("--k", min=0.1, help="Robust z-score a point must exceed (default 4)."),
+    ] = None,
+    direction: Annotated[
+        str | None, typer.Option(help="up (default), down or both: which side is anomalous.")
+    ] = None,
+    period: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Seasonality period in points (daily default 7, irregular 0 = none)."
+        ),
+    ] = None,
+    no_floors: Annotated[
+        bool,
+        typer.Option(
+            "--no-floors",
+            help="Drop the dollar floors ($25 and +100 %) for series that are not money.",
+        ),
+    ] = False,
     output: OutputOpt = None,
     wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """The anomalous points of a CSV time series (a table, or JSON with --output json)."""
+    """The anomalous points of a CSV time series (a table, or JSON with --output json).
+
+    Defaults suit daily cost in dollars (weekly seasonality, floors of $25 and +100 %); for
+    counts, durations or rates pass --no-floors, and tune --k, --direction and --period.
+    """
     from lakecrew.services.finops.csv_series import detect_csv
 
     state = state_of(ctx, output=output, debug=debug, wide=wide)
-    found = detect_csv(csv_file, time_col, value_col, group_col)
+    if direction not in (None, "up", "down", "both"):
+        raise UsageError(f"unknown direction {direction!r}", where="--direction",
+                         fix="up, down or both")  # fmt: skip
+    tuning: dict[str, Any] = {"k": sensitivity, "direction": direction, "period": period}
+    if no_floors:
+        tuning.update(abs_floor=0.0, pct_floor=0.0)
+    found = detect_csv(csv_file, time_col, value_col, group_col, tuning=tuning)
     emit(state, Result("anomalies", found, {"count": len(found)}), _render_anomalies)
 
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from lakecrew.core.errors import UsageError
-from lakecrew.faces.cli.console import Result, emit, progress, to_jsonable
+from lakecrew.faces.cli.console import Result, emit, progress
+from lakecrew.faces.cli.jsonable import to_jsonable
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, WideOpt, epilog, state_of
 from lakecrew.faces.cli.render import Col, Out
 

@@ -83,6 +83,7 @@ def state_of(
         state.output = output
     if debug:
         state.debug = True
+        os.environ.setdefault("LAKECREW_SPARK_LOG_LEVEL", "WARN")  # Spark's log back on
     if wide:
         state.wide = True
     return state

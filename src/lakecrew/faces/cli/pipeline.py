@@ -95,8 +95,13 @@ def validate(
 
     with Context.open(state.project) as lc:
         loaded = pw.load(lc, name, _env(env))
-    pw.check_engine(loaded, str(engine))
-    item = {"pipeline": loaded.spec.name, "env": loaded.env, "valid": True}
+        pw.check_engine(loaded, str(engine))
+        unbound = pw.check_gold(lc, loaded, str(engine))
+    item: dict[str, object] = {"pipeline": loaded.spec.name, "env": loaded.env, "valid": True}
+    if unbound:
+        item["not_bound"] = ", ".join(
+            f"{t} (reads a table no run has written yet)" for t in unbound
+        )
     emit(state, Result("pipeline_validate", [item]), render_items)
 
 

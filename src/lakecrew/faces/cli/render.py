@@ -54,7 +54,7 @@ def cell(value: Any) -> str:
     if isinstance(value, Mapping | list | tuple | set | frozenset) or dataclasses.is_dataclass(
         value
     ):
-        from lakecrew.faces.cli.console import to_jsonable
+        from lakecrew.faces.cli.jsonable import to_jsonable
 
         return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(", ", ": "))
     return str(value)

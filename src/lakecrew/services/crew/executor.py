@@ -1,5 +1,8 @@
 """Executor: applies a Plan through the Workspace port, crash-safely, and can roll back.
 
+What each action checks, calls, recognises as done and restores is its own class's business
+(services/policy/actions); the Executor owns the ledger protocol around the call.
+
 For every action: re-read the object → re-check safety on the live state → record an `intent`
 row holding the before-state (one durable ledger commit) → call the workspace → record `applied`
 with the after-state. A kill -9 at any point leaves either no row (nothing happened), an intent
@@ -23,16 +26,10 @@ from lakecrew.core.redact import Unrecoverable, redact, restore_redacted
 from lakecrew.core.resources import Resource
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.ledger import ActionRow, LedgerStore
-from lakecrew.ports.workspace import Change, ObjectKind, Workspace
-from lakecrew.services.crew.pause import is_paused
-from lakecrew.services.crew.plan import (
-    Plan,
-    PlannedAction,
-    canonical,
-    current_tags,
-    safety_refusal,
-)
+from lakecrew.ports.workspace import ObjectKind, Workspace
+from lakecrew.services.crew.plan import Plan, PlannedAction, canonical, workload
 from lakecrew.services.crew.snapshot import Snapshot
+from lakecrew.services.policy.actions import plugin
 
 
 @dataclass(frozen=True)
@@ -46,31 +43,7 @@ class ApplyReport:
 
 def satisfies(action: str, kind: str, target: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
     """True when `data` (an object's REST JSON) is already in the action's target state."""
-    if action == "add_tags":
-        have = current_tags(kind, data)
-        return all(have.get(k) == v for k, v in target["tags"].items())
-    if action == "terminate":
-        return data.get("state") in ("TERMINATED", "TERMINATING")
-    if action == "update_job_settings":
-        settings = data.get("settings") or {}
-        new = target["new_settings"]
-        tasks = {t.get("task_key"): t for t in settings.get("tasks") or []}
-        tasks_ok = all(tasks.get(t["task_key"]) == t for t in new.get("tasks", []))
-        notes_ok = (
-            "email_notifications" not in new
-            or settings.get("email_notifications") == new["email_notifications"]
-        )
-        return tasks_ok and notes_ok
-    if action == "resize":
-        lo, hi = target["autoscale"]
-        return data.get("autoscale") == {"min_workers": lo, "max_workers": hi}
-    if action == "set_autotermination":
-        return bool(data.get("autotermination_minutes") == target["autotermination_minutes"])
-    if action == "set_autostop":
-        return bool(data.get("auto_stop_mins") == target["auto_stop_mins"])
-    if action == "pause_job":
-        return is_paused(data)
-    return False
+    return plugin(action).satisfied(kind, target, data)
 
 
 def exact(state: Mapping[str, Any]) -> str:
@@ -94,32 +67,6 @@ def _unredacted(row: ActionRow, before: Any, live: Mapping[str, Any] | None) -> 
             where=f"action {row.action_id} ({row.action} on {row.kind} {row.resource_id})",
             fix="restore that field by hand (secret values are never stored in the ledger)",
         ) from None
-
-
-def call(
-    ws: Workspace, action: str, kind: str, object_id: str, target: Mapping[str, Any]
-) -> Change:
-    """Perform one action through the Workspace port."""
-    if action == "add_tags":
-        return ws.set_tags(ObjectKind(kind), object_id, dict(target["tags"]), merge=True)
-    if action == "terminate":
-        return ws.terminate(object_id)
-    if action == "update_job_settings":
-        return ws.update_job(object_id, dict(target["new_settings"]))
-    if action == "resize":
-        lo, hi = target["autoscale"]
-        return ws.resize(object_id, autoscale=(int(lo), int(hi)))
-    if action == "set_autotermination":
-        return ws.set_autotermination(object_id, int(target["autotermination_minutes"]))
-    if action == "set_autostop":
-        return ws.set_warehouse_autostop(object_id, int(target["auto_stop_mins"]))
-    if action == "pause_job":
-        return ws.update_job(object_id, {"schedule": dict(target["schedule"])})
-    raise SafetyRefusal(
-        f"action {action!r} cannot be applied",
-        where=f"{kind} {object_id}",
-        fix="it is notify-only in this version",
-    )
 
 
 class Executor:
@@ -172,8 +119,9 @@ class Executor:
             self.ledger.record_action(row)
             return row
         res = Resource(pa.kind, pa.resource_id, scope, live)
-        unsafe = safety_refusal(pa.action, res, snap, pa.target)
-        if unsafe is None and satisfies(pa.action, pa.kind, pa.target, live):
+        act = plugin(pa.action)
+        unsafe = act.refusal(res, workload(snap), pa.target)
+        if unsafe is None and act.satisfied(pa.kind, pa.target, live):
             unsafe = "already in the target state"
         if unsafe is not None:
             row = pa.row(sweep_id, scope, now, status="skipped", reason=unsafe)
@@ -192,7 +140,8 @@ class Executor:
 
     def _complete(self, intent: ActionRow, target: Mapping[str, Any]) -> ActionRow:
         try:
-            change = call(self.ws, intent.action, intent.kind, intent.resource_id, target)
+            act = plugin(intent.action)
+            change = act.apply(self.ws, intent.kind, intent.resource_id, target)
         except LakecrewError as exc:
             row = replace(
                 intent,
@@ -311,7 +260,7 @@ class Executor:
         return self._restore(pending, before)
 
     def _restore(self, row: ActionRow, before: Mapping[str, Any]) -> ActionRow:
-        self.ws.restore(ObjectKind(row.kind), row.resource_id, before)
+        plugin(row.action).rollback(self.ws, row.kind, row.resource_id, before)
         done = replace(
             row,
             status="rolled_back",

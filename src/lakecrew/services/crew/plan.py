@@ -2,9 +2,12 @@
 blast radius allow, and exactly what each one will change (its target state).
 
 Phase gates (SOP 3.3). An action runs only when the phase is at least the rule's `min_phase` AND
-the action type's floor below, so a pack cannot lower an action beneath its SOP phase:
+the action class's `floor` (services/policy/actions), so a pack cannot lower an action beneath
+its SOP phase:
   1 detect & notify: nothing       2 add_tags, terminate (idle clusters)
   3 update_job_settings            4 resize, set_autotermination, set_autostop, pause_job
+What an action targets, refuses and acts on is its own class's business; this module only
+decides.
 Actions named in CrewSettings.approvals_required_for (default: pause_job) wait as
 `awaiting_approval` until `lakecrew approve ACTION_ID --approver NAME` marks them `approved`.
 Action ids are idempotent: sha256 of (fingerprint, action type, target state).
@@ -23,25 +26,11 @@ from typing import Any, Literal
 from lakecrew.core.pack import Pack
 from lakecrew.core.resources import Resource
 from lakecrew.ports.ledger import ActionRow
-from lakecrew.services.crew.pause import job_ids, pause_refusal, pause_target
 from lakecrew.services.crew.policy_step import TrackedFinding
 from lakecrew.services.crew.snapshot import Snapshot
+from lakecrew.services.policy.actions import ACTIONS, Action, Situation, Workload, plugin
+from lakecrew.services.policy.actions.set_autotermination import RESTARTS
 
-ACTION_FLOOR: Mapping[str, int] = {
-    "add_tags": 2,
-    "terminate": 2,
-    "update_job_settings": 3,
-    "resize": 4,
-    "set_autotermination": 4,
-    "set_autostop": 4,
-    "pause_job": 4,
-}
-KIND_OF: Mapping[str, str] = {
-    "clusters": "clusters",
-    "jobs": "jobs",
-    "warehouses": "warehouses",
-    "instance_pools": "instance_pools",
-}
 Lookup = Callable[[str, str], Resource | None]
 PlanStatus = Literal["planned", "pending", "skipped", "awaiting_approval"]
 
@@ -135,157 +124,42 @@ def action_id(fingerprint: str, action: str, target: Mapping[str, Any]) -> str:
     return hashlib.sha256(raw).hexdigest()[:24]
 
 
-# ---- targets -------------------------------------------------------------------------------
+# ---- what an action sees -----------------------------------------------------------------
 
 
-def current_tags(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    if kind == "jobs":
-        return dict((data.get("settings") or {}).get("tags") or {})
-    if kind == "warehouses":
-        pairs = (data.get("tags") or {}).get("custom_tags") or []
-        return {str(p.get("key")): p.get("value") for p in pairs if isinstance(p, Mapping)}
-    return dict(data.get("custom_tags") or {})
+def workload(snap: Snapshot) -> Workload:
+    """The workspace facts an action's safety refusal checks."""
+    return Workload(snap.info.environment, snap.busy_clusters)
 
 
-def _tag_target(
-    res: Resource, tf: TrackedFinding, snap: Snapshot, pack: Pack, params: Mapping[str, Any]
-) -> dict[str, Any] | None:
-    have = current_tags(res.resource_type, res.data)
-    env = pack.environments.get(snap.info.environment)
-    values = {**snap.info.mandatory_tags(), "owner": tf.owner}
-    if env is not None:
-        values["environment"] = env.tag_values[0]
-    add = {k: str(v) for k, v in (params.get("tags") or {}).items() if not have.get(k)}
-    if params.get("from_inventory", True):
-        add.update(
-            {
-                k: values[k]
-                for k in pack.required_tags
-                if k in values and not str(have.get(k) or "").strip()
-            }
-        )
-    return {"tags": add} if add else None
-
-
-def _job_target(
-    res: Resource, tf: TrackedFinding, params: Mapping[str, Any]
-) -> dict[str, Any] | None:
-    settings = res.data.get("settings") or {}
-    new: dict[str, Any] = {}
-    rule = tf.finding.rule_id
-    if "notification" not in rule:
-        tasks = [
-            {
-                **t,
-                "max_retries": params.get("default_max_retries", 2),
-                "min_retry_interval_millis": params.get("min_retry_interval_millis", 60_000),
-            }
-            for t in settings.get("tasks") or []
-            if isinstance(t, Mapping) and not t.get("max_retries")
-        ]
-        if tasks:
-            new["tasks"] = tasks
-    if "retries" not in rule and params.get("on_failure_from_owner", True):
-        notes = dict(settings.get("email_notifications") or {})
-        if not notes.get("on_failure"):
-            notes["on_failure"] = [tf.owner]
-            new["email_notifications"] = notes
-    return {"new_settings": new} if new else None
-
-
-def _resize_target(
-    res: Resource, snap: Snapshot, pack: Pack, params: Mapping[str, Any]
-) -> dict[str, Any] | None:
-    env = pack.environments.get(snap.info.environment)
-    if env is None:
-        return None
-    lo, hi = env.autoscale.min_workers, env.autoscale.max_workers
-    if params.get("to") == "size_limit":
-        cap = pack.size_of(snap.info.environment).max_workers
-        hi = min(hi, cap) if cap is not None else hi
-    return {"autoscale": [min(lo, hi), hi]}
-
-
-def target_for(
-    action: str,
-    res: Resource,
+def situation(
     tf: TrackedFinding,
     snap: Snapshot,
-    *,
     pack: Pack,
-    params: Mapping[str, Any],
-) -> dict[str, Any] | None:
-    """The state an action will set, or None when there is nothing it can change."""
-    if action == "add_tags":
-        return _tag_target(res, tf, snap, pack, params)
-    if action == "terminate":
-        return {"state": "TERMINATED"}
-    if action == "update_job_settings":
-        return _job_target(res, tf, params)
-    if action == "resize":
-        return _resize_target(res, snap, pack, params)
-    if action == "set_autotermination":
-        return {
-            "autotermination_minutes": params.get("minutes") or pack.auto_termination.max_minutes
-        }
-    if action == "set_autostop":
-        return {"auto_stop_mins": params.get("minutes") or pack.warehouses.max_auto_stop_minutes}
-    return None
-
-
-def safety_refusal(
-    action: str, res: Resource, snap: Snapshot, target: Mapping[str, Any] | None = None
-) -> str | None:
-    """Why acting would disrupt a running workload (or cannot be done safely), else None."""
-    data = res.data
-    running = data.get("state") == "RUNNING"
-    if action == "terminate":
-        if res.resource_id in snap.busy_clusters:
-            return "cluster is running a job; never terminated while a workload runs"
-        if data.get("cluster_source") in ("JOB", "PIPELINE", "PIPELINE_MAINTENANCE"):
-            return "job/pipeline cluster; it ends with its run"
-        if not running:
-            return f"cluster is {data.get('state')}, not RUNNING"
-    if action == "set_autotermination" and running:
-        return f"{RESTARTS}; applied once the cluster is terminated"
-    if action == "resize" and not running:
-        return "resize needs a RUNNING cluster; the owner must edit the terminated cluster"
-    if action == "pause_job":
-        return pause_refusal(res, snap.info.environment, (target or {}).get("criticality") or {})
-    return None
-
-
-def _subjects(
-    tf: TrackedFinding,
-    res: Resource,
-    snap: Snapshot,
     by_key: Mapping[tuple[str, str], Resource],
-    *,
-    pack: Pack,
-    params: Mapping[str, Any],
     lookup: Lookup | None = None,
-) -> list[tuple[str, Resource, dict[str, Any]]]:
-    """(kind, resource acted on, target) of a finding's action; pause_job acts on jobs (read
-    through `lookup` when the snapshot kept only resources with findings)."""
-    action = tf.finding.action or ""
-    if action == "pause_job":
-        out = []
-        for jid in job_ids(res):
-            job = by_key.get(("jobs", jid)) or (lookup("jobs", jid) if lookup else None)
-            target = pause_target(job, params) if job is not None else None
-            if job is not None and target is not None:
-                out.append(("jobs", job, target))
-        return out
-    kind = KIND_OF.get(res.resource_type)
-    target = target_for(action, res, tf, snap, pack=pack, params=params)
-    return [] if kind is None or target is None else [(kind, res, target)]
+) -> Situation:
+    """What an action sees when it plans a finding; `related` reads the snapshot, then `lookup`
+    (the snapshot keeps only resources with findings)."""
+
+    def related(kind: str, object_id: str) -> Resource | None:
+        return by_key.get((kind, object_id)) or (lookup(kind, object_id) if lookup else None)
+
+    return Situation(
+        workload(snap),
+        pack,
+        tf.owner,
+        tf.finding.rule_id,
+        snap.info.mandatory_tags(),
+        related,
+    )
 
 
 # ---- the plan ------------------------------------------------------------------------------
 
 
 def _gate(action: str, rule_phase: int, phase: int) -> str | None:
-    floor = ACTION_FLOOR.get(action)
+    floor = ACTIONS.get(action).obj.floor
     if floor is None:
         return f"{action} changes nothing (notify only)"
     need = max(floor, rule_phase)
@@ -316,13 +190,13 @@ def build_plan(
         found = by_key.get((f.resource_type, f.resource_id))
         if found is None:
             continue
-        params = dict(rule.action.params)
-        for kind, res, target in _subjects(
-            tf, found, snap, by_key, pack=pack, params=params, lookup=lookup
-        ):
+        act = plugin(f.action)
+        params = ACTIONS.get(f.action).validate_params(dict(rule.action.params))
+        sit = situation(tf, snap, pack, by_key, lookup)
+        for kind, res, target in act.subjects(found, sit, params):
             aid = action_id(f.fingerprint, f.action, target)
             status, reason, due = _decide(
-                f.action,
+                act,
                 tf,
                 res,
                 snap,
@@ -363,7 +237,6 @@ def build_plan(
     return Plan(snap.scope, phase, tuple(out), limit, refused)
 
 
-RESTARTS = "editing a RUNNING cluster restarts it"
 ORDER = {"terminate": 0}  # terminations first: an edit may wait for its cluster to stop
 
 
@@ -385,7 +258,7 @@ def _after_termination(actions: list[PlannedAction]) -> list[PlannedAction]:
 
 
 def _decide(
-    action: str,
+    act: Action,
     tf: TrackedFinding,
     res: Resource,
     snap: Snapshot,
@@ -395,8 +268,9 @@ def _decide(
     prior: ActionRow | None,
     settings: CrewSettings,
     now: datetime,
-    target: Mapping[str, Any] | None = None,
+    target: Mapping[str, Any],
 ) -> tuple[PlanStatus | None, str, datetime | None]:
+    action = act.name
     if prior is not None and prior.status in ("applied", "intent", "rolling_back"):
         return None, "", None
     if prior is not None and prior.status == "rolled_back":
@@ -413,7 +287,7 @@ def _decide(
     gate = _gate(action, rule_phase, phase)
     if gate is not None:
         return "skipped", gate, None
-    unsafe = safety_refusal(action, res, snap, target)
+    unsafe = act.refusal(res, workload(snap), target)
     if unsafe is not None:
         return "skipped", unsafe, None
     if action in settings.approvals_required_for:

@@ -6,8 +6,8 @@ data-quality pass rate per table — as `sla` resources whose `signals` the pack
 - `workspace_resources(info)` (per workspace): one resource per job with at least `min_runs`
   finished runs in the window, id `job/<job_id>` (in the workspace's scope); signals
   `sla.job_success_rate` (below the environment's target) and `sla.job_duration_regression`
-  (p95 of the last `recent_days` >= `regression_ratio` × p95 of the `baseline_days` before, and at least
-  `min_regression_seconds` longer).
+  (p95 of the last `recent_days` >= `regression_ratio` × p95 of the `baseline_days` before,
+  and at least `min_regression_seconds` longer).
 - `estate_resources(inventory)` (estate pass): one resource per environment with a target,
   id `env:<environment>`, signal `sla.env_success_rate`; one per table of
   `lakecrew.quality.results`, id `dq:<table>`, signal `sla.dq_pass_rate`.

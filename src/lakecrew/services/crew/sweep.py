@@ -288,35 +288,11 @@ class Sweeper:
             evaluated=pol.evaluated,
             lookup=executor.lookup if executor is not None else None,
         )
-        applied: list[ActionRow] = []
-        failed: list[ActionRow] = []
-        marked = [
-            a.row(
-                sweep_id,
-                scope,
-                snap.taken_at,
-                created=history[a.action_id].created_at if a.action_id in history else None,
-            )
-            for a in plan.actions
-            if a.status in ("pending", "skipped", "awaiting_approval")
-            and _changed(history.get(a.action_id), a.status, a.reason)
-        ]
-        d.ledger.put_actions(marked)
-        refused = plan.refused
-        if apply and not snap.complete:
-            refused = "the sweep is partial (" + _gaps_text(snap.gaps) + "); nothing applied"
-        if apply and executor is not None and phase >= 2 and refused is None:
-            step("apply")
-            report = executor.apply(plan, snap, sweep_id)
-            applied, failed = list(report.applied), list(report.failed)
-        elif not apply:
-            d.ledger.put_actions(
-                [
-                    a.row(sweep_id, scope, snap.taken_at)
-                    for a in plan.runnable
-                    if a.action_id not in history
-                ]
-            )
+        marked = self._mark(plan, history, scope, sweep_id, snap.taken_at)
+        applied, failed, refused = self._act(
+            plan, snap, executor, scope=scope, phase=phase, apply=apply, sweep_id=sweep_id,
+            history=history, step=step,
+        )  # fmt: skip
         if executor is not None:
             open_fps = {tf.finding.fingerprint for tf in pol.findings}
             earlier = [  # an action on an unseen resource cannot be verified by this sweep
@@ -333,23 +309,10 @@ class Sweeper:
         )
         d.ledger.put_findings(pol.rows)
         step("notify")
-        severity_of = {tf.finding.fingerprint: tf.finding.severity for tf in pol.findings}
         news = (
             applied + failed + [m for m in marked if m.status in ("pending", "awaiting_approval")]
         )
-        comms = Comms(d.ledger, d.notifier)
-        queued = comms.enqueue(
-            build_notifications(
-                scope,
-                sweep_id,
-                pol.findings,
-                news,
-                severity_of=severity_of,
-                channel=d.notifier.name,
-                now=snap.taken_at,
-            )
-        )
-        comms.deliver(scope, snap.taken_at)
+        queued = self._notify(scope, sweep_id, pol.findings, news, snap.taken_at)
         if d.alerts is not None:
             d.alerts.publish(
                 scope,
@@ -362,24 +325,104 @@ class Sweeper:
         step("tickets")
         tickets = self._tickets(scope, pol, applied, snap.taken_at)
         return SweepResult(
-            sweep_id,
-            scope,
-            phase,
-            apply,
-            snap.discovered_total,
-            pol.evaluated,
-            pol.findings,
-            len(pol.resolved),
-            plan,
-            tuple(applied),
-            tuple(failed),
-            tuple(reconciled),
-            len(queued),
-            len(tickets),
-            refused,
-            snap.gaps,
-            snap.notes,
+            sweep_id=sweep_id,
+            scope=scope,
+            phase=phase,
+            apply=apply,
+            discovered=snap.discovered_total,
+            evaluated=pol.evaluated,
+            findings=pol.findings,
+            resolved=len(pol.resolved),
+            plan=plan,
+            applied=tuple(applied),
+            failed=tuple(failed),
+            reconciled=tuple(reconciled),
+            notifications=len(queued),
+            tickets=len(tickets),
+            refused=refused,
+            gaps=snap.gaps,
+            notes=snap.notes,
         )
+
+    def _mark(
+        self,
+        plan: Plan,
+        history: dict[str, ActionRow],
+        scope: str,
+        sweep_id: str,
+        now: datetime,
+    ) -> list[ActionRow]:
+        """Record the actions that wait or were skipped (when their status or reason changed)."""
+        marked = [
+            a.row(
+                sweep_id,
+                scope,
+                now,
+                created=history[a.action_id].created_at if a.action_id in history else None,
+            )
+            for a in plan.actions
+            if a.status in ("pending", "skipped", "awaiting_approval")
+            and _changed(history.get(a.action_id), a.status, a.reason)
+        ]
+        self.deps.ledger.put_actions(marked)
+        return marked
+
+    def _act(
+        self,
+        plan: Plan,
+        snap: Snapshot,
+        executor: Executor | None,
+        *,
+        scope: str,
+        phase: int,
+        apply: bool,
+        sweep_id: str,
+        history: dict[str, ActionRow],
+        step: Callable[[str], None],
+    ) -> tuple[list[ActionRow], list[ActionRow], str | None]:
+        """Apply the plan when allowed (else record it as planned): applied, failed, refusal."""
+        refused = plan.refused
+        if apply and not snap.complete:
+            refused = "the sweep is partial (" + _gaps_text(snap.gaps) + "); nothing applied"
+        if apply and executor is not None and phase >= 2 and refused is None:
+            step("apply")
+            report = executor.apply(plan, snap, sweep_id)
+            return list(report.applied), list(report.failed), refused
+        if not apply:
+            self.deps.ledger.put_actions(
+                [
+                    a.row(sweep_id, scope, snap.taken_at)
+                    for a in plan.runnable
+                    if a.action_id not in history
+                ]
+            )
+        return [], [], refused
+
+    def _notify(
+        self,
+        scope: str,
+        sweep_id: str,
+        findings: Sequence[TrackedFinding],
+        news: list[ActionRow],
+        now: datetime,
+    ) -> list[Any]:
+        """Queue the grouped notifications of this sweep and deliver what is due."""
+        d = self.deps
+        severity_of = {tf.finding.fingerprint: tf.finding.severity for tf in findings}
+        comms = Comms(d.ledger, d.notifier)
+        queued = comms.enqueue(
+            build_notifications(
+                scope,
+                sweep_id,
+                findings,
+                news,
+                severity_of=severity_of,
+                channel=d.notifier.name,
+                now=now,
+            )
+        )
+        comms.deliver(scope, now)
+        return list(queued)
 
     def _tickets(
         self, scope: str, pol: object, applied: list[ActionRow], now: datetime

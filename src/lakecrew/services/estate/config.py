@@ -29,7 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from lakecrew.core.errors import UnknownName
@@ -238,15 +238,17 @@ class Budget(_Strict):
         return v
 
 
-CrewAction = Literal[
-    "add_tags",
-    "terminate",
-    "update_job_settings",
-    "resize",
-    "set_autotermination",
-    "set_autostop",
-    "pause_job",
-]
+def _acting(name: str) -> str:
+    from lakecrew.services.policy.actions import ACTIONS
+
+    acting = sorted(e.name for e in ACTIONS if e.obj.floor is not None)
+    if name not in acting:
+        raise ValueError(f"unknown action {name!r}; use one of: {', '.join(acting)}")
+    return name
+
+
+CrewAction = Annotated[str, AfterValidator(_acting)]
+"""A registered action that changes something (services/policy/actions)."""
 
 
 def _approval_default() -> list[CrewAction]:

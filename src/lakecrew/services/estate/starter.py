@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 from lakecrew.core.errors import SafetyRefusal
+from lakecrew.core.files import write_atomic
 from lakecrew.services.estate.config import CONFIG_FILENAME, check_document
 from lakecrew.services.estate.yamlpos import ConfigProblems, load_yaml
 
@@ -35,13 +34,5 @@ def write_starter(project_dir: Path, *, force: bool = False) -> Path:
     if report.problems:
         raise ConfigProblems(report.problems)
     project_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".lakecrew.yaml.", dir=project_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; this is a normal, shareable config file
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, text, mode=0o644)  # a normal, shareable config file
     return target

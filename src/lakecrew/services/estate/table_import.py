@@ -78,8 +78,12 @@ def convert(value: Any, dtype: pa.DataType) -> Any:
         return None
     if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
         return value if isinstance(value, str) else json.dumps(value)
-    if pa.types.is_nested(dtype) and isinstance(value, str):
-        value = json.loads(value)
+    if pa.types.is_nested(dtype):
+        return _convert_nested(json.loads(value) if isinstance(value, str) else value, dtype)
+    return _convert_scalar(value, dtype)
+
+
+def _convert_nested(value: Any, dtype: pa.DataType) -> Any:
     if pa.types.is_map(dtype):
         if not isinstance(value, dict):
             raise TypeError("expected a JSON object")
@@ -92,6 +96,10 @@ def convert(value: Any, dtype: pa.DataType) -> Any:
         if not isinstance(value, list):
             raise TypeError("expected a JSON array")
         return [convert(v, dtype.value_type) for v in value]
+    raise TypeError(f"unsupported column type {dtype}")
+
+
+def _convert_scalar(value: Any, dtype: pa.DataType) -> Any:
     if pa.types.is_boolean(dtype):
         return value if isinstance(value, bool) else _bool(str(value))
     if pa.types.is_integer(dtype):

@@ -267,9 +267,6 @@ class Allocator:
         shares[targets[-1]] = pool - sum(shares.values(), ZERO)  # exact remainder
         return shares
 
-    def all_dimensions(self) -> dict[str, Allocation]:
-        return {d: self.by(d) for d in DIMENSIONS}
-
     def untagged(self) -> UntaggedReport:
         """Lines lacking any mandatory tag (after fallback), ranked by dollars per resource.
 

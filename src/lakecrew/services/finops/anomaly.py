@@ -125,6 +125,77 @@ def _is_anomalous(delta: float, expected: float, scale: float, cfg: DetectorConf
     return size > cfg.k * scale and size >= cfg.abs_floor and pct >= cfg.pct_floor
 
 
+def _fit_row(x: FloatArray, clean: FloatArray, i: int, config: DetectorConfig) -> _Fit | None:
+    """The fit of point i from its history (None with too little history): the reference path,
+    used where the history window is not whole (series start, missing points)."""
+    lo = x[i] - config.window
+    hist = (x >= lo) & (x < x[i]) & ~np.isnan(clean)
+    if int(hist.sum()) < config.min_history:
+        return None
+    return _fit(x[hist], clean[hist], float(x[i]), config.period)
+
+
+def _pairs(window: int, period: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Column pairs (j1 < j2) of a whole window that the Theil–Sen slope uses."""
+    j1, j2 = np.triu_indices(window, k=1)
+    if period:
+        keep = (j2 - j1) % period == 0
+        j1, j2 = j1[keep], j2[keep]
+    return j1, j2
+
+
+CHUNK = 2048
+"""Rows fitted at once by the vectorised path (bounds memory: rows × pairs floats)."""
+
+
+def _fit_whole(x: FloatArray, y: FloatArray, t: FloatArray, period: int) -> tuple[FloatArray, ...]:
+    """`_fit` on many whole windows at once: x, y are (rows, window), t is (rows,).
+
+    The same operations as `_fit`, in the same order, along axis 1, so the expected values and
+    scales are those of the reference path.
+    """
+    window = x.shape[1]
+    j1, j2 = _pairs(window, period)
+    if len(j1):
+        slope = np.median((y[:, j2] - y[:, j1]) / (x[:, j2] - x[:, j1]), axis=1)
+    else:
+        slope = np.zeros(len(y))
+    detrended = y - slope[:, None] * x
+    season = np.zeros_like(y)
+    season_t = np.zeros(len(y))
+    if period:
+        centre = np.median(detrended, axis=1)
+        phase_t = np.mod(t, period)
+        for b in range(min(period, window)):
+            cols = np.arange(b, window, period)
+            med = np.median(detrended[:, cols], axis=1) - centre
+            season[:, cols] = med[:, None]
+            at_t = np.mod(x[:, b], period) == phase_t
+            season_t = np.where(at_t, med, season_t)
+    level = np.median(detrended - season, axis=1)
+    fitted = level[:, None] + slope[:, None] * x + season
+    resid = y - fitted
+    centre_r = np.median(resid, axis=1)
+    mad = 1.4826 * np.median(np.abs(resid - centre_r[:, None]), axis=1)
+    upper = (np.quantile(resid, 0.9, axis=1) - centre_r) / 1.2816
+    return level + slope * t + season_t, np.maximum(mad, upper)
+
+
+def _flags(
+    delta: FloatArray, expected: FloatArray, scale: FloatArray, cfg: DetectorConfig
+) -> npt.NDArray[np.bool_]:
+    """`_is_anomalous` on arrays."""
+    size = np.abs(delta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(expected != 0, size / np.abs(expected), np.inf)
+    hit = (size > cfg.k * scale) & (size >= cfg.abs_floor) & (pct >= cfg.pct_floor)
+    if cfg.direction == "up":
+        hit &= delta > 0
+    elif cfg.direction == "down":
+        hit &= delta < 0
+    return hit
+
+
 def detect_positions(
     positions: Sequence[float],
     values: Sequence[float],
@@ -132,29 +203,44 @@ def detect_positions(
     evaluate: Sequence[bool] | None = None,
     config: DetectorConfig = COST_CONFIG,
 ) -> list[tuple[int, float, float, float]]:
-    """Core loop over one series sorted by position; NaN values are missing.
+    """Detect over one series sorted by position; NaN values are missing.
 
     `positions` are day ordinals for daily series (so weekday = position mod 7) or 0..n-1 for
     irregular ones. Returns (index, expected, delta, scale) of the anomalous points.
+
+    Points whose whole `window` of history is present and evenly spaced are fitted together in
+    numpy (chunks of CHUNK rows); the others (a series' first days, gaps) one by one.
     """
     x = np.asarray(positions, dtype=np.float64)
     clean = np.asarray(values, dtype=np.float64).copy()
     mask = np.ones(len(x), dtype=bool) if evaluate is None else np.asarray(evaluate, dtype=bool)
     clean[~mask] = np.nan  # incomplete points are never history either
+    todo = np.flatnonzero(mask & ~np.isnan(clean))
+    w = config.window
+    whole = np.zeros(len(x), dtype=bool)
+    if len(x) > w:
+        hx = np.lib.stride_tricks.sliding_window_view(x, w)[:-1]  # rows i - w .. i - 1
+        hy = np.lib.stride_tricks.sliding_window_view(clean, w)[:-1]
+        ok = ~np.isnan(hy).any(axis=1) & (hx[:, -1] - hx[:, 0] == w - 1) & (x[w:] - hx[:, -1] == 1)
+        whole[w:] = ok
     found: list[tuple[int, float, float, float]] = []
-    for i in range(len(x)):
-        if not mask[i] or math.isnan(clean[i]):
+    for i in todo[~whole[todo]]:
+        fit = _fit_row(x, clean, int(i), config)
+        if fit is None:
             continue
-        lo = x[i] - config.window
-        hist = (x >= lo) & (x < x[i]) & ~np.isnan(clean)
-        if int(hist.sum()) < config.min_history:
-            continue
-        fit = _fit(x[hist], clean[hist], float(x[i]), config.period)
         scale = max(fit.scale, config.rel_scale_floor * abs(fit.expected), 1e-9)
         delta = float(clean[i] - fit.expected)
         if _is_anomalous(delta, fit.expected, scale, config):
-            found.append((i, fit.expected, delta, scale))
-    return found
+            found.append((int(i), fit.expected, delta, scale))
+    rows = todo[whole[todo]]
+    for start in range(0, len(rows), CHUNK):
+        idx = rows[start : start + CHUNK]
+        expected, fit_scale = _fit_whole(hx[idx - w], hy[idx - w], x[idx], config.period)
+        scales = np.maximum(np.maximum(fit_scale, config.rel_scale_floor * np.abs(expected)), 1e-9)
+        deltas = clean[idx] - expected
+        for j in np.flatnonzero(_flags(deltas, expected, scales, config)):
+            found.append((int(idx[j]), float(expected[j]), float(deltas[j]), float(scales[j])))
+    return sorted(found)
 
 
 def _anomaly(

@@ -11,9 +11,11 @@ from __future__ import annotations
 import csv
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from lakecrew.core.errors import DataError, NotFound
 from lakecrew.core.finops import Anomaly
@@ -99,15 +101,27 @@ def _is_daily(series: dict[str, list[Point]]) -> bool:
     return all(not isinstance(t, datetime) for points in series.values() for t, _ in points)
 
 
+def tuned(base: DetectorConfig, tuning: Mapping[str, Any] | None) -> DetectorConfig:
+    """`base` with the user's options (k, direction, period, abs_floor, pct_floor) replaced."""
+    return replace(base, **{k: v for k, v in (tuning or {}).items() if v is not None})
+
+
 def detect_points(
     series: dict[str, list[Point]],
     *,
     config: DetectorConfig | None = None,
     skip_last_days: int = 0,
+    tuning: Mapping[str, Any] | None = None,
 ) -> list[Anomaly]:
-    """Detect anomalies in parsed series; daily series may skip their last N (incomplete) days."""
+    """Detect anomalies in parsed series; daily series may skip their last N (incomplete) days.
+
+    `tuning` replaces fields of the default config (daily: COST_CONFIG, irregular:
+    IRREGULAR_CONFIG) — e.g. `{"abs_floor": 0, "pct_floor": 0}` for a non-dollar series.
+    """
     found: list[Anomaly] = []
     daily = _is_daily(series)
+    if config is None:
+        config = tuned(COST_CONFIG if daily else IRREGULAR_CONFIG, tuning)
     for group in sorted(series):
         key = (group,) if group else ()
         if daily:
@@ -138,6 +152,7 @@ def detect_csv(
     *,
     config: DetectorConfig | None = None,
     skip_last_days: int = 0,
+    tuning: Mapping[str, Any] | None = None,
 ) -> list[dict[str, object]]:
     """Detect anomalies in a CSV time series; one JSON-ready dict per anomalous point.
 
@@ -146,7 +161,8 @@ def detect_csv(
     """
     series = read_series(Path(path), time_col, value_col, group_col)
     out: list[dict[str, object]] = []
-    for anomaly in detect_points(series, config=config, skip_last_days=skip_last_days):
+    found = detect_points(series, config=config, skip_last_days=skip_last_days, tuning=tuning)
+    for anomaly in found:
         item = anomaly.as_dict()
         item.pop("contributors")
         series_key = item.pop("series")

@@ -18,12 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI, Batch, Rewindable
+from lakecrew.services.pipelines.columns import INGESTED_AT, STAGE, TS
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.schema_log import record_schema
 from lakecrew.services.pipelines.steps import (
-    INGESTED_AT,
-    STAGE,
-    TS,
     RunnerDeps,
     RunState,
     conform_quarantine,

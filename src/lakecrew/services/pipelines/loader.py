@@ -54,6 +54,8 @@ class LoadedPipeline:
     spec: PipelineSpec
     env: Environment
     source: str
+    gold_sql_at: tuple[str, ...] = ()
+    """``file:line`` of each gold model's ``sql`` (for errors found when binding it)."""
 
     @property
     def settings(self) -> EnvironmentSettings:
@@ -143,7 +145,9 @@ def resolve(doc: YamlDocument, env: Environment) -> LoadedPipeline:
                 )
             ]
         )
-    return LoadedPipeline(resolved[env], env, doc.source)
+    gold = resolved[env].gold
+    at = tuple(doc.where(("gold", i, "sql")) for i in range(len(gold)))
+    return LoadedPipeline(resolved[env], env, doc.source, at)
 
 
 class _Cleaned:

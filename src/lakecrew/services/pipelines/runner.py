@@ -18,6 +18,7 @@ from typing import Any
 
 from lakecrew.core.errors import Conflict, DataError, LakecrewError, Transient
 from lakecrew.services.pipelines.bronze import SOURCE_RULE, run_bronze
+from lakecrew.services.pipelines.gold_check import check_gold_sql
 from lakecrew.services.pipelines.gold_step import run_gold
 from lakecrew.services.pipelines.governance import (
     job_id,
@@ -144,7 +145,8 @@ class PipelineRunner:
     def run(self, loaded: LoadedPipeline, *, full_refresh: bool = False) -> RunReport:
         """One run with retries, holding the pipeline+environment's writer lock (a second run
         at the same time fails at once with a Conflict); raises the last error after
-        recording it."""
+        recording it. The gold SQL is bound against silver's schema before any write."""
+        check_gold_sql(self.deps.sql, loaded, self.deps.tables.schema)
         locks = self.deps.locks
         if locks is None:
             return self._run(loaded, full_refresh=full_refresh)

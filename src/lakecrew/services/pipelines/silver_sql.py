@@ -17,13 +17,13 @@ import pyarrow as pa
 from lakecrew.core.errors import ConfigError, DataError, LakecrewError
 from lakecrew.ports.source import METADATA_COLUMNS
 from lakecrew.ports.sql import SqlEngine
+from lakecrew.services.pipelines.columns import INGESTED_AT
 from lakecrew.services.pipelines.sqltext import (
     RESERVED_PREFIX,
     SILVER_INPUT,
     check_silver_sql,
     with_row_id,
 )
-from lakecrew.services.pipelines.steps import INGESTED_AT
 
 ROW_ID = f"{RESERVED_PREFIX}row"
 PROTECTED: tuple[str, ...] = (*METADATA_COLUMNS, INGESTED_AT)

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from lakecrew.core.errors import ConfigError
 from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, SOURCE_ROW
 from lakecrew.services.pipelines.bronze import Failed
+from lakecrew.services.pipelines.columns import CARRY, INGESTED_AT, STAGE
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.records import (
     BATCH_LOG,
@@ -33,9 +34,6 @@ from lakecrew.services.pipelines.schema_log import record_schema
 from lakecrew.services.pipelines.silver import SilverOutcome, build_silver
 from lakecrew.services.pipelines.silver_sql import apply_silver_sql
 from lakecrew.services.pipelines.steps import (
-    CARRY,
-    INGESTED_AT,
-    STAGE,
     RunnerDeps,
     RunState,
     conform_quarantine,

@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from lakecrew.services.pipelines.kafka_spec import KafkaSourceOptions, validate_kafka_options
+from lakecrew.core.kafka_spec import KafkaSourceOptions, validate_kafka_options
 from lakecrew.services.pipelines.source_options import (
     SOURCE_OPTION_MODELS,
     validate_source_options,

@@ -136,3 +136,22 @@ def with_row_id(sql: str, column: str) -> str:
     ref = exp.column(exp.to_identifier(column, quoted=True), table=source.alias_or_name)
     tree.set("expressions", [*tree.expressions, exp.alias_(ref, column, quoted=True)])
     return tree.sql(dialect=DIALECT)
+
+
+def inline_tables(sql: str, names: dict[str, str]) -> str:
+    """Point ``schema.table`` references at single-part names (``{"silver.cases": "x"}``).
+
+    Each replaced table keeps its name as alias (``silver.cases`` → ``x AS cases``) so column
+    references qualified by the table name still resolve; other references are left alone.
+    """
+    tree = sqlglot.parse_one(sql, read="databricks")
+    for table in list(tree.find_all(exp.Table)):
+        key = f"{table.db}.{table.name}".lower() if table.db else ""
+        if key not in names:
+            continue
+        alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+        table.set("catalog", None)
+        table.set("db", None)
+        table.set("this", exp.to_identifier(names[key]))
+        table.set("alias", alias)
+    return tree.sql(dialect="databricks")

@@ -14,22 +14,21 @@ import pyarrow.compute as pc
 from lakecrew.ports.catalog import Catalog, Lineage
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.lock import WorkspaceLocks
-from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI, Source
+from lakecrew.ports.source import RAW, Source
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.ports.tables import Maintenance, TableStore
+from lakecrew.services.pipelines.columns import (
+    CARRY,
+    QUARANTINED_AT,
+    RUN_ID,
+    STAGE,
+    TS,
+)
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.spec import SilverSpec
 from lakecrew.services.privacy.masking import Tokenizer
 from lakecrew.services.quality.results import REASONS_COLUMN, RULES_COLUMN
 from lakecrew.services.quality.schema_evolution import SchemaChange
-
-INGESTED_AT = "_ingested_at"
-STAGE = "_stage"
-RUN_ID = "_run_id"
-QUARANTINED_AT = "_quarantined_at"
-CARRY = (SOURCE_URI, BATCH_ID, SOURCE_ROW, INGESTED_AT)
-"""Bronze metadata every silver row keeps (row-level provenance, idempotent batch rewrites)."""
-TS = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(frozen=True)

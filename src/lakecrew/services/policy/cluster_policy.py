@@ -235,13 +235,6 @@ def export(
     return docs
 
 
-def export_definitions(
-    pack: Pack, env: str, size: str | None = None, *, cloud: str = "aws"
-) -> dict[str, dict[str, dict[str, Any]]]:
-    """{policy name: definition} — JSON-serialisable."""
-    return {d.name: d.definition for d in export(pack, env, size, cloud=cloud)}
-
-
 # --- the evaluator ------------------------------------------------------------------------------
 
 

@@ -11,7 +11,6 @@ matching values — never the values themselves. The steward confirms it in the 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -132,8 +131,3 @@ def classify_table(table: pa.Table, *, sample: int = 200, min_share: float = 0.5
         proposals.append(ColumnProposal(name, kind, reason, round(share, 3), DEFAULT_MASK[kind]))
     label = label_for({p.pii for p in proposals})
     return TableProposal(tuple(proposals), label)
-
-
-def classify_names(names: Sequence[str]) -> dict[str, PiiKind]:
-    """Name-only proposals (for tables whose values are not at hand)."""
-    return {n: by_name(n) for n in names}

@@ -62,15 +62,22 @@ def _earlier(history: Iterable[tuple[datetime, float]], before: datetime, days: 
     return [v for t, v in history if start <= t < before]
 
 
+def by_principal(
+    rows: Sequence[Mapping[str, Any]],
+) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    """Rows grouped by (workspace_id, principal), each group in the rows' order."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[(str(r["workspace_id"]), str(r["principal"]))].append(r)
+    return groups
+
+
 def failed_access(
     rows: Sequence[Mapping[str, Any]], cfg: FailedAccess, since: datetime, baseline_days: int
 ) -> list[Incident]:
     """Rows: workspace_id, principal, hour, failures, first_at, last_at (one per hour)."""
-    by_who: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
-    for r in rows:
-        by_who[(str(r["workspace_id"]), str(r["principal"]))].append(r)
     out: list[Incident] = []
-    for (ws, who), hours in by_who.items():
+    for (ws, who), hours in by_principal(rows).items():
         series = [(h["hour"], float(h["failures"])) for h in hours]
         for h in hours:
             if h["hour"] < since:
@@ -103,11 +110,8 @@ def secret_reads(
     rows: Sequence[Mapping[str, Any]], cfg: SecretReads, since: datetime, baseline_days: int
 ) -> list[Incident]:
     """Rows: workspace_id, principal, scope, day (date), hour (int), reads, first_at, last_at."""
-    by_who: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
-    for r in rows:
-        by_who[(str(r["workspace_id"]), str(r["principal"]))].append(r)
     out: list[Incident] = []
-    for (ws, who), items in by_who.items():
+    for (ws, who), items in by_principal(rows).items():
         days: dict[tuple[str, date], list[Mapping[str, Any]]] = defaultdict(list)
         for r in items:
             days[(str(r["scope"]), r["day"])].append(r)
@@ -173,11 +177,8 @@ def downloads(
     rows: Sequence[Mapping[str, Any]], cfg: Downloads, since: datetime, baseline_days: int
 ) -> list[Incident]:
     """Rows: workspace_id, principal, day, downloads, total_bytes, max_bytes, first_at, last_at."""
-    by_who: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
-    for r in rows:
-        by_who[(str(r["workspace_id"]), str(r["principal"]))].append(r)
     out: list[Incident] = []
-    for (ws, who), items in by_who.items():
+    for (ws, who), items in by_principal(rows).items():
         series = [(r["first_at"], float(r["downloads"])) for r in items]
         for r in items:
             if r["first_at"] < since:

@@ -39,7 +39,7 @@ class _Events:
         self.rows: list[dict[str, Any]] = []
         self.seed = seed
 
-    def add(  # noqa: PLR0917 - private helper, called once
+    def add(
         self,
         ws: SimWorkspace,
         when: datetime,
@@ -129,7 +129,7 @@ def _normal(ev: _Events, ws: SimWorkspace, clock: Clock, rng: np.random.Generato
                 )
 
 
-def _burst(  # noqa: PLR0917 - private helper, called once
+def _burst(
     ev: _Events, code: str, ws: SimWorkspace, day: int, clock: Clock, rng: np.random.Generator
 ) -> dict[str, Any]:
     base = clock.start + timedelta(days=day)

@@ -120,14 +120,6 @@ WAREHOUSE_SIZES: Final = {
 }
 
 
-def price_at(sku: str, when: datetime, as_of: date) -> float:
-    """The effective list price of `sku` at `when` (the price-window join of contract 1.4)."""
-    change_sku, new_price, _ = PRICE_CHANGE
-    if sku == change_sku and when >= price_change_time(as_of):
-        return float(new_price)
-    return float(dict(LIST_PRICES).get(sku, "0"))
-
-
 def price_change_time(as_of: date) -> datetime:
     """When the simulated price change takes effect (midnight UTC, PRICE_CHANGE days before)."""
     start = datetime(as_of.year, as_of.month, as_of.day, tzinfo=PRICE_EPOCH.tzinfo)

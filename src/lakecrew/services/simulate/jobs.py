@@ -14,7 +14,6 @@ from lakecrew.services.simulate.catalogue import (
     SKU_JOBS,
     SKU_JOBS_SERVERLESS,
     SPARK_VERSIONS,
-    sim_email,
 )
 from lakecrew.services.simulate.clusters import ClusterPlan, build_cluster, person
 from lakecrew.services.simulate.model import Clock, SimJob, UsageStream, WorkspaceBuild, rng_for
@@ -124,7 +123,7 @@ def _task(key: str, path: str, plan: JobPlan, retries: int | None) -> dict[str, 
     return task
 
 
-def build_job(  # noqa: PLR0917 - private helper, called once
+def build_job(
     b: WorkspaceBuild, rng: np.random.Generator, clock: Clock, plan: JobPlan, seq: int, seed: int
 ) -> SimJob:
     """Build one job (and, for job-cluster jobs, the cluster of its latest run)."""
@@ -266,7 +265,7 @@ def _job_usage(b: WorkspaceBuild, job: SimJob, plan: JobPlan) -> None:
     )
 
 
-def _latest_run_cluster(  # noqa: PLR0917 - private helper, called once
+def _latest_run_cluster(
     b: WorkspaceBuild,
     rng: np.random.Generator,
     clock: Clock,
@@ -309,8 +308,3 @@ def _latest_run_cluster(  # noqa: PLR0917 - private helper, called once
                 "run_id": str(run_id),
             }
         )
-
-
-def sim_owner(team: str) -> str:
-    """The owning team's address at the simulated domain."""
-    return sim_email(team)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from lakecrew.services.simulate.catalogue import AUTOSCALE, COMPLIANT_NODES
 from lakecrew.services.simulate.clusters import ClusterPlan, build_cluster
 from lakecrew.services.simulate.estate import SimWorkspace
@@ -378,8 +376,3 @@ def build_unit(ws: SimWorkspace, unit: int, clock: Clock, seed: int) -> Workspac
     else:
         _tail(c)
     return c.b
-
-
-def unit_rng(seed: int, ws: SimWorkspace, unit: int) -> np.random.Generator:
-    """The random stream of one unit (exposed for tests)."""
-    return rng_for(seed, 1, ws.index, unit)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
+from lakecrew.core.files import write_atomic
 from lakecrew.core.system_tables import SYSTEM_TABLES
 from lakecrew.ports.catalog import Grant, TableInfo
 from lakecrew.ports.workspace import ObjectKind, WorkspaceObject
@@ -280,7 +281,7 @@ def _shadow_streams(ws: SimWorkspace) -> list[UsageStream]:
     ]
 
 
-def _finish(  # noqa: PLR0917 - private helper, called once
+def _finish(  # noqa: PLR0913, PLR0917 - private helper of the simulator, called once
     sinks: SimulationSink,
     out: _Writer,
     report: SimulationReport,
@@ -410,12 +411,9 @@ def _budgets(
 
 def write_ground_truth(report: SimulationReport, path: Path) -> None:
     """Write report.ground_truth as sorted, indented JSON (atomically)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(
-        json.dumps(report.ground_truth, indent=2, sort_keys=True, default=str) + "\n",
-        encoding="utf-8",
+    write_atomic(
+        path, json.dumps(report.ground_truth, indent=2, sort_keys=True, default=str) + "\n"
     )
-    tmp.replace(path)
 
 
 def scale_for(resources: int = 100_000) -> int:

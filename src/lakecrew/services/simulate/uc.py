@@ -57,7 +57,7 @@ PLANTS = {  # (workspace, table) -> violation codes
 }
 
 
-def _table(  # noqa: PLR0917 - private helper, called once
+def _table(
     ws: SimWorkspace,
     name: str,
     cls: str,

@@ -210,7 +210,7 @@ def usage_batch(
     return UsageBatch(table, cost_by)
 
 
-def _assemble(  # noqa: PLR0917 - private helper, called once
+def _assemble(
     streams: Sequence[UsageStream],
     cal: Calendar,
     seed: int,

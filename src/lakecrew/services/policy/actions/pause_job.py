@@ -1,4 +1,4 @@
-"""Phase 4: pausing non-critical jobs during a confirmed cost spike (SOP 2.2.1, 3.3).
+"""pause_job — phase 4: pausing non-critical jobs during a confirmed cost spike (SOP 2.2.1, 3.3).
 
 A `cost.anomaly` finding whose rule action is `pause_job` names, on its `usage` resource, the
 workspace's `jobs` whose cost rose on the spike's last day (crew/cost_source.py). Each such job
@@ -10,7 +10,7 @@ one of `pausable` (default `low`, `non-critical`). Untagged and `critical` jobs 
 and a critical job in a Prod workspace never is, whatever the pack says. The spike must be
 `ongoing` (a spike that is over is reported, not acted on). Approval is decided by the plan
 (CrewSettings.approvals_required_for); rollback restores the job's before-state (pause_status
-included) through the Executor.
+included).
 """
 
 from __future__ import annotations
@@ -18,10 +18,69 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from lakecrew.core.resources import Resource
+from lakecrew.ports.workspace import Change, Workspace
+from lakecrew.services.policy.actions.base import (
+    Action,
+    Params,
+    Situation,
+    Subject,
+    Target,
+    Workload,
+    action,
+)
 
 CRITICALITY_TAG = "criticality"
 PAUSABLE = ("low", "non-critical")
+
+
+class PauseJobParams(Params):
+    criticality_tag: str = CRITICALITY_TAG
+    pausable: list[str] = Field(default_factory=lambda: list(PAUSABLE))
+
+
+@action
+class PauseJob(Action):
+    """Pause the schedule of the non-critical jobs behind an ongoing cost spike (phase 4).
+
+    Only jobs whose `criticality` tag is one of `pausable` are paused; a job tagged `critical`
+    (or untagged) never is, and a critical Prod job never is. Needs an approval by default
+    (lakecrew.yaml `crew.approvals_required_for`); rollback restores `pause_status`.
+
+    ```yaml
+    action: {name: pause_job, params: {criticality_tag: criticality, pausable: [low]}}
+    ```
+    """
+
+    name = "pause_job"
+    params = PauseJobParams
+    destructive = True
+    floor = 4
+    kinds = ("jobs",)
+
+    def subjects(self, res: Resource, sit: Situation, params: BaseModel) -> list[Subject]:
+        """The jobs behind the spike on the `usage` resource, each with its paused schedule."""
+        out: list[Subject] = []
+        for jid in job_ids(res):
+            job = sit.related("jobs", jid)
+            target = self.target(job, sit, params) if job is not None else None
+            if job is not None and target is not None:
+                out.append(("jobs", job, target))
+        return out
+
+    def target(self, res: Resource, sit: Situation, params: BaseModel) -> Target | None:
+        return pause_target(res, params.model_dump())
+
+    def refusal(self, res: Resource, workload: Workload, target: Mapping[str, Any]) -> str | None:
+        return pause_refusal(res, workload.environment, target.get("criticality") or {})
+
+    def satisfied(self, kind: str, target: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+        return is_paused(live)
+
+    def apply(self, ws: Workspace, kind: str, object_id: str, target: Mapping[str, Any]) -> Change:
+        return ws.update_job(object_id, {"schedule": dict(target["schedule"])})
 
 
 def job_ids(usage: Resource) -> list[str]:

@@ -3,8 +3,10 @@
 - `cost_over_time_png(report)`: daily cost per project (lines, the largest projects named, the
   rest summed as "other"), anomalies marked with a red ring on the day of the anomalous
   project, the report period shaded.
-- `budget_burnup_png(report)`: one panel per budget: cumulative actual to date, the budget as
-  a horizontal line, and the linear forecast from the last actual day to month end.
+- `budget_burnup_png(report)`: one chart, one bar per budget sorted by forecast ÷ budget: the
+  actual to date, the forecast to month end, the budget as a mark; money on the axis.
+
+Colours are the Okabe–Ito palette (colour-blind safe).
 
 Both take the JSON-ready dict of `reports.cost_report` and return PNG bytes (callers write).
 """
@@ -21,9 +23,25 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 TOP_PROJECTS = 6
 DPI = 110
+# Okabe–Ito: distinguishable with the common colour-vision deficiencies.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+PALETTE = {"actual": "#0072B2", "forecast": "#56B4E9", "budget": "#D55E00", "anomaly": "#D55E00"}
+
+
+def _money_tick(currency: str) -> Any:
+    """An axis formatter: $12.3k / $1.2M (USD) or 12.3k EUR."""
+
+    def fmt(value: float, _pos: Any = None) -> str:
+        size = abs(value)
+        text = (f"{value / 1e6:,.1f}M" if size >= 1e6 else f"{value / 1e3:,.1f}k"
+                if size >= 1e3 else f"{value:,.0f}")  # fmt: skip
+        return f"${text}" if currency == "USD" else f"{text} {currency}"
+
+    return fmt
 
 
 def _png(fig: Figure) -> bytes:
@@ -61,9 +79,9 @@ def cost_over_time_png(report: Mapping[str, Any]) -> bytes:
     days = sorted({d for s in series.values() for d in s})
     fig = Figure(figsize=(10, 4.8))
     ax = fig.add_subplot()
-    for project in shown:
+    for i, project in enumerate(shown):
         ax.plot(_x(days), [series[project].get(d, 0.0) for d in days], marker=".", lw=1.6,
-                label=project)  # fmt: skip
+                label=project, color=OKABE_ITO[i % len(OKABE_ITO)])  # fmt: skip
     marked = False
     for anomaly in report["anomalies"]:
         day, project = date.fromisoformat(anomaly["at"][:10]), anomaly["series"][1]
@@ -71,13 +89,14 @@ def cost_over_time_png(report: Mapping[str, Any]) -> bytes:
         if key not in series or day not in days:
             continue
         ax.scatter(_x([day]), [series[key].get(day, 0.0)], s=160, facecolors="none",
-                   edgecolors="red", linewidths=2, zorder=5,
+                   edgecolors=PALETTE["anomaly"], linewidths=2, zorder=5,
                    label=None if marked else "anomaly")  # fmt: skip
         marked = True
     start, end = date.fromisoformat(report["start"]), date.fromisoformat(report["end"])
     ax.axvspan(*_x([start, end - timedelta(days=1)]), color="0.92", zorder=0, label="report period")
     ax.set_title(f"Daily cost per project ({report['currency']}, {report['basis']} price)")
     ax.set_ylabel(report["currency"])
+    ax.yaxis.set_major_formatter(FuncFormatter(_money_tick(report["currency"])))
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     _dates(ax)
@@ -86,42 +105,38 @@ def cost_over_time_png(report: Mapping[str, Any]) -> bytes:
 
 
 def budget_burnup_png(report: Mapping[str, Any]) -> bytes:
-    """Cumulative actual vs budget and forecast, one panel per budget (PNG bytes)."""
-    budgets = sorted(  # the budgets forecast to breach first
-        report["budget_burnup"], key=lambda b: float(b["budget"]) >= float(b["forecast"])
-    )
-    cols = 2 if len(budgets) > 1 else 1
-    rows = max(1, math.ceil(len(budgets) / cols))
-    fig = Figure(figsize=(5.2 * cols, 3.4 * rows), layout="constrained")
-    if not budgets:
-        ax = fig.add_subplot()
+    """Budget vs forecast, one bar per budget on one chart, sorted by forecast ÷ budget (the
+    worst first): actual to date, the forecast to month end, the budget as a mark (PNG bytes)."""
+    rows = []
+    for b in report["budget_burnup"]:
+        actual = float(b["days"][-1]["cumulative"]) if b["days"] else 0.0
+        amount, forecast = float(b["budget"]), float(b["forecast"])
+        rows.append((forecast / amount if amount else math.inf, b, actual, amount, forecast))
+    rows.sort(key=lambda r: r[0])  # barh draws bottom-up: the worst ends on top
+    fig = Figure(figsize=(10, 1.2 + 0.42 * max(len(rows), 1)), layout="constrained")
+    ax = fig.add_subplot()
+    if not rows:
         ax.text(0.5, 0.5, "no budgets configured", ha="center", va="center")
         ax.set_axis_off()
         return _png(fig)
-    for i, b in enumerate(budgets):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        days = [date.fromisoformat(d["day"]) for d in b["days"]]
-        cum = [float(d["cumulative"]) for d in b["days"]]
-        first = date.fromisoformat(b["month_start"])
-        last = date.fromisoformat(b["month_end"]) - timedelta(days=1)
-        amount, forecast = float(b["budget"]), float(b["forecast"])
-        ax.plot(_x(days), cum, color="tab:blue", lw=2, label="actual (cumulative)")
-        if days:
-            ax.plot(_x([days[-1], last]), [cum[-1], forecast], color="tab:blue", ls="--",
-                    label="forecast")  # fmt: skip
-        ax.axhline(amount, color="tab:red", lw=1.2, label="budget")
+    y = list(range(len(rows)))
+    names = [b["id"].rsplit(":", 1)[0].removeprefix("workspace:") for _, b, *_ in rows]
+    ax.barh(y, [r[4] for r in rows], color=PALETTE["forecast"], label="forecast to month end")
+    ax.barh(y, [r[2] for r in rows], color=PALETTE["actual"], label="actual to date")
+    ax.scatter([r[3] for r in rows], y, marker="|", s=420, linewidths=3, color=PALETTE["budget"],
+               zorder=5, label="budget")  # fmt: skip
+    for i, (ratio, _, _, amount, forecast) in enumerate(rows):
         over = forecast > amount
-        label = b["id"].rsplit(":", 1)[0]
-        ax.set_title(f"{label}: forecast {forecast:,.0f} / {amount:,.0f}", fontsize=9,
-                     color="tab:red" if over else "black")  # fmt: skip
-        ax.set_xlim(*_x([first, last]))
-        ax.set_ylim(bottom=0, top=max([amount, forecast, *cum]) * 1.1 or 1)
-        ax.grid(alpha=0.3)
-        _dates(ax)
-        if i == 0:
-            ax.legend(fontsize=7, loc="upper left")
-    month = budgets[0]["month_start"][:7]
-    fig.suptitle(f"Budget burn-up {month} ({report['currency']}; red title = forecast over)")
+        note = f"{ratio:.0%} of budget" + (" — over" if over else "")
+        weight = "bold" if over else "normal"
+        ax.text(max(forecast, amount) * 1.01, i, note, va="center", fontsize=8, fontweight=weight)
+    ax.set_yticks(y, names, fontsize=8)
+    ax.xaxis.set_major_formatter(FuncFormatter(_money_tick(report["currency"])))
+    ax.set_xlim(0, max(max(r[3], r[4]) for r in rows) * 1.25)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    month = rows[0][1]["month_start"][:7]
+    ax.set_title(f"Budget vs forecast, {month} ({report['currency']}), worst first")
     return _png(fig)
 
 

@@ -1,7 +1,6 @@
-"""Read the non-billing inputs of FinOps from system tables (through the SqlEngine port).
+"""Independent readers of FinOps inputs from system tables, for tests (checks of the cost model).
 
 - current tags of clusters, jobs and warehouses: the latest row per resource of the SCD2 tables;
-- cluster activity: job run slices per cluster (`job_run_timeline.compute_ids`), for idle cost;
 - finished job runs with their wall-clock duration, for duration anomalies.
 """
 
@@ -25,15 +24,6 @@ CURRENT_TAGS_SQL = """
 SELECT workspace_id, {id_col} AS resource_id, tags
 FROM {table}
 QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, {id_col} ORDER BY change_time DESC) = 1"""
-
-CLUSTER_ACTIVITY_SQL = """
-SELECT workspace_id, compute_id, period_start_time, period_end_time
-FROM (
-  SELECT workspace_id, explode(compute_ids) AS compute_id, period_start_time, period_end_time
-  FROM system.lakeflow.job_run_timeline
-  WHERE period_end_time > :start_ts AND period_start_time < :end_ts
-) AS slices
-ORDER BY workspace_id, compute_id, period_start_time"""
 
 JOB_RUNS_SQL = """
 SELECT workspace_id, job_id, run_id,
@@ -73,18 +63,6 @@ def load_current_tags(engine: SqlEngine) -> dict[ResourceRef, dict[str, str]]:
             ref = ResourceRef(kind, str(row["workspace_id"]), str(row["resource_id"]))
             out[ref] = _tag_map(row["tags"])
     return out
-
-
-def load_cluster_activity(
-    engine: SqlEngine, start: date, end: date
-) -> dict[ResourceRef, list[tuple[datetime, datetime]]]:
-    """Busy intervals per cluster from job run slices overlapping `[start, end)` (UTC dates)."""
-    out: dict[ResourceRef, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for row in engine.fetch(CLUSTER_ACTIVITY_SQL, _bounds(start, end)).as_dicts():
-        if row["compute_id"]:
-            ref = ResourceRef("cluster", str(row["workspace_id"]), str(row["compute_id"]))
-            out[ref].append((_utc(row["period_start_time"]), _utc(row["period_end_time"])))
-    return dict(out)
 
 
 def load_job_runs(

@@ -1,0 +1,31 @@
+"""Fixtures shared by every test folder.
+
+The simulated estate (seed 7, scale 1) is built once per test session (per xdist worker) and
+copied for each module that needs a project of its own: building it writes hundreds of Delta
+commits, copying it is a file copy.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lakecrew.testing.crew import simulated_project
+
+
+@pytest.fixture(scope="session")
+def seed7_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The simulated estate, seed 7, scale 1 — read-only: copy it with `seed7_project`."""
+    root = tmp_path_factory.mktemp("seed7-template") / "proj"
+    simulated_project(root, seed=7, scale=1)
+    return root
+
+
+@pytest.fixture(scope="module")
+def seed7_project(seed7_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the seed-7 simulated project for one test module."""
+    dest = tmp_path_factory.mktemp("seed7") / "proj"
+    shutil.copytree(seed7_template, dest)
+    return dest
