@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -36,7 +36,9 @@ from lakecrew.services.pipelines.steps import RunnerDeps
 from lakecrew.services.pipelines.streaming import after_micro_batch
 from lakecrew.services.privacy.kinds import MaskMethod
 from lakecrew.services.privacy.masking import Tokenizer
-from lakecrew.wiring.context import Context
+
+if TYPE_CHECKING:
+    from lakecrew.wiring.context import Context
 
 
 def demo_dir() -> Path:
