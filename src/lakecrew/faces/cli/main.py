@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 from lakecrew.core.errors import LakecrewError
 from lakecrew.faces.cli import (
     alerts,
+    assist,
     commands,
     cost,
     crew,
@@ -129,6 +130,7 @@ crew.register(app)
 models.register(app)
 alerts.register(app)
 doctor.register(app)
+assist.register(app)
 # --- end of command families ---
 
 
