@@ -87,8 +87,8 @@ def agent_service(ctx: Context, runtime: AgentRuntime | None = None) -> AgentSer
 
 def mcp_specs(ctx: Context) -> list[ToolSpec]:
     """The tools served over MCP; each call is recorded as an `mcp` run in the ledger."""
-    import hashlib
     import json
+    import uuid
     from dataclasses import replace
 
     from lakecrew.ports.agents import AgentRunRow
@@ -101,8 +101,7 @@ def mcp_specs(ctx: Context) -> list[ToolSpec]:
     def recorded(spec: ToolSpec) -> ToolSpec:
         def call(arguments: Mapping[str, Any]) -> str:
             started = ctx.clock.now()
-            seed = f"mcp\0{spec.name}\0{json.dumps(dict(arguments), default=str)}\0{started}"
-            deps.run_id = "mcp-" + hashlib.sha256(seed.encode()).hexdigest()[:12]
+            deps.run_id = "mcp-" + uuid.uuid4().hex[:12]
             text = spec.call(arguments)
             calls = [c.as_dict() for c in box.take_calls()]
             made = [p.proposal_id for p in log.proposals() if p.run_id == deps.run_id]

@@ -9,7 +9,7 @@ pending proposals, exactly as for the crew's own agents.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from lakecrew.ports.agents import ToolSpec
@@ -22,10 +22,12 @@ INSTRUCTIONS = (
 )
 
 
-def tool_function(spec: ToolSpec) -> Callable[..., str]:
-    """A function whose signature is the spec's params (the SDK builds the schema from it)."""
+def tool_function(spec: ToolSpec) -> Callable[..., Awaitable[str]]:
+    """A coroutine function whose signature is the spec's params (the SDK builds the schema
+    from it). Async on purpose: the SDK runs sync tools in worker threads, and the project's
+    SQLite stores belong to the thread that opened them; the event loop runs in that thread."""
 
-    def call(**kwargs: Any) -> str:
+    async def call(**kwargs: Any) -> str:
         return spec.call(kwargs)
 
     params = sorted(spec.params, key=lambda p: not p.required)

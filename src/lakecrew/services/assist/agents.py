@@ -15,8 +15,8 @@ Guardrails, in code rather than in the prompt alone:
 
 from __future__ import annotations
 
-import hashlib
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -132,7 +132,7 @@ class AgentService:
 
     def _run(self, agent: str, task: str, instructions: str, tools: Sequence[ToolSpec]) -> AgentRun:
         started = self.deps.clock.now()
-        run_id = hashlib.sha256(f"{agent}\0{task}\0{started.isoformat()}".encode()).hexdigest()[:16]
+        run_id = uuid.uuid4().hex[:16]  # unique even at a fixed clock (tests, --now)
         self.deps.run_id = run_id
         self.box.take_calls()
         outcome: AgentOutcome | None = None

@@ -25,8 +25,9 @@ FP = Param("fingerprint", "string", "a finding fingerprint (or a unique prefix o
 WHY = Param("rationale", "string", "why, citing the evidence (finding fields, figures)")
 
 _FINDING = (
-    "{count, by_rule: {rule_id: n}, findings: [{fingerprint, workspace, rule_id, severity, status, "
-    "resource_type, resource_id, resource_name, owner, title, first_seen, last_seen}]}"
+    "{count, by_rule: {rule_id: n}, by_workspace, by_owner, findings: [{fingerprint, "
+    "workspace, rule_id, severity, status, resource_type, resource_id, resource_name, "
+    "owner, title, first_seen, last_seen}]}"
 )
 _PROPOSAL = "{proposal_id, kind, status: pending, needs}: nothing changes until a person approves"
 
@@ -56,8 +57,10 @@ def _defs() -> list[tuple[Any, ...]]:
          "approval, rollout phase; budgets. Fast; reads no workspace.",
          (), "{workspaces: [...], budgets: [...]}", "read"),
         ("estate_summary", rt.estate_summary,
-         "Resource counts per workspace (reads every workspace) and list cost per workspace.",
-         (), "{workspaces, resources: {total, per_kind, per_workspace}, cost}", "read"),
+         "Objects per kind (clusters, jobs, warehouses, pools, ...) in every workspace, or one; "
+         "reads the workspaces (slower than estate_overview). Costs: use the cost tools.",
+         (WS,), "{objects, per_kind, per_workspace: {workspace: {kind: n}}, unreachable}",
+         "read"),
         ("run_sql", rt.run_sql,
          "Run ONE read-only Databricks SQL query on the lakehouse (three-part names: "
          "system.billing.usage, system.billing.list_prices, system.compute.clusters, "

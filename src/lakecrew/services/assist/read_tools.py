@@ -8,13 +8,13 @@ boundary: three-part names only, masks applied, writes refused), the ledger is o
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from datetime import date as date_type
 from typing import Any
 
-from lakecrew.core.errors import NotFound, UsageError
+from lakecrew.core.errors import LakecrewError, NotFound, UsageError
 from lakecrew.ports.agents import AgentLog
 from lakecrew.ports.catalog import Lineage
 from lakecrew.ports.clock import Clock
@@ -120,14 +120,20 @@ def list_findings(
         if severity is None or r.severity == severity
     ]
     rows.sort(key=lambda r: (SEVERITY_ORDER.get(r.severity, 9), r.rule_id, r.resource_id))
-    by_rule: dict[str, int] = {}
-    for r in rows:
-        by_rule[r.rule_id] = by_rule.get(r.rule_id, 0) + 1
     return {
         "count": len(rows),
-        "by_rule": by_rule,
+        "by_rule": _counts(r.rule_id for r in rows),
+        "by_workspace": _counts(r.workspace for r in rows),
+        "by_owner": _counts(r.owner for r in rows),
         "findings": [_finding(r) for r in rows[: max(limit, 0)]],
     }
+
+
+def _counts(keys: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k in keys:
+        out[k] = out.get(k, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def finding_detail(deps: AssistDeps, fingerprint: str) -> dict[str, Any]:
@@ -203,10 +209,27 @@ def estate_overview(deps: AssistDeps) -> dict[str, Any]:
     }
 
 
-def estate_summary(deps: AssistDeps) -> dict[str, Any]:
-    from lakecrew.services.estate.summary import estate_summary as summary
+def estate_summary(deps: AssistDeps, workspace: str | None = None) -> dict[str, Any]:
+    """Objects per kind in each workspace (or one), read through the Workspace port; a
+    workspace that cannot be read is listed under `unreachable` with the reason."""
+    from lakecrew.services.estate.summary import COUNTED_KINDS
 
-    return summary(deps.config, deps.reader_for, deps.sql)
+    names = [deps.config.workspace(workspace).name] if workspace else deps.config.names()
+    per: dict[str, dict[str, int]] = {}
+    unreachable: dict[str, str] = {}
+    for name in names:
+        try:
+            reader = deps.reader_for(name)
+            per[name] = {k.value: sum(1 for _ in reader.list(k)) for k in COUNTED_KINDS}
+        except LakecrewError as e:
+            unreachable[name] = e.one_line()
+    totals = {k.value: sum(c[k.value] for c in per.values()) for k in COUNTED_KINDS}
+    return {
+        "objects": sum(totals.values()),
+        "per_kind": totals,
+        "per_workspace": per,
+        "unreachable": unreachable,
+    }
 
 
 def run_sql(deps: AssistDeps, query: str, limit: int = 50) -> dict[str, Any]:
