@@ -12,6 +12,7 @@ this package.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -19,7 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from lakecrew.adapters.local.layout import ProjectLayout
-from lakecrew.core.errors import NotFound, UsageError
+from lakecrew.core.errors import NotFound, PermissionDenied, UsageError
 from lakecrew.ports.clock import Clock, SystemClock
 from lakecrew.ports.workspace import Workspace
 from lakecrew.services.estate.config import EstateConfig, load_estate
@@ -74,6 +75,7 @@ class Context:
     ) -> Context:
         """Load `<project_dir>/lakecrew.yaml` and prepare the local backend of the project."""
         layout = ProjectLayout(Path(project_dir).resolve())
+        root = layout.root
         if not layout.config_path.exists():
             raise UsageError(
                 "no lakecrew.yaml in this project",
@@ -81,6 +83,13 @@ class Context:
                 fix="run `lakecrew init` here, or pass --project DIR",
             )
         config = load_estate(layout.config_path, require_approved=require_approved)
+        if writable and not _can_write(layout.state_dir if layout.state_dir.exists() else root):
+            raise PermissionDenied(
+                "the project folder is read-only and this command writes to it",
+                where=str(layout.state_dir),
+                fix="run it on a writable copy of the project; read-only commands (sql, "
+                "findings, actions, estate validate) work here",
+            )
         layout.ensure()
         ctx = cls(layout, config, writable=writable, clock=clock)
         if writable:
@@ -118,7 +127,9 @@ class Context:
     def metastore(self) -> SqliteMetastore:
         from lakecrew.adapters.local.metastore import SqliteMetastore
 
-        return SqliteMetastore(self.layout.metastore_path, clock=self.clock)
+        return SqliteMetastore(
+            self.layout.metastore_path, clock=self.clock, read_only=not self.writable
+        )
 
     @cached_property
     def sql(self) -> LocalSqlEngine:
@@ -322,3 +333,8 @@ class Context:
             close = getattr(part, "close", None)
             if close is not None:
                 close()
+
+
+def _can_write(folder: Path) -> bool:
+    """Whether this process may create files in `folder` (False on a read-only mount)."""
+    return os.access(folder, os.W_OK | os.X_OK)

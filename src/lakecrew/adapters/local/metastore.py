@@ -24,7 +24,8 @@ from lakecrew.ports.catalog import ColumnInfo, TableInfo, parse_full_name
 class SqliteMetastore(GrantsAndLineage):
     """Unity Catalog's information model in SQLite; implements Catalog, Grants and Lineage.
 
-    Constructor: `SqliteMetastore(path, *, clock=None)` (clock defaults to the system clock).
+    Constructor: `SqliteMetastore(path, *, clock=None, read_only=False)` (clock defaults to the
+    system clock; `read_only` opens without writing anything, also on a read-only file system).
     """
 
     # ------------------------------------------------------------ catalogs and schemas

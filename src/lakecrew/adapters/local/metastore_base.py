@@ -12,8 +12,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
-from lakecrew.core.errors import UsageError
+from lakecrew.core.errors import PermissionDenied, UsageError
 from lakecrew.ports.catalog import Grant, LineageEdge, parse_full_name
 from lakecrew.ports.clock import Clock, SystemClock
 
@@ -71,12 +72,42 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that never writes: `mode=ro` (which still maps the WAL index), or on a
+    read-only file system (no `-shm` can be created) `immutable=1`; an absent database is an
+    empty in-memory catalog (a project nothing was imported into yet)."""
+    if not path.exists():
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        conn.executescript(_DDL)
+        return conn
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    for suffix in ("", "&immutable=1"):
+        conn = sqlite3.connect(uri + suffix, uri=True, timeout=30, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            conn.close()
+            continue
+        return conn
+    raise PermissionDenied(
+        "cannot open the metastore read-only",
+        where=str(path),
+        fix="check the file's permissions (it must be readable)",
+    )
+
+
 class SqliteBase:
     """Connection (WAL, foreign keys, busy timeout) and the schema of the metastore."""
 
-    def __init__(self, path: Path | str, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, path: Path | str, *, clock: Clock | None = None, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
         self.clock: Clock = clock or SystemClock()
+        if read_only:
+            self._conn = _open_read_only(self.path)
+            self._conn.row_factory = sqlite3.Row
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
