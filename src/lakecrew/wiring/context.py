@@ -128,7 +128,10 @@ class Context:
         from lakecrew.adapters.local.metastore import SqliteMetastore
 
         return SqliteMetastore(
-            self.layout.metastore_path, clock=self.clock, read_only=not self.writable
+            self.layout.metastore_path,
+            clock=self.clock,
+            read_only=not self.writable,
+            external_locations=self.config.lakehouse.external_locations,
         )
 
     @cached_property

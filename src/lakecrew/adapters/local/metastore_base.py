@@ -100,10 +100,16 @@ class SqliteBase:
     """Connection (WAL, foreign keys, busy timeout) and the schema of the metastore."""
 
     def __init__(
-        self, path: Path | str, *, clock: Clock | None = None, read_only: bool = False
+        self,
+        path: Path | str,
+        *,
+        clock: Clock | None = None,
+        read_only: bool = False,
+        external_locations: bool = False,
     ) -> None:
         self.path = Path(path)
         self.clock: Clock = clock or SystemClock()
+        self.external_locations = external_locations
         if read_only:
             self._conn = _open_read_only(self.path)
             self._conn.row_factory = sqlite3.Row
@@ -131,6 +137,34 @@ class SqliteBase:
             return str(Path(location).resolve().relative_to(self.path.parent.resolve()))
         except ValueError:
             return location  # an external location: kept as given
+
+    def inside_project(self, location: str) -> bool:
+        """Whether a location (as given or as stored) resolves inside the project's state
+        folder, following links: only such tables travel with a copied or moved project."""
+        absolute = self.absolute_location(location)
+        if absolute is None or "://" in absolute:
+            return False
+        return Path(absolute).resolve().is_relative_to(self.path.parent.resolve())
+
+    def check_location(self, full_name: str, location: str | None) -> None:
+        """UsageError when a table would be registered outside the project (unless allowed)."""
+        if location is None or self.external_locations or self.inside_project(location):
+            return
+        raise UsageError(
+            f"table {full_name}: storage location {location} lies outside the project "
+            f"({self.path.parent}); a copied or moved project would not carry it",
+            where=full_name,
+            fix="keep local tables under .lakecrew/lakehouse, or allow it with "
+            "`lakehouse: {external_locations: true}` in lakecrew.yaml",
+        )
+
+    def outside_locations(self) -> list[tuple[str, str]]:
+        """(table, location) of every registered table whose files lie outside the project."""
+        rows = self._conn.execute(
+            "SELECT catalog_name || '.' || schema_name || '.' || name, storage_location "
+            "FROM tables WHERE storage_location IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        return [(r[0], str(r[1])) for r in rows if not self.inside_project(str(r[1]))]
 
     def absolute_location(self, stored: str | None) -> str | None:
         if stored is None or "://" in stored:
