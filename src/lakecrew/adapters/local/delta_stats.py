@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from deltalake import DeltaTable
+from deltalake import CommitProperties, DeltaTable
 
 from lakecrew.core.redact import is_pii_key
 
@@ -49,15 +49,21 @@ def _quoted(name: str) -> str:
     return name if re.fullmatch(r"\w+", name, re.ASCII) else "`" + name.replace("`", "``") + "`"
 
 
-def enforce(table: DeltaTable, path: Path, extra: Collection[str] = ()) -> bool:
+def enforce(
+    table: DeltaTable,
+    path: Path,
+    extra: Collection[str] = (),
+    *,
+    props: CommitProperties | None = None,
+) -> bool:
     """Before a write: set the properties if missing and scrub the existing statistics.
-    Returns True when anything changed."""
+    Returns True when anything changed (`props`: how the property change is committed)."""
     schema = pa.schema(table.schema().to_arrow())
     wanted = stats_properties(schema, extra)
     config = table.metadata().configuration
     if not wanted or all(config.get(k) == v for k, v in wanted.items()):
         return False
-    table.alter.set_table_properties(wanted)
+    table.alter.set_table_properties(wanted, commit_properties=props)
     pii = set(pii_columns(schema, extra))
     _scrub_log(path / "_delta_log", pii)
     return True

@@ -43,7 +43,8 @@ def _bounded(number: float | Decimal) -> None:
     finite = number.is_finite() if isinstance(number, Decimal) else math.isfinite(number)
     if not finite:
         raise OutOfBounds("not a finite number")
-    if abs(number) > MAX_MAGNITUDE:
+    exact = number if isinstance(number, Decimal) else Decimal(number)
+    if abs(exact) > MAX_MAGNITUDE:
         raise OutOfBounds("number outside the sane range ±1e15")
 
 
