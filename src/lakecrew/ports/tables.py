@@ -103,6 +103,11 @@ class TableStore(Protocol):
         """The table's columns with Databricks type names (for catalog registration)."""
         ...
 
+    def protect(self, full_name: str) -> None:
+        """Keep the storage log free of values of the columns the catalog classifies as PII
+        (column statistics), rewriting those already there; call after classifying."""
+        ...
+
     def location(self, full_name: str) -> str:
         """Storage location of the table (path or URL)."""
         ...

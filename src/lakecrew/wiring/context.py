@@ -121,7 +121,17 @@ class Context:
     def store(self) -> DeltaStore:
         from lakecrew.adapters.local.delta import DeltaStore
 
-        return DeltaStore.for_project(self.layout)
+        return DeltaStore.for_project(self.layout, pii_columns=self.classified_pii)
+
+    def classified_pii(self, full_name: str) -> set[str]:
+        """Columns of a table the metastore classifies as PII (tag `pii`); none if unknown."""
+        from lakecrew.adapters.local.delta_stats import classified
+
+        try:
+            info = self.metastore.get_table(full_name)
+        except NotFound:
+            return set()
+        return classified({c.name: c.tags for c in info.columns})
 
     @cached_property
     def metastore(self) -> SqliteMetastore:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -67,7 +67,8 @@ class DeltaStore:
     """Create, write and read Delta tables under one lakehouse folder.
 
     `max_attempts` bounds the retries on commit conflicts; `base_delay`/`max_delay` (seconds)
-    shape the full-jitter exponential backoff.
+    shape the full-jitter exponential backoff. `pii_columns(full_name)` names the columns the
+    catalog classifies as PII (their statistics are kept out of the Delta log).
     """
 
     def __init__(
@@ -78,12 +79,14 @@ class DeltaStore:
         base_delay: float = 0.02,
         max_delay: float = 1.0,
         rng: random.Random | None = None,
+        pii_columns: Callable[[str], Collection[str]] | None = None,
     ) -> None:
         self.root = Path(root)
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._rng = rng or random.Random()
+        self._pii = pii_columns or (lambda full_name: ())
         self._open: dict[str, tuple[tuple[int, int], DeltaTable]] = {}
 
     @classmethod
@@ -156,7 +159,8 @@ class DeltaStore:
         if missing:
             raise UsageError(f"partition column(s) {missing} not in schema", where=full_name)
         config = {k: v for k, v in (properties or {}).items() if k.startswith("delta.")}
-        config = {**stats_properties(schema), **config}  # no PII statistics in the log
+        pii = self._pii(full_name)
+        config = {**stats_properties(schema, pii), **config}  # no PII statistics in the log
         path = self.path(full_name)
         path.mkdir(parents=True, exist_ok=True)
         try:
@@ -420,14 +424,21 @@ class DeltaStore:
             fence.adopt(full_name, self.path(full_name))
         return WriteResult(full_name, self.version(full_name), mode.upper())
 
+    def protect(self, full_name: str) -> bool:
+        """Keep the statistics of the table's PII columns (as classified now) out of its log,
+        scrubbing those already there; True when anything changed (delta_stats.py)."""
+        full_name = ".".join(parse_full_name(full_name))
+        return enforce_stats(self.table(full_name), self.path(full_name), self._pii(full_name))
+
     def _enforce_stats(self, full_name: str, fence: Fence | None) -> None:
         """No PII statistics in the log (delta_stats.py); under a fence, on top of its version."""
         path = self.path(full_name)
         if fence is None or not fence.covers(full_name):
-            enforce_stats(self.table(full_name), path)
+            enforce_stats(self.table(full_name), path, self._pii(full_name))
             return
+        pii = self._pii(full_name)
         try:
-            if enforce_stats(fence.table(full_name, path), path, props=fence.properties()):
+            if enforce_stats(fence.table(full_name, path), path, pii, props=fence.properties()):
                 fence.adopt(full_name, path)
         except CommitFailedError as exc:
             raise fence.conflict(full_name) from exc

@@ -177,6 +177,9 @@ class DeltaTableStore:
     def count(self, full_name: str) -> int:
         return int(self.store.to_arrow(full_name).count_rows())
 
+    def protect(self, full_name: str) -> None:
+        self.store.protect(full_name)
+
     def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:
         return tuple(
             ColumnInfo(name=f.name, type_text=type_text(f.type), nullable=f.nullable, position=i)
