@@ -27,6 +27,7 @@ from lakecrew.faces.cli import (
     models,
     pipeline,
     policy,
+    privacy,
 )
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
 from lakecrew.faces.cli.options import (
@@ -129,6 +130,7 @@ crew.register(app)
 models.register(app)
 alerts.register(app)
 doctor.register(app)
+privacy.register(app)
 # --- end of command families ---
 
 
