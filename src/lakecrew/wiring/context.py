@@ -124,13 +124,20 @@ class Context:
         return DeltaStore.for_project(self.layout, pii_columns=self.classified_pii)
 
     def classified_pii(self, full_name: str) -> set[str]:
-        """Columns of a table the metastore classifies as PII (tag `pii`); none if unknown."""
+        """Columns of a table the metastore classifies as PII (tag `pii`); none if unknown.
+        Its own short read-only connection: writes may run on a worker thread (bronze)."""
         from lakecrew.adapters.local.delta_stats import classified
+        from lakecrew.adapters.local.metastore import SqliteMetastore
 
+        if not self.layout.metastore_path.exists():
+            return set()
+        reader = SqliteMetastore(self.layout.metastore_path, read_only=True)
         try:
-            info = self.metastore.get_table(full_name)
+            info = reader.get_table(full_name)
         except NotFound:
             return set()
+        finally:
+            reader.close()
         return classified({c.name: c.tags for c in info.columns})
 
     @cached_property
