@@ -22,9 +22,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 VENDOR = (
-    "databricks", "pyspark", "mlflow", "smolagents", "openai", "litellm", "mcp", "deltalake",
-    "duckdb", "psycopg",
-)  # fmt: skip
+    "databricks",
+    "pyspark",
+    "mlflow",
+    "smolagents",
+    "openai",
+    "litellm",
+    "mcp",
+    "deltalake",
+    "duckdb",
+    "psycopg",
+    "detect_secrets",
+)
 HEAVY_ADAPTERS_ONLY = ("matplotlib", "pandas")
 HEAVY_LAZY_IN_FACES = ("pyarrow", "matplotlib", "pandas", "numpy", *VENDOR)
 ALLOWED: dict[str, tuple[str, ...]] = {
