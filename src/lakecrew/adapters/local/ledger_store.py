@@ -171,9 +171,10 @@ class DeltaLedgerStore:
         self.store.merge(name, table, keys)
 
     def _get(self, row_type: type[R], workspace: str | None) -> list[R]:
-        if not self.store.exists(self.full_name(row_type)):
+        name = self.full_name(row_type)
+        if not self.store.exists(name):
             return []  # reading creates nothing (read-only commands write no file)
-        name = self._table(row_type)
+        # a read registers nothing either: the metastore may be open read-only
         dataset = self.store.to_arrow(name)
         flt = None if workspace is None else pc.field("workspace") == workspace
         table = dataset.to_table(filter=flt)

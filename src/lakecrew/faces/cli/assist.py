@@ -272,3 +272,49 @@ def register(app: typer.Typer) -> None:
     app.add_typer(agent_app, name="agent")
     app.add_typer(proposals_app, name="proposals")
     app.command("mcp", epilog=epilog("lakecrew mcp --project demo-estate   # stdio"))(mcp)
+
+
+@agent_app.command(
+    "eval",
+    epilog=epilog(
+        "lakecrew agent eval --now 2026-03-02T12:00:00+00:00",
+        "lakecrew agent eval --limit 5 --output json",
+        exits="0 evaluated (the score is in the output); 2 no model configured",
+    ),
+)
+def eval_cmd(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
+    now: NowOpt = None,
+    project: ProjectOpt = None,
+    output: OutputOpt = None,
+    wide: WideOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Score the configured model on the evaluation set (answers computed from this estate)."""
+    from lakecrew.services.assist.evaluation import Facts, evaluate
+    from lakecrew.wiring.assist import agent_service
+
+    state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
+    with _context(state.project, writable=True, now=now) as lc:
+        svc = agent_service(lc)
+
+        def ask_one(question: str) -> tuple[str, str, int]:
+            run = svc.ask(question)
+            return run.row.answer, run.row.status, len(run.calls)
+
+        facts = Facts(lc.sql, lc.config, svc.deps.pack, lc.clock.now())
+        results = evaluate(ask_one, facts, limit)
+    correct = sum(r.correct for r in results)
+    meta = {"model": svc.model, "correct": correct, "questions": len(results),
+            "score": round(correct / len(results), 3) if results else 0.0}  # fmt: skip
+    columns = (
+        Col("qid", "question"), Col("correct"), Col("expected"), Col("state"),
+        Col("tool_calls", "tools"), Col("answer", wide=True), Col("error", wide=True),
+    )  # fmt: skip
+
+    def render(o: Out, r: Result) -> None:
+        o.table(columns, r.items)
+        o.note(f"{r.meta['model']}: {r.meta['correct']}/{r.meta['questions']} correct")
+
+    emit(state, Result("agent_eval", [r.__dict__ for r in results], meta), render)

@@ -366,3 +366,35 @@ def score(answer: str, expected: str) -> bool:
     if re.fullmatch(r"-?\d+\.\d\d", want):  # money: 2925.82 also as 2,925.82 or 2925.8200
         return bool(re.search(re.escape(want) + r"(?!\d)", got))
     return False
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    qid: str
+    question: str
+    expected: str
+    answer: str
+    correct: bool
+    state: str
+    tool_calls: int
+    error: str | None = None
+
+
+def evaluate(
+    ask: Callable[[str], tuple[str, str, int]], facts: Facts, only: int | None = None
+) -> list[EvalResult]:
+    """Ask every question (`ask(question) -> (answer, state, tool calls)`), score each against
+    its reference; a failed run (budget, model error) counts as wrong, with its error."""
+    from lakecrew.core.errors import LakecrewError
+
+    out = []
+    for q in questions()[:only]:
+        expected = q.reference(facts)
+        try:
+            answer, state, calls = ask(q.text)
+            error = None
+        except LakecrewError as e:
+            answer, state, calls, error = "", "failed", 0, e.one_line()
+        ok = state == "success" and score(answer, expected)
+        out.append(EvalResult(q.qid, q.text, expected, answer, ok, state, calls, error))
+    return out
