@@ -78,7 +78,8 @@ def cost_report(
     `anomalies` and `recommendations` are then None): the agents' cost tools use it."""
     start, end, prev, prev_end = period_bounds(period, as_of)
     month_first, _ = month_bounds(end - timedelta(days=1))
-    window_start = min(prev, month_first, start - timedelta(days=HISTORY_DAYS))
+    history = timedelta(days=HISTORY_DAYS if detail else CHART_DAYS)
+    window_start = min(prev, month_first, start - history)
     model = CostModel(engine, cube=cube)
     usage = model.priced_usage(window_start, end, as_of=as_of)
     index = workspace_index(config)
