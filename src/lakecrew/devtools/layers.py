@@ -7,7 +7,8 @@
 - `lakecrew.testing` is never imported by product code (only tests, benchmarks, devtools);
 - vendor SDKs (databricks-sdk, pyspark, mlflow, smolagents, deltalake, duckdb, psycopg) are
   imported only inside adapters (and devtools/testing helpers);
-- heavy libraries (matplotlib, pandas) only inside adapters; faces import pyarrow and the other
+- heavy libraries (matplotlib, pandas) only inside adapters; web libraries (fastapi, starlette,
+  jinja2, uvicorn, argon2, markupsafe, playwright) only in faces (the dashboard) and test helpers; faces import pyarrow and the other
   heavy libraries inside the commands that need them, never at module level;
 - no import circle between lakecrew modules (imports under `if TYPE_CHECKING:` excepted).
 
@@ -23,6 +24,7 @@ from pathlib import Path
 
 VENDOR = ("databricks", "pyspark", "mlflow", "smolagents", "deltalake", "duckdb", "psycopg")
 HEAVY_ADAPTERS_ONLY = ("matplotlib", "pandas")
+WEB_FACES_ONLY = ("fastapi", "starlette", "jinja2", "uvicorn", "argon2", "markupsafe", "playwright")
 HEAVY_LAZY_IN_FACES = ("pyarrow", "matplotlib", "pandas", "numpy", *VENDOR)
 ALLOWED: dict[str, tuple[str, ...]] = {
     "core": ("core",),
@@ -78,6 +80,10 @@ def _layer_problems(path: Path, layer: str, tree: ast.Module) -> list[str]:
         if layer in VENDOR_FREE and top in HEAVY_ADAPTERS_ONLY:
             problems.append(
                 f"{where} imports {top} — fix: only adapters may import {top} (render there)"
+            )
+        if top in WEB_FACES_ONLY and layer not in ("faces", *MAY_USE_TESTING):
+            problems.append(
+                f"{where} imports {top} — fix: web libraries belong to faces/web (the dashboard)"
             )
         if layer == "faces" and at_top and top in HEAVY_LAZY_IN_FACES:
             problems.append(

@@ -27,6 +27,7 @@ from lakecrew.faces.cli import (
     models,
     pipeline,
     policy,
+    web,
 )
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
 from lakecrew.faces.cli.options import (
@@ -129,6 +130,8 @@ crew.register(app)
 models.register(app)
 alerts.register(app)
 doctor.register(app)
+web.register(app)
+app.add_typer(web.users_app, name="users")
 # --- end of command families ---
 
 
