@@ -22,7 +22,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-VENDOR = ("databricks", "pyspark", "mlflow", "smolagents", "deltalake", "duckdb", "psycopg")
+VENDOR = (
+    "databricks",
+    "pyspark",
+    "mlflow",
+    "smolagents",
+    "deltalake",
+    "duckdb",
+    "psycopg",
+    "detect_secrets",
+)
 HEAVY_ADAPTERS_ONLY = ("matplotlib", "pandas")
 WEB_FACES_ONLY = ("fastapi", "starlette", "jinja2", "uvicorn", "argon2", "markupsafe", "playwright")
 HEAVY_LAZY_IN_FACES = ("pyarrow", "matplotlib", "pandas", "numpy", *VENDOR)

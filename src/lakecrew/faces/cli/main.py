@@ -27,6 +27,8 @@ from lakecrew.faces.cli import (
     models,
     pipeline,
     policy,
+    privacy,
+    secrets,
     web,
 )
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
@@ -125,6 +127,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(cost.app, name="cost")
 app.add_typer(cost.anomalies_app, name="anomalies")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(secrets.app, name="secrets")
 commands.register(app)
 crew.register(app)
 models.register(app)
@@ -132,6 +135,7 @@ alerts.register(app)
 doctor.register(app)
 web.register(app)
 app.add_typer(web.users_app, name="users")
+privacy.register(app)
 # --- end of command families ---
 
 
