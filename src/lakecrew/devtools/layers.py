@@ -7,9 +7,10 @@
 - `lakecrew.testing` is never imported by product code (only tests, benchmarks, devtools);
 - vendor SDKs (databricks-sdk, pyspark, mlflow, smolagents, deltalake, duckdb, psycopg) are
   imported only inside adapters (and devtools/testing helpers);
-- heavy libraries (matplotlib, pandas) only inside adapters; web libraries (fastapi, starlette,
-  jinja2, uvicorn, argon2, markupsafe, playwright) only in faces (the dashboard) and test helpers; faces import pyarrow and the other
+- heavy libraries (matplotlib, pandas) only inside adapters; faces import pyarrow and the other
   heavy libraries inside the commands that need them, never at module level;
+- web libraries (fastapi, starlette, jinja2, uvicorn, argon2, markupsafe, playwright) only in
+  faces (the dashboard) and test helpers;
 - no import circle between lakecrew modules (imports under `if TYPE_CHECKING:` excepted).
 
 Usage: python -m lakecrew.devtools.layers src/lakecrew  (exit 1 and one line per violation).

@@ -4,6 +4,7 @@ The project (seed 7) gets a cluster named `<script>alert(1)</script>` without ta
 `crew.approvals_required_for: [terminate]`; one workspace is swept at phase 2 with --apply, so
 the ledger holds applied actions (add_tags: roll back), an action awaiting approval (terminate)
 and open findings. Accounts: `viewer1` (viewer) and `operator1` (operator).
+Session-scoped (not package): xdist may run other tests on the worker between these modules.
 """
 
 from __future__ import annotations
@@ -62,12 +63,13 @@ def _prepare(root: Path) -> datetime:
     return now
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def site(seed7_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("web") / "proj"
     shutil.copytree(seed7_template, root)
     now = _prepare(root)
     app = create_app(WebConfig(root, clock=FixedClock(now)))
+    app.state.dashboard.cost()  # the weekly cost review, computed once (then cached)
     with running(app) as base:
         yield Site(root, base, now, app)
     app.state.dashboard.close()
@@ -88,9 +90,9 @@ def login(base: str, user: str) -> httpx.Client:
     return client
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """One Chromium for the whole package (launching one costs about a second)."""
+    """One Chromium per test session (launching one costs about a second)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -16,10 +16,12 @@ from lakecrew.faces.web.render import report_html, section_charts
 from .conftest import PASSWORD, WS, XSS, XSS_ID, Site
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("web")]
+TIMEOUT_MS = 120_000  # a loaded machine is slow, never wrong: waits end on events, not time
 PAGES = ("/", "/findings", "/actions", "/pipelines", "/finops", "/governance", "/rules")
 
 
 def _login(page: Any, base: str, user: str) -> None:
+    page.set_default_timeout(TIMEOUT_MS)
     page.goto(f"{base}/login")
     page.fill("#username", user)
     page.fill("#password", PASSWORD)
@@ -154,6 +156,7 @@ def test_report_opens_offline_from_disk_and_renders_every_chart(
 
     context.route("**/*", block)
     page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
     page.goto(path.as_uri())
     charts = page.locator("svg.chart")
     drawn = section_charts(data)

@@ -55,7 +55,8 @@ class DetectSecretsDetector:
         from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
         get_mapping_from_secret_type_to_class.cache_clear()
-        names = [{"name": c.__name__} for c in get_mapping_from_secret_type_to_class().values()]
+        by_type: dict[str, type] = get_mapping_from_secret_type_to_class()
+        names = [{"name": c.__name__} for c in by_type.values()]
         if self.profile == "lakecrew":
             names = [n for n in names if n["name"] not in _NOT_SECRETS]
             path = f"file://{Path(__file__).with_name('plugins.py')}"

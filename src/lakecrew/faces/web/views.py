@@ -153,7 +153,7 @@ def actions_list(
     lc: Context, workspace: str | None = None, status: str | None = None
 ) -> dict[str, Any]:
     """Actions newest first (optionally of one workspace / status) with the count per status."""
-    every = lc.crew.actions(workspace)
+    every = [r for r in lc.crew.actions() if workspace is None or r.workspace == workspace]
     rows = [r for r in every if status is None or r.status == status]
     return {
         "items": [action_item(r) for r in rows],
