@@ -81,7 +81,7 @@ def _build(args: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
     import pyarrow as pa
 
-    from lakecrew.ports.catalog import Grant, TableInfo
+    from lakecrew.ports.catalog import TableInfo
     from lakecrew.services.estate.starter import write_starter
     from lakecrew.wiring.context import Context
 
