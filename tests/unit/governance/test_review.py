@@ -123,3 +123,16 @@ def test_compliance_report_counts_by_rule_prefix_and_compares_months() -> None:
     assert again.trend()["tables"] == -1 and previous_month("2026-01") == "2025-12"
     assert "| tables | 2 |" in markdown(rep).replace("  ", " ")
     assert "<td>lassa_prod</td>" in html_page(rep) and "<script" not in html_page(rep)
+
+
+def test_review_report_lists_flagged_grants_by_principal() -> None:
+    from lakecrew.services.governance.review_report import review_markdown
+
+    rev = review(GRANTS, [RESTRICTED, INTERNAL], USE, at=T0, window_days=365)
+    text = review_markdown(rev, [], period="month")
+    assert text.startswith("# Access review — month ending 2026-11-20")
+    assert (
+        "### admins" in text
+        and "| ALL_PRIVILEGES | lassa_prod | 2026-11-17 | all_privileges |" in text
+    )
+    assert "### analysts" not in text  # nothing flagged: not listed
