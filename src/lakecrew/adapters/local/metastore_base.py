@@ -113,6 +113,7 @@ class SqliteBase:
         self.path = Path(path)
         self.clock: Clock = clock or SystemClock()
         self.external_locations = external_locations
+        self.read_only = read_only
         if read_only:
             self._conn = _open_read_only(self.path)
             self._conn.row_factory = sqlite3.Row

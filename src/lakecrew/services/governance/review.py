@@ -19,10 +19,13 @@ Flags per grant:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from lakecrew.ports.catalog import Grant, TableInfo
 from lakecrew.ports.sql import SqlEngine
@@ -59,39 +62,53 @@ WHERE event_time >= :since AND user_identity.email IS NOT NULL
 
 @dataclass(frozen=True)
 class LastUse:
-    """max(event_time) per (securable, principal), and rolled up per securable and prefix."""
+    """max(event_time) per (name, principal) and per name, where a name is a table and its
+    schema and catalog (the rollups), as Arrow tables; and every principal seen at all."""
 
-    by_pair: Mapping[tuple[str, str], datetime]
-    by_name: Mapping[str, datetime]  # table, schema and catalog names (any principal)
-    by_name_principal: Mapping[tuple[str, str], datetime]
+    by_np: pa.Table  # n, p, t
+    by_n: pa.Table  # n, t
     seen: frozenset[str]
 
     @classmethod
+    def from_arrow(cls, agg: pa.Table, seen: Iterable[str]) -> LastUse:
+        """From the audit aggregate (securable, principal, last_used), rolled up in Arrow."""
+        agg = agg.filter(pc.is_valid(agg["securable"]))
+        parts = pc.split_pattern(agg["securable"], ".")
+        cat = pc.list_element(parts, 0)
+        sch = pc.binary_join_element_wise(cat, pc.list_element(parts, 1), ".")
+        p, t = agg["principal"], agg["last_used"]
+        levels = [pa.table({"n": n, "p": p, "t": t}) for n in (agg["securable"], sch, cat)]
+        names = pa.concat_tables(levels)
+        by_np = names.group_by(["n", "p"]).aggregate([("t", "max")]).rename_columns(["n", "p", "t"])
+        by_n = names.group_by(["n"]).aggregate([("t", "max")]).rename_columns(["n", "t"])
+        return cls(by_np, by_n, frozenset(seen))
+
+    @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, datetime]], seen: Iterable[str]) -> LastUse:
-        pair: dict[tuple[str, str], datetime] = {}
-        name: dict[str, datetime] = {}
-        name_p: dict[tuple[str, str], datetime] = {}
-        for securable, principal, last in rows:
-            if not securable or last is None:
-                continue
-            pair[(securable, principal)] = last
-            parts = securable.split(".")
-            for n in (securable, ".".join(parts[:2]), parts[0]):
-                if name.get(n) is None or name[n] < last:
-                    name[n] = last
-                if name_p.get((n, principal)) is None or name_p[(n, principal)] < last:
-                    name_p[(n, principal)] = last
-        return cls(pair, name, name_p, frozenset(seen))
+        listed = list(rows)
+        s, p, t = zip(*listed, strict=True) if listed else ((), (), ())
+        ts = pa.array(t, pa.timestamp("us", tz="UTC"))
+        return cls.from_arrow(pa.table({"securable": s, "principal": p, "last_used": ts}), seen)
+
+    def lookup(self, names: list[str], principals: list[str]) -> tuple[list[Any], list[Any]]:
+        """(last use by that principal, last use by anyone) for each (name, principal)."""
+        keys = pa.table(
+            {
+                "n": pa.array(names, pa.string()),
+                "p": pa.array(principals, pa.string()),
+                "i": pa.array(range(len(names)), pa.int64()),
+            }
+        )
+        mine = keys.join(self.by_np, ["n", "p"], join_type="left outer").sort_by("i")
+        anyone = keys.join(self.by_n, ["n"], join_type="left outer").sort_by("i")
+        return mine["t"].to_pylist(), anyone["t"].to_pylist()
 
 
 def last_use(sql: SqlEngine, since: datetime) -> LastUse:
-    """The audit aggregate the review joins grants to."""
+    """The audit aggregate the review joins grants to (one GROUP BY in the engine)."""
     agg = sql.fetch_arrow(LAST_USE_SQL, {"since": since})
-    rows = zip(
-        *(agg.column(c).to_pylist() for c in ("securable", "principal", "last_used")), strict=True
-    )
     seen = sql.fetch_arrow(SEEN_SQL, {"since": since}).column("principal").to_pylist()
-    return LastUse.from_rows(rows, (s for s in seen if s))
+    return LastUse.from_arrow(agg, (s for s in seen if s))
 
 
 def _iso(d: datetime | None) -> str | None:
@@ -174,16 +191,16 @@ def review(
     labels = _labels(tables)
     registered = {t.full_name for t in tables}
     cutoff = at - timedelta(days=unused_days)
-    by_pair, by_name_p, by_name = use.by_pair, use.by_name_principal, use.by_name
+    grants = list(grants)
+    mine, anyone = use.lookup(
+        [g.securable_name for g in grants], [g.principal.lower() for g in grants]
+    )
     out = []
-    for g in grants:
+    for g, own, other in zip(grants, mine, anyone, strict=True):
         name, principal = g.securable_name, g.principal
         user = "@" in principal
         low = principal.lower()
-        if g.securable_type == "TABLE":
-            last = by_pair.get((name, low)) if user else by_name.get(name)
-        else:
-            last = by_name_p.get((name, low)) if user else by_name.get(name)
+        last = own if user else other
         label = labels.get(name)
         flags = []
         ref = max((d for d in (last, g.granted_at) if d is not None), default=None)
