@@ -221,18 +221,21 @@ class GrantsAndLineage(SqliteBase):
         now = self.clock.now()
         out = []
         for r in rows:
-            g = Grant(
-                principal=r["principal"],
-                privilege=r["privilege"],
-                securable_type=r["securable_type"],
-                securable_name=r["securable_name"],
-                granted_by=r["granted_by"],
-                granted_at=_dt(r["granted_at"]),
-                expires_at=_dt(r["expires_at"]),
-            )
-            g = replace(g, expired=g.is_expired(now))
-            if include_expired or not g.expired:
-                out.append(g)
+            expires = _dt(r["expires_at"])
+            expired = expires is not None and expires <= now  # Grant.is_expired, inlined
+            if include_expired or not expired:
+                out.append(
+                    Grant(
+                        principal=r["principal"],
+                        privilege=r["privilege"],
+                        securable_type=r["securable_type"],
+                        securable_name=r["securable_name"],
+                        granted_by=r["granted_by"],
+                        granted_at=_dt(r["granted_at"]),
+                        expires_at=expires,
+                        expired=expired,
+                    )
+                )
         return out
 
     def grant(self, grant: Grant) -> Grant:

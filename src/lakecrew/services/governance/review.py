@@ -41,16 +41,29 @@ FLAGS = (
 )
 
 LAST_USE_SQL = """
-SELECT lower(coalesce(request_params['full_name_arg'], request_params['table_full_name']))
-         AS securable,
-       lower(user_identity.email) AS principal,
-       max(event_time) AS last_used
-FROM system.access.audit
-WHERE service_name = 'unityCatalog'
-  AND response.status_code = 200
-  AND event_time >= :since
-  AND coalesce(request_params['full_name_arg'], request_params['table_full_name']) IS NOT NULL
-GROUP BY 1, 2
+WITH used AS (
+  SELECT lower(coalesce(request_params['full_name_arg'], request_params['table_full_name'])) AS s,
+         lower(user_identity.email) AS p,
+         max(event_time) AS t
+  FROM system.access.audit
+  WHERE service_name = 'unityCatalog'
+    AND response.status_code = 200
+    AND event_time >= :since
+    AND coalesce(request_params['full_name_arg'], request_params['table_full_name']) IS NOT NULL
+  GROUP BY 1, 2
+), names AS (
+  SELECT s AS n, p, t FROM used
+  UNION ALL SELECT concat(split_part(s, '.', 1), '.', split_part(s, '.', 2)) AS n, p, t FROM used
+  UNION ALL SELECT split_part(s, '.', 1) AS n, p, t FROM used
+)
+SELECT n, p, max(t) AS t, grouping(p) AS anyone FROM names GROUP BY GROUPING SETS ((n, p), (n))
+"""
+
+JOIN_SQL = """
+SELECT g.i, mine.t AS mine, anyone.t AS anyone
+FROM g
+LEFT JOIN roll AS mine ON mine.n = g.n AND mine.p = g.p AND mine.anyone = 0
+LEFT JOIN roll AS anyone ON anyone.n = g.n AND anyone.anyone = 1
 """
 
 SEEN_SQL = """
@@ -62,53 +75,57 @@ WHERE event_time >= :since AND user_identity.email IS NOT NULL
 
 @dataclass(frozen=True)
 class LastUse:
-    """max(event_time) per (name, principal) and per name, where a name is a table and its
-    schema and catalog (the rollups), as Arrow tables; and every principal seen at all."""
+    """max(event_time) per (name, principal) and per name (`anyone` = 1), where a name is a
+    table and its schema and catalog (the rollups); and every principal seen at all."""
 
-    by_np: pa.Table  # n, p, t
-    by_n: pa.Table  # n, t
+    roll: pa.Table  # n, p, t, anyone
     seen: frozenset[str]
-
-    @classmethod
-    def from_arrow(cls, agg: pa.Table, seen: Iterable[str]) -> LastUse:
-        """From the audit aggregate (securable, principal, last_used), rolled up in Arrow."""
-        agg = agg.filter(pc.is_valid(agg["securable"]))
-        parts = pc.split_pattern(agg["securable"], ".")
-        cat = pc.list_element(parts, 0)
-        sch = pc.binary_join_element_wise(cat, pc.list_element(parts, 1), ".")
-        p, t = agg["principal"], agg["last_used"]
-        levels = [pa.table({"n": n, "p": p, "t": t}) for n in (agg["securable"], sch, cat)]
-        names = pa.concat_tables(levels)
-        by_np = names.group_by(["n", "p"]).aggregate([("t", "max")]).rename_columns(["n", "p", "t"])
-        by_n = names.group_by(["n"]).aggregate([("t", "max")]).rename_columns(["n", "t"])
-        return cls(by_np, by_n, frozenset(seen))
+    engine: SqlEngine | None = None  # joins in the engine; None: in Arrow (small inputs)
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, datetime]], seen: Iterable[str]) -> LastUse:
-        listed = list(rows)
-        s, p, t = zip(*listed, strict=True) if listed else ((), (), ())
-        ts = pa.array(t, pa.timestamp("us", tz="UTC"))
-        return cls.from_arrow(pa.table({"securable": s, "principal": p, "last_used": ts}), seen)
+        """From (securable, principal, last use) rows, rolled up in Arrow (tests, small data)."""
+        best: dict[tuple[str, str | None], datetime] = {}
+        for securable, principal, last in rows:
+            parts = securable.split(".")
+            for name in {securable, ".".join(parts[:2]), parts[0]}:
+                for key in ((name, principal), (name, None)):
+                    best[key] = max(best.get(key, last), last)
+        keys = list(best)
+        roll = pa.table(
+            {
+                "n": pa.array([k[0] for k in keys], pa.string()),
+                "p": pa.array([k[1] for k in keys], pa.string()),
+                "t": pa.array(list(best.values()), pa.timestamp("us", tz="UTC")),
+                "anyone": pa.array([int(k[1] is None) for k in keys], pa.int64()),
+            }
+        )
+        return cls(roll, frozenset(seen))
 
     def lookup(self, names: list[str], principals: list[str]) -> tuple[list[Any], list[Any]]:
         """(last use by that principal, last use by anyone) for each (name, principal)."""
-        keys = pa.table(
+        g = pa.table(
             {
+                "i": pa.array(range(len(names)), pa.int64()),
                 "n": pa.array(names, pa.string()),
                 "p": pa.array(principals, pa.string()),
-                "i": pa.array(range(len(names)), pa.int64()),
             }
         )
-        mine = keys.join(self.by_np, ["n", "p"], join_type="left outer").sort_by("i")
-        anyone = keys.join(self.by_n, ["n"], join_type="left outer").sort_by("i")
-        return mine["t"].to_pylist(), anyone["t"].to_pylist()
+        if self.engine is not None:
+            out = self.engine.query_tables(JOIN_SQL, {"g": g, "roll": self.roll}).sort_by("i")
+            return out["mine"].to_pylist(), out["anyone"].to_pylist()
+        own = self.roll.filter(pc.equal(self.roll["anyone"], 0)).select(["n", "p", "t"])
+        anyone = self.roll.filter(pc.equal(self.roll["anyone"], 1)).select(["n", "t"])
+        mine = g.join(own, ["n", "p"], join_type="left outer").sort_by("i")
+        other = g.join(anyone, ["n"], join_type="left outer").sort_by("i")
+        return mine["t"].to_pylist(), other["t"].to_pylist()
 
 
 def last_use(sql: SqlEngine, since: datetime) -> LastUse:
-    """The audit aggregate the review joins grants to (one GROUP BY in the engine)."""
-    agg = sql.fetch_arrow(LAST_USE_SQL, {"since": since})
+    """The audit rollups the review joins grants to (one query in the engine)."""
+    roll = sql.fetch_arrow(LAST_USE_SQL, {"since": since})
     seen = sql.fetch_arrow(SEEN_SQL, {"since": since}).column("principal").to_pylist()
-    return LastUse.from_arrow(agg, (s for s in seen if s))
+    return LastUse(roll, frozenset(s for s in seen if s), sql)
 
 
 def _iso(d: datetime | None) -> str | None:
@@ -203,7 +220,11 @@ def review(
         last = own if user else other
         label = labels.get(name)
         flags = []
-        ref = max((d for d in (last, g.granted_at) if d is not None), default=None)
+        ref = (
+            last
+            if g.granted_at is None or (last is not None and last > g.granted_at)
+            else (g.granted_at)
+        )
         if ref is None or ref < cutoff:
             flags.append("unused_90d")
         if g.privilege in ("ALL_PRIVILEGES", "ALL PRIVILEGES"):
