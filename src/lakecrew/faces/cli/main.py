@@ -24,6 +24,7 @@ from lakecrew.faces.cli import (
     deploy,
     doctor,
     estate,
+    governance,
     models,
     pipeline,
     policy,
@@ -135,6 +136,7 @@ crew.register(app)
 models.register(app)
 alerts.register(app)
 doctor.register(app)
+governance.register(app)
 web.register(app)
 app.add_typer(web.users_app, name="users")
 privacy.register(app)
