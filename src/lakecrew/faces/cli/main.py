@@ -25,12 +25,14 @@ from lakecrew.faces.cli import (
     deploy,
     doctor,
     estate,
+    governance,
     models,
     pipeline,
     policy,
     privacy,
     secrets,
     security,
+    web,
 )
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
 from lakecrew.faces.cli.options import (
@@ -136,6 +138,9 @@ models.register(app)
 alerts.register(app)
 doctor.register(app)
 assist.register(app)
+governance.register(app)
+web.register(app)
+app.add_typer(web.users_app, name="users")
 privacy.register(app)
 # --- end of command families ---
 
