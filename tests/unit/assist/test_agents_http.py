@@ -162,3 +162,14 @@ def test_model_server_down(lc: Context, down: str) -> None:
     assert len(runs) == before_runs + 1 and len(lc.ledger.proposals()) == before_props
     failed = max(runs, key=lambda r: r.finished_at)
     assert failed.status == "failed" and failed.error and failed.answer == ""
+
+
+def test_comms_digest_summary_reads_only(service: Any, lc: Context) -> None:
+    day = lc.clock.now().date().isoformat()
+    summary = "Yesterday the estate cost X USD."
+    svc, server = service(script([("cost_report", {"period": "day", "as_of": day})], summary))
+    run = svc.digest(day)
+    offered = [t["function"]["name"] for t in server.requests[0]["tools"]]
+    assert run.row.agent == "comms" and run.row.answer == summary and day in run.row.question
+    assert not any(n.startswith("propose_") for n in offered)
+    assert json.loads(run.row.tool_calls_json)[0]["tool"] == "cost_report"
