@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 from lakecrew.core.errors import LakecrewError
 from lakecrew.faces.cli import (
     alerts,
+    assist,
     commands,
     cost,
     crew,
@@ -31,6 +32,7 @@ from lakecrew.faces.cli import (
     privacy,
     secrets,
     security,
+    web,
 )
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
 from lakecrew.faces.cli.options import (
@@ -135,7 +137,10 @@ crew.register(app)
 models.register(app)
 alerts.register(app)
 doctor.register(app)
+assist.register(app)
 governance.register(app)
+web.register(app)
+app.add_typer(web.users_app, name="users")
 privacy.register(app)
 # --- end of command families ---
 
