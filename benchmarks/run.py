@@ -58,6 +58,12 @@ OPTIONAL: list[tuple[str, str, list[str], list[str]]] = [
     ),
     ("finops allocation, weekly report, cost cube", "benchmarks.bench_finops", [], ["--quick"]),
     (
+        "access review: 1M audit rows, 100k grants vs hand-written DuckDB",
+        "benchmarks.bench_access_review",
+        [],
+        ["--quick"],
+    ),
+    (
         "medallion pipeline at 10M rows vs Polars, DuckDB, the I/O floor",
         "benchmarks.bench_medallion",
         [],
