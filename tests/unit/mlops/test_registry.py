@@ -206,8 +206,9 @@ def test_cli_lists_models_as_json(store_project: StoreProject) -> None:
         app, ["--project", str(store_project.root), "--output", "json", "models"]
     )
     assert out.exit_code == 0, out.output
-    data = json.loads(out.stdout)["items"][0]
-    model = next(m for m in data["models"] if m["name"] == MODEL)
+    data = json.loads(out.stdout)
+    assert data["kind"] == "models" and data["meta"]["count"] == len(data["items"])
+    model = next(m for m in data["items"] if m["name"] == MODEL)
     assert [v["version"] for v in model["versions"]][:2] == ["1", "2"]
     assert model["versions"][0]["datasets"][0].startswith("dev.ml.feat@v")
 
