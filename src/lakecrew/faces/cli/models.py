@@ -167,7 +167,7 @@ def drift(
     debug: DebugOpt = False,
 ) -> None:
     """Drift of the inference table against the training baseline; findings into the ledger."""
-    from lakecrew.services.mlops.monitor import model_drift, record_findings, weekly_section
+    from lakecrew.services.mlops.monitor import model_drift, weekly_section
 
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     start = None
@@ -182,15 +182,36 @@ def drift(
     try:
         ops = _ops(lc)
         run = model_drift(ops.deps, name, version, since=start)
-        owner = lc.config.mlops.settings(name).owner or ""
-        record_findings(ops.deps, run, owner)
+        alerts = _route_drift(lc, ops, run, name)
     finally:
         lc.close()
     if report is not None:
         report.write_text("\n".join(weekly_section(run)) + "\n", encoding="utf-8")
-    emit(state, Result("model_drift", [run.as_dict()]), _render_drift)
-    if run.findings:
+    emit(state, Result("model_drift", [run.as_dict()], {"alerts": alerts}), _render_drift)
+    if run.findings or alerts.get("errors"):
         raise typer.Exit(1)
+
+
+def _route_drift(lc: Any, ops: Any, run: Any, name: str) -> dict[str, Any]:
+    """Record the drift findings in the crew ledger and, with `notifications:` in
+    lakecrew.yaml, route them through the outbox like a sweep's (new or changed evidence)."""
+    from lakecrew.services.mlops.hygiene import MODELS_SCOPE
+    from lakecrew.services.mlops.monitor import alert_context, record_findings
+    from lakecrew.wiring.notify import alert_pipeline
+
+    cfg = lc.config.mlops
+    prior = {r.fingerprint: r.evidence_json for r in lc.ledger.findings(MODELS_SCOPE)}
+    rows = record_findings(ops.deps, run, cfg.settings(name).owner or "")
+    pipeline = alert_pipeline(lc)
+    if pipeline is None:
+        return {"routed": False}
+    env, project = alert_context(name, cfg.prod_catalog, cfg.project_tags)
+    done = pipeline.publish_rows(
+        rows, prior_evidence=prior, environment=env, project=project, now=lc.clock.now()
+    )
+    errors = [f"{ch}: {e}" for ch, e in sorted(done.drain.errors.items())]
+    return {"routed": True, "items": done.items, "queued": done.queued,
+            "delivered": done.drain.delivered, "errors": errors}  # fmt: skip
 
 
 DRIFT_COLUMNS = (
@@ -216,6 +237,11 @@ def _render_drift(out: Out, result: Result) -> None:
         out.line(f"  {f['severity']:8} {f['rule_id']}: {f['detail']}")
     if d["performance_note"]:
         out.line(d["performance_note"])
+    alerts = result.meta.get("alerts", {})
+    if alerts.get("routed"):
+        out.note(f"alerts: {alerts['queued']} queued, {alerts['delivered']} delivered")
+    for error in alerts.get("errors", []):
+        out.line(f"  NOT DELIVERED {error} (kept in the outbox; `lakecrew outbox deliver`)")
 
 
 def hygiene(
@@ -304,7 +330,7 @@ def register(root: typer.Typer) -> None:
         epilog=epilog(
             f"lakecrew model drift {m}",
             f"lakecrew model drift {m} --since 2026-11-01 --report drift.md",
-            exits="0 no drift; 1 drift findings; 2 usage",
+            exits="0 no drift; 1 drift findings (or an alert not delivered); 2 usage",
         ),
     )(drift)
     app.command(

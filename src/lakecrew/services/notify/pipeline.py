@@ -18,7 +18,7 @@ from lakecrew.ports.notify import AlertItem, Notification, Notifier
 from lakecrew.ports.outbox import Ack, AckSource, OutboxStore
 from lakecrew.services.crew.policy_step import TrackedFinding
 from lakecrew.services.estate.notify_config import NotifyConfig
-from lakecrew.services.notify.items import sweep_items
+from lakecrew.services.notify.items import row_item, sweep_items
 from lakecrew.services.notify.messages import message_key, queue
 from lakecrew.services.notify.outbox import Dispatcher, DrainReport, OutboxSettings
 from lakecrew.services.notify.router import Router
@@ -85,6 +85,29 @@ class AlertPipeline:
         queued = self.store.put(self.router.immediate(items, now))
         report = self.tick(now)
         return PublishReport(len(items), queued, report)
+
+    def publish_rows(
+        self,
+        rows: Sequence[FindingRow],
+        *,
+        prior_evidence: Mapping[str, str],
+        environment: str,
+        project: str,
+        now: datetime,
+    ) -> PublishReport:
+        """Route ledger findings recorded outside a sweep (model drift): new ones, and open ones
+        whose evidence changed since `prior_evidence`, through the same routes and outbox."""
+        items = []
+        for r in rows:
+            if r.status != "open":
+                continue
+            before = prior_evidence.get(r.fingerprint)
+            if before == r.evidence_json:
+                continue
+            event = "new" if before is None else "changed"
+            items.append(row_item(r, event, environment=environment, project=project))
+        queued = self.store.put(self.router.immediate(items, now))
+        return PublishReport(len(items), queued, self.tick(now))
 
     def tick(self, now: datetime) -> DrainReport:
         """Queue due digests; read acknowledgements from PagerDuty and the trackers for the
