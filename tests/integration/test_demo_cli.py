@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from lakecrew.testing.readme_tour import tour_commands
+
 # One demo estate per session: keep this module on one xdist worker (`--dist loadgroup`).
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("demo_estate")]
 
@@ -130,39 +132,16 @@ def test_demo_exercises_the_gold_freshness_sla(demo: tuple[Path, dict[str, Any]]
 README = Path(__file__).parents[2] / "README.md"
 
 
-def tour_commands() -> list[tuple[str, int]]:
-    """The ```bash block of the README's tour, one (command, expected exit code) per `$L` line;
-    a command continues while a quote is open; `# exits N` in its comment sets the code."""
-    import re
-    import shlex
-
-    text = README.read_text(encoding="utf-8")
-    block = text.split("## A five-minute tour", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
-    commands: list[tuple[str, int]] = []
-    pending = ""
-    for line in block.splitlines():
-        if not pending and not line.startswith("$L "):
-            continue
-        pending = f"{pending}\n{line}" if pending else line
-        try:
-            shlex.split(pending, comments=True)
-        except ValueError:  # an open quote: the command goes on
-            continue
-        code = re.search(r"#.*\bexits (\d)", pending)
-        commands.append((pending, int(code.group(1)) if code else 0))
-        pending = ""
-    return commands
-
-
 def test_the_readme_tour_runs_as_written(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     """Every command of the README tour, from the README itself, on a copy of the demo estate.
-    Placeholders (ACTION_ID, CLUSTER_ID) take real values; the Spark engine line is left to
-    tests/integration/test_spark_parity.py (a JVM start per run)."""
+    Placeholders (ACTION_ID, CLUSTER_ID) take real values; the Spark engine line runs in
+    tests/integration/test_spark_parity.py, in process beside the parity runs (one JVM there
+    instead of one more subprocess JVM here)."""
     import shutil
 
     project = tmp_path / "demo-estate"
     shutil.copytree(demo[0], project)
-    commands = tour_commands()
+    commands = tour_commands(README)
     assert len(commands) >= 20 and any(code == 2 for _, code in commands)
     for line, expected in commands:
         command = line

@@ -61,6 +61,7 @@ KINDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("policy", "validate"): ("policy_validate",),
     ("rollback",): ("actions",),
     ("secrets", "scan"): ("secrets_scan",),
+    ("security", "identity"): ("security_identity",),
     ("simulate",): ("simulate",),
     ("sql",): ("sql",),
     ("sweep",): ("sweep",),
