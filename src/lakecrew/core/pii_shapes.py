@@ -92,10 +92,20 @@ _TEXT_PII = re.compile(
     re.IGNORECASE,
 )
 _MAYBE = re.compile(r"@|\d{7}|\d[\s.-]\d{3}", re.ASCII)
+# Candidate spans, found by one cheap scan; the detectors then run on each span only.
+_CANDIDATE = re.compile(
+    r"(?<![\w/.:#=+-])(?:GHA[\s-]?)?[+(]?\d[\d \t().-]{5,24}\d(?![\w/-]|\.\d)", re.IGNORECASE
+)
+_AT = re.compile(r"[\w.%+-]*@[\w.-]*")
 
 
 def redact_pii_text(text: str, replace: Callable[[str], str]) -> str:
     """`text` with phones, NINs, Ghana Card PINs and e-mails replaced by `replace(match)`."""
     if not _MAYBE.search(text):
         return text  # the common case: nothing that could be personal data (one quick scan)
-    return _TEXT_PII.sub(lambda m: replace(m.group(0)), text)
+
+    def span(m: re.Match[str]) -> str:
+        return _TEXT_PII.sub(lambda n: replace(n.group(0)), m.group(0))
+
+    out = _CANDIDATE.sub(span, text)
+    return _AT.sub(span, out) if "@" in out else out
