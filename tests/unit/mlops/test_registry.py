@@ -183,7 +183,8 @@ def _inference(ctx: Context, version: str, *, shift: float, drop: str | None = N
     if drop:
         data.pop(drop)
     table = pa.table(data)
-    ctx.store.create_table("dev.ml.pred", table.schema, exist_ok=True)
+    if not ctx.store.exists("dev.ml.pred"):  # an earlier call may have dropped a column
+        ctx.store.create_table("dev.ml.pred", table.schema)
     ctx.store.overwrite("dev.ml.pred", table, overwrite_schema=True)
 
 
