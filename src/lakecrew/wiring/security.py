@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from lakecrew.adapters.scan.detector import DetectSecretsDetector
 from lakecrew.core.errors import UsageError
+from lakecrew.services.security.audit_delivery import AuditDeliveryReport
 from lakecrew.services.security.identity import IdentityReport
 from lakecrew.services.security.secret_docs import MAX_BYTES
 from lakecrew.services.security.secret_scan import (
@@ -78,3 +80,81 @@ def identity_report(
     check_workspace_auth(ws.name, ws.host, ws.auth_profile)
     reader = DatabricksIdentity(databricks_client(ws), ws.name)
     return check_identity(reader, environment or str(ws.environment), now)
+
+
+def audit_report(
+    project: Path,
+    *,
+    workspace: str,
+    now: datetime,
+    max_gap_hours: float,
+    log_delivery: Path | None,
+) -> AuditDeliveryReport:
+    """`lakecrew security audit`: audit rows of one workspace (and log delivery, if exported)."""
+    import json
+
+    from lakecrew.services.security.audit_delivery import check_audit_delivery
+    from lakecrew.wiring.context import Context
+
+    configs = None
+    if log_delivery is not None:
+        try:
+            doc = json.loads(log_delivery.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(
+                f"not a log-delivery JSON export ({exc.__class__.__name__})",
+                where=str(log_delivery),
+                fix="save GET /api/2.0/accounts/<id>/log-delivery as JSON",
+            ) from None
+        configs = doc if isinstance(doc, list) else doc.get("log_delivery_configurations", [])
+    with Context.open(project) as lc:
+        ws = lc.config.workspace(workspace)
+        if not ws.workspace_id:
+            raise UsageError(
+                f"{workspace} has no workspace_id", where="lakecrew.yaml", fix="set workspace_id"
+            )
+        engine = lc.workspace_sql(workspace)
+        if engine is None:
+            raise UsageError(
+                f"{workspace} has no warehouse_id to read system.access.audit with",
+                where="lakecrew.yaml",
+                fix="set the workspace's warehouse_id",
+            )
+        return check_audit_delivery(
+            engine,
+            workspace,
+            str(ws.workspace_id),
+            now,
+            max_gap_hours=max_gap_hours,
+            log_delivery=configs,
+        )
+
+
+def forward_findings(
+    project: Path,
+    channel: str,
+    workspace: str,
+    environment: str,
+    findings: list[dict[str, Any]],
+    now: datetime,
+) -> dict[str, Any]:
+    """Queue findings for a configured channel (a SIEM) in the durable outbox and drain it once."""
+    from lakecrew.services.notify.outbox import Dispatcher
+    from lakecrew.services.security.forward import forward, security_notification
+    from lakecrew.wiring.context import Context
+    from lakecrew.wiring.notify import LazyChannels, notify_secrets, outbox_store
+
+    with Context.open(project) as lc:
+        config = lc.config.notifications
+        if config is None or channel not in config.channels:
+            raise UsageError(
+                f"no notification channel {channel!r}",
+                where=str(lc.layout.config_path),
+                fix="add it under notifications.channels (type: splunk_hec or siem_file)",
+            )
+        store = outbox_store(lc)
+        note = security_notification(workspace, environment, findings)
+        queued = forward(store, channel, note, now)
+        channels = LazyChannels(config, notify_secrets(lc), lc.layout.root)
+        drained = Dispatcher(store, {channel: channels[channel]}).drain(now)
+    return {"channel": channel, "queued": queued, **drained.as_dict()}

@@ -60,3 +60,15 @@ def test_a_missing_token_export_is_unseen_not_empty(tmp_path: Path) -> None:
     unseen = out["meta"]["unseen"]
     assert out["meta"]["partial"] and unseen[0]["api"] == "tokens.list"
     assert "security.token.no_expiry" in unseen[0]["hides"]
+
+
+def test_forward_queues_ocsf_lines_for_a_siem_channel(tmp_path: Path) -> None:
+    assert CliRunner().invoke(app, ["init", "-p", str(tmp_path)]).exit_code == 0
+    with (tmp_path / "lakecrew.yaml").open("a") as fh:
+        fh.write("notifications:\n  channels:\n    siem: {type: siem_file, path: siem.jsonl}\n")
+    out = _run(FIX, "--forward", "siem", "-p", str(tmp_path))
+    assert out["meta"]["forwarded"]["queued"] == 1 and out["meta"]["forwarded"]["delivered"] == 1
+    lines = [json.loads(x) for x in (tmp_path / "siem.jsonl").read_text().splitlines()]
+    assert {x["finding_info"]["types"][0] for x in lines} == {r for r, _ in EXPECTED}
+    again = _run(FIX, "--forward", "siem", "-p", str(tmp_path))
+    assert again["meta"]["forwarded"]["queued"] == 0  # the same findings are not sent twice
