@@ -134,7 +134,8 @@ class DeltaLedgerStore:
             if name not in self._ready:
                 schema = _history_schema(row_type) if table else schema_of(row_type)
                 self.store.create_table(name, schema, exist_ok=True)
-                if self.metastore is not None:
+                # a read-only metastore (a reading command) is never written
+                if self.metastore is not None and not self.metastore.read_only:
                     self.metastore.ensure_schema(CATALOG, SCHEMA, owner="lakecrew")
                     register(
                         self.store,

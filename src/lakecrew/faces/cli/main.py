@@ -24,6 +24,7 @@ from lakecrew.faces.cli import (
     deploy,
     doctor,
     estate,
+    governance,
     models,
     pipeline,
     policy,
@@ -134,6 +135,7 @@ crew.register(app)
 models.register(app)
 alerts.register(app)
 doctor.register(app)
+governance.register(app)
 privacy.register(app)
 # --- end of command families ---
 
