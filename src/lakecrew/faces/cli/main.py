@@ -31,6 +31,7 @@ from lakecrew.faces.cli import (
     privacy,
     secrets,
     security,
+    web,
 )
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
 from lakecrew.faces.cli.options import (
@@ -136,6 +137,8 @@ models.register(app)
 alerts.register(app)
 doctor.register(app)
 governance.register(app)
+web.register(app)
+app.add_typer(web.users_app, name="users")
 privacy.register(app)
 # --- end of command families ---
 
