@@ -154,14 +154,16 @@ def _reasons(values: Sequence[str], type_: str, **kw: object) -> list[str | None
 
 
 def test_reasons_say_what_was_found_and_how_to_read_it() -> None:
+    sep = "thousands separator? set number.thousands:"
     got = _reasons(
         ["12,5", "1,234", "1.234,5", "492 272", "12.5", "abc", "99999999999", "7"], "int"
     )
     assert got == [
         'coerce.cases: "12,5" is not an integer (decimal comma? set number.decimal: ",")',
-        'coerce.cases: "1,234" is not an integer (thousands separator? set number.thousands: ",")',
-        'coerce.cases: "1.234,5" is not an integer (set number.decimal: "," and number.thousands: ".")',
-        'coerce.cases: "492 272" is not an integer (thousands separator? set number.thousands: " ")',
+        f'coerce.cases: "1,234" is not an integer ({sep} ",")',
+        'coerce.cases: "1.234,5" is not an integer (set number.decimal: "," and '
+        'number.thousands: ".")',
+        f'coerce.cases: "492 272" is not an integer ({sep} " ")',
         'coerce.cases: "12.5" is not an integer (it has a fraction: use type double)',
         'coerce.cases: "abc" is not an integer',
         'coerce.cases: "99999999999" is not an integer (out of range for int)',
