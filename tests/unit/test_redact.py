@@ -41,3 +41,40 @@ def test_free_text_and_json_and_errors() -> None:
     assert redact_json('{"api_key": "abc", "n": 1}') == '{"api_key":"<redacted 3 chars>","n":1}'
     err = UsageError(f"bad value {TOKEN}", where="job 1", fix="use {{secrets/s/k}}")
     assert TOKEN not in err.one_line() and TOKEN not in str(err)
+
+
+@pytest.mark.parametrize(
+    "pii",
+    [
+        "+234 803 555 0199",  # Nigeria, international
+        "08035550199",  # Nigeria, domestic
+        "0803-555-0199",
+        "+233 24 123 4567",  # Ghana
+        "024 123 4567",
+        "+232 76 123456",  # Sierra Leone
+        "076 123456",
+        "+231 770 123 456",  # Liberia
+        "0770 123 456",
+        "12345678901",  # Nigerian NIN
+        "GHA-123456789-0",  # Ghana Card
+        "amina.kamara@example.org",
+    ],
+)
+def test_free_text_pii_is_redacted_by_its_shape(pii: str) -> None:
+    out = redact_text(f"row 7 rejected: contact {pii}, see log")
+    assert pii not in out and "<redacted" in out
+    assert out.startswith("row 7 rejected: contact <redacted") and out.endswith(", see log")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "job 123456789012 failed after 3 attempts",  # 12-digit ids are not NINs
+        "run-12345678901 and /tmp/12345678901/x and v=12345678901x",  # glued to an id or path
+        "cluster 0923-164208-meows279 on 2026-11-04T10:00:00Z",
+        "version 13.3.x-scala2.12, ip 10.0.0.1, ts 1733300000000, cost 1234.5678",
+        "<redacted 17 chars> stays as it is",
+    ],
+)
+def test_free_text_without_pii_is_kept(text: str) -> None:
+    assert redact_text(text) == text

@@ -9,7 +9,9 @@ and by the columns a table's classification marks as PII (`pii` argument).
 - `redact(value, pii=())`: a copy of a JSON-like value with secret and PII values replaced by
   `<redacted N chars>` (secret references `{{secrets/scope/key}}` are kept).
 - `redact_text(text)`: free text (a message, an exception, a log line, a JSON document) with
-  credential-shaped substrings and `key=value` / `"key": "value"` credentials replaced.
+  credential-shaped substrings, `key=value` / `"key": "value"` credentials and personal data by
+  its shape (phone numbers, Nigerian NINs, Ghana Card PINs, e-mail addresses: the detectors of
+  `core/pii_shapes.py` the column classifier uses) replaced.
 - `restore_redacted(saved, live)`: a saved (redacted) state with each placeholder taken back
   from the live object at the same path — how a rollback restores a state it never stored
   in full; `Unrecoverable` names the path when the live object no longer has the value.
@@ -23,6 +25,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from lakecrew.core.findings import looks_like_secret, redacted, secret_key_name
+from lakecrew.core.pii_shapes import redact_pii_text
 
 PLACEHOLDER = re.compile(r"^<redacted \d+ chars>$")
 _HOLE = re.compile(r"<redacted \d+ chars>")
@@ -98,7 +101,7 @@ def redact_text(text: str) -> str:
             return m.group(0)
         return m.group("key") + m.group("q") + redacted(value)
 
-    return _KEY_VALUE.sub(_kv, out)
+    return redact_pii_text(_KEY_VALUE.sub(_kv, out), redacted)
 
 
 def redact_json(text: str | None, pii: Collection[str] = ()) -> str | None:

@@ -21,7 +21,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-VENDOR = ("databricks", "pyspark", "mlflow", "smolagents", "deltalake", "duckdb", "psycopg")
+VENDOR = (
+    "databricks",
+    "pyspark",
+    "mlflow",
+    "smolagents",
+    "deltalake",
+    "duckdb",
+    "psycopg",
+    "detect_secrets",
+)
 HEAVY_ADAPTERS_ONLY = ("matplotlib", "pandas")
 HEAVY_LAZY_IN_FACES = ("pyarrow", "matplotlib", "pandas", "numpy", *VENDOR)
 ALLOWED: dict[str, tuple[str, ...]] = {

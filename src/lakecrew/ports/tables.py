@@ -9,7 +9,8 @@ Services see only Arrow tables and plain dataclasses; the local adapter is
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,6 +35,14 @@ class TableStore(Protocol):
     """Create, write, read and maintain tables by three-part name."""
 
     def exists(self, full_name: str) -> bool: ...
+
+    def one_writer(self, tables: Iterable[str], writer: str) -> AbstractContextManager[None]:
+        """Commit-time check of one writer: within the block, a commit to one of ``tables``
+        is made only on top of the version the table had when the block began (or this
+        writer's own last commit); if another writer committed in between, ``Conflict`` and
+        nothing of that write is visible. Complements the lock, which a writer on another
+        machine or a file system without flock does not see."""
+        ...
 
     def schema(self, full_name: str) -> pa.Schema | None:
         """The table's schema, or None when it does not exist."""
@@ -92,6 +101,11 @@ class TableStore(Protocol):
 
     def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:
         """The table's columns with Databricks type names (for catalog registration)."""
+        ...
+
+    def protect(self, full_name: str) -> None:
+        """Keep the storage log free of values of the columns the catalog classifies as PII
+        (column statistics), rewriting those already there; call after classifying."""
         ...
 
     def location(self, full_name: str) -> str:

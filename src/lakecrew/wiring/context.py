@@ -12,6 +12,7 @@ this package.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -19,7 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from lakecrew.adapters.local.layout import ProjectLayout
-from lakecrew.core.errors import NotFound, UsageError
+from lakecrew.core.errors import NotFound, PermissionDenied, UsageError
 from lakecrew.ports.clock import Clock, SystemClock
 from lakecrew.ports.workspace import Workspace
 from lakecrew.services.estate.config import EstateConfig, load_estate
@@ -74,6 +75,7 @@ class Context:
     ) -> Context:
         """Load `<project_dir>/lakecrew.yaml` and prepare the local backend of the project."""
         layout = ProjectLayout(Path(project_dir).resolve())
+        root = layout.root
         if not layout.config_path.exists():
             raise UsageError(
                 "no lakecrew.yaml in this project",
@@ -81,6 +83,13 @@ class Context:
                 fix="run `lakecrew init` here, or pass --project DIR",
             )
         config = load_estate(layout.config_path, require_approved=require_approved)
+        if writable and not _can_write(layout.state_dir if layout.state_dir.exists() else root):
+            raise PermissionDenied(
+                "the project folder is read-only and this command writes to it",
+                where=str(layout.state_dir),
+                fix="run it on a writable copy of the project; read-only commands (sql, "
+                "findings, actions, estate validate) work here",
+            )
         layout.ensure()
         ctx = cls(layout, config, writable=writable, clock=clock)
         if writable:
@@ -112,13 +121,35 @@ class Context:
     def store(self) -> DeltaStore:
         from lakecrew.adapters.local.delta import DeltaStore
 
-        return DeltaStore.for_project(self.layout)
+        return DeltaStore.for_project(self.layout, pii_columns=self.classified_pii)
+
+    def classified_pii(self, full_name: str) -> set[str]:
+        """Columns of a table the metastore classifies as PII (tag `pii`); none if unknown.
+        Its own short read-only connection: writes may run on a worker thread (bronze)."""
+        from lakecrew.adapters.local.delta_stats import classified
+        from lakecrew.adapters.local.metastore import SqliteMetastore
+
+        if not self.layout.metastore_path.exists():
+            return set()
+        reader = SqliteMetastore(self.layout.metastore_path, read_only=True)
+        try:
+            info = reader.get_table(full_name)
+        except NotFound:
+            return set()
+        finally:
+            reader.close()
+        return classified({c.name: c.tags for c in info.columns})
 
     @cached_property
     def metastore(self) -> SqliteMetastore:
         from lakecrew.adapters.local.metastore import SqliteMetastore
 
-        return SqliteMetastore(self.layout.metastore_path, clock=self.clock)
+        return SqliteMetastore(
+            self.layout.metastore_path,
+            clock=self.clock,
+            read_only=not self.writable,
+            external_locations=self.config.lakehouse.external_locations,
+        )
 
     @cached_property
     def sql(self) -> LocalSqlEngine:
@@ -322,3 +353,8 @@ class Context:
             close = getattr(part, "close", None)
             if close is not None:
                 close()
+
+
+def _can_write(folder: Path) -> bool:
+    """Whether this process may create files in `folder` (False on a read-only mount)."""
+    return os.access(folder, os.W_OK | os.X_OK)

@@ -20,7 +20,34 @@ def doctor(ctx: Context, workspace: str | None = None) -> dict[str, Any]:
             out.append(databricks_doctor(ws))
         else:
             out.append(_local(ctx, ws.name))
-    return {"workspaces": out, "problems": sum(int(w["problems"]) for w in out)}
+    tables = _table_locations(ctx)
+    problems = sum(int(w["problems"]) for w in out) + int(not tables["ok"])
+    return {"workspaces": out, "tables": tables, "problems": problems}
+
+
+def _table_locations(ctx: Context) -> dict[str, Any]:
+    """Every table of the local metastore lies inside the project (a copy or move carries it)."""
+    outside = ctx.metastore.outside_locations()
+    allowed = ctx.config.lakehouse.external_locations
+    check: dict[str, Any] = {
+        "name": "table locations",
+        "ok": not outside or allowed,
+        "detail": (
+            f"{len(outside)} table(s) outside the project: "
+            + ", ".join(f"{t} at {loc}" for t, loc in outside[:5])
+            + (" …" if len(outside) > 5 else "")
+            + (" (allowed by lakehouse.external_locations)" if allowed else "")
+            if outside
+            else f"all {len(ctx.metastore.table_names())} table(s) inside {ctx.layout.state_dir}"
+        ),
+        "outside": [{"table": t, "location": loc} for t, loc in outside],
+    }
+    if outside and not allowed:
+        check["fix"] = (
+            "move those tables under .lakecrew/lakehouse and register them again, or set "
+            "`lakehouse: {external_locations: true}` in lakecrew.yaml"
+        )
+    return check
 
 
 def _local(ctx: Context, name: str) -> dict[str, Any]:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
 
 from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.layout import ProjectLayout
 from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.sql_engine import LocalSqlEngine, register
+from lakecrew.core.errors import UsageError
+from lakecrew.faces.cli.main import app
+from lakecrew.ports.catalog import TableInfo
+from lakecrew.testing.pipelines import make_project
 
 T = "main.s.cases"
 
@@ -61,3 +68,43 @@ def test_absolute_locations_of_older_projects_are_read_under_this_project(tmp_pa
     db.commit()
     db.close()
     assert _count(tmp_path / "old") == 2
+
+
+def test_a_table_outside_the_project_is_refused_unless_allowed(tmp_path: Path) -> None:
+    layout = ProjectLayout(tmp_path / "p").ensure()
+    outside = str(tmp_path / "elsewhere" / "cases")
+    ms = SqliteMetastore(layout.metastore_path)
+    with pytest.raises(UsageError) as err:
+        ms.register_table(TableInfo(full_name=T, owner="x", storage_location=outside))
+    line = err.value.one_line()
+    assert line.startswith(f"{T}: table {T}: storage location {outside} lies outside the project")
+    assert "lakehouse: {external_locations: true}" in line
+    with pytest.raises(UsageError, match="outside the project"):
+        ms.register_table(TableInfo(full_name=T, owner="x", storage_location="s3://b/cases"))
+    assert ms.table_names() == []
+    ms.close()
+    allowed = SqliteMetastore(layout.metastore_path, external_locations=True)
+    allowed.register_table(TableInfo(full_name=T, owner="x", storage_location=outside))
+    assert allowed.outside_locations() == [(T, outside)]
+    allowed.close()
+
+
+def test_doctor_lists_tables_outside_the_project(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "proj")
+    _project(root, 1)
+    doctor = ["-p", str(root), "doctor", "-o", "json"]
+    ok = json.loads(CliRunner().invoke(app, doctor).stdout)["meta"]
+    assert ok["tables"]["ok"] is True, ok  # (the starter's databricks workspaces fail alone)
+    # the table's folder replaced by a link out of the project: it no longer travels with it
+    folder = ProjectLayout(root).lakehouse_dir / "main" / "s" / "cases"
+    shutil.move(folder, tmp_path / "cases")
+    folder.symlink_to(tmp_path / "cases")
+    bad = CliRunner().invoke(app, doctor)
+    assert bad.exit_code == 1
+    meta = json.loads(bad.stdout)["meta"]
+    tables = meta["tables"]
+    assert tables["ok"] is False and meta["problems"] == ok["problems"] + 1
+    assert [o["table"] for o in tables["outside"]] == [T]
+    text = CliRunner().invoke(app, ["-p", str(root), "doctor"])
+    assert "FAIL table locations: 1 table(s) outside the project: main.s.cases at" in text.stdout
+    assert "— fix: move those tables under .lakecrew/lakehouse" in text.stdout

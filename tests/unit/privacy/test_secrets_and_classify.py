@@ -64,7 +64,7 @@ def test_classifier_on_healthsites() -> None:
     for col in ("name", "amenity", "uuid", "osm_id", "changeset_timestamp", "country"):
         assert col not in pii
     by_col = {c.column: c for c in proposal.columns}
-    assert by_col["contact_number"].reason == "values" and by_col["contact_number"].share > 0.9
+    assert by_col["contact_number"].reason == "name+values" and by_col["contact_number"].share > 0.9
     assert by_col["contact_number"].mask == MaskMethod.PARTIAL
     assert proposal.classification == Classification.CONFIDENTIAL
     text = repr(proposal)

@@ -14,8 +14,10 @@ from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.importers import read_parquet, sdk_record_check
 from lakecrew.adapters.local.workspace_store import LocalWorkspace
 from lakecrew.core.errors import DataError, UsageError
+from lakecrew.core.system_tables import SYSTEM_TABLES
 from lakecrew.ports.workspace import ObjectKind
 from lakecrew.services.estate.importer import ImportReport, import_workspace
+from lakecrew.services.estate.table_import import read_csv_export
 from lakecrew.testing.workspace import local_workspace
 
 
@@ -210,3 +212,49 @@ def test_wrong_workspace_and_unknown_table(
     odd.write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match="not named after a known system table"):
         run(store, save_table, odd)
+
+
+@pytest.mark.parametrize(
+    ("cell", "why"),
+    [
+        ("1e308", "number outside the sane range"),
+        ("99999999999999999999999", "number outside the sane range"),
+        ("1e4000", "number outside the sane range"),
+        ("NaN", "not a finite number"),
+        ("inf", "not a finite number"),
+        ("-Infinity", "not a finite number"),
+    ],
+)
+def test_absurd_numbers_are_refused_with_line_and_column(
+    tmp_path: Path, cell: str, why: str
+) -> None:
+    usage = tmp_path / "billing.usage.csv"
+    usage.write_text(
+        "account_id,workspace_id,record_id,sku_name,usage_start_time,usage_quantity\n"
+        "acc-1,1,r-1,STANDARD_JOBS_COMPUTE,2025-03-12T10:00:00Z,1.0\n"
+        f"acc-1,1,r-2,STANDARD_JOBS_COMPUTE,2025-03-12T11:00:00Z,{cell}\n"
+    )
+    with pytest.raises(DataError) as err:
+        read_csv_export(usage, SYSTEM_TABLES["system.billing.usage"], str(usage))
+    line = err.value.one_line()
+    assert f"line 3 column 'usage_quantity': {why}" in line and cell not in line
+    timeline = tmp_path / "compute.node_timeline.csv"
+    timeline.write_text(f"workspace_id,cluster_id,cpu_user_percent\n1,c-1,{cell}\n")
+    with pytest.raises(DataError, match=f"line 2 column 'cpu_user_percent': {why}"):
+        read_csv_export(timeline, SYSTEM_TABLES["system.compute.node_timeline"], str(timeline))
+
+
+def test_absurd_numbers_in_parquet_are_refused_and_nothing_written(
+    store, save_table, lakehouse, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    before = state(store, lakehouse)
+    path = tmp_path / "x" / "system.compute.node_timeline.parquet"
+    path.parent.mkdir()
+    data = {"workspace_id": ["1", "1"], "cluster_id": ["c-1", "c-2"]}
+    pq.write_table(pa.table({**data, "cpu_user_percent": [3.0, float("nan")]}), path)
+    with pytest.raises(DataError, match="row 2 column 'cpu_user_percent': not a finite number"):
+        run(store, save_table, path)
+    pq.write_table(pa.table({**data, "mem_used_percent": [1e308, 2.0]}), path)
+    with pytest.raises(DataError, match="row 1 column 'mem_used_percent': number outside"):
+        run(store, save_table, path)
+    assert state(store, lakehouse) == before

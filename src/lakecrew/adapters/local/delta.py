@@ -11,18 +11,27 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.dataset as pads
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
+from lakecrew.adapters.local.delta_fence import Fence
 from lakecrew.adapters.local.delta_stats import enforce as enforce_stats
 from lakecrew.adapters.local.delta_stats import stats_properties
+from lakecrew.adapters.local.delta_write import (
+    Data,
+    Mode,
+    SchemaMode,
+    checked_reader,
+    translate,
+    write_delta,
+)
 from lakecrew.adapters.local.layout import ProjectLayout
 from lakecrew.adapters.local.schema_check import (
     check_nulls,
@@ -40,9 +49,7 @@ from lakecrew.core.errors import (
 )
 from lakecrew.ports.catalog import parse_full_name
 
-Data: TypeAlias = "pa.Table | pa.RecordBatchReader"
-Mode: TypeAlias = Literal["append", "overwrite"]
-SchemaMode: TypeAlias = Literal["merge", "overwrite"] | None
+_Run: TypeAlias = "Callable[[DeltaTable | None, CommitProperties | None], dict[str, Any]]"
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,8 @@ class DeltaStore:
     """Create, write and read Delta tables under one lakehouse folder.
 
     `max_attempts` bounds the retries on commit conflicts; `base_delay`/`max_delay` (seconds)
-    shape the full-jitter exponential backoff.
+    shape the full-jitter exponential backoff. `pii_columns(full_name)` names the columns the
+    catalog classifies as PII (their statistics are kept out of the Delta log).
     """
 
     def __init__(
@@ -71,12 +79,14 @@ class DeltaStore:
         base_delay: float = 0.02,
         max_delay: float = 1.0,
         rng: random.Random | None = None,
+        pii_columns: Callable[[str], Collection[str]] | None = None,
     ) -> None:
         self.root = Path(root)
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._rng = rng or random.Random()
+        self._pii = pii_columns or (lambda full_name: ())
         self._open: dict[str, tuple[tuple[int, int], DeltaTable]] = {}
 
     @classmethod
@@ -120,6 +130,7 @@ class DeltaStore:
         partition_by: Sequence[str] = (),
         properties: Mapping[str, str] | None = None,
         exist_ok: bool = False,
+        fence: Fence | None = None,
     ) -> int:
         """Create an empty table (version 0); return its version.
 
@@ -128,7 +139,10 @@ class DeltaStore:
         is accepted (extra columns allowed); a missing or retyped column raises SchemaMismatch.
         """
         full_name = ".".join(parse_full_name(full_name))
+        fenced = fence is not None and fence.covers(full_name)
         if self.exists(full_name):
+            if fence is not None and fenced:
+                fence.check(full_name, self.path(full_name))  # created by another writer?
             if not exist_ok:
                 raise Conflict(f"table {full_name} already exists", where=full_name)
             # Extra columns are fine (imports keep unknown fields); missing or retyped ones are not.
@@ -145,7 +159,8 @@ class DeltaStore:
         if missing:
             raise UsageError(f"partition column(s) {missing} not in schema", where=full_name)
         config = {k: v for k, v in (properties or {}).items() if k.startswith("delta.")}
-        config = {**stats_properties(schema), **config}  # no PII statistics in the log
+        pii = self._pii(full_name)
+        config = {**stats_properties(schema, pii), **config}  # no PII statistics in the log
         path = self.path(full_name)
         path.mkdir(parents=True, exist_ok=True)
         try:
@@ -155,9 +170,14 @@ class DeltaStore:
                 mode="error",
                 partition_by=list(partition_by) or None,
                 configuration=config or None,
+                commit_properties=fence.properties() if fence is not None and fenced else None,
             )
         except DeltaError as exc:
+            if fence is not None and fenced:
+                raise fence.conflict(full_name) from exc
             raise Conflict(f"could not create table: {exc}", where=full_name) from exc
+        if fence is not None and fenced:
+            fence.adopt(full_name, path)
         return self.version(full_name)
 
     def table(self, full_name: str, version: int | None = None) -> DeltaTable:
@@ -227,9 +247,16 @@ class DeltaStore:
 
     # ---------------------------------------------------------------- writes
 
-    def append(self, full_name: str, data: Data, *, merge_schema: bool = False) -> WriteResult:
-        """Append rows in one commit (retried on conflicts)."""
-        return self._write(full_name, data, mode="append", merge_schema=merge_schema)
+    def append(
+        self,
+        full_name: str,
+        data: Data,
+        *,
+        merge_schema: bool = False,
+        fence: Fence | None = None,
+    ) -> WriteResult:
+        """Append rows in one commit (retried on conflicts; under a `fence`, refused)."""
+        return self._write(full_name, data, mode="append", merge_schema=merge_schema, fence=fence)
 
     def overwrite(
         self,
@@ -238,13 +265,19 @@ class DeltaStore:
         *,
         predicate: str | None = None,
         overwrite_schema: bool = False,
+        fence: Fence | None = None,
     ) -> WriteResult:
         """Replace the table's rows (or those matching `predicate`) in one commit.
 
         `overwrite_schema=True` replaces the schema too (no type checks, a deliberate migration).
         """
         return self._write(
-            full_name, data, mode="overwrite", predicate=predicate, replace=overwrite_schema
+            full_name,
+            data,
+            mode="overwrite",
+            predicate=predicate,
+            replace=overwrite_schema,
+            fence=fence,
         )
 
     def merge(
@@ -255,6 +288,7 @@ class DeltaStore:
         *,
         merge_schema: bool = False,
         delete_missing: bool = False,
+        fence: Fence | None = None,
     ) -> WriteResult:
         """Upsert `data` on `keys` (update matched rows, insert new ones) in one commit.
 
@@ -278,29 +312,34 @@ class DeltaStore:
             )
         predicate = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
 
-        def run() -> dict[str, Any]:
-            merger = self.table(full_name).merge(
+        def run(target: DeltaTable | None, props: CommitProperties | None) -> dict[str, Any]:
+            merger = (target or self.table(full_name)).merge(
                 table,
                 predicate=predicate,
                 source_alias="s",
                 target_alias="t",
                 merge_schema=merge_schema,
+                commit_properties=props,
             )
             merger = merger.when_matched_update_all().when_not_matched_insert_all()
             if delete_missing:
                 merger = merger.when_not_matched_by_source_delete()
             return dict(merger.execute())
 
-        metrics, attempts = self._retry(full_name, run)
+        metrics, attempts = self._retry(full_name, run, fence)
         return WriteResult(full_name, self.version(full_name), "MERGE", attempts, metrics)
 
-    def delete(self, full_name: str, predicate: str | None = None) -> WriteResult:
+    def delete(
+        self, full_name: str, predicate: str | None = None, *, fence: Fence | None = None
+    ) -> WriteResult:
         """Delete rows matching a Delta SQL predicate (all rows when None), retried."""
 
-        def run() -> dict[str, Any]:
-            return dict(self.table(full_name).delete(predicate))
+        def run(target: DeltaTable | None, props: CommitProperties | None) -> dict[str, Any]:
+            return dict(
+                (target or self.table(full_name)).delete(predicate, commit_properties=props)
+            )
 
-        metrics, attempts = self._retry(full_name, run)
+        metrics, attempts = self._retry(full_name, run, fence)
         return WriteResult(full_name, self.version(full_name), "DELETE", attempts, metrics)
 
     # ---------------------------------------------------------------- internals
@@ -317,9 +356,10 @@ class DeltaStore:
         merge_schema: bool = False,
         predicate: str | None = None,
         replace: bool = False,
+        fence: Fence | None = None,
     ) -> WriteResult:
         target = self.schema(full_name)
-        enforce_stats(self.table(full_name), self.path(full_name))
+        self._enforce_stats(full_name, fence)
         if replace:
             schema = data.schema
         else:
@@ -331,21 +371,22 @@ class DeltaStore:
             if replace:
                 raise UsageError("overwrite_schema needs a pa.Table", where=full_name)
             errors: list[Exception] = []
-            payload = _const(_checked_reader(full_name, target, schema, data, errors))
+            payload = _const(checked_reader(full_name, target, schema, data, errors))
             # A reader can only be consumed once: no retry on conflict.
             try:
-                return self._commit_once(full_name, payload, mode, merge_schema, predicate)
+                return self._commit_once(full_name, payload, mode, merge_schema, predicate, fence)
             except DataError:
                 if errors:
                     raise errors[0] from None
                 raise
         schema_mode: SchemaMode = "overwrite" if replace else ("merge" if merge_schema else None)
 
-        def run() -> dict[str, Any]:
-            _write_delta(self.path(full_name), payload(), mode, schema_mode, predicate)
+        def run(table: DeltaTable | None, props: CommitProperties | None) -> dict[str, Any]:
+            target = table if table is not None else self.path(full_name)
+            write_delta(target, payload(), mode, schema_mode, predicate, props)
             return {}
 
-        _, attempts = self._retry(full_name, run)
+        _, attempts = self._retry(full_name, run, fence)
         return WriteResult(full_name, self.version(full_name), mode.upper(), attempts)
 
     def _commit_once(
@@ -355,27 +396,68 @@ class DeltaStore:
         mode: Mode,
         merge_schema: bool,
         predicate: str | None,
+        fence: Fence | None,
     ) -> WriteResult:
+        fenced = fence is not None and fence.covers(full_name)
         try:
             schema_mode: SchemaMode = "merge" if merge_schema else None
-            _write_delta(self.path(full_name), payload(), mode, schema_mode, predicate)
+            target = fence.table(full_name, self.path(full_name)) if fence and fenced else None
+            write_delta(
+                target if target is not None else self.path(full_name),
+                payload(),
+                mode,
+                schema_mode,
+                predicate,
+                fence.properties() if fence and fenced else None,
+            )
         except CommitFailedError as exc:
+            if fence is not None and fenced:
+                raise fence.conflict(full_name) from exc
             raise Conflict(
                 "a concurrent commit won; the streamed write was not committed",
                 where=full_name,
                 fix="rerun the write",
             ) from exc
         except DeltaError as exc:
-            raise _translate(full_name, exc) from exc
+            raise translate(full_name, exc) from exc
+        if fence is not None and fenced:
+            fence.adopt(full_name, self.path(full_name))
         return WriteResult(full_name, self.version(full_name), mode.upper())
 
-    def _retry(
-        self, full_name: str, run: Callable[[], dict[str, Any]]
-    ) -> tuple[dict[str, Any], int]:
+    def protect(self, full_name: str) -> bool:
+        """Keep the statistics of the table's PII columns (as classified now) out of its log,
+        scrubbing those already there; True when anything changed (delta_stats.py)."""
+        full_name = ".".join(parse_full_name(full_name))
+        return enforce_stats(self.table(full_name), self.path(full_name), self._pii(full_name))
+
+    def _enforce_stats(self, full_name: str, fence: Fence | None) -> None:
+        """No PII statistics in the log (delta_stats.py); under a fence, on top of its version."""
+        path = self.path(full_name)
+        if fence is None or not fence.covers(full_name):
+            enforce_stats(self.table(full_name), path, self._pii(full_name))
+            return
+        pii = self._pii(full_name)
+        try:
+            if enforce_stats(fence.table(full_name, path), path, pii, props=fence.properties()):
+                fence.adopt(full_name, path)
+        except CommitFailedError as exc:
+            raise fence.conflict(full_name) from exc
+
+    def _retry(self, full_name: str, run: _Run, fence: Fence | None) -> tuple[dict[str, Any], int]:
         self.table(full_name)  # NotFound before anything else
+        if fence is not None and fence.covers(full_name):
+            path = self.path(full_name)
+            try:  # one attempt on top of the fence's version: a conflict is another writer
+                out = run(fence.table(full_name, path), fence.properties())
+            except CommitFailedError as exc:
+                raise fence.conflict(full_name) from exc
+            except DeltaError as exc:
+                raise translate(full_name, exc) from exc
+            fence.adopt(full_name, path)
+            return out, 1
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return run(), attempt
+                return run(None, None), attempt
             except CommitFailedError as exc:
                 if attempt == self.max_attempts:
                     raise Conflict(
@@ -386,19 +468,8 @@ class DeltaStore:
                 cap = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
                 time.sleep(self._rng.uniform(0, cap))
             except DeltaError as exc:
-                raise _translate(full_name, exc) from exc
+                raise translate(full_name, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _write_delta(
-    path: Path, data: Data, mode: Mode, schema_mode: SchemaMode, predicate: str | None
-) -> None:
-    if mode == "overwrite":
-        write_deltalake(
-            str(path), data, mode="overwrite", schema_mode=schema_mode, predicate=predicate
-        )
-    else:
-        write_deltalake(str(path), data, mode="append", schema_mode=schema_mode)
 
 
 def _shape(schema: pa.Schema) -> list[tuple[str, str]]:
@@ -407,38 +478,6 @@ def _shape(schema: pa.Schema) -> list[tuple[str, str]]:
 
 def _const(value: Data) -> Callable[[], Data]:
     return lambda: value
-
-
-def _checked_reader(
-    full_name: str,
-    target: pa.Schema,
-    schema: pa.Schema,
-    reader: pa.RecordBatchReader,
-    errors: list[Exception],
-) -> pa.RecordBatchReader:
-    """Wrap a stream so each batch is null-checked and cast; a bad batch aborts the commit.
-
-    The check's own error is kept in `errors` so the caller re-raises it (delta-rs wraps it).
-    """
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        for batch in reader:
-            try:
-                check_nulls(full_name, target, batch)
-            except SchemaMismatch as exc:
-                errors.append(exc)
-                raise
-            table = conform(pa.Table.from_batches([batch]), schema)
-            yield from table.to_batches()
-
-    return pa.RecordBatchReader.from_batches(schema, batches())
-
-
-def _translate(full_name: str, exc: DeltaError) -> Exception:
-    text = str(exc).splitlines()[0][:300]
-    if "validation check" in text or "Invalid data" in text:
-        return SchemaMismatch(f"data violates a table constraint: {text}", where=full_name)
-    return DataError(f"Delta write failed: {text}", where=full_name)
 
 
 def _identity(path: str) -> tuple[int, int] | None:

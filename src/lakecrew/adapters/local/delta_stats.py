@@ -2,34 +2,61 @@
 
 Delta writers record per-file min/max values of columns in the `_delta_log` JSON (and
 checkpoints): for a phone or name column those are raw identifiers, outside the data files and
-their access rules. A table with PII columns (named like one: core/redact.py `PII_KEY`, or given
-by the caller) gets `delta.dataSkippingStatsColumns` set to its other columns — delta-rs then
-writes no statistics for them — and the first write after the property is set scrubs the
-statistics older commits already hold (each commit file rewritten whole and renamed; stats are
-optional in the protocol, so readers only lose data skipping on those columns). Checkpoints,
-which copy the statistics, are dropped while the full JSON log is still there and written anew.
+their access rules. Which columns hold PII comes from the metastore's classification (a column
+tagged `pii: <kind>`, passed in by the store's `pii_columns` callback), plus any column named
+like one (core/redact.py `PII_KEY`) as a safety net before a table is classified. Such a table
+gets `delta.dataSkippingStatsColumns` set to its other columns — delta-rs then writes no
+statistics for them — and the first write after the classification changes scrubs the
+statistics older commits and checkpoints already hold (stats are optional in the protocol, so
+readers only lose data skipping on those columns).
+
+Crash safety: the scrub comes first, file by file, each file replaced whole with
+`core.files.write_atomic` (a reader sees the old file or the new one); the property commit comes
+last and marks the work done. A crash anywhere before it leaves the properties unset, so the
+next write scrubs again (idempotent) — never a table with the property set and raw statistics
+left behind. `CRASH_POINT` is called at each step (tests choose where to stop).
 """
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from deltalake import DeltaTable
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable
 
+from lakecrew.core.files import write_atomic
 from lakecrew.core.redact import is_pii_key
 
 STATS_COLUMNS = "delta.dataSkippingStatsColumns"
 NUM_INDEXED = "delta.dataSkippingNumIndexedCols"
+PII_TAG = "pii"
+NOT_PII = frozenset({"", "none", "false", "no"})
+
+
+def _no_crash(step: str) -> None:
+    return None
+
+
+CRASH_POINT: Callable[[str], None] = _no_crash  # tests replace it to stop at a chosen step
+
+
+def classified(column_tags: Mapping[str, Mapping[str, str]]) -> set[str]:
+    """Columns the catalog classifies as PII (tag `pii` with a kind)."""
+    return {
+        col
+        for col, tags in column_tags.items()
+        if col and str(tags.get(PII_TAG, "")).strip().lower() not in NOT_PII
+    }
 
 
 def pii_columns(schema: pa.Schema, extra: Collection[str] = ()) -> list[str]:
-    """Top-level columns holding PII (by name, plus `extra`)."""
+    """Top-level columns holding PII (classified in `extra`, or named like PII)."""
     return [f.name for f in schema if is_pii_key(f.name, extra)]
 
 
@@ -49,31 +76,34 @@ def _quoted(name: str) -> str:
     return name if re.fullmatch(r"\w+", name, re.ASCII) else "`" + name.replace("`", "``") + "`"
 
 
-def enforce(table: DeltaTable, path: Path, extra: Collection[str] = ()) -> bool:
-    """Before a write: set the properties if missing and scrub the existing statistics.
-    Returns True when anything changed."""
+def enforce(
+    table: DeltaTable,
+    path: Path,
+    extra: Collection[str] = (),
+    *,
+    props: CommitProperties | None = None,
+) -> bool:
+    """Before a write: scrub the existing statistics of the PII columns, then set the
+    properties (`props`: how that commit is made). Returns True when anything changed."""
     schema = pa.schema(table.schema().to_arrow())
     wanted = stats_properties(schema, extra)
     config = table.metadata().configuration
     if not wanted or all(config.get(k) == v for k, v in wanted.items()):
         return False
-    table.alter.set_table_properties(wanted)
-    pii = set(pii_columns(schema, extra))
-    _scrub_log(path / "_delta_log", pii)
+    _scrub_log(path / "_delta_log", set(pii_columns(schema, extra)))
+    CRASH_POINT("before properties")
+    table.alter.set_table_properties(wanted, commit_properties=props)
     return True
 
 
 def _scrub_log(log: Path, pii: set[str]) -> None:
-    commits = sorted(log.glob("[0-9]" * 20 + ".json"))
-    for commit in commits:
+    for commit in sorted(log.glob("[0-9]" * 20 + ".json")):
         _scrub_commit(commit, pii)
-    checkpoints = list(log.glob("*.checkpoint*.parquet"))
-    full_log = bool(commits) and commits[0].name == f"{0:020d}.json"
-    if checkpoints and full_log:
-        for cp in checkpoints:
-            cp.unlink()
-        (log / "_last_checkpoint").unlink(missing_ok=True)
-        DeltaTable(str(log.parent)).create_checkpoint()
+    rewritten = [
+        cp for cp in sorted(log.glob("*.checkpoint*.parquet")) if _scrub_checkpoint(cp, pii)
+    ]
+    if rewritten:
+        _refresh_last_checkpoint(log)
 
 
 def _scrub_commit(commit: Path, pii: set[str]) -> None:
@@ -85,17 +115,64 @@ def _scrub_commit(commit: Path, pii: set[str]) -> None:
         action = json.loads(line) if line.strip() else None
         add = action.get("add") if isinstance(action, dict) else None
         if isinstance(add, dict) and isinstance(add.get("stats"), str):
-            stats = json.loads(add["stats"])
-            clean = _without(stats, pii)
-            if clean != stats:
-                add["stats"] = json.dumps(clean, separators=(",", ":"))
+            clean = _clean_stats(add["stats"], pii)
+            if clean != add["stats"]:
+                add["stats"] = clean
                 line = json.dumps(action, separators=(",", ":"))
                 changed = True
         out.append(line)
     if changed:
-        tmp = commit.with_name(f".{commit.name}.scrub")
-        tmp.write_text("\n".join(out) + "\n", encoding="utf-8")
-        os.replace(tmp, commit)
+        CRASH_POINT(f"before {commit.name}")
+        write_atomic(commit, "\n".join(out) + "\n")
+        CRASH_POINT(f"after {commit.name}")
+
+
+def _scrub_checkpoint(checkpoint: Path, pii: set[str]) -> bool:
+    """Rewrite the `add.stats` of a checkpoint file without the PII columns; True if changed."""
+    table = pq.read_table(checkpoint)
+    if "add" not in table.column_names:
+        return False
+    index = table.column_names.index("add")
+    add = table.column("add").combine_chunks()
+    if not isinstance(add, pa.StructArray) or add.type.get_field_index("stats") < 0:
+        return False
+    names = [add.type.field(i).name for i in range(add.type.num_fields)]
+    children = [add.field(i) for i in range(add.type.num_fields)]
+    stats = children[names.index("stats")].to_pylist()
+    clean = [s if s is None else _clean_stats(s, pii) for s in stats]
+    if clean == stats:
+        return False
+    children[names.index("stats")] = pa.array(clean, pa.string())
+    if "stats_parsed" in names:  # a typed copy of the same values: dropped, stats stay in JSON
+        slot = names.index("stats_parsed")
+        children[slot] = pa.nulls(len(add), children[slot].type)
+    mask = add.is_null() if add.null_count else None
+    rebuilt = pa.StructArray.from_arrays(children, fields=list(add.type), mask=mask)
+    table = table.set_column(index, table.schema.field(index), rebuilt)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    CRASH_POINT(f"before {checkpoint.name}")
+    write_atomic(checkpoint, buffer.getvalue())
+    CRASH_POINT(f"after {checkpoint.name}")
+    return True
+
+
+def _refresh_last_checkpoint(log: Path) -> None:
+    """`_last_checkpoint` names the checkpoint's size in bytes, an optional hint: dropped."""
+    hint = log / "_last_checkpoint"
+    try:
+        data = json.loads(hint.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(data, dict) and "sizeInBytes" in data:
+        data.pop("sizeInBytes")
+        write_atomic(hint, json.dumps(data, separators=(",", ":")))
+
+
+def _clean_stats(text: str, pii: set[str]) -> str:
+    stats = json.loads(text)
+    clean = _without(stats, pii) if isinstance(stats, dict) else stats
+    return text if clean == stats else json.dumps(clean, separators=(",", ":"))
 
 
 def _without(stats: Mapping[str, Any], pii: set[str]) -> dict[str, Any]:

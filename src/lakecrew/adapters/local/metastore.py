@@ -24,7 +24,10 @@ from lakecrew.ports.catalog import ColumnInfo, TableInfo, parse_full_name
 class SqliteMetastore(GrantsAndLineage):
     """Unity Catalog's information model in SQLite; implements Catalog, Grants and Lineage.
 
-    Constructor: `SqliteMetastore(path, *, clock=None)` (clock defaults to the system clock).
+    Constructor: `SqliteMetastore(path, *, clock=None, read_only=False, external_locations=False)`
+    (clock defaults to the system clock; `read_only` opens without writing anything, also on a
+    read-only file system; tables are registered only inside the project unless
+    `external_locations`).
     """
 
     # ------------------------------------------------------------ catalogs and schemas
@@ -162,6 +165,7 @@ class SqliteMetastore(GrantsAndLineage):
         each surviving column keeps its existing comment, tags and mask unless `info` sets them.
         """
         cat, sch, tbl = parse_full_name(info.full_name)
+        self.check_location(info.full_name, info.storage_location)
         now_dt = self.clock.now()
         now = _ts(now_dt)
         with self._tx() as c:

@@ -12,8 +12,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
-from lakecrew.core.errors import UsageError
+from lakecrew.core.errors import PermissionDenied, UsageError
 from lakecrew.ports.catalog import Grant, LineageEdge, parse_full_name
 from lakecrew.ports.clock import Clock, SystemClock
 
@@ -71,12 +72,48 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that never writes: `mode=ro` (which still maps the WAL index), or on a
+    read-only file system (no `-shm` can be created) `immutable=1`; an absent database is an
+    empty in-memory catalog (a project nothing was imported into yet)."""
+    if not path.exists():
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        conn.executescript(_DDL)
+        return conn
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    for suffix in ("", "&immutable=1"):
+        conn = sqlite3.connect(uri + suffix, uri=True, timeout=30, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            conn.close()
+            continue
+        return conn
+    raise PermissionDenied(
+        "cannot open the metastore read-only",
+        where=str(path),
+        fix="check the file's permissions (it must be readable)",
+    )
+
+
 class SqliteBase:
     """Connection (WAL, foreign keys, busy timeout) and the schema of the metastore."""
 
-    def __init__(self, path: Path | str, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Clock | None = None,
+        read_only: bool = False,
+        external_locations: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.clock: Clock = clock or SystemClock()
+        self.external_locations = external_locations
+        if read_only:
+            self._conn = _open_read_only(self.path)
+            self._conn.row_factory = sqlite3.Row
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
@@ -100,6 +137,34 @@ class SqliteBase:
             return str(Path(location).resolve().relative_to(self.path.parent.resolve()))
         except ValueError:
             return location  # an external location: kept as given
+
+    def inside_project(self, location: str) -> bool:
+        """Whether a location (as given or as stored) resolves inside the project's state
+        folder, following links: only such tables travel with a copied or moved project."""
+        absolute = self.absolute_location(location)
+        if absolute is None or "://" in absolute:
+            return False
+        return Path(absolute).resolve().is_relative_to(self.path.parent.resolve())
+
+    def check_location(self, full_name: str, location: str | None) -> None:
+        """UsageError when a table would be registered outside the project (unless allowed)."""
+        if location is None or self.external_locations or self.inside_project(location):
+            return
+        raise UsageError(
+            f"table {full_name}: storage location {location} lies outside the project "
+            f"({self.path.parent}); a copied or moved project would not carry it",
+            where=full_name,
+            fix="keep local tables under .lakecrew/lakehouse, or allow it with "
+            "`lakehouse: {external_locations: true}` in lakecrew.yaml",
+        )
+
+    def outside_locations(self) -> list[tuple[str, str]]:
+        """(table, location) of every registered table whose files lie outside the project."""
+        rows = self._conn.execute(
+            "SELECT catalog_name || '.' || schema_name || '.' || name, storage_location "
+            "FROM tables WHERE storage_location IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        return [(r[0], str(r[1])) for r in rows if not self.inside_project(str(r[1]))]
 
     def absolute_location(self, stored: str | None) -> str | None:
         if stored is None or "://" in stored:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.delta_fence import Fence
 from lakecrew.adapters.local.key_index import KeyIndex, Probe, key_hashes
 from lakecrew.adapters.local.schema_check import duplicate_keys, type_text
 from lakecrew.core.errors import DataError, UsageError
@@ -22,6 +24,19 @@ class DeltaTableStore:
     def __init__(self, store: DeltaStore) -> None:
         self.store = store
         self._indexes: dict[tuple[str, str], KeyIndex] = {}
+        self._fence: Fence | None = None
+
+    @contextmanager
+    def one_writer(self, tables: Iterable[str], writer: str) -> Iterator[None]:
+        """Within the block, commits to `tables` go on top of the versions they had when it
+        began (or this writer's own last commit); anything else is a Conflict, uncommitted."""
+        names = list(dict.fromkeys(tables))
+        expected = {n: (self.store.version(n) if self.store.exists(n) else None) for n in names}
+        self._fence = Fence(writer, expected)
+        try:
+            yield
+        finally:
+            self._fence = None
 
     def exists(self, full_name: str) -> bool:
         return self.store.exists(full_name)
@@ -33,10 +48,16 @@ class DeltaTableStore:
         self, full_name: str, schema: pa.Schema, *, partition_by: Sequence[str] = ()
     ) -> None:
         if not self.store.exists(full_name):
-            self.store.create_table(full_name, schema, partition_by=partition_by, exist_ok=True)
+            self.store.create_table(
+                full_name, schema, partition_by=partition_by, exist_ok=True, fence=self._fence
+            )
+        elif self._fence is not None and self._fence.covers(full_name):
+            self._fence.check(full_name, self.store.path(full_name))
 
     def append(self, full_name: str, data: pa.Table, *, merge_schema: bool = False) -> int:
-        return self.store.append(full_name, data, merge_schema=merge_schema).version
+        return self.store.append(
+            full_name, data, merge_schema=merge_schema, fence=self._fence
+        ).version
 
     def replace(
         self,
@@ -48,7 +69,11 @@ class DeltaTableStore:
     ) -> int:
         predicate = _predicate(where) if where else None
         return self.store.overwrite(
-            full_name, data, predicate=predicate, overwrite_schema=overwrite_schema
+            full_name,
+            data,
+            predicate=predicate,
+            overwrite_schema=overwrite_schema,
+            fence=self._fence,
         ).version
 
     def merge(self, full_name: str, data: pa.Table, keys: Sequence[str]) -> int:
@@ -60,7 +85,9 @@ class DeltaTableStore:
         merges them again with the same values.
         """
         if len(keys) != 1 or not data.num_rows:
-            return self.store.merge(full_name, data, keys, merge_schema=True).version
+            return self.store.merge(
+                full_name, data, keys, merge_schema=True, fence=self._fence
+            ).version
         column = data.column(keys[0])
         probe = Probe.of(key_hashes(column))
         if not probe.distinct():  # equal keys hash equally: only then count exactly
@@ -78,13 +105,19 @@ class DeltaTableStore:
             present &= pc.is_valid(column).to_numpy(zero_copy_only=False)
         version = index.version
         if not present.any():
-            version = self.store.append(full_name, data, merge_schema=True).version
+            version = self.store.append(
+                full_name, data, merge_schema=True, fence=self._fence
+            ).version
         else:
             fresh = data.filter(pa.array(~present))
             if fresh.num_rows:
-                version = self.store.append(full_name, fresh, merge_schema=True).version
+                version = self.store.append(
+                    full_name, fresh, merge_schema=True, fence=self._fence
+                ).version
             matched = data.filter(pa.array(present))
-            version = self.store.merge(full_name, matched, keys, merge_schema=True).version
+            version = self.store.merge(
+                full_name, matched, keys, merge_schema=True, fence=self._fence
+            ).version
         index.add(probe.ordered[~present[probe.order]], version)
         return version
 
@@ -144,6 +177,9 @@ class DeltaTableStore:
     def count(self, full_name: str) -> int:
         return int(self.store.to_arrow(full_name).count_rows())
 
+    def protect(self, full_name: str) -> None:
+        self.store.protect(full_name)
+
     def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:
         return tuple(
             ColumnInfo(name=f.name, type_text=type_text(f.type), nullable=f.nullable, position=i)
@@ -156,13 +192,27 @@ class DeltaTableStore:
     def maintain(
         self, full_name: str, *, zorder_by: Sequence[str] = (), retention_hours: int = 168
     ) -> Maintenance:
-        table = self.store.table(full_name)
+        fence = self._fence if self._fence and self._fence.covers(full_name) else None
+        path = self.store.path(full_name)
+        props = fence.properties() if fence else None
+        table = fence.table(full_name, path) if fence else self.store.table(full_name)
         optimize = table.optimize
-        metrics = optimize.z_order(list(zorder_by)) if zorder_by else optimize.compact()
-        table = self.store.table(full_name)
-        removed = table.vacuum(
-            retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False
+        metrics = (
+            optimize.z_order(list(zorder_by), commit_properties=props)
+            if zorder_by
+            else optimize.compact(commit_properties=props)
         )
+        if fence:
+            fence.adopt(full_name, path)
+        table = fence.table(full_name, path) if fence else self.store.table(full_name)
+        removed = table.vacuum(
+            retention_hours=retention_hours,
+            dry_run=False,
+            enforce_retention_duration=False,
+            commit_properties=props,
+        )
+        if fence:
+            fence.adopt(full_name, path)
         return Maintenance(
             table=full_name,
             files_removed=int(metrics.get("numFilesRemoved", 0)),

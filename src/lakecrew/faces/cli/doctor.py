@@ -23,7 +23,8 @@ def doctor(
     debug: DebugOpt = False,
 ) -> None:
     """Which APIs and system tables answer, what is missing and why, which warehouse is used,
-    and the SDK/auth in use — per workspace. Read-only; exit 1 when anything is missing."""
+    and the SDK/auth in use — per workspace; and that every table of the local metastore lies
+    inside the project. Read-only; exit 1 when anything is missing."""
     from lakecrew.wiring.context import Context
     from lakecrew.wiring.doctor import doctor as run
 
@@ -69,6 +70,10 @@ def _render(out: Out, result: Result) -> None:
             if not c["ok"] and c.get("fix"):
                 line += f" — fix: {c['fix']}"
             out.line(line)
+    tables = result.meta.get("tables")
+    if tables:
+        line = f"project {_mark(tables['ok'])} {tables['name']}: {tables['detail']}"
+        out.line(line + (f" — fix: {tables['fix']}" if tables.get("fix") else ""))
 
 
 def register(app: typer.Typer) -> None:

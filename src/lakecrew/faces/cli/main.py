@@ -27,6 +27,8 @@ from lakecrew.faces.cli import (
     models,
     pipeline,
     policy,
+    privacy,
+    secrets,
 )
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
 from lakecrew.faces.cli.options import (
@@ -124,11 +126,13 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(cost.app, name="cost")
 app.add_typer(cost.anomalies_app, name="anomalies")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(secrets.app, name="secrets")
 commands.register(app)
 crew.register(app)
 models.register(app)
 alerts.register(app)
 doctor.register(app)
+privacy.register(app)
 # --- end of command families ---
 
 

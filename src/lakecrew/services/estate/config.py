@@ -266,6 +266,14 @@ class CrewConfig(_Strict):
     approvals_required_for: list[CrewAction] = Field(default_factory=_approval_default)
 
 
+class LakehouseConfig(_Strict):
+    """The local lakehouse (`.lakecrew/lakehouse`)."""
+
+    # tables registered in the local metastore may live outside the project folder (a copied
+    # or moved project then still reads the original's files); refused unless set
+    external_locations: bool = False
+
+
 class EstateConfig(_Strict):
     """The whole of lakecrew.yaml."""
 
@@ -277,6 +285,7 @@ class EstateConfig(_Strict):
     crew: CrewConfig = Field(default_factory=CrewConfig)
     mlops: MlopsConfig = Field(default_factory=MlopsConfig)
     notifications: NotifyConfig | None = None
+    lakehouse: LakehouseConfig = Field(default_factory=LakehouseConfig)
 
     def workspace(self, name: str) -> WorkspaceConfig:
         """The workspace called ``name``; UnknownName (exit 2, "did you mean") otherwise."""

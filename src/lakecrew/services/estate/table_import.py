@@ -6,6 +6,10 @@ by name; missing columns become null; columns the schema does not know are kept 
 CSV cells are text: empty means null, maps/structs/arrays are JSON text (as Databricks SQL
 downloads render them), timestamps ISO 8601 (naive means UTC).
 
+Numbers must be finite and within ±1e15 (`MAX_MAGNITUDE`; no DBU quantity, price or percentage
+of a real export comes near it): NaN, infinities and 1e308-style values are refused, as is any
+value whose type cannot hold it, so nothing absurd reaches the cost model.
+
 Errors name the file, the line and the column, never the cell value (it may be personal data).
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -27,6 +32,20 @@ from lakecrew.core.system_tables import SYSTEM_TABLES
 
 ParquetReader = Callable[[Path], pa.Table]
 NULL_WORDS = frozenset({"", "null", "NULL"})
+MAX_MAGNITUDE = 10**15
+
+
+class OutOfBounds(ValueError):
+    """A number that parses but is not a sane value (non-finite or beyond ±MAX_MAGNITUDE)."""
+
+
+def _bounded(number: float | Decimal) -> None:
+    finite = number.is_finite() if isinstance(number, Decimal) else math.isfinite(number)
+    if not finite:
+        raise OutOfBounds("not a finite number")
+    exact = number if isinstance(number, Decimal) else Decimal(number)
+    if abs(exact) > MAX_MAGNITUDE:
+        raise OutOfBounds("number outside the sane range ±1e15")
 
 
 def table_for_file(path: Path, tables: Mapping[str, pa.Schema] = SYSTEM_TABLES) -> str | None:
@@ -106,13 +125,13 @@ def _convert_scalar(value: Any, dtype: pa.DataType) -> Any:
         if isinstance(value, (bool, float)):
             raise TypeError("expected an integer")
         return value if isinstance(value, int) else int(str(value).strip())
-    if pa.types.is_floating(dtype):
-        return float(value)
-    if pa.types.is_decimal(dtype):
-        try:
-            return Decimal(str(value).strip())
+    if pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
+        try:  # exact first: 1e4000 is out of range, not the infinity float() makes of it
+            exact = Decimal(str(value).strip())
         except InvalidOperation as exc:
-            raise ValueError("not a decimal") from exc
+            raise ValueError("not a number") from exc
+        _bounded(exact)
+        return float(exact) if pa.types.is_floating(dtype) else exact
     if pa.types.is_timestamp(dtype):
         return _timestamp(value)
     if pa.types.is_date(dtype):
@@ -178,9 +197,10 @@ def read_csv_export(path: Path, schema: pa.Schema, where: str) -> pa.Table:
         for r, row in enumerate(rows):
             try:
                 values.append(convert(row[position], f.type))
-            except (ValueError, TypeError):
+            except (ValueError, TypeError) as exc:
+                why = str(exc) if isinstance(exc, OutOfBounds) else f"cannot read it as {f.type}"
                 raise DataError(
-                    f"line {lines[r]} column {f.name!r}: cannot read the value as {f.type}",
+                    f"line {lines[r]} column {f.name!r}: {why}",
                     where=where,
                     fix="correct that cell or re-export the table",
                 ) from None
@@ -208,6 +228,7 @@ def conform_parquet(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
                     where=where,
                     fix="export the table with Databricks' own column types",
                 ) from None
+        _check_bounds(column, f.type, where, f.name)
         fields.append(f)
         arrays.append(column)
     for name in table.column_names:
@@ -215,6 +236,28 @@ def conform_parquet(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
             fields.append(table.schema.field(name))
             arrays.append(table.column(name).combine_chunks())
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _check_bounds(column: pa.Array, dtype: pa.DataType, where: str, name: str) -> None:
+    """DataError naming the first row of a float/decimal column that is not a sane number."""
+    if not (pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)) or not len(column):
+        return
+    if pa.types.is_floating(dtype):
+        bad = pc.invert(pc.is_finite(column))
+        bad = pc.or_kleene(bad, pc.greater(pc.abs(column), float(MAX_MAGNITUDE)))
+    else:
+        bad = pc.greater(pc.abs(column.cast(pa.float64())), float(MAX_MAGNITUDE))
+    first = pc.index(bad.fill_null(False), True).as_py()
+    if first < 0:
+        return
+    try:
+        _bounded(column[first].as_py())
+    except OutOfBounds as exc:
+        raise DataError(
+            f"row {first + 1} column {name!r}: {exc}",
+            where=where,
+            fix="correct that row or re-export the table",
+        ) from None
 
 
 def _array_cast_row(

@@ -174,6 +174,8 @@ def _register(
     for column, mask in protection.masks.items():
         if column in present:
             deps.catalog.set_column(full, column, mask=mask)
+    if protection.tags:
+        deps.tables.protect(full)  # no statistics of the columns just classified in the log
 
 
 def lineage_edges(loaded: LoadedPipeline, source_uris: Sequence[str]) -> list[Edge]:

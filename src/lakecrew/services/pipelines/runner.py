@@ -144,8 +144,11 @@ class PipelineRunner:
 
     def run(self, loaded: LoadedPipeline, *, full_refresh: bool = False) -> RunReport:
         """One run with retries, holding the pipeline+environment's writer lock (a second run
-        at the same time fails at once with a Conflict); raises the last error after
-        recording it. The gold SQL is bound against silver's schema before any write."""
+        at the same time fails at once with a Conflict); each attempt's commits to the
+        pipeline's tables are also checked at commit time (``TableStore.one_writer``), so a
+        writer that got around the lock makes one of the two fail with a Conflict instead of
+        doubling rows. Raises the last error after recording it. The gold SQL is bound
+        against silver's schema before any write."""
         check_gold_sql(self.deps.sql, loaded, self.deps.tables.schema)
         locks = self.deps.locks
         if locks is None:
@@ -162,8 +165,10 @@ class PipelineRunner:
             attempt += 1
             state = RunState(run_id)
             begin = self.deps.clock.now()
+            tables = [loaded.full_name(t) for t in loaded.spec.table_names()]
             try:
-                self._attempt(loaded, state, full_refresh=full_refresh)
+                with self.deps.tables.one_writer(tables, f"{run_id}/{attempt}"):
+                    self._attempt(loaded, state, full_refresh=full_refresh)
             except LakecrewError as exc:
                 self._finish(loaded, state, begin, attempt, "FAILED", full_refresh=full_refresh)
                 if isinstance(exc, RETRYABLE) and attempt <= max_retries:

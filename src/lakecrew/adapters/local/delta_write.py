@@ -1,0 +1,75 @@
+"""The Delta write calls of DeltaStore: one write_deltalake call, streamed-batch checks, and
+delta-rs errors as the project's own (split from delta.py to keep modules small)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal, TypeAlias
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaError
+
+from lakecrew.adapters.local.schema_check import check_nulls, conform
+from lakecrew.core.errors import DataError, SchemaMismatch
+
+Data: TypeAlias = "pa.Table | pa.RecordBatchReader"
+Mode: TypeAlias = Literal["append", "overwrite"]
+SchemaMode: TypeAlias = Literal["merge", "overwrite"] | None
+
+
+def write_delta(
+    target: Path | DeltaTable,
+    data: Data,
+    mode: Mode,
+    schema_mode: SchemaMode,
+    predicate: str | None,
+    props: CommitProperties | None = None,
+) -> None:
+    where = str(target) if isinstance(target, Path) else target
+    if mode == "overwrite":
+        write_deltalake(
+            where,
+            data,
+            mode="overwrite",
+            schema_mode=schema_mode,
+            predicate=predicate,
+            commit_properties=props,
+        )
+    else:
+        write_deltalake(
+            where, data, mode="append", schema_mode=schema_mode, commit_properties=props
+        )
+
+
+def checked_reader(
+    full_name: str,
+    target: pa.Schema,
+    schema: pa.Schema,
+    reader: pa.RecordBatchReader,
+    errors: list[Exception],
+) -> pa.RecordBatchReader:
+    """Wrap a stream so each batch is null-checked and cast; a bad batch aborts the commit.
+
+    The check's own error is kept in `errors` so the caller re-raises it (delta-rs wraps it).
+    """
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            try:
+                check_nulls(full_name, target, batch)
+            except SchemaMismatch as exc:
+                errors.append(exc)
+                raise
+            table = conform(pa.Table.from_batches([batch]), schema)
+            yield from table.to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def translate(full_name: str, exc: DeltaError) -> Exception:
+    text = str(exc).splitlines()[0][:300]
+    if "validation check" in text or "Invalid data" in text:
+        return SchemaMismatch(f"data violates a table constraint: {text}", where=full_name)
+    return DataError(f"Delta write failed: {text}", where=full_name)

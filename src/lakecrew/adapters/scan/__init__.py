@@ -1,0 +1,1 @@
+"""Secret detection over text lines with detect-secrets' engine (see README.md)."""
