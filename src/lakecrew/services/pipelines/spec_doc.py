@@ -90,7 +90,7 @@ def _values() -> list[str]:
         "",
         f"Unlabelled tables get: bronze {bronze} and quarantine {quarantine} (raw, unscreened",
         f"values), gold {gold}; `silver.classification` is required. The PII classifier",
-        f"(`services/privacy/classify.py`) proposes {label_for(set()).value} for a table without",
+        f"(`lakecrew classify`) proposes {label_for(set()).value} for a table without",
         "personal data: Public is a decision of the data's owner, never a default.",
         "",
     ]
