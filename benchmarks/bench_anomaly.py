@@ -6,7 +6,11 @@ session.
   MAD scale, dollar and percent floors), whole windows fitted together in numpy;
 - one-by-one: the same fit point by point (the previous implementation), 4k points only;
 - baseline: rolling robust z-score in numpy — median and 1.4826·MAD of the previous 56 points,
-  flag when (x − median) / scale > 4 (no trend, no seasonality, no floors).
+  flag when (x − median) / scale > 4 (no trend, no seasonality, no floors);
+- ADTK 0.6.2 (an established detector library, `requirements/bench.in`), when installed:
+  `SeasonalAD(freq=7, c=3)` (weekly seasonal decomposition fitted on the whole series, so it
+  sees the future — an advantage a live detector does not have) and `PersistAD(window=56, c=4)`
+  (rolling comparison with the previous 56 points); both one-sided (`side="positive"`).
 
 Quality: the simulator's estate (seed 7) priced like `lakecrew cost report`; a detection is true
 when its (workspace, SKU family, day) lies inside an injected anomaly; recall = injected
@@ -52,6 +56,36 @@ def zscore(values: np.ndarray, window: int = WINDOW, k: float = K) -> np.ndarray
     return np.flatnonzero(score > k) + window
 
 
+def adtk_flags(values: np.ndarray, which: str) -> np.ndarray:
+    """Indexes ADTK flags on a daily series (`seasonal` or `persist`)."""
+    import warnings
+
+    import pandas as pd
+    from adtk.data import validate_series
+    from adtk.detector import PersistAD, SeasonalAD
+
+    detector = (
+        SeasonalAD(freq=7, c=3.0, side="positive")
+        if which == "seasonal"
+        else PersistAD(window=WINDOW, c=K, side="positive")
+    )
+    # hourly stamps: 1M daily points would overflow pandas datetimes; ADTK counts in samples
+    index = pd.date_range("2000-01-01", periods=len(values), freq="h")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ADTK 0.6.2 on pandas 2: FutureWarnings only
+        flags = detector.fit_detect(validate_series(pd.Series(values, index=index)))
+    return np.flatnonzero(flags.eq(True).to_numpy())  # NaN (no verdict) is not a flag
+
+
+def have_adtk() -> bool:
+    try:
+        import adtk  # noqa: F401
+    except ImportError:
+        print("(ADTK not installed: pip install -c requirements/lock.txt -r requirements/bench.in)")
+        return False
+    return True
+
+
 def one_by_one(values: np.ndarray) -> list[int]:
     """The reference path: each point fitted alone (what the detector did before)."""
     cfg = anomaly.COST_CONFIG
@@ -67,24 +101,30 @@ def one_by_one(values: np.ndarray) -> list[int]:
     return found
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], float, Any]:
-    runs = []
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], float, float, Any]:
+    """Median wall seconds of `repeats` runs, median CPU seconds of the process (all threads; on
+    a loaded machine the closer guide to an idle machine's wall time), then peak MiB from one
+    more run under tracemalloc (tracing numpy's allocations slows it, so timed runs are not)."""
+    runs: list[float] = []
+    cpu: list[float] = []
     out = None
-    tracemalloc.start()
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         runs.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    tracemalloc.start()
+    fn()
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return median(runs), runs, peak, out
+    return median(runs), runs, median(cpu), peak, out
 
 
 def speed(quick: bool) -> None:
     print("\n== seconds (median of repeats; ratio against the z-score baseline of the same size)")
-    print("| series | method | median s | runs | ratio | peak MiB | flagged |")
-    print("|---|---|---|---|---|---|---|")
-    sizes = [(4_000, 5)] + ([] if quick else [(1_000_000, 1)])
+    print("| series | method | median s | runs | ratio | CPU s | peak MiB | flagged |")
+    print("|---|---|---|---|---|---|---|---|")
+    sizes = [(4_000, 5)] + ([] if quick else [(1_000_000, 3)])
     for n, repeats in sizes:
         v = series(n)
         pos = np.arange(n, dtype=np.float64)
@@ -93,11 +133,15 @@ def speed(quick: bool) -> None:
         rows.append(("lakecrew", timed(lambda v=v, p=pos: anomaly.detect_positions(p, v), repeats)))
         if n <= 4_000:
             rows.append(("lakecrew one-by-one (before)", timed(lambda v=v: one_by_one(v), 1)))
-        for name, (med, runs, peak, out) in rows:
+        if have_adtk():
+            for which in ("seasonal", "persist"):
+                runs = repeats if n <= 4_000 else 1
+                rows.append((f"ADTK {which}", timed(lambda v=v, w=which: adtk_flags(v, w), runs)))
+        for name, (med, runs, cpu, peak, out) in rows:
             shown = ", ".join(f"{r:.3f}" for r in runs)
             print(
-                f"| {n:,} | {name} | {med:.3f} | {shown} | {med / base[0]:.1f} | {peak:,.0f} "
-                f"| {len(out)} |"
+                f"| {n:,} | {name} | {med:.3f} | {shown} | {med / base[0]:.1f} | {cpu:.3f} "
+                f"| {peak:,.0f} | {len(out)} |"
             )
 
 
@@ -148,18 +192,16 @@ def quality() -> None:
 
         t0 = time.perf_counter()
         ours = [(a.series, a.at) for a in detect_cost_anomalies(alloc)]
-        ours_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        theirs = []
-        for key, values in cost_series.items():
-            days = sorted(d for d in values if done.is_complete(d))
-            if len(days) <= WINDOW:
-                continue
-            first = days[0]
-            full = [first + timedelta(days=i) for i in range((days[-1] - first).days + 1)]
-            arr = np.array([values.get(d, 0.0) for d in full])
-            theirs += [(key, full[i]) for i in zscore(arr)]
-        theirs_s = time.perf_counter() - t0
+        methods = [("lakecrew", ours, time.perf_counter() - t0)]
+        peers: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = [("z-score baseline", zscore)]
+        if have_adtk():
+            peers += [
+                (f"ADTK {w}", lambda a, w=w: adtk_flags(a, w)) for w in ("seasonal", "persist")
+            ]
+        for name, flag in peers:
+            t0 = time.perf_counter()
+            flagged = _flag_each(cost_series, done, flag)
+            methods.append((name, flagged, time.perf_counter() - t0))
         engine.close()
         metastore.close()
 
@@ -167,8 +209,26 @@ def quality() -> None:
           f"{len(cost_series)} series")  # fmt: skip
     print("| method | detections | true | recall | false alarms / series | seconds |")
     print("|---|---|---|---|---|---|")
-    for name, found, secs in (("lakecrew", ours, ours_s), ("z-score baseline", theirs, theirs_s)):
+    for name, found, secs in methods:
         _score(name, found, secs, injected, len(cost_series))
+
+
+def _flag_each(
+    cost_series: dict[tuple[str, ...], dict[date, float]],
+    done: Any,
+    flag: Callable[[np.ndarray], np.ndarray],
+) -> list[tuple[tuple[str, ...], date]]:
+    """(series, day) flagged by a whole-series detector run on each complete daily series."""
+    flagged = []
+    for key, values in cost_series.items():
+        days = sorted(d for d in values if done.is_complete(d))
+        if len(days) <= WINDOW:
+            continue
+        first = days[0]
+        full = [first + timedelta(days=i) for i in range((days[-1] - first).days + 1)]
+        arr = np.array([values.get(d, 0.0) for d in full])
+        flagged += [(key, full[i]) for i in flag(arr)]
+    return flagged
 
 
 def _score(

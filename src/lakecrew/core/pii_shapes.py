@@ -26,19 +26,22 @@ from collections.abc import Callable
 _G = r"[\s.-]?"
 
 _PHONE_INTL = (
-    r"(?:\+|00)(?:234" + _G + r"\(?0?\)?" + _G + r"[1-9]\d(?:" + _G + r"\d){7,8}"  # Nigeria
+    r"\(?(?:\+|00)(?:234" + _G + r"\(?0?\)?" + _G + r"[1-9]\d(?:" + _G + r"\d){7,8}"  # Nigeria
     r"|233" + _G + r"\(?0?\)?" + _G + r"[235]\d(?:" + _G + r"\d){7}"  # Ghana
     r"|23[12]" + _G + r"\d(?:" + _G + r"\d){6,8}"  # Liberia, Sierra Leone
-    r"|[1-9]\d{0,2}" + _G + r"\(?\d{1,4}\)?(?:" + _G + r"\d){5,11})"  # elsewhere
+    r"|[1-9]\d{0,2}\)?" + _G + r"\(?\d{1,4}\)?(?:" + _G + r"\d){5,11})"  # elsewhere
 )
+# a national number written in groups the way West and Central Africa do: 699 85 56 68
+_PHONE_GROUPED = r"[1-9]\d{1,2}(?:[ -]\d{2}){3}|[1-9]\d[ -]\d{3}(?:[ -]\d{2}){2}"
 _PHONE_BARE_NG = r"234" + _G + r"[789][01]\d(?:" + _G + r"\d){7}"
 _PHONE_DOMESTIC = (
-    r"0[789][01]\d(?:" + _G + r"\d){7}"  # Nigeria mobile, 11 digits
+    r"0[789][01]\d(?:" + _G + r"\d){7}|[789][01]\d{8}"  # Nigeria mobile (10 digits: lost its 0)
     r"|0[235]\d(?:" + _G + r"\d){7}"  # Ghana, 10 digits
     r"|0(?:77|88|55)\d" + _G + r"\d{3}" + _G + r"\d{3}"  # Liberia, 10 digits
     r"|0(?:25|3[0-4]|44|66|7[2-9]|8[08]|99)" + _G + r"\d{3}" + _G + r"\d{3}"  # Sierra Leone
 )
-PHONE = re.compile(rf"(?:{_PHONE_INTL}|{_PHONE_BARE_NG}|{_PHONE_DOMESTIC})")
+PHONE = re.compile(rf"(?:{_PHONE_INTL}|{_PHONE_BARE_NG}|{_PHONE_DOMESTIC}|{_PHONE_GROUPED})")
+_LIST = re.compile(r"\s*(?:/{1,2}|;|,)\s*")
 NIN = re.compile(r"\d{11}")
 GHANA_CARD = re.compile(r"GHA[\s-]?\d{9}[\s-]?\d", re.IGNORECASE)
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -72,6 +75,9 @@ def value_shape(value: str) -> str | None:
     for shape, pattern in VALUE_SHAPES:
         if pattern.fullmatch(v):
             return shape
+    parts = _LIST.split(v)  # "0803 555 0199 / 0805 555 0100": a list of numbers is a phone
+    if len(parts) > 1 and all(PHONE.fullmatch(p) for p in parts):
+        return "phone"
     return None
 
 
@@ -86,10 +92,20 @@ _TEXT_PII = re.compile(
     re.IGNORECASE,
 )
 _MAYBE = re.compile(r"@|\d{7}|\d[\s.-]\d{3}", re.ASCII)
+# Candidate spans, found by one cheap scan; the detectors then run on each span only.
+_CANDIDATE = re.compile(
+    r"(?<![\w/.:#=+-])(?:GHA[\s-]?)?[+(]?\d[\d \t().-]{5,24}\d(?![\w/-]|\.\d)", re.IGNORECASE
+)
+_AT = re.compile(r"[\w.%+-]*@[\w.-]*")
 
 
 def redact_pii_text(text: str, replace: Callable[[str], str]) -> str:
     """`text` with phones, NINs, Ghana Card PINs and e-mails replaced by `replace(match)`."""
     if not _MAYBE.search(text):
         return text  # the common case: nothing that could be personal data (one quick scan)
-    return _TEXT_PII.sub(lambda m: replace(m.group(0)), text)
+
+    def span(m: re.Match[str]) -> str:
+        return _TEXT_PII.sub(lambda n: replace(n.group(0)), m.group(0))
+
+    out = _CANDIDATE.sub(span, text)
+    return _AT.sub(span, out) if "@" in out else out

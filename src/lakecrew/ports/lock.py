@@ -1,7 +1,8 @@
 """Lock port: one sweep per workspace at a time.
 
-`acquire(workspace)` returns a context manager that holds the lock; a second holder is refused at
-once (never blocks) with a `Conflict` naming the holder's pid. The lock dies with its process, so
+`acquire(workspace, purpose)` returns a context manager that holds the lock; a second holder is
+refused at once (never blocks) with a `Conflict` naming what holds it (a sweep, a rollback of
+action X, …) and its pid. The lock dies with its process, so
 a killed sweep never leaves a stale lock.
 """
 
@@ -12,4 +13,4 @@ from typing import Protocol
 
 
 class WorkspaceLocks(Protocol):
-    def acquire(self, workspace: str) -> AbstractContextManager[None]: ...
+    def acquire(self, workspace: str, purpose: str = "sweep") -> AbstractContextManager[None]: ...

@@ -147,7 +147,8 @@ class Context:
         return SqliteMetastore(
             self.layout.metastore_path,
             clock=self.clock,
-            read_only=not self.writable,
+            # a read-only folder (mount, permissions): opened without writing anything
+            read_only=not self.writable and not _can_write(self.layout.state_dir),
             external_locations=self.config.lakehouse.external_locations,
         )
 

@@ -71,6 +71,8 @@ def build_channel(name: str, cfg: nc.Channel, secrets: SecretStore, root: Path) 
             username=cfg.username,
             password=password,
         )
+    elif isinstance(cfg, nc.SiemFileChannel | nc.SplunkHecChannel):
+        ch = _siem_channel(name, cfg, secrets, root)
     elif isinstance(cfg, nc.FileChannel):
         path = Path(cfg.path)
         file_ch = FileChannel(path if path.is_absolute() else root / path)
@@ -81,6 +83,18 @@ def build_channel(name: str, cfg: nc.Channel, secrets: SecretStore, root: Path) 
         console.name = name
         ch = console
     return ch
+
+
+def _siem_channel(
+    name: str, cfg: nc.SiemFileChannel | nc.SplunkHecChannel, secrets: SecretStore, root: Path
+) -> Notifier:
+    from lakecrew.adapters.notify.siem import SiemFileChannel, SplunkHecChannel
+
+    if isinstance(cfg, nc.SplunkHecChannel):
+        token = secrets.get(cfg.token.scope, cfg.token.key)
+        return SplunkHecChannel(name, cfg.url, token, index=cfg.index, sourcetype=cfg.sourcetype)
+    path = Path(cfg.path)
+    return SiemFileChannel(name, path if path.is_absolute() else root / path)
 
 
 class LazyChannels(Mapping[str, Notifier]):

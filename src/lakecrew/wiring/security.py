@@ -1,10 +1,16 @@
-"""Security services wired to their adapters: the secret scanner over detect-secrets."""
+"""Security services wired to their adapters: the secret scanner over detect-secrets, the
+identity checks over the Databricks SDK or an export folder."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from lakecrew.adapters.scan.detector import DetectSecretsDetector
+from lakecrew.core.errors import UsageError
+from lakecrew.services.security.audit_delivery import AuditDeliveryReport
+from lakecrew.services.security.identity import IdentityReport
 from lakecrew.services.security.secret_docs import MAX_BYTES
 from lakecrew.services.security.secret_scan import (
     SecretScan,
@@ -32,3 +38,123 @@ def scan_path(
         baseline=accepted,
         max_bytes=max_bytes,
     )
+
+
+def identity_report(
+    project: Path,
+    *,
+    workspace: str | None,
+    export: Path | None,
+    environment: str | None,
+    now: datetime,
+) -> IdentityReport:
+    """`lakecrew security identity`: a lakecrew.yaml databricks workspace, or an export folder."""
+    from lakecrew.services.security.identity import check_identity
+
+    if export is not None:
+        from lakecrew.adapters.local.identity_export import IdentityExport
+
+        if not export.is_dir():
+            raise UsageError(
+                f"{export} is not a folder", where="--export", fix="give the export folder"
+            )
+        return check_identity(
+            IdentityExport(export, workspace or export.name), environment or "prod", now
+        )
+    if workspace is None:
+        raise UsageError("give --workspace W or --export DIR", where="security identity")
+    from lakecrew.wiring.context import Context
+
+    with Context.open(project) as lc:
+        ws = lc.config.workspace(workspace)
+    if ws.backend != "databricks":
+        raise UsageError(
+            f"{workspace} is a local workspace: identity settings live in Databricks",
+            where="--workspace",
+            fix="check a backend: databricks workspace, or export its APIs and pass --export DIR",
+        )
+    from lakecrew.adapters.databricks import databricks_client
+    from lakecrew.adapters.databricks.identity import DatabricksIdentity
+    from lakecrew.services.estate.auth_check import check_workspace_auth
+
+    check_workspace_auth(ws.name, ws.host, ws.auth_profile)
+    reader = DatabricksIdentity(databricks_client(ws), ws.name)
+    return check_identity(reader, environment or str(ws.environment), now)
+
+
+def audit_report(
+    project: Path,
+    *,
+    workspace: str,
+    now: datetime,
+    max_gap_hours: float,
+    log_delivery: Path | None,
+) -> AuditDeliveryReport:
+    """`lakecrew security audit`: audit rows of one workspace (and log delivery, if exported)."""
+    import json
+
+    from lakecrew.services.security.audit_delivery import check_audit_delivery
+    from lakecrew.wiring.context import Context
+
+    configs = None
+    if log_delivery is not None:
+        try:
+            doc = json.loads(log_delivery.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(
+                f"not a log-delivery JSON export ({exc.__class__.__name__})",
+                where=str(log_delivery),
+                fix="save GET /api/2.0/accounts/<id>/log-delivery as JSON",
+            ) from None
+        configs = doc if isinstance(doc, list) else doc.get("log_delivery_configurations", [])
+    with Context.open(project) as lc:
+        ws = lc.config.workspace(workspace)
+        if not ws.workspace_id:
+            raise UsageError(
+                f"{workspace} has no workspace_id", where="lakecrew.yaml", fix="set workspace_id"
+            )
+        engine = lc.workspace_sql(workspace)
+        if engine is None:
+            raise UsageError(
+                f"{workspace} has no warehouse_id to read system.access.audit with",
+                where="lakecrew.yaml",
+                fix="set the workspace's warehouse_id",
+            )
+        return check_audit_delivery(
+            engine,
+            workspace,
+            str(ws.workspace_id),
+            now,
+            max_gap_hours=max_gap_hours,
+            log_delivery=configs,
+        )
+
+
+def forward_findings(
+    project: Path,
+    channel: str,
+    workspace: str,
+    environment: str,
+    findings: list[dict[str, Any]],
+    now: datetime,
+) -> dict[str, Any]:
+    """Queue findings for a configured channel (a SIEM) in the durable outbox and drain it once."""
+    from lakecrew.services.notify.outbox import Dispatcher
+    from lakecrew.services.security.forward import forward, security_notification
+    from lakecrew.wiring.context import Context
+    from lakecrew.wiring.notify import LazyChannels, notify_secrets, outbox_store
+
+    with Context.open(project) as lc:
+        config = lc.config.notifications
+        if config is None or channel not in config.channels:
+            raise UsageError(
+                f"no notification channel {channel!r}",
+                where=str(lc.layout.config_path),
+                fix="add it under notifications.channels (type: splunk_hec or siem_file)",
+            )
+        store = outbox_store(lc)
+        note = security_notification(workspace, environment, findings)
+        queued = forward(store, channel, note, now)
+        channels = LazyChannels(config, notify_secrets(lc), lc.layout.root)
+        drained = Dispatcher(store, {channel: channels[channel]}).drain(now)
+    return {"channel": channel, "queued": queued, **drained.as_dict()}

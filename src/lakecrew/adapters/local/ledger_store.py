@@ -162,8 +162,7 @@ class DeltaLedgerStore:
     def _get(self, row_type: type[R], workspace: str | None) -> list[R]:
         if not self.store.exists(self.full_name(row_type)):
             return []  # reading creates nothing (read-only commands write no file)
-        name = self._table(row_type)
-        dataset = self.store.to_arrow(name)
+        dataset = self.store.to_arrow(self.full_name(row_type))  # nor registers anything
         flt = None if workspace is None else pc.field("workspace") == workspace
         table = dataset.to_table(filter=flt)
         return [row_type(**d) for d in table.to_pylist()]
@@ -231,7 +230,9 @@ class DeltaLedgerStore:
 
     def action_history(self, workspace: str | None = None) -> list[ActionRow]:
         """Every recorded state of every action, oldest first."""
-        name = self._table(ActionRow, HISTORY)
+        name = f"{CATALOG}.{SCHEMA}.{HISTORY}"
+        if not self.store.exists(name):
+            return []  # reading creates and registers nothing
         flt = None if workspace is None else pc.field("workspace") == workspace
         table = self.store.to_arrow(name).to_table(filter=flt).sort_by("recorded_ns")
         return [ActionRow(**d) for d in table.drop_columns(["recorded_ns"]).to_pylist()]

@@ -30,8 +30,10 @@ class FileLocks:
         return self.locks_dir / f"{_SAFE.sub('_', workspace)}.lock"
 
     @contextmanager
-    def acquire(self, workspace: str) -> Iterator[None]:
-        """Hold the workspace's lock for the duration of the block; Conflict if it is held."""
+    def acquire(self, workspace: str, purpose: str = "sweep") -> Iterator[None]:
+        """Hold the workspace's lock for the duration of the block; Conflict if it is held.
+        `purpose` (e.g. "rollback of action 1a2b3c") is written next to the pid so that the
+        refusal says what holds the lock."""
         self.locks_dir.mkdir(parents=True, exist_ok=True)
         path = self.path(workspace)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -39,15 +41,16 @@ class FileLocks:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                held = os.pread(fd, 256, 0).decode("utf-8", "replace").strip() or "unknown"
+                holder, _, what = held.partition(" ")
                 raise Conflict(
-                    _held_message(workspace, holder),
+                    _held_message(workspace, holder, what or "sweep", purpose),
                     where=str(path),
                     fix="wait for it to finish, or stop that process; the lock is released "
                     "automatically when it exits",
                 ) from None
             os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+            os.pwrite(fd, f"{os.getpid()} {purpose}".encode(), 0)
             try:
                 yield
             finally:
@@ -57,11 +60,14 @@ class FileLocks:
             os.close(fd)
 
 
-def _held_message(name: str, holder: str) -> str:
+def _held_message(name: str, holder: str, what: str = "sweep", mine: str = "sweep") -> str:
     if name.startswith("pipeline."):
         _, pipeline, env = name.split(".", 2) if name.count(".") >= 2 else (name, name, "")
         return (
             f"another run of pipeline {pipeline!r} ({env}) is writing its tables (pid {holder}); "
             "this run did not start"
         )
-    return f"another sweep of workspace {name!r} is running (pid {holder})"
+    return (
+        f"another {what} of workspace {name!r} is running (pid {holder}); "
+        f"this {mine} was not started"
+    )

@@ -8,7 +8,9 @@
   word, no long token, no ``://…@``, no key header) skip the engine; on a line where a specific
   rule fired, the generic entropy / keyword hits of the same line are dropped; detect-secrets'
   ``is_indirect_reference`` line filter (``x = f(…)``) drops only generic hits, so a token
-  passed to a call (``WorkspaceClient(token='dapi…')``) is still found;
+  passed to a call (``WorkspaceClient(token='dapi…')``) is still found; an entropy hit counts
+  only on a line naming a credential (key, secret, token, pass…), as gitleaks' generic rule does
+  — commit hashes, checksums and etags are not secrets;
 - ``"detect-secrets"``: the default plugins and filters alone, every line (the benchmark's
   baseline).
 
@@ -37,6 +39,8 @@ _GENERIC = frozenset(
         "Basic Auth Credentials",
     }
 )
+_ENTROPY = frozenset({"Base64 High Entropy String", "Hex High Entropy String"})
+_CREDENTIAL_WORD = re.compile(r"(?i)key|secret|token|pass|pwd|auth|cred|private|bearer|signature")
 _INDIRECT = "detect_secrets.filters.heuristic.is_indirect_reference"
 _NOT_SECRETS = frozenset({"IPPublicDetector"})  # an address is not a credential
 _MAYBE = re.compile(
@@ -118,11 +122,16 @@ class DetectSecretsDetector:
 
 
 def _indirect_generic(hit: SecretHit, line: str) -> bool:
-    """detect-secrets' `is_indirect_reference` (``x = f(...)``), for generic hits only: a token
-    passed to a call (``WorkspaceClient(token='dapi…')``) is still a Databricks token."""
+    """A generic hit that is not a credential: detect-secrets' `is_indirect_reference`
+    (``x = f(...)``, applied to generic hits only: a token passed to a call is still a token), or
+    an entropy hit on a line that names no credential (a commit hash, a checksum, an etag)."""
     from detect_secrets.filters.heuristic import is_indirect_reference
 
-    return hit.rule in _GENERIC and bool(is_indirect_reference(line))
+    if hit.rule not in _GENERIC:
+        return False
+    if hit.rule in _ENTROPY and not _CREDENTIAL_WORD.search(line):
+        return True
+    return bool(is_indirect_reference(line))
 
 
 def _specific_first(hits: list[SecretHit]) -> list[SecretHit]:

@@ -29,6 +29,7 @@ from lakecrew.faces.cli import (
     policy,
     privacy,
     secrets,
+    security,
 )
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
 from lakecrew.faces.cli.options import (
@@ -127,6 +128,7 @@ app.add_typer(cost.app, name="cost")
 app.add_typer(cost.anomalies_app, name="anomalies")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(security.app, name="security")
 commands.register(app)
 crew.register(app)
 models.register(app)

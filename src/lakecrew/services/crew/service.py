@@ -98,7 +98,7 @@ class CrewService:
     ) -> ActionRow:
         """Restore the before-state of an applied action, under the workspace's sweep lock;
         `resume` finishes a rollback a killed process left `rolling_back` (at any phase)."""
-        with self.deps.locks.acquire(row.workspace):
+        with self.deps.locks.acquire(row.workspace, f"rollback of action {row.action_id[:12]}"):
             fresh = self.action(row.action_id)
             executor = Executor(workspace, self.deps.ledger, self.deps.clock)
             if fresh.status == "rolling_back":
@@ -158,21 +158,22 @@ class CrewService:
         if not approver.strip():
             raise UsageError("an approval needs an approver", fix="pass --approver NAME")
         row = self.action(action_id)
-        if row.status not in ("awaiting_approval", "rolled_back"):
-            raise UsageError(
-                f"action {row.action_id} is {row.status}, not awaiting approval",
-                where=f"action {row.action_id} ({row.action} on {row.kind} {row.resource_id})",
-                fix="list actions awaiting approval with `lakecrew actions --status "
-                "awaiting_approval`",
+        with self.deps.locks.acquire(row.workspace, f"approval of action {row.action_id[:12]}"):
+            row = self.action(row.action_id)  # read again under the lock: the status is current
+            if row.status not in ("awaiting_approval", "rolled_back"):
+                raise UsageError(
+                    f"action {row.action_id} is {row.status}, not awaiting approval",
+                    where=f"action {row.action_id} ({row.action} on {row.kind} {row.resource_id})",
+                    fix="list actions awaiting approval with `lakecrew actions --status "
+                    "awaiting_approval`",
+                )
+            now = self.deps.clock.now()
+            note = f": {reason.strip()}" if reason.strip() else ""
+            approved = replace(
+                row,
+                status="approved",
+                updated_at=now,
+                reason=f"approved by {approver.strip()} at {now.isoformat()}{note}",
             )
-        now = self.deps.clock.now()
-        note = f": {reason.strip()}" if reason.strip() else ""
-        approved = replace(
-            row,
-            status="approved",
-            updated_at=now,
-            reason=f"approved by {approver.strip()} at {now.isoformat()}{note}",
-        )
-        with self.deps.locks.acquire(row.workspace):
             self.deps.ledger.record_action(approved)
         return approved

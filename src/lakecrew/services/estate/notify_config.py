@@ -137,6 +137,28 @@ class ConsoleChannel(_Channel):
     type: Literal["console"]
 
 
+class SiemFileChannel(_Channel):
+    """OCSF Detection Findings as JSON lines, for a SIEM forwarder to pick up."""
+
+    type: Literal["siem_file"]
+    path: str = ".lakecrew/outbox/siem.ocsf.jsonl"
+
+
+class SplunkHecChannel(_Channel):
+    """OCSF Detection Findings to a Splunk HTTP Event Collector."""
+
+    type: Literal["splunk_hec"]
+    url: str
+    token: SecretRef
+    index: str | None = None
+    sourcetype: str = "ocsf:detection_finding"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return check_url(v)
+
+
 Channel = Annotated[
     SlackWebhookChannel
     | SlackApiChannel
@@ -145,7 +167,9 @@ Channel = Annotated[
     | PagerDutyChannel
     | WebhookChannel
     | FileChannel
-    | ConsoleChannel,
+    | ConsoleChannel
+    | SiemFileChannel
+    | SplunkHecChannel,
     Field(discriminator="type"),
 ]
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -144,40 +145,68 @@ def _pairs(window: int, period: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[
     return j1, j2
 
 
-CHUNK = 2048
+CHUNK = 4096
 """Rows fitted at once by the vectorised path (bounds memory: rows × pairs floats)."""
+
+WORKERS = 2
+"""Threads fitting chunks side by side: numpy's sort releases the GIL, so chunks run in parallel."""
+
+
+def _median_sorted(s: FloatArray) -> FloatArray:
+    """np.median along axis 1 of rows already sorted along axis 1 (bitwise the same values)."""
+    n = s.shape[1]
+    mid = n // 2
+    if n % 2:
+        return s[:, mid].copy()
+    middle: FloatArray = np.mean(s[:, mid - 1 : mid + 1], axis=1)
+    return middle
+
+
+def _quantile_sorted(s: FloatArray, q: float) -> FloatArray:
+    """np.quantile(..., q, axis=1) (linear method) of rows already sorted along axis 1."""
+    pos = q * (s.shape[1] - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, s.shape[1] - 1)
+    t = pos - lo
+    a, b = s[:, lo], s[:, hi]
+    diff = b - a
+    out: FloatArray = b - diff * (1 - t) if t >= 0.5 else a + diff * t  # numpy's _lerp rounding
+    return out
+
+
+def _median(a: FloatArray) -> FloatArray:
+    """Median along axis 1. Sorting short rows is several times faster than np.median's
+    partition (numpy sorts float64 with SIMD), and gives the same values."""
+    return _median_sorted(np.sort(a, axis=1))
 
 
 def _fit_whole(x: FloatArray, y: FloatArray, t: FloatArray, period: int) -> tuple[FloatArray, ...]:
     """`_fit` on many whole windows at once: x, y are (rows, window), t is (rows,).
 
     The same operations as `_fit`, in the same order, along axis 1, so the expected values and
-    scales are those of the reference path.
+    scales are those of the reference path (order statistics taken from sorted rows).
     """
     window = x.shape[1]
     j1, j2 = _pairs(window, period)
-    if len(j1):
-        slope = np.median((y[:, j2] - y[:, j1]) / (x[:, j2] - x[:, j1]), axis=1)
-    else:
-        slope = np.zeros(len(y))
+    slope = _median((y[:, j2] - y[:, j1]) / (x[:, j2] - x[:, j1])) if len(j1) else np.zeros(len(y))
     detrended = y - slope[:, None] * x
     season = np.zeros_like(y)
     season_t = np.zeros(len(y))
     if period:
-        centre = np.median(detrended, axis=1)
+        centre = _median(detrended)
         phase_t = np.mod(t, period)
         for b in range(min(period, window)):
             cols = np.arange(b, window, period)
-            med = np.median(detrended[:, cols], axis=1) - centre
+            med = _median(detrended[:, cols]) - centre
             season[:, cols] = med[:, None]
             at_t = np.mod(x[:, b], period) == phase_t
             season_t = np.where(at_t, med, season_t)
-    level = np.median(detrended - season, axis=1)
+    level = _median(detrended - season)
     fitted = level[:, None] + slope[:, None] * x + season
-    resid = y - fitted
-    centre_r = np.median(resid, axis=1)
-    mad = 1.4826 * np.median(np.abs(resid - centre_r[:, None]), axis=1)
-    upper = (np.quantile(resid, 0.9, axis=1) - centre_r) / 1.2816
+    resid = np.sort(y - fitted, axis=1)
+    centre_r = _median_sorted(resid)
+    mad = 1.4826 * _median(np.abs(resid - centre_r[:, None]))
+    upper = (_quantile_sorted(resid, 0.9) - centre_r) / 1.2816
     return level + slope * t + season_t, np.maximum(mad, upper)
 
 
@@ -233,13 +262,24 @@ def detect_positions(
         if _is_anomalous(delta, fit.expected, scale, config):
             found.append((int(i), fit.expected, delta, scale))
     rows = todo[whole[todo]]
-    for start in range(0, len(rows), CHUNK):
-        idx = rows[start : start + CHUNK]
+
+    def chunk(idx: npt.NDArray[np.intp]) -> list[tuple[int, float, float, float]]:
         expected, fit_scale = _fit_whole(hx[idx - w], hy[idx - w], x[idx], config.period)
         scales = np.maximum(np.maximum(fit_scale, config.rel_scale_floor * np.abs(expected)), 1e-9)
         deltas = clean[idx] - expected
-        for j in np.flatnonzero(_flags(deltas, expected, scales, config)):
-            found.append((int(idx[j]), float(expected[j]), float(deltas[j]), float(scales[j])))
+        return [
+            (int(idx[j]), float(expected[j]), float(deltas[j]), float(scales[j]))
+            for j in np.flatnonzero(_flags(deltas, expected, scales, config))
+        ]
+
+    chunks = [rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)]
+    if len(chunks) > 1:
+        with ThreadPoolExecutor(WORKERS) as pool:
+            for part in pool.map(chunk, chunks):
+                found.extend(part)
+    else:
+        for idx in chunks:
+            found.extend(chunk(idx))
     return sorted(found)
 
 

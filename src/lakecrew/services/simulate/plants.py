@@ -8,6 +8,11 @@ Scale units (unit >= 1) add light, compliant resources plus one rotating violati
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
 
 from lakecrew.services.simulate.catalogue import AUTOSCALE, COMPLIANT_NODES
 from lakecrew.services.simulate.clusters import ClusterPlan, build_cluster
@@ -72,264 +77,72 @@ def _baseline(c: _Ctx) -> None:
     build_scope(c.b, name=f"{c.b.ws.project}-etl")
 
 
+PLANTS = "plants.yaml"
+"""The planted violations per workspace, as data (format described at the top of the file)."""
+
+
+@cache
+def _planted() -> dict[str, list[dict[str, Any]]]:
+    text = resources.files(__package__).joinpath(PLANTS).read_text(encoding="utf-8")
+    loaded: dict[str, list[dict[str, Any]]] = yaml.safe_load(text)
+    return loaded
+
+
+def _tags(c: _Ctx, entry: dict[str, Any]) -> dict[str, str] | None:
+    """The tags an entry asks for (None: the builder's default)."""
+    if "tags" in entry:
+        return dict(entry.pop("tags"))
+    if "tags_without" in entry:
+        return c.without(*entry.pop("tags_without"))
+    if "tags_set" in entry:
+        return c.without(**entry.pop("tags_set"))
+    if "tags_only" in entry:
+        return {k: c.tags[k] for k in entry.pop("tags_only")}
+    return None
+
+
+def _plant_one(c: _Ctx, entry: dict[str, Any], refs: dict[str, str]) -> None:
+    kw = dict(entry)
+    tags = _tags(c, kw)
+    if tags is not None:
+        kw["tags"] = tags
+    if "codes" in kw:
+        kw["codes"] = tuple(kw["codes"])
+    if isinstance(kw.get("autoscale"), list):
+        kw["autoscale"] = tuple(kw["autoscale"])
+    ref, busy_on = kw.pop("ref", None), kw.pop("busy_on", None)
+    if "existing_cluster" in kw:
+        kw["existing_cluster_id"] = refs[kw.pop("existing_cluster")]
+    if "cluster" in kw:
+        cluster_id = c.cluster(kw.pop("cluster"), **kw)
+        if ref:
+            refs[ref] = cluster_id
+    elif "job" in kw:
+        c.job(kw.pop("job"), **kw)
+        if busy_on:
+            c.b.busy.append(
+                {
+                    "workspace": c.b.ws.name,
+                    "cluster_id": refs[busy_on],
+                    "job_id": str(c.b.jobs[-1].job_id),
+                    "run_id": "latest",
+                }
+            )
+    elif "pool" in kw:
+        build_pool(c.b, c.rng, name=kw.pop("pool"), **kw)
+    elif "warehouse" in kw:
+        build_warehouse(c.b, c.rng, c.clock, name=kw.pop("warehouse"), **kw)
+    elif "scope" in kw:
+        build_scope(c.b, name=kw.pop("scope"), **kw)
+    else:
+        raise ValueError(f"{PLANTS}: {c.b.ws.name}: an entry without a resource kind: {entry}")
+
+
 def _plant(c: _Ctx) -> None:
-    ws = c.b.ws.name
-    t = c.tags
-    if ws == "malaria-dev-westafrica":
-        c.cluster("dev-adhoc", tags=c.without("owner"), codes=("cluster.tags_missing",))
-        c.cluster(
-            "dev-forgotten",
-            state="RUNNING",
-            activity="idle",
-            autoterm=0,
-            restarted_hours_ago=70,
-            idle_hours=26,
-            codes=("cluster.idle", "cluster.autotermination_disabled"),
-        )
-        c.cluster("dev-gpu-experiment", node="g4dn.xlarge", codes=("cluster.gpu_unapproved",))
-        build_scope(c.b, name="malaria-shared", broad="READ", codes=("secret.acl_too_broad",))
-    elif ws == "lassa-dev-westafrica":
-        c.cluster("dev-bigmem", node="m5.2xlarge", codes=("cluster.size_out_of_policy",))
-        c.cluster("dev-long-timeout", autoterm=120, codes=("cluster.autotermination_too_long",))
-        c.cluster("dev-fixed", autoscale=None, num_workers=2, codes=("cluster.autoscale_disabled",))
-        busy = c.cluster("dev-shared-etl", state="RUNNING", activity="busy", restarted_hours_ago=5)
-        c.job(
-            "backfill_on_shared",
-            period_h=24,
-            duration_h=4,
-            compute="existing",
-            existing_cluster_id=busy,
-            in_progress=True,
-        )
-        c.b.busy.append(
-            {
-                "workspace": ws,
-                "cluster_id": busy,
-                "job_id": str(c.b.jobs[-1].job_id),
-                "run_id": "latest",
-            }
-        )
-        c.job(
-            "line_list_export",
-            run_as=False,
-            tags=c.without("owner"),
-            codes=("job.owner_missing", "job.tags_missing"),
-        )
-    elif ws == "immunization-dev-westafrica":
-        c.cluster(
-            "dev-overnight",
-            state="RUNNING",
-            activity="idle",
-            autoterm=240,
-            restarted_hours_ago=5,
-            idle_hours=3,
-            codes=("cluster.idle", "cluster.autotermination_too_long"),
-        )
-        c.cluster("dev-never-stops", autoterm=0, codes=("cluster.autotermination_disabled",))
-        c.cluster("dev-wide", autoscale=(1, 4), codes=("cluster.autoscale_out_of_bounds",))
-        c.cluster("dev-ondemand", availability="ON_DEMAND", codes=("cluster.spot_required",))
-        c.job("coverage_model", notifications="none", codes=("job.notifications_missing",))
-    elif ws == "facility_registry-dev-westafrica":
-        c.cluster(
-            "dev-weekend",
-            state="RUNNING",
-            activity="idle",
-            autoterm=None,
-            restarted_hours_ago=30,
-            idle_hours=8,
-            codes=("cluster.idle", "cluster.autotermination_disabled"),
-        )
-        c.job("geocode", tags=c.without("cost_center"), codes=("job.tags_missing",))
-        c.job("dhis2_pull", secret="param", codes=("job.hardcoded_secret",))
-        build_pool(
-            c.b,
-            c.rng,
-            name="facility-adhoc-pool",
-            tags={"owner": t["owner"]},
-            codes=("pool.tags_missing",),
-        )
-    elif ws == "malaria-qa-westafrica":
-        c.cluster("qa-debug", source="UI", autoterm=30, codes=("cluster.interactive_outside_dev",))
-        c.cluster(
-            "qa-submit-run",
-            source="JOB",
-            autoterm=0,
-            availability="ON_DEMAND",
-            usage="sporadic",
-            codes=("cluster.spot_required",),
-        )
-        c.job("case_dedup", retries="zero", codes=("job.retries_missing",))
-        build_warehouse(
-            c.b,
-            c.rng,
-            c.clock,
-            name="malaria-qa-bi",
-            auto_stop=120,
-            codes=("warehouse.autostop_missing",),
-        )
-    elif ws == "lassa-qa-westafrica":
-        c.cluster(
-            "qa-airflow-run",
-            source="JOB",
-            autoterm=0,
-            tags={},
-            usage="sporadic",
-            codes=("cluster.tags_missing",),
-        )
-        c.cluster(
-            "qa-memory-run",
-            source="JOB",
-            autoterm=0,
-            node="r5.4xlarge",
-            usage="sporadic",
-            codes=("cluster.size_out_of_policy",),
-        )
-        c.job(
-            "contact_tracing",
-            run_as=False,
-            tags=c.without("owner"),
-            codes=("job.owner_missing", "job.tags_missing"),
-        )
-        build_scope(c.b, name="lassa-shared", broad="MANAGE", codes=("secret.acl_too_broad",))
-    elif ws == "immunization-qa-westafrica":
-        c.cluster(
-            "qa-prod-copy",
-            source="JOB",
-            autoterm=0,
-            usage="sporadic",
-            tags=c.without(environment="prod"),
-            codes=("cluster.tags_environment_mismatch",),
-        )
-        c.cluster(
-            "qa-fixed-run",
-            source="JOB",
-            autoterm=0,
-            autoscale=None,
-            num_workers=3,
-            usage="sporadic",
-            codes=("cluster.autoscale_disabled",),
-        )
-        c.job("stock_sync", secret="env", codes=("job.hardcoded_secret",))
-        build_warehouse(
-            c.b,
-            c.rng,
-            c.clock,
-            name="immunization-qa-adhoc",
-            tags={"project": "immunization"},
-            codes=("warehouse.tags_missing",),
-        )
-    elif ws == "facility_registry-qa-westafrica":
-        c.cluster(
-            "qa-x1-run",
-            source="JOB",
-            autoterm=0,
-            node="x1.16xlarge",
-            usage="sporadic",
-            codes=("cluster.high_memory_unapproved", "cluster.size_out_of_policy"),
-        )
-        build_pool(
-            c.b, c.rng, name="facility-qa-legacy-pool", tags={}, codes=("pool.tags_missing",)
-        )
-    elif ws == "malaria-prod-westafrica":
-        c.cluster(
-            "prod-copied-config",
-            source="JOB",
-            autoterm=0,
-            usage="sporadic",
-            tags=c.without(environment="dev"),
-            codes=("cluster.tags_environment_mismatch",),
-        )
-        shared = c.cluster(
-            "prod-shared",
-            source="API",
-            autoterm=30,
-            usage="none",
-            codes=("cluster.interactive_outside_dev",),
-        )
-        c.job(
-            "dashboard_refresh",
-            compute="existing",
-            existing_cluster_id=shared,
-            period_h=6,
-            codes=("job.all_purpose_compute",),
-        )
-        c.job("case_notifications", notifications="empty", codes=("job.notifications_missing",))
-        build_warehouse(
-            c.b,
-            c.rng,
-            c.clock,
-            name="malaria-prod-always-on",
-            auto_stop=0,
-            codes=("warehouse.autostop_missing",),
-        )
-    elif ws == "lassa-prod-westafrica":
-        c.cluster(
-            "prod-huge-run",
-            source="JOB",
-            autoterm=0,
-            autoscale=(4, 24),
-            usage="sporadic",
-            codes=("cluster.size_out_of_policy", "cluster.autoscale_out_of_bounds"),
-        )
-        c.cluster(
-            "prod-gpu-run",
-            source="JOB",
-            autoterm=0,
-            node="g5.4xlarge",
-            usage="sporadic",
-            codes=("cluster.gpu_unapproved",),
-        )
-        c.job("outbreak_forecast", retries="absent", codes=("job.retries_missing",))
-    elif ws == "immunization-prod-westafrica":
-        shared = c.cluster(
-            "prod-notebook",
-            source="UI",
-            autoterm=30,
-            usage="none",
-            codes=("cluster.interactive_outside_dev",),
-        )
-        c.job(
-            "coverage_dashboard",
-            compute="existing",
-            existing_cluster_id=shared,
-            period_h=12,
-            codes=("job.all_purpose_compute",),
-        )
-        c.cluster(
-            "prod-r5-16x",
-            source="JOB",
-            autoterm=0,
-            node="r5.16xlarge",
-            usage="sporadic",
-            codes=("cluster.high_memory_unapproved", "cluster.size_out_of_policy"),
-        )
-        c.job("census_join", tags=c.without("environment"), codes=("job.tags_missing",))
-        build_warehouse(
-            c.b,
-            c.rng,
-            c.clock,
-            name="immunization-prod-untagged",
-            tags={},
-            codes=("warehouse.tags_missing",),
-        )
-    elif ws == "facility_registry-prod-westafrica":
-        c.cluster(
-            "prod-no-cc",
-            source="JOB",
-            autoterm=0,
-            usage="sporadic",
-            tags=c.without(cost_center=""),
-            codes=("cluster.tags_missing",),
-        )
-        c.cluster(
-            "prod-small-min",
-            source="JOB",
-            autoterm=0,
-            autoscale=(2, 8),
-            usage="sporadic",
-            codes=("cluster.autoscale_out_of_bounds",),
-        )
-        c.job("registry_publish", period_h=24, duration_h=6, in_progress=True)
+    """The planted violations of this workspace (plants.yaml), in file order."""
+    refs: dict[str, str] = {}
+    for entry in _planted().get(c.b.ws.name, []):
+        _plant_one(c, entry, refs)
 
 
 def _tail(c: _Ctx) -> None:
