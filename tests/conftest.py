@@ -29,3 +29,22 @@ def seed7_project(seed7_template: Path, tmp_path_factory: pytest.TempPathFactory
     dest = tmp_path_factory.mktemp("seed7") / "proj"
     shutil.copytree(seed7_template, dest)
     return dest
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make `--dist loadgroup` honour `xdist_group` again: pytest-xdist 3.8 tags each item by
+    assigning `item._nodeid`, which pytest 9 no longer reads (the id is `item._id`), so every
+    group was silently spread over the workers (each rebuilding its session fixtures). The
+    same suffix xdist intends, `<nodeid>@<group>`, set where pytest 9 reads it."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        names = {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+            for m in item.iter_markers("xdist_group")
+        }
+        if names and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(names))}")

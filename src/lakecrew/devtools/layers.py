@@ -9,6 +9,8 @@
   imported only inside adapters (and devtools/testing helpers);
 - heavy libraries (matplotlib, pandas) only inside adapters; faces import pyarrow and the other
   heavy libraries inside the commands that need them, never at module level;
+- web libraries (fastapi, starlette, jinja2, uvicorn, argon2, markupsafe, playwright) only in
+  faces (the dashboard) and test helpers;
 - no import circle between lakecrew modules (imports under `if TYPE_CHECKING:` excepted).
 
 Usage: python -m lakecrew.devtools.layers src/lakecrew  (exit 1 and one line per violation).
@@ -26,12 +28,16 @@ VENDOR = (
     "pyspark",
     "mlflow",
     "smolagents",
+    "openai",
+    "litellm",
+    "mcp",
     "deltalake",
     "duckdb",
     "psycopg",
     "detect_secrets",
 )
 HEAVY_ADAPTERS_ONLY = ("matplotlib", "pandas")
+WEB_FACES_ONLY = ("fastapi", "starlette", "jinja2", "uvicorn", "argon2", "markupsafe", "playwright")
 HEAVY_LAZY_IN_FACES = ("pyarrow", "matplotlib", "pandas", "numpy", *VENDOR)
 ALLOWED: dict[str, tuple[str, ...]] = {
     "core": ("core",),
@@ -87,6 +93,10 @@ def _layer_problems(path: Path, layer: str, tree: ast.Module) -> list[str]:
         if layer in VENDOR_FREE and top in HEAVY_ADAPTERS_ONLY:
             problems.append(
                 f"{where} imports {top} — fix: only adapters may import {top} (render there)"
+            )
+        if top in WEB_FACES_ONLY and layer not in ("faces", *MAY_USE_TESTING):
+            problems.append(
+                f"{where} imports {top} — fix: web libraries belong to faces/web (the dashboard)"
             )
         if layer == "faces" and at_top and top in HEAVY_LAZY_IN_FACES:
             problems.append(

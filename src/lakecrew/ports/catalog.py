@@ -6,7 +6,8 @@ later Databricks SDK adapter implement the same methods:
 - `Catalog`  tables and columns with owner, comment, properties, tags and column masks
   (UC: `tables`, `entity_tag_assignments`, `ALTER TABLE ... SET TAGS / SET MASK`);
 - `Grants`   privileges on securables, with an optional expiry (UC: `grants`);
-- `Lineage`  table-to-table edges written by pipelines (UC: `system.access.table_lineage`).
+- `Lineage`  table-to-table edges written by pipelines (UC: `system.access.table_lineage`);
+- `MaskFunctions` the SQL functions column masks call (UC: `functions`, `CREATE FUNCTION`).
 
 Names are three-part and lower-case (`catalog.schema.table`); `parse_full_name` normalises them.
 Timestamps are timezone-aware UTC.
@@ -204,3 +205,32 @@ class Lineage(Protocol):
         *,
         direction: Literal["upstream", "downstream", "both"] = "both",
     ) -> list[LineageEdge]: ...
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """A one-parameter SQL function (a column mask): `value PARAM_TYPE` → RETURNS `returns`."""
+
+    full_name: str
+    body: str
+    param_type: str = "STRING"
+    returns: str = "STRING"
+    comment: str | None = None
+
+
+def same_body(a: str, b: str) -> bool:
+    """True when two SQL function bodies differ only in whitespace and letter case."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+class MaskFunctions(Protocol):
+    """The SQL functions column masks call."""
+
+    def get_function(self, full_name: str) -> FunctionDef | None:
+        """The function called `full_name`, or None when there is none."""
+        ...
+
+    def create_function(self, fn: FunctionDef) -> FunctionDef:
+        """Create it (the same body again: no-op); SafetyRefusal when one of that name exists
+        with another body (never replaced)."""
+        ...

@@ -44,9 +44,13 @@ def sweep(
     estate: bool = True,
     on_step: Callable[[str], None] | None = None,
 ) -> list[SweepResult]:
-    """Sweep `workspace` (else every local workspace, then the estate scope when `estate`)."""
+    """Sweep `workspace` (else every local workspace, then the estate scope when `estate`).
+
+    A whole-estate sweep with `apply` also revokes temporary grants past their expiry at
+    phase >= 3 (`wiring/governance.revoke_expired_grants`, recorded in the ledger's `(access)`
+    scope and notified)."""
     whole = workspace is None and estate
-    return ctx.crew.sweep(
+    results = ctx.crew.sweep(
         targets(ctx, workspace),
         apply=apply,
         phase=phase,
@@ -54,6 +58,11 @@ def sweep(
         estate_owner=estate_owner(ctx) if whole else None,
         on_step=on_step,
     )
+    if whole and apply:
+        from lakecrew.wiring.governance import revoke_expired_grants
+
+        revoke_expired_grants(ctx, apply=True, phase=phase)
+    return results
 
 
 def estate_owner(ctx: Context) -> str:

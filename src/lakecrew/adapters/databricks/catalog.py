@@ -1,12 +1,13 @@
-"""DatabricksCatalog: the Catalog, Grants and Lineage ports over Unity Catalog.
+"""DatabricksCatalog: the Catalog, Grants, MaskFunctions and Lineage ports over Unity Catalog.
 
 Reads use the SDK (`tables.get/list`, `grants.get`) plus information_schema SQL for tags
 (`<catalog>.information_schema.table_tags` / `column_tags`) and `system.access.table_lineage`
 for lineage. Writes follow the API's limits: `tables.update` only changes the owner, so
 comments, properties, tags and column masks change through SQL statements on the warehouse,
 with backtick-quoted identifiers and escaped literals (DDL takes no parameter markers).
-`securable_type` is sent as a plain string. Lineage is recorded by Databricks itself, so
-`record()` is refused.
+`securable_type` is sent as a plain string. Mask functions are read with `functions.get`
+(`routine_definition` is the body) and created with `CREATE FUNCTION`. Lineage is recorded
+by Databricks itself, so `record()` is refused.
 """
 
 from __future__ import annotations
@@ -24,8 +25,16 @@ from lakecrew.adapters.databricks.sql import (
     quote_ident,
     sql_string,
 )
-from lakecrew.core.errors import NotFound, UsageError
-from lakecrew.ports.catalog import ColumnInfo, Grant, LineageEdge, TableInfo, parse_full_name
+from lakecrew.core.errors import NotFound, SafetyRefusal, UsageError
+from lakecrew.ports.catalog import (
+    ColumnInfo,
+    FunctionDef,
+    Grant,
+    LineageEdge,
+    TableInfo,
+    parse_full_name,
+    same_body,
+)
 
 _PARTS_TO_TYPE = {1: "CATALOG", 2: "SCHEMA", 3: "TABLE"}
 
@@ -254,6 +263,43 @@ class DatabricksCatalog:
             where=name,
             action="grants.update",
         )
+
+    # ------------------------------------------------------------ MaskFunctions
+
+    def get_function(self, full_name: str) -> FunctionDef | None:
+        name = ".".join(parse_full_name(full_name))
+        try:
+            fn = guarded(lambda: self.client.functions.get(name), where=name,
+                         action="functions.get")  # fmt: skip
+        except NotFound:
+            return None
+        params = (fn.input_params.parameters or []) if fn.input_params else []
+        return FunctionDef(
+            name,
+            str(fn.routine_definition or ""),
+            str(params[0].type_text or "STRING") if params else "STRING",
+            str(fn.full_data_type or fn.data_type or "STRING"),
+            fn.comment,
+        )
+
+    def create_function(self, fn: FunctionDef) -> FunctionDef:
+        """CREATE FUNCTION when absent; the same body is a no-op, another body is refused."""
+        have = self.get_function(fn.full_name)
+        if have is not None:
+            if not same_body(have.body, fn.body):
+                raise SafetyRefusal(
+                    f"function {have.full_name} already exists with another body",
+                    where=have.full_name,
+                    fix="compare it with `lakecrew govern plan`; drop or rename the existing "
+                    "function, or point the mask table at another name",
+                )
+            return have
+        comment = f" COMMENT {sql_string(fn.comment)}" if fn.comment else ""
+        self.sql.execute(
+            f"CREATE FUNCTION {quote_full_name(fn.full_name)}(value {fn.param_type}) "
+            f"RETURNS {fn.returns}{comment} RETURN {fn.body}"
+        )
+        return fn
 
     # ------------------------------------------------------------ Lineage
 

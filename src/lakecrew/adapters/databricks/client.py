@@ -43,7 +43,13 @@ from databricks.sdk.config import Config
 from databricks.sdk.core import ApiClient
 from databricks.sdk.mixins.compute import ClustersExt
 from databricks.sdk.mixins.jobs import JobsExt
-from databricks.sdk.service.catalog import CatalogsAPI, GrantsAPI, SchemasAPI, TablesAPI
+from databricks.sdk.service.catalog import (
+    CatalogsAPI,
+    FunctionsAPI,
+    GrantsAPI,
+    SchemasAPI,
+    TablesAPI,
+)
 from databricks.sdk.service.compute import ClusterPoliciesAPI, InstancePoolsAPI
 from databricks.sdk.service.settings import WorkspaceConfAPI
 from databricks.sdk.service.sql import StatementExecutionAPI, WarehousesAPI
@@ -381,6 +387,10 @@ class DatabricksClient:
     @cached_property
     def grants(self) -> GrantsAPI:
         return GrantsAPI(self.api)  # type: ignore[no-untyped-call]
+
+    @cached_property
+    def functions(self) -> FunctionsAPI:
+        return FunctionsAPI(self.api)  # type: ignore[no-untyped-call]
 
 
 def build_client(

@@ -401,7 +401,11 @@ class DeltaStore:
         fenced = fence is not None and fence.covers(full_name)
         try:
             schema_mode: SchemaMode = "merge" if merge_schema else None
-            target = fence.table(full_name, self.path(full_name)) if fence and fenced else None
+            target = (
+                fence.table(full_name, self.path(full_name), self.table(full_name))
+                if fence and fenced
+                else None
+            )
             write_delta(
                 target if target is not None else self.path(full_name),
                 payload(),
@@ -438,7 +442,12 @@ class DeltaStore:
             return
         pii = self._pii(full_name)
         try:
-            if enforce_stats(fence.table(full_name, path), path, pii, props=fence.properties()):
+            if enforce_stats(
+                fence.table(full_name, path, self.table(full_name)),
+                path,
+                pii,
+                props=fence.properties(),
+            ):
                 fence.adopt(full_name, path)
         except CommitFailedError as exc:
             raise fence.conflict(full_name) from exc
@@ -448,7 +457,7 @@ class DeltaStore:
         if fence is not None and fence.covers(full_name):
             path = self.path(full_name)
             try:  # one attempt on top of the fence's version: a conflict is another writer
-                out = run(fence.table(full_name, path), fence.properties())
+                out = run(fence.table(full_name, path, self.table(full_name)), fence.properties())
             except CommitFailedError as exc:
                 raise fence.conflict(full_name) from exc
             except DeltaError as exc:

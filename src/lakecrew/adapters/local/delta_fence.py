@@ -63,12 +63,15 @@ class Fence:
         if _commit_file(path, after).exists():
             raise self.conflict(full_name)
 
-    def table(self, full_name: str, path: Path) -> DeltaTable:
-        """The table at the expected version (after `check`); commits go on top of it."""
+    def table(self, full_name: str, path: Path, live: DeltaTable | None = None) -> DeltaTable:
+        """The table at the expected version (after `check`); commits go on top of it.
+        `live`, an up-to-date open table, is used as is when it is at that version."""
         self.check(full_name, path)
         expected = self.expected[full_name]
         if expected is None:
             raise self.conflict(full_name)  # created by someone else: no version to build on
+        if live is not None and live.version() == expected:
+            return live
         return DeltaTable(str(path), version=expected)
 
     def adopt(self, full_name: str, path: Path) -> None:

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import pyarrow as pa
 
@@ -70,12 +71,10 @@ class SqliteMetastore(GrantsAndLineage):
         """Tables, optionally of one catalog / schema, sorted by full name."""
         cat = catalog.lower() if catalog else None
         sch = schema.lower() if schema else None
-        rows = self._conn.execute(
-            "SELECT catalog_name, schema_name, name FROM tables WHERE (? IS NULL OR "
-            "catalog_name = ?) AND (? IS NULL OR schema_name = ?) ORDER BY 1, 2, 3",
+        return self._load_many(
+            "(? IS NULL OR catalog_name = ?) AND (? IS NULL OR schema_name = ?)",
             (cat, cat, sch, sch),
-        ).fetchall()
-        return [self._load(r[0], r[1], r[2]) for r in rows]
+        )
 
     def table_names(self, catalog: str | None = None, schema: str | None = None) -> list[str]:
         """Full names only (cheap)."""
@@ -113,48 +112,59 @@ class SqliteMetastore(GrantsAndLineage):
         )
 
     def _load(self, cat: str, sch: str, tbl: str) -> TableInfo:
-        key = (cat, sch, tbl)
-        t = self._conn.execute(
-            "SELECT * FROM tables WHERE catalog_name=? AND schema_name=? AND name=?", key
-        ).fetchone()
-        tags = self._conn.execute(
-            "SELECT column_name, tag_name, tag_value FROM tags WHERE catalog_name=? AND "
-            "schema_name=? AND table_name=? ORDER BY tag_name",
-            key,
+        return self._load_many("catalog_name=? AND schema_name=? AND {t}=?", (cat, sch, tbl))[0]
+
+    def _load_many(self, where: str, params: tuple[Any, ...]) -> list[TableInfo]:
+        """The tables matching `where` (over catalog_name, schema_name and `{t}`, the table
+        name column) with their tags and columns: three queries whatever the number of tables."""
+        tables = self._conn.execute(
+            f"SELECT * FROM tables WHERE {where.format(t='name')} ORDER BY 1, 2, 3", params
         ).fetchall()
-        col_tags: dict[str, dict[str, str]] = {}
-        for r in tags:
-            col_tags.setdefault(r["column_name"], {})[r["tag_name"]] = r["tag_value"]
-        cols = tuple(
-            ColumnInfo(
-                name=r["name"],
-                type_text=r["type_text"],
-                nullable=bool(r["nullable"]),
-                comment=r["comment"],
-                tags=col_tags.get(r["name"], {}),
-                mask=r["mask"],
-                position=r["position"],
-                mask_using=tuple(json.loads(r["mask_using"])),
+        tags: dict[tuple[str, str, str], dict[str, dict[str, str]]] = {}
+        for r in self._conn.execute(
+            "SELECT catalog_name, schema_name, table_name, column_name, tag_name, tag_value "
+            f"FROM tags WHERE {where.format(t='table_name')} ORDER BY tag_name",
+            params,
+        ):
+            key = (r[0], r[1], r[2])
+            tags.setdefault(key, {}).setdefault(r["column_name"], {})[r["tag_name"]] = r[5]
+        cols: dict[tuple[str, str, str], list[ColumnInfo]] = {}
+        for r in self._conn.execute(
+            f"SELECT * FROM columns WHERE {where.format(t='table_name')} ORDER BY position",
+            params,
+        ):
+            key = (r["catalog_name"], r["schema_name"], r["table_name"])
+            cols.setdefault(key, []).append(
+                ColumnInfo(
+                    name=r["name"],
+                    type_text=r["type_text"],
+                    nullable=bool(r["nullable"]),
+                    comment=r["comment"],
+                    tags=tags.get(key, {}).get(r["name"], {}),
+                    mask=r["mask"],
+                    position=r["position"],
+                    mask_using=tuple(json.loads(r["mask_using"])),
+                )
             )
-            for r in self._conn.execute(
-                "SELECT * FROM columns WHERE catalog_name=? AND schema_name=? AND table_name=? "
-                "ORDER BY position",
-                key,
+        out = []
+        for t in tables:
+            key = (t["catalog_name"], t["schema_name"], t["name"])
+            out.append(
+                TableInfo(
+                    full_name=".".join(key),
+                    owner=t["owner"],
+                    comment=t["comment"],
+                    table_type=t["table_type"],
+                    storage_location=self.absolute_location(t["storage_location"]),
+                    data_source_format=t["data_source_format"],
+                    properties=json.loads(t["properties"]),
+                    tags=tags.get(key, {}).get("", {}),
+                    columns=tuple(cols.get(key, ())),
+                    created_at=_dt(t["created_at"]),
+                    updated_at=_dt(t["updated_at"]),
+                )
             )
-        )
-        return TableInfo(
-            full_name=f"{cat}.{sch}.{tbl}",
-            owner=t["owner"],
-            comment=t["comment"],
-            table_type=t["table_type"],
-            storage_location=self.absolute_location(t["storage_location"]),
-            data_source_format=t["data_source_format"],
-            properties=json.loads(t["properties"]),
-            tags=col_tags.get("", {}),
-            columns=cols,
-            created_at=_dt(t["created_at"]),
-            updated_at=_dt(t["updated_at"]),
-        )
+        return out
 
     def register_table(self, info: TableInfo) -> TableInfo:
         """Create or update a table.

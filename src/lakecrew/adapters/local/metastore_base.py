@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from lakecrew.core.errors import PermissionDenied, UsageError
-from lakecrew.ports.catalog import Grant, LineageEdge, parse_full_name
+from lakecrew.core.errors import PermissionDenied, SafetyRefusal, UsageError
+from lakecrew.ports.catalog import FunctionDef, Grant, LineageEdge, parse_full_name, same_body
 from lakecrew.ports.clock import Clock, SystemClock
 
 STATE_DIR = ".lakecrew"  # the project's state folder (layout.py), which holds metastore.db
@@ -55,6 +55,9 @@ CREATE TABLE IF NOT EXISTS grants (
 CREATE TABLE IF NOT EXISTS lineage (
   id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, target TEXT NOT NULL,
   entity_type TEXT, entity_id TEXT, entity_run_id TEXT, event_time TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS functions (
+  full_name TEXT PRIMARY KEY, body TEXT NOT NULL, param_type TEXT NOT NULL,
+  returns TEXT NOT NULL, comment TEXT, created_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS lineage_source ON lineage(source);
 CREATE INDEX IF NOT EXISTS lineage_target ON lineage(target);
 """
@@ -110,6 +113,7 @@ class SqliteBase:
         self.path = Path(path)
         self.clock: Clock = clock or SystemClock()
         self.external_locations = external_locations
+        self.read_only = read_only
         if read_only:
             self._conn = _open_read_only(self.path)
             self._conn.row_factory = sqlite3.Row
@@ -217,18 +221,21 @@ class GrantsAndLineage(SqliteBase):
         now = self.clock.now()
         out = []
         for r in rows:
-            g = Grant(
-                principal=r["principal"],
-                privilege=r["privilege"],
-                securable_type=r["securable_type"],
-                securable_name=r["securable_name"],
-                granted_by=r["granted_by"],
-                granted_at=_dt(r["granted_at"]),
-                expires_at=_dt(r["expires_at"]),
-            )
-            g = replace(g, expired=g.is_expired(now))
-            if include_expired or not g.expired:
-                out.append(g)
+            expires = _dt(r["expires_at"])
+            expired = expires is not None and expires <= now  # Grant.is_expired, inlined
+            if include_expired or not expired:
+                out.append(
+                    Grant(
+                        principal=r["principal"],
+                        privilege=r["privilege"],
+                        securable_type=r["securable_type"],
+                        securable_name=r["securable_name"],
+                        granted_by=r["granted_by"],
+                        granted_at=_dt(r["granted_at"]),
+                        expires_at=expires,
+                        expired=expired,
+                    )
+                )
         return out
 
     def grant(self, grant: Grant) -> Grant:
@@ -274,6 +281,38 @@ class GrantsAndLineage(SqliteBase):
                 (principal, privilege.upper(), securable_type.upper(), securable_name.lower()),
             )
         return cur.rowcount > 0
+
+    # ------------------------------------------------------------ MaskFunctions port
+
+    def get_function(self, full_name: str) -> FunctionDef | None:
+        name = ".".join(parse_full_name(full_name))
+        try:
+            r = self._conn.execute("SELECT * FROM functions WHERE full_name=?", (name,)).fetchone()
+        except sqlite3.OperationalError:  # an older metastore opened read-only: no functions yet
+            return None
+        if r is None:
+            return None
+        return FunctionDef(name, r["body"], r["param_type"], r["returns"], r["comment"])
+
+    def create_function(self, fn: FunctionDef) -> FunctionDef:
+        """Store the function; the same body again is a no-op, another body is a Conflict."""
+        name = ".".join(parse_full_name(fn.full_name))
+        have = self.get_function(name)
+        if have is not None:
+            if not same_body(have.body, fn.body):
+                raise SafetyRefusal(
+                    f"function {name} already exists with another body",
+                    where=name,
+                    fix="compare it with `lakecrew govern plan`; drop or rename the existing "
+                    "function, or point the mask table at another name",
+                )
+            return have
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO functions VALUES (?,?,?,?,?,?)",
+                (name, fn.body, fn.param_type, fn.returns, fn.comment, self._now()),
+            )
+        return FunctionDef(name, fn.body, fn.param_type, fn.returns, fn.comment)
 
     # ------------------------------------------------------------ Lineage port
 

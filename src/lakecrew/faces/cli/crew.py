@@ -242,6 +242,10 @@ def rollback(
             from lakecrew.faces.cli.models import rollback_model_action
 
             done = rollback_model_action(lc, row, force=force)
+        elif row.workspace in ("(catalog)", "(access)"):  # Unity Catalog / temporary access
+            from lakecrew.wiring.governance import executor
+
+            done = executor(lc).rollback(row, force=force)
         else:
             done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force, resume=resume)
     from lakecrew.faces.cli.views import action_view

@@ -18,18 +18,21 @@ from typer.core import TyperGroup
 from lakecrew.core.errors import LakecrewError
 from lakecrew.faces.cli import (
     alerts,
+    assist,
     commands,
     cost,
     crew,
     deploy,
     doctor,
     estate,
+    governance,
     models,
     pipeline,
     policy,
     privacy,
     secrets,
     security,
+    web,
 )
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
 from lakecrew.faces.cli.options import (
@@ -134,6 +137,10 @@ crew.register(app)
 models.register(app)
 alerts.register(app)
 doctor.register(app)
+assist.register(app)
+governance.register(app)
+web.register(app)
+app.add_typer(web.users_app, name="users")
 privacy.register(app)
 # --- end of command families ---
 

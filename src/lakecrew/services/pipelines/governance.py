@@ -84,11 +84,15 @@ def quarantine_protection(spec: PipelineSpec) -> Protection:
     return Protection(tags)
 
 
-def register_tables(deps: RunnerDeps, loaded: LoadedPipeline) -> list[str]:
-    """Register every existing table of the pipeline; returns their full names."""
-    spec = loaded.spec
+GovernedTable = tuple[str, str, Classification, str, Protection]
+"""(schema.table, description, classification, layer, PII protection) of one spec table."""
+
+
+def governed_tables(spec: PipelineSpec) -> list[GovernedTable]:
+    """Every table a spec writes, with what its registration sets (used by `lakecrew govern`
+    to enforce the same state on tables that drifted)."""
     silver = spec.silver
-    plan: list[tuple[str, str, Classification, str, Protection]] = [
+    plan: list[GovernedTable] = [
         (
             spec.bronze.table,
             spec.bronze.description,
@@ -111,7 +115,14 @@ def register_tables(deps: RunnerDeps, loaded: LoadedPipeline) -> list[str]:
             quarantine_protection(spec),
         ),
     ]
-    plan += [(g.table, g.description, g.classification, "gold", Protection()) for g in spec.gold]
+    return plan + [
+        (g.table, g.description, g.classification, "gold", Protection()) for g in spec.gold
+    ]
+
+
+def register_tables(deps: RunnerDeps, loaded: LoadedPipeline) -> list[str]:
+    """Register every existing table of the pipeline; returns their full names."""
+    plan = governed_tables(loaded.spec)
     done = []
     for table, description, label, layer, protection in plan:
         full = loaded.full_name(table)
