@@ -29,6 +29,7 @@ from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.sql_engine import register
 from lakecrew.core.redact import redact_json, redact_text
+from lakecrew.ports.agents import AgentRunRow, ProposalRow
 from lakecrew.ports.ledger import (
     ActionRow,
     ExemptionRow,
@@ -48,6 +49,8 @@ TABLES: dict[type[Any], tuple[str, tuple[str, ...]]] = {
     TicketRow: ("tickets", ("fingerprint",)),
     ExemptionRow: ("exemptions", ("workspace", "rule_id", "resource_id")),
     SweepRow: ("sweeps", ("sweep_id",)),
+    AgentRunRow: ("agent_runs", ("run_id",)),
+    ProposalRow: ("proposals", ("proposal_id",)),
 }
 HISTORY = "action_history"  # every accepted action state, appended (never updated)
 # A rolled-back action stays rolled back: only a person's re-approval moves it on.
@@ -59,6 +62,8 @@ COMMENTS = {
     "tickets": "lakecrew crew: one ticket per finding fingerprint",
     "exemptions": "lakecrew crew: exemptions with reason, approver and expiry",
     "sweeps": "lakecrew crew: one row per workspace sweep",
+    "agent_runs": "lakecrew crew: agent runs (question, tools called, result sizes, answer)",
+    "proposals": "lakecrew crew: agent proposals awaiting a person's approval",
     HISTORY: "lakecrew crew: every state an action went through, appended in order",
 }
 
@@ -82,8 +87,14 @@ def _arrow_type(hint: Any) -> tuple[pa.DataType, bool]:
 
 # Every stored text goes through the one redactor (core/redact.py): JSON states structurally,
 # free text (reasons, errors, notification bodies) by credential shape.
-_JSON_FIELDS = ("before_json", "after_json", "target_json", "evidence_json")
-_TEXT_FIELDS = ("reason", "error", "last_error", "subject", "body", "title")
+_JSON_FIELDS = (
+    "before_json", "after_json", "target_json", "evidence_json", "tool_calls_json",
+    "payload_json",
+)  # fmt: skip
+_TEXT_FIELDS = (
+    "reason", "error", "last_error", "subject", "body", "title", "question", "answer",
+    "rationale", "outcome",
+)  # fmt: skip
 
 
 def _redacted(data: dict[str, Any]) -> dict[str, Any]:
@@ -161,9 +172,10 @@ class DeltaLedgerStore:
         self.store.merge(name, table, keys)
 
     def _get(self, row_type: type[R], workspace: str | None) -> list[R]:
-        if not self.store.exists(self.full_name(row_type)):
+        name = self.full_name(row_type)
+        if not self.store.exists(name):
             return []  # reading creates nothing (read-only commands write no file)
-        dataset = self.store.to_arrow(self.full_name(row_type))  # nor registers anything
+        dataset = self.store.to_arrow(name)  # nor registers anything (read-only metastore)
         flt = None if workspace is None else pc.field("workspace") == workspace
         table = dataset.to_table(filter=flt)
         return [row_type(**d) for d in table.to_pylist()]
@@ -261,3 +273,17 @@ class DeltaLedgerStore:
 
     def sweeps(self, workspace: str | None = None) -> list[SweepRow]:
         return self._get(SweepRow, workspace)
+
+    # ---- AgentLog (ports/agents.py) ----------------------------------------------------------
+
+    def put_agent_run(self, row: AgentRunRow) -> None:
+        self._put(AgentRunRow, [row])
+
+    def agent_runs(self) -> list[AgentRunRow]:
+        return self._get(AgentRunRow, None)
+
+    def put_proposal(self, row: ProposalRow) -> None:
+        self._put(ProposalRow, [row])
+
+    def proposals(self) -> list[ProposalRow]:
+        return self._get(ProposalRow, None)

@@ -31,6 +31,22 @@ if TYPE_CHECKING:
 app = typer.Typer(help="FinOps: cost reports (SOP 1.9.4, 2.2.1, 3.1.6).", no_args_is_help=True)
 anomalies_app = typer.Typer(help="Anomaly detection on any time series.", no_args_is_help=True)
 
+
+class SourceChoice(StrEnum):
+    AUTO = "auto"
+    LOCAL = "local"
+    WAREHOUSE = "warehouse"
+
+
+SourceOpt = Annotated[
+    SourceChoice,
+    typer.Option(
+        "--source",
+        help="Where billing system tables are read: warehouse (in place, on the warehouse_id of "
+        "a databricks workspace), local (simulated or imported), auto (warehouse if configured).",
+    ),
+]
+
 TABLES = ("by_project", "by_cost_center", "by_workspace", "by_sku_family", "top_movers",
           "budgets", "recommendations")  # fmt: skip
 
@@ -81,6 +97,7 @@ def report_cmd(
         ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows in ranked lists")] = 10,
+    source: SourceOpt = SourceChoice.AUTO,
     force: ForceOpt = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
@@ -97,13 +114,14 @@ def report_cmd(
     lc = Context.open(state.project)
     try:
         when = parse_as_of(as_of, lc.clock.now())
-        data = cost_report(
-            lc.sql, lc.config, _period(period.value), when, top=top, cube=CostCube(lc.sql)
-        )
+        engine, read_from = lc.billing_sql(source.value)
+        cube = CostCube(lc.sql) if engine is lc.sql else None  # the cube lives in the project
+        data = cost_report(engine, lc.config, _period(period.value), when, top=top, cube=cube)
     finally:
         lc.close()
     written = write_report_files(data, out, force=force) if out is not None else []
-    emit(state, Result("cost_report", [data], {"written": written}), _render)
+    meta = {"written": written, "billing_source": read_from}
+    emit(state, Result("cost_report", [data], meta), _render)
 
 
 @app.command(
@@ -161,6 +179,7 @@ def export_cmd(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="FILE.parquet or FILE.csv")] = None,
+    source: SourceOpt = SourceChoice.AUTO,
     force: ForceOpt = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
@@ -185,7 +204,8 @@ def export_cmd(
         if target.suffix not in (".parquet", ".csv"):
             raise UsageError(f"--out {target} must end in .parquet or .csv", where="--out",
                              fix="e.g. --out focus_cost_202601.parquet")  # fmt: skip
-        table, usage = focus_export(lc.sql, first, stop, as_of=now,
+        engine, read_from = lc.billing_sql(source.value)
+        table, usage = focus_export(engine, first, stop, as_of=now,
                                     workspaces=sub_accounts(lc.config))  # fmt: skip
     finally:
         lc.close()
@@ -211,6 +231,7 @@ def export_cmd(
         "billed_cost": str(usage.total.cents()),
         "currency": usage.currency,
         "not_exported": [i.message for i in usage.issues if i.kind == "unpriced_sku"],
+        "billing_source": read_from,
     }
     emit(state, Result("cost_export", [summary]), render_items)
 

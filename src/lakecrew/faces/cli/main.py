@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 from lakecrew.core.errors import LakecrewError
 from lakecrew.faces.cli import (
     alerts,
+    assist,
     commands,
     cost,
     crew,
@@ -136,6 +137,7 @@ crew.register(app)
 models.register(app)
 alerts.register(app)
 doctor.register(app)
+assist.register(app)
 governance.register(app)
 web.register(app)
 app.add_typer(web.users_app, name="users")

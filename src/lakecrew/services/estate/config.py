@@ -33,6 +33,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic_core import PydanticCustomError
 
 from lakecrew.core.errors import UnknownName
+from lakecrew.services.assist.config import AssistantConfig
 from lakecrew.services.estate.notify_config import NotifyConfig
 from lakecrew.services.estate.yamlpos import (
     ConfigProblems,
@@ -285,6 +286,7 @@ class EstateConfig(_Strict):
     crew: CrewConfig = Field(default_factory=CrewConfig)
     mlops: MlopsConfig = Field(default_factory=MlopsConfig)
     notifications: NotifyConfig | None = None
+    assistant: AssistantConfig | None = None
     lakehouse: LakehouseConfig = Field(default_factory=LakehouseConfig)
 
     def workspace(self, name: str) -> WorkspaceConfig:

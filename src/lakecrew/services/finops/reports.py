@@ -68,14 +68,18 @@ def cost_report(
     *,
     top: int = 10,
     cube: CostCube | None = None,
+    detail: bool = True,
 ) -> dict[str, Any]:
     """The day digest, weekly review or monthly chargeback as a JSON-ready dict.
 
     With a `cube` (when it has been built), priced usage is read from the daily cost cube
-    (stale days recomputed on the fly) instead of priced from the whole usage window."""
+    (stale days recomputed on the fly) instead of priced from the whole usage window.
+    `detail=False` leaves out the anomaly detection and the recommendations (the slow parts;
+    `anomalies` and `recommendations` are then None): the agents' cost tools use it."""
     start, end, prev, prev_end = period_bounds(period, as_of)
     month_first, _ = month_bounds(end - timedelta(days=1))
-    window_start = min(prev, month_first, start - timedelta(days=HISTORY_DAYS))
+    history = timedelta(days=HISTORY_DAYS if detail else CHART_DAYS)
+    window_start = min(prev, month_first, start - history)
     model = CostModel(engine, cube=cube)
     usage = model.priced_usage(window_start, end, as_of=as_of)
     index = workspace_index(config)
@@ -84,7 +88,11 @@ def cost_report(
     current = _slice(usage, start, end)
     previous = _slice(usage, prev, prev_end)
     alloc = Allocator(current, alloc_config)
-    anomalies = _anomalies(model, usage, alloc_config, period=(start, end), as_of=as_of, top=top)
+    anomalies = (
+        _anomalies(model, usage, alloc_config, period=(start, end), as_of=as_of, top=top)
+        if detail
+        else []
+    )
     untagged = alloc.untagged()
     report: dict[str, Any] = {
         "period": period,
@@ -103,7 +111,7 @@ def cost_report(
         "top_movers": _movers(current, previous, index, top),
         "budgets": [b.as_dict() for b in budget_status(usage, config, end - timedelta(days=1))],
         "daily_by_project": _daily_by_project(usage, min(start, end - timedelta(CHART_DAYS)), end),
-        "anomalies": [a.as_dict() for a in anomalies],
+        "anomalies": [a.as_dict() for a in anomalies] if detail else None,
         "untagged": {
             "total": _money(untagged.total.amount),
             "pct": round(untagged.share * 100, 1),  # percentages are 0–100 everywhere
@@ -114,7 +122,9 @@ def cost_report(
         },
         "recommendations": [
             r.as_dict() for r in recommendations(engine, start - timedelta(days=21), end, envs)
-        ],
+        ]
+        if detail
+        else None,
         "data_issues": [i.message for i in usage.issues],
         "incomplete_days": [d.isoformat() for d in usage.completeness.incomplete_days],
     }
@@ -243,7 +253,7 @@ def corrective_actions(report: Mapping[str, Any]) -> list[str]:
                 f"{b['forecast']} of {b['budget']} {b['currency']}{when} — review with the "
                 f"owner{note}"
             )
-    for a in report["anomalies"]:
+    for a in report["anomalies"] or ():
         who = a["contributors"][0]["resource"] if a["contributors"] else "unknown resource"
         actions.append(
             f"anomaly {'/'.join(a['series'])} on {a['at']}: +{a['delta']:.2f} over expected, "
@@ -254,6 +264,6 @@ def corrective_actions(report: Mapping[str, Any]) -> list[str]:
             f"untagged spend {report['untagged']['total']} ({report['untagged']['pct']}%)"
             " — add cost_center, project and owner tags (SOP 1.9.1)"
         )
-    for r in report["recommendations"]:
+    for r in report["recommendations"] or ():
         actions.append(f"{r['resource']}: {r['action']} (saves ~{r['monthly_savings_usd']}/month)")
     return actions

@@ -1,11 +1,12 @@
 """Access review (SOP 1.3.2, 1.4.3): every grant with its last use, and what to look at.
 
 Last use comes from the audit log (`system.access.audit`, Unity Catalog events with a table
-name in `request_params` and status 200), aggregated in the SQL engine (one GROUP BY over the
-audit rows; the grants are joined to that small result). A grant on a table counts the table's
-events; on a schema or catalog, the events of every table under it. A user grant counts the
-user's own events; a group grant the events of anyone (group membership is not read: this
-over-counts use, so a flagged group is really unused).
+name in `request_params` and status 200): one query in the SQL engine rolls it up per (table,
+schema or catalog name, principal) and per name (GROUP BY GROUPING SETS), and the grants are
+joined to that in the engine too (`query_tables`, in-memory Arrow). A grant on a table counts
+the table's events; on a schema or catalog, the events of every table under it. A user grant
+counts the user's own events; a group grant the events of anyone (group membership is not
+read: this over-counts use, so a flagged group is really unused).
 
 Flags per grant:
 - `unused_90d`: neither used nor granted in the last `unused_days` days;

@@ -1,0 +1,1 @@
+"""The crew's agents: tools over every crew capability, agent roles, proposals, evaluation."""

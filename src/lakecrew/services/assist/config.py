@@ -1,0 +1,72 @@
+"""The `assistant:` section of lakecrew.yaml: which model the crew's agents use, and budgets.
+
+```yaml
+assistant:
+  model:
+    type: openai                       # any OpenAI-compatible endpoint (llama.cpp, vLLM, Ollama,
+    model_id: qwen2.5-7b-instruct      #   Databricks Model Serving, a hosted API), or litellm
+    api_base: http://127.0.0.1:8080/v1
+    api_key_secret: assistant/api_key  # scope/key in the SecretStore (never the key itself)
+  max_steps: 8                         # model steps per run
+  max_tokens: 60000                    # input + output tokens per run
+  timeout_seconds: 120                 # per model request
+  max_tool_output_chars: 8000          # a tool result longer than this is cut (and says so)
+```
+
+No `assistant:` section: the deterministic crew runs as always; `lakecrew ask` says how to add
+one and exits 2.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(_Strict):
+    """One model endpoint. `type: openai` talks the OpenAI chat-completions API (with tool
+    calls) to `api_base`; `type: litellm` passes `model_id` (e.g. `ollama_chat/llama3.1`) to
+    LiteLLM (needs the `litellm` package installed)."""
+
+    type: Literal["openai", "litellm"]
+    model_id: str = Field(min_length=1)
+    api_base: str | None = None
+    api_key_secret: str | None = Field(
+        default=None, description="scope/key of the API key in the SecretStore"
+    )
+    temperature: float = Field(default=0.0, ge=0, le=2)
+
+    @field_validator("api_key_secret")
+    @classmethod
+    def _scope_key(cls, value: str | None) -> str | None:
+        if value is not None and value.count("/") != 1:
+            raise ValueError("api_key_secret is scope/key, e.g. assistant/api_key")
+        return value
+
+    @field_validator("api_base")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("api_base is an http(s) URL, e.g. http://127.0.0.1:8080/v1")
+        return value
+
+
+class AssistantConfig(_Strict):
+    model: ModelConfig
+    max_steps: int = Field(default=8, ge=1, le=50)
+    max_tokens: int = Field(default=60_000, ge=1000)
+    timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+    max_tool_output_chars: int = Field(default=8000, ge=500, le=200_000)
+
+
+HOW_TO_CONFIGURE = (
+    "add an `assistant:` section to lakecrew.yaml, e.g. `assistant: {model: {type: openai, "
+    "model_id: MODEL, api_base: http://127.0.0.1:8080/v1, api_key_secret: assistant/api_key}}` "
+    "(the key goes in the SecretStore: LAKECREW_SECRET_ASSISTANT_API_KEY or "
+    ".lakecrew/secrets/assistant/api_key)"
+)
