@@ -89,9 +89,9 @@ KINDS: dict[tuple[str, ...], tuple[str, ...]] = {
 }
 FACES = Path(__file__).parents[3] / "src" / "lakecrew" / "faces" / "cli"
 # Kinds of commands landed while this table was written, whose schemas their owners still owe
-# (issue 20: the smolagents assistant; issue 19: the web report). Listed by name so the gap is
+# (issue 20: the smolagents assistant). Listed by name so the gap is
 # visible; a kind may leave this set only by gaining its schema file.
-PENDING = {"agent_run", "agent_eval", "agent_runs", "proposals", "report"}
+PENDING = {"agent_run", "agent_eval", "agent_runs", "proposals"}
 
 
 def test_every_command_with_json_output_names_its_kinds() -> None:
