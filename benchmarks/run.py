@@ -81,6 +81,12 @@ OPTIONAL: list[tuple[str, str, list[str], list[str]]] = [
         [],
         ["--quick"],
     ),
+    (
+        "dashboard: findings page over 100,000 findings; report --html on the demo estate",
+        "benchmarks.bench_web",
+        [],
+        ["--findings", "5000", "--requests", "20", "--repeats", "1"],
+    ),
 ]
 
 

@@ -23,6 +23,7 @@ from lakecrew.faces.cli.options import (
     state_of,
 )
 from lakecrew.faces.cli.render import Col, Out, money, percent
+from lakecrew.faces.cli.sla_view import render_sla, sla_markdown
 from lakecrew.services.output_files import write_files
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ def report_cmd(
     from lakecrew.services.finops.cube import CostCube
     from lakecrew.services.finops.reports import cost_report
     from lakecrew.wiring.context import Context
+    from lakecrew.wiring.crew import sla_section_at
 
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     lc = Context.open(state.project)
@@ -117,6 +119,7 @@ def report_cmd(
         engine, read_from = lc.billing_sql(source.value)
         cube = CostCube(lc.sql) if engine is lc.sql else None  # the cube lives in the project
         data = cost_report(engine, lc.config, _period(period.value), when, top=top, cube=cube)
+        data["sla"] = sla_section_at(lc, when)
     finally:
         lc.close()
     written = write_report_files(data, out, force=force) if out is not None else []
@@ -311,6 +314,8 @@ def markdown(data: dict[str, Any], charts: list[str] | None = None) -> str:
               f"expected {a['expected']:.2f}" for a in data["anomalies"]] or ["(none)"]  # fmt: skip
     lines += ["", "## corrective actions", ""]
     lines += [f"- {a}" for a in data["corrective_actions"]] or ["(none)"]
+    if "sla" in data:
+        lines += ["", *sla_markdown(data["sla"])]
     lines += ["", *(f"> data issue: {i}" for i in data["data_issues"])]
     return "\n".join(lines) + "\n"
 
@@ -351,6 +356,8 @@ def _render(out: Out, result: Result) -> None:
             out.table(columns, rows, title=name.replace("_", " "))
     for action in data["corrective_actions"]:
         out.line(f"- {action}")
+    if "sla" in data:
+        render_sla(out, data["sla"])
     for path in result.meta.get("written", []):
         out.note(f"wrote {path}")
 
