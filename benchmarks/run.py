@@ -58,6 +58,12 @@ OPTIONAL: list[tuple[str, str, list[str], list[str]]] = [
     ),
     ("finops allocation, weekly report, cost cube", "benchmarks.bench_finops", [], ["--quick"]),
     (
+        "access review: 1M audit rows, 100k grants vs hand-written DuckDB",
+        "benchmarks.bench_access_review",
+        [],
+        ["--quick"],
+    ),
+    (
         "medallion pipeline at 10M rows vs Polars, DuckDB, the I/O floor",
         "benchmarks.bench_medallion",
         [],
@@ -74,6 +80,12 @@ OPTIONAL: list[tuple[str, str, list[str], list[str]]] = [
         "benchmarks.bench_databricks_sweep",
         [],
         ["--quick"],
+    ),
+    (
+        "dashboard: findings page over 100,000 findings; report --html on the demo estate",
+        "benchmarks.bench_web",
+        [],
+        ["--findings", "5000", "--requests", "20", "--repeats", "1"],
     ),
 ]
 

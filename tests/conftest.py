@@ -7,10 +7,15 @@ commits, copying it is a file copy.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+# Every `--output json` of the suite (in process and in subprocesses) is checked against its
+# kind's JSON Schema by the CLI itself (faces/cli/schema_check.py).
+os.environ.setdefault("LAKECREW_CHECK_SCHEMAS", "1")
 
 from lakecrew.testing.crew import simulated_project
 

@@ -45,6 +45,8 @@ def _calls(tokens: Call) -> list[Call]:
         Call("GET", "/api/2.0/workspace-conf", _j("workspace_conf.json")),
         Call("GET", "/api/2.1/clusters/list", _j("clusters.json")),
         Call("GET", "/api/2.0/policies/clusters/list", _j("cluster_policies.json")),
+        Call("GET", "/api/2.0/secrets/scopes/list", {"scopes": [{"name": "etl"}]}),
+        Call("GET", "/api/2.0/secrets/list", _j("secrets.json"), query={"scope": "etl"}),
         Call(
             "GET",
             f"/api/2.0/permissions/cluster-policies/{GPU}",
@@ -67,7 +69,7 @@ def test_the_sdk_path_finds_what_the_export_finds() -> None:
     tokens = Call("GET", "/api/2.0/token-management/tokens", _j("tokens.json"))
     with DatabricksReplay(_calls(tokens)) as replay:
         report = check_identity(_reader(replay), "prod", NOW)
-    assert _pairs(report) == expected and len(expected) == 11
+    assert _pairs(report) == expected and len(expected) == 12
     assert not report.partial
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from lakecrew.testing.readme_tour import tour_commands
+
 # One demo estate per session: keep this module on one xdist worker (`--dist loadgroup`).
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("demo_estate")]
 
@@ -91,8 +93,8 @@ def test_demo_mlops_gates_scores_and_catches_the_surge(demo: tuple[Path, dict[st
     assert m["refused_without_approver"] and m["promotion"] and m["champion"]
     assert not m["drift_normal"]  # the as-reported window looks like training data
     assert {"log_confirmed", "prediction"} <= set(m["drift_surge"])
-    listed = json.loads(run("models", "--output", "json", cwd=project).stdout)["items"][0]
-    model = next(x for x in listed["models"] if x["name"] == m["model"])
+    listed = json.loads(run("models", "--output", "json", cwd=project).stdout)["items"]
+    model = next(x for x in listed if x["name"] == m["model"])
     assert model["lineage"]["upstream"] == ["lassa_dev.ml.lassa_features"]
     assert model["lineage"]["downstream"] == ["lassa_dev.ml.lassa_predictions"]
     drift = run("model", "drift", m["model"], "--output", "json", cwd=project, ok=False)
@@ -112,42 +114,34 @@ def test_demo_flags_prod_job_success_below_the_sop_sla(demo: tuple[Path, dict[st
     assert env[0]["severity"] == "critical"
 
 
+def test_demo_exercises_the_gold_freshness_sla(demo: tuple[Path, dict[str, Any]]) -> None:
+    """The demo specs declare `freshness_hours`: dev's gold tables were just written (no
+    finding); qa and prod's were never written locally and are flagged, with the SLA in hours."""
+    project, _ = demo
+    rows = json.loads(
+        run("findings", "--rule", "sla.gold_freshness", "-o", "json", cwd=project).stdout
+    )
+    flagged = {r["resource_id"]: r["evidence"] for r in rows["items"]}
+    assert "fresh:lassa_prod.gold.lassa_weekly_by_state" in flagged
+    assert "fresh:facilities_qa.gold.facility_counts_by_country" in flagged
+    assert not [r for r in flagged if "_dev." in r]
+    ev = flagged["fresh:lassa_prod.gold.lassa_weekly_by_state"]
+    assert ev["sla_hours"] == 192 and ev["last_write"] is None
+
+
 README = Path(__file__).parents[2] / "README.md"
-
-
-def tour_commands() -> list[tuple[str, int]]:
-    """The ```bash block of the README's tour, one (command, expected exit code) per `$L` line;
-    a command continues while a quote is open; `# exits N` in its comment sets the code."""
-    import re
-    import shlex
-
-    text = README.read_text(encoding="utf-8")
-    block = text.split("## A five-minute tour", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
-    commands: list[tuple[str, int]] = []
-    pending = ""
-    for line in block.splitlines():
-        if not pending and not line.startswith("$L "):
-            continue
-        pending = f"{pending}\n{line}" if pending else line
-        try:
-            shlex.split(pending, comments=True)
-        except ValueError:  # an open quote: the command goes on
-            continue
-        code = re.search(r"#.*\bexits (\d)", pending)
-        commands.append((pending, int(code.group(1)) if code else 0))
-        pending = ""
-    return commands
 
 
 def test_the_readme_tour_runs_as_written(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     """Every command of the README tour, from the README itself, on a copy of the demo estate.
-    Placeholders (ACTION_ID, CLUSTER_ID) take real values; the Spark engine line is left to
-    tests/integration/test_spark_parity.py (a JVM start per run)."""
+    Placeholders (ACTION_ID, CLUSTER_ID) take real values; the Spark engine line runs in
+    tests/integration/test_spark_parity.py, in process beside the parity runs (one JVM there
+    instead of one more subprocess JVM here)."""
     import shutil
 
     project = tmp_path / "demo-estate"
     shutil.copytree(demo[0], project)
-    commands = tour_commands()
+    commands = tour_commands(README)
     assert len(commands) >= 20 and any(code == 2 for _, code in commands)
     for line, expected in commands:
         command = line
@@ -179,3 +173,24 @@ def test_the_readme_tour_runs_as_written(demo: tuple[Path, dict[str, Any]], tmp_
             assert "******" in proc.stdout  # masking is visible
         if "anomalies detect" in command:
             assert proc.stdout.strip(), "the shipped series.csv has anomalies to show"
+
+
+def test_the_demo_report_piped_is_tab_separated_and_never_cut(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    """`make demo | cat`: the renderer's piped path (like every command), not rich tables."""
+    import io
+
+    from lakecrew.faces.cli.console import Result
+    from lakecrew.faces.cli.demo_view import render_demo
+    from lakecrew.faces.cli.render import Out
+
+    _, data = demo
+    buf = io.StringIO()
+    render_demo(Out(file=buf), Result("demo", [data]))
+    text = buf.getvalue()
+    assert not set(text) & set("┏┃━│…"), "no table drawing and nothing cut when piped"
+    rows = [line.split("\t") for line in text.splitlines()]
+    longest = max((w["name"] for w in data["summary"]["workspaces"]), key=len)
+    assert sum(r[0] == longest for r in rows) == 1  # whole, in its own cell
+    assert "# Workspaces (SOP 1.1.3)" in text.splitlines()

@@ -96,7 +96,8 @@ def test_value_that_changes_type_is_quarantined_by_coercion(ctx: Context, projec
     q = ctx.store.read("t_dev.silver.cases_quarantine").to_pylist()
     assert [r["case_id"] for r in q] == ["C00050"]
     assert "coerce.confirmed" in q[0]["_dq_rules"]
-    assert "twelve" not in q[0]["_dq_reasons"]  # reasons never carry values
+    # the reason names the column and what was found (a PII column's shows only the shape)
+    assert q[0]["_dq_reasons"] == 'coerce.confirmed: "twelve" is not an integer'
 
 
 def test_new_column_is_additive_in_bronze(ctx: Context, project: Path) -> None:

@@ -23,7 +23,9 @@ from lakecrew.wiring import pipelines as pw
 from lakecrew.wiring.context import Context
 
 pytest.importorskip("pyspark")
-pytestmark = pytest.mark.integration
+# One worker for the module: the runs share one SparkSession (one JVM start).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("spark_parity")]
+README = Path(__file__).parents[2] / "README.md"
 
 
 def _gold(root: Path, engine: str) -> list[tuple[Any, ...]]:
@@ -87,3 +89,24 @@ def test_silver_sql_gives_identical_silver_on_duckdb_and_spark(tmp_path: Path) -
     states = {r["case_id"]: r["state"] for r in local}
     assert (states["C09990"], states["C09991"], states["C09992"]) == ("Edo", "FCT", "Ondo")
     assert local == spark
+
+
+def test_the_readme_tour_spark_line_runs_as_written(tmp_path: Path) -> None:
+    """The README tour's `--engine spark` line, taken from the README, run in process (the
+    session's JVM is already up) on a project with the shipped lassa_weekly spec."""
+    import json
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from lakecrew.faces.cli.main import app
+    from lakecrew.testing.readme_tour import tour_commands
+
+    (line, expected), *_ = [(c, x) for c, x in tour_commands(README) if "--engine spark" in c]
+    args = shlex.split(line, comments=True)[1:]  # without `$L`
+    project = make_project(tmp_path / "tour")
+    result = CliRunner().invoke(app, [*args, "--project", str(project), "--output", "json"])
+    assert result.exit_code == expected == 0, result.output
+    run = json.loads(result.stdout)["items"][0]
+    assert run["status"] == "SUCCEEDED" and run["reconciled"]
+    assert run["tables"]["lassa_dev.gold.lassa_weekly_by_state"] > 1000

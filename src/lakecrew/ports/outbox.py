@@ -47,6 +47,18 @@ class Ack:
     note: str = ""
 
 
+class AckSource(Protocol):
+    """Where someone acknowledges a finding outside lakecrew: a PagerDuty incident acknowledged
+    or resolved, a ticket moved out of its initial state (SOP 1.8.4). Read before escalating."""
+
+    name: str
+
+    def acks(self, fingerprints: Sequence[str], now: datetime) -> list[Ack]:
+        """The acknowledgements this system holds for these findings (unknown ones left out);
+        raises the project's errors when the system cannot be read."""
+        ...
+
+
 class OutboxStore(Protocol):
     """Queue, schedule and record outgoing messages; remember acknowledgements."""
 

@@ -32,7 +32,10 @@ BATCH_ID = "_batch_id"
 """Deterministic id of the batch; equal on a re-read of the same data."""
 RAW = "_raw"
 """The record exactly as received (JSON text) for semi-structured sources; null otherwise."""
-METADATA_COLUMNS: tuple[str, ...] = (SOURCE_URI, SOURCE_ROW, BATCH_ID, RAW)
+FILE_SHA256 = "_file_sha256"
+"""sha256 (hex) of the whole source file the row came from: which version of a file it is
+(a changed file is ingested again as a new version); null for sources that are not files."""
+METADATA_COLUMNS: tuple[str, ...] = (SOURCE_URI, SOURCE_ROW, BATCH_ID, RAW, FILE_SHA256)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,34 @@ class JiraState:
     def delete(self, key: str) -> None:
         self.issues.pop(key)
 
+    def take(self, key: str, who: str, at: str = "2026-12-04T09:15:02.114+0000") -> None:
+        """A person moves the issue to In Progress and assigns it to themselves."""
+        self.issues[key].update(status="In Progress", assignee=who, changed=at)
+
+    def _get(self, key: str) -> Answer:
+        """`GET /rest/api/3/issue/{key}?fields=status,assignee,statuscategorychangedate`,
+        in the shape of Jira Cloud's "Get issue" example (status with its statusCategory)."""
+        issue = self.issues[key]
+        category = {
+            "To Do": ("new", 2, "To Do"),
+            "In Progress": ("indeterminate", 4, "In Progress"),
+            "Done": ("done", 3, "Done"),
+        }[issue["status"]]
+        who = issue.get("assignee")
+        fields = {
+            "status": {
+                "self": "https://example.atlassian.net/rest/api/3/status/3",
+                "name": issue["status"],
+                "id": "3",
+                "statusCategory": {"id": category[1], "key": category[0], "name": category[2]},
+            },
+            "assignee": {"accountId": "5b10a2844c20165700ede21g", "displayName": who}
+            if who
+            else None,
+            "statuscategorychangedate": issue.get("changed", "2026-12-04T08:00:00.000+0000"),
+        }
+        return _json(200, {"id": "10001", "key": key, "fields": fields})
+
     def check(self, method: str, path: str, headers: dict[str, str], body: bytes) -> str | None:
         if headers.get("Authorization") != self.auth:
             return "auth"
@@ -99,6 +127,9 @@ class JiraState:
                     "self": f"https://example.atlassian.net/rest/api/3/issue/{self.seq}",
                 },
             )
+        got = re.fullmatch(r"/rest/api/3/issue/([A-Z]+-\d+)\?fields=.*", r.path)
+        if r.method == "GET" and got:
+            return self._get(got.group(1)) if got.group(1) in self.issues else _json(404, JIRA_404)
         m = re.fullmatch(r"/rest/api/3/issue/([A-Z]+-\d+)/(comment|transitions)", r.path)
         if not m or m.group(1) not in self.issues:
             return _json(404, JIRA_404)
@@ -138,6 +169,11 @@ class ServiceNowState:
         sys_id = next(k for k, v in self.incidents.items() if v["number"] == number)
         self.incidents.pop(sys_id)
 
+    def take(self, number: str, who: str, at: str = "2026-12-04 09:20:44") -> None:
+        """A person sets the incident In Progress (state 2)."""
+        rec = next(v for v in self.incidents.values() if v["number"] == number)
+        rec.update(state="2", sys_updated_by=who, sys_updated_on=at)
+
     def check(self, method: str, path: str, headers: dict[str, str], body: bytes) -> str | None:
         if headers.get("Authorization") != self.auth:
             return "auth"
@@ -166,5 +202,9 @@ class ServiceNowState:
         if not m or m.group(1) not in self.incidents:
             return _json(404, SN_404)
         rec = self.incidents[m.group(1)]
+        if r.method == "GET":  # sysparm_fields: only the fields asked for, as the Table API does
+            query = r.path.split("sysparm_fields=", 1)[-1].split("&", 1)[0]
+            wanted = query.split(",") if "sysparm_fields=" in r.path else list(rec)
+            return _json(200, {"result": {k: rec.get(k, "") for k in wanted}})
         rec.update(json.loads(r.body))
         return _json(200, {"result": rec})

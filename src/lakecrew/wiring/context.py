@@ -204,6 +204,34 @@ class Context:
             self._remote_sql[name] = engine
         return self._remote_sql[name]
 
+    def billing_sql(self, source: str = "auto") -> tuple[SqlEngine, str]:
+        """The SQL engine holding the account's billing system tables, and a line saying which.
+
+        `local`: the project's engine (the simulator's tables or imported exports). `warehouse`:
+        the Statement Execution API on the first `backend: databricks` workspace (inventory
+        order) with a `warehouse_id` — system.billing tables are account-wide, so one warehouse
+        reads every workspace's spend in place. `auto`: a warehouse when one is configured,
+        else local.
+        """
+        if source not in ("auto", "local", "warehouse"):
+            raise UsageError(
+                f"unknown billing source {source!r}", fix="use auto, local or warehouse"
+            )
+        remote = [w for w in self.config.workspaces if w.backend == "databricks" and w.warehouse_id]
+        if source == "local" or (source == "auto" and not remote):
+            return self.sql, "local system tables (simulated or imported)"
+        if not remote:
+            raise UsageError(
+                "no databricks workspace in lakecrew.yaml has a warehouse_id",
+                where="lakecrew.yaml",
+                fix="add warehouse_id to a databricks workspace, or use --source local after "
+                "`lakecrew estate import`",
+            )
+        ws = remote[0]
+        engine = self.workspace_sql(ws.name)
+        assert engine is not None  # a databricks workspace with a warehouse_id has one
+        return engine, f"system tables in place on SQL warehouse {ws.warehouse_id} ({ws.name})"
+
     def local_workspace(self, name: str) -> LocalWorkspace:
         """The local store of one inventory workspace (refused for a databricks workspace)."""
         from lakecrew.adapters.local.workspace_store import LocalWorkspace

@@ -17,7 +17,8 @@ in `.lakecrew/outbox/notifications.jsonl`; tickets = `.lakecrew/tickets.db`; loc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from lakecrew.core.errors import NotFound, UsageError
 from lakecrew.core.pack import Pack
@@ -184,3 +185,13 @@ def gold_freshness(ctx: Context) -> dict[str, float]:
                 if gold.freshness_hours is not None:
                     out[loaded.full_name(gold.table)] = gold.freshness_hours
     return out
+
+
+def sla_section_at(ctx: Context, as_of: datetime) -> dict[str, Any]:
+    """The weekly report's SLA section (services/crew/sla_report.py) as of `as_of`, over the
+    project's system tables, with the pack's targets and the specs' `freshness_hours`."""
+    from lakecrew.ports.clock import FixedClock
+    from lakecrew.services.crew.sla_report import sla_section
+
+    source = SlaSource(ctx.sql, FixedClock(as_of), ctx.pack.sla, lambda: gold_freshness(ctx))
+    return sla_section(source, estate_inventory(ctx))

@@ -8,13 +8,15 @@ nothing is lost), never the value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from lakecrew.adapters.local.outbox_store import SqliteOutbox
 from lakecrew.core.errors import LakecrewError, UsageError
 from lakecrew.ports.notify import Delivery, Notification, Notifier
+from lakecrew.ports.outbox import Ack, AckSource
 from lakecrew.ports.secrets import SecretStore
 from lakecrew.ports.tickets import TicketSystem
 from lakecrew.services.estate import notify_config as nc
@@ -230,6 +232,55 @@ def notify_secrets(ctx: Context) -> SecretStore:
     return DatabricksSecretStore(databricks_client(ws), name)
 
 
+class LazyAcks(Mapping[str, AckSource]):
+    """name → where acknowledgements are read before escalating: every PagerDuty channel with
+    an `api_token` (REST API), every tracker (a ticket taken in hand). Built on first use; a
+    missing secret is raised then (said in the delivery report, the findings still escalate)."""
+
+    def __init__(self, config: nc.NotifyConfig, secrets: SecretStore, db: Path) -> None:
+        self._config = config
+        self._secrets = secrets
+        self._trackers = LazyTrackers(config, secrets, db)
+        self._names = [
+            n
+            for n, c in config.channels.items()
+            if isinstance(c, nc.PagerDutyChannel) and c.api_token is not None
+        ] + list(config.trackers)
+
+    def __getitem__(self, name: str) -> AckSource:
+        if name in self._config.trackers:
+            return cast(AckSource, self._trackers[name])
+        from lakecrew.adapters.notify.pagerduty_acks import PagerDutyAcks
+
+        cfg = self._config.channels[name]
+        assert isinstance(cfg, nc.PagerDutyChannel) and cfg.api_token is not None
+        token = self._secrets.get(cfg.api_token.scope, cfg.api_token.key)
+        return PagerDutyAcks(name, token, url=cfg.api_url)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def items(self) -> Iterator[tuple[str, AckSource]]:  # type: ignore[override]
+        """(name, source) pairs; a source that cannot be built is yielded as one that fails."""
+        for name in self._names:
+            try:
+                yield name, self[name]
+            except LakecrewError as exc:
+                yield name, _Unreadable(name, exc)
+
+
+class _Unreadable:
+    def __init__(self, name: str, error: LakecrewError) -> None:
+        self.name = name
+        self._error = error
+
+    def acks(self, fingerprints: Sequence[str], now: datetime) -> list[Ack]:
+        raise self._error
+
+
 def alert_pipeline(
     ctx: Context, *, after_send: Callable[..., None] | None = None
 ) -> AlertPipeline | None:
@@ -247,6 +298,7 @@ def alert_pipeline(
         findings=lambda: book.findings(None),
         escalate_after_hours=escalate_after_hours(ctx),
         after_send=after_send,
+        ack_sources=LazyAcks(config, notify_secrets(ctx), ctx.layout.state_dir / "tickets.db"),
     )
 
 

@@ -158,3 +158,14 @@ def forward_findings(
         channels = LazyChannels(config, notify_secrets(lc), lc.layout.root)
         drained = Dispatcher(store, {channel: channels[channel]}).drain(now)
     return {"channel": channel, "queued": queued, **drained.as_dict()}
+
+
+def rotation_tickets(project: Path, report: IdentityReport, now: datetime) -> int:
+    """Upsert one rotation ticket per overdue secret into the project's ticket sink."""
+    from lakecrew.services.security.identity import rotation_drafts
+    from lakecrew.wiring.context import Context
+
+    with Context.open(project) as lc:
+        known = {w.name: w.owner for w in lc.config.workspaces}
+        drafts = rotation_drafts(report, known.get(report.workspace, "security-operations"))
+        return len(lc.tickets.upsert_many(drafts, now)) if drafts else 0

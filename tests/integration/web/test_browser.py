@@ -141,7 +141,14 @@ def _serious(response: dict[str, Any]) -> list[str]:
 def test_report_opens_offline_from_disk_and_renders_every_chart(
     site: Site, browser: Any, tmp_path: Path
 ) -> None:
+    import jsonschema
+
     data = site.app.state.dashboard.weekly()
+    schema_dir = Path(__file__).parents[3] / "src" / "lakecrew" / "faces" / "cli" / "schemas"
+    schema = json.loads((schema_dir / "report.schema.json").read_text())
+    jsonschema.validate(
+        {"kind": "report", "items": [data], "meta": {"written": [], "seconds": 1.0}}, schema
+    )
     path = tmp_path / "weekly.html"
     path.write_text(report_html(data), encoding="utf-8")
     context = browser.new_context(offline=True)

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from lakecrew import __version__
 from lakecrew.faces.cli.main import app
+from lakecrew.testing.cli import all_commands
 
 runner = CliRunner()
 
 
-def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    """Every command path of the tree (typer vendors click: groups are duck-typed)."""
-    for name in group.list_commands(None):
-        cmd = group.get_command(None, name)
-        if cmd is None or cmd.hidden:
-            continue
-        if hasattr(cmd, "list_commands"):
-            if cmd.invoke_without_command:  # a group that is also a command (`outbox`)
-                yield (*path, name)
-            yield from _commands(cmd, (*path, name))
-        else:
-            yield (*path, name)
-
-
-COMMANDS = sorted(_commands(typer.main.get_command(app)))
+COMMANDS = all_commands()
 
 
 def test_the_tree_is_walked() -> None:

@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lakecrew.adapters.local.channels import FileChannel
 from lakecrew.adapters.local.outbox_store import SqliteOutbox
 from lakecrew.services.crew.sweep import Sweeper
@@ -109,3 +111,57 @@ def test_outgoing_evidence_goes_through_the_one_redactor() -> None:
     assert out["n"] == 3
     assert "+231" not in json.dumps(out) and "dapi" not in json.dumps(out)
     assert "dapi" not in scrub("token dapi" + "b" * 32 + " leaked")
+
+
+@pytest.mark.integration
+def test_a_tracker_that_is_down_is_said_by_the_sweep_and_its_run_record(
+    crew: Crew, tmp_path: Path
+) -> None:
+    """No silent success: Jira down → the sweep's result and its ledger row carry the error,
+    and the CLI's check exits 1 (the local ticket is kept and synced by the next sweep)."""
+    from pydantic import SecretStr
+
+    from lakecrew.adapters.notify.ticket_index import TicketIndex
+    from lakecrew.adapters.notify.trackers import JiraTracker
+    from lakecrew.core.errors import Transient
+    from lakecrew.services.crew.sweep import raise_if_unsynced
+    from lakecrew.services.notify.tickets import RoutedTickets
+    from lakecrew.testing.receivers import Receiver
+    from lakecrew.testing.trackers import JiraState, basic
+
+    config = NotifyConfig.model_validate(
+        {
+            "trackers": {"jira": {"type": "jira", "url": "https://x.atlassian.net",
+                                  "email": "bot@example.org", "token": {"scope": "s", "key": "k"},
+                                  "project": "DATA"}},
+            "routes": [{"name": "all", "match": {}, "tickets": ["jira"]}],
+        }
+    )  # fmt: skip
+    state = JiraState(basic("bot@example.org", "tok"))
+    with Receiver(state, check=state.check) as rx:
+        index = TicketIndex(tmp_path / "tickets.db", "jira")
+        jira = JiraTracker(
+            index, url=rx.url, email="bot@example.org", token=SecretStr("tok"), project="DATA"
+        )
+        routed = RoutedTickets(
+            crew.tickets,
+            {"jira": jira},
+            config,
+            {INFO.name: (INFO.environment, INFO.project)},
+            holds=lambda name, fp: index.get(fp) is not None,
+        )
+        deps = replace(crew.deps(), tickets=routed)
+        rx.down = True
+        down = Sweeper(deps).sweep(crew.ws, INFO, phase=1, apply=False)
+        assert down.tickets and down.sync_errors
+        assert all(e.startswith("tickets jira: ") and "503" in e for e in down.sync_errors)
+        assert down.as_dict()["sync_errors"] == list(down.sync_errors)
+        row = crew.ledger.sweeps(INFO.name)[-1]
+        assert row.status == "completed" and "jira" in (row.error or "")
+        with pytest.raises(Transient, match="sync error"):
+            raise_if_unsynced([down])
+        rx.down = False
+        crew.clock.advance(hours=1)
+        again = Sweeper(deps).sweep(crew.ws, INFO, phase=1, apply=False)
+        assert again.sync_errors == () and state.issues  # the backlog reached Jira
+        raise_if_unsynced([again])

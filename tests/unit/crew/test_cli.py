@@ -189,6 +189,8 @@ def test_the_longest_ids_appear_whole_in_piped_output(project: tuple[Path, str])
     swept = [line.split("\t") for line in sweep.splitlines()]
     assert any(longest in row for row in swept) and "…" not in sweep
     report = _run(root, "cost", "report", "--as-of", now)["items"][0]
+    prod = next(e for e in report["sla"]["environments"] if e["environment"] == "prod")
+    assert prod["target_pct"] == 99.0 and prod["status"] in ("met", "breached")  # SLA section
     ids = [b["id"] for b in report["budgets"]] + [r["resource"] for r in report["recommendations"]]
     text = _text(root, "cost", "report", "--as-of", now)
     cells = {cell for line in text.splitlines() for cell in line.split("\t")}

@@ -82,7 +82,59 @@ def test_gold_freshness_from_table_lineage(tmp_path: Path) -> None:
             "system.access.table_lineage", pa.Table.from_pylist([row2], schema=ACCESS_TABLE_LINEAGE)
         )
         src = SlaSource(ctx.sql, ctx.clock, Sla(), lambda: targets)
-        got = {r.resource_id: r.data["signals"] for r in src._fresh("(estate)", NOW)}
+        got = {r.resource_id: r.data["signals"] for r in src.fresh_resources("(estate)", NOW)}
     assert got["fresh:prod.gold.weekly_cases"][0]["age_hours"] == 30.0
     assert got["fresh:prod.gold.never_written"][0]["last_write"] is None
     assert got["fresh:prod.gold.fresh_enough"] == []  # 30 h old, SLA 48 h
+
+
+def test_the_weekly_sla_section_gives_every_level_its_measure_target_and_verdict(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    from typer.testing import CliRunner
+
+    from lakecrew.core.system_tables import LAKEFLOW_JOB_RUN_TIMELINE
+    from lakecrew.faces.cli.main import app
+    from lakecrew.faces.cli.render import Out
+    from lakecrew.faces.cli.sla_view import render_sla, sla_markdown
+    from lakecrew.wiring.context import Context
+    from lakecrew.wiring.crew import sla_section_at
+
+    assert CliRunner().invoke(app, ["-p", str(tmp_path), "init"]).exit_code == 0
+    prod = "1000000000000003"
+
+    def run(job: str, i: int, days_ago: float, seconds: int, state: str) -> dict[str, object]:
+        end = NOW - timedelta(days=days_ago, minutes=i)
+        return {"workspace_id": prod, "job_id": job, "run_id": f"{job}-{i}-{days_ago}",
+                "run_name": f"job {job}", "period_start_time": end - timedelta(seconds=seconds),
+                "period_end_time": end, "result_state": state}  # fmt: skip
+
+    rows = [run("7", i, 10, 600, "SUCCEEDED") for i in range(20)]
+    rows += [run("7", i, 1, 1300, "FAILED" if i == 0 else "SUCCEEDED") for i in range(6)]
+    rows += [run("8", i, 2, 60, "SUCCEEDED") for i in range(3)]  # too few runs for a verdict
+    with Context.open(tmp_path, writable=True, clock=FixedClock(NOW)) as ctx:
+        ctx.store.append(
+            "system.lakeflow.job_run_timeline",
+            pa.Table.from_pylist(rows, schema=LAKEFLOW_JOB_RUN_TIMELINE),
+        )
+        section = sla_section_at(ctx, NOW)
+    envs = {e["environment"]: e for e in section["environments"]}
+    assert envs["prod"]["finished_runs"] == 29 and envs["prod"]["target_pct"] == 99.0
+    assert envs["prod"]["status"] == "breached" and envs["prod"]["success_pct"] == 96.55
+    assert envs["dev"]["status"] == "no_target" and envs["qa"]["status"] == "too_few_runs"
+    jobs = {j["job_id"]: j for j in section["jobs"]}
+    assert jobs["7"]["status"] == "breached" and jobs["7"]["duration_status"] == "breached"
+    assert (jobs["7"]["p95_seconds"], jobs["7"]["baseline_p95_seconds"]) == (1300, 600)
+    assert jobs["8"]["status"] == "too_few_runs" and jobs["8"]["duration_status"] == "no_baseline"
+    fresh = {f["table"]: f for f in section["freshness"]}
+    assert fresh["lassa_dev.gold.lassa_weekly_by_state"]["status"] == "never_written"
+    assert fresh["lassa_dev.gold.lassa_weekly_by_state"]["sla_hours"] == 192
+    assert section["breaches"] >= 3
+    import io
+
+    buf = io.StringIO()
+    render_sla(Out(file=buf), section)
+    lines = [ln.split("\t") for ln in buf.getvalue().splitlines()]
+    assert ["prod", "29", "1", "96.5%", "99.0%", "breached"] in lines
+    assert "### Jobs missing a target" in sla_markdown(section)

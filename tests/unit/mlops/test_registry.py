@@ -183,7 +183,8 @@ def _inference(ctx: Context, version: str, *, shift: float, drop: str | None = N
     if drop:
         data.pop(drop)
     table = pa.table(data)
-    ctx.store.create_table("dev.ml.pred", table.schema, exist_ok=True)
+    if not ctx.store.exists("dev.ml.pred"):  # an earlier call may have dropped a column
+        ctx.store.create_table("dev.ml.pred", table.schema)
     ctx.store.overwrite("dev.ml.pred", table, overwrite_schema=True)
 
 
@@ -206,8 +207,9 @@ def test_cli_lists_models_as_json(store_project: StoreProject) -> None:
         app, ["--project", str(store_project.root), "--output", "json", "models"]
     )
     assert out.exit_code == 0, out.output
-    data = json.loads(out.stdout)["items"][0]
-    model = next(m for m in data["models"] if m["name"] == MODEL)
+    data = json.loads(out.stdout)
+    assert data["kind"] == "models" and data["meta"]["count"] == len(data["items"])
+    model = next(m for m in data["items"] if m["name"] == MODEL)
     assert [v["version"] for v in model["versions"]][:2] == ["1", "2"]
     assert model["versions"][0]["datasets"][0].startswith("dev.ml.feat@v")
 
@@ -229,3 +231,39 @@ def test_no_store_is_a_clear_error(tmp_path: Path) -> None:
     assert out.exit_code == 1 and "no MLflow store" in out.stderr
     assert not (tmp_path / ".lakecrew" / "mlflow" / "mlflow.db").exists()
     shutil.rmtree(tmp_path / ".lakecrew", ignore_errors=True)
+
+
+def test_drift_findings_are_routed_through_the_outbox(
+    store_project: StoreProject, tmp_path: Path
+) -> None:
+    """Issue 18: `model drift` findings go through lakecrew.yaml's routes and the durable
+    outbox like a sweep's; the same evidence is not sent twice."""
+    from lakecrew.adapters.local.channels import FileChannel
+
+    root = store_project.root
+    with Context.open(root, writable=True) as c:
+        _inference(c, "1", shift=1.7)  # a shift no other test uses: evidence new to the ledger
+    sink = tmp_path / "ml-alerts.jsonl"
+    config = root / "lakecrew.yaml"
+    original = config.read_text(encoding="utf-8")
+    config.write_text(
+        original + "\nnotifications:\n  channels:\n"
+        f"    ml: {{type: file, path: {sink}}}\n"
+        "  routes:\n    - {name: models, match: {rule: ['model.*']}, channels: [ml]}\n",
+        encoding="utf-8",
+    )
+    try:
+        args = ["-p", str(root), "-o", "json", "model", "drift", MODEL, "--version", "1"]
+        first = CliRunner().invoke(app, args)
+        assert first.exit_code == 1, first.output  # drift findings
+        assert first.stdout, first.stderr
+        alerts = json.loads(first.stdout)["meta"]["alerts"]
+        sent = FileChannel(sink).read()
+        assert alerts["routed"] and alerts["delivered"] == len(sent) >= 1
+        assert {i.rule_id for n in sent for i in n.items} >= {"model.feature_drift"}
+        assert all(i.workspace == "(models)" and i.resource_type == "model_versions"
+                   for n in sent for i in n.items)  # fmt: skip
+        again = json.loads(CliRunner().invoke(app, args).stdout)["meta"]["alerts"]
+        assert again["queued"] == 0 and len(FileChannel(sink).read()) == len(sent)
+    finally:
+        config.write_text(original, encoding="utf-8")

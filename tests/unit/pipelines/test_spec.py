@@ -87,9 +87,42 @@ def test_unmasked_pii_and_too_low_classification() -> None:
     )
     assert "holds PII (phone) but mask is none" in str(problems(text))
     masked = text.replace("pii: phone}", "pii: phone, mask: tokenize}")
-    assert "need at least Confidential" in str(problems(masked))
+    err = str(problems(masked))
+    assert "keeps personal data (state (phone, tokenize)) that needs at least Confidential" in err
+    assert "masked values are still personal data" in err
     ok = masked.replace("classification: Internal", "classification: Confidential")
     assert load_pipeline_text(ok, "dev").spec.silver.classification == Classification.CONFIDENTIAL
+
+
+def test_a_pii_free_silver_may_be_public_but_pii_may_not() -> None:
+    public = TEXT.replace("classification: Internal", "classification: Public", 1)
+    assert load_pipeline_text(public, "dev").spec.silver.classification == Classification.PUBLIC
+    phone = public.replace(
+        "{name: state, source: states, type: string}",
+        "{name: state, source: states, type: string, pii: phone, mask: partial}",
+    )
+    err = str(problems(phone))
+    assert "needs at least Confidential, not Public" in err and "tokens" not in err
+
+
+def test_number_formats_and_null_tokens_per_silver_and_column() -> None:
+    text = TEXT.replace(
+        "  classification: Internal",
+        '  classification: Internal\n  number: {decimal: ",", thousands: "."}\n'
+        '  null_values: ["", "-", "n.d."]',
+        1,
+    )
+    silver = load_pipeline_text(text, "dev").spec.silver
+    coercions = {c.target: c for c in silver.coercions()}
+    numeric = [c for c in coercions.values() if c.type in ("int", "double")]
+    assert numeric and all(c.number.decimal == "," and c.number.thousands == "." for c in numeric)
+    assert all(c.null_values == ("", "-", "n.d.") for c in coercions.values())
+    same = text.replace(
+        'number: {decimal: ",", thousands: "."}', 'number: {decimal: ",", thousands: ","}'
+    )
+    assert "decimal and thousands are the same mark" in str(problems(same))
+    typo = text.replace("thousands:", "thousand:")
+    assert "thousands" in str(problems(typo))  # did-you-mean
 
 
 def test_version_tags_cron_and_sql_checks() -> None:

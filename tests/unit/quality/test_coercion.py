@@ -84,7 +84,7 @@ def test_booleans() -> None:
     )
 
 
-def test_niyi_extract_null_rows_coerce_and_reasons_name_columns_not_values() -> None:
+def test_niyi_extract_null_rows_coerce_and_reasons_name_column_and_value() -> None:
     raw = read_text_csv(FIX / "lassa_niyi_with_null_sample.csv")
     out = coerce_table(
         raw,
@@ -97,11 +97,14 @@ def test_niyi_extract_null_rows_coerce_and_reasons_name_columns_not_values() -> 
     )
     assert out.table.column("confirmed").null_count == 3  # the three `Null` rows
     assert out.failures_by_column["confirmed"] == 0
-    # epi_week_info is free text: every non-null row fails, and the reason names only the column.
+    # epi_week_info is free text: every non-null row fails; the reason names column and value.
     texts = [v for v in raw.column("epi_week_info").to_pylist() if v.strip()]
     assert out.failures_by_column["week_info_as_int"] == len(texts) == 14
-    reasons = set(out.reasons.to_pylist()) - {None}
-    assert reasons == {"coerce.week_info_as_int: not a valid int"}
+    reasons = [r for r in out.reasons.to_pylist() if r is not None]
+    assert len(reasons) == 14
+    assert 'coerce.week_info_as_int: "EpiWeek18:03–09May2021" is not an integer' in reasons
+    assert all(r.startswith('coerce.week_info_as_int: "') for r in reasons)
+    assert max(len(r) for r in reasons) < 100  # long values are cut at 40 characters
     assert out.failed_count == 14
 
 
@@ -141,3 +144,61 @@ def test_fast_integer_cast_keeps_the_strict_rules() -> None:
     assert typed == [1, None] and bad == [False, True]
     typed, bad = _one(["5", "3000000000"], "int")
     assert typed == [5, None] and bad == [False, True]
+
+
+def _reasons(values: Sequence[str], type_: str, **kw: object) -> list[str | None]:
+    spec = ColumnCoercion("raw", "cases", type_, **kw)  # type: ignore[arg-type]
+    return coerce_table(
+        pa.table({"raw": pa.array(values, pa.string())}), [spec]
+    ).reasons.to_pylist()
+
+
+def test_reasons_say_what_was_found_and_how_to_read_it() -> None:
+    sep = "thousands separator? set number.thousands:"
+    got = _reasons(
+        ["12,5", "1,234", "1.234,5", "492 272", "12.5", "abc", "99999999999", "7"], "int"
+    )
+    assert got == [
+        'coerce.cases: "12,5" is not an integer (decimal comma? set number.decimal: ",")',
+        f'coerce.cases: "1,234" is not an integer ({sep} ",")',
+        'coerce.cases: "1.234,5" is not an integer (set number.decimal: "," and '
+        'number.thousands: ".")',
+        f'coerce.cases: "492 272" is not an integer ({sep} " ")',
+        'coerce.cases: "12.5" is not an integer (it has a fraction: use type double)',
+        'coerce.cases: "abc" is not an integer',
+        'coerce.cases: "99999999999" is not an integer (out of range for int)',
+        None,
+    ]
+    assert _reasons(["31/02/2020"], "date") == [
+        'coerce.cases: "31/02/2020" is not a date in date_formats (between 1900 and 2100)'
+    ]
+
+
+def test_pii_reasons_show_the_shape_never_the_value() -> None:
+    got = _reasons(["+234 803 555 0199", "Aisha Bello"], "bigint", masked=True)
+    assert got == [
+        'coerce.cases: a value shaped "+999 999 999 9999" is not an integer',
+        'coerce.cases: a value shaped "Aaaaa Aaaaa" is not an integer',
+    ]
+    assert not any("0199" in r or "Aisha" in r for r in got if r)
+
+
+def test_number_formats_decimal_comma_and_thousands() -> None:
+    from lakecrew.services.quality.numbers import NumberFormat
+
+    euro = NumberFormat(decimal=",", thousands=".")
+    typed, bad = _one(
+        ["1.234,5", "12,5", "1234", "-0,5", "1.5", "1,23.4", "NA"], "double", number=euro
+    )
+    assert typed == [1234.5, 12.5, 1234.0, -0.5, None, None, None]
+    assert bad == [False, False, False, False, True, True, False]
+    spaced = NumberFormat(thousands=" ")
+    typed, bad = _one(["492 272", "492\u00a0272", "1\u202f000", "12 34", "7"], "int", number=spaced)
+    assert typed == [492272, 492272, 1000, None, 7] and bad == [False, False, False, True, False]
+    typed, bad = _one(
+        ["1,234", "1,234,567.5", "1,23"], "double", number=NumberFormat(thousands=",")
+    )
+    assert typed == [1234.0, 1234567.5, None] and bad == [False, False, True]
+    assert _reasons(["1,23"], "double", number=NumberFormat(thousands=",")) == [
+        'coerce.cases: "1,23" is not a number (number format: decimal ".", thousands ",")'
+    ]

@@ -26,6 +26,7 @@ EXPECTED = {
     ("security.identity.admin_count", "group/admins"),
     ("security.cluster.no_policy", "cluster/1204-101500-abc123"),
     ("security.policy.gpu_broad_use", "cluster_policy/E0631F5C0D000002"),
+    ("security.secret.rotation_overdue", "secret/etl/postgres-password"),
 }
 
 
@@ -66,9 +67,15 @@ def test_forward_queues_ocsf_lines_for_a_siem_channel(tmp_path: Path) -> None:
     assert CliRunner().invoke(app, ["init", "-p", str(tmp_path)]).exit_code == 0
     with (tmp_path / "lakecrew.yaml").open("a") as fh:
         fh.write("notifications:\n  channels:\n    siem: {type: siem_file, path: siem.jsonl}\n")
-    out = _run(FIX, "--forward", "siem", "-p", str(tmp_path))
+    out = _run(FIX, "--forward", "siem", "--tickets", "-p", str(tmp_path))
+    assert out["meta"]["rotation_tickets"] == 1
     assert out["meta"]["forwarded"]["queued"] == 1 and out["meta"]["forwarded"]["delivered"] == 1
     lines = [json.loads(x) for x in (tmp_path / "siem.jsonl").read_text().splitlines()]
     assert {x["finding_info"]["types"][0] for x in lines} == {r for r, _ in EXPECTED}
-    again = _run(FIX, "--forward", "siem", "-p", str(tmp_path))
+    from lakecrew.adapters.local.ticket_store import LocalTicketStore
+
+    (ticket,) = LocalTicketStore(tmp_path / ".lakecrew" / "tickets.db").list()
+    assert ticket.title.startswith("Rotate etl/postgres-password") and ticket.status == "open"
+    again = _run(FIX, "--forward", "siem", "--tickets", "-p", str(tmp_path))
+    assert again["meta"]["rotation_tickets"] == 1  # upserted by fingerprint: still one ticket
     assert again["meta"]["forwarded"]["queued"] == 0  # the same findings are not sent twice

@@ -9,6 +9,7 @@ timeouts and auth are the client's); answers are turned back into REST JSON with
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from lakecrew.adapters.databricks.client import DatabricksClient
@@ -63,6 +64,17 @@ class DatabricksIdentity:
 
     def cluster_policies(self) -> list[dict[str, Any]]:
         return self._listed("cluster_policies.list", self._w.cluster_policies.list)
+
+    def secret_metadata(self) -> list[dict[str, Any]]:
+        scopes = self._listed("secrets.list_scopes", self._w.secrets.list_scopes)
+        out: list[dict[str, Any]] = []
+        for s in scopes:
+            name = str(s.get("name"))
+            listed = self._listed(
+                "secrets.list_secrets", partial(self._w.secrets.list_secrets, name)
+            )
+            out.extend({"scope": name, **m} for m in listed)
+        return out
 
     def policy_permissions(self, policy_id: str) -> dict[str, Any]:
         got = self._call(

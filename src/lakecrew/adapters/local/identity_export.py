@@ -3,10 +3,11 @@
 One file per API, as the API (or the Databricks CLI with ``--output json``) returns it:
 ``tokens.json`` (``{"token_infos": [...]}``), ``users.json`` and ``groups.json`` (SCIM
 ``{"Resources": [...]}``), ``ip_access_lists.json``, ``workspace_conf.json`` (a key → value
-object), ``clusters.json``, ``cluster_policies.json`` (``{"policies": [...]}``) and
-``policy_permissions/<policy_id>.json``. A bare JSON list is accepted for the listings. A file
-that is missing makes that API unseen (`Unavailable`), never empty; a file that is not JSON is a
-DataError naming it.
+object), ``clusters.json``, ``cluster_policies.json`` (``{"policies": [...]}``),
+``policy_permissions/<policy_id>.json`` and ``secrets.json`` (scope, key and
+``last_updated_timestamp`` of every secret — metadata only). A bare JSON list is accepted for
+the listings. A file that is missing makes that API unseen (`Unavailable`), never empty; a file
+that is not JSON is a DataError naming it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ class IdentityExport:
 
     def cluster_policies(self) -> list[dict[str, Any]]:
         return self._listing("cluster_policies")
+
+    def secret_metadata(self) -> list[dict[str, Any]]:
+        """``secrets.json``: ``{"secrets": [{"scope", "key", "last_updated_timestamp"}]}``."""
+        doc = self._load("secrets.json", "secrets.list_secrets")
+        items = doc if isinstance(doc, list) else doc.get("secrets", [])
+        return [i for i in items if isinstance(i, dict)]
 
     def policy_permissions(self, policy_id: str) -> dict[str, Any]:
         doc = self._load(f"policy_permissions/{policy_id}.json", "permissions.get")

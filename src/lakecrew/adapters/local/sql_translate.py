@@ -101,8 +101,17 @@ def syntax_error(sql: str, exc: Exception) -> UsageError:
     )
 
 
+_SHOW_STATEMENT = re.compile(r"^\s*SHOW\s+(?P<rest>[^;]*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+
+
 def parse(sql: str, default_catalog: str | None = None) -> Parsed:
-    """Parse one Databricks statement and rewrite its table names (UsageError when invalid)."""
+    """Parse one Databricks statement and rewrite its table names (UsageError when invalid).
+
+    SHOW statements never reach sqlglot: its Databricks grammar has no SHOW, so it would log a
+    warning and fall back to a Command; they become that Command here (sql_catalog.py answers)."""
+    show = _SHOW_STATEMENT.match(sql)
+    if show is not None:
+        return Parsed(exp.Command(this="SHOW", expression=exp.Literal.string(show["rest"])), ())
     try:
         trees = [t for t in sqlglot.parse(sql, read="databricks") if t is not None]
     except SqlglotError as exc:

@@ -30,6 +30,7 @@ from pydantic import SecretStr
 from lakecrew.adapters.notify.http import TIMEOUT
 from lakecrew.adapters.notify.ticket_index import Indexed, TicketIndex
 from lakecrew.core.errors import DataError, NotFound, PermissionDenied, Transient
+from lakecrew.ports.outbox import Ack
 from lakecrew.ports.tickets import Ticket, TicketDraft
 
 
@@ -156,6 +157,27 @@ class _Remote:
             done, self._meta.get(fingerprint), resolved_at=at, resolution=resolution
         )
 
+    # --- AckSource: a ticket someone took in hand stops the finding's escalation
+    def _taken(self, item: Indexed) -> tuple[str, str, str] | None:
+        """(who, when as ISO text, state) when the ticket left its initial state, else None."""
+        raise NotImplementedError
+
+    def acks(self, fingerprints: Sequence[str], now: datetime) -> list[Ack]:
+        out = []
+        for fp in fingerprints:
+            item = self.index.get(fp)
+            if item is None or item.status != "open":
+                continue
+            try:
+                taken = self._taken(item)
+            except Gone:
+                continue  # deleted in the tracker: nobody holds it
+            if taken is not None:
+                who, when, state = taken
+                note = f"{self.name} {item.key} {state}"
+                out.append(Ack(fp, who or self.name, self.name, _time(when, now), note))
+        return out
+
     def get(self, fingerprint: str) -> Ticket | None:
         item = self.index.get(fingerprint)
         return None if item is None else self._ticket(item, self._meta.get(fingerprint))
@@ -263,6 +285,16 @@ class JiraTracker(_Remote):
     def _resolve(self, item: Indexed, resolution: str) -> None:
         self._transition(item, self.done, resolution)
 
+    def _taken(self, item: Indexed) -> tuple[str, str, str] | None:
+        """Taken in hand: the status category left "new" (In Progress, or Done by a person)."""
+        path = f"/rest/api/3/issue/{item.key}?fields=status,assignee,statuscategorychangedate"
+        fields = self.call("GET", path).get("fields", {})
+        status = fields.get("status") or {}
+        if (status.get("statusCategory") or {}).get("key", "new") == "new":
+            return None
+        who = (fields.get("assignee") or {}).get("displayName", "")
+        return str(who), str(fields.get("statuscategorychangedate", "")), str(status.get("name"))
+
     def _reopen(self, item: Indexed, d: TicketDraft) -> None:
         self._transition(item, self.reopen, "The finding is back:\n\n" + d.body)
 
@@ -340,6 +372,20 @@ class ServiceNowTracker(_Remote):
             },
         )
 
+    def _taken(self, item: Indexed) -> tuple[str, str, str] | None:
+        """Taken in hand: the state left New (1): In Progress, On Hold, Resolved, Closed."""
+        rec = self.call(
+            "GET",
+            f"/api/now/table/incident/{item.remote_id}?sysparm_fields=number,state,"
+            "sys_updated_on,sys_updated_by&sysparm_display_value=false"
+            "&sysparm_exclude_reference_link=true",
+        ).get("result", {})
+        state = str(rec.get("state", "1"))
+        if state in ("1", ""):
+            return None
+        when = str(rec.get("sys_updated_on", "")).replace(" ", "T") + "+00:00"  # UTC
+        return str(rec.get("sys_updated_by", "")), when, f"state {state}"
+
     def _reopen(self, item: Indexed, d: TicketDraft) -> None:
         self._patch(
             item,
@@ -349,6 +395,14 @@ class ServiceNowTracker(_Remote):
                 "work_notes": "The finding is back (lakecrew).",
             },
         )
+
+
+def _time(text: str, default: datetime) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return default
+    return parsed if parsed.tzinfo is not None else default
 
 
 def _sn_text(text: str) -> str:

@@ -13,7 +13,14 @@ import pyarrow as pa
 
 from lakecrew.core.errors import DataError
 from lakecrew.core.files import write_atomic
-from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, RAW, SOURCE_ROW, SOURCE_URI
+from lakecrew.ports.source import (
+    BATCH_ID,
+    FILE_SHA256,
+    METADATA_COLUMNS,
+    RAW,
+    SOURCE_ROW,
+    SOURCE_URI,
+)
 
 
 def batch_id(*parts: object) -> str:
@@ -60,8 +67,10 @@ def with_metadata(
     bid: str,
     raw: list[str | None] | None = None,
     where: str,
+    sha256: str | None = None,
 ) -> pa.Table:
-    """Build the batch table: source columns as given, then the metadata columns."""
+    """Build the batch table: source columns as given, then the metadata columns
+    (``sha256``: of the whole source file, for file sources)."""
     clash = [name for name in columns if name in METADATA_COLUMNS]
     if clash:
         raise DataError(
@@ -75,6 +84,7 @@ def with_metadata(
     data[SOURCE_ROW] = pa.array(rows, pa.int64())
     data[BATCH_ID] = _repeat(bid, n)
     data[RAW] = pa.array(raw, pa.string()) if raw is not None else pa.nulls(n, pa.string())
+    data[FILE_SHA256] = _repeat(sha256, n) if sha256 is not None else pa.nulls(n, pa.string())
     return pa.table(data)
 
 

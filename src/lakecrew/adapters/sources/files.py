@@ -215,7 +215,9 @@ class FileSource:
                     notes = (*notes, f"{entry.key}: {what}, no rows")
             info = {**state, "sha256": scan.sha256} if chunk.last else {"partial": True}
             token = CheckpointToken(self.name, bid, json.dumps(info))
-            out = with_metadata(chunk.columns, uri=uri, rows=chunk.rows, bid=bid, where=uri)
+            out = with_metadata(
+                chunk.columns, uri=uri, rows=chunk.rows, bid=bid, where=uri, sha256=scan.sha256
+            )
             rej = tuple(chunk.rejected)
             note = notes + ((f"{len(rej)} malformed CSV rows rejected",) if rej else ())
             yield Batch(bid, self.name, out, token, rej, scan.encoding, note)
@@ -238,7 +240,7 @@ class FileSource:
             table = _read_parquet(entry.path)
             rows = list(range(1, table.num_rows + 1))
             columns = {name: table.column(name) for name in table.column_names}
-            out = with_metadata(columns, uri=uri, rows=rows, bid=bid, where=uri)
+            out = with_metadata(columns, uri=uri, rows=rows, bid=bid, where=uri, sha256=digest)
             return Batch(bid, self.name, out, token)
         encoding = self.json.encoding
         text, used = decode_bytes(data, encoding, where=uri)
@@ -247,7 +249,13 @@ class FileSource:
         else:
             parsed = parse_json_array(text, uri=uri, records_key=self.json.records_key)
         out = with_metadata(
-            parsed.columns, uri=uri, rows=parsed.rows, bid=bid, raw=parsed.raw, where=uri
+            parsed.columns,
+            uri=uri,
+            rows=parsed.rows,
+            bid=bid,
+            raw=parsed.raw,
+            where=uri,
+            sha256=digest,
         )
         _not_truncated(entry, parsed.rejected)
         notes = parsed.notes

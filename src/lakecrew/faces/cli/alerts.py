@@ -113,9 +113,17 @@ def _drain_result(state: Any, report: Any, extra: dict[str, Any]) -> None:
         Result("outbox_delivery", [data]),
         lambda o, r: o.line(
             f"delivered {r.items[0]['delivered']}, failed {r.items[0]['failed']} (will retry), "
-            f"dead {r.items[0]['dead']}, deferred {r.items[0]['deferred']}"
+            f"dead {r.items[0]['dead']}, deferred {r.items[0]['deferred']}; "
+            f"{r.items[0]['acknowledged']} acknowledged in PagerDuty or a tracker"
         ),
     )
+    if report.ack_errors:
+        raise Transient(
+            f"acknowledgements not read: {'; '.join(report.ack_errors)}",
+            where="notifications (PagerDuty api_token / trackers)",
+            fix="their findings escalate as if unacknowledged; fix the token or the tracker, "
+            "then rerun `lakecrew outbox deliver`",
+        )
     if report.failed or report.dead:
         reasons = "; ".join(f"{k}: {v}" for k, v in sorted(report.errors.items()))
         raise Transient(

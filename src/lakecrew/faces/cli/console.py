@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 from lakecrew.core.errors import LakecrewError
 from lakecrew.core.redact import redact_text
+from lakecrew.faces.cli import schema_check
 from lakecrew.faces.cli.jsonable import to_jsonable
 from lakecrew.faces.cli.render import Col, Out, cell
 
@@ -49,10 +50,6 @@ class CliState:
     @property
     def json(self) -> bool:
         return self.output is OutputFormat.JSON
-
-
-def stdout_console() -> Console:
-    return Console(soft_wrap=True, highlight=False)
 
 
 def stderr_console() -> Console:
@@ -80,31 +77,15 @@ class Result:
 TextRenderer = Callable[[Out, Result], None]
 
 
-def emit(state: CliState, result: Result | Any, text: TextRenderer | Any = None) -> None:
-    """Render a command's result: the JSON envelope, or text (default: :func:`render_items`).
-
-    Transition: a command not moved over yet may still pass plain ``data`` with a renderer
-    taking ``(console, data)``; its JSON is then wrapped as ``{"kind": <command name>, "items":
-    [data], "meta": {}}`` and its text drawn as before. New commands pass a :class:`Result`.
-    """
-    if not isinstance(result, Result):
-        _emit_legacy(state, result, text)
-        return
+def emit(state: CliState, result: Result, text: TextRenderer | None = None) -> None:
+    """Render a command's result: the JSON envelope, or text (default: :func:`render_items`)."""
     if state.json:
-        sys.stdout.write(dumps(result.envelope()) + "\n")
+        envelope = result.envelope()
+        if schema_check.enabled():  # the test suite: every output against its JSON Schema
+            schema_check.check(envelope)
+        sys.stdout.write(dumps(envelope) + "\n")
         return
     (text or render_items)(Out(wide=state.wide), result)
-
-
-def _emit_legacy(state: CliState, data: Any, text: Any) -> None:
-    import click
-
-    ctx = click.get_current_context(silent=True)
-    kind = ctx.command_path.split(" ", 1)[-1].replace(" ", "_") if ctx else "result"
-    if state.json or text is None:
-        sys.stdout.write(dumps(Result(kind, [data]).envelope()) + "\n")
-        return
-    text(stdout_console(), data)
 
 
 def render_items(out: Out, result: Result) -> None:
@@ -125,14 +106,6 @@ def render_fields(out: Out, data: dict[str, Any]) -> None:
     """One record as ``key: value`` lines (values rendered by :func:`cell`)."""
     for key, value in data.items():
         out.line(f"{key}: {cell(value)}")
-
-
-def render_mapping(console: Console, data: Any) -> None:
-    """Legacy text rendering (``emit(state, data, render_mapping)``): ``key: value`` lines."""
-    plain = to_jsonable(data)
-    items = plain.items() if isinstance(plain, dict) else [("result", plain)]
-    for key, value in items:
-        console.print(f"{key}: {cell(value)}", markup=False)
 
 
 def warn(state: CliState, message: str) -> None:

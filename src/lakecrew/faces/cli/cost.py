@@ -23,6 +23,7 @@ from lakecrew.faces.cli.options import (
     state_of,
 )
 from lakecrew.faces.cli.render import Col, Out, money, percent
+from lakecrew.faces.cli.sla_view import render_sla, sla_markdown
 from lakecrew.services.output_files import write_files
 
 if TYPE_CHECKING:
@@ -30,6 +31,22 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="FinOps: cost reports (SOP 1.9.4, 2.2.1, 3.1.6).", no_args_is_help=True)
 anomalies_app = typer.Typer(help="Anomaly detection on any time series.", no_args_is_help=True)
+
+
+class SourceChoice(StrEnum):
+    AUTO = "auto"
+    LOCAL = "local"
+    WAREHOUSE = "warehouse"
+
+
+SourceOpt = Annotated[
+    SourceChoice,
+    typer.Option(
+        "--source",
+        help="Where billing system tables are read: warehouse (in place, on the warehouse_id of "
+        "a databricks workspace), local (simulated or imported), auto (warehouse if configured).",
+    ),
+]
 
 TABLES = ("by_project", "by_cost_center", "by_workspace", "by_sku_family", "top_movers",
           "budgets", "recommendations")  # fmt: skip
@@ -81,6 +98,7 @@ def report_cmd(
         ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows in ranked lists")] = 10,
+    source: SourceOpt = SourceChoice.AUTO,
     force: ForceOpt = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
@@ -92,18 +110,21 @@ def report_cmd(
     from lakecrew.services.finops.cube import CostCube
     from lakecrew.services.finops.reports import cost_report
     from lakecrew.wiring.context import Context
+    from lakecrew.wiring.crew import sla_section_at
 
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     lc = Context.open(state.project)
     try:
         when = parse_as_of(as_of, lc.clock.now())
-        data = cost_report(
-            lc.sql, lc.config, _period(period.value), when, top=top, cube=CostCube(lc.sql)
-        )
+        engine, read_from = lc.billing_sql(source.value)
+        cube = CostCube(lc.sql) if engine is lc.sql else None  # the cube lives in the project
+        data = cost_report(engine, lc.config, _period(period.value), when, top=top, cube=cube)
+        data["sla"] = sla_section_at(lc, when)
     finally:
         lc.close()
     written = write_report_files(data, out, force=force) if out is not None else []
-    emit(state, Result("cost_report", [data], {"written": written}), _render)
+    meta = {"written": written, "billing_source": read_from}
+    emit(state, Result("cost_report", [data], meta), _render)
 
 
 @app.command(
@@ -161,6 +182,7 @@ def export_cmd(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="FILE.parquet or FILE.csv")] = None,
+    source: SourceOpt = SourceChoice.AUTO,
     force: ForceOpt = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
@@ -185,7 +207,8 @@ def export_cmd(
         if target.suffix not in (".parquet", ".csv"):
             raise UsageError(f"--out {target} must end in .parquet or .csv", where="--out",
                              fix="e.g. --out focus_cost_202601.parquet")  # fmt: skip
-        table, usage = focus_export(lc.sql, first, stop, as_of=now,
+        engine, read_from = lc.billing_sql(source.value)
+        table, usage = focus_export(engine, first, stop, as_of=now,
                                     workspaces=sub_accounts(lc.config))  # fmt: skip
     finally:
         lc.close()
@@ -211,6 +234,7 @@ def export_cmd(
         "billed_cost": str(usage.total.cents()),
         "currency": usage.currency,
         "not_exported": [i.message for i in usage.issues if i.kind == "unpriced_sku"],
+        "billing_source": read_from,
     }
     emit(state, Result("cost_export", [summary]), render_items)
 
@@ -290,6 +314,8 @@ def markdown(data: dict[str, Any], charts: list[str] | None = None) -> str:
               f"expected {a['expected']:.2f}" for a in data["anomalies"]] or ["(none)"]  # fmt: skip
     lines += ["", "## corrective actions", ""]
     lines += [f"- {a}" for a in data["corrective_actions"]] or ["(none)"]
+    if "sla" in data:
+        lines += ["", *sla_markdown(data["sla"])]
     lines += ["", *(f"> data issue: {i}" for i in data["data_issues"])]
     return "\n".join(lines) + "\n"
 
@@ -330,6 +356,8 @@ def _render(out: Out, result: Result) -> None:
             out.table(columns, rows, title=name.replace("_", " "))
     for action in data["corrective_actions"]:
         out.line(f"- {action}")
+    if "sla" in data:
+        render_sla(out, data["sla"])
     for path in result.meta.get("written", []):
         out.note(f"wrote {path}")
 

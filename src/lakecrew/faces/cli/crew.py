@@ -75,7 +75,7 @@ def sweep(
 ) -> None:
     """Observe, evaluate the SOP pack, plan (and with --apply act), notify, ticket."""
     from lakecrew.faces.cli.views import sweep_view
-    from lakecrew.services.crew.sweep import raise_if_partial, refuse_if_blocked
+    from lakecrew.services.crew.sweep import raise_if_partial, raise_if_unsynced, refuse_if_blocked
     from lakecrew.wiring import crew as cw
 
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
@@ -91,6 +91,7 @@ def sweep(
     raise_if_partial(results)  # exit 1: never a full sweep when a page failed
     for r in results:
         refuse_if_blocked(r)
+    raise_if_unsynced(results)  # exit 1: a tracker or channel was not reached (kept, retried)
 
 
 PLAN_COLUMNS = (
@@ -119,6 +120,8 @@ def _render_sweep(out: Out, result: Result) -> None:
             out.line(f"  FAILED {failed['action_id']}: {failed['reason']}")
         for note in s.get("notes", []):
             out.line(f"  note: {note}")
+        for error in s.get("sync_errors", []):
+            out.line(f"  NOT SYNCED {error}")
         for g in s["gaps"]:
             rules = ", ".join(g["unseen_rules"]) or "none"
             seen = "UNSEEN" if g["delivered"] == 0 else f"PARTIAL ({g['delivered']} read)"

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from lakecrew.core.errors import LakecrewError, UsageError
-from lakecrew.faces.cli.console import emit
-from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, epilog, state_of
+from lakecrew.faces.cli.console import Result, emit
+from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, WideOpt, epilog, state_of
+from lakecrew.faces.cli.render import Col, Out
 
 app = typer.Typer(help="MLflow models: promotion gates, drift, hygiene (SOP 1.7, 3.1.5).")
 
@@ -53,48 +52,48 @@ def list_models(
     *,
     project: ProjectOpt = None,
     output: OutputOpt = None,
+    wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Registered models: versions, aliases, owners, last use and lineage."""
-    state = state_of(ctx, project=project, output=output, debug=debug)
+    state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     lc = _open(state.project, writable=False)
     try:
         rows = _ops(lc).inventory()
     finally:
         lc.close()
-    emit(state, {"models": rows}, _render_models)
+    emit(state, Result("models", rows, {"count": len(rows)}), _render_models)
 
 
-def _render_models(c: Console, data: Any) -> None:
-    if not data["models"]:
-        c.print("no registered models")
+VERSION_COLUMNS = (
+    Col("model"), Col("version"), Col("aliases"), Col("lifecycle"), Col("datasets"),
+    Col("last_used", "last used"), Col("last_use_source", "source"), Col("run"),
+)  # fmt: skip
+
+
+def _render_models(out: Out, result: Result) -> None:
+    if not result.items:
+        out.line("no registered models")
         return
-    for m in data["models"]:
-        c.print(
-            f"[bold]{m['name']}[/bold]  owner {m['owner'] or '(none)'}  "
-            f"last used {m['last_used'] or 'never'}",
-            markup=True,
-            highlight=False,
-        )
+    for m in result.items:
         up, down = m["lineage"]["upstream"], m["lineage"]["downstream"]
-        c.print(
+        out.line(
+            f"{m['name']}  owner {m['owner'] or '(none)'}  last used {m['last_used'] or 'never'}"
             f"  lineage: {', '.join(up) or '(no source tables)'} → model → "
             f"{', '.join(down) or '(not served)'}",
-            markup=False,
-            highlight=False,
+            style="bold",
         )
-        t = Table("version", "aliases", "lifecycle", "datasets", "last used", "source", "run")
-        for v in m["versions"]:
-            t.add_row(
-                v["version"],
-                ", ".join(v["aliases"]),
-                v["lifecycle"] or "",
-                ", ".join(v["datasets"]),
-                v["last_used"] or "",
-                v["last_use_source"],
-                v["run_problem"] or (v["run_id"] or ""),
-            )
-        c.print(t)
+        rows = [
+            {
+                **v,
+                "model": m["name"],
+                "aliases": ", ".join(v["aliases"]),
+                "datasets": ", ".join(v["datasets"]),
+                "run": v["run_problem"] or v["run_id"],
+            }
+            for v in m["versions"]
+        ]
+        out.table(VERSION_COLUMNS, rows)
 
 
 def promote(
@@ -126,32 +125,27 @@ def promote(
         "action_id": row.action_id if row else None,
         "status": row.status if row else ("checked" if result.passed else "refused"),
     }
-    emit(state, data, _render_gates)
+    emit(state, Result("model_promote", [data]), _render_gates)
     if not result.passed:
         raise typer.Exit(1)
 
 
-def _render_gates(c: Console, d: Any) -> None:
+def _render_gates(out: Out, result: Result) -> None:
+    d = result.items[0]
     for ch in d["checks"]:
         mark = "pass" if ch["passed"] else "FAIL"
-        c.print(f"  {mark:4}  {ch['gate']:<10} {ch['detail']}", markup=False, highlight=False)
+        out.line(f"  {mark:4}  {ch['gate']:<10} {ch['detail']}")
     base = f" (champion was v{d['baseline']})" if d["baseline"] else ""
     if d["passed"] and d["action_id"]:
-        c.print(
+        out.line(
             f"promoted {d['model']} v{d['version']} to @{d['alias']}{base}; "
-            f"action {d['action_id']} (roll back with `lakecrew rollback {d['action_id']}`)",
-            markup=False,
-            highlight=False,
+            f"action {d['action_id']} (roll back with `lakecrew rollback {d['action_id']}`)"
         )
     elif d["passed"]:
-        c.print("all gates pass (dry run: nothing moved)", markup=False)
+        out.line("all gates pass (dry run: nothing moved)")
     else:
         failing = [ch["gate"] for ch in d["checks"] if not ch["passed"]]
-        c.print(
-            f"refused: {d['model']} v{d['version']} fails {', '.join(failing)}",
-            markup=False,
-            highlight=False,
-        )
+        out.line(f"refused: {d['model']} v{d['version']} fails {', '.join(failing)}")
 
 
 def drift(
@@ -169,12 +163,13 @@ def drift(
     ] = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
+    wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Drift of the inference table against the training baseline; findings into the ledger."""
-    from lakecrew.services.mlops.monitor import model_drift, record_findings, weekly_section
+    from lakecrew.services.mlops.monitor import model_drift, weekly_section
 
-    state = state_of(ctx, project=project, output=output, debug=debug)
+    state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     start = None
     if since:
         try:
@@ -187,40 +182,66 @@ def drift(
     try:
         ops = _ops(lc)
         run = model_drift(ops.deps, name, version, since=start)
-        owner = lc.config.mlops.settings(name).owner or ""
-        record_findings(ops.deps, run, owner)
+        alerts = _route_drift(lc, ops, run, name)
     finally:
         lc.close()
     if report is not None:
         report.write_text("\n".join(weekly_section(run)) + "\n", encoding="utf-8")
-    emit(state, run.as_dict(), _render_drift)
-    if run.findings:
+    emit(state, Result("model_drift", [run.as_dict()], {"alerts": alerts}), _render_drift)
+    if run.findings or alerts.get("errors"):
         raise typer.Exit(1)
 
 
-def _render_drift(c: Console, d: Any) -> None:
-    c.print(
-        f"{d['model']} v{d['version']}: baseline {d['baseline']} ({d['rows_ref']:,} rows) vs "
-        f"{d['inference_table']} ({d['rows_cur']:,} rows)",
-        markup=False,
-        highlight=False,
+def _route_drift(lc: Any, ops: Any, run: Any, name: str) -> dict[str, Any]:
+    """Record the drift findings in the crew ledger and, with `notifications:` in
+    lakecrew.yaml, route them through the outbox like a sweep's (new or changed evidence)."""
+    from lakecrew.services.mlops.hygiene import MODELS_SCOPE
+    from lakecrew.services.mlops.monitor import alert_context, record_findings
+    from lakecrew.wiring.notify import alert_pipeline
+
+    cfg = lc.config.mlops
+    prior = {r.fingerprint: r.evidence_json for r in lc.ledger.findings(MODELS_SCOPE)}
+    rows = record_findings(ops.deps, run, cfg.settings(name).owner or "")
+    pipeline = alert_pipeline(lc)
+    if pipeline is None:
+        return {"routed": False}
+    env, project = alert_context(name, cfg.prod_catalog, cfg.project_tags)
+    done = pipeline.publish_rows(
+        rows, prior_evidence=prior, environment=env, project=project, now=lc.clock.now()
     )
-    t = Table("column", "kind", "PSI", "JS", "KS", "p", "drifted")
-    for col in d["columns"]:
-        t.add_row(
-            col["column"],
-            col["kind"],
-            f"{col['psi']:.3f}",
-            f"{col['js']:.3f}",
-            f"{col['ks']:.3f}",
-            f"{col['ks_pvalue']:.2g}",
-            "YES" if col["drifted"] else "",
-        )
-    c.print(t)
+    errors = [f"{ch}: {e}" for ch, e in sorted(done.drain.errors.items())]
+    return {"routed": True, "items": done.items, "queued": done.queued,
+            "delivered": done.drain.delivered, "errors": errors}  # fmt: skip
+
+
+DRIFT_COLUMNS = (
+    Col("column"), Col("kind"), Col("psi", "PSI", fmt=lambda v: f"{v:.3f}", justify="right"),
+    Col("js", "JS", fmt=lambda v: f"{v:.3f}", justify="right"),
+    Col("ks", "KS", fmt=lambda v: f"{v:.3f}", justify="right"),
+    Col("ks_pvalue", "p", fmt=lambda v: f"{v:.2g}", justify="right"), Col("drifted"),
+)  # fmt: skip
+FINDING_COLUMNS = (
+    Col("severity"), Col("rule_id", "rule"), Col("sop_section", "SOP"),
+    Col("resource_type", "type"), Col("resource_id", "resource"), Col("title", wide=True),
+)  # fmt: skip
+
+
+def _render_drift(out: Out, result: Result) -> None:
+    d = result.items[0]
+    out.line(
+        f"{d['model']} v{d['version']}: baseline {d['baseline']} ({d['rows_ref']:,} rows) vs "
+        f"{d['inference_table']} ({d['rows_cur']:,} rows)"
+    )
+    out.table(DRIFT_COLUMNS, d["columns"], title="drift per column")
     for f in d["findings"]:
-        c.print(f"  {f['severity']:8} {f['rule_id']}: {f['detail']}", markup=False, highlight=False)
+        out.line(f"  {f['severity']:8} {f['rule_id']}: {f['detail']}")
     if d["performance_note"]:
-        c.print(d["performance_note"], markup=False)
+        out.line(d["performance_note"])
+    alerts = result.meta.get("alerts", {})
+    if alerts.get("routed"):
+        out.note(f"alerts: {alerts['queued']} queued, {alerts['delivered']} delivered")
+    for error in alerts.get("errors", []):
+        out.line(f"  NOT DELIVERED {error} (kept in the outbox; `lakecrew outbox deliver`)")
 
 
 def hygiene(
@@ -234,10 +255,11 @@ def hygiene(
     ] = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
+    wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """The SOP pack's model rules over the registry; plans (or applies) archive/tag actions."""
-    state = state_of(ctx, project=project, output=output, debug=debug)
+    state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     lc = _open(state.project, writable=True, now=now)
     try:
         res = _ops(lc).hygiene(phase=phase, apply=apply, only=model)
@@ -268,26 +290,21 @@ def hygiene(
             for a in res.actions
         ],
     }
-    emit(state, data, _render_hygiene)
+    emit(state, Result("model_hygiene", [data]), _render_hygiene)
 
 
-def _render_hygiene(c: Console, d: Any) -> None:
-    c.print(
-        f"{d['evaluated']} registry objects evaluated; {len(d['findings'])} findings", markup=False
-    )
-    for f in d["findings"]:
-        c.print(
-            f"  {f['severity']:8} {f['rule_id']} [{f['sop_section']}] {f['resource_id']}",
-            markup=False,
-            highlight=False,
-        )
-    for a in d["actions"]:
-        c.print(
-            f"  action {a['action_id']} {a['action']} {a['resource_id']}: {a['status']} "
-            f"({a['reason']})",
-            markup=False,
-            highlight=False,
-        )
+ACTION_COLUMNS = (
+    Col("status"), Col("action"), Col("resource_id", "resource"), Col("action_id", "action id"),
+    Col("reason", wide=True),
+)  # fmt: skip
+
+
+def _render_hygiene(out: Out, result: Result) -> None:
+    d = result.items[0]
+    out.line(f"{d['evaluated']} registry objects evaluated; {len(d['findings'])} findings")
+    out.table(FINDING_COLUMNS, d["findings"], title="findings")
+    if d["actions"]:
+        out.table(ACTION_COLUMNS, d["actions"], title="actions")
 
 
 def rollback_model_action(lc: Any, row: Any, *, force: bool) -> Any:
@@ -313,7 +330,7 @@ def register(root: typer.Typer) -> None:
         epilog=epilog(
             f"lakecrew model drift {m}",
             f"lakecrew model drift {m} --since 2026-11-01 --report drift.md",
-            exits="0 no drift; 1 drift findings; 2 usage",
+            exits="0 no drift; 1 drift findings (or an alert not delivered); 2 usage",
         ),
     )(drift)
     app.command(

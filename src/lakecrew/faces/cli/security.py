@@ -49,6 +49,9 @@ def identity(
         datetime | None, typer.Option(help="Judge as of this UTC time (default: now).")
     ] = None,
     forward: ForwardOpt = None,
+    tickets: Annotated[
+        bool, typer.Option("--tickets", help="Open a rotation ticket per overdue secret.")
+    ] = False,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -88,6 +91,10 @@ def identity(
         meta["forwarded"] = _forward(
             state.project, forward, report.workspace, report.environment, items, when
         )
+    if tickets:
+        from lakecrew.wiring.security import rotation_tickets
+
+        meta["rotation_tickets"] = rotation_tickets(state.project, report, when)
     emit(state, Result("security_identity", items, meta), _render)
     if items or report.partial:
         raise typer.Exit(1)

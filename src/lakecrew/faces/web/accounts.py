@@ -66,7 +66,9 @@ def _digest(token: str) -> str:
 class Accounts:
     """Users and sessions in one SQLite file (thread-safe: one connection behind a lock)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, hasher: Any = None) -> None:
+        """`hasher`: an argon2 PasswordHasher (default: argon2-cffi's RFC 9106 low-memory
+        profile); tests pass a cheap one — verification reads the parameters from each hash."""
         from argon2 import PasswordHasher
 
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -75,7 +77,7 @@ class Accounts:
         self._db.executescript(SCHEMA)
         path.chmod(0o600)
         self._lock = threading.Lock()
-        self._hasher = PasswordHasher()
+        self._hasher = hasher or PasswordHasher()
         self._dummy = self._hasher.hash(secrets.token_hex(16))
         self._failures: dict[str, list[datetime]] = {}
 

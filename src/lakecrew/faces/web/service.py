@@ -1,6 +1,7 @@
 """What the pages and the JSON API both call: reads through one long-lived read-only Context
-(behind a lock: the engines are not thread-safe), mutations through a writable Context opened
-for the one call and the same crew services the CLI uses (approve, exempt, roll back), so
+(on one worker thread: SQLite and DuckDB connections belong to their thread, requests come
+from a pool), mutations through a writable Context opened for the one call and the same crew
+services the CLI uses (approve, exempt, roll back), so
 phase rules, locks, the ledger and its history apply unchanged.
 
 Caches: the findings list is kept while the ledger's findings table stays at the same Delta
@@ -54,7 +55,6 @@ class Dashboard:
     def __init__(self, project: Path, clock: Clock | None = None) -> None:
         self.project = project
         self.clock = clock
-        self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="lakecrew-dashboard")
         self._thread = self._pool.submit(threading.current_thread).result()
         self._lc: Context | None = None
@@ -83,65 +83,56 @@ class Dashboard:
     @_serial
     def findings_rows(self) -> list[FindingRow]:
         """Every finding, newest first (cached per Delta version of the findings table)."""
-        with self._lock:
-            lc = self._read()
-            store = lc.store
-            version = store.version(FINDINGS_TABLE) if store.exists(FINDINGS_TABLE) else -1
-            if self._findings is None or self._findings[0] != version:
-                rows = views.sorted_findings(lc.ledger.findings()) if version >= 0 else []
-                self._findings = (version, rows)
-            return self._findings[1]
+        lc = self._read()
+        store = lc.store
+        version = store.version(FINDINGS_TABLE) if store.exists(FINDINGS_TABLE) else -1
+        if self._findings is None or self._findings[0] != version:
+            rows = views.sorted_findings(lc.ledger.findings()) if version >= 0 else []
+            self._findings = (version, rows)
+        return self._findings[1]
 
     @_serial
     def findings(self, query: views.FindingQuery) -> dict[str, Any]:
         rows = self.findings_rows()
-        with self._lock:
-            return views.findings_page(rows, query, self._read().pack)
+        return views.findings_page(rows, query, self._read().pack)
 
     @_serial
     def overview(self) -> dict[str, Any]:
         rows = self.findings_rows()
-        with self._lock:
-            return views.overview(self._read(), rows)
+        return views.overview(self._read(), rows)
 
     @_serial
     def actions(self, workspace: str | None, status: str | None) -> dict[str, Any]:
-        with self._lock:
-            return views.actions_list(self._read(), workspace, status)
+        return views.actions_list(self._read(), workspace, status)
 
     @_serial
     def pipelines(self) -> dict[str, Any]:
-        with self._lock:
-            return views_sections.pipelines(self._read())
+        return views_sections.pipelines(self._read())
 
     @_serial
     def cost(self) -> dict[str, Any]:
-        with self._lock:
-            if self._cost is None or time.monotonic() - self._cost[0] > COST_TTL:
-                self._cost = (time.monotonic(), views_sections.finops(self._read()))
-            age = round(time.monotonic() - self._cost[0])
-            return {**self._cost[1], "cache_age_seconds": age}
+        if self._cost is None or time.monotonic() - self._cost[0] > COST_TTL:
+            self._cost = (time.monotonic(), views_sections.finops(self._read()))
+        age = round(time.monotonic() - self._cost[0])
+        return {**self._cost[1], "cache_age_seconds": age}
 
     @_serial
     def governance(self) -> dict[str, Any]:
         rows = self.findings_rows()
-        with self._lock:
-            return views_sections.governance(self._read(), rows)
+        return views_sections.governance(self._read(), rows)
 
     @_serial
     def weekly(self, *, top: int = 100) -> dict[str, Any]:
         """The report's view model from this server's (cached) sections — `views.weekly`."""
         rows = self.findings_rows()
-        with self._lock:
-            lc = self._read()
-            cost = {k: v for k, v in self.cost().items() if k != "cache_age_seconds"}
-            return views.weekly(lc, top=top, rows=rows, cost=cost)
+        lc = self._read()
+        cost = {k: v for k, v in self.cost().items() if k != "cache_age_seconds"}
+        return views.weekly(lc, top=top, rows=rows, cost=cost)
 
     @_serial
     def rules(self) -> list[dict[str, Any]]:
         """The SOP pack's rules by SOP section (the target of the findings' SOP links)."""
-        with self._lock:
-            pack = self._read().pack
+        pack = self._read().pack
         rules = sorted(pack.rules, key=lambda r: (_section_key(r.sop_section), r.id))
         return [
             {
@@ -165,14 +156,14 @@ class Dashboard:
 
     @_serial
     def approve(self, action_id: str, *, user: str, reason: str) -> dict[str, Any]:
-        with self._lock, self._write() as lc:
+        with self._write() as lc:
             row = lc.crew.approve(action_id, approver=f"{user} (web)", reason=reason)
         return views.action_item(row)
 
     @_serial
     def rollback(self, action_id: str, *, user: str) -> dict[str, Any]:
         """Restore an applied action's before-state (the CLI's `lakecrew rollback`)."""
-        with self._lock, self._write() as lc:
+        with self._write() as lc:
             row = lc.crew.action(action_id)
             if row.workspace == "(models)":
                 from lakecrew.faces.cli.models import rollback_model_action
@@ -190,7 +181,7 @@ class Dashboard:
         from lakecrew.faces.cli.jsonable import to_jsonable
 
         until = _until(form.get("until", ""))
-        with self._lock, self._write() as lc:
+        with self._write() as lc:
             workspace = form.get("workspace") or "*"
             if workspace != "*" and workspace not in lc.config.names():
                 raise UsageError(f"unknown workspace {workspace!r}", fix="pick one from the list")

@@ -116,15 +116,17 @@ class SlaSource:
         self.clock = clock
         self.sla = sla
         self.freshness = freshness  # gold table full name → hours (declared in pipeline specs)
+        self.last_writes: dict[str, datetime] = {}
 
-    def _fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         try:
             return self.sql.fetch(sql, params).as_dicts()
         except TableMissing:
             return []
 
-    def _runs(self, workspace_id: str, since: datetime, until: datetime) -> list[Run]:
-        rows = self._fetch(RUNS_SQL, {"ws": workspace_id, "since": since, "until": until})
+    def runs(self, workspace_id: str, since: datetime, until: datetime) -> list[Run]:
+        """Finished or running runs of one workspace in [since, until) (SKIPPED left out)."""
+        rows = self.fetch(RUNS_SQL, {"ws": workspace_id, "since": since, "until": until})
         return [
             Run(
                 str(r["job_id"]),
@@ -144,7 +146,7 @@ class SlaSource:
         now = self.clock.now()
         span = max(s.window_days, s.recent_days + s.baseline_days)
         per_job: dict[str, list[Run]] = defaultdict(list)
-        for run in self._runs(info.workspace_id, now - timedelta(days=span), now):
+        for run in self.runs(info.workspace_id, now - timedelta(days=span), now):
             per_job[run.job_id].append(run)
         target = s.job_success_percent.get(info.environment)
         out = []
@@ -209,7 +211,7 @@ class SlaSource:
         window = {"since": now - timedelta(days=s.window_days), "until": now}
         env_of = {w.workspace_id: w.environment for w in inventory if w.workspace_id}
         totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-        for row in self._fetch(ENV_SQL, window):
+        for row in self.fetch(ENV_SQL, window):
             env = env_of.get(str(row["workspace_id"]))
             if env is None:
                 continue
@@ -232,8 +234,8 @@ class SlaSource:
                 "signals": [{**sig, "environment": env}] if sig else [],
             }
             out.append(Resource("sla", rid, scope, data, f"{env} jobs"))
-        out += self._fresh(scope, now)
-        for row in self._fetch(DQ_SQL, window):
+        out += self.fresh_resources(scope, now)
+        for row in self.fetch(DQ_SQL, window):
             passed, failed = int(row["passed"] or 0), int(row["failed"] or 0)
             if passed + failed == 0:
                 continue
@@ -256,16 +258,18 @@ class SlaSource:
             out.append(Resource("sla", rid, scope, data, str(row["table_name"])))
         return out
 
-    def _fresh(self, scope: str, now: datetime) -> list[Resource]:
-        """One resource per gold table with a declared freshness SLA (`freshness_hours`)."""
+    def fresh_resources(self, scope: str, now: datetime) -> list[Resource]:
+        """One resource per gold table with a declared freshness SLA (`freshness_hours`); the
+        last writes read are kept in `last_writes` (table → time)."""
         targets = dict(self.freshness())
         if not targets:
             return []
         names, params = _marks(sorted(targets))
         last = {
             str(r["table_name"]): r["last_write"]
-            for r in self._fetch(FRESH_SQL.format(names=names), params)
+            for r in self.fetch(FRESH_SQL.format(names=names), params)
         }
+        self.last_writes = dict(last)
         out = []
         for table, hours in sorted(targets.items()):
             written = last.get(table)
@@ -282,6 +286,6 @@ class SlaSource:
                     }
                 )
             rid = f"fresh:{table}"
-            data = {"id": rid, "table": table, "signals": signals}
+            data = {"id": rid, "table": table, "sla_hours": hours, "signals": signals}
             out.append(Resource("sla", rid, scope, data, table))
         return out

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from lakecrew.core.errors import LakecrewError, SafetyRefusal, Transient, UsageError
 from lakecrew.core.pack import Pack
@@ -65,6 +65,13 @@ class AlertSink(Protocol):
     ) -> Any: ...
 
 
+@runtime_checkable
+class ReportsSyncErrors(Protocol):
+    """A ticket system (or alert sink) that keeps the errors of the remote systems it syncs."""
+
+    def take_errors(self) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class CrewDeps:
     """Everything a sweep needs, built by the composition root (see wiring/crew.py)."""
@@ -102,6 +109,8 @@ class SweepResult:
     refused: str | None = None
     gaps: tuple[ListingGap, ...] = ()
     notes: tuple[str, ...] = ()
+    # what could not reach a tracker or channel (kept locally, retried; the run exits 1)
+    sync_errors: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -118,6 +127,7 @@ class SweepResult:
             "complete": self.complete,
             "gaps": [g.as_dict() for g in self.gaps],
             "notes": list(self.notes),
+            "sync_errors": list(self.sync_errors),
             "discovered": self.discovered,
             "evaluated": self.evaluated,
             "findings": [_finding_dict(tf) for tf in self.findings],
@@ -313,8 +323,9 @@ class Sweeper:
             applied + failed + [m for m in marked if m.status in ("pending", "awaiting_approval")]
         )
         queued = self._notify(scope, sweep_id, pol.findings, news, snap.taken_at)
+        sync: list[str] = []
         if d.alerts is not None:
-            d.alerts.publish(
+            published = d.alerts.publish(
                 scope,
                 pol.findings,
                 resolved=pol.resolved,
@@ -322,8 +333,11 @@ class Sweeper:
                 prior_evidence=prior,
                 now=snap.taken_at,
             )
+            sync += _delivery_errors(published)
         step("tickets")
         tickets = self._tickets(scope, pol, applied, snap.taken_at)
+        if isinstance(d.tickets, ReportsSyncErrors):
+            sync += [f"tickets {e}" for e in d.tickets.take_errors()]
         return SweepResult(
             sweep_id=sweep_id,
             scope=scope,
@@ -342,6 +356,7 @@ class Sweeper:
             refused=refused,
             gaps=snap.gaps,
             notes=snap.notes,
+            sync_errors=tuple(sync),
         )
 
     def _mark(
@@ -462,8 +477,30 @@ def _done(
         evaluated=result.evaluated,
         findings=len(result.findings),
         actions_applied=len(result.applied),
-        error="; ".join(x for x in (gaps, result.refused) if x) or None,
+        error="; ".join(x for x in (gaps, result.refused, *result.sync_errors) if x) or None,
     )
+
+
+def _delivery_errors(published: Any) -> list[str]:
+    """Channel errors of an alert sink's publish report (messages stay in the outbox)."""
+    drain = getattr(published, "drain", None)
+    if drain is None or not (drain.failed or drain.dead):
+        return []
+    return [f"channel {ch}: {reason}" for ch, reason in sorted(drain.errors.items())]
+
+
+def raise_if_unsynced(results: Sequence[SweepResult]) -> None:
+    """Raise Transient (exit 1) when a tracker or channel could not be reached: the findings,
+    the local tickets and the outbox hold everything, but the people were not told yet."""
+    errors = [e for r in results for e in r.sync_errors]
+    if errors:
+        raise Transient(
+            f"{len(errors)} sync error(s): {'; '.join(dict.fromkeys(errors))}",
+            where="trackers / channels",
+            fix="findings, local tickets and outbox messages are kept; fix the tracker or "
+            "channel (see the error), then the next sweep syncs tickets and "
+            "`lakecrew outbox deliver` sends what is pending",
+        )
 
 
 def _gaps_text(gaps: Sequence[ListingGap]) -> str:

@@ -112,11 +112,16 @@ class EmailChannel(_Channel):
 
 
 class PagerDutyChannel(_Channel):
+    """Events API v2 with an integration's routing key; with `api_token` (a REST API key),
+    incidents acknowledged or resolved in PagerDuty also stop a finding's escalation."""
+
     type: Literal["pagerduty"]
     routing_key: SecretRef
     url: str = "https://events.pagerduty.com/v2/enqueue"
+    api_token: SecretRef | None = None
+    api_url: str = "https://api.pagerduty.com"
 
-    @field_validator("url")
+    @field_validator("url", "api_url")
     @classmethod
     def _url(cls, v: str) -> str:
         return check_url(v)

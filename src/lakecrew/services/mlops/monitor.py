@@ -273,6 +273,17 @@ def record_findings(deps: MlopsDeps, run: DriftRun, owner: str) -> list[FindingR
     return rows
 
 
+def alert_context(model: str, prod_catalog: str | None, tags: Mapping[str, str]) -> tuple[str, str]:
+    """(environment, project) of a model for alert routing: prod when it lives in the prod
+    catalog, else the catalog's `_dev`/`_qa`/`_prod` suffix; the project from `project_tags`."""
+    catalog = model.split(".", 1)[0]
+    env = "prod" if prod_catalog and catalog == prod_catalog else ""
+    for suffix in ("dev", "qa", "prod"):
+        if not env and catalog.endswith(f"_{suffix}"):
+            env = suffix
+    return env, tags.get("project", "")
+
+
 def weekly_section(run: DriftRun) -> list[str]:
     """Markdown lines for the weekly report's model-monitoring section."""
     lines = [

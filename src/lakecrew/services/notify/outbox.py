@@ -48,6 +48,9 @@ class DrainReport:
     dead: int = 0
     deferred: int = 0
     errors: dict[str, str] = field(default_factory=dict)  # channel → last error
+    # acknowledgements read from PagerDuty / trackers before escalating, and what failed there
+    acknowledged: int = 0
+    ack_errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -56,6 +59,8 @@ class DrainReport:
             "dead": self.dead,
             "deferred": self.deferred,
             "errors": dict(self.errors),
+            "acknowledged": self.acknowledged,
+            "ack_errors": list(self.ack_errors),
         }
 
 

@@ -12,13 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from lakecrew.core.errors import NotFound
+from lakecrew.core.errors import LakecrewError, NotFound
 from lakecrew.ports.ledger import ActionRow, FindingRow
 from lakecrew.ports.notify import AlertItem, Notification, Notifier
-from lakecrew.ports.outbox import Ack, OutboxStore
+from lakecrew.ports.outbox import Ack, AckSource, OutboxStore
 from lakecrew.services.crew.policy_step import TrackedFinding
 from lakecrew.services.estate.notify_config import NotifyConfig
-from lakecrew.services.notify.items import sweep_items
+from lakecrew.services.notify.items import row_item, sweep_items
 from lakecrew.services.notify.messages import message_key, queue
 from lakecrew.services.notify.outbox import Dispatcher, DrainReport, OutboxSettings
 from lakecrew.services.notify.router import Router
@@ -44,6 +44,7 @@ class AlertPipeline:
         findings: Callable[[], Sequence[FindingRow]],
         escalate_after_hours: float | None,
         after_send: Callable[..., None] | None = None,
+        ack_sources: Mapping[str, AckSource] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -51,6 +52,7 @@ class AlertPipeline:
         self.context = context  # workspace name → (environment, project)
         self._findings = findings
         self.escalate_after_hours = escalate_after_hours
+        self.ack_sources = ack_sources or {}
         o = config.outbox
         rates = {n: c.rate_per_minute for n, c in config.channels.items() if c.rate_per_minute}
         self.dispatcher = Dispatcher(
@@ -84,16 +86,68 @@ class AlertPipeline:
         report = self.tick(now)
         return PublishReport(len(items), queued, report)
 
+    def publish_rows(
+        self,
+        rows: Sequence[FindingRow],
+        *,
+        prior_evidence: Mapping[str, str],
+        environment: str,
+        project: str,
+        now: datetime,
+    ) -> PublishReport:
+        """Route ledger findings recorded outside a sweep (model drift): new ones, and open ones
+        whose evidence changed since `prior_evidence`, through the same routes and outbox."""
+        items = []
+        for r in rows:
+            if r.status != "open":
+                continue
+            before = prior_evidence.get(r.fingerprint)
+            if before == r.evidence_json:
+                continue
+            event = "new" if before is None else "changed"
+            items.append(row_item(r, event, environment=environment, project=project))
+        queued = self.store.put(self.router.immediate(items, now))
+        return PublishReport(len(items), queued, self.tick(now))
+
     def tick(self, now: datetime) -> DrainReport:
-        """Queue due digests and escalations, then deliver everything due."""
+        """Queue due digests; read acknowledgements from PagerDuty and the trackers for the
+        findings that would escalate; queue the escalations still due; deliver."""
         rows = self._findings()
         self.store.put(self.router.digests(rows, self.context, now))
+        acknowledged, ack_errors = self.poll_acks(rows, now)
         self.store.put(
             self.router.escalations(
                 rows, self.context, self.store.acks(), self.escalate_after_hours, now
             )
         )
-        return self.dispatcher.drain(now)
+        report = self.dispatcher.drain(now)
+        report.acknowledged, report.ack_errors = acknowledged, ack_errors
+        return report
+
+    def poll_acks(self, rows: Sequence[FindingRow], now: datetime) -> tuple[int, list[str]]:
+        """Acknowledgements held outside lakecrew for the findings about to escalate (an
+        unreadable source is an error in the report; its findings still escalate)."""
+        due = [
+            r.fingerprint
+            for r in self.router.escalations(
+                rows, self.context, self.store.acks(), self.escalate_after_hours, now
+            )
+            if r.fingerprint
+        ]
+        found, errors = 0, []
+        for name, source in self.ack_sources.items():
+            pending = sorted(set(due) - set(self.store.acks()))
+            if not pending:
+                break
+            try:
+                acks = source.acks(pending, now)
+            except LakecrewError as exc:
+                errors.append(f"{name}: {exc.one_line()}")
+                continue
+            for ack in acks:
+                self.store.ack(ack)
+            found += len(acks)
+        return found, errors
 
     def test(self, route_name: str, now: datetime) -> tuple[list[str], DrainReport]:
         """A labelled test message to every channel of one route, sent now."""

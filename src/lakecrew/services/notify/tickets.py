@@ -1,8 +1,9 @@
 """RoutedTickets: the local ticket store (the embedded default, always written) plus the
 remote trackers whose routes match each finding (Jira, ServiceNow), behind one TicketSystem.
 
-A remote tracker that fails (down, 429, refused) does not fail the sweep: the error is kept in
-`errors` (and said by the sweep's caller), and the ticket is synced on a later sweep — every
+A remote tracker that fails (down, 429, refused) does not stop the sweep: the error is kept in
+`errors`, the sweep takes it (`take_errors`), prints it, records it on its run row and exits 1;
+the ticket is synced on a later sweep — every
 call retries the open local tickets that a matching tracker does not hold yet (the backlog).
 """
 
@@ -67,6 +68,11 @@ class RoutedTickets:
             getattr(self.trackers[name], op)(*args)
         except LakecrewError as exc:
             self.errors.append(f"{name}: {exc.one_line()}")
+
+    def take_errors(self) -> list[str]:
+        """The tracker errors since the last call (the sweep reports them, then they clear)."""
+        out, self.errors = self.errors, []
+        return out
 
     def upsert(self, draft: TicketDraft, at: datetime) -> Ticket:
         return self.upsert_many([draft], at)[0]

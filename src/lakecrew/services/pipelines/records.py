@@ -42,8 +42,12 @@ BATCH_LOG_SCHEMA = pa.schema(
         ("dropped", pa.int64()),
         ("reconciled", pa.bool_()),
         ("committed_at", TS),
+        ("source_uri", pa.string()),
+        ("file_sha256", pa.string()),
     ]
 )
+"""One row per batch a layer handled; ``source_uri``/``file_sha256`` name the file version of
+a silver batch read from one file (null otherwise)."""
 SCHEMA_VERSIONS_SCHEMA = pa.schema(
     [
         ("table_name", pa.string()),
@@ -165,8 +169,9 @@ def batch_log_row(
     counts: dict[str, int],
     reconciled: bool,
     at: datetime,
+    version: tuple[str, str] | None = None,
 ) -> pa.Table:
-    """One row of ``lakecrew.pipelines.batches``."""
+    """One row of ``lakecrew.pipelines.batches`` (``version``: the file's uri and sha256)."""
     row = {
         "pipeline": pipeline,
         "env": env,
@@ -180,6 +185,8 @@ def batch_log_row(
         "dropped": counts.get("dropped", 0),
         "reconciled": reconciled,
         "committed_at": at,
+        "source_uri": version[0] if version else None,
+        "file_sha256": version[1] if version else None,
     }
     return pa.Table.from_pylist([row], schema=BATCH_LOG_SCHEMA)
 

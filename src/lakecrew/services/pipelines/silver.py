@@ -66,7 +66,7 @@ def build_silver(
     table_name: str,
 ) -> SilverOutcome:
     """Turn one bronze batch into silver rows and quarantined rows (see module doc)."""
-    coercions = [c.coercion() for c in spec.columns]
+    coercions = spec.coercions()
     coerced = coerce_table(raw, coercions)
     typed = coerced.table
     for name in spec.carry_columns:

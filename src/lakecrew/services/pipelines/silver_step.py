@@ -7,8 +7,11 @@ the batch's quarantine rows → log the batch. Each write is idempotent per batc
 (even kill -9) anywhere leaves a state the next run completes without loss or duplicates.
 With ``order_by``, a batch's row older than silver's row of the same key is not written
 (counted as a duplicate), so silver keeps the latest version whatever the batch split.
-``full_refresh`` first logs a reset marker, then empties silver and its silver-stage quarantine
-rows, and rebuilds from every bronze batch. ``SilverBatches`` drives it: ``catch_up`` for
+A batch of a new version of a file whose older version silver holds first retires the older
+version (versions.py): its silver and quarantine rows go, its keys are restored from the other
+batches, bronze keeps both. ``full_refresh`` first logs a reset marker, then empties silver and
+its silver-stage quarantine rows, and rebuilds from every current bronze batch (superseded file
+versions are skipped). ``SilverBatches`` drives it: ``catch_up`` for
 batches left in bronze, ``prepare`` (the build, while bronze commits) and ``process`` per batch.
 """
 
@@ -40,8 +43,15 @@ from lakecrew.services.pipelines.steps import (
     quarantine_schema,
 )
 from lakecrew.services.pipelines.transforms import get_transform
+from lakecrew.services.pipelines.versions import (
+    RETIRED,
+    HeldVersions,
+    not_older_than_silver,
+    retire,
+    superseded,
+    version_of,
+)
 from lakecrew.services.privacy.masking import Tokenizer
-from lakecrew.services.quality.dedupe import not_older
 from lakecrew.services.quality.engine import CheckContext
 from lakecrew.services.quality.results import DQ_RESULTS_SCHEMA, results_table
 from lakecrew.services.quality.schema_evolution import check_evolution
@@ -71,19 +81,25 @@ class SilverBatches:
         self.deps, self.loaded, self.state, self.tokenizer = deps, loaded, state, tokenizer
         self.full_refresh = full_refresh
         self.bronze = loaded.full_name(spec.bronze.table)
-        deps.tables.create(BATCH_LOG, BATCH_LOG_SCHEMA)
+        _create_log(deps)
         deps.tables.create(DQ_TABLE, DQ_RESULTS_SCHEMA)
         if full_refresh:
             _reset(deps, loaded, state)
-        self.done, self.history = _logged(deps, loaded)
+        self.done, self.history, self.held = _logged(deps, loaded)
         self.counts = state.layer("silver")
 
     def catch_up(self) -> None:
         """Every bronze batch not yet in silver, oldest first."""
         if not self.deps.tables.exists(self.bronze):
             return
-        for bid in _bronze_batches(self.deps, self.bronze):
-            self.process(bid)
+        pending = [b for b in _bronze_batches(self.deps, self.bronze) if b not in self.done]
+        old = superseded(self.deps, self.bronze) if pending else set()
+        for bid in pending:
+            if bid in old:  # a later version of its file replaced it: never in silver
+                _log(self.deps, self.loaded, self.state, RETIRED, bid)
+                self.done.add(bid)
+            else:
+                self.process(bid)
 
     def prepare(self, bid: str, rows: pa.Table, schema: pa.Schema) -> SilverOutcome | None:
         """Build the batch's silver outcome without writing anything (None: already done)."""
@@ -100,19 +116,21 @@ class SilverBatches:
         if isinstance(prepared, Failed):
             raise prepared.error
         deps, loaded, state, counts = self.deps, self.loaded, self.state, self.counts
+        raw = None if rows is not None else _read_batch(deps, self.bronze, bid)
+        version = version_of(rows if rows is not None else raw)
+        self._retire_older(version)
         if isinstance(prepared, SilverOutcome):
             outcome = prepared
         else:
-            if rows is None:
-                raw = _in_source_order(deps.tables.read(self.bronze, where={BATCH_ID: bid}))
-            else:
+            if raw is None:
                 raw = _as_stored(rows, deps.tables.schema(self.bronze))
             outcome = _build(deps, loaded, raw, self.history, self.tokenizer)
         outcome = _against_silver(deps, loaded, outcome)
         _record(deps, loaded, state, outcome)
         outcome.raise_for_fatal()
         first = self.full_refresh and not counts.batches
-        _write(deps, loaded, state, bid, outcome, first_after_reset=first)
+        _write(deps, loaded, state, bid, outcome, first_after_reset=first, version=version)
+        self.held.add(bid, version)
         recon = outcome.reconciliation
         counts.batches += 1
         counts.read += recon.bronze_rows
@@ -122,6 +140,32 @@ class SilverBatches:
         counts.dropped += recon.dropped_rows
         self.history.append(recon.bronze_rows)
         self.done.add(bid)
+
+    def _retire_older(self, version: tuple[str, str] | None) -> None:
+        """A new version of a file: take the older one's rows out of silver and quarantine."""
+        old = self.held.older(version)
+        if not old or version is None:
+            return
+        deps, loaded = self.deps, self.loaded
+        others = [b for b in self.held.order if b not in set(old)]
+
+        def build(raw: pa.Table) -> pa.Table:
+            outcome = _build(deps, loaded, _in_source_order(raw), self.history, self.tokenizer)
+            return outcome.silver
+
+        done = retire(deps, loaded, old, others, build)
+        for bid in old:
+            _log(deps, loaded, self.state, RETIRED, bid)
+        self.held.retire(old)
+        self.state.notes.append(
+            f"{version[0]} changed: its earlier version's {done.silver_removed} silver and "
+            f"{done.quarantine_removed} quarantine rows were replaced"
+            + (f" ({done.restored} keys restored from other files)" if done.restored else "")
+        )
+
+
+def _read_batch(deps: RunnerDeps, bronze: str, bid: str) -> pa.Table:
+    return _in_source_order(deps.tables.read(bronze, where={BATCH_ID: bid}))
 
 
 def _as_stored(rows: pa.Table, schema: pa.Schema | None) -> pa.Table:
@@ -171,21 +215,14 @@ def _against_silver(
     They are counted as duplicates: an older version of a key silver already holds in a newer
     version. Ties go to the batch's row (it arrived later), as within a batch.
     """
-    dedupe = loaded.spec.silver.dedupe
-    if dedupe is None or not dedupe.order_by or not outcome.silver.num_rows:
-        return outcome
-    order = dedupe.ordering()
-    silver = loaded.full_name(loaded.spec.silver.table)
-    probe = outcome.silver.select(dedupe.keys)
-    held = deps.tables.lookup(silver, dedupe.keys, probe, [c for c, _ in order])
-    mask = not_older(outcome.silver, held, dedupe.keys, order)
-    stale = outcome.silver.num_rows - int(pc.sum(mask).as_py() or 0)
+    kept = not_older_than_silver(deps, loaded, outcome.silver)
+    stale = outcome.silver.num_rows - kept.num_rows
     if not stale:
         return outcome
     recon = outcome.reconciliation
     return replace(
         outcome,
-        silver=outcome.silver.filter(mask),
+        silver=kept,
         reconciliation=replace(
             recon,
             silver_rows=recon.silver_rows - stale,
@@ -239,6 +276,7 @@ def _write(
     outcome: SilverOutcome,
     *,
     first_after_reset: bool,
+    version: tuple[str, str] | None = None,
 ) -> None:
     spec = loaded.spec.silver
     silver = loaded.full_name(spec.table)
@@ -290,26 +328,54 @@ def _write(
             counts=counts,
             reconciled=recon.balanced,
             at=deps.clock.now(),
+            version=version,
         ),
     )
 
 
-def _logged(deps: RunnerDeps, loaded: LoadedPipeline) -> tuple[set[str], list[int]]:
-    """Bronze batches silver already holds (since the last reset), and their sizes."""
+def _create_log(deps: RunnerDeps) -> None:
+    """The batch log, with the file-version columns added to a log written before them."""
+    current = deps.tables.schema(BATCH_LOG)
+    if current is None:
+        deps.tables.create(BATCH_LOG, BATCH_LOG_SCHEMA)
+    elif any(f.name not in current.names for f in BATCH_LOG_SCHEMA):
+        deps.tables.append(BATCH_LOG, BATCH_LOG_SCHEMA.empty_table(), merge_schema=True)
+
+
+def _log(deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, layer: str, bid: str) -> None:
+    row = batch_log_row(
+        pipeline=loaded.spec.name,
+        env=loaded.env,
+        layer=layer,
+        batch_id=bid,
+        run_id=state.run_id,
+        counts={},
+        reconciled=True,
+        at=deps.clock.now(),
+    )
+    deps.tables.append(BATCH_LOG, row)
+
+
+def _logged(deps: RunnerDeps, loaded: LoadedPipeline) -> tuple[set[str], list[int], HeldVersions]:
+    """Bronze batches silver holds or retired (since the last reset), their sizes, versions."""
     log = deps.tables.read(
-        BATCH_LOG, ["layer", "batch_id", "rows_in", "committed_at"],
+        BATCH_LOG,
+        ["layer", "batch_id", "rows_in", "committed_at", "source_uri", "file_sha256"],
         where={"pipeline": loaded.spec.name, "env": loaded.env},
-    )  # fmt: skip
+    )
     rows = sorted(log.to_pylist(), key=lambda r: (r["committed_at"], r["layer"] != RESET))
     done: set[str] = set()
     sizes: list[int] = []
+    since: list[dict[str, object]] = []
     for row in rows:
         if row["layer"] == RESET:
-            done, sizes = set(), []
-        elif row["layer"] == "silver":
+            done, sizes, since = set(), [], []
+        elif row["layer"] in ("silver", RETIRED):
             done.add(row["batch_id"])
-            sizes.append(int(row["rows_in"]))
-    return done, sizes
+            since.append(row)
+            if row["layer"] == "silver":
+                sizes.append(int(row["rows_in"]))
+    return done, sizes, HeldVersions.from_log(since)
 
 
 def _bronze_batches(deps: RunnerDeps, bronze: str) -> list[str]:

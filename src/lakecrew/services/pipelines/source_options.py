@@ -8,7 +8,8 @@ of a spec; ``kafka_spec.py`` does the same for Kafka. File sources (``csv``, ``j
   e.g. for a drop folder that is often empty); no *new* file is not an error;
 - a file that changed since it was ingested (size, mtime, then sha256) is re-ingested as a new
   version (``on_change: reingest``, the default: bronze keeps both versions, each under a batch
-  id derived from its sha256; silver upserts the new version), or fails the run
+  id derived from its sha256; the new version replaces the old one's rows in silver and
+  quarantine), or fails the run
   (``on_change: error``), or is skipped with a note (``on_change: ignore``);
 - a CSV whose last line is cut off (no final newline and the last record malformed) fails the
   file: nothing of it is committed, so the next run reads it again once it is complete.

@@ -31,14 +31,16 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from lakecrew.core.kafka_spec import KafkaSourceOptions, validate_kafka_options
+from lakecrew.services.pipelines.number_spec import NumberSpec
 from lakecrew.services.pipelines.source_options import (
     SOURCE_OPTION_MODELS,
     validate_source_options,
 )
-from lakecrew.services.privacy.kinds import Classification, MaskMethod, PiiKind, label_for
+from lakecrew.services.privacy.kinds import Classification, MaskMethod, PiiKind, floor_for
 from lakecrew.services.privacy.masking import ColumnMask
 from lakecrew.services.quality.coercion import DEFAULT_DATE_FORMATS, DEFAULT_NULLS, ColumnCoercion
 from lakecrew.services.quality.dedupe import Order
+from lakecrew.services.quality.numbers import NUMERIC, NumberFormat
 from lakecrew.services.quality.rules import Expectation
 
 SPEC_VERSION = 1
@@ -177,6 +179,9 @@ class ColumnSpec(_Strict):
     nullable: bool = True
     description: str | None = None
     null_values: list[str] | None = None
+    """Trimmed values (any letter case) read as NULL; unset: ``silver.null_values``."""
+    number: NumberSpec | None = None
+    """Number notation of this (numeric) column; unset: ``silver.number``."""
     date_formats: list[NonEmpty] | None = None
     two_digit_year_pivot: Annotated[int, Field(ge=1, le=99)] | None = None
     pii: PiiKind = PiiKind.NONE
@@ -206,17 +211,25 @@ class ColumnSpec(_Strict):
             raise _fail("mask_type", "coarsen_geo needs type double or float", "fix type:")
         if self.two_digit_year_pivot is not None and self.type not in ("int", "bigint"):
             raise _fail("pivot_type", "two_digit_year_pivot needs type int or bigint", "fix type:")
+        if self.number is not None and self.type not in NUMERIC:
+            raise _fail("number_type", "number: applies to int, bigint, double, float", "fix type:")
         return self
 
-    def coercion(self) -> ColumnCoercion:
-        """How quality/coercion builds this column from the bronze batch."""
+    def coercion(
+        self, number: NumberSpec | None = None, null_values: list[str] | None = None
+    ) -> ColumnCoercion:
+        """How quality/coercion builds this column (``number``/``null_values``: silver's)."""
+        nulls = self.null_values if self.null_values is not None else null_values
+        fmt = self.number or number
         return ColumnCoercion(
             source=self.source or self.name,
             target=self.name,
             type=self.type,
-            null_values=tuple(self.null_values) if self.null_values is not None else DEFAULT_NULLS,
+            null_values=tuple(nulls) if nulls is not None else DEFAULT_NULLS,
             date_formats=tuple(self.date_formats or DEFAULT_DATE_FORMATS),
             two_digit_year_pivot=self.two_digit_year_pivot,
+            number=fmt.format() if fmt is not None else NumberFormat(),
+            masked=self.pii != PiiKind.NONE,
         )
 
     def mask_rule(self) -> ColumnMask:
@@ -292,6 +305,10 @@ class SilverSpec(_Strict):
     python: Annotated[str, Field(pattern=_TRANSFORM.pattern)] | None = None
     max_quarantine_rate: Annotated[float, Field(ge=0, le=1)] = 0.2
     """Fail the run when more than this share of a run's rows is quarantined (0.2 = 20 %)."""
+    null_values: list[str] | None = None
+    """Trimmed values (any letter case) every column reads as NULL; unset: the defaults below."""
+    number: NumberSpec | None = None
+    """Number notation of every numeric column (a column's own ``number`` wins)."""
 
     @field_validator("sql")
     @classmethod
@@ -339,18 +356,29 @@ class SilverSpec(_Strict):
                     f"dedupe uses unknown column(s) {', '.join(unknown)}",
                     "use silver column names",
                 )
-        kept = {c.pii for c in self.columns if c.mask != MaskMethod.DROP}
-        floor = label_for(kept)
-        if self.classification.rank < floor.rank:
-            raise _fail(
-                "classification",
-                f"silver keeps PII kinds that need at least "
-                f"{floor.value}, not {self.classification.value}",
-                f"set classification: {floor.value} (tokens are still personal data)",
-            )
+        self._check_classification()
         if self.sql is not None and self.python is not None:
             raise _fail("transform", "give sql or python, not both", "keep one")
         return self
+
+    def _check_classification(self) -> None:
+        kept = [c for c in self.columns if c.mask != MaskMethod.DROP and c.pii != PiiKind.NONE]
+        floor = floor_for({c.pii for c in kept})
+        if self.classification.rank >= floor.rank:
+            return
+        deciding = [c for c in kept if floor_for({c.pii}) == floor]
+        held = ", ".join(f"{c.name} ({c.pii.value}, {c.mask.value})" for c in deciding)
+        raise _fail(
+            "classification",
+            f"silver keeps personal data ({held}) that needs at least {floor.value}, "
+            f"not {self.classification.value}",
+            f"set classification: {floor.value} (masked values are still personal data: a "
+            "token or a partial phone links back to the person), or drop the column",
+        )
+
+    def coercions(self) -> list[ColumnCoercion]:
+        """How every column is built from the bronze batch (silver defaults applied)."""
+        return [c.coercion(self.number, self.null_values) for c in self.columns]
 
     def column_tags(self) -> dict[str, dict[str, str]]:
         """UC column tags for the silver table: ``{column: {"pii": kind, "masking": method}}``."""

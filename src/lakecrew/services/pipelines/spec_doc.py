@@ -18,8 +18,11 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from lakecrew.core.kafka_spec import KafkaSourceOptions
+from lakecrew.services.pipelines.number_spec import NumberSpec
 from lakecrew.services.pipelines.source_options import Dhis2SourceOptions, FileSourceOptions
-from lakecrew.services.pipelines.spec import PipelineSpec
+from lakecrew.services.pipelines.spec import BronzeSpec, GoldSpec, PipelineSpec, QuarantineSpec
+from lakecrew.services.privacy.kinds import Classification, PiiKind, floor_for, label_for
+from lakecrew.services.quality.coercion import DEFAULT_NULLS
 
 HEADER = """# Pipeline spec reference (version 1)
 
@@ -28,9 +31,70 @@ edit by hand (a test fails when this page and the models differ). Specs live in
 `<project>/pipelines/<name>.yaml`; a complete example is
 `src/lakecrew/services/pipelines/examples/lassa_weekly.yaml`. Unknown keys are refused
 everywhere, at `file:line`, with a did-you-mean. `source.options` are checked by the model of
-the source `type` (file types, `dhis2`, `kafka`). Null tokens read as missing by default:
-see `ColumnSpec.null_values`.
+the source `type` (file types, `dhis2`, `kafka`). Null tokens, number formats, the reasons
+of quarantined values and the classification floors are at the end of the page.
 """
+
+
+def _values() -> list[str]:
+    """The generated tail: null tokens, numbers, reasons, classification floors and defaults."""
+    nulls = ", ".join(f"`{v}`" if v else "`''` (empty)" for v in DEFAULT_NULLS)
+    thousands = NumberSpec.model_fields["thousands"].annotation
+    marks = ", ".join(
+        f'`"{m}"`' for t in _walk(thousands) for m in typing.get_args(t) if isinstance(m, str)
+    )
+    out = [
+        "## Null tokens",
+        "",
+        f"A value that, trimmed and in any letter case, equals one of {nulls} is read as NULL in",
+        "every column (it is not a failure; `nullable: false` or a `not_null` expectation then",
+        "decides). `silver.null_values` replaces the list for every column, a column's",
+        "`null_values` for that column (`[]`: nothing but a missing value is NULL).",
+        "",
+        "## Numbers",
+        "",
+        "`int`/`bigint`/`double`/`float` read `1234`, `+12`, `12.0` (ints) and `1.5e3` (doubles)",
+        "by default. Other notations need `number:` (on `silver` for every numeric column, or on a",
+        f"column): `decimal` (`.` or `,`) and `thousands` ({marks}; a space also matches no-break",
+        "and narrow no-break spaces). A declared format is strict: groups of three digits, and a",
+        'value in another notation fails instead of being guessed. Examples: `{decimal: ",",',
+        'thousands: "."}` reads `1.234,5`; `{thousands: " "}` reads `492 272`.',
+        "",
+        "## Quarantine reasons",
+        "",
+        "A value that does not coerce sends its row to quarantine with a reason naming the column,",
+        'what was found and, for numbers, the likely fix, e.g. `coerce.cases: "12,5" is not an',
+        'integer (decimal comma? set number.decimal: ",")`. In a column with `pii:` other than',
+        '`none` the reason shows only the value\'s shape (`a value shaped "+999 999 9999"`).',
+        "",
+        "## Classification floors and defaults",
+        "",
+        "Labels, least to most sensitive: "
+        + ", ".join(c.value for c in Classification)
+        + ". A table's label may not be below the floor of the personal data it keeps (masked",
+        "values count: a token or a partial phone still links back to the person):",
+        "",
+        "| personal data kept | lowest label |",
+        "|---|---|",
+    ]
+    floors: dict[Classification, list[str]] = {}
+    for kind in PiiKind:
+        floors.setdefault(floor_for({kind}), []).append(kind.value)
+    for label, kinds in floors.items():
+        what = "none (`pii: none` everywhere)" if kinds == ["none"] else ", ".join(kinds)
+        out.append(f"| {what} | {label.value} |")
+    bronze = BronzeSpec.model_fields["classification"].default.value
+    quarantine = QuarantineSpec.model_fields["classification"].default.value
+    gold = GoldSpec.model_fields["classification"].default.value
+    out += [
+        "",
+        f"Unlabelled tables get: bronze {bronze} and quarantine {quarantine} (raw, unscreened",
+        f"values), gold {gold}; `silver.classification` is required. The PII classifier",
+        f"(`lakecrew classify`) proposes {label_for(set()).value} for a table without",
+        "personal data: Public is a decision of the data's owner, never a default.",
+        "",
+    ]
+    return out
 
 
 def _name(tp: Any) -> str:
@@ -107,7 +171,7 @@ def render() -> str:
             what = docs.get(field, "").replace("|", "\\|")
             out.append(f"| `{key}` | `{kind}` | {required} | {default} | {what} |")
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out + _values())
 
 
 if __name__ == "__main__":

@@ -69,14 +69,28 @@ DEFAULT_MASK: dict[PiiKind, MaskMethod] = {
 }
 
 
-def label_for(kinds: set[PiiKind]) -> Classification:
-    """The lowest label a dataset holding these kinds of PII may carry."""
+def floor_for(kinds: set[PiiKind]) -> Classification:
+    """The lowest label a dataset holding these kinds of PII may carry.
+
+    Patient identifiers (dob, national id, patient id): Restricted; any other personal data,
+    masked or not (a token or a partial phone is still personal data): Confidential; no
+    personal data: any label, Public included (e.g. a facility registry published as open data).
+    """
     kinds = kinds - {PiiKind.NONE}
     if kinds & RESTRICTED_KINDS:
         return Classification.RESTRICTED
     if kinds:
         return Classification.CONFIDENTIAL
-    return Classification.INTERNAL
+    return Classification.PUBLIC
+
+
+def label_for(kinds: set[PiiKind]) -> Classification:
+    """The label proposed for a dataset holding these kinds of PII when nobody labelled it.
+
+    The floor (``floor_for``), except that data without PII is proposed Internal, never
+    Public: publishing is a decision of the data's owner, not a default.
+    """
+    return max(floor_for(kinds), Classification.INTERNAL, key=lambda c: c.rank)
 
 
 #: The column-mask function (core/column_masks.py) a raw column of each kind gets at read: phone

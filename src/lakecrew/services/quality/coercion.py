@@ -1,7 +1,9 @@
 """Coerce raw (text) columns to their silver types, reporting every row that does not fit.
 
 Nothing is cast silently: a value either parses exactly or its row is reported as failed with
-the reason ``coerce.<column>: not a valid <type>`` (never the value). Rules:
+a reason naming the column, the value (only its shape when the column holds PII) and, for
+numbers, the likely fix: ``coerce.cases: "12,5" is not an integer (decimal comma? set
+number.decimal: ",")`` (numbers.py). Rules:
 
 - trimmed values in ``null_values`` (case-insensitive; default ``''``, ``NA``, ``N/A``, ``Null``,
   ``None``, ``nan``, ``-``) become null;
@@ -9,6 +11,8 @@ the reason ``coerce.<column>: not a valid <type>`` (never the value). Rules:
   values out of range fail. With ``two_digit_year_pivot`` (e.g. 70) values 0–99 become years
   (``26`` → 2026, ``85`` → 1985);
 - ``double``/``float``: decimal or scientific notation;
+- numbers in another notation need a ``NumberFormat`` (numbers.py): ``decimal=","`` and/or
+  ``thousands`` (``,`` ``.`` ``'`` ``_`` or a space), strictly (groups of three digits);
 - ``boolean``: true/false, t/f, yes/no, y/n, 1/0;
 - ``date``: each of ``date_formats`` in order, strictly (day-first, as written in West Africa;
   ``30/02/2020`` fails); an ISO timestamp keeps its date part; dates outside 1900–2100 fail;
@@ -32,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakecrew.core.errors import DataError
+from lakecrew.services.quality.numbers import NUMERIC, NumberFormat, failure_reasons, normalize
 from lakecrew.services.quality.parallel import map_threads
 
 DEFAULT_NULLS = ("", "na", "n/a", "null", "none", "nan", "-", "#n/a")
@@ -76,6 +81,9 @@ class ColumnCoercion:
     null_values: tuple[str, ...] = DEFAULT_NULLS
     date_formats: tuple[str, ...] = DEFAULT_DATE_FORMATS
     two_digit_year_pivot: int | None = None
+    number: NumberFormat = field(default_factory=NumberFormat)
+    masked: bool = False
+    """The column holds PII: a failure reason shows the value's shape, never the value."""
 
     def __post_init__(self) -> None:
         if self.type not in ARROW_TYPES:
@@ -93,8 +101,9 @@ class CoercionOutcome:
     table: pa.Table
     failed: pa.BooleanArray
     failures_by_column: dict[str, int] = field(default_factory=dict)
-    bad_by_column: dict[str, tuple[pa.BooleanArray, str]] = field(default_factory=dict)
-    """Per column with failures: its failure mask and reason (first failing column wins)."""
+    bad_by_column: dict[str, tuple[pa.BooleanArray, pa.StringArray]] = field(default_factory=dict)
+    """Per column with failures: its failure mask and per-row reasons (null where the value
+    coerced); a row failing several columns gets the first column's reason."""
 
     @property
     def failed_count(self) -> int:
@@ -112,7 +121,7 @@ class CoercionOutcome:
         out: pa.Array = pa.nulls(n, pa.string())
         for bad, reason in self.bad_by_column.values():
             hit = bad if mask is None else bad.filter(mask)
-            text = pa.scalar(reason, pa.string())
+            text = reason if mask is None else reason.filter(mask)
             out = pc.if_else(pc.and_(hit, pc.is_null(out)), text, out)
         return out
 
@@ -124,7 +133,7 @@ def coerce_table(raw: pa.Table, columns: Sequence[ColumnCoercion]) -> CoercionOu
     fields: list[pa.Field] = []
     failed = pa.array(np.zeros(n, np.bool_))
     counts: dict[str, int] = {}
-    bad_by: dict[str, tuple[pa.BooleanArray, str]] = {}
+    bad_by: dict[str, tuple[pa.BooleanArray, pa.StringArray]] = {}
     for spec in columns:
         if spec.source not in raw.column_names:
             raise DataError(
@@ -139,10 +148,24 @@ def coerce_table(raw: pa.Table, columns: Sequence[ColumnCoercion]) -> CoercionOu
         fields.append(pa.field(spec.target, values.type))
         counts[spec.target] = int(pc.sum(bad).as_py() or 0)
         if counts[spec.target]:
-            bad_by[spec.target] = (bad, f"coerce.{spec.target}: not a valid {spec.type}")
+            bad_by[spec.target] = (bad, _reasons(raw.column(spec.source), bad, spec))
             failed = pc.or_(failed, bad)
     table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
     return CoercionOutcome(table, failed, counts, bad_by)
+
+
+def _reasons(values: pa.ChunkedArray, bad: pa.BooleanArray, spec: ColumnCoercion) -> pa.Array:
+    """Per row: why its value did not coerce (null where it did); worded on failing rows only."""
+    failing = values.filter(bad)
+    text = failing if pa.types.is_string(failing.type) else pc.cast(failing, pa.string())
+    worded = failure_reasons(
+        pc.utf8_trim_whitespace(text.combine_chunks()),
+        column=spec.target,
+        type_=spec.type,
+        masked=spec.masked,
+        fmt=spec.number,
+    )
+    return pc.replace_with_mask(pa.nulls(len(bad), pa.string()), bad, worded)
 
 
 def coerce_column(
@@ -160,6 +183,8 @@ def coerce_column(
     clean = trimmed
     if pc.any(nullish).as_py():
         clean = pc.if_else(present, trimmed, pa.scalar(None, pa.string()))
+    if spec.type in NUMERIC and not spec.number.plain:
+        clean = normalize(clean, spec.number)
     parsed, ok = _PARSERS[spec.type](clean, spec)
     bad = pc.fill_null(pc.and_(present, pc.invert(pc.fill_null(ok, False))), False)
     typed = pc.cast(parsed, target)

@@ -21,7 +21,10 @@ Rules (ids by prefix, as the compliance report counts them):
 - ``security.identity.admin_count`` — more workspace admins than `limits.max_admins`;
 - ``security.cluster.no_policy`` — a running or usable all-purpose cluster created outside any
   cluster policy;
-- ``security.policy.gpu_broad_use`` — a GPU policy usable by a principal that is not an ML group.
+- ``security.policy.gpu_broad_use`` — a GPU policy usable by a principal that is not an ML group;
+- ``security.secret.rotation_overdue`` — a prod secret (scope metadata) not rotated for
+  `limits.secret_max_age_days` (90: the SOP's quarterly rotation); `rotation_drafts` turns these
+  into rotation tickets.
 
 SSO / unified login is an *account* setting the workspace APIs do not expose: it is listed in
 `not_checked`, never assumed.
@@ -29,6 +32,7 @@ SSO / unified login is an *account* setting the workspace APIs do not expose: it
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -39,6 +43,7 @@ from typing import Any, TypeVar
 
 from lakecrew.core.errors import Unavailable
 from lakecrew.ports.identity import IdentityReader
+from lakecrew.ports.tickets import TicketDraft
 
 T = TypeVar("T")
 BUILTIN_GROUPS = frozenset({"admins", "users", "account users"})
@@ -52,6 +57,7 @@ class IdentityLimits:
     token_max_age_days: int = 90
     max_token_lifetime_days: int = 90
     max_admins: int = 5
+    secret_max_age_days: int = 90
     ml_groups: re.Pattern[str] = re.compile(r"(^|[-_ ])(ml|mlops|data-science|ds)([-_ ]|$)", re.I)
 
 
@@ -127,7 +133,51 @@ def check_identity(
     _network(run, environment)
     _groups(run, lim)
     _clusters(run, lim)
+    if environment == "prod":
+        _rotation(run, now, lim)
     return report
+
+
+def _rotation(run: _Run, now: datetime, lim: IdentityLimits) -> None:
+    rule = "security.secret.rotation_overdue"
+    secrets = run.read(run.reader.secret_metadata, (rule,))
+    now_ms = int(now.timestamp() * 1000)
+    for s in secrets or ():
+        updated = s.get("last_updated_timestamp")
+        if not updated:
+            continue
+        age = (now_ms - int(updated)) / 86_400_000
+        if age > lim.secret_max_age_days:
+            run.add(
+                rule,
+                f"secret/{s.get('scope')}/{s.get('key')}",
+                f"secret {s.get('scope')}/{s.get('key')} was last rotated {int(age)} days ago"
+                f" (limit {lim.secret_max_age_days})",
+                age_days=int(age),
+            )
+
+
+def rotation_drafts(report: IdentityReport, owner: str) -> list[TicketDraft]:
+    """One rotation ticket per overdue secret (upserted by fingerprint: no duplicates)."""
+    drafts = []
+    for f in report.findings:
+        if f.rule_id != "security.secret.rotation_overdue":
+            continue
+        key = f"{report.workspace}\x1f{f.rule_id}\x1f{f.resource}"
+        drafts.append(
+            TicketDraft(
+                fingerprint=hashlib.sha256(key.encode()).hexdigest()[:32],
+                workspace=report.workspace,
+                rule_id=f.rule_id,
+                resource_id=f.resource,
+                severity="high",
+                owner=owner,
+                title=f"Rotate {f.resource.removeprefix('secret/')} ({report.workspace})",
+                body=f"{f.message}. SOP 1.4.2: production secrets are rotated quarterly. Put the"
+                " new value with `databricks secrets put-secret`, then revoke the old credential.",
+            )
+        )
+    return drafts
 
 
 def _tokens(

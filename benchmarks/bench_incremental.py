@@ -1,0 +1,202 @@
+"""Incremental benchmark (issue 12): small batches after a large load, vs a full refresh.
+
+Usage: .venv/bin/python -m benchmarks.bench_incremental [--rows N] [--batches B] [--share S]
+       (default 10,000,000 rows, 10 batches, 0.01 = each batch changes 1 % of the keys)
+
+The medallion benchmark's pipeline and data (bench_medallion.py, medallion_work.py): N rows
+are loaded; then B files arrive one per run, each holding new versions of S x N existing keys
+(drawn at random): 70 % with a newer ``updated`` (they must replace silver's row), 30 % with an
+older one (they must not). Timed in one process (the same Context, as a scheduled job would
+be): the initial load, each incremental run (source discovery, bronze, silver upsert, the
+three gold models rebuilt), a ``--full-refresh`` run (re-reads every file, rebuilds silver and
+gold), and a from-scratch load of the same files into another pipeline of the same project
+(same tokenization key). Silver of the incremental pipeline must equal the from-scratch silver
+(an order-independent digest of every business column, masked ones included) and the full
+refresh's; the run fails otherwise. Target: an incremental run >= 20x faster than a full
+refresh. Peak is the process's max RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pv
+
+from benchmarks.bench_medallion import _spec
+from benchmarks.harness import child_main, measure, report
+from benchmarks.medallion_work import generate
+
+OUT = Path("bench-out") / "incremental"
+BUSINESS = (
+    "case_id, year, week, state, suspected, confirmed, deaths, country, amenity, "
+    "contact_number, changeset_user, updated"
+)
+
+
+def step_gen(args: dict[str, Any]) -> dict[str, Any]:
+    src = Path(args["src"])
+    base = generate(int(args["rows"]), src / "base")
+    deltas = src / "deltas"
+    deltas.mkdir(exist_ok=True)
+    text = pv.ConvertOptions(column_types={n: pa.string() for n in _columns(base[0])})
+    whole = pa.concat_tables(pv.read_csv(p, convert_options=text) for p in base)
+    rng = np.random.default_rng(12)
+    per = max(1, int(whole.num_rows * float(args["share"])))
+    for i in range(1, int(args["batches"]) + 1):
+        picked = whole.take(pa.array(rng.choice(whole.num_rows, per, replace=False)))
+        updated = pc.cast(pc.cast(picked["updated"], pa.date32()), pa.timestamp("s"))
+        newer = pa.array(rng.random(per) < 0.7)
+        shift = pc.if_else(newer, pa.scalar(i * 86_400, pa.int64()), -400 * 86_400)
+        moved = pc.cast(pc.add(pc.cast(updated, pa.int64()), shift), pa.timestamp("s"))
+        picked = picked.set_column(
+            picked.schema.get_field_index("updated"),
+            "updated",
+            pc.cast(pc.cast(moved, pa.date32()), pa.string()),
+        )
+        picked = picked.set_column(
+            picked.schema.get_field_index("suspected"),
+            "suspected",
+            pa.array([str(i)] * per),
+        )
+        pv.write_csv(picked, deltas / f"zz-delta-{i:02d}.csv")
+    return {"base_files": len(base), "delta_rows": per}
+
+
+def _columns(path: Path) -> list[str]:
+    with path.open(encoding="utf-8") as handle:
+        return handle.readline().strip().split(",")
+
+
+def _link_all(files: list[Path], into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        os.link(f, into / f.name)
+
+
+def _digest(ctx: Any, table: str) -> dict[str, Any]:
+    """Rows and an order-independent digest of silver's business columns."""
+    import duckdb
+
+    data = ctx.store.to_arrow(table)  # a pyarrow dataset, scanned by DuckDB
+    con = duckdb.connect()
+    con.register("t", data)
+    rows, digest = con.execute(f"SELECT count(*), bit_xor(hash({BUSINESS})) FROM t").fetchone()
+    con.close()
+    return {"rows": int(rows), "digest": str(digest)}
+
+
+def step_incremental(args: dict[str, Any]) -> dict[str, Any]:
+    from lakecrew.services.estate.starter import write_starter
+    from lakecrew.wiring import pipelines as pw
+    from lakecrew.wiring.context import Context
+
+    src = Path(args["src"])
+    base = sorted((src / "base").glob("*.csv"))
+    deltas = sorted((src / "deltas").glob("*.csv"))
+    with tempfile.TemporaryDirectory(dir=args["work"]) as tmp:
+        root = Path(tmp)
+        write_starter(root)
+        (root / "pipelines").mkdir()
+        inc, scratch = root / "inc", root / "scratch"
+        _link_all(base, inc)
+        _link_all(base + deltas, scratch)
+        spec = _spec(inc)
+        (root / "pipelines" / "bench_cases.yaml").write_text(spec)
+        (root / "pipelines" / "bench_scratch.yaml").write_text(_scratch_spec(spec, inc, scratch))
+        ctx = Context.open(root, writable=True)
+        runner = pw.runner_for(ctx, create_keys=True)
+
+        def run(name: str, **kw: bool) -> float:
+            t0 = time.perf_counter()
+            runner.run(pw.load(ctx, name), **kw)
+            return time.perf_counter() - t0
+
+        initial = run("bench_cases")
+        batches = []
+        for delta in deltas:
+            os.link(delta, inc / delta.name)
+            batches.append(run("bench_cases"))
+        incremental = _digest(ctx, "bench_dev.silver.cases")
+        full = run("bench_cases", full_refresh=True)
+        refreshed = _digest(ctx, "bench_dev.silver.cases")
+        from_scratch = run("bench_scratch")
+        expected = _digest(ctx, "bench_dev.silver.scratch")
+        ctx.close()
+    median = statistics.median(batches)
+    return {
+        "seconds": median,
+        "initial_s": round(initial, 2),
+        "batch_s": [round(b, 2) for b in batches],
+        "full_refresh_s": round(full, 2),
+        "scratch_s": round(from_scratch, 2),
+        "full_refresh_over_batch": round(full / median, 1),
+        "silver_rows": incremental["rows"],
+        "same_as_scratch": incremental == expected,
+        "same_as_full_refresh": incremental == refreshed,
+    }
+
+
+def _scratch_spec(spec: str, inc: Path, scratch: Path) -> str:
+    """The same pipeline under other table names, reading every file at once."""
+    out = spec.replace("name: bench_cases", "name: bench_scratch")
+    out = out.replace("bronze.cases_raw", "bronze.scratch_raw")
+    out = out.replace("silver.cases", "silver.scratch").replace("gold.", "gold.scratch_")
+    return out.replace(str(inc), str(scratch))
+
+
+STEPS = {"gen": step_gen, "incremental": step_incremental}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--share", type=float, default=0.01)
+    parser.add_argument("--repeats", type=int, default=1)
+    opts = parser.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    src = (OUT / f"input-{opts.rows}-{opts.batches}-{opts.share}").resolve()
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    args = {
+        "rows": opts.rows,
+        "batches": opts.batches,
+        "share": opts.share,
+        "src": str(src),
+        "work": str(OUT.resolve()),
+    }
+    measure("bench_incremental", "gen", args, repeats=1)
+    result = measure("bench_incremental", "incremental", args, repeats=opts.repeats)
+    title = (
+        f"incremental runs after {opts.rows:,} rows: {opts.batches} batches of "
+        f"{opts.share:.0%} of the keys (median per batch)"
+    )
+    report(title, [result])
+    extra = result.extra
+    verdict = {
+        "batch_20x_faster_than_full_refresh": extra["full_refresh_over_batch"] >= 20,
+        "silver_same_as_from_scratch": extra["same_as_scratch"],
+        "silver_same_as_full_refresh": extra["same_as_full_refresh"],
+    }
+    print("targets:", json.dumps(verdict))
+    return 0 if extra["same_as_scratch"] and extra["same_as_full_refresh"] else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in STEPS:
+        child_main(STEPS)
+    else:
+        sys.exit(main(sys.argv[1:]))
