@@ -66,7 +66,7 @@ class AssistantConfig(_Strict):
 
 HOW_TO_CONFIGURE = (
     "add an `assistant:` section to lakecrew.yaml, e.g. `assistant: {model: {type: openai, "
-    "model_id: MODEL, api_base: http://127.0.0.1:8080/v1, api_key_secret: assistant/api_key}}` "
-    "(the key goes in the SecretStore: LAKECREW_SECRET_ASSISTANT_API_KEY or "
-    ".lakecrew/secrets/assistant/api_key)"
+    "model_id: MODEL, api_base: http://127.0.0.1:8080/v1}}`; for a key, set api_key_secret to "
+    "a scope/key of the SecretStore such as assistant/api_key (read from "
+    "LAKECREW_SECRET_ASSISTANT_API_KEY or .lakecrew/secrets/assistant/api_key)"
 )
