@@ -87,7 +87,9 @@ def registry_for(ctx: Context) -> MlflowRegistry:
     from lakecrew.adapters.mlflow.databricks import databricks_registry
 
     ws = ctx.config.workspace(name)
-    return databricks_registry(databricks_client(ws), workspace=name, profile=ws.auth_profile)
+    return databricks_registry(
+        databricks_client(ws), workspace=name, profile=ws.auth_profile, host=ws.host
+    )
 
 
 def mlops_deps(ctx: Context) -> MlopsDeps:

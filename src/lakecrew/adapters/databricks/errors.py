@@ -70,6 +70,9 @@ REQUIRED_PERMISSION: Mapping[str, str] = {
     "tables.delete": "ownership of the table",
     "grants.get": "USE_CATALOG on the catalog (and ownership or MANAGE to see all grants)",
     "grants.update": "MANAGE on the securable (or ownership)",
+    "registered_models.get": "USE_CATALOG, USE_SCHEMA and EXECUTE (or ownership) on the model",
+    "permissions.get": "CAN_MANAGE on the object",
+    "permissions.set": "CAN_MANAGE on the object",
 }
 
 _CONFLICT = (
