@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from lakecrew.faces.web import views, views_sections
+from lakecrew.faces.web.views import MAX_PER_PAGE
 from lakecrew.ports.ledger import FindingRow
 
 if TYPE_CHECKING:
@@ -93,8 +94,15 @@ class Dashboard:
 
     @_serial
     def findings(self, query: views.FindingQuery) -> dict[str, Any]:
-        rows = self.findings_rows()
-        return views.findings_page(rows, query, self._read().pack)
+        """One page, filtered, counted and paged by the ledger (SQL), not over a Python list;
+        a page past the last one is asked again as the last page."""
+        lc = self._read()
+        per_page, offset = query.window(max(0, query.page) * MAX_PER_PAGE)
+        found = lc.ledger.finding_page(query.store_filter(), limit=per_page, offset=offset)
+        _, last = query.window(found.total)
+        if last != offset:
+            found = lc.ledger.finding_page(query.store_filter(), limit=per_page, offset=last)
+        return views.findings_view(found, query, lc.pack)
 
     @_serial
     def overview(self) -> dict[str, Any]:
