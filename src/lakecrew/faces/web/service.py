@@ -26,6 +26,7 @@ from lakecrew.faces.web.views import MAX_PER_PAGE
 from lakecrew.ports.ledger import FindingRow
 
 if TYPE_CHECKING:
+    from lakecrew.faces.web.oidc import OidcLogin
     from lakecrew.ports.clock import Clock
     from lakecrew.wiring.context import Context
 
@@ -136,6 +137,22 @@ class Dashboard:
         lc = self._read()
         cost = {k: v for k, v in self.cost().items() if k != "cache_age_seconds"}
         return views.weekly(lc, top=top, rows=rows, cost=cost)
+
+    @_serial
+    def oidc(self) -> OidcLogin | None:
+        """The OIDC sign-in of lakecrew.yaml's `web.oidc` (None when not configured); its
+        client secret read from the SecretStore now, so a missing one stops the server."""
+        from lakecrew.faces.web.oidc import OidcLogin
+
+        lc = self._read()
+        cfg = lc.config.web.oidc
+        if cfg is None:
+            return None
+        secret = None
+        if cfg.client_secret is not None:
+            ref = cfg.client_secret
+            secret = lc.secrets.get(ref.scope, ref.key).get_secret_value()
+        return OidcLogin(cfg, secret)
 
     @_serial
     def rules(self) -> list[dict[str, Any]]:
