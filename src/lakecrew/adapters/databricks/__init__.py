@@ -62,6 +62,15 @@ def databricks_sql(workspace: Any, warehouse_id: str) -> Any:
     return DatabricksSqlEngine(workspace.client, warehouse_id)
 
 
+def databricks_catalog(workspace: Any, sql: Any) -> Any:
+    """Catalog + Grants + MaskFunctions + Lineage of a Databricks workspace's Unity Catalog:
+    UC REST over the workspace's client, information_schema and DDL through `sql` (its
+    warehouse's DatabricksSqlEngine)."""
+    from lakecrew.adapters.databricks.catalog import DatabricksCatalog
+
+    return DatabricksCatalog(workspace.client, sql)
+
+
 def databricks_workspace(
     ws_config: Any, *, options: ClientOptions | None = None
 ) -> DatabricksWorkspace:
@@ -72,6 +81,7 @@ def databricks_workspace(
 __all__ = [
     "ClientOptions",
     "DatabricksWorkspace",
+    "databricks_catalog",
     "databricks_client",
     "databricks_doctor",
     "databricks_sql",
