@@ -68,7 +68,9 @@ def test_proposal_approval_and_eval_outputs_conform(project: Path) -> None:
         assert code == 0, err
         ev = json.loads(out)
         assert ev["kind"] == "agent_eval" and ev["meta"]["questions"] == 1
-    code, out, err = _run(project, "proposals", "approve", pid[:8], "--approver", "DGB", "-o", "json")
+    code, out, err = _run(
+        project, "proposals", "approve", pid[:8], "--approver", "DGB", "-o", "json"
+    )
     assert code == 0, err
     item = json.loads(out)["items"][0]
     assert item["status"] == "approved" and item["payload"] == {"days": 7}
