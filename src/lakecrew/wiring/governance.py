@@ -192,7 +192,7 @@ def _notify(ctx: Context, rows: list[Any], now: Any) -> None:
     alerts = ctx.alerts
     if alerts is not None:
         alerts.store.put(alerts.router.immediate(access_svc.revocation_items(rows), now))
-        alerts.tick(now)
+        alerts.tick(now, summaries=False)
 
 
 def group_directory(ctx: Context, workspace: str | None) -> Any:
