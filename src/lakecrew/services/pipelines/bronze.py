@@ -61,9 +61,9 @@ def run_bronze(
 
     After each batch with bronze rows is committed (and its checkpoint), ``consumer.process``
     gets it: the rows appended when they are the whole batch, else None. When the append
-    changes nothing but rows, ``consumer.prepare`` runs meanwhile (the Delta write releases the
-    GIL), so bronze's write and silver's compute overlap (the first batch too: the empty table is
-    created first); nothing is written before the commit.
+    changes nothing but rows, ``consumer.prepare`` runs meanwhile in a helper thread (the Delta
+    write releases the GIL), so bronze's write and silver's compute overlap (the first batch
+    too: the empty table is created first); nothing is written before the commit.
     """
     source = deps.open_source(loaded)
     if full_refresh:
@@ -127,13 +127,14 @@ def _append_preparing(
     if compare_schemas(bronze, current, data.schema).added:
         _append_bronze(deps, loaded, state, bronze, data)  # schema change: in order
         return None
-    with ThreadPoolExecutor(1, thread_name_prefix="lakecrew-bronze") as pool:
-        write = pool.submit(deps.tables.append, bronze, data)
+    # The build runs in the helper thread, the commit in this one (as every other write).
+    with ThreadPoolExecutor(1, thread_name_prefix="lakecrew-silver-build") as pool:
+        build = pool.submit(consumer.prepare, batch_id, data, current)
+        deps.tables.append(bronze, data)
         try:
-            prepared: object = consumer.prepare(batch_id, data, current)
+            prepared: object = build.result()
         except Exception as exc:  # noqa: BLE001 - raised by process() once bronze holds the batch
             prepared = Failed(exc)
-        write.result()
     return prepared
 
 
