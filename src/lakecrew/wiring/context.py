@@ -249,7 +249,7 @@ class Context:
 
         ws = remote[0]
         sql = self.workspace_sql(ws.name)
-        catalog = databricks_catalog(self.workspace(ws.name), sql)
+        catalog = databricks_catalog(self.workspace(ws.name), ws.warehouse_id)
         where = f"Unity Catalog of {ws.name} (information_schema on warehouse {ws.warehouse_id})"
         return EstateCatalog(catalog, catalog, sql, where)
 

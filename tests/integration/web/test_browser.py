@@ -18,7 +18,7 @@ from .conftest import PASSWORD, WS, XSS, XSS_ID, Site
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("web")]
 TIMEOUT_MS = 120_000  # a loaded machine is slow, never wrong: waits end on events, not time
-PAGES = ("/", "/findings", "/actions", "/pipelines", "/finops", "/governance", "/rules")
+PAGES = ("/", "/findings", "/actions", "/pipelines", "/finops", "/governance", "/models", "/rules")
 
 
 def _login(page: Any, base: str, user: str) -> None:

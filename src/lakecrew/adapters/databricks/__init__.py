@@ -62,13 +62,13 @@ def databricks_sql(workspace: Any, warehouse_id: str) -> Any:
     return DatabricksSqlEngine(workspace.client, warehouse_id)
 
 
-def databricks_catalog(workspace: Any, sql: Any) -> Any:
-    """Catalog + Grants + MaskFunctions + Lineage of a Databricks workspace's Unity Catalog:
-    UC REST over the workspace's client, information_schema and DDL through `sql` (its
-    warehouse's DatabricksSqlEngine)."""
+def databricks_catalog(workspace: Any, warehouse_id: str) -> Any:
+    """Unity Catalog of a Databricks workspace (Catalog, Grants, MaskFunctions, Lineage ports):
+    the SDK on the workspace's own client, SQL (tags, comments, masks) on `warehouse_id`."""
     from lakecrew.adapters.databricks.catalog import DatabricksCatalog
+    from lakecrew.adapters.databricks.sql import DatabricksSqlEngine
 
-    return DatabricksCatalog(workspace.client, sql)
+    return DatabricksCatalog(workspace.client, DatabricksSqlEngine(workspace.client, warehouse_id))
 
 
 def databricks_workspace(

@@ -32,6 +32,7 @@ NAV = (
     ("/pipelines", "Pipelines"),
     ("/finops", "FinOps"),
     ("/governance", "Governance"),
+    ("/models", "Models"),
     ("/rules", "Rules"),
 )
 
@@ -78,6 +79,11 @@ async def login(request: Request) -> Response:
         return RedirectResponse("/login?error=1", 303)
     token, _ = accounts.open_session(user)
     return web.login_response(request, token, form.get("next", "/"))
+
+
+@router.get("/models")
+def models(request: Request, _: web.SessionDep) -> Response:
+    return render(request, "models.html", {"m": web.dashboard(request).models()})
 
 
 @router.get("/auth/oidc/start")

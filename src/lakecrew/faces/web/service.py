@@ -6,7 +6,7 @@ phase rules, locks, the ledger and its history apply unchanged.
 
 Caches: the findings list is kept while the ledger's findings table stays at the same Delta
 version (a sweep or an exemption elsewhere moves it); the cost review for `COST_TTL` seconds
-(it prices a month of usage) — the page says how old it is.
+(it prices a month of usage), the model registry for `MODELS_TTL` — the pages say how old.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from lakecrew.wiring.context import Context
 
 COST_TTL = 300.0
+MODELS_TTL = 60.0
 P = ParamSpec("P")
 R = TypeVar("R")
 FINDINGS_TABLE = "lakecrew.crew.findings"
@@ -62,6 +63,7 @@ class Dashboard:
         self._lc: Context | None = None
         self._findings: tuple[int, list[FindingRow]] | None = None
         self._cost: tuple[float, dict[str, Any]] | None = None
+        self._models: tuple[float, dict[str, Any]] | None = None
 
     def _read(self) -> Context:
         from lakecrew.wiring.context import Context
@@ -107,8 +109,8 @@ class Dashboard:
 
     @_serial
     def overview(self) -> dict[str, Any]:
-        rows = self.findings_rows()
-        return views.overview(self._read(), rows)
+        lc = self._read()
+        return views.overview(lc, lc.ledger.open_counts())
 
     @_serial
     def actions(self, workspace: str | None, status: str | None) -> dict[str, Any]:
@@ -126,9 +128,16 @@ class Dashboard:
         return {**self._cost[1], "cache_age_seconds": age}
 
     @_serial
+    def models(self) -> dict[str, Any]:
+        """The MLflow registry (kept for `MODELS_TTL` seconds: it reads every version's run)."""
+        if self._models is None or time.monotonic() - self._models[0] > MODELS_TTL:
+            self._models = (time.monotonic(), views_sections.models(self._read()))
+        return {**self._models[1], "cache_age_seconds": round(time.monotonic() - self._models[0])}
+
+    @_serial
     def governance(self) -> dict[str, Any]:
-        rows = self.findings_rows()
-        return views_sections.governance(self._read(), rows)
+        lc = self._read()
+        return views_sections.governance(lc, lc.ledger.open_counts())
 
     @_serial
     def weekly(self, *, top: int = 100) -> dict[str, Any]:
