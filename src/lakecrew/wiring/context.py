@@ -247,10 +247,10 @@ class Context:
             return EstateCatalog(self.metastore, self.metastore, self.sql, "")
         from lakecrew.adapters.databricks import databricks_catalog
 
-        ws = remote[0]
+        ws, warehouse = remote[0], str(remote[0].warehouse_id)
         sql = self.workspace_sql(ws.name)
-        catalog = databricks_catalog(self.workspace(ws.name), ws.warehouse_id)
-        where = f"Unity Catalog of {ws.name} (information_schema on warehouse {ws.warehouse_id})"
+        catalog = databricks_catalog(self.workspace(ws.name), warehouse)
+        where = f"Unity Catalog of {ws.name} (information_schema on warehouse {warehouse})"
         return EstateCatalog(catalog, catalog, sql, where)
 
     def local_workspace(self, name: str) -> LocalWorkspace:
