@@ -7,9 +7,10 @@ never disagree. Every value that may hold a secret or a patient identifier goes 
 
 - `overview(lc)`: workspaces with environment, rollout phase, approval, open findings and a
   compliance score with its trend (one point per recorded sweep);
-- `findings_page(rows, query, pack)`: one filtered, paginated page with the filter choices;
+- `findings_view(page, query, pack)`: one filtered, paginated page (computed by the ledger)
+  with the filter choices; `findings_page(rows, ...)` the same from rows in memory;
 - `actions_list(lc, workspace, status)`: actions with a before/after diff per field;
-- `pipelines(lc)`, `finops(lc)`, `governance(lc, rows)`: in `views_sections.py`;
+- `pipelines(lc)`, `finops(lc)`, `governance(lc, counts)`: in `views_sections.py`;
 - `weekly(lc)`: everything the single-file report shows.
 """
 
@@ -17,14 +18,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lakecrew.core.redact import redact, redact_text
 from lakecrew.faces.cli.jsonable import to_jsonable
 from lakecrew.faces.cli.views import action_view, finding_view
-from lakecrew.ports.ledger import ActionRow, FindingRow, SweepRow
+from lakecrew.ports.ledger import ActionRow, FindingFilter, FindingPage, FindingRow, SweepRow
 
 if TYPE_CHECKING:
     from lakecrew.core.pack import Pack
@@ -56,6 +57,15 @@ class FindingQuery:
             and (self.status is None or row.status == self.status)
         )
 
+    def store_filter(self) -> FindingFilter:
+        return FindingFilter(self.workspace, self.rule, self.severity, self.owner, self.status)
+
+    def window(self, total: int) -> tuple[int, int]:
+        """(rows per page, offset of the first row): the page clamped to 1..last page."""
+        per_page = max(1, min(self.per_page, MAX_PER_PAGE))
+        pages = max(1, -(-total // per_page))
+        return per_page, (max(1, min(self.page, pages)) - 1) * per_page
+
     def filters(self) -> dict[str, str]:
         keys = ("workspace", "rule", "severity", "owner", "status")
         return {k: v for k in keys if (v := getattr(self, k)) is not None}
@@ -76,33 +86,46 @@ def finding_item(row: FindingRow, pack: Pack | None = None) -> dict[str, Any]:
 def findings_page(
     rows: Sequence[FindingRow], query: FindingQuery, pack: Pack | None = None
 ) -> dict[str, Any]:
-    """One page of the findings matching `query` (rows newest first), with the counts and the
-    values each filter can take (over all rows, so a filter never hides its own choices)."""
-    per_page = max(1, min(query.per_page, MAX_PER_PAGE))
+    """One page of the findings matching `query` from rows in memory (newest first) — the
+    report's path; the server asks the ledger for the page instead (`findings_view`)."""
     hits = [r for r in rows if query.matches(r)]
-    pages = max(1, -(-len(hits) // per_page))
-    page = max(1, min(query.page, pages))
-    start = (page - 1) * per_page
+    per_page, offset = query.window(len(hits))
+    found = FindingPage(
+        rows=hits[offset : offset + per_page],
+        total=len(hits),
+        by_severity=dict(Counter(r.severity for r in hits)),
+        choices={
+            "workspace": sorted({r.workspace for r in rows}),
+            "rule_id": sorted({r.rule_id for r in rows}),
+            "severity": sorted({r.severity for r in rows}),
+            "owner": sorted({r.owner for r in rows}),
+        },
+    )
+    return findings_view(found, query, pack)
+
+
+def findings_view(
+    found: FindingPage, query: FindingQuery, pack: Pack | None = None
+) -> dict[str, Any]:
+    """The findings page's view model from one page the ledger computed (filters, counts and
+    paging in the store's SQL), with the values each filter can take over all findings."""
+    per_page, offset = query.window(found.total)
+    present = set(found.choices.get("severity", []))
     return {
-        "items": [finding_item(r, pack) for r in hits[start : start + per_page]],
-        "total": len(hits),
-        "page": page,
-        "pages": pages,
+        "items": [finding_item(r, pack) for r in found.rows],
+        "total": found.total,
+        "page": offset // per_page + 1,
+        "pages": max(1, -(-found.total // per_page)),
         "per_page": per_page,
         "filters": query.filters(),
-        "by_severity": dict(Counter(r.severity for r in hits)),
-        "choices": _choices(rows),
-    }
-
-
-def _choices(rows: Sequence[FindingRow]) -> dict[str, list[str]]:
-    return {
-        "workspace": sorted({r.workspace for r in rows}),
-        "rule": sorted({r.rule_id for r in rows}),
-        "severity": [s for s in SEVERITIES if any(r.severity == s for r in rows)]
-        or list(SEVERITIES),
-        "owner": sorted({r.owner for r in rows}),
-        "status": list(FINDING_STATUSES),
+        "by_severity": found.by_severity,
+        "choices": {
+            "workspace": found.choices.get("workspace", []),
+            "rule": found.choices.get("rule_id", []),
+            "severity": [s for s in SEVERITIES if s in present] or list(SEVERITIES),
+            "owner": found.choices.get("owner", []),
+            "status": list(FINDING_STATUSES),
+        },
     }
 
 
@@ -178,17 +201,29 @@ def score(sweep: SweepRow) -> float | None:
     return round(max(0.0, 100.0 * (1 - sweep.findings / sweep.evaluated)), 1)
 
 
-def overview(lc: Context, findings: Sequence[FindingRow] | None = None) -> dict[str, Any]:
-    """The estate at a glance: one row per inventory workspace and the estate totals."""
-    rows = list(findings) if findings is not None else lc.crew.findings()
-    open_rows = [r for r in rows if r.status == "open"]
+OpenCounts = Mapping[tuple[str, str, str], int]
+
+
+def open_counts(rows: Sequence[FindingRow]) -> OpenCounts:
+    """Open findings per (workspace, rule_id, severity) from rows in memory — what the ledger's
+    `open_counts` computes in SQL."""
+    return Counter((r.workspace, r.rule_id, r.severity) for r in rows if r.status == "open")
+
+
+def overview(lc: Context, counts: OpenCounts | None = None) -> dict[str, Any]:
+    """The estate at a glance: one row per inventory workspace and the estate totals (`counts`:
+    open findings per (workspace, rule, severity); default: the ledger's)."""
+    counts = lc.ledger.open_counts() if counts is None else counts
+    by_ws: dict[str, Counter[str]] = {}
+    for (ws_name, _, severity), n in counts.items():
+        by_ws.setdefault(ws_name, Counter())[severity] += n
     sweeps = sorted(lc.ledger.sweeps(), key=lambda s: s.started_at)
     actions = lc.crew.actions()
     items = []
     for ws in lc.config.workspaces:
         mine = [s for s in sweeps if s.workspace == ws.name]
         last = mine[-1] if mine else None
-        sev = Counter(r.severity for r in open_rows if r.workspace == ws.name)
+        sev = by_ws.get(ws.name, Counter())
         items.append(
             {
                 "workspace": ws.name,
@@ -213,8 +248,10 @@ def overview(lc: Context, findings: Sequence[FindingRow] | None = None) -> dict[
     return {
         "as_of": to_jsonable(lc.clock.now()),
         "workspaces": items,
-        "open_findings": len(open_rows),
-        "by_severity": {s: sum(1 for r in open_rows if r.severity == s) for s in SEVERITIES},
+        "open_findings": sum(counts.values()),
+        "by_severity": {
+            s: sum(n for (_, _, sev), n in counts.items() if sev == s) for s in SEVERITIES
+        },
         "actions_by_status": dict(Counter(a.status for a in actions)),
         "awaiting_approval": sum(1 for a in actions if a.status == "awaiting_approval"),
     }
@@ -236,10 +273,10 @@ def weekly(
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     open_rows = sorted((r for r in rows if r.status == "open"), key=lambda r: rank[r.severity])
     return {
-        "overview": overview(lc, rows),
+        "overview": overview(lc, open_counts(rows)),
         "findings": findings_page(open_rows, FindingQuery(per_page=top), lc.pack),
         "actions": actions_list(lc),
         "pipelines": pipelines(lc),
         "finops": finops(lc) if cost is None else cost,
-        "governance": governance(lc, rows),
+        "governance": governance(lc, open_counts(rows)),
     }

@@ -8,14 +8,13 @@ if all were well. Quarantined rows are shown as counts per rule only — never t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from lakecrew.core.errors import LakecrewError
-from lakecrew.core.redact import redact_text
+from lakecrew.core.redact import redact, redact_text
 from lakecrew.faces.cli.jsonable import to_jsonable
-from lakecrew.ports.ledger import FindingRow
 
 if TYPE_CHECKING:
     from lakecrew.wiring.context import Context
@@ -169,7 +168,7 @@ def finops(
     return out
 
 
-def governance(lc: Context, findings: Sequence[FindingRow]) -> dict[str, Any]:
+def governance(lc: Context, counts: Mapping[tuple[str, str, str], int]) -> dict[str, Any]:
     """Classification coverage of Unity Catalog tables, grants and their expiries, and the
     open governance / token / secret findings by rule (issue 17 adds more rules: they show up
     here as soon as their findings are in the ledger)."""
@@ -180,13 +179,10 @@ def governance(lc: Context, findings: Sequence[FindingRow]) -> dict[str, Any]:
     grants = _safe(lc.metastore.list_grants, notes, "grants") or []
     soon = now + timedelta(days=14)
     expiring = [g for g in grants if g.expires_at is not None and now < g.expires_at <= soon]
-    open_rows = [
-        r
-        for r in findings
-        if r.status == "open"
-        and (r.rule_id.startswith(GOVERNANCE_PREFIXES) or r.rule_id in SECRET_RULES)
-    ]
-    by_rule = Counter((r.rule_id, r.severity) for r in open_rows)
+    by_rule: Counter[tuple[str, str]] = Counter()
+    for (_, rule, severity), n in counts.items():  # open findings per (workspace, rule, severity)
+        if rule.startswith(GOVERNANCE_PREFIXES) or rule in SECRET_RULES:
+            by_rule[(rule, severity)] += n
     return {
         "tables": len(tables),
         "classified": len(tables) - tagged.get("(unclassified)", 0),
@@ -205,6 +201,36 @@ def governance(lc: Context, findings: Sequence[FindingRow]) -> dict[str, Any]:
             for (rule, sev), n in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         "notes": notes,
+    }
+
+
+def models(lc: Context) -> dict[str, Any]:
+    """The MLflow registry as `lakecrew models` lists it: models with owner, aliases, last use
+    and lineage, and per version its aliases, lifecycle, status, training datasets, last use
+    and run (descriptions and tags redacted); `notes` when there is no store or it failed."""
+    from lakecrew.wiring import mlops as mlops_wiring
+
+    if not mlops_wiring.has_registry(lc):
+        note = "no MLflow store in this project yet (log a model to it; see `lakecrew demo`)"
+        return {"items": [], "count": 0, "versions": 0, "notes": [note]}
+    try:
+        rows = mlops_wiring.model_ops(lc).inventory()
+    except LakecrewError as err:
+        return {"items": [], "count": 0, "versions": 0, "notes": [
+            f"model registry: not available — {redact_text(err.one_line())}"
+        ]}  # fmt: skip
+    items = []
+    for m in rows:
+        item = to_jsonable(m)
+        item["description"] = redact_text(m["description"]) if m.get("description") else None
+        item["tags"] = redact(item["tags"])
+        item["alias_list"] = [{"alias": a, "version": v} for a, v in sorted(m["aliases"].items())]
+        items.append(item)
+    return {
+        "items": items,
+        "count": len(items),
+        "versions": sum(len(m["versions"]) for m in items),
+        "notes": [],
     }
 
 
