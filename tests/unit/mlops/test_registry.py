@@ -290,7 +290,8 @@ def test_whole_estate_sweep_evaluates_and_acts_on_the_registry(
             if a.action == "archive_model_version" and a.resource_id == f"{MODEL}/1"
         ]
         assert [a.status for a in acted] == ["applied"], [a.reason for a in acted]
-        assert model_ops(c).deps.registry.list_versions(MODEL)[0].tags["gov.lifecycle"] == "archived"
+        first = model_ops(c).deps.registry.list_versions(MODEL)[0]
+        assert first.tags["gov.lifecycle"] == "archived"
     off = root / "lakecrew.yaml"
     off.write_text(off.read_text().replace("mlops:\n", "mlops:\n  sweep: false\n", 1))
     with Context.open(root, writable=True, clock=FixedClock(later)) as c:
