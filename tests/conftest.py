@@ -60,7 +60,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class ByModuleOrGroup(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
             if nodeid.rfind("@") > nodeid.rfind("]"):
-                return nodeid.split("@")[-1]
+                return nodeid.rsplit("@", maxsplit=1)[-1]
             return nodeid.split("::", 1)[0]
 
     return ByModuleOrGroup(config, log)
