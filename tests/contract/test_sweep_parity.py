@@ -6,21 +6,26 @@ conf). (a) A project whose W is `backend: databricks` with `host: http://127.0.0
 test-only LAKECREW_ALLOW_INSECURE_HOSTS=1) sweeps it through the real databricks-sdk against
 DatabricksReplay; (b) a project whose W is local imports the same bodies with
 `lakecrew estate import W DIR` and sweeps them. Both CLI runs must give the same findings.
+(c) `lakecrew serve` over the databricks-backend project shows what its sweep found (below).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from lakecrew.faces.cli.main import app
+from lakecrew.faces.web.accounts import Accounts, accounts_path
+from lakecrew.faces.web.app import WebConfig, create_app
 from lakecrew.ports.workspace import ObjectKind
 from lakecrew.services.crew.observer import CONF_KEYS
 from lakecrew.services.simulate.simulator import simulate
@@ -28,6 +33,7 @@ from lakecrew.testing.databricks_export import rest_calls, write_export
 from lakecrew.testing.databricks_project import WS, cli_env, project_yaml
 from lakecrew.testing.databricks_replay import DatabricksReplay
 from lakecrew.testing.memory_sinks import MemorySink
+from lakecrew.testing.web import running
 
 NOW = "2026-03-02T10:00:00+00:00"
 
@@ -125,3 +131,70 @@ def test_sweep_over_replay_server_equals_sweep_of_imported_payloads(
     # evidence and owners agree too (the SDK's as_dict() kept what the rules read)
     by_fp = {f["fingerprint"]: (f["owner"], f["evidence"]) for f in sb["findings"]}
     assert {f["fingerprint"]: (f["owner"], f["evidence"]) for f in sa["findings"]} == by_fp
+
+
+PASSWORD = "databricks dashboard passphrase"
+
+
+def test_dashboard_serves_a_databricks_backend_project(
+    tmp_path: Path, payloads: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lakecrew serve` on a project whose workspace is `backend: databricks`: the sweep goes
+    through the real databricks-sdk against the replay server (lakecrew.testing.databricks_replay),
+    then the dashboard serves that project — its overview names the backend, its findings page and
+    `/api/findings` show exactly what the sweep found, and every other page answers (saying in
+    `notes` what it could not read from this backend).
+
+    Not covered here: approve / roll back on a Databricks workspace (a rollback calls the workspace
+    through the SDK exactly as `lakecrew rollback` does; the replay server has no recorded
+    mutation answers for it)."""
+    env = cli_env(tmp_path)
+    root = tmp_path / "remote"
+    root.mkdir()
+    with DatabricksReplay(payloads) as replay:
+        (root / "lakecrew.yaml").write_text(project_yaml(replay.url))
+        swept = CliRunner().invoke(
+            app,
+            ["sweep", "--workspace", WS, "--phase", "1", "--now", NOW, "--project", str(root),
+             "--output", "json"],
+            env=env,
+        )  # fmt: skip
+        assert swept.exit_code == 0, swept.output
+        [result] = json.loads(swept.stdout)["items"]
+        found = {f["fingerprint"] for f in result["findings"]}
+        assert len(found) >= 10
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        accounts = Accounts(accounts_path(root))
+        accounts.add("viewer1", PASSWORD, "viewer")
+        accounts.close()
+        web = create_app(WebConfig(root))
+        try:
+            with running(web) as base, httpx.Client(base_url=base, timeout=60) as client:
+                token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+                assert token is not None
+                client.post("/login", data={"username": "viewer1", "password": PASSWORD,
+                                            "csrf_token": token[1]})  # fmt: skip
+                overview = client.get("/api/overview").json()
+                [ws] = overview["workspaces"]
+                assert ws["workspace"] == WS and ws["backend"] == "databricks"
+                assert ws["open_findings"] == overview["open_findings"] == len(found)
+                shown, page = set(), 1
+                while True:
+                    data = client.get("/api/findings", params={"page": page}).json()
+                    shown |= {f["fingerprint"] for f in data["items"]}
+                    if page >= data["pages"]:
+                        break
+                    page += 1
+                assert shown == found
+                html = client.get("/findings", params={"workspace": WS}).text
+                assert f"{len(found)} finding" in html
+                for path in ("/", "/actions", "/pipelines", "/finops", "/governance",
+                             "/models", "/rules"):  # fmt: skip
+                    assert client.get(path).status_code == 200, path
+                for path in ("/api/pipelines", "/api/cost", "/api/governance", "/api/models"):
+                    answer = client.get(path)
+                    assert answer.status_code == 200, (path, answer.text[:300])
+        finally:
+            web.state.dashboard.close()
+            web.state.accounts.close()

@@ -9,7 +9,8 @@
   imported only inside adapters (and devtools/testing helpers);
 - heavy libraries (matplotlib, pandas) only inside adapters; faces import pyarrow and the other
   heavy libraries inside the commands that need them, never at module level;
-- web libraries (fastapi, starlette, jinja2, uvicorn, argon2, markupsafe, playwright) only in
+- web libraries (fastapi, starlette, jinja2, uvicorn, argon2, markupsafe, playwright, authlib,
+  joserfc) only in
   faces (the dashboard) and test helpers;
 - no import circle between lakecrew modules (imports under `if TYPE_CHECKING:` excepted).
 
@@ -37,7 +38,10 @@ VENDOR = (
     "detect_secrets",
 )
 HEAVY_ADAPTERS_ONLY = ("matplotlib", "pandas")
-WEB_FACES_ONLY = ("fastapi", "starlette", "jinja2", "uvicorn", "argon2", "markupsafe", "playwright")
+WEB_FACES_ONLY = (
+    "fastapi", "starlette", "jinja2", "uvicorn", "argon2", "markupsafe", "playwright",
+    "authlib", "joserfc",
+)  # fmt: skip
 HEAVY_LAZY_IN_FACES = ("pyarrow", "matplotlib", "pandas", "numpy", *VENDOR)
 ALLOWED: dict[str, tuple[str, ...]] = {
     "core": ("core",),

@@ -148,6 +148,29 @@ class SweepRow:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class FindingFilter:
+    """Findings matching every given value (None: any)."""
+
+    workspace: str | None = None
+    rule_id: str | None = None
+    severity: str | None = None
+    owner: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class FindingPage:
+    """One page of findings, newest first (`last_seen`, then fingerprint), computed in the
+    store: the page's rows, how many match, how many match per severity, and the values each
+    filterable column takes over ALL findings (so a filter never hides its own choices)."""
+
+    rows: list[FindingRow]
+    total: int
+    by_severity: dict[str, int]
+    choices: dict[str, list[str]]
+
+
 class LedgerStore(Protocol):
     """Durable upserts and reads of the crew's history."""
 
@@ -156,6 +179,10 @@ class LedgerStore(Protocol):
         ...
 
     def findings(self, workspace: str | None = None) -> list[FindingRow]: ...
+
+    def finding_page(self, flt: FindingFilter, *, limit: int, offset: int) -> FindingPage:
+        """Filter, count and page the findings in the store (not in the caller's memory)."""
+        ...
 
     def record_action(self, row: ActionRow) -> None:
         """Upsert one action on action_id, durably, before returning."""

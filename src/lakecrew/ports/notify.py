@@ -62,6 +62,21 @@ class Notification:
     items: tuple[AlertItem, ...] = ()
     kind: str = "alert"
     thread_ref: str | None = None
+    # a daily digest's summary paragraph written by the Comms agent (a language model), masked;
+    # `summary_by` names the model. Channels show it first, marked as machine-written.
+    summary: str | None = None
+    summary_by: str | None = None
+
+
+SUMMARY_LABEL = (
+    "Summary (machine-written by lakecrew's Comms agent, {model}; "
+    "the findings below are the record)"
+)
+
+
+def summary_label(n: Notification) -> str:
+    """The line that marks a digest summary as machine-written (every channel shows it)."""
+    return SUMMARY_LABEL.format(model=n.summary_by or "a language model")
 
 
 def notification_from_dict(data: Mapping[str, Any]) -> Notification:

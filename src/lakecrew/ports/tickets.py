@@ -1,7 +1,9 @@
 """TicketSystem port: one ticket per finding fingerprint, upserted, never duplicated.
 
 The local adapter (adapters/local/ticket_store.py) keeps tickets in SQLite; Jira and ServiceNow
-adapters come later behind the same port.
+(adapters/notify/trackers.py) sit behind the same port, and services/notify/tickets.py routes
+to them. Comments (a person's or an approved agent triage note) are kept apart from the body, so
+the next sweep's update of the body never drops them.
 """
 
 from __future__ import annotations
@@ -46,6 +48,17 @@ class Ticket:
     resolution: str | None = None
 
 
+@dataclass(frozen=True)
+class TicketComment:
+    """A comment on a ticket; `comment_id` makes adding it idempotent."""
+
+    fingerprint: str
+    comment_id: str
+    author: str
+    text: str
+    at: datetime
+
+
 class TicketSystem(Protocol):
     """Upsert by fingerprint, resolve, read."""
 
@@ -62,6 +75,13 @@ class TicketSystem(Protocol):
     def resolve(self, fingerprint: str, resolution: str, at: datetime) -> Ticket | None:
         """Resolve the fingerprint's open ticket; None when there is none open."""
         ...
+
+    def comment(self, comment: TicketComment) -> str:
+        """Add `comment` to the fingerprint's ticket, once per comment_id (a repeat adds
+        nothing); returns the ticket key. NotFound when the fingerprint has no ticket."""
+        ...
+
+    def comments(self, fingerprint: str) -> list[TicketComment]: ...
 
     def get(self, fingerprint: str) -> Ticket | None: ...
 

@@ -206,5 +206,8 @@ class ServiceNowState:
             query = r.path.split("sysparm_fields=", 1)[-1].split("&", 1)[0]
             wanted = query.split(",") if "sysparm_fields=" in r.path else list(rec)
             return _json(200, {"result": {k: rec.get(k, "") for k in wanted}})
-        rec.update(json.loads(r.body))
+        change = json.loads(r.body)
+        if change.get("work_notes"):  # a journal field: each write adds an entry
+            rec.setdefault("journal", []).append(change["work_notes"])
+        rec.update(change)
         return _json(200, {"result": rec})

@@ -20,11 +20,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(app: Any) -> Iterator[str]:
-    """Serve `app` (ASGI) with uvicorn on 127.0.0.1; yields http://127.0.0.1:PORT."""
+def running(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve `app` (ASGI) with uvicorn on 127.0.0.1 (on `port`, else a free one); yields
+    http://127.0.0.1:PORT."""
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
@@ -66,3 +67,12 @@ def launch_chromium(playwright: Any) -> Any:
             "(`make sysdeps` / .ci/system-packages installs it)"
         )
     return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+
+
+def axe_serious(response: dict[str, Any]) -> list[str]:
+    """The serious and critical violations of one axe-core run, one line each."""
+    return [
+        f"{v['id']} ({v['impact']}): {len(v['nodes'])} node(s), e.g. {v['nodes'][0]['html'][:120]}"
+        for v in response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -112,7 +112,7 @@ def _notify(ctx: Context, rows: list[Any], now: Any) -> None:
     alerts = ctx.alerts
     if alerts is not None:
         alerts.store.put(alerts.router.immediate(access_svc.revocation_items(rows), now))
-        alerts.tick(now)
+        alerts.tick(now, summaries=False)
 
 
 def access_review(ctx: Context, *, window_days: int = 365, unused_days: int = 90) -> AccessReview:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from lakecrew.adapters.local.outbox_store import SqliteOutbox
-from lakecrew.core.errors import LakecrewError, UsageError
+from lakecrew.core.errors import LakecrewError, Transient, UsageError
 from lakecrew.ports.notify import Delivery, Notification, Notifier
 from lakecrew.ports.outbox import Ack, AckSource
 from lakecrew.ports.secrets import SecretStore
@@ -299,7 +299,27 @@ def alert_pipeline(
         escalate_after_hours=escalate_after_hours(ctx),
         after_send=after_send,
         ack_sources=LazyAcks(config, notify_secrets(ctx), ctx.layout.state_dir / "tickets.db"),
+        digest_summary=None if ctx.config.assistant is None else _comms_summary(ctx),
     )
+
+
+def _comms_summary(ctx: Context) -> Callable[[str], tuple[str, str]]:
+    """day → (the Comms agent's digest summary, the model): `assistant:` is configured. The run
+    is recorded in lakecrew.crew.agent_runs; a run that stops early is an error (the digest
+    then goes out without a summary, and `outbox deliver` says why)."""
+
+    def summarize(day: str) -> tuple[str, str]:
+        from lakecrew.wiring.assist import agent_service
+
+        run = agent_service(ctx).digest(day)
+        if run.row.status != "success" or not run.row.answer.strip():
+            raise Transient(
+                f"the Comms agent stopped early ({run.row.status}) in run {run.row.run_id}",
+                fix="raise assistant.max_steps / max_tokens in lakecrew.yaml",
+            )
+        return run.row.answer, run.row.model
+
+    return summarize
 
 
 def require_alerts(ctx: Context) -> AlertPipeline:

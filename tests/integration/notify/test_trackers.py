@@ -194,3 +194,59 @@ def test_routed_tickets_keep_the_local_store_and_sync_jira_later_when_it_was_dow
         assert list(state.issues) == ["DATA-1"]  # once
         routed.resolve(FP, "resolved", AT)
         assert state.issues["DATA-1"]["status"] == "Done"
+
+
+def test_comments_post_once_to_jira_and_servicenow_and_survive_an_outage(tmp_path: Path) -> None:
+    """A comment (an approved triage note) reaches the local ticket, the Jira comment API (ADF)
+    and ServiceNow's work notes, once per comment id; a tracker down keeps the local comment,
+    raises Transient, and the retry posts only where it is missing."""
+    from lakecrew.adapters.local.ticket_store import LocalTicketStore
+    from lakecrew.ports.tickets import TicketComment
+    from lakecrew.services.estate.notify_config import NotifyConfig
+    from lakecrew.services.notify.tickets import RoutedTickets
+
+    sn_cfg = {"type": "servicenow", "url": "https://x.service-now.com", "username": "lakecrew",
+              "password": {"scope": "s", "key": "p"}}  # fmt: skip
+    jira_cfg = {"type": "jira", "url": "https://x.atlassian.net", "email": "bot@example.org",
+                "token": {"scope": "s", "key": "k"}, "project": "DATA"}  # fmt: skip
+    config = NotifyConfig.model_validate(
+        {
+            "trackers": {"jira": jira_cfg, "sn": sn_cfg},
+            "routes": [{"name": "all", "match": {}, "tickets": ["jira", "sn"]}],
+        }
+    )
+    jstate, sstate = (
+        JiraState(basic("bot@example.org", TOKEN)),
+        ServiceNowState(basic("lakecrew", "pw")),
+    )
+    with Receiver(jstate, check=jstate.check) as jrx, Receiver(sstate, check=sstate.check) as srx:
+        jira = _jira(tmp_path, jrx.url)
+        sn = ServiceNowTracker(
+            TicketIndex(tmp_path / "tickets.db", "sn"),
+            url=srx.url,
+            username="lakecrew",
+            password=SecretStr("pw"),
+            groups=lambda o: None,
+        )
+        trackers = {"jira": jira, "sn": sn}
+        routed = RoutedTickets(
+            LocalTicketStore(tmp_path / "local.db"), trackers, config, {},
+            holds=lambda name, fp: trackers[name].index.get(fp) is not None,
+        )  # fmt: skip
+        routed.upsert_many([draft()], AT)
+        note = TicketComment(FP, "p1", "ops", f"Root cause: {HOSTILE}\nNext steps: 1. tag", AT)
+        jrx.down = True
+        with pytest.raises(Transient, match="comment kept on LC-1 but not posted to jira"):
+            routed.comment(note)
+        (incident,) = sstate.incidents.values()
+        assert incident["journal"] == [note.text] and routed.comments(FP) == [note]
+        assert jstate.issues["DATA-1"]["comments"] == []
+        jrx.down = False
+        where = routed.comment(note)  # the retry: Jira only
+        assert where == "LC-1, jira DATA-1, sn INC0010001"
+        routed.comment(note)  # again: nothing new anywhere
+        (body,) = jstate.issues["DATA-1"]["comments"]
+        texts = [n["text"] for p in body["content"] for n in p["content"] if n["type"] == "text"]
+        assert texts == [f"Root cause: {HOSTILE}", "Next steps: 1. tag"]  # text nodes: no markup
+        assert incident["journal"] == [note.text] and len(routed.comments(FP)) == 1
+    assert jrx.problems == [] and srx.problems == []

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from lakecrew.faces.web.render import report_html, section_charts
+from lakecrew.testing.web import axe_serious
 
 from .conftest import PASSWORD, WS, XSS, XSS_ID, Site
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("web")]
 TIMEOUT_MS = 120_000  # a loaded machine is slow, never wrong: waits end on events, not time
-PAGES = ("/", "/findings", "/actions", "/pipelines", "/finops", "/governance", "/rules")
+PAGES = ("/", "/findings", "/actions", "/pipelines", "/finops", "/governance", "/models", "/rules")
 
 
 def _login(page: Any, base: str, user: str) -> None:
@@ -121,21 +122,13 @@ def test_every_page_passes_axe_without_serious_violations(site: Site, browser: A
     context = browser.new_context(bypass_csp=True)  # axe is injected as a script
     page = context.new_page()
     page.goto(f"{site.base}/login")
-    problems = _serious(axe.run(page).response)
+    problems = axe_serious(axe.run(page).response)
     _login(page, site.base, "operator1")
     for path in PAGES:
         page.goto(f"{site.base}{path}")
-        problems += [f"{path}: {p}" for p in _serious(axe.run(page).response)]
+        problems += [f"{path}: {p}" for p in axe_serious(axe.run(page).response)]
     assert problems == []
     context.close()
-
-
-def _serious(response: dict[str, Any]) -> list[str]:
-    return [
-        f"{v['id']} ({v['impact']}): {len(v['nodes'])} node(s), e.g. {v['nodes'][0]['html'][:120]}"
-        for v in response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_report_opens_offline_from_disk_and_renders_every_chart(

@@ -43,3 +43,35 @@ def test_ask_with_a_model_and_its_records(project: Path) -> None:
     assert code == 0 and json.loads(out)["items"][0]["tools"] == 1
     code, out, _ = _run(project, "proposals", "list", "-o", "json")
     assert code == 0 and json.loads(out)["kind"] == "proposals"
+
+
+def test_proposal_approval_and_eval_outputs_conform(project: Path) -> None:
+    """`ask --allow-proposals`, `proposals approve` and `agent eval --limit 1` in JSON: each
+    checked against its schema by the LAKECREW_CHECK_SCHEMAS hook (a breach exits 1)."""
+    from lakecrew.wiring.context import Context
+
+    with Context.open(project, writable=False) as lc:
+        fp = next(f.fingerprint for f in lc.crew.findings() if f.rule_id == "cluster.tags_missing")
+    cfg = yaml.safe_load((project / "lakecrew.yaml").read_text())
+    now = now_of(project).isoformat()
+    propose = ("propose_exemption", {"fingerprint": fp, "days": 7, "rationale": "pilot"})
+    responses = [*script([propose], "proposed"), *script([("estate_overview", {})], "13")]
+    with OpenAIReplay(responses) as server:
+        cfg["assistant"] = {"model": {"type": "openai", "model_id": "replay-model",
+                                      "api_base": server.url + "/v1"}}  # fmt: skip
+        (project / "lakecrew.yaml").write_text(yaml.safe_dump(cfg))
+        code, out, err = _run(project, "ask", "Exempt it", "--allow-proposals", "--now", now,
+                              "-o", "json")  # fmt: skip
+        assert code == 0, err
+        (pid,) = json.loads(out)["items"][0]["proposals"]
+        code, out, err = _run(project, "agent", "eval", "--limit", "1", "--now", now, "-o", "json")
+        assert code == 0, err
+        ev = json.loads(out)
+        assert ev["kind"] == "agent_eval" and ev["meta"]["questions"] == 1
+    code, out, err = _run(
+        project, "proposals", "approve", pid[:8], "--approver", "DGB", "-o", "json"
+    )
+    assert code == 0, err
+    item = json.loads(out)["items"][0]
+    assert item["status"] == "approved" and item["payload"] == {"days": 7}
+    assert item["decided_by"] == "DGB" and item["fingerprint"] == fp

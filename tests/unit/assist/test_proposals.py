@@ -59,12 +59,17 @@ def test_ticket_comment_is_added_only_on_approval_and_reject_records(lc: Context
     fp = _hostile(lc, "cluster.tags_missing")
     out = box.call("propose_ticket_comment", {"fingerprint": fp, "comment": "Root cause: X"})
     pid = out["data"]["proposal_id"]
-    assert "Root cause: X" not in lc.tickets.get(fp).body
-    decide(assist_deps(lc), pid, approve=True, approver="ops")
-    assert "Root cause: X" in lc.tickets.get(fp).body
+    assert lc.tickets.comments(fp) == []
+    done = decide(assist_deps(lc), pid, approve=True, approver="ops")
+    (note,) = lc.tickets.comments(fp)
+    assert note.comment_id == pid and note.author == "ops" and "Root cause: X" in note.text
+    assert (
+        "machine-written" in note.text and done.outcome == f"commented on {lc.tickets.get(fp).key}"
+    )
+    assert "Root cause: X" not in lc.tickets.get(fp).body  # a comment, not an edit of the body
     other = box.call("propose_ticket_comment", {"fingerprint": fp, "comment": "no"})
     rejected = decide(assist_deps(lc), other["data"]["proposal_id"], approve=False, approver="ops")
-    assert rejected.status == "rejected" and "\nno" not in lc.tickets.get(fp).body
+    assert rejected.status == "rejected" and len(lc.tickets.comments(fp)) == 1
     listed = box.call("list_proposals", {"status": "rejected"})["data"]["proposals"]
     assert [p["payload"] for p in listed] == [{"comment": "no"}]
     with pytest.raises(NotFound):

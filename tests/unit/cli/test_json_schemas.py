@@ -88,10 +88,6 @@ KINDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("sweep",): ("sweep",),
 }
 FACES = Path(__file__).parents[3] / "src" / "lakecrew" / "faces" / "cli"
-# Kinds of commands landed while this table was written, whose schemas their owners still owe
-# (issue 20: the smolagents assistant). Listed by name so the gap is
-# visible; a kind may leave this set only by gaining its schema file.
-PENDING = {"agent_run", "agent_eval", "agent_runs", "proposals"}
 
 
 def test_every_command_with_json_output_names_its_kinds() -> None:
@@ -107,9 +103,8 @@ def test_every_kind_has_a_valid_schema_and_every_schema_a_command() -> None:
 
     kinds = {k for ks in KINDS.values() for k in ks}
     files = {p.name.removesuffix(".schema.json"): p for p in SCHEMAS.glob("*.schema.json")}
-    missing = kinds - set(files) - PENDING
+    missing = kinds - set(files)
     assert not missing, f"kinds without a schema: {sorted(missing)}"
-    assert not PENDING & set(files), "a pending kind has its schema now: drop it from PENDING"
     assert not sorted(set(files) - kinds), f"schemas no command emits: {sorted(set(files) - kinds)}"
     for kind, path in files.items():
         schema = json.loads(path.read_text(encoding="utf-8"))

@@ -82,6 +82,7 @@ def test_sweep_routes_news_digests_warnings_and_escalates_unacknowledged_critica
     alerts.tick(crew.clock.now())
     digests = [n for n in channels["ops"].read() if n.kind == "digest"]
     assert len(digests) == 1 and all(i.severity == "warning" for i in digests[0].items)
+    assert digests[0].summary is None  # no model configured: the deterministic digest
     escalated = channels["leads"].read()
     assert {n.items[0].fingerprint for n in escalated} == {n.items[0].fingerprint for n in ops}
     assert all(n.kind == "escalation" for n in escalated)

@@ -13,7 +13,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
-from lakecrew.ports.notify import Delivery, Notification, notification_from_dict
+from lakecrew.ports.notify import (
+    Delivery,
+    Notification,
+    notification_from_dict,
+    summary_label,
+)
 
 
 class ConsoleChannel:
@@ -29,7 +34,12 @@ class ConsoleChannel:
         try:
             stream.write(
                 f"[{notification.severity}] to {notification.owner}: {notification.subject}\n"
-                f"{notification.body}\n\n"
+                + (
+                    f"{summary_label(notification)}:\n{notification.summary}\n"
+                    if notification.summary
+                    else ""
+                )
+                + f"{notification.body}\n\n"
             )
             stream.flush()
         except OSError as exc:

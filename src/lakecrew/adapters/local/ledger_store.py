@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.ledger_query import FindingIndex
 from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.sql_engine import register
 from lakecrew.core.redact import redact_json, redact_text
@@ -33,6 +34,8 @@ from lakecrew.ports.agents import AgentRunRow, ProposalRow
 from lakecrew.ports.ledger import (
     ActionRow,
     ExemptionRow,
+    FindingFilter,
+    FindingPage,
     FindingRow,
     NotificationRow,
     SweepRow,
@@ -129,6 +132,7 @@ class DeltaLedgerStore:
         self.metastore = metastore
         self._ready: set[str] = set()
         self._lock = threading.Lock()
+        self._index: FindingIndex | None = None
 
     def full_name(self, row_type: type[Any]) -> str:
         return f"{CATALOG}.{SCHEMA}.{TABLES[row_type][0]}"
@@ -175,9 +179,12 @@ class DeltaLedgerStore:
         name = self.full_name(row_type)
         if not self.store.exists(name):
             return []  # reading creates nothing (read-only commands write no file)
-        dataset = self.store.to_arrow(name)  # nor registers anything (read-only metastore)
-        flt = None if workspace is None else pc.field("workspace") == workspace
-        table = dataset.to_table(filter=flt)
+        # nor registers anything (read-only metastore). The filter runs on the table read and
+        # cast to the table schema, not pushed into the Parquet scan: delta-rs writes strings
+        # as `string_view` in the files, which Arrow cannot compare with a `string` scalar.
+        table = self.store.read(name)
+        if workspace is not None:
+            table = table.filter(pc.field("workspace") == workspace)
         return [row_type(**d) for d in table.to_pylist()]
 
     # ---- the port --------------------------------------------------------------------------
@@ -187,6 +194,14 @@ class DeltaLedgerStore:
 
     def findings(self, workspace: str | None = None) -> list[FindingRow]:
         return self._get(FindingRow, workspace)
+
+    def finding_page(self, flt: FindingFilter, *, limit: int, offset: int) -> FindingPage:
+        """Filtered, counted and paged in DuckDB SQL over the table's current version."""
+        if self._index is None:
+            self._index = FindingIndex(
+                self.store, self.full_name(FindingRow), schema_of(FindingRow)
+            )
+        return self._index.page(flt, limit=limit, offset=offset)
 
     def record_action(self, row: ActionRow) -> None:
         """One action state: appended to the history, then MERGEd as the current state (each
@@ -246,8 +261,10 @@ class DeltaLedgerStore:
         name = f"{CATALOG}.{SCHEMA}.{HISTORY}"
         if not self.store.exists(name):
             return []  # reading creates and registers nothing
-        flt = None if workspace is None else pc.field("workspace") == workspace
-        table = self.store.to_arrow(name).to_table(filter=flt).sort_by("recorded_ns")
+        table = self.store.read(name)  # filtered after the cast (see `_get`)
+        if workspace is not None:
+            table = table.filter(pc.field("workspace") == workspace)
+        table = table.sort_by("recorded_ns")
         return [ActionRow(**d) for d in table.drop_columns(["recorded_ns"]).to_pylist()]
 
     def put_notifications(self, rows: Sequence[NotificationRow]) -> None:

@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lakecrew.ports.tickets import Ticket, TicketDraft
+from lakecrew.core.errors import NotFound
+from lakecrew.ports.tickets import Ticket, TicketComment, TicketDraft
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -31,6 +32,14 @@ CREATE TABLE IF NOT EXISTS tickets (
     updated_at   TEXT NOT NULL,
     resolved_at  TEXT,
     resolution   TEXT
+);
+CREATE TABLE IF NOT EXISTS ticket_comments (
+    fingerprint  TEXT NOT NULL,
+    comment_id   TEXT NOT NULL,
+    author       TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    at           TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, comment_id)
 );
 """
 COLUMNS = (
@@ -120,6 +129,36 @@ class LocalTicketStore:
                 (now, resolution, now, fingerprint),
             )
             return self._row(conn, fingerprint) if cur.rowcount else None
+
+    def comment(self, comment: TicketComment) -> str:
+        """Add a comment (once per comment_id) to the fingerprint's ticket; its key."""
+        with self._tx() as conn:
+            ticket = self._row(conn, comment.fingerprint)
+            if ticket is None:
+                raise NotFound(
+                    f"finding {comment.fingerprint[:12]} has no ticket", fix="comment on a ticket"
+                )
+            conn.execute(
+                "INSERT OR IGNORE INTO ticket_comments (fingerprint, comment_id, author, text, at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    comment.fingerprint,
+                    comment.comment_id,
+                    comment.author,
+                    comment.text,
+                    comment.at.isoformat(),
+                ),
+            )
+        return ticket.key
+
+    def comments(self, fingerprint: str) -> list[TicketComment]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT fingerprint, comment_id, author, text, at FROM ticket_comments "
+                "WHERE fingerprint = ? ORDER BY at, rowid",
+                (fingerprint,),
+            ).fetchall()
+        return [TicketComment(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4])) for r in rows]
 
     def get(self, fingerprint: str) -> Ticket | None:
         with self._tx() as conn:

@@ -17,7 +17,7 @@ import html
 import re
 from typing import Any
 
-from lakecrew.ports.notify import AlertItem, Notification
+from lakecrew.ports.notify import AlertItem, Notification, summary_label
 
 SEVERITY_ICON = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 _AT = re.compile(r"@(?=\w)")
@@ -86,6 +86,10 @@ def slack_blocks(n: Notification) -> list[dict[str, Any]]:
             },
         }
     ]
+    if n.summary:
+        blocks.append(
+            _slack_section(f"*{slack_escape(summary_label(n))}*\n{slack_escape(n.summary)}")
+        )
     if not n.items:
         blocks.append(_slack_section(slack_escape(n.body) or "(no details)"))
     for i in n.items[:MAX_SLACK_ITEMS]:
@@ -159,6 +163,16 @@ def adaptive_card(n: Notification) -> dict[str, Any]:
             "color": "Attention" if n.severity == "critical" else "Default",
         }
     ]
+    if n.summary:
+        body += [
+            {
+                "type": "TextBlock",
+                "wrap": True,
+                "isSubtle": True,
+                "text": card_escape(summary_label(n)),
+            },
+            {"type": "TextBlock", "wrap": True, "text": card_escape(n.summary)},
+        ]
     if not n.items:
         body.append({"type": "TextBlock", "wrap": True, "text": card_escape(n.body)})
     actions: list[dict[str, Any]] = []
@@ -230,6 +244,8 @@ def email_text(n: Notification) -> str:
     if not n.items:
         return f"{headline(n)}\n\n{n.body}\n"
     parts = [headline(n), ""]
+    if n.summary:
+        parts += [summary_label(n) + ":", n.summary, ""]
     for i in n.items:
         parts += [
             f"* {i.title}",
@@ -267,7 +283,8 @@ def email_html(n: Notification) -> str:
             f"<p><b>Fix</b>: {e(i.fix)}</p><ul>{links}</ul>"
             f"<p><small>fingerprint {e(i.fingerprint)}</small></p>"
         )
-    return f"<html><body><h2>{e(headline(n))}</h2>{''.join(rows)}</body></html>"
+    summary = f"<p><i>{e(summary_label(n))}</i></p><p>{e(n.summary)}</p>" if n.summary else ""
+    return f"<html><body><h2>{e(headline(n))}</h2>{summary}{''.join(rows)}</body></html>"
 
 
 # ------------------------------------------------------------------------------ JSON
@@ -305,5 +322,7 @@ def webhook_body(n: Notification) -> dict[str, Any]:
         "workspace": n.workspace,
         "owner": n.owner,
         "body": n.body,
+        "summary": n.summary,
+        "summary_by": n.summary_by,
         "items": [plain_item(i) for i in n.items],
     }

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from lakecrew.ports.tickets import TicketComment
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS remote_tickets (
     system      TEXT NOT NULL,
@@ -27,6 +29,15 @@ CREATE TABLE IF NOT EXISTS remote_tickets (
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL,
     PRIMARY KEY (system, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS remote_comments (
+    system      TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    comment_id  TEXT NOT NULL,
+    author      TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    PRIMARY KEY (system, fingerprint, comment_id)
 );
 """
 
@@ -94,4 +105,25 @@ class TicketIndex:
                     item.created_at.isoformat(),
                     item.updated_at.isoformat(),
                 ),
+            )
+
+    def comments(self, fingerprint: str) -> list[TicketComment]:
+        """The comments this project posted on the fingerprint's remote ticket."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT comment_id, author, text, at FROM remote_comments "
+                "WHERE system = ? AND fingerprint = ? ORDER BY at, rowid",
+                (self.system, fingerprint),
+            ).fetchall()
+        return [
+            TicketComment(fingerprint, r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in rows
+        ]
+
+    def put_comment(self, c: TicketComment) -> None:
+        """Record a comment as posted (after the tracker accepted it)."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO remote_comments (system, fingerprint, comment_id, author, "
+                "text, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (self.system, c.fingerprint, c.comment_id, c.author, c.text, c.at.isoformat()),
             )

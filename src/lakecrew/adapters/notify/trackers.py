@@ -31,7 +31,7 @@ from lakecrew.adapters.notify.http import TIMEOUT
 from lakecrew.adapters.notify.ticket_index import Indexed, TicketIndex
 from lakecrew.core.errors import DataError, NotFound, PermissionDenied, Transient
 from lakecrew.ports.outbox import Ack
-from lakecrew.ports.tickets import Ticket, TicketDraft
+from lakecrew.ports.tickets import Ticket, TicketComment, TicketDraft
 
 
 class Gone(NotFound):
@@ -81,6 +81,10 @@ class _Remote:
         raise NotImplementedError
 
     def _resolve(self, item: Indexed, resolution: str) -> None:
+        raise NotImplementedError
+
+    def _note(self, item: Indexed, text: str) -> None:
+        """A comment on the ticket (Jira comment; ServiceNow work note)."""
         raise NotImplementedError
 
     def _reopen(self, item: Indexed, d: TicketDraft) -> None:
@@ -178,6 +182,24 @@ class _Remote:
                 out.append(Ack(fp, who or self.name, self.name, _time(when, now), note))
         return out
 
+    def comment(self, comment: TicketComment) -> str:
+        """One request per new comment_id; a comment already posted costs none. A ticket
+        deleted in the tracker raises NotFound (Gone)."""
+        item = self.index.get(comment.fingerprint)
+        if item is None:
+            raise NotFound(
+                f"{self.name} holds no ticket for finding {comment.fingerprint[:12]}",
+                fix="the next sweep creates it",
+            )
+        if any(c.comment_id == comment.comment_id for c in self.index.comments(item.fingerprint)):
+            return item.key
+        self._note(item, comment.text)
+        self.index.put_comment(comment)
+        return item.key
+
+    def comments(self, fingerprint: str) -> list[TicketComment]:
+        return self.index.comments(fingerprint)
+
     def get(self, fingerprint: str) -> Ticket | None:
         item = self.index.get(fingerprint)
         return None if item is None else self._ticket(item, self._meta.get(fingerprint))
@@ -260,6 +282,9 @@ class JiraTracker(_Remote):
         return str(answer["key"]), str(answer["id"])
 
     def _comment(self, item: Indexed, d: TicketDraft, text: str) -> None:
+        self._note(item, text)
+
+    def _note(self, item: Indexed, text: str) -> None:
         self.call("POST", f"/rest/api/3/issue/{item.key}/comment", {"body": adf(text)}, ok=(201,))
 
     def _transition(self, item: Indexed, name: str, comment: str) -> None:
@@ -361,6 +386,9 @@ class ServiceNowTracker(_Remote):
                 "urgency": self.URGENCY.get(d.severity, "3"),
             },
         )
+
+    def _note(self, item: Indexed, text: str) -> None:
+        self._patch(item, {"work_notes": _sn_text(text)})
 
     def _resolve(self, item: Indexed, resolution: str) -> None:
         self._patch(

@@ -117,6 +117,13 @@ def _drain_result(state: Any, report: Any, extra: dict[str, Any]) -> None:
             f"{r.items[0]['acknowledged']} acknowledged in PagerDuty or a tracker"
         ),
     )
+    if report.summary_errors:
+        raise Transient(
+            f"daily digest sent without the agent's summary: {'; '.join(report.summary_errors)}",
+            where="assistant: (lakecrew.yaml)",
+            fix="the deterministic digest went out; check the model endpoint "
+            "(`lakecrew agent digest` runs the Comms agent alone)",
+        )
     if report.ack_errors:
         raise Transient(
             f"acknowledgements not read: {'; '.join(report.ack_errors)}",

@@ -175,16 +175,7 @@ def proposals_list(
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     with _context(state.project, writable=False) as lc:
         rows = sorted(lc.ledger.proposals(), key=lambda p: p.created_at, reverse=True)
-    items = [
-        {
-            "proposal_id": p.proposal_id, "kind": p.kind, "status": p.status,
-            "workspace": p.workspace, "rule_id": p.rule_id, "resource_id": p.resource_id,
-            "payload": json.loads(p.payload_json), "rationale": p.rationale,
-            "decided_by": p.decided_by, "outcome": p.outcome,
-        }
-        for p in rows
-        if status is None or p.status == status
-    ]  # fmt: skip
+    items = [_proposal_item(p) for p in rows if status is None or p.status == status]
     columns = (
         Col("proposal_id", "proposal"), Col("kind"), Col("status"), Col("rule_id", "rule"),
         Col("resource_id", "resource"), Col("rationale"), Col("outcome", wide=True),
@@ -196,6 +187,17 @@ def proposals_list(
     )
 
 
+def _proposal_item(p: Any) -> dict[str, Any]:
+    """One proposal as `proposals` items show it (list, approve and reject alike)."""
+    return {
+        "proposal_id": p.proposal_id, "kind": p.kind, "status": p.status,
+        "workspace": p.workspace, "fingerprint": p.fingerprint, "rule_id": p.rule_id,
+        "resource_id": p.resource_id, "payload": json.loads(p.payload_json),
+        "rationale": p.rationale, "created_at": p.created_at, "decided_at": p.decided_at,
+        "decided_by": p.decided_by, "outcome": p.outcome,
+    }  # fmt: skip
+
+
 def _decide(ctx: typer.Context, pid: str, approver: str, approve: bool, **opts: Any) -> None:
     from lakecrew.services.assist.proposals import decide
     from lakecrew.wiring.assist import assist_deps
@@ -205,8 +207,10 @@ def _decide(ctx: typer.Context, pid: str, approver: str, approve: bool, **opts: 
         row = decide(assist_deps(lc), pid, approve=approve, approver=approver)
     emit(
         state,
-        Result("proposals", [row]),
-        lambda o, r: o.line(f"{r.items[0].proposal_id} {r.items[0].status}: {r.items[0].outcome}"),
+        Result("proposals", [_proposal_item(row)], {"count": 1}),
+        lambda o, r: o.line(
+            f"{r.items[0]['proposal_id']} {r.items[0]['status']}: {r.items[0]['outcome']}"
+        ),
     )
 
 

@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE TABLE IF NOT EXISTS sessions (
   token_sha256 TEXT PRIMARY KEY, name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
   csrf TEXT NOT NULL, expires_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sso_sessions (
+  token_sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+  csrf TEXT NOT NULL, expires_at TEXT NOT NULL);
 """
 
 
@@ -166,12 +169,27 @@ class Accounts:
         )
         return token, Session(user, csrf)
 
+    def open_sso_session(self, name: str, role: Role) -> tuple[str, Session]:
+        """A session for a user signed in by the OIDC provider (no local account): the role
+        the ID token's claims mapped to at sign-in, kept for the session's life."""
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        self._q("DELETE FROM sso_sessions WHERE expires_at < ?", now.isoformat())
+        self._q(
+            "INSERT INTO sso_sessions VALUES (?, ?, ?, ?, ?)",
+            _digest(token), name, role, csrf, (now + SESSION_TTL).isoformat(),
+        )  # fmt: skip
+        return token, Session(User(name, role), csrf)
+
     def session(self, token: str | None) -> Session | None:
         if not token:
             return None
         rows = self._q(
             "SELECT u.name, u.role, s.csrf, s.expires_at FROM sessions s "
-            "JOIN users u ON u.name = s.name WHERE s.token_sha256 = ?",
+            "JOIN users u ON u.name = s.name WHERE s.token_sha256 = ? "
+            "UNION ALL SELECT name, role, csrf, expires_at FROM sso_sessions "
+            "WHERE token_sha256 = ?",
+            _digest(token),
             _digest(token),
         )
         if not rows or rows[0][3] < datetime.now(UTC).isoformat():
@@ -182,3 +200,4 @@ class Accounts:
     def close_session(self, token: str | None) -> None:
         if token:
             self._q("DELETE FROM sessions WHERE token_sha256 = ?", _digest(token))
+            self._q("DELETE FROM sso_sessions WHERE token_sha256 = ?", _digest(token))

@@ -81,6 +81,11 @@ def governance(request: Request, _: web.SessionDep) -> Json:
     return web.dashboard(request).governance()
 
 
+@router.get("/models", summary="MLflow models: versions, aliases, owners, last use, lineage")
+def models(request: Request, _: web.SessionDep) -> Json:
+    return web.dashboard(request).models()
+
+
 @router.post("/actions/{action_id}/approve", summary="Approve an action awaiting approval")
 def approve(
     request: Request,

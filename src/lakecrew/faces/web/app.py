@@ -4,6 +4,9 @@ login, and what protects them all.
 - Authentication: a session cookie (`lakecrew_session`: HttpOnly, SameSite=Strict, Secure
   with `secure_cookies`) naming a server-side session (accounts.py). Pages without a session
   redirect to /login; the API answers 401.
+- Sign-in: local accounts (accounts.py), and with `web.oidc` in lakecrew.yaml an OpenID
+  Connect provider (oidc.py: code flow with PKCE, state, nonce, ID token verified against the
+  provider's JWKS, claims mapped to a role).
 - Authorisation: `viewer` reads; `operator` also approves, exempts and rolls back (403 else).
 - CSRF: every POST carries the session's token (form field `csrf_token`, or the
   `X-CSRF-Token` header for the API); the login form a double-submit cookie. 403 without it.
@@ -71,6 +74,7 @@ def create_app(config: WebConfig) -> FastAPI:
     app.state.config = config
     app.state.accounts = Accounts(accounts_path(config.project))
     app.state.dashboard = Dashboard(config.project, clock=config.clock)
+    app.state.oidc = app.state.dashboard.oidc()
     app.middleware("http")(_security_headers)
     app.add_exception_handler(NotLoggedIn, _not_logged_in)
     app.add_exception_handler(LakecrewError, _lakecrew_error)

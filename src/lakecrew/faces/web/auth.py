@@ -75,15 +75,19 @@ def check_csrf(session: Session, presented: str | None) -> None:
 
 def login_response(request: Request, session_token: str, target: str) -> Response:
     """Redirect after a login, setting the session cookie (same-site targets only)."""
-    response = RedirectResponse(target if _local_path(target) else "/", 303)
-    cfg: WebConfig = request.app.state.config
-    response.set_cookie(
-        COOKIE, session_token, httponly=True, samesite="strict", secure=cfg.secure_cookies, path="/"
-    )
+    response = RedirectResponse(target if local_path(target) else "/", 303)
+    set_session_cookie(request, response, session_token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
-def _local_path(target: str) -> bool:
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    cfg: WebConfig = request.app.state.config
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="strict", secure=cfg.secure_cookies, path="/"
+    )
+
+
+def local_path(target: str) -> bool:
     """Only same-site paths after login (no open redirect to //host or a scheme)."""
     return target.startswith("/") and not target.startswith("//") and "\\" not in target

@@ -13,6 +13,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lakecrew.faces.web import auth as web
 from lakecrew.faces.web.accounts import Session
+from lakecrew.faces.web.oidc import (
+    CALLBACK_PATH,
+    PENDING_TTL,
+    STATE_COOKIE,
+    LoginRefused,
+    OidcLogin,
+    cookie_path,
+)
 from lakecrew.faces.web.render import environment
 from lakecrew.faces.web.views import FindingQuery
 
@@ -24,6 +32,7 @@ NAV = (
     ("/pipelines", "Pipelines"),
     ("/finops", "FinOps"),
     ("/governance", "Governance"),
+    ("/models", "Models"),
     ("/rules", "Rules"),
 )
 
@@ -49,7 +58,9 @@ def _opt(value: str | None) -> str | None:
 @router.get("/login")
 def login_form(request: Request, next: str = "/", error: str = "") -> Response:
     token = secrets.token_urlsafe(32)
-    response = render(request, "login.html", {"next": next, "csrf": token, "error": error})
+    oidc: OidcLogin | None = request.app.state.oidc
+    context = {"next": next, "csrf": token, "error": error, "sso": oidc.label if oidc else None}
+    response = render(request, "login.html", context)
     response.set_cookie(
         web.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login"
     )
@@ -68,6 +79,59 @@ async def login(request: Request) -> Response:
         return RedirectResponse("/login?error=1", 303)
     token, _ = accounts.open_session(user)
     return web.login_response(request, token, form.get("next", "/"))
+
+
+@router.get("/models")
+def models(request: Request, _: web.SessionDep) -> Response:
+    return render(request, "models.html", {"m": web.dashboard(request).models()})
+
+
+@router.get("/auth/oidc/start")
+def oidc_start(request: Request, next: str = "/") -> Response:
+    """Off to the identity provider (state cookie for the callback: SameSite=Lax, since the
+    provider's redirect back is a cross-site navigation)."""
+    oidc: OidcLogin | None = request.app.state.oidc
+    if oidc is None:
+        return render(request, "error.html", {"message": "no OIDC provider is set up"}, status=404)
+    try:
+        url, state = oidc.start(next if web.local_path(next) else "/")
+    except LoginRefused as exc:
+        return render(request, "error.html", {"message": f"sign-in refused: {exc}"}, status=502)
+    response = RedirectResponse(url, 303)
+    cfg: web.WebConfig = request.app.state.config
+    response.set_cookie(
+        STATE_COOKIE, state, max_age=int(PENDING_TTL), httponly=True, samesite="lax",
+        secure=cfg.secure_cookies, path=cookie_path(),
+    )  # fmt: skip
+    return response
+
+
+@router.get(CALLBACK_PATH)
+def oidc_callback(request: Request) -> Response:
+    """The provider's redirect back: every check in oidc.py, then a session (403 else)."""
+    oidc: OidcLogin | None = request.app.state.oidc
+    if oidc is None:
+        return render(request, "error.html", {"message": "no OIDC provider is set up"}, status=404)
+    response: Response
+    try:
+        who, target = oidc.finish(dict(request.query_params), request.cookies.get(STATE_COOKIE))
+    except LoginRefused as exc:
+        response = render(request, "error.html", {"message": f"sign-in refused: {exc}"}, status=403)
+    else:
+        token, _ = web.accounts(request).open_sso_session(who.name, who.role)
+        response = _sso_landing(request, token, target)
+    response.delete_cookie(STATE_COOKIE, path=cookie_path())
+    return response
+
+
+def _sso_landing(request: Request, session_token: str, target: str) -> Response:
+    """After an OIDC sign-in: a page that moves on to the target by itself (meta refresh).
+    Not a redirect: the callback is the end of a cross-site navigation, on which a browser
+    does not send the SameSite=Strict session cookie; the refresh is a same-site one."""
+    shown = target if web.local_path(target) else "/"
+    response = render(request, "signed_in.html", {"target": shown})
+    web.set_session_cookie(request, response, session_token)
+    return response
 
 
 @router.post("/logout")

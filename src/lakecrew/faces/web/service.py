@@ -6,7 +6,7 @@ phase rules, locks, the ledger and its history apply unchanged.
 
 Caches: the findings list is kept while the ledger's findings table stays at the same Delta
 version (a sweep or an exemption elsewhere moves it); the cost review for `COST_TTL` seconds
-(it prices a month of usage) — the page says how old it is.
+(it prices a month of usage), the model registry for `MODELS_TTL` — the pages say how old.
 """
 
 from __future__ import annotations
@@ -22,13 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from lakecrew.faces.web import views, views_sections
+from lakecrew.faces.web.views import MAX_PER_PAGE
 from lakecrew.ports.ledger import FindingRow
 
 if TYPE_CHECKING:
+    from lakecrew.faces.web.oidc import OidcLogin
     from lakecrew.ports.clock import Clock
     from lakecrew.wiring.context import Context
 
 COST_TTL = 300.0
+MODELS_TTL = 60.0
 P = ParamSpec("P")
 R = TypeVar("R")
 FINDINGS_TABLE = "lakecrew.crew.findings"
@@ -60,6 +63,7 @@ class Dashboard:
         self._lc: Context | None = None
         self._findings: tuple[int, list[FindingRow]] | None = None
         self._cost: tuple[float, dict[str, Any]] | None = None
+        self._models: tuple[float, dict[str, Any]] | None = None
 
     def _read(self) -> Context:
         from lakecrew.wiring.context import Context
@@ -93,8 +97,15 @@ class Dashboard:
 
     @_serial
     def findings(self, query: views.FindingQuery) -> dict[str, Any]:
-        rows = self.findings_rows()
-        return views.findings_page(rows, query, self._read().pack)
+        """One page, filtered, counted and paged by the ledger (SQL), not over a Python list;
+        a page past the last one is asked again as the last page."""
+        lc = self._read()
+        per_page, offset = query.window(max(0, query.page) * MAX_PER_PAGE)
+        found = lc.ledger.finding_page(query.store_filter(), limit=per_page, offset=offset)
+        _, last = query.window(found.total)
+        if last != offset:
+            found = lc.ledger.finding_page(query.store_filter(), limit=per_page, offset=last)
+        return views.findings_view(found, query, lc.pack)
 
     @_serial
     def overview(self) -> dict[str, Any]:
@@ -117,6 +128,13 @@ class Dashboard:
         return {**self._cost[1], "cache_age_seconds": age}
 
     @_serial
+    def models(self) -> dict[str, Any]:
+        """The MLflow registry (kept for `MODELS_TTL` seconds: it reads every version's run)."""
+        if self._models is None or time.monotonic() - self._models[0] > MODELS_TTL:
+            self._models = (time.monotonic(), views_sections.models(self._read()))
+        return {**self._models[1], "cache_age_seconds": round(time.monotonic() - self._models[0])}
+
+    @_serial
     def governance(self) -> dict[str, Any]:
         rows = self.findings_rows()
         return views_sections.governance(self._read(), rows)
@@ -128,6 +146,22 @@ class Dashboard:
         lc = self._read()
         cost = {k: v for k, v in self.cost().items() if k != "cache_age_seconds"}
         return views.weekly(lc, top=top, rows=rows, cost=cost)
+
+    @_serial
+    def oidc(self) -> OidcLogin | None:
+        """The OIDC sign-in of lakecrew.yaml's `web.oidc` (None when not configured); its
+        client secret read from the SecretStore now, so a missing one stops the server."""
+        from lakecrew.faces.web.oidc import OidcLogin
+
+        lc = self._read()
+        cfg = lc.config.web.oidc
+        if cfg is None:
+            return None
+        secret = None
+        if cfg.client_secret is not None:
+            ref = cfg.client_secret
+            secret = lc.secrets.get(ref.scope, ref.key).get_secret_value()
+        return OidcLogin(cfg, secret)
 
     @_serial
     def rules(self) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ never disagree. Every value that may hold a secret or a patient identifier goes 
 
 - `overview(lc)`: workspaces with environment, rollout phase, approval, open findings and a
   compliance score with its trend (one point per recorded sweep);
-- `findings_page(rows, query, pack)`: one filtered, paginated page with the filter choices;
+- `findings_view(page, query, pack)`: one filtered, paginated page (computed by the ledger)
+  with the filter choices; `findings_page(rows, ...)` the same from rows in memory;
 - `actions_list(lc, workspace, status)`: actions with a before/after diff per field;
 - `pipelines(lc)`, `finops(lc)`, `governance(lc, rows)`: in `views_sections.py`;
 - `weekly(lc)`: everything the single-file report shows.
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from lakecrew.core.redact import redact, redact_text
 from lakecrew.faces.cli.jsonable import to_jsonable
 from lakecrew.faces.cli.views import action_view, finding_view
-from lakecrew.ports.ledger import ActionRow, FindingRow, SweepRow
+from lakecrew.ports.ledger import ActionRow, FindingFilter, FindingPage, FindingRow, SweepRow
 
 if TYPE_CHECKING:
     from lakecrew.core.pack import Pack
@@ -56,6 +57,15 @@ class FindingQuery:
             and (self.status is None or row.status == self.status)
         )
 
+    def store_filter(self) -> FindingFilter:
+        return FindingFilter(self.workspace, self.rule, self.severity, self.owner, self.status)
+
+    def window(self, total: int) -> tuple[int, int]:
+        """(rows per page, offset of the first row): the page clamped to 1..last page."""
+        per_page = max(1, min(self.per_page, MAX_PER_PAGE))
+        pages = max(1, -(-total // per_page))
+        return per_page, (max(1, min(self.page, pages)) - 1) * per_page
+
     def filters(self) -> dict[str, str]:
         keys = ("workspace", "rule", "severity", "owner", "status")
         return {k: v for k in keys if (v := getattr(self, k)) is not None}
@@ -76,33 +86,46 @@ def finding_item(row: FindingRow, pack: Pack | None = None) -> dict[str, Any]:
 def findings_page(
     rows: Sequence[FindingRow], query: FindingQuery, pack: Pack | None = None
 ) -> dict[str, Any]:
-    """One page of the findings matching `query` (rows newest first), with the counts and the
-    values each filter can take (over all rows, so a filter never hides its own choices)."""
-    per_page = max(1, min(query.per_page, MAX_PER_PAGE))
+    """One page of the findings matching `query` from rows in memory (newest first) — the
+    report's path; the server asks the ledger for the page instead (`findings_view`)."""
     hits = [r for r in rows if query.matches(r)]
-    pages = max(1, -(-len(hits) // per_page))
-    page = max(1, min(query.page, pages))
-    start = (page - 1) * per_page
+    per_page, offset = query.window(len(hits))
+    found = FindingPage(
+        rows=hits[offset : offset + per_page],
+        total=len(hits),
+        by_severity=dict(Counter(r.severity for r in hits)),
+        choices={
+            "workspace": sorted({r.workspace for r in rows}),
+            "rule_id": sorted({r.rule_id for r in rows}),
+            "severity": sorted({r.severity for r in rows}),
+            "owner": sorted({r.owner for r in rows}),
+        },
+    )
+    return findings_view(found, query, pack)
+
+
+def findings_view(
+    found: FindingPage, query: FindingQuery, pack: Pack | None = None
+) -> dict[str, Any]:
+    """The findings page's view model from one page the ledger computed (filters, counts and
+    paging in the store's SQL), with the values each filter can take over all findings."""
+    per_page, offset = query.window(found.total)
+    present = set(found.choices.get("severity", []))
     return {
-        "items": [finding_item(r, pack) for r in hits[start : start + per_page]],
-        "total": len(hits),
-        "page": page,
-        "pages": pages,
+        "items": [finding_item(r, pack) for r in found.rows],
+        "total": found.total,
+        "page": offset // per_page + 1,
+        "pages": max(1, -(-found.total // per_page)),
         "per_page": per_page,
         "filters": query.filters(),
-        "by_severity": dict(Counter(r.severity for r in hits)),
-        "choices": _choices(rows),
-    }
-
-
-def _choices(rows: Sequence[FindingRow]) -> dict[str, list[str]]:
-    return {
-        "workspace": sorted({r.workspace for r in rows}),
-        "rule": sorted({r.rule_id for r in rows}),
-        "severity": [s for s in SEVERITIES if any(r.severity == s for r in rows)]
-        or list(SEVERITIES),
-        "owner": sorted({r.owner for r in rows}),
-        "status": list(FINDING_STATUSES),
+        "by_severity": found.by_severity,
+        "choices": {
+            "workspace": found.choices.get("workspace", []),
+            "rule": found.choices.get("rule_id", []),
+            "severity": [s for s in SEVERITIES if s in present] or list(SEVERITIES),
+            "owner": found.choices.get("owner", []),
+            "status": list(FINDING_STATUSES),
+        },
     }
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from lakecrew.core.errors import LakecrewError
-from lakecrew.core.redact import redact_text
+from lakecrew.core.redact import redact, redact_text
 from lakecrew.faces.cli.jsonable import to_jsonable
 from lakecrew.ports.ledger import FindingRow
 
@@ -205,6 +205,36 @@ def governance(lc: Context, findings: Sequence[FindingRow]) -> dict[str, Any]:
             for (rule, sev), n in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         "notes": notes,
+    }
+
+
+def models(lc: Context) -> dict[str, Any]:
+    """The MLflow registry as `lakecrew models` lists it: models with owner, aliases, last use
+    and lineage, and per version its aliases, lifecycle, status, training datasets, last use
+    and run (descriptions and tags redacted); `notes` when there is no store or it failed."""
+    from lakecrew.wiring import mlops as mlops_wiring
+
+    if not mlops_wiring.has_registry(lc):
+        note = "no MLflow store in this project yet (log a model to it; see `lakecrew demo`)"
+        return {"items": [], "count": 0, "versions": 0, "notes": [note]}
+    try:
+        rows = mlops_wiring.model_ops(lc).inventory()
+    except LakecrewError as err:
+        return {"items": [], "count": 0, "versions": 0, "notes": [
+            f"model registry: not available — {redact_text(err.one_line())}"
+        ]}  # fmt: skip
+    items = []
+    for m in rows:
+        item = to_jsonable(m)
+        item["description"] = redact_text(m["description"]) if m.get("description") else None
+        item["tags"] = redact(item["tags"])
+        item["alias_list"] = [{"alias": a, "version": v} for a, v in sorted(m["aliases"].items())]
+        items.append(item)
+    return {
+        "items": items,
+        "count": len(items),
+        "versions": sum(len(m["versions"]) for m in items),
+        "notes": [],
     }
 
 

@@ -9,7 +9,8 @@ crew's existing human paths:
   exactly as `lakecrew approve` does; the next `--apply` sweep applies it under its phase gates
   and safety checks. Without such an action nothing changes (the outcome says why);
 - exemption: recorded exactly as `lakecrew exempt` does, with the person as approver;
-- ticket comment: appended to the finding's open ticket (local store or routed tracker).
+- ticket comment: posted as a comment on the finding's open ticket (the local store, and the
+  Jira comment API / ServiceNow work notes where lakecrew.yaml routes the finding's ticket).
 
 Proposal ids are a digest of (kind, fingerprint, payload): proposing the same thing twice
 gives the same row.
@@ -24,8 +25,9 @@ from datetime import timedelta
 from typing import Any
 
 from lakecrew.core.errors import NotFound, UsageError
+from lakecrew.core.redact import redact_text
 from lakecrew.ports.agents import ProposalKind, ProposalRow
-from lakecrew.ports.tickets import TicketDraft
+from lakecrew.ports.tickets import TicketComment
 from lakecrew.services.assist.read_tools import AssistDeps, find_finding
 
 MAX_EXEMPTION_DAYS = 90
@@ -173,13 +175,17 @@ def _apply(deps: AssistDeps, row: ProposalRow, approver: str) -> str:
 
 
 def _comment(deps: AssistDeps, row: ProposalRow, comment: str, approver: str) -> str:
+    """A real comment on the ticket (local store, and Jira / ServiceNow where the finding's
+    ticket lives there), once per proposal: approving again after a tracker failed posts
+    only where it is missing."""
     ticket = deps.tickets.get(row.fingerprint)
     if ticket is None or ticket.status != "open":
         return "nothing changed: the finding's ticket is no longer open"
-    body = f"{ticket.body}\n\n---\nTriage note (agent proposal, approved by {approver}):\n{comment}"
-    draft = TicketDraft(
-        ticket.fingerprint, ticket.workspace, ticket.rule_id, ticket.resource_id,
-        ticket.severity, ticket.owner, ticket.title, body,
-    )  # fmt: skip
-    deps.tickets.upsert(draft, deps.clock.now())
-    return f"added to ticket {ticket.key}"
+    text = (
+        "Triage note (machine-written by lakecrew's triage agent; approved by "
+        f"{approver}):\n{redact_text(comment)}"
+    )
+    where = deps.tickets.comment(
+        TicketComment(row.fingerprint, row.proposal_id, approver, text, deps.clock.now())
+    )
+    return f"commented on {where}"

@@ -35,6 +35,7 @@ from pydantic_core import PydanticCustomError
 from lakecrew.core.errors import UnknownName
 from lakecrew.services.assist.config import AssistantConfig
 from lakecrew.services.estate.notify_config import NotifyConfig
+from lakecrew.services.estate.web_config import WebSettings
 from lakecrew.services.estate.yamlpos import (
     ConfigProblems,
     Problem,
@@ -288,6 +289,7 @@ class EstateConfig(_Strict):
     notifications: NotifyConfig | None = None
     assistant: AssistantConfig | None = None
     lakehouse: LakehouseConfig = Field(default_factory=LakehouseConfig)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     def workspace(self, name: str) -> WorkspaceConfig:
         """The workspace called ``name``; UnknownName (exit 2, "did you mean") otherwise."""

@@ -51,6 +51,9 @@ class DrainReport:
     # acknowledgements read from PagerDuty / trackers before escalating, and what failed there
     acknowledged: int = 0
     ack_errors: list[str] = field(default_factory=list)
+    # daily digests queued with the Comms agent's summary, and why a summary is missing
+    summaries: int = 0
+    summary_errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -61,6 +64,8 @@ class DrainReport:
             "errors": dict(self.errors),
             "acknowledged": self.acknowledged,
             "ack_errors": list(self.ack_errors),
+            "summaries": self.summaries,
+            "summary_errors": list(self.summary_errors),
         }
 
 

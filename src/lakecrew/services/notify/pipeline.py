@@ -8,6 +8,7 @@ escalations, deliver. Built by the composition root when lakecrew.yaml has `noti
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from lakecrew.ports.notify import AlertItem, Notification, Notifier
 from lakecrew.ports.outbox import Ack, AckSource, OutboxStore
 from lakecrew.services.crew.policy_step import TrackedFinding
 from lakecrew.services.estate.notify_config import NotifyConfig
-from lakecrew.services.notify.items import row_item, sweep_items
+from lakecrew.services.notify.items import row_item, scrub, sweep_items
 from lakecrew.services.notify.messages import message_key, queue
 from lakecrew.services.notify.outbox import Dispatcher, DrainReport, OutboxSettings
 from lakecrew.services.notify.router import Router
@@ -45,6 +46,7 @@ class AlertPipeline:
         escalate_after_hours: float | None,
         after_send: Callable[..., None] | None = None,
         ack_sources: Mapping[str, AckSource] | None = None,
+        digest_summary: Callable[[str], tuple[str, str]] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -53,6 +55,7 @@ class AlertPipeline:
         self._findings = findings
         self.escalate_after_hours = escalate_after_hours
         self.ack_sources = ack_sources or {}
+        self.digest_summary = digest_summary  # day → (text, model): the Comms agent
         o = config.outbox
         rates = {n: c.rate_per_minute for n, c in config.channels.items() if c.rate_per_minute}
         self.dispatcher = Dispatcher(
@@ -83,7 +86,7 @@ class AlertPipeline:
             findings, resolved, actions, prior_evidence, environment=env, project=project
         )
         queued = self.store.put(self.router.immediate(items, now))
-        report = self.tick(now)
+        report = self.tick(now, summaries=False)
         return PublishReport(len(items), queued, report)
 
     def publish_rows(
@@ -107,13 +110,15 @@ class AlertPipeline:
             event = "new" if before is None else "changed"
             items.append(row_item(r, event, environment=environment, project=project))
         queued = self.store.put(self.router.immediate(items, now))
-        return PublishReport(len(items), queued, self.tick(now))
+        return PublishReport(len(items), queued, self.tick(now, summaries=False))
 
-    def tick(self, now: datetime) -> DrainReport:
-        """Queue due digests; read acknowledgements from PagerDuty and the trackers for the
-        findings that would escalate; queue the escalations still due; deliver."""
+    def tick(self, now: datetime, *, summaries: bool = True) -> DrainReport:
+        """Queue due digests (a sweep ticks with `summaries=False`: daily digests then wait for
+        `outbox deliver`, which may ask the Comms agent when a model is configured); read
+        acknowledgements from PagerDuty and the trackers for the findings that would escalate;
+        queue the escalations still due; deliver."""
         rows = self._findings()
-        self.store.put(self.router.digests(rows, self.context, now))
+        made, summary_errors = self._queue_digests(rows, now, summaries)
         acknowledged, ack_errors = self.poll_acks(rows, now)
         self.store.put(
             self.router.escalations(
@@ -122,7 +127,44 @@ class AlertPipeline:
         )
         report = self.dispatcher.drain(now)
         report.acknowledged, report.ack_errors = acknowledged, ack_errors
+        report.summaries, report.summary_errors = made, summary_errors
         return report
+
+    def _queue_digests(
+        self, rows: Sequence[FindingRow], now: datetime, summaries: bool
+    ) -> tuple[int, list[str]]:
+        """Queue due digests; a daily digest not queued yet carries the Comms agent's summary
+        when a model is configured. A model that fails leaves the deterministic digest (sent
+        anyway) and an error in the report; the summary is asked once per day covered."""
+        if self.digest_summary is None:
+            self.store.put(self.router.digests(rows, self.context, now))
+            return 0, []
+        if not summaries:
+            self.store.put(self.router.digests(rows, self.context, now, skip_daily=True))
+            return 0, []
+        ask = self.digest_summary
+        written: dict[str, tuple[str, str] | None] = {}
+        errors: list[str] = []
+
+        def summary(day: str) -> tuple[str, str] | None:
+            if day not in written:
+                try:
+                    text, model = ask(day)
+                    written[day] = (scrub(text), model)
+                except LakecrewError as exc:
+                    written[day] = None
+                    errors.append(f"digest {day}: {exc.one_line()}")
+            return written[day]
+
+        queued = {m.message_id for m in self.store.messages() if m.kind == "digest"}
+        due = self.router.digests(rows, self.context, now, summary=summary, queued=queued)
+        self.store.put(due)
+        made = sum(
+            1
+            for m in due
+            if m.message_id not in queued and json.loads(m.payload_json).get("summary")
+        )
+        return made, errors
 
     def poll_acks(self, rows: Sequence[FindingRow], now: datetime) -> tuple[int, list[str]]:
         """Acknowledgements held outside lakecrew for the findings about to escalate (an

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -104,12 +104,24 @@ class Router:
         return out
 
     def digests(
-        self, rows: Sequence[FindingRow], context: Mapping[str, tuple[str, str]], now: datetime
+        self,
+        rows: Sequence[FindingRow],
+        context: Mapping[str, tuple[str, str]],
+        now: datetime,
+        *,
+        summary: Callable[[str], tuple[str, str] | None] | None = None,
+        queued: Collection[str] = (),
+        skip_daily: bool = False,
     ) -> list[OutboxMessage]:
-        """One digest per (digest route, channel) for the last complete day or ISO week."""
+        """One digest per (digest route, channel) for the last complete day or ISO week.
+
+        `summary(day)` → (text, model): the Comms agent's paragraph for a daily digest, asked
+        only for a digest whose message id is not `queued` yet (the id does not depend on it).
+        `skip_daily` leaves daily digests for a later call (a sweep's tick, so that only
+        `lakecrew outbox deliver` waits on a model)."""
         out: list[OutboxMessage] = []
         for route in self.config.routes:
-            if route.digest == "none":
+            if route.digest == "none" or (skip_daily and route.digest == "daily"):
                 continue
             start, stop, label = _period(route.digest, now)
             items = []
@@ -127,6 +139,11 @@ class Router:
                 key = message_key(ch, "digest", route.name, label)
                 subject = f"[lakecrew] {route.digest} digest {label}: {len(items)} finding(s)"
                 n = _notification(items, "digest", key, subject)
+                fresh = message_key(ch, key) not in queued
+                if summary is not None and route.digest == "daily" and fresh:
+                    written = summary(label)
+                    if written is not None:
+                        n = replace(n, summary=written[0], summary_by=written[1])
                 hold = quiet_until(self.config.quiet_hours, n.severity, now)
                 out.append(queue(ch, n, now, not_before=hold))
         return out

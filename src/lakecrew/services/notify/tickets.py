@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from lakecrew.core.errors import LakecrewError
+from lakecrew.core.errors import LakecrewError, Transient
 from lakecrew.ports.notify import AlertItem
-from lakecrew.ports.tickets import Ticket, TicketDraft, TicketSystem
+from lakecrew.ports.tickets import Ticket, TicketComment, TicketDraft, TicketSystem
 from lakecrew.services.estate.notify_config import NotifyConfig
 from lakecrew.services.notify.router import routes_for
 
@@ -95,6 +95,29 @@ class RoutedTickets:
             if self._holds(name, fingerprint):
                 self._remote(name, "resolve", fingerprint, resolution, at)
         return done
+
+    def comment(self, comment: TicketComment) -> str:
+        """The comment on the local ticket, then on every tracker holding the finding's ticket
+        (each once per comment_id). A tracker that fails raises after the others were tried:
+        calling again posts only where it is still missing."""
+        keys = [self.local.comment(comment)]
+        failed: list[str] = []
+        for name in self.config.trackers:
+            if not self._holds(name, comment.fingerprint):
+                continue
+            try:
+                keys.append(f"{name} {self.trackers[name].comment(comment)}")
+            except LakecrewError as exc:
+                failed.append(f"{name}: {exc.one_line()}")
+        if failed:
+            raise Transient(
+                f"comment kept on {keys[0]} but not posted to {'; '.join(failed)}",
+                fix="approve again when the tracker is back (it is posted once)",
+            )
+        return ", ".join(keys)
+
+    def comments(self, fingerprint: str) -> list[TicketComment]:
+        return self.local.comments(fingerprint)
 
     def get(self, fingerprint: str) -> Ticket | None:
         return self.local.get(fingerprint)
