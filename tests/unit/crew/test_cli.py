@@ -53,6 +53,7 @@ def _workspace_state(root: Path) -> list[tuple[str, str, str, str]]:
         ).fetchall()
 
 
+@pytest.mark.slow  # sweeps the whole estate (13 workspaces and the estate scope)
 def test_phase_1_json_lists_findings_and_changes_nothing(
     project: tuple[Path, str], phase_1: tuple[list[Any], Any, list[Any]]
 ) -> None:
@@ -197,6 +198,7 @@ def test_json_outputs_validate_against_their_schemas(
     assert row == {"m": {"a": 1}, "d": "1.50", "n": None}  # a map is an object, a decimal a string
 
 
+@pytest.mark.slow  # the whole-estate sweep above, then the biggest workspace's and a cost report
 def test_the_longest_ids_appear_whole_in_piped_output(
     project: tuple[Path, str], phase_1: Any, cost_report: Any
 ) -> None:
