@@ -37,3 +37,15 @@ class IdentityReader(Protocol):
     def secret_metadata(self) -> list[dict[str, Any]]:
         """Every secret's `scope`, `key` and `last_updated_timestamp` (never a value)."""
         ...
+
+
+class GroupDirectory(Protocol):
+    """Who is in which group (SCIM `Users` and `Groups` with their `members`), for the access
+    review: a grant to a group resolves to the people in it. An API the caller may not read
+    raises `Unavailable`: membership is then unknown (said so), never "no members"."""
+
+    def users(self) -> list[dict[str, Any]]: ...
+
+    def group_members(self) -> list[dict[str, Any]]:
+        """SCIM groups with `id`, `displayName` and `members` (`value`, `$ref`, `display`)."""
+        ...

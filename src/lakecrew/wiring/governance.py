@@ -1,22 +1,28 @@
 """Unity Catalog governance parts of a project (composition root for services/governance).
 
-    uc = uc_ports(ctx)                      # Catalog + Grants + MaskFunctions of the backend
-    plan = enforcement_plan(ctx)            # `lakecrew govern plan|apply`
+    uc = uc_ports(ctx, workspace)           # Catalog + Grants + MaskFunctions of the backend
+    plan = enforcement_plan(ctx, workspace=W)   # `lakecrew govern plan|apply [--workspace W]`
     revoke_expired_grants(ctx, apply=True)  # the sweep's expiry step (phase >= 3)
 
-The local backend's metastore implements all three ports. The Databricks adapter
-(`adapters/databricks/catalog.py`) implements them too and is contract-tested over recorded
-payloads, but a `backend: databricks` project still reads the local metastore here (the same
-gap as the crew's estate scope: see ARCHITECTURE.md "Not built yet").
+Without a workspace (or for a local one) the project's SQLite metastore implements the three
+ports. For a `backend: databricks` workspace it is Unity Catalog through
+`adapters/databricks/catalog.py` (SDK + SQL on the workspace's `warehouse_id`); Unity Catalog
+lists tables per schema, so the plan and the review cover the (catalog, schema) pairs the
+pipeline specs write plus any `--schema` given. Its actions are recorded under the ledger
+scope `(catalog:W)` / `(access:W)` so `lakecrew rollback` restores them in the same catalog.
+Group membership for the review: SCIM through the SDK on Databricks; locally the export folder
+`.lakecrew/identity/` (`users.json`, `groups.json`), when present.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from lakecrew.core.errors import UsageError
 from lakecrew.ports.catalog import TableInfo
 from lakecrew.services.crew.comms import Comms, build_notifications
 from lakecrew.services.estate.config import ENVIRONMENTS
@@ -29,22 +35,69 @@ from lakecrew.services.governance.compliance import (
 from lakecrew.services.governance.desired import TableWant, load_comment_proposals, wants_from_specs
 from lakecrew.services.governance.enforce import EnforcementPlan, plan_enforcement
 from lakecrew.services.governance.executor import ACCESS_SCOPE, CatalogExecutor
+from lakecrew.services.governance.groups import Membership, read_members
 from lakecrew.services.governance.review import AccessReview, last_use, review
 from lakecrew.services.policy.actions.catalog_base import UcPorts
 
 if TYPE_CHECKING:
+    from lakecrew.ports.sql import SqlEngine
     from lakecrew.wiring.context import Context
 
 REPORTS = "reports"
 
 
-def uc_ports(ctx: Context) -> UcPorts:
-    ms = ctx.metastore
-    return UcPorts(ms, ms, ms)
+def remote(ctx: Context, workspace: str | None) -> str | None:
+    """`workspace` when it is a databricks one (its Unity Catalog), else None (the metastore)."""
+    if workspace is None or ctx.config.workspace(workspace).backend != "databricks":
+        return None
+    return workspace
 
 
-def executor(ctx: Context) -> CatalogExecutor:
-    return CatalogExecutor(uc_ports(ctx), ctx.ledger, ctx.clock)
+def uc_ports(ctx: Context, workspace: str | None = None) -> UcPorts:
+    """The metastore, or the Unity Catalog of databricks workspace `workspace` (which needs a
+    `warehouse_id`: tags, comments and masks change through SQL)."""
+    name = remote(ctx, workspace)
+    if name is None:
+        ms = ctx.metastore
+        return UcPorts(ms, ms, ms)
+    from lakecrew.adapters.databricks import databricks_catalog
+
+    ws = ctx.config.workspace(name)
+    if not ws.warehouse_id:
+        raise UsageError(
+            f"workspace {name} has no warehouse_id",
+            where="lakecrew.yaml",
+            fix="set warehouse_id: Unity Catalog tags, comments and masks change through SQL",
+        )
+    cat = databricks_catalog(ctx.workspace(name), ws.warehouse_id)
+    return UcPorts(cat, cat, cat)
+
+
+def executor(ctx: Context, workspace: str | None = None) -> CatalogExecutor:
+    name = remote(ctx, workspace)
+    return CatalogExecutor(uc_ports(ctx, name), ctx.ledger, ctx.clock, workspace=name)
+
+
+def governed_schemas(
+    ctx: Context, workspace: str | None, extra: Sequence[str] = ()
+) -> list[tuple[str, str]] | None:
+    """The (catalog, schema) pairs to list on Unity Catalog: those the specs write plus
+    `extra` (`catalog.schema`); None for the metastore (it lists everything)."""
+    name = remote(ctx, workspace)
+    if name is None:
+        return None
+    env = ctx.config.workspace(name).environment
+    pairs = {
+        (cat, sch)
+        for cat, sch, _ in (t.split(".") for t in spec_wants(ctx))
+        if cat.rsplit("_", 1)[-1] in (env, cat)  # a `<project>_<env>` catalog of another env: no
+    }
+    for s in extra:
+        parts = s.lower().split(".")
+        if len(parts) != 2 or not all(parts):
+            raise UsageError(f"--schema {s!r}", where="--schema", fix="give catalog.schema")
+        pairs.add((parts[0], parts[1]))
+    return sorted((c, s) for c, s in pairs)
 
 
 def run_id(ctx: Context) -> str:
@@ -75,27 +128,54 @@ def spec_wants(ctx: Context) -> dict[str, TableWant]:
     return wants_from_specs(loaded)
 
 
-def enforcement_plan(ctx: Context, phase: int | None = None) -> EnforcementPlan:
+def enforcement_plan(
+    ctx: Context,
+    phase: int | None = None,
+    *,
+    workspace: str | None = None,
+    schemas: Sequence[str] = (),
+) -> EnforcementPlan:
     def phase_of(info: TableInfo) -> int:
-        return phase if phase is not None else phase_of_catalog(ctx, info.catalog_name)
+        if phase is not None:
+            return phase
+        if remote(ctx, workspace) is not None:
+            return ctx.config.phase_for(ctx.config.workspace(str(workspace)).environment)
+        return phase_of_catalog(ctx, info.catalog_name)
 
-    return plan_enforcement(
-        uc_ports(ctx), spec_wants(ctx), load_comment_proposals(ctx.layout.root), phase_of=phase_of
+    listed = governed_schemas(ctx, workspace, schemas)
+    plan = plan_enforcement(
+        uc_ports(ctx, workspace),
+        spec_wants(ctx),
+        load_comment_proposals(ctx.layout.root),
+        phase_of=phase_of,
+        schemas=listed,
     )
+    if listed == []:
+        from dataclasses import replace
+
+        note = "no schema to list on Unity Catalog: no pipeline spec writes one; pass --schema"
+        plan = replace(plan, notes=(*plan.notes, note))
+    return plan
 
 
 def revoke_expired_grants(
-    ctx: Context, *, apply: bool, phase: int | None = None
+    ctx: Context, *, apply: bool, phase: int | None = None, workspace: str | None = None
 ) -> access_svc.RevokeReport:
-    """Revoke temporary grants past their expiry (phase >= 3 of the lowest environment, or
-    `phase`), then notify their owners through the crew's outbox and the routed alerts."""
+    """Revoke temporary grants past their expiry (phase >= 3 of the lowest environment — or of
+    the databricks workspace's environment —, or `phase`), then notify their owners through
+    the crew's outbox and the routed alerts. Unity Catalog grants carry no expiry: there the
+    ledger's temporary grants are the whole list."""
     now = ctx.clock.now()
-    uc = uc_ports(ctx)
-    expired = access_svc.expired_grants(ctx.ledger, uc.grants.list_grants(), now)
-    use_phase = phase if phase is not None else min(ctx.config.phase_for(e) for e in ENVIRONMENTS)
-    report = access_svc.revoke_expired(
-        expired, executor(ctx), run_id(ctx), phase=use_phase, apply=apply
-    )
+    ex = executor(ctx, workspace)
+    listed = ex.uc.grants.list_grants() if ex.workspace is None else []
+    expired = access_svc.expired_grants(ctx.ledger, listed, now, scope=ex.scope(ACCESS_SCOPE))
+    if phase is not None:
+        use_phase = phase
+    elif ex.workspace is not None:
+        use_phase = ctx.config.phase_for(ctx.config.workspace(ex.workspace).environment)
+    else:
+        use_phase = min(ctx.config.phase_for(e) for e in ENVIRONMENTS)
+    report = access_svc.revoke_expired(expired, ex, run_id(ctx), phase=use_phase, apply=apply)
     revoked = report.revoked
     if revoked:
         _notify(ctx, revoked, now)
@@ -115,18 +195,83 @@ def _notify(ctx: Context, rows: list[Any], now: Any) -> None:
         alerts.tick(now, summaries=False)
 
 
-def access_review(ctx: Context, *, window_days: int = 365, unused_days: int = 90) -> AccessReview:
+def group_directory(ctx: Context, workspace: str | None) -> Any:
+    """SCIM users and groups: the SDK for a databricks workspace, else the project's export
+    folder `.lakecrew/identity/` (None when there is none)."""
+    name = remote(ctx, workspace)
+    if name is not None:
+        from lakecrew.adapters.databricks.identity import DatabricksIdentity
+
+        return DatabricksIdentity(ctx.workspace(name).client, name)  # type: ignore[attr-defined]
+    folder = ctx.layout.state_dir / "identity"
+    if not (folder / "groups.json").is_file():
+        return None
+    from lakecrew.adapters.local.identity_export import IdentityExport
+
+    return IdentityExport(folder, "local")
+
+
+def list_schemas(
+    uc: UcPorts, schemas: Sequence[tuple[str, str]]
+) -> tuple[list[TableInfo], list[tuple[str, str]]]:
+    """The tables of each schema, and the schemas Unity Catalog does not have (NotFound)."""
+    from lakecrew.core.errors import NotFound
+
+    tables: list[TableInfo] = []
+    missing: list[tuple[str, str]] = []
+    for cat, sch in schemas:
+        try:
+            tables += uc.catalog.list_tables(cat, sch)
+        except NotFound:
+            missing.append((cat, sch))
+    return tables, missing
+
+
+def _uc_grants(uc: UcPorts, tables: list[TableInfo], schemas: list[tuple[str, str]]) -> list[Any]:
+    """Direct grants on every listed table, schema and catalog (UC reads them per securable)."""
+    names = sorted({c for c, _ in schemas}) + [f"{c}.{s}" for c, s in schemas]
+    return [g for n in names + [t.full_name for t in tables] for g in uc.grants.list_grants(n)]
+
+
+def access_review(
+    ctx: Context,
+    *,
+    window_days: int = 365,
+    unused_days: int = 90,
+    workspace: str | None = None,
+    schemas: Sequence[str] = (),
+) -> AccessReview:
     now = ctx.clock.now()
-    ms = ctx.metastore
-    use = last_use(ctx.sql, now - timedelta(days=window_days))
-    return review(
-        ms.list_grants(),
-        ms.list_tables(),
+    listed = governed_schemas(ctx, workspace, schemas)
+    uc = uc_ports(ctx, workspace)
+    sql: SqlEngine = ctx.sql
+    missing: list[tuple[str, str]] = []
+    if listed is None:
+        tables, grants = uc.catalog.list_tables(), uc.grants.list_grants()
+    else:
+        tables, missing = list_schemas(uc, listed)
+        listed = [p for p in listed if p not in missing]
+        grants = _uc_grants(uc, tables, listed)
+        engine = ctx.workspace_sql(str(workspace))
+        assert engine is not None  # uc_ports refused a workspace without a warehouse
+        sql = engine
+    use = last_use(sql, now - timedelta(days=window_days), join_in_engine=listed is None)
+    members: Membership = read_members(group_directory(ctx, workspace))
+    rev = review(
+        grants,
+        tables,
         use,
         at=now,
         window_days=window_days,
         unused_days=unused_days,
+        members=members,
     )
+    if listed is not None and missing:
+        from dataclasses import replace
+
+        gone = ", ".join(f"{c}.{s}" for c, s in missing)
+        rev = replace(rev, notes=(*rev.notes, f"schema(s) not in Unity Catalog: {gone}"))
+    return rev
 
 
 def archive_review(ctx: Context, rev: AccessReview) -> str:

@@ -62,6 +62,15 @@ def databricks_sql(workspace: Any, warehouse_id: str) -> Any:
     return DatabricksSqlEngine(workspace.client, warehouse_id)
 
 
+def databricks_catalog(workspace: Any, warehouse_id: str) -> Any:
+    """Unity Catalog of a Databricks workspace (Catalog, Grants, MaskFunctions, Lineage ports):
+    the SDK on the workspace's own client, SQL (tags, comments, masks) on `warehouse_id`."""
+    from lakecrew.adapters.databricks.catalog import DatabricksCatalog
+    from lakecrew.adapters.databricks.sql import DatabricksSqlEngine
+
+    return DatabricksCatalog(workspace.client, DatabricksSqlEngine(workspace.client, warehouse_id))
+
+
 def databricks_workspace(
     ws_config: Any, *, options: ClientOptions | None = None
 ) -> DatabricksWorkspace:
@@ -72,6 +81,7 @@ def databricks_workspace(
 __all__ = [
     "ClientOptions",
     "DatabricksWorkspace",
+    "databricks_catalog",
     "databricks_client",
     "databricks_doctor",
     "databricks_sql",

@@ -49,6 +49,13 @@ class DatabricksIdentity:
     def groups(self) -> list[dict[str, Any]]:
         return self._listed("groups.list", self._w.groups.list)
 
+    def group_members(self) -> list[dict[str, Any]]:
+        """SCIM Groups with their members (`attributes=id,displayName,members`)."""
+        return self._listed(
+            "groups.list",
+            lambda: self._w.groups.list(attributes="id,displayName,members"),
+        )
+
     def ip_access_lists(self) -> list[dict[str, Any]]:
         return self._listed("ip_access_lists.list", self._w.ip_access_lists.list)
 

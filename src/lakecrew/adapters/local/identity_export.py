@@ -68,6 +68,10 @@ class IdentityExport:
     def groups(self) -> list[dict[str, Any]]:
         return self._listing("groups")
 
+    def group_members(self) -> list[dict[str, Any]]:
+        """``groups.json`` (SCIM Groups listed with their ``members``)."""
+        return self._listing("groups")
+
     def ip_access_lists(self) -> list[dict[str, Any]]:
         return self._listing("ip_access_lists")
 

@@ -238,6 +238,8 @@ def rollback(
 ) -> None:
     """Restore the before-state saved by an applied action."""
 
+    from lakecrew.services.governance.executor import is_catalog_scope, workspace_of_scope
+
     state = state_of(ctx, project=project, output=output, debug=debug)
     with _context(state.project, writable=True) as lc:
         row = lc.crew.action(action_id)
@@ -245,10 +247,11 @@ def rollback(
             from lakecrew.faces.cli.models import rollback_model_action
 
             done = rollback_model_action(lc, row, force=force)
-        elif row.workspace in ("(catalog)", "(access)"):  # Unity Catalog / temporary access
+        elif is_catalog_scope(row.workspace):  # Unity Catalog / temporary access
             from lakecrew.wiring.governance import executor
 
-            done = executor(lc).rollback(row, force=force)
+            ws = workspace_of_scope(row.workspace)
+            done = executor(lc, ws).rollback(row, force=force)
         else:
             done = lc.crew.rollback(row, lc.workspace(row.workspace), force=force, resume=resume)
     from lakecrew.faces.cli.views import action_view

@@ -31,6 +31,22 @@ PhaseOpt = Annotated[
     ),
 ]
 NowOpt = Annotated[str | None, typer.Option("--now", help="Act as of this ISO 8601 time.")]
+UcWorkspaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="A backend: databricks workspace: act on its Unity Catalog (SDK + its "
+        "warehouse_id) instead of the project's metastore.",
+    ),
+]
+SchemaOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--schema",
+        help="catalog.schema to cover on Unity Catalog besides those the specs write (repeatable).",
+    ),
+]
 _PLAN_COLS = (
     Col("action_id"),
     Col("action"),
@@ -75,6 +91,8 @@ def govern_plan(
     ctx: typer.Context,
     *,
     phase: PhaseOpt = None,
+    workspace: UcWorkspaceOpt = None,
+    schema: SchemaOpt = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -84,7 +102,7 @@ def govern_plan(
 
     state = state_of(ctx, project=project, output=output, debug=debug)
     with _context(state.project, writable=False) as lc:
-        plan = enforcement_plan(lc, phase)
+        plan = enforcement_plan(lc, phase, workspace=workspace, schemas=schema or ())
     emit(
         state,
         Result("govern_plan", _plan_items(plan.actions), {"notes": list(plan.notes)}),
@@ -96,6 +114,8 @@ def govern_apply(
     ctx: typer.Context,
     *,
     phase: PhaseOpt = None,
+    workspace: UcWorkspaceOpt = None,
+    schema: SchemaOpt = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -108,9 +128,10 @@ def govern_apply(
 
     state = state_of(ctx, project=project, output=output, debug=debug)
     with _context(state.project, writable=True) as lc:
-        ex = executor(lc)
-        ex.reconcile(lc.ledger.actions(CATALOG_SCOPE))
-        done = apply_plan(enforcement_plan(lc, phase), ex, run_id(lc))
+        ex = executor(lc, workspace)
+        ex.reconcile(lc.ledger.actions(ex.scope(CATALOG_SCOPE)))
+        plan = enforcement_plan(lc, phase, workspace=workspace, schemas=schema or ())
+        done = apply_plan(plan, ex, run_id(lc))
     rows = [action_view(r) for r in done.applied]
     emit(
         state,
@@ -141,6 +162,7 @@ def access_grant(
     until: Annotated[str, typer.Option("--until", help="Expiry (ISO date or time, UTC).")],
     reason: Annotated[str, typer.Option("--reason", help="Business justification.")],
     approver: Annotated[str, typer.Option("--approver", help="Who approved it.")],
+    workspace: UcWorkspaceOpt = None,
     now: NowOpt = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
@@ -162,7 +184,7 @@ def access_grant(
             approver,
             now=lc.clock.now(),
         )
-        row = grant_temporary(req, executor(lc), run_id(lc))
+        row = grant_temporary(req, executor(lc, workspace), run_id(lc))
     emit(state, Result("actions", [action_view(row)], {"count": 1}), _render_actions)
     if row.status == "failed":
         raise typer.Exit(1)
@@ -173,6 +195,7 @@ def access_expire(
     *,
     apply: Annotated[bool, typer.Option("--apply", help="Revoke them.")] = False,
     phase: PhaseOpt = None,
+    workspace: UcWorkspaceOpt = None,
     now: NowOpt = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
@@ -183,7 +206,7 @@ def access_expire(
 
     state = state_of(ctx, project=project, output=output, debug=debug)
     with _context(state.project, writable=apply, now=now) as lc:
-        rep = revoke_expired_grants(lc, apply=apply, phase=phase)
+        rep = revoke_expired_grants(lc, apply=apply, phase=phase, workspace=workspace)
     items = _plan_items(rep.planned)
     done = {r.action_id: r for r in rep.rows}
     for item in items:
@@ -217,6 +240,8 @@ def access_review(
         Path | None, typer.Option("--report", help="Write a Markdown report.")
     ] = None,
     period: Annotated[str, typer.Option("--period", help="week or month (report)")] = "week",
+    workspace: UcWorkspaceOpt = None,
+    schema: SchemaOpt = None,
     force: ForceOpt = False,
     now: NowOpt = None,
     project: ProjectOpt = None,
@@ -232,13 +257,21 @@ def access_review(
         raise UsageError(f"--period {period!r}", where="--period", fix="week or month")
     state = state_of(ctx, project=project, output=output, debug=debug)
     with _context(state.project, writable=False, now=now) as lc:
-        rev = run_review(lc, window_days=window_days, unused_days=unused_days)
+        rev = run_review(
+            lc,
+            window_days=window_days,
+            unused_days=unused_days,
+            workspace=workspace,
+            schemas=schema or (),
+        )
         archive = archive_review(lc, rev)
         if report is not None:
-            from lakecrew.services.governance.executor import ACCESS_SCOPE
+            from lakecrew.services.governance.executor import ACCESS_SCOPE, scope_for
             from lakecrew.services.output_files import write_file
+            from lakecrew.wiring.governance import remote
 
-            text = review_markdown(rev, lc.ledger.actions(ACCESS_SCOPE), period=period)
+            scope = scope_for(ACCESS_SCOPE, remote(lc, workspace))
+            text = review_markdown(rev, lc.ledger.actions(scope), period=period)
             write_file(report, text.encode(), force=force, option="--report")
     items = [g.as_dict() for g in (rev.flagged if flagged else rev.grants)]
     meta = {
@@ -249,6 +282,7 @@ def access_review(
         "at": rev.at.isoformat(),
         "archived": archive,
         "report": str(report) if report else None,
+        "notes": list(rev.notes),
     }
     emit(state, Result("access_review", items, meta), _render_review)
 
@@ -273,6 +307,8 @@ def _render_review(out: Out, result: Result) -> None:
             for i in result.items
         ],
     )
+    for note in result.meta.get("notes", []):
+        out.note(note)
     flags = result.meta["flags"]
     out.note(
         f"{result.meta['grants']} grant(s); " + ", ".join(f"{k} {v}" for k, v in flags.items() if v)

@@ -144,7 +144,7 @@ def grant_temporary(req: AccessRequest, executor: CatalogExecutor, sweep_id: str
     return executor.apply(
         _planned("access.temporary", GRANT_ACTION, req.target(), req.approver),
         sweep_id,
-        ACCESS_SCOPE,
+        executor.scope(ACCESS_SCOPE),
     )
 
 
@@ -175,9 +175,12 @@ def _latest(rows: list[ActionRow]) -> dict[str, ActionRow]:
     return out
 
 
-def expired_grants(ledger: LedgerStore, grants: list[Grant], now: datetime) -> list[ExpiredGrant]:
-    """Temporary grants past their expiry, not revoked since (ledger first, then metastore)."""
-    rows = ledger.actions(ACCESS_SCOPE)
+def expired_grants(
+    ledger: LedgerStore, grants: list[Grant], now: datetime, *, scope: str = ACCESS_SCOPE
+) -> list[ExpiredGrant]:
+    """Temporary grants past their expiry, not revoked since (ledger first, then metastore);
+    `scope`: the ledger scope of the catalog they were granted on (`executor.scope`)."""
+    rows = ledger.actions(scope)
     granted = _latest([r for r in rows if r.action == GRANT_ACTION and r.status == "applied"])
     revoked = _latest([r for r in rows if r.action == REVOKE_ACTION and r.status == "applied"])
     out: dict[str, ExpiredGrant] = {}
@@ -237,7 +240,8 @@ def revoke_expired(
     )
     if not apply or phase < floor:
         return RevokeReport(planned, (), phase, False)
-    rows = tuple(executor.apply(pa, sweep_id, ACCESS_SCOPE) for pa in planned)
+    scope = executor.scope(ACCESS_SCOPE)
+    rows = tuple(executor.apply(pa, sweep_id, scope) for pa in planned)
     return RevokeReport(planned, rows, phase, True)
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lakecrew.core.errors import NotFound
 from lakecrew.core.findings import fingerprint
 from lakecrew.ports.catalog import TableInfo
 from lakecrew.ports.ledger import ActionRow
@@ -141,11 +142,12 @@ def plan_enforcement(
     None lists the whole metastore (the local one can)."""
     notes: list[str] = []
     actions: list[PlannedAction] = []
-    listed = (
-        uc.catalog.list_tables()
-        if schemas is None
-        else [t for cat, sch in schemas for t in uc.catalog.list_tables(cat, sch)]
-    )
+    listed = uc.catalog.list_tables() if schemas is None else []
+    for cat, sch in schemas or ():
+        try:
+            listed += uc.catalog.list_tables(cat, sch)
+        except NotFound:
+            notes.append(f"schema {cat}.{sch} is not in the catalog (not deployed there?)")
     tables = {t.full_name: t for t in listed if t.catalog_name not in _SKIP_CATALOGS}
     for full, info in sorted(tables.items()):
         want = spec_wants.get(full) or want_from_registry(info)
@@ -199,5 +201,6 @@ def _comment_actions(
 
 def apply_plan(plan: EnforcementPlan, executor: CatalogExecutor, sweep_id: str) -> EnforcementPlan:
     """Apply the plan's runnable actions (a table dropped meanwhile is a skipped row)."""
-    rows = tuple(executor.apply(pa, sweep_id, CATALOG_SCOPE) for pa in plan.runnable)
+    scope = executor.scope(CATALOG_SCOPE)
+    rows = tuple(executor.apply(pa, sweep_id, scope) for pa in plan.runnable)
     return EnforcementPlan(plan.actions, plan.notes, rows)

@@ -28,6 +28,24 @@ ACCESS_SCOPE = "(access)"
 SCOPES = (CATALOG_SCOPE, ACCESS_SCOPE)
 
 
+def scope_for(base: str, workspace: str | None) -> str:
+    """The ledger scope of `base` ((catalog) / (access)) for one workspace: the base itself for
+    the project's own metastore, `(catalog:W)` for the Unity Catalog of databricks workspace W
+    (so a rollback knows which catalog to restore)."""
+    return base if workspace is None else f"{base[:-1]}:{workspace})"
+
+
+def workspace_of_scope(scope: str) -> str | None:
+    """The workspace a catalog/access scope names (None: the local metastore)."""
+    inner = scope.strip("()")
+    return inner.split(":", 1)[1] if ":" in inner else None
+
+
+def is_catalog_scope(scope: str) -> bool:
+    """True for `(catalog)`, `(access)` and their per-workspace forms."""
+    return any(scope == b or scope.startswith(b[:-1] + ":") for b in SCOPES)
+
+
 def catalog_action(name: str) -> CatalogAction:
     act = plugin(name)
     if not isinstance(act, CatalogAction):
@@ -42,10 +60,17 @@ def _dump(state: Mapping[str, Any]) -> str:
 class CatalogExecutor:
     """Catalog actions with intent → applied rows in the crew ledger, and their rollback."""
 
-    def __init__(self, uc: UcPorts, ledger: LedgerStore, clock: Clock) -> None:
+    def __init__(
+        self, uc: UcPorts, ledger: LedgerStore, clock: Clock, *, workspace: str | None = None
+    ) -> None:
         self.uc = uc
         self.ledger = ledger
         self.clock = clock
+        self.workspace = workspace  # None: the local metastore; else a databricks workspace
+
+    def scope(self, base: str) -> str:
+        """The ledger scope this executor records `base` actions under (`scope_for`)."""
+        return scope_for(base, self.workspace)
 
     def live(self, row_or_pa: ActionRow | PlannedAction) -> State:
         target = (

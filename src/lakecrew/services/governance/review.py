@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from lakecrew.ports.catalog import Grant, TableInfo
 from lakecrew.ports.sql import SqlEngine
+from lakecrew.services.governance.groups import Membership
 
 BROAD_GROUPS = frozenset({"users", "account users", "all users", "all-users", "everyone"})
 FLAGS = (
@@ -122,11 +123,15 @@ class LastUse:
         return mine["t"].to_pylist(), other["t"].to_pylist()
 
 
-def last_use(sql: SqlEngine, since: datetime) -> LastUse:
-    """The audit rollups the review joins grants to (one query in the engine)."""
-    roll = sql.fetch_arrow(LAST_USE_SQL, {"since": since})
+def last_use(sql: SqlEngine, since: datetime, *, join_in_engine: bool = True) -> LastUse:
+    """The audit rollups the review joins grants to (one query in the engine). A SQL
+    warehouse cannot query in-memory tables: `join_in_engine=False` joins in Arrow here."""
+    got = sql.fetch_arrow(LAST_USE_SQL, {"since": since})
+    roll = got.set_column(  # grouping() is a tinyint on a warehouse, a bigint in DuckDB
+        got.schema.get_field_index("anyone"), "anyone", got["anyone"].cast(pa.int64())
+    )
     seen = sql.fetch_arrow(SEEN_SQL, {"since": since}).column("principal").to_pylist()
-    return LastUse(roll, frozenset(s for s in seen if s), sql)
+    return LastUse(roll, frozenset(s for s in seen if s), sql if join_in_engine else None)
 
 
 def _iso(d: datetime | None) -> str | None:
@@ -145,6 +150,7 @@ class ReviewedGrant:
     expires_at: datetime | None
     last_used: datetime | None
     flags: tuple[str, ...] = field(default=())
+    members: tuple[str, ...] | None = None  # the people of a group grant; None: not known
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -158,6 +164,7 @@ class ReviewedGrant:
             "expires_at": _iso(self.expires_at),
             "last_used": _iso(self.last_used),
             "flags": list(self.flags),
+            "members": None if self.members is None else list(self.members),
         }
 
 
@@ -167,6 +174,7 @@ class AccessReview:
     window_days: int
     unused_days: int
     grants: tuple[ReviewedGrant, ...]
+    notes: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(FLAGS, 0)
@@ -195,6 +203,34 @@ def _labels(tables: Sequence[TableInfo]) -> dict[str, str]:
     return out
 
 
+def _last_uses(
+    grants: list[Grant], use: LastUse, people: Membership
+) -> list[tuple[datetime | None, tuple[str, ...] | None]]:
+    """(last use, the group's people or None) per grant: a user's own use, the latest use of
+    any person in a group whose membership is known, else anyone's use of the securable."""
+    names = [g.securable_name for g in grants]
+    principals = [g.principal.lower() for g in grants]
+    extra: dict[int, list[int]] = {}  # grant index → lookup rows of the group's people
+    for i, g in enumerate(grants):
+        of = None if "@" in g.principal else people.of(g.principal)
+        if of is not None:
+            extra[i] = list(range(len(names), len(names) + len(of)))
+            names += [g.securable_name] * len(of)
+            principals += sorted(of)
+    mine, anyone = use.lookup(names, principals)
+    out: list[tuple[datetime | None, tuple[str, ...] | None]] = []
+    for i, g in enumerate(grants):
+        rows = extra.get(i)
+        if "@" in g.principal:
+            out.append((mine[i], None))
+        elif rows is not None:
+            used = [mine[j] for j in rows if mine[j] is not None]
+            out.append((max(used, default=None), tuple(principals[j] for j in rows)))
+        else:
+            out.append((anyone[i], None))
+    return out
+
+
 def review(
     grants: Iterable[Grant],
     tables: Sequence[TableInfo],
@@ -204,21 +240,20 @@ def review(
     window_days: int,
     unused_days: int = 90,
     broad_groups: frozenset[str] = BROAD_GROUPS,
+    members: Membership | None = None,
 ) -> AccessReview:
     """Join every grant to its last use and flag it (see the module doc)."""
     labels = _labels(tables)
     registered = {t.full_name for t in tables}
     cutoff = at - timedelta(days=unused_days)
     grants = list(grants)
-    mine, anyone = use.lookup(
-        [g.securable_name for g in grants], [g.principal.lower() for g in grants]
-    )
+    people = members or Membership(unseen="group membership not read")
+    lasts = _last_uses(grants, use, people)
     out = []
-    for g, own, other in zip(grants, mine, anyone, strict=True):
+    for g, (last, group_people) in zip(grants, lasts, strict=True):
         name, principal = g.securable_name, g.principal
         user = "@" in principal
         low = principal.lower()
-        last = own if user else other
         label = labels.get(name)
         flags = []
         ref = (
@@ -250,10 +285,18 @@ def review(
                 g.expires_at,
                 last,
                 tuple(flags),
+                group_people,
             )
         )
     out.sort(key=lambda r: (r.principal, r.securable, r.privilege))
-    return AccessReview(at, window_days, unused_days, tuple(out))
+    notes = []
+    if people.unseen and any("@" not in g.principal for g in grants):
+        notes.append(
+            f"group membership unknown ({people.unseen}): a group grant counts anyone's use"
+        )
+    for group, n in sorted(people.unknown.items()):
+        notes.append(f"group {group}: {n} member id(s) are no known user or group (deleted?)")
+    return AccessReview(at, window_days, unused_days, tuple(out), tuple(notes))
 
 
 def by_principal(rev: AccessReview) -> dict[str, list[ReviewedGrant]]:
