@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lakecrew.core.errors import (
+    ColumnMissing,
     LakecrewError,
     NotFound,
     PartialListing,
@@ -262,9 +263,11 @@ class Observer:
             return []
         try:
             return engine.fetch(sql, params).as_dicts()
-        except (TableMissing, PermissionDenied) as exc:
+        except (TableMissing, ColumnMissing, PermissionDenied) as exc:
             if notes is not None and table:  # said, never a silent zero
                 why = "not granted" if isinstance(exc, PermissionDenied) else "not enabled"
+                if isinstance(exc, ColumnMissing):
+                    why = f"it has no column {exc.column!r}: an older release than lakecrew reads"
                 notes.append(f"{table} not read ({why}); hides: {SYSTEM_TABLE_USES[table]}")
             return []  # REST fields only
 
