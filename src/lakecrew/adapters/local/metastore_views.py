@@ -156,20 +156,20 @@ def _column_masks(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, .
 
 
 def _table_privileges(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
-    grants = [g for g in ms.list_grants(include_expired=False)]
+    """Each table's grants: its own (inherited_from NULL), then its schema's and catalog's
+    (grants indexed by securable, so the view costs tables + grants, not their product)."""
+    by_securable: dict[tuple[str, str], list[Any]] = {}
+    for g in ms.list_grants(include_expired=False):
+        by_securable.setdefault((g.securable_type, g.securable_name), []).append(g)
     out: list[tuple[Any, ...]] = []
     for full in ms.table_names(catalog):
         cat, sch, _ = full.split(".")
-        for g in grants:
-            if g.securable_type == "TABLE" and g.securable_name == full:
-                inherited = None
-            elif g.securable_type == "SCHEMA" and g.securable_name == f"{cat}.{sch}":
-                inherited = "SCHEMA"
-            elif g.securable_type == "CATALOG" and g.securable_name == cat:
-                inherited = "CATALOG"
-            else:
-                continue
-            out.append((g.granted_by, g.principal, *full.split("."), g.privilege, "NO", inherited))
+        levels = (("TABLE", full, None), ("SCHEMA", f"{cat}.{sch}", "SCHEMA"),
+                  ("CATALOG", cat, "CATALOG"))  # fmt: skip
+        for stype, name, inherited in levels:
+            for g in by_securable.get((stype, name), ()):
+                out.append((g.granted_by, g.principal, *full.split("."), g.privilege, "NO",
+                            inherited))  # fmt: skip
     return out
 
 
