@@ -7,7 +7,10 @@ until it holds N resources. Each measurement is a fresh process running one plan
 
 Targets (issue 15): 1,000,000 resources in < 3 min with memory flat in the number of resources
 (the verdict line compares the peak at the largest size with the peak at 10,000 resources).
-Run: .venv/bin/python -m benchmarks.bench_crew_sweep [--quick] [--sizes 1000,10000,...]
+Each size also prints seconds per sweep step (open, list + evaluate, track, plan, findings
+write, outbox, tickets) — where the time goes; `--listing` adds the Observer alone (no rules,
+no ledger) at the largest size.
+Run: .venv/bin/python -m benchmarks.bench_crew_sweep [--quick] [--sizes 1000,10000,...] [--listing]
 """
 
 from __future__ import annotations
@@ -121,10 +124,48 @@ def sweep(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "seconds": end - t0,
         "core_s": round(marks["record"] - marks["observe"], 2),
+        "steps": _step_seconds(t0, marks, end),
         "discovered": result.discovered,
         "evaluated": result.evaluated,
         "findings": len(result.findings),
     }
+
+
+STEP_NAMES = {  # the sweep's on_step marks → what runs between a mark and the next one
+    "observe": "list + evaluate (streamed)",
+    "evaluate": "track (owners, history)",
+    "plan": "plan + record actions",
+    "record": "write findings",
+    "notify": "outbox + delivery",
+    "tickets": "tickets",
+}
+
+
+def _step_seconds(t0: float, marks: dict[str, float], end: float) -> dict[str, float]:
+    """Seconds per sweep step: open (imports, Context, ledger tables) up to `observe`, then
+    each mark to the next, the last one to the end of the sweep (closing included)."""
+    ordered = sorted(marks.items(), key=lambda kv: kv[1])
+    out = {"open": round(ordered[0][1] - t0, 2)} if ordered else {}
+    for (name, at), nxt in zip(ordered, [*(m for _, m in ordered[1:]), end], strict=True):
+        out[STEP_NAMES.get(name, name)] = round(nxt - at, 2)
+    return out
+
+
+def listing(args: dict[str, Any]) -> dict[str, Any]:
+    """The Observer alone: read every resource of the workspace (no rules, no ledger)."""
+    from lakecrew.ports.clock import FixedClock
+    from lakecrew.wiring.context import Context
+
+    ctx = Context.open(Path(args["project"]), clock=FixedClock(datetime.fromisoformat(NOW)))
+    ws = ctx.workspace(WS)
+    from lakecrew.wiring.crew import workspace_info
+
+    t0 = time.perf_counter()
+    obs = ctx.crew.deps.observer.stream(ws, workspace_info(ctx, WS))
+    n = sum(1 for _ in obs.resources)
+    end = time.perf_counter()
+    ctx.close()
+    return {"seconds": end - t0, "listed": n}
 
 
 def detection() -> None:
@@ -167,7 +208,7 @@ def main() -> None:
                 "bench_crew_sweep",
                 "sweep",
                 {"project": str(project)},
-                repeats=1 if n >= 100_000 else 3,
+                repeats=1 if n > 100_000 else 3,
                 name=f"sweep {n:,} resources",
             )
         )
@@ -176,6 +217,18 @@ def main() -> None:
     print(
         "ms per resource: " + ", ".join(f"{n:,}: {p:.3f}" for n, p in zip(sizes, per, strict=True))
     )
+    print("seconds per step (last run of each size):")
+    for n, r in zip(sizes, rows, strict=True):
+        steps = r.extra.get("steps", {})
+        print(f"  {n:>9,}: " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()))
+    if "--listing" in sys.argv:  # the Observer alone at the largest size
+        lone = measure(
+            "bench_crew_sweep",
+            "listing",
+            {"project": str(OUT / f"n{sizes[-1]}")},
+            repeats=1 if sizes[-1] >= 100_000 else 3,
+        )
+        print(f"listing alone at {sizes[-1]:,}: {lone.median_s:.1f} s, peak {lone.peak:.0f} MiB")
     big, small = rows[-1], rows[min(1, len(rows) - 1)]
     verdict = {
         f"{sizes[-1]:,}_under_3_min": big.median_s < 180,
@@ -187,7 +240,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("build", "sweep"):
-        child_main({"build": build, "sweep": sweep})
+    if len(sys.argv) > 1 and sys.argv[1] in ("build", "sweep", "listing"):
+        child_main({"build": build, "sweep": sweep, "listing": listing})
     else:
         main()

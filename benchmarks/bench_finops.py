@@ -164,6 +164,7 @@ def _alloc_raw(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _weekly_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
+    from lakecrew.services.finops.cube import CostCube
     from lakecrew.services.finops.reports import cost_report
     from lakecrew.wiring.context import Context
 
@@ -171,7 +172,10 @@ def _weekly_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
     _, _, now = _window(project)
     ctx = Context.open(project)
     t0 = time.perf_counter()
-    data = cost_report(ctx.sql, ctx.config, "week", now)
+    cube = CostCube(ctx.sql) if args.get("cube") else None
+    if cube is not None and not cube.exists():
+        raise SystemExit("no cost cube in the project: run the cube_build step first")
+    data = cost_report(ctx.sql, ctx.config, "week", now, cube=cube)
     seconds = time.perf_counter() - t0
     savings = sum(Decimal(r["monthly_savings_usd"]) for r in data["recommendations"])
     return {"week_total": data["total"], "previous_total": data["previous_total"],

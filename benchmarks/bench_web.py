@@ -8,7 +8,8 @@
    in the same process: the CLI's path for one filtered list (`lc.crew.findings(...)`: read
    the ledger, filter, sort — what `lakecrew findings` does per call), median of 5; and the
    previous server path (every finding in memory, one page filtered and built in Python per
-   request, as before the ledger's `finding_page`), median of 20.
+   request, as before the ledger's `finding_page`), median of 20. Also the estate page (open
+   findings per workspace and severity, counted by the ledger's SQL), median of 20.
 2. `lakecrew report --html` on the demo estate (`lakecrew demo --project DIR` first): seconds to
    build the view models and the file, and its size; baseline: `lakecrew cost report --period
    week` alone (the report contains it), each in its own process, median of `--repeats`.
@@ -154,6 +155,11 @@ def findings_page(args: dict[str, Any]) -> dict[str, Any]:
                     assert r.status_code == 200, r.text[:200]
                     if kind == "api":
                         rows += len(r.json()["items"])
+            estate = []  # the estate page: open counts per workspace by the ledger's SQL
+            for _ in range(20):
+                t0 = time.perf_counter()
+                assert client.get("/").status_code == 200
+                estate.append(time.perf_counter() - t0)
         app.state.dashboard.close()
     ms = {k: [v * 1000 for v in vals] for k, vals in timings.items()}
     cli_ms = statistics.median(cli) * 1000
@@ -170,6 +176,7 @@ def findings_page(args: dict[str, Any]) -> dict[str, Any]:
         "cli_path_p50_ms": round(cli_ms, 1),
         "ratio_html_p50_vs_cli_path": round(statistics.median(ms["html"]) / cli_ms, 3),
         "python_filter_p50_ms": round(memory_ms, 1),
+        "estate_page_p50_ms": round(statistics.median(estate) * 1000, 1),
         "ratio_api_p50_vs_python_filter": round(statistics.median(ms["api"]) / memory_ms, 3),
     }
 

@@ -56,6 +56,12 @@ OPTIONAL: list[tuple[str, str, list[str], list[str]]] = [
         [],
         ["--quick"],
     ),
+    (
+        "crew ledger write: redaction vs Delta MERGE",
+        "benchmarks.bench_ledger_write",
+        [],
+        ["--rows", "3000"],
+    ),
     ("finops allocation, weekly report, cost cube", "benchmarks.bench_finops", [], ["--quick"]),
     (
         "access review: 1M audit rows, 100k grants vs hand-written DuckDB",

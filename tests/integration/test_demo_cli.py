@@ -32,6 +32,9 @@ def run(*args: str, cwd: Path | None = None, ok: bool = True) -> subprocess.Comp
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     project = tmp_path_factory.mktemp("demo") / "estate"
     proc = run("demo", "--project", str(project), "--output", "json")
+    # libraries stay quiet unless --debug (MLflow's "Successfully registered model …" lines)
+    assert "registered model" not in proc.stderr.lower(), proc.stderr[-500:]
+    assert "Created version" not in proc.stderr, proc.stderr[-500:]
     return project, json.loads(proc.stdout)["items"][0]
 
 

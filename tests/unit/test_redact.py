@@ -78,3 +78,16 @@ def test_free_text_pii_is_redacted_by_its_shape(pii: str) -> None:
 )
 def test_free_text_without_pii_is_kept(text: str) -> None:
     assert redact_text(text) == text
+
+
+def test_cached_key_verdicts_follow_each_calls_pii_columns() -> None:
+    # key verdicts are cached by name; a call's own PII columns must still count, and a
+    # column named PII by one call must not leak into the next call's verdict
+    assert redact({"district": "Kano"}) == {"district": "Kano"}
+    assert redact({"district": "Kano"}, pii=["district"]) == {"district": "<redacted 4 chars>"}
+    assert redact({"district": "Kano"}) == {"district": "Kano"}
+    assert redact({"patient_name": "Ada", "api_token": "x1"}) == {
+        "patient_name": "<redacted 3 chars>",
+        "api_token": "<redacted 2 chars>",
+    }
+    assert redact({"district": 7}, pii=["District"]) == {"district": "<redacted 1 chars>"}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Mapping
+from functools import lru_cache
 from typing import Any
 
 from lakecrew.core.findings import looks_like_secret, redacted, secret_key_name
@@ -58,8 +59,22 @@ class Unrecoverable(ValueError):
 
 
 def is_pii_key(key: str, pii: Collection[str] = ()) -> bool:
+    if not pii:
+        return _pii_name(key)
     k = key.lower()
-    return k in {p.lower() for p in pii} or bool(PII_KEY.search(key))
+    return k in {p.lower() for p in pii} or _pii_name(key)
+
+
+# Key names repeat across every object and finding (`spark_conf`, `owner`, ...), so their
+# verdicts are cached — names only, never values. Redaction is most of a sweep's ledger write.
+@lru_cache(maxsize=8192)
+def _pii_name(key: str) -> bool:
+    return bool(PII_KEY.search(key))
+
+
+@lru_cache(maxsize=8192)
+def _sensitive_name(key: str) -> bool:
+    return secret_key_name(key) or _pii_name(key)
 
 
 def redact(value: Any, pii: Collection[str] = (), *, key: str = "") -> Any:
@@ -74,7 +89,9 @@ def redact(value: Any, pii: Collection[str] = (), *, key: str = "") -> Any:
     if isinstance(value, str):
         if not value or PLACEHOLDER.match(value) or _SECRET_REF.match(value.strip()):
             return value
-        if (key and (secret_key_name(key) or is_pii_key(key, pii))) or looks_like_secret(value):
+        if (key and (_sensitive_name(key) or (bool(pii) and is_pii_key(key, pii)))) or (
+            looks_like_secret(value)
+        ):
             return redacted(value)
         return _flag_value(value)
     if key and value is not None and not isinstance(value, bool) and is_pii_key(key, pii):

@@ -184,6 +184,10 @@ class LedgerStore(Protocol):
         """Filter, count and page the findings in the store (not in the caller's memory)."""
         ...
 
+    def open_counts(self) -> dict[tuple[str, str, str], int]:
+        """Open findings per (workspace, rule_id, severity), counted in the store."""
+        ...
+
     def record_action(self, row: ActionRow) -> None:
         """Upsert one action on action_id, durably, before returning."""
         ...

@@ -49,7 +49,9 @@ def sweep(
 
     A whole-estate sweep with `apply` also revokes temporary grants past their expiry at
     phase >= 3 (`wiring/governance.revoke_expired_grants`, recorded in the ledger's `(access)`
-    scope and notified)."""
+    scope and notified), and takes the model registry's actions (`wiring/mlops.sweep_models`:
+    archive stale versions at phase >= 3, add missing tags) when `mlops.sweep` is on; the
+    registry's findings come with the estate scope."""
     whole = workspace is None and estate
     results = ctx.crew.sweep(
         targets(ctx, workspace),
@@ -61,8 +63,10 @@ def sweep(
     )
     if whole and apply:
         from lakecrew.wiring.governance import revoke_expired_grants
+        from lakecrew.wiring.mlops import sweep_models
 
         revoke_expired_grants(ctx, apply=True, phase=phase)
+        sweep_models(ctx, apply=True, phase=phase)
     return results
 
 
@@ -167,13 +171,19 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     def estate_slas(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         return _tolerant(lambda: slas.estate_resources(inventory, scope))
 
+    def models(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
+        # not _tolerant: a registry that cannot be read fails the estate scope loudly
+        from lakecrew.wiring.mlops import registry_estate_resources
+
+        return registry_estate_resources(ctx, scope)
+
     return Observer(
         ctx.clock,
         ctx.sql,
         catalog=ctx.metastore,
         grants=ctx.metastore,
         extra_sources=(security, platform, spikes, job_slas),
-        estate_sources=(budget, estate_slas),
+        estate_sources=(budget, estate_slas, models),
         sql_for=sql_for,
     )
 

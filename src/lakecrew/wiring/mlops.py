@@ -7,6 +7,7 @@ registry, local artifacts). mlflow itself is imported only when a registry call 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +18,10 @@ from lakecrew.adapters.mlflow import local_registry, local_store_exists
 from lakecrew.adapters.mlflow.registry import MlflowRegistry
 from lakecrew.adapters.mlflow.training import MlflowScorer
 from lakecrew.core.errors import NotFound
-from lakecrew.services.mlops.hygiene import LastUse
-from lakecrew.services.mlops.service import MlopsDeps, ModelOps
+from lakecrew.core.resources import Resource
+from lakecrew.services.estate.config import ENVIRONMENTS
+from lakecrew.services.mlops.hygiene import LastUse, registry_resources
+from lakecrew.services.mlops.service import HygieneResult, MlopsDeps, ModelOps
 
 if TYPE_CHECKING:
     from lakecrew.wiring.context import Context
@@ -90,6 +93,27 @@ def registry_for(ctx: Context) -> MlflowRegistry:
     return databricks_registry(
         databricks_client(ws), workspace=name, profile=ws.auth_profile, host=ws.host
     )
+
+
+def registry_estate_resources(ctx: Context, scope: str) -> list[Resource]:
+    """The registry's models, versions and experiments as resources of the estate scope (for
+    whole-estate sweeps; `mlops.sweep: false` or no registry → none)."""
+    if not ctx.config.mlops.sweep or not has_registry(ctx):
+        return []
+    ops = model_ops(ctx)
+    resources = registry_resources(
+        ops.read(), ops.deps.registry.list_experiments(), ctx.config.mlops, ops.deps.last_inference
+    )
+    return [replace(r, workspace=scope) for r in resources]
+
+
+def sweep_models(ctx: Context, *, apply: bool, phase: int | None) -> HygieneResult | None:
+    """The model actions of a whole-estate `--apply` sweep (archive, add tags), at `phase` or
+    the lowest environment's phase; None when the registry is not swept."""
+    if not ctx.config.mlops.sweep or not has_registry(ctx):
+        return None
+    use_phase = phase if phase is not None else min(ctx.config.phase_for(e) for e in ENVIRONMENTS)
+    return model_ops(ctx).hygiene(phase=use_phase, apply=apply)
 
 
 def mlops_deps(ctx: Context) -> MlopsDeps:

@@ -43,10 +43,17 @@ CONFIG = {
 }  # fmt: skip
 
 
-def row(fp: str) -> FindingRow:
+# the recorded PagerDuty incidents were created 2015-10-06T21:30:42Z and acknowledged at 21:35:12;
+# an acknowledgement counts for the finding's open episode only, so there the episode starts first
+PD_T0 = datetime(2015, 10, 6, 16, tzinfo=UTC)
+PD_NOW = PD_T0 + timedelta(hours=6)
+
+
+def row(fp: str, first_seen: datetime = T0) -> FindingRow:
     return FindingRow(fp, WS, "cluster.autotermination_missing", "critical", "clusters",
                       f"0101-{fp[:6]}", None, "data-eng@example.org", "tag", "{}", "open",
-                      T0, NOW, None, "s1", "Cluster without auto-termination")  # fmt: skip
+                      first_seen, first_seen, None, "s1",
+                      "Cluster without auto-termination")  # fmt: skip
 
 
 def pipeline(tmp: Path, rows: list[FindingRow], sources: dict[str, AckSource]) -> AlertPipeline:
@@ -90,12 +97,12 @@ def pd_check(method: str, path: str, headers: dict[str, str], body: bytes) -> st
 
 
 def test_pagerduty_acknowledged_or_resolved_incidents_stop_the_escalation(tmp_path: Path) -> None:
-    rows = [row(fp) for fp in (ACKED, TRIGGERED, UNKNOWN, RESOLVED)]
+    rows = [row(fp, PD_T0) for fp in (ACKED, TRIGGERED, UNKNOWN, RESOLVED)]
     unauthorized = recorded("pagerduty_rest", "unauthorized")
     with Receiver(pagerduty, check=pd_check, invalid=unauthorized) as rx:
         source = PagerDutyAcks("oncall", SecretStr(PD_TOKEN), url=rx.url)
         alerts = pipeline(tmp_path, rows, {"oncall": source})
-        report = alerts.tick(NOW)
+        report = alerts.tick(PD_NOW)
         assert rx.problems == [] and source.requests == 4
     assert report.acknowledged == 2 and report.ack_errors == []
     assert escalated(tmp_path) == {TRIGGERED, UNKNOWN}
@@ -103,7 +110,7 @@ def test_pagerduty_acknowledged_or_resolved_incidents_stop_the_escalation(tmp_pa
     assert acks[ACKED].by == "Earline Greenholt" and acks[ACKED].source == "pagerduty:oncall"
     assert acks[ACKED].at == datetime(2015, 10, 6, 21, 35, 12, tzinfo=UTC)
     assert "resolved" in acks[RESOLVED].note
-    alerts.tick(NOW + timedelta(hours=1))  # acknowledged findings are not asked again
+    alerts.tick(PD_NOW + timedelta(hours=1))  # acknowledged findings are not asked again
     assert escalated(tmp_path) == {TRIGGERED, UNKNOWN}
 
 

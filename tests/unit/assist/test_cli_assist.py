@@ -75,3 +75,14 @@ def test_proposal_approval_and_eval_outputs_conform(project: Path) -> None:
     item = json.loads(out)["items"][0]
     assert item["status"] == "approved" and item["payload"] == {"days": 7}
     assert item["decided_by"] == "DGB" and item["fingerprint"] == fp
+
+
+def test_litellm_sdk_is_refused_with_one_line_pointing_at_the_proxy(tmp_path: Path) -> None:
+    assert CliRunner().invoke(app, ["-p", str(tmp_path), "init"]).exit_code == 0
+    cfg = yaml.safe_load((tmp_path / "lakecrew.yaml").read_text())
+    cfg["assistant"] = {"model": {"type": "litellm", "model_id": "ollama_chat/llama3.1"}}
+    (tmp_path / "lakecrew.yaml").write_text(yaml.safe_dump(cfg))
+    code, _out, err = _run(tmp_path, "ask", "How many workspaces?")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "type litellm is not supported" in err and "LiteLLM proxy" in err
+    assert "lakecrew.yaml:" in err  # where: the file and line

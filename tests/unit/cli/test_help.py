@@ -27,6 +27,7 @@ def test_every_help_has_examples_and_exit_codes(path: tuple[str, ...]) -> None:
     assert "Examples" in text, f"`lakecrew {' '.join(path)} --help` has no Examples"
     assert "$ lakecrew " in text, f"`lakecrew {' '.join(path)} --help` shows no example command"
     assert "Exit codes" in text, f"`lakecrew {' '.join(path)} --help` has no exit codes"
+    assert "<bool>" not in text, f"`lakecrew {' '.join(path)} --help` types a flag as <bool>"
 
 
 def test_version() -> None:

@@ -166,3 +166,40 @@ def test_a_tracker_that_is_down_is_said_by_the_sweep_and_its_run_record(
         again = Sweeper(deps).sweep(crew.ws, INFO, phase=1, apply=False)
         assert again.sync_errors == () and state.issues  # the backlog reached Jira
         raise_if_unsynced([again])
+
+
+def test_an_ack_ends_when_the_finding_resolves_and_recurs(tmp_path: Path) -> None:
+    """`lakecrew ack` holds for the open episode it was given in: resolved, then back (a new
+    first_seen) → the finding escalates again, once for the new episode."""
+    from datetime import UTC, datetime, timedelta
+
+    from lakecrew.ports.ledger import FindingRow
+
+    t0 = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    row = FindingRow(
+        "f" * 32, INFO.name, "cluster.idle", "critical", "cluster", "0101-a", None, "ops",
+        "tag", "{}", "open", t0, t0, None, "s1", "Idle cluster",
+    )  # fmt: skip
+    rows = [row]
+    config = NotifyConfig.model_validate(CONFIG)
+    leads = FileChannel(tmp_path / "leads.jsonl")
+    alerts = AlertPipeline(
+        config, SqliteOutbox(tmp_path / "outbox.db"),
+        {"ops": FileChannel(tmp_path / "ops.jsonl"), "leads": leads},
+        context={INFO.name: (INFO.environment, INFO.project)},
+        findings=lambda: rows, escalate_after_hours=4,
+    )  # fmt: skip
+    alerts.ack(row.fingerprint, "oncall@example.org", t0 + timedelta(hours=1))
+    alerts.tick(t0 + timedelta(hours=6))
+    assert leads.read() == []  # acknowledged: no escalation
+    back = t0 + timedelta(days=2)  # it resolved, then came back: a new episode
+    rows[0] = replace(row, first_seen=back, last_seen=back)
+    alerts.tick(back + timedelta(hours=3))
+    assert leads.read() == []  # not yet 4 hours
+    alerts.tick(back + timedelta(hours=5))
+    (escalated,) = leads.read()
+    assert escalated.kind == "escalation" and escalated.items[0].fingerprint == row.fingerprint
+    alerts.ack(row.fingerprint, "oncall@example.org", back + timedelta(hours=6))
+    rows[0] = replace(rows[0], first_seen=back + timedelta(days=1))  # recurs once more
+    alerts.tick(back + timedelta(days=1, hours=5))
+    assert len(leads.read()) == 2  # the newest ack was older than this episode too

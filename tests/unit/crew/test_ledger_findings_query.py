@@ -9,7 +9,13 @@ from pathlib import Path
 
 from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.ledger_store import DeltaLedgerStore
-from lakecrew.faces.web.views import FindingQuery, findings_page, findings_view, sorted_findings
+from lakecrew.faces.web.views import (
+    FindingQuery,
+    findings_page,
+    findings_view,
+    open_counts,
+    sorted_findings,
+)
 from lakecrew.ports.ledger import FindingFilter, FindingRow
 
 T = datetime(2026, 12, 4, 10, tzinfo=UTC)
@@ -34,6 +40,7 @@ def test_finding_page_in_sql_matches_the_in_memory_page(tmp_path: Path) -> None:
     ledger = DeltaLedgerStore(DeltaStore(tmp_path / "lakehouse"))
     empty = ledger.finding_page(FindingFilter(), limit=10, offset=0)
     assert empty.total == 0 and empty.rows == []  # no table yet: nothing, and nothing created
+    assert ledger.open_counts() == {}
     rows = _rows(600)
     ledger.put_findings(rows)
     # the reported bug: the workspace filter on a table written by one MERGE
@@ -54,6 +61,7 @@ def test_finding_page_in_sql_matches_the_in_memory_page(tmp_path: Path) -> None:
         if last != offset:
             found = ledger.finding_page(query.store_filter(), limit=per_page, offset=last)
         assert findings_view(found, query) == findings_page(memory, query), query
+    assert ledger.open_counts() == open_counts(rows)  # the overview's and governance's counts
     # a new commit (a later sweep) is seen by the next page
     ledger.put_findings([FindingRow(**{**_rows(1)[0].__dict__, "fingerprint": "new",
                                        "workspace": "ws-new", "last_seen": T})])  # fmt: skip

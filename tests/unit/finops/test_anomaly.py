@@ -60,6 +60,17 @@ def test_every_injected_spike_is_found_and_nothing_else(seed: int) -> None:
         assert a.series == ("ws", "p", "JOBS")
 
 
+def test_since_judges_later_days_only_with_earlier_days_as_history() -> None:
+    series = seasonal_series(140, 3)
+    for offset in (30, 90, 133):
+        series[START + timedelta(days=offset)] *= 3.0
+    everything = detect_daily(series)
+    since = START + timedelta(days=60)
+    later = detect_daily(series, since=since)
+    assert [a.at for a in later] == [START + timedelta(days=90), START + timedelta(days=133)]
+    assert later == [a for a in everything if a.at >= since]  # same fits, same flags
+
+
 def test_weekend_drop_to_zero_is_expected_not_a_spike_on_monday() -> None:
     series = {
         START + timedelta(days=i): (0.0 if (START + timedelta(days=i)).weekday() >= 5 else 300.0)

@@ -267,3 +267,33 @@ def test_drift_findings_are_routed_through_the_outbox(
         assert again["queued"] == 0 and len(FileChannel(sink).read()) == len(sent)
     finally:
         config.write_text(original, encoding="utf-8")
+
+
+def test_whole_estate_sweep_evaluates_and_acts_on_the_registry(
+    store_project: StoreProject, tmp_path: Path
+) -> None:
+    """The crew's estate scope carries the model rules; `--apply` takes the model actions."""
+    from lakecrew.wiring.crew import sweep
+
+    root = tmp_path / "copy"
+    shutil.copytree(store_project.root, root)
+    later = datetime.now(UTC) + timedelta(days=120)
+    with Context.open(root, writable=True, clock=FixedClock(later)) as c:
+        results = sweep(c, apply=True, phase=3)
+        estate = next(r for r in results if r.scope == "(estate)")
+        assert {f.finding.resource_type for f in estate.findings} >= {"model_versions", "models"}
+        rows = {(f.rule_id, f.resource_id) for f in c.ledger.findings("(estate)")}
+        assert ("model_version.stale", f"{MODEL}/1") in rows
+        acted = [
+            a
+            for a in c.ledger.actions()
+            if a.action == "archive_model_version" and a.resource_id == f"{MODEL}/1"
+        ]
+        assert [a.status for a in acted] == ["applied"], [a.reason for a in acted]
+        first = model_ops(c).deps.registry.list_versions(MODEL)[0]
+        assert first.tags["gov.lifecycle"] == "archived"
+    off = root / "lakecrew.yaml"
+    off.write_text(off.read_text().replace("mlops:\n", "mlops:\n  sweep: false\n", 1))
+    with Context.open(root, writable=True, clock=FixedClock(later)) as c:
+        estate = next(r for r in sweep(c, phase=1) if r.scope == "(estate)")
+        assert not {f.finding.resource_type for f in estate.findings} & {"model_versions", "models"}

@@ -4,8 +4,10 @@
   `string` = the JSON the ToolBox returns, already masked and cut). No tool has another path
   into lakecrew than `spec.call`.
 - Models: `OpenAIServerModel` for any OpenAI-compatible endpoint (llama.cpp, vLLM, Ollama,
-  Databricks Model Serving, hosted APIs), `LiteLLMModel` when `litellm` is installed. Requests
-  time out after `budget.timeout_seconds` and are not retried (a down endpoint fails fast).
+  Databricks Model Serving, hosted APIs, a LiteLLM proxy). smolagents' `LiteLLMModel` is not
+  offered: the litellm SDK cannot be installed with the project's pins (services/assist/
+  config.py says why). Requests time out after `budget.timeout_seconds` and are not retried
+  (a down endpoint fails fast).
 - Budgets: `max_steps` is smolagents' own; the token budget is a step callback that interrupts
   the agent once input + output tokens pass `budget.max_tokens`.
 - A ToolCallingAgent (JSON tool calls), not a CodeAgent: the model never runs Python here.
@@ -25,7 +27,7 @@ from lakecrew.ports.agents import AgentOutcome, Budget, ModelUnavailable, ToolSp
 class ModelSettings:
     """What the wiring read from lakecrew.yaml (and the SecretStore)."""
 
-    type: str  # openai | litellm
+    type: str  # openai
     model_id: str
     api_base: str | None = None
     api_key: str | None = None
@@ -59,31 +61,19 @@ def smol_tool(spec: ToolSpec) -> Any:
 
 
 def build_model(settings: ModelSettings, timeout: float) -> Any:
-    if settings.type == "openai":
-        from smolagents import OpenAIServerModel
-
-        return OpenAIServerModel(
-            model_id=settings.model_id,
-            api_base=settings.api_base,
-            api_key=settings.api_key or "none",  # local servers ignore it; the client needs one
-            client_kwargs={"timeout": timeout, "max_retries": 0},
-            temperature=settings.temperature,
-        )
-    try:
-        import litellm  # noqa: F401
-    except ImportError:
+    if settings.type != "openai":
         raise UsageError(
-            "assistant.model.type litellm needs the litellm package",
+            f"assistant.model.type {settings.type!r} is not supported",
             where="lakecrew.yaml assistant.model",
-            fix="pip install litellm, or use type: openai with an OpenAI-compatible endpoint",
-        ) from None
-    from smolagents import LiteLLMModel
+            fix="use type: openai with an OpenAI-compatible endpoint (or a LiteLLM proxy)",
+        )
+    from smolagents import OpenAIServerModel
 
-    return LiteLLMModel(
+    return OpenAIServerModel(
         model_id=settings.model_id,
         api_base=settings.api_base,
-        api_key=settings.api_key,
-        timeout=timeout,
+        api_key=settings.api_key or "none",  # local servers ignore it; the client needs one
+        client_kwargs={"timeout": timeout, "max_retries": 0},
         temperature=settings.temperature,
     )
 

@@ -1,4 +1,4 @@
-"""Findings filtered, counted and paged in SQL (the ledger's `finding_page`).
+"""Findings filtered, counted and paged in SQL (the ledger's `finding_page`, `open_counts`).
 
 The findings Delta table is loaded ONCE per Delta version into an in-memory DuckDB table,
 sorted newest first (Delta has no secondary indexes; DuckDB's zone maps over the sorted
@@ -76,6 +76,21 @@ class FindingIndex:
             by_severity=by_severity,
             choices=choices,
         )
+
+    def open_counts(self) -> dict[tuple[str, str, str], int]:
+        if not self.store.exists(self.full_name):
+            return {}
+        with self._lock:
+            self._refresh()
+            rows = (
+                self._con.cursor()
+                .execute(
+                    "SELECT workspace, rule_id, severity, count(*) FROM findings "
+                    "WHERE status = 'open' GROUP BY ALL"
+                )
+                .fetchall()
+            )
+        return {(str(w), str(r), str(s)): int(n) for w, r, s, n in rows}
 
     def _refresh(self) -> None:
         version = self.store.version(self.full_name)

@@ -197,11 +197,17 @@ class DeltaLedgerStore:
 
     def finding_page(self, flt: FindingFilter, *, limit: int, offset: int) -> FindingPage:
         """Filtered, counted and paged in DuckDB SQL over the table's current version."""
+        return self._finding_index().page(flt, limit=limit, offset=offset)
+
+    def open_counts(self) -> dict[tuple[str, str, str], int]:
+        """Open findings per (workspace, rule_id, severity), by DuckDB SQL."""
+        return self._finding_index().open_counts()
+
+    def _finding_index(self) -> FindingIndex:
         if self._index is None:
-            self._index = FindingIndex(
-                self.store, self.full_name(FindingRow), schema_of(FindingRow)
-            )
-        return self._index.page(flt, limit=limit, offset=offset)
+            name = self.full_name(FindingRow)
+            self._index = FindingIndex(self.store, name, schema_of(FindingRow))
+        return self._index
 
     def record_action(self, row: ActionRow) -> None:
         """One action state: appended to the history, then MERGEd as the current state (each

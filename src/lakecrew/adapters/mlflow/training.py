@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,22 @@ def _mlflow(tracking_uri: str, registry_uri: str | None = None) -> Any:
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(registry_uri or tracking_uri)
     return mlflow
+
+
+@contextmanager
+def _quiet_events() -> Iterator[None]:
+    """MLflow prints registration events to stderr (`eprint`, not logging); off unless
+    `--debug` (LAKECREW_MLFLOW_EVENTS=1)."""
+    from mlflow.utils.logging_utils import disable_logging, enable_logging
+
+    if os.environ.get("LAKECREW_MLFLOW_EVENTS") == "1":
+        yield
+        return
+    disable_logging()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        enable_logging()  # type: ignore[no-untyped-call]
 
 
 def ensure_experiment(tracking_uri: str, name: str, artifact_dir: Path) -> str:
@@ -111,7 +128,8 @@ def train_and_register(  # noqa: PLR0913 - keyword-only: one training run's desc
             pyfunc_predict_fn="predict_proba",
             pip_requirements=_requirements(),  # no import-capturing subprocess (~40 s)
         )
-    mv = mlflow.register_model(info.model_uri, model_name, tags=dict(tags or {}))
+    with _quiet_events():  # "Successfully registered model …", "Created version …" on stderr
+        mv = mlflow.register_model(info.model_uri, model_name, tags=dict(tags or {}))
     client = mlflow.MlflowClient()
     client.update_model_version(model_name, mv.version, description=description)
     return TrainedVersion(run.info.run_id, exp_id, str(mv.version), metrics)

@@ -5,6 +5,7 @@ them; without a model these commands say how to configure one and exit 2."""
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +18,12 @@ from lakecrew.faces.cli.render import Col, Out
 agent_app = typer.Typer(help="The crew's agents: triage a ticket, write the digest summary.")
 proposals_app = typer.Typer(help="Agent proposals: list, approve or reject (a person decides).")
 ApproverOpt = Annotated[str, typer.Option(help="Who decides (recorded).")]
+
+
+class ProposalState(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
 
 
 def _finish(state: Any, run: Any) -> None:
@@ -165,7 +172,9 @@ def runs(
 @proposals_app.command("list", epilog=epilog("lakecrew proposals list --status pending"))
 def proposals_list(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="pending, approved or rejected")] = None,
+    status: Annotated[
+        ProposalState | None, typer.Option(help="Only proposals in this state.")
+    ] = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -175,7 +184,7 @@ def proposals_list(
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     with _context(state.project, writable=False) as lc:
         rows = sorted(lc.ledger.proposals(), key=lambda p: p.created_at, reverse=True)
-    items = [_proposal_item(p) for p in rows if status is None or p.status == status]
+    items = [_proposal_item(p) for p in rows if status is None or p.status == status.value]
     columns = (
         Col("proposal_id", "proposal"), Col("kind"), Col("status"), Col("rule_id", "rule"),
         Col("resource_id", "resource"), Col("rationale"), Col("outcome", wide=True),

@@ -13,7 +13,7 @@ import traceback
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from lakecrew.core.errors import LakecrewError
 from lakecrew.faces.cli import (
@@ -44,6 +44,17 @@ from lakecrew.faces.cli.options import (
     epilog,
     state_of,
 )
+
+_type_label = TyperOption.display_type_rich
+
+
+def _flag_without_type(self: TyperOption, ctx: Any) -> str | None:
+    """A flag takes no value: typer 0.29 labels it `<bool>` in --help, which reads as if it
+    wanted one (`--apply <bool>`); show no type for flags, as click and gh do."""
+    return None if self.is_flag else _type_label(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign]
 
 
 class LakecrewGroup(TyperGroup):

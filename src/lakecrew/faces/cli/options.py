@@ -84,6 +84,7 @@ def state_of(
     if debug:
         state.debug = True
         os.environ.setdefault("LAKECREW_SPARK_LOG_LEVEL", "WARN")  # Spark's log back on
+        os.environ.setdefault("LAKECREW_MLFLOW_EVENTS", "1")  # MLflow's stderr lines too
     if wide:
         state.wide = True
     return state

@@ -109,8 +109,8 @@ class Dashboard:
 
     @_serial
     def overview(self) -> dict[str, Any]:
-        rows = self.findings_rows()
-        return views.overview(self._read(), rows)
+        lc = self._read()
+        return views.overview(lc, lc.ledger.open_counts())
 
     @_serial
     def actions(self, workspace: str | None, status: str | None) -> dict[str, Any]:
@@ -136,8 +136,8 @@ class Dashboard:
 
     @_serial
     def governance(self) -> dict[str, Any]:
-        rows = self.findings_rows()
-        return views_sections.governance(self._read(), rows)
+        lc = self._read()
+        return views_sections.governance(lc, lc.ledger.open_counts())
 
     @_serial
     def weekly(self, *, top: int = 100) -> dict[str, Any]:

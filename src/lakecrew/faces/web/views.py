@@ -10,7 +10,7 @@ never disagree. Every value that may hold a secret or a patient identifier goes 
 - `findings_view(page, query, pack)`: one filtered, paginated page (computed by the ledger)
   with the filter choices; `findings_page(rows, ...)` the same from rows in memory;
 - `actions_list(lc, workspace, status)`: actions with a before/after diff per field;
-- `pipelines(lc)`, `finops(lc)`, `governance(lc, rows)`: in `views_sections.py`;
+- `pipelines(lc)`, `finops(lc)`, `governance(lc, counts)`: in `views_sections.py`;
 - `weekly(lc)`: everything the single-file report shows.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -201,17 +201,29 @@ def score(sweep: SweepRow) -> float | None:
     return round(max(0.0, 100.0 * (1 - sweep.findings / sweep.evaluated)), 1)
 
 
-def overview(lc: Context, findings: Sequence[FindingRow] | None = None) -> dict[str, Any]:
-    """The estate at a glance: one row per inventory workspace and the estate totals."""
-    rows = list(findings) if findings is not None else lc.crew.findings()
-    open_rows = [r for r in rows if r.status == "open"]
+OpenCounts = Mapping[tuple[str, str, str], int]
+
+
+def open_counts(rows: Sequence[FindingRow]) -> OpenCounts:
+    """Open findings per (workspace, rule_id, severity) from rows in memory — what the ledger's
+    `open_counts` computes in SQL."""
+    return Counter((r.workspace, r.rule_id, r.severity) for r in rows if r.status == "open")
+
+
+def overview(lc: Context, counts: OpenCounts | None = None) -> dict[str, Any]:
+    """The estate at a glance: one row per inventory workspace and the estate totals (`counts`:
+    open findings per (workspace, rule, severity); default: the ledger's)."""
+    counts = lc.ledger.open_counts() if counts is None else counts
+    by_ws: dict[str, Counter[str]] = {}
+    for (ws_name, _, severity), n in counts.items():
+        by_ws.setdefault(ws_name, Counter())[severity] += n
     sweeps = sorted(lc.ledger.sweeps(), key=lambda s: s.started_at)
     actions = lc.crew.actions()
     items = []
     for ws in lc.config.workspaces:
         mine = [s for s in sweeps if s.workspace == ws.name]
         last = mine[-1] if mine else None
-        sev = Counter(r.severity for r in open_rows if r.workspace == ws.name)
+        sev = by_ws.get(ws.name, Counter())
         items.append(
             {
                 "workspace": ws.name,
@@ -236,8 +248,10 @@ def overview(lc: Context, findings: Sequence[FindingRow] | None = None) -> dict[
     return {
         "as_of": to_jsonable(lc.clock.now()),
         "workspaces": items,
-        "open_findings": len(open_rows),
-        "by_severity": {s: sum(1 for r in open_rows if r.severity == s) for s in SEVERITIES},
+        "open_findings": sum(counts.values()),
+        "by_severity": {
+            s: sum(n for (_, _, sev), n in counts.items() if sev == s) for s in SEVERITIES
+        },
         "actions_by_status": dict(Counter(a.status for a in actions)),
         "awaiting_approval": sum(1 for a in actions if a.status == "awaiting_approval"),
     }
@@ -259,10 +273,10 @@ def weekly(
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     open_rows = sorted((r for r in rows if r.status == "open"), key=lambda r: rank[r.severity])
     return {
-        "overview": overview(lc, rows),
+        "overview": overview(lc, open_counts(rows)),
         "findings": findings_page(open_rows, FindingQuery(per_page=top), lc.pack),
         "actions": actions_list(lc),
         "pipelines": pipelines(lc),
         "finops": finops(lc) if cost is None else cost,
-        "governance": governance(lc, rows),
+        "governance": governance(lc, open_counts(rows)),
     }

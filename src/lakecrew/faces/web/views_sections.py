@@ -8,14 +8,13 @@ if all were well. Quarantined rows are shown as counts per rule only — never t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from lakecrew.core.errors import LakecrewError
 from lakecrew.core.redact import redact, redact_text
 from lakecrew.faces.cli.jsonable import to_jsonable
-from lakecrew.ports.ledger import FindingRow
 
 if TYPE_CHECKING:
     from lakecrew.wiring.context import Context
@@ -169,7 +168,7 @@ def finops(
     return out
 
 
-def governance(lc: Context, findings: Sequence[FindingRow]) -> dict[str, Any]:
+def governance(lc: Context, counts: Mapping[tuple[str, str, str], int]) -> dict[str, Any]:
     """Classification coverage of Unity Catalog tables, grants and their expiries, and the
     open governance / token / secret findings by rule (issue 17 adds more rules: they show up
     here as soon as their findings are in the ledger)."""
@@ -180,13 +179,10 @@ def governance(lc: Context, findings: Sequence[FindingRow]) -> dict[str, Any]:
     grants = _safe(lc.metastore.list_grants, notes, "grants") or []
     soon = now + timedelta(days=14)
     expiring = [g for g in grants if g.expires_at is not None and now < g.expires_at <= soon]
-    open_rows = [
-        r
-        for r in findings
-        if r.status == "open"
-        and (r.rule_id.startswith(GOVERNANCE_PREFIXES) or r.rule_id in SECRET_RULES)
-    ]
-    by_rule = Counter((r.rule_id, r.severity) for r in open_rows)
+    by_rule: Counter[tuple[str, str]] = Counter()
+    for (_, rule, severity), n in counts.items():  # open findings per (workspace, rule, severity)
+        if rule.startswith(GOVERNANCE_PREFIXES) or rule in SECRET_RULES:
+            by_rule[(rule, severity)] += n
     return {
         "tables": len(tables),
         "classified": len(tables) - tagged.get("(unclassified)", 0),

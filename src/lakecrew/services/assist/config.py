@@ -4,7 +4,7 @@
 assistant:
   model:
     type: openai                       # any OpenAI-compatible endpoint (llama.cpp, vLLM, Ollama,
-    model_id: qwen2.5-7b-instruct      #   Databricks Model Serving, a hosted API), or litellm
+    model_id: qwen2.5-7b-instruct      #   Databricks Model Serving, a hosted API, a LiteLLM proxy)
     api_base: http://127.0.0.1:8080/v1
     api_key_secret: assistant/api_key  # scope/key in the SecretStore (never the key itself)
   max_steps: 8                         # model steps per run
@@ -15,6 +15,12 @@ assistant:
 
 No `assistant:` section: the deterministic crew runs as always; `lakecrew ask` says how to add
 one and exits 2.
+
+LiteLLM is reached as a proxy (`litellm --config ...` serves the OpenAI API): `type: openai`
+with `api_base: http://HOST:4000/v1`. `type: litellm` (the in-process SDK) is refused with one
+line: litellm 1.110 requires boto3 → botocore, which needs python-dateutil < 3, while the
+project pins python-dateutil 4.0.0 (requirements/lock.txt); it would also add boto3, botocore,
+tokenizers, huggingface-hub and tiktoken to every install for a path the proxy already covers.
 """
 
 from __future__ import annotations
@@ -28,18 +34,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ModelConfig(_Strict):
-    """One model endpoint. `type: openai` talks the OpenAI chat-completions API (with tool
-    calls) to `api_base`; `type: litellm` passes `model_id` (e.g. `ollama_chat/llama3.1`) to
-    LiteLLM (needs the `litellm` package installed)."""
+LITELLM_REFUSED = (
+    "type litellm is not supported (the litellm SDK cannot be installed with lakecrew's pins: "
+    "it needs botocore, which needs python-dateutil<3); run a LiteLLM proxy and use type: "
+    "openai with api_base: http://HOST:4000/v1"
+)
 
-    type: Literal["openai", "litellm"]
+
+class ModelConfig(_Strict):
+    """One model endpoint: `type: openai` talks the OpenAI chat-completions API (with tool
+    calls) to `api_base` — llama.cpp, vLLM, Ollama, Databricks Model Serving, a hosted API or a
+    LiteLLM proxy."""
+
+    type: Literal["openai"]
     model_id: str = Field(min_length=1)
     api_base: str | None = None
     api_key_secret: str | None = Field(
         default=None, description="scope/key of the API key in the SecretStore"
     )
     temperature: float = Field(default=0.0, ge=0, le=2)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _no_litellm_sdk(cls, value: object) -> object:
+        if value == "litellm":
+            raise ValueError(LITELLM_REFUSED)
+        return value
 
     @field_validator("api_key_secret")
     @classmethod

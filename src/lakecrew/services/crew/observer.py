@@ -16,8 +16,8 @@ plug in as callables returning Resources: per workspace (`extra_sources`: the se
 `audit` incidents, the cost anomalies' `usage` spikes) and for the estate (`estate_sources`:
 `budgets` with their month-to-date spend) — see wiring/crew.py.
 
-`stream()` reads lazily (the sweep evaluates chunk by chunk, so a 100,000-object workspace is
-never held in memory whole); a listing that stops at a failed page becomes a `ListingGap`.
+`stream()` reads lazily (the sweep evaluates chunk by chunk and keeps only the resources with
+findings); a listing that stops at a failed page becomes a `ListingGap`.
 """
 
 from __future__ import annotations

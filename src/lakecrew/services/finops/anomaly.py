@@ -230,12 +230,15 @@ def detect_positions(
     values: Sequence[float],
     *,
     evaluate: Sequence[bool] | None = None,
+    targets: Sequence[bool] | None = None,
     config: DetectorConfig = COST_CONFIG,
 ) -> list[tuple[int, float, float, float]]:
     """Detect over one series sorted by position; NaN values are missing.
 
     `positions` are day ordinals for daily series (so weekday = position mod 7) or 0..n-1 for
     irregular ones. Returns (index, expected, delta, scale) of the anomalous points.
+    `targets` restricts which points are judged (the others stay history); `evaluate` False
+    marks points that are neither judged nor history.
 
     Points whose whole `window` of history is present and evenly spaced are fitted together in
     numpy (chunks of CHUNK rows); the others (a series' first days, gaps) one by one.
@@ -244,7 +247,8 @@ def detect_positions(
     clean = np.asarray(values, dtype=np.float64).copy()
     mask = np.ones(len(x), dtype=bool) if evaluate is None else np.asarray(evaluate, dtype=bool)
     clean[~mask] = np.nan  # incomplete points are never history either
-    todo = np.flatnonzero(mask & ~np.isnan(clean))
+    judged = mask if targets is None else mask & np.asarray(targets, dtype=bool)
+    todo = np.flatnonzero(judged & ~np.isnan(clean))
     w = config.window
     whole = np.zeros(len(x), dtype=bool)
     if len(x) > w:
@@ -310,9 +314,13 @@ def detect_daily(
     key: tuple[str, ...] = (),
     incomplete: Collection[date] = (),
     fill_missing: float | None = 0.0,
+    since: date | None = None,
     config: DetectorConfig = COST_CONFIG,
 ) -> list[Anomaly]:
     """Detect anomalies in one daily series (weekly seasonality when `config.period` is 7).
+
+    With `since`, only days from it on are judged (earlier days are history only: the same
+    flags for those days as without it, fewer fits).
 
     Days between the first and last date that are absent count as `fill_missing` (0 for cost:
     no usage means no spend) or as missing when it is None. Days in `incomplete` (the billing-lag
@@ -329,6 +337,7 @@ def detect_daily(
         [float(d.toordinal()) for d in days],
         obs,
         evaluate=[d not in skip for d in days],
+        targets=None if since is None else [d >= since for d in days],
         config=config,
     )
     return [

@@ -14,6 +14,13 @@ quantity, latest ingestion date). A day is stale — and recomputed from the usa
 - the current tags of a job / warehouse / cluster with usage that day changed (snapshot
   `lakecrew.finops.cost_cube_tags`), since untagged usage falls back to current tags.
 
+The resource companion `lakecrew.finops.cost_cube_resources` (cube_resources.py: per day ×
+resource spend for the recommendations) is recomputed for the same stale days in the same
+refresh, written before the cube (so a crash between the two leaves those days stale in the
+cube's fingerprints, and they are recomputed again); a cluster starting or stopping to appear
+in node_timeline (snapshot `lakecrew.finops.cost_cube_watch`) makes the days of its usage
+stale (`watched`). Companion readers use it only when every day of their window is fresh.
+
 Readers (`rows`) get cube lines for fresh days plus freshly computed lines for stale days, so a
 stale cube is never read as current; `refresh` writes the result (one overwrite of the cube,
 one commit, then the two snapshots: a crash in between only makes the next run recompute the
@@ -38,10 +45,12 @@ import pyarrow.compute as pc
 from lakecrew.core.errors import TableMissing
 from lakecrew.core.finops import DEFAULT_TAG_KEYS
 from lakecrew.ports.sql import SqlEngine
+from lakecrew.services.finops.cube_resources import RESOURCES, WATCH_SQL, companion_sql
 
 CUBE = "lakecrew.finops.cost_cube"
 CUBE_PRICES = "lakecrew.finops.cost_cube_prices"
 CUBE_TAGS = "lakecrew.finops.cost_cube_tags"
+CUBE_WATCH = "lakecrew.finops.cost_cube_watch"
 USAGE = "system.billing.usage"
 FP_COLUMNS = ("fp_rows", "fp_quantity", "fp_ingested")
 MAX_TAG_CHANGES = 2000  # more changed resources than this: recompute every day
@@ -83,20 +92,36 @@ class CubePlan:
 
 
 class CostCube:
-    """The materialised daily cost cube over a SqlEngine (any backend)."""
+    """The materialised daily cost cube over a SqlEngine (any backend).
+
+    An object answers for one run (a report, a refresh): the plans it made are reused by
+    `fresh` for its lifetime, so make a new one per run."""
 
     def __init__(self, engine: SqlEngine, tag_keys: Sequence[str] = DEFAULT_TAG_KEYS) -> None:
         self._engine = engine
         self.tag_keys = tuple(tag_keys)
+        self._plans: dict[tuple[date, date], CubePlan] = {}  # this object's plans (one run)
 
     # ------------------------------------------------------------------ reads
 
     def exists(self) -> bool:
+        """The cube and its resource companion have been built."""
         try:
             self._engine.fetch(f"SELECT 1 FROM {CUBE} LIMIT 0")
+            self._engine.fetch(f"SELECT 1 FROM {RESOURCES} LIMIT 0")
         except TableMissing:
             return False
         return True
+
+    def fresh(self, first: date, stop: date) -> bool:
+        """Every day of `[first, stop)` is fresh in the cube and its companion (a plan made
+        earlier by this object over a covering range is reused: one plan per report)."""
+        plan = next((p for (a, b), p in self._plans.items() if a <= first and stop <= b), None)
+        if plan is None:
+            if not self.exists():
+                return False
+            plan = self.plan(first, stop)
+        return not any(first <= d < stop for d in plan.days)
 
     def rows(
         self,
@@ -117,7 +142,9 @@ class CostCube:
     def plan(self, first: date = FAR_PAST, stop: date = FAR_FUTURE) -> CubePlan:
         """The stale days of `[first, stop)` and why, without writing anything."""
         current = self._fingerprints(first, stop)
-        return self._plan(first, stop, current, built=self.exists())
+        plan = self._plan(first, stop, current, built=self.exists())
+        self._plans[(first, stop)] = plan
+        return plan
 
     # ------------------------------------------------------------------ writes
 
@@ -126,11 +153,35 @@ class CostCube:
         built = self.exists()
         table, plan = self._assemble(FAR_PAST, FAR_FUTURE, built=built)
         if plan.days or not built:
+            # The companion first, then the cube, then the snapshots: a crash in between
+            # leaves the cube's fingerprints (or a snapshot) old, so the same days re-plan.
+            companion = self._companion(plan, built=built)
+            self._engine.save_table(RESOURCES, _storable(companion), "overwrite")
             self._engine.save_table(CUBE, _storable(table), "overwrite")
-            # Snapshots after the cube: a crash in between re-plans the same days next time.
             self._engine.save_table(CUBE_PRICES, _storable(self._prices()), "overwrite")
             self._engine.save_table(CUBE_TAGS, _storable(self._tags()), "overwrite")
+            self._engine.save_table(CUBE_WATCH, _storable(self._watch()), "overwrite")
+        self._plans.clear()
         return plan
+
+    def _companion(self, plan: CubePlan, *, built: bool) -> pa.Table:
+        """The resource companion: kept rows of fresh days + the stale days recomputed."""
+        days = sorted(plan.days)
+        bound: dict[str, Any] = {"start_date": FAR_PAST, "end_date": FAR_FUTURE}
+        parts = []
+        where = ""
+        if built:
+            kept = self._engine.fetch_arrow(f"SELECT * FROM {RESOURCES}")
+            keep = pc.invert(pc.is_in(kept["usage_date"], pa.array(days, pa.date32())))
+            parts.append(kept.filter(keep))
+            where = " AND u.usage_date IN ({})".format(
+                ", ".join(f":cube_day_{i}" for i in range(len(days))) or "NULL"
+            )
+            bound |= {f"cube_day_{i}": d for i, d in enumerate(days)}
+        parts.append(self._engine.fetch_arrow(companion_sql(where), bound))
+        return pa.concat_tables(
+            [_storable(p) for p in parts if p.num_columns], promote_options="permissive"
+        )
 
     # ------------------------------------------------------------------ internals
 
@@ -159,29 +210,34 @@ class CostCube:
             )
             parts.append(cached.filter(keep))
         if stale:
-            parts.append(self._compute(stale, current, where, bound))
+            every = not built and first == FAR_PAST and stop == FAR_FUTURE
+            parts.append(self._compute(None if every else stale, current, where, bound))
+        self._plans[(first, stop)] = plan
         if not parts:
             return pa.table({}), plan
         return pa.concat_tables(parts, promote_options="permissive"), plan
 
     def _compute(
         self,
-        days: Sequence[date],
+        days: Sequence[date] | None,
         current: Mapping[date, tuple[Any, ...]],
         where: str,
         params: Mapping[str, Any],
     ) -> pa.Table:
+        """The pricing query over `days` (None: every day of the period, no day list)."""
         from lakecrew.services.finops.cost import priced_usage_sql
 
-        marks = ", ".join(f":cube_day_{i}" for i in range(len(days)))
-        bound = dict(params) | {f"cube_day_{i}": d for i, d in enumerate(days)}
-        bound |= {f"tag_{i}": k for i, k in enumerate(self.tag_keys)}
+        bound = dict(params) | {f"tag_{i}": k for i, k in enumerate(self.tag_keys)}
+        if days is not None:
+            marks = ", ".join(f":cube_day_{i}" for i in range(len(days)))
+            bound |= {f"cube_day_{i}": d for i, d in enumerate(days)}
+            where = f" AND usage_date IN ({marks}){where}"
         sql = priced_usage_sql(
             len(self.tag_keys),
             by_resource=False,
             fallback=True,
             contract="-1",
-            where=f" AND usage_date IN ({marks}){where}",
+            where=where,
         )
         table = self._engine.fetch_arrow(sql, bound)
         fps = [current[d] for d in table["usage_date"].to_pylist()]
@@ -216,6 +272,7 @@ class CostCube:
             "gone": tuple(sorted(set(held) - set(current))),
             "repriced": tuple(sorted(self._repriced_days(in_range))),
             "retagged": tuple(sorted(self._retagged_days(first, stop) & in_range)),
+            "watched": tuple(sorted(self._watched_days(first, stop) & in_range)),
         }
         stale_days = {d for days in stale.values() for d in days}
         return CubePlan(stale, len(in_range - stale_days))
@@ -249,6 +306,19 @@ class CostCube:
         ids: dict[str, set[str]] = {k: set() for k, _, _ in KINDS}
         for row in changed:
             ids[str(row["kind"])].add(str(row["rid"]))
+        return self._days_using(ids, first, stop)
+
+    def _watched_days(self, first: date, stop: date) -> set[date]:
+        """Days with usage of a cluster that started or stopped appearing in node_timeline."""
+        changed = _diff(self._snapshot(CUBE_WATCH), self._watch())
+        if changed is None:
+            return set(self._fingerprints(first, stop))
+        ids: dict[str, set[str]] = {k: set() for k, _, _ in KINDS}
+        ids["cluster"] = {str(r["cluster_id"]) for r in changed}
+        return self._days_using(ids, first, stop)
+
+    def _days_using(self, ids: Mapping[str, set[str]], first: date, stop: date) -> set[date]:
+        """Days of `[first, stop)` with usage naming one of `ids` (kind → resource ids)."""
         if not any(ids.values()):
             return set()
         if sum(len(v) for v in ids.values()) > MAX_TAG_CHANGES:
@@ -273,6 +343,9 @@ class CostCube:
             return self._engine.fetch_arrow(f"SELECT * FROM {name}")
         except TableMissing:
             return None
+
+    def _watch(self) -> pa.Table:
+        return self._engine.fetch_arrow(WATCH_SQL)
 
     def _prices(self) -> pa.Table:
         return self._engine.fetch_arrow(PRICES_SQL)

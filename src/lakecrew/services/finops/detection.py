@@ -85,8 +85,11 @@ def detect_cost_anomalies(
     config: DetectorConfig = COST_CONFIG,
     top: int = 5,
     breakdown: Breakdown | None = None,
+    since: date | None = None,
 ) -> list[Anomaly]:
     """Anomalies of daily cost per (workspace, project, SKU family), with contributors.
+
+    With `since`, only days from it on are judged (the earlier ones are history).
 
     Contributors come from the lines when the usage is priced by resource, else from
     `breakdown` (none when neither). Days after `completeness.complete_through` (billing lag)
@@ -99,7 +102,9 @@ def detect_cost_anomalies(
     for key in sorted(series):
         values = series[key]
         incomplete = [d for d in values if not done.is_complete(d)]
-        for anomaly in detect_daily(values, key=key, incomplete=incomplete, config=config):
+        for anomaly in detect_daily(
+            values, key=key, incomplete=incomplete, since=since, config=config
+        ):
             day = anomaly.at if isinstance(anomaly.at, date) else anomaly.at.date()
             by_resource = parts.get(key) or (breakdown(key, day) if breakdown else {})
             found.append(replace(anomaly, contributors=contributors(by_resource, day, top)))

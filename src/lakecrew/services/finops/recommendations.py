@@ -34,11 +34,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakecrew.core.finops import to_cents
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.finops.cost import OPEN_END
+
+if TYPE_CHECKING:
+    from lakecrew.services.finops.cube import CostCube
 
 SPOT_VM_FACTOR = Decimal("0.6")
 MONTH_DAYS = 30
@@ -49,8 +52,15 @@ PEAK_SHARE = Decimal("0.5")
 OFF_PEAK_FACTOR = Decimal("0.2")
 
 _PRICED = f"""
-SELECT u.workspace_id, u.usage_metadata.{{id_col}} AS rid, u.usage_start_time,
-       u.usage_quantity * lp.pricing.effective_list.default AS cost
+SELECT u.workspace_id, u.usage_metadata.{{id_col}} AS rid,
+       date_trunc('HOUR', u.usage_start_time) AS hr,
+       u.usage_quantity * lp.pricing.effective_list.default AS cost,
+       CASE WHEN hour(u.usage_start_time) < 6 OR dayofweek(u.usage_start_time) IN (1, 7)
+            THEN u.usage_quantity * lp.pricing.effective_list.default ELSE 0 END
+         AS off_hours_cost,
+       CASE WHEN hour(u.usage_start_time) >= 8 AND hour(u.usage_start_time) < 18
+             AND dayofweek(u.usage_start_time) NOT IN (1, 7)
+            THEN u.usage_quantity * lp.pricing.effective_list.default ELSE 0 END AS peak_cost
 FROM system.billing.usage u
 JOIN system.billing.list_prices lp
   ON u.sku_name = lp.sku_name AND u.cloud = lp.cloud AND u.usage_unit = lp.usage_unit
@@ -58,29 +68,28 @@ JOIN system.billing.list_prices lp
  AND u.usage_end_time < COALESCE(lp.price_end_time, {OPEN_END})
 WHERE u.usage_date >= :start_date AND u.usage_date < :end_date
   AND u.usage_metadata.{{id_col}} IS NOT NULL"""
+"""Per usage row of a resource kind: its list cost and its off-hours / peak-hour parts."""
 
-WAREHOUSE_SQL = f"""
+WAREHOUSE_SQL = """
 WITH w AS (
   SELECT workspace_id, warehouse_id, warehouse_name, auto_stop_minutes, delete_time
   FROM system.compute.warehouses
   QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, warehouse_id ORDER BY change_time DESC) = 1
-), c AS ({_PRICED.format(id_col="warehouse_id")})
+), c AS ({source})
 SELECT w.workspace_id, w.warehouse_id, w.warehouse_name,
-       SUM(c.cost) AS cost,
-       SUM(CASE WHEN hour(c.usage_start_time) < 6 OR dayofweek(c.usage_start_time) IN (1, 7)
-                THEN c.cost ELSE 0 END) AS off_hours_cost
+       SUM(c.cost) AS cost, SUM(c.off_hours_cost) AS off_hours_cost
 FROM w JOIN c ON c.workspace_id = w.workspace_id AND c.rid = w.warehouse_id
 WHERE COALESCE(w.auto_stop_minutes, 0) = 0 AND w.delete_time IS NULL
 GROUP BY w.workspace_id, w.warehouse_id, w.warehouse_name"""
 
-ON_DEMAND_SQL = f"""
+ON_DEMAND_SQL = """
 WITH k AS (
   SELECT workspace_id, cluster_id, cluster_name, cluster_source, delete_time,
          COALESCE(aws_attributes.availability, azure_attributes.availability,
                   gcp_attributes.availability) AS availability
   FROM system.compute.clusters
   QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, cluster_id ORDER BY change_time DESC) = 1
-), c AS ({_PRICED.format(id_col="cluster_id")})
+), c AS ({source})
 SELECT k.workspace_id, k.cluster_id, k.cluster_name, SUM(c.cost) AS cost
 FROM k JOIN c ON c.workspace_id = k.workspace_id AND c.rid = k.cluster_id
 WHERE k.cluster_source IN ('UI', 'API') AND k.delete_time IS NULL
@@ -88,7 +97,7 @@ WHERE k.cluster_source IN ('UI', 'API') AND k.delete_time IS NULL
 GROUP BY k.workspace_id, k.cluster_id, k.cluster_name"""
 
 
-UTILISATION_SQL = f"""
+UTILISATION_SQL = """
 WITH n AS (
   SELECT workspace_id, cluster_id, date_trunc('HOUR', start_time) AS hr,
          AVG(COALESCE(cpu_user_percent, 0) + COALESCE(cpu_system_percent, 0)) AS cpu
@@ -96,8 +105,7 @@ WITH n AS (
   WHERE start_time >= :start_ts AND start_time < :end_ts
   GROUP BY ALL
 ), c AS (
-  SELECT workspace_id, rid, date_trunc('HOUR', usage_start_time) AS hr, SUM(cost) AS cost
-  FROM ({_PRICED.format(id_col="cluster_id")}) p GROUP BY ALL
+  SELECT workspace_id, rid, hr, SUM(cost) AS cost FROM ({source}) p GROUP BY ALL
 ), k AS (
   SELECT workspace_id, cluster_id, cluster_name FROM system.compute.clusters
   QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, cluster_id ORDER BY change_time DESC) = 1
@@ -127,18 +135,49 @@ WHERE u.usage_date >= :start_date AND u.usage_date < :end_date
   AND u.billing_origin_product = 'ALL_PURPOSE' AND u.usage_metadata.job_id IS NOT NULL
 GROUP BY u.workspace_id, u.usage_metadata.job_id"""
 
-OFF_PEAK_SQL = f"""
+OFF_PEAK_SQL = """
 WITH j AS (
   SELECT workspace_id, job_id, name, tags FROM system.lakeflow.jobs
   QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, job_id ORDER BY change_time DESC) = 1
-), c AS ({_PRICED.format(id_col="job_id")})
+), c AS ({source})
 SELECT c.workspace_id, c.rid AS job_id, MIN(j.name) AS name,
        MIN(lower(j.tags['criticality'])) AS criticality, SUM(c.cost) AS cost,
-       SUM(CASE WHEN hour(c.usage_start_time) >= 8 AND hour(c.usage_start_time) < 18
-                 AND dayofweek(c.usage_start_time) NOT IN (1, 7)
-                THEN c.cost ELSE 0 END) AS peak_cost
+       SUM(c.peak_cost) AS peak_cost
 FROM c LEFT JOIN j ON j.workspace_id = c.workspace_id AND j.job_id = c.rid
 GROUP BY c.workspace_id, c.rid"""
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Where the finders read per-resource spend: raw usage, or the cube's companion."""
+
+    warehouse: str
+    cluster: str
+    cluster_hour: str
+    job: str
+    ap_jobs: str
+
+    @classmethod
+    def raw(cls) -> _Sources:
+        return cls(
+            warehouse=_PRICED.format(id_col="warehouse_id"),
+            cluster=_PRICED.format(id_col="cluster_id"),
+            cluster_hour=_PRICED.format(id_col="cluster_id"),
+            job=_PRICED.format(id_col="job_id"),
+            ap_jobs=AP_JOBS_SQL,
+        )
+
+    @classmethod
+    def cube(cls) -> _Sources:
+        from lakecrew.services.finops.cube_resources import AP_JOBS_CUBE_SQL, finder_source
+
+        return cls(
+            warehouse=finder_source("warehouse"),
+            cluster=finder_source("cluster"),
+            cluster_hour=finder_source("cluster_hour"),
+            job=finder_source("job"),
+            ap_jobs=AP_JOBS_CUBE_SQL,
+        )
 
 
 @dataclass(frozen=True)
@@ -174,15 +213,20 @@ def recommendations(
     start: date,
     end: date,
     environments: Mapping[str, str],
+    *,
+    cube: CostCube | None = None,
 ) -> list[Recommendation]:
     """All recommendations from usage of `[start, end)`, largest saving first.
 
-    `environments` maps workspace_id → dev / qa / prod (from the inventory).
+    `environments` maps workspace_id → dev / qa / prod (from the inventory). With a `cube`
+    whose days of `[start, end)` are all fresh, per-resource spend is read from its resource
+    companion (the same sums); otherwise from raw usage.
     """
     scale = Decimal(MONTH_DAYS) / Decimal(max((end - start).days, 1))
     params = {"start_date": start, "end_date": end}
+    src = _Sources.cube() if cube is not None and cube.fresh(start, end) else _Sources.raw()
     out: list[Recommendation] = []
-    for r in engine.fetch(WAREHOUSE_SQL, params).as_dicts():
+    for r in engine.fetch(WAREHOUSE_SQL.format(source=src.warehouse), params).as_dicts():
         out.append(
             Recommendation(
                 code="warehouse.no_auto_stop",
@@ -195,7 +239,7 @@ def recommendations(
                 basis="spend 00:00-06:00 UTC and at weekends, list price",
             )
         )
-    for r in engine.fetch(ON_DEMAND_SQL, params).as_dicts():
+    for r in engine.fetch(ON_DEMAND_SQL.format(source=src.cluster), params).as_dicts():
         if environments.get(str(r["workspace_id"])) not in ("dev", "qa"):
             continue
         cost = Decimal(r["cost"]) * scale
@@ -211,9 +255,9 @@ def recommendations(
                 basis=f"VM bill estimated as DBU spend; spot saves {SPOT_VM_FACTOR:.0%} of it",
             )
         )
-    out += _utilisation(engine, start, end, scale)
-    out += _jobs_on_all_purpose(engine, params, scale)
-    out += _off_peak(engine, params, scale, environments)
+    out += _utilisation(engine, start, end, scale, src.cluster_hour)
+    out += _jobs_on_all_purpose(engine, params, scale, src.ap_jobs)
+    out += _off_peak(engine, params, scale, environments, src.job)
     return sorted(out, key=lambda x: (-x.monthly_savings, x.resource))
 
 
@@ -222,13 +266,15 @@ def _p90(values: list[float]) -> float:
     return ranked[min(len(ranked) - 1, math.ceil(0.9 * len(ranked)) - 1)]
 
 
-def _utilisation(engine: SqlEngine, start: date, end: date, scale: Decimal) -> list[Recommendation]:
+def _utilisation(
+    engine: SqlEngine, start: date, end: date, scale: Decimal, source: str
+) -> list[Recommendation]:
     """Idle hours and over-provisioned busy hours per cluster, from node_timeline."""
     params = {"start_date": start, "end_date": end,
               "start_ts": datetime.combine(start, time(), UTC),
               "end_ts": datetime.combine(end, time(), UTC)}  # fmt: skip
     hours: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for r in engine.fetch(UTILISATION_SQL, params).as_dicts():
+    for r in engine.fetch(UTILISATION_SQL.format(source=source), params).as_dicts():
         hours[(str(r["workspace_id"]), str(r["cluster_id"]))].append(r)
     out = []
     for (ws, cluster), rows in sorted(hours.items()):
@@ -259,10 +305,10 @@ def _utilisation(engine: SqlEngine, start: date, end: date, scale: Decimal) -> l
 
 
 def _jobs_on_all_purpose(
-    engine: SqlEngine, params: Mapping[str, Any], scale: Decimal
+    engine: SqlEngine, params: Mapping[str, Any], scale: Decimal, sql: str
 ) -> list[Recommendation]:
     out = []
-    for r in engine.fetch(AP_JOBS_SQL, params).as_dicts():
+    for r in engine.fetch(sql, params).as_dicts():
         premium = Decimal(r["premium"]) * scale
         if premium <= 0:
             continue
@@ -279,10 +325,14 @@ def _jobs_on_all_purpose(
 
 
 def _off_peak(
-    engine: SqlEngine, params: Mapping[str, Any], scale: Decimal, environments: Mapping[str, str]
+    engine: SqlEngine,
+    params: Mapping[str, Any],
+    scale: Decimal,
+    environments: Mapping[str, str],
+    source: str,
 ) -> list[Recommendation]:
     out = []
-    for r in engine.fetch(OFF_PEAK_SQL, params).as_dicts():
+    for r in engine.fetch(OFF_PEAK_SQL.format(source=source), params).as_dicts():
         ws, crit = str(r["workspace_id"]), r["criticality"]
         non_critical = crit in ("low", "medium") or (
             crit is None and environments.get(ws) in ("dev", "qa")

@@ -73,7 +73,9 @@ def cost_report(
     """The day digest, weekly review or monthly chargeback as a JSON-ready dict.
 
     With a `cube` (when it has been built), priced usage is read from the daily cost cube
-    (stale days recomputed on the fly) instead of priced from the whole usage window.
+    (stale days recomputed on the fly) instead of priced from the whole usage window, and the
+    recommendations' per-resource spend from its resource companion (when the companion's
+    days are all fresh; else from raw usage).
     `detail=False` leaves out the anomaly detection and the recommendations (the slow parts;
     `anomalies` and `recommendations` are then None): the agents' cost tools use it."""
     start, end, prev, prev_end = period_bounds(period, as_of)
@@ -121,7 +123,8 @@ def cost_report(
             ],
         },
         "recommendations": [
-            r.as_dict() for r in recommendations(engine, start - timedelta(days=21), end, envs)
+            r.as_dict()
+            for r in recommendations(engine, start - timedelta(days=21), end, envs, cube=cube)
         ]
         if detail
         else None,
@@ -223,7 +226,7 @@ def _anomalies(
     """Anomalies inside the period (history only as baseline), each with its contributors
     from one bounded resource-level query (the anomalous day and its 4 previous weekdays)."""
     start, end = period
-    found = detect_cost_anomalies(Allocator(usage, alloc_config))
+    found = detect_cost_anomalies(Allocator(usage, alloc_config), since=start)
     out = []
     for anomaly in found:
         day = anomaly.at

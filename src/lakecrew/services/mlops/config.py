@@ -109,6 +109,13 @@ class MlopsConfig(_Strict):
         description="a `backend: databricks` workspace whose experiments and Unity Catalog "
         "registry (databricks-uc) to use; default: the project's local MLflow",
     )
+    sweep: bool = Field(
+        default=True,
+        description="evaluate the registry's model rules in whole-estate `lakecrew sweep` runs "
+        "(findings in the (estate) scope, routed like every finding; with --apply, the model "
+        "actions at the phase their rule needs); needs a registry: registry_workspace or the "
+        "project's MLflow store",
+    )
     prod_catalog: str | None = None
     production_aliases: list[str] = Field(default_factory=lambda: ["champion"])
     evaluation_metrics: list[str] = Field(

@@ -22,7 +22,7 @@ from lakecrew.services.estate.notify_config import NotifyConfig
 from lakecrew.services.notify.items import row_item, scrub, sweep_items
 from lakecrew.services.notify.messages import message_key, queue
 from lakecrew.services.notify.outbox import Dispatcher, DrainReport, OutboxSettings
-from lakecrew.services.notify.router import Router
+from lakecrew.services.notify.router import Router, acked
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ class AlertPipeline:
         ]
         found, errors = 0, []
         for name, source in self.ack_sources.items():
-            pending = sorted(set(due) - set(self.store.acks()))
+            pending = sorted(set(due) - self._acked(rows))
             if not pending:
                 break
             try:
@@ -190,6 +190,10 @@ class AlertPipeline:
                 self.store.ack(ack)
             found += len(acks)
         return found, errors
+
+    def _acked(self, rows: Sequence[FindingRow]) -> set[str]:
+        acks = self.store.acks()
+        return {r.fingerprint for r in rows if acked(r, acks)}
 
     def test(self, route_name: str, now: datetime) -> tuple[list[str], DrainReport]:
         """A labelled test message to every channel of one route, sent now."""

@@ -156,12 +156,14 @@ class Router:
         after_hours: float | None,
         now: datetime,
     ) -> list[OutboxMessage]:
-        """Open, unacknowledged critical findings older than `after_hours`, once per episode."""
+        """Open, unacknowledged critical findings older than `after_hours`, once per episode.
+        An acknowledgement holds for the open episode it was given in: once the finding
+        resolves and comes back (a new `first_seen`), it escalates again."""
         if after_hours is None:
             return []
         out: list[OutboxMessage] = []
         for r in rows:
-            if r.status != "open" or r.severity != "critical" or r.fingerprint in acks:
+            if r.status != "open" or r.severity != "critical" or acked(r, acks):
                 continue
             if now - r.first_seen < timedelta(hours=after_hours):
                 continue
@@ -175,6 +177,13 @@ class Router:
                     n = _notification([item], "escalation", key, subject)
                     out.append(queue(ch, n, now, fingerprint=r.fingerprint))
         return out
+
+
+def acked(row: FindingRow, acks: Mapping[str, Ack]) -> bool:
+    """Whether the finding's current episode is acknowledged (an ack from before it last
+    resolved and recurred does not count)."""
+    ack = acks.get(row.fingerprint)
+    return ack is not None and ack.at >= row.first_seen
 
 
 def _period(kind: str, now: datetime) -> tuple[datetime, datetime, str]:

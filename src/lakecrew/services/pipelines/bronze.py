@@ -61,8 +61,9 @@ def run_bronze(
 
     After each batch with bronze rows is committed (and its checkpoint), ``consumer.process``
     gets it: the rows appended when they are the whole batch, else None. When the append
-    changes nothing but rows, ``consumer.prepare`` runs meanwhile (the Delta write releases the
-    GIL), so bronze's write and silver's compute overlap; nothing is written before the commit.
+    changes nothing but rows, ``consumer.prepare`` runs meanwhile in a helper thread (the Delta
+    write releases the GIL), so bronze's write and silver's compute overlap (the first batch
+    too: the empty table is created first); nothing is written before the commit.
     """
     source = deps.open_source(loaded)
     if full_refresh:
@@ -121,16 +122,19 @@ def _append_preparing(
     """Append ``data`` to bronze while ``consumer.prepare`` runs; returns what it prepared."""
     bronze = loaded.full_name(loaded.spec.bronze.table)
     current = deps.tables.schema(bronze)
-    if current is None or compare_schemas(bronze, current, data.schema).added:
-        _append_bronze(deps, loaded, state, bronze, data)  # table or schema change: in order
+    if current is None:  # the first batch: create the table (its own commit), then overlap
+        current = _create_bronze(deps, loaded, state, bronze, data.schema)
+    if compare_schemas(bronze, current, data.schema).added:
+        _append_bronze(deps, loaded, state, bronze, data)  # schema change: in order
         return None
-    with ThreadPoolExecutor(1, thread_name_prefix="lakecrew-bronze") as pool:
-        write = pool.submit(deps.tables.append, bronze, data)
+    # The build runs in the helper thread, the commit in this one (as every other write).
+    with ThreadPoolExecutor(1, thread_name_prefix="lakecrew-silver-build") as pool:
+        build = pool.submit(consumer.prepare, batch_id, data, current)
+        deps.tables.append(bronze, data)
         try:
-            prepared: object = consumer.prepare(batch_id, data, current)
+            prepared: object = build.result()
         except Exception as exc:  # noqa: BLE001 - raised by process() once bronze holds the batch
             prepared = Failed(exc)
-        write.result()
     return prepared
 
 
@@ -149,10 +153,7 @@ def _append_bronze(
 ) -> None:
     current = deps.tables.schema(bronze)
     if current is None:
-        deps.tables.create(bronze, data.schema, partition_by=loaded.spec.bronze.partition_by)
-        created = SchemaChange(bronze, "additive", added=tuple(data.schema.names))
-        record_schema(deps, state, bronze, created, data.schema)
-        current = deps.tables.schema(bronze)
+        current = _create_bronze(deps, loaded, state, bronze, data.schema)
     change = compare_schemas(bronze, current, data.schema)
     if change.added:
         # Bronze keeps every column it ever saw; absent ones are null, never a breaking change.
@@ -160,6 +161,16 @@ def _append_bronze(
         merged = pa.unify_schemas([current, data.schema]) if current is not None else data.schema
         record_schema(deps, state, bronze, additive, merged)
     deps.tables.append(bronze, data, merge_schema=bool(change.added))
+
+
+def _create_bronze(
+    deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, bronze: str, schema: pa.Schema
+) -> pa.Schema:
+    """Create the empty bronze table (recorded as an additive change); returns its schema."""
+    deps.tables.create(bronze, schema, partition_by=loaded.spec.bronze.partition_by)
+    created = SchemaChange(bronze, "additive", added=tuple(schema.names))
+    record_schema(deps, state, bronze, created, schema)
+    return deps.tables.schema(bronze) or schema
 
 
 def _quarantine_rejects(

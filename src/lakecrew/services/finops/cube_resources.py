@@ -1,0 +1,108 @@
+"""The cost cube's resource companion: per day × workspace × resource spend, for recommendations.
+
+`lakecrew.finops.cost_cube_resources` holds, per usage day and workspace, one row per job,
+SQL warehouse and cluster named by that day's usage (`kind` job / warehouse / cluster, `rid`
+its id) and, for clusters that appear in `system.compute.node_timeline`, one row per hour of
+usage (`kind` cluster_hour, `hr` the hour of usage_start_time). Measures, summed over the
+usage rows exactly as the recommendation finders sum them (list price valid at usage_end_time,
+an inner join: unpriced usage is left out; no de-duplication — the finders never had it):
+
+- `cost`; `off_hours_cost` (00:00-06:00 UTC and weekends, for warehouse auto-stop);
+  `peak_cost` (weekdays 08:00-18:00 UTC, for off-peak jobs);
+- `ap_records`, `ap_dbus`, `ap_cost`, `ap_premium`, `ap_cluster` (MIN cluster id): the
+  ALL_PURPOSE rows of a job that have a jobs-SKU list price (jobs on all-purpose clusters).
+
+It is computed by ONE grouped query (GROUPING SETS) over the usage rows of the days the cube
+recomputes, maintained on the same `CostCube.refresh` (same stale days; a cluster that starts
+or stops appearing in node_timeline makes the days of its usage stale). Readers sum the
+per-day rows over their window (`finder_source`), which gives the same sums as the finders'
+queries over raw usage.
+"""
+
+from __future__ import annotations
+
+from lakecrew.services.finops.cost import OPEN_END
+
+RESOURCES = "lakecrew.finops.cost_cube_resources"
+WATCH_SQL = """
+SELECT DISTINCT CAST(workspace_id AS STRING) AS workspace_id,
+       CAST(cluster_id AS STRING) AS cluster_id
+FROM system.compute.node_timeline"""
+"""The clusters whose hours the companion keeps (those with node_timeline rows)."""
+
+_OFF_HOURS = "hour(u.usage_start_time) < 6 OR dayofweek(u.usage_start_time) IN (1, 7)"
+_PEAK = (
+    "hour(u.usage_start_time) >= 8 AND hour(u.usage_start_time) < 18 "
+    "AND dayofweek(u.usage_start_time) NOT IN (1, 7)"
+)
+_PRICE = "lp.pricing.effective_list.default"
+_JOBS_PRICE = "jp.pricing.effective_list.default"
+
+
+def companion_sql(where: str = "") -> str:
+    """The companion's rows for usage days `[:start_date, :end_date)` (+ `where` on usage)."""
+    return f"""
+WITH w AS ({WATCH_SQL}),
+p AS (
+  SELECT u.usage_date, u.workspace_id, u.usage_metadata.job_id AS job_id,
+         u.usage_metadata.warehouse_id AS warehouse_id,
+         u.usage_metadata.cluster_id AS cluster_id,
+         CASE WHEN w.cluster_id IS NOT NULL THEN date_trunc('HOUR', u.usage_start_time) END AS hr,
+         u.usage_quantity AS quantity,
+         u.usage_quantity * {_PRICE} AS cost,
+         CASE WHEN {_OFF_HOURS} THEN 1 ELSE 0 END AS off_hours,
+         CASE WHEN {_PEAK} THEN 1 ELSE 0 END AS peak,
+         CASE WHEN u.billing_origin_product = 'ALL_PURPOSE' AND jp.sku_name IS NOT NULL
+              THEN 1 ELSE 0 END AS ap,
+         u.usage_quantity * ({_PRICE} - {_JOBS_PRICE}) AS premium
+  FROM system.billing.usage u
+  JOIN system.billing.list_prices lp
+    ON u.sku_name = lp.sku_name AND u.cloud = lp.cloud AND u.usage_unit = lp.usage_unit
+   AND u.usage_end_time >= lp.price_start_time
+   AND u.usage_end_time < COALESCE(lp.price_end_time, {OPEN_END})
+  LEFT JOIN system.billing.list_prices jp
+    ON jp.sku_name = replace(u.sku_name, 'ALL_PURPOSE', 'JOBS') AND u.cloud = jp.cloud
+   AND u.usage_unit = jp.usage_unit AND u.usage_end_time >= jp.price_start_time
+   AND u.usage_end_time < COALESCE(jp.price_end_time, {OPEN_END})
+  LEFT JOIN w ON w.workspace_id = u.workspace_id AND w.cluster_id = u.usage_metadata.cluster_id
+  WHERE u.usage_date >= :start_date AND u.usage_date < :end_date{where}
+), g AS (
+  SELECT usage_date, workspace_id,
+         CASE WHEN grouping(job_id) = 0 THEN 'job'
+              WHEN grouping(warehouse_id) = 0 THEN 'warehouse'
+              WHEN grouping(hr) = 0 THEN 'cluster_hour' ELSE 'cluster' END AS kind,
+         COALESCE(job_id, warehouse_id, cluster_id) AS rid, hr,
+         SUM(cost) AS cost,
+         SUM(CASE WHEN off_hours = 1 THEN cost ELSE 0 END) AS off_hours_cost,
+         SUM(CASE WHEN peak = 1 THEN cost ELSE 0 END) AS peak_cost,
+         SUM(ap) AS ap_records,
+         SUM(CASE WHEN ap = 1 THEN quantity ELSE 0 END) AS ap_dbus,
+         SUM(CASE WHEN ap = 1 THEN cost ELSE 0 END) AS ap_cost,
+         SUM(CASE WHEN ap = 1 THEN premium ELSE 0 END) AS ap_premium,
+         MIN(CASE WHEN ap = 1 THEN cluster_id END) AS ap_cluster
+  FROM p
+  GROUP BY GROUPING SETS ((usage_date, workspace_id, job_id),
+                          (usage_date, workspace_id, warehouse_id),
+                          (usage_date, workspace_id, cluster_id),
+                          (usage_date, workspace_id, cluster_id, hr))
+)
+SELECT * FROM g WHERE rid IS NOT NULL AND NOT (kind = 'cluster_hour' AND hr IS NULL)"""
+
+
+def finder_source(kind: str) -> str:
+    """A finder's per-resource rows from the companion over `[:start_date, :end_date)`:
+    the columns of `recommendations.raw_source` (workspace_id, rid, hr, cost, off_hours_cost,
+    peak_cost)."""
+    return f"""
+SELECT workspace_id, rid, hr, cost, off_hours_cost, peak_cost FROM {RESOURCES}
+WHERE kind = '{kind}' AND usage_date >= :start_date AND usage_date < :end_date"""
+
+
+AP_JOBS_CUBE_SQL = f"""
+SELECT workspace_id, rid AS job_id, MIN(ap_cluster) AS cluster_id, SUM(ap_dbus) AS dbus,
+       SUM(ap_cost) AS cost, SUM(ap_premium) AS premium
+FROM {RESOURCES}
+WHERE kind = 'job' AND ap_records > 0
+  AND usage_date >= :start_date AND usage_date < :end_date
+GROUP BY workspace_id, rid"""
+"""Jobs on all-purpose clusters, from the companion (same sums as `AP_JOBS_SQL`)."""
