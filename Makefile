@@ -38,10 +38,10 @@ test: $(STAMP) sysdeps lint ## lint, then the whole test suite (what CI runs)
 	$(BIN)/pytest -n 2 --dist loadgroup -q tests
 
 unit: $(STAMP) ## the fast unit tests only (not marked slow or integration)
-	$(BIN)/pytest -n 2 -q -m "not slow and not integration" tests/unit
+	$(BIN)/pytest -n 2 --dist loadgroup -q -m "not slow and not integration" tests/unit
 
 slow: $(STAMP) sysdeps ## only the tests marked slow or integration
-	$(BIN)/pytest -n 2 -q -m "slow or integration" tests
+	$(BIN)/pytest -n 2 --dist loadgroup -q -m "slow or integration" tests
 
 bench: $(STAMP) ## benchmarks: ratios against same-session baselines, with peak memory
 	$(BIN)/python -m benchmarks.run

@@ -7,9 +7,11 @@ commits, copying it is a file copy.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,9 +24,19 @@ from lakecrew.testing.crew import simulated_project
 
 @pytest.fixture(scope="session")
 def seed7_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The simulated estate, seed 7, scale 1 — read-only: copy it with `seed7_project`."""
-    root = tmp_path_factory.mktemp("seed7-template") / "proj"
-    simulated_project(root, seed=7, scale=1)
+    """The simulated estate, seed 7, scale 1 — read-only: copy it with `seed7_project`.
+
+    Built once per test run: under xdist the workers share one base temp folder, and the first
+    worker to need the estate builds it under a file lock while the other waits for it."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "seed7-template" / "proj"
+    with (shared / "seed7-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root.parent / "built").exists():
+            shutil.rmtree(root.parent, ignore_errors=True)
+            simulated_project(root, seed=7, scale=1)
+            (root.parent / "built").touch()
     return root
 
 
@@ -34,6 +46,24 @@ def seed7_project(seed7_template: Path, tmp_path_factory: pytest.TempPathFactory
     dest = tmp_path_factory.mktemp("seed7") / "proj"
     shutil.copytree(seed7_template, dest)
     return dest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup`, with every test that names no `xdist_group` grouped by its module:
+    a module's fixtures (a copied estate, a sweep run once for several tests) are then built on
+    one worker, not once on each worker that the plain per-test split happens to send it to."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ByModuleOrGroup(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.rfind("@") > nodeid.rfind("]"):
+                return nodeid.rsplit("@", maxsplit=1)[-1]
+            return nodeid.split("::", 1)[0]
+
+    return ByModuleOrGroup(config, log)
 
 
 @pytest.hookimpl(trylast=True)

@@ -67,6 +67,10 @@ def both(seed7_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
             root, None, *export, "--out", str(tmp / "l.csv"), "--source", "local"
         )
         out["remote_export"] = _cli(remote, env, *export, "--out", str(tmp / "r.csv"))
+        out["summary"] = (
+            _cli(root, None, "estate", "summary", "--source", "local"),
+            _cli(remote, env, "estate", "summary"),
+        )
         out["remote_store"] = sorted(p.name for p in (remote / ".lakecrew").rglob("usage*"))
     out["csv"] = ((tmp / "l.csv").read_text(), (tmp / "r.csv").read_text())
     return out
@@ -95,6 +99,17 @@ def test_the_focus_export_through_a_warehouse_equals_the_local_one(both: dict[st
     assert remote["billed_cost"] == local["billed_cost"]
     local_csv, remote_csv = both["csv"]
     assert remote_csv == local_csv
+
+
+def test_estate_summary_reads_cost_in_place_without_an_import(both: dict[str, Any]) -> None:
+    local, remote = (m["meta"] for m in both["summary"])
+    assert remote["billing_source"].startswith(
+        f"system tables in place on SQL warehouse {WAREHOUSE}"
+    )
+    costs = ("cost_usd", "cost_by_workspace", "cost_by_project", "unpriced_usage_records")
+    assert {k: remote[k] for k in costs} == {k: local[k] for k in costs}
+    assert remote["billing_data"] and remote["cost_by_workspace"]
+    assert both["remote_store"] == []
 
 
 def test_source_warehouse_without_one_configured_is_a_usage_error(seed7_project: Path) -> None:

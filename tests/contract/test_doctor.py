@@ -101,10 +101,10 @@ def test_doctor_names_what_answers_and_what_is_missing(tmp_path: Path) -> None:
     assert audit["cause"] == "permission" and "security monitor" in audit["detail"]
     timeline = tables["system.compute.node_timeline"]
     assert timeline["cause"] == "not_enabled" and "idle detection" in timeline["detail"]
-    assert w["problems"] == 2 + 8  # jobs, conf; 8 system tables
+    assert w["problems"] == 2 + 9  # jobs, conf; 9 system tables
     assert as_text.exit_code == 1
     assert "FAIL jobs.list" in as_text.stdout and "ok   clusters.list" in as_text.stdout
-    assert "10 check(s) failed" in as_text.stderr
+    assert "11 check(s) failed" in as_text.stderr
 
 
 def test_doctor_on_an_unreachable_host_is_one_failed_check(tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 With `warehouse_id` set, the Observer's system facts come from the Statement Execution API on
 that warehouse: node_timeline utilisation makes the public Azure cluster (RUNNING, no
 `last_activity_time`) idle, with the source in the evidence; the tables the warehouse cannot
-read are named in the sweep's notes with what they hide. Without a warehouse, the sweep says
-that system tables were not read (never a silent zero).
+read are named in the sweep's notes with what they hide, and so is one missing a column that
+newer releases added (an older `node_types` without `gpu_count`). Without a warehouse, the
+sweep says that system tables were not read (never a silent zero).
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ def statements(req: Request) -> Any:
     if not (req.method == "POST" and req.path == "/api/2.0/sql/statements"):
         return None
     sql = str((req.body or {}).get("statement", ""))
+    if "system.compute.node_types" in sql:  # an older release, before gpu_count was added
+        message = (
+            "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with "
+            "name `gpu_count` cannot be resolved. Did you mean one of the following? "
+            "[`node_type`, `core_count`, `memory_mb`]. SQLSTATE: 42703"
+        )
+        error = {"error_code": "BAD_REQUEST", "message": message}
+        return _json(200, {"statement_id": "st-y", "status": {"state": "FAILED", "error": error}})
     if "system.compute.node_timeline" not in sql:
         error = {"error_code": "BAD_REQUEST", "message": "[TABLE_OR_VIEW_NOT_FOUND] not enabled"}
         return _json(200, {"statement_id": "st-x", "status": {"state": "FAILED", "error": error}})
@@ -98,7 +107,9 @@ def test_node_timeline_is_read_in_place_and_missing_tables_are_named(tmp_path: P
     assert idle["evidence"]["last_activity"].startswith("2026-03-02T07:00")
     notes = " ".join(sweep["notes"])
     assert "system.lakeflow.job_run_timeline not read (not enabled)" in notes
-    assert "running-job safety" in notes and "system.compute.node_types not read" in notes
+    assert "running-job safety" in notes
+    # a system table missing a column newer releases added: named, the sweep goes on
+    assert "system.compute.node_types not read (it has no column 'gpu_count'" in notes
     assert sweep["statements_sent"] >= 3
 
 

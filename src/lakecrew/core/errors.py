@@ -94,6 +94,17 @@ class TableMissing(NotFound):
     """
 
 
+class ColumnMissing(NotFound):
+    """A table exists but lacks a column (or struct field) the query reads — typically a system
+    table of an older release, before Databricks added that column. `column` names it."""
+
+    def __init__(
+        self, what: str, *, column: str, where: str | None = None, fix: str | None = None
+    ) -> None:
+        self.column = column
+        super().__init__(what, where=where, fix=fix)
+
+
 class PermissionDenied(LakecrewError):
     """The identity in use lacks a permission; the message names it."""
 

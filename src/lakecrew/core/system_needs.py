@@ -10,6 +10,7 @@ SYSTEM_TABLE_USES: Mapping[str, str] = {
     "system.billing.list_prices": "every cost in dollars (usage is priced with it)",
     "system.access.audit": "the security monitor (audit incidents)",
     "system.access.table_lineage": "lineage of tables",
+    "system.access.workspaces_latest": "workspaces running outside the inventory (SOP 1.1.3)",
     "system.compute.clusters": "cost allocation by cluster owner and tags",
     "system.compute.node_types": "node memory/GPU sizes missing from the pack's catalogue",
     "system.compute.node_timeline": "idle detection from utilisation (REST last_activity_time "

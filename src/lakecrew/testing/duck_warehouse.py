@@ -9,6 +9,12 @@ JSON_ARRAY result where every value is a string. A failing statement answers FAI
 engine's message (missing tables as TABLE_OR_VIEW_NOT_FOUND), as a warehouse does. Statements
 run one at a time on one worker thread (the engine's SQLite connection belongs to its thread).
 
+It also answers Unity Catalog's listings from the project's metastore, in the REST API's shape
+(`GET /api/2.1/unity-catalog/catalogs`, `schemas?catalog_name=`, `tables?catalog_name=&
+schema_name=`: owner, comment, properties, columns with masks), so a `backend: databricks`
+estate scope lists the same tables the local one does; tags and grants then come through the
+warehouse from `system.information_schema`.
+
 Tests use it to check that a `backend: databricks` command reading system tables through a
 warehouse gives the same answer as the local engine over imported exports (parity).
 """
@@ -143,7 +149,30 @@ class DuckWarehouse:
         """On the worker thread: the engine (and its SQLite connection) is created there."""
         return self._context.sql.fetch_arrow(sql, params)
 
+    def _unity_catalog(self, path: str, query: dict[str, str]) -> dict[str, Any] | None:
+        """On the worker thread: one UC listing from the metastore (None: not a listing)."""
+        ms = self._context.metastore
+        if path == "catalogs":
+            names = ms.information_schema("catalogs").column("catalog_name").to_pylist()
+            return {"catalogs": [{"name": n, "full_name": n} for n in names]}
+        if path == "schemas":
+            cat = query.get("catalog_name", "")
+            view = ms.information_schema("schemata", cat).column("schema_name").to_pylist()
+            return {"schemas": [{"name": n, "catalog_name": cat, "full_name": f"{cat}.{n}"}
+                                for n in view]}  # fmt: skip
+        if path == "tables":
+            cat, sch = query.get("catalog_name", ""), query.get("schema_name", "")
+            return {"tables": [uc_table(t) for t in ms.list_tables(cat, sch)]}
+        return None
+
     def __call__(self, req: Request) -> Answer | None:
+        prefix = "/api/2.1/unity-catalog/"
+        if req.method == "GET" and req.path.startswith(prefix):
+            query = {k: v[0] for k, v in req.query.items() if v}
+            listing = self._worker.submit(
+                self._unity_catalog, req.path[len(prefix) :], query
+            ).result()
+            return None if listing is None else _answer(200, listing)
         if req.method == "GET" and req.path == f"/api/2.0/sql/warehouses/{self.warehouse_id}":
             return _answer(200, {"id": self.warehouse_id, "name": self.name, "state": "RUNNING"})
         if not (req.method == "POST" and req.path == "/api/2.0/sql/statements"):
@@ -162,3 +191,35 @@ class DuckWarehouse:
             failed = {"state": "FAILED", "error": error}
             return _answer(200, {"statement_id": statement_id, "status": failed})
         return _answer(200, _result(table, statement_id))
+
+
+def uc_table(t: Any) -> dict[str, Any]:
+    """A local TableInfo in the Unity Catalog REST shape (`GET .../tables` items)."""
+    columns = []
+    for i, c in enumerate(t.columns):
+        col: dict[str, Any] = {
+            "name": c.name,
+            "type_text": c.type_text,
+            "type_name": c.type_text.split("<")[0].split("(")[0].upper(),
+            "position": c.position if c.position is not None else i,
+            "nullable": c.nullable,
+        }
+        if c.comment is not None:
+            col["comment"] = c.comment
+        if c.mask:
+            col["mask"] = {"function_name": c.mask, "using_column_names": list(c.mask_using)}
+        columns.append(col)
+    out: dict[str, Any] = {
+        "name": t.name,
+        "catalog_name": t.catalog_name,
+        "schema_name": t.schema_name,
+        "full_name": t.full_name,
+        "owner": t.owner,
+        "table_type": t.table_type,
+        "data_source_format": t.data_source_format,
+        "properties": dict(t.properties),
+        "columns": columns,
+    }
+    if t.comment is not None:
+        out["comment"] = t.comment
+    return out

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from lakecrew.ports.notify import Notifier
     from lakecrew.ports.sql import SqlEngine
     from lakecrew.ports.tickets import TicketSystem
-    from lakecrew.services.crew.observer import Observer
+    from lakecrew.services.crew.observer import EstateCatalog, Observer
     from lakecrew.services.crew.plan import CrewSettings
     from lakecrew.services.crew.service import CrewService
     from lakecrew.services.crew.sweep import CrewDeps
@@ -231,6 +231,27 @@ class Context:
         engine = self.workspace_sql(ws.name)
         assert engine is not None  # a databricks workspace with a warehouse_id has one
         return engine, f"system tables in place on SQL warehouse {ws.warehouse_id} ({ws.name})"
+
+    def estate_uc(self) -> EstateCatalog:
+        """What the estate scope judges: the Unity Catalog and the account-wide system tables.
+
+        With a `backend: databricks` workspace that has a `warehouse_id` (the first, as for
+        billing) they are that workspace's: tables listed through UC REST, tags and grants
+        from system.information_schema and system tables on its warehouse — the metastore is
+        shared by the workspaces attached to it. Otherwise the project's metastore and engine.
+        """
+        from lakecrew.services.crew.observer import EstateCatalog
+
+        remote = [w for w in self.config.workspaces if w.backend == "databricks" and w.warehouse_id]
+        if not remote:
+            return EstateCatalog(self.metastore, self.metastore, self.sql, "")
+        from lakecrew.adapters.databricks import databricks_catalog
+
+        ws, warehouse = remote[0], str(remote[0].warehouse_id)
+        sql = self.workspace_sql(ws.name)
+        catalog = databricks_catalog(self.workspace(ws.name), warehouse)
+        where = f"Unity Catalog of {ws.name} (information_schema on warehouse {warehouse})"
+        return EstateCatalog(catalog, catalog, sql, where)
 
     def local_workspace(self, name: str) -> LocalWorkspace:
         """The local store of one inventory workspace (refused for a databricks workspace)."""

@@ -136,7 +136,6 @@ def platform_source(ctx: Context, loaded: Pack, info: WorkspaceInfo) -> list[Res
 
 def build_observer(ctx: Context, loaded: Pack) -> Observer:
     """The Observer with the security monitor, cost anomalies and budgets plugged in."""
-    costs = CostSource(ctx.sql, ctx.clock)
     slas = SlaSource(ctx.sql, ctx.clock, loaded.sla, lambda: gold_freshness(ctx))
     config = ctx.config
 
@@ -160,7 +159,8 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
         return _tolerant(lambda: CostSource(engine, ctx.clock).usage_resources(info))
 
     def budget(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
-        return _tolerant(lambda: costs.budget_resources(config, scope))
+        engine, _ = ctx.billing_sql()  # account-wide billing: in place on a warehouse if any
+        return _tolerant(lambda: CostSource(engine, ctx.clock).budget_resources(config, scope))
 
     def job_slas(info: WorkspaceInfo) -> list[Resource]:
         engine = sql_for(info)
@@ -180,11 +180,10 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     return Observer(
         ctx.clock,
         ctx.sql,
-        catalog=ctx.metastore,
-        grants=ctx.metastore,
         extra_sources=(security, platform, spikes, job_slas),
         estate_sources=(budget, estate_slas, models),
         sql_for=sql_for,
+        estate_uc=ctx.estate_uc,
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lakecrew.faces.cli.main import app
+from lakecrew.services.crew.observer import ESTATE_SCOPE
 from lakecrew.testing.crew import ground_truth
 
 WS = "malaria-dev-westafrica"
@@ -20,6 +21,23 @@ WS = "malaria-dev-westafrica"
 def project(seed7_project: Path) -> tuple[Path, str]:
     root = seed7_project
     return root, ground_truth(root)["now"]
+
+
+@pytest.fixture(scope="module")
+def phase_1(project: tuple[Path, str]) -> tuple[list[Any], Any, list[Any]]:
+    """One phase-1 sweep of the whole estate with --apply (the slow command of this module, run
+    once): the workspace objects before it, its JSON output, the workspace objects after it."""
+    root, now = project
+    before = _workspace_state(root)
+    out = _run(root, "sweep", "--phase", "1", "--apply", "--now", now)
+    return before, out, _workspace_state(root)
+
+
+@pytest.fixture(scope="module")
+def cost_report(project: tuple[Path, str]) -> Any:
+    """`cost report --as-of now` as JSON (read-only; shared by the schema and piped-text tests)."""
+    root, now = project
+    return _run(root, "cost", "report", "--as-of", now)
 
 
 def _run(root: Path, *args: str) -> Any:
@@ -35,11 +53,13 @@ def _workspace_state(root: Path) -> list[tuple[str, str, str, str]]:
         ).fetchall()
 
 
-def test_phase_1_json_lists_findings_and_changes_nothing(project: tuple[Path, str]) -> None:
-    root, now = project
-    before = _workspace_state(root)
-    out = _run(root, "sweep", "--phase", "1", "--apply", "--now", now)
-    assert _workspace_state(root) == before
+@pytest.mark.slow  # sweeps the whole estate (13 workspaces and the estate scope)
+def test_phase_1_json_lists_findings_and_changes_nothing(
+    project: tuple[Path, str], phase_1: tuple[list[Any], Any, list[Any]]
+) -> None:
+    root, _ = project
+    before, out, after = phase_1
+    assert after == before
     assert out["kind"] == "sweep"
     findings = [f for s in out["items"] for f in s["findings"]]
     assert findings and all(
@@ -147,7 +167,7 @@ def _text(root: Path, *args: str) -> str:
 
 
 def test_json_outputs_validate_against_their_schemas(
-    project: tuple[Path, str], tmp_path: Path
+    project: tuple[Path, str], cost_report: Any, tmp_path: Path
 ) -> None:
     from jsonschema import Draft202012Validator
 
@@ -168,27 +188,36 @@ def test_json_outputs_validate_against_their_schemas(
     for kind, args in runs.items():
         schema = json.loads(files[kind].read_text(encoding="utf-8"))
         Draft202012Validator.check_schema(schema)
-        out = _run(tmp_path if kind == "estate_validate" else root, *args)
+        if kind == "cost_report":
+            out = cost_report  # the same command, run once for the module
+        else:
+            out = _run(tmp_path if kind == "estate_validate" else root, *args)
         errors = sorted(Draft202012Validator(schema).iter_errors(out), key=str)
         assert not errors, f"{kind}: {errors[0].json_path}: {errors[0].message}"
     row = _run(root, *runs["sql"])["items"][0]
     assert row == {"m": {"a": 1}, "d": "1.50", "n": None}  # a map is an object, a decimal a string
 
 
-def test_the_longest_ids_appear_whole_in_piped_output(project: tuple[Path, str]) -> None:
+@pytest.mark.slow  # the whole-estate sweep above, then the biggest workspace's and a cost report
+def test_the_longest_ids_appear_whole_in_piped_output(
+    project: tuple[Path, str], phase_1: Any, cost_report: Any
+) -> None:
     """Like gh: piped text is one tab-separated line per row with full values, never cut."""
-    root, now = project
-    sweep = _text(root, "sweep", "--phase", "1", "--now", now)  # findings exist whatever ran first
+    root, now = project  # phase_1: the whole estate swept, so findings exist whatever ran first
     findings = _run(root, "findings")["items"]
-    longest = max((f["resource_id"] for f in findings), key=len)
+    top = max(findings, key=lambda f: len(f["resource_id"]))
+    longest = top["resource_id"]
     workspace = max((f["workspace"] for f in findings), key=len)
+    # the piped sweep of the scope holding the longest id (the estate scope: a whole sweep)
+    scope = () if top["workspace"] == ESTATE_SCOPE else ("--workspace", top["workspace"])
+    sweep = _text(root, "sweep", "--phase", "1", *scope, "--now", now)
     fields = [line.split("\t") for line in _text(root, "findings").splitlines()]
     assert any(longest in row for row in fields), longest
     assert any(workspace in row for row in fields), workspace
     assert all(len(row) == len(fields[0]) for row in fields)  # one row per line, same columns
     swept = [line.split("\t") for line in sweep.splitlines()]
     assert any(longest in row for row in swept) and "…" not in sweep
-    report = _run(root, "cost", "report", "--as-of", now)["items"][0]
+    report = cost_report["items"][0]
     prod = next(e for e in report["sla"]["environments"] if e["environment"] == "prod")
     assert prod["target_pct"] == 99.0 and prod["status"] in ("met", "breached")  # SLA section
     ids = [b["id"] for b in report["budgets"]] + [r["resource"] for r in report["recommendations"]]

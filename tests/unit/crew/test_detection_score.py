@@ -22,6 +22,8 @@ from lakecrew.testing.detection import flagged_compliant, score, table
 from lakecrew.wiring.context import Context
 from lakecrew.wiring.crew import sweep
 
+pytestmark = pytest.mark.slow  # end to end: a plan-only sweep of the whole estate (tens of seconds)
+
 # Codes whose signal comes from a detector service plugged into the Observer (wiring/crew.py):
 # the security monitor (audit), the cost anomaly source (usage) and budgets (estate pass).
 DETECTOR_CODES = (

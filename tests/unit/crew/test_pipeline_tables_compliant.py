@@ -26,6 +26,9 @@ from lakecrew.testing.crew import ground_truth
 from lakecrew.wiring.context import Context
 from lakecrew.wiring.crew import sweep
 
+# end to end: every demo pipeline, then a sweep of the whole estate (tens of seconds)
+pytestmark = pytest.mark.slow
+
 HEALTHSITES = "facilities_dev.bronze.healthsites_raw"
 SEPARATOR = re.compile(r"[;,/|]")  # several numbers in a cell: the SQL mask treats them as one
 

@@ -297,3 +297,23 @@ def test_whole_estate_sweep_evaluates_and_acts_on_the_registry(
     with Context.open(root, writable=True, clock=FixedClock(later)) as c:
         estate = next(r for r in sweep(c, phase=1) if r.scope == "(estate)")
         assert not {f.finding.resource_type for f in estate.findings} & {"model_versions", "models"}
+
+
+def test_artifacts_read_from_the_project_store_not_the_working_folder(
+    store_project: StoreProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow 3 resolves `models:/m-…` sources through its global tracking URI, which falls back
+    to sqlite:///mlflow.db in the working folder: the read must use the project's store."""
+    import mlflow
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    assert not mlflow.is_tracking_uri_set()
+    with Context.open(store_project.root, writable=False) as c:
+        versions = model_ops(c).deps.registry.list_versions(MODEL)
+    assert versions[0].source.startswith("models:/")
+    assert versions[0].artifact_problem is None and versions[0].has_signature
+    assert not (tmp_path / "mlflow.db").exists()
+    assert not mlflow.is_tracking_uri_set()  # put back as it was

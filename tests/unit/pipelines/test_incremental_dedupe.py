@@ -140,6 +140,7 @@ def _expected(versions: list[tuple[int, int, int, bool]]) -> dict[str, tuple[str
     return {f"C{k:03d}": (f"2024-01-{d:02d}", c) for k, (d, c) in best.items()}
 
 
+@pytest.mark.slow  # one medallion project run over many file splits (~10 s of CPU)
 @settings(
     max_examples=6,
     derandomize=True,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from lakecrew.core.system_tables import SYSTEM_TABLES
 from lakecrew.ports.workspace import ObjectKind
@@ -181,6 +182,7 @@ def test_estate_yaml_loads_with_the_config_model(sim, tmp_path):
     assert report.estate_yaml.startswith("# SIMULATED")
 
 
+@pytest.mark.slow  # simulates the estate twice more
 def test_determinism_and_ground_truth_file(sim, tmp_path):
     a, ra = sim  # seed 7 at AS_OF, simulated once per session
     b = MemorySink()
@@ -206,6 +208,7 @@ def test_determinism_and_ground_truth_file(sim, tmp_path):
     assert not c.table("system.billing.usage").equals(a.table("system.billing.usage"))
 
 
+@pytest.mark.slow  # simulates the estate at scale 1 and 2
 def test_scale_grows_resources_and_usage():
     small, big = CountingSink(), CountingSink()
     r1 = simulate(small, seed=7, scale=1, as_of=AS_OF)

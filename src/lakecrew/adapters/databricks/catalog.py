@@ -66,7 +66,8 @@ class DatabricksCatalog:
             cols.setdefault(str(column), {})[str(name)] = str(value or "")
         return {str(n): str(v or "") for n, v in table_tags.rows}, cols
 
-    def _convert(self, t: SdkTable, with_tags: bool = True) -> TableInfo:
+    def convert(self, t: SdkTable, with_tags: bool = True) -> TableInfo:
+        """lakecrew's TableInfo of an SDK table (tags read per table when `with_tags`)."""
         cat, sch, tbl = parse_full_name(str(t.full_name))
         tags, col_tags = self._tags(cat, sch, tbl) if with_tags else ({}, {})
         columns = tuple(
@@ -95,23 +96,26 @@ class DatabricksCatalog:
         )
 
     def list_tables(self, catalog: str | None = None, schema: str | None = None) -> list[TableInfo]:
-        """Tables of one schema (both names needed; UC lists per schema)."""
-        if not catalog or not schema:
-            raise UsageError(
-                "list tables of one schema at a time on Databricks",
-                fix="pass catalog and schema (or query system.information_schema.tables)",
-            )
+        """Tables of one schema; without a schema, of one catalog or the whole metastore (tags
+        read in bulk: catalog_estate.py)."""
+        if not schema:
+            from lakecrew.adapters.databricks.catalog_estate import list_all_tables
+
+            return list_all_tables(self, catalog)
+        if not catalog:
+            raise UsageError(f"name the catalog of schema {schema!r}")
+        cat = catalog
         got = guarded(
-            lambda: list(self.client.tables.list(catalog, schema, max_results=0)),
+            lambda: list(self.client.tables.list(cat, schema, max_results=0)),
             where=f"{catalog}.{schema}",
             action="tables.list",
         )
-        return sorted((self._convert(t) for t in got), key=lambda t: t.full_name)
+        return sorted((self.convert(t) for t in got), key=lambda t: t.full_name)
 
     def get_table(self, full_name: str) -> TableInfo:
         name = ".".join(parse_full_name(full_name))
         t = guarded(lambda: self.client.tables.get(name), where=name, action="tables.get")
-        return self._convert(t)
+        return self.convert(t)
 
     def register_table(self, info: TableInfo) -> TableInfo:
         """CREATE TABLE IF NOT EXISTS with the columns, then owner, comment and tags."""
@@ -216,9 +220,12 @@ class DatabricksCatalog:
         self, securable_name: str | None = None, *, principal: str | None = None,
         include_expired: bool = True,
     ) -> list[Grant]:  # fmt: skip
-        """Direct grants on one securable (UC grants never expire)."""
+        """Direct grants on one securable; without one, the direct grants on every table
+        (system.information_schema.table_privileges). UC grants never expire."""
         if securable_name is None:
-            raise UsageError("name the securable whose grants to list on Databricks")
+            from lakecrew.adapters.databricks.catalog_estate import list_table_grants
+
+            return list_table_grants(self, principal)
         name = securable_name.lower()
         stype = _PARTS_TO_TYPE.get(len(name.split(".")))
         if stype is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,7 +35,13 @@ from databricks.sdk.service.sql import (
 
 from lakecrew.adapters.databricks.client import DatabricksClient, guarded
 from lakecrew.adapters.databricks.errors import WarehouseUnavailable, clean_message
-from lakecrew.core.errors import PermissionDenied, TableMissing, Transient, UsageError
+from lakecrew.core.errors import (
+    ColumnMissing,
+    PermissionDenied,
+    TableMissing,
+    Transient,
+    UsageError,
+)
 from lakecrew.ports.catalog import parse_full_name
 from lakecrew.ports.sql import ResultSet
 
@@ -100,6 +107,12 @@ def _arrow_type(col: ColumnInfo) -> pa.DataType:
     if t == "DECIMAL":
         return pa.decimal128(col.type_precision or 38, col.type_scale or 0)
     return simple.get(t, pa.string())  # STRING, CHAR, INTERVAL, ARRAY/MAP/STRUCT as JSON text
+
+
+# Spark's error classes for a column / struct field the table does not have
+_MISSING_COLUMN = re.compile(
+    r"\[(UNRESOLVED_COLUMN|FIELD_NOT_FOUND)[A-Z_.]*\][^`]*`([^`]+)`|No such struct field `?(\w+)"
+)
 
 
 def _converter(dtype: pa.DataType) -> Callable[[str], Any]:
@@ -297,6 +310,16 @@ class DatabricksSqlEngine:
             raise Transient(f"statement was {state.value.lower()}: {msg}", where=where)
         if "TABLE_OR_VIEW_NOT_FOUND" in msg or "SCHEMA_NOT_FOUND" in msg:
             raise TableMissing(f"query failed: {msg}", where=where, fix="check the table name")
+        missing = _MISSING_COLUMN.search(msg)
+        if missing is not None:
+            raise ColumnMissing(
+                f"query failed: a column the query reads is not in the table "
+                f"({missing.group(1)}; a newer Databricks release added it): {msg}",
+                column=missing.group(2) or missing.group(3),
+                where=where,
+                fix="lakecrew reads that table without it where it can (see the notes); "
+                "otherwise the workspace's system tables need the newer release",
+            )
         if code == "PERMISSION_DENIED" or "INSUFFICIENT_PERMISSIONS" in msg:
             raise PermissionDenied(
                 f"query refused: {msg}",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
+from lakecrew.adapters.local.sqlite_tx import immediate
 from lakecrew.core.errors import PermissionDenied, SafetyRefusal, UsageError
 from lakecrew.ports.catalog import FunctionDef, Grant, LineageEdge, parse_full_name, same_body
 from lakecrew.ports.clock import Clock, SystemClock
@@ -183,13 +184,8 @@ class SqliteBase:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        with immediate(self._conn) as conn:
+            yield conn
 
     def _now(self) -> str:
         return _ts(self.clock.now())

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lakecrew.adapters.local.sqlite_tx import immediate
 from lakecrew.ports.outbox import Ack, MessageStatus, OutboxMessage
 
 SCHEMA = """
@@ -93,15 +94,9 @@ class SqliteOutbox:
     @contextmanager
     def _tx(self, *, sync: str = "NORMAL") -> Iterator[sqlite3.Connection]:
         with self._lock:
-            conn = self._conn
-            conn.execute(f"PRAGMA synchronous={sync}")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            self._conn.execute(f"PRAGMA synchronous={sync}")
+            with immediate(self._conn) as conn:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
 
     def close(self) -> None:
         self._conn.close()

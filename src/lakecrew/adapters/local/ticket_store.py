@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lakecrew.adapters.local.sqlite_tx import immediate
 from lakecrew.core.errors import NotFound
 from lakecrew.ports.tickets import Ticket, TicketComment, TicketDraft
 
@@ -74,13 +75,8 @@ class LocalTicketStore:
         conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
         try:
             conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(conn):
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
         finally:
             conn.close()
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lakecrew.adapters.local import workspace_mutations as mut
+from lakecrew.adapters.local.sqlite_tx import immediate
 from lakecrew.core.errors import NotFound, UsageError
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.workspace import (
@@ -127,14 +128,8 @@ class LocalWorkspace:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, immediate(self._conn) as conn:
+            yield conn
 
     # ---- reading -------------------------------------------------------------------------
 

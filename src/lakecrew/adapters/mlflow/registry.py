@@ -12,7 +12,9 @@ mlflow is imported inside the methods (1-6 s): `lakecrew --help` never pays for 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -27,6 +29,7 @@ from lakecrew.ports.models import (
 )
 
 COMMIT_TAG = "mlflow.source.git.commit"
+_URI_LOCK = threading.Lock()
 CONTEXT_TAG = "mlflow.data.context"
 
 
@@ -38,6 +41,20 @@ class AclStore(Protocol):
 
 def _ts(ms: int | None) -> datetime:
     return datetime.fromtimestamp((ms or 0) / 1000, tz=UTC)
+
+
+@contextmanager
+def _mlflow_uris(tracking_uri: str) -> Iterator[None]:
+    """MLflow's global tracking URI set to this registry's for one call, then put back.
+
+    `mlflow.models.get_model_info("models:/m-…")` (MLflow 3 logged-model sources) resolves through
+    the *global* tracking URI; left unset, MLflow 3 falls back to `sqlite:///mlflow.db` in the
+    working folder — it created that file there and reported every version's artifacts missing.
+    MLflow's own `_use_tracking_uri` (mlflow is pinned in requirements/lock.txt) under a lock."""
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _URI_LOCK, _use_tracking_uri(tracking_uri):
+        yield
 
 
 def _mlflow_error(exc: Exception, what: str) -> LakecrewError:
@@ -219,7 +236,8 @@ class MlflowRegistry:
 
         self.requests += 1
         try:
-            info = mlflow.models.get_model_info(uri)
+            with _mlflow_uris(self.tracking_uri):
+                info = mlflow.models.get_model_info(uri)
         except Exception as exc:  # noqa: BLE001 - any artifact-store failure means "missing"
             return None, None, f"model artifacts unreadable at {uri}: {type(exc).__name__}"
         return info.signature is not None, info.saved_input_example_info is not None, None

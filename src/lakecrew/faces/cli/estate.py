@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from lakecrew.faces.cli.console import Result, emit, progress, render_items, warn
+from lakecrew.faces.cli.cost import SourceChoice, SourceOpt
 from lakecrew.faces.cli.options import DebugOpt, OutputOpt, ProjectOpt, WideOpt, epilog, state_of
 from lakecrew.faces.cli.render import Col, Out, money
 
@@ -77,12 +78,15 @@ def _render_validate(out: Out, result: Result) -> None:
 def summary(
     ctx: typer.Context,
     *,
+    source: SourceOpt = SourceChoice.AUTO,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Workspaces, resource counts and list cost (USD) of the estate."""
+    """Workspaces, resource counts and list cost (USD) of the estate. Resources are listed
+    through each workspace's API; cost is read where `--source` says (a databricks
+    workspace's warehouse in place, or the local tables)."""
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     from lakecrew.services.estate.summary import estate_summary
     from lakecrew.wiring.context import Context
@@ -91,14 +95,15 @@ def summary(
         for ws in lc.config.unapproved():
             warn(state, f"workspace {ws.name!r} is not approved ({ws.approval.status})")
         with progress(state, "reading workspaces", total=len(lc.config.workspaces)) as bar:
-            data = estate_summary(lc.config, lc.workspace, lc.sql, on_workspace=bar.step)
+            engine, read_from = lc.billing_sql(source.value)
+            data = estate_summary(lc.config, lc.workspace, engine, on_workspace=bar.step)
     per_ws = data["resources"]["per_workspace"]
     items = [
         {"workspace": ws["name"], **{k: v for k, v in ws.items() if k != "name"},
          "resources": per_ws.get(ws["name"])}
         for ws in data["workspaces"]
     ]  # fmt: skip
-    meta = {k: v for k, v in data.items() if k != "workspaces"}
+    meta = {k: v for k, v in data.items() if k != "workspaces"} | {"billing_source": read_from}
     emit(state, Result("estate_summary", items, meta), _render_summary)
 
 
@@ -118,7 +123,7 @@ def _render_summary(out: Out, result: Result) -> None:
     out.table(SUMMARY_COLUMNS, rows, title="Estate")
     kinds = {k: v for k, v in data["resources"].items() if k != "per_workspace"}
     out.line("resources: " + ", ".join(f"{k} {v}" for k, v in kinds.items()))
-    out.line(f"list cost: {money(data['cost_usd'])} USD")
+    out.line(f"list cost: {money(data['cost_usd'])} USD (billing: {data['billing_source']})")
     for label, key in (
         ("by project", "cost_by_project"),
         ("by environment", "cost_by_environment"),

@@ -29,16 +29,24 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         items = [to_jsonable(v) for v in value]
         return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if isinstance(value, Enum):
+        return value.value
+    text = scalar_text(value)
+    return value if text is None else text
+
+
+def scalar_text(value: Any) -> str | None:
+    """The one text form of a scalar JSON has no type for (shared by JSON and text output):
+    Decimal → exact digits, datetime → ISO 8601 in UTC (naive ones as they are), date/time →
+    ISO 8601, Path → str, bytes → ``0x…``; None for any other value."""
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime):
         return value.isoformat() if value.tzinfo is None else value.astimezone(UTC).isoformat()
     if isinstance(value, date | time):
         return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return "0x" + bytes(value).hex()
-    return value
+    return None

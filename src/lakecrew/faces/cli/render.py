@@ -19,14 +19,14 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from lakecrew.faces.cli.jsonable import scalar_text, to_jsonable
 
 NULL = "NULL"
 
@@ -39,23 +39,14 @@ def cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return value
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return value.isoformat() if value.tzinfo is None else value.astimezone(UTC).isoformat()
-    if isinstance(value, date | time):
-        return value.isoformat()
     if isinstance(value, Enum):
         return cell(value.value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, Path):
-        return str(value)
+    text = scalar_text(value)
+    if text is not None:
+        return text
     if isinstance(value, Mapping | list | tuple | set | frozenset) or dataclasses.is_dataclass(
         value
     ):
-        from lakecrew.faces.cli.jsonable import to_jsonable
-
         return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(", ", ": "))
     return str(value)
 

@@ -28,7 +28,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from lakecrew.core.errors import PartialListing, PermissionDenied, TableMissing, Unavailable
+from lakecrew.core.errors import (
+    ColumnMissing,
+    LakecrewError,
+    NotFound,
+    PartialListing,
+    PermissionDenied,
+    TableMissing,
+    Transient,
+    Unavailable,
+    Unreachable,
+)
 from lakecrew.core.findings import Approval, EvaluationContext
 from lakecrew.core.resources import RESOURCE_TYPES, Resource
 from lakecrew.core.shapes import normalize_job
@@ -87,9 +97,8 @@ class Observer:
         approvals: Sequence[Approval] = (),
         extra_sources: Sequence[ResourceSource] = (),
         estate_sources: Sequence[EstateSource] = (),
-        catalog: Catalog | None = None,
-        grants: Grants | None = None,
         sql_for: Callable[[WorkspaceInfo], SqlEngine | None] | None = None,
+        estate_uc: Callable[[], EstateCatalog] | None = None,
     ) -> None:
         self.clock = clock
         self.sql = sql
@@ -99,8 +108,9 @@ class Observer:
         self.approvals = tuple(approvals)
         self.extra_sources = tuple(extra_sources)
         self.estate_sources = tuple(estate_sources)
-        self.catalog = catalog
-        self.grants = grants
+        # the estate's Unity Catalog and the engine of its account-wide system tables, built
+        # on first use (a Databricks workspace's, or the project's own)
+        self.estate_uc = estate_uc
 
     def observe(self, reader: WorkspaceReader, info: WorkspaceInfo) -> Snapshot:
         """Snapshot of the workspace `reader` reads, described by inventory entry `info`
@@ -170,11 +180,22 @@ class Observer:
             yield from source(info)
 
     def observe_estate(self, inventory: Sequence[WorkspaceInfo], owner: str) -> Snapshot:
-        """The estate scope: workspaces seen in system tables but absent from the inventory."""
+        """The estate scope: workspaces seen in system tables but absent from the inventory,
+        the Unity Catalog tables with their grants, and the estate sources (budgets, SLAs).
+
+        A catalog that cannot be read is a gap (the table rules unseen, the sweep partial); a
+        system table that is missing or not granted is a note saying what it hides."""
         now = self.clock.now()
+        uc = (
+            self.estate_uc()
+            if self.estate_uc is not None
+            else EstateCatalog(None, None, self.sql, "")
+        )
+        notes = [f"tables and grants read from {uc.source}"] if uc.source else []
         known = {w.name for w in inventory} | {w.workspace_id for w in inventory if w.workspace_id}
         resources: list[Resource] = []
-        for row in self._fetch(WORKSPACES_SQL, {}):
+        rows = self._fetch(WORKSPACES_SQL, {}, uc.sql, notes, "system.access.workspaces_latest")
+        for row in rows:
             wid, name = str(row["workspace_id"]), str(row["workspace_name"] or "")
             if wid in known or name in known:
                 continue
@@ -185,8 +206,14 @@ class Observer:
                 "status": row.get("status"),
             }
             resources.append(Resource("workspace", name or wid, ESTATE_SCOPE, data, name or wid))
-        if self.catalog is not None and self.grants is not None:
-            resources.extend(table_resources(self.catalog, self.grants, ESTATE_SCOPE))
+        gaps: list[ListingGap] = []
+        if uc.catalog is not None and uc.grants is not None:
+            try:
+                resources.extend(table_resources(uc.catalog, uc.grants, ESTATE_SCOPE))
+            except (PermissionDenied, NotFound, Unavailable, Transient) as exc:
+                if isinstance(exc, Unreachable):
+                    raise
+                gaps.append(_catalog_gap(exc))
         for source in self.estate_sources:
             resources.extend(source(inventory, ESTATE_SCOPE))
         info = WorkspaceInfo(ESTATE_SCOPE, "prod", owner, "estate", "estate")
@@ -200,6 +227,8 @@ class Observer:
             resources=tuple(resources),
             discovered=dict(Counter(r.resource_type for r in resources)),
             context=ctx,
+            gaps=tuple(gaps),
+            notes=tuple(notes),
         )
 
     # ---- workspace objects -----------------------------------------------------------------
@@ -234,9 +263,11 @@ class Observer:
             return []
         try:
             return engine.fetch(sql, params).as_dicts()
-        except (TableMissing, PermissionDenied) as exc:
+        except (TableMissing, ColumnMissing, PermissionDenied) as exc:
             if notes is not None and table:  # said, never a silent zero
                 why = "not granted" if isinstance(exc, PermissionDenied) else "not enabled"
+                if isinstance(exc, ColumnMissing):
+                    why = f"it has no column {exc.column!r}: an older release than lakecrew reads"
                 notes.append(f"{table} not read ({why}); hides: {SYSTEM_TABLE_USES[table]}")
             return []  # REST fields only
 
@@ -284,6 +315,19 @@ class Observer:
             if r.get("memory_mb")
         }
         return activity, busy, node_types
+
+
+def _catalog_gap(exc: LakecrewError) -> ListingGap:
+    """The gap of a Unity Catalog that could not be read: every table rule unseen."""
+    if isinstance(exc, Unavailable):
+        cause, api = exc.cause, exc.api
+    elif isinstance(exc, PermissionDenied):
+        cause, api = "not_authenticated" if "not authenticated" in exc.what else "permission", None
+    elif isinstance(exc, NotFound):
+        cause, api = "not_enabled", None
+    else:
+        cause, api = "failed", None
+    return ListingGap("tables", "tables", None, 0, exc.one_line(), cause, api)
 
 
 def _resource(
@@ -350,6 +394,17 @@ def _listed(reader: WorkspaceReader, kind: ObjectKind, obs: Observation) -> Iter
                 f" and {len(twice) - 10} more" if len(twice) > 10 else ""
             )
             obs.notes.append(f"{kind.value} listed more than once, evaluated once: {shown}")
+
+
+@dataclass(frozen=True)
+class EstateCatalog:
+    """What the estate scope reads: the Unity Catalog (tables, grants), the engine holding the
+    account-wide system tables (None: not read), and a line saying where they are."""
+
+    catalog: Catalog | None
+    grants: Grants | None
+    sql: SqlEngine | None
+    source: str
 
 
 @dataclass

@@ -210,7 +210,9 @@ class Sweeper:
         """The estate scope (unregistered workspaces); detection only."""
 
         def observed() -> tuple[Snapshot, EvaluationLike]:
-            snap = self.deps.observer.observe_estate(inventory, owner)
+            snap = with_unseen_rules(
+                self.deps.observer.observe_estate(inventory, owner), self.deps.pack
+            )
             return snap, self.deps.engine.evaluate(snap.resources, snap.context)
 
         with self.deps.locks.acquire("_estate"):

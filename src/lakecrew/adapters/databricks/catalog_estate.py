@@ -1,0 +1,122 @@
+"""The whole metastore at once: every table with its tags and every direct table grant.
+
+`DatabricksCatalog.list_tables()` (no schema named) and `list_grants()` (no securable named)
+read the estate the way the crew's estate scope needs it, in a number of requests that grows
+with schemas and pages, never with tables:
+
+- `catalogs.list`, then `schemas.list` per catalog, then `tables.list` per schema (paged by the
+  SDK; each page carries the tables' owner, comment, properties, columns and column masks);
+- one statement each for `system.information_schema.table_tags` and `column_tags` (or the
+  named catalog's own `information_schema`), grouped per table on this side;
+- one statement for `system.information_schema.table_privileges`, keeping the direct grants
+  (`inherited_from` is 'NONE' on Databricks; the local views leave it NULL).
+
+The `system` catalog is not listed (its tables are Databricks' own, never judged) and neither
+are `information_schema` schemas. A failure of any of these reads is raised, never an empty
+answer: tags that could not be read would make every table look unclassified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from lakecrew.adapters.databricks.client import guarded
+from lakecrew.adapters.databricks.sql import quote_ident
+from lakecrew.ports.catalog import Grant
+
+if TYPE_CHECKING:
+    from databricks.sdk.service.catalog import TableInfo as SdkTable
+
+    from lakecrew.adapters.databricks.catalog import DatabricksCatalog
+
+SKIPPED_CATALOGS = frozenset({"system"})
+TAGS = "SELECT catalog_name, schema_name, table_name, tag_name, tag_value FROM {s}.table_tags"
+COLUMN_TAGS = (
+    "SELECT catalog_name, schema_name, table_name, column_name, tag_name, tag_value "
+    "FROM {s}.column_tags"
+)
+PRIVILEGES = (
+    "SELECT grantee, table_catalog, table_schema, table_name, privilege_type "
+    "FROM {s}.table_privileges WHERE coalesce(inherited_from, 'NONE') = 'NONE'"
+)
+
+Key = tuple[str, str, str]
+
+
+def _info_schema(catalog: str | None) -> str:
+    if catalog is None:
+        return "system.information_schema"
+    return f"{quote_ident(catalog)}.information_schema"
+
+
+def _schemas(cat: DatabricksCatalog, catalog: str | None) -> Iterator[tuple[str, str]]:
+    client = cat.client
+    names = (
+        [catalog]
+        if catalog is not None
+        else guarded(
+            lambda: [str(c.name) for c in client.catalogs.list()],
+            where="metastore",
+            action="catalogs.list",
+        )
+    )
+    for name in names:
+        if name in SKIPPED_CATALOGS:
+            continue
+        schemas = guarded(
+            lambda n=name: [str(s.name) for s in client.schemas.list(n)],  # type: ignore[misc]
+            where=name,
+            action="schemas.list",
+        )
+        for schema in schemas:
+            if schema != "information_schema":
+                yield name, schema
+
+
+def _tables(cat: DatabricksCatalog, catalog: str | None) -> Iterator[SdkTable]:
+    for name, schema in _schemas(cat, catalog):
+        yield from guarded(
+            lambda n=name, s=schema: list(cat.client.tables.list(n, s)),  # type: ignore[misc]
+            where=f"{name}.{schema}",
+            action="tables.list",
+        )
+
+
+def _tag_maps(
+    cat: DatabricksCatalog, catalog: str | None
+) -> tuple[dict[Key, dict[str, str]], dict[Key, dict[str, dict[str, str]]]]:
+    schema = _info_schema(catalog)
+    tables: dict[Key, dict[str, str]] = {}
+    for c, s, t, name, value in cat.sql.fetch(TAGS.format(s=schema)).rows:
+        tables.setdefault((str(c), str(s), str(t)), {})[str(name)] = str(value or "")
+    columns: dict[Key, dict[str, dict[str, str]]] = {}
+    for c, s, t, col, name, value in cat.sql.fetch(COLUMN_TAGS.format(s=schema)).rows:
+        per_table = columns.setdefault((str(c), str(s), str(t)), {})
+        per_table.setdefault(str(col), {})[str(name)] = str(value or "")
+    return tables, columns
+
+
+def list_all_tables(cat: DatabricksCatalog, catalog: str | None) -> list[Any]:
+    """Every table of the metastore (or of `catalog`), tags attached, sorted by name."""
+    from dataclasses import replace
+
+    table_tags, column_tags = _tag_maps(cat, catalog)
+    out = []
+    for t in _tables(cat, catalog):
+        info = cat.convert(t, with_tags=False)
+        key = (info.catalog_name, info.schema_name, info.name)
+        cols = column_tags.get(key, {})
+        columns = tuple(replace(c, tags=cols.get(c.name, {})) for c in info.columns)
+        out.append(replace(info, tags=table_tags.get(key, {}), columns=columns))
+    return sorted(out, key=lambda t: t.full_name)
+
+
+def list_table_grants(cat: DatabricksCatalog, principal: str | None) -> list[Grant]:
+    """Direct grants on every table the identity can see (UC grants never expire)."""
+    rows = cat.sql.fetch(PRIVILEGES.format(s=_info_schema(None))).rows
+    return [
+        Grant(str(grantee), str(priv), "TABLE", f"{c}.{s}.{t}")
+        for grantee, c, s, t, priv in rows
+        if principal is None or str(grantee) == principal
+    ]

@@ -1,0 +1,121 @@
+"""The estate scope of a `backend: databricks` project reads Unity Catalog in place (no import).
+
+With a databricks workspace that has a `warehouse_id`, the whole-estate sweep lists the tables
+through the UC REST API (`catalogs.list` → `schemas.list` → `tables.list`, the real SDK over
+real HTTP) and reads their tags and grants from `system.information_schema` on the warehouse;
+budgets and unregistered workspaces come from the account's system tables there. The replay
+server answers all of it from the seed-7 project (`lakecrew.testing.duck_warehouse`), so the
+governance and cost findings of the remote estate scope must equal the local ones, while the
+new project holds no table at all. A catalog the identity may not list is a gap (table rules
+unseen, exit 1); a missing system table is a note naming what it hides.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lakecrew.core.errors import Transient
+from lakecrew.ports.clock import FixedClock
+from lakecrew.services.crew.sweep import raise_if_partial
+from lakecrew.testing.crew import ground_truth
+from lakecrew.testing.databricks_project import cli_env
+from lakecrew.testing.databricks_replay import DatabricksReplay, Request, error_body
+from lakecrew.testing.duck_warehouse import DuckWarehouse
+from lakecrew.wiring.context import Context
+from lakecrew.wiring.crew import estate_inventory, estate_owner
+
+from .test_billing_in_place import WAREHOUSE, _remote_yaml
+
+COMPARED = ("table.", "grant.", "budget.", "workspace.")  # sla.* reads the project's own runs
+
+
+def _estate(root: Path, env: dict[str, str] | None, now: str) -> tuple[int, dict[str, Any]]:
+    """The estate scope's sweep alone (the crew's own entry point, as `lakecrew sweep` runs it
+    after the workspaces), and the exit code `lakecrew sweep` gives for it."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in (env or {}).items():
+            mp.setenv(key, value)
+        clock = FixedClock(datetime.fromisoformat(now))
+        with Context.open(root, writable=True, clock=clock) as ctx:
+            [result] = ctx.crew.sweep(
+                [], apply=False, estate=estate_inventory(ctx), estate_owner=estate_owner(ctx)
+            )
+    try:
+        raise_if_partial([result])
+    except Transient:
+        return 1, result.as_dict()
+    return 0, result.as_dict()
+
+
+def _keys(estate: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted(
+        (f["rule"], f["resource_id"]) for f in estate["findings"] if f["rule"].startswith(COMPARED)
+    )
+
+
+def _forbidden(req: Request) -> Any:
+    """`catalogs.list` refused: the identity may not browse the metastore."""
+    if req.method == "GET" and req.path == "/api/2.1/unity-catalog/catalogs":
+        body = error_body(403, "PERMISSION_DENIED", "User does not have USE CATALOG")
+        return 403, {}, json.dumps(body).encode(), "application/json"
+    return None
+
+
+@pytest.fixture(scope="module")
+def both(seed7_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = seed7_project
+    now = ground_truth(root)["now"]
+    out: dict[str, Any] = {"local": _estate(root, None, now)}
+    tmp = tmp_path_factory.mktemp("estate-remote")
+    local_yaml = (root / "lakecrew.yaml").read_text()
+    with DuckWarehouse(root, WAREHOUSE) as warehouse:
+        for name, handlers in (("remote", [warehouse]), ("forbidden", [_forbidden, warehouse])):
+            with DatabricksReplay(handlers=handlers) as replay:
+                remote = tmp / name
+                remote.mkdir()
+                (remote / "lakecrew.yaml").write_text(_remote_yaml(local_yaml, replay.url))
+                out[name] = _estate(remote, cli_env(tmp), now)
+                out[f"{name}_requests"] = [(r.method, r.path) for r in replay.seen]
+                registered = remote / ".lakecrew" / "lakehouse"
+                out[f"{name}_tables"] = sorted(
+                    tuple(p.relative_to(registered).parts) for p in registered.glob("*/*/*")
+                )
+    return out
+
+
+def test_governance_and_cost_findings_equal_the_local_estate(both: dict[str, Any]) -> None:
+    (_, local), (_, remote) = both["local"], both["remote"]
+    rules = {k[0] for k in _keys(remote)}
+    # not an empty scope that happens to match: tables, grants and budgets were judged
+    assert {"table.classification_missing", "budget.exceeded"} <= rules, rules
+    assert _keys(remote) == _keys(local)
+    assert remote["notes"][0].startswith("tables and grants read from Unity Catalog of ")
+    assert not remote["gaps"]
+    # nothing was imported: the databricks project holds only lakecrew's and system's tables
+    assert {c for c, _, _ in both["remote_tables"]} <= {"lakecrew", "system"}
+
+
+def test_requests_grow_with_schemas_not_tables(both: dict[str, Any]) -> None:
+    requests = both["remote_requests"]
+    uc = [p for m, p in requests if p.startswith("/api/2.1/unity-catalog/")]
+    assert not [p for p in uc if p.startswith("/api/2.1/unity-catalog/tables/")]  # no per-table get
+    assert not [p for p in uc if "/permissions/" in p]  # grants in one statement, not per table
+    schemas = uc.count("/api/2.1/unity-catalog/schemas")
+    assert uc.count("/api/2.1/unity-catalog/tables") >= schemas >= 1
+
+
+def test_a_catalog_that_cannot_be_listed_is_a_gap_not_a_clean_estate(
+    both: dict[str, Any],
+) -> None:
+    code, estate = both["forbidden"]
+    assert code == 1  # partial: never a silent exit 0 with no table read
+    [gap] = estate["gaps"]
+    assert gap["kind"] == "tables" and gap["cause"] == "permission"
+    assert "catalogs.list" in gap["reason"]
+    assert "table.classification_missing" in gap["unseen_rules"]
+    assert not [f for f in estate["findings"] if f["rule"].startswith("table.")]
