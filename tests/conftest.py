@@ -1,8 +1,9 @@
 """Fixtures shared by every test folder.
 
-The simulated estate (seed 7, scale 1) is built once per test session (per xdist worker) and
-copied for each module that needs a project of its own: building it writes hundreds of Delta
-commits, copying it is a file copy.
+The simulated estate (seed 7, scale 1) is built once per test run (the xdist workers share it)
+and copied for each module that needs a project of its own: building it writes hundreds of Delta
+commits, copying it is a file copy. Under `--dist loadgroup` (every make target), tests without
+an `xdist_group` are scheduled by module, so module fixtures are built on one worker.
 """
 
 from __future__ import annotations

@@ -93,3 +93,27 @@ def test_a_403_on_the_token_list_is_unseen_not_no_tokens() -> None:
     rules = {f.rule_id for f in report.findings}
     assert not any(r.startswith("security.token.") for r in rules)
     assert "security.cluster.no_policy" in rules  # every other API was still read
+
+
+def test_the_sweep_source_through_the_sdk_reads_no_cluster_listing() -> None:
+    """The crew's `platform` source over DatabricksIdentity: the pack's limits, a 403 on the
+    token list as a `security.platform.unseen` resource, and no second cluster listing."""
+    from lakecrew.core.pack import Identity
+    from lakecrew.services.security.platform_source import platform_resources
+
+    refused = Call(
+        "GET",
+        "/api/2.0/token-management/tokens",
+        error_body(403, "PERMISSION_DENIED", "Only Admins can access token management"),
+        status=403,
+    )
+    with DatabricksReplay(_calls(refused)) as replay:
+        got = platform_resources("prod-export", "prod", NOW, Identity(max_admins=50),
+                                 reader=_reader(replay))  # fmt: skip
+        listed = replay.requests_to("GET", "/api/2.1/clusters/list")
+    codes = {r.data["code"] for r in got}
+    assert "security.platform.unseen" in codes and "security.secret.rotation_overdue" in codes
+    assert "security.identity.admin_count" not in codes  # the pack's limit, not the default 5
+    assert not listed and "security.cluster.no_policy" not in codes
+    (unseen,) = [r for r in got if r.data["code"] == "security.platform.unseen"]
+    assert unseen.data["signals"][0]["cause"] == "permission"

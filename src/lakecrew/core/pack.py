@@ -161,6 +161,22 @@ class Security(_Strict):
     downloads: Downloads = Field(default_factory=Downloads)
 
 
+class Identity(_Strict):
+    """Limits of the identity, secret-rotation and audit-delivery checks the sweep runs on a
+    databricks workspace (SOP 1.4.3 token lifetime and quarterly rotation, 1.4.2, 3.1.7)."""
+
+    token_max_age_days: int = Field(default=90, ge=1, description="a PAT older is too old")
+    max_token_lifetime_days: int = Field(
+        default=90, ge=1, description="workspace-conf maxTokenLifetimeDays must be at most this"
+    )
+    max_admins: int = Field(default=5, ge=1, description="workspace admins allowed")
+    secret_max_age_days: int = Field(default=90, ge=1, description="prod secret rotation")
+    audit_max_gap_hours: float = Field(
+        default=24, gt=0, description="longest gap between system.access.audit rows"
+    )
+    audit_lookback_days: int = Field(default=7, ge=1, description="audit hours read back")
+
+
 class Sla(_Strict):
     """Service levels watched from the system tables (SOP 1.6.2 "> 99 % success", 1.8.2).
 
@@ -241,6 +257,7 @@ class Pack(_Strict):
     approvals: list[ApprovalRecord] = Field(default_factory=list)
     severities: dict[Literal["critical", "warning", "info"], SeverityLevel]
     security: Security = Field(default_factory=Security)
+    identity: Identity = Field(default_factory=Identity)
     sla: Sla = Field(default_factory=Sla)
     rules: list[Rule]
 

@@ -165,6 +165,18 @@ for _rt, _ex in [
         "  check: {name: detector_signal, params: {signal: sla.job_success_rate}}",
     ),
     (
+        ResourceType(
+            "platform",
+            "id",
+            "resource",
+            "one identity, secret-rotation or audit-delivery check result of a databricks "
+            "workspace (token, group, workspace-conf key, secret, cluster, policy, audit rows), "
+            "with `signals`",
+        ),
+        "- id: security.token.no_expiry\n  resource_type: platform\n"
+        "  check: {name: detector_signal, params: {signal: security.token.no_expiry}}",
+    ),
+    (
         ResourceType("models", "full_name", "full_name", "catalog RegisteredModelInfo"),
         "- id: model.owner_missing\n  resource_type: models\n  filter: {key: owner, op: empty}",
     ),

@@ -17,10 +17,15 @@ WS = "malaria-dev-westafrica"
 WS_ID = "3900000000000001"
 
 
-def project_yaml(host: str | None = None) -> str:
-    """lakecrew.yaml with WS as a local workspace, or a databricks one at `host`."""
+def project_yaml(host: str | None = None, *, platform_checks: bool = False) -> str:
+    """lakecrew.yaml with WS as a local workspace, or a databricks one at `host`. The sweep's
+    identity/audit-delivery checks of a databricks workspace are off unless `platform_checks`
+    (recordings of workspace objects hold no token, SCIM or audit payloads)."""
     remote = f"\n    backend: databricks\n    host: {host}" if host else ""
-    return f"""version: 1
+    crew = "" if platform_checks or not host else "crew:\n  platform_checks: false\n"
+    return (
+        crew
+        + f"""version: 1
 workspaces:
   - name: {WS}
     environment: dev
@@ -31,6 +36,7 @@ workspaces:
     cost_center: Health
     approval: {{status: approved, approved_by: Board, approved_on: 2025-03-12}}
 """
+    )
 
 
 def cli_env(tmp: Path) -> dict[str, str]:

@@ -100,6 +100,40 @@ def _tolerant(fn: Callable[[], Iterable[Resource]]) -> list[Resource]:
         return []
 
 
+def platform_source(ctx: Context, loaded: Pack, info: WorkspaceInfo) -> list[Resource]:
+    """Identity, secret-rotation and audit-delivery checks (`services/security/platform_source`)
+    with the pack's `identity:` limits: through the SDK for a databricks workspace (audit rows
+    on its warehouse); for a local workspace only when an export folder
+    `.lakecrew/identity/<workspace>/` exists (the simulated estate has no identity settings)."""
+    from lakecrew.services.security.platform_source import platform_resources
+
+    ws = ctx.config.workspace(info.name)
+    if not ctx.config.crew.platform_checks:
+        return []
+    if ws.backend == "databricks":
+        from lakecrew.adapters.databricks.identity import DatabricksIdentity
+
+        client = ctx.workspace(info.name).client  # type: ignore[attr-defined]
+        reader: Any = DatabricksIdentity(client, info.name)
+        sql = ctx.workspace_sql(info.name)
+    else:
+        folder = ctx.layout.state_dir / "identity" / info.name
+        if not folder.is_dir():
+            return []
+        from lakecrew.adapters.local.identity_export import IdentityExport
+
+        reader, sql = IdentityExport(folder, info.name), None
+    return platform_resources(
+        info.name,
+        str(info.environment),
+        ctx.clock.now(),
+        loaded.identity,
+        reader=reader,
+        sql=sql,
+        workspace_id=info.workspace_id,
+    )
+
+
 def build_observer(ctx: Context, loaded: Pack) -> Observer:
     """The Observer with the security monitor, cost anomalies and budgets plugged in."""
     slas = SlaSource(ctx.sql, ctx.clock, loaded.sla, lambda: gold_freshness(ctx))
@@ -114,6 +148,9 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
             return []  # said once by the Observer: no warehouse for this workspace
         monitor = SecurityMonitor(engine, ctx.clock, loaded.security)
         return _tolerant(lambda: monitor.resources(info.workspace_id, info.name))
+
+    def platform(info: WorkspaceInfo) -> list[Resource]:
+        return platform_source(ctx, loaded, info)
 
     def spikes(info: WorkspaceInfo) -> list[Resource]:
         engine = sql_for(info)
@@ -143,7 +180,7 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     return Observer(
         ctx.clock,
         ctx.sql,
-        extra_sources=(security, spikes, job_slas),
+        extra_sources=(security, platform, spikes, job_slas),
         estate_sources=(budget, estate_slas, models),
         sql_for=sql_for,
         estate_uc=ctx.estate_uc,

@@ -40,6 +40,47 @@ def scan_path(
     )
 
 
+def scan_workspace(
+    project: Path,
+    workspace: str,
+    root: str,
+    *,
+    allowlist: Path | None = None,
+    baseline: Path | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> SecretScan:
+    """`lakecrew secrets scan --workspace W [--root /Repos]`: notebooks and files exported
+    through W's Workspace API (SOURCE / AUTO), scanned like a local folder; objects the API
+    would not export are listed as skipped with the reason."""
+    from dataclasses import replace
+
+    from lakecrew.adapters.databricks.workspace_export import WorkspaceExport
+    from lakecrew.services.security.secret_docs import Skipped
+    from lakecrew.wiring.context import Context
+
+    with Context.open(project) as lc:
+        ws = lc.config.workspace(workspace)
+        if ws.backend != "databricks":
+            raise UsageError(
+                f"{workspace} is a local workspace: its notebooks are not in Databricks",
+                where="--workspace",
+                fix="scan a folder: lakecrew secrets scan PATH",
+            )
+        client = lc.workspace(workspace).client  # type: ignore[attr-defined]
+        export = WorkspaceExport(client, root, max_bytes=max_bytes)
+        allow = load_allowlist(allowlist) if allowlist else None
+        accepted = load_baseline(baseline) if baseline else frozenset()
+        done = scan_files(
+            export.files(),
+            DetectSecretsDetector(),
+            allow=allow,
+            baseline=accepted,
+            max_bytes=max_bytes,
+        )
+    extra = tuple(Skipped(name, reason) for name, reason in export.skipped)
+    return replace(done, skipped=(*done.skipped, *extra))
+
+
 def identity_report(
     project: Path,
     *,

@@ -21,6 +21,9 @@ from lakecrew.testing.mlflow_store import APPROVER, MODEL, StoreProject, synthet
 from lakecrew.wiring.context import Context
 from lakecrew.wiring.mlops import model_ops
 
+# one session MLflow store (store_project, ~8 s to build) for both files: one worker
+pytestmark = pytest.mark.xdist_group("mlflow_store")
+
 
 @pytest.fixture
 def ctx(store_project: StoreProject) -> Iterator[Context]:
@@ -269,6 +272,7 @@ def test_drift_findings_are_routed_through_the_outbox(
         config.write_text(original, encoding="utf-8")
 
 
+@pytest.mark.slow  # a whole sweep of the project with --apply (~9 s of CPU)
 def test_whole_estate_sweep_evaluates_and_acts_on_the_registry(
     store_project: StoreProject, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from lakecrew.faces.web.accounts import Accounts, accounts_path
 from lakecrew.faces.web.app import WebConfig, create_app
@@ -14,6 +15,9 @@ from lakecrew.testing.mlflow_store import MODEL, StoreProject
 from lakecrew.testing.web import axe_serious, launch_chromium, running
 from lakecrew.wiring.context import Context
 from lakecrew.wiring.mlops import model_ops
+
+# one session MLflow store (store_project, ~8 s to build) for both files: one worker
+pytestmark = pytest.mark.xdist_group("mlflow_store")
 
 PASSWORD = "models page passphrase"
 XSS = "<script>alert(1)</script>"

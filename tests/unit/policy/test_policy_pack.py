@@ -16,13 +16,16 @@ from lakecrew.services.policy.loader import (
 
 CODES = (Path(__file__).parent / "violation_codes.txt").read_text().split()
 MLFLOW_TYPES = {"models", "model_versions", "experiments"}  # SOP 3.1.5 rules (issue 18)
+# identity/secret-rotation/audit-delivery checks of a databricks workspace (issue 17): the
+# simulator plants none (tests/unit/security/test_platform_sweep.py covers them)
+UNPLANTED_TYPES = MLFLOW_TYPES | {"platform"}
 
 
 def test_default_pack_rule_ids_are_the_violation_codes() -> None:
     pack = load_pack().pack
     ids = {r.id for r in pack.rules}
     assert set(CODES) <= ids
-    mlflow = {r.id for r in pack.rules if r.resource_type in MLFLOW_TYPES}
+    mlflow = {r.id for r in pack.rules if r.resource_type in UNPLANTED_TYPES}
     assert ids - set(CODES) - mlflow == {"workspace.naming_invalid"}
     assert not mlflow & set(CODES)  # the simulator plants no MLflow violations
     assert all(r.sop_section for r in pack.rules)

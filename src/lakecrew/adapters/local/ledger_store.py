@@ -162,15 +162,23 @@ class DeltaLedgerStore:
                 self._ready.add(name)
         return name
 
-    def _put(self, row_type: type[Any], rows: Sequence[Any]) -> None:
+    @staticmethod
+    def _clean(row_type: type[Any], rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """Rows as redacted column dicts (flat rows: no deep copy). Redaction is most of a
+        ledger write's time, so a row written to two tables is redacted once."""
+        names = [f.name for f in dataclasses.fields(row_type)]
+        return [_redacted({n: getattr(row, n) for n in names}) for row in rows]
+
+    def _put(
+        self, row_type: type[Any], rows: Sequence[Any], clean: list[dict[str, Any]] | None = None
+    ) -> None:
         if not rows:
             return
         name = self._table(row_type)
         keys = TABLES[row_type][1]
-        names = [f.name for f in dataclasses.fields(row_type)]
         latest: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for row in rows:  # the last row of a key wins (MERGE refuses duplicate source keys)
-            data = _redacted({n: getattr(row, n) for n in names})  # flat rows: no deep copy
+        # the last row of a key wins (MERGE refuses duplicate source keys)
+        for data in clean if clean is not None else self._clean(row_type, rows):
             latest[tuple(data[k] for k in keys)] = data
         table = pa.Table.from_pylist(list(latest.values()), schema=schema_of(row_type))
         self.store.merge(name, table, keys)
@@ -237,8 +245,9 @@ class DeltaLedgerStore:
             accepted.append(kept)
             current[row.action_id] = kept
         if accepted:
-            self._append(ActionRow, HISTORY, accepted)
-            self._put(ActionRow, accepted)
+            clean = self._clean(ActionRow, accepted)
+            self._append(ActionRow, HISTORY, accepted, clean)
+            self._put(ActionRow, accepted, clean)
 
     def _current(self, ids: set[str]) -> dict[str, ActionRow]:
         name = self._table(ActionRow)
@@ -248,14 +257,19 @@ class DeltaLedgerStore:
         )
         return {d["action_id"]: ActionRow(**d) for d in table.filter(keep).to_pylist()}
 
-    def _append(self, row_type: type[Any], table: str, rows: Sequence[Any]) -> None:
+    def _append(
+        self,
+        row_type: type[Any],
+        table: str,
+        rows: Sequence[Any],
+        clean: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Append rows with `recorded_ns` (a counter in write order: files read back unordered)."""
         name = self._table(row_type, table)
-        names = [f.name for f in dataclasses.fields(row_type)]
         start = time.time_ns()
         data = [
-            {**_redacted({n: getattr(r, n) for n in names}), "recorded_ns": start + i}
-            for i, r in enumerate(rows)
+            {**d, "recorded_ns": start + i}
+            for i, d in enumerate(clean if clean is not None else self._clean(row_type, rows))
         ]
         self.store.append(name, pa.Table.from_pylist(data, schema=_history_schema(row_type)))
 

@@ -157,5 +157,10 @@ privacy.register(app)
 
 
 def run() -> None:
-    """Console-script entry point (``lakecrew``)."""
+    """Console-script entry point (``lakecrew``). A native crash (SIGABRT/SIGSEGV in a
+    library: DuckDB, delta-rs, Arrow) prints every thread's Python stack to stderr first, so a
+    rare abort (exit 134) says where it happened."""
+    import faulthandler
+
+    faulthandler.enable(file=sys.stderr, all_threads=True)
     app(prog_name="lakecrew")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from lakecrew.core.errors import UsageError
 from lakecrew.faces.cli.console import Result, emit
 from lakecrew.faces.cli.options import (
     DebugOpt,
@@ -45,7 +46,21 @@ def _render(out: Out, result: Result) -> None:
 def scan(
     ctx: typer.Context,
     *,
-    path: Annotated[Path, typer.Argument(help="A folder, git checkout or exported notebook.")],
+    path: Annotated[
+        Path | None, typer.Argument(help="A folder, git checkout or exported notebook.")
+    ] = None,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="Scan a backend: databricks workspace's notebooks and files (Workspace API "
+            "export) instead of PATH.",
+        ),
+    ] = None,
+    root: Annotated[
+        str, typer.Option("--root", help="Workspace folder to scan with --workspace.")
+    ] = "/",
     allowlist: Annotated[
         Path | None,
         typer.Option(help="Accepted hits: lines sha256:<fp>, path:<glob>, rule:<rule id>."),
@@ -71,9 +86,18 @@ def scan(
     Findings carry a fingerprint and a shape hint, never the secret. Exit 1 when any is found.
     """
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
-    from lakecrew.wiring.security import scan_path
+    from lakecrew.wiring.security import scan_path, scan_workspace
 
-    done = scan_path(path, allowlist=allowlist, baseline=baseline, max_bytes=max_bytes)
+    if (path is None) == (workspace is None):
+        raise UsageError("give PATH or --workspace W (one of them)", where="secrets scan")
+    if workspace is not None:
+        done = scan_workspace(
+            state.project, workspace, root,
+            allowlist=allowlist, baseline=baseline, max_bytes=max_bytes,
+        )  # fmt: skip
+    else:
+        assert path is not None
+        done = scan_path(path, allowlist=allowlist, baseline=baseline, max_bytes=max_bytes)
     if write_baseline is not None:
         from lakecrew.services.output_files import write_file
         from lakecrew.services.security.secret_scan import baseline_json
@@ -110,6 +134,7 @@ app.command(
         "lakecrew secrets scan ./notebooks",
         "lakecrew secrets scan repo --baseline .secrets.baseline --output json",
         "lakecrew secrets scan repo --write-baseline lakecrew.baseline.json",
+        "lakecrew secrets scan --workspace malaria-prod-westafrica --root /Repos",
         exits="0 no secrets (or baseline written); 1 secrets found; 2 usage error",
     ),
 )(scan)

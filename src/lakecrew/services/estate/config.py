@@ -266,6 +266,9 @@ class CrewConfig(_Strict):
     grace_hours: dict[CrewAction, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     ticket_min_severity: Literal["critical", "warning", "info"] = "warning"
     approvals_required_for: list[CrewAction] = Field(default_factory=_approval_default)
+    # identity, secret-rotation and audit-delivery checks in the sweep of a databricks workspace
+    # (and of a local one with an export folder .lakecrew/identity/<workspace>/)
+    platform_checks: bool = True
 
 
 class LakehouseConfig(_Strict):

@@ -4,13 +4,18 @@
 SQL warehouse and cluster named by that day's usage (`kind` job / warehouse / cluster, `rid`
 its id) and, for clusters that appear in `system.compute.node_timeline`, one row per hour of
 usage (`kind` cluster_hour, `hr` the hour of usage_start_time). Measures, summed over the
-usage rows exactly as the recommendation finders sum them (list price valid at usage_end_time,
-an inner join: unpriced usage is left out; no de-duplication — the finders never had it):
+usage rows as the recommendation finders read them (list price valid at usage_end_time, an
+inner join: unpriced usage is left out; no de-duplication — the finders never had it):
 
-- `cost`; `off_hours_cost` (00:00-06:00 UTC and weekends, for warehouse auto-stop);
-  `peak_cost` (weekdays 08:00-18:00 UTC, for off-peak jobs);
-- `ap_records`, `ap_dbus`, `ap_cost`, `ap_premium`, `ap_cluster` (MIN cluster id): the
-  ALL_PURPOSE rows of a job that have a jobs-SKU list price (jobs on all-purpose clusters).
+- `quantity`; `off_hours_quantity` (00:00-06:00 UTC and weekends, for warehouse auto-stop);
+  `peak_quantity` (weekdays 08:00-18:00 UTC, for off-peak jobs);
+- `ap_records`, `ap_quantity`, `ap_cluster` (MIN cluster id): the ALL_PURPOSE rows of a job
+  that have a jobs-SKU list price (jobs on all-purpose clusters).
+
+Quantities, not costs: the list price (and the jobs-SKU price) is part of the grain, and money
+is summed quantity × price per resource and price, the cost model's convention (one product
+per group instead of one per usage row: the per-row decimal products were most of the
+finders' time). The raw finders compute the same way, so both give identical figures.
 
 It is computed by ONE grouped query (GROUPING SETS) over the usage rows of the days the cube
 recomputes, maintained on the same `CostCube.refresh` (same stale days; a cluster that starts
@@ -35,8 +40,6 @@ _PEAK = (
     "hour(u.usage_start_time) >= 8 AND hour(u.usage_start_time) < 18 "
     "AND dayofweek(u.usage_start_time) NOT IN (1, 7)"
 )
-_PRICE = "lp.pricing.effective_list.default"
-_JOBS_PRICE = "jp.pricing.effective_list.default"
 
 
 def companion_sql(where: str = "") -> str:
@@ -49,12 +52,12 @@ p AS (
          u.usage_metadata.cluster_id AS cluster_id,
          CASE WHEN w.cluster_id IS NOT NULL THEN date_trunc('HOUR', u.usage_start_time) END AS hr,
          u.usage_quantity AS quantity,
-         u.usage_quantity * {_PRICE} AS cost,
+         lp.pricing.effective_list.default AS price,
+         jp.pricing.effective_list.default AS jobs_price,
          CASE WHEN {_OFF_HOURS} THEN 1 ELSE 0 END AS off_hours,
          CASE WHEN {_PEAK} THEN 1 ELSE 0 END AS peak,
          CASE WHEN u.billing_origin_product = 'ALL_PURPOSE' AND jp.sku_name IS NOT NULL
-              THEN 1 ELSE 0 END AS ap,
-         u.usage_quantity * ({_PRICE} - {_JOBS_PRICE}) AS premium
+              THEN 1 ELSE 0 END AS ap
   FROM system.billing.usage u
   JOIN system.billing.list_prices lp
     ON u.sku_name = lp.sku_name AND u.cloud = lp.cloud AND u.usage_unit = lp.usage_unit
@@ -71,38 +74,36 @@ p AS (
          CASE WHEN grouping(job_id) = 0 THEN 'job'
               WHEN grouping(warehouse_id) = 0 THEN 'warehouse'
               WHEN grouping(hr) = 0 THEN 'cluster_hour' ELSE 'cluster' END AS kind,
-         COALESCE(job_id, warehouse_id, cluster_id) AS rid, hr,
-         SUM(cost) AS cost,
-         SUM(CASE WHEN off_hours = 1 THEN cost ELSE 0 END) AS off_hours_cost,
-         SUM(CASE WHEN peak = 1 THEN cost ELSE 0 END) AS peak_cost,
+         COALESCE(job_id, warehouse_id, cluster_id) AS rid, hr, price, jobs_price,
+         SUM(quantity) AS quantity,
+         SUM(CASE WHEN off_hours = 1 THEN quantity ELSE 0 END) AS off_hours_quantity,
+         SUM(CASE WHEN peak = 1 THEN quantity ELSE 0 END) AS peak_quantity,
          SUM(ap) AS ap_records,
-         SUM(CASE WHEN ap = 1 THEN quantity ELSE 0 END) AS ap_dbus,
-         SUM(CASE WHEN ap = 1 THEN cost ELSE 0 END) AS ap_cost,
-         SUM(CASE WHEN ap = 1 THEN premium ELSE 0 END) AS ap_premium,
+         SUM(CASE WHEN ap = 1 THEN quantity ELSE 0 END) AS ap_quantity,
          MIN(CASE WHEN ap = 1 THEN cluster_id END) AS ap_cluster
   FROM p
-  GROUP BY GROUPING SETS ((usage_date, workspace_id, job_id),
-                          (usage_date, workspace_id, warehouse_id),
-                          (usage_date, workspace_id, cluster_id),
-                          (usage_date, workspace_id, cluster_id, hr))
+  GROUP BY GROUPING SETS ((usage_date, workspace_id, job_id, price, jobs_price),
+                          (usage_date, workspace_id, warehouse_id, price),
+                          (usage_date, workspace_id, cluster_id, price),
+                          (usage_date, workspace_id, cluster_id, hr, price))
 )
 SELECT * FROM g WHERE rid IS NOT NULL AND NOT (kind = 'cluster_hour' AND hr IS NULL)"""
 
 
 def finder_source(kind: str) -> str:
-    """A finder's per-resource rows from the companion over `[:start_date, :end_date)`:
-    the columns of `recommendations.raw_source` (workspace_id, rid, hr, cost, off_hours_cost,
-    peak_cost)."""
+    """A finder's rows from the companion over `[:start_date, :end_date)`: the columns of
+    `recommendations._PRICED` (workspace_id, rid, hr, price, quantity, off_hours_quantity,
+    peak_quantity)."""
     return f"""
-SELECT workspace_id, rid, hr, cost, off_hours_cost, peak_cost FROM {RESOURCES}
+SELECT workspace_id, rid, hr, price, quantity, off_hours_quantity, peak_quantity
+FROM {RESOURCES}
 WHERE kind = '{kind}' AND usage_date >= :start_date AND usage_date < :end_date"""
 
 
-AP_JOBS_CUBE_SQL = f"""
-SELECT workspace_id, rid AS job_id, MIN(ap_cluster) AS cluster_id, SUM(ap_dbus) AS dbus,
-       SUM(ap_cost) AS cost, SUM(ap_premium) AS premium
+AP_CUBE_SOURCE = f"""
+SELECT workspace_id, rid AS job_id, ap_cluster AS cluster_id, ap_quantity AS quantity, price,
+       jobs_price
 FROM {RESOURCES}
 WHERE kind = 'job' AND ap_records > 0
-  AND usage_date >= :start_date AND usage_date < :end_date
-GROUP BY workspace_id, rid"""
-"""Jobs on all-purpose clusters, from the companion (same sums as `AP_JOBS_SQL`)."""
+  AND usage_date >= :start_date AND usage_date < :end_date"""
+"""Jobs' all-purpose usage with a jobs-SKU price, from the companion (as `AP_SOURCE`)."""

@@ -1,7 +1,9 @@
 """Optimisation recommendations with estimated monthly savings (SOP 1.9.2-1.9.3, 2.2.1 phase 3).
 
 Each finder is one SQL query through the SqlEngine port (bounded by the number of resources),
-and states the basis of its estimate; money is list price, scaled to 30 days from the window:
+and states the basis of its estimate; money is list price (summed quantity × price per
+resource and price, as in the cost model), scaled to 30 days from the window. The finders read
+raw usage, or the cost cube's resource companion when it is fresh (cube_resources.py):
 
 - `warehouse.no_auto_stop`: SQL warehouses whose latest config has auto-stop off (0 / null).
   Savings = the warehouse's spend in the hours nobody works (00:00-06:00 UTC and weekends),
@@ -54,13 +56,12 @@ OFF_PEAK_FACTOR = Decimal("0.2")
 _PRICED = f"""
 SELECT u.workspace_id, u.usage_metadata.{{id_col}} AS rid,
        date_trunc('HOUR', u.usage_start_time) AS hr,
-       u.usage_quantity * lp.pricing.effective_list.default AS cost,
+       lp.pricing.effective_list.default AS price, u.usage_quantity AS quantity,
        CASE WHEN hour(u.usage_start_time) < 6 OR dayofweek(u.usage_start_time) IN (1, 7)
-            THEN u.usage_quantity * lp.pricing.effective_list.default ELSE 0 END
-         AS off_hours_cost,
+            THEN u.usage_quantity ELSE 0 END AS off_hours_quantity,
        CASE WHEN hour(u.usage_start_time) >= 8 AND hour(u.usage_start_time) < 18
              AND dayofweek(u.usage_start_time) NOT IN (1, 7)
-            THEN u.usage_quantity * lp.pricing.effective_list.default ELSE 0 END AS peak_cost
+            THEN u.usage_quantity ELSE 0 END AS peak_quantity
 FROM system.billing.usage u
 JOIN system.billing.list_prices lp
   ON u.sku_name = lp.sku_name AND u.cloud = lp.cloud AND u.usage_unit = lp.usage_unit
@@ -68,7 +69,23 @@ JOIN system.billing.list_prices lp
  AND u.usage_end_time < COALESCE(lp.price_end_time, {OPEN_END})
 WHERE u.usage_date >= :start_date AND u.usage_date < :end_date
   AND u.usage_metadata.{{id_col}} IS NOT NULL"""
-"""Per usage row of a resource kind: its list cost and its off-hours / peak-hour parts."""
+"""Per usage row of a resource kind: its list price, quantity and off-hours / peak parts."""
+
+
+def _costs(source: str, *, hourly: bool = False) -> str:
+    """Per resource (and hour): cost = summed quantity × list price, per price, then summed
+    (the cost model's convention; one decimal product per group, not per usage row)."""
+    hr = ", hr" if hourly else ""
+    return f"""
+SELECT workspace_id, rid{hr}, SUM(cost) AS cost, SUM(off_hours_cost) AS off_hours_cost,
+       SUM(peak_cost) AS peak_cost
+FROM (
+  SELECT workspace_id, rid{hr}, SUM(quantity) * price AS cost,
+         SUM(off_hours_quantity) * price AS off_hours_cost,
+         SUM(peak_quantity) * price AS peak_cost
+  FROM ({source}) s GROUP BY workspace_id, rid{hr}, price
+) q GROUP BY workspace_id, rid{hr}"""
+
 
 WAREHOUSE_SQL = """
 WITH w AS (
@@ -104,9 +121,7 @@ WITH n AS (
   FROM system.compute.node_timeline
   WHERE start_time >= :start_ts AND start_time < :end_ts
   GROUP BY ALL
-), c AS (
-  SELECT workspace_id, rid, hr, SUM(cost) AS cost FROM ({source}) p GROUP BY ALL
-), k AS (
+), c AS ({source}), k AS (
   SELECT workspace_id, cluster_id, cluster_name FROM system.compute.clusters
   QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, cluster_id ORDER BY change_time DESC) = 1
 )
@@ -116,12 +131,10 @@ LEFT JOIN c ON c.workspace_id = n.workspace_id AND c.rid = n.cluster_id AND c.hr
 LEFT JOIN k ON k.workspace_id = n.workspace_id AND k.cluster_id = n.cluster_id"""
 """Hourly mean CPU and spend per cluster (bounded by clusters × hours of the window)."""
 
-AP_JOBS_SQL = f"""
+AP_SOURCE = f"""
 SELECT u.workspace_id, u.usage_metadata.job_id AS job_id,
-       MIN(u.usage_metadata.cluster_id) AS cluster_id, SUM(u.usage_quantity) AS dbus,
-       SUM(u.usage_quantity * lp.pricing.effective_list.default) AS cost,
-       SUM(u.usage_quantity * (lp.pricing.effective_list.default
-                               - jp.pricing.effective_list.default)) AS premium
+       u.usage_metadata.cluster_id AS cluster_id, u.usage_quantity AS quantity,
+       lp.pricing.effective_list.default AS price, jp.pricing.effective_list.default AS jobs_price
 FROM system.billing.usage u
 JOIN system.billing.list_prices lp
   ON u.sku_name = lp.sku_name AND u.cloud = lp.cloud AND u.usage_unit = lp.usage_unit
@@ -132,8 +145,18 @@ JOIN system.billing.list_prices jp
  AND u.usage_unit = jp.usage_unit AND u.usage_end_time >= jp.price_start_time
  AND u.usage_end_time < COALESCE(jp.price_end_time, {OPEN_END})
 WHERE u.usage_date >= :start_date AND u.usage_date < :end_date
-  AND u.billing_origin_product = 'ALL_PURPOSE' AND u.usage_metadata.job_id IS NOT NULL
-GROUP BY u.workspace_id, u.usage_metadata.job_id"""
+  AND u.billing_origin_product = 'ALL_PURPOSE' AND u.usage_metadata.job_id IS NOT NULL"""
+"""ALL_PURPOSE usage naming a job, with its list price and the jobs-SKU price."""
+
+AP_JOBS_SQL = """
+WITH b AS (
+  SELECT workspace_id, job_id, MIN(cluster_id) AS cluster_id, SUM(quantity) AS dbus,
+         SUM(quantity) * price AS cost, SUM(quantity) * (price - jobs_price) AS premium
+  FROM ({source}) a GROUP BY workspace_id, job_id, price, jobs_price
+)
+SELECT workspace_id, job_id, MIN(cluster_id) AS cluster_id, SUM(dbus) AS dbus,
+       SUM(cost) AS cost, SUM(premium) AS premium
+FROM b GROUP BY workspace_id, job_id"""
 
 OFF_PEAK_SQL = """
 WITH j AS (
@@ -160,23 +183,23 @@ class _Sources:
     @classmethod
     def raw(cls) -> _Sources:
         return cls(
-            warehouse=_PRICED.format(id_col="warehouse_id"),
-            cluster=_PRICED.format(id_col="cluster_id"),
-            cluster_hour=_PRICED.format(id_col="cluster_id"),
-            job=_PRICED.format(id_col="job_id"),
-            ap_jobs=AP_JOBS_SQL,
+            warehouse=_costs(_PRICED.format(id_col="warehouse_id")),
+            cluster=_costs(_PRICED.format(id_col="cluster_id")),
+            cluster_hour=_costs(_PRICED.format(id_col="cluster_id"), hourly=True),
+            job=_costs(_PRICED.format(id_col="job_id")),
+            ap_jobs=AP_JOBS_SQL.format(source=AP_SOURCE),
         )
 
     @classmethod
     def cube(cls) -> _Sources:
-        from lakecrew.services.finops.cube_resources import AP_JOBS_CUBE_SQL, finder_source
+        from lakecrew.services.finops.cube_resources import AP_CUBE_SOURCE, finder_source
 
         return cls(
-            warehouse=finder_source("warehouse"),
-            cluster=finder_source("cluster"),
-            cluster_hour=finder_source("cluster_hour"),
-            job=finder_source("job"),
-            ap_jobs=AP_JOBS_CUBE_SQL,
+            warehouse=_costs(finder_source("warehouse")),
+            cluster=_costs(finder_source("cluster")),
+            cluster_hour=_costs(finder_source("cluster_hour"), hourly=True),
+            job=_costs(finder_source("job")),
+            ap_jobs=AP_JOBS_SQL.format(source=AP_CUBE_SOURCE),
         )
 
 

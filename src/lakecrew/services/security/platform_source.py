@@ -1,0 +1,112 @@
+"""The identity, secret-rotation and audit-delivery checks as a source of the crew's sweep.
+
+`platform_resources(...)` runs `identity.check_identity` (over an IdentityReader: the SDK for a
+databricks workspace, or an export folder) and `audit_delivery.check_audit_delivery` (over the
+workspace's SQL engine) with the SOP pack's `identity:` limits, and turns every finding into one
+`platform` resource whose `signals` carry the rule as `code` — the pack's `detector_signal`
+rules (`security.token.*`, `security.workspace_conf`, `security.secret.rotation_overdue`,
+`security.audit.*`, ...) make them findings, so they flow through Policy → Comms/Ticket like
+every other rule, with their SOP sections. The findings' evidence holds ids, names and ages,
+never a token or secret value.
+
+An API the caller may not read becomes a `security.platform.unseen` resource naming the API, the
+cause and the rules it hides: a 403 on the token list is a finding "not evaluated", never "no
+tokens".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from lakecrew.core.pack import Identity
+from lakecrew.core.resources import Resource
+from lakecrew.ports.identity import IdentityReader
+from lakecrew.ports.sql import SqlEngine
+from lakecrew.services.security.audit_delivery import check_audit_delivery
+from lakecrew.services.security.identity import IdentityLimits, check_identity
+
+CONF_RULE = "security.workspace_conf"
+UNSEEN_RULE = "security.platform.unseen"
+
+
+def limits_of(pack_identity: Identity) -> IdentityLimits:
+    """The identity checks' limits from the pack section."""
+    return IdentityLimits(
+        token_max_age_days=pack_identity.token_max_age_days,
+        max_token_lifetime_days=pack_identity.max_token_lifetime_days,
+        max_admins=pack_identity.max_admins,
+        secret_max_age_days=pack_identity.secret_max_age_days,
+    )
+
+
+def _resource(
+    workspace: str, code: str, resource: str, message: str, evidence: dict[str, Any]
+) -> Resource:
+    rid = f"{code}:{resource}"
+    signal = {"code": code, "message": message, **evidence}
+    data = {"id": rid, "resource": resource, "code": code, "signals": [signal]}
+    return Resource("platform", rid, workspace, data, resource)
+
+
+def platform_resources(
+    workspace: str,
+    environment: str,
+    now: datetime,
+    limits: Identity,
+    *,
+    reader: IdentityReader | None,
+    sql: SqlEngine | None = None,
+    workspace_id: str | None = None,
+    with_clusters: bool = False,
+) -> list[Resource]:
+    """The `platform` resources of one workspace (see the module doc). The cluster and
+    cluster-policy checks (`security.cluster.no_policy`, `security.policy.gpu_broad_use`) run
+    only `with_clusters`: in the sweep they would list every cluster a second time."""
+    out: list[Resource] = []
+    if reader is not None:
+        report = check_identity(reader, environment, now, limits_of(limits), clusters=with_clusters)
+        for f in report.findings:
+            code = CONF_RULE if f.rule_id.startswith(CONF_RULE + ".") else f.rule_id
+            evidence, resource = dict(f.evidence), f.resource
+            if code == CONF_RULE:  # one finding per key (one resource: one signal per rule)
+                key = f.rule_id.split(".", 2)[2]
+                evidence.setdefault("key", key)
+                resource = f"{resource}#{key}"
+            out.append(_resource(workspace, code, resource, f.message, evidence))
+        for u in report.unseen:
+            hides = sorted(u.hides)
+            out.append(
+                _resource(
+                    workspace,
+                    UNSEEN_RULE,
+                    f"api/{u.api}",
+                    f"{u.api} not readable ({u.cause}): {', '.join(hides)} not evaluated",
+                    {"api": u.api, "cause": u.cause, "what": u.what, "hides": hides},
+                )
+            )
+    if sql is not None and workspace_id:
+        audit = check_audit_delivery(
+            sql,
+            workspace,
+            workspace_id,
+            now,
+            max_gap_hours=limits.audit_max_gap_hours,
+            lookback_days=limits.audit_lookback_days,
+        )
+        out.extend(_audit(workspace, audit.findings))
+    return out
+
+
+def _audit(workspace: str, findings: Iterable[dict[str, Any]]) -> list[Resource]:
+    return [
+        _resource(
+            workspace,
+            str(f["rule_id"]),
+            str(f["resource"]),
+            str(f["message"]),
+            dict(f.get("evidence") or {}),
+        )
+        for f in findings
+    ]
