@@ -35,7 +35,7 @@ lint: $(STAMP) ## ruff (lint + format check), mypy, and the layer import rules
 	$(BIN)/python -m lakecrew.devtools.layers src/lakecrew
 
 test: $(STAMP) sysdeps lint ## lint, then the whole test suite (what CI runs)
-	$(BIN)/pytest -n 2 --dist loadgroup -q tests
+	$(BIN)/pytest -n 2 --dist loadgroup -q --durations=25 tests
 
 unit: $(STAMP) ## the fast unit tests only (not marked slow or integration)
 	$(BIN)/pytest -n 2 --dist loadgroup -q -m "not slow and not integration" tests/unit

@@ -84,3 +84,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         }
         if names and "@" not in item.nodeid:
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(names))}")
+
+
+# `--debug` sets these in os.environ for the rest of the CLI process (Spark's log, MLflow's
+# stderr lines). A test invoking the CLI in-process with --debug would leak them into every later
+# test of its worker, and into the subprocesses those start (the demo test checks stderr).
+_DEBUG_ENV = ("LAKECREW_SPARK_LOG_LEVEL", "LAKECREW_MLFLOW_EVENTS")
+
+
+@pytest.fixture(autouse=True)
+def _no_debug_env_leak() -> Any:
+    before = {k: os.environ.get(k) for k in _DEBUG_ENV}
+    yield
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
