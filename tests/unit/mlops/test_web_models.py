@@ -5,6 +5,7 @@ real Chromium."""
 from __future__ import annotations
 
 import re
+import threading
 
 import httpx
 import pytest
@@ -24,9 +25,28 @@ XSS = "<script>alert(1)</script>"
 SECRET = "dapi0123456789abcdef0123456789abcdef"
 
 
+def _check_in_chromium(
+    base: str, cookies: list[dict[str, str]], models: int, failures: list[BaseException]
+) -> None:
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            context = browser.new_context(bypass_csp=True)  # axe is injected as a script
+            context.add_cookies(cookies)  # type: ignore[arg-type]
+            tab = context.new_page()
+            tab.goto(f"{base}/models")
+            assert tab.locator("section.model").count() == models
+            assert axe_serious(Axe().run(tab).response) == []
+            browser.close()
+    except BaseException as exc:  # re-raised in the test's thread
+        failures.append(exc)
+
+
 def test_models_page_and_api_show_the_registry(store_project: StoreProject) -> None:
     import mlflow
-    from playwright.sync_api import sync_playwright
 
     mlflow.set_tracking_uri(store_project.tracking_uri)
     mlflow.set_registry_uri(store_project.tracking_uri)
@@ -61,18 +81,17 @@ def test_models_page_and_api_show_the_registry(store_project: StoreProject) -> N
             page = web.get("/models").text
             assert f"<h2>{MODEL}</h2>" in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
             assert XSS not in page and SECRET not in page
-            with sync_playwright() as p:
-                browser = launch_chromium(p)
-                context = browser.new_context(bypass_csp=True)  # axe is injected as a script
-                context.add_cookies([{"name": c.name, "value": c.value, "url": base}
-                                     for c in web.cookies.jar])  # fmt: skip
-                tab = context.new_page()
-                tab.goto(f"{base}/models")
-                assert tab.locator("section.model").count() == len(expected)
-                from axe_playwright_python.sync_playwright import Axe
-
-                assert axe_serious(Axe().run(tab).response) == []
-                browser.close()
+            cookies = [{"name": c.name, "value": c.value, "url": base} for c in web.cookies.jar]
+            # in its own thread: a worker may already hold the web suite's session-wide
+            # sync_playwright, and Playwright refuses a second sync API in a thread that has one
+            failures: list[BaseException] = []
+            worker = threading.Thread(
+                target=_check_in_chromium, args=(base, cookies, len(expected), failures)
+            )
+            worker.start()
+            worker.join()
+            if failures:
+                raise failures[0]
     finally:
         app.state.dashboard.close()
         app.state.accounts.close()
