@@ -35,7 +35,7 @@ from databricks.sdk.service.catalog import PermissionsChange
 from databricks.sdk.service.iam import AccessControlRequest, PermissionLevel
 
 from lakecrew.adapters.databricks.client import guarded
-from lakecrew.adapters.mlflow.registry import MlflowRegistry
+from lakecrew.adapters.mlflow.registry import MlflowRegistry, aliases_by_version
 from lakecrew.core.errors import LakecrewError, UsageError
 from lakecrew.ports.models import Acl, ModelVersion, RegisteredModel
 
@@ -149,17 +149,9 @@ class UcRegistry(MlflowRegistry):
         return self._versions_of(model, dict(rm.aliases or {}))
 
     def _versions_of(self, model: str, aliases: dict[str, Any]) -> list[ModelVersion]:
-        by_version: dict[str, list[str]] = {}
-        for alias, version in aliases.items():
-            by_version.setdefault(str(version), []).append(str(alias))
-        escaped = model.replace("'", "\\'")
-        rows = self._paged(
-            f"versions of {model}",
-            self.client.search_model_versions,
-            filter_string=f"name='{escaped}'",
-        )
+        by_version = aliases_by_version(aliases)
         out = []
-        for row in rows:
+        for row in self._versions_search(model):
             full = self._call(
                 f"{model} v{row.version}", self.client.get_model_version, model, row.version
             )

@@ -140,17 +140,19 @@ class MlflowRegistry:
 
     def list_versions(self, model: str) -> list[ModelVersion]:
         rm = self._call(f"model {model}", self.client.get_registered_model, model)
-        by_version: dict[str, list[str]] = {}
-        for alias, version in (rm.aliases or {}).items():
-            by_version.setdefault(str(version), []).append(str(alias))
+        by_version = aliases_by_version(rm.aliases or {})
+        rows = self._versions_search(model)
+        out = [self._version(v, tuple(sorted(by_version.get(str(v.version), [])))) for v in rows]
+        return sorted(out, key=lambda v: int(v.version) if v.version.isdigit() else 0)
+
+    def _versions_search(self, model: str) -> list[Any]:
+        """The versions of one model (paged search filtered by name)."""
         escaped = model.replace("'", "\\'")
-        rows = self._paged(
+        return self._paged(
             f"versions of {model}",
             self.client.search_model_versions,
             filter_string=f"name='{escaped}'",
         )
-        out = [self._version(v, tuple(sorted(by_version.get(str(v.version), [])))) for v in rows]
-        return sorted(out, key=lambda v: int(v.version) if v.version.isdigit() else 0)
 
     def list_all_versions(self) -> dict[str, list[ModelVersion]]:
         """Every version of every model in a few paged calls (aliases from the models)."""
@@ -322,6 +324,14 @@ class MlflowRegistry:
 
     def set_experiment_permissions(self, experiment_id: str, acl: Sequence[Acl] | None) -> None:
         self.acl.put("experiments", experiment_id, acl)
+
+
+def aliases_by_version(aliases: Mapping[str, Any]) -> dict[str, list[str]]:
+    """alias → version map turned into version → [aliases]."""
+    out: dict[str, list[str]] = {}
+    for alias, version in aliases.items():
+        out.setdefault(str(version), []).append(str(alias))
+    return out
 
 
 def run_facts_of(run: Any) -> RunFacts:
