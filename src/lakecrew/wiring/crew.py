@@ -16,6 +16,7 @@ in `.lakecrew/outbox/notifications.jsonl`; tickets = `.lakecrew/tickets.db`; loc
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -152,11 +153,37 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     def platform(info: WorkspaceInfo) -> list[Resource]:
         return platform_source(ctx, loaded, info)
 
+    # one cost and one SLA source per engine, shared by the workspaces a sweep visits, so a
+    # sweep of many workspaces reads billing and run history once (Observer.prepare)
+    costs: dict[int, CostSource] = {}
+    runs: dict[int, SlaSource] = {}
+
+    def cost_of(engine: SqlEngine) -> CostSource:
+        return costs.setdefault(id(engine), CostSource(engine, ctx.clock))
+
+    def runs_of(engine: SqlEngine) -> SlaSource:
+        return runs.setdefault(id(engine), SlaSource(engine, ctx.clock, loaded.sla))
+
+    def prefetch(infos: Sequence[WorkspaceInfo]) -> None:
+        for cost in costs.values():  # forget what earlier sweeps of this context read
+            cost.prefetch([])
+        for sla in runs.values():
+            sla.prefetch([])
+        groups: dict[int, tuple[SqlEngine, list[WorkspaceInfo]]] = {}
+        for info in infos:
+            engine = sql_for(info)
+            if engine is not None and info.workspace_id:
+                groups.setdefault(id(engine), (engine, []))[1].append(info)
+        for engine, group in groups.values():
+            cost_of(engine).prefetch([i.workspace_id for i in group if i.workspace_id])
+            with contextlib.suppress(NotFound):  # each workspace then reads (and tolerates) its own
+                runs_of(engine).prefetch(group)
+
     def spikes(info: WorkspaceInfo) -> list[Resource]:
         engine = sql_for(info)
         if engine is None:
             return []
-        return _tolerant(lambda: CostSource(engine, ctx.clock).usage_resources(info))
+        return _tolerant(lambda: cost_of(engine).usage_resources(info))
 
     def budget(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         engine, _ = ctx.billing_sql()  # account-wide billing: in place on a warehouse if any
@@ -166,7 +193,7 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
         engine = sql_for(info)
         if engine is None:
             return []
-        return _tolerant(lambda: SlaSource(engine, ctx.clock, loaded.sla).workspace_resources(info))
+        return _tolerant(lambda: runs_of(engine).workspace_resources(info))
 
     def estate_slas(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         return _tolerant(lambda: slas.estate_resources(inventory, scope))
@@ -184,6 +211,7 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
         estate_sources=(budget, estate_slas, models),
         sql_for=sql_for,
         estate_uc=ctx.estate_uc,
+        prefetch=prefetch,
     )
 
 
