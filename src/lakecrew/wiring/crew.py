@@ -48,9 +48,11 @@ def sweep(
     """Sweep `workspace` (else every local workspace, then the estate scope when `estate`).
 
     A whole-estate sweep with `apply` also revokes temporary grants past their expiry at
-    phase >= 3 (`wiring/governance.revoke_expired_grants`, recorded in the ledger's `(access)`
-    scope and notified), and takes the model registry's actions (`wiring/mlops.sweep_models`:
-    archive stale versions at phase >= 3, add missing tags) when `mlops.sweep` is on; the
+    phase >= 3 — in the project's metastore and in the Unity Catalog of each databricks
+    workspace whose `(access:W)` ledger scope holds one (`wiring/governance.
+    revoke_expired_everywhere`: recorded, notified, counted in the estate result's notes) —
+    and takes the model registry's actions (`wiring/mlops.sweep_models`: archive stale
+    versions at phase >= 3, add missing tags) when `mlops.sweep` is on; the
     registry's findings come with the estate scope."""
     whole = workspace is None and estate
     results = ctx.crew.sweep(
@@ -62,10 +64,15 @@ def sweep(
         on_step=on_step,
     )
     if whole and apply:
-        from lakecrew.wiring.governance import revoke_expired_grants
+        from dataclasses import replace
+
+        from lakecrew.wiring.governance import revoke_expired_everywhere
         from lakecrew.wiring.mlops import sweep_models
 
-        revoke_expired_grants(ctx, apply=True, phase=phase)
+        lines = revoke_expired_everywhere(ctx, phase=phase)
+        results = [
+            replace(r, notes=(*r.notes, *lines)) if r.scope == "(estate)" else r for r in results
+        ]
         sweep_models(ctx, apply=True, phase=phase)
     return results
 
