@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from lakecrew.adapters.local.sql_engine import LocalSqlEngine
     from lakecrew.adapters.local.workspace_store import LocalWorkspace
     from lakecrew.core.pack import Pack
+    from lakecrew.ports.identity import LogDeliveryReader
     from lakecrew.ports.ledger import LedgerStore
     from lakecrew.ports.lock import WorkspaceLocks
     from lakecrew.ports.notify import Notifier
@@ -231,6 +232,16 @@ class Context:
         engine = self.workspace_sql(ws.name)
         assert engine is not None  # a databricks workspace with a warehouse_id has one
         return engine, f"system tables in place on SQL warehouse {ws.warehouse_id} ({ws.name})"
+
+    @cached_property
+    def log_delivery(self) -> LogDeliveryReader | None:
+        """The account's log delivery configurations (lakecrew.yaml `account:`), read once per
+        context through the SDK's account API; None without an `account:` section."""
+        if self.config.account is None:
+            return None
+        from lakecrew.adapters.databricks.account import AccountLogDelivery
+
+        return AccountLogDelivery(self.config.account)
 
     def warehouse_workspaces(self) -> list[WorkspaceConfig]:
         """The `backend: databricks` workspaces with a `warehouse_id`, in inventory order; the

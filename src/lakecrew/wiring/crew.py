@@ -138,6 +138,7 @@ def platform_source(ctx: Context, loaded: Pack, info: WorkspaceInfo) -> list[Res
         reader=reader,
         sql=sql,
         workspace_id=info.workspace_id,
+        delivery=ctx.log_delivery if ws.backend == "databricks" else None,
     )
 
 
