@@ -48,11 +48,13 @@ def sweep(
     """Sweep `workspace` (else every local workspace, then the estate scope when `estate`).
 
     A whole-estate sweep with `apply` also revokes temporary grants past their expiry at
-    phase >= 3 (`wiring/governance.revoke_expired_grants`, recorded in the ledger's `(access)`
-    scope and notified). A whole-estate sweep also sweeps the model registry as the scope
-    `(models)` when `mlops.sweep` is on (`wiring/mlops.sweep_models`: its findings, and its
-    actions — archive stale versions at phase >= 3, add missing tags — planned and, with
-    `apply`, taken by the crew's Executor like every other action)."""
+    phase >= 3 — in the project's metastore and in the Unity Catalog of each databricks
+    workspace whose `(access:W)` ledger scope holds one (`wiring/governance.
+    revoke_expired_everywhere`: recorded, notified, counted in the estate result's notes).
+    A whole-estate sweep also sweeps the model registry as the scope `(models)` when
+    `mlops.sweep` is on (`wiring/mlops.sweep_models`: its findings, and its actions — archive
+    stale versions at phase >= 3, add missing tags — planned and, with `apply`, taken by the
+    crew's Executor like every other action)."""
     whole = workspace is None and estate
     results = ctx.crew.sweep(
         targets(ctx, workspace),
@@ -68,9 +70,14 @@ def sweep(
         models = sweep_models(ctx, apply=apply, phase=phase)
         results += [models] if models is not None else []
     if whole and apply:
-        from lakecrew.wiring.governance import revoke_expired_grants
+        from dataclasses import replace
 
-        revoke_expired_grants(ctx, apply=True, phase=phase)
+        from lakecrew.wiring.governance import revoke_expired_everywhere
+
+        lines = revoke_expired_everywhere(ctx, phase=phase)
+        results = [
+            replace(r, notes=(*r.notes, *lines)) if r.scope == "(estate)" else r for r in results
+        ]
     return results
 
 
@@ -135,6 +142,7 @@ def platform_source(ctx: Context, loaded: Pack, info: WorkspaceInfo) -> list[Res
         reader=reader,
         sql=sql,
         workspace_id=info.workspace_id,
+        delivery=ctx.log_delivery if ws.backend == "databricks" else None,
     )
 
 
