@@ -16,20 +16,24 @@ from lakecrew.services.assist.toolbox import ToolBox
 
 if TYPE_CHECKING:
     from lakecrew.services.assist.agents import AgentService
+    from lakecrew.services.finops.cube import CostCube
     from lakecrew.wiring.context import Context
 
 
 def assist_deps(ctx: Context) -> AssistDeps:
-    from lakecrew.services.finops.cube import CostCube
     from lakecrew.services.finops.reports import Period, cost_report
     from lakecrew.services.policy.loader import DEFAULT_PACK, load_pack
+    from lakecrew.wiring.finops import run_cube
 
     overlay = ctx.config.sop_pack_path(ctx.layout.root)
     sources = (DEFAULT_PACK,) if overlay is None else (DEFAULT_PACK, overlay)
+    cubes: list[CostCube] = []  # one cube per run, made at the first cost report
 
     def report(period: str, when: datetime) -> dict[str, Any]:
         p: Period = period  # type: ignore[assignment]  # checked by AssistDeps.report
-        return cost_report(ctx.sql, ctx.config, p, when, cube=CostCube(ctx.sql), detail=False)
+        if not cubes:
+            cubes.append(run_cube(ctx))
+        return cost_report(ctx.sql, ctx.config, p, when, cube=cubes[0], detail=False)
 
     return AssistDeps(
         config=ctx.config,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from lakecrew.core.errors import NotFound, UsageError
 from lakecrew.core.pack import Pack
@@ -30,10 +31,15 @@ from lakecrew.services.crew.service import Target
 from lakecrew.services.crew.sla_source import SlaSource
 from lakecrew.services.crew.snapshot import WorkspaceInfo
 from lakecrew.services.crew.sweep import SweepResult
+from lakecrew.services.finops.cost import CostModel
 from lakecrew.services.security.monitor import SecurityMonitor
 
 if TYPE_CHECKING:
+    from lakecrew.services.finops.cube import CostCube
     from lakecrew.wiring.context import Context
+
+# The cost cube of the whole-estate sweep running on a Context (refreshed once per sweep).
+_SWEEP_CUBES: WeakKeyDictionary[Context, CostCube] = WeakKeyDictionary()
 
 
 def sweep(
@@ -53,14 +59,21 @@ def sweep(
     archive stale versions at phase >= 3, add missing tags) when `mlops.sweep` is on; the
     registry's findings come with the estate scope."""
     whole = workspace is None and estate
-    results = ctx.crew.sweep(
-        targets(ctx, workspace),
-        apply=apply,
-        phase=phase,
-        estate=estate_inventory(ctx) if whole else (),
-        estate_owner=estate_owner(ctx) if whole else None,
-        on_step=on_step,
-    )
+    if whole and ctx.writable and not _remote_billing(ctx):
+        from lakecrew.wiring.finops import run_cube
+
+        _SWEEP_CUBES[ctx] = run_cube(ctx)  # refreshed once; every cost read of the sweep
+    try:
+        results = ctx.crew.sweep(
+            targets(ctx, workspace),
+            apply=apply,
+            phase=phase,
+            estate=estate_inventory(ctx) if whole else (),
+            estate_owner=estate_owner(ctx) if whole else None,
+            on_step=on_step,
+        )
+    finally:
+        _SWEEP_CUBES.pop(ctx, None)
     if whole and apply:
         from lakecrew.wiring.governance import revoke_expired_grants
         from lakecrew.wiring.mlops import sweep_models
@@ -68,6 +81,11 @@ def sweep(
         revoke_expired_grants(ctx, apply=True, phase=phase)
         sweep_models(ctx, apply=True, phase=phase)
     return results
+
+
+def _remote_billing(ctx: Context) -> bool:
+    """Billing is read in place on a warehouse (Context.billing_sql's `auto` choice)."""
+    return any(w.backend == "databricks" and w.warehouse_id for w in ctx.config.workspaces)
 
 
 def estate_owner(ctx: Context) -> str:
@@ -152,15 +170,20 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     def platform(info: WorkspaceInfo) -> list[Resource]:
         return platform_source(ctx, loaded, info)
 
+    def costs(engine: SqlEngine) -> CostSource:
+        # the whole-estate sweep's refreshed cost cube, when it prices the project's tables
+        cube = _SWEEP_CUBES.get(ctx) if engine is ctx.sql else None
+        return CostSource(engine, ctx.clock, model=CostModel(engine, cube=cube))
+
     def spikes(info: WorkspaceInfo) -> list[Resource]:
         engine = sql_for(info)
         if engine is None:
             return []
-        return _tolerant(lambda: CostSource(engine, ctx.clock).usage_resources(info))
+        return _tolerant(lambda: costs(engine).usage_resources(info))
 
     def budget(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         engine, _ = ctx.billing_sql()  # account-wide billing: in place on a warehouse if any
-        return _tolerant(lambda: CostSource(engine, ctx.clock).budget_resources(config, scope))
+        return _tolerant(lambda: costs(engine).budget_resources(config, scope))
 
     def job_slas(info: WorkspaceInfo) -> list[Resource]:
         engine = sql_for(info)
