@@ -17,6 +17,7 @@ in `.lakecrew/outbox/notifications.jsonl`; tickets = `.lakecrew/tickets.db`; loc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
@@ -57,8 +58,18 @@ def sweep(
     phase >= 3 (`wiring/governance.revoke_expired_grants`, recorded in the ledger's `(access)`
     scope and notified), and takes the model registry's actions (`wiring/mlops.sweep_models`:
     archive stale versions at phase >= 3, add missing tags) when `mlops.sweep` is on; the
-    registry's findings come with the estate scope."""
+    registry's findings come with the estate scope.
+
+    A whole-estate sweep of a writable project refreshes the daily cost cube first (stale
+    days only) and reads budgets and cost anomalies from it. With `assistant.triage_on_open`
+    in lakecrew.yaml, each anomaly / SLA ticket the sweep opens gets a triage draft (a pending
+    proposal; `wiring/assist.triage_opened`), said in the sweep's notes — a model that fails
+    leaves the tickets open and the sweep's result as it was."""
+    from lakecrew.wiring.assist import open_tickets, triage_on_open, triage_opened
+
     whole = workspace is None and estate
+    triage = triage_on_open(ctx)  # opt-in: the sweep itself never needs a model
+    was_open = open_tickets(ctx) if triage else set()
     if whole and ctx.writable and not _remote_billing(ctx):
         from lakecrew.wiring.finops import run_cube
 
@@ -74,6 +85,9 @@ def sweep(
         )
     finally:
         _SWEEP_CUBES.pop(ctx, None)
+    if triage:
+        notes = triage_opened(ctx, was_open)
+        results = [replace(r, notes=(*r.notes, *notes.get(r.scope, ()))) for r in results]
     if whole and apply:
         from lakecrew.wiring.governance import revoke_expired_grants
         from lakecrew.wiring.mlops import sweep_models
