@@ -24,7 +24,6 @@ from typing import Any
 
 from lakecrew.demo.local_http import LocalHttpServer
 
-
 Response = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 
 

@@ -55,9 +55,11 @@ def sweep(
     """Sweep `workspace` (else every local workspace, then the estate scope when `estate`).
 
     A whole-estate sweep with `apply` also revokes temporary grants past their expiry at
-    phase >= 3 (`wiring/governance.revoke_expired_grants`, recorded in the ledger's `(access)`
-    scope and notified), and takes the model registry's actions (`wiring/mlops.sweep_models`:
-    archive stale versions at phase >= 3, add missing tags) when `mlops.sweep` is on; the
+    phase >= 3 — in the project's metastore and in the Unity Catalog of each databricks
+    workspace whose `(access:W)` ledger scope holds one (`wiring/governance.
+    revoke_expired_everywhere`: recorded, notified, counted in the estate result's notes) —
+    and takes the model registry's actions (`wiring/mlops.sweep_models`: archive stale
+    versions at phase >= 3, add missing tags) when `mlops.sweep` is on; the
     registry's findings come with the estate scope.
 
     A whole-estate sweep of a writable project refreshes the daily cost cube first (stale
@@ -89,10 +91,13 @@ def sweep(
         notes = triage_opened(ctx, was_open)
         results = [replace(r, notes=(*r.notes, *notes.get(r.scope, ()))) for r in results]
     if whole and apply:
-        from lakecrew.wiring.governance import revoke_expired_grants
+        from lakecrew.wiring.governance import revoke_expired_everywhere
         from lakecrew.wiring.mlops import sweep_models
 
-        revoke_expired_grants(ctx, apply=True, phase=phase)
+        lines = revoke_expired_everywhere(ctx, phase=phase)
+        results = [
+            replace(r, notes=(*r.notes, *lines)) if r.scope == "(estate)" else r for r in results
+        ]
         sweep_models(ctx, apply=True, phase=phase)
     return results
 
@@ -163,6 +168,7 @@ def platform_source(ctx: Context, loaded: Pack, info: WorkspaceInfo) -> list[Res
         reader=reader,
         sql=sql,
         workspace_id=info.workspace_id,
+        delivery=ctx.log_delivery if ws.backend == "databricks" else None,
     )
 
 
