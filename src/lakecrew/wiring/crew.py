@@ -57,10 +57,11 @@ def sweep(
     A whole-estate sweep with `apply` also revokes temporary grants past their expiry at
     phase >= 3 — in the project's metastore and in the Unity Catalog of each databricks
     workspace whose `(access:W)` ledger scope holds one (`wiring/governance.
-    revoke_expired_everywhere`: recorded, notified, counted in the estate result's notes) —
-    and takes the model registry's actions (`wiring/mlops.sweep_models`: archive stale
-    versions at phase >= 3, add missing tags) when `mlops.sweep` is on; the
-    registry's findings come with the estate scope.
+    revoke_expired_everywhere`: recorded, notified, counted in the estate result's notes).
+    A whole-estate sweep also sweeps the model registry as the scope `(models)` when
+    `mlops.sweep` is on (`wiring/mlops.sweep_models`: its findings, and its actions — archive
+    stale versions at phase >= 3, add missing tags — planned and, with `apply`, taken by the
+    crew's Executor like every other action).
 
     A whole-estate sweep of a writable project refreshes the daily cost cube first (stale
     days only) and reads budgets and cost anomalies from it. With `assistant.triage_on_open`
@@ -87,18 +88,21 @@ def sweep(
         )
     finally:
         _SWEEP_CUBES.pop(ctx, None)
+    if whole and ctx.config.mlops.sweep:
+        from lakecrew.wiring.mlops import sweep_models
+
+        models = sweep_models(ctx, apply=apply, phase=phase)
+        results += [models] if models is not None else []
     if triage:
         notes = triage_opened(ctx, was_open)
         results = [replace(r, notes=(*r.notes, *notes.get(r.scope, ()))) for r in results]
     if whole and apply:
         from lakecrew.wiring.governance import revoke_expired_everywhere
-        from lakecrew.wiring.mlops import sweep_models
 
         lines = revoke_expired_everywhere(ctx, phase=phase)
         results = [
             replace(r, notes=(*r.notes, *lines)) if r.scope == "(estate)" else r for r in results
         ]
-        sweep_models(ctx, apply=True, phase=phase)
     return results
 
 
@@ -214,17 +218,11 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     def estate_slas(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         return _tolerant(lambda: slas.estate_resources(inventory, scope))
 
-    def models(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
-        # not _tolerant: a registry that cannot be read fails the estate scope loudly
-        from lakecrew.wiring.mlops import registry_estate_resources
-
-        return registry_estate_resources(ctx, scope)
-
     return Observer(
         ctx.clock,
         ctx.sql,
         extra_sources=(security, platform, spikes, job_slas),
-        estate_sources=(budget, estate_slas, models),
+        estate_sources=(budget, estate_slas),
         sql_for=sql_for,
         estate_uc=ctx.estate_uc,
     )
