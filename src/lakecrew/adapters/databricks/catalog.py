@@ -338,3 +338,22 @@ class DatabricksCatalog:
             params["t"] = ".".join(parse_full_name(table))
         rows = self.sql.fetch(sql + " ORDER BY event_time", params)
         return [LineageEdge(str(r[0]), str(r[1]), r[2], r[3], r[4], r[5]) for r in rows.rows]
+
+
+class RunLineage:
+    """The Lineage port of a pipeline run on Databricks: Unity Catalog captures lineage itself
+    (for what runs on Databricks compute), so ``record`` keeps nothing here; the runner writes
+    the same edges to its records table (``<records schema>.access_table_lineage``).
+    ``edges`` reads ``system.access.table_lineage`` through the catalog."""
+
+    def __init__(self, catalog: DatabricksCatalog) -> None:
+        self.catalog = catalog
+
+    def record(self, edge: LineageEdge) -> None:
+        return None
+
+    def edges(
+        self, table: str | None = None, *,
+        direction: Literal["upstream", "downstream", "both"] = "both",
+    ) -> list[LineageEdge]:  # fmt: skip
+        return self.catalog.edges(table, direction=direction)
