@@ -48,10 +48,13 @@ def sweep(
     """Sweep `workspace` (else every local workspace, then the estate scope when `estate`).
 
     A whole-estate sweep with `apply` also revokes temporary grants past their expiry at
-    phase >= 3 (`wiring/governance.revoke_expired_grants`, recorded in the ledger's `(access)`
-    scope and notified), and takes the model registry's actions (`wiring/mlops.sweep_models`:
-    archive stale versions at phase >= 3, add missing tags) when `mlops.sweep` is on; the
-    registry's findings come with the estate scope."""
+    phase >= 3 — in the project's metastore and in the Unity Catalog of each databricks
+    workspace whose `(access:W)` ledger scope holds one (`wiring/governance.
+    revoke_expired_everywhere`: recorded, notified, counted in the estate result's notes).
+    A whole-estate sweep also sweeps the model registry as the scope `(models)` when
+    `mlops.sweep` is on (`wiring/mlops.sweep_models`: its findings, and its actions — archive
+    stale versions at phase >= 3, add missing tags — planned and, with `apply`, taken by the
+    crew's Executor like every other action)."""
     whole = workspace is None and estate
     results = ctx.crew.sweep(
         targets(ctx, workspace),
@@ -61,12 +64,20 @@ def sweep(
         estate_owner=estate_owner(ctx) if whole else None,
         on_step=on_step,
     )
-    if whole and apply:
-        from lakecrew.wiring.governance import revoke_expired_grants
+    if whole and ctx.config.mlops.sweep:
         from lakecrew.wiring.mlops import sweep_models
 
-        revoke_expired_grants(ctx, apply=True, phase=phase)
-        sweep_models(ctx, apply=True, phase=phase)
+        models = sweep_models(ctx, apply=apply, phase=phase)
+        results += [models] if models is not None else []
+    if whole and apply:
+        from dataclasses import replace
+
+        from lakecrew.wiring.governance import revoke_expired_everywhere
+
+        lines = revoke_expired_everywhere(ctx, phase=phase)
+        results = [
+            replace(r, notes=(*r.notes, *lines)) if r.scope == "(estate)" else r for r in results
+        ]
     return results
 
 
@@ -131,6 +142,7 @@ def platform_source(ctx: Context, loaded: Pack, info: WorkspaceInfo) -> list[Res
         reader=reader,
         sql=sql,
         workspace_id=info.workspace_id,
+        delivery=ctx.log_delivery if ws.backend == "databricks" else None,
     )
 
 
@@ -171,17 +183,11 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     def estate_slas(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         return _tolerant(lambda: slas.estate_resources(inventory, scope))
 
-    def models(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
-        # not _tolerant: a registry that cannot be read fails the estate scope loudly
-        from lakecrew.wiring.mlops import registry_estate_resources
-
-        return registry_estate_resources(ctx, scope)
-
     return Observer(
         ctx.clock,
         ctx.sql,
         extra_sources=(security, platform, spikes, job_slas),
-        estate_sources=(budget, estate_slas, models),
+        estate_sources=(budget, estate_slas),
         sql_for=sql_for,
         estate_uc=ctx.estate_uc,
     )
