@@ -95,6 +95,8 @@ class UnityCatalogTableStore:
         self._schemas: set[str] = set()
         self._volume_ready = False
         self._known: dict[str, pa.Schema] = {}
+        self._present: set[str] = set()  # tables this store created, wrote or found
+        self._got: dict[str, Any] = {}  # one tables.get answer shared by columns and location
         self._fence: dict[str, int | None] | None = None
 
     # ------------------------------------------------------------ names
@@ -153,9 +155,11 @@ class UnityCatalogTableStore:
         return self._exists(self.uc_name(full_name))
 
     def _exists(self, name: str) -> bool:
-        if name in self._known:
+        if name in self._known or name in self._present:
             return True
         got = guarded(lambda: self.client.tables.exists(name), where=name, action="tables.exists")
+        if got.table_exists:
+            self._present.add(name)
         return bool(got.table_exists)
 
     def schema(self, full_name: str) -> pa.Schema | None:
@@ -189,6 +193,7 @@ class UnityCatalogTableStore:
             f"CREATE TABLE IF NOT EXISTS {quote_full_name(name)} ({cols}) USING DELTA{parts}{props}"
         )
         self._known.pop(name, None)
+        self._present.add(name)
         self._adopt(name)
 
     def append(self, full_name: str, data: pa.Table, *, merge_schema: bool = False) -> int:
@@ -303,8 +308,7 @@ class UnityCatalogTableStore:
 
     def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:
         """The columns as Unity Catalog reports them (``tables.get``)."""
-        name = self.uc_name(full_name)
-        got = guarded(lambda: self.client.tables.get(name), where=name, action="tables.get")
+        got = self._table_info(self.uc_name(full_name))
         return tuple(
             ColumnInfo(
                 name=str(c.name),
@@ -339,8 +343,16 @@ class UnityCatalogTableStore:
 
     def location(self, full_name: str) -> str:
         name = self.uc_name(full_name)
-        got = guarded(lambda: self.client.tables.get(name), where=name, action="tables.get")
+        got = self._table_info(name)
+        self._got.pop(name, None)  # read again next time (registration asks columns first)
         return str(got.storage_location or f"uc://{name}")
+
+    def _table_info(self, name: str) -> Any:
+        if name not in self._got:
+            self._got[name] = guarded(
+                lambda: self.client.tables.get(name), where=name, action="tables.get"
+            )
+        return self._got[name]
 
     def maintain(
         self, full_name: str, *, zorder_by: Sequence[str] = (), retention_hours: int = 168
