@@ -20,7 +20,7 @@ from lakecrew.testing.databricks_project import cli_env, project_yaml
 from lakecrew.testing.databricks_replay import DatabricksReplay
 from lakecrew.testing.uc_registry import UcRegistryState
 from lakecrew.wiring.context import Context
-from lakecrew.wiring.mlops import model_ops
+from lakecrew.wiring.mlops import model_ops, rollback_action, sweep_models
 
 ESTATE = Path(__file__).parents[1] / "fixtures" / "databricks" / "uc_registry" / "estate.json"
 PROD = "prod_ml.lassa.cfr_forecast"
@@ -85,7 +85,7 @@ def test_plain_mlflow_reads_would_be_wrong_on_uc(uc: tuple[Context, UcRegistrySt
 
 def test_hygiene_findings_on_a_uc_registry(uc: tuple[Context, UcRegistryState]) -> None:
     ctx, _ = uc
-    res = model_ops(ctx).hygiene(phase=1, apply=False)
+    res = model_ops(ctx).hygiene()
     got = {(f.rule_id, f.resource_id) for f in res.findings}
     assert got == {
         ("model.owner_missing", SANDBOX),
@@ -103,17 +103,19 @@ def test_hygiene_findings_on_a_uc_registry(uc: tuple[Context, UcRegistryState]) 
 
 
 def test_archive_restricts_uc_grants_and_rolls_back(uc: tuple[Context, UcRegistryState]) -> None:
+    """The crew's Executor archives through the UC registry (the `(models)` sweep scope) and
+    `lakecrew rollback`'s path restores aliases, tags and grants."""
     ctx, state = uc
-    ops = model_ops(ctx)
     state.models[PROD]["aliases"]["challenger"] = "1"
-    done = ops.hygiene(phase=3, apply=True, only=PROD)
-    row = next(a for a in done.actions if a.resource_id == f"{PROD}/1")
+    done = sweep_models(ctx, apply=True, phase=3, only=PROD)
+    assert done is not None and not done.failed
+    row = next(a for a in done.applied if a.resource_id == f"{PROD}/1")
     assert row.status == "applied", row.reason
     model = state.models[PROD]
     assert model["aliases"] == {"champion": "2"}
     assert model["versions"]["1"]["tags"]["gov.lifecycle"] == "archived"
     assert model["grants"] == {"ml-team@ehealthafrica.org": ["MANAGE"]}
-    back = ops.rollback(row)
+    back = rollback_action(ctx, row)
     assert back.status == "rolled_back"
     assert model["aliases"] == {"champion": "2", "challenger": "1"}
     assert "gov.lifecycle" not in model["versions"]["1"]["tags"]

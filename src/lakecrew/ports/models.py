@@ -138,7 +138,9 @@ class ModelRegistryWriter(Protocol):
         self, model: str, version: str, tags: Mapping[str, str], remove: Sequence[str] = ()
     ) -> None: ...
 
-    def set_model_tags(self, model: str, tags: Mapping[str, str]) -> None: ...
+    def set_model_tags(
+        self, model: str, tags: Mapping[str, str], remove: Sequence[str] = ()
+    ) -> None: ...
 
     def set_permissions(self, model: str, acl: Sequence[Acl] | None) -> None:
         """Replace the model's access-control list (None clears it)."""

@@ -17,8 +17,10 @@ in `.lakecrew/outbox/notifications.jsonl`; tickets = `.lakecrew/tickets.db`; loc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from lakecrew.core.errors import NotFound, UsageError
 from lakecrew.core.pack import Pack
@@ -30,10 +32,15 @@ from lakecrew.services.crew.service import Target
 from lakecrew.services.crew.sla_source import SlaSource
 from lakecrew.services.crew.snapshot import WorkspaceInfo
 from lakecrew.services.crew.sweep import SweepResult
+from lakecrew.services.finops.cost import CostModel
 from lakecrew.services.security.monitor import SecurityMonitor
 
 if TYPE_CHECKING:
+    from lakecrew.services.finops.cube import CostCube
     from lakecrew.wiring.context import Context
+
+# The cost cube of the whole-estate sweep running on a Context (refreshed once per sweep).
+_SWEEP_CUBES: WeakKeyDictionary[Context, CostCube] = WeakKeyDictionary()
 
 
 def sweep(
@@ -50,31 +57,58 @@ def sweep(
     A whole-estate sweep with `apply` also revokes temporary grants past their expiry at
     phase >= 3 — in the project's metastore and in the Unity Catalog of each databricks
     workspace whose `(access:W)` ledger scope holds one (`wiring/governance.
-    revoke_expired_everywhere`: recorded, notified, counted in the estate result's notes) —
-    and takes the model registry's actions (`wiring/mlops.sweep_models`: archive stale
-    versions at phase >= 3, add missing tags) when `mlops.sweep` is on; the
-    registry's findings come with the estate scope."""
-    whole = workspace is None and estate
-    results = ctx.crew.sweep(
-        targets(ctx, workspace),
-        apply=apply,
-        phase=phase,
-        estate=estate_inventory(ctx) if whole else (),
-        estate_owner=estate_owner(ctx) if whole else None,
-        on_step=on_step,
-    )
-    if whole and apply:
-        from dataclasses import replace
+    revoke_expired_everywhere`: recorded, notified, counted in the estate result's notes).
+    A whole-estate sweep also sweeps the model registry as the scope `(models)` when
+    `mlops.sweep` is on (`wiring/mlops.sweep_models`: its findings, and its actions — archive
+    stale versions at phase >= 3, add missing tags — planned and, with `apply`, taken by the
+    crew's Executor like every other action).
 
-        from lakecrew.wiring.governance import revoke_expired_everywhere
+    A whole-estate sweep of a writable project refreshes the daily cost cube first (stale
+    days only) and reads budgets and cost anomalies from it. With `assistant.triage_on_open`
+    in lakecrew.yaml, each anomaly / SLA ticket the sweep opens gets a triage draft (a pending
+    proposal; `wiring/assist.triage_opened`), said in the sweep's notes — a model that fails
+    leaves the tickets open and the sweep's result as it was."""
+    from lakecrew.wiring.assist import open_tickets, triage_on_open, triage_opened
+
+    whole = workspace is None and estate
+    triage = triage_on_open(ctx)  # opt-in: the sweep itself never needs a model
+    was_open = open_tickets(ctx) if triage else set()
+    if whole and ctx.writable and not _remote_billing(ctx):
+        from lakecrew.wiring.finops import run_cube
+
+        _SWEEP_CUBES[ctx] = run_cube(ctx)  # refreshed once; every cost read of the sweep
+    try:
+        results = ctx.crew.sweep(
+            targets(ctx, workspace),
+            apply=apply,
+            phase=phase,
+            estate=estate_inventory(ctx) if whole else (),
+            estate_owner=estate_owner(ctx) if whole else None,
+            on_step=on_step,
+        )
+    finally:
+        _SWEEP_CUBES.pop(ctx, None)
+    if whole and ctx.config.mlops.sweep:
         from lakecrew.wiring.mlops import sweep_models
+
+        models = sweep_models(ctx, apply=apply, phase=phase)
+        results += [models] if models is not None else []
+    if triage:
+        notes = triage_opened(ctx, was_open)
+        results = [replace(r, notes=(*r.notes, *notes.get(r.scope, ()))) for r in results]
+    if whole and apply:
+        from lakecrew.wiring.governance import revoke_expired_everywhere
 
         lines = revoke_expired_everywhere(ctx, phase=phase)
         results = [
             replace(r, notes=(*r.notes, *lines)) if r.scope == "(estate)" else r for r in results
         ]
-        sweep_models(ctx, apply=True, phase=phase)
     return results
+
+
+def _remote_billing(ctx: Context) -> bool:
+    """Billing is read in place on a warehouse (Context.billing_sql's `auto` choice)."""
+    return any(w.backend == "databricks" and w.warehouse_id for w in ctx.config.workspaces)
 
 
 def estate_owner(ctx: Context) -> str:
@@ -160,15 +194,20 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     def platform(info: WorkspaceInfo) -> list[Resource]:
         return platform_source(ctx, loaded, info)
 
+    def costs(engine: SqlEngine) -> CostSource:
+        # the whole-estate sweep's refreshed cost cube, when it prices the project's tables
+        cube = _SWEEP_CUBES.get(ctx) if engine is ctx.sql else None
+        return CostSource(engine, ctx.clock, model=CostModel(engine, cube=cube))
+
     def spikes(info: WorkspaceInfo) -> list[Resource]:
         engine = sql_for(info)
         if engine is None:
             return []
-        return _tolerant(lambda: CostSource(engine, ctx.clock).usage_resources(info))
+        return _tolerant(lambda: costs(engine).usage_resources(info))
 
     def budget(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         engine, _ = ctx.billing_sql()  # account-wide billing: in place on a warehouse if any
-        return _tolerant(lambda: CostSource(engine, ctx.clock).budget_resources(config, scope))
+        return _tolerant(lambda: costs(engine).budget_resources(config, scope))
 
     def job_slas(info: WorkspaceInfo) -> list[Resource]:
         engine = sql_for(info)
@@ -179,17 +218,11 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     def estate_slas(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         return _tolerant(lambda: slas.estate_resources(inventory, scope))
 
-    def models(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
-        # not _tolerant: a registry that cannot be read fails the estate scope loudly
-        from lakecrew.wiring.mlops import registry_estate_resources
-
-        return registry_estate_resources(ctx, scope)
-
     return Observer(
         ctx.clock,
         ctx.sql,
         extra_sources=(security, platform, spikes, job_slas),
-        estate_sources=(budget, estate_slas, models),
+        estate_sources=(budget, estate_slas),
         sql_for=sql_for,
         estate_uc=ctx.estate_uc,
     )

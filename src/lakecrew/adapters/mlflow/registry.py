@@ -310,10 +310,19 @@ class MlflowRegistry:
                 key,
             )
 
-    def set_model_tags(self, model: str, tags: Mapping[str, str]) -> None:
+    def set_model_tags(
+        self, model: str, tags: Mapping[str, str], remove: Sequence[str] = ()
+    ) -> None:
         for key, value in tags.items():
             self._call(
                 f"tag {key} on {model}", self.client.set_registered_model_tag, model, key, value
+            )
+        for key in remove:
+            self._call(
+                f"remove tag {key} from {model}",
+                self.client.delete_registered_model_tag,
+                model,
+                key,
             )
 
     def set_permissions(self, model: str, acl: Sequence[Acl] | None) -> None:

@@ -3,7 +3,8 @@
 Three resource types, REST-like dicts the pack's filters read:
 
 - `models`: name, owner, description, tags, `missing_tags` (project tags from lakecrew.yaml the
-  model lacks), `version_count`, aliases, `last_used`.
+  model lacks) and `missing_tag_values` (their values, what `add_model_tags` sets),
+  `version_count`, aliases, `last_used`.
 - `model_versions` (id `name/version`): description, tags, aliases, `production` (holds a
   production alias), `catalog`, `in_prod_catalog`, `has_signature`, `has_input_example`,
   `artifact_problem`, `run` {run_id, problem, source_commit, datasets, evaluation_metrics,
@@ -30,6 +31,12 @@ from lakecrew.services.mlops.config import MlopsConfig
 LIFECYCLE_TAG = "gov.lifecycle"
 ALIAS_CHANGED_TAG = "gov.alias_changed_at"
 MODELS_SCOPE = "(models)"
+# Rules the drift monitor records in the `(models)` scope (services/mlops/monitor.py): a registry
+# sweep does not judge them, so it never resolves their findings.
+MONITOR_RULES = frozenset(
+    {"model.feature_drift", "model.prediction_drift", "model.inference_schema",
+     "model.performance_drop"}
+)  # fmt: skip
 
 LastUse = Callable[[str, str], datetime | None]  # (model, version) -> last inference time
 
@@ -162,6 +169,7 @@ def model_resource(
         "description": m.description,
         "tags": dict(m.tags),
         "missing_tags": sorted(k for k in wanted if not m.tags.get(k)),
+        "missing_tag_values": {k: v for k, v in sorted(wanted.items()) if not m.tags.get(k)},
         "version_count": len(vs),
         "aliases": dict(m.aliases),
         "last_used": last_used,
