@@ -141,6 +141,14 @@ def _compare() -> dict[str, float]:
     return out
 
 
+def _progress(m: Any) -> None:
+    """One line per finished step, so a long run cut short still leaves its figures."""
+    print(
+        f"done: {m.name}: median {m.median_s:.2f} s, runs {m.seconds}, peak {m.peak:.0f} MiB",
+        flush=True,
+    )
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--rows", type=int, default=10_000_000)
@@ -149,6 +157,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--peer-repeats", type=int, default=1)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--no-peers", action="store_true", help="lakecrew only (Evidently is slow)")
+    p.add_argument(
+        "--peers",
+        default="scipy,ev_psi,ev_js,ev_ks",
+        help="comma-separated peer steps in run order (scipy, ev_psi, ev_js, ev_ks)",
+    )
     a = p.parse_args(argv)
     if a.quick:
         a.rows, a.ref, a.repeats, a.peer_repeats = 300_000, 100_000, 1, 1
@@ -165,29 +178,25 @@ def main(argv: list[str]) -> int:
             name="lakecrew: PSI + JS + KS, 20 features",
         )
     ]
-    rows.append(
-        measure(
-            "bench_drift",
-            "scipy",
-            args,
-            repeats=a.peer_repeats,
-            name="scipy/numpy directly (ks_2samp, jensenshannon)",
-        )
-    )
-    peers = () if a.no_peers else (("ev_psi", "psi"), ("ev_js", "jensenshannon"), ("ev_ks", "ks"))
-    for step, label in peers:
-        rows.append(
-            measure(
-                "bench_drift",
-                step,
-                args,
-                repeats=a.peer_repeats,
-                name=f"evidently DataDriftPreset({label})",
-            )
-        )
+    labels = {
+        "scipy": "scipy/numpy directly (ks_2samp, jensenshannon)",
+        "ev_psi": "evidently DataDriftPreset(psi)",
+        "ev_js": "evidently DataDriftPreset(jensenshannon)",
+        "ev_ks": "evidently DataDriftPreset(ks)",
+    }
+    peers = [] if a.no_peers else [x.strip() for x in a.peers.split(",") if x.strip()]
+    unknown = sorted(set(peers) - set(labels))
+    if unknown:
+        p.error(f"unknown peer step(s) {', '.join(unknown)}; choose from {', '.join(labels)}")
+    _progress(rows[0])
+    for step in peers:
+        rows.append(measure("bench_drift", step, args, repeats=a.peer_repeats, name=labels[step]))
+        _progress(rows[-1])
     title = f"drift: {a.rows:,} inference rows x 20 features vs {a.ref:,} reference rows"
     out = report(title, rows, baseline="lakecrew: PSI + JS + KS, 20 features")
-    evidently_total = sum(r.median_s for r in rows[2:]) or float("nan")
+    evidently_total = sum(r.median_s for r in rows if r.name.startswith("evidently")) or float(
+        "nan"
+    )
     summary = {
         "evidently_three_presets_s": evidently_total,
         "speedup_vs_three_presets": evidently_total / rows[0].median_s,

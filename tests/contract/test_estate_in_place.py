@@ -13,13 +13,16 @@ unseen, exit 1); a missing system table is a note naming what it hides.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from lakecrew.core.errors import Transient
+from lakecrew.faces.cli.main import app
 from lakecrew.ports.clock import FixedClock
 from lakecrew.services.crew.sweep import raise_if_partial
 from lakecrew.testing.crew import ground_truth
@@ -52,6 +55,14 @@ def _estate(root: Path, env: dict[str, str] | None, now: str) -> tuple[int, dict
     return 0, result.as_dict()
 
 
+def _compliance(root: Path, env: dict[str, str] | None, now: str) -> dict[str, Any]:
+    args = ["compliance", "report", "--month", now[:7], "--now", now, "--project", str(root)]
+    result = CliRunner().invoke(app, [*args, "--output", "json"], env=env or {})
+    assert result.exit_code == 0, result.output
+    report: dict[str, Any] = json.loads(result.stdout)["items"][0]
+    return report
+
+
 def _keys(estate: dict[str, Any]) -> list[tuple[str, str]]:
     return sorted(
         (f["rule"], f["resource_id"]) for f in estate["findings"] if f["rule"].startswith(COMPARED)
@@ -71,6 +82,11 @@ def both(seed7_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     root = seed7_project
     now = ground_truth(root)["now"]
     out: dict[str, Any] = {"local": _estate(root, None, now)}
+    out["local_compliance"] = _compliance(root, None, now)
+    with Context.open(root) as ctx:  # the view hides grants past expiry by the wall clock
+        out["hidden_grants"] = Counter(
+            g.securable_name.split(".")[0] for g in ctx.metastore.list_grants() if g.expired
+        )
     tmp = tmp_path_factory.mktemp("estate-remote")
     local_yaml = (root / "lakecrew.yaml").read_text()
     with DuckWarehouse(root, WAREHOUSE) as warehouse:
@@ -80,6 +96,8 @@ def both(seed7_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
                 remote.mkdir()
                 (remote / "lakecrew.yaml").write_text(_remote_yaml(local_yaml, replay.url))
                 out[name] = _estate(remote, cli_env(tmp), now)
+                if name == "remote":  # the monthly report reads the same Unity Catalog
+                    out["compliance"] = _compliance(remote, cli_env(tmp), now)
                 out[f"{name}_requests"] = [(r.method, r.path) for r in replay.seen]
                 registered = remote / ".lakecrew" / "lakehouse"
                 out[f"{name}_tables"] = sorted(
@@ -119,3 +137,27 @@ def test_a_catalog_that_cannot_be_listed_is_a_gap_not_a_clean_estate(
     assert "catalogs.list" in gap["reason"]
     assert "table.classification_missing" in gap["unseen_rules"]
     assert not [f for f in estate["findings"] if f["rule"].startswith("table.")]
+
+
+def test_the_compliance_report_reads_unity_catalog_in_place(both: dict[str, Any]) -> None:
+    """`lakecrew compliance report` of the databricks project: the catalog figures (tables
+    classified, with owner and steward, PII columns masked, grants) of the Unity Catalog read
+    through the warehouse equal those of the same catalog read locally."""
+    local, remote = both["local_compliance"], both["compliance"]
+
+    def figures(report: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in c.items() if not k.startswith("grants")}
+                for c in report["catalogs"]]  # fmt: skip
+
+    assert figures(remote) == figures(local)
+    # grants: UC's table_privileges (here the local view, which leaves out grants past their
+    # expiry by the wall clock) against every grant the metastore holds
+    hidden = both["hidden_grants"]
+    assert [c["grants"] + hidden[c["catalog"]] for c in remote["catalogs"]] == [
+        c["grants"] for c in local["catalogs"]
+    ]
+    assert {"tables", "classified", "pii_columns", "grants"} <= {
+        k for c in remote["catalogs"] for k, v in c.items() if v
+    }  # not an empty catalog that happens to match
+    assert remote["notes"][0].startswith("catalog figures from the Unity Catalog of ")
+    assert not local["notes"][0].startswith("catalog figures from")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from lakecrew.faces.cli.main import app
@@ -223,3 +225,46 @@ def test_access_grant_and_review_resolve_groups_to_people(tmp_path: Path) -> Non
     assert "user_grant" in by["amina@moh.example"]["flags"]
     assert groups_query["attributes"] == ["id,displayName,members"]
     assert any("1 member id(s) are no known user" in n for n in rev["meta"]["notes"])
+
+
+def test_the_estate_sweep_revokes_an_expired_uc_grant_and_rollback_restores_it(
+    tmp_path: Path,
+) -> None:
+    """The whole-estate sweep's expiry step on a databricks workspace's Unity Catalog: the
+    ledger's `(access:W)` grant past its `--until` is revoked by grants.update with a `remove`
+    (before-state: held), the principal's other privilege untouched, and `lakecrew rollback`
+    adds exactly that privilege back."""
+    from lakecrew.ports.clock import FixedClock
+    from lakecrew.wiring.context import Context
+    from lakecrew.wiring.governance import revoke_expired_everywhere
+
+    uc = UnityCatalog(_table())
+    held = ("main.sales.orders", "kofi@moh.example")
+    uc.grants[held] = {"MODIFY"}
+    with DatabricksReplay([], handlers=[uc]) as replay:
+        env, root = cli_env(tmp_path), _project(tmp_path, replay.url)
+        grant = ("access", "grant", "kofi@moh.example", "SELECT", "main.sales.orders")
+        until = ("--until", "2026-11-25", "--reason", "audit", "--approver", "steward")
+        _run(env, *grant, *until, "--now", NOW, "--workspace", WS, "--project", str(root))
+        later = FixedClock(datetime.fromisoformat("2026-11-26T00:00:00+00:00"))
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in env.items():
+                mp.setenv(key, value)
+            with Context.open(root, writable=True, clock=later) as ctx:
+                lines = revoke_expired_everywhere(ctx)
+                again = revoke_expired_everywhere(ctx)  # revoked: nothing expired is left
+                [row] = [a for a in ctx.ledger.actions(f"(access:{WS})")
+                         if a.action == "revoke_expired_grant"]  # fmt: skip
+        assert uc.grants[held] == {"MODIFY"}
+        _run(env, "rollback", row.action_id, "--project", str(root))
+        assert uc.grants[held] == {"MODIFY", "SELECT"}
+        patches = [r.body for r in replay.seen if r.method == "PATCH"]
+    assert lines == [f"expired temporary grants in Unity Catalog of {WS}: 1 applied"]
+    assert again == []
+    assert row.status == "applied" and json.loads(row.before_json)["held"] is True
+    change = {"principal": "kofi@moh.example"}
+    assert patches == [
+        {"changes": [{**change, "add": ["SELECT"]}]},  # access grant
+        {"changes": [{**change, "remove": ["SELECT"]}]},  # expired: revoked
+        {"changes": [{**change, "add": ["SELECT"]}]},  # rollback
+    ]

@@ -210,7 +210,7 @@ def run_mlops_demo(ctx: Context) -> dict[str, Any]:
     normal = model_drift(ops.deps, MODEL, scored_version, until=surge_start)
     surge = model_drift(ops.deps, MODEL, scored_version, since=surge_start)
     record_findings(ops.deps, surge, "data-science@ehealthafrica.org")
-    hygiene = ops.hygiene(phase=2, apply=False)
+    hygiene = ops.hygiene()
     return {
         "model": MODEL,
         "features_table": f"{FEATURES_TABLE}@v{fv}",

@@ -49,3 +49,12 @@ class GroupDirectory(Protocol):
     def group_members(self) -> list[dict[str, Any]]:
         """SCIM groups with `id`, `displayName` and `members` (`value`, `$ref`, `display`)."""
         ...
+
+
+class LogDeliveryReader(Protocol):
+    """The account's log delivery configurations (`GET /api/2.0/accounts/{id}/log-delivery`,
+    REST JSON: `log_type`, `status`, `workspace_ids_filter`, `log_delivery_status`, ...). An
+    API the caller may not read raises `Unavailable`: delivery is then unseen, never "not
+    configured"."""
+
+    def log_delivery(self) -> list[dict[str, Any]]: ...

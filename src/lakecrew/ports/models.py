@@ -69,6 +69,9 @@ class ModelVersion:
     has_input_example: bool | None = None
     artifact_problem: str | None = None
     workspace: str | None = None
+    # why signature / input example could not be read (not a finding: the rules leave them
+    # unjudged and the sweep says so in its notes), e.g. files in customer-hosted storage
+    metadata_unread: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,9 @@ class ModelRegistryWriter(Protocol):
         self, model: str, version: str, tags: Mapping[str, str], remove: Sequence[str] = ()
     ) -> None: ...
 
-    def set_model_tags(self, model: str, tags: Mapping[str, str]) -> None: ...
+    def set_model_tags(
+        self, model: str, tags: Mapping[str, str], remove: Sequence[str] = ()
+    ) -> None: ...
 
     def set_permissions(self, model: str, acl: Sequence[Acl] | None) -> None:
         """Replace the model's access-control list (None clears it)."""

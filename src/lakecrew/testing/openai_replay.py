@@ -7,7 +7,9 @@ The real openai client (inside smolagents' OpenAIServerModel) talks HTTP to it: 
 `/v1/chat/completions` gets the next response; the request bodies are kept in `requests`, so a
 test can check what reached the model (the masked tool results, the tools offered). After the
 last response every request gets a 500, so a model asked more than recorded fails loudly.
-`status` answers every request with that HTTP status instead (a failing endpoint).
+`status` answers every request with that HTTP status instead (a failing endpoint). A response
+may also be a function of the request body (the model's reply to what it was sent: e.g. a tool
+call naming the finding fingerprint that the task message gives, unknown when recording).
 
 `chat_response(...)`, `tool_call(...)` and `final(...)` write responses in the API's shape.
 """
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from lakecrew.demo.local_http import LocalHttpServer
+
+Response = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def chat_response(
@@ -82,7 +86,7 @@ def script(calls: Sequence[tuple[str, dict[str, Any]]], answer: str) -> list[dic
 class OpenAIReplay(LocalHttpServer):
     """POST /v1/chat/completions → the next recorded response."""
 
-    def __init__(self, responses: Sequence[dict[str, Any]], *, status: int | None = None) -> None:
+    def __init__(self, responses: Sequence[Response], *, status: int | None = None) -> None:
         self.responses = list(responses)
         self.requests: list[dict[str, Any]] = []
         self.status = status
@@ -96,7 +100,8 @@ class OpenAIReplay(LocalHttpServer):
                 return self.status, {"error": {"message": "replay: failing on purpose"}}
             if not self.responses:
                 return 500, {"error": {"message": "replay: no recorded response left"}}
-            return 200, self.responses.pop(0)
+            response = self.responses.pop(0)
+            return 200, response(body) if callable(response) else response
 
 
 def _handler(server: OpenAIReplay) -> type[BaseHTTPRequestHandler]:

@@ -23,7 +23,7 @@ from lakecrew.adapters.local.layout import ProjectLayout
 from lakecrew.core.errors import NotFound, PermissionDenied, UsageError
 from lakecrew.ports.clock import Clock, SystemClock
 from lakecrew.ports.workspace import Workspace
-from lakecrew.services.estate.config import EstateConfig, load_estate
+from lakecrew.services.estate.config import EstateConfig, WorkspaceConfig, load_estate
 
 if TYPE_CHECKING:
     from lakecrew.adapters.local.delta import DeltaStore
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from lakecrew.adapters.local.sql_engine import LocalSqlEngine
     from lakecrew.adapters.local.workspace_store import LocalWorkspace
     from lakecrew.core.pack import Pack
+    from lakecrew.ports.identity import LogDeliveryReader
     from lakecrew.ports.ledger import LedgerStore
     from lakecrew.ports.lock import WorkspaceLocks
     from lakecrew.ports.notify import Notifier
@@ -217,7 +218,7 @@ class Context:
             raise UsageError(
                 f"unknown billing source {source!r}", fix="use auto, local or warehouse"
             )
-        remote = [w for w in self.config.workspaces if w.backend == "databricks" and w.warehouse_id]
+        remote = self.warehouse_workspaces()
         if source == "local" or (source == "auto" and not remote):
             return self.sql, "local system tables (simulated or imported)"
         if not remote:
@@ -227,10 +228,30 @@ class Context:
                 fix="add warehouse_id to a databricks workspace, or use --source local after "
                 "`lakecrew estate import`",
             )
+        from lakecrew.services.finops.prices import ListPriceFallback
+
         ws = remote[0]
         engine = self.workspace_sql(ws.name)
         assert engine is not None  # a databricks workspace with a warehouse_id has one
-        return engine, f"system tables in place on SQL warehouse {ws.warehouse_id} ({ws.name})"
+        # an older list_prices without pricing.effective_list is priced at pricing.default,
+        # said in meta.billing_source (finops/prices.with_price_note)
+        where = f"system tables in place on SQL warehouse {ws.warehouse_id} ({ws.name})"
+        return ListPriceFallback(engine), where
+
+    @cached_property
+    def log_delivery(self) -> LogDeliveryReader | None:
+        """The account's log delivery configurations (lakecrew.yaml `account:`), read once per
+        context through the SDK's account API; None without an `account:` section."""
+        if self.config.account is None:
+            return None
+        from lakecrew.adapters.databricks.account import AccountLogDelivery
+
+        return AccountLogDelivery(self.config.account)
+
+    def warehouse_workspaces(self) -> list[WorkspaceConfig]:
+        """The `backend: databricks` workspaces with a `warehouse_id`, in inventory order; the
+        first is the one whose Unity Catalog and system tables the estate is read from."""
+        return [w for w in self.config.workspaces if w.backend == "databricks" and w.warehouse_id]
 
     def estate_uc(self) -> EstateCatalog:
         """What the estate scope judges: the Unity Catalog and the account-wide system tables.
@@ -242,7 +263,7 @@ class Context:
         """
         from lakecrew.services.crew.observer import EstateCatalog
 
-        remote = [w for w in self.config.workspaces if w.backend == "databricks" and w.warehouse_id]
+        remote = self.warehouse_workspaces()
         if not remote:
             return EstateCatalog(self.metastore, self.metastore, self.sql, "")
         from lakecrew.adapters.databricks import databricks_catalog

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from lakecrew.core.errors import NotFound, UsageError
 from lakecrew.core.pack import Pack
@@ -31,10 +33,15 @@ from lakecrew.services.crew.service import Target
 from lakecrew.services.crew.sla_source import SlaSource
 from lakecrew.services.crew.snapshot import WorkspaceInfo
 from lakecrew.services.crew.sweep import SweepResult
+from lakecrew.services.finops.cost import CostModel
 from lakecrew.services.security.monitor import SecurityMonitor
 
 if TYPE_CHECKING:
+    from lakecrew.services.finops.cube import CostCube
     from lakecrew.wiring.context import Context
+
+# The cost cube of the whole-estate sweep running on a Context (refreshed once per sweep).
+_SWEEP_CUBES: WeakKeyDictionary[Context, CostCube] = WeakKeyDictionary()
 
 
 def sweep(
@@ -49,26 +56,60 @@ def sweep(
     """Sweep `workspace` (else every local workspace, then the estate scope when `estate`).
 
     A whole-estate sweep with `apply` also revokes temporary grants past their expiry at
-    phase >= 3 (`wiring/governance.revoke_expired_grants`, recorded in the ledger's `(access)`
-    scope and notified), and takes the model registry's actions (`wiring/mlops.sweep_models`:
-    archive stale versions at phase >= 3, add missing tags) when `mlops.sweep` is on; the
-    registry's findings come with the estate scope."""
+    phase >= 3 — in the project's metastore and in the Unity Catalog of each databricks
+    workspace whose `(access:W)` ledger scope holds one (`wiring/governance.
+    revoke_expired_everywhere`: recorded, notified, counted in the estate result's notes).
+    A whole-estate sweep also sweeps the model registry as the scope `(models)` when
+    `mlops.sweep` is on (`wiring/mlops.sweep_models`: its findings, and its actions — archive
+    stale versions at phase >= 3, add missing tags — planned and, with `apply`, taken by the
+    crew's Executor like every other action).
+
+    A whole-estate sweep of a writable project refreshes the daily cost cube first (stale
+    days only) and reads budgets and cost anomalies from it. With `assistant.triage_on_open`
+    in lakecrew.yaml, each anomaly / SLA ticket the sweep opens gets a triage draft (a pending
+    proposal; `wiring/assist.triage_opened`), said in the sweep's notes — a model that fails
+    leaves the tickets open and the sweep's result as it was."""
+    from lakecrew.wiring.assist import open_tickets, triage_on_open, triage_opened
+
     whole = workspace is None and estate
-    results = ctx.crew.sweep(
-        targets(ctx, workspace),
-        apply=apply,
-        phase=phase,
-        estate=estate_inventory(ctx) if whole else (),
-        estate_owner=estate_owner(ctx) if whole else None,
-        on_step=on_step,
-    )
-    if whole and apply:
-        from lakecrew.wiring.governance import revoke_expired_grants
+    triage = triage_on_open(ctx)  # opt-in: the sweep itself never needs a model
+    was_open = open_tickets(ctx) if triage else set()
+    if whole and ctx.writable and not _remote_billing(ctx):
+        from lakecrew.wiring.finops import run_cube
+
+        _SWEEP_CUBES[ctx] = run_cube(ctx)  # refreshed once; every cost read of the sweep
+    try:
+        results = ctx.crew.sweep(
+            targets(ctx, workspace),
+            apply=apply,
+            phase=phase,
+            estate=estate_inventory(ctx) if whole else (),
+            estate_owner=estate_owner(ctx) if whole else None,
+            on_step=on_step,
+        )
+    finally:
+        _SWEEP_CUBES.pop(ctx, None)
+    if whole and ctx.config.mlops.sweep:
         from lakecrew.wiring.mlops import sweep_models
 
-        revoke_expired_grants(ctx, apply=True, phase=phase)
-        sweep_models(ctx, apply=True, phase=phase)
+        models = sweep_models(ctx, apply=apply, phase=phase)
+        results += [models] if models is not None else []
+    if triage:
+        notes = triage_opened(ctx, was_open)
+        results = [replace(r, notes=(*r.notes, *notes.get(r.scope, ()))) for r in results]
+    if whole and apply:
+        from lakecrew.wiring.governance import revoke_expired_everywhere
+
+        lines = revoke_expired_everywhere(ctx, phase=phase)
+        results = [
+            replace(r, notes=(*r.notes, *lines)) if r.scope == "(estate)" else r for r in results
+        ]
     return results
+
+
+def _remote_billing(ctx: Context) -> bool:
+    """Billing is read in place on a warehouse (Context.billing_sql's `auto` choice)."""
+    return any(w.backend == "databricks" and w.warehouse_id for w in ctx.config.workspaces)
 
 
 def estate_owner(ctx: Context) -> str:
@@ -132,6 +173,7 @@ def platform_source(ctx: Context, loaded: Pack, info: WorkspaceInfo) -> list[Res
         reader=reader,
         sql=sql,
         workspace_id=info.workspace_id,
+        delivery=ctx.log_delivery if ws.backend == "databricks" else None,
     )
 
 
@@ -153,62 +195,63 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
     def platform(info: WorkspaceInfo) -> list[Resource]:
         return platform_source(ctx, loaded, info)
 
-    # one cost and one SLA source per engine, shared by the workspaces a sweep visits, so a
-    # sweep of many workspaces reads billing and run history once (Observer.prepare)
-    costs: dict[int, CostSource] = {}
-    runs: dict[int, SlaSource] = {}
+    def costs(engine: SqlEngine) -> CostSource:
+        # the whole-estate sweep's refreshed cost cube, when it prices the project's tables
+        cube = _SWEEP_CUBES.get(ctx) if engine is ctx.sql else None
+        return CostSource(engine, ctx.clock, model=CostModel(engine, cube=cube))
 
-    def cost_of(engine: SqlEngine) -> CostSource:
-        return costs.setdefault(id(engine), CostSource(engine, ctx.clock))
-
-    def runs_of(engine: SqlEngine) -> SlaSource:
-        return runs.setdefault(id(engine), SlaSource(engine, ctx.clock, loaded.sla))
+    # per engine, the cost and SLA sources that read ahead for the workspaces of the sweep
+    # under way (Observer.prepare): billing and run history read once, not once per workspace
+    ahead_costs: dict[int, CostSource] = {}
+    ahead_runs: dict[int, SlaSource] = {}
 
     def prefetch(infos: Sequence[WorkspaceInfo]) -> None:
-        for cost in costs.values():  # forget what earlier sweeps of this context read
-            cost.prefetch([])
-        for sla in runs.values():
-            sla.prefetch([])
+        ahead_costs.clear()  # what an earlier sweep read is never reused
+        ahead_runs.clear()
         groups: dict[int, tuple[SqlEngine, list[WorkspaceInfo]]] = {}
         for info in infos:
             engine = sql_for(info)
             if engine is not None and info.workspace_id:
                 groups.setdefault(id(engine), (engine, []))[1].append(info)
         for engine, group in groups.values():
-            cost_of(engine).prefetch([i.workspace_id for i in group if i.workspace_id])
+            if len(group) < 2:
+                continue
+            cost = ahead_costs[id(engine)] = costs(engine)
+            cost.prefetch([i.workspace_id for i in group if i.workspace_id])
+            sla = ahead_runs[id(engine)] = SlaSource(engine, ctx.clock, loaded.sla)
             with contextlib.suppress(NotFound):  # each workspace then reads (and tolerates) its own
-                runs_of(engine).prefetch(group)
+                sla.prefetch(group)
 
     def spikes(info: WorkspaceInfo) -> list[Resource]:
         engine = sql_for(info)
         if engine is None:
             return []
-        return _tolerant(lambda: cost_of(engine).usage_resources(info))
+        ahead = ahead_costs.get(id(engine))
+        source = ahead if ahead is not None and ahead.prefetched(info.workspace_id) else None
+        return _tolerant(lambda: (source or costs(engine)).usage_resources(info))
 
     def budget(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         engine, _ = ctx.billing_sql()  # account-wide billing: in place on a warehouse if any
-        return _tolerant(lambda: CostSource(engine, ctx.clock).budget_resources(config, scope))
+        return _tolerant(lambda: costs(engine).budget_resources(config, scope))
 
     def job_slas(info: WorkspaceInfo) -> list[Resource]:
         engine = sql_for(info)
         if engine is None:
             return []
-        return _tolerant(lambda: runs_of(engine).workspace_resources(info))
+        ahead = ahead_runs.get(id(engine))
+        source = ahead if ahead is not None and ahead.prefetched(info.workspace_id) else None
+        return _tolerant(
+            lambda: (source or SlaSource(engine, ctx.clock, loaded.sla)).workspace_resources(info)
+        )
 
     def estate_slas(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         return _tolerant(lambda: slas.estate_resources(inventory, scope))
-
-    def models(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
-        # not _tolerant: a registry that cannot be read fails the estate scope loudly
-        from lakecrew.wiring.mlops import registry_estate_resources
-
-        return registry_estate_resources(ctx, scope)
 
     return Observer(
         ctx.clock,
         ctx.sql,
         extra_sources=(security, platform, spikes, job_slas),
-        estate_sources=(budget, estate_slas, models),
+        estate_sources=(budget, estate_slas),
         sql_for=sql_for,
         estate_uc=ctx.estate_uc,
         prefetch=prefetch,

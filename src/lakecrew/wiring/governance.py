@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ from lakecrew.services.governance.compliance import (
 )
 from lakecrew.services.governance.desired import TableWant, load_comment_proposals, wants_from_specs
 from lakecrew.services.governance.enforce import EnforcementPlan, plan_enforcement
-from lakecrew.services.governance.executor import ACCESS_SCOPE, CatalogExecutor
+from lakecrew.services.governance.executor import ACCESS_SCOPE, CatalogExecutor, scope_for
 from lakecrew.services.governance.groups import Membership, read_members
 from lakecrew.services.governance.review import AccessReview, last_use, review
 from lakecrew.services.policy.actions.catalog_base import UcPorts
@@ -178,20 +179,58 @@ def revoke_expired_grants(
     report = access_svc.revoke_expired(expired, ex, run_id(ctx), phase=use_phase, apply=apply)
     revoked = report.revoked
     if revoked:
-        _notify(ctx, revoked, now)
+        _notify(ctx, revoked, now, ex.scope(ACCESS_SCOPE))
     return report
 
 
-def _notify(ctx: Context, rows: list[Any], now: Any) -> None:
+def revoke_expired_everywhere(ctx: Context, *, phase: int | None = None) -> list[str]:
+    """The whole-estate sweep's expiry step: the project's metastore, then the Unity Catalog of
+    every databricks workspace W whose ledger scope `(access:W)` holds an expired temporary
+    grant (UC keeps no expiry: the ledger is the whole list; a workspace with none is not
+    called). Returns one line per catalog that had anything to revoke, for the sweep's notes."""
+    lines = [_revoke_line("the project's metastore", revoke_expired_grants(
+        ctx, apply=True, phase=phase))]  # fmt: skip
+    now = ctx.clock.now()
+    for ws in ctx.config.workspaces:
+        scope = scope_for(ACCESS_SCOPE, ws.name)
+        if ws.backend != "databricks" or not access_svc.expired_grants(
+            ctx.ledger, [], now, scope=scope
+        ):
+            continue
+        where = f"Unity Catalog of {ws.name}"
+        if not ws.warehouse_id:
+            lines.append(f"expired temporary grants in {where} not revoked: no warehouse_id")
+            continue
+        report = revoke_expired_grants(ctx, apply=True, phase=phase, workspace=ws.name)
+        lines.append(_revoke_line(where, report))
+    return [line for line in lines if line]
+
+
+def _revoke_line(where: str, report: access_svc.RevokeReport) -> str:
+    """'' when nothing expired; else how many were revoked, skipped or failed (or why not)."""
+    n = len(report.planned)
+    if not n:
+        return ""
+    if not report.applied:
+        return f"{n} expired temporary grant(s) in {where} not revoked: phase {report.phase} < 3"
+    counts = Counter(r.status for r in report.rows)
+    done = ", ".join(f"{k} {status}" for status, k in sorted(counts.items()))
+    see = " (see `lakecrew actions --status failed`)" if counts["failed"] else ""
+    return f"expired temporary grants in {where}: {done}{see}"
+
+
+def _notify(ctx: Context, rows: list[Any], now: Any, scope: str) -> None:
     notes = build_notifications(
-        ACCESS_SCOPE, rows[0].sweep_id, [], rows, severity_of={}, channel=ctx.notifier.name, now=now
+        scope, rows[0].sweep_id, [], rows, severity_of={}, channel=ctx.notifier.name, now=now
     )
     comms = Comms(ctx.ledger, ctx.notifier)
     comms.enqueue(notes)
-    comms.deliver(ACCESS_SCOPE, now)
+    comms.deliver(scope, now)
     alerts = ctx.alerts
     if alerts is not None:
-        alerts.store.put(alerts.router.immediate(access_svc.revocation_items(rows), now))
+        alerts.store.put(
+            alerts.router.immediate(access_svc.revocation_items(rows, scope=scope), now)
+        )
         alerts.tick(now, summaries=False)
 
 
@@ -307,24 +346,45 @@ def archived(ctx: Context, prefix: str) -> list[dict[str, Any]]:
     return out
 
 
-def compliance(ctx: Context, month: str) -> ComplianceReport:
+def compliance_source(ctx: Context, workspace: str | None) -> str | None:
+    """The databricks workspace whose Unity Catalog the report reads: `workspace` when given
+    (None for a local one: the metastore), else the estate scope's (`Context.estate_uc`: the
+    first databricks workspace with a `warehouse_id`), else None (the project's metastore)."""
+    if workspace is not None:
+        return remote(ctx, workspace)
+    found = ctx.warehouse_workspaces()
+    return found[0].name if found else None
+
+
+def compliance(ctx: Context, month: str, *, workspace: str | None = None) -> ComplianceReport:
     """The month's report; archived (`.lakecrew/reports/compliance-YYYY-MM.json`) so the next
-    month can show the trend of the catalog figures."""
+    month can show the trend of the catalog figures. Catalog figures come from the Unity
+    Catalog of `compliance_source` — every table with its tags (UC REST listings, tags from
+    `system.information_schema` on the warehouse) and the direct table grants — and the
+    revocations from its `(access:W)` ledger scope; else from the project's metastore."""
     from lakecrew.services.output_files import write_file
 
-    ms = ctx.metastore
+    name = compliance_source(ctx, workspace)
+    uc = uc_ports(ctx, name)
     prev = ctx.layout.state_dir / REPORTS / f"compliance-{previous_month(month)}.json"
     previous = json.loads(prev.read_text()) if prev.is_file() else None
     report = compliance_month(
         month,
-        tables=ms.list_tables(),
-        grants=ms.list_grants(),
+        tables=uc.catalog.list_tables(),
+        grants=uc.grants.list_grants(),
         findings=ctx.ledger.findings(),
-        actions=ctx.ledger.actions(ACCESS_SCOPE),
+        actions=ctx.ledger.actions(scope_for(ACCESS_SCOPE, name)),
         reviews=archived(ctx, "access-review-"),
         previous_archive=previous,
         now=ctx.clock.now(),
     )
+    if name is not None:
+        warehouse = ctx.config.workspace(name).warehouse_id
+        report.notes.insert(
+            0,
+            f"catalog figures from the Unity Catalog of {name} (tags and grants from "
+            f"system.information_schema on warehouse {warehouse})",
+        )
     path = ctx.layout.state_dir / REPORTS / f"compliance-{month}.json"
     write_file(path, json.dumps(report.as_dict(), sort_keys=True).encode(), force=True)
     return report

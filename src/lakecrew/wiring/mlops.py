@@ -7,7 +7,6 @@ registry, local artifacts). mlflow itself is imported only when a registry call 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +17,13 @@ from lakecrew.adapters.mlflow import local_registry, local_store_exists
 from lakecrew.adapters.mlflow.registry import MlflowRegistry
 from lakecrew.adapters.mlflow.training import MlflowScorer
 from lakecrew.core.errors import NotFound
-from lakecrew.core.resources import Resource
+from lakecrew.ports.ledger import ActionRow
+from lakecrew.services.crew.sweep import SweepResult
 from lakecrew.services.estate.config import ENVIRONMENTS
-from lakecrew.services.mlops.hygiene import LastUse, registry_resources
-from lakecrew.services.mlops.service import HygieneResult, MlopsDeps, ModelOps
+from lakecrew.services.mlops.actions import ACTION_CLASSES as PROMOTIONS
+from lakecrew.services.mlops.hygiene import MODELS_SCOPE, LastUse
+from lakecrew.services.mlops.service import MlopsDeps, ModelOps
+from lakecrew.services.policy.actions import ActionPorts
 
 if TYPE_CHECKING:
     from lakecrew.wiring.context import Context
@@ -95,25 +97,36 @@ def registry_for(ctx: Context) -> MlflowRegistry:
     )
 
 
-def registry_estate_resources(ctx: Context, scope: str) -> list[Resource]:
-    """The registry's models, versions and experiments as resources of the estate scope (for
-    whole-estate sweeps; `mlops.sweep: false` or no registry → none)."""
-    if not ctx.config.mlops.sweep or not has_registry(ctx):
-        return []
-    ops = model_ops(ctx)
-    resources = registry_resources(
-        ops.read(), ops.deps.registry.list_experiments(), ctx.config.mlops, ops.deps.last_inference
-    )
-    return [replace(r, workspace=scope) for r in resources]
-
-
-def sweep_models(ctx: Context, *, apply: bool, phase: int | None) -> HygieneResult | None:
-    """The model actions of a whole-estate `--apply` sweep (archive, add tags), at `phase` or
-    the lowest environment's phase; None when the registry is not swept."""
-    if not ctx.config.mlops.sweep or not has_registry(ctx):
+def sweep_models(
+    ctx: Context, *, apply: bool, phase: int | None, only: str | None = None
+) -> SweepResult | None:
+    """The `(models)` scope of a crew sweep: the registry's models, versions and experiments
+    evaluated with the pack's model rules, their findings tracked in the ledger and their
+    actions (archive stale versions at phase >= 3, add missing tags at >= 2) planned and, with
+    `apply`, taken by the crew's Executor through the registry. At `phase`, else the lowest
+    environment phase of lakecrew.yaml; `only` = registered models matching a glob. None when
+    the project has no registry."""
+    if not has_registry(ctx):
         return None
     use_phase = phase if phase is not None else min(ctx.config.phase_for(e) for e in ENVIRONMENTS)
-    return model_ops(ctx).hygiene(phase=use_phase, apply=apply)
+    ops = model_ops(ctx)
+    owner = ctx.config.workspaces[0].owner if ctx.config.workspaces else ""
+    ports = ActionPorts(MODELS_SCOPE, models=ops.deps.registry)
+    return ctx.crew.sweeper.sweep_scope(
+        ports, lambda: ops.observe(owner=owner, only=only), phase=use_phase, apply=apply
+    )
+
+
+def rollback_action(
+    ctx: Context, row: ActionRow, *, force: bool = False, resume: bool = False
+) -> ActionRow:
+    """Roll back an action of the `(models)` scope: a promotion through the MLOps runner, a rule
+    action (archive, add tags) through the crew's Executor under the scope's lock."""
+    ops = model_ops(ctx)
+    if row.action in PROMOTIONS:
+        return ops.rollback(row, force=force)
+    ports = ActionPorts(MODELS_SCOPE, models=ops.deps.registry)
+    return ctx.crew.rollback(row, ports, force=force, resume=resume)
 
 
 def mlops_deps(ctx: Context) -> MlopsDeps:

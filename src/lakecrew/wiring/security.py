@@ -168,6 +168,7 @@ def audit_report(
             now,
             max_gap_hours=max_gap_hours,
             log_delivery=configs,
+            delivery=lc.log_delivery,
         )
 
 

@@ -42,7 +42,7 @@ def test_live_model_evaluation(lc: Context) -> None:
 
     results = evaluate(ask, facts)
     correct = sum(r.correct for r in results)
-    print(f"\nlive evaluation: {MODEL}: {correct}/{len(results)} correct")
+    print(f"\nlive evaluation: {MODEL} at {BASE}: {correct}/{len(results)} correct")
     for r in results:
         print(f"  {'OK ' if r.correct else 'NO '} {r.qid}: expected {r.expected!r}, {r.state}")
     assert len(results) >= 40

@@ -164,6 +164,29 @@ def test_bad_config_is_a_usage_error(kwargs: dict[str, float]) -> None:
         DetectorConfig(**kwargs)  # type: ignore[arg-type]
 
 
+def _one_by_one(
+    positions: list[float], values: np.ndarray, evaluate: list[bool], config: DetectorConfig
+) -> list[tuple[int, float, float, float]]:
+    """The reference path: every judged point fitted alone from its history."""
+    from lakecrew.services.finops.anomaly import _fit_row, _is_anomalous
+
+    x = np.asarray(positions)
+    clean = values.copy()
+    clean[~np.asarray(evaluate)] = np.nan
+    slow = []
+    for i in range(len(x)):
+        if not evaluate[i] or np.isnan(clean[i]):
+            continue
+        fit = _fit_row(x, clean, i, config)
+        if fit is None:
+            continue
+        scale = max(fit.scale, config.rel_scale_floor * abs(fit.expected), 1e-9)
+        delta = float(clean[i] - fit.expected)
+        if _is_anomalous(delta, fit.expected, scale, config):
+            slow.append((i, fit.expected, delta, scale))
+    return slow
+
+
 @pytest.mark.parametrize(
     "config",
     [
@@ -175,8 +198,6 @@ def test_bad_config_is_a_usage_error(kwargs: dict[str, float]) -> None:
 )
 def test_vectorised_fits_flag_what_the_one_by_one_fit_flags(config: DetectorConfig) -> None:
     """Whole windows are fitted together in numpy; the reference fits each point alone."""
-    from lakecrew.services.finops.anomaly import _fit_row, _is_anomalous
-
     rng = np.random.default_rng(11)
     n = 700
     t = np.arange(n)
@@ -186,19 +207,23 @@ def test_vectorised_fits_flag_what_the_one_by_one_fit_flags(config: DetectorConf
     positions = [float(739_000 + i) for i in range(n)]
     evaluate = [i % 97 != 5 for i in range(n)]
     fast = detect_positions(positions, list(values), evaluate=evaluate, config=config)
-    x = np.asarray(positions)
-    clean = values.copy()
-    clean[~np.asarray(evaluate)] = np.nan
-    slow = []
-    for i in range(n):
-        if not evaluate[i] or np.isnan(clean[i]):
-            continue
-        fit = _fit_row(x, clean, i, config)
-        if fit is None:
-            continue
-        scale = max(fit.scale, config.rel_scale_floor * abs(fit.expected), 1e-9)
-        delta = float(clean[i] - fit.expected)
-        if _is_anomalous(delta, fit.expected, scale, config):
-            slow.append((i, fit.expected, delta, scale))
+    slow = _one_by_one(positions, values, evaluate, config)
     assert [f[0] for f in fast] == [s[0] for s in slow] and len(slow) >= 5
+    assert np.allclose([f[1:] for f in fast], [s[1:] for s in slow], rtol=1e-12, atol=1e-9)
+
+
+def test_uneven_steps_are_fitted_as_the_one_by_one_fit_fits_them() -> None:
+    """A window spanning window − 1 but with one step of 0.5 and one of 1.5 is not whole (the
+    vectorised fit assumes steps of exactly 1): the reference path fits it. With k = 0.1 nearly
+    every point is flagged, so nearly every fit is compared."""
+    config = DetectorConfig(k=0.1, abs_floor=0, pct_floor=0, direction="both")
+    rng = np.random.default_rng(5)
+    n = 200
+    steps = np.ones(n)
+    steps[[80, 120]] = 0.5, 1.5
+    positions = list(np.cumsum(steps))
+    values = 100 + 20 * np.sin(2 * np.pi * np.arange(n) / 7) + rng.normal(0, 5, n)
+    fast = detect_positions(positions, list(values), config=config)
+    slow = _one_by_one(positions, values, [True] * n, config)
+    assert [f[0] for f in fast] == [s[0] for s in slow] and len(slow) >= 150
     assert np.allclose([f[1:] for f in fast], [s[1:] for s in slow], rtol=1e-12, atol=1e-9)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import astuple
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from lakecrew.core.system_tables import SYSTEM_TABLES
 from lakecrew.faces.cli.main import app
 from lakecrew.services.finops.cost import CostModel
 from lakecrew.services.finops.cube import CUBE, CostCube
+from lakecrew.services.finops.reports import cost_report
 
 from .conftest import ALL_PURPOSE, CLUSTER_ROWS, PRICE_ROWS, SQL, TAGS, at, load, price, usage
 from .simulated import END as SIM_END
@@ -145,7 +146,19 @@ def test_cube_cli_on_the_simulated_estate(simulated: Simulated, tmp_path: Path) 
         cubed = CostModel(engine, cube=CostCube(engine)).priced_usage(
             SIM_START, SIM_END, as_of=simulated.now
         )
+        # The whole weekly review (totals, allocations, movers, budgets, anomalies with their
+        # contributors, untagged spend, recommendations from the companion) is the same read
+        # through the cube as computed from raw usage: every figure, to the cent.
+        # As of three days after the first injected anomaly (its week has one to report).
+        first = min(date.fromisoformat(a["start"]) for a in simulated.truth["anomalies"])
+        as_of = datetime.combine(first + timedelta(days=3), time(), UTC)
+        cube = CostCube(engine)
+        from_cube = cost_report(engine, simulated.config, "week", as_of, cube=cube)
+        from_raw = cost_report(engine, simulated.config, "week", as_of)
+        assert cube.fresh(SIM_START, SIM_END)  # the report read materialised days
     finally:
         engine.close()
     assert cubed.lines == scratch.lines
     assert cubed.total.cents() == scratch.total.cents() == simulated.priced.total.cents()
+    assert from_cube["anomalies"] and from_cube["recommendations"]
+    assert from_cube == from_raw

@@ -4,8 +4,10 @@ with rollback, promotion gates, drift over an inference table and the CLI."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from lakecrew.ports.clock import FixedClock
 from lakecrew.services.mlops.monitor import model_drift
 from lakecrew.testing.mlflow_store import APPROVER, MODEL, StoreProject, synthetic
 from lakecrew.wiring.context import Context
-from lakecrew.wiring.mlops import model_ops
+from lakecrew.wiring.mlops import model_ops, rollback_action, sweep_models
 
 # one session MLflow store (store_project, ~8 s to build) for both files: one worker
 pytestmark = pytest.mark.xdist_group("mlflow_store")
@@ -46,7 +48,7 @@ def _register_copy(sp: StoreProject, name: str, version_index: int = 0) -> str:
 def _findings(ctx: Context, prefix: str, *, now: datetime | None = None) -> set[tuple[str, str]]:
     if now is not None:
         ctx.clock = FixedClock(now)
-    res = model_ops(ctx).hygiene(phase=1, apply=False)
+    res = model_ops(ctx).hygiene()
     return {(f.rule_id, f.resource_id) for f in res.findings if f.resource_id.startswith(prefix)}
 
 
@@ -110,38 +112,63 @@ def test_deleted_run_is_reported_not_skipped(ctx: Context, store_project: StoreP
     assert facts.deleted and facts.problem == f"run {run_id} is deleted"
 
 
-def test_stale_version_archived_in_phase_3_and_rolled_back(
+def test_model_actions_run_through_the_crew_executor_and_roll_back(
     ctx: Context, store_project: StoreProject
 ) -> None:
+    """archive_model_version and add_model_tags are rule-engine plugins the crew's Executor
+    takes in the `(models)` sweep scope: phase gates, intent with the before-state, applied,
+    verified by the next sweep; `lakecrew rollback` restores them; a crashed intent is
+    reconciled from the registry's live state."""
+    from lakecrew.services.crew.executor import Executor
+    from lakecrew.services.policy.actions import ActionPorts
+
     name = "dev.ml.hyg_stale"
     version = _register_copy(store_project, name)
-    ops = model_ops(ctx)
-    ops.deps.registry.set_alias(name, "challenger", version)
-    ops.deps.registry.set_model_tags(name, {"owner": "ds@example.org"})
-    later = datetime.now(UTC) + timedelta(days=120)
-    assert ("model_version.stale", f"{name}/{version}") in _findings(ctx, name, now=later)
-    ops = model_ops(ctx)
-    planned = ops.hygiene(
-        phase=2, apply=True, only=name
-    )  # archive needs phase 3: refused, nothing changed
-    row = next(a for a in planned.actions if a.resource_id == f"{name}/{version}")
-    assert row.status == "skipped" and "phase 3" in row.reason
-    done = ops.hygiene(phase=3, apply=True, only=name)
-    row = next(a for a in done.actions if a.resource_id == f"{name}/{version}")
-    assert row.status == "applied", row.reason
-    reg = ops.deps.registry
+    reg = model_ops(ctx).deps.registry
+    reg.set_alias(name, "challenger", version)
+    reg.set_model_tags(name, {"owner": "ds@example.org"})
+    ctx.clock = FixedClock(datetime.now(UTC) + timedelta(days=120))
+    first = sweep_models(ctx, apply=True, phase=2, only=name)
+    assert first is not None and first.scope == "(models)" and not first.failed
+    assert ("model_version.stale", f"{name}/{version}") in {
+        (tf.finding.rule_id, tf.finding.resource_id) for tf in first.findings
+    }
+    archive = next(a for a in first.plan.actions if a.action == "archive_model_version")
+    assert archive.status == "skipped" and "phase 2 < 3" in archive.reason
+    assert reg.get_model(name).aliases == {"challenger": version}  # phase 2: not archived
+    tags = next(a for a in first.applied if a.action == "add_model_tags")
+    assert json.loads(tags.before_json or "")["tags"] == {"owner": "ds@example.org"}
+    assert reg.get_model(name).tags == {"owner": "ds@example.org", "project": "p1",
+                                        "cost_center": "cc-1"}  # fmt: skip
+
+    done = sweep_models(ctx, apply=True, phase=3, only=name)
+    assert done is not None
+    row = next(a for a in done.applied if a.action == "archive_model_version")
+    assert row.resource_id == f"{name}/{version}" and row.workspace == "(models)"
+    assert json.loads(row.before_json or "")["aliases"] == ["challenger"]
     assert reg.get_model(name).aliases == {}
     assert reg.list_versions(name)[0].tags["gov.lifecycle"] == "archived"
     assert [a.principal for a in reg.permissions(name) or ()] == ["ds@example.org"]
-    again = ops.hygiene(
-        phase=3, apply=True, only=name
-    )  # idempotent: archived versions are not stale
-    assert not [a for a in again.actions if a.resource_id == f"{name}/{version}"]
-    back = ops.rollback(row)
-    assert back.status == "rolled_back"
+    again = sweep_models(ctx, apply=True, phase=3, only=name)  # idempotent, and verified
+    assert again is not None and not again.applied and not again.plan.runnable
+    assert ctx.crew.action(row.action_id).verified_at is not None
+
+    out = CliRunner().invoke(app, ["rollback", row.action_id, "--project", str(store_project.root)])
+    assert out.exit_code == 0, out.output
     assert reg.get_model(name).aliases == {"challenger": version}
     assert "gov.lifecycle" not in reg.list_versions(name)[0].tags
     assert reg.permissions(name) is None
+    rolled = rollback_action(ctx, ctx.crew.action(tags.action_id))
+    assert rolled.status == "rolled_back" and reg.get_model(name).tags == {
+        "owner": "ds@example.org"
+    }
+
+    # a crash after the intent was recorded, before the registry call: planned again
+    intent = replace(row, status="intent", action_id="0" * 24, after_json=None)
+    ctx.ledger.record_action(intent)
+    ports = ActionPorts("(models)", models=reg)
+    (settled,) = Executor(ports, ctx.ledger, ctx.clock).reconcile([intent])
+    assert settled.status == "planned", settled.reason
 
 
 def test_promotion_gates_then_alias_move_and_rollback(
@@ -276,17 +303,21 @@ def test_drift_findings_are_routed_through_the_outbox(
 def test_whole_estate_sweep_evaluates_and_acts_on_the_registry(
     store_project: StoreProject, tmp_path: Path
 ) -> None:
-    """The crew's estate scope carries the model rules; `--apply` takes the model actions."""
+    """A whole-estate sweep sweeps the registry as the `(models)` scope; `--apply` takes the
+    model actions through the crew's Executor."""
     from lakecrew.wiring.crew import sweep
 
     root = tmp_path / "copy"
     shutil.copytree(store_project.root, root)
     later = datetime.now(UTC) + timedelta(days=120)
+    config = root / "lakecrew.yaml"  # 3 actions on 5 objects: past the default blast radius
+    text = re.sub(r"(?m)^  max_percent: \d+", "  max_percent: 100", config.read_text(), count=1)
+    config.write_text(text)
     with Context.open(root, writable=True, clock=FixedClock(later)) as c:
         results = sweep(c, apply=True, phase=3)
-        estate = next(r for r in results if r.scope == "(estate)")
-        assert {f.finding.resource_type for f in estate.findings} >= {"model_versions", "models"}
-        rows = {(f.rule_id, f.resource_id) for f in c.ledger.findings("(estate)")}
+        models = next(r for r in results if r.scope == "(models)")
+        assert {f.finding.resource_type for f in models.findings} >= {"model_versions", "models"}
+        rows = {(f.rule_id, f.resource_id) for f in c.ledger.findings("(models)")}
         assert ("model_version.stale", f"{MODEL}/1") in rows
         acted = [
             a
@@ -299,8 +330,7 @@ def test_whole_estate_sweep_evaluates_and_acts_on_the_registry(
     off = root / "lakecrew.yaml"
     off.write_text(off.read_text().replace("mlops:\n", "mlops:\n  sweep: false\n", 1))
     with Context.open(root, writable=True, clock=FixedClock(later)) as c:
-        estate = next(r for r in sweep(c, phase=1) if r.scope == "(estate)")
-        assert not {f.finding.resource_type for f in estate.findings} & {"model_versions", "models"}
+        assert "(models)" not in {r.scope for r in sweep(c, phase=1)}
 
 
 def test_artifacts_read_from_the_project_store_not_the_working_folder(

@@ -62,6 +62,7 @@ REQUIRED_PERMISSION: Mapping[str, str] = {
     "secrets.list_acls": "MANAGE on the secret scope",
     "secrets.get_acl": "MANAGE on the secret scope",
     "workspace_conf.get_status": "workspace admin",
+    "log_delivery.list": "the account admin role (account console API)",
     "statement_execution.execute_statement": "CAN_USE on the SQL warehouse, SELECT on the tables",
     "statement_execution.get_statement": "CAN_USE on the SQL warehouse",
     "tables.list": "USE_CATALOG and USE_SCHEMA on the parent catalog and schema",

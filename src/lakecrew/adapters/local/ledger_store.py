@@ -181,7 +181,8 @@ class DeltaLedgerStore:
         for data in clean if clean is not None else self._clean(row_type, rows):
             latest[tuple(data[k] for k in keys)] = data
         table = pa.Table.from_pylist(list(latest.values()), schema=schema_of(row_type))
-        self.store.merge(name, table, keys)
+        # merge_schema: a ledger written before a nullable column was added (sweeps.notes)
+        self.store.merge(name, table, keys, merge_schema=True)
 
     def _get(self, row_type: type[R], workspace: str | None) -> list[R]:
         name = self.full_name(row_type)

@@ -85,6 +85,7 @@ class MlflowRegistry:
         self.read_model_metadata = read_model_metadata
         self._client: Any = None
         self._meta: dict[str, tuple[bool | None, bool | None, str | None]] = {}
+        self.unread: dict[str, str] = {}  # "model/version" → why its MLmodel was not read
         self.requests = 0  # registry/tracking calls made (the sweep benchmark reports it)
 
     @property
@@ -223,6 +224,7 @@ class MlflowRegistry:
             has_input_example=example,
             artifact_problem=problem,
             workspace=self.workspace,
+            metadata_unread=self.unread.get(f"{v.name}/{v.version}"),
         )
 
     def _metadata(self, v: Any) -> tuple[bool | None, bool | None, str | None]:
@@ -310,10 +312,19 @@ class MlflowRegistry:
                 key,
             )
 
-    def set_model_tags(self, model: str, tags: Mapping[str, str]) -> None:
+    def set_model_tags(
+        self, model: str, tags: Mapping[str, str], remove: Sequence[str] = ()
+    ) -> None:
         for key, value in tags.items():
             self._call(
                 f"tag {key} on {model}", self.client.set_registered_model_tag, model, key, value
+            )
+        for key in remove:
+            self._call(
+                f"remove tag {key} from {model}",
+                self.client.delete_registered_model_tag,
+                model,
+                key,
             )
 
     def set_permissions(self, model: str, acl: Sequence[Acl] | None) -> None:

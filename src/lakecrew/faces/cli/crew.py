@@ -246,7 +246,7 @@ def rollback(
         if row.workspace == "(models)":  # a model action (promotion, archive, tags)
             from lakecrew.faces.cli.models import rollback_model_action
 
-            done = rollback_model_action(lc, row, force=force)
+            done = rollback_model_action(lc, row, force=force, resume=resume)
         elif is_catalog_scope(row.workspace):  # Unity Catalog / temporary access
             from lakecrew.wiring.governance import executor
 

@@ -321,6 +321,16 @@ def compliance_report(
     month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
     fmt: Annotated[str, typer.Option("--format", help="md, html or json")] = "md",
     out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="Read the Unity Catalog of this backend: databricks workspace (a local one: the "
+            "project's metastore). Default: the estate's — the first databricks workspace with "
+            "a warehouse_id, else the project's metastore.",
+        ),
+    ] = None,
     force: ForceOpt = False,
     now: NowOpt = None,
     project: ProjectOpt = None,
@@ -339,7 +349,7 @@ def compliance_report(
         raise UsageError(f"--format {fmt!r}", where="--format", fix="md, html or json")
     state = state_of(ctx, project=project, output=output, debug=debug)
     with _context(state.project, writable=False, now=now) as lc:
-        rep = compliance(lc, month)
+        rep = compliance(lc, month, workspace=workspace)
     if state.json:
         emit(state, Result("compliance_report", [rep.as_dict()], {"month": month}))
         return

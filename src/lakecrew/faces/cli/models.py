@@ -258,36 +258,43 @@ def hygiene(
     wide: WideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """The SOP pack's model rules over the registry; plans (or applies) archive/tag actions."""
+    """The SOP pack's model rules over the registry, as the crew's `(models)` sweep scope:
+    findings recorded, archive/tag actions planned (or, with --apply, taken) by the Executor."""
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     lc = _open(state.project, writable=True, now=now)
     try:
-        res = _ops(lc).hygiene(phase=phase, apply=apply, only=model)
+        _ops(lc)  # one clear line when the project has no MLflow store
+        from lakecrew.wiring.mlops import sweep_models
+
+        res = sweep_models(lc, apply=apply, phase=phase, only=model)
     finally:
         lc.close()
+    assert res is not None
+    done = {a.action_id: a for a in (*res.applied, *res.failed)}
     data = {
         "evaluated": res.evaluated,
-        "discovered": dict(res.discovered),
+        "discovered": dict(res.discovered_by_type),
+        "notes": list(res.notes),
         "findings": [
             {
-                "rule_id": f.rule_id,
-                "sop_section": f.sop_section,
-                "severity": f.severity,
-                "resource_type": f.resource_type,
-                "resource_id": f.resource_id,
-                "title": f.title,
+                "rule_id": tf.finding.rule_id,
+                "sop_section": tf.finding.sop_section,
+                "severity": tf.finding.severity,
+                "resource_type": tf.finding.resource_type,
+                "resource_id": tf.finding.resource_id,
+                "title": tf.finding.title,
             }
-            for f in res.findings
+            for tf in res.findings
         ],
         "actions": [
             {
                 "action_id": a.action_id,
                 "action": a.action,
                 "resource_id": a.resource_id,
-                "status": a.status,
-                "reason": a.reason,
+                "status": done[a.action_id].status if a.action_id in done else a.status,
+                "reason": done[a.action_id].reason if a.action_id in done else a.reason,
             }
-            for a in res.actions
+            for a in res.plan.actions
         ],
     }
     emit(state, Result("model_hygiene", [data]), _render_hygiene)
@@ -303,13 +310,18 @@ def _render_hygiene(out: Out, result: Result) -> None:
     d = result.items[0]
     out.line(f"{d['evaluated']} registry objects evaluated; {len(d['findings'])} findings")
     out.table(FINDING_COLUMNS, d["findings"], title="findings")
+    for note in d.get("notes", []):
+        out.note(note)
     if d["actions"]:
         out.table(ACTION_COLUMNS, d["actions"], title="actions")
 
 
-def rollback_model_action(lc: Any, row: Any, *, force: bool) -> Any:
+def rollback_model_action(lc: Any, row: Any, *, force: bool, resume: bool = False) -> Any:
     """Roll back a model action of the ledger (called by `lakecrew rollback`)."""
-    return _ops(lc).rollback(row, force=force)
+    from lakecrew.wiring.mlops import rollback_action
+
+    _ops(lc)  # one clear line when the project has no MLflow store
+    return rollback_action(lc, row, force=force, resume=resume)
 
 
 def register(root: typer.Typer) -> None:

@@ -122,7 +122,10 @@ def audit(
     ] = 24,
     log_delivery: Annotated[
         Path | None,
-        typer.Option(help="The account's log-delivery configurations (exported JSON)."),
+        typer.Option(
+            help="The account's log-delivery configurations (exported JSON; default: read "
+            "through the account API of lakecrew.yaml's `account:` section)."
+        ),
     ] = None,
     now: Annotated[
         datetime | None, typer.Option(help="Judge as of this UTC time (default: now).")
@@ -134,7 +137,8 @@ def audit(
     debug: DebugOpt = False,
 ) -> None:
     """Verify audit delivery: recent rows in system.access.audit (a gap over --max-gap-hours is a
-    finding) and, given the account's configurations, an enabled AUDIT_LOGS log delivery."""
+    finding) and an enabled AUDIT_LOGS log delivery — read through the account API when
+    lakecrew.yaml has an `account:` section, or from an exported --log-delivery file."""
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     from lakecrew.wiring.security import audit_report
 
@@ -153,11 +157,12 @@ def audit(
         "hours_with_rows": report.hours_with_rows,
         "events": report.events,
         "not_checked": report.not_checked,
+        "unseen": report.unseen,
     }
     if forward:
         meta["forwarded"] = _forward(state.project, forward, workspace, "", report.findings, when)
     emit(state, Result("security_audit", items, meta), _render_audit)
-    if items:
+    if items or report.unseen:  # an unreadable account API is not "configured"
         raise typer.Exit(1)
 
 
@@ -187,6 +192,7 @@ app.command(
     epilog=epilog(
         "lakecrew security audit --workspace malaria-prod-westafrica --max-gap-hours 6",
         "lakecrew security audit --workspace W --log-delivery log-delivery.json --forward siem",
-        exits="0 audit logs arrive; 1 a gap, no rows or no log delivery; 2 usage error",
+        exits="0 audit logs arrive; 1 a gap, no rows, no log delivery, or the account's "
+        "log-delivery API unseen (401/403/404); 2 usage error",
     ),
 )(audit)

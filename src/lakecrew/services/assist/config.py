@@ -11,6 +11,8 @@ assistant:
   max_tokens: 60000                    # input + output tokens per run
   timeout_seconds: 120                 # per model request
   max_tool_output_chars: 8000          # a tool result longer than this is cut (and says so)
+  triage_on_open: false                # true: the sweep drafts a triage (a pending ticket-comment
+  triage_max_per_sweep: 5              #   proposal) on each anomaly / SLA ticket it opens
 ```
 
 No `assistant:` section: the deterministic crew runs as always; `lakecrew ask` says how to add
@@ -82,6 +84,10 @@ class AssistantConfig(_Strict):
     max_tokens: int = Field(default=60_000, ge=1000)
     timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
     max_tool_output_chars: int = Field(default=8000, ge=500, le=200_000)
+    # Off by default: the sweep stays model-free. On: every anomaly (cost.anomaly) or SLA
+    # (sla.*) ticket a sweep opens gets a triage run whose draft is a pending proposal.
+    triage_on_open: bool = False
+    triage_max_per_sweep: int = Field(default=5, ge=1, le=100)
 
 
 HOW_TO_CONFIGURE = (

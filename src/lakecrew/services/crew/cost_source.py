@@ -120,6 +120,10 @@ class CostSource:
             self._detect([workspace_id], self.clock.now())
         return self._spikes.pop(workspace_id)
 
+    def prefetched(self, workspace_id: str | None) -> bool:
+        """`prefetch` read this workspace's spikes and `spikes` has not taken them yet."""
+        return workspace_id in self._spikes
+
     def prefetch(self, workspace_ids: Sequence[str]) -> None:
         """Forget earlier sweeps' spikes, then detect those of several workspaces from one
         read of their usage (a sweep of many workspaces, judged at the sweep's start); each

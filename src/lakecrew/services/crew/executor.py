@@ -1,4 +1,5 @@
-"""Executor: applies a Plan through the Workspace port, crash-safely, and can roll back.
+"""Executor: applies a Plan through the Workspace port (or, in the `(models)` scope, the model
+registry: `ActionPorts`), crash-safely, and can roll back.
 
 What each action checks, calls, recognises as done and restores is its own class's business
 (services/policy/actions); the Executor owns the ledger protocol around the call.
@@ -29,7 +30,7 @@ from lakecrew.ports.ledger import ActionRow, LedgerStore
 from lakecrew.ports.workspace import ObjectKind, Workspace
 from lakecrew.services.crew.plan import Plan, PlannedAction, canonical, workload
 from lakecrew.services.crew.snapshot import Snapshot
-from lakecrew.services.policy.actions import plugin
+from lakecrew.services.policy.actions import ActionPorts, plugin
 
 
 @dataclass(frozen=True)
@@ -72,24 +73,28 @@ def _unredacted(row: ActionRow, before: Any, live: Mapping[str, Any] | None) -> 
 class Executor:
     """Applies plans, reconciles crashed intents, rolls back, and verifies fixes."""
 
-    def __init__(self, ws: Workspace, ledger: LedgerStore, clock: Clock) -> None:
-        self.ws = ws
+    def __init__(self, ws: Workspace | ActionPorts, ledger: LedgerStore, clock: Clock) -> None:
+        self.ports = ws if isinstance(ws, ActionPorts) else ActionPorts.of(ws)
         self.ledger = ledger
         self.clock = clock
 
     def _now(self) -> datetime:
         return self.clock.now()
 
-    def _live(self, kind: str, object_id: str) -> dict[str, Any] | None:
-        try:
-            return dict(self.ws.get(ObjectKind(kind), object_id).data)
-        except NotFound:
-            return None
+    def _live(self, action: str, kind: str, object_id: str) -> dict[str, Any] | None:
+        return plugin(action).current(self.ports, kind, object_id)
 
     def lookup(self, kind: str, object_id: str) -> Resource | None:
-        """The live object as a Resource (the plan reads jobs it acts on but did not keep)."""
-        data = self._live(kind, object_id)
-        return None if data is None else Resource(kind, object_id, self.ws.name, data)
+        """The live workspace object as a Resource (the plan reads jobs it acts on but did not
+        keep); None in a scope without a workspace."""
+        ws = self.ports.workspace
+        if ws is None:
+            return None
+        try:
+            data = dict(ws.get(ObjectKind(kind), object_id).data)
+        except NotFound:
+            return None
+        return Resource(kind, object_id, ws.name, data)
 
     # ---- apply -----------------------------------------------------------------------------
 
@@ -112,7 +117,7 @@ class Executor:
 
     def apply_one(self, pa: PlannedAction, snap: Snapshot, sweep_id: str, scope: str) -> ActionRow:
         """Re-check on the live object, record the intent, call, record the completion."""
-        live = self._live(pa.kind, pa.resource_id)
+        live = self._live(pa.action, pa.kind, pa.resource_id)
         now = self._now()
         if live is None:
             row = pa.row(sweep_id, scope, now, status="skipped", reason="object no longer exists")
@@ -132,7 +137,7 @@ class Executor:
             scope,
             now,
             status="intent",
-            reason="calling the workspace",
+            reason=f"calling {'the workspace' if self.ports.workspace else self.ports.name}",
             before_json=exact(live),
         )
         self.ledger.record_action(intent)  # durable BEFORE the call
@@ -141,7 +146,7 @@ class Executor:
     def _complete(self, intent: ActionRow, target: Mapping[str, Any]) -> ActionRow:
         try:
             act = plugin(intent.action)
-            change = act.apply(self.ws, intent.kind, intent.resource_id, target)
+            after = act.perform(self.ports, intent.kind, intent.resource_id, target)
         except LakecrewError as exc:
             row = replace(
                 intent,
@@ -156,7 +161,7 @@ class Executor:
             status="applied",
             updated_at=self._now(),
             reason="applied",
-            after_json=exact(change.after),
+            after_json=exact(after),
         )
         self.ledger.record_action(row)
         return row
@@ -174,7 +179,7 @@ class Executor:
         return out
 
     def _reconcile_intent(self, row: ActionRow) -> ActionRow:
-        live = self._live(row.kind, row.resource_id)
+        live = self._live(row.action, row.kind, row.resource_id)
         before = json.loads(row.before_json) if row.before_json else None
         target = json.loads(row.target_json)
         now = self._now()
@@ -205,7 +210,7 @@ class Executor:
         return fixed
 
     def _reconcile_rollback(self, row: ActionRow) -> ActionRow:
-        live = self._live(row.kind, row.resource_id)
+        live = self._live(row.action, row.kind, row.resource_id)
         before = json.loads(row.before_json) if row.before_json else None
         after = json.loads(row.after_json) if row.after_json else None
         if _same(live, before):
@@ -244,7 +249,7 @@ class Executor:
                 where=where,
                 fix="list actions with `lakecrew actions`",
             )
-        live = self._live(row.kind, row.resource_id)
+        live = self._live(row.action, row.kind, row.resource_id)
         after = json.loads(row.after_json) if row.after_json else None
         if not force and not _same(live, after):
             raise SafetyRefusal(
@@ -260,7 +265,7 @@ class Executor:
         return self._restore(pending, before)
 
     def _restore(self, row: ActionRow, before: Mapping[str, Any]) -> ActionRow:
-        plugin(row.action).rollback(self.ws, row.kind, row.resource_id, before)
+        plugin(row.action).undo(self.ports, row.kind, row.resource_id, before)
         done = replace(
             row,
             status="rolled_back",

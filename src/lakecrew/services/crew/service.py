@@ -15,6 +15,7 @@ from lakecrew.ports.workspace import Workspace
 from lakecrew.services.crew.executor import Executor
 from lakecrew.services.crew.snapshot import WorkspaceInfo
 from lakecrew.services.crew.sweep import CrewDeps, Sweeper, SweepResult
+from lakecrew.services.policy.actions import ActionPorts
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,16 @@ class CrewService:
         return hits[0]
 
     def rollback(
-        self, row: ActionRow, workspace: Workspace, *, force: bool = False, resume: bool = False
+        self,
+        row: ActionRow,
+        workspace: Workspace | ActionPorts,
+        *,
+        force: bool = False,
+        resume: bool = False,
     ) -> ActionRow:
-        """Restore the before-state of an applied action, under the workspace's sweep lock;
-        `resume` finishes a rollback a killed process left `rolling_back` (at any phase)."""
+        """Restore the before-state of an applied action, under its scope's sweep lock (a
+        workspace, or `ActionPorts` such as the model registry's); `resume` finishes a rollback
+        a killed process left `rolling_back` (at any phase)."""
         with self.deps.locks.acquire(row.workspace, f"rollback of action {row.action_id[:12]}"):
             fresh = self.action(row.action_id)
             executor = Executor(workspace, self.deps.ledger, self.deps.clock)

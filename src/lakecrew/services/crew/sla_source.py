@@ -131,6 +131,10 @@ class SlaSource:
         """Finished or running runs of one workspace in [since, until) (SKIPPED left out)."""
         return self._read_runs([workspace_id], since, until).get(workspace_id, [])
 
+    def prefetched(self, workspace_id: str | None) -> bool:
+        """`prefetch` read this workspace's runs and they have not been judged yet."""
+        return workspace_id in self._runs
+
     def prefetch(self, infos: Sequence[WorkspaceInfo]) -> None:
         """Forget earlier reads; read the run history of several workspaces in one query (a
         sweep of many workspaces, judged at the sweep's start); `workspace_resources` then

@@ -46,6 +46,7 @@ from lakecrew.services.crew.snapshot import (
     WorkspaceInfo,
     with_unseen_rules,
 )
+from lakecrew.services.policy.actions import ActionPorts
 
 Observed = Callable[[], tuple[Snapshot, EvaluationLike]]
 
@@ -111,6 +112,7 @@ class SweepResult:
     notes: tuple[str, ...] = ()
     # what could not reach a tracker or channel (kept locally, retried; the run exits 1)
     sync_errors: tuple[str, ...] = ()
+    discovered_by_type: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -225,6 +227,19 @@ class Sweeper:
                 step=lambda _: None,
             )
 
+    def sweep_scope(
+        self, ports: ActionPorts, observed: Observed, *, phase: int, apply: bool
+    ) -> SweepResult:
+        """Sweep a scope that is not a workspace but whose actions the Executor takes through
+        `ports` (the model registry: scope `(models)`), under that scope's lock: the same
+        steps as a workspace sweep (plan, phase gates, intent → applied, verify, notify)."""
+        if not 1 <= phase <= 4:
+            raise UsageError(f"phase {phase} is not a rollout phase", fix="use 1, 2, 3 or 4")
+        with self.deps.locks.acquire(ports.name):
+            return self._run(
+                observed, ports, scope=ports.name, phase=phase, apply=apply, step=lambda _: None
+            )
+
     def observe(self, ws: Workspace, info: WorkspaceInfo) -> tuple[Snapshot, EvaluationLike]:
         """Read and evaluate the workspace (no ledger): streamed in chunks, keeping only the
         resources with findings, or read whole first when settings.observe_chunk is 0."""
@@ -239,7 +254,7 @@ class Sweeper:
     def _run(
         self,
         snap_fn: Observed,
-        ws: Workspace | None,
+        ws: Workspace | ActionPorts | None,
         *,
         scope: str,
         phase: int,
@@ -266,7 +281,7 @@ class Sweeper:
     def _steps(
         self,
         snap_fn: Observed,
-        ws: Workspace | None,
+        ws: Workspace | ActionPorts | None,
         *,
         scope: str,
         phase: int,
@@ -359,6 +374,7 @@ class Sweeper:
             gaps=snap.gaps,
             notes=snap.notes,
             sync_errors=tuple(sync),
+            discovered_by_type=dict(snap.discovered),
         )
 
     def _mark(
@@ -480,6 +496,7 @@ def _done(
         findings=len(result.findings),
         actions_applied=len(result.applied),
         error="; ".join(x for x in (gaps, result.refused, *result.sync_errors) if x) or None,
+        notes="; ".join(dict.fromkeys(result.notes)) or None,
     )
 
 

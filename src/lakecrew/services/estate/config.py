@@ -192,6 +192,33 @@ class WorkspaceConfig(_Strict):
         return self.approval.status == "approved"
 
 
+class AccountConfig(_Strict):
+    """The Databricks account of the estate, for account-level checks (log delivery).
+
+    ``host`` is the account console URL (https://accounts.cloud.databricks.com,
+    https://accounts.azuredatabricks.net, https://accounts.gcp.databricks.com); credentials come
+    from ``auth_profile`` (a ~/.databrickscfg profile) or the DATABRICKS_* environment (an
+    account admin or a service principal with the account admin role), never from this file.
+    """
+
+    host: str
+    account_id: NonEmpty
+    auth_profile: NonEmpty | None = None
+    timeouts: DatabricksTimeouts | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _host_format(cls, v: str) -> str:
+        if not HOST_RE.match(v) and not insecure_loopback_allowed(v):
+            raise _fail(
+                "host_url",
+                "account host must be a URL like https://accounts.cloud.databricks.com",
+                "give only https://<host>, with no path, query or credentials",
+                hide_input=True,
+            )
+        return v
+
+
 def _default_phases() -> dict[Environment, int]:
     return {"dev": 1, "qa": 1, "prod": 1}
 
@@ -284,6 +311,7 @@ class EstateConfig(_Strict):
 
     version: Literal[1]
     workspaces: list[WorkspaceConfig] = Field(min_length=1)
+    account: AccountConfig | None = None
     rollout: Rollout = Field(default_factory=Rollout)
     sop_pack: Path | None = None
     budgets: list[Budget] = Field(default_factory=list)

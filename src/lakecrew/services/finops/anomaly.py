@@ -136,13 +136,35 @@ def _fit_row(x: FloatArray, clean: FloatArray, i: int, config: DetectorConfig) -
     return _fit(x[hist], clean[hist], float(x[i]), config.period)
 
 
-def _pairs(window: int, period: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Column pairs (j1 < j2) of a whole window that the Theil–Sen slope uses."""
-    j1, j2 = np.triu_indices(window, k=1)
-    if period:
-        keep = (j2 - j1) % period == 0
-        j1, j2 = j1[keep], j2[keep]
-    return j1, j2
+def _fit_point(x: FloatArray, clean: FloatArray, i: int, config: DetectorConfig) -> _Fit | None:
+    """`_fit_row` for a point whose window is not whole. A short history that is still evenly
+    spaced up to the point (a series' first weeks) is fitted as one row of `_fit_whole` (the
+    same values, a fraction of the numpy calls); others by `_fit`."""
+    hist = (x >= x[i] - config.window) & (x < x[i]) & ~np.isnan(clean)
+    n = int(hist.sum())
+    if n < config.min_history:
+        return None
+    hx, hy = x[hist], clean[hist]
+    if hx[-1] == x[i] - 1 and bool(np.all(np.diff(hx) == 1)):
+        expected, scale = _fit_whole(hx[None, :], hy[None, :], x[i : i + 1], config.period)
+        return _Fit(expected=float(expected[0]), scale=float(scale[0]))
+    return _fit(hx, hy, float(x[i]), config.period)
+
+
+def _pair_slopes(y: FloatArray, period: int) -> FloatArray:
+    """The Theil–Sen pair slopes of whole, evenly spaced windows (rows of y, one day apart): for
+    each lag (every multiple of `period`, or every lag without one), (y[j + lag] − y[j]) / lag —
+    the values `_theil_sen` takes, built from contiguous slices into one C-ordered array."""
+    window = y.shape[1]
+    lags = range(period, window, period) if period else range(1, window)
+    out = np.empty((len(y), sum(window - lag for lag in lags)))
+    at = 0
+    for lag in lags:
+        block = out[:, at : at + window - lag]
+        np.subtract(y[:, lag:], y[:, :-lag], out=block)
+        block /= lag
+        at += window - lag
+    return out
 
 
 CHUNK = 4096
@@ -158,7 +180,7 @@ def _median_sorted(s: FloatArray) -> FloatArray:
     mid = n // 2
     if n % 2:
         return s[:, mid].copy()
-    middle: FloatArray = np.mean(s[:, mid - 1 : mid + 1], axis=1)
+    middle: FloatArray = (s[:, mid - 1] + s[:, mid]) / 2  # np.mean of the two: sum, then / 2
     return middle
 
 
@@ -175,35 +197,46 @@ def _quantile_sorted(s: FloatArray, q: float) -> FloatArray:
 
 
 def _median(a: FloatArray) -> FloatArray:
-    """Median along axis 1. Sorting short rows is several times faster than np.median's
-    partition (numpy sorts float64 with SIMD), and gives the same values."""
-    return _median_sorted(np.sort(a, axis=1))
+    """Median along axis 1, sorting `a` in place (pass a scratch array). Sorting short rows is
+    several times faster than np.median's partition (numpy sorts float64 with SIMD), and gives
+    the same values."""
+    a.sort(axis=1)
+    return _median_sorted(a)
 
 
 def _fit_whole(x: FloatArray, y: FloatArray, t: FloatArray, period: int) -> tuple[FloatArray, ...]:
-    """`_fit` on many whole windows at once: x, y are (rows, window), t is (rows,).
+    """`_fit` on many whole windows at once: x, y are (rows, window) with x one apart along each
+    row, t is (rows,).
 
     The same operations as `_fit`, in the same order, along axis 1, so the expected values and
     scales are those of the reference path (order statistics taken from sorted rows).
     """
     window = x.shape[1]
-    j1, j2 = _pairs(window, period)
-    slope = _median((y[:, j2] - y[:, j1]) / (x[:, j2] - x[:, j1])) if len(j1) else np.zeros(len(y))
+    slopes = _pair_slopes(y, period)
+    slope = _median(slopes) if slopes.shape[1] else np.zeros(len(y))
+    del slopes
     detrended = y - slope[:, None] * x
     season = np.zeros_like(y)
     season_t = np.zeros(len(y))
     if period:
-        centre = _median(detrended)
-        phase_t = np.mod(t, period)
-        for b in range(min(period, window)):
-            cols = np.arange(b, window, period)
-            med = _median(detrended[:, cols]) - centre
-            season[:, cols] = med[:, None]
-            at_t = np.mod(x[:, b], period) == phase_t
-            season_t = np.where(at_t, med, season_t)
+        centre = _median(detrended.copy())
+        cycles, rest = divmod(window, period)
+        if rest == 0:  # every phase has `cycles` points: all weekday medians in one sort
+            by_phase = detrended.reshape(len(y), cycles, period).transpose(0, 2, 1)
+            med = _median(by_phase.reshape(-1, cycles)).reshape(len(y), period) - centre[:, None]
+            season = np.tile(med, (1, cycles))
+            season_t = med[:, 0]  # t = x[:, 0] + window: the phase of the first column
+        else:
+            phase_t = np.mod(t, period)
+            for b in range(min(period, window)):
+                med_b = _median(np.ascontiguousarray(detrended[:, b::period])) - centre
+                season[:, b::period] = med_b[:, None]
+                at_t = np.mod(x[:, b], period) == phase_t
+                season_t = np.where(at_t, med_b, season_t)
     level = _median(detrended - season)
     fitted = level[:, None] + slope[:, None] * x + season
-    resid = np.sort(y - fitted, axis=1)
+    resid = y - fitted
+    resid.sort(axis=1)
     centre_r = _median_sorted(resid)
     mad = 1.4826 * _median(np.abs(resid - centre_r[:, None]))
     upper = (_quantile_sorted(resid, 0.9) - centre_r) / 1.2816
@@ -254,11 +287,14 @@ def detect_positions(
     if len(x) > w:
         hx = np.lib.stride_tricks.sliding_window_view(x, w)[:-1]  # rows i - w .. i - 1
         hy = np.lib.stride_tricks.sliding_window_view(clean, w)[:-1]
-        ok = ~np.isnan(hy).any(axis=1) & (hx[:, -1] - hx[:, 0] == w - 1) & (x[w:] - hx[:, -1] == 1)
-        whole[w:] = ok
+        # point i is whole when its w history points are present and every step from the first
+        # of them to i is exactly 1 (counted with cumulative sums, not per-window scans)
+        present = np.concatenate(([0], np.cumsum(~np.isnan(clean))))
+        unit = np.concatenate(([0], np.cumsum(np.diff(x) == 1)))
+        whole[w:] = (present[w:-1] - present[: -w - 1] == w) & (unit[w:] - unit[:-w] == w)
     found: list[tuple[int, float, float, float]] = []
     for i in todo[~whole[todo]]:
-        fit = _fit_row(x, clean, int(i), config)
+        fit = _fit_point(x, clean, int(i), config)
         if fit is None:
             continue
         scale = max(fit.scale, config.rel_scale_floor * abs(fit.expected), 1e-9)
@@ -268,7 +304,10 @@ def detect_positions(
     rows = todo[whole[todo]]
 
     def chunk(idx: npt.NDArray[np.intp]) -> list[tuple[int, float, float, float]]:
-        expected, fit_scale = _fit_whole(hx[idx - w], hy[idx - w], x[idx], config.period)
+        lo, hi = int(idx[0]) - w, int(idx[-1]) - w + 1
+        # consecutive rows: views of the sliding windows; otherwise copies of the rows
+        rows_of = slice(lo, hi) if hi - lo == len(idx) else idx - w
+        expected, fit_scale = _fit_whole(hx[rows_of], hy[rows_of], x[idx], config.period)
         scales = np.maximum(np.maximum(fit_scale, config.rel_scale_floor * np.abs(expected)), 1e-9)
         deltas = clean[idx] - expected
         return [

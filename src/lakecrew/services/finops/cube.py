@@ -94,29 +94,34 @@ class CubePlan:
 class CostCube:
     """The materialised daily cost cube over a SqlEngine (any backend).
 
-    An object answers for one run (a report, a refresh): the plans it made are reused by
-    `fresh` for its lifetime, so make a new one per run."""
+    An object answers for one run (a report, a sweep, a refresh): the plans it made — and,
+    after `refresh`, "every day fresh" — are reused by `fresh` and `rows` for its lifetime
+    (no re-planning per read), so make a new one per run."""
 
     def __init__(self, engine: SqlEngine, tag_keys: Sequence[str] = DEFAULT_TAG_KEYS) -> None:
         self._engine = engine
         self.tag_keys = tuple(tag_keys)
         self._plans: dict[tuple[date, date], CubePlan] = {}  # this object's plans (one run)
+        self._built = False  # seen built by this object (tables are never dropped)
 
     # ------------------------------------------------------------------ reads
 
     def exists(self) -> bool:
         """The cube and its resource companion have been built."""
+        if self._built:
+            return True
         try:
             self._engine.fetch(f"SELECT 1 FROM {CUBE} LIMIT 0")
             self._engine.fetch(f"SELECT 1 FROM {RESOURCES} LIMIT 0")
         except TableMissing:
             return False
+        self._built = True
         return True
 
     def fresh(self, first: date, stop: date) -> bool:
         """Every day of `[first, stop)` is fresh in the cube and its companion (a plan made
         earlier by this object over a covering range is reused: one plan per report)."""
-        plan = next((p for (a, b), p in self._plans.items() if a <= first and stop <= b), None)
+        plan = self._covering(first, stop)
         if plan is None:
             if not self.exists():
                 return False
@@ -139,6 +144,10 @@ class CostCube:
         table, _ = self._assemble(first, stop, where=where, params=params, built=True)
         return [{k: v for k, v in r.items() if k not in FP_COLUMNS} for r in table.to_pylist()]
 
+    def _covering(self, first: date, stop: date) -> CubePlan | None:
+        """A plan this object made (or left after `refresh`) over a range covering the given."""
+        return next((p for (a, b), p in self._plans.items() if a <= first and stop <= b), None)
+
     def plan(self, first: date = FAR_PAST, stop: date = FAR_FUTURE) -> CubePlan:
         """The stale days of `[first, stop)` and why, without writing anything."""
         current = self._fingerprints(first, stop)
@@ -151,6 +160,7 @@ class CostCube:
     def refresh(self) -> CubePlan:
         """Recompute the stale days and write the cube (one commit), then the snapshots."""
         built = self.exists()
+        self._plans.clear()  # a refresh always plans anew
         table, plan = self._assemble(FAR_PAST, FAR_FUTURE, built=built)
         if plan.days or not built:
             # The companion first, then the cube, then the snapshots: a crash in between
@@ -161,7 +171,10 @@ class CostCube:
             self._engine.save_table(CUBE_PRICES, _storable(self._prices()), "overwrite")
             self._engine.save_table(CUBE_TAGS, _storable(self._tags()), "overwrite")
             self._engine.save_table(CUBE_WATCH, _storable(self._watch()), "overwrite")
-        self._plans.clear()
+            self._built = True
+        # Every day is fresh now: reads through this object (the rest of its run) reuse this
+        # plan instead of planning again.
+        self._plans = {(FAR_PAST, FAR_FUTURE): CubePlan({}, plan.fresh_days + len(plan.days))}
         return plan
 
     def _companion(self, plan: CubePlan, *, built: bool) -> pa.Table:
@@ -194,8 +207,12 @@ class CostCube:
         params: Mapping[str, Any] | None = None,
         built: bool,
     ) -> tuple[pa.Table, CubePlan]:
-        current = self._fingerprints(first, stop)
-        plan = self._plan(first, stop, current, built=built)
+        plan = self._covering(first, stop) if built else None
+        if plan is None or any(first <= d < stop for d in plan.days):
+            current = self._fingerprints(first, stop)
+            plan = self._plan(first, stop, current, built=built)
+        else:
+            current = {}  # a plan of this run says every day of the range is fresh
         stale = sorted(plan.days & set(current))
         bound = {"start_date": first, "end_date": stop, **(params or {})}
         parts = []

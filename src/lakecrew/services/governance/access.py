@@ -246,9 +246,10 @@ def revoke_expired(
 
 
 def revocation_items(
-    rows: list[ActionRow], *, environment: str = "", project: str = ""
+    rows: list[ActionRow], *, environment: str = "", project: str = "", scope: str = ACCESS_SCOPE
 ) -> list[AlertItem]:
-    """One `action` alert per revoked grant (who, what, on what, when it expired)."""
+    """One `action` alert per revoked grant (who, what, on what, when it expired); `scope`:
+    the ledger scope they were revoked under (`(access:W)` on workspace W's Unity Catalog)."""
     out = []
     for r in rows:
         t = json.loads(r.target_json)
@@ -263,7 +264,7 @@ def revocation_items(
                 resource_type="grants",
                 resource_id=r.resource_id,
                 resource_name=t["securable"],
-                workspace=ACCESS_SCOPE,
+                workspace=scope,
                 environment=environment,
                 project=project,
                 owner=r.owner,

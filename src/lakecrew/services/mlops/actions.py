@@ -1,12 +1,10 @@
-"""Model actions with rollback, recorded in the crew ledger like every crew action.
+"""The promotion action with rollback, recorded in the crew ledger like every crew action.
 
-Each action is one class that owns its target state, the live state it reads, how it applies
-and how it restores (the plugin shape the crew's actions take):
-
-- `promote_model` moves an alias (e.g. champion) to a version and tags the approval;
-- `archive_model_version` removes a version's aliases, tags it archived and restricts the
-  model's ACL to its owner (SOP 1.7.1, phase 3);
-- `add_model_tags` adds lakecrew.yaml's project tags a model lacks.
+`promote_model` moves an alias (e.g. champion) to a version and tags the approval; it is taken
+by `lakecrew model promote` after the gates pass, not by a rule, so it is not a rule-engine
+plugin. The registry hygiene actions (`archive_model_version`, `add_model_tags`) are plugins of
+the rule engine (services/policy/actions/model_actions.py) that the crew's Executor takes in
+the `(models)` sweep scope.
 
 Protocol per action (as the Executor's): read the live state → already in the target? skip →
 record `intent` with the before-state (durable) → change the registry → record `applied` with the
@@ -29,19 +27,10 @@ from lakecrew.core.errors import Conflict, NotFound, UsageError
 from lakecrew.core.findings import fingerprint
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.ledger import ActionRow, LedgerStore
-from lakecrew.ports.models import Acl
 from lakecrew.ports.models import ModelStore as Registry
-from lakecrew.services.mlops.hygiene import ALIAS_CHANGED_TAG, LIFECYCLE_TAG, MODELS_SCOPE
+from lakecrew.services.mlops.hygiene import ALIAS_CHANGED_TAG, MODELS_SCOPE
 
 State = dict[str, Any]
-
-
-def _acl_json(acl: tuple[Acl, ...] | None) -> list[dict[str, str]] | None:
-    return None if acl is None else [{"principal": a.principal, "level": a.level} for a in acl]
-
-
-def _acl(raw: list[dict[str, str]] | None) -> list[Acl] | None:
-    return None if raw is None else [Acl(a["principal"], a["level"]) for a in raw]
 
 
 @dataclass(frozen=True)
@@ -111,63 +100,7 @@ class Promote(ModelAction):
         reg.set_version_tags(self.model, str(self.version), keep, remove=drop)
 
 
-@dataclass(frozen=True)
-class Archive(ModelAction):
-    name: ClassVar[str] = "archive_model_version"
-    kind: ClassVar[str] = "model_versions"
-
-    def live(self, reg: Registry) -> State:
-        model = reg.get_model(self.model)
-        tags = _version_tags(reg, self.model, str(self.version))
-        return {
-            "aliases": sorted(a for a, v in model.aliases.items() if v == self.version),
-            "tags": {k: tags.get(k) for k in self.target["tags"]},
-            "acl": _acl_json(reg.permissions(self.model)),
-        }
-
-    def satisfied(self, live: State) -> bool:
-        return not live["aliases"] and live["tags"].get(LIFECYCLE_TAG) == "archived"
-
-    def apply(self, reg: Registry, live: State, now: datetime, actor: str) -> None:
-        for alias in live["aliases"]:
-            reg.delete_alias(self.model, alias)
-        reg.set_version_tags(self.model, str(self.version), dict(self.target["tags"]))
-        if self.target.get("acl") is not None:
-            reg.set_permissions(self.model, _acl(self.target["acl"]))
-
-    def restore(self, reg: Registry, before: State) -> None:
-        for alias in before["aliases"]:
-            reg.set_alias(self.model, alias, str(self.version))
-        keep = {k: v for k, v in before["tags"].items() if v is not None}
-        drop = [k for k, v in before["tags"].items() if v is None]
-        reg.set_version_tags(self.model, str(self.version), keep, remove=drop)
-        if self.target.get("acl") is not None:
-            reg.set_permissions(self.model, _acl(before["acl"]))
-
-
-@dataclass(frozen=True)
-class AddTags(ModelAction):
-    name: ClassVar[str] = "add_model_tags"
-    kind: ClassVar[str] = "models"
-
-    def live(self, reg: Registry) -> State:
-        tags = reg.get_model(self.model).tags
-        return {"tags": {k: tags.get(k) for k in self.target["tags"]}}
-
-    def satisfied(self, live: State) -> bool:
-        return all(live["tags"].get(k) == v for k, v in self.target["tags"].items())
-
-    def apply(self, reg: Registry, live: State, now: datetime, actor: str) -> None:
-        missing = {k: v for k, v in self.target["tags"].items() if not live["tags"].get(k)}
-        reg.set_model_tags(self.model, missing)
-
-    def restore(self, reg: Registry, before: State) -> None:
-        # MLflow has no "delete registered-model tag" in the port: a restored tag that did not
-        # exist before is set back to empty (the hygiene rule treats empty as missing).
-        reg.set_model_tags(self.model, {k: v or "" for k, v in before["tags"].items()})
-
-
-ACTION_CLASSES: dict[str, type[ModelAction]] = {c.name: c for c in (Promote, Archive, AddTags)}
+ACTION_CLASSES: dict[str, type[ModelAction]] = {c.name: c for c in (Promote,)}
 
 
 def action_from_row(row: ActionRow) -> ModelAction:

@@ -3,10 +3,12 @@
 Three resource types, REST-like dicts the pack's filters read:
 
 - `models`: name, owner, description, tags, `missing_tags` (project tags from lakecrew.yaml the
-  model lacks), `version_count`, aliases, `last_used`.
+  model lacks) and `missing_tag_values` (their values, what `add_model_tags` sets),
+  `version_count`, aliases, `last_used`.
 - `model_versions` (id `name/version`): description, tags, aliases, `production` (holds a
   production alias), `catalog`, `in_prod_catalog`, `has_signature`, `has_input_example`,
-  `artifact_problem`, `run` {run_id, problem, source_commit, datasets, evaluation_metrics,
+  `artifact_problem`, `metadata_unread` (why the MLmodel was not read), `run` {run_id,
+  problem, source_commit, datasets, evaluation_metrics,
   bad_metrics}, `last_used` and `last_use_source` (inference table, else last alias change, else
   registration), `lifecycle` (tag `gov.lifecycle`).
 - `experiments`: experiment_id, name, `permissions` (None when no ACL is set).
@@ -30,6 +32,12 @@ from lakecrew.services.mlops.config import MlopsConfig
 LIFECYCLE_TAG = "gov.lifecycle"
 ALIAS_CHANGED_TAG = "gov.alias_changed_at"
 MODELS_SCOPE = "(models)"
+# Rules the drift monitor records in the `(models)` scope (services/mlops/monitor.py): a registry
+# sweep does not judge them, so it never resolves their findings.
+MONITOR_RULES = frozenset(
+    {"model.feature_drift", "model.prediction_drift", "model.inference_schema",
+     "model.performance_drop"}
+)  # fmt: skip
 
 LastUse = Callable[[str, str], datetime | None]  # (model, version) -> last inference time
 
@@ -53,6 +61,20 @@ def read_registry(registry: ModelRegistry) -> RegistryView:
     versions = {m.name: tuple(every.get(m.name, ())) for m in models}
     ids = [v.run_id for vs in versions.values() for v in vs if v.run_id]
     return RegistryView(models, versions, registry.run_facts_many(ids))
+
+
+def unread_notes(resources: Iterable[Resource]) -> tuple[str, ...]:
+    """One line per reason a version's signature / input example could not be read (their
+    rules do not judge those versions: said, never silent)."""
+    why: dict[str, list[str]] = {}
+    for r in resources:
+        if r.resource_type == "model_versions" and r.data.get("metadata_unread"):
+            why.setdefault(str(r.data["metadata_unread"]), []).append(r.resource_id)
+    return tuple(
+        f"MLmodel of {len(ids)} model version(s) not read ({', '.join(sorted(ids)[:3])}"
+        f"{', …' if len(ids) > 3 else ''}): {reason}; their input examples were not judged"
+        for reason, ids in sorted(why.items())
+    )
 
 
 def catalog_of(model: str) -> str | None:
@@ -137,6 +159,7 @@ def version_resource(
         "has_signature": v.has_signature,
         "has_input_example": v.has_input_example,
         "artifact_problem": v.artifact_problem,
+        "metadata_unread": v.metadata_unread,
         "run": run_data(run, cfg),
         "last_used": _iso(used),
         "last_use_source": source,
@@ -162,6 +185,7 @@ def model_resource(
         "description": m.description,
         "tags": dict(m.tags),
         "missing_tags": sorted(k for k in wanted if not m.tags.get(k)),
+        "missing_tag_values": {k: v for k, v in sorted(wanted.items()) if not m.tags.get(k)},
         "version_count": len(vs),
         "aliases": dict(m.aliases),
         "last_used": last_used,

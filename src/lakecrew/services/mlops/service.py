@@ -11,40 +11,36 @@ import fnmatch
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from lakecrew.core.errors import NotFound, SafetyRefusal, UsageError
+from lakecrew.core.errors import NotFound, UsageError
 from lakecrew.core.findings import EvaluationContext, Finding
 from lakecrew.core.pack import Pack
 from lakecrew.ports.catalog import Lineage, LineageEdge
 from lakecrew.ports.clock import Clock
 from lakecrew.ports.ledger import ActionRow, LedgerStore
 from lakecrew.ports.models import Acl, DatasetRef, ModelScorer, ModelStore
+from lakecrew.services.crew.policy_step import Evaluation, check_coverage
+from lakecrew.services.crew.snapshot import Snapshot, WorkspaceInfo
 from lakecrew.services.mlops import gates as gate_eval
-from lakecrew.services.mlops.actions import (
-    AddTags,
-    Archive,
-    ModelAction,
-    ModelActionRunner,
-    Promote,
-)
+from lakecrew.services.mlops.actions import ModelActionRunner, Promote
 from lakecrew.services.mlops.config import MlopsConfig
 from lakecrew.services.mlops.hygiene import (
     ALIAS_CHANGED_TAG,
     LIFECYCLE_TAG,
     MODELS_SCOPE,
+    MONITOR_RULES,
     LastUse,
     RegistryView,
     read_registry,
     registry_resources,
+    unread_notes,
 )
 from lakecrew.services.policy.engine import Engine
 
 ReadColumns = Callable[[str, int | None, Sequence[str] | None], dict[str, np.ndarray]]
-ACTIONABLE = {"archive_model_version", "add_model_tags"}
 
 
 @dataclass
@@ -66,6 +62,7 @@ class HygieneResult:
     actions: tuple[ActionRow, ...]
     evaluated: int
     discovered: Mapping[str, int]
+    notes: tuple[str, ...] = ()
 
 
 def delta_source(ds: DatasetRef) -> tuple[str, int | None] | None:
@@ -135,84 +132,61 @@ class ModelOps:
 
     # ------------------------------------------------------------------ hygiene
 
-    def hygiene(
-        self, *, phase: int, apply: bool, actor: str = "lakecrew", only: str | None = None
-    ) -> HygieneResult:
-        """Evaluate the pack's model rules; plan (and with `apply`, take) their actions.
+    def observe(self, *, owner: str = "", only: str | None = None) -> tuple[Snapshot, Evaluation]:
+        """The registry as the `(models)` sweep scope: a Snapshot of its models, versions and
+        experiments evaluated with the pack's model rules (the crew's Sweeper plans and takes
+        their actions through the Executor: wiring/mlops.sweep_models).
 
-        `only` restricts the sweep to registered models matching that glob (and their versions).
-        """
+        `only` restricts it to registered models matching that glob (and their versions); the
+        other models' findings are then left as they were (not resolved). Findings of the drift
+        monitor (same scope) are never resolved by a registry sweep: it does not judge them."""
         view = self.read()
+        seen: dict[str, frozenset[str]] = {}
         if only is not None:
             keep = tuple(m for m in view.models if fnmatch.fnmatchcase(m.name, only))
             view = RegistryView(keep, {m.name: view.versions[m.name] for m in keep}, view.runs)
+            seen = {
+                "models": frozenset(m.name for m in keep),
+                "model_versions": frozenset(
+                    f"{m.name}/{v.version}" for m in keep for v in view.versions[m.name]
+                ),
+            }
         resources = registry_resources(
             view,
             self.deps.registry.list_experiments(),
             self.deps.config,
             self.deps.last_inference,
         )
-        env = (
-            "prod"
-            if "prod" in self.deps.pack.environments
-            else next(iter(self.deps.pack.environments))
-        )
-        ctx = EvaluationContext(workspace=MODELS_SCOPE, environment=env, now=self.deps.clock.now())
-        result = Engine(self.deps.pack).evaluate(resources, ctx)
-        if result.evaluated != len(resources):
-            raise SafetyRefusal(
-                f"{len(resources)} registry objects discovered but {result.evaluated} evaluated"
-            )
-        rows = []
-        sweep_id = f"models-{ctx.now.strftime('%Y%m%dT%H%M%S')}"
-        owners = {m.name: m.owner or "" for m in view.models}
-        for f in result.findings:
-            if f.action not in ACTIONABLE:
-                continue
-            action = self._action_for(f, view, ctx.now, actor)
-            if action is None:
-                continue
-            model = action.model
-            row = self.runner.row_for(action, f.rule_id, sweep_id, owners.get(model, ""), f.title)
-            if f.min_phase > phase:
-                rows.append(
-                    _replace_status(
-                        row, "skipped", f"rule needs phase {f.min_phase}; sweep is phase {phase}"
-                    )
-                )
-            elif not apply:
-                rows.append(row)
-            else:
-                rows.append(self.runner.apply(action, row, actor))
+        envs = self.deps.pack.environments
+        env = "prod" if "prod" in envs else next(iter(envs))
+        now = self.deps.clock.now()
+        ctx = EvaluationContext(workspace=MODELS_SCOPE, environment=env, now=now)
         counts: dict[str, int] = {}
         for r in resources:
             counts[r.resource_type] = counts.get(r.resource_type, 0) + 1
-        return HygieneResult(tuple(result.findings), tuple(rows), result.evaluated, counts)
+        info = WorkspaceInfo(MODELS_SCOPE, env, owner, "", "")
+        snap = Snapshot(
+            MODELS_SCOPE,
+            info,
+            now,
+            tuple(resources),
+            counts,
+            ctx,
+            seen=seen,
+            unseen_rules=MONITOR_RULES,
+            notes=unread_notes(resources),
+        )
+        result = Engine(self.deps.pack).evaluate(resources, ctx)
+        return snap, Evaluation(result.findings, result.evaluated, result.evaluated_by_type)
 
-    def _action_for(
-        self, f: Finding, view: RegistryView, now: datetime, actor: str
-    ) -> ModelAction | None:
-        if f.action == "add_model_tags":
-            model = next((m for m in view.models if m.name == f.resource_id), None)
-            if model is None:
-                return None
-            wanted = dict(self.deps.config.project_tags)
-            owner = self.deps.config.settings(model.name).owner
-            if owner:
-                wanted.setdefault("owner", owner)
-            missing = {k: v for k, v in wanted.items() if not model.tags.get(k)}
-            return AddTags(model.name, None, {"tags": missing}) if missing else None
-        model_name, version = f.resource_id.rsplit("/", 1)
-        model = next((m for m in view.models if m.name == model_name), None)
-        owner = model.owner if model else None
-        tags = {
-            LIFECYCLE_TAG: "archived",
-            "gov.archived_at": now.isoformat(),
-            "gov.archived_by": actor,
-            "gov.archive_reason": f"{f.rule_id}: {f.title}",
-        }
-        acl = [{"principal": owner, "level": "CAN_MANAGE"}] if owner else None
-        return Archive(model_name, version, {"tags": tags, "acl": acl})
+    def hygiene(self, *, only: str | None = None) -> HygieneResult:
+        """The pack's model rules over the registry (no ledger; `lakecrew model hygiene` and a
+        whole-estate sweep record them and take their actions through the crew)."""
+        snap, result = self.observe(only=only)
+        check_coverage(snap, result)
+        return HygieneResult(
+            tuple(result.findings), (), result.evaluated, dict(snap.discovered), snap.notes
+        )
 
     # ------------------------------------------------------------------ promotion
 
@@ -319,9 +293,3 @@ class ModelOps:
 
 def _no_predict(version: str, feats: Mapping[str, np.ndarray]) -> np.ndarray:
     raise UsageError("no gates declared")
-
-
-def _replace_status(row: ActionRow, status: Any, reason: str) -> ActionRow:
-    from dataclasses import replace
-
-    return replace(row, status=status, reason=reason)

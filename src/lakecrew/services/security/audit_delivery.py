@@ -12,6 +12,9 @@
   log-delivery`, as exported): ``security.audit.no_log_delivery`` — no ENABLED ``AUDIT_LOGS``
   configuration covering the workspace (an empty ``workspace_ids_filter`` covers all);
   without them, log delivery is reported as not checked (an account-level API), never as fine.
+  `delivery` (a LogDeliveryReader: the account API through the SDK) reads them instead of an
+  export; an API answering 401/403/404 leaves the check *unseen* (`report.unseen`: api, cause,
+  what), never "not configured".
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from lakecrew.core.errors import Unavailable
+from lakecrew.ports.identity import LogDeliveryReader
 from lakecrew.ports.sql import SqlEngine
+
+NO_LOG_DELIVERY = "security.audit.no_log_delivery"
 
 HOURS_SQL = """
 SELECT date_trunc('HOUR', event_time) AS hour, count(*) AS events
@@ -40,6 +47,7 @@ class AuditDeliveryReport:
     hours_with_rows: int = 0
     events: int = 0
     not_checked: list[str] = field(default_factory=list)
+    unseen: list[dict[str, str]] = field(default_factory=list)  # api, cause, what
 
 
 def _naive(ts: Any) -> datetime:
@@ -55,6 +63,7 @@ def check_audit_delivery(
     max_gap_hours: float = 24,
     lookback_days: int = 7,
     log_delivery: Sequence[Mapping[str, Any]] | None = None,
+    delivery: LogDeliveryReader | None = None,
 ) -> AuditDeliveryReport:
     """See the module doc."""
     report = AuditDeliveryReport(workspace)
@@ -77,6 +86,13 @@ def check_audit_delivery(
     else:
         report.last_event = hours[-1]
         _gaps(report, res, hours, until, max_gap_hours)
+    if log_delivery is None and delivery is not None:
+        try:
+            log_delivery = delivery.log_delivery()
+        except Unavailable as exc:
+            report.unseen.append({"api": exc.api, "cause": exc.cause, "what": exc.what})
+            report.not_checked.append(f"{NO_LOG_DELIVERY} (unseen: {exc.what})")
+            return report
     _log_delivery(report, res, workspace_id, log_delivery)
     return report
 
@@ -117,8 +133,8 @@ def _log_delivery(
 ) -> None:
     if configs is None:
         report.not_checked.append(
-            "security.audit.no_log_delivery (account log-delivery configuration not given:"
-            " --log-delivery FILE)"
+            f"{NO_LOG_DELIVERY} (account log-delivery configuration not given: an `account:`"
+            " section in lakecrew.yaml, or --log-delivery FILE)"
         )
         return
     covering = [
@@ -134,7 +150,7 @@ def _log_delivery(
     if not covering:
         report.findings.append(
             {
-                "rule_id": "security.audit.no_log_delivery",
+                "rule_id": NO_LOG_DELIVERY,
                 "resource": res,
                 "message": "no enabled AUDIT_LOGS log delivery covers this workspace",
                 "evidence": {"configurations": len(configs)},

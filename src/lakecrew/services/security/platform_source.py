@@ -22,9 +22,9 @@ from typing import Any
 
 from lakecrew.core.pack import Identity
 from lakecrew.core.resources import Resource
-from lakecrew.ports.identity import IdentityReader
+from lakecrew.ports.identity import IdentityReader, LogDeliveryReader
 from lakecrew.ports.sql import SqlEngine
-from lakecrew.services.security.audit_delivery import check_audit_delivery
+from lakecrew.services.security.audit_delivery import NO_LOG_DELIVERY, check_audit_delivery
 from lakecrew.services.security.identity import IdentityLimits, check_identity
 
 CONF_RULE = "security.workspace_conf"
@@ -60,10 +60,12 @@ def platform_resources(
     sql: SqlEngine | None = None,
     workspace_id: str | None = None,
     with_clusters: bool = False,
+    delivery: LogDeliveryReader | None = None,
 ) -> list[Resource]:
-    """The `platform` resources of one workspace (see the module doc). The cluster and
-    cluster-policy checks (`security.cluster.no_policy`, `security.policy.gpu_broad_use`) run
-    only `with_clusters`: in the sweep they would list every cluster a second time."""
+    """The `platform` resources of one workspace (see the module doc). The clusters-without-
+    policy check (`security.cluster.no_policy`) runs only `with_clusters`: the sweep judges
+    the clusters it lists with the pack's rule of that id instead of a second listing; the
+    GPU-policy permissions (`security.policy.gpu_broad_use`: policies and their ACLs) always."""
     out: list[Resource] = []
     if reader is not None:
         report = check_identity(reader, environment, now, limits_of(limits), clusters=with_clusters)
@@ -76,16 +78,7 @@ def platform_resources(
                 resource = f"{resource}#{key}"
             out.append(_resource(workspace, code, resource, f.message, evidence))
         for u in report.unseen:
-            hides = sorted(u.hides)
-            out.append(
-                _resource(
-                    workspace,
-                    UNSEEN_RULE,
-                    f"api/{u.api}",
-                    f"{u.api} not readable ({u.cause}): {', '.join(hides)} not evaluated",
-                    {"api": u.api, "cause": u.cause, "what": u.what, "hides": hides},
-                )
-            )
+            out.append(_unseen(workspace, u.api, u.cause, u.what, sorted(u.hides)))
     if sql is not None and workspace_id:
         audit = check_audit_delivery(
             sql,
@@ -94,9 +87,22 @@ def platform_resources(
             now,
             max_gap_hours=limits.audit_max_gap_hours,
             lookback_days=limits.audit_lookback_days,
+            delivery=delivery,
         )
         out.extend(_audit(workspace, audit.findings))
+        for a in audit.unseen:
+            out.append(_unseen(workspace, a["api"], a["cause"], a["what"], [NO_LOG_DELIVERY]))
     return out
+
+
+def _unseen(workspace: str, api: str, cause: str, what: str, hides: list[str]) -> Resource:
+    return _resource(
+        workspace,
+        UNSEEN_RULE,
+        f"api/{api}",
+        f"{api} not readable ({cause}): {', '.join(hides)} not evaluated",
+        {"api": api, "cause": cause, "what": what, "hides": hides},
+    )
 
 
 def _audit(workspace: str, findings: Iterable[dict[str, Any]]) -> list[Resource]:

@@ -16,6 +16,7 @@ import pkgutil
 from lakecrew.services.policy.actions.base import (
     ACTIONS,
     Action,
+    ActionPorts,
     Situation,
     Workload,
     current_tags,
@@ -26,4 +27,4 @@ for _module in pkgutil.iter_modules(__path__):
     if _module.name != "base":
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["ACTIONS", "Action", "Situation", "Workload", "current_tags", "plugin"]
+__all__ = ["ACTIONS", "Action", "ActionPorts", "Situation", "Workload", "current_tags", "plugin"]

@@ -16,6 +16,10 @@ implements:
 - `rollback(ws, kind, object_id, before)`: restore the saved before-state (default: a
   full-object restore through the port).
 
+The Executor reaches an action's object through `ActionPorts` and three hooks whose defaults
+use the Workspace (`current`, `perform` → `apply`, `undo` → `rollback`); an action on another
+store overrides them (the model registry's actions, `model_actions.py`, act on `ports.models`).
+
 Register it with `@action` and import its module in `actions/__init__.py`.
 """
 
@@ -28,9 +32,11 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from lakecrew.core.errors import NotFound, SafetyRefusal
 from lakecrew.core.pack import Pack
 from lakecrew.core.registry import NoParams, Registry
 from lakecrew.core.resources import Resource
+from lakecrew.ports.models import ModelStore
 from lakecrew.ports.workspace import Change, ObjectKind, Workspace
 
 Target = dict[str, Any]
@@ -66,6 +72,36 @@ class Situation:
     inventory_tags: Mapping[str, str] = field(default_factory=dict)
     related: Callable[[str, str], Resource | None] = _nothing
     """Reads another resource (kind, id) the action acts on, e.g. the jobs behind a spike."""
+
+
+@dataclass(frozen=True)
+class ActionPorts:
+    """What the Executor acts through in one sweep scope: a workspace's objects, or the model
+    registry's (scope `(models)`: registered models and model versions)."""
+
+    name: str
+    workspace: Workspace | None = None
+    models: ModelStore | None = None
+
+    @classmethod
+    def of(cls, ws: Workspace) -> ActionPorts:
+        return cls(ws.name, workspace=ws)
+
+    def need_workspace(self, what: str) -> Workspace:
+        if self.workspace is None:
+            raise SafetyRefusal(
+                f"{what} acts on a workspace object; scope {self.name} has no workspace",
+                fix="sweep the workspace that holds it",
+            )
+        return self.workspace
+
+    def need_models(self, what: str) -> ModelStore:
+        if self.models is None:
+            raise SafetyRefusal(
+                f"{what} acts on the model registry; scope {self.name} has none",
+                fix="model actions run in the `(models)` scope of a whole-estate sweep",
+            )
+        return self.models
 
 
 class Action(ABC):
@@ -105,6 +141,28 @@ class Action(ABC):
     ) -> Change:
         """Restore the before-state saved in the ledger (a full-object restore)."""
         return ws.restore(ObjectKind(kind), object_id, before)
+
+    # ---- how the Executor reaches the object (defaults: the Workspace port) ----------------
+
+    def current(self, ports: ActionPorts, kind: str, object_id: str) -> dict[str, Any] | None:
+        """The object's live state as the ledger saves it; None when it no longer exists."""
+        ws = ports.need_workspace(self.name)
+        try:
+            return dict(ws.get(ObjectKind(kind), object_id).data)
+        except NotFound:
+            return None
+
+    def perform(
+        self, ports: ActionPorts, kind: str, object_id: str, target: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """Take the action; returns the after-state."""
+        return self.apply(ports.need_workspace(self.name), kind, object_id, target).after
+
+    def undo(
+        self, ports: ActionPorts, kind: str, object_id: str, before: Mapping[str, Any]
+    ) -> None:
+        """Put the saved before-state back."""
+        self.rollback(ports.need_workspace(self.name), kind, object_id, before)
 
 
 ACTIONS: Registry[type[Action]] = Registry("action", needs_destructive_flag=True)
