@@ -39,6 +39,7 @@ def uc(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Context, UcRegistryState]]:
     state = UcRegistryState.from_file(ESTATE)
+    monkeypatch.chdir(tmp_path)  # MLflow must not fall back to ./mlflow.db (checked below)
     with DatabricksReplay(handlers=[state]) as replay:
         root = tmp_path / "proj"
         root.mkdir()
@@ -51,6 +52,7 @@ def uc(
             yield ctx, state
         finally:
             ctx.close()
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_registry_read_through_uc_has_tags_aliases_and_owners(

@@ -40,7 +40,7 @@ from databricks.sdk.service.catalog import PermissionsChange
 from databricks.sdk.service.iam import AccessControlRequest, PermissionLevel
 
 from lakecrew.adapters.databricks.client import guarded
-from lakecrew.adapters.mlflow.registry import MlflowRegistry, aliases_by_version
+from lakecrew.adapters.mlflow.registry import MlflowRegistry, _mlflow_uris, aliases_by_version
 from lakecrew.core.errors import LakecrewError, UsageError
 from lakecrew.ports.models import Acl, ModelVersion, RegisteredModel
 
@@ -192,13 +192,16 @@ class UcRegistry(MlflowRegistry):
         self.requests += 1
         uri = f"models:/{name}/{version}"
         try:
-            repo: Any = UnityCatalogModelsArtifactRepository(  # type: ignore[abstract]
-                uri, registry_uri=self.registry_uri
-            )
-            if "MLmodel" not in {f.path for f in repo.list_artifacts()}:
-                return True, None, f"model artifacts unreadable at {uri}: no MLmodel file"
-            with tempfile.TemporaryDirectory(prefix="lakecrew-mlmodel-") as tmp:
-                info = Model.load(repo.download_artifacts("MLmodel", tmp))
+            # the workspace's tracking URI for the call: left unset, MLflow 3 falls back to
+            # sqlite:///mlflow.db and creates that file in the working folder
+            with _mlflow_uris(self.tracking_uri):
+                repo: Any = UnityCatalogModelsArtifactRepository(  # type: ignore[abstract]
+                    uri, registry_uri=self.registry_uri, tracking_uri=self.tracking_uri
+                )
+                if "MLmodel" not in {f.path for f in repo.list_artifacts()}:
+                    return True, None, f"model artifacts unreadable at {uri}: no MLmodel file"
+                with tempfile.TemporaryDirectory(prefix="lakecrew-mlmodel-") as tmp:
+                    info = Model.load(repo.download_artifacts("MLmodel", tmp))
         except Exception as exc:  # noqa: BLE001 - any failure to reach the files: not judged
             # UC registration requires a signature; the input example stays unjudged (None)
             self.unread[key_of(name, version)] = _why_unread(exc)
