@@ -234,6 +234,9 @@ def test_the_tokenization_key_comes_from_the_secret_scope_and_masks_match(
     assert phones and all(p.startswith("+234") and "*" in p for p in phones)
     remote_q, local_q = cases["quarantine"]
     assert [r["phone"] for r in remote_q] == [r["phone"] for r in local_q]  # same HMAC tokens
+    # the batch's quarantine rows replace only that batch's (one commit, no column list)
+    replace = "INSERT INTO `t_dev`.`silver`.`cases_quarantine` REPLACE WHERE `_batch_id` = "
+    assert any(s.startswith(replace) for s in cases["statements"])
     assert KEY not in cases["output"] and not any(KEY in s for s in cases["statements"])
 
 
