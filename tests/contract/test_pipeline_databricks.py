@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 
 import lakecrew.adapters.databricks.table_store as uc_store
 from lakecrew.adapters.databricks.table_store import UnityCatalogTableStore
-from lakecrew.core.errors import DataError
+from lakecrew.core.errors import DataError, NotFound
 from lakecrew.faces.cli.main import app
 from lakecrew.testing.databricks_project import WS, cli_env, project_yaml
 from lakecrew.testing.databricks_replay import DatabricksReplay
@@ -281,3 +281,29 @@ def test_columns_differing_only_by_case_are_refused_before_any_statement() -> No
     schema = pa.schema([("States", pa.string()), ("states", pa.string())])
     with pytest.raises(DataError, match="differ only by case"):
         store.create("c.bronze.t", schema)
+
+
+def test_a_source_secret_comes_from_the_workspace_secret_scope(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "d2pat-not-a-real-token-0001"
+    lake = make_project(tmp_path / "lake")
+    secrets = {("dhis2", "api_token"): token}
+    with (
+        UcLakehouse(lake, WAREHOUSE, volumes=tmp_path / "vol", secrets=secrets) as warehouse,
+        DatabricksReplay(handlers=[warehouse]) as replay,
+    ):
+        user = _user_project(tmp_path / "user", replay.url)
+        for k, v in cli_env(tmp_path).items():
+            monkeypatch.setenv(k, v)
+        with Context.open(user, writable=True) as ctx:
+            loaded = pw.load(ctx, "dhis2_data_values")
+            deps = pw.databricks_runner_deps(ctx, WS, "dhis2_dev", "local", {})
+            deps.open_source(loaded)  # the spec's token_secret: {scope: dhis2, key: api_token}
+            assert not ctx.secrets.exists("dhis2", "api_token")  # never the local store
+            [read] = replay.requests_to("GET", "/api/2.0/secrets/get")
+            assert read.query == {"scope": ["dhis2"], "key": ["api_token"]}
+            # a missing one: NotFound naming the scope, key and the command that sets it
+            warehouse.secrets.clear()
+            with pytest.raises(NotFound, match="databricks secrets put-secret dhis2 api_token"):
+                deps.open_source(loaded)
