@@ -194,13 +194,15 @@ class DatabricksReplay(LocalHttpServer):
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
+                if self.command == "HEAD":  # headers only (the Files API's metadata calls)
+                    return
                 if cut is not None:  # a body cut short: promise all, send part, hang up
                     self.wfile.write(payload[: int(cut)])
                     self.close_connection = True
                     return
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve
 
             def log_message(self, format: str, *args: object) -> None:
                 return
