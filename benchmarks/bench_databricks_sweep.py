@@ -15,7 +15,11 @@ plan (the Sweeper's own steps, without the local ledger writes), in two modes:
 Both modes must give the same findings (checked: count and a digest of the fingerprints). The
 child's peak RSS is the client side only (the server runs in this process).
 
-Run: .venv/bin/python -m benchmarks.bench_databricks_sweep [--quick]
+`--vs-local`: 10,000 clusters + 10,000 jobs, with the same objects first read from a local
+workspace store (`LocalWorkspace`, SQLite) as the baseline of the ratios; all three must give
+the same findings; list requests per listing are counted on the server (one per page of 100).
+
+Run: .venv/bin/python -m benchmarks.bench_databricks_sweep [--quick] [--vs-local]
 """
 
 from __future__ import annotations
@@ -72,7 +76,13 @@ def sweep(args: dict[str, Any]) -> dict[str, Any]:
         settings=settings,
     )
     info = WorkspaceInfo("bench-dev-eu", "dev", "owner@example.org", "bench", "Health", "1")
-    ws = DatabricksWorkspace(info.name, build_client(host=args["url"], token=TOKEN))
+    ws: Any
+    if args.get("db"):  # the local path: the same objects in a local workspace store
+        from lakecrew.adapters.local.workspace_store import LocalWorkspace
+
+        ws = LocalWorkspace(info.name, "1", Path(args["db"]), lambda row: None, clock)
+    else:
+        ws = DatabricksWorkspace(info.name, build_client(host=args["url"], token=TOKEN))
     sweeper = Sweeper(deps)
     t0 = time.perf_counter()
     snap, evaluation = sweeper.observe(ws, info)
@@ -120,8 +130,9 @@ def mostly_compliant_job(i: int) -> dict[str, Any]:
     return data
 
 
-def run_size(n: int, repeats: int) -> list[Measurement]:
-    """Both modes at N resources against one replay server."""
+def run_size(n: int, repeats: int, *, local: bool = False) -> list[Measurement]:
+    """Both modes at N resources against one replay server (and the local store first when
+    `local`: the same objects, read without HTTP — the baseline of the ratios)."""
     from lakecrew.services.crew.observer import CONF_KEYS
     from lakecrew.testing.databricks_export import rest_calls
     from lakecrew.testing.databricks_replay import DatabricksReplay, SyntheticWorkspace
@@ -134,7 +145,11 @@ def run_size(n: int, repeats: int) -> list[Measurement]:
     )
     calls = rest_calls({}, dict.fromkeys(CONF_KEYS, "true"))
     rows = []
-    with DatabricksReplay(calls, handlers=[synth], keep_seen=False) as replay:
+    if local:  # the baseline: the same objects read from a local workspace store
+        db = _local_db(n, synth)
+        rows.append(measure("bench_databricks_sweep", "sweep", {"db": str(db), "chunk": 5000},
+                            repeats=repeats, name=f"local store {n:,} resources"))  # fmt: skip
+    with DatabricksReplay(calls, handlers=[synth], keep_seen=True) as replay:
         for mode, chunk in (("streamed", 5000), ("materialised", 0)):
             rows.append(
                 measure(
@@ -145,19 +160,51 @@ def run_size(n: int, repeats: int) -> list[Measurement]:
                     name=f"{mode} {n:,} resources",
                 )
             )
-    a, b = (r.extra for r in rows)
-    if (a["findings"], a["digest"]) != (b["findings"], b["digest"]):
-        raise SystemExit(f"streamed and materialised sweeps differ at {n}: {a} vs {b}")
+        pages = [
+            r for r in replay.seen if r.path in ("/api/2.1/clusters/list", "/api/2.2/jobs/list")
+        ]
+        rows[-1].extra["list_requests_per_run"] = len(pages) / (2 * repeats)
+    first = rows[0].extra
+    for r in rows[1:]:
+        if (first["findings"], first["digest"]) != (r.extra["findings"], r.extra["digest"]):
+            raise SystemExit(f"sweeps differ at {n}: {rows[0].name} {first} vs {r.name} {r.extra}")
     return rows
+
+
+def _local_db(n: int, synth: Any) -> Path:
+    """A local workspace store holding the replay server's N objects (built once per N)."""
+    from lakecrew.adapters.local.workspace_store import LocalWorkspace
+    from lakecrew.ports.clock import FixedClock
+    from lakecrew.ports.workspace import ObjectKind
+    from lakecrew.services.crew.observer import CONF_KEYS
+
+    db = (OUT / f"local-{n}.db").resolve()
+    if db.exists():
+        return db
+    OUT.mkdir(parents=True, exist_ok=True)
+    clock = FixedClock(datetime.fromisoformat(NOW))
+    store = LocalWorkspace("bench-dev-eu", "1", db, lambda row: None, clock)
+    store.load(
+        {
+            ObjectKind.CLUSTER: [synth.make_cluster(i) for i in range(synth.clusters)],
+            ObjectKind.JOB: [synth.make_job(i) for i in range(synth.jobs)],
+        },
+        dict.fromkeys(CONF_KEYS, "true"),
+    )
+    store.close()
+    return db
 
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
     OUT.mkdir(parents=True, exist_ok=True)
     rows: list[Measurement] = []
-    for n in sizes:
-        rows.extend(run_size(n, repeats=1 if quick or n >= 100_000 else 2))
+    if "--vs-local" in sys.argv:  # 10,000 clusters + 10,000 jobs, local store vs SDK path
+        rows.extend(run_size(2_000 if quick else 20_000, repeats=1 if quick else 3, local=True))
+    else:
+        sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
+        for n in sizes:
+            rows.extend(run_size(n, repeats=1 if quick or n >= 100_000 else 2))
     out = report(
         "phase-1 sweep (observe, evaluate, plan) via databricks-sdk against the replay server",
         rows,

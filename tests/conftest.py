@@ -101,3 +101,25 @@ def _no_debug_env_leak() -> Any:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cli_command_tree_built_once() -> Any:
+    """`CliRunner.invoke(app, ...)` turns the typer app into its click command tree on every
+    call (~0.07 s CPU for lakecrew's ~130 commands, more than a cheap command itself). The
+    tree depends only on the app, so each worker builds it once per app; every invocation
+    still parses its arguments and runs the command afresh. (A real `lakecrew` process runs
+    one command: the product has nothing to cache.)"""
+    import typer.testing
+
+    build = typer.testing._get_command  # fails loudly if typer renames it
+    built: dict[int, tuple[Any, Any]] = {}
+
+    def once(app: Any) -> Any:
+        if id(app) not in built:
+            built[id(app)] = (app, build(app))  # the app is kept: its id stays its own
+        return built[id(app)][1]
+
+    typer.testing._get_command = once
+    yield
+    typer.testing._get_command = build

@@ -39,6 +39,7 @@ def uc(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Context, UcRegistryState]]:
     state = UcRegistryState.from_file(ESTATE)
+    monkeypatch.chdir(tmp_path)  # MLflow must not fall back to ./mlflow.db (checked below)
     with DatabricksReplay(handlers=[state]) as replay:
         root = tmp_path / "proj"
         root.mkdir()
@@ -51,6 +52,7 @@ def uc(
             yield ctx, state
         finally:
             ctx.close()
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_registry_read_through_uc_has_tags_aliases_and_owners(
@@ -68,7 +70,8 @@ def test_registry_read_through_uc_has_tags_aliases_and_owners(
     assert sorted(versions) == [DEV, PROD]  # the sandbox model has none
     v1, v2 = versions[PROD]
     assert (v1.tags, v1.aliases, v2.aliases) == ({"validated": "yes"}, (), ("champion",))
-    assert v1.has_signature is True and v1.has_input_example is None
+    # the MLmodel files, read by MLflow's UC client through the SDK's Files API
+    assert (v1.has_signature, v1.has_input_example, v2.has_input_example) == (True, True, False)
 
 
 def test_plain_mlflow_reads_would_be_wrong_on_uc(uc: tuple[Context, UcRegistryState]) -> None:
@@ -93,6 +96,8 @@ def test_hygiene_findings_on_a_uc_registry(uc: tuple[Context, UcRegistryState]) 
         ("model.tags_missing", SANDBOX),
         ("model.no_versions", SANDBOX),
         ("model_version.description_missing", f"{DEV}/1"),
+        ("model_version.artifacts_missing", f"{DEV}/1"),  # its MLmodel answers 404
+        ("model_version.input_example_missing", f"{PROD}/2"),
         ("model_version.run_unreadable", f"{DEV}/1"),  # its run is not in this workspace
         ("model_version.prod_alias_outside_prod_catalog", f"{DEV}/1"),
         ("model_version.source_commit_missing", f"{PROD}/2"),
@@ -100,6 +105,22 @@ def test_hygiene_findings_on_a_uc_registry(uc: tuple[Context, UcRegistryState]) 
         ("model_version.stale", f"{PROD}/1"),
         ("experiment.permissions_missing", "1002"),
     }
+
+
+def test_files_in_customer_storage_leave_input_examples_unjudged_and_said(
+    uc: tuple[Context, UcRegistryState],
+) -> None:
+    """A workspace without the SDK artifact path hands out temporary cloud credentials (AWS
+    here): MLflow needs boto3 for them, which lakecrew does not install — no input-example
+    finding and no "artifacts missing", but a note naming the versions and the reason."""
+    ctx, state = uc
+    state.sdk_artifacts = False
+    res = model_ops(ctx).hygiene()
+    rules = {(f.rule_id, f.resource_id) for f in res.findings}
+    assert ("model_version.input_example_missing", f"{PROD}/2") not in rules
+    assert not {r for r in rules if r[0] == "model_version.artifacts_missing"}
+    (note,) = res.notes
+    assert f"{PROD}/1" in note and "boto3" in note and "not judged" in note
 
 
 def test_archive_restricts_uc_grants_and_rolls_back(uc: tuple[Context, UcRegistryState]) -> None:

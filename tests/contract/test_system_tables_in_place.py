@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from lakecrew.faces.cli.main import app
@@ -21,6 +22,7 @@ from lakecrew.services.crew.observer import CONF_KEYS
 from lakecrew.testing.databricks_export import rest_calls
 from lakecrew.testing.databricks_project import WS, cli_env, project_yaml
 from lakecrew.testing.databricks_replay import Call, DatabricksReplay, Request
+from lakecrew.wiring.context import Context
 
 PUBLIC = Path(__file__).parents[1] / "fixtures" / "databricks" / "public"
 WAREHOUSE = "wh0123456789abcd"
@@ -96,6 +98,11 @@ def _sweep(tmp_path: Path, *, warehouse: bool) -> dict[str, Any]:
         statements_sent = len(replay.requests_to("POST", "/api/2.0/sql/statements"))
     sweep: dict[str, Any] = json.loads(result.stdout)["items"][0]
     sweep["statements_sent"] = statements_sent
+    with pytest.MonkeyPatch.context() as mp:  # the run record keeps what was not read, too
+        mp.setenv("LAKECREW_ALLOW_INSECURE_HOSTS", "1")
+        with Context.open(root) as ctx:
+            [run] = ctx.ledger.sweeps(WS)
+    sweep["recorded_notes"] = run.notes
     return sweep
 
 
@@ -111,10 +118,14 @@ def test_node_timeline_is_read_in_place_and_missing_tables_are_named(tmp_path: P
     # a system table missing a column newer releases added: named, the sweep goes on
     assert "system.compute.node_types not read (it has no column 'gpu_count'" in notes
     assert sweep["statements_sent"] >= 3
+    recorded = sweep["recorded_notes"]
+    assert "system.lakeflow.job_run_timeline not read (not enabled)" in recorded
+    assert "system.compute.node_types not read (it has no column 'gpu_count'" in recorded
 
 
 def test_without_a_warehouse_the_sweep_says_system_tables_were_not_read(tmp_path: Path) -> None:
     sweep = _sweep(tmp_path, warehouse=False)
     assert not [f for f in sweep["findings"] if f["rule_id"] == "cluster.idle"]
     assert any("system tables not read: no SQL warehouse" in n for n in sweep["notes"])
+    assert "system tables not read: no SQL warehouse" in sweep["recorded_notes"]
     assert sweep["statements_sent"] == 0

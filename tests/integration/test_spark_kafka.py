@@ -236,3 +236,21 @@ def test_spark_engine_run_of_a_kafka_spec_reaches_the_connector_check(
     text = str(err.value)
     assert "spark-sql-kafka-0-10_2.13" in text and "pipeline lab_results_kafka source" in text
     assert "Sup3r-s3cret-pw" not in text
+
+
+def test_validate_with_the_spark_engine_accepts_the_kafka_spec(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The local engine refuses a kafka spec (tests/unit/pipelines/test_kafka_spec.py); with
+    `--engine spark` validate binds its gold SQL on Spark (this module's session) and passes."""
+    from typer.testing import CliRunner
+
+    from lakecrew.faces.cli.main import app
+
+    root = make_project(tmp_path / "proj")
+    (root / "pipelines").mkdir(exist_ok=True)
+    shutil.copy(EXAMPLE, root / "pipelines" / "lab_results_kafka.yaml")
+    ok = CliRunner().invoke(
+        app, ["-p", str(root), "pipeline", "validate", "lab_results_kafka", "--engine", "spark"]
+    )
+    assert ok.exit_code == 0, ok.stderr

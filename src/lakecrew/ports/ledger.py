@@ -146,6 +146,9 @@ class SweepRow:
     # partial: a listing failed; aborted: the process died mid-sweep (closed by the next run)
     status: Literal["running", "completed", "partial", "failed", "aborted"]
     error: str | None = None
+    # what the sweep did not read and what that hides (system tables not enabled, not granted,
+    # missing a column; no warehouse), "; "-joined: a complete sweep may still have read less
+    notes: str | None = None
 
 
 @dataclass(frozen=True)

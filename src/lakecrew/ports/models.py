@@ -69,6 +69,9 @@ class ModelVersion:
     has_input_example: bool | None = None
     artifact_problem: str | None = None
     workspace: str | None = None
+    # why signature / input example could not be read (not a finding: the rules leave them
+    # unjudged and the sweep says so in its notes), e.g. files in customer-hosted storage
+    metadata_unread: str | None = None
 
 
 @dataclass(frozen=True)

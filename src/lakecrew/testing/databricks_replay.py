@@ -49,6 +49,7 @@ class Request:
     body: Any
     auth_scheme: str | None
     status: int = 0
+    data: bytes = b""  # the raw body when it is not JSON (Files API uploads); not kept in `seen`
 
 
 @dataclass
@@ -169,19 +170,22 @@ class DatabricksReplay(LocalHttpServer):
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                octets = self.headers.get("Content-Type") == "application/octet-stream"
                 try:
-                    body = json.loads(raw) if raw else None
+                    body = json.loads(raw) if raw and not octets else None
                 except ValueError:
                     body = None
                 auth = self.headers.get("Authorization")
                 scheme = auth.split(" ", 1)[0] if auth else None
                 query = parse_qs(parts.query, keep_blank_values=True)
-                req = Request(self.command, parts.path, query, body, scheme)
+                req = Request(self.command, parts.path, query, body, scheme,
+                              data=raw if octets else b"")  # fmt: skip
                 status, headers, payload, ctype = server._answer(req, auth)
                 with server._lock:
                     server.count += 1
                     if server.keep_seen:
-                        server.seen.append(Request(**{**req.__dict__, "status": status}))
+                        kept = {**req.__dict__, "status": status, "data": b""}
+                        server.seen.append(Request(**kept))
                 headers = dict(headers)
                 cut = headers.pop(TRUNCATE_HEADER, None)
                 self.send_response(status)
@@ -190,13 +194,15 @@ class DatabricksReplay(LocalHttpServer):
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
+                if self.command == "HEAD":  # headers only (the Files API's metadata calls)
+                    return
                 if cut is not None:  # a body cut short: promise all, send part, hang up
                     self.wfile.write(payload[: int(cut)])
                     self.close_connection = True
                     return
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve
 
             def log_message(self, format: str, *args: object) -> None:
                 return

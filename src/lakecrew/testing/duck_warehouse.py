@@ -127,12 +127,19 @@ def _result(table: pa.Table, statement_id: str) -> dict[str, Any]:
 class DuckWarehouse:
     """A replay handler serving one RUNNING warehouse over a local project's engine."""
 
-    def __init__(self, project_dir: Path, warehouse_id: str, *, name: str = "billing") -> None:
+    def __init__(
+        self,
+        project_dir: Path,
+        warehouse_id: str,
+        *,
+        name: str = "billing",
+        writable: bool = False,
+    ) -> None:
         from lakecrew.wiring.context import Context
 
         self.warehouse_id, self.name = warehouse_id, name
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="duck-warehouse")
-        self._context = self._worker.submit(Context.open, project_dir).result()
+        self._context = self._worker.submit(Context.open, project_dir, writable=writable).result()
         self._ids = iter(range(1, 1_000_000))
 
     def __enter__(self) -> DuckWarehouse:
@@ -146,7 +153,8 @@ class DuckWarehouse:
         self._worker.shutdown()
 
     def _fetch(self, sql: str, params: dict[str, Any] | None) -> pa.Table:
-        """On the worker thread: the engine (and its SQLite connection) is created there."""
+        """On the worker thread: the engine (and its SQLite connection) is created there.
+        A subclass may answer more statements (uc_lakehouse.py: writes)."""
         return self._context.sql.fetch_arrow(sql, params)
 
     def _unity_catalog(self, path: str, query: dict[str, str]) -> dict[str, Any] | None:

@@ -13,7 +13,13 @@ service, as MLflow's UC client documents them:
 - search results carry no tags and no aliases (only `get` has them);
 - a model-version search needs a filter `name='…'` or `run_id='…'` (else 400
   INVALID_PARAMETER_VALUE);
-- paging by `max_results` / `page_token`; unknown names answer 404 RESOURCE_DOES_NOT_EXIST.
+- paging by `max_results` / `page_token`; unknown names answer 404 RESOURCE_DOES_NOT_EXIST;
+- model-version files (the `MLmodel` with signature and input example) through the Files API
+  under `/Models/<catalog>/<schema>/<model>/<version>/`, which MLflow's UC client reads with the
+  Databricks SDK when the workspace answers `is-databricks-sdk-models-artifact-repository-
+  enabled` true (`sdk_artifacts`, default True). With False MLflow asks for temporary cloud
+  credentials instead: answered with AWS-shaped ones for a customer-hosted S3 location
+  (`generate-temporary-credentials`, `get-download-uri`), which need boto3 to use.
 
 The estate comes from a JSON file (tests/fixtures/databricks/uc_registry/estate.json).
 """
@@ -33,6 +39,7 @@ UC = "/api/2.0/mlflow/unity-catalog/"
 _GRANTS = re.compile(r"^/api/2\.1/unity-catalog/permissions/(?i:function)/(.+)$")
 _MODEL_INFO = re.compile(r"^/api/2\.1/unity-catalog/models/([^/]+)$")
 _EXP_PERMS = re.compile(r"^/api/2\.0/permissions/experiments/([^/]+)$")
+_FS = re.compile(r"^/api/2\.0/fs/(files|directories)(/Models/.*)$")
 _FILTER = re.compile(r"^\s*(name|run_id)\s*=\s*'((?:[^'\\]|\\.)*)'\s*$")
 _RUN_IN = re.compile(r"attributes\.run_id\s+IN\s*\(([^)]*)\)", re.IGNORECASE)
 
@@ -80,6 +87,7 @@ class UcRegistryState:
         self.models: dict[str, dict[str, Any]] = {m["name"]: m for m in estate["models"]}
         self.runs: dict[str, dict[str, Any]] = {r["info"]["run_id"]: r for r in estate["runs"]}
         self.experiments: list[dict[str, Any]] = estate["experiments"]
+        self.sdk_artifacts = True
         self.lock = threading.Lock()
 
     @classmethod
@@ -92,6 +100,9 @@ class UcRegistryState:
                 return self._uc(req, req.path[len(UC) :])
             if req.path.startswith("/api/2.0/mlflow/"):
                 return self._tracking(req, req.path[len("/api/2.0/mlflow/") :])
+            fs = _FS.match(req.path)
+            if fs:
+                return self._files(fs.group(1), unquote(fs.group(2)))
             for pattern, fn in (
                 (_GRANTS, self._grants),
                 (_MODEL_INFO, self._model_info),
@@ -148,6 +159,9 @@ class UcRegistryState:
             return _json(200, {"registered_models": page, "next_page_token": token})
         if op == "model-versions/search":
             return self._search_versions(req)
+        if op == "registered-models:is-databricks-sdk-models-artifact-repository-enabled":
+            flag = self.sdk_artifacts
+            return _json(200, {"is_databricks_sdk_models_artifact_repository_enabled": flag})
         model = self.models.get(str(name))
         if model is None:
             return _not_found(f"Registered model '{name}'")
@@ -172,7 +186,42 @@ class UcRegistryState:
             return _not_found(f"Model version {model['name']} v{version_id}")
         if op == "model-versions/get":
             return _json(200, {"model_version": self._version_json(model, version, full=True)})
+        if op == "model-versions/emit-lineage":  # MLflow's best-effort read lineage
+            return _json(200, {})
+        if op == "model-versions/generate-temporary-credentials":
+            creds = {"access_key_id": "ASIAEMULATED", "secret_access_key": "emulated",
+                     "session_token": "emulated"}  # fmt: skip
+            return _json(200, {"credentials": {"aws_temp_credentials": creds,
+                                               "storage_mode": "CUSTOMER_HOSTED"}})  # fmt: skip
+        if op == "model-versions/get-download-uri":
+            where = f"s3://uc-models/{model['name'].replace('.', '/')}/{version_id}"
+            return _json(200, {"artifact_uri": where})
         return _tag_op(version, op, body)
+
+    # ------------------------------------------------------------ model-version files
+
+    def _files(self, api: str, path: str) -> Answer:
+        """Files API over `/Models/<catalog>/<schema>/<model>/<version>[/file]` (the version
+        folder is a directory; its files come from the estate's `files` of each version)."""
+        parts = path.strip("/").split("/")
+        name = ".".join(parts[1:4])
+        version = (
+            self.models.get(name, {}).get("versions", {}).get(parts[4] if len(parts) > 4 else "")
+        )
+        if version is None:
+            return _json(404, error_body(404, "NOT_FOUND", f"{path} does not exist"))
+        files: dict[str, str] = version.get("files", {})
+        rest = "/".join(parts[5:])
+        if api == "directories" and not rest:
+            entries = [
+                {"path": f"{path.rstrip('/')}/{f}", "is_directory": False, "name": f,
+                 "file_size": len(files[f].encode())}
+                for f in sorted(files)
+            ]  # fmt: skip
+            return _json(200, {"contents": entries})
+        if api == "files" and rest in files:
+            return 200, {}, files[rest].encode(), "application/octet-stream"
+        return _json(404, error_body(404, "NOT_FOUND", f"{path} does not exist"))
 
     def _search_versions(self, req: Request) -> Answer:
         raw = _q(req, "filter") or ""

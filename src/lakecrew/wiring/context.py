@@ -228,10 +228,15 @@ class Context:
                 fix="add warehouse_id to a databricks workspace, or use --source local after "
                 "`lakecrew estate import`",
             )
+        from lakecrew.services.finops.prices import ListPriceFallback
+
         ws = remote[0]
         engine = self.workspace_sql(ws.name)
         assert engine is not None  # a databricks workspace with a warehouse_id has one
-        return engine, f"system tables in place on SQL warehouse {ws.warehouse_id} ({ws.name})"
+        # an older list_prices without pricing.effective_list is priced at pricing.default,
+        # said in meta.billing_source (finops/prices.with_price_note)
+        where = f"system tables in place on SQL warehouse {ws.warehouse_id} ({ws.name})"
+        return ListPriceFallback(engine), where
 
     @cached_property
     def log_delivery(self) -> LogDeliveryReader | None:

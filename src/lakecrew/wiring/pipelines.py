@@ -27,6 +27,7 @@ import lakecrew.services.pipelines.demo_transforms  # noqa: F401  (registers the
 from lakecrew.adapters.local.table_store import DeltaTableStore
 from lakecrew.adapters.sources.factory import SPARK_ONLY_TYPES, build_source, spark_only
 from lakecrew.core.errors import ConfigError
+from lakecrew.ports.secrets import SecretStore
 from lakecrew.ports.source import Source
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.pipelines.loader import LoadedPipeline, load_pipeline_spec
@@ -79,9 +80,14 @@ def load(ctx: Context, name: str, env: Environment = "dev") -> LoadedPipeline:
 
 
 def open_source(
-    ctx: Context, loaded: LoadedPipeline, overrides: Mapping[str, Any] | None = None
+    ctx: Context,
+    loaded: LoadedPipeline,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    secret_store: SecretStore | None = None,
 ) -> Source:
-    """Build the ingestion source a spec names (``overrides`` replace source options)."""
+    """Build the ingestion source a spec names (``overrides`` replace source options);
+    ``secret_store`` (default: the project's store) resolves the spec's secret references."""
     spec = loaded.spec
     checkpoint = ctx.layout.state_dir / "checkpoints" / spec.name / loaded.env / "source.json"
     base = Path(loaded.source).parent if loaded.source else ctx.layout.root
@@ -91,7 +97,7 @@ def open_source(
         name=f"{spec.name}:{loaded.env}",
         checkpoint=checkpoint,
         base_dir=base,
-        secrets=ctx.secrets,
+        secrets=secret_store if secret_store is not None else ctx.secrets,
         where=f"pipeline {spec.name}",
     )
 
@@ -145,14 +151,23 @@ def _kafka_source(ctx: Context, loaded: LoadedPipeline, deps: RunnerDeps) -> Sou
     )
 
 
-def tokenizer_for(ctx: Context, loaded: LoadedPipeline, *, create_key: bool) -> Tokenizer | None:
-    """The tokenizer of a spec (None when no column is tokenized); optionally makes the key."""
+def tokenizer_for(
+    ctx: Context,
+    loaded: LoadedPipeline,
+    *,
+    create_key: bool,
+    secret_store: SecretStore | None = None,
+) -> Tokenizer | None:
+    """The tokenizer of a spec (None when no column is tokenized); optionally makes the key
+    (in the project's local store only: a secret scope's key is put there by its admin)."""
     privacy = loaded.spec.privacy
     needs = any(c.mask == MaskMethod.TOKENIZE for c in loaded.spec.silver.columns) or any(
         c.pii.value != "none" for c in loaded.spec.silver.columns
     )
     if not needs:
         return None
+    if secret_store is not None:
+        return Tokenizer.from_store(secret_store, privacy.key_scope, privacy.key_name)
     store = ctx.secrets
     if create_key and not store.exists(privacy.key_scope, privacy.key_name):
         store.put(privacy.key_scope, privacy.key_name, SecretStr(secrets.token_hex(32)))
@@ -181,18 +196,27 @@ def runner_for(
     create_keys: bool = False,
     source_overrides: Mapping[str, Mapping[str, Any]] | None = None,
     engine: str = "local",
+    workspace: str | None = None,
+    records_catalog: str | None = None,
 ) -> PipelineRunner:
-    """A PipelineRunner over the project's local backend.
+    """A PipelineRunner over the project's local backend, or a Databricks workspace's.
 
     ``create_keys`` makes a missing tokenization key (demo projects only); ``source_overrides``
     maps a pipeline name to source options replacing the spec's (e.g. the demo's DHIS2 URL).
     ``engine="spark"`` runs the gold SQL models on a local SparkSession (pyspark installed)
     and is the only engine that runs a ``kafka`` source (others raise ConfigError).
+    ``workspace`` (a ``backend: databricks`` workspace with a ``warehouse_id``) writes Unity
+    Catalog managed tables by name through its warehouse (``databricks_runner_deps``), with
+    lakecrew's record tables in ``<records_catalog>.lakecrew``.
     """
     overrides = source_overrides or {}
     if not ctx.writable:
         raise ConfigError(
             "pipelines need a writable context", fix="Context.open(..., writable=True)"
+        )
+    if workspace is not None:
+        return PipelineRunner(
+            databricks_runner_deps(ctx, workspace, records_catalog, engine, overrides)
         )
 
     def source_for(loaded: LoadedPipeline) -> Source:
@@ -211,5 +235,73 @@ def runner_for(
         tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=create_keys),
         sleep=time.sleep,
         locks=ctx.locks,
+        bind_sql=ctx.sql,
     )
     return PipelineRunner(deps)
+
+
+def check_workspace(ctx: Context, workspace: str) -> Any:
+    """The lakecrew.yaml entry of a workspace pipelines can write to: ``backend: databricks``
+    with a ``warehouse_id`` (ConfigError otherwise, UnknownName for an unknown name)."""
+    ws = ctx.config.workspace(workspace)
+    if ws.backend != "databricks" or not ws.warehouse_id:
+        raise ConfigError(
+            f"workspace {workspace!r} is not a databricks workspace with a warehouse_id",
+            where=f"lakecrew.yaml workspace {workspace}",
+            fix="set backend: databricks, host and warehouse_id (pipelines write Unity Catalog "
+            "tables through that SQL warehouse), or run without --workspace",
+        )
+    return ws
+
+
+def databricks_runner_deps(
+    ctx: Context,
+    workspace: str,
+    records_catalog: str | None,
+    engine: str,
+    overrides: Mapping[str, Mapping[str, Any]],
+) -> RunnerDeps:
+    """Runner ports on a Databricks workspace: UC managed tables through its warehouse
+    (adapters/databricks/table_store.py), the UC catalog for registration and tags, secret
+    scopes for the spec's secrets and the tokenization key, gold SQL on the warehouse."""
+    from lakecrew.adapters.databricks import databricks_catalog
+    from lakecrew.adapters.databricks.catalog import RunLineage
+    from lakecrew.adapters.databricks.secrets import DatabricksSecretStore
+    from lakecrew.adapters.databricks.sql import DatabricksSqlEngine
+    from lakecrew.adapters.databricks.table_store import UnityCatalogTableStore
+
+    ws = check_workspace(ctx, workspace)
+    if engine != "local":
+        raise ConfigError(
+            f"--engine {engine} with --workspace is not supported: on a workspace the gold SQL "
+            "runs on its SQL warehouse",
+            where="--engine",
+            fix="drop --engine (kafka sources on Databricks: not built yet)",
+        )
+    if not records_catalog:
+        raise ConfigError("a workspace run needs the catalog of lakecrew's record tables",
+                          fix="pass records_catalog (the CLI uses the spec's catalog)")  # fmt: skip
+    remote = ctx.workspace(workspace)
+    sql = ctx.workspace_sql(workspace)
+    assert isinstance(sql, DatabricksSqlEngine)  # a databricks workspace with a warehouse_id
+    client = remote.client  # type: ignore[attr-defined]
+    catalog = databricks_catalog(remote, ws.warehouse_id)
+    scopes = DatabricksSecretStore(client, ws.name)
+
+    def source_for(loaded: LoadedPipeline) -> Source:
+        check_engine(loaded, engine)
+        return open_source(ctx, loaded, overrides.get(loaded.spec.name), secret_store=scopes)
+
+    return RunnerDeps(
+        tables=UnityCatalogTableStore(client, sql, records_schema=f"{records_catalog}.lakecrew"),
+        catalog=catalog,
+        lineage=RunLineage(catalog),
+        sql=sql,
+        clock=ctx.clock,
+        open_source=source_for,
+        tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=False, secret_store=scopes),
+        workspace_id=ws.workspace_id or ws.name,
+        sleep=time.sleep,
+        locks=ctx.locks,
+        bind_sql=ctx.sql,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from databricks.sdk.service.jobs import JobSettings
@@ -46,3 +47,33 @@ def test_job_definition_uses_job_cluster_tags_retries_and_notifications(tmp_path
             "SPOT_WITH_FALLBACK" if pack.environments[env].spot_required else "ON_DEMAND"
         )
     ctx.close()
+
+
+def test_a_bundle_for_a_workspace_runs_the_pipeline_on_unity_catalog_by_name(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from lakecrew.faces.cli.main import app
+    from lakecrew.testing.databricks_project import WS, project_yaml
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    yaml_text = project_yaml("https://adb-1.2.azuredatabricks.net")
+    (root / "lakecrew.yaml").write_text(
+        yaml_text.replace("    workspace_id:", "    warehouse_id: wh1\n    workspace_id:", 1)
+    )
+    args = ["pipeline", "bundle", "eha_locations", "--project", str(root), "-o", "json"]
+    result = CliRunner().invoke(app, [*args, "--workspace", WS])
+    assert result.exit_code == 0, result.output
+    jobs = json.loads(result.stdout)["items"][0]["resources"]["jobs"]
+    job = next(iter(jobs.values()))
+    task = JobSettings.from_dict(job).tasks[0]  # type: ignore[index]
+    assert task.python_wheel_task is not None
+    assert task.python_wheel_task.parameters == [
+        "pipeline", "run", "eha_locations", "--env", "dev", "--workspace", WS,
+    ]  # fmt: skip
+    # a workspace without a warehouse cannot take pipeline tables: one clear line, exit 2
+    (root / "lakecrew.yaml").write_text(yaml_text)
+    refused = CliRunner().invoke(app, [*args, "--workspace", WS])
+    assert refused.exit_code == 2 and "warehouse_id" in refused.output

@@ -22,6 +22,7 @@ CLUSTER: dict[str, Any] = {
     "cluster_id": "0301-000000-abc",
     "cluster_name": "malaria-dev",
     "cluster_source": "UI",
+    "policy_id": "E0631F5C0D000001",  # created under the SOP policy (SOP 1.2.8)
     "node_type_id": "m5.xlarge",
     "driver_node_type_id": "m5.xlarge",
     "autoscale": {"min_workers": 1, "max_workers": 2},
@@ -106,6 +107,8 @@ CASES = [
         "dev",
         "cluster.size_out_of_policy",
     ),
+    ("clusters", "policy_id", ..., "dev", "security.cluster.no_policy"),
+    ("clusters", "policy_id", "", "dev", "security.cluster.no_policy"),
     ("clusters", "autotermination_minutes", 0, "dev", "cluster.autotermination_disabled"),
     ("clusters", "autotermination_minutes", ..., "dev", "cluster.autotermination_disabled"),
     ("clusters", "autotermination_minutes", 45, "dev", "cluster.autotermination_too_long"),

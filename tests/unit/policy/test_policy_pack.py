@@ -26,7 +26,8 @@ def test_default_pack_rule_ids_are_the_violation_codes() -> None:
     ids = {r.id for r in pack.rules}
     assert set(CODES) <= ids
     mlflow = {r.id for r in pack.rules if r.resource_type in UNPLANTED_TYPES}
-    assert ids - set(CODES) - mlflow == {"workspace.naming_invalid"}
+    # the simulator creates every all-purpose cluster under its SOP policy: none planted
+    assert ids - set(CODES) - mlflow == {"workspace.naming_invalid", "security.cluster.no_policy"}
     assert not mlflow & set(CODES)  # the simulator plants no MLflow violations
     assert all(r.sop_section for r in pack.rules)
 

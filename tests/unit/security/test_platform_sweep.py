@@ -61,8 +61,11 @@ def test_identity_findings_flow_through_the_sweep(tmp_path: Path) -> None:
         "security.identity.admin_count",
         "security.secret.rotation_overdue",
     } <= rules
-    # cluster checks stay in `lakecrew security identity`: the sweep lists clusters once
-    assert not rules & {"security.cluster.no_policy", "security.policy.gpu_broad_use"}
+    # GPU policy permissions are platform findings with their SOP section; clusters without a
+    # policy are judged on the sweep's own cluster listing (resource `clusters`), not here
+    assert "security.cluster.no_policy" not in rules
+    gpu = [f for f in found.values() if f["rule_id"] == "security.policy.gpu_broad_use"]
+    assert gpu and {f["sop_section"] for f in gpu} == {"1.2.6"}
     rot = found["security.secret.rotation_overdue:secret/etl/postgres-password"]
     assert rot["sop_section"] == "1.4.3" and rot["severity"] == "warning"
     conf = {f["resource_id"] for f in found.values() if f["rule_id"] == "security.workspace_conf"}

@@ -118,14 +118,16 @@ class DatabricksCatalog:
         return self.convert(t)
 
     def register_table(self, info: TableInfo) -> TableInfo:
-        """CREATE TABLE IF NOT EXISTS with the columns, then owner, comment and tags."""
+        """CREATE TABLE IF NOT EXISTS with the columns, then owner, comment, properties and
+        tags (merged: SET TAGS without reading the table first), read back once."""
         target = quote_full_name(info.full_name)
         cols = ", ".join(f"{quote_ident(c.name)} {c.type_text}" for c in info.columns)
         self.sql.execute(f"CREATE TABLE IF NOT EXISTS {target} ({cols})")
-        self.update_table(info.full_name, owner=info.owner, comment=info.comment,
-                          properties=info.properties or None)  # fmt: skip
+        self._update(info.full_name, owner=info.owner, comment=info.comment,
+                     properties=info.properties or None)  # fmt: skip
         if info.tags:
-            self.set_tags(info.full_name, info.tags)
+            pairs = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in info.tags.items())
+            self.sql.execute(f"ALTER TABLE {target} SET TAGS ({pairs})")
         return self.get_table(info.full_name)
 
     def update_table(
@@ -137,6 +139,17 @@ class DatabricksCatalog:
         properties: Mapping[str, str] | None = None,
     ) -> TableInfo:
         """Owner via tables.update; comment and properties via SQL."""
+        self._update(full_name, owner=owner, comment=comment, properties=properties)
+        return self.get_table(".".join(parse_full_name(full_name)))
+
+    def _update(
+        self,
+        full_name: str,
+        *,
+        owner: str | None = None,
+        comment: str | None = None,
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
         name, target = ".".join(parse_full_name(full_name)), quote_full_name(full_name)
         if owner is not None:
             guarded(lambda: self.client.tables.update(name, owner=owner), where=name,
@@ -146,7 +159,6 @@ class DatabricksCatalog:
         if properties:
             pairs = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in properties.items())
             self.sql.execute(f"ALTER TABLE {target} SET TBLPROPERTIES ({pairs})")
-        return self.get_table(name)
 
     def set_tags(
         self,
@@ -338,3 +350,22 @@ class DatabricksCatalog:
             params["t"] = ".".join(parse_full_name(table))
         rows = self.sql.fetch(sql + " ORDER BY event_time", params)
         return [LineageEdge(str(r[0]), str(r[1]), r[2], r[3], r[4], r[5]) for r in rows.rows]
+
+
+class RunLineage:
+    """The Lineage port of a pipeline run on Databricks: Unity Catalog captures lineage itself
+    (for what runs on Databricks compute), so ``record`` keeps nothing here; the runner writes
+    the same edges to its records table (``<records schema>.access_table_lineage``).
+    ``edges`` reads ``system.access.table_lineage`` through the catalog."""
+
+    def __init__(self, catalog: DatabricksCatalog) -> None:
+        self.catalog = catalog
+
+    def record(self, edge: LineageEdge) -> None:
+        return None
+
+    def edges(
+        self, table: str | None = None, *,
+        direction: Literal["upstream", "downstream", "both"] = "both",
+    ) -> list[LineageEdge]:  # fmt: skip
+        return self.catalog.edges(table, direction=direction)

@@ -51,6 +51,7 @@ from databricks.sdk.service.catalog import (
     TablesAPI,
 )
 from databricks.sdk.service.compute import ClusterPoliciesAPI, InstancePoolsAPI
+from databricks.sdk.service.files import FilesAPI
 from databricks.sdk.service.settings import WorkspaceConfAPI
 from databricks.sdk.service.sql import StatementExecutionAPI, WarehousesAPI
 from databricks.sdk.service.workspace import SecretsAPI
@@ -391,6 +392,12 @@ class DatabricksClient:
     @cached_property
     def functions(self) -> FunctionsAPI:
         return FunctionsAPI(self.api)  # type: ignore[no-untyped-call]
+
+    @cached_property
+    def files(self) -> FilesAPI:
+        """The Files API (`PUT/DELETE /api/2.0/fs/files/Volumes/...`): single-shot uploads of up
+        to 5 GiB through this client's retries (not the SDK's multipart FilesExt)."""
+        return FilesAPI(self.api)  # type: ignore[no-untyped-call]
 
 
 def build_client(

@@ -375,6 +375,19 @@ def _json_batch(rows: list[list[str]], schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def column_type(dtype: pa.DataType) -> str:
+    """The Databricks column type of an Arrow type, nested ones included (`ARRAY<...>`,
+    `MAP<K, V>`, `STRUCT<name: T, ...>`) for CREATE TABLE / ADD COLUMNS."""
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        return f"ARRAY<{column_type(dtype.value_type)}>"
+    if pa.types.is_map(dtype):
+        return f"MAP<{column_type(dtype.key_type)}, {column_type(dtype.item_type)}>"
+    if pa.types.is_struct(dtype):
+        fields = ", ".join(f"{quote_ident(f.name)}: {column_type(f.type)}" for f in dtype)
+        return f"STRUCT<{fields}>"
+    return _sql_type(dtype)
+
+
 def _sql_type(dtype: pa.DataType) -> str:
     """The Databricks column type for an Arrow type (for CREATE TABLE of save_table)."""
     if pa.types.is_boolean(dtype):
@@ -403,4 +416,12 @@ def _sql_type(dtype: pa.DataType) -> str:
     )
 
 
-__all__ = ["DatabricksSqlEngine", "bind", "json", "quote_full_name", "quote_ident", "sql_string"]
+__all__ = [
+    "DatabricksSqlEngine",
+    "bind",
+    "column_type",
+    "json",
+    "quote_full_name",
+    "quote_ident",
+    "sql_string",
+]

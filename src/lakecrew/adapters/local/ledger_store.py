@@ -148,7 +148,8 @@ class DeltaLedgerStore:
         with self._lock:
             if name not in self._ready:
                 schema = _history_schema(row_type) if table else schema_of(row_type)
-                self.store.create_table(name, schema, exist_ok=True)
+                # a ledger written by an earlier release gains the nullable columns added since
+                self.store.create_table(name, schema, exist_ok=True, add_nullable=True)
                 # a read-only metastore (a reading command) is never written
                 if self.metastore is not None and not self.metastore.read_only:
                     self.metastore.ensure_schema(CATALOG, SCHEMA, owner="lakecrew")
@@ -181,7 +182,8 @@ class DeltaLedgerStore:
         for data in clean if clean is not None else self._clean(row_type, rows):
             latest[tuple(data[k] for k in keys)] = data
         table = pa.Table.from_pylist(list(latest.values()), schema=schema_of(row_type))
-        self.store.merge(name, table, keys)
+        # merge_schema: a ledger written before a nullable column was added (sweeps.notes)
+        self.store.merge(name, table, keys, merge_schema=True)
 
     def _get(self, row_type: type[R], workspace: str | None) -> list[R]:
         name = self.full_name(row_type)

@@ -10,11 +10,16 @@ What differs from the local MLflow store (read from MLflow's UC client, mlflow 3
   each model's `get` (tags, aliases), each model's versions (search by name, paged) and each
   version's `get` (tags). Requests grow with the number of versions; the sweep benchmark of the
   local store is not a measure of this path.
-- Signatures: Unity Catalog refuses to register a model without a signature (MLflow's UC client
-  raises before registering), so every UC version has one. Input examples live in the model's
-  artifacts in cloud storage behind temporary credentials; they are not read here
-  (`has_input_example` is None: the input-example rule does not judge UC versions — said in
-  `lakecrew models` docs, not hidden).
+- Signatures and input examples: the UC version proto carries neither, so each version's own
+  `MLmodel` is read through MLflow's `UnityCatalogModelsArtifactRepository`
+  (`models:/<name>/<version>`: list the version folder, download `MLmodel`). Where the workspace
+  answers `is-databricks-sdk-models-artifact-repository-enabled` true, MLflow reads it with the
+  Databricks SDK's Files API (`/Models/<catalog>/<schema>/<model>/<version>/MLmodel`); else it
+  asks for temporary credentials of the version's cloud storage and needs that cloud's client
+  (boto3, azure-storage-file-datalake, google-cloud-storage), which lakecrew does not install:
+  then the version keeps `has_signature` True (UC refuses to register a model without one),
+  `has_input_example` None (the rule does not judge it) and `metadata_unread` says why (a note
+  of the sweep). No `MLmodel` in the folder is `artifact_problem` (a finding).
 - A UC model's access is its UC grants (securable type FUNCTION): read with `grants.get`,
   changed with `grants.update` (only the difference), so archive's "restrict to the owner" and its
   rollback work. Permissions-API levels in an ACL are mapped (CAN_MANAGE → MANAGE, CAN_READ →
@@ -35,7 +40,7 @@ from databricks.sdk.service.catalog import PermissionsChange
 from databricks.sdk.service.iam import AccessControlRequest, PermissionLevel
 
 from lakecrew.adapters.databricks.client import guarded
-from lakecrew.adapters.mlflow.registry import MlflowRegistry, aliases_by_version
+from lakecrew.adapters.mlflow.registry import MlflowRegistry, _mlflow_uris, aliases_by_version
 from lakecrew.core.errors import LakecrewError, UsageError
 from lakecrew.ports.models import Acl, ModelVersion, RegisteredModel
 
@@ -167,9 +172,66 @@ class UcRegistry(MlflowRegistry):
         return out
 
     def _metadata(self, v: Any) -> tuple[bool | None, bool | None, str | None]:
-        # UC registration requires a signature; the input example is not read (artifacts in
-        # cloud storage behind temporary credentials).
-        return True, None, None
+        """Signature and input example from the version's own `MLmodel` file, read through
+        MLflow's UC artifact repository (see the module docstring); once per version."""
+        key = f"{v.name}/{v.version}"
+        if key not in self._meta:
+            self._meta[key] = self._read_uc_mlmodel(str(v.name), str(v.version))
+        return self._meta[key]
+
+    def _read_uc_mlmodel(
+        self, name: str, version: str
+    ) -> tuple[bool | None, bool | None, str | None]:
+        import tempfile
+
+        from mlflow.models import Model
+        from mlflow.store.artifact.unity_catalog_models_artifact_repo import (
+            UnityCatalogModelsArtifactRepository,
+        )
+
+        self.requests += 1
+        uri = f"models:/{name}/{version}"
+        try:
+            # the workspace's tracking URI for the call: left unset, MLflow 3 falls back to
+            # sqlite:///mlflow.db and creates that file in the working folder
+            with _mlflow_uris(self.tracking_uri):
+                repo: Any = UnityCatalogModelsArtifactRepository(  # type: ignore[abstract]
+                    uri, registry_uri=self.registry_uri, tracking_uri=self.tracking_uri
+                )
+                if "MLmodel" not in {f.path for f in repo.list_artifacts()}:
+                    return True, None, f"model artifacts unreadable at {uri}: no MLmodel file"
+                with tempfile.TemporaryDirectory(prefix="lakecrew-mlmodel-") as tmp:
+                    info = Model.load(repo.download_artifacts("MLmodel", tmp))
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the files: not judged
+            # UC registration requires a signature; the input example stays unjudged (None)
+            self.unread[key_of(name, version)] = _why_unread(exc)
+            return True, None, None
+        return info.signature is not None, info.saved_input_example_info is not None, None
+
+
+def key_of(name: str, version: str) -> str:
+    return f"{name}/{version}"
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """True when `exc` or an exception in its cause/context chain is a `kind`."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _why_unread(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    if _caused_by(exc, ImportError) or "Unable to import necessary dependencies" in text:
+        return (
+            "the workspace keeps model files in customer-hosted cloud storage, which MLflow "
+            "reads with that cloud's client library (boto3 / azure-storage / google-cloud-"
+            "storage), not installed with lakecrew"
+        )
+    return f"{type(exc).__name__}: {text}"
 
 
 def uc_uris(profile: str | None, host: str | None) -> tuple[str, str]:

@@ -85,6 +85,7 @@ class MlflowRegistry:
         self.read_model_metadata = read_model_metadata
         self._client: Any = None
         self._meta: dict[str, tuple[bool | None, bool | None, str | None]] = {}
+        self.unread: dict[str, str] = {}  # "model/version" → why its MLmodel was not read
         self.requests = 0  # registry/tracking calls made (the sweep benchmark reports it)
 
     @property
@@ -223,6 +224,7 @@ class MlflowRegistry:
             has_input_example=example,
             artifact_problem=problem,
             workspace=self.workspace,
+            metadata_unread=self.unread.get(f"{v.name}/{v.version}"),
         )
 
     def _metadata(self, v: Any) -> tuple[bool | None, bool | None, str | None]:

@@ -108,6 +108,7 @@ def report_cmd(
     """The daily digest, weekly review (budget vs actual, movers, anomalies, untagged spend,
     actions) or monthly chargeback."""
     from lakecrew.services.finops.cube import CostCube
+    from lakecrew.services.finops.prices import with_price_note
     from lakecrew.services.finops.reports import cost_report
     from lakecrew.wiring.context import Context
     from lakecrew.wiring.crew import sla_section_at
@@ -119,6 +120,7 @@ def report_cmd(
         engine, read_from = lc.billing_sql(source.value)
         cube = CostCube(lc.sql) if engine is lc.sql else None  # the cube lives in the project
         data = cost_report(engine, lc.config, _period(period.value), when, top=top, cube=cube)
+        read_from = with_price_note(engine, read_from)
         data["sla"] = sla_section_at(lc, when)
     finally:
         lc.close()
@@ -192,6 +194,7 @@ def export_cmd(
     import pyarrow.parquet as pq
 
     from lakecrew.services.finops.focus import focus_csv, focus_export, focus_metadata, sub_accounts
+    from lakecrew.services.finops.prices import with_price_note
     from lakecrew.wiring.context import Context
 
     state = state_of(ctx, project=project, output=output, debug=debug)
@@ -210,6 +213,7 @@ def export_cmd(
         engine, read_from = lc.billing_sql(source.value)
         table, usage = focus_export(engine, first, stop, as_of=now,
                                     workspaces=sub_accounts(lc.config))  # fmt: skip
+        read_from = with_price_note(engine, read_from)
     finally:
         lc.close()
     if target.suffix == ".csv":

@@ -89,6 +89,7 @@ def summary(
     workspace's warehouse in place, or the local tables)."""
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     from lakecrew.services.estate.summary import estate_summary
+    from lakecrew.services.finops.prices import with_price_note
     from lakecrew.wiring.context import Context
 
     with Context.open(state.project) as lc:
@@ -97,6 +98,7 @@ def summary(
         with progress(state, "reading workspaces", total=len(lc.config.workspaces)) as bar:
             engine, read_from = lc.billing_sql(source.value)
             data = estate_summary(lc.config, lc.workspace, engine, on_workspace=bar.step)
+            read_from = with_price_note(engine, read_from)
     per_ws = data["resources"]["per_workspace"]
     items = [
         {"workspace": ws["name"], **{k: v for k, v in ws.items() if k != "name"},

@@ -274,6 +274,7 @@ def hygiene(
     data = {
         "evaluated": res.evaluated,
         "discovered": dict(res.discovered_by_type),
+        "notes": list(res.notes),
         "findings": [
             {
                 "rule_id": tf.finding.rule_id,
@@ -309,6 +310,8 @@ def _render_hygiene(out: Out, result: Result) -> None:
     d = result.items[0]
     out.line(f"{d['evaluated']} registry objects evaluated; {len(d['findings'])} findings")
     out.table(FINDING_COLUMNS, d["findings"], title="findings")
+    for note in d.get("notes", []):
+        out.note(note)
     if d["actions"]:
         out.table(ACTION_COLUMNS, d["actions"], title="actions")
 

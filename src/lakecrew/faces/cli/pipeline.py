@@ -136,6 +136,7 @@ def plan(
         "lakecrew pipeline run lassa_weekly",
         "lakecrew pipeline run lassa_weekly --engine spark --full-refresh",
         "lakecrew pipeline run lassa_weekly --output json | jq '.items[0].layers'",
+        "lakecrew pipeline run lassa_weekly --env qa --workspace lassa-qa-westafrica",
         exits="0 ran and reconciled; 1 the run failed (an expectation with action fail, lost "
         "rows, a source error); 2 unknown pipeline or usage",
     ),
@@ -148,6 +149,14 @@ def run(
         bool, typer.Option("--full-refresh", help="Rebuild silver and gold from all of bronze.")
     ] = False,
     engine: EngineOpt = Engine.LOCAL,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            help="A backend: databricks workspace with a warehouse_id: write Unity Catalog "
+            "managed tables by name through its SQL warehouse (secrets from its secret scopes).",
+        ),
+    ] = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -158,7 +167,10 @@ def run(
 
     lc, loaded = _open(state.project, name, env, engine)
     with lc:
-        report = pw.runner_for(lc, engine=engine.value).run(loaded, full_refresh=full_refresh)
+        runner = pw.runner_for(
+            lc, engine=engine.value, workspace=workspace, records_catalog=loaded.catalog
+        )
+        report = runner.run(loaded, full_refresh=full_refresh)
     data = report.as_dict()
     data.pop("lineage")
     emit(state, Result("pipeline_run", [data]), _render_run)
@@ -199,12 +211,21 @@ def _render_run(out: Out, result: Result) -> None:
     epilog=epilog(
         "lakecrew pipeline bundle lassa_weekly --env prod",
         "lakecrew pipeline bundle lassa_weekly -o json",
+        "lakecrew pipeline bundle eha_locations --env qa --workspace facilities-qa-westafrica",
     ),
 )
 def bundle(
     ctx: typer.Context,
     name: NameArg,
     env: EnvOpt = DEFAULT_ENV,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            help="The job runs `pipeline run --workspace W`: Unity Catalog tables by name "
+            "through W's SQL warehouse (a backend: databricks workspace with a warehouse_id).",
+        ),
+    ] = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     debug: DebugOpt = False,
@@ -217,7 +238,9 @@ def bundle(
 
     with Context.open(state.project) as lc:
         loaded = pw.load(lc, name, _env(env))
-        definition = job_definition(loaded, lc.pack)
+        if workspace is not None:
+            pw.check_workspace(lc, workspace)
+        definition = job_definition(loaded, lc.pack, workspace=workspace)
     emit(state, Result("pipeline_bundle", [definition]), _render_yaml)
 
 

@@ -496,6 +496,7 @@ def _done(
         findings=len(result.findings),
         actions_applied=len(result.applied),
         error="; ".join(x for x in (gaps, result.refused, *result.sync_errors) if x) or None,
+        notes="; ".join(dict.fromkeys(result.notes)) or None,
     )
 
 

@@ -136,6 +136,21 @@ def _fit_row(x: FloatArray, clean: FloatArray, i: int, config: DetectorConfig) -
     return _fit(x[hist], clean[hist], float(x[i]), config.period)
 
 
+def _fit_point(x: FloatArray, clean: FloatArray, i: int, config: DetectorConfig) -> _Fit | None:
+    """`_fit_row` for a point whose window is not whole. A short history that is still evenly
+    spaced up to the point (a series' first weeks) is fitted as one row of `_fit_whole` (the
+    same values, a fraction of the numpy calls); others by `_fit`."""
+    hist = (x >= x[i] - config.window) & (x < x[i]) & ~np.isnan(clean)
+    n = int(hist.sum())
+    if n < config.min_history:
+        return None
+    hx, hy = x[hist], clean[hist]
+    if hx[-1] == x[i] - 1 and bool(np.all(np.diff(hx) == 1)):
+        expected, scale = _fit_whole(hx[None, :], hy[None, :], x[i : i + 1], config.period)
+        return _Fit(expected=float(expected[0]), scale=float(scale[0]))
+    return _fit(hx, hy, float(x[i]), config.period)
+
+
 def _pair_slopes(y: FloatArray, period: int) -> FloatArray:
     """The Theil–Sen pair slopes of whole, evenly spaced windows (rows of y, one day apart): for
     each lag (every multiple of `period`, or every lag without one), (y[j + lag] − y[j]) / lag —
@@ -279,7 +294,7 @@ def detect_positions(
         whole[w:] = (present[w:-1] - present[: -w - 1] == w) & (unit[w:] - unit[:-w] == w)
     found: list[tuple[int, float, float, float]] = []
     for i in todo[~whole[todo]]:
-        fit = _fit_row(x, clean, int(i), config)
+        fit = _fit_point(x, clean, int(i), config)
         if fit is None:
             continue
         scale = max(fit.scale, config.rel_scale_floor * abs(fit.expected), 1e-9)

@@ -7,7 +7,8 @@ Three resource types, REST-like dicts the pack's filters read:
   `version_count`, aliases, `last_used`.
 - `model_versions` (id `name/version`): description, tags, aliases, `production` (holds a
   production alias), `catalog`, `in_prod_catalog`, `has_signature`, `has_input_example`,
-  `artifact_problem`, `run` {run_id, problem, source_commit, datasets, evaluation_metrics,
+  `artifact_problem`, `metadata_unread` (why the MLmodel was not read), `run` {run_id,
+  problem, source_commit, datasets, evaluation_metrics,
   bad_metrics}, `last_used` and `last_use_source` (inference table, else last alias change, else
   registration), `lifecycle` (tag `gov.lifecycle`).
 - `experiments`: experiment_id, name, `permissions` (None when no ACL is set).
@@ -60,6 +61,20 @@ def read_registry(registry: ModelRegistry) -> RegistryView:
     versions = {m.name: tuple(every.get(m.name, ())) for m in models}
     ids = [v.run_id for vs in versions.values() for v in vs if v.run_id]
     return RegistryView(models, versions, registry.run_facts_many(ids))
+
+
+def unread_notes(resources: Iterable[Resource]) -> tuple[str, ...]:
+    """One line per reason a version's signature / input example could not be read (their
+    rules do not judge those versions: said, never silent)."""
+    why: dict[str, list[str]] = {}
+    for r in resources:
+        if r.resource_type == "model_versions" and r.data.get("metadata_unread"):
+            why.setdefault(str(r.data["metadata_unread"]), []).append(r.resource_id)
+    return tuple(
+        f"MLmodel of {len(ids)} model version(s) not read ({', '.join(sorted(ids)[:3])}"
+        f"{', …' if len(ids) > 3 else ''}): {reason}; their input examples were not judged"
+        for reason, ids in sorted(why.items())
+    )
 
 
 def catalog_of(model: str) -> str | None:
@@ -144,6 +159,7 @@ def version_resource(
         "has_signature": v.has_signature,
         "has_input_example": v.has_input_example,
         "artifact_problem": v.artifact_problem,
+        "metadata_unread": v.metadata_unread,
         "run": run_data(run, cfg),
         "last_used": _iso(used),
         "last_use_source": source,

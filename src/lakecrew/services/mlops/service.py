@@ -36,6 +36,7 @@ from lakecrew.services.mlops.hygiene import (
     RegistryView,
     read_registry,
     registry_resources,
+    unread_notes,
 )
 from lakecrew.services.policy.engine import Engine
 
@@ -61,6 +62,7 @@ class HygieneResult:
     actions: tuple[ActionRow, ...]
     evaluated: int
     discovered: Mapping[str, int]
+    notes: tuple[str, ...] = ()
 
 
 def delta_source(ds: DatasetRef) -> tuple[str, int | None] | None:
@@ -172,6 +174,7 @@ class ModelOps:
             ctx,
             seen=seen,
             unseen_rules=MONITOR_RULES,
+            notes=unread_notes(resources),
         )
         result = Engine(self.deps.pack).evaluate(resources, ctx)
         return snap, Evaluation(result.findings, result.evaluated, result.evaluated_by_type)
@@ -181,7 +184,9 @@ class ModelOps:
         whole-estate sweep record them and take their actions through the crew)."""
         snap, result = self.observe(only=only)
         check_coverage(snap, result)
-        return HygieneResult(tuple(result.findings), (), result.evaluated, dict(snap.discovered))
+        return HygieneResult(
+            tuple(result.findings), (), result.evaluated, dict(snap.discovered), snap.notes
+        )
 
     # ------------------------------------------------------------------ promotion
 

@@ -7,6 +7,12 @@ bounds (1.2.4), the largest general-purpose node within the T-shirt size's per-n
 ``custom_tags`` and job ``tags`` (1.2.3), its schedule, retries and failure notifications (1.5.4).
 Field names are those of the Jobs API ``JobSettings`` as bundles write them.
 
+With ``workspace`` (a ``backend: databricks`` workspace of lakecrew.yaml with a
+``warehouse_id``) the task runs ``lakecrew pipeline run NAME --env ENV --workspace W``: the job
+writes Unity Catalog managed tables by name through that workspace's SQL warehouse and reads
+its secrets from the workspace's secret scopes (adapters/databricks/table_store.py). Without
+it, the job writes delta-rs tables under the project's lakehouse path (no UC names).
+
 A ``kafka`` source runs with ``--engine spark`` (Structured Streaming; the Kafka connector is
 built into Databricks Runtime). Its trigger picks the job type: ``available_now`` keeps the cron
 schedule (each run drains what is new, then stops); ``processing_time`` makes a continuous job
@@ -55,6 +61,7 @@ def job_definition(
     *,
     spark_version: str = SPARK_VERSION,
     wheel: str = "../dist/*.whl",
+    workspace: str | None = None,
 ) -> dict[str, Any]:
     """``{"resources": {"jobs": {key: JobSettings}}}`` for one pipeline and environment."""
     spec = loaded.spec
@@ -84,7 +91,8 @@ def job_definition(
         "python_wheel_task": {
             "package_name": "lakecrew",
             "entry_point": "lakecrew",
-            "parameters": ["pipeline", "run", spec.name, "--env", loaded.env],
+            "parameters": ["pipeline", "run", spec.name, "--env", loaded.env]
+            + (["--workspace", workspace] if workspace else []),
         },
         "libraries": [{"whl": wheel}],
         "max_retries": spec.retries.max_retries,

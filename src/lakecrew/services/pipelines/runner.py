@@ -149,7 +149,7 @@ class PipelineRunner:
         writer that got around the lock makes one of the two fail with a Conflict instead of
         doubling rows. Raises the last error after recording it. The gold SQL is bound
         against silver's schema before any write."""
-        check_gold_sql(self.deps.sql, loaded, self.deps.tables.schema)
+        check_gold_sql(self.deps.bind_sql or self.deps.sql, loaded, self.deps.tables.schema)
         locks = self.deps.locks
         if locks is None:
             return self._run(loaded, full_refresh=full_refresh)

@@ -48,6 +48,9 @@ class RunnerDeps:
     vacuum_retention_hours: int = 168
     # one writer per pipeline and environment (the sweep's lock port; None: the caller ensures it)
     locks: WorkspaceLocks | None = None
+    # binds the gold SQL against silver's schema before a run (empty in-memory tables); None:
+    # ``sql`` (a SQL warehouse cannot see in-memory tables, so a workspace run binds locally)
+    bind_sql: SqlEngine | None = None
 
 
 @dataclass

@@ -124,9 +124,12 @@ def check_identity(
     limits: IdentityLimits | None = None,
     *,
     clusters: bool = True,
+    policies: bool = True,
 ) -> IdentityReport:
-    """Run every check (see the module doc); `clusters=False` leaves out the cluster and
-    cluster-policy checks (the crew's sweep lists clusters itself: no second listing)."""
+    """Run every check (see the module doc); `clusters=False` leaves out the clusters-without-
+    policy check (the crew's sweep lists clusters itself and judges them with the pack's
+    `security.cluster.no_policy` rule: no second listing); `policies=False` the GPU-policy
+    permissions check."""
     lim = limits or IdentityLimits()
     report = IdentityReport(reader.name, environment)
     run = _Run(reader, report)
@@ -136,7 +139,9 @@ def check_identity(
     _network(run, environment)
     _groups(run, lim)
     if clusters:
-        _clusters(run, lim)
+        _clusters(run)
+    if policies:
+        _gpu_policies(run, lim)
     if environment == "prod":
         _rotation(run, now, lim)
     return report
@@ -297,7 +302,7 @@ def _groups(run: _Run, lim: IdentityLimits) -> None:
         )
 
 
-def _clusters(run: _Run, lim: IdentityLimits) -> None:
+def _clusters(run: _Run) -> None:
     clusters = run.read(run.reader.clusters, ("security.cluster.no_policy",))
     for c in clusters or ():
         source = str(c.get("cluster_source", "")).upper()
@@ -310,6 +315,9 @@ def _clusters(run: _Run, lim: IdentityLimits) -> None:
                 f"cluster {c.get('cluster_name', c.get('cluster_id'))} runs without a policy",
                 creator=c.get("creator_user_name"),
             )
+
+
+def _gpu_policies(run: _Run, lim: IdentityLimits) -> None:
     policies = run.read(run.reader.cluster_policies, ("security.policy.gpu_broad_use",))
     for p in policies or ():
         if not _is_gpu(p):

@@ -62,9 +62,10 @@ def platform_resources(
     with_clusters: bool = False,
     delivery: LogDeliveryReader | None = None,
 ) -> list[Resource]:
-    """The `platform` resources of one workspace (see the module doc). The cluster and
-    cluster-policy checks (`security.cluster.no_policy`, `security.policy.gpu_broad_use`) run
-    only `with_clusters`: in the sweep they would list every cluster a second time."""
+    """The `platform` resources of one workspace (see the module doc). The clusters-without-
+    policy check (`security.cluster.no_policy`) runs only `with_clusters`: the sweep judges
+    the clusters it lists with the pack's rule of that id instead of a second listing; the
+    GPU-policy permissions (`security.policy.gpu_broad_use`: policies and their ACLs) always."""
     out: list[Resource] = []
     if reader is not None:
         report = check_identity(reader, environment, now, limits_of(limits), clusters=with_clusters)

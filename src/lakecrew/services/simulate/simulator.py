@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -166,8 +166,11 @@ def simulate(
     running = []
     total = len(workspaces) * scale
     for wi, ws in enumerate(workspaces):
+        policy = ""
         for unit in range(scale):
             b = build_unit(ws, unit, clock, seed)
+            policy = policy or _interactive_policy(b)
+            _under_policy(b, policy)
             if unit == 0 and ws.name == "malaria-dev-westafrica":
                 _delete_one_cluster(b, clock)
             _emit(sinks, b, report)
@@ -206,6 +209,36 @@ def simulate(
         corrections_truth,
     )
     return report
+
+
+MANAGED_SOURCES = ("JOB", "PIPELINE", "PIPELINE_MAINTENANCE", "SQL", "MODELS")  # not all-purpose
+
+
+def _interactive_policy(b: WorkspaceBuild) -> str:
+    """The id of the workspace's SOP all-purpose cluster policy (built in unit 0)."""
+    name = f"sop-{b.ws.environment}-interactive"
+    return next(
+        (
+            o.object_id
+            for o in b.objects.get(ObjectKind.CLUSTER_POLICY, [])
+            if o.data["name"] == name
+        ),
+        "",
+    )
+
+
+def _under_policy(b: WorkspaceBuild, policy_id: str) -> None:
+    """Every all-purpose cluster (not a job, pipeline, SQL or model-serving one) is created
+    under the workspace's SOP policy (SOP 1.2.8: no unmanaged clusters); no random draw, so
+    the rest of the estate is unchanged."""
+    if not policy_id:
+        return
+    b.objects[ObjectKind.CLUSTER] = [
+        replace(o, data={**o.data, "policy_id": policy_id})
+        if o.data.get("cluster_source") not in MANAGED_SOURCES
+        else o
+        for o in b.objects.get(ObjectKind.CLUSTER, [])
+    ]
 
 
 def _weekday(clock: Clock, day: int) -> int:

@@ -1,0 +1,510 @@
+"""UnityCatalogTableStore: the TableStore port over Unity Catalog managed tables, by name.
+
+A pipeline run with ``--workspace W`` (a ``backend: databricks`` workspace with a
+``warehouse_id``) writes its tables as UC managed Delta tables ``catalog.schema.table``
+through the workspace's SQL warehouse; nothing is written to a path:
+
+- rows are staged as one Parquet file per write in a UC Volume through the Files API
+  (``PUT /api/2.0/fs/files/Volumes/<catalog>/<schema>/<volume>/<uuid>.parquet``, single shot,
+  at most 5 GiB) and loaded by ONE statement reading exactly that file with ``read_files(path,
+  format => 'parquet')``: ``INSERT INTO t (cols) SELECT ...`` (append), ``INSERT INTO t
+  REPLACE WHERE <batch> SELECT ...`` (rewrite one batch), ``INSERT OVERWRITE`` (replace all),
+  ``MERGE INTO t USING (...) ON <keys>`` (upsert). Each is one Delta commit, so a crash leaves
+  the previous version readable; a crash after the upload and before the load leaves only an
+  orphan file that no statement reads (every load names its own file), so a re-run adds its
+  rows once. The staged file is deleted after the load;
+- new columns are added with ``ALTER TABLE ... ADD COLUMNS`` before the load (``merge_schema``);
+  a schema rewrite that drops or retypes columns is ``CREATE OR REPLACE TABLE ... AS SELECT``
+  keeping the table's partitioning (``DESCRIBE DETAIL``);
+- reads, lookups and counts are statements on the warehouse (a lookup stages the probe keys and
+  semi-joins them); ``protect`` excludes PII-tagged columns from Delta statistics
+  (``delta.dataSkippingStatsColumns``) and recomputes them (``ANALYZE TABLE ... COMPUTE DELTA
+  STATISTICS``); ``maintain`` is ``OPTIMIZE [ZORDER BY]`` then ``VACUUM ... RETAIN n HOURS``
+  (Databricks SQL does not report how many files VACUUM removed: ``vacuumed_files`` is 0);
+- ``one_writer``: before each write to a covered table its latest version (``DESCRIBE
+  HISTORY t LIMIT 1``) must be the one the block began with or this writer's own last commit,
+  else Conflict and nothing is written. The check and the commit are two statements: a commit
+  landing between them is not caught here (the pipeline's writer lock covers one machine).
+  Writes return the new version for covered tables and -1 for others (not read);
+- lakecrew's own record tables (``system.*`` — read-only on Databricks — and ``lakecrew.*``)
+  are written to ``<records catalog>.<records schema>.<schema>_<table>`` (``uc_name``), e.g.
+  ``lassa_dev.lakecrew.lakeflow_job_run_timeline``; the staging volume lives in that schema.
+
+Secrets never pass through here. ``CRASH_POINT`` is called after each upload ("staged") and
+each load ("loaded"): tests replace it to stop a run at a chosen write.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from lakecrew.adapters.databricks.client import DatabricksClient, guarded
+from lakecrew.adapters.databricks.sql import (
+    DatabricksSqlEngine,
+    column_type,
+    quote_full_name,
+    quote_ident,
+    sql_string,
+)
+from lakecrew.core.errors import Conflict, DataError, TableMissing
+from lakecrew.ports.catalog import ColumnInfo, parse_full_name
+from lakecrew.ports.tables import Maintenance
+
+RECORD_CATALOGS = ("system", "lakecrew")
+"""Catalogs of lakecrew's own record tables, written under the records schema instead."""
+
+
+def _no_crash(step: str) -> None:
+    return None
+
+
+CRASH_POINT: Callable[[str], None] = _no_crash
+
+
+class UnityCatalogTableStore:
+    """Pipeline tables as Unity Catalog managed tables, written through one SQL warehouse.
+
+    ``records_schema`` (``catalog.schema``) holds lakecrew's record tables and the staging
+    volume ``volume``; the catalogs must exist (schemas and the volume are created if absent).
+    """
+
+    def __init__(
+        self,
+        client: DatabricksClient,
+        sql: DatabricksSqlEngine,
+        *,
+        records_schema: str,
+        volume: str = "lakecrew_staging",
+    ) -> None:
+        parts = records_schema.split(".")
+        if len(parts) != 2 or not all(parts):
+            raise ValueError(f"records_schema must be catalog.schema, not {records_schema!r}")
+        self.client = client
+        self.sql = sql
+        self.records_schema = records_schema
+        self.volume = f"{records_schema}.{volume}"
+        self._schemas: set[str] = set()
+        self._volume_ready = False
+        self._known: dict[str, pa.Schema] = {}
+        self._present: set[str] = set()  # tables this store created, wrote or found
+        self._got: dict[str, Any] = {}  # one tables.get answer shared by columns and location
+        self._fence: dict[str, int | None] | None = None
+
+    # ------------------------------------------------------------ names
+
+    def uc_name(self, full_name: str) -> str:
+        """The UC table a name is written to (record tables go under the records schema)."""
+        cat, sch, tbl = parse_full_name(full_name)
+        if cat in RECORD_CATALOGS:
+            return f"{self.records_schema}.{sch}_{tbl}"
+        return f"{cat}.{sch}.{tbl}"
+
+    def _q(self, full_name: str) -> str:
+        return quote_full_name(self.uc_name(full_name))
+
+    # ------------------------------------------------------------ one writer
+
+    @contextmanager
+    def one_writer(self, tables: Iterable[str], writer: str) -> Iterator[None]:
+        names = [self.uc_name(t) for t in dict.fromkeys(tables)]
+        self._fence = {n: self._version(n) if self._exists(n) else None for n in names}
+        try:
+            yield
+        finally:
+            self._fence = None
+
+    def _check_fence(self, name: str) -> None:
+        if self._fence is None or name not in self._fence:
+            return
+        expected = self._fence[name]
+        current = self._version(name) if self._exists(name) else None
+        if current != expected:
+            raise Conflict(
+                f"{name} was written by another writer during this run (version {expected} "
+                f"→ {current})",
+                where=name,
+                fix="let the other run finish, then run again (nothing of this write was "
+                "committed)",
+            )
+
+    def _adopt(self, name: str) -> int:
+        """The version this writer just committed, for a table under ``one_writer`` (read with
+        DESCRIBE HISTORY); -1 for other tables (not read: a statement per write saved)."""
+        if self._fence is None or name not in self._fence:
+            return -1
+        version = self._version(name)
+        self._fence[name] = version
+        return version
+
+    def _version(self, name: str) -> int:
+        got = self.sql.fetch(f"DESCRIBE HISTORY {quote_full_name(name)} LIMIT 1")
+        return int(got.rows[0][got.columns.index("version")]) if got.rows else -1
+
+    # ------------------------------------------------------------ TableStore port
+
+    def exists(self, full_name: str) -> bool:
+        return self._exists(self.uc_name(full_name))
+
+    def _exists(self, name: str) -> bool:
+        if name in self._known or name in self._present:
+            return True
+        got = guarded(lambda: self.client.tables.exists(name), where=name, action="tables.exists")
+        if got.table_exists:
+            self._present.add(name)
+        return bool(got.table_exists)
+
+    def schema(self, full_name: str) -> pa.Schema | None:
+        name = self.uc_name(full_name)
+        if name not in self._known:
+            try:
+                self._known[name] = self.sql.fetch_arrow(
+                    f"SELECT * FROM {quote_full_name(name)} LIMIT 0"
+                ).schema
+            except TableMissing:
+                return None
+        return self._known[name]
+
+    def create(
+        self, full_name: str, schema: pa.Schema, *, partition_by: Sequence[str] = ()
+    ) -> None:
+        name = self.uc_name(full_name)
+        _check_names(name, None, list(schema))
+        if self._exists(name):
+            self._check_fence(name)
+            return
+        self._ensure_schema(name)
+        cols = ", ".join(f"{quote_ident(f.name)} {column_type(f.type)}" for f in schema)
+        parts = (
+            f" PARTITIONED BY ({', '.join(quote_ident(c) for c in partition_by)})"
+            if partition_by
+            else ""
+        )
+        props = f" TBLPROPERTIES ({COLUMN_MAPPING})" if _needs_mapping(schema.names) else ""
+        self.sql.execute(
+            f"CREATE TABLE IF NOT EXISTS {quote_full_name(name)} ({cols}) USING DELTA{parts}{props}"
+        )
+        self._known.pop(name, None)
+        self._present.add(name)
+        self._adopt(name)
+
+    def append(self, full_name: str, data: pa.Table, *, merge_schema: bool = False) -> int:
+        name = self.uc_name(full_name)
+        if not self._exists(name):
+            self.create(full_name, data.schema)
+        self._check_fence(name)
+        if merge_schema:
+            self._add_columns(name, data.schema)
+        if data.num_rows:
+            cols = _cols(data.schema)
+            self._load(
+                name, data, lambda src: f"INSERT INTO {quote_full_name(name)} ({cols}) {src}"
+            )
+        return self._adopt(name)
+
+    def replace(
+        self,
+        full_name: str,
+        data: pa.Table,
+        *,
+        where: Mapping[str, str] | None = None,
+        overwrite_schema: bool = False,
+    ) -> int:
+        name = self.uc_name(full_name)
+        target = quote_full_name(name)
+        self._check_fence(name)
+        if overwrite_schema:
+            self._rewrite_schema(name, data)
+            return self._adopt(name)
+        cond = " AND ".join(f"{quote_ident(k)} = {sql_string(v)}" for k, v in (where or {}).items())
+        if not data.num_rows:  # nothing to load: one DELETE is the same single commit
+            self.sql.execute(f"DELETE FROM {target}" + (f" WHERE {cond}" if cond else ""))
+            return self._adopt(name)
+        cols = _cols(data.schema)
+        if cond:
+            self._load(
+                name, data, lambda src: f"INSERT INTO {target} ({cols}) REPLACE WHERE {cond} {src}"
+            )
+        else:
+            self._load(name, data, lambda src: f"INSERT OVERWRITE {target} ({cols}) {src}")
+        return self._adopt(name)
+
+    def merge(self, full_name: str, data: pa.Table, keys: Sequence[str]) -> int:
+        """One MERGE commit; new nullable columns are added first (ALTER TABLE ADD COLUMNS)."""
+        name = self.uc_name(full_name)
+        if not self._exists(name):
+            self.create(full_name, data.schema)
+        self._check_fence(name)
+        if not data.num_rows:
+            return self._adopt(name)
+        _check_unique(name, data, keys)
+        self._add_columns(name, data.schema)
+        names = data.schema.names
+        on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+        update = ", ".join(
+            f"t.{quote_ident(c)} = s.{quote_ident(c)}" for c in names if c not in keys
+        )
+        inserted = ", ".join(f"s.{quote_ident(c)}" for c in names)
+        matched = f" WHEN MATCHED THEN UPDATE SET {update}" if update else ""
+
+        def statement(src: str) -> str:
+            return (
+                f"MERGE INTO {quote_full_name(name)} AS t USING ({src}) AS s ON {on}{matched}"
+                f" WHEN NOT MATCHED THEN INSERT ({_cols(data.schema)}) VALUES ({inserted})"
+            )
+
+        self._load(name, data, statement)
+        return self._adopt(name)
+
+    def read(
+        self,
+        full_name: str,
+        columns: Sequence[str] | None = None,
+        where: Mapping[str, str] | None = None,
+    ) -> pa.Table:
+        picked = ", ".join(quote_ident(c) for c in columns) if columns else "*"
+        params = {f"w{i}": v for i, v in enumerate((where or {}).values())}
+        cond = " AND ".join(f"{quote_ident(k)} = :w{i}" for i, k in enumerate(where or {}))
+        sql = f"SELECT {picked} FROM {self._q(full_name)}" + (f" WHERE {cond}" if cond else "")
+        return self.sql.fetch_arrow(sql, params or None)
+
+    def lookup(
+        self, full_name: str, keys: Sequence[str], probe: pa.Table, columns: Sequence[str]
+    ) -> pa.Table:
+        """The probe's distinct non-null keys are staged and semi-joined on the warehouse."""
+        wanted = list(dict.fromkeys([*keys, *columns]))
+        name = self.uc_name(full_name)
+        schema = self.schema(full_name) if self._exists(name) else None
+        keyset = probe.select(list(keys)).group_by(list(keys)).aggregate([])
+        for k in keys:
+            keyset = keyset.filter(pc.is_valid(keyset.column(k)))
+        if schema is None or not keyset.num_rows:
+            source = schema if schema is not None else probe.schema
+            return pa.schema(
+                [source.field(c) if c in source.names else pa.field(c, pa.null()) for c in wanted]
+            ).empty_table()
+        path = self._stage(keyset)
+        try:
+            on = " AND ".join(f"t.{quote_ident(k)} = p.{quote_ident(k)}" for k in keys)
+            picked = ", ".join(f"t.{quote_ident(c)}" for c in wanted)
+            return self.sql.fetch_arrow(
+                f"SELECT {picked} FROM {quote_full_name(name)} AS t LEFT SEMI JOIN "
+                f"{_read_files(path)} AS p ON {on}"
+            )
+        finally:
+            self._unstage(path)
+
+    def count(self, full_name: str) -> int:
+        got = self.sql.fetch(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")
+        return int(got.rows[0][0])
+
+    def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:
+        """The columns as Unity Catalog reports them (``tables.get``)."""
+        got = self._table_info(self.uc_name(full_name))
+        return tuple(
+            ColumnInfo(
+                name=str(c.name),
+                type_text=str(c.type_text or ""),
+                nullable=bool(c.nullable if c.nullable is not None else True),
+                position=int(c.position if c.position is not None else i),
+            )
+            for i, c in enumerate(got.columns or [])
+        )
+
+    def protect(self, full_name: str) -> None:
+        """Delta statistics only on columns not tagged ``pii``, recomputed for existing files."""
+        name = self.uc_name(full_name)
+        cat, sch, tbl = parse_full_name(name)
+        tagged = self.sql.fetch(
+            f"SELECT DISTINCT column_name FROM {quote_ident(cat)}.information_schema.column_tags "
+            "WHERE schema_name = :s AND table_name = :t AND tag_name = 'pii'",
+            {"s": sch, "t": tbl},
+        )
+        pii = {str(r[0]) for r in tagged.rows}
+        if not pii:
+            return
+        schema = self.schema(full_name)
+        kept = [f.name for f in schema or [] if f.name not in pii]
+        target = quote_full_name(name)
+        self.sql.execute(
+            f"ALTER TABLE {target} SET TBLPROPERTIES ("
+            f"'delta.dataSkippingStatsColumns' = {sql_string(','.join(kept))})"
+        )
+        self.sql.execute(f"ANALYZE TABLE {target} COMPUTE DELTA STATISTICS")
+        self._adopt(name)
+
+    def location(self, full_name: str) -> str:
+        name = self.uc_name(full_name)
+        got = self._table_info(name)
+        self._got.pop(name, None)  # read again next time (registration asks columns first)
+        return str(got.storage_location or f"uc://{name}")
+
+    def _table_info(self, name: str) -> Any:
+        if name not in self._got:
+            self._got[name] = guarded(
+                lambda: self.client.tables.get(name), where=name, action="tables.get"
+            )
+        return self._got[name]
+
+    def maintain(
+        self, full_name: str, *, zorder_by: Sequence[str] = (), retention_hours: int = 168
+    ) -> Maintenance:
+        name = self.uc_name(full_name)
+        target = quote_full_name(name)
+        self._check_fence(name)
+        zorder = f" ZORDER BY ({', '.join(quote_ident(c) for c in zorder_by)})" if zorder_by else ""
+        got = self.sql.fetch(f"OPTIMIZE {target}{zorder}")
+        metrics: dict[str, Any] = {}
+        if got.rows and "metrics" in got.columns:
+            raw = got.rows[0][got.columns.index("metrics")]
+            metrics = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+        self._adopt(name)
+        self.sql.execute(f"VACUUM {target} RETAIN {int(retention_hours)} HOURS")
+        self._adopt(name)
+        return Maintenance(
+            table=full_name,
+            files_removed=int(metrics.get("numFilesRemoved", 0) or 0),
+            files_added=int(metrics.get("numFilesAdded", 0) or 0),
+            zorder_by=tuple(zorder_by),
+            vacuumed_files=0,
+            retention_hours=retention_hours,
+        )
+
+    # ------------------------------------------------------------ internals
+
+    def _ensure_schema(self, name: str) -> None:
+        cat, sch, _ = parse_full_name(name)
+        if f"{cat}.{sch}" not in self._schemas:
+            self.sql.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(cat)}.{quote_ident(sch)}")
+            self._schemas.add(f"{cat}.{sch}")
+
+    def _volume_path(self) -> str:
+        if not self._volume_ready:
+            self._ensure_schema(f"{self.volume}")
+            self.sql.execute(f"CREATE VOLUME IF NOT EXISTS {quote_full_name(self.volume)}")
+            self._volume_ready = True
+        return "/Volumes/" + "/".join(parse_full_name(self.volume))
+
+    def _stage(self, data: pa.Table) -> str:
+        """Upload ``data`` as one new Parquet file of the staging volume; returns its path."""
+        buffer = io.BytesIO()
+        pq.write_table(data, buffer, compression="zstd")
+        buffer.seek(0)
+        path = f"{self._volume_path()}/{uuid.uuid4().hex}.parquet"
+        guarded(
+            lambda: self.client.files.upload(path, buffer, overwrite=False),
+            where=path,
+            action="files.upload",
+        )
+        return path
+
+    def _unstage(self, path: str) -> None:
+        guarded(lambda: self.client.files.delete(path), where=path, action="files.delete")
+
+    def _load(self, name: str, data: pa.Table, statement: Callable[[str], str]) -> None:
+        """Stage ``data`` and run the one statement that loads exactly that file."""
+        path = self._stage(data)
+        CRASH_POINT(f"staged {name}")
+        self.sql.execute(statement(f"SELECT {_cols(data.schema)} FROM {_read_files(path)}"))
+        CRASH_POINT(f"loaded {name}")
+        self._unstage(path)
+
+    def _add_columns(self, name: str, schema: pa.Schema) -> None:
+        current = self._known.get(name) or self.schema(name)
+        if current is None:
+            return
+        new = [f for f in schema if f.name not in current.names]
+        _check_names(name, current, new)
+        if new and _needs_mapping([f.name for f in new]) and not _needs_mapping(current.names):
+            self.sql.execute(
+                f"ALTER TABLE {quote_full_name(name)} SET TBLPROPERTIES ({COLUMN_MAPPING})"
+            )
+        if new:
+            cols = ", ".join(f"{quote_ident(f.name)} {column_type(f.type)}" for f in new)
+            self.sql.execute(f"ALTER TABLE {quote_full_name(name)} ADD COLUMNS ({cols})")
+            self._known.pop(name, None)
+
+    def _rewrite_schema(self, name: str, data: pa.Table) -> None:
+        """Replace rows and schema: ADD COLUMNS + INSERT OVERWRITE when only columns are added,
+        else CREATE OR REPLACE TABLE ... AS SELECT keeping the partitioning."""
+        current = self.schema(name)
+        target = quote_full_name(name)
+        cols = _cols(data.schema)
+        additive = current is not None and all(
+            f.name in data.schema.names and data.schema.field(f.name).type == f.type
+            for f in current
+        )
+        if additive:
+            self._add_columns(name, data.schema)
+            if data.num_rows:
+                self._load(name, data, lambda src: f"INSERT OVERWRITE {target} ({cols}) {src}")
+            else:
+                self.sql.execute(f"DELETE FROM {target}")
+            return
+        detail = self.sql.fetch(f"DESCRIBE DETAIL {target}")
+        parts: list[str] = []
+        if detail.rows and "partitionColumns" in detail.columns:
+            raw = detail.rows[0][detail.columns.index("partitionColumns")]
+            parts = json.loads(raw) if isinstance(raw, str) else list(raw or [])
+        by = f" PARTITIONED BY ({', '.join(quote_ident(c) for c in parts)})" if parts else ""
+        self._load(
+            name, data, lambda src: f"CREATE OR REPLACE TABLE {target} USING DELTA{by} AS {src}"
+        )
+        self._known.pop(name, None)
+
+
+COLUMN_MAPPING = (
+    "'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', "
+    "'delta.minWriterVersion' = '5'"
+)
+"""Delta column mapping by name: lets column names hold spaces and ``,;{}()=`` (raw CSV
+headers in bronze), which Delta tables without it refuse."""
+_MAPPED_CHARS = set(" ,;{}()\n\t=")
+
+
+def _needs_mapping(names: Iterable[str]) -> bool:
+    return any(set(n) & _MAPPED_CHARS for n in names)
+
+
+def _check_names(name: str, current: pa.Schema | None, new: Sequence[pa.Field]) -> None:
+    """DataError before any statement when two columns differ only by case: Unity Catalog
+    column names are case-insensitive, so the table cannot hold both."""
+    seen = {n.lower(): n for n in (current.names if current is not None else [])}
+    for f in new:
+        other = seen.get(f.name.lower())
+        if other is not None and other != f.name:
+            raise DataError(
+                f"columns {other!r} and {f.name!r} differ only by case; Unity Catalog column "
+                "names are case-insensitive, so one table cannot hold both",
+                where=name,
+                fix="rename the column in one of the source files (bronze keeps the raw headers) "
+                "before running on Databricks",
+            )
+        seen[f.name.lower()] = f.name
+
+
+def _cols(schema: pa.Schema) -> str:
+    return ", ".join(quote_ident(n) for n in schema.names)
+
+
+def _read_files(path: str) -> str:
+    return f"read_files({sql_string(path)}, format => 'parquet')"
+
+
+def _check_unique(name: str, data: pa.Table, keys: Sequence[str]) -> None:
+    """DataError before any commit when a key occurs twice in the source (MERGE would fail)."""
+    distinct = data.select(list(keys)).group_by(list(keys)).aggregate([]).num_rows
+    if distinct < data.num_rows:
+        raise DataError(
+            f"{data.num_rows - distinct} merge key value(s) occur more than once in the source",
+            where=f"{name} keys {list(keys)}",
+            fix="deduplicate the source on the merge keys",
+        )
