@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-estate
+# The suite writes bytecode caches (gitignored) even where the environment sets
+# PYTHONDONTWRITEBYTECODE: both workers and every CLI subprocess a test starts then reuse one
+# compilation of each module (and pytest's rewritten test modules) instead of compiling again.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
 
 .DEFAULT_GOAL := help
 .PHONY: help venv sysdeps demo test unit slow lint typecheck bench clean
@@ -35,13 +39,13 @@ lint: $(STAMP) ## ruff (lint + format check), mypy, and the layer import rules
 	$(BIN)/python -m lakecrew.devtools.layers src/lakecrew
 
 test: $(STAMP) sysdeps lint ## lint, then the whole test suite (what CI runs)
-	$(BIN)/pytest -n 2 --dist loadgroup -q --durations=25 tests
+	$(PYTEST) -n 2 --dist loadgroup -q --durations=25 tests
 
 unit: $(STAMP) ## the fast unit tests only (not marked slow or integration)
-	$(BIN)/pytest -n 2 --dist loadgroup -q -m "not slow and not integration" tests/unit
+	$(PYTEST) -n 2 --dist loadgroup -q -m "not slow and not integration" tests/unit
 
 slow: $(STAMP) sysdeps ## only the tests marked slow or integration
-	$(BIN)/pytest -n 2 --dist loadgroup -q -m "slow or integration" tests
+	$(PYTEST) -n 2 --dist loadgroup -q -m "slow or integration" tests
 
 bench: $(STAMP) ## benchmarks: ratios against same-session baselines, with peak memory
 	$(BIN)/python -m benchmarks.run

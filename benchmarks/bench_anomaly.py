@@ -146,16 +146,11 @@ def speed(quick: bool) -> None:
 
 
 def quality() -> None:
-    from lakecrew.adapters.local.delta import DeltaStore
-    from lakecrew.adapters.local.layout import ProjectLayout
-    from lakecrew.adapters.local.metastore import SqliteMetastore
-    from lakecrew.adapters.local.sql_engine import LocalSqlEngine
-    from lakecrew.adapters.local.system_tables import ensure_system_tables
     from lakecrew.services.finops.allocation import Allocator
     from lakecrew.services.finops.cost import CostModel
     from lakecrew.services.finops.detection import daily_cost, detect_cost_anomalies
     from lakecrew.services.simulate.simulator import simulate
-    from lakecrew.testing.memory_sinks import MemorySink
+    from lakecrew.testing.memory_sinks import MemorySink, system_tables_lakehouse
 
     as_of = date(2026, 3, 31)
     sink = MemorySink()
@@ -165,14 +160,8 @@ def quality() -> None:
     from pathlib import Path
 
     with tempfile.TemporaryDirectory() as tmp:
-        layout = ProjectLayout(Path(tmp) / "proj").ensure()
-        store = DeltaStore.for_project(layout)
-        metastore = SqliteMetastore(layout.metastore_path)
-        ensure_system_tables(store, metastore)
-        for name in sink.batches:
-            if name.startswith("system."):
-                store.append(name, sink.table(name))
-        engine = LocalSqlEngine(store, metastore)
+        lake = system_tables_lakehouse(sink, Path(tmp) / "proj")
+        engine = lake.engine
         now = datetime.fromisoformat(report.ground_truth["now"])
         priced = CostModel(engine).priced_usage(
             as_of - timedelta(days=89), as_of + timedelta(days=1), as_of=now, by_resource=True
@@ -202,8 +191,7 @@ def quality() -> None:
             t0 = time.perf_counter()
             flagged = _flag_each(cost_series, done, flag)
             methods.append((name, flagged, time.perf_counter() - t0))
-        engine.close()
-        metastore.close()
+        lake.close()
 
     print(f"\n== simulator's labelled cost anomalies (seed 7): {len(injected)} injected, "
           f"{len(cost_series)} series")  # fmt: skip

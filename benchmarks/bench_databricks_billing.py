@@ -1,6 +1,6 @@
 """FinOps on a workspace: the weekly cost report over ~1M billing rows, local vs warehouse path.
 
-A simulated project (`simulate_project`, seed 7, `--scale`; 4 ≈ 1.2M rows of
+A simulated project (`simulate_project`, seed 7, `--scale`; 16 ≈ 1.02M rows of
 `system.billing.usage`) is built once. Two ways of producing `cost_report(..., "week")` (budgets,
 movers, anomalies, untagged spend, recommendations) are timed, each in a fresh child process:
 
@@ -93,7 +93,7 @@ def warehouse(args: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scale", type=int, default=4)
+    parser.add_argument("--scale", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
     opts = parser.parse_args()

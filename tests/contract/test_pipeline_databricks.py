@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 
 import lakecrew.adapters.databricks.table_store as uc_store
 from lakecrew.adapters.databricks.table_store import UnityCatalogTableStore
-from lakecrew.core.errors import DataError
+from lakecrew.core.errors import DataError, NotFound
 from lakecrew.faces.cli.main import app
 from lakecrew.testing.databricks_project import WS, cli_env, project_yaml
 from lakecrew.testing.databricks_replay import DatabricksReplay
@@ -183,6 +183,13 @@ def test_a_crash_between_upload_and_load_leaves_an_orphan_that_is_never_loaded(
     assert len(eha["uploads"]) == len(loaded) + len(orphans)
 
 
+LATER = CASES_HEADER + (
+    "C00000,Edo,3,9,1,+2348031234000,2024-02-15\n"  # newer: replaces silver's row
+    "C00001,Ondo,3,9,0,+2348031234001,2024-02-15\n"
+    "C00005,Ondo,3,9,0,+2348031234005,2023-12-01\n"  # older than silver's: a duplicate
+)
+
+
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("uc-cases")
@@ -192,6 +199,8 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (local / "incoming" / "a.csv").write_text(rows)
     with Context.open(local, writable=True) as ctx:
         ctx.secrets.put("tests", "pii_hmac_key", SecretStr(KEY))
+        pw.runner_for(ctx).run(pw.load(ctx, "cases"))
+        (local / "incoming" / "b.csv").write_text(LATER)
         pw.runner_for(ctx).run(pw.load(ctx, "cases"))
     lake = make_project(tmp / "lake")
     write_spec(lake)  # to read the spec's tables back (the lake runs nothing)
@@ -204,6 +213,9 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         write_spec(user)
         (user / "incoming").mkdir()
         (user / "incoming" / "a.csv").write_text(rows)
+        result = _cli_run(user, tmp, "cases")
+        assert result.exit_code == 0, result.output
+        (user / "incoming" / "b.csv").write_text(LATER)  # newer and older versions of keys
         result = _cli_run(user, tmp, "cases")
         assert result.exit_code == 0, result.output
         got = replay.requests_to("GET", "/api/2.0/secrets/get")
@@ -234,7 +246,22 @@ def test_the_tokenization_key_comes_from_the_secret_scope_and_masks_match(
     assert phones and all(p.startswith("+234") and "*" in p for p in phones)
     remote_q, local_q = cases["quarantine"]
     assert [r["phone"] for r in remote_q] == [r["phone"] for r in local_q]  # same HMAC tokens
+    # the batch's quarantine rows replace only that batch's (one commit, no column list)
+    replace = "INSERT INTO `t_dev`.`silver`.`cases_quarantine` REPLACE WHERE `_batch_id` = "
+    assert any(s.startswith(replace) for s in cases["statements"])
     assert KEY not in cases["output"] and not any(KEY in s for s in cases["statements"])
+
+
+def test_a_later_file_upserts_through_a_staged_semi_join_and_one_merge(
+    cases: dict[str, Any],
+) -> None:
+    silver = {r["case_id"]: r for r in cases["remote"]["silver"]}
+    assert silver["C00000"]["confirmed"] == 9 and silver["C00001"]["confirmed"] == 9
+    assert silver["C00005"]["confirmed"] != 9  # the older version did not win
+    statements = cases["statements"]
+    assert any("LEFT SEMI JOIN read_files(" in s for s in statements)  # silver's held versions
+    merges = [s for s in statements if s.startswith("MERGE INTO `t_dev`.`silver`.`cases`")]
+    assert len(merges) == 2 and all("WHEN MATCHED THEN UPDATE SET" in m for m in merges)
 
 
 def test_bronze_pii_is_tagged_masked_at_read_and_kept_out_of_statistics(
@@ -254,3 +281,29 @@ def test_columns_differing_only_by_case_are_refused_before_any_statement() -> No
     schema = pa.schema([("States", pa.string()), ("states", pa.string())])
     with pytest.raises(DataError, match="differ only by case"):
         store.create("c.bronze.t", schema)
+
+
+def test_a_source_secret_comes_from_the_workspace_secret_scope(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "d2pat-not-a-real-token-0001"
+    lake = make_project(tmp_path / "lake")
+    secrets = {("dhis2", "api_token"): token}
+    with (
+        UcLakehouse(lake, WAREHOUSE, volumes=tmp_path / "vol", secrets=secrets) as warehouse,
+        DatabricksReplay(handlers=[warehouse]) as replay,
+    ):
+        user = _user_project(tmp_path / "user", replay.url)
+        for k, v in cli_env(tmp_path).items():
+            monkeypatch.setenv(k, v)
+        with Context.open(user, writable=True) as ctx:
+            loaded = pw.load(ctx, "dhis2_data_values")
+            deps = pw.databricks_runner_deps(ctx, WS, "dhis2_dev", "local", {})
+            deps.open_source(loaded)  # the spec's token_secret: {scope: dhis2, key: api_token}
+            assert not ctx.secrets.exists("dhis2", "api_token")  # never the local store
+            [read] = replay.requests_to("GET", "/api/2.0/secrets/get")
+            assert read.query == {"scope": ["dhis2"], "key": ["api_token"]}
+            # a missing one: NotFound naming the scope, key and the command that sets it
+            warehouse.secrets.clear()
+            with pytest.raises(NotFound, match="databricks secrets put-secret dhis2 api_token"):
+                deps.open_source(loaded)

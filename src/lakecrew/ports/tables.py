@@ -4,7 +4,10 @@ Every write is one atomic commit (Delta locally, Unity Catalog on Databricks), s
 the previous version readable. ``replace`` with a ``where`` mapping replaces only the rows whose
 columns equal the given values (``_batch_id = '...'``): the idempotent way to rewrite one batch.
 Services see only Arrow tables and plain dataclasses; the local adapter is
-``adapters/local/table_store.py`` over DeltaStore.
+``adapters/local/table_store.py`` over DeltaStore, the Databricks one
+``adapters/databricks/table_store.py`` (Unity Catalog managed tables by name through a SQL
+warehouse). Writes return the new table version; the Databricks adapter reads it (one more
+statement) only for tables under ``one_writer`` and returns -1 for the others.
 """
 
 from __future__ import annotations

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from lakecrew.ports.catalog import Grant, TableInfo
 from lakecrew.ports.workspace import ObjectKind, WorkspaceObject
+
+if TYPE_CHECKING:
+    from lakecrew.adapters.local.layout import ProjectLayout
+    from lakecrew.adapters.local.metastore import SqliteMetastore
+    from lakecrew.adapters.local.sql_engine import LocalSqlEngine
 
 
 @dataclass
@@ -85,3 +92,35 @@ class CountingSink:
 
     def progress(self, step: str, done: int, total: int) -> None:
         return None
+
+
+@dataclass
+class SystemTablesLakehouse:
+    """A local project holding simulated system tables, with its SQL engine (close it)."""
+
+    layout: ProjectLayout
+    engine: LocalSqlEngine
+    metastore: SqliteMetastore
+
+    def close(self) -> None:
+        self.engine.close()
+        self.metastore.close()
+
+
+def system_tables_lakehouse(sink: MemorySink, root: Path) -> SystemTablesLakehouse:
+    """A local project at `root` holding the `system.*` tables `sink` received (what the FinOps
+    tests and the anomaly benchmark price), opened for SQL."""
+    from lakecrew.adapters.local.delta import DeltaStore
+    from lakecrew.adapters.local.layout import ProjectLayout
+    from lakecrew.adapters.local.metastore import SqliteMetastore
+    from lakecrew.adapters.local.sql_engine import LocalSqlEngine
+    from lakecrew.adapters.local.system_tables import ensure_system_tables
+
+    layout = ProjectLayout(root).ensure()
+    store = DeltaStore.for_project(layout)
+    metastore = SqliteMetastore(layout.metastore_path)
+    ensure_system_tables(store, metastore)
+    for name in sink.batches:
+        if name.startswith("system."):
+            store.append(name, sink.table(name))
+    return SystemTablesLakehouse(layout, LocalSqlEngine(store, metastore), metastore)

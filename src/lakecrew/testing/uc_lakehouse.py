@@ -357,6 +357,14 @@ class UcLakehouse(DuckWarehouse):
         if isinstance(tree.this, exp.Schema):  # INSERT INTO t (cols): by position
             names = [_full(c.sql("databricks")) for c in tree.this.expressions]
             data = data.rename_columns(names)
+        else:  # INSERT INTO t query: every column of the table, by position
+            held = self._schema(full).names
+            if len(held) != data.num_columns:
+                raise _failed(
+                    f"[INSERT_COLUMN_ARITY_MISMATCH] {full} has {len(held)} columns, the query "
+                    f"{data.num_columns}"
+                )
+            data = data.rename_columns(held)
         data = self._conform(full, data)
         if tree.args.get("overwrite"):
             self._tables.replace(full, data)

@@ -16,6 +16,7 @@ in `.lakecrew/outbox/notifications.jsonl`; tickets = `.lakecrew/tickets.db`; loc
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -199,11 +200,35 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
         cube = _SWEEP_CUBES.get(ctx) if engine is ctx.sql else None
         return CostSource(engine, ctx.clock, model=CostModel(engine, cube=cube))
 
+    # per engine, the cost and SLA sources that read ahead for the workspaces of the sweep
+    # under way (Observer.prepare): billing and run history read once, not once per workspace
+    ahead_costs: dict[int, CostSource] = {}
+    ahead_runs: dict[int, SlaSource] = {}
+
+    def prefetch(infos: Sequence[WorkspaceInfo]) -> None:
+        ahead_costs.clear()  # what an earlier sweep read is never reused
+        ahead_runs.clear()
+        groups: dict[int, tuple[SqlEngine, list[WorkspaceInfo]]] = {}
+        for info in infos:
+            engine = sql_for(info)
+            if engine is not None and info.workspace_id:
+                groups.setdefault(id(engine), (engine, []))[1].append(info)
+        for engine, group in groups.values():
+            if len(group) < 2:
+                continue
+            cost = ahead_costs[id(engine)] = costs(engine)
+            cost.prefetch([i.workspace_id for i in group if i.workspace_id])
+            sla = ahead_runs[id(engine)] = SlaSource(engine, ctx.clock, loaded.sla)
+            with contextlib.suppress(NotFound):  # each workspace then reads (and tolerates) its own
+                sla.prefetch(group)
+
     def spikes(info: WorkspaceInfo) -> list[Resource]:
         engine = sql_for(info)
         if engine is None:
             return []
-        return _tolerant(lambda: costs(engine).usage_resources(info))
+        ahead = ahead_costs.get(id(engine))
+        source = ahead if ahead is not None and ahead.prefetched(info.workspace_id) else None
+        return _tolerant(lambda: (source or costs(engine)).usage_resources(info))
 
     def budget(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         engine, _ = ctx.billing_sql()  # account-wide billing: in place on a warehouse if any
@@ -213,7 +238,11 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
         engine = sql_for(info)
         if engine is None:
             return []
-        return _tolerant(lambda: SlaSource(engine, ctx.clock, loaded.sla).workspace_resources(info))
+        ahead = ahead_runs.get(id(engine))
+        source = ahead if ahead is not None and ahead.prefetched(info.workspace_id) else None
+        return _tolerant(
+            lambda: (source or SlaSource(engine, ctx.clock, loaded.sla)).workspace_resources(info)
+        )
 
     def estate_slas(inventory: Sequence[WorkspaceInfo], scope: str) -> list[Resource]:
         return _tolerant(lambda: slas.estate_resources(inventory, scope))
@@ -225,6 +254,7 @@ def build_observer(ctx: Context, loaded: Pack) -> Observer:
         estate_sources=(budget, estate_slas),
         sql_for=sql_for,
         estate_uc=ctx.estate_uc,
+        prefetch=prefetch,
     )
 
 

@@ -14,17 +14,13 @@ from typing import Any
 
 import pytest
 
-from lakecrew.adapters.local.delta import DeltaStore
-from lakecrew.adapters.local.layout import ProjectLayout
-from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.sql_engine import LocalSqlEngine
-from lakecrew.adapters.local.system_tables import ensure_system_tables
 from lakecrew.core.finops import PricedUsage
 from lakecrew.services.estate.config import EstateConfig, load_estate
 from lakecrew.services.finops.allocation import Allocator
 from lakecrew.services.finops.cost import CostModel
 from lakecrew.services.simulate.simulator import simulate
-from lakecrew.testing.memory_sinks import MemorySink
+from lakecrew.testing.memory_sinks import MemorySink, system_tables_lakehouse
 
 AS_OF = date(2026, 3, 31)
 START, END = AS_OF - timedelta(days=89), AS_OF + timedelta(days=1)
@@ -47,14 +43,8 @@ class Simulated:
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulated]:
     sink = MemorySink()
     report = simulate(sink, seed=7, scale=1, as_of=AS_OF)
-    layout = ProjectLayout(Path(tmp_path_factory.mktemp("sim")) / "proj").ensure()
-    store = DeltaStore.for_project(layout)
-    metastore = SqliteMetastore(layout.metastore_path)
-    ensure_system_tables(store, metastore)
-    for name in sink.batches:
-        if name.startswith("system."):
-            store.append(name, sink.table(name))
-    engine = LocalSqlEngine(store, metastore)
+    lake = system_tables_lakehouse(sink, Path(tmp_path_factory.mktemp("sim")) / "proj")
+    engine, layout = lake.engine, lake.layout
     now = datetime.fromisoformat(report.ground_truth["now"])
     layout.config_path.write_text(report.estate_yaml, encoding="utf-8")
     model = CostModel(engine)
@@ -71,5 +61,4 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulated]:
         now=now,
         project=layout.root,
     )
-    engine.close()
-    metastore.close()
+    lake.close()

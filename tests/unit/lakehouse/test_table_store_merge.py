@@ -99,3 +99,19 @@ def test_a_recreated_table_gets_a_new_index(tables: DeltaTableStore, store: Delt
     store.append(NAME, _rows(["z"], 7))  # same version number (2) as the index, other table
     tables.merge(NAME, _rows(["b", "z"], 9), ["case_id"])
     assert _state(store) == {"b": [9], "z": [9]}  # z is in the new table: updated, not doubled
+
+
+def test_merge_rewrites_only_the_files_holding_a_changed_key(
+    tables: DeltaTableStore, store: DeltaStore
+) -> None:
+    # Copy-on-write: an upsert rewrites the files it must, not the table (bench_incremental).
+    for part in range(4):  # four batches of new keys: appended, one file each
+        tables.merge(NAME, _rows([f"p{part}-{i}" for i in range(50)], 1), ["case_id"])
+    files_before = {f for f in store.table(NAME).file_uris()}
+    tables.merge(NAME, _rows(["p2-7", "p2-8", "new"], 2), ["case_id"])
+    merge = next(h for h in store.history(NAME) if h.get("operation") == "MERGE")
+    assert int(merge["operationMetrics"]["num_target_files_removed"]) == 1
+    assert len(files_before - set(store.table(NAME).file_uris())) == 1
+    state = _state(store)
+    assert state["p2-7"] == [2] and state["p2-9"] == [1] and state["new"] == [2]
+    assert len(state) == 201

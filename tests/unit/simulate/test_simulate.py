@@ -150,11 +150,12 @@ def test_busy_cluster_has_a_run_in_progress_and_idle_ones_look_idle(sim):
         assert last["result_state"][0].as_py() is None
         assert b["cluster_id"] in last["compute_ids"][0].as_py()
     idle = [v for v in report.ground_truth["violations"] if v["code"] == "cluster.idle"]
+    ran_on = {i for ids in tl["compute_ids"].to_pylist() for i in ids or []}  # converted once
     for v in idle:
         rows = nt.filter(pc.equal(nt["cluster_id"], v["resource_id"]))
         recent = rows.slice(rows.num_rows - 30)
         assert max(recent["cpu_user_percent"].to_pylist()) < 5
-        assert not any(v["resource_id"] in (ids or []) for ids in tl["compute_ids"].to_pylist())
+        assert v["resource_id"] not in ran_on
 
 
 def test_multi_slice_runs_have_result_only_on_final_slice(sim):

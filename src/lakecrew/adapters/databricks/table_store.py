@@ -229,9 +229,20 @@ class UnityCatalogTableStore:
             self.sql.execute(f"DELETE FROM {target}" + (f" WHERE {cond}" if cond else ""))
             return self._adopt(name)
         cols = _cols(data.schema)
-        if cond:
+        if cond:  # REPLACE WHERE takes no column list on every release: table order, by position
+            current = self.schema(full_name) or data.schema
+            picked = ", ".join(
+                quote_ident(f.name)
+                if f.name in data.schema.names
+                else f"CAST(NULL AS {column_type(f.type)}) AS {quote_ident(f.name)}"
+                for f in current
+            )
             self._load(
-                name, data, lambda src: f"INSERT INTO {target} ({cols}) REPLACE WHERE {cond} {src}"
+                name,
+                data,
+                lambda src: (
+                    f"INSERT INTO {target} REPLACE WHERE {cond} SELECT {picked} FROM ({src}) AS s"
+                ),
             )
         else:
             self._load(name, data, lambda src: f"INSERT OVERWRITE {target} ({cols}) {src}")

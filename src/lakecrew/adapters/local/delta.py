@@ -131,12 +131,16 @@ class DeltaStore:
         properties: Mapping[str, str] | None = None,
         exist_ok: bool = False,
         fence: Fence | None = None,
+        add_nullable: bool = False,
     ) -> int:
         """Create an empty table (version 0); return its version.
 
         Only `delta.*` properties are stored in the Delta log; others belong in the metastore.
         With `exist_ok`, an existing table holding every column of `schema` with the same type
         is accepted (extra columns allowed); a missing or retyped column raises SchemaMismatch.
+        With `add_nullable` too, columns of `schema` that the table lacks and that are nullable
+        are added to it (one schema commit; older rows read them as null): how a table written
+        by an earlier lakecrew release gains a column added since.
         """
         full_name = ".".join(parse_full_name(full_name))
         fenced = fence is not None and fence.covers(full_name)
@@ -148,6 +152,10 @@ class DeltaStore:
             # Extra columns are fine (imports keep unknown fields); missing or retyped ones are not.
             current = dict(_shape(self.schema(full_name)))
             differing = [n for n, t in _shape(schema) if current.get(n) != t]
+            new = [f for f in schema if f.name.lower() not in current]
+            only_new_nullable = len(new) == len(differing) and all(f.nullable for f in new)
+            if add_nullable and differing and only_new_nullable:
+                return self._add_columns(full_name, new)
             if differing:
                 raise SchemaMismatch(
                     f"existing table lacks or retypes column(s) {differing}",
@@ -179,6 +187,14 @@ class DeltaStore:
         if fence is not None and fenced:
             fence.adopt(full_name, path)
         return self.version(full_name)
+
+    def _add_columns(self, full_name: str, fields: Sequence[pa.Field]) -> int:
+        """Add nullable columns to an existing table; return its new version."""
+        from deltalake.schema import Field
+
+        table = DeltaTable(str(self.path(full_name)))
+        table.alter.add_columns([Field.from_arrow(f) for f in fields])
+        return int(DeltaTable(str(self.path(full_name))).version())
 
     def table(self, full_name: str, version: int | None = None) -> DeltaTable:
         """The live (or time-travelled) DeltaTable; NotFound when absent.

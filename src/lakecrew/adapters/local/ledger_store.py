@@ -148,7 +148,8 @@ class DeltaLedgerStore:
         with self._lock:
             if name not in self._ready:
                 schema = _history_schema(row_type) if table else schema_of(row_type)
-                self.store.create_table(name, schema, exist_ok=True)
+                # a ledger written by an earlier release gains the nullable columns added since
+                self.store.create_table(name, schema, exist_ok=True, add_nullable=True)
                 # a read-only metastore (a reading command) is never written
                 if self.metastore is not None and not self.metastore.read_only:
                     self.metastore.ensure_schema(CATALOG, SCHEMA, owner="lakecrew")

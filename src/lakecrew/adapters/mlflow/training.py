@@ -169,7 +169,11 @@ class MlflowScorer:
             from mlflow.exceptions import MlflowException
 
             try:
-                self._models[key] = mlflow.pyfunc.load_model(f"models:/{model}/{version}")
+                # suppress_warnings skips MLflow's pip-requirement scan of every installed
+                # distribution (~1 s per load); its warnings are silenced in lakecrew anyway
+                self._models[key] = mlflow.pyfunc.load_model(
+                    f"models:/{model}/{version}", suppress_warnings=True
+                )
             except (MlflowException, OSError) as exc:
                 raise NotFound(
                     f"model {model} version {version} cannot be loaded: "

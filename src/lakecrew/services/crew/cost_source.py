@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from lakecrew.core.errors import DataError, NotFound
 from lakecrew.core.finops import Anomaly
 from lakecrew.core.resources import Resource
 from lakecrew.ports.clock import Clock
@@ -108,21 +109,48 @@ class CostSource:
         self.history_days = history_days
         self.ongoing_days = ongoing_days
         self.model = model or CostModel(sql)
-        self._spikes: dict[tuple[datetime, str], tuple[str, list[Spike]]] = {}
+        # per workspace: (currency, spikes), read ahead by `prefetch` or by `spikes` itself
+        self._spikes: dict[str, tuple[str, list[Spike]]] = {}
         self._mtd: tuple[datetime, dict[str, Decimal]] | None = None
 
     def spikes(self, workspace_id: str) -> tuple[str, list[Spike]]:
-        """(currency, confirmed spikes) of one workspace over `history_days` (memoised)."""
+        """(currency, confirmed spikes) of one workspace over `history_days`: what `prefetch`
+        read for it (taken once), else read now."""
+        if workspace_id not in self._spikes:
+            self._detect([workspace_id], self.clock.now())
+        return self._spikes.pop(workspace_id)
+
+    def prefetched(self, workspace_id: str | None) -> bool:
+        """`prefetch` read this workspace's spikes and `spikes` has not taken them yet."""
+        return workspace_id in self._spikes
+
+    def prefetch(self, workspace_ids: Sequence[str]) -> None:
+        """Forget earlier sweeps' spikes, then detect those of several workspaces from one
+        read of their usage (a sweep of many workspaces, judged at the sweep's start); each
+        series is judged on its own, so every workspace gets what `spikes` would find for it
+        alone. Workspaces without usage are left to `spikes` (NotFound there), as is
+        everything when the workspaces' prices mix currencies."""
         now = self.clock.now()
-        key = (now, workspace_id)
-        if key not in self._spikes:
-            start = (now - timedelta(days=self.history_days)).date()
-            usage = self.model.priced_usage(
-                start, now.date() + timedelta(days=1), as_of=now, workspace_ids=[workspace_id]
-            )
-            found = spikes(detect_cost_anomalies(Allocator(usage)))
-            self._spikes[key] = (usage.currency, found)
-        return self._spikes[key]
+        self._spikes.clear()  # a new sweep: the usage may have changed since the last
+        todo = list(dict.fromkeys(workspace_ids))
+        if len(todo) < 2:
+            return
+        try:
+            self._detect(todo, now)
+        except (NotFound, DataError):
+            return
+
+    def _detect(self, workspace_ids: Sequence[str], now: datetime) -> None:
+        start = (now - timedelta(days=self.history_days)).date()
+        usage = self.model.priced_usage(
+            start, now.date() + timedelta(days=1), as_of=now, workspace_ids=list(workspace_ids)
+        )
+        found = spikes(detect_cost_anomalies(Allocator(usage)))
+        present = {line.workspace_id for line in usage.lines}
+        for wid in workspace_ids:
+            if wid in present or len(workspace_ids) == 1:  # else NotFound when asked alone
+                mine = [s for s in found if s.workspace_id == wid]
+                self._spikes[wid] = (usage.currency, mine)
 
     def usage_resources(self, info: WorkspaceInfo) -> list[Resource]:
         """The workspace's confirmed cost spikes as `usage` resources (Observer source)."""

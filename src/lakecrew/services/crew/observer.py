@@ -99,6 +99,7 @@ class Observer:
         estate_sources: Sequence[EstateSource] = (),
         sql_for: Callable[[WorkspaceInfo], SqlEngine | None] | None = None,
         estate_uc: Callable[[], EstateCatalog] | None = None,
+        prefetch: Callable[[Sequence[WorkspaceInfo]], None] | None = None,
     ) -> None:
         self.clock = clock
         self.sql = sql
@@ -111,6 +112,15 @@ class Observer:
         # the estate's Unity Catalog and the engine of its account-wide system tables, built
         # on first use (a Databricks workspace's, or the project's own)
         self.estate_uc = estate_uc
+        self.prefetch = prefetch
+
+    def prepare(self, infos: Sequence[WorkspaceInfo]) -> None:
+        """Before each sweep: the sources drop what an earlier sweep read and, for several
+        workspaces, read their system-table facts for all of them at once (one scan of billing
+        and run history instead of one per workspace); `extra_sources` then answer each
+        workspace from what was read."""
+        if self.prefetch is not None:
+            self.prefetch(infos)
 
     def observe(self, reader: WorkspaceReader, info: WorkspaceInfo) -> Snapshot:
         """Snapshot of the workspace `reader` reads, described by inventory entry `info`

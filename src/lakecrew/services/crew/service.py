@@ -50,6 +50,7 @@ class CrewService:
         on_step: Callable[[str], None] | None = None,
     ) -> list[SweepResult]:
         """Sweep each target at its phase (or `phase` for all); then the estate scope if given."""
+        self.deps.observer.prepare([t.info for t in targets])
         results = [
             self.sweeper.sweep(
                 t.workspace,

@@ -33,11 +33,12 @@ from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.crew.snapshot import WorkspaceInfo
 
 RUNS_SQL = """
-SELECT job_id, run_id, max(result_state) AS result_state, max(run_name) AS run_name,
-       min(period_start_time) AS started, max(period_end_time) AS ended
+SELECT workspace_id, job_id, run_id, max(result_state) AS result_state,
+       max(run_name) AS run_name, min(period_start_time) AS started,
+       max(period_end_time) AS ended
 FROM system.lakeflow.job_run_timeline
-WHERE workspace_id = :ws AND period_end_time >= :since AND period_start_time < :until
-GROUP BY job_id, run_id
+WHERE workspace_id IN ({ids}) AND period_end_time >= :since AND period_start_time < :until
+GROUP BY workspace_id, job_id, run_id
 """
 ENV_SQL = """
 SELECT workspace_id, count(*) AS runs,
@@ -117,6 +118,8 @@ class SlaSource:
         self.sla = sla
         self.freshness = freshness  # gold table full name → hours (declared in pipeline specs)
         self.last_writes: dict[str, datetime] = {}
+        # runs read ahead for the workspaces of a sweep: workspace_id → (the sweep's now, runs)
+        self._runs: dict[str, tuple[datetime, list[Run]]] = {}
 
     def fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         try:
@@ -126,27 +129,62 @@ class SlaSource:
 
     def runs(self, workspace_id: str, since: datetime, until: datetime) -> list[Run]:
         """Finished or running runs of one workspace in [since, until) (SKIPPED left out)."""
-        rows = self.fetch(RUNS_SQL, {"ws": workspace_id, "since": since, "until": until})
-        return [
-            Run(
-                str(r["job_id"]),
-                str(r["run_name"] or r["job_id"]),
-                r["result_state"],
-                r["started"],
-                r["ended"],
+        return self._read_runs([workspace_id], since, until).get(workspace_id, [])
+
+    def prefetched(self, workspace_id: str | None) -> bool:
+        """`prefetch` read this workspace's runs and they have not been judged yet."""
+        return workspace_id in self._runs
+
+    def prefetch(self, infos: Sequence[WorkspaceInfo]) -> None:
+        """Forget earlier reads; read the run history of several workspaces in one query (a
+        sweep of many workspaces, judged at the sweep's start); `workspace_resources` then
+        answers each from it."""
+        self._runs.clear()
+        ids = [i.workspace_id for i in infos if i.workspace_id]
+        if len(ids) > 1:
+            since, now = self._window()
+            for wid, runs in self._read_runs(ids, since, now).items():
+                self._runs[wid] = (now, runs)
+            for wid in ids:
+                self._runs.setdefault(wid, (now, []))
+
+    def _read_runs(
+        self, workspace_ids: Sequence[str], since: datetime, until: datetime
+    ) -> dict[str, list[Run]]:
+        marks, params = _marks(workspace_ids)
+        rows = self.fetch(RUNS_SQL.format(ids=marks), {**params, "since": since, "until": until})
+        out: dict[str, list[Run]] = defaultdict(list)
+        for r in rows:
+            if r["result_state"] == "SKIPPED":
+                continue
+            out[str(r["workspace_id"])].append(
+                Run(
+                    str(r["job_id"]),
+                    str(r["run_name"] or r["job_id"]),
+                    r["result_state"],
+                    r["started"],
+                    r["ended"],
+                )
             )
-            for r in rows
-            if r["result_state"] != "SKIPPED"
-        ]
+        return out
+
+    def _window(self) -> tuple[datetime, datetime]:
+        s, now = self.sla, self.clock.now()
+        span = max(s.window_days, s.recent_days + s.baseline_days)
+        return now - timedelta(days=span), now
 
     def workspace_resources(self, info: WorkspaceInfo) -> list[Resource]:
         if not info.workspace_id:
             return []
         s = self.sla
-        now = self.clock.now()
-        span = max(s.window_days, s.recent_days + s.baseline_days)
+        ahead = self._runs.pop(info.workspace_id, None)
+        if ahead is not None:
+            now, runs = ahead
+        else:
+            since, now = self._window()
+            runs = self.runs(info.workspace_id, since, now)
         per_job: dict[str, list[Run]] = defaultdict(list)
-        for run in self.runs(info.workspace_id, now - timedelta(days=span), now):
+        for run in runs:
             per_job[run.job_id].append(run)
         target = s.job_success_percent.get(info.environment)
         out = []
