@@ -4,7 +4,8 @@ On the seed-7 estate (scale 1) swept in two workspaces, every evaluation questio
 tool sequence runs against a fresh ToolBox (cold: no cached cost report) `--repeats` times.
 Reported: lakecrew time per tool call (inside the ToolBox: argument check, service, masking,
 cut, record) — median, p95, max, per tool; the baseline is the reference answers computed
-directly from the estate (SQL, lakecrew.yaml, the pack) in the same session, as a ratio; then
+directly from the estate (SQL, lakecrew.yaml, the pack) in the same session, as a ratio; the
+weekly cost report from raw usage vs through a run's refreshed cost cube, as a ratio; then
 one `ask` end to end through smolagents against the local replay server (no model time: the
 server answers at once), per tool call. Peak RSS of the process at the end.
 
@@ -60,6 +61,26 @@ def one_pass(now: datetime) -> tuple[list[tuple[str, float]], float, float]:
     return calls, tools_s, ref_s
 
 
+def cost_paths(now: datetime, repeats: int) -> tuple[float, float]:
+    """Median seconds of the agents' weekly cost report from raw usage (no cube: the path
+    before the cube was read) and through a run's refreshed cube (refresh plan + read), in
+    the same session; the two reports are checked equal."""
+    from lakecrew.services.finops.reports import cost_report
+    from lakecrew.wiring.finops import run_cube
+
+    raw, cubed = [], []
+    with Context.open(ROOT, writable=True, clock=FixedClock(now)) as lc:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a = cost_report(lc.sql, lc.config, "week", now, detail=False)
+            raw.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            b = cost_report(lc.sql, lc.config, "week", now, cube=run_cube(lc), detail=False)
+            cubed.append(time.perf_counter() - start)
+            assert a == b, "the cube changed a figure"
+    return statistics.median(raw), statistics.median(cubed)
+
+
 def agent_pass(now: datetime) -> tuple[float, int]:
     calls = [
         ("list_findings", {"status": "open", "severity": "critical"}),
@@ -88,8 +109,10 @@ def main() -> None:
     per_call: list[float] = []
     by_tool: dict[str, list[float]] = {}
     tools_runs, ref_runs = [], []
+    calls_in_order: list[tuple[str, float]] = []
     for _ in range(repeats):
         calls, tools_s, ref_s = one_pass(now)
+        calls_in_order += calls
         tools_runs.append(tools_s)
         ref_runs.append(ref_s)
         for tool, s in calls:
@@ -106,6 +129,11 @@ def main() -> None:
     for tool, times in sorted(by_tool.items(), key=lambda kv: -max(kv[1])):
         print(f"  {tool:18s} median {statistics.median(times) * 1000:8.1f} ms  max "
               f"{max(times) * 1000:8.1f} ms  ({len(times)} calls)")  # fmt: skip
+    costs = [f"{s:.2f}" for tool, s in calls_in_order if tool == "cost_report"]
+    print(f"  cost_report calls in order (s): {', '.join(costs)} (the first builds the cube)")
+    raw, cubed = cost_paths(now, repeats)
+    print(f"weekly cost report: from raw usage {raw:.2f} s, through a run's refreshed cube "
+          f"{cubed:.2f} s (ratio cube/raw {cubed / raw:.2f}; same report)")  # fmt: skip
     t, r = statistics.median(tools_runs), statistics.median(ref_runs)
     print(f"all {n_q} scripted sequences: {t:.2f} s; references computed directly: {r:.2f} s; "
           f"ratio tools/direct {t / r:.2f}")  # fmt: skip
