@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_finops import build_project  # the same simulated seed-7 project
 from benchmarks.harness import Measurement, child_main, measure, report
 
 OUT = Path("bench-out") / "databricks_billing"
@@ -48,17 +49,6 @@ def _figures(data: dict[str, Any]) -> dict[str, Any]:
         "recommendations": sorted((r["code"], r["resource"]) for r in data["recommendations"]),
         "anomalies": len(data["anomalies"]),
     }
-
-
-def build(args: dict[str, Any]) -> dict[str, Any]:
-    from lakecrew.demo.project import simulate_project
-
-    project = Path(args["project"])
-    truth = project / ".lakecrew" / "simulation" / "ground_truth.json"
-    if truth.exists() and json.loads(truth.read_text()).get("scale") == args["scale"]:
-        return {"reused": True}
-    out = simulate_project(project, scale=args["scale"], seed=7)
-    return {"usage_rows": out["rows"]["system.billing.usage"]}
 
 
 def local(args: dict[str, Any]) -> dict[str, Any]:
@@ -144,6 +134,6 @@ def _figures_keys() -> tuple[str, ...]:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] in ("build", "local", "warehouse"):
-        child_main({"build": build, "local": local, "warehouse": warehouse})
+        child_main({"build": build_project, "local": local, "warehouse": warehouse})
     else:
         main()

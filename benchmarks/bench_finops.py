@@ -103,7 +103,7 @@ def _window(project: Path) -> tuple[date, date, datetime]:
     return now.date() - timedelta(days=89), now.date() + timedelta(days=1), now
 
 
-def _build(args: dict[str, Any]) -> dict[str, Any]:
+def build_project(args: dict[str, Any]) -> dict[str, Any]:
     from lakecrew.demo.project import simulate_project
 
     project = Path(args["project"])
@@ -303,7 +303,7 @@ def _cube_refresh(args: dict[str, Any]) -> dict[str, Any]:
 
 
 STEPS: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {
-    "build": _build,
+    "build": build_project,
     "alloc_lakecrew": _alloc_lakecrew,
     "alloc_raw": _alloc_raw,
     "weekly_lakecrew": _weekly_lakecrew,
