@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from lakecrew.adapters.databricks.client import DatabricksClient, build_client
-from lakecrew.adapters.databricks.errors import cause_of, translate, unavailable_text
+from lakecrew.adapters.databricks.errors import unavailable_or_translated
 from lakecrew.core.errors import LakecrewError, Unavailable
 
 API = "log_delivery.list"
@@ -33,11 +33,7 @@ class DatabricksAccount:
         try:
             return [c.as_dict() for c in self._log_delivery.list()]
         except Exception as exc:  # noqa: BLE001 - every SDK error becomes one of ours
-            cause = cause_of(exc)
-            if cause is not None:
-                what, fix = unavailable_text(cause, API, exc)
-                raise Unavailable(what, api=API, cause=cause, where=self.name, fix=fix) from None
-            raise translate(exc, where=self.name, action=API) from None
+            raise unavailable_or_translated(exc, where=self.name, action=API) from None
 
 
 def account_log_delivery(account: Any) -> DatabricksAccount:

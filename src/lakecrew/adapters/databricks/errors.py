@@ -178,6 +178,16 @@ def unavailable_text(cause: str, action: str, exc: BaseException) -> tuple[str, 
     )
 
 
+def unavailable_or_translated(exc: BaseException, *, where: str, action: str) -> LakecrewError:
+    """`Unavailable` when the API answered that it is absent, not enabled or not permitted for
+    `action` (the caller marks it unseen), else the one lakecrew error of `translate`."""
+    cause = cause_of(exc)
+    if cause is None:
+        return translate(exc, where=where, action=action)
+    what, fix = unavailable_text(cause, action, exc)
+    return Unavailable(what, api=action, cause=cause, where=where, fix=fix)
+
+
 def translate(exc: BaseException, *, where: str, action: str) -> LakecrewError:
     """One lakecrew error for a failed SDK call `action` (e.g. "clusters.update") on `where`."""
     if isinstance(exc, LakecrewError):

@@ -13,8 +13,7 @@ from functools import partial
 from typing import Any
 
 from lakecrew.adapters.databricks.client import DatabricksClient
-from lakecrew.adapters.databricks.errors import cause_of, translate, unavailable_text
-from lakecrew.core.errors import Unavailable
+from lakecrew.adapters.databricks.errors import unavailable_or_translated
 
 
 class DatabricksIdentity:
@@ -29,11 +28,7 @@ class DatabricksIdentity:
         try:
             return fn()
         except Exception as exc:  # noqa: BLE001 - every SDK error becomes one of ours
-            cause = cause_of(exc)
-            if cause is not None:
-                what, fix = unavailable_text(cause, api, exc)
-                raise Unavailable(what, api=api, cause=cause, where=self.name, fix=fix) from None
-            raise translate(exc, where=self.name, action=api) from None
+            raise unavailable_or_translated(exc, where=self.name, action=api) from None
 
     def _listed(self, api: str, fn: Callable[[], Any]) -> list[dict[str, Any]]:
         return self._call(api, lambda: [x.as_dict() for x in fn()])  # type: ignore[no-any-return]

@@ -29,14 +29,18 @@ from databricks.sdk.service.jobs import BaseJob, JobSettings
 from databricks.sdk.service.sql import EndpointTagPair, EndpointTags, GetWarehouseResponse
 
 from lakecrew.adapters.databricks.client import DatabricksClient, guarded
-from lakecrew.adapters.databricks.errors import cause_of, translate, unavailable_text
+from lakecrew.adapters.databricks.errors import (
+    cause_of,
+    translate,
+    unavailable_or_translated,
+    unavailable_text,
+)
 from lakecrew.adapters.local import workspace_mutations as mut
 from lakecrew.core.errors import (
     DataError,
     LakecrewError,
     NotFound,
     PartialListing,
-    Unavailable,
     Unreachable,
     UsageError,
 )
@@ -248,11 +252,7 @@ class DatabricksWorkspace:
         except Unreachable:
             raise
         except Exception as exc:  # noqa: BLE001 - translated below
-            cause = cause_of(exc)
-            if cause is None:
-                raise translate(exc, where=where, action=action) from None
-            what, fix = unavailable_text(cause, action, exc)
-            raise Unavailable(what, api=action, cause=cause, where=where, fix=fix) from None
+            raise unavailable_or_translated(exc, where=where, action=action) from None
         values = dict(got or {})
         return {k: (None if values.get(k) is None else str(values[k])) for k in keys}
 
