@@ -102,6 +102,11 @@ class TableStore(Protocol):
         """Rows of the live version (from file metadata where the format keeps it)."""
         ...
 
+    def distinct(self, full_name: str, column: str) -> list[str]:
+        """Distinct non-null values of a text column of the live version, sorted (answered
+        from file statistics where each file holds one value, as bronze's ``_batch_id``)."""
+        ...
+
     def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:
         """The table's columns with Databricks type names (for catalog registration)."""
         ...

@@ -177,6 +177,16 @@ class DeltaTableStore:
     def count(self, full_name: str) -> int:
         return int(self.store.to_arrow(full_name).count_rows())
 
+    def distinct(self, full_name: str, column: str) -> list[str]:
+        """From the Delta log alone when every file's statistics show one value (min = max,
+        shorter than a possibly truncated statistic) or only nulls; else one column scan."""
+        table = self.store.table(full_name)
+        values = single_values(pa.table(table.get_add_actions(flatten=True)), column)
+        if values is None:
+            held = table.to_pyarrow_dataset().to_table(columns=[column]).column(column)
+            values = set(pc.unique(held.drop_null()).to_pylist())
+        return sorted(values)
+
     def protect(self, full_name: str) -> None:
         self.store.protect(full_name)
 
@@ -243,3 +253,32 @@ def _predicate(where: Mapping[str, str]) -> str:
             raise UsageError(f"invalid column name in predicate: {name!r}")
         parts.append(f"\"{name}\" = '{value.replace(chr(39), chr(39) * 2)}'")
     return " AND ".join(parts)
+
+
+STATS_PREFIX = 32
+"""Text statistics at least this long may be truncated prefixes: never trusted as values."""
+
+
+def single_values(actions: pa.Table, column: str) -> set[str] | None:
+    """The non-null values of ``column`` when each file's statistics prove it holds at most
+    one; None when a file's statistics are absent, span several values or may be truncated."""
+    lo, hi, nulls = f"min.{column}", f"max.{column}", f"null_count.{column}"
+    if not actions.num_rows:
+        return set()
+    if not {lo, hi, nulls} <= set(actions.column_names):
+        return None
+    values: set[str] = set()
+    rows = actions.select(["num_records", lo, hi, nulls]).to_pylist()
+    for row in rows:
+        if not row["num_records"]:
+            continue
+        low, high = row[lo], row[hi]
+        if low is None and row[nulls] == row["num_records"]:
+            continue  # only nulls
+        if low is None or low != high or not isinstance(low, str):
+            return None
+        if len(low) >= STATS_PREFIX:
+            return None
+        values.add(low)
+    return values
+

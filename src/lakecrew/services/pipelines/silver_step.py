@@ -92,7 +92,7 @@ class SilverBatches:
         """Every bronze batch not yet in silver, oldest first."""
         if not self.deps.tables.exists(self.bronze):
             return
-        pending = [b for b in _bronze_batches(self.deps, self.bronze) if b not in self.done]
+        pending = _pending_batches(self.deps, self.bronze, self.done)
         old = superseded(self.deps, self.bronze) if pending else set()
         for bid in pending:
             if bid in old:  # a later version of its file replaced it: never in silver
@@ -376,6 +376,27 @@ def _logged(deps: RunnerDeps, loaded: LoadedPipeline) -> tuple[set[str], list[in
             if row["layer"] == "silver":
                 sizes.append(int(row["rows_in"]))
     return done, sizes, HeldVersions.from_log(since)
+
+
+SCAN_OVER = 8
+"""More pending batches than this (a full refresh): one scan orders them, not a read each."""
+
+
+def _pending_batches(deps: RunnerDeps, bronze: str, done: set[str]) -> list[str]:
+    """Bronze batch ids silver does not hold yet, in ingestion order.
+
+    Which batches bronze holds comes from ``TableStore.distinct`` (the Delta log's file
+    statistics locally: no data read), so a run with nothing left over reads nothing; only the
+    pending batches' ingestion times are read (each read pruned to the batch's own files).
+    """
+    pending = [b for b in deps.tables.distinct(bronze, BATCH_ID) if b not in done]
+    if len(pending) > SCAN_OVER:
+        return [b for b in _bronze_batches(deps, bronze) if b not in done]
+    first: dict[str, int] = {}
+    for bid in pending:
+        at = deps.tables.read(bronze, [INGESTED_AT], where={BATCH_ID: bid}).column(INGESTED_AT)
+        first[bid] = pc.min(pc.cast(at, pa.int64())).as_py() or 0
+    return sorted(pending, key=lambda b: (first[b], b))
 
 
 def _bronze_batches(deps: RunnerDeps, bronze: str) -> list[str]:
