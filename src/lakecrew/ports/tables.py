@@ -51,6 +51,10 @@ class TableStore(Protocol):
         """The table's schema, or None when it does not exist."""
         ...
 
+    def version(self, full_name: str) -> int | None:
+        """The table's latest version (each commit adds one), or None when it does not exist."""
+        ...
+
     def create(
         self, full_name: str, schema: pa.Schema, *, partition_by: Sequence[str] = ()
     ) -> None:

@@ -317,6 +317,10 @@ class UnityCatalogTableStore:
         got = self.sql.fetch(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")
         return int(got.rows[0][0])
 
+    def version(self, full_name: str) -> int | None:
+        name = self.uc_name(full_name)
+        return self._version(name) if self._exists(name) else None
+
     def distinct(self, full_name: str, column: str) -> list[str]:
         col = quote_ident(column)
         got = self.sql.fetch(

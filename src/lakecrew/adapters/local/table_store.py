@@ -44,6 +44,9 @@ class DeltaTableStore:
     def schema(self, full_name: str) -> pa.Schema | None:
         return self.store.schema(full_name) if self.store.exists(full_name) else None
 
+    def version(self, full_name: str) -> int | None:
+        return self.store.version(full_name) if self.store.exists(full_name) else None
+
     def create(
         self, full_name: str, schema: pa.Schema, *, partition_by: Sequence[str] = ()
     ) -> None:
@@ -148,7 +151,18 @@ class DeltaTableStore:
         for name, value in (where or {}).items():
             term = pads.field(name) == pc.scalar(value)
             expr = term if expr is None else expr & term
-        return dataset.to_table(columns=list(columns) if columns else None, filter=expr)
+        wanted = list(columns) if columns else None
+        try:
+            return dataset.to_table(columns=wanted, filter=expr)
+        except pa.ArrowNotImplementedError:
+            # A file delta-rs's MERGE wrote with string_view columns: pyarrow cannot compare
+            # those with the (string) values inside the scan. Read, cast, then compare.
+            every = dataset.to_table().cast(dataset.schema)
+            keep = pa.array([True] * every.num_rows)
+            for name, value in (where or {}).items():
+                keep = pc.and_(keep, pc.fill_null(pc.equal(every.column(name), value), False))
+            kept = every.filter(keep)
+            return kept.select(wanted) if wanted else kept
 
     def lookup(
         self, full_name: str, keys: Sequence[str], probe: pa.Table, columns: Sequence[str]
@@ -169,7 +183,12 @@ class DeltaTableStore:
                 return _empty(self.store.schema(full_name), wanted, probe.schema)
             values = column.filter(pa.array(present)).combine_chunks()
             values = values.cast(dataset.schema.field(keys[0]).type)
-            return dataset.to_table(columns=wanted, filter=pads.field(keys[0]).isin(values))
+            try:
+                return dataset.to_table(columns=wanted, filter=pads.field(keys[0]).isin(values))
+            except pa.ArrowNotImplementedError:  # string_view files: see read()
+                target = pa.schema([dataset.schema.field(c) for c in wanted])
+                held = dataset.to_table(columns=wanted).cast(target)
+                return held.filter(pc.fill_null(pc.is_in(held.column(keys[0]), values), False))
         held = dataset.to_table(columns=wanted)
         wanted_keys = probe.select(list(keys)).group_by(list(keys)).aggregate([])
         return held.join(wanted_keys, keys=list(keys), join_type="left semi")
@@ -281,4 +300,3 @@ def single_values(actions: pa.Table, column: str) -> set[str] | None:
             return None
         values.add(low)
     return values
-

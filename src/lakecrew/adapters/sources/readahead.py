@@ -4,8 +4,9 @@ A file source reads and parses batch k+1 (disk, sha256, quote scan, Arrow CSV pa
 which release the GIL) while the pipeline still writes batch k, so a run keeps both cores busy
 instead of alternating between reading and processing. Only reading happens ahead: checkpoints
 are still committed by the consumer, in order, after each batch is durable. At most ``depth``
-items exist besides the one the consumer holds. An exception in the producer is raised in the consumer at the item where
-it happened; a consumer that stops early (error, ``close()``) stops the producer.
+items exist besides the one the consumer holds. An exception in the producer is raised in the
+consumer at the item where it happened; a consumer that stops early (error, ``close()``) stops
+the producer.
 """
 
 from __future__ import annotations
