@@ -144,3 +144,27 @@ def test_an_unreadable_audit_table_is_unseen_not_clean(runs: dict[str, Any]) -> 
     assert RULE not in {i["rule_id"] for i in out["items"]}
     [unseen] = [u for u in out["meta"]["unseen"] if u["api"] == "system.access.audit"]
     assert unseen["cause"] == "permission" and "SELECT" in unseen["what"]
+
+
+def test_the_sweep_source_makes_it_a_finding_of_the_pack(
+    runs: dict[str, Any], seed7_project: Path
+) -> None:
+    """The crew's platform source over the local engine (a local workspace's own audit table):
+    one `platform` resource the pack's rule turns into a 1.4.3 finding."""
+    from lakecrew.core.findings import EvaluationContext
+    from lakecrew.core.pack import Identity
+    from lakecrew.services.policy.engine import Engine
+    from lakecrew.services.policy.loader import load_pack
+    from lakecrew.services.security.platform_source import platform_resources
+
+    now = datetime.fromisoformat(ground_truth(seed7_project)["now"])
+    with Context.open(seed7_project) as ctx:
+        wid = str(ctx.config.workspace(WS).workspace_id)
+        got = platform_resources(
+            WS, "dev", now, Identity(), reader=None, workspace_id=wid, sign_in_sql=ctx.sql
+        )
+    [res] = got  # no reader, no `sql`: the identity and audit-delivery checks did not run
+    evaluation = EvaluationContext(workspace=WS, environment="dev", now=now)
+    [finding] = Engine(load_pack().pack).evaluate([res], evaluation).findings
+    assert (finding.rule_id, finding.sop_section, finding.severity) == (RULE, "1.4.3", "warning")
+    assert res.data["signals"][0]["users"][0] == {"user": "a***@moh.example", "sign_ins": 2}
