@@ -38,10 +38,11 @@ through the workspace's SQL warehouse; nothing is written to a path:
   on the isolation level and row-level concurrency), never for a blind append. A commit
   between this write's commit and the version read after it is taken as this writer's.
   After the fact it shows in ``DESCRIBE HISTORY``: two WRITE commits from two runs for the
-  same batch, which the next run's check does not repair. The atomic way exists only as a preview: multi-statement transactions
-  (``BEGIN ATOMIC ... END`` on a SQL warehouse, Public Preview), for tables with catalog-managed
-  commits (``delta.feature.catalogManaged``) — not used here (a preview feature that every
-  pipeline table would need; the emulator cannot check its isolation);
+  same batch, which the next run's check does not repair. The atomic way exists only as a
+  preview: multi-statement transactions (``BEGIN ATOMIC ... END`` on a SQL warehouse, Public
+  Preview), for tables with catalog-managed commits (``delta.feature.catalogManaged``) — not
+  used here (a preview feature every pipeline table would need; the emulator cannot check its
+  isolation);
 - lakecrew's own record tables (``system.*`` — read-only on Databricks — and ``lakecrew.*``)
   are written to ``<records catalog>.<records schema>.<schema>_<table>`` (``uc_name``), e.g.
   ``lassa_dev.lakecrew.lakeflow_job_run_timeline``; the staging volume lives in that schema.
