@@ -90,7 +90,7 @@ def test_compliance_report_counts_by_rule_prefix_and_compares_months() -> None:
     rep = compliance_month(
         "2026-11",
         tables=[RESTRICTED, INTERNAL],
-        grants=GRANTS,
+        grants=[*GRANTS, Grant("account users", "USE_CATALOG", "CATALOG", "system")],
         findings=findings,
         actions=[],
         reviews=reviews,
@@ -105,6 +105,10 @@ def test_compliance_report_counts_by_rule_prefix_and_compares_months() -> None:
         2,
         1,
     )
+    # every direct grant once, on its catalog, schema or table; none on Databricks' `system`
+    assert cat["grants"] == len(GRANTS) and [c["catalog"] for c in data["catalogs"]] == [
+        "lassa_prod"
+    ]
     assert cat["grants_reviewed"] == 5 and cat["grants_reviewed_pct"] == 100.0
     (ws,) = data["workspaces"]
     assert ws["secret_findings"] == {"secret": 1, "token": 1} and ws["audit_anomalies"] == {}

@@ -234,12 +234,12 @@ class DatabricksCatalog:
         self, securable_name: str | None = None, *, principal: str | None = None,
         include_expired: bool = True,
     ) -> list[Grant]:  # fmt: skip
-        """Direct grants on one securable; without one, the direct grants on every table
-        (system.information_schema.table_privileges). UC grants never expire."""
+        """Direct grants on one securable; without one, the direct grants on every catalog,
+        schema and table (system.information_schema.*_privileges). UC grants never expire."""
         if securable_name is None:
-            from lakecrew.adapters.databricks.catalog_estate import list_table_grants
+            from lakecrew.adapters.databricks.catalog_estate import list_direct_grants
 
-            return list_table_grants(self, principal)
+            return list_direct_grants(self, principal)
         name = securable_name.lower()
         stype = _PARTS_TO_TYPE.get(len(name.split(".")))
         if stype is None:

@@ -3,8 +3,10 @@
 `compliance_month(...)` returns plain dataclasses (`ComplianceReport`) that the CLI renders as
 Markdown, HTML or JSON (compliance_render.py) and the web dashboard can reuse as they are:
 
-- per catalog (the metastore now): tables, the share classified, with owner and steward, PII
-  columns and how many are masked (a column mask, or masked by the writer), grants, grants
+- per catalog (the metastore, or a workspace's Unity Catalog): tables, the share classified,
+  with owner and steward, PII columns and how many are masked (a column mask, or masked by
+  the writer), grants (each direct grant once, on the catalog, schema or table it was made
+  on — a schema grant is not multiplied by the schema's tables), grants
   covered by an access review archived in the month, expired grants revoked in the month;
 - per workspace (the crew ledger): findings open during the month counted by rule-id prefix —
   token/identity and secret findings (`token.`, `identity.`, `secret.`; rules added later are
@@ -28,6 +30,7 @@ from lakecrew.ports.ledger import ActionRow, FindingRow
 from lakecrew.services.governance.access import REVOKE_ACTION
 
 LABELS = frozenset({"public", "internal", "confidential", "restricted"})
+OWN_CATALOGS = ("system", "lakecrew")  # Databricks' and lakecrew's own: never judged
 SECRET_PREFIXES = ("token.", "identity.", "secret.")
 AUDIT_PREFIXES = ("security.", "audit.")
 
@@ -148,9 +151,10 @@ def _catalog_figures(
             if c.tags.get("pii") and str(c.tags["pii"]).lower() not in ("false", "no", "0"):
                 f.pii_columns += 1
                 f.pii_masked += bool(c.mask or c.tags.get("masking"))
-    for g in grants:
+    for g in grants:  # a catalog or schema grant counts once, in its catalog
         cat = g.securable_name.split(".")[0]
-        out.setdefault(cat, CatalogFigures(cat)).grants += 1
+        if cat not in OWN_CATALOGS:
+            out.setdefault(cat, CatalogFigures(cat)).grants += 1
     return out
 
 
@@ -210,9 +214,7 @@ def compliance_month(
     ({at, grants_by_catalog}); `previous_archive` the previous month's archived report."""
     start, end = month_bounds(month)
     notes = []
-    cats = _catalog_figures(
-        [t for t in tables if t.catalog_name not in ("system", "lakecrew")], grants
-    )
+    cats = _catalog_figures([t for t in tables if t.catalog_name not in OWN_CATALOGS], grants)
     reviewed: dict[str, int] = defaultdict(int)
     for r in reviews:
         if _in(datetime.fromisoformat(str(r["at"])), start, end):
