@@ -80,14 +80,29 @@ def _rows(table: Any, drop: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
     return sorted(rows)
 
 
-def test_lassa_weekly_is_identical_through_the_spark_table_store(tmp_path: Path) -> None:
+def test_lassa_weekly_is_identical_through_the_spark_table_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """NCDC Lassa data (two files, `States` and `states`): the local engine over delta-rs and
     Spark writing every table through SparkTableStore over Spark's own catalog (the code path
     of a Databricks cluster, Parquet instead of Delta: see adapters/spark/table_store.py) give
-    the same bronze, silver, quarantine and gold; gold's SQL runs in Spark on both sides of
-    the comparison's Spark run."""
+    the same bronze, silver, quarantine and gold; gold's SQL runs in Spark and its table is
+    loaded from that query."""
+    from lakecrew.adapters.spark.engine import SparkCatalogEngine
+
+    loaded_from_query: list[bool] = []
+    frame_of = SparkCatalogEngine.frame_of
+
+    def spy(self: SparkCatalogEngine, result: Any) -> Any:
+        frame = frame_of(self, result)
+        loaded_from_query.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(SparkCatalogEngine, "frame_of", spy)
     local = _lassa(tmp_path / "local", "delta")
     spark = _lassa(tmp_path / "spark", "spark-catalog")
+    # gold was loaded from its query (on Databricks: UC lineage silver → gold), nothing else
+    assert loaded_from_query.count(True) == 1, loaded_from_query
     assert local["layers"] == spark["layers"]
     gold = _gold_rows(local["gold.lassa_weekly_by_state"])
     assert len(gold) > 1000

@@ -375,6 +375,7 @@ def workspace_deps(
     session = spark if spark is not None else cluster_session()
     tables = SparkTableStore(session, records_schema=f"{records_catalog}.lakecrew")
     sql = SparkCatalogEngine(session, tables.spark_parts)
+    tables.queries = sql  # gold loads from its query: UC records silver → gold
     client = ctx.workspace(workspace).client  # type: ignore[attr-defined]
     catalog = DatabricksCatalog(client, sql)
     scopes = DatabricksSecretStore(client, ws.name)
@@ -431,11 +432,13 @@ def spark_catalog_deps(
     def source_for(loaded: LoadedPipeline) -> Source:
         return open_source(ctx, loaded, overrides.get(loaded.spec.name))
 
+    sql = SparkCatalogEngine(session, tables.spark_parts)
+    tables.queries = sql
     return RunnerDeps(
         tables=tables,
         catalog=ctx.metastore,
         lineage=ctx.metastore,
-        sql=SparkCatalogEngine(session, tables.spark_parts),
+        sql=sql,
         clock=ctx.clock,
         open_source=source_for,
         tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=create_keys),

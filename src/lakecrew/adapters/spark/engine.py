@@ -181,6 +181,26 @@ class SparkCatalogEngine(_SparkSql):
     def _params(self, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return dict(params) if params else None
 
+    def fetch_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run one query; the result is remembered with its DataFrame (``frame_of``)."""
+        args = self._params(params)
+        try:
+            frame = self.spark.sql(self._prepare(sql), args=args)
+            result = frame.toArrow()
+        except Exception as exc:  # Spark raises many Py4J and analysis error types
+            if isinstance(exc, NotFound | UsageError):
+                raise
+            raise DataError(f"Spark SQL failed: {str(exc).splitlines()[0][:300]}") from exc
+        self._last = (result, frame)
+        return result
+
+    def frame_of(self, result: pa.Table) -> DataFrame | None:
+        """The query DataFrame of the last result, when ``result`` is that very object: a
+        store writing it can load from the query (UC then records its tables as the write's
+        sources) instead of from the rows on the driver."""
+        last = getattr(self, "_last", None)
+        return last[1] if last is not None and last[0] is result else None
+
     def save_table(
         self, full_name: str, data: pa.Table, mode: Literal["append", "overwrite"] = "append"
     ) -> None:

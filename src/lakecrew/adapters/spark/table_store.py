@@ -55,7 +55,7 @@ from lakecrew.adapters.databricks.table_store import (
     _needs_mapping,
 )
 from lakecrew.adapters.local.schema_check import type_text
-from lakecrew.adapters.spark.engine import _spark_ready
+from lakecrew.adapters.spark.engine import SparkCatalogEngine, _spark_ready
 from lakecrew.core.errors import Conflict, DataError
 from lakecrew.ports.catalog import ColumnInfo, parse_full_name
 from lakecrew.ports.tables import Maintenance
@@ -87,6 +87,7 @@ class SparkTableStore:
         self._present: set[str] = set()  # tables this store created or found
         self._known: dict[str, pa.Schema] = {}  # schemas read (dropped when this store alters)
         self._fence: dict[str, int | None] | None = None
+        self.queries: SparkCatalogEngine | None = None  # set by the wiring (gold lineage)
 
     # ------------------------------------------------------------ names
 
@@ -385,6 +386,20 @@ class SparkTableStore:
             self._sql(f"DELETE FROM {target}")
             return
         current = self.schema(full_name) or data.schema
+        frame = self.queries.frame_of(data) if self.queries is not None else None
+        if frame is not None and set(data.schema.names) == set(current.names):
+            # the rows of a query on this session (a gold model): loaded from the query, so
+            # Unity Catalog records the tables it reads as this table's sources
+            name = f"lc_query_{uuid.uuid4().hex}"
+            frame.createOrReplaceTempView(name)
+            try:
+                self._sql(
+                    f"INSERT OVERWRITE {target} ({_cols(current)}) "
+                    f"SELECT {_cols(current)} FROM {name}"
+                )
+            finally:
+                self.spark.catalog.dropTempView(name)
+            return
         with self._view(_conform(data, current)) as view:
             self._sql(
                 f"INSERT OVERWRITE {target} ({_cols(current)}) SELECT {_cols(current)} FROM {view}"
