@@ -52,7 +52,8 @@ class TableStore(Protocol):
         ...
 
     def version(self, full_name: str) -> int | None:
-        """The table's latest version (each commit adds one), or None when it does not exist."""
+        """The table's latest version (each commit adds one); None when it does not exist or
+        the format keeps no versions."""
         ...
 
     def create(
