@@ -27,11 +27,10 @@ from lakecrew.core.system_tables import ACCESS_AUDIT
 from lakecrew.faces.cli.main import app
 from lakecrew.testing.crew import ground_truth
 from lakecrew.testing.databricks_project import cli_env
-from lakecrew.testing.databricks_replay import DatabricksReplay, Request
-from lakecrew.testing.duck_warehouse import DuckWarehouse
+from lakecrew.testing.databricks_replay import Request
 from lakecrew.wiring.context import Context
 
-from .test_billing_in_place import WAREHOUSE, _remote_yaml
+from .test_billing_in_place import remote_copies
 
 WS = "malaria-dev-westafrica"  # the first workspace: the one `_remote_yaml` puts on Databricks
 RULE = "security.identity.non_sso_sign_in"
@@ -95,14 +94,9 @@ def runs(seed7_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     _append_sign_ins(root, now)
     out["local"] = _audit(root, now)
     tmp = tmp_path_factory.mktemp("sign-ins-remote")
-    local_yaml = (root / "lakecrew.yaml").read_text()
-    with DuckWarehouse(root, WAREHOUSE) as warehouse:
-        for name, handlers in (("remote", [warehouse]), ("refused", [_refuse_audit, warehouse])):
-            with DatabricksReplay(handlers=handlers) as replay:
-                remote = tmp / name
-                remote.mkdir()
-                (remote / "lakecrew.yaml").write_text(_remote_yaml(local_yaml, replay.url))
-                out[name] = _audit(remote, now, cli_env(tmp))
+    variants = {"remote": [], "refused": [_refuse_audit]}
+    for name, remote, _ in remote_copies(root, tmp, variants):
+        out[name] = _audit(remote, now, cli_env(tmp))
     return out
 
 
