@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +23,16 @@ from typer.testing import CliRunner
 
 from lakecrew.core.errors import Transient
 from lakecrew.faces.cli.main import app
+from lakecrew.ports.catalog import Grant
 from lakecrew.ports.clock import FixedClock
 from lakecrew.services.crew.sweep import raise_if_partial
 from lakecrew.testing.crew import ground_truth
 from lakecrew.testing.databricks_project import cli_env
-from lakecrew.testing.databricks_replay import DatabricksReplay, Request, error_body
-from lakecrew.testing.duck_warehouse import DuckWarehouse
+from lakecrew.testing.databricks_replay import Request, error_body
 from lakecrew.wiring.context import Context
 from lakecrew.wiring.crew import estate_inventory, estate_owner
 
-from .test_billing_in_place import WAREHOUSE, _remote_yaml
+from .test_billing_in_place import remote_copies
 
 COMPARED = ("table.", "grant.", "budget.", "workspace.")  # sla.* reads the project's own runs
 
@@ -77,32 +77,52 @@ def _forbidden(req: Request) -> Any:
     return None
 
 
+def _catalog_and_schema_grants(root: Path, now: str) -> list[Grant]:
+    """Grants above the tables (the simulator grants on tables only): a catalog's USE CATALOG,
+    a schema's USE SCHEMA and SELECT, and a temporary schema grant already past its expiry."""
+    at = datetime.fromisoformat(now)
+    with Context.open(root, writable=True) as ctx:
+        cat = sorted(
+            {t.catalog_name for t in ctx.metastore.list_tables()} - {"system", "lakecrew"}
+        )[0]
+        schema = sorted(t.schema_name for t in ctx.metastore.list_tables(cat))[0]
+        made = [
+            Grant("data-readers", "USE_CATALOG", "CATALOG", cat),
+            Grant("data-readers", "USE_SCHEMA", "SCHEMA", f"{cat}.{schema}"),
+            Grant("epi-analysts", "SELECT", "SCHEMA", f"{cat}.{schema}"),
+            Grant("visitor@moh.example", "SELECT", "SCHEMA", f"{cat}.{schema}",
+                  expires_at=at - timedelta(days=1)),
+        ]  # fmt: skip
+        for g in made:
+            ctx.metastore.grant(g)
+    return made
+
+
 @pytest.fixture(scope="module")
 def both(seed7_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = seed7_project
     now = ground_truth(root)["now"]
-    out: dict[str, Any] = {"local": _estate(root, None, now)}
+    out: dict[str, Any] = {"above_tables": _catalog_and_schema_grants(root, now)}
+    out["local"] = _estate(root, None, now)
     out["local_compliance"] = _compliance(root, None, now)
-    with Context.open(root) as ctx:  # the view hides grants past expiry by the wall clock
-        out["hidden_grants"] = Counter(
-            g.securable_name.split(".")[0] for g in ctx.metastore.list_grants() if g.expired
-        )
+    with Context.open(root) as ctx:  # the views hide grants past expiry by the wall clock
+        held = ctx.metastore.list_grants()
+    out["hidden_grants"] = Counter(g.securable_name.split(".")[0] for g in held if g.expired)
+    out["table_grants"] = Counter(
+        g.securable_name.split(".")[0]
+        for g in held
+        if g.securable_type == "TABLE" and not g.expired
+    )
     tmp = tmp_path_factory.mktemp("estate-remote")
-    local_yaml = (root / "lakecrew.yaml").read_text()
-    with DuckWarehouse(root, WAREHOUSE) as warehouse:
-        for name, handlers in (("remote", [warehouse]), ("forbidden", [_forbidden, warehouse])):
-            with DatabricksReplay(handlers=handlers) as replay:
-                remote = tmp / name
-                remote.mkdir()
-                (remote / "lakecrew.yaml").write_text(_remote_yaml(local_yaml, replay.url))
-                out[name] = _estate(remote, cli_env(tmp), now)
-                if name == "remote":  # the monthly report reads the same Unity Catalog
-                    out["compliance"] = _compliance(remote, cli_env(tmp), now)
-                out[f"{name}_requests"] = [(r.method, r.path) for r in replay.seen]
-                registered = remote / ".lakecrew" / "lakehouse"
-                out[f"{name}_tables"] = sorted(
-                    tuple(p.relative_to(registered).parts) for p in registered.glob("*/*/*")
-                )
+    for name, remote, replay in remote_copies(root, tmp, {"remote": [], "forbidden": [_forbidden]}):
+        out[name] = _estate(remote, cli_env(tmp), now)
+        if name == "remote":  # the monthly report reads the same Unity Catalog
+            out["compliance"] = _compliance(remote, cli_env(tmp), now)
+        out[f"{name}_requests"] = [(r.method, r.path) for r in replay.seen]
+        registered = remote / ".lakecrew" / "lakehouse"
+        out[f"{name}_tables"] = sorted(
+            tuple(p.relative_to(registered).parts) for p in registered.glob("*/*/*")
+        )
     return out
 
 
@@ -150,12 +170,23 @@ def test_the_compliance_report_reads_unity_catalog_in_place(both: dict[str, Any]
                 for c in report["catalogs"]]  # fmt: skip
 
     assert figures(remote) == figures(local)
-    # grants: UC's table_privileges (here the local view, which leaves out grants past their
-    # expiry by the wall clock) against every grant the metastore holds
+    # grants: UC's direct catalog, schema and table privileges (here the local views, which
+    # leave out grants past their expiry by the wall clock) against every grant the metastore
+    # holds — a schema grant counted once, not once per table of the schema
     hidden = both["hidden_grants"]
     assert [c["grants"] + hidden[c["catalog"]] for c in remote["catalogs"]] == [
         c["grants"] for c in local["catalogs"]
     ]
+    above = both["above_tables"]
+    cat = above[0].securable_name
+    [figures_of_cat] = [c for c in remote["catalogs"] if c["catalog"] == cat]
+    live_above = [g for g in above if g.expires_at is None]
+    assert (
+        figures_of_cat["grants"]
+        == both["table_grants"][cat] + len(live_above)
+        == 3 + (both["table_grants"][cat])
+    )
+    assert hidden[cat] >= 1  # the expired temporary schema grant: held locally, not effective
     assert {"tables", "classified", "pii_columns", "grants"} <= {
         k for c in remote["catalogs"] for k, v in c.items() if v
     }  # not an empty catalog that happens to match

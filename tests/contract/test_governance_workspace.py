@@ -227,13 +227,14 @@ def test_access_grant_and_review_resolve_groups_to_people(tmp_path: Path) -> Non
     assert any("1 member id(s) are no known user" in n for n in rev["meta"]["notes"])
 
 
-def test_the_estate_sweep_revokes_an_expired_uc_grant_and_rollback_restores_it(
+def test_the_estate_sweep_revokes_expired_uc_grants_and_rollback_restores_one(
     tmp_path: Path,
 ) -> None:
     """The whole-estate sweep's expiry step on a databricks workspace's Unity Catalog: the
-    ledger's `(access:W)` grant past its `--until` is revoked by grants.update with a `remove`
-    (before-state: held), the principal's other privilege untouched, and `lakecrew rollback`
-    adds exactly that privilege back."""
+    ledger's `(access:W)` grants past their `--until` — on a table and on a schema — are
+    revoked by grants.update with a `remove` on their own securable (before-state: held), the
+    principal's other privilege untouched, and `lakecrew rollback` adds exactly that
+    privilege back."""
     from lakecrew.ports.clock import FixedClock
     from lakecrew.wiring.context import Context
     from lakecrew.wiring.governance import revoke_expired_everywhere
@@ -243,9 +244,10 @@ def test_the_estate_sweep_revokes_an_expired_uc_grant_and_rollback_restores_it(
     uc.grants[held] = {"MODIFY"}
     with DatabricksReplay([], handlers=[uc]) as replay:
         env, root = cli_env(tmp_path), _project(tmp_path, replay.url)
-        grant = ("access", "grant", "kofi@moh.example", "SELECT", "main.sales.orders")
         until = ("--until", "2026-11-25", "--reason", "audit", "--approver", "steward")
-        _run(env, *grant, *until, "--now", NOW, "--workspace", WS, "--project", str(root))
+        where = ("--now", NOW, "--workspace", WS, "--project", str(root))
+        for privilege, securable in (("SELECT", "main.sales.orders"), ("USE_SCHEMA", "main.sales")):
+            _run(env, "access", "grant", "kofi@moh.example", privilege, securable, *until, *where)
         later = FixedClock(datetime.fromisoformat("2026-11-26T00:00:00+00:00"))
         with pytest.MonkeyPatch.context() as mp:
             for key, value in env.items():
@@ -253,18 +255,25 @@ def test_the_estate_sweep_revokes_an_expired_uc_grant_and_rollback_restores_it(
             with Context.open(root, writable=True, clock=later) as ctx:
                 lines = revoke_expired_everywhere(ctx)
                 again = revoke_expired_everywhere(ctx)  # revoked: nothing expired is left
-                [row] = [a for a in ctx.ledger.actions(f"(access:{WS})")
-                         if a.action == "revoke_expired_grant"]  # fmt: skip
+                rows = {json.loads(a.target_json)["securable"]: a
+                        for a in ctx.ledger.actions(f"(access:{WS})")
+                        if a.action == "revoke_expired_grant"}  # fmt: skip
         assert uc.grants[held] == {"MODIFY"}
-        _run(env, "rollback", row.action_id, "--project", str(root))
+        assert uc.grants[("main.sales", "kofi@moh.example")] == set()
+        _run(env, "rollback", rows["main.sales.orders"].action_id, "--project", str(root))
         assert uc.grants[held] == {"MODIFY", "SELECT"}
-        patches = [r.body for r in replay.seen if r.method == "PATCH"]
-    assert lines == [f"expired temporary grants in Unity Catalog of {WS}: 1 applied"]
+        patches = [(r.path.rsplit("/", 2)[1:], r.body) for r in replay.seen if r.method == "PATCH"]
+    assert lines == [f"expired temporary grants in Unity Catalog of {WS}: 2 applied"]
     assert again == []
-    assert row.status == "applied" and json.loads(row.before_json)["held"] is True
-    change = {"principal": "kofi@moh.example"}
-    assert patches == [
-        {"changes": [{**change, "add": ["SELECT"]}]},  # access grant
-        {"changes": [{**change, "remove": ["SELECT"]}]},  # expired: revoked
-        {"changes": [{**change, "add": ["SELECT"]}]},  # rollback
-    ]
+    assert sorted(rows) == ["main.sales", "main.sales.orders"]
+    assert all(r.status == "applied" and json.loads(r.before_json)["held"] for r in rows.values())
+
+    def change(verb: str, privilege: str) -> dict[str, Any]:
+        return {"changes": [{"principal": "kofi@moh.example", verb: [privilege]}]}
+
+    table, schema = ["TABLE", "main.sales.orders"], ["SCHEMA", "main.sales"]
+    assert patches[:2] == [(table, change("add", "SELECT")), (schema, change("add", "USE_SCHEMA"))]
+    assert sorted(map(str, patches[2:4])) == sorted(  # expired: both revoked
+        map(str, [(table, change("remove", "SELECT")), (schema, change("remove", "USE_SCHEMA"))])
+    )
+    assert patches[4:] == [(table, change("add", "SELECT"))]  # rollback

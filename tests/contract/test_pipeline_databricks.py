@@ -18,7 +18,10 @@ locally must give the same silver and gold rows:
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -117,13 +120,27 @@ def eha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             pw.runner_for(ctx, workspace=WS, records_catalog=EHA).run(loaded)
         out["crashed_at"] = len(warehouse.statements)
         out["orphans"] = sorted(p.name for p in (tmp / "vol").rglob("*.parquet"))
+        # the killed run's file is made 2 hours old (stale); a copy under another run's tag,
+        # just written, stands for a writer whose load is still in flight (kept)
+        (orphan,) = (tmp / "vol").rglob("*.parquet")
+        stale = time.time() - 2 * 3600
+        os.utime(orphan, (stale, stale))
+        out["in_flight"] = orphan.with_name(f"{'f' * 12}-{'0' * 32}.parquet")
+        shutil.copy(orphan, out["in_flight"])
         mp.setattr(uc_store, "CRASH_POINT", uc_store._no_crash)
         result = _cli_run(user, tmp, "eha_locations")
         assert result.exit_code == 0, result.output
         out["report"] = json.loads(result.stdout)["items"][0]
         out["statements"] = list(warehouse.statements)
         out["uploads"] = [
-            r.path for r in replay.seen if r.method == "PUT" and r.path.startswith("/api/2.0/fs/")
+            r.path
+            for r in replay.seen
+            if r.method == "PUT" and r.path.startswith("/api/2.0/fs/files/")
+        ]
+        out["deletes"] = [
+            r.path
+            for r in replay.seen
+            if r.method == "DELETE" and r.path.startswith("/api/2.0/fs/files/")
         ]
         out["user_tables"] = sorted(
             str(p.parent.relative_to(user)) for p in (user / ".lakecrew").rglob("_delta_log")
@@ -169,7 +186,7 @@ def test_tables_are_unity_catalog_tables_by_name_registered_with_their_governanc
     assert all("/Volumes/" not in s or "read_files(" in s for s in eha["statements"])
 
 
-def test_a_crash_between_upload_and_load_leaves_an_orphan_that_is_never_loaded(
+def test_a_crash_between_upload_and_load_leaves_an_orphan_never_loaded_and_cleaned_once_stale(
     eha: dict[str, Any],
 ) -> None:
     orphans = eha["orphans"]
@@ -179,8 +196,14 @@ def test_a_crash_between_upload_and_load_leaves_an_orphan_that_is_never_loaded(
     assert all(len(paths) <= 1 for paths in loads)  # one file per statement
     assert len(loaded) == len(set(loaded))  # each staged file loaded at most once
     assert not any(p.endswith(orphans[0]) for p in loaded[eha["crashed_at"] :])
-    assert sorted(p.name for p in eha["volumes"].rglob("*.parquet")) == orphans  # rest deleted
     assert len(eha["uploads"]) == len(loaded) + len(orphans)
+    # the re-run deleted the stale orphan (staged files live in one folder per table) and
+    # kept the fresh file of the other writer; its own files are deleted after their loads
+    left = list(eha["volumes"].rglob("*.parquet"))
+    assert left == [eha["in_flight"]]
+    assert left[0].parent.name.startswith(f"{EHA}.silver.admin_areas-")
+    deletes = [r for r in eha["deletes"] if r.endswith(orphans[0])]
+    assert len(deletes) == 1
 
 
 LATER = CASES_HEADER + (

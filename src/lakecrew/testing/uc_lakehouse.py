@@ -5,7 +5,9 @@
 the "managed tables", its metastore the catalog):
 
 - the Files API: `PUT /api/2.0/fs/files/Volumes/...` (raw bytes, `overwrite=false` answers 409
-  when the file exists) and `DELETE` into the folder `volumes`;
+  when the file exists) and `DELETE` into the folder `volumes`; directories: `PUT` (mkdir -p
+  inside an existing volume) and `GET` (one page of entries, `last_modified` from the file's
+  modification time, so a test ages a staged file with `os.utime`);
 - Unity Catalog REST: `tables/{name}/exists`, `GET tables/{name}` (with columns, masks and
   storage location), `PATCH tables/{name}` (owner), plus DuckWarehouse's listings;
 - secret scopes: `GET /api/2.0/secrets/get` (value base64, as the API returns it);
@@ -113,6 +115,9 @@ class UcLakehouse(DuckWarehouse):
         files = "/api/2.0/fs/files/Volumes/"
         if req.path.startswith(files):
             return self._file(req, self.volumes / req.path[len(files) :])
+        dirs = "/api/2.0/fs/directories/Volumes/"
+        if req.path.startswith(dirs):
+            return self._directory(req, req.path[len(dirs) :].rstrip("/"))
         if req.method == "GET" and req.path == "/api/2.0/secrets/get":
             key = (req.query.get("scope", [""])[0], req.query.get("key", [""])[0])
             if key not in self.secrets:
@@ -141,6 +146,31 @@ class UcLakehouse(DuckWarehouse):
             path.unlink()
             return 204, {}, b"", "application/json"
         return _answer(405, error_body(405, "METHOD_NOT_ALLOWED", req.method))
+
+    def _directory(self, req: Request, rest: str) -> Answer:
+        path = self.volumes / rest
+        volume = self.volumes.joinpath(*rest.split("/")[:3])
+        if req.method == "PUT":
+            if not volume.is_dir():
+                return _answer(404, error_body(404, "NOT_FOUND", "the volume does not exist"))
+            path.mkdir(parents=True, exist_ok=True)
+            return 204, {}, b"", "application/json"
+        if req.method != "GET":
+            return _answer(405, error_body(405, "METHOD_NOT_ALLOWED", req.method))
+        if not path.is_dir():
+            return _answer(404, error_body(404, "NOT_FOUND", "no such directory"))
+        contents = []
+        for child in sorted(path.iterdir()):
+            entry: dict[str, Any] = {
+                "path": f"/Volumes/{rest}/{child.name}",
+                "name": child.name,
+                "is_directory": child.is_dir(),
+                "last_modified": int(child.stat().st_mtime * 1000),
+            }
+            if child.is_file():
+                entry["file_size"] = child.stat().st_size
+            contents.append(entry)
+        return _answer(200, {"contents": contents})
 
     def _table_rest(self, req: Request, rest: str) -> Answer:
         ctx = self._context

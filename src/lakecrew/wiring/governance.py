@@ -360,8 +360,10 @@ def compliance(ctx: Context, month: str, *, workspace: str | None = None) -> Com
     """The month's report; archived (`.lakecrew/reports/compliance-YYYY-MM.json`) so the next
     month can show the trend of the catalog figures. Catalog figures come from the Unity
     Catalog of `compliance_source` — every table with its tags (UC REST listings, tags from
-    `system.information_schema` on the warehouse) and the direct table grants — and the
-    revocations from its `(access:W)` ledger scope; else from the project's metastore."""
+    `system.information_schema` on the warehouse) and the direct grants on every catalog,
+    schema and table (its `*_privileges` views: three statements, whatever the number of
+    tables) — and the revocations from its `(access:W)` ledger scope; else from the
+    project's metastore (the same grants through its Grants port)."""
     from lakecrew.services.output_files import write_file
 
     name = compliance_source(ctx, workspace)

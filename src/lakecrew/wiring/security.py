@@ -19,6 +19,7 @@ from lakecrew.services.security.secret_scan import (
     load_baseline,
     scan_files,
 )
+from lakecrew.services.security.sign_ins import SignInReport
 
 
 def scan_path(
@@ -130,11 +131,14 @@ def audit_report(
     now: datetime,
     max_gap_hours: float,
     log_delivery: Path | None,
-) -> AuditDeliveryReport:
-    """`lakecrew security audit`: audit rows of one workspace (and log delivery, if exported)."""
+    lookback_days: int = 7,
+) -> tuple[AuditDeliveryReport, SignInReport]:
+    """`lakecrew security audit`: audit rows of one workspace (and log delivery, if exported),
+    and its interactive sign-ins of the last `lookback_days` (SSO or not)."""
     import json
 
     from lakecrew.services.security.audit_delivery import check_audit_delivery
+    from lakecrew.services.security.sign_ins import check_sign_ins
     from lakecrew.wiring.context import Context
 
     configs = None
@@ -161,15 +165,20 @@ def audit_report(
                 where="lakecrew.yaml",
                 fix="set the workspace's warehouse_id",
             )
-        return check_audit_delivery(
+        delivery = check_audit_delivery(
             engine,
             workspace,
             str(ws.workspace_id),
             now,
             max_gap_hours=max_gap_hours,
+            lookback_days=lookback_days,
             log_delivery=configs,
             delivery=lc.log_delivery,
         )
+        signs = check_sign_ins(
+            engine, workspace, str(ws.workspace_id), now, lookback_days=lookback_days
+        )
+        return delivery, signs
 
 
 def forward_findings(

@@ -115,6 +115,17 @@ def test_grants_with_expiry_are_reported_expired(tmp_path: Path) -> None:
     assert ms.list_grants("main.sales.orders", include_expired=False) == []
     privs = ms.information_schema("table_privileges").to_pylist()
     assert [(p["grantee"], p["inherited_from"]) for p in privs] == [("data-eng", "SCHEMA")]
+    ms.grant(Grant("readers", "USE_CATALOG", "CATALOG", "main", granted_by="alice"))
+    schema_privs = ms.information_schema("schema_privileges", "main").to_pylist()
+    assert [(p["schema_name"], p["grantee"], p["inherited_from"]) for p in schema_privs] == [
+        ("sales", "data-eng", None), ("sales", "readers", "CATALOG")
+    ]  # fmt: skip
+    [cat] = ms.information_schema("catalog_privileges").to_pylist()
+    assert (cat["catalog_name"], cat["privilege_type"], cat["inherited_from"]) == (
+        "main",
+        "USE_CATALOG",
+        None,
+    )
     assert [g.principal for g in ms.list_grants(principal="data-eng")] == ["data-eng"]
     assert ms.revoke("bob", "select", "TABLE", "main.sales.orders") is True
     assert ms.revoke("bob", "select", "TABLE", "main.sales.orders") is False

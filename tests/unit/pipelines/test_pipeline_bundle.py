@@ -72,8 +72,16 @@ def test_a_bundle_for_a_workspace_runs_the_pipeline_on_unity_catalog_by_name(
     assert task.python_wheel_task is not None
     assert task.python_wheel_task.parameters == [
         "pipeline", "run", "eha_locations", "--env", "dev", "--workspace", WS,
+        "--engine", "spark",
     ]  # fmt: skip
-    # a workspace without a warehouse cannot take pipeline tables: one clear line, exit 2
+    # the job cluster's Spark writes the tables: no warehouse needed for the bundle
     (root / "lakecrew.yaml").write_text(yaml_text)
-    refused = CliRunner().invoke(app, [*args, "--workspace", WS])
-    assert refused.exit_code == 2 and "warehouse_id" in refused.output
+    assert CliRunner().invoke(app, [*args, "--workspace", WS]).exit_code == 0
+    # the same run outside a Databricks runtime: one clear line, exit 2, nothing written
+    run = ["pipeline", "run", "eha_locations", "--project", str(root), "--workspace", WS]
+    refused = CliRunner().invoke(
+        app, [*run, "--engine", "spark"], env={"DATABRICKS_RUNTIME_VERSION": ""}
+    )
+    assert refused.exit_code == 2, refused.output
+    assert "runs on a Databricks cluster" in refused.output
+    assert not (root / ".lakecrew" / "spark-catalog").exists()

@@ -20,7 +20,6 @@ from databricks.sdk.service.catalog import TableInfo as SdkTable
 
 from lakecrew.adapters.databricks.client import DatabricksClient, guarded
 from lakecrew.adapters.databricks.sql import (
-    DatabricksSqlEngine,
     quote_full_name,
     quote_ident,
     sql_string,
@@ -35,6 +34,7 @@ from lakecrew.ports.catalog import (
     parse_full_name,
     same_body,
 )
+from lakecrew.ports.sql import SqlEngine
 
 _PARTS_TO_TYPE = {1: "CATALOG", 2: "SCHEMA", 3: "TABLE"}
 
@@ -42,7 +42,9 @@ _PARTS_TO_TYPE = {1: "CATALOG", 2: "SCHEMA", 3: "TABLE"}
 class DatabricksCatalog:
     """Catalog + Grants + Lineage over Unity Catalog (SDK + SQL on `sql`)."""
 
-    def __init__(self, client: DatabricksClient, sql: DatabricksSqlEngine) -> None:
+    def __init__(self, client: DatabricksClient, sql: SqlEngine) -> None:
+        """``sql``: the warehouse (``DatabricksSqlEngine``), or a cluster's Spark session
+        (``SparkCatalogEngine``: a Spark pipeline run on Databricks)."""
         self.client = client
         self.sql = sql
 
@@ -232,12 +234,12 @@ class DatabricksCatalog:
         self, securable_name: str | None = None, *, principal: str | None = None,
         include_expired: bool = True,
     ) -> list[Grant]:  # fmt: skip
-        """Direct grants on one securable; without one, the direct grants on every table
-        (system.information_schema.table_privileges). UC grants never expire."""
+        """Direct grants on one securable; without one, the direct grants on every catalog,
+        schema and table (system.information_schema.*_privileges). UC grants never expire."""
         if securable_name is None:
-            from lakecrew.adapters.databricks.catalog_estate import list_table_grants
+            from lakecrew.adapters.databricks.catalog_estate import list_direct_grants
 
-            return list_table_grants(self, principal)
+            return list_direct_grants(self, principal)
         name = securable_name.lower()
         stype = _PARTS_TO_TYPE.get(len(name.split(".")))
         if stype is None:

@@ -1,4 +1,4 @@
-"""The whole metastore at once: every table with its tags and every direct table grant.
+"""The whole metastore at once: every table with its tags and every direct grant.
 
 `DatabricksCatalog.list_tables()` (no schema named) and `list_grants()` (no securable named)
 read the estate the way the crew's estate scope needs it, in a number of requests that grows
@@ -8,8 +8,10 @@ with schemas and pages, never with tables:
   SDK; each page carries the tables' owner, comment, properties, columns and column masks);
 - one statement each for `system.information_schema.table_tags` and `column_tags` (or the
   named catalog's own `information_schema`), grouped per table on this side;
-- one statement for `system.information_schema.table_privileges`, keeping the direct grants
-  (`inherited_from` is 'NONE' on Databricks; the local views leave it NULL).
+- one statement each for `system.information_schema.catalog_privileges`, `schema_privileges`
+  and `table_privileges`, keeping the direct grants (`inherited_from` is 'NONE' on Databricks;
+  the local views leave it NULL), so a catalog- or schema-level grant is counted once, on the
+  securable it was granted on — as the local metastore's Grants port lists it.
 
 The `system` catalog is not listed (its tables are Databricks' own, never judged) and neither
 are `information_schema` schemas. A failure of any of these reads is raised, never an empty
@@ -36,9 +38,18 @@ COLUMN_TAGS = (
     "SELECT catalog_name, schema_name, table_name, column_name, tag_name, tag_value "
     "FROM {s}.column_tags"
 )
-PRIVILEGES = (
-    "SELECT grantee, table_catalog, table_schema, table_name, privilege_type "
-    "FROM {s}.table_privileges WHERE coalesce(inherited_from, 'NONE') = 'NONE'"
+DIRECT = " WHERE coalesce(inherited_from, 'NONE') = 'NONE'"
+PRIVILEGES = (  # (securable type, statement: grantee, the securable's name parts, privilege)
+    ("CATALOG", "SELECT grantee, catalog_name, privilege_type FROM {s}.catalog_privileges"),
+    (
+        "SCHEMA",
+        "SELECT grantee, catalog_name, schema_name, privilege_type FROM {s}.schema_privileges",
+    ),
+    (
+        "TABLE",
+        "SELECT grantee, table_catalog, table_schema, table_name, privilege_type "
+        "FROM {s}.table_privileges",
+    ),
 )
 
 Key = tuple[str, str, str]
@@ -112,11 +123,15 @@ def list_all_tables(cat: DatabricksCatalog, catalog: str | None) -> list[Any]:
     return sorted(out, key=lambda t: t.full_name)
 
 
-def list_table_grants(cat: DatabricksCatalog, principal: str | None) -> list[Grant]:
-    """Direct grants on every table the identity can see (UC grants never expire)."""
-    rows = cat.sql.fetch(PRIVILEGES.format(s=_info_schema(None))).rows
-    return [
-        Grant(str(grantee), str(priv), "TABLE", f"{c}.{s}.{t}")
-        for grantee, c, s, t, priv in rows
-        if principal is None or str(grantee) == principal
-    ]
+def list_direct_grants(cat: DatabricksCatalog, principal: str | None) -> list[Grant]:
+    """Direct grants on every catalog, schema and table the identity can see (three
+    statements; UC grants never expire). The `system` catalog's grants are Databricks' own."""
+    out = []
+    for stype, sql in PRIVILEGES:
+        for grantee, *parts, priv in cat.sql.fetch(sql.format(s=_info_schema(None)) + DIRECT).rows:
+            if str(parts[0]) in SKIPPED_CATALOGS:
+                continue
+            if principal is None or str(grantee) == principal:
+                name = ".".join(str(p) for p in parts)
+                out.append(Grant(str(grantee), str(priv), stype, name))
+    return out

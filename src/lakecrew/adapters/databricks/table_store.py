@@ -5,14 +5,15 @@ A pipeline run with ``--workspace W`` (a ``backend: databricks`` workspace with 
 through the workspace's SQL warehouse; nothing is written to a path:
 
 - rows are staged as one Parquet file per write in a UC Volume through the Files API
-  (``PUT /api/2.0/fs/files/Volumes/<catalog>/<schema>/<volume>/<uuid>.parquet``, single shot,
-  at most 5 GiB) and loaded by ONE statement reading exactly that file with ``read_files(path,
-  format => 'parquet')``: ``INSERT INTO t (cols) SELECT ...`` (append), ``INSERT INTO t
-  REPLACE WHERE <batch> SELECT ...`` (rewrite one batch), ``INSERT OVERWRITE`` (replace all),
-  ``MERGE INTO t USING (...) ON <keys>`` (upsert). Each is one Delta commit, so a crash leaves
-  the previous version readable; a crash after the upload and before the load leaves only an
-  orphan file that no statement reads (every load names its own file), so a re-run adds its
-  rows once. The staged file is deleted after the load;
+  (``PUT /api/2.0/fs/files/Volumes/<catalog>/<schema>/<volume>/<table folder>/<file>``, single
+  shot, at most 5 GiB; ``staging.VolumeStaging``) and loaded by ONE statement reading exactly
+  that file with ``read_files(path, format => 'parquet')``: ``INSERT INTO t (cols) SELECT ...``
+  (append), ``INSERT INTO t REPLACE WHERE <batch> SELECT ...`` (rewrite one batch), ``INSERT
+  OVERWRITE`` (replace all), ``MERGE INTO t USING (...) ON <keys>`` (upsert). Each is one Delta
+  commit, so a crash leaves the previous version readable; a crash after the upload and before
+  the load leaves only an orphan file that no statement reads (every load names its own file),
+  so a re-run adds its rows once. The staged file is deleted after the load; orphans of a
+  crashed run are deleted by a later run once stale (rules in ``staging``);
 - new columns are added with ``ALTER TABLE ... ADD COLUMNS`` before the load (``merge_schema``);
   a schema rewrite that drops or retypes columns is ``CREATE OR REPLACE TABLE ... AS SELECT``
   keeping the table's partitioning (``DESCRIBE DETAIL``);
@@ -23,9 +24,25 @@ through the workspace's SQL warehouse; nothing is written to a path:
   (Databricks SQL does not report how many files VACUUM removed: ``vacuumed_files`` is 0);
 - ``one_writer``: before each write to a covered table its latest version (``DESCRIBE
   HISTORY t LIMIT 1``) must be the one the block began with or this writer's own last commit,
-  else Conflict and nothing is written. The check and the commit are two statements: a commit
-  landing between them is not caught here (the pipeline's writer lock covers one machine).
-  Writes return the new version for covered tables and -1 for others (not read);
+  else Conflict and nothing is written. Writes return the new version for covered tables and
+  -1 for others (not read). The check and the commit are two statements, and this is NOT
+  atomic: Databricks SQL has no single statement that commits only on top of a given version
+  (Delta's optimistic concurrency judges conflicts from the statement's own snapshot; DESCRIBE
+  HISTORY cannot be a subquery). The race that remains, for a writer on another machine (the
+  pipeline's writer lock covers one): a commit landing after the check and before the load
+  statement reads its snapshot is not seen — an append (INSERT) lands on top of it (two runs
+  appending the same bronze batch both succeed: that batch's rows twice), while MERGE, REPLACE
+  WHERE and INSERT OVERWRITE re-apply this batch on top (per batch, the same result as the
+  two runs one after the other). A commit landing after the snapshot and before the commit
+  may be refused by Delta itself for those three (ConcurrentAppend/ConcurrentDelete, depending
+  on the isolation level and row-level concurrency), never for a blind append. A commit
+  between this write's commit and the version read after it is taken as this writer's.
+  After the fact it shows in ``DESCRIBE HISTORY``: two WRITE commits from two runs for the
+  same batch, which the next run's check does not repair. The atomic way exists only as a
+  preview: multi-statement transactions (``BEGIN ATOMIC ... END`` on a SQL warehouse, Public
+  Preview), for tables with catalog-managed commits (``delta.feature.catalogManaged``) — not
+  used here (a preview feature every pipeline table would need; the emulator cannot check its
+  isolation);
 - lakecrew's own record tables (``system.*`` — read-only on Databricks — and ``lakecrew.*``)
   are written to ``<records catalog>.<records schema>.<schema>_<table>`` (``uc_name``), e.g.
   ``lassa_dev.lakecrew.lakeflow_job_run_timeline``; the staging volume lives in that schema.
@@ -36,16 +53,13 @@ each load ("loaded"): tests replace it to stop a run at a chosen write.
 
 from __future__ import annotations
 
-import io
 import json
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from lakecrew.adapters.databricks.client import DatabricksClient, guarded
 from lakecrew.adapters.databricks.sql import (
@@ -55,6 +69,7 @@ from lakecrew.adapters.databricks.sql import (
     quote_ident,
     sql_string,
 )
+from lakecrew.adapters.databricks.staging import VolumeStaging
 from lakecrew.core.errors import Conflict, DataError, TableMissing
 from lakecrew.ports.catalog import ColumnInfo, parse_full_name
 from lakecrew.ports.tables import Maintenance
@@ -84,6 +99,7 @@ class UnityCatalogTableStore:
         *,
         records_schema: str,
         volume: str = "lakecrew_staging",
+        stale_after_seconds: float | None = None,
     ) -> None:
         parts = records_schema.split(".")
         if len(parts) != 2 or not all(parts):
@@ -93,7 +109,13 @@ class UnityCatalogTableStore:
         self.records_schema = records_schema
         self.volume = f"{records_schema}.{volume}"
         self._schemas: set[str] = set()
-        self._volume_ready = False
+        self.staging = VolumeStaging(
+            client,
+            sql,
+            self.volume,
+            ensure_schema=self._ensure_schema,
+            stale_after_seconds=stale_after_seconds,
+        )
         self._known: dict[str, pa.Schema] = {}
         self._present: set[str] = set()  # tables this store created, wrote or found
         self._got: dict[str, Any] = {}  # one tables.get answer shared by columns and location
@@ -302,7 +324,7 @@ class UnityCatalogTableStore:
             return pa.schema(
                 [source.field(c) if c in source.names else pa.field(c, pa.null()) for c in wanted]
             ).empty_table()
-        path = self._stage(keyset)
+        path = self.staging.stage(name, keyset)
         try:
             on = " AND ".join(f"t.{quote_ident(k)} = p.{quote_ident(k)}" for k in keys)
             picked = ", ".join(f"t.{quote_ident(c)}" for c in wanted)
@@ -311,7 +333,7 @@ class UnityCatalogTableStore:
                 f"{_read_files(path)} AS p ON {on}"
             )
         finally:
-            self._unstage(path)
+            self.staging.unstage(path)
 
     def count(self, full_name: str) -> int:
         got = self.sql.fetch(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")
@@ -397,36 +419,13 @@ class UnityCatalogTableStore:
             self.sql.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(cat)}.{quote_ident(sch)}")
             self._schemas.add(f"{cat}.{sch}")
 
-    def _volume_path(self) -> str:
-        if not self._volume_ready:
-            self._ensure_schema(f"{self.volume}")
-            self.sql.execute(f"CREATE VOLUME IF NOT EXISTS {quote_full_name(self.volume)}")
-            self._volume_ready = True
-        return "/Volumes/" + "/".join(parse_full_name(self.volume))
-
-    def _stage(self, data: pa.Table) -> str:
-        """Upload ``data`` as one new Parquet file of the staging volume; returns its path."""
-        buffer = io.BytesIO()
-        pq.write_table(data, buffer, compression="zstd")
-        buffer.seek(0)
-        path = f"{self._volume_path()}/{uuid.uuid4().hex}.parquet"
-        guarded(
-            lambda: self.client.files.upload(path, buffer, overwrite=False),
-            where=path,
-            action="files.upload",
-        )
-        return path
-
-    def _unstage(self, path: str) -> None:
-        guarded(lambda: self.client.files.delete(path), where=path, action="files.delete")
-
     def _load(self, name: str, data: pa.Table, statement: Callable[[str], str]) -> None:
         """Stage ``data`` and run the one statement that loads exactly that file."""
-        path = self._stage(data)
+        path = self.staging.stage(name, data)
         CRASH_POINT(f"staged {name}")
         self.sql.execute(statement(f"SELECT {_cols(data.schema)} FROM {_read_files(path)}"))
         CRASH_POINT(f"loaded {name}")
-        self._unstage(path)
+        self.staging.unstage(path)
 
     def _add_columns(self, name: str, schema: pa.Schema) -> None:
         current = self._known.get(name) or self.schema(name)

@@ -1,7 +1,9 @@
 """Unity Catalog information_schema views rendered from the SQLite metastore as Arrow tables.
 
 Column names follow databricks-contract.md 1.11. Grants that have expired are not effective,
-so they do not appear in TABLE_PRIVILEGES (the Grants port still lists them, marked expired).
+so they do not appear in the *_PRIVILEGES views (the Grants port still lists them, marked
+expired). As on Databricks, each privileges view lists a securable's own grants
+(`inherited_from` NULL here, 'NONE' there) and those it inherits from its schema and catalog.
 """
 
 from __future__ import annotations
@@ -68,6 +70,13 @@ SCHEMAS: dict[str, pa.Schema] = {
     "table_privileges": _schema(
         "grantor", "grantee", "table_catalog", "table_schema", "table_name", "privilege_type",
         "is_grantable", "inherited_from",
+    ),
+    "schema_privileges": _schema(
+        "grantor", "grantee", "catalog_name", "schema_name", "privilege_type", "is_grantable",
+        "inherited_from",
+    ),
+    "catalog_privileges": _schema(
+        "grantor", "grantee", "catalog_name", "privilege_type", "is_grantable", "inherited_from",
     ),
 }  # fmt: skip
 
@@ -155,22 +164,51 @@ def _column_masks(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, .
     return out
 
 
-def _table_privileges(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
-    """Each table's grants: its own (inherited_from NULL), then its schema's and catalog's
-    (grants indexed by securable, so the view costs tables + grants, not their product)."""
-    by_securable: dict[tuple[str, str], list[Any]] = {}
+_Levels = tuple[tuple[str, str, str | None], ...]
+
+
+def _privileges(
+    ms: SqliteMetastore, names: Sequence[str], levels: Callable[[str], _Levels]
+) -> list[tuple[Any, ...]]:
+    """Each securable's effective grants: its own (inherited_from NULL), then those of the
+    levels above it (grants indexed by securable, so a view costs securables + grants, not
+    their product)."""
+    by_securable: dict[tuple[str, str], list[Grant]] = {}
     for g in ms.list_grants(include_expired=False):
         by_securable.setdefault((g.securable_type, g.securable_name), []).append(g)
     out: list[tuple[Any, ...]] = []
-    for full in ms.table_names(catalog):
-        cat, sch, _ = full.split(".")
-        levels = (("TABLE", full, None), ("SCHEMA", f"{cat}.{sch}", "SCHEMA"),
-                  ("CATALOG", cat, "CATALOG"))  # fmt: skip
-        for stype, name, inherited in levels:
+    for full in names:
+        for stype, name, inherited in levels(full):
             for g in by_securable.get((stype, name), ()):
                 out.append((g.granted_by, g.principal, *full.split("."), g.privilege, "NO",
                             inherited))  # fmt: skip
     return out
+
+
+def _table_levels(full: str) -> _Levels:
+    cat, sch, _ = full.split(".")
+    return (("TABLE", full, None), ("SCHEMA", f"{cat}.{sch}", "SCHEMA"),
+            ("CATALOG", cat, "CATALOG"))  # fmt: skip
+
+
+def _schema_levels(full: str) -> _Levels:
+    return (("SCHEMA", full, None), ("CATALOG", full.split(".", maxsplit=1)[0], "CATALOG"))
+
+
+def _table_privileges(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
+    return _privileges(ms, ms.table_names(catalog), _table_levels)
+
+
+def _schema_privileges(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
+    w, p = _cat_filter(catalog)
+    rows = ms.rows(f"SELECT catalog_name, name FROM schemas{w} ORDER BY 1, 2", p)
+    return _privileges(ms, [f"{r[0]}.{r[1]}" for r in rows], _schema_levels)
+
+
+def _catalog_privileges(ms: SqliteMetastore, catalog: str | None) -> list[tuple[Any, ...]]:
+    w, p = _cat_filter(catalog, "name")
+    names = [r[0] for r in ms.rows(f"SELECT name FROM catalogs{w} ORDER BY 1", p)]
+    return _privileges(ms, names, lambda c: (("CATALOG", c, None),))
 
 
 _RENDER: dict[str, Callable[[SqliteMetastore, str | None], Sequence[tuple[Any, ...]]]] = {
@@ -182,6 +220,8 @@ _RENDER: dict[str, Callable[[SqliteMetastore, str | None], Sequence[tuple[Any, .
     "column_tags": _column_tags,
     "column_masks": _column_masks,
     "table_privileges": _table_privileges,
+    "schema_privileges": _schema_privileges,
+    "catalog_privileges": _catalog_privileges,
 }
 
 

@@ -7,11 +7,14 @@ bounds (1.2.4), the largest general-purpose node within the T-shirt size's per-n
 ``custom_tags`` and job ``tags`` (1.2.3), its schedule, retries and failure notifications (1.5.4).
 Field names are those of the Jobs API ``JobSettings`` as bundles write them.
 
-With ``workspace`` (a ``backend: databricks`` workspace of lakecrew.yaml with a
-``warehouse_id``) the task runs ``lakecrew pipeline run NAME --env ENV --workspace W``: the job
-writes Unity Catalog managed tables by name through that workspace's SQL warehouse and reads
-its secrets from the workspace's secret scopes (adapters/databricks/table_store.py). Without
-it, the job writes delta-rs tables under the project's lakehouse path (no UC names).
+With ``workspace`` (a ``backend: databricks`` workspace of lakecrew.yaml) the task runs
+``lakecrew pipeline run NAME --env ENV --workspace W --engine spark``: on the job cluster the
+cluster's Spark writes Unity Catalog managed Delta tables by name (adapters/spark/table_store.py:
+CREATE / INSERT / REPLACE WHERE / MERGE through Spark SQL), registration, tags, comments and
+column masks go through the same session, secrets come from the workspace's secret scopes, the
+source checkpoint lives in the UC Volume ``<catalog>.lakecrew.lakecrew_state`` and lakecrew's
+run records in ``<catalog>.lakecrew.*`` tables. Without it, the job writes delta-rs tables
+under the project's lakehouse path (no UC names).
 
 A ``kafka`` source runs with ``--engine spark`` (Structured Streaming; the Kafka connector is
 built into Databricks Runtime). Its trigger picks the job type: ``available_now`` keeps the cron
@@ -92,7 +95,7 @@ def job_definition(
             "package_name": "lakecrew",
             "entry_point": "lakecrew",
             "parameters": ["pipeline", "run", spec.name, "--env", loaded.env]
-            + (["--workspace", workspace] if workspace else []),
+            + (["--workspace", workspace, "--engine", "spark"] if workspace else []),
         },
         "libraries": [{"whl": wheel}],
         "max_retries": spec.retries.max_retries,
@@ -121,7 +124,8 @@ def job_definition(
 
 def _streaming(job: dict[str, Any], task: dict[str, Any], loaded: LoadedPipeline) -> None:
     """Run a kafka pipeline on the Spark engine; continuous when its trigger is an interval."""
-    task["python_wheel_task"]["parameters"] += ["--engine", "spark"]
+    if "--engine" not in task["python_wheel_task"]["parameters"]:
+        task["python_wheel_task"]["parameters"] += ["--engine", "spark"]
     if not isinstance(loaded.spec.source.options.get("trigger"), dict):
         return
     paused = job.pop("schedule")["pause_status"]
