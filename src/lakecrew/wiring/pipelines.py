@@ -374,7 +374,7 @@ def workspace_deps(
     ws = check_workspace(ctx, workspace, need_warehouse=False)
     session = spark if spark is not None else cluster_session()
     tables = SparkTableStore(session, records_schema=f"{records_catalog}.lakecrew")
-    sql = SparkCatalogEngine(session, tables.spark_parts)
+    sql = SparkCatalogEngine(session, tables.query_parts)
     tables.queries = sql  # gold loads from its query: UC records silver → gold
     client = ctx.workspace(workspace).client  # type: ignore[attr-defined]
     catalog = DatabricksCatalog(client, sql)
@@ -432,7 +432,7 @@ def spark_catalog_deps(
     def source_for(loaded: LoadedPipeline) -> Source:
         return open_source(ctx, loaded, overrides.get(loaded.spec.name))
 
-    sql = SparkCatalogEngine(session, tables.spark_parts)
+    sql = SparkCatalogEngine(session, tables.query_parts)
     tables.queries = sql
     return RunnerDeps(
         tables=tables,

@@ -65,8 +65,9 @@ class _SparkSql:
 
     spark: SparkSession
 
-    def _relation(self, table: exp.Table, full_name: str) -> None:
-        """Point ``table`` (a three-part name of a query) at what Spark reads for it."""
+    def _relation(self, table: exp.Table, full_name: str) -> bool:
+        """Point ``table`` (a three-part name of a query) at what Spark reads for it; False
+        when the name stays as it is."""
         raise NotImplementedError
 
     def _prepare(self, sql: str) -> str:
@@ -74,15 +75,18 @@ class _SparkSql:
             tree = sqlglot.parse_one(sql, read="databricks")
         except sqlglot.errors.ParseError as exc:
             raise UsageError(f"SQL does not parse: {str(exc).splitlines()[0][:200]}") from None
+        changed = False
         for table in tree.find_all(exp.Table):
             if not (table.catalog and table.db):
                 continue
             full = ".".join(parse_full_name(f"{table.catalog}.{table.db}.{table.name}"))
             alias = table.alias_or_name
-            self._relation(table, full)
-            if not table.alias:
-                table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
-        return tree.sql(dialect="spark")
+            if self._relation(table, full):
+                changed = True
+                if not table.alias:
+                    table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+        # unchanged names: the statement goes to Spark as written (DDL sqlglot would reword)
+        return tree.sql(dialect="spark") if changed else sql
 
     def _params(self, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
         if params:
@@ -143,12 +147,13 @@ class SparkSqlEngine(_SparkSql):
             return self.spark.createDataFrame(empty.to_pandas())
         return self.spark.read.option("basePath", root).parquet(*files)
 
-    def _relation(self, table: exp.Table, full_name: str) -> None:
+    def _relation(self, table: exp.Table, full_name: str) -> bool:
         view = "lc_" + full_name.replace(".", "__")
         self.frame(full_name).createOrReplaceTempView(view)
         table.set("catalog", None)
         table.set("db", None)
         table.set("this", exp.to_identifier(view))
+        return True
 
     def save_table(
         self, full_name: str, data: pa.Table, mode: Literal["append", "overwrite"] = "append"
@@ -172,11 +177,21 @@ class SparkCatalogEngine(_SparkSql):
         self.spark = spark
         self.resolve = resolve
 
-    def _relation(self, table: exp.Table, full_name: str) -> None:
-        cat, sch, tbl = self.resolve(full_name)
+    def _prepare(self, sql: str) -> str:
+        try:
+            return super()._prepare(sql)
+        except UsageError:  # DDL sqlglot cannot read (masks, functions): Spark parses it
+            return sql
+
+    def _relation(self, table: exp.Table, full_name: str) -> bool:
+        parts = self.resolve(full_name)
+        if ".".join(parts) == full_name:
+            return False
+        cat, sch, tbl = parts
         table.set("catalog", exp.to_identifier(cat, quoted=True))
         table.set("db", exp.to_identifier(sch, quoted=True))
         table.set("this", exp.to_identifier(tbl, quoted=True))
+        return True
 
     def _params(self, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return dict(params) if params else None

@@ -105,6 +105,13 @@ class SparkTableStore:
             return cat, sch, tbl
         return "spark_catalog", f"{self.prefix}{cat}__{sch}", tbl
 
+    def query_parts(self, full_name: str) -> tuple[str, str, str]:
+        """What a query's three-part name reads: as ``spark_parts``, except Databricks' own
+        ``system`` tables on a cluster (read in place, never written by this store)."""
+        if self.delta and parse_full_name(full_name)[0] == "system":
+            return parse_full_name(full_name)
+        return self.spark_parts(full_name)
+
     def _q(self, full_name: str) -> str:
         return ".".join(quote_ident(p) for p in self.spark_parts(full_name))
 
