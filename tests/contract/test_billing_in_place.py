@@ -11,6 +11,7 @@ the new project holds no system table at all.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 from lakecrew.faces.cli.main import app
 from lakecrew.testing.crew import ground_truth
 from lakecrew.testing.databricks_project import cli_env
-from lakecrew.testing.databricks_replay import DatabricksReplay
+from lakecrew.testing.databricks_replay import DatabricksReplay, Handler
 from lakecrew.testing.duck_warehouse import DuckWarehouse
 
 WAREHOUSE = "wh00billing00001"
@@ -32,6 +33,21 @@ def _remote_yaml(local_yaml: str, host: str) -> str:
     assert FIRST + "    backend: local\n" in local_yaml
     remote = f"    backend: databricks\n    host: {host}\n    warehouse_id: {WAREHOUSE}\n"
     return local_yaml.replace(FIRST + "    backend: local\n", FIRST + remote, 1)
+
+
+def remote_copies(
+    root: Path, tmp: Path, variants: Mapping[str, Sequence[Handler]]
+) -> Iterator[tuple[str, Path, DatabricksReplay]]:
+    """For each variant: a databricks copy of the seed-7 project (`_remote_yaml`) whose replay
+    server answers with the variant's handlers first, then the warehouse over `root`'s engine."""
+    local_yaml = (root / "lakecrew.yaml").read_text()
+    with DuckWarehouse(root, WAREHOUSE) as warehouse:
+        for name, first in variants.items():
+            with DatabricksReplay(handlers=[*first, warehouse]) as replay:
+                remote = tmp / name
+                remote.mkdir()
+                (remote / "lakecrew.yaml").write_text(_remote_yaml(local_yaml, replay.url))
+                yield name, remote, replay
 
 
 def _cli(root: Path, env: dict[str, str] | None, *args: str) -> dict[str, Any]:

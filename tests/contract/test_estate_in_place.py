@@ -28,12 +28,11 @@ from lakecrew.ports.clock import FixedClock
 from lakecrew.services.crew.sweep import raise_if_partial
 from lakecrew.testing.crew import ground_truth
 from lakecrew.testing.databricks_project import cli_env
-from lakecrew.testing.databricks_replay import DatabricksReplay, Request, error_body
-from lakecrew.testing.duck_warehouse import DuckWarehouse
+from lakecrew.testing.databricks_replay import Request, error_body
 from lakecrew.wiring.context import Context
 from lakecrew.wiring.crew import estate_inventory, estate_owner
 
-from .test_billing_in_place import WAREHOUSE, _remote_yaml
+from .test_billing_in_place import remote_copies
 
 COMPARED = ("table.", "grant.", "budget.", "workspace.")  # sla.* reads the project's own runs
 
@@ -115,21 +114,15 @@ def both(seed7_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
         if g.securable_type == "TABLE" and not g.expired
     )
     tmp = tmp_path_factory.mktemp("estate-remote")
-    local_yaml = (root / "lakecrew.yaml").read_text()
-    with DuckWarehouse(root, WAREHOUSE) as warehouse:
-        for name, handlers in (("remote", [warehouse]), ("forbidden", [_forbidden, warehouse])):
-            with DatabricksReplay(handlers=handlers) as replay:
-                remote = tmp / name
-                remote.mkdir()
-                (remote / "lakecrew.yaml").write_text(_remote_yaml(local_yaml, replay.url))
-                out[name] = _estate(remote, cli_env(tmp), now)
-                if name == "remote":  # the monthly report reads the same Unity Catalog
-                    out["compliance"] = _compliance(remote, cli_env(tmp), now)
-                out[f"{name}_requests"] = [(r.method, r.path) for r in replay.seen]
-                registered = remote / ".lakecrew" / "lakehouse"
-                out[f"{name}_tables"] = sorted(
-                    tuple(p.relative_to(registered).parts) for p in registered.glob("*/*/*")
-                )
+    for name, remote, replay in remote_copies(root, tmp, {"remote": [], "forbidden": [_forbidden]}):
+        out[name] = _estate(remote, cli_env(tmp), now)
+        if name == "remote":  # the monthly report reads the same Unity Catalog
+            out["compliance"] = _compliance(remote, cli_env(tmp), now)
+        out[f"{name}_requests"] = [(r.method, r.path) for r in replay.seen]
+        registered = remote / ".lakecrew" / "lakehouse"
+        out[f"{name}_tables"] = sorted(
+            tuple(p.relative_to(registered).parts) for p in registered.glob("*/*/*")
+        )
     return out
 
 

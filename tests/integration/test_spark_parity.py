@@ -1,8 +1,10 @@
 """Parity: the same specs run with the local engine and with the Spark engine.
 
 Spark reads the delta-rs tables through their live Parquet files (no Delta jars offline): the
-lassa_weekly gold models, and the silver rows of a spec whose ``silver.sql`` standardises state
-names, must come out identical to the DuckDB ones.
+silver rows of a spec whose ``silver.sql`` standardises state names must come out identical to
+the DuckDB ones. lassa_weekly runs with Spark writing every table through the Spark TableStore
+over Spark's own catalog (the Databricks cluster's code path, Parquet instead of Delta) and
+must give the local run's bronze, silver, quarantine and gold.
 """
 
 from __future__ import annotations
@@ -28,21 +30,40 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("spark_parity")]
 README = Path(__file__).parents[2] / "README.md"
 
 
-def _gold(root: Path, engine: str) -> list[tuple[Any, ...]]:
+LASSA = "lassa_dev"
+
+
+def _lassa(root: Path, tables: str) -> dict[str, Any]:
+    """Run lassa_weekly on the local engine (delta-rs) or on Spark writing through the Spark
+    TableStore over Spark's own catalog; every layer's rows, read back through its store."""
     ctx = Context.open(make_project(root), writable=True)
     try:
-        report = pw.runner_for(ctx, engine=engine).run(pw.load(ctx, "lassa_weekly"))
-        assert report.reconciled
-        gold = ctx.store.read("lassa_dev.gold.lassa_weekly_by_state")
-        rows = gold.to_pylist()
+        if tables == "delta":
+            runner = pw.runner_for(ctx)
+        else:
+            runner = pw.runner_for(ctx, engine="spark", tables="spark-catalog")
+        report = runner.run(pw.load(ctx, "lassa_weekly"))
+        assert report.status == "SUCCEEDED" and report.reconciled
+        store = runner.deps.tables
+        out = {
+            name: store.read(f"{LASSA}.{name}")
+            for name in ("bronze.lassa_weekly_raw", "silver.lassa_weekly",
+                         "silver.lassa_weekly_quarantine", "gold.lassa_weekly_by_state")
+        }  # fmt: skip
+        out["notes"] = report.notes
+        out["layers"] = report.layers
     finally:
         ctx.close()
+    return out
+
+
+def _gold_rows(gold: Any) -> list[tuple[Any, ...]]:
     types = {f.name: str(f.type) for f in gold.schema}
     # Same column types from either engine (SUM of int is BIGINT on both, as on Databricks).
     assert types["confirmed"] == types["deaths"] == "int64"
     assert (types["year"], types["week"], types["cfr"]) == ("int32", "int32", "double")
     out = []
-    for r in rows:
+    for r in gold.to_pylist():
         cfr = None if r["cfr"] is None else round(float(r["cfr"]), 4)
         out.append(
             (r["state"], r["year"], r["week"], str(r["week_start"]),
@@ -51,11 +72,57 @@ def _gold(root: Path, engine: str) -> list[tuple[Any, ...]]:
     return sorted(out, key=lambda t: tuple("" if v is None else str(v) for v in t))
 
 
-def test_lassa_weekly_gold_is_identical_on_duckdb_and_spark(tmp_path: Path) -> None:
-    local = _gold(tmp_path / "local", "local")
-    spark = _gold(tmp_path / "spark", "spark")
-    assert len(local) > 1000
-    assert local == spark
+def _rows(table: Any, drop: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows by column name (the stores order columns differently: Spark puts partition
+    columns last), without the columns named in ``drop``."""
+    names = sorted(n for n in table.column_names if n not in drop)
+    rows = [tuple(str(r[n]) for n in names) for r in table.select(names).to_pylist()]
+    return sorted(rows)
+
+
+def test_lassa_weekly_is_identical_through_the_spark_table_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NCDC Lassa data (two files, `States` and `states`): the local engine over delta-rs and
+    Spark writing every table through SparkTableStore over Spark's own catalog (the code path
+    of a Databricks cluster, Parquet instead of Delta: see adapters/spark/table_store.py) give
+    the same bronze, silver, quarantine and gold; gold's SQL runs in Spark and its table is
+    loaded from that query."""
+    from lakecrew.adapters.spark.engine import SparkCatalogEngine
+
+    loaded_from_query: list[bool] = []
+    frame_of = SparkCatalogEngine.frame_of
+
+    def spy(self: SparkCatalogEngine, result: Any) -> Any:
+        frame = frame_of(self, result)
+        loaded_from_query.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(SparkCatalogEngine, "frame_of", spy)
+    local = _lassa(tmp_path / "local", "delta")
+    spark = _lassa(tmp_path / "spark", "spark-catalog")
+    # gold was loaded from its query (on Databricks: UC lineage silver → gold), nothing else
+    assert loaded_from_query.count(True) == 1, loaded_from_query
+    assert local["layers"] == spark["layers"]
+    gold = _gold_rows(local["gold.lassa_weekly_by_state"])
+    assert len(gold) > 1000
+    assert gold == _gold_rows(spark["gold.lassa_weekly_by_state"])
+    # run-specific stamps differ between two runs; everything else is equal
+    stamps = ("_ingested_at", "_batch_id", "_run_id", "_quarantined_at", "_source_uri")
+    for table in ("silver.lassa_weekly", "silver.lassa_weekly_quarantine"):
+        assert local[table].num_rows > 0
+        assert _rows(local[table], stamps) == _rows(spark[table], stamps), table
+    # bronze: one `States` column, each file's own header in _renamed_columns
+    for run in (local, spark):
+        bronze = run["bronze.lassa_weekly_raw"]
+        assert bronze.num_rows == 7596
+        assert "states" not in bronze.column_names and "States" in bronze.column_names
+        renamed = {v for v in bronze.column("_renamed_columns").to_pylist() if v is not None}
+        assert renamed == {'{"States": "states"}'}
+        assert any("stored as 'States'" in n for n in run["notes"])
+    assert _rows(local["bronze.lassa_weekly_raw"], stamps) == _rows(
+        spark["bronze.lassa_weekly_raw"], stamps
+    )
 
 
 def _silver_with_sql(root: Path, engine: str) -> list[dict[str, Any]]:

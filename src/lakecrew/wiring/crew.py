@@ -143,10 +143,11 @@ def _tolerant(fn: Callable[[], Iterable[Resource]]) -> list[Resource]:
 
 
 def platform_source(ctx: Context, loaded: Pack, info: WorkspaceInfo) -> list[Resource]:
-    """Identity, secret-rotation and audit-delivery checks (`services/security/platform_source`)
-    with the pack's `identity:` limits: through the SDK for a databricks workspace (audit rows
-    on its warehouse); for a local workspace only when an export folder
-    `.lakecrew/identity/<workspace>/` exists (the simulated estate has no identity settings)."""
+    """Identity, secret-rotation, audit-delivery and sign-in checks
+    (`services/security/platform_source`) with the pack's `identity:` limits: through the SDK
+    for a databricks workspace (audit rows on its warehouse); for a local workspace only when an
+    export folder `.lakecrew/identity/<workspace>/` exists (the simulated estate has no identity
+    settings), its sign-ins then read from the project's own `system.access.audit`."""
     from lakecrew.services.security.platform_source import platform_resources
 
     ws = ctx.config.workspace(info.name)
@@ -165,6 +166,7 @@ def platform_source(ctx: Context, loaded: Pack, info: WorkspaceInfo) -> list[Res
         from lakecrew.adapters.local.identity_export import IdentityExport
 
         reader, sql = IdentityExport(folder, info.name), None
+    local_audit = ctx.workspace_sql(info.name) if ws.backend != "databricks" else None
     return platform_resources(
         info.name,
         str(info.environment),
@@ -174,6 +176,7 @@ def platform_source(ctx: Context, loaded: Pack, info: WorkspaceInfo) -> list[Res
         sql=sql,
         workspace_id=info.workspace_id,
         delivery=ctx.log_delivery if ws.backend == "databricks" else None,
+        sign_in_sql=local_audit,
     )
 
 

@@ -5,6 +5,20 @@
 - ``find_spec(ctx, name)`` / ``list_specs(ctx)``: specs in ``<project>/pipelines/*.yaml`` first,
   then the demo specs shipped in ``lakecrew/pipelines_demo``;
 
+Spark writing the tables by name (adapters/spark/table_store.py):
+- ``workspace_deps``: ``pipeline run NAME --engine spark --workspace W`` on a Databricks cluster
+  (the job ``pipeline bundle --workspace W`` writes): Unity Catalog managed Delta tables through
+  the cluster's ``spark``, gold SQL and ``silver.sql`` on the same session, registration,
+  tags, comments and column masks by ``DatabricksCatalog`` over the same Spark session (no SQL
+  warehouse needed), secrets from W's secret scopes, the source checkpoint in the UC Volume
+  ``<records catalog>.lakecrew.lakecrew_state`` (``/Volumes/...``, the cluster's FUSE mount),
+  lakecrew's record tables under ``<records catalog>.lakecrew``. Outside a Databricks runtime
+  it is refused: a local Spark has no Unity Catalog.
+- ``spark_catalog_deps``: the same store over local Spark's built-in catalog (Parquet tables
+  under ``.lakecrew/spark-catalog/``), the metastore of the project for registration: the
+  offline parity mode (``runner_for(..., tables="spark-catalog")``). What it does not cover is
+  in the store's docstring.
+
 Relative source paths in a spec resolve against the spec file's folder. Source checkpoints live
 in ``<project>/.lakecrew/checkpoints/<pipeline>/<env>/``. A ``kafka`` source runs on the Spark
 engine only (``check_engine``): a Structured Streaming query whose ``foreachBatch`` writes bronze
@@ -14,6 +28,8 @@ resolve against the project root).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import secrets
 import time
 from collections.abc import Mapping
@@ -39,6 +55,8 @@ from lakecrew.services.privacy.kinds import MaskMethod
 from lakecrew.services.privacy.masking import Tokenizer
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from lakecrew.wiring.context import Context
 
 
@@ -85,11 +103,14 @@ def open_source(
     overrides: Mapping[str, Any] | None = None,
     *,
     secret_store: SecretStore | None = None,
+    checkpoint_root: Path | None = None,
 ) -> Source:
     """Build the ingestion source a spec names (``overrides`` replace source options);
-    ``secret_store`` (default: the project's store) resolves the spec's secret references."""
+    ``secret_store`` (default: the project's store) resolves the spec's secret references;
+    ``checkpoint_root`` (default ``.lakecrew/checkpoints``) holds the source checkpoints."""
     spec = loaded.spec
-    checkpoint = ctx.layout.state_dir / "checkpoints" / spec.name / loaded.env / "source.json"
+    root = checkpoint_root or ctx.layout.state_dir / "checkpoints"
+    checkpoint = root / spec.name / loaded.env / "source.json"
     base = Path(loaded.source).parent if loaded.source else ctx.layout.root
     return build_source(
         spec.source.type,
@@ -198,6 +219,7 @@ def runner_for(
     engine: str = "local",
     workspace: str | None = None,
     records_catalog: str | None = None,
+    tables: str = "delta",
 ) -> PipelineRunner:
     """A PipelineRunner over the project's local backend, or a Databricks workspace's.
 
@@ -207,13 +229,20 @@ def runner_for(
     and is the only engine that runs a ``kafka`` source (others raise ConfigError).
     ``workspace`` (a ``backend: databricks`` workspace with a ``warehouse_id``) writes Unity
     Catalog managed tables by name through its warehouse (``databricks_runner_deps``), with
-    lakecrew's record tables in ``<records_catalog>.lakecrew``.
+    lakecrew's record tables in ``<records_catalog>.lakecrew``; with ``engine="spark"`` it runs
+    on a Databricks cluster and Spark writes them (``workspace_deps``).
+    ``tables="spark-catalog"`` (with ``engine="spark"``, no workspace) writes the tables through
+    the same Spark store over local Spark's own catalog: the offline parity mode.
     """
     overrides = source_overrides or {}
     if not ctx.writable:
         raise ConfigError(
             "pipelines need a writable context", fix="Context.open(..., writable=True)"
         )
+    if tables == "spark-catalog":
+        if engine != "spark" or workspace is not None:
+            raise ConfigError("tables='spark-catalog' needs engine='spark' and no workspace")
+        return PipelineRunner(spark_catalog_deps(ctx, create_keys=create_keys, overrides=overrides))
     if workspace is not None:
         return PipelineRunner(
             databricks_runner_deps(ctx, workspace, records_catalog, engine, overrides)
@@ -240,11 +269,12 @@ def runner_for(
     return PipelineRunner(deps)
 
 
-def check_workspace(ctx: Context, workspace: str) -> Any:
+def check_workspace(ctx: Context, workspace: str, *, need_warehouse: bool = True) -> Any:
     """The lakecrew.yaml entry of a workspace pipelines can write to: ``backend: databricks``
-    with a ``warehouse_id`` (ConfigError otherwise, UnknownName for an unknown name)."""
+    with a ``warehouse_id`` unless not ``need_warehouse`` (a Spark run on a cluster)
+    (ConfigError otherwise, UnknownName for an unknown name)."""
     ws = ctx.config.workspace(workspace)
-    if ws.backend != "databricks" or not ws.warehouse_id:
+    if ws.backend != "databricks" or (need_warehouse and not ws.warehouse_id):
         raise ConfigError(
             f"workspace {workspace!r} is not a databricks workspace with a warehouse_id",
             where=f"lakecrew.yaml workspace {workspace}",
@@ -270,17 +300,14 @@ def databricks_runner_deps(
     from lakecrew.adapters.databricks.sql import DatabricksSqlEngine
     from lakecrew.adapters.databricks.table_store import UnityCatalogTableStore
 
-    ws = check_workspace(ctx, workspace)
-    if engine != "local":
-        raise ConfigError(
-            f"--engine {engine} with --workspace is not supported: on a workspace the gold SQL "
-            "runs on its SQL warehouse",
-            where="--engine",
-            fix="drop --engine (kafka sources on Databricks: not built yet)",
-        )
     if not records_catalog:
         raise ConfigError("a workspace run needs the catalog of lakecrew's record tables",
                           fix="pass records_catalog (the CLI uses the spec's catalog)")  # fmt: skip
+    if engine == "spark":
+        return workspace_deps(ctx, workspace, records_catalog, overrides)
+    ws = check_workspace(ctx, workspace)
+    if engine != "local":
+        raise ConfigError(f"unknown engine {engine!r}", where="--engine", fix="use local or spark")
     remote = ctx.workspace(workspace)
     sql = ctx.workspace_sql(workspace)
     assert isinstance(sql, DatabricksSqlEngine)  # a databricks workspace with a warehouse_id
@@ -301,6 +328,120 @@ def databricks_runner_deps(
         open_source=source_for,
         tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=False, secret_store=scopes),
         workspace_id=ws.workspace_id or ws.name,
+        sleep=time.sleep,
+        locks=ctx.locks,
+        bind_sql=ctx.sql,
+    )
+
+
+STATE_VOLUME = "lakecrew_state"
+"""The UC Volume (in ``<records catalog>.lakecrew``) holding source checkpoints on a cluster."""
+
+
+def on_databricks() -> bool:
+    """True inside a Databricks runtime (the variable every cluster sets)."""
+    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+
+
+def cluster_session() -> SparkSession:
+    """The cluster's SparkSession (Unity Catalog attached); ConfigError elsewhere."""
+    if not on_databricks():
+        raise ConfigError(
+            "--engine spark --workspace W runs on a Databricks cluster (DATABRICKS_RUNTIME_"
+            "VERSION is not set here): a local Spark has no Unity Catalog",
+            where="--engine spark --workspace",
+            fix="run the job `lakecrew pipeline bundle NAME --workspace W` writes, or drop "
+            "--engine to write through W's SQL warehouse",
+        )
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+
+
+def workspace_deps(
+    ctx: Context,
+    workspace: str,
+    records_catalog: str,
+    overrides: Mapping[str, Mapping[str, Any]],
+    spark: SparkSession | None = None,
+) -> RunnerDeps:
+    """Runner ports of a Spark run on a Databricks cluster of workspace ``workspace``."""
+    from lakecrew.adapters.databricks.catalog import DatabricksCatalog, RunLineage
+    from lakecrew.adapters.databricks.secrets import DatabricksSecretStore
+    from lakecrew.adapters.spark.engine import SparkCatalogEngine
+    from lakecrew.adapters.spark.table_store import SparkTableStore
+
+    ws = check_workspace(ctx, workspace, need_warehouse=False)
+    session = spark if spark is not None else cluster_session()
+    tables = SparkTableStore(session, records_schema=f"{records_catalog}.lakecrew")
+    sql = SparkCatalogEngine(session, tables.query_parts)
+    tables.queries = sql  # gold loads from its query: UC records silver → gold
+    client = ctx.workspace(workspace).client  # type: ignore[attr-defined]
+    catalog = DatabricksCatalog(client, sql)
+    scopes = DatabricksSecretStore(client, ws.name)
+    volume = f"{records_catalog}.lakecrew.{STATE_VOLUME}"
+    sql.execute(f"CREATE SCHEMA IF NOT EXISTS {records_catalog}.lakecrew")
+    sql.execute(f"CREATE VOLUME IF NOT EXISTS {volume}")
+    state = Path("/Volumes", records_catalog, "lakecrew", STATE_VOLUME, "checkpoints")
+
+    def source_for(loaded: LoadedPipeline) -> Source:
+        return open_source(
+            ctx,
+            loaded,
+            overrides.get(loaded.spec.name),
+            secret_store=scopes,
+            checkpoint_root=state,
+        )
+
+    return RunnerDeps(
+        tables=tables,
+        catalog=catalog,
+        lineage=RunLineage(catalog),
+        sql=sql,
+        clock=ctx.clock,
+        open_source=source_for,
+        tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=False, secret_store=scopes),
+        workspace_id=ws.workspace_id or ws.name,
+        sleep=time.sleep,
+        locks=ctx.locks,
+        bind_sql=ctx.sql,
+    )
+
+
+def spark_catalog_deps(
+    ctx: Context,
+    *,
+    create_keys: bool,
+    overrides: Mapping[str, Mapping[str, Any]],
+    spark: SparkSession | None = None,
+) -> RunnerDeps:
+    """Runner ports over local Spark's own catalog (the offline parity mode)."""
+    from lakecrew.adapters.spark.engine import SparkCatalogEngine, local_session
+    from lakecrew.adapters.spark.table_store import SparkTableStore
+
+    session = spark if spark is not None else local_session()
+    root = ctx.layout.state_dir / "spark-catalog"
+    # one in-memory catalog per JVM: a project's databases carry a prefix of its own
+    digest = hashlib.sha256(str(ctx.layout.root.resolve()).encode()).hexdigest()[:8]
+    prefix = f"lc{digest}_"
+    tables = SparkTableStore(
+        session, records_schema="lakecrew_records.lakecrew", delta=False, local_root=root,
+        prefix=prefix,
+    )  # fmt: skip
+
+    def source_for(loaded: LoadedPipeline) -> Source:
+        return open_source(ctx, loaded, overrides.get(loaded.spec.name))
+
+    sql = SparkCatalogEngine(session, tables.query_parts)
+    tables.queries = sql
+    return RunnerDeps(
+        tables=tables,
+        catalog=ctx.metastore,
+        lineage=ctx.metastore,
+        sql=sql,
+        clock=ctx.clock,
+        open_source=source_for,
+        tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=create_keys),
         sleep=time.sleep,
         locks=ctx.locks,
         bind_sql=ctx.sql,

@@ -18,6 +18,7 @@ Expected list costs, computed by hand (USD):
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -134,12 +135,41 @@ def load(store: DeltaStore, name: str, rows: list[dict[str, Any]]) -> None:
     store.append(name, pa.Table.from_pylist(rows, schema=SYSTEM_TABLES[name]))
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[LocalSqlEngine]:
-    layout = ProjectLayout(tmp_path / "proj").ensure()
+def _build(root: Path, rows: bool) -> Path:
+    """A project with every system table (and, with `rows`, the hand-made rows above)."""
+    layout = ProjectLayout(root).ensure()
     store = DeltaStore.for_project(layout)
     metastore = SqliteMetastore(layout.metastore_path)
     ensure_system_tables(store, metastore)
+    metastore.close()
+    if rows:
+        load(store, "system.billing.usage", USAGE_ROWS)
+        load(store, "system.billing.list_prices", PRICE_ROWS)
+        load(store, "system.compute.clusters", CLUSTER_ROWS)
+        load(store, "system.compute.warehouses", WAREHOUSE_ROWS)
+        load(store, "system.lakeflow.jobs", JOB_ROWS)
+        load(store, "system.lakeflow.job_run_timeline", RUN_ROWS)
+    return root
+
+
+@pytest.fixture(scope="session")
+def _templates(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]:
+    """Both projects built once per worker (~40 Delta tables created, six loaded); each test
+    gets a file copy of one, so tests still never see each other's writes."""
+    base = tmp_path_factory.mktemp("finops-templates")
+    return {rows: _build(base / f"rows-{rows}" / "proj", rows) for rows in (False, True)}
+
+
+@pytest.fixture
+def engine(
+    tmp_path: Path, _templates: dict[bool, Path], request: pytest.FixtureRequest
+) -> Iterator[LocalSqlEngine]:
+    """A fresh project of empty system tables, or of the hand-made rows when the test also
+    asks for `billing` (the same engine: `billing` only names the loaded state)."""
+    shutil.copytree(_templates["billing" in request.fixturenames], tmp_path / "proj")
+    layout = ProjectLayout(tmp_path / "proj")
+    store = DeltaStore.for_project(layout)
+    metastore = SqliteMetastore(layout.metastore_path)
     eng = LocalSqlEngine(store, metastore)
     yield eng
     eng.close()
@@ -148,10 +178,5 @@ def engine(tmp_path: Path) -> Iterator[LocalSqlEngine]:
 
 @pytest.fixture
 def billing(engine: LocalSqlEngine) -> LocalSqlEngine:
-    load(engine.store, "system.billing.usage", USAGE_ROWS)
-    load(engine.store, "system.billing.list_prices", PRICE_ROWS)
-    load(engine.store, "system.compute.clusters", CLUSTER_ROWS)
-    load(engine.store, "system.compute.warehouses", WAREHOUSE_ROWS)
-    load(engine.store, "system.lakeflow.jobs", JOB_ROWS)
-    load(engine.store, "system.lakeflow.job_run_timeline", RUN_ROWS)
+    """The engine over the hand-made billing dataset (see the module docstring)."""
     return engine

@@ -82,7 +82,9 @@ def _finding(ws: str, rule: str, first: int, resolved: int | None = None) -> Fin
 def test_compliance_report_counts_by_rule_prefix_and_compares_months() -> None:
     findings = [
         _finding("lassa-prod-ng", "secret.acl_too_broad", 0),
-        _finding("lassa-prod-ng", "token.no_expiry", 2),
+        _finding("lassa-prod-ng", "security.token.no_expiry", 2),
+        _finding("lassa-prod-ng", "security.identity.non_sso_sign_in", 3),
+        _finding("lassa-prod-ng", "security.workspace_conf", 3),  # a setting: neither
         _finding("lassa-prod-ng", "security.failed_access", -30, resolved=-25),
         _finding("lassa-prod-ng", "cluster.no_policy", 1),
     ]
@@ -111,7 +113,8 @@ def test_compliance_report_counts_by_rule_prefix_and_compares_months() -> None:
     ]
     assert cat["grants_reviewed"] == 5 and cat["grants_reviewed_pct"] == 100.0
     (ws,) = data["workspaces"]
-    assert ws["secret_findings"] == {"secret": 1, "token": 1} and ws["audit_anomalies"] == {}
+    assert ws["secret_findings"] == {"identity": 1, "secret": 1, "token": 1}
+    assert ws["audit_anomalies"] == {}  # a token finding is no audit anomaly
     assert data["previous"]["audit_anomalies"] == 1  # October, from the ledger
     assert data["trend"]["audit_anomalies"] == -1 and data["trend"]["tables"] is None
     again = compliance_month(

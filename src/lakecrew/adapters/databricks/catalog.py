@@ -20,7 +20,6 @@ from databricks.sdk.service.catalog import TableInfo as SdkTable
 
 from lakecrew.adapters.databricks.client import DatabricksClient, guarded
 from lakecrew.adapters.databricks.sql import (
-    DatabricksSqlEngine,
     quote_full_name,
     quote_ident,
     sql_string,
@@ -35,6 +34,7 @@ from lakecrew.ports.catalog import (
     parse_full_name,
     same_body,
 )
+from lakecrew.ports.sql import SqlEngine
 
 _PARTS_TO_TYPE = {1: "CATALOG", 2: "SCHEMA", 3: "TABLE"}
 
@@ -42,7 +42,9 @@ _PARTS_TO_TYPE = {1: "CATALOG", 2: "SCHEMA", 3: "TABLE"}
 class DatabricksCatalog:
     """Catalog + Grants + Lineage over Unity Catalog (SDK + SQL on `sql`)."""
 
-    def __init__(self, client: DatabricksClient, sql: DatabricksSqlEngine) -> None:
+    def __init__(self, client: DatabricksClient, sql: SqlEngine) -> None:
+        """``sql``: the warehouse (``DatabricksSqlEngine``), or a cluster's Spark session
+        (``SparkCatalogEngine``: a Spark pipeline run on Databricks)."""
         self.client = client
         self.sql = sql
 

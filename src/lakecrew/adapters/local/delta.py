@@ -102,9 +102,15 @@ class DeltaStore:
         return self.root / cat / sch / tbl
 
     def exists(self, full_name: str) -> bool:
-        return (self.path(full_name) / "_delta_log").is_dir() and self._version_or_none(
-            full_name
-        ) is not None
+        """Whether the table exists (asked before most reads and writes: the live table is
+        kept open, so asking again costs an incremental log read, not a new log replay)."""
+        if not (self.path(full_name) / "_delta_log").is_dir():
+            return False
+        try:
+            self.table(full_name)
+        except (TableMissing, DeltaError, OSError):
+            return False
+        return True
 
     def list_tables(self, catalog: str | None = None, schema: str | None = None) -> list[str]:
         """Full names of the existing tables, sorted."""
@@ -197,32 +203,36 @@ class DeltaStore:
         return int(DeltaTable(str(self.path(full_name))).version())
 
     def table(self, full_name: str, version: int | None = None) -> DeltaTable:
-        """The live (or time-travelled) DeltaTable; NotFound when absent.
-
-        Live tables are kept open and brought up to date with ``update_incremental`` (5x
-        cheaper than opening: a pipeline batch asks ~35 times). The cached object is used only
-        while the table's first commit file is the same file (same inode and mtime), so a table
-        dropped and recreated, by this process or another, is opened afresh.
-        """
-        path = str(self.path(full_name))
-        ident = _identity(path) if version is None else None
-        cached = self._open.get(path)
-        if ident is not None and cached is not None and cached[0] == ident:
-            try:
-                cached[1].update_incremental()
-                return cached[1]
-            except (DeltaError, OSError):
-                self._open.pop(path, None)
+        """The live (or time-travelled) DeltaTable; NotFound when absent (see `table_at`)."""
         try:
-            table = DeltaTable(path, version=version)
+            return self.table_at(str(self.path(full_name)), version)
         except TableNotFoundError as exc:
             raise TableMissing(
                 f"table {full_name} does not exist",
                 where=str(self.path(full_name)),
                 fix=f"existing tables: {', '.join(self.list_tables()) or 'none'}",
             ) from exc
+
+    def table_at(self, location: str, version: int | None = None) -> DeltaTable:
+        """The DeltaTable at a folder (a table of this store, or a registered table's own
+        location); delta-rs's TableNotFoundError when there is none.
+
+        Live tables are kept open and brought up to date with ``update_incremental`` (5x
+        cheaper than opening: a pipeline batch asks ~35 times). The cached object is used only
+        while the table's first commit file is the same file (same inode and mtime), so a table
+        dropped and recreated, by this process or another, is opened afresh.
+        """
+        ident = _identity(location) if version is None else None
+        cached = self._open.get(location)
+        if ident is not None and cached is not None and cached[0] == ident:
+            try:
+                cached[1].update_incremental()
+                return cached[1]
+            except (DeltaError, OSError):
+                self._open.pop(location, None)
+        table = DeltaTable(location, version=version)
         if ident is not None:
-            self._open[path] = (ident, table)
+            self._open[location] = (ident, table)
         return table
 
     def identity(self, full_name: str) -> tuple[int, int] | None:
@@ -238,12 +248,6 @@ class DeltaStore:
 
     def version(self, full_name: str) -> int:
         return int(self.table(full_name).version())
-
-    def _version_or_none(self, full_name: str) -> int | None:
-        try:
-            return int(DeltaTable(str(self.path(full_name))).version())
-        except (TableNotFoundError, DeltaError, OSError):
-            return None
 
     def to_arrow(self, full_name: str, version: int | None = None) -> pads.Dataset:
         """An Arrow dataset over the live files of one version (for DuckDB pushdown)."""
@@ -398,7 +402,8 @@ class DeltaStore:
         schema_mode: SchemaMode = "overwrite" if replace else ("merge" if merge_schema else None)
 
         def run(table: DeltaTable | None, props: CommitProperties | None) -> dict[str, Any]:
-            target = table if table is not None else self.path(full_name)
+            # the kept-open table: write_deltalake would otherwise replay the whole log
+            target = table if table is not None else self.table(full_name)
             write_delta(target, payload(), mode, schema_mode, predicate, props)
             return {}
 
@@ -423,7 +428,7 @@ class DeltaStore:
                 else None
             )
             write_delta(
-                target if target is not None else self.path(full_name),
+                target if target is not None else self.table(full_name),
                 payload(),
                 mode,
                 schema_mode,

@@ -4,7 +4,6 @@ delta-rs errors as the project's own (split from delta.py to keep modules small)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Literal, TypeAlias
 
 import pyarrow as pa
@@ -20,17 +19,16 @@ SchemaMode: TypeAlias = Literal["merge", "overwrite"] | None
 
 
 def write_delta(
-    target: Path | DeltaTable,
+    target: DeltaTable,
     data: Data,
     mode: Mode,
     schema_mode: SchemaMode,
     predicate: str | None,
     props: CommitProperties | None = None,
 ) -> None:
-    where = str(target) if isinstance(target, Path) else target
     if mode == "overwrite":
         write_deltalake(
-            where,
+            target,
             data,
             mode="overwrite",
             schema_mode=schema_mode,
@@ -39,7 +37,7 @@ def write_delta(
         )
     else:
         write_deltalake(
-            where, data, mode="append", schema_mode=schema_mode, commit_properties=props
+            target, data, mode="append", schema_mode=schema_mode, commit_properties=props
         )
 
 

@@ -257,7 +257,7 @@ class LocalSqlEngine:
                 fix="tables in this schema: " + (", ".join(self._names_in(cat, sch)) or "none"),
             )
         table = (
-            DeltaTable(location, version=ref.version)
+            self.store.table_at(location, ref.version)
             if location is not None
             else self.store.table(ref.full_name, ref.version)
         )

@@ -5,8 +5,11 @@ the live files of its current Delta version: ``spark.read.option("basePath", roo
 .parquet(*DeltaTable(root).file_uris())`` (removed files are never read; partition columns kept),
 and registered as a temporary view; the query's three-part names are rewritten to those views
 with sqlglot. Results come back as Arrow. Writes go through the TableStore (``save_table``
-converts to Arrow and appends/overwrites with delta-rs), so commits stay atomic. On Databricks
-the native Delta reader is used instead (not this adapter).
+converts to Arrow and appends/overwrites with delta-rs), so commits stay atomic.
+
+``SparkCatalogEngine`` is the same port over the tables of the session's own catalog, by name:
+Unity Catalog on a Databricks cluster (``--engine spark --workspace W``), Spark's built-in
+catalog locally (the offline parity mode of ``adapters/spark/table_store.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -57,51 +60,44 @@ def local_session(app_name: str = "lakecrew") -> SparkSession:
     return session
 
 
-class SparkSqlEngine:
-    """Run Spark SQL over the Delta tables of a DeltaStore; results as Arrow."""
+class _SparkSql:
+    """Spark SQL through the SqlEngine port; subclasses say what a three-part name reads."""
 
-    def __init__(self, store: DeltaStore, spark: SparkSession | None = None) -> None:
-        self.store = store
-        self.spark = spark or local_session()
+    spark: SparkSession
 
-    def frame(self, full_name: str) -> DataFrame:
-        """A DataFrame over the live files of the table's current version."""
-        if not self.store.exists(full_name):
-            raise TableMissing(
-                f"table {full_name} does not exist", where=str(self.store.path(full_name))
-            )
-        root = str(self.store.path(full_name))
-        files = DeltaTable(root).file_uris()
-        if not files:
-            empty = self.store.read(full_name)
-            return self.spark.createDataFrame(empty.to_pandas())
-        return self.spark.read.option("basePath", root).parquet(*files)
+    def _relation(self, table: exp.Table, full_name: str) -> bool:
+        """Point ``table`` (a three-part name of a query) at what Spark reads for it; False
+        when the name stays as it is."""
+        raise NotImplementedError
 
     def _prepare(self, sql: str) -> str:
         try:
             tree = sqlglot.parse_one(sql, read="databricks")
         except sqlglot.errors.ParseError as exc:
             raise UsageError(f"SQL does not parse: {str(exc).splitlines()[0][:200]}") from None
+        changed = False
         for table in tree.find_all(exp.Table):
             if not (table.catalog and table.db):
                 continue
             full = ".".join(parse_full_name(f"{table.catalog}.{table.db}.{table.name}"))
-            view = "lc_" + full.replace(".", "__")
-            self.frame(full).createOrReplaceTempView(view)
             alias = table.alias_or_name
-            table.set("catalog", None)
-            table.set("db", None)
-            table.set("this", exp.to_identifier(view))
-            if not table.alias:
-                table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
-        return tree.sql(dialect="spark")
+            if self._relation(table, full):
+                changed = True
+                if not table.alias:
+                    table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+        # unchanged names: the statement goes to Spark as written (DDL sqlglot would reword)
+        return tree.sql(dialect="spark") if changed else sql
+
+    def _params(self, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if params:
+            raise UsageError(f"{type(self).__name__} does not take query parameters", where="sql")
+        return None
 
     def fetch_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
-        """Run one query; parameters are not supported by this adapter."""
-        if params:
-            raise UsageError("SparkSqlEngine does not take query parameters", where="sql")
+        """Run one query; results as Arrow."""
+        args = self._params(params)
         try:
-            return self.spark.sql(self._prepare(sql)).toArrow()
+            return self.spark.sql(self._prepare(sql), args=args).toArrow()
         except Exception as exc:  # Spark raises many Py4J and analysis error types
             if isinstance(exc, NotFound | UsageError):
                 raise
@@ -130,6 +126,35 @@ class SparkSqlEngine:
             for view in views.values():
                 self.spark.catalog.dropTempView(view)
 
+
+class SparkSqlEngine(_SparkSql):
+    """Run Spark SQL over the Delta tables of a DeltaStore; results as Arrow."""
+
+    def __init__(self, store: DeltaStore, spark: SparkSession | None = None) -> None:
+        self.store = store
+        self.spark = spark or local_session()
+
+    def frame(self, full_name: str) -> DataFrame:
+        """A DataFrame over the live files of the table's current version."""
+        if not self.store.exists(full_name):
+            raise TableMissing(
+                f"table {full_name} does not exist", where=str(self.store.path(full_name))
+            )
+        root = str(self.store.path(full_name))
+        files = DeltaTable(root).file_uris()
+        if not files:
+            empty = self.store.read(full_name)
+            return self.spark.createDataFrame(empty.to_pandas())
+        return self.spark.read.option("basePath", root).parquet(*files)
+
+    def _relation(self, table: exp.Table, full_name: str) -> bool:
+        view = "lc_" + full_name.replace(".", "__")
+        self.frame(full_name).createOrReplaceTempView(view)
+        table.set("catalog", None)
+        table.set("db", None)
+        table.set("this", exp.to_identifier(view))
+        return True
+
     def save_table(
         self, full_name: str, data: pa.Table, mode: Literal["append", "overwrite"] = "append"
     ) -> None:
@@ -140,6 +165,64 @@ class SparkSqlEngine:
             self.store.overwrite(full_name, data)
         else:
             self.store.append(full_name, data)
+
+
+class SparkCatalogEngine(_SparkSql):
+    """Spark SQL over tables of the session's catalog, by name: Unity Catalog on a Databricks
+    cluster, Spark's own catalog locally. ``resolve`` maps a three-part name to the catalog,
+    schema and table Spark knows it by (``SparkTableStore.spark_parts``). Named parameters
+    (``:name``) are bound by Spark (``spark.sql(args=...)``)."""
+
+    def __init__(self, spark: SparkSession, resolve: Callable[[str], tuple[str, str, str]]) -> None:
+        self.spark = spark
+        self.resolve = resolve
+
+    def _prepare(self, sql: str) -> str:
+        try:
+            return super()._prepare(sql)
+        except UsageError:  # DDL sqlglot cannot read (masks, functions): Spark parses it
+            return sql
+
+    def _relation(self, table: exp.Table, full_name: str) -> bool:
+        parts = self.resolve(full_name)
+        if ".".join(parts) == full_name:
+            return False
+        cat, sch, tbl = parts
+        table.set("catalog", exp.to_identifier(cat, quoted=True))
+        table.set("db", exp.to_identifier(sch, quoted=True))
+        table.set("this", exp.to_identifier(tbl, quoted=True))
+        return True
+
+    def _params(self, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        return dict(params) if params else None
+
+    def fetch_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run one query; the result is remembered with its DataFrame (``frame_of``)."""
+        args = self._params(params)
+        try:
+            frame = self.spark.sql(self._prepare(sql), args=args)
+            result = frame.toArrow()
+        except Exception as exc:  # Spark raises many Py4J and analysis error types
+            if isinstance(exc, NotFound | UsageError):
+                raise
+            raise DataError(f"Spark SQL failed: {str(exc).splitlines()[0][:300]}") from exc
+        self._last = (result, frame)
+        return result
+
+    def frame_of(self, result: pa.Table) -> DataFrame | None:
+        """The query DataFrame of the last result, when ``result`` is that very object: a
+        store writing it can load from the query (UC then records its tables as the write's
+        sources) instead of from the rows on the driver."""
+        last = getattr(self, "_last", None)
+        return last[1] if last is not None and last[0] is result else None
+
+    def save_table(
+        self, full_name: str, data: pa.Table, mode: Literal["append", "overwrite"] = "append"
+    ) -> None:
+        """Write Arrow rows with the DataFrame writer (``saveAsTable``: the catalog's default
+        format, Delta on Databricks)."""
+        name = ".".join(f"`{p.replace('`', '``')}`" for p in self.resolve(full_name))
+        self.spark.createDataFrame(_spark_ready(data)).write.mode(mode).saveAsTable(name)
 
 
 def _first_line(exc: Exception) -> str:

@@ -153,8 +153,9 @@ def run(
         str | None,
         typer.Option(
             "--workspace",
-            help="A backend: databricks workspace with a warehouse_id: write Unity Catalog "
-            "managed tables by name through its SQL warehouse (secrets from its secret scopes).",
+            help="A backend: databricks workspace: write Unity Catalog managed tables by name "
+            "through its SQL warehouse (warehouse_id), or with --engine spark on a Databricks "
+            "cluster through the cluster's Spark (secrets from its secret scopes).",
         ),
     ] = None,
     project: ProjectOpt = None,
@@ -222,8 +223,8 @@ def bundle(
         str | None,
         typer.Option(
             "--workspace",
-            help="The job runs `pipeline run --workspace W`: Unity Catalog tables by name "
-            "through W's SQL warehouse (a backend: databricks workspace with a warehouse_id).",
+            help="The job runs `pipeline run --workspace W --engine spark`: the job cluster's "
+            "Spark writes Unity Catalog tables by name (a backend: databricks workspace).",
         ),
     ] = None,
     project: ProjectOpt = None,
@@ -239,7 +240,7 @@ def bundle(
     with Context.open(state.project) as lc:
         loaded = pw.load(lc, name, _env(env))
         if workspace is not None:
-            pw.check_workspace(lc, workspace)
+            pw.check_workspace(lc, workspace, need_warehouse=False)
         definition = job_definition(loaded, lc.pack, workspace=workspace)
     emit(state, Result("pipeline_bundle", [definition]), _render_yaml)
 

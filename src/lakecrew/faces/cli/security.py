@@ -138,31 +138,40 @@ def audit(
 ) -> None:
     """Verify audit delivery: recent rows in system.access.audit (a gap over --max-gap-hours is a
     finding) and an enabled AUDIT_LOGS log delivery — read through the account API when
-    lakecrew.yaml has an `account:` section, or from an exported --log-delivery file."""
+    lakecrew.yaml has an `account:` section, or from an exported --log-delivery file. Judge
+    the week's interactive sign-ins too: any that did not go through SSO is a finding."""
     state = state_of(ctx, project=project, output=output, debug=debug, wide=wide)
     from lakecrew.wiring.security import audit_report
 
     when = now.replace(tzinfo=now.tzinfo or UTC) if now else datetime.now(UTC)
-    report = audit_report(
+    report, signs = audit_report(
         state.project,
         workspace=workspace,
         now=when,
         max_gap_hours=max_gap_hours,
         log_delivery=log_delivery,
     )
-    items = [{"workspace": workspace, **f} for f in report.findings]
+    findings = [*report.findings, *signs.findings]
+    items = [{"workspace": workspace, **f} for f in findings]
     meta: dict[str, Any] = {
         "workspace": workspace,
         "last_event_hour": report.last_event.isoformat() if report.last_event else None,
         "hours_with_rows": report.hours_with_rows,
         "events": report.events,
         "not_checked": report.not_checked,
-        "unseen": report.unseen,
+        "unseen": [*report.unseen, *signs.unseen],
+        "sign_ins": {
+            "window_days": signs.window_days,
+            "sso": signs.sso,
+            "non_sso": dict(signs.non_sso),
+            "users": len(signs.users),
+            "notes": signs.notes,
+        },
     }
     if forward:
-        meta["forwarded"] = _forward(state.project, forward, workspace, "", report.findings, when)
+        meta["forwarded"] = _forward(state.project, forward, workspace, "", findings, when)
     emit(state, Result("security_audit", items, meta), _render_audit)
-    if items or report.unseen:  # an unreadable account API is not "configured"
+    if items or meta["unseen"]:  # an unreadable account API is not "configured"
         raise typer.Exit(1)
 
 
@@ -173,7 +182,13 @@ def _render_audit(out: Out, result: Result) -> None:
         f"{len(result.items)} finding(s); {m['events']} audit event(s) in {m['hours_with_rows']}"
         f" hour(s), newest hour {m['last_event_hour']}"
     )
-    for n in m["not_checked"]:
+    s = m["sign_ins"]
+    non_sso = sum(s["non_sso"].values())
+    out.note(
+        f"sign-ins in {s['window_days']} days: {s['sso']} through SSO, {non_sso} not"
+        f" (by {s['users']} user(s))"
+    )
+    for n in [*m["not_checked"], *s["notes"]]:
         out.note(f"not checked: {n}")
 
 

@@ -8,9 +8,12 @@ Markdown, HTML or JSON (compliance_render.py) and the web dashboard can reuse as
   the writer), grants (each direct grant once, on the catalog, schema or table it was made
   on — a schema grant is not multiplied by the schema's tables), grants
   covered by an access review archived in the month, expired grants revoked in the month;
-- per workspace (the crew ledger): findings open during the month counted by rule-id prefix —
-  token/identity and secret findings (`token.`, `identity.`, `secret.`; rules added later are
-  counted as they land), audit anomalies (`security.`, `audit.`);
+- per workspace (the crew ledger): findings open during the month counted by area of their
+  rule id — token, identity and secret findings (`security.token.*`, `security.identity.*`,
+  `security.secret.*`, `secret.*`, `job.hardcoded_secret`), audit anomalies (the audit-log
+  detectors `security.failed_access`, `.secret_access_anomaly`, `.large_download`, and audit
+  delivery `security.audit.*`); platform settings (`security.workspace_conf`, network, policy)
+  are neither;
 - the trend: the same figures of the previous month (ledger figures recomputed; catalog
   figures from that month's archived report, when one was archived).
 """
@@ -31,8 +34,24 @@ from lakecrew.services.governance.access import REVOKE_ACTION
 
 LABELS = frozenset({"public", "internal", "confidential", "restricted"})
 OWN_CATALOGS = ("system", "lakecrew")  # Databricks' and lakecrew's own: never judged
-SECRET_PREFIXES = ("token.", "identity.", "secret.")
-AUDIT_PREFIXES = ("security.", "audit.")
+#: rule-id prefix → the area it is counted under (the pack's ids: `security.token.no_expiry`,
+#: `secret.acl_too_broad`, ...; the first matching prefix wins)
+SECRET_AREAS = (
+    ("security.token.", "token"),
+    ("security.identity.", "identity"),
+    ("security.secret.", "secret"),
+    ("job.hardcoded_secret", "secret"),
+    ("token.", "token"),
+    ("identity.", "identity"),
+    ("secret.", "secret"),
+)
+AUDIT_AREAS = (
+    ("security.audit.", "audit_delivery"),
+    ("security.failed_access", "failed_access"),
+    ("security.secret_access_anomaly", "secret_access_anomaly"),
+    ("security.large_download", "large_download"),
+    ("audit.", "audit"),
+)
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -166,8 +185,8 @@ def _open_during(f: FindingRow, start: datetime, end: datetime) -> bool:
     return f.first_seen < end and (f.resolved_at is None or f.resolved_at >= start)
 
 
-def _prefix(rule_id: str, prefixes: Iterable[str]) -> str | None:
-    return next((p.rstrip(".") for p in prefixes if rule_id.startswith(p)), None)
+def _prefix(rule_id: str, areas: Iterable[tuple[str, str]]) -> str | None:
+    return next((area for p, area in areas if rule_id.startswith(p)), None)
 
 
 def _workspace_figures(
@@ -180,8 +199,8 @@ def _workspace_figures(
         w = by_ws.setdefault(f.workspace, WorkspaceFigures(f.workspace))
         w.new_findings += _in(f.first_seen, start, end)
         for prefixes, bucket in (
-            (SECRET_PREFIXES, w.secret_findings),
-            (AUDIT_PREFIXES, w.audit_anomalies),
+            (SECRET_AREAS, w.secret_findings),
+            (AUDIT_AREAS, w.audit_anomalies),
         ):
             p = _prefix(f.rule_id, prefixes)
             if p is not None:

@@ -10,6 +10,7 @@ schema change, recorded); everything else is the silver step's business.
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI, Batch, Rewindable
-from lakecrew.services.pipelines.columns import INGESTED_AT, STAGE, TS
+from lakecrew.services.pipelines.columns import INGESTED_AT, RENAMED_COLUMNS, STAGE, TS
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.schema_log import record_schema
 from lakecrew.services.pipelines.steps import (
@@ -44,7 +45,8 @@ class BatchConsumer(Protocol):
         ...
 
     def process(self, batch_id: str, rows: pa.Table | None, prepared: object = None) -> None:
-        """The batch, once bronze and the checkpoint hold it (``rows`` None: read bronze)."""
+        """The batch, once bronze and the checkpoint hold it: from ``prepared`` when given,
+        else from ``rows``, else read from bronze."""
         ...
 
 
@@ -83,6 +85,8 @@ def run_bronze(
         if batch.num_rows:
             state.source_uris.update(pc.unique(batch.table.column(SOURCE_URI)).to_pylist())
         new = _new_rows(deps, bronze, batch)
+        if loaded.spec.bronze.unify_column_case and new.num_rows:
+            new = unify_case(new, deps.tables.schema(bronze), bronze, state)
         counts.skipped += batch.num_rows - new.num_rows
         stamped, prepared, whole = None, None, False
         if new.num_rows:
@@ -100,7 +104,12 @@ def run_bronze(
             counts.quarantined += len(batch.rejected)
         source.commit(batch.checkpoint)
         if consumer is not None and batch.num_rows:
-            consumer.process(batch.batch_id, stamped if whole else None, prepared)
+            bid = batch.batch_id
+            # What silver prepared holds all it needs: the raw batch is let go before its
+            # write (with 1M-row batches, the largest thing in memory at that point).
+            rows = None if prepared is not None else stamped if whole else None
+            del batch, new, stamped
+            consumer.process(bid, rows, prepared)
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,32 @@ def _append_preparing(
         except Exception as exc:  # noqa: BLE001 - raised by process() once bronze holds the batch
             prepared = Failed(exc)
     return prepared
+
+
+def unify_case(rows: pa.Table, current: pa.Schema | None, bronze: str, state: RunState) -> pa.Table:
+    """``rows`` with each column that equals a bronze column but for case renamed to bronze's
+    name, and ``_renamed_columns`` holding the headers as received (``bronze.unify_column_case``).
+    Two columns of one batch differing only by case are left as they are (the store refuses)."""
+    if current is None:
+        return rows
+    held = {n.lower(): n for n in current.names}
+    names = {n.lower() for n in rows.column_names}
+    renamed = {
+        held[c.lower()]: c
+        for c in rows.column_names
+        if held.get(c.lower(), c) != c and held[c.lower()] not in rows.column_names
+    }
+    if not renamed or len(names) < rows.num_columns:
+        return rows
+    state.notes.append(
+        f"bronze {bronze}: "
+        + ", ".join(f"column {v!r} stored as {k!r}" for k, v in sorted(renamed.items()))
+        + " (bronze.unify_column_case; headers kept in _renamed_columns)"
+    )
+    back = {v: k for k, v in renamed.items()}
+    out = rows.rename_columns([back.get(c, c) for c in rows.column_names])
+    text = json.dumps(dict(sorted(renamed.items())))
+    return out.append_column(RENAMED_COLUMNS, constant(text, rows.num_rows, pa.string()))
 
 
 def _new_rows(deps: RunnerDeps, bronze: str, batch: Batch) -> pa.Table:

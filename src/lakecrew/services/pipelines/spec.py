@@ -159,6 +159,9 @@ class BronzeSpec(_Strict):
     classification: Classification = Classification.RESTRICTED
     partition_by: list[ColumnName] = Field(default_factory=list)
     pii_columns: dict[ColumnName, PiiKind] = Field(default_factory=dict)
+    # Off: both columns are kept locally, and a workspace run refuses the second before writing.
+    unify_column_case: bool = False
+    """Store `states` under bronze's `States` (UC names ignore case); header in _renamed_columns"""
 
     @field_validator("pii_columns")
     @classmethod

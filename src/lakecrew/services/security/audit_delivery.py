@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lakecrew.core.errors import Unavailable
@@ -70,7 +70,9 @@ def check_audit_delivery(
     res = f"workspace/{workspace}"
     until = now.replace(tzinfo=None)
     since = until - timedelta(days=lookback_days)
-    rows = sql.fetch(HOURS_SQL, {"ws": workspace_id, "since": since, "until": until}).rows
+    aware = now if now.tzinfo else now.replace(tzinfo=UTC)  # a warehouse refuses naive times
+    window = {"ws": workspace_id, "since": aware - timedelta(days=lookback_days), "until": aware}
+    rows = sql.fetch(HOURS_SQL, window).rows
     hours = sorted(_naive(h) for h, _ in rows)
     report.hours_with_rows = len(hours)
     report.events = int(sum(int(n) for _, n in rows))

@@ -27,7 +27,8 @@ Rules (ids by prefix, as the compliance report counts them):
   into rotation tickets.
 
 SSO / unified login is an *account* setting the workspace APIs do not expose: it is listed in
-`not_checked`, never assumed.
+`not_checked`, never assumed. How people actually signed in is judged from the audit log by
+`sign_ins.py` (``security.identity.non_sso_sign_in``; `lakecrew security audit` and the sweep).
 """
 
 from __future__ import annotations
@@ -95,7 +96,10 @@ class IdentityReport:
     environment: str
     findings: list[IdentityFinding] = field(default_factory=list)
     unseen: list[Unseen] = field(default_factory=list)
-    not_checked: tuple[str, ...] = ("security.identity.sso (account-level setting)",)
+    not_checked: tuple[str, ...] = (
+        "security.identity.sso setting (account-level; no documented API exposes it — the"
+        " sign-ins themselves are judged from the audit log: security.identity.non_sso_sign_in)",
+    )
 
     @property
     def partial(self) -> bool:

@@ -1,8 +1,10 @@
-"""The identity, secret-rotation and audit-delivery checks as a source of the crew's sweep.
+"""The identity, secret-rotation, audit-delivery and sign-in checks as a source of the sweep.
 
 `platform_resources(...)` runs `identity.check_identity` (over an IdentityReader: the SDK for a
-databricks workspace, or an export folder) and `audit_delivery.check_audit_delivery` (over the
-workspace's SQL engine) with the SOP pack's `identity:` limits, and turns every finding into one
+databricks workspace, or an export folder), `audit_delivery.check_audit_delivery` and
+`sign_ins.check_sign_ins` (over the workspace's SQL engine; the sign-in check over
+`sign_in_sql` when only that one reads the audit log, as for a local workspace) with the SOP
+pack's `identity:` limits, and turns every finding into one
 `platform` resource whose `signals` carry the rule as `code` — the pack's `detector_signal`
 rules (`security.token.*`, `security.workspace_conf`, `security.secret.rotation_overdue`,
 `security.audit.*`, ...) make them findings, so they flow through Policy → Comms/Ticket like
@@ -26,6 +28,7 @@ from lakecrew.ports.identity import IdentityReader, LogDeliveryReader
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.security.audit_delivery import NO_LOG_DELIVERY, check_audit_delivery
 from lakecrew.services.security.identity import IdentityLimits, check_identity
+from lakecrew.services.security.sign_ins import NON_SSO_SIGN_IN, check_sign_ins
 
 CONF_RULE = "security.workspace_conf"
 UNSEEN_RULE = "security.platform.unseen"
@@ -61,6 +64,7 @@ def platform_resources(
     workspace_id: str | None = None,
     with_clusters: bool = False,
     delivery: LogDeliveryReader | None = None,
+    sign_in_sql: SqlEngine | None = None,
 ) -> list[Resource]:
     """The `platform` resources of one workspace (see the module doc). The clusters-without-
     policy check (`security.cluster.no_policy`) runs only `with_clusters`: the sweep judges
@@ -92,6 +96,14 @@ def platform_resources(
         out.extend(_audit(workspace, audit.findings))
         for a in audit.unseen:
             out.append(_unseen(workspace, a["api"], a["cause"], a["what"], [NO_LOG_DELIVERY]))
+    signs_sql = sign_in_sql or sql
+    if signs_sql is not None and workspace_id:
+        signs = check_sign_ins(
+            signs_sql, workspace, workspace_id, now, lookback_days=limits.audit_lookback_days
+        )
+        out.extend(_audit(workspace, signs.findings))
+        for a in signs.unseen:
+            out.append(_unseen(workspace, a["api"], a["cause"], a["what"], [NON_SSO_SIGN_IN]))
     return out
 
 

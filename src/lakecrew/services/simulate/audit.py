@@ -16,7 +16,7 @@ from lakecrew.services.simulate.estate import ACCOUNT_ID, SimWorkspace
 from lakecrew.services.simulate.model import SOP, Clock, Planted, rng_for
 
 NORMAL: tuple[tuple[str, str, int, dict[str, str]], ...] = (  # service, action, status, params
-    ("accounts", "login", 200, {}),
+    ("accounts", "samlLogin", 200, {}),  # people sign in through the IdP (SOP 1.4.3: SSO)
     ("unityCatalog", "getTable", 200, {"full_name_arg": "gold.weekly_summary"}),
     ("clusters", "list", 200, {}),
     ("jobs", "runNow", 200, {}),
