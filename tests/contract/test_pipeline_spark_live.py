@@ -127,7 +127,9 @@ def test_eha_locations_on_a_job_cluster_writes_unity_catalog_tables(tmp_path: Pa
             iter(job_definition(loaded, ctx.pack, workspace=WS)["resources"]["jobs"].values())
         )
     task = job["tasks"][0]
-    cluster = compute.ClusterSpec.from_dict(job["job_clusters"][0]["new_cluster"])
+    new_cluster = dict(job["job_clusters"][0]["new_cluster"])
+    new_cluster.pop("policy_id")  # a bundle variable (the SOP policy may not exist there)
+    cluster = compute.ClusterSpec.from_dict(new_cluster)
     cluster.spark_env_vars = {"DATABRICKS_HOST": str(w.config.host)}
     run = w.jobs.submit_and_wait(
         run_name="lakecrew live: eha_locations through SparkTableStore",

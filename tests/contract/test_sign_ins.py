@@ -97,6 +97,10 @@ def runs(seed7_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     variants = {"remote": [], "refused": [_refuse_audit]}
     for name, remote, _ in remote_copies(root, tmp, variants):
         out[name] = _audit(remote, now, cli_env(tmp))
+        if name == "remote":  # the identity report of the databricks workspace lists it too
+            args = ["security", "identity", "--workspace", WS, "--now", now, "-p", str(remote)]
+            result = CliRunner().invoke(app, [*args, "-o", "json"], env=cli_env(tmp))
+            out["identity"] = result.exit_code, json.loads(result.stdout)
     return out
 
 
@@ -162,3 +166,16 @@ def test_the_sweep_source_makes_it_a_finding_of_the_pack(
     [finding] = Engine(load_pack().pack).evaluate([res], evaluation).findings
     assert (finding.rule_id, finding.sop_section, finding.severity) == (RULE, "1.4.3", "warning")
     assert res.data["signals"][0]["users"][0] == {"user": "a***@moh.example", "sign_ins": 2}
+
+
+def test_security_identity_lists_the_sign_ins_next_to_the_unreadable_setting(
+    runs: dict[str, Any],
+) -> None:
+    code, out = runs["identity"]
+    assert code == 1
+    [finding] = [i for i in out["items"] if i["rule_id"] == RULE]
+    assert finding["evidence"]["non_sso_by_action"] == {"login": 2, "mfaLogin": 1}
+    [setting] = [n for n in out["meta"]["not_checked"] if n.startswith("security.identity.sso")]
+    assert "no documented API" in setting
+    # the replay answers no identity API here: those are unseen, the sign-ins are not
+    assert "system.access.audit" not in {u["api"] for u in out["meta"]["unseen"]}

@@ -19,7 +19,7 @@ from lakecrew.services.security.secret_scan import (
     load_baseline,
     scan_files,
 )
-from lakecrew.services.security.sign_ins import SignInReport
+from lakecrew.services.security.sign_ins import NON_SSO_SIGN_IN, SignInReport
 
 
 def scan_path(
@@ -100,9 +100,12 @@ def identity_report(
             raise UsageError(
                 f"{export} is not a folder", where="--export", fix="give the export folder"
             )
-        return check_identity(
+        report = check_identity(
             IdentityExport(export, workspace or export.name), environment or "prod", now
         )
+        why = "an export folder holds no audit rows: run `lakecrew security audit`"
+        report.not_checked = (*report.not_checked, f"{NON_SSO_SIGN_IN} ({why})")
+        return report
     if workspace is None:
         raise UsageError("give --workspace W or --export DIR", where="security identity")
     from lakecrew.wiring.context import Context
@@ -121,7 +124,18 @@ def identity_report(
 
     check_workspace_auth(ws.name, ws.host, ws.auth_profile)
     reader = DatabricksIdentity(databricks_client(ws), ws.name)
-    return check_identity(reader, environment or str(ws.environment), now)
+    report = check_identity(reader, environment or str(ws.environment), now)
+    if not (ws.warehouse_id and ws.workspace_id):
+        why = "no warehouse_id and workspace_id to read system.access.audit with"
+        report.not_checked = (*report.not_checked, f"{NON_SSO_SIGN_IN} ({why})")
+        return report
+    from lakecrew.services.security.sign_ins import check_sign_ins, into_identity
+
+    with Context.open(project) as lc:
+        engine = lc.workspace_sql(workspace)
+        assert engine is not None  # a databricks workspace with a warehouse_id
+        signs = check_sign_ins(engine, ws.name, str(ws.workspace_id), now)
+    return into_identity(report, signs)
 
 
 def audit_report(

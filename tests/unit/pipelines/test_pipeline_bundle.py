@@ -91,3 +91,29 @@ def test_a_bundle_for_a_workspace_runs_the_pipeline_on_unity_catalog_by_name(
     assert refused.exit_code == 2, refused.output
     assert "runs on a Databricks cluster" in refused.output
     assert not (root / ".lakecrew" / "spark-catalog").exists()
+
+
+def test_the_pipeline_job_cluster_is_inside_the_environments_sop_policy(tmp_path: Path) -> None:
+    """Each environment's job cluster passes the job policy `lakecrew policy export` generates
+    for it, and names that policy (looked up by name when the bundle is deployed)."""
+    from lakecrew.services.policy.cluster_policy import evaluate_policy, export
+
+    ctx = Context.open(make_project(tmp_path / "p"))
+    try:
+        for env in ("dev", "qa", "prod"):
+            loaded = pw.load(ctx, "lassa_weekly", env)
+            bundle = job_definition(loaded, ctx.pack)
+            job = bundle["resources"]["jobs"][job_key(loaded)]
+            cluster = job["job_clusters"][0]["new_cluster"]
+            policy = next(d for d in export(ctx.pack, env) if d.cluster_type == "job")
+            assert cluster["policy_id"] == "${var.pipeline_cluster_policy_id}"
+            lookup = bundle["variables"]["pipeline_cluster_policy_id"]["lookup"]
+            assert lookup == {"cluster_policy": policy.name}
+            spec = {k: v for k, v in cluster.items() if k != "policy_id"}
+            assert evaluate_policy(policy.definition, {**spec, "cluster_type": "job"}) == [], env
+            # one worker more than the environment allows is outside the policy
+            wider = {**spec["autoscale"], "max_workers": 10_000}
+            too_big = {**spec, "autoscale": wider, "cluster_type": "job"}
+            assert evaluate_policy(policy.definition, too_big) != [], env
+    finally:
+        ctx.close()

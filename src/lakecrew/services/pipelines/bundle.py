@@ -4,7 +4,9 @@ The job runs ``lakecrew pipeline run NAME --env ENV`` from the project's wheel o
 (SOP 1.2.7: jobs on job clusters) sized by the SOP pack for the environment: its autoscale
 bounds (1.2.4), the largest general-purpose node within the T-shirt size's per-node memory
 (1.2.1), spot with fallback where the environment requires spot (1.2.5), the spec's tags as
-``custom_tags`` and job ``tags`` (1.2.3), its schedule, retries and failure notifications (1.5.4).
+``custom_tags`` and job ``tags`` (1.2.3), its schedule, retries and failure notifications (1.5.4),
+under the environment's job cluster policy (``policy_id`` looked up by the name ``lakecrew policy
+export``/``apply`` gives it: a bundle variable with ``lookup: cluster_policy``).
 Field names are those of the Jobs API ``JobSettings`` as bundles write them.
 
 With ``workspace`` (a ``backend: databricks`` workspace of lakecrew.yaml) the task runs
@@ -30,6 +32,7 @@ from typing import Any
 from lakecrew.core.errors import ConfigError
 from lakecrew.core.pack import Pack
 from lakecrew.services.pipelines.loader import LoadedPipeline
+from lakecrew.services.policy.cluster_policy import export
 
 SPARK_VERSION = "15.4.x-scala2.12"
 """Databricks Runtime LTS the job cluster uses (override with ``spark_version``)."""
@@ -81,6 +84,8 @@ def job_definition(
         },
         "custom_tags": dict(tags),
         "data_security_mode": "SINGLE_USER",
+        # the environment's job policy (`lakecrew policy apply`), looked up by name at deploy
+        "policy_id": "${var.pipeline_cluster_policy_id}",
         "aws_attributes": {
             "availability": "SPOT_WITH_FALLBACK" if env.spot_required else "ON_DEMAND",
             "first_on_demand": 1,
@@ -119,7 +124,16 @@ def job_definition(
     }
     if spec.source.type == "kafka":
         _streaming(job, task, loaded)
-    return {"resources": {"jobs": {job_key(loaded): job}}}
+    policy = next(d.name for d in export(pack, loaded.env) if d.cluster_type == "job")
+    return {
+        "variables": {
+            "pipeline_cluster_policy_id": {
+                "description": "The job cluster policy of the environment (lakecrew policy apply)",
+                "lookup": {"cluster_policy": policy},
+            }
+        },
+        "resources": {"jobs": {job_key(loaded): job}},
+    }
 
 
 def _streaming(job: dict[str, Any], task: dict[str, Any], loaded: LoadedPipeline) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 from lakecrew.core.errors import NotFound, PermissionDenied, Unavailable
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.services.privacy.masking import mask_email
+from lakecrew.services.security.identity import IdentityFinding, IdentityReport, Unseen
 
 NON_SSO_SIGN_IN = "security.identity.non_sso_sign_in"
 AUDIT_TABLE = "system.access.audit"
@@ -136,3 +137,16 @@ def _finding(report: SignInReport, workspace_id: str) -> dict[str, Any]:
             "login_methods": dict(sorted(report.methods.items())),
         },
     }
+
+
+def into_identity(report: IdentityReport, signs: SignInReport) -> IdentityReport:
+    """`lakecrew security identity`: the sign-in finding and an unreadable audit table (unseen,
+    hiding the rule) added to the workspace's identity report; the notes as not checked."""
+    for f in signs.findings:
+        report.findings.append(
+            IdentityFinding(f["rule_id"], f["resource"], f["message"], f["evidence"])
+        )
+    for u in signs.unseen:
+        report.unseen.append(Unseen(u["api"], u["cause"], u["what"], (NON_SSO_SIGN_IN,)))
+    report.not_checked = (*report.not_checked, *signs.notes)
+    return report
