@@ -128,6 +128,10 @@ def test_name_alone_is_less_sure_than_name_and_values() -> None:
     confirmed = propose_column("mobile_number", pa.array(["08035550199", "0803 555 0100"]))
     assert empty.pii == contradicted.pii == confirmed.pii == PiiKind.PHONE
     assert contradicted.confidence < empty.confidence < confirmed.confidence
+    for column in ("head_name", "respondent_name", "household_head"):  # survey forms' words
+        head = propose_column(column, pa.array(["Amina Bello", "Kwame Mensah"]))
+        assert head.pii == PiiKind.PERSON_NAME and head.matched == 2
+    assert propose_column("name", pa.array(["Garki Hospital"])).pii == PiiKind.NONE
     lat = classify_table(pa.table({"latitude": [6.524412, 7.946527], "weight": [3.1, 2.9]}))
     assert lat.pii_columns() == {"latitude": PiiKind.GEO}
 
