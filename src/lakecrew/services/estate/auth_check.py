@@ -6,8 +6,9 @@ workspace's `host` when both are given; without a profile, the environment must 
 credential (`DATABRICKS_TOKEN`, `DATABRICKS_CLIENT_ID` + `DATABRICKS_CLIENT_SECRET`, or
 `DATABRICKS_CONFIG_PROFILE` naming an existing profile) — or, on a Databricks cluster
 (`DATABRICKS_RUNTIME_VERSION` set: a job task), the runtime's own credentials. A problem is a
-ConfigError (exit 2) in one line naming the workspace and the fix — in milliseconds, where the SDK would try every
-credential provider (azure-cli included) over the network before failing. No credential value
+ConfigError (exit 2) in one line naming the workspace and the fix — in milliseconds, where
+the SDK would try every credential provider (azure-cli included) over the network before
+failing. No credential value
 is read into a message.
 """
 
