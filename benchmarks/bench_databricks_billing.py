@@ -74,7 +74,7 @@ def warehouse(args: dict[str, Any]) -> dict[str, Any]:
     project = Path(args["project"])
     config = load_estate(project / "lakecrew.yaml", require_approved=False)
     client = build_client(host=args["url"], token=TOKEN)
-    engine = ListPriceFallback(DatabricksSqlEngine(client, WAREHOUSE))
+    engine = ListPriceFallback(DatabricksSqlEngine(client, args.get("warehouse", WAREHOUSE)))
     t0 = time.perf_counter()
     data = cost_report(engine, config, "week", _now(project))
     seconds = time.perf_counter() - t0

@@ -58,7 +58,7 @@ def databricks(args: dict[str, Any]) -> dict[str, Any]:
     from lakecrew.testing.databricks_replay import TOKEN
 
     client = build_client(host=args["url"], token=TOKEN)
-    cat = DatabricksCatalog(client, DatabricksSqlEngine(client, WAREHOUSE))
+    cat = DatabricksCatalog(client, DatabricksSqlEngine(client, args.get("warehouse", WAREHOUSE)))
     t0 = time.perf_counter()
     got = table_resources(cat, cat, "(estate)")
     seconds = time.perf_counter() - t0
@@ -67,15 +67,22 @@ def databricks(args: dict[str, Any]) -> dict[str, Any]:
 
 def build(project: Path, n: int) -> None:
     """The project folder with N registered tables (built once per N)."""
-    from lakecrew.adapters.local.metastore import SqliteMetastore
-    from lakecrew.ports.catalog import ColumnInfo, Grant, TableInfo
     from lakecrew.testing.databricks_project import project_yaml
 
     if (project / "built").exists():
         return
     (project / ".lakecrew").mkdir(parents=True, exist_ok=True)
     (project / "lakecrew.yaml").write_text(project_yaml())
-    ms = SqliteMetastore(project / ".lakecrew" / "metastore.db")
+    register_tables(project / ".lakecrew" / "metastore.db", n)
+    (project / "built").write_text(str(n))
+
+
+def register_tables(metastore: Path, n: int) -> None:
+    """N tables in catalogs c0..c9 × schemas s0..s9 of a metastore, two grants each."""
+    from lakecrew.adapters.local.metastore import SqliteMetastore
+    from lakecrew.ports.catalog import ColumnInfo, Grant, TableInfo
+
+    ms = SqliteMetastore(metastore)
     per_schema = max(1, n // 100)
     for i in range(n):
         cat, sch = f"c{i // (per_schema * 10) % 10}", f"s{i // per_schema % 10}"
@@ -88,7 +95,6 @@ def build(project: Path, n: int) -> None:
         for who in ("analysts", "stewards"):
             ms.grant(Grant(who, "SELECT", "TABLE", name))
     ms.close()
-    (project / "built").write_text(str(n))
 
 
 def run_size(n: int, repeats: int) -> list[Measurement]:

@@ -1,8 +1,12 @@
 """Measure a step in a fresh subprocess: wall time and that process's peak RSS.
 
 Each measurement runs `python -m benchmarks.<module> <step> <json-args>` in its own process so
-peak memory (ru_maxrss) belongs to that step alone (plus any child it started and waited for,
-such as Spark's JVM). Repeats report the median, because the
+peak memory belongs to that step alone (plus any child it started and waited for, such as
+Spark's JVM). The peak is the process's own high-water mark (`VmHWM` in /proc/self/status), not
+`ru_maxrss`: on Linux a process started by fork/vfork + exec inherits its parent's high-water
+RSS in `ru_maxrss`, so a child of a benchmark whose parent holds a replay server over a
+million-row warehouse reported the parent's RSS, not its own (a 9 MiB child of a 400 MiB
+parent reads 410 MiB). Repeats report the median, because the
 machines here are noisy. Results are printed as a table and written as JSON for the record.
 """
 
@@ -39,6 +43,19 @@ class Measurement:
         return max(self.peak_mib)
 
 
+def own_peak_kib() -> int:
+    """This process's peak RSS in KiB: VmHWM (its own memory map, reset by exec), or
+    ru_maxrss where /proc is missing (an upper bound: it may include the parent's at fork)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def child_main(steps: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]]) -> None:
     """Entry point inside the child: run one step, print its timing and peak memory."""
     step, raw = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "{}"
@@ -47,7 +64,7 @@ def child_main(steps: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None
     extra = steps[step](args) or {}
     # A step may time its own core (e.g. the query without interpreter start-up and imports).
     elapsed = extra.pop("seconds", time.perf_counter() - t0)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = own_peak_kib()
     # A step that starts a helper process (Spark's JVM) must wait for it; its peak then counts
     # too (the largest finished child, added to this process's: an upper bound of the pair).
     child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

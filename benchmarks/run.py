@@ -88,6 +88,12 @@ OPTIONAL: list[tuple[str, str, list[str], list[str]]] = [
         ["--quick"],
     ),
     (
+        "databricks backend: issue 10's estate (20k clusters+jobs, 10k tables, 1M billing rows)",
+        "benchmarks.bench_databricks_full",
+        [],
+        ["--quick"],
+    ),
+    (
         "dashboard: findings page over 100,000 findings; report --html on the demo estate",
         "benchmarks.bench_web",
         [],

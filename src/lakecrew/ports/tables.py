@@ -51,6 +51,11 @@ class TableStore(Protocol):
         """The table's schema, or None when it does not exist."""
         ...
 
+    def version(self, full_name: str) -> int | None:
+        """The table's latest version (each commit adds one); None when it does not exist or
+        the format keeps no versions."""
+        ...
+
     def create(
         self, full_name: str, schema: pa.Schema, *, partition_by: Sequence[str] = ()
     ) -> None:
@@ -100,6 +105,11 @@ class TableStore(Protocol):
 
     def count(self, full_name: str) -> int:
         """Rows of the live version (from file metadata where the format keeps it)."""
+        ...
+
+    def distinct(self, full_name: str, column: str) -> list[str]:
+        """Distinct non-null values of a text column of the live version, sorted (answered
+        from file statistics where each file holds one value, as bronze's ``_batch_id``)."""
         ...
 
     def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:

@@ -115,3 +115,24 @@ def test_merge_rewrites_only_the_files_holding_a_changed_key(
     state = _state(store)
     assert state["p2-7"] == [2] and state["p2-9"] == [1] and state["new"] == [2]
     assert len(state) == 201
+
+
+def test_distinct_comes_from_file_statistics_and_falls_back_to_a_scan(
+    tables: DeltaTableStore, store: DeltaStore
+) -> None:
+    tables.append(NAME, _rows(["b", "b"], 1))
+    tables.append(NAME, _rows(["a"], 2))
+    tables.append(NAME, _rows([None], 3))  # no value: a file of nulls spans nothing
+    # Every file holds one value: answered from the log, so the data files are never opened.
+    for data in store.path(NAME).glob("*.parquet"):
+        data.write_bytes(b"not parquet")
+    assert tables.distinct(NAME, "case_id") == ["a", "b"]
+
+
+def test_distinct_scans_when_a_file_holds_several_values(tables: DeltaTableStore) -> None:
+    tables.append(NAME, _rows(["b", "a"], 1))
+    tables.append(NAME, _rows(["c"], 2))
+    long = "x" * 40  # statistics of long text may be truncated: never trusted
+    assert tables.distinct(NAME, "case_id") == ["a", "b", "c"]
+    tables.append(NAME, _rows([long], 3))
+    assert tables.distinct(NAME, "case_id") == ["a", "b", "c", long]

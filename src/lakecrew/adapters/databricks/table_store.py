@@ -339,6 +339,17 @@ class UnityCatalogTableStore:
         got = self.sql.fetch(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")
         return int(got.rows[0][0])
 
+    def version(self, full_name: str) -> int | None:
+        name = self.uc_name(full_name)
+        return self._version(name) if self._exists(name) else None
+
+    def distinct(self, full_name: str, column: str) -> list[str]:
+        col = quote_ident(column)
+        got = self.sql.fetch(
+            f"SELECT DISTINCT {col} FROM {self._q(full_name)} WHERE {col} IS NOT NULL"
+        )
+        return sorted(str(r[0]) for r in got.rows)
+
     def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:
         """The columns as Unity Catalog reports them (``tables.get``)."""
         got = self._table_info(self.uc_name(full_name))

@@ -44,6 +44,9 @@ class DeltaTableStore:
     def schema(self, full_name: str) -> pa.Schema | None:
         return self.store.schema(full_name) if self.store.exists(full_name) else None
 
+    def version(self, full_name: str) -> int | None:
+        return self.store.version(full_name) if self.store.exists(full_name) else None
+
     def create(
         self, full_name: str, schema: pa.Schema, *, partition_by: Sequence[str] = ()
     ) -> None:
@@ -148,7 +151,18 @@ class DeltaTableStore:
         for name, value in (where or {}).items():
             term = pads.field(name) == pc.scalar(value)
             expr = term if expr is None else expr & term
-        return dataset.to_table(columns=list(columns) if columns else None, filter=expr)
+        wanted = list(columns) if columns else None
+        try:
+            return dataset.to_table(columns=wanted, filter=expr)
+        except pa.ArrowNotImplementedError:
+            # A file delta-rs's MERGE wrote with string_view columns: pyarrow cannot compare
+            # those with the (string) values inside the scan. Read, cast, then compare.
+            every = dataset.to_table().cast(dataset.schema)
+            keep = pa.array([True] * every.num_rows)
+            for name, value in (where or {}).items():
+                keep = pc.and_(keep, pc.fill_null(pc.equal(every.column(name), value), False))
+            kept = every.filter(keep)
+            return kept.select(wanted) if wanted else kept
 
     def lookup(
         self, full_name: str, keys: Sequence[str], probe: pa.Table, columns: Sequence[str]
@@ -169,13 +183,28 @@ class DeltaTableStore:
                 return _empty(self.store.schema(full_name), wanted, probe.schema)
             values = column.filter(pa.array(present)).combine_chunks()
             values = values.cast(dataset.schema.field(keys[0]).type)
-            return dataset.to_table(columns=wanted, filter=pads.field(keys[0]).isin(values))
+            try:
+                return dataset.to_table(columns=wanted, filter=pads.field(keys[0]).isin(values))
+            except pa.ArrowNotImplementedError:  # string_view files: see read()
+                target = pa.schema([dataset.schema.field(c) for c in wanted])
+                held = dataset.to_table(columns=wanted).cast(target)
+                return held.filter(pc.fill_null(pc.is_in(held.column(keys[0]), values), False))
         held = dataset.to_table(columns=wanted)
         wanted_keys = probe.select(list(keys)).group_by(list(keys)).aggregate([])
         return held.join(wanted_keys, keys=list(keys), join_type="left semi")
 
     def count(self, full_name: str) -> int:
         return int(self.store.to_arrow(full_name).count_rows())
+
+    def distinct(self, full_name: str, column: str) -> list[str]:
+        """From the Delta log alone when every file's statistics show one value (min = max,
+        shorter than a possibly truncated statistic) or only nulls; else one column scan."""
+        table = self.store.table(full_name)
+        values = single_values(pa.table(table.get_add_actions(flatten=True)), column)
+        if values is None:
+            held = table.to_pyarrow_dataset().to_table(columns=[column]).column(column)
+            values = set(pc.unique(held.drop_null()).to_pylist())
+        return sorted(values)
 
     def protect(self, full_name: str) -> None:
         self.store.protect(full_name)
@@ -243,3 +272,31 @@ def _predicate(where: Mapping[str, str]) -> str:
             raise UsageError(f"invalid column name in predicate: {name!r}")
         parts.append(f"\"{name}\" = '{value.replace(chr(39), chr(39) * 2)}'")
     return " AND ".join(parts)
+
+
+STATS_PREFIX = 32
+"""Text statistics at least this long may be truncated prefixes: never trusted as values."""
+
+
+def single_values(actions: pa.Table, column: str) -> set[str] | None:
+    """The non-null values of ``column`` when each file's statistics prove it holds at most
+    one; None when a file's statistics are absent, span several values or may be truncated."""
+    lo, hi, nulls = f"min.{column}", f"max.{column}", f"null_count.{column}"
+    if not actions.num_rows:
+        return set()
+    if not {lo, hi, nulls} <= set(actions.column_names):
+        return None
+    values: set[str] = set()
+    rows = actions.select(["num_records", lo, hi, nulls]).to_pylist()
+    for row in rows:
+        if not row["num_records"]:
+            continue
+        low, high = row[lo], row[hi]
+        if low is None and row[nulls] == row["num_records"]:
+            continue  # only nulls
+        if low is None or low != high or not isinstance(low, str):
+            return None
+        if len(low) >= STATS_PREFIX:
+            return None
+        values.add(low)
+    return values

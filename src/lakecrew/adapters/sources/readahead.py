@@ -4,8 +4,9 @@ A file source reads and parses batch k+1 (disk, sha256, quote scan, Arrow CSV pa
 which release the GIL) while the pipeline still writes batch k, so a run keeps both cores busy
 instead of alternating between reading and processing. Only reading happens ahead: checkpoints
 are still committed by the consumer, in order, after each batch is durable. At most ``depth``
-items wait in memory. An exception in the producer is raised in the consumer at the item where
-it happened; a consumer that stops early (error, ``close()``) stops the producer.
+items exist besides the one the consumer holds. An exception in the producer is raised in the
+consumer at the item where it happened; a consumer that stops early (error, ``close()``) stops
+the producer.
 """
 
 from __future__ import annotations
@@ -20,27 +21,31 @@ _DONE = object()
 
 
 def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """Yield ``items`` in order, computing up to ``depth`` of them ahead in a thread."""
-    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    """Yield ``items`` in order, computing up to ``depth`` of them ahead in a thread.
 
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    The producer takes a slot *before* computing an item, and the consumer frees it when it
+    takes one: besides the item being handled, at most ``depth`` exist at once (a bounded
+    queue alone would let the producer hold one more, finished, waiting to be queued: with
+    1M-row batches that was a third batch in memory).
+    """
+    slots: queue.SimpleQueue[object] = queue.SimpleQueue()
+    room = threading.Semaphore(depth)
+    stop = threading.Event()
 
     def produce() -> None:
         try:
-            for item in items:
-                if not put(item):
+            while True:
+                while not room.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
                     return
-            put(_DONE)
+                item = next(items, _DONE)
+                slots.put(item)
+                if item is _DONE:
+                    return
         except Exception as exc:  # noqa: BLE001 - handed to the consumer and raised there
-            put(_Failure(exc))
+            slots.put(_Failure(exc))
 
     worker = threading.Thread(target=produce, name="lakecrew-read-ahead", daemon=True)
     worker.start()
@@ -51,6 +56,7 @@ def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
                 return
             if isinstance(got, _Failure):
                 raise got.error
+            room.release()  # the next item is computed while the caller handles this one
             yield cast(T, got)
     finally:
         stop.set()

@@ -307,6 +307,17 @@ class SparkTableStore:
         got = self._sql(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")
         return int(got.column("n")[0].as_py())
 
+    def version(self, full_name: str) -> int | None:
+        """None for Parquet tables (no versions: gold is then always rebuilt in full)."""
+        return self._version(full_name) if self.delta and self.exists(full_name) else None
+
+    def distinct(self, full_name: str, column: str) -> list[str]:
+        col = quote_ident(column)
+        got = self._sql(
+            f"SELECT DISTINCT {col} AS v FROM {self._q(full_name)} WHERE {col} IS NOT NULL"
+        )
+        return sorted(str(v) for v in got.column("v").to_pylist())
+
     def columns(self, full_name: str) -> tuple[ColumnInfo, ...]:
         return tuple(
             ColumnInfo(name=f.name, type_text=type_text(f.type), nullable=f.nullable, position=i)

@@ -45,7 +45,8 @@ class BatchConsumer(Protocol):
         ...
 
     def process(self, batch_id: str, rows: pa.Table | None, prepared: object = None) -> None:
-        """The batch, once bronze and the checkpoint hold it (``rows`` None: read bronze)."""
+        """The batch, once bronze and the checkpoint hold it: from ``prepared`` when given,
+        else from ``rows``, else read from bronze."""
         ...
 
 
@@ -103,7 +104,12 @@ def run_bronze(
             counts.quarantined += len(batch.rejected)
         source.commit(batch.checkpoint)
         if consumer is not None and batch.num_rows:
-            consumer.process(batch.batch_id, stamped if whole else None, prepared)
+            bid = batch.batch_id
+            # What silver prepared holds all it needs: the raw batch is let go before its
+            # write (with 1M-row batches, the largest thing in memory at that point).
+            rows = None if prepared is not None else stamped if whole else None
+            del batch, new, stamped
+            consumer.process(bid, rows, prepared)
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,27 @@
-"""Gold step: each model rebuilt from silver through the SqlEngine port, then optimized.
+"""Gold step: each model refreshed from silver through the SqlEngine port, then optimized.
 
 The Spark SQL of the spec is qualified with the environment's catalog and run by the engine
-(the local engine translates it to DuckDB). The result replaces the table in one commit
-(partitioned as the spec says); additive schema changes are recorded, breaking ones fail unless
-approved. Then OPTIMIZE (compaction, z-order when ``zorder_by``) and VACUUM with the retention.
+(the local engine translates it to DuckDB). A model whose SQL ``gold_groups.group_plan`` proves
+decomposable by group, whose table was made from the silver version this run began from with
+the same SQL (the batch log's ``gold`` rows), is refreshed by group (``gold_refresh``): only the
+groups of the silver rows this run changed are recomputed; with no such row the table is left
+as it is. Every other model is rebuilt in full; the run's notes say which way each went and why.
+The result replaces the table in one commit (partitioned as the spec says); additive schema
+changes are recorded, breaking ones fail unless approved. Then OPTIMIZE (compaction, z-order when
+``zorder_by``) and VACUUM with the retention. A gold ``batches`` row records the silver version
+and SQL each table was made from (a crash before it: the next run rebuilds in full).
 """
 
 from __future__ import annotations
 
+import hashlib
+
 import pyarrow as pa
 
+from lakecrew.services.pipelines.gold_groups import ChangedGroups, GroupPlan, group_plan
+from lakecrew.services.pipelines.gold_refresh import ByGroup, refresh_by_group
 from lakecrew.services.pipelines.loader import LoadedPipeline
+from lakecrew.services.pipelines.records import BATCH_LOG, batch_log_row
 from lakecrew.services.pipelines.schema_log import record_schema
 from lakecrew.services.pipelines.spec import GoldSpec
 from lakecrew.services.pipelines.sqltext import qualify_sql, referenced_tables
@@ -18,31 +29,139 @@ from lakecrew.services.pipelines.steps import RunnerDeps, RunState
 from lakecrew.services.pipelines.transforms import get_transform
 from lakecrew.services.quality.schema_evolution import check_evolution
 
+GOLD = "gold"
 
-def run_gold(deps: RunnerDeps, loaded: LoadedPipeline, state: RunState) -> None:
-    """Rebuild every gold model; counts go to ``state.layer('gold')``."""
-    counts = state.layer("gold")
+
+def gold_plans(deps: RunnerDeps, loaded: LoadedPipeline) -> dict[str, GroupPlan | str]:
+    """Per gold table: how it can be refreshed by group, or why it cannot."""
+    silver = loaded.full_name(loaded.spec.silver.table)
+    schema = deps.tables.schema(silver)
+    plans: dict[str, GroupPlan | str] = {}
     for model in loaded.spec.gold:
-        data = build_model(deps, loaded, model)
         table = loaded.full_name(model.table)
-        current = deps.tables.schema(table)
-        change = check_evolution(table, current, data.schema)
-        if current is None:
-            deps.tables.create(table, data.schema, partition_by=model.partition_by)
-        if change.kind != "none":
-            record_schema(deps, state, table, change, data.schema)
-        deps.tables.replace(
-            table, data, overwrite_schema=change.kind != "none" and current is not None
+        if model.sql is None:
+            plans[table] = "a Python transform"
+        elif schema is None:
+            plans[table] = "silver did not exist"
+        else:
+            sql = qualify_sql(model.sql, loaded.catalog)
+            plans[table] = group_plan(sql, silver, schema.names)
+    return plans
+
+
+def tracked_columns(plans: dict[str, GroupPlan | str]) -> tuple[str, ...]:
+    """The silver columns whose changed values a run must record for ``plans``."""
+    found = [c for p in plans.values() if isinstance(p, GroupPlan) for c in p.group_columns]
+    return tuple(dict.fromkeys(found))
+
+
+def run_gold(
+    deps: RunnerDeps,
+    loaded: LoadedPipeline,
+    state: RunState,
+    changes: ChangedGroups | None = None,
+    began_from: int | None = None,
+) -> None:
+    """Refresh every gold model (``changes``: what silver's step changed since silver version
+    ``began_from``; None: rebuild all); counts go to ``state.layer('gold')``."""
+    silver = loaded.full_name(loaded.spec.silver.table)
+    plans = gold_plans(deps, loaded) if changes is not None else {}
+    made = _made_from(deps, loaded)
+    for model in loaded.spec.gold:
+        table = loaded.full_name(model.table)
+        sha = model_sha256(model)
+        plan = plans.get(table, "a full refresh")
+        if changes is not None and changes.unknown is not None:
+            plan = changes.unknown
+        elif isinstance(plan, GroupPlan) and (
+            began_from is None or made.get(table) != (began_from, sha)
+        ):
+            plan = "the table was not made from the silver version this run began from"
+        if isinstance(plan, GroupPlan) and changes is not None:
+            changed = changes.distinct(plan.group_columns)
+            if changed is None:
+                state.notes.append(f"{table}: unchanged (no silver row of its groups changed)")
+                _log(deps, loaded, state, table, silver, sha)
+                continue
+            assert model.sql is not None  # a GroupPlan is made from SQL only
+            sql = qualify_sql(model.sql, loaded.catalog)
+            got = refresh_by_group(deps, sql, table, plan, changed)
+            if isinstance(got, ByGroup):
+                state.notes.append(
+                    f"{table}: refreshed by group ({got.recomputed} rows recomputed, "
+                    f"{got.kept} kept)"
+                )
+                _write(deps, loaded, state, model, got.table)
+                _log(deps, loaded, state, table, silver, sha)
+                continue
+            plan = got
+        state.notes.append(f"{table}: rebuilt in full ({plan})")
+        _write(deps, loaded, state, model, build_model(deps, loaded, model))
+        _log(deps, loaded, state, table, silver, sha)
+
+
+def _write(
+    deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, model: GoldSpec, data: pa.Table
+) -> None:
+    """Replace the model's table with ``data`` (schema evolution checked), then maintain it."""
+    counts = state.layer("gold")
+    table = loaded.full_name(model.table)
+    current = deps.tables.schema(table)
+    change = check_evolution(table, current, data.schema)
+    if current is None:
+        deps.tables.create(table, data.schema, partition_by=model.partition_by)
+    if change.kind != "none":
+        record_schema(deps, state, table, change, data.schema)
+    deps.tables.replace(table, data, overwrite_schema=change.kind != "none" and current is not None)
+    state.maintenance.append(
+        deps.tables.maintain(
+            table,
+            zorder_by=model.zorder_by,
+            retention_hours=deps.vacuum_retention_hours,
         )
-        state.maintenance.append(
-            deps.tables.maintain(
-                table,
-                zorder_by=model.zorder_by,
-                retention_hours=deps.vacuum_retention_hours,
-            )
-        )
-        counts.batches += 1
-        counts.written += data.num_rows
+    )
+    counts.batches += 1
+    counts.written += data.num_rows
+
+
+def model_sha256(model: GoldSpec) -> str:
+    """What a gold table is made by: its SQL (or Python transform name) and partitioning."""
+    text = "\x1f".join([model.sql or "", model.python or "", *model.partition_by])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _made_from(deps: RunnerDeps, loaded: LoadedPipeline) -> dict[str, tuple[int | None, str]]:
+    """Per gold table: the silver version and model sha256 it was last made from."""
+    schema = deps.tables.schema(BATCH_LOG)
+    if schema is None or "silver_version" not in schema.names:
+        return {}
+    log = deps.tables.read(
+        BATCH_LOG,
+        ["batch_id", "committed_at", "silver_version", "model_sha256"],
+        where={"pipeline": loaded.spec.name, "env": loaded.env, "layer": GOLD},
+    )
+    made: dict[str, tuple[int | None, str]] = {}
+    for row in sorted(log.to_pylist(), key=lambda r: r["committed_at"]):
+        made[row["batch_id"]] = (row["silver_version"], row["model_sha256"])
+    return made
+
+
+def _log(
+    deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, table: str, silver: str, sha: str
+) -> None:
+    version = deps.tables.version(silver)
+    row = batch_log_row(
+        pipeline=loaded.spec.name,
+        env=loaded.env,
+        layer=GOLD,
+        batch_id=table,
+        run_id=state.run_id,
+        counts={},
+        reconciled=True,
+        at=deps.clock.now(),
+        made_from=(version, sha) if version is not None else None,
+    )
+    deps.tables.append(BATCH_LOG, row)
 
 
 def build_model(deps: RunnerDeps, loaded: LoadedPipeline, model: GoldSpec) -> pa.Table:

@@ -44,10 +44,13 @@ BATCH_LOG_SCHEMA = pa.schema(
         ("committed_at", TS),
         ("source_uri", pa.string()),
         ("file_sha256", pa.string()),
+        ("silver_version", pa.int64()),
+        ("model_sha256", pa.string()),
     ]
 )
 """One row per batch a layer handled; ``source_uri``/``file_sha256`` name the file version of
-a silver batch read from one file (null otherwise)."""
+a silver batch read from one file (null otherwise). Layer ``gold`` rows (``batch_id``: the gold
+table) record the silver version and the model SQL's sha256 a gold table was last made from."""
 SCHEMA_VERSIONS_SCHEMA = pa.schema(
     [
         ("table_name", pa.string()),
@@ -170,8 +173,10 @@ def batch_log_row(
     reconciled: bool,
     at: datetime,
     version: tuple[str, str] | None = None,
+    made_from: tuple[int, str] | None = None,
 ) -> pa.Table:
-    """One row of ``lakecrew.pipelines.batches`` (``version``: the file's uri and sha256)."""
+    """One row of ``lakecrew.pipelines.batches`` (``version``: the file's uri and sha256;
+    ``made_from``: a gold table's silver version and model sha256)."""
     row = {
         "pipeline": pipeline,
         "env": env,
@@ -187,6 +192,8 @@ def batch_log_row(
         "committed_at": at,
         "source_uri": version[0] if version else None,
         "file_sha256": version[1] if version else None,
+        "silver_version": made_from[0] if made_from else None,
+        "model_sha256": made_from[1] if made_from else None,
     }
     return pa.Table.from_pylist([row], schema=BATCH_LOG_SCHEMA)
 

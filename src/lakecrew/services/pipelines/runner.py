@@ -19,7 +19,8 @@ from typing import Any
 from lakecrew.core.errors import Conflict, DataError, LakecrewError, Transient
 from lakecrew.services.pipelines.bronze import SOURCE_RULE, run_bronze
 from lakecrew.services.pipelines.gold_check import check_gold_sql
-from lakecrew.services.pipelines.gold_step import run_gold
+from lakecrew.services.pipelines.gold_groups import ChangedGroups
+from lakecrew.services.pipelines.gold_step import gold_plans, run_gold, tracked_columns
 from lakecrew.services.pipelines.governance import (
     job_id,
     lineage_edges,
@@ -187,18 +188,21 @@ class PipelineRunner:
         # Leftovers first (oldest bronze batches), then each new batch right after bronze
         # commits it, from memory: silver never re-reads what bronze just wrote.
         state.layer("bronze")  # reported first
+        silver = loaded.full_name(loaded.spec.silver.table)
+        # What silver's step changes, for gold models refreshed by group (gold_step.py).
+        began_from = self.deps.tables.version(silver)
+        changes = ChangedGroups(tracked_columns(gold_plans(self.deps, loaded)))
         silver_batches = SilverBatches(
-            self.deps, loaded, state, tokenizer, full_refresh=full_refresh
+            self.deps, loaded, state, tokenizer, full_refresh=full_refresh, changes=changes
         )
         silver_batches.catch_up()
         run_bronze(
             self.deps, loaded, state, tokenizer, consumer=silver_batches, full_refresh=full_refresh
         )
         check_quarantine_rate(loaded, state)
-        silver = loaded.full_name(loaded.spec.silver.table)
         if self.deps.tables.exists(silver):
             state.layer("gold").read = self.deps.tables.count(silver)
-            run_gold(self.deps, loaded, state)
+            run_gold(self.deps, loaded, state, changes, began_from)
 
     def _finish(
         self,

@@ -17,7 +17,7 @@ batches left in bronze, ``prepare`` (the build, while bronze commits) and ``proc
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,6 +26,7 @@ from lakecrew.core.errors import ConfigError
 from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, SOURCE_ROW
 from lakecrew.services.pipelines.bronze import Failed
 from lakecrew.services.pipelines.columns import CARRY, INGESTED_AT, STAGE
+from lakecrew.services.pipelines.gold_groups import ChangedGroups
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.records import (
     BATCH_LOG,
@@ -59,6 +60,14 @@ from lakecrew.services.quality.schema_evolution import check_evolution
 RESET = "silver_reset"
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch's silver outcome built while bronze committed it, and its file version."""
+
+    outcome: SilverOutcome
+    version: tuple[str, str] | None
+
+
 class SilverBatches:
     """The silver step of one run, batch by batch.
 
@@ -76,14 +85,17 @@ class SilverBatches:
         tokenizer: Tokenizer | None,
         *,
         full_refresh: bool = False,
+        changes: ChangedGroups | None = None,
     ) -> None:
         spec = loaded.spec
         self.deps, self.loaded, self.state, self.tokenizer = deps, loaded, state, tokenizer
         self.full_refresh = full_refresh
+        self.changes = changes if changes is not None else ChangedGroups()
         self.bronze = loaded.full_name(spec.bronze.table)
         _create_log(deps)
         deps.tables.create(DQ_TABLE, DQ_RESULTS_SCHEMA)
         if full_refresh:
+            self.changes.everything("a full refresh")
             _reset(deps, loaded, state)
         self.done, self.history, self.held = _logged(deps, loaded)
         self.counts = state.layer("silver")
@@ -92,7 +104,7 @@ class SilverBatches:
         """Every bronze batch not yet in silver, oldest first."""
         if not self.deps.tables.exists(self.bronze):
             return
-        pending = [b for b in _bronze_batches(self.deps, self.bronze) if b not in self.done]
+        pending = _pending_batches(self.deps, self.bronze, self.done)
         old = superseded(self.deps, self.bronze) if pending else set()
         for bid in pending:
             if bid in old:  # a later version of its file replaced it: never in silver
@@ -101,13 +113,14 @@ class SilverBatches:
             else:
                 self.process(bid)
 
-    def prepare(self, bid: str, rows: pa.Table, schema: pa.Schema) -> SilverOutcome | None:
+    def prepare(self, bid: str, rows: pa.Table, schema: pa.Schema) -> Prepared | None:
         """Build the batch's silver outcome without writing anything (None: already done)."""
         if bid in self.done:
             return None
-        return _build(
+        outcome = _build(
             self.deps, self.loaded, _as_stored(rows, schema), self.history, self.tokenizer
         )
+        return Prepared(outcome, version_of(rows))
 
     def process(self, bid: str, rows: pa.Table | None = None, prepared: object = None) -> None:
         """One bronze batch → silver, quarantine, DQ results and the batch log."""
@@ -116,20 +129,34 @@ class SilverBatches:
         if isinstance(prepared, Failed):
             raise prepared.error
         deps, loaded, state, counts = self.deps, self.loaded, self.state, self.counts
-        raw = None if rows is not None else _read_batch(deps, self.bronze, bid)
-        version = version_of(rows if rows is not None else raw)
+        raw = None
+        if isinstance(prepared, Prepared):
+            version = prepared.version
+        else:
+            raw = None if rows is not None else _read_batch(deps, self.bronze, bid)
+            version = version_of(rows if rows is not None else raw)
         self._retire_older(version)
-        if isinstance(prepared, SilverOutcome):
-            outcome = prepared
+        if isinstance(prepared, Prepared):
+            outcome = prepared.outcome
         else:
             if raw is None:
                 raw = _as_stored(rows, deps.tables.schema(self.bronze))
             outcome = _build(deps, loaded, raw, self.history, self.tokenizer)
-        outcome = _against_silver(deps, loaded, outcome)
+        outcome = _against_silver(deps, loaded, outcome, self.changes)
         _record(deps, loaded, state, outcome)
         outcome.raise_for_fatal()
         first = self.full_refresh and not counts.batches
-        _write(deps, loaded, state, bid, outcome, first_after_reset=first, version=version)
+        _write(
+            deps,
+            loaded,
+            state,
+            bid,
+            outcome,
+            first_after_reset=first,
+            version=version,
+            changes=self.changes,
+        )
+        self.changes.add(outcome.silver)
         self.held.add(bid, version)
         recon = outcome.reconciliation
         counts.batches += 1
@@ -153,6 +180,7 @@ class SilverBatches:
             outcome = _build(deps, loaded, _in_source_order(raw), self.history, self.tokenizer)
             return outcome.silver
 
+        self.changes.everything(f"{version[0]} changed: its earlier version was replaced")
         done = retire(deps, loaded, old, others, build)
         for bid in old:
             _log(deps, loaded, self.state, RETIRED, bid)
@@ -208,14 +236,16 @@ def _build(
 
 
 def _against_silver(
-    deps: RunnerDeps, loaded: LoadedPipeline, outcome: SilverOutcome
+    deps: RunnerDeps, loaded: LoadedPipeline, outcome: SilverOutcome, changes: ChangedGroups
 ) -> SilverOutcome:
     """Drop the batch's rows that are older (``order_by``) than silver's row of their key.
 
     They are counted as duplicates: an older version of a key silver already holds in a newer
-    version. Ties go to the batch's row (it arrived later), as within a batch.
+    version. Ties go to the batch's row (it arrived later), as within a batch. Silver's rows of
+    the batch's keys (the versions about to be replaced) go to ``changes``.
     """
-    kept = not_older_than_silver(deps, loaded, outcome.silver)
+    kept, held = not_older_than_silver(deps, loaded, outcome.silver, changes.columns)
+    changes.add(held)
     stale = outcome.silver.num_rows - kept.num_rows
     if not stale:
         return outcome
@@ -277,6 +307,7 @@ def _write(
     *,
     first_after_reset: bool,
     version: tuple[str, str] | None = None,
+    changes: ChangedGroups,
 ) -> None:
     spec = loaded.spec.silver
     silver = loaded.full_name(spec.table)
@@ -285,6 +316,8 @@ def _write(
     change = check_evolution(
         silver, current, data.schema, spec.schema_policy.approved_breaking_changes
     )
+    if change.kind != "none" and current is not None:
+        changes.everything(f"silver's schema changed ({change.kind})")
     if change.kind == "breaking" and not first_after_reset:
         raise ConfigError(
             f"approved breaking change of {silver} needs a full rebuild",
@@ -301,6 +334,8 @@ def _write(
         if data.num_rows:
             deps.tables.merge(silver, data, spec.dedupe.keys)
     else:
+        if changes.columns and current is not None:  # the batch's earlier rows, replaced
+            changes.add(deps.tables.read(silver, list(changes.columns), where={BATCH_ID: bid}))
         deps.tables.replace(silver, data, where={BATCH_ID: bid})
     qtable = loaded.full_name(spec.quarantine.table)
     qschema = quarantine_schema(spec)
@@ -376,6 +411,27 @@ def _logged(deps: RunnerDeps, loaded: LoadedPipeline) -> tuple[set[str], list[in
             if row["layer"] == "silver":
                 sizes.append(int(row["rows_in"]))
     return done, sizes, HeldVersions.from_log(since)
+
+
+SCAN_OVER = 8
+"""More pending batches than this (a full refresh): one scan orders them, not a read each."""
+
+
+def _pending_batches(deps: RunnerDeps, bronze: str, done: set[str]) -> list[str]:
+    """Bronze batch ids silver does not hold yet, in ingestion order.
+
+    Which batches bronze holds comes from ``TableStore.distinct`` (the Delta log's file
+    statistics locally: no data read), so a run with nothing left over reads nothing; only the
+    pending batches' ingestion times are read (each read pruned to the batch's own files).
+    """
+    pending = [b for b in deps.tables.distinct(bronze, BATCH_ID) if b not in done]
+    if len(pending) > SCAN_OVER:
+        return [b for b in _bronze_batches(deps, bronze) if b not in done]
+    first: dict[str, int] = {}
+    for bid in pending:
+        at = deps.tables.read(bronze, [INGESTED_AT], where={BATCH_ID: bid}).column(INGESTED_AT)
+        first[bid] = pc.min(pc.cast(at, pa.int64())).as_py() or 0
+    return sorted(pending, key=lambda b: (first[b], b))
 
 
 def _bronze_batches(deps: RunnerDeps, bronze: str) -> list[str]:

@@ -22,7 +22,7 @@ already holds; silver then keeps the later version (re-run with ``--full-refresh
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,22 +144,28 @@ def retire(
             dedupe = spec.dedupe
             candidates = pa.concat_tables(rows, promote_options="permissive")
             latest = dedupe_latest(candidates, dedupe.keys, dedupe.ordering()).table
-            fresh = not_older_than_silver(deps, loaded, latest)
+            fresh, _ = not_older_than_silver(deps, loaded, latest)
             if fresh.num_rows:
                 deps.tables.merge(silver, fresh, dedupe.keys)
             restored = fresh.num_rows
     return Retired(removed, qremoved, restored)
 
 
-def not_older_than_silver(deps: RunnerDeps, loaded: LoadedPipeline, rows: pa.Table) -> pa.Table:
-    """``rows`` without those older (``order_by``) than silver's row of their key."""
+def not_older_than_silver(
+    deps: RunnerDeps, loaded: LoadedPipeline, rows: pa.Table, also: Sequence[str] = ()
+) -> tuple[pa.Table, pa.Table | None]:
+    """``rows`` without those older (``order_by``) than silver's row of their key, and silver's
+    rows of their keys (``order_by`` and ``also`` columns; None when none were looked up)."""
     dedupe = loaded.spec.silver.dedupe
-    if dedupe is None or not dedupe.order_by or not rows.num_rows:
-        return rows
-    order = dedupe.ordering()
+    if dedupe is None or not rows.num_rows or not (dedupe.order_by or also):
+        return rows, None
+    order = dedupe.ordering() if dedupe.order_by else []
     silver = loaded.full_name(loaded.spec.silver.table)
-    held = deps.tables.lookup(silver, dedupe.keys, rows.select(dedupe.keys), [c for c, _ in order])
-    return rows.filter(not_older(rows, held, dedupe.keys, order))
+    wanted = list(dict.fromkeys([*(c for c, _ in order), *also]))
+    held = deps.tables.lookup(silver, dedupe.keys, rows.select(dedupe.keys), wanted)
+    if not order:
+        return rows, held
+    return rows.filter(not_older(rows, held, dedupe.keys, order)), held
 
 
 def _batch(deps: RunnerDeps, bronze: str, bid: str) -> pa.Table:
