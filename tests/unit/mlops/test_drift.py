@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
 
 from lakecrew.services.mlops import drift
 
 
 def test_js_and_psi_match_scipy_on_the_same_bins() -> None:
+    from scipy.spatial.distance import jensenshannon  # scipy: ~0.5 s, not at every collection
+
     rng = np.random.default_rng(1)
     ref, cur = rng.normal(0, 1, 5000), rng.normal(0.3, 1.2, 4000)
     rp, cp = drift.binned_percents(ref, cur)
@@ -21,6 +21,8 @@ def test_js_and_psi_match_scipy_on_the_same_bins() -> None:
 
 
 def test_ks_exact_below_the_limit() -> None:
+    from scipy import stats
+
     rng = np.random.default_rng(2)
     ref, cur = rng.normal(size=3000), rng.normal(0.2, 1, size=2000)
     d, p, bound = drift.ks_two_sample(ref, cur)
@@ -30,6 +32,8 @@ def test_ks_exact_below_the_limit() -> None:
 
 
 def test_large_sample_ks_is_within_its_reported_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scipy import stats
+
     monkeypatch.setattr(drift, "EXACT_KS_ROWS", 1000)  # force the histogram path on small data
     rng = np.random.default_rng(3)
     ref, cur = rng.normal(size=40_000), rng.lognormal(0, 0.5, size=60_000) - 1

@@ -7,11 +7,8 @@ from __future__ import annotations
 import re
 import threading
 
-import httpx
 import pytest
 
-from lakecrew.faces.web.accounts import Accounts, accounts_path
-from lakecrew.faces.web.app import WebConfig, create_app
 from lakecrew.testing.mlflow_store import MODEL, StoreProject
 from lakecrew.testing.web import axe_serious, launch_chromium, running
 from lakecrew.wiring.context import Context
@@ -46,7 +43,11 @@ def _check_in_chromium(
 
 
 def test_models_page_and_api_show_the_registry(store_project: StoreProject) -> None:
+    import httpx  # the web stack (~0.5 s): imported by this test, not at every collection
     import mlflow
+
+    from lakecrew.faces.web.accounts import Accounts, accounts_path
+    from lakecrew.faces.web.app import WebConfig, create_app
 
     mlflow.set_tracking_uri(store_project.tracking_uri)
     mlflow.set_registry_uri(store_project.tracking_uri)

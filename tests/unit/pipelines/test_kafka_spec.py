@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from databricks.sdk.service.jobs import JobSettings
 from typer.testing import CliRunner
 
 from lakecrew.adapters.local.secrets import LocalSecretStore
@@ -204,6 +203,8 @@ def test_local_engine_refuses_kafka_at_validate_plan_and_run(tmp_path: Path) -> 
 
 
 def test_bundle_runs_kafka_on_spark_scheduled_or_continuous(tmp_path: Path) -> None:
+    from databricks.sdk.service.jobs import JobSettings  # ~0.6 s: not at every collection
+
     pack = load_pack().pack
     loaded = load_pipeline_spec(EXAMPLE, "prod")
     job = job_definition(loaded, pack)["resources"]["jobs"][job_key(loaded)]

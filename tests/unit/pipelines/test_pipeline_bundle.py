@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-from databricks.sdk.service.jobs import JobSettings
+from typing import Any
 
 from lakecrew.services.pipelines.bundle import job_definition, job_key
 from lakecrew.services.policy.loader import load_pack
@@ -14,13 +13,20 @@ from lakecrew.wiring import pipelines as pw
 from lakecrew.wiring.context import Context
 
 
+def _job_settings(job: dict[str, Any]) -> Any:
+    """The SDK's own JobSettings (imported here: ~1 s, not at every collection)."""
+    from databricks.sdk.service.jobs import JobSettings
+
+    return JobSettings.from_dict(job)
+
+
 def test_job_definition_uses_job_cluster_tags_retries_and_notifications(tmp_path: Path) -> None:
     ctx = Context.open(make_project(tmp_path / "proj"))
     pack = load_pack().pack
     for env in ("dev", "prod"):
         loaded = pw.load(ctx, "lassa_weekly", env)
         job = job_definition(loaded, pack)["resources"]["jobs"][job_key(loaded)]
-        settings = JobSettings.from_dict(job)  # parses with the SDK's own JobSettings
+        settings = _job_settings(job)  # parses with the SDK's own JobSettings
         assert settings.job_clusters is not None and settings.tasks is not None
         cluster = settings.job_clusters[0].new_cluster
         assert cluster is not None and cluster.autoscale is not None
@@ -68,7 +74,7 @@ def test_a_bundle_for_a_workspace_runs_the_pipeline_on_unity_catalog_by_name(
     assert result.exit_code == 0, result.output
     jobs = json.loads(result.stdout)["items"][0]["resources"]["jobs"]
     job = next(iter(jobs.values()))
-    task = JobSettings.from_dict(job).tasks[0]  # type: ignore[index]
+    task = _job_settings(job).tasks[0]  # type: ignore[index]
     assert task.python_wheel_task is not None
     assert task.python_wheel_task.parameters == [
         "pipeline", "run", "eha_locations", "--env", "dev", "--workspace", WS,

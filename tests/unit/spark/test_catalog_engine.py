@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-pytest.importorskip("pyspark")
+# pyspark, and the Databricks SDK the Spark table store imports, load with the first test
+# (~1.5 s), not at every collection of the suite
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("pyspark") is None, reason="pyspark is not installed"
+)
 
-from lakecrew.adapters.spark.engine import SparkCatalogEngine
-from lakecrew.adapters.spark.table_store import SparkTableStore
+if TYPE_CHECKING:
+    from lakecrew.adapters.spark.engine import SparkCatalogEngine
 
 NO_SESSION: Any = None  # name resolution runs no Spark
 
 
 def _engine(delta: bool) -> SparkCatalogEngine:
+    from lakecrew.adapters.spark.engine import SparkCatalogEngine
+    from lakecrew.adapters.spark.table_store import SparkTableStore
+
     store = SparkTableStore(
         NO_SESSION, records_schema="lassa_dev.lakecrew", delta=delta,
         local_root=Path("/tmp/unused"), prefix="p_",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -116,9 +117,16 @@ def default_pack_text() -> str:
     )
 
 
+@functools.cache
+def _default_document() -> YamlDocument:
+    """The shipped pack parsed once per process: it is package data, and merging deep-copies
+    the documents it reads, never changing them (every command, sweep and agent loads it)."""
+    return load_yaml(default_pack_text(), source="default_pack.yaml")
+
+
 def _read(source: str | Path) -> YamlDocument:
     if str(source) == DEFAULT_PACK:
-        return load_yaml(default_pack_text(), source="default_pack.yaml")
+        return _default_document()
     return load_yaml_file(Path(source))
 
 
