@@ -5,8 +5,11 @@ cluster (``adapters/spark/table_store.py``, sources are temporary views)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from lakecrew.adapters.databricks.sql import quote_ident, sql_string
 from lakecrew.ports.tables import Maintenance
@@ -71,3 +74,36 @@ def maintenance(
         vacuumed_files=0,
         retention_hours=retention_hours,
     )
+
+
+def select_sql(
+    target: str, columns: Sequence[str] | None, where: Mapping[str, str] | None
+) -> tuple[str, dict[str, str]]:
+    """``SELECT cols FROM target [WHERE col = :w0 AND ...]`` and its parameters."""
+    picked = cols(columns) if columns else "*"
+    params = {f"w{i}": v for i, v in enumerate((where or {}).values())}
+    cond = " AND ".join(f"{quote_ident(k)} = :w{i}" for i, k in enumerate(where or {}))
+    return f"SELECT {picked} FROM {target}" + (f" WHERE {cond}" if cond else ""), params
+
+
+def probe_keys(probe: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """The distinct key tuples of ``probe`` without a null part (they never match)."""
+    keyset = probe.select(list(keys)).group_by(list(keys)).aggregate([])
+    for k in keys:
+        keyset = keyset.filter(pc.is_valid(keyset.column(k)))
+    return keyset
+
+
+def no_rows(schema: pa.Schema | None, probe: pa.Schema, wanted: Sequence[str]) -> pa.Table:
+    """An empty lookup result with the table's column types (the probe's when it is absent)."""
+    source = schema if schema is not None else probe
+    return pa.schema(
+        [source.field(c) if c in source.names else pa.field(c, pa.null()) for c in wanted]
+    ).empty_table()
+
+
+def semi_join_sql(target: str, source: str, keys: Sequence[str], wanted: Sequence[str]) -> str:
+    """``wanted`` columns of the rows of ``target`` whose ``keys`` a row of ``source`` has."""
+    on = " AND ".join(f"t.{quote_ident(k)} = p.{quote_ident(k)}" for k in keys)
+    picked = ", ".join(f"t.{quote_ident(c)}" for c in wanted)
+    return f"SELECT {picked} FROM {target} AS t LEFT SEMI JOIN {source} AS p ON {on}"

@@ -59,14 +59,17 @@ from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lakecrew.adapters.databricks.client import DatabricksClient, guarded
 from lakecrew.adapters.databricks.delta_sql import (
     maintenance,
     merge_sql,
+    no_rows,
     optimize_sql,
     pii_columns_sql,
+    probe_keys,
+    select_sql,
+    semi_join_sql,
     stats_sql,
     vacuum_sql,
 )
@@ -302,10 +305,7 @@ class UnityCatalogTableStore:
         columns: Sequence[str] | None = None,
         where: Mapping[str, str] | None = None,
     ) -> pa.Table:
-        picked = ", ".join(quote_ident(c) for c in columns) if columns else "*"
-        params = {f"w{i}": v for i, v in enumerate((where or {}).values())}
-        cond = " AND ".join(f"{quote_ident(k)} = :w{i}" for i, k in enumerate(where or {}))
-        sql = f"SELECT {picked} FROM {self._q(full_name)}" + (f" WHERE {cond}" if cond else "")
+        sql, params = select_sql(self._q(full_name), columns, where)
         return self.sql.fetch_arrow(sql, params or None)
 
     def lookup(
@@ -315,21 +315,13 @@ class UnityCatalogTableStore:
         wanted = list(dict.fromkeys([*keys, *columns]))
         name = self.uc_name(full_name)
         schema = self.schema(full_name) if self._exists(name) else None
-        keyset = probe.select(list(keys)).group_by(list(keys)).aggregate([])
-        for k in keys:
-            keyset = keyset.filter(pc.is_valid(keyset.column(k)))
+        keyset = probe_keys(probe, keys)
         if schema is None or not keyset.num_rows:
-            source = schema if schema is not None else probe.schema
-            return pa.schema(
-                [source.field(c) if c in source.names else pa.field(c, pa.null()) for c in wanted]
-            ).empty_table()
+            return no_rows(schema, probe.schema, wanted)
         path = self.staging.stage(name, keyset)
         try:
-            on = " AND ".join(f"t.{quote_ident(k)} = p.{quote_ident(k)}" for k in keys)
-            picked = ", ".join(f"t.{quote_ident(c)}" for c in wanted)
             return self.sql.fetch_arrow(
-                f"SELECT {picked} FROM {quote_full_name(name)} AS t LEFT SEMI JOIN "
-                f"{_read_files(path)} AS p ON {on}"
+                semi_join_sql(quote_full_name(name), _read_files(path), keys, wanted)
             )
         finally:
             self.staging.unstage(path)

@@ -48,8 +48,12 @@ from pyspark.sql import SparkSession
 from lakecrew.adapters.databricks.delta_sql import (
     maintenance,
     merge_sql,
+    no_rows,
     optimize_sql,
     pii_columns_sql,
+    probe_keys,
+    select_sql,
+    semi_join_sql,
     stats_sql,
     vacuum_sql,
 )
@@ -272,13 +276,7 @@ class SparkTableStore:
         columns: Sequence[str] | None = None,
         where: Mapping[str, str] | None = None,
     ) -> pa.Table:
-        picked = ", ".join(quote_ident(c) for c in columns) if columns else "*"
-        args = {f"w{i}": v for i, v in enumerate((where or {}).values())}
-        cond = " AND ".join(f"{quote_ident(k)} = :w{i}" for i, k in enumerate(where or {}))
-        return self._sql(
-            f"SELECT {picked} FROM {self._q(full_name)}" + (f" WHERE {cond}" if cond else ""),
-            args,
-        )
+        return self._sql(*select_sql(self._q(full_name), columns, where))
 
     def lookup(
         self, full_name: str, keys: Sequence[str], probe: pa.Table, columns: Sequence[str]
@@ -286,27 +284,18 @@ class SparkTableStore:
         """The probe's distinct non-null keys become a view, semi-joined in Spark."""
         wanted = list(dict.fromkeys([*keys, *columns]))
         schema = self.schema(full_name)
-        keyset = probe.select(list(keys)).group_by(list(keys)).aggregate([])
-        for k in keys:
-            keyset = keyset.filter(pc.is_valid(keyset.column(k)))
+        keyset = probe_keys(probe, keys)
         if schema is None or not keyset.num_rows:
-            source = schema if schema is not None else probe.schema
-            return pa.schema(
-                [source.field(c) if c in source.names else pa.field(c, pa.null()) for c in wanted]
-            ).empty_table()
-        on = " AND ".join(f"t.{quote_ident(k)} = p.{quote_ident(k)}" for k in keys)
-        picked = ", ".join(f"t.{quote_ident(c)}" for c in wanted)
+            return no_rows(schema, probe.schema, wanted)
         with self._view(keyset) as view:
-            return self._sql(
-                f"SELECT {picked} FROM {self._q(full_name)} AS t LEFT SEMI JOIN {view} AS p ON {on}"
-            )
+            return self._sql(semi_join_sql(self._q(full_name), view, keys, wanted))
 
     def count(self, full_name: str) -> int:
         got = self._sql(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")
         return int(got.column("n")[0].as_py())
 
     def version(self, full_name: str) -> int | None:
-        """None for Parquet tables (no versions: gold is then always rebuilt in full)."""
+        """The Delta version (``DESCRIBE HISTORY``); None for Parquet tables (no versions)."""
         return self._version(full_name) if self.delta and self.exists(full_name) else None
 
     def distinct(self, full_name: str, column: str) -> list[str]:
