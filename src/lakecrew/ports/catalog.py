@@ -15,6 +15,7 @@ Timestamps are timezone-aware UTC.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,8 +29,12 @@ _PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SecurableType = Literal["CATALOG", "SCHEMA", "TABLE", "FUNCTION", "VOLUME"]
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_full_name(full_name: str) -> tuple[str, str, str]:
-    """Split and normalise `catalog.schema.table`; raise UsageError on anything else."""
+    """Split and normalise `catalog.schema.table`; raise UsageError on anything else.
+
+    Cached: the estate paths parse each table's name several times (catalog_name, schema_name,
+    name), ~25 µs each — over a second for 10,000 tables."""
     parts = full_name.strip().strip("`").split(".")
     if len(parts) != 3 or not all(_PART.match(p.strip("`")) for p in parts):
         raise UsageError(
