@@ -45,7 +45,7 @@ import pyarrow.csv as pv
 
 from benchmarks.bench_medallion import _spec
 from benchmarks.harness import child_main, measure, report
-from benchmarks.medallion_work import generate
+from benchmarks.medallion_work import GOLD_SQL, generate
 
 OUT = Path("bench-out") / "incremental"
 BUSINESS = (
@@ -98,16 +98,26 @@ def _link_all(files: list[Path], into: Path) -> None:
         os.link(f, into / f.name)
 
 
-def _digest(ctx: Any, table: str) -> dict[str, Any]:
-    """Rows and an order-independent digest of silver's business columns."""
+def _digest(ctx: Any, table: str, columns: str = BUSINESS) -> dict[str, Any]:
+    """Rows and an order-independent digest of ``columns`` (silver's business columns)."""
     import duckdb
 
     data = ctx.store.to_arrow(table)  # a pyarrow dataset, scanned by DuckDB
     con = duckdb.connect()
     con.register("t", data)
-    rows, digest = con.execute(f"SELECT count(*), bit_xor(hash({BUSINESS})) FROM t").fetchone()
+    rows, digest = con.execute(f"SELECT count(*), bit_xor(hash({columns})) FROM t").fetchone()
     con.close()
     return {"rows": int(rows), "digest": str(digest)}
+
+
+def _gold(ctx: Any, prefix: str = "") -> dict[str, Any]:
+    """The digest of every column of each gold table (``prefix``: the scratch pipeline's)."""
+    out = {}
+    for name in GOLD_SQL:
+        table = f"bench_dev.gold.{prefix}{name}"
+        columns = ", ".join(f.name for f in ctx.store.schema(table))
+        out[name] = _digest(ctx, table, columns)
+    return out
 
 
 def step_incremental(args: dict[str, Any]) -> dict[str, Any]:
@@ -131,22 +141,30 @@ def step_incremental(args: dict[str, Any]) -> dict[str, Any]:
         ctx = Context.open(root, writable=True)
         runner = pw.runner_for(ctx, create_keys=True)
 
+        notes: list[str] = []
+
         def run(name: str, **kw: bool) -> float:
             t0 = time.perf_counter()
-            runner.run(pw.load(ctx, name), **kw)
-            return time.perf_counter() - t0
+            report_ = runner.run(pw.load(ctx, name), **kw)
+            seconds = time.perf_counter() - t0
+            notes[:] = [n for n in report_.notes if ".gold." in n]
+            return seconds
 
         initial = run("bench_cases")
-        batches = []
+        batches, gold_ways = [], []
         for delta in deltas:
             os.link(delta, inc / delta.name)
             batches.append(run("bench_cases"))
+            gold_ways.append(sorted(n.split(": ", 1)[1].split(" (")[0] for n in notes))
         incremental = _digest(ctx, "bench_dev.silver.cases")
+        gold = _gold(ctx)
         rewrites = _merge_rewrites(ctx, "bench_dev.silver.cases", len(deltas))
         full = run("bench_cases", full_refresh=True)
         refreshed = _digest(ctx, "bench_dev.silver.cases")
+        gold_refreshed = _gold(ctx)
         from_scratch = run("bench_scratch")
         expected = _digest(ctx, "bench_dev.silver.scratch")
+        gold_expected = _gold(ctx, "scratch_")
         ctx.close()
     median = statistics.median(batches)
     return {
@@ -162,7 +180,15 @@ def step_incremental(args: dict[str, Any]) -> dict[str, Any]:
         "merge_rows_copied_median": rewrites["rows_copied"],
         "same_as_scratch": incremental == expected,
         "same_as_full_refresh": incremental == refreshed,
+        "gold_same_as_scratch": gold == gold_expected,
+        "gold_same_as_full_refresh": gold == gold_refreshed,
+        "gold_last_batch": notes_last(gold_ways),
     }
+
+
+def notes_last(ways: list[list[str]]) -> str:
+    """How the gold models were refreshed in the last batch (from the run's notes)."""
+    return ", ".join(ways[-1]) if ways else ""
 
 
 def _merge_rewrites(ctx: Any, table: str, batches: int) -> dict[str, Any]:
@@ -222,9 +248,11 @@ def main(argv: list[str]) -> int:
             "batch_20x_faster_than_full_refresh": extra["full_refresh_over_batch"] >= 20,
             "silver_same_as_from_scratch": extra["same_as_scratch"],
             "silver_same_as_full_refresh": extra["same_as_full_refresh"],
+            "gold_same_as_from_scratch": extra["gold_same_as_scratch"],
+            "gold_same_as_full_refresh": extra["gold_same_as_full_refresh"],
         }
         print(f"targets ({result.name}):", json.dumps(verdict))
-        ok = ok and extra["same_as_scratch"] and extra["same_as_full_refresh"]
+        ok = ok and all(v for k, v in verdict.items() if k.startswith(("silver", "gold")))
     return 0 if ok else 1
 
 

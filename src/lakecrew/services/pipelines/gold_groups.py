@@ -106,27 +106,56 @@ def _name(table: exp.Table) -> str:
     return ".".join(p for p in (table.catalog, table.db, table.name) if p).lower()
 
 
+MOST = 0.5
+"""Above this share of a gold table's rows to recompute, a full rebuild is as cheap."""
+
+
 @dataclass
 class ChangedGroups:
     """The group-column values of the silver rows a run changed (their values before and
     after), or why every group may have changed (``everything``: a full refresh, a schema
-    change, a replaced file version). ``columns`` is empty when no model is refreshed by group.
+    change, a replaced file version).
+
+    ``plans`` are the gold tables refreshed by group and ``gold_rows`` their sizes. A table
+    whose changed groups already number over ``MOST`` of its rows is given up (rebuilt in full):
+    its group columns are no longer recorded, so silver's lookup of the rows a batch replaces
+    reads no more columns than it needs (when every batch touches every group, tracking them
+    would only cost).
     """
 
-    columns: tuple[str, ...] = ()
+    plans: dict[str, GroupPlan] = field(default_factory=dict)
+    gold_rows: dict[str, int] = field(default_factory=dict)
     tables: list[pa.Table] = field(default_factory=list)
     unknown: str | None = None
+    given_up: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The silver columns still worth recording."""
+        if self.unknown is not None:
+            return ()
+        found = [
+            c for t, p in self.plans.items() if t not in self.given_up for c in p.group_columns
+        ]
+        return tuple(dict.fromkeys(found))
 
     def add(self, rows: pa.Table | None) -> None:
         """Record the distinct group values of ``rows`` (old or new versions of silver rows)."""
-        if rows is None or not self.columns or self.unknown is not None or not rows.num_rows:
+        names = list(self.columns)
+        if rows is None or not names or not rows.num_rows:
             return
-        missing = [c for c in self.columns if c not in rows.column_names]
+        missing = [c for c in names if c not in rows.column_names]
         if missing:
             self.everything(f"silver rows without column {missing[0]}")
             return
-        names = list(self.columns)
         self.tables.append(rows.select(names).group_by(names).aggregate([]))
+        for table, plan in self.plans.items():
+            if table in self.given_up:
+                continue
+            changed = self.distinct(plan.group_columns)
+            n, held = (changed.num_rows if changed is not None else 0), self.gold_rows.get(table, 0)
+            if n > MOST * held:
+                self.given_up[table] = f"{n} changed groups, over half of its {held} rows"
 
     def everything(self, why: str) -> None:
         if self.unknown is None:
@@ -135,10 +164,9 @@ class ChangedGroups:
 
     def distinct(self, columns: tuple[str, ...]) -> pa.Table | None:
         """Distinct values of ``columns`` over what was recorded (None: nothing recorded)."""
-        if not self.tables:
-            return None
         names = list(columns)
-        both = pa.concat_tables(
-            [t.select(names) for t in self.tables], promote_options="permissive"
-        )
+        tables = [t.select(names) for t in self.tables if set(names) <= set(t.column_names)]
+        if not tables:
+            return None
+        both = pa.concat_tables(tables, promote_options="permissive")
         return both.group_by(names).aggregate([])

@@ -22,12 +22,9 @@ import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
-from lakecrew.services.pipelines.gold_groups import GroupPlan
+from lakecrew.services.pipelines.gold_groups import MOST, GroupPlan
 from lakecrew.services.pipelines.sqltext import DIALECT
 from lakecrew.services.pipelines.steps import RunnerDeps
-
-MOST = 0.5
-"""Above this share of gold rows to recompute, a full rebuild is as cheap: do that instead."""
 
 
 @dataclass(frozen=True)

@@ -49,10 +49,11 @@ def gold_plans(deps: RunnerDeps, loaded: LoadedPipeline) -> dict[str, GroupPlan 
     return plans
 
 
-def tracked_columns(plans: dict[str, GroupPlan | str]) -> tuple[str, ...]:
-    """The silver columns whose changed values a run must record for ``plans``."""
-    found = [c for p in plans.values() if isinstance(p, GroupPlan) for c in p.group_columns]
-    return tuple(dict.fromkeys(found))
+def changes_for(deps: RunnerDeps, loaded: LoadedPipeline) -> ChangedGroups:
+    """What silver's step should record for the gold models refreshed by group."""
+    plans = {t: p for t, p in gold_plans(deps, loaded).items() if isinstance(p, GroupPlan)}
+    rows = {t: deps.tables.count(t) for t in plans if deps.tables.exists(t)}
+    return ChangedGroups({t: p for t, p in plans.items() if t in rows}, rows)
 
 
 def run_gold(
@@ -73,6 +74,10 @@ def run_gold(
         plan = plans.get(table, "a full refresh")
         if changes is not None and changes.unknown is not None:
             plan = changes.unknown
+        elif changes is not None and table in changes.given_up:
+            plan = changes.given_up[table]
+        elif isinstance(plan, GroupPlan) and changes is not None and table not in changes.plans:
+            plan = "the table did not exist when the run began"
         elif isinstance(plan, GroupPlan) and (
             began_from is None or made.get(table) != (began_from, sha)
         ):

@@ -19,8 +19,7 @@ from typing import Any
 from lakecrew.core.errors import Conflict, DataError, LakecrewError, Transient
 from lakecrew.services.pipelines.bronze import SOURCE_RULE, run_bronze
 from lakecrew.services.pipelines.gold_check import check_gold_sql
-from lakecrew.services.pipelines.gold_groups import ChangedGroups
-from lakecrew.services.pipelines.gold_step import gold_plans, run_gold, tracked_columns
+from lakecrew.services.pipelines.gold_step import changes_for, run_gold
 from lakecrew.services.pipelines.governance import (
     job_id,
     lineage_edges,
@@ -191,7 +190,7 @@ class PipelineRunner:
         silver = loaded.full_name(loaded.spec.silver.table)
         # What silver's step changes, for gold models refreshed by group (gold_step.py).
         began_from = self.deps.tables.version(silver)
-        changes = ChangedGroups(tracked_columns(gold_plans(self.deps, loaded)))
+        changes = changes_for(self.deps, loaded)
         silver_batches = SilverBatches(
             self.deps, loaded, state, tokenizer, full_refresh=full_refresh, changes=changes
         )

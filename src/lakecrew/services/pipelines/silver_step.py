@@ -142,6 +142,7 @@ class SilverBatches:
             if raw is None:
                 raw = _as_stored(rows, deps.tables.schema(self.bronze))
             outcome = _build(deps, loaded, raw, self.history, self.tokenizer)
+        self.changes.add(outcome.silver)  # new values (a superset: stale rows are dropped next)
         outcome = _against_silver(deps, loaded, outcome, self.changes)
         _record(deps, loaded, state, outcome)
         outcome.raise_for_fatal()
@@ -156,7 +157,6 @@ class SilverBatches:
             version=version,
             changes=self.changes,
         )
-        self.changes.add(outcome.silver)
         self.held.add(bid, version)
         recon = outcome.reconciliation
         counts.batches += 1
