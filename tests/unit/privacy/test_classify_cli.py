@@ -156,3 +156,24 @@ def test_a_catalog_table_through_the_engine(seed7_project: Path) -> None:
     got = {i["column"]: i["kind"] for i in out["items"]}
     assert got["source_ip_address"] == "none" and got["event_id"] == "none"
     assert out["meta"]["source"] == "system.access.audit" and out["meta"]["rows_read"] > 0
+
+
+def test_a_column_the_catalog_masks_is_judged_by_its_name(seed7_project: Path) -> None:
+    from lakecrew.core.column_masks import PHONE_PARTIAL
+    from lakecrew.wiring.context import Context
+
+    table = "lassa_dev.silver.households_masked"
+    phones = ["+234 803 555 0199", "08035550177"]
+    with Context.open(seed7_project, writable=True) as lc:
+        lc.sql.save_table(table, pa.table({"mobile": phones, "head_name": ["Amina Bello"] * 2}))
+        lc.metastore.set_column(table, "mobile", mask=PHONE_PARTIAL)
+    out = _json("classify", table, "--project", str(seed7_project))
+    got = {i["column"]: i for i in out["items"]}
+    assert out["meta"]["masked_columns"] == ["mobile"]
+    # the mask's output is not read as evidence against the name: name alone, nothing sampled
+    assert (got["mobile"]["kind"], got["mobile"]["reason"], got["mobile"]["sampled"]) == (
+        "phone",
+        "name",
+        0,
+    )
+    assert got["mobile"]["confidence"] == 0.6 and got["head_name"]["matched"] == 2
