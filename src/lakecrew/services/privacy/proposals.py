@@ -3,7 +3,8 @@
 Values stay in this process's memory for the length of one call: proposals carry counts, never a
 value, and errors name the file and line, never the data. A table is read through the project's
 SqlEngine (the local engine applies column masks on read, so a column the catalog masks is
-judged by its name alone — the proposal says `name`, with 0 values sampled); a CSV is read with every column as text, up to `max_rows` rows.
+judged by its name alone — the proposal says `name`, with 0 values sampled); a CSV is read
+with every column as text, up to `max_rows` rows.
 """
 
 from __future__ import annotations
