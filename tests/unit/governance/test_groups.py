@@ -68,7 +68,7 @@ def test_a_user_the_directory_no_longer_holds_is_flagged() -> None:
         g.principal: g.flags
         for g in review(
             grants, [], LastUse.from_rows([], seen), at=T0, window_days=30, members=m
-        ).grants  # fmt: skip
+        ).grants
     }
     assert "principal_unknown" not in flags["Kofi@moh.example"]  # active: case does not matter
     assert "principal_unknown" in flags["james@moh.example"]  # deactivated
