@@ -32,6 +32,8 @@ def test_review_grant_expire_rollback_and_report(seed7_project: Path, tmp_path: 
     rev = _json(root, "access", "review")
     assert rev["meta"]["grants"] == len(rev["items"]) > 0
     assert rev["meta"]["flags"]["user_grant"] > 0
+    read = [i for i in rev["items"] if i["securable"].endswith(".gold.weekly_summary")]
+    assert read and all(i["last_used"] for i in read)  # the audit log's getTable reads count
     table = rev["items"][0]["securable"]
     granted = _json(
         root,
@@ -52,6 +54,8 @@ def test_review_grant_expire_rollback_and_report(seed7_project: Path, tmp_path: 
     principals = [i["resource_id"].split(" ")[-1] for i in plan["items"]]
     assert "amina@moh.example" in principals  # with the simulator's planted expired grants
     assert {i["status"] for i in plan["items"]} == {"planned"}
+    text = CliRunner().invoke(app, ["access", "expire", "--now", LATER, "--project", str(root)])
+    assert "apply with `lakecrew access expire --apply`" in text.output  # not `govern apply`
     low = _json(root, "access", "expire", "--apply", "--phase", "2", "--now", LATER)
     assert low["meta"]["applied"] is False
     done = _json(root, "access", "expire", "--apply", "--phase", "3", "--now", LATER)

@@ -482,8 +482,8 @@ def _check_names(name: str, current: pa.Schema | None, new: Sequence[pa.Field]) 
                 f"columns {other!r} and {f.name!r} differ only by case; Unity Catalog column "
                 "names are case-insensitive, so one table cannot hold both",
                 where=name,
-                fix="rename the column in one of the source files (bronze keeps the raw headers) "
-                "before running on Databricks",
+                fix="set `bronze: {unify_column_case: true}` in the spec (one column, each "
+                "file's header kept in _renamed_columns), or rename the column at the source",
             )
         seen[f.name.lower()] = f.name
 
