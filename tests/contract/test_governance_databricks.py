@@ -127,6 +127,7 @@ def test_temporary_grant_and_an_expired_grant_on_a_dropped_table(tmp_path: Any) 
     change = {"changes": [{"principal": "amina@moh.example", "add": ["SELECT"]}]}
     calls = [
         Call("GET", PERMS, {}),
+        Call("GET", PATH, _table(False)),  # the table exists: then it is granted
         Call("GET", PERMS, held),
         Call("PATCH", PERMS, {}, expect=change),
         Call(

@@ -330,3 +330,53 @@ def test_a_source_secret_comes_from_the_workspace_secret_scope(
             warehouse.secrets.clear()
             with pytest.raises(NotFound, match="databricks secrets put-secret dhis2 api_token"):
                 deps.open_source(loaded)
+
+
+def test_staging_cleanup_deletes_only_stale_files_of_other_runs_and_never_fails_a_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lakecrew.adapters.databricks.client import build_client
+    from lakecrew.adapters.databricks.sql import DatabricksSqlEngine
+    from lakecrew.adapters.databricks.staging import VolumeStaging, table_folder
+    from lakecrew.testing.databricks_replay import TOKEN, Request, error_body
+
+    refuse = {"list": True}
+
+    def no_listing(req: Request) -> Any:  # READ VOLUME missing: the listing answers 403
+        if refuse["list"] and req.method == "GET" and req.path.startswith("/api/2.0/fs/dir"):
+            body = json.dumps(error_body(403, "PERMISSION_DENIED", "no READ VOLUME")).encode()
+            return 403, {}, body, "application/json"
+        return None
+
+    rows, volume = pa.table({"id": [1, 2]}), "c.lakecrew.staging"
+    folder = tmp_path / "vol" / "c" / "lakecrew" / "staging" / table_folder("c.s.t")
+    with (
+        UcLakehouse(make_project(tmp_path / "lake"), WAREHOUSE, volumes=tmp_path / "vol") as uc,
+        DatabricksReplay(handlers=[no_listing, uc]) as replay,
+    ):
+        client = build_client(host=replay.url, token=TOKEN)
+        sql = DatabricksSqlEngine(client, WAREHOUSE)
+
+        def store() -> VolumeStaging:
+            return VolumeStaging(client, sql, volume, ensure_schema=lambda name: None)
+
+        with caplog.at_level("WARNING"):
+            first = store()
+            first.stage("c.s.t", rows)  # the write goes on; the clean-up is skipped, said so
+        assert "clean-up skipped" in caplog.text and first.removed == []
+        refuse["list"] = False
+        second = store()
+        stale = folder / f"{'a' * 12}-{'0' * 32}.parquet"  # a killed run's file, 2 hours old
+        fresh = folder / f"{'b' * 12}-{'1' * 32}.parquet"  # another run's, just staged
+        own = folder / f"{second.tag}-{'2' * 32}.parquet"  # this store's own, even if old
+        for path in (stale, fresh, own):
+            path.write_bytes(b"PAR1")
+        for path in (stale, own):
+            os.utime(path, (time.time() - 7200, time.time() - 7200))
+        mine = Path(second.stage("c.s.t", rows)).name
+        left = {p.name for p in folder.iterdir()}
+        third = store()  # a later run: second's old file is another run's stale file to it
+        third.stage("c.s.t", rows)
+    assert [Path(p).name for p in second.removed] == [stale.name]
+    assert {fresh.name, own.name, mine} <= left and stale.name not in left
+    assert [Path(p).name for p in third.removed] == [own.name]  # first's file is fresh: kept

@@ -46,6 +46,7 @@ from lakecrew.core.errors import ConfigError
 from lakecrew.ports.secrets import SecretStore
 from lakecrew.ports.source import Source
 from lakecrew.ports.sql import SqlEngine
+from lakecrew.ports.tables import TableStore
 from lakecrew.services.pipelines.loader import LoadedPipeline, load_pipeline_spec
 from lakecrew.services.pipelines.runner import PipelineRunner
 from lakecrew.services.pipelines.spec import Environment
@@ -295,8 +296,6 @@ def databricks_runner_deps(
     (adapters/databricks/table_store.py), the UC catalog for registration and tags, secret
     scopes for the spec's secrets and the tokenization key, gold SQL on the warehouse."""
     from lakecrew.adapters.databricks import databricks_catalog
-    from lakecrew.adapters.databricks.catalog import RunLineage
-    from lakecrew.adapters.databricks.secrets import DatabricksSecretStore
     from lakecrew.adapters.databricks.sql import DatabricksSqlEngine
     from lakecrew.adapters.databricks.table_store import UnityCatalogTableStore
 
@@ -312,15 +311,39 @@ def databricks_runner_deps(
     sql = ctx.workspace_sql(workspace)
     assert isinstance(sql, DatabricksSqlEngine)  # a databricks workspace with a warehouse_id
     client = remote.client  # type: ignore[attr-defined]
-    catalog = databricks_catalog(remote, ws.warehouse_id)
-    scopes = DatabricksSecretStore(client, ws.name)
+    tables = UnityCatalogTableStore(client, sql, records_schema=f"{records_catalog}.lakecrew")
+    return _on_workspace(
+        ctx, ws, tables, sql, databricks_catalog(remote, ws.warehouse_id), overrides, None
+    )
+
+
+def _on_workspace(
+    ctx: Context,
+    ws: Any,
+    tables: TableStore,
+    sql: SqlEngine,
+    catalog: Any,
+    overrides: Mapping[str, Mapping[str, Any]],
+    checkpoint_root: Path | None,
+) -> RunnerDeps:
+    """RunnerDeps of a run on workspace ``ws``: its UC catalog (``DatabricksCatalog``), its
+    secret scopes for the spec's secrets and the tokenization key."""
+    from lakecrew.adapters.databricks.catalog import RunLineage
+    from lakecrew.adapters.databricks.secrets import DatabricksSecretStore
+
+    scopes = DatabricksSecretStore(catalog.client, ws.name)
 
     def source_for(loaded: LoadedPipeline) -> Source:
-        check_engine(loaded, engine)
-        return open_source(ctx, loaded, overrides.get(loaded.spec.name), secret_store=scopes)
+        return open_source(
+            ctx,
+            loaded,
+            overrides.get(loaded.spec.name),
+            secret_store=scopes,
+            checkpoint_root=checkpoint_root,
+        )
 
     return RunnerDeps(
-        tables=UnityCatalogTableStore(client, sql, records_schema=f"{records_catalog}.lakecrew"),
+        tables=tables,
         catalog=catalog,
         lineage=RunLineage(catalog),
         sql=sql,
@@ -366,8 +389,7 @@ def workspace_deps(
     spark: SparkSession | None = None,
 ) -> RunnerDeps:
     """Runner ports of a Spark run on a Databricks cluster of workspace ``workspace``."""
-    from lakecrew.adapters.databricks.catalog import DatabricksCatalog, RunLineage
-    from lakecrew.adapters.databricks.secrets import DatabricksSecretStore
+    from lakecrew.adapters.databricks.catalog import DatabricksCatalog
     from lakecrew.adapters.spark.engine import SparkCatalogEngine
     from lakecrew.adapters.spark.table_store import SparkTableStore
 
@@ -377,35 +399,10 @@ def workspace_deps(
     sql = SparkCatalogEngine(session, tables.query_parts)
     tables.queries = sql  # gold loads from its query: UC records silver → gold
     client = ctx.workspace(workspace).client  # type: ignore[attr-defined]
-    catalog = DatabricksCatalog(client, sql)
-    scopes = DatabricksSecretStore(client, ws.name)
-    volume = f"{records_catalog}.lakecrew.{STATE_VOLUME}"
     sql.execute(f"CREATE SCHEMA IF NOT EXISTS {records_catalog}.lakecrew")
-    sql.execute(f"CREATE VOLUME IF NOT EXISTS {volume}")
+    sql.execute(f"CREATE VOLUME IF NOT EXISTS {records_catalog}.lakecrew.{STATE_VOLUME}")
     state = Path("/Volumes", records_catalog, "lakecrew", STATE_VOLUME, "checkpoints")
-
-    def source_for(loaded: LoadedPipeline) -> Source:
-        return open_source(
-            ctx,
-            loaded,
-            overrides.get(loaded.spec.name),
-            secret_store=scopes,
-            checkpoint_root=state,
-        )
-
-    return RunnerDeps(
-        tables=tables,
-        catalog=catalog,
-        lineage=RunLineage(catalog),
-        sql=sql,
-        clock=ctx.clock,
-        open_source=source_for,
-        tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=False, secret_store=scopes),
-        workspace_id=ws.workspace_id or ws.name,
-        sleep=time.sleep,
-        locks=ctx.locks,
-        bind_sql=ctx.sql,
-    )
+    return _on_workspace(ctx, ws, tables, sql, DatabricksCatalog(client, sql), overrides, state)
 
 
 def spark_catalog_deps(

@@ -63,6 +63,13 @@ def test_grant_is_recorded_applied_and_rolled_back(gov: Gov) -> None:
     assert gov.ms.list_grants(TABLE, principal="amina@moh.example") == []
 
 
+def test_a_grant_on_a_table_that_does_not_exist_fails_and_grants_nothing(gov: Gov) -> None:
+    missing = "lassa_prod.bronze.dropped_last_week"
+    row = grant_temporary(_request(securable=missing), gov.ex, "g1")
+    assert row.status == "failed" and missing in row.reason
+    assert gov.ms.list_grants(missing) == []
+
+
 def test_expired_grants_are_revoked_at_phase_3_only_and_notified(gov: Gov) -> None:
     grant_temporary(_request(), gov.ex, "g1")
     # a metastore grant with an expiry set elsewhere, on a table dropped since

@@ -32,6 +32,8 @@ def test_review_grant_expire_rollback_and_report(seed7_project: Path, tmp_path: 
     rev = _json(root, "access", "review")
     assert rev["meta"]["grants"] == len(rev["items"]) > 0
     assert rev["meta"]["flags"]["user_grant"] > 0
+    read = [i for i in rev["items"] if i["securable"].endswith(".gold.weekly_summary")]
+    assert read and all(i["last_used"] for i in read)  # the audit log's getTable reads count
     table = rev["items"][0]["securable"]
     granted = _json(
         root,

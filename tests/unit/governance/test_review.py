@@ -114,6 +114,8 @@ def test_compliance_report_counts_by_rule_prefix_and_compares_months() -> None:
     assert cat["grants_reviewed"] == 5 and cat["grants_reviewed_pct"] == 100.0
     (ws,) = data["workspaces"]
     assert ws["secret_findings"] == {"identity": 1, "secret": 1, "token": 1}
+    totals = data["totals"]
+    assert [totals[f"{a}_findings"] for a in ("token", "identity", "secret")] == [1, 1, 1]
     assert ws["audit_anomalies"] == {}  # a token finding is no audit anomaly
     assert data["previous"]["audit_anomalies"] == 1  # October, from the ledger
     assert data["trend"]["audit_anomalies"] == -1 and data["trend"]["tables"] is None

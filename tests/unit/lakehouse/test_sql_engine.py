@@ -14,6 +14,7 @@ from lakecrew.adapters.local.sql_engine import LocalSqlEngine
 from lakecrew.adapters.local.system_tables import ensure_system_tables
 from lakecrew.core.errors import NotFound, SafetyRefusal, SchemaMismatch, UsageError
 from lakecrew.core.system_tables import SYSTEM_TABLES
+from lakecrew.ports.catalog import TableInfo
 from lakecrew.ports.sql import SqlEngine
 
 COST_SQL = """
@@ -140,6 +141,9 @@ def test_unknown_table_names_schema_contents(engine: LocalSqlEngine) -> None:
         engine.fetch("SELECT * FROM main.sales.nope")
     with pytest.raises(UsageError, match="three-part"):
         engine.fetch("SELECT * FROM orders")
+    engine.metastore.register_table(TableInfo("main.sales.returns", "x"))  # metadata only
+    with pytest.raises(NotFound, match=r"main\.sales\.returns is registered .* holds no data"):
+        engine.fetch("SELECT * FROM main.sales.returns")
     with pytest.raises(UsageError, match="one SQL statement"):
         engine.fetch("SELECT 1; SELECT 2")
 

@@ -22,8 +22,6 @@ from lakecrew.testing.pipelines import CASES_HEADER, case_rows, make_project, wr
 from lakecrew.wiring import pipelines as pw
 from lakecrew.wiring.context import Context
 
-PAIRS = 10
-
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[Context]:
@@ -57,9 +55,12 @@ class _SecondRunInside:
             yield batch
 
 
-def test_ten_pairs_of_overlapping_runs_write_every_row_once(ctx: Context) -> None:
+# Two pairs (the second run refused on empty tables, then on tables holding a batch) in
+# `make unit`; ten in `make test` (the slow marker), the same assertions after every pair.
+@pytest.mark.parametrize("pairs", [2, pytest.param(10, marks=pytest.mark.slow)])
+def test_pairs_of_overlapping_runs_write_every_row_once(ctx: Context, pairs: int) -> None:
     incoming = ctx.layout.root / "incoming"
-    for pair in range(PAIRS):
+    for pair in range(pairs):
         csv = CASES_HEADER + case_rows(pair * 10, 10)
         (incoming / f"batch{pair:02d}.csv").write_text(csv, encoding="utf-8")
         second = pw.runner_for(ctx, create_keys=True)

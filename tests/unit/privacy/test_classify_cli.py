@@ -128,6 +128,10 @@ def test_name_alone_is_less_sure_than_name_and_values() -> None:
     confirmed = propose_column("mobile_number", pa.array(["08035550199", "0803 555 0100"]))
     assert empty.pii == contradicted.pii == confirmed.pii == PiiKind.PHONE
     assert contradicted.confidence < empty.confidence < confirmed.confidence
+    for column in ("head_name", "respondent_name", "household_head"):  # survey forms' words
+        head = propose_column(column, pa.array(["Amina Bello", "Kwame Mensah"]))
+        assert head.pii == PiiKind.PERSON_NAME and head.matched == 2
+    assert propose_column("name", pa.array(["Garki Hospital"])).pii == PiiKind.NONE
     lat = classify_table(pa.table({"latitude": [6.524412, 7.946527], "weight": [3.1, 2.9]}))
     assert lat.pii_columns() == {"latitude": PiiKind.GEO}
 
@@ -152,3 +156,24 @@ def test_a_catalog_table_through_the_engine(seed7_project: Path) -> None:
     got = {i["column"]: i["kind"] for i in out["items"]}
     assert got["source_ip_address"] == "none" and got["event_id"] == "none"
     assert out["meta"]["source"] == "system.access.audit" and out["meta"]["rows_read"] > 0
+
+
+def test_a_column_the_catalog_masks_is_judged_by_its_name(seed7_project: Path) -> None:
+    from lakecrew.core.column_masks import PHONE_PARTIAL
+    from lakecrew.wiring.context import Context
+
+    table = "lassa_dev.silver.households_masked"
+    phones = ["+234 803 555 0199", "08035550177"]
+    with Context.open(seed7_project, writable=True) as lc:
+        lc.sql.save_table(table, pa.table({"mobile": phones, "head_name": ["Amina Bello"] * 2}))
+        lc.metastore.set_column(table, "mobile", mask=PHONE_PARTIAL)
+    out = _json("classify", table, "--project", str(seed7_project))
+    got = {i["column"]: i for i in out["items"]}
+    assert out["meta"]["masked_columns"] == ["mobile"]
+    # the mask's output is not read as evidence against the name: name alone, nothing sampled
+    assert (got["mobile"]["kind"], got["mobile"]["reason"], got["mobile"]["sampled"]) == (
+        "phone",
+        "name",
+        0,
+    )
+    assert got["mobile"]["confidence"] == 0.6 and got["head_name"]["matched"] == 2

@@ -70,31 +70,38 @@ class DatabricksCatalog:
 
     def convert(self, t: SdkTable, with_tags: bool = True) -> TableInfo:
         """lakecrew's TableInfo of an SDK table (tags read per table when `with_tags`)."""
-        cat, sch, tbl = parse_full_name(str(t.full_name))
+        return self.convert_json(t.as_dict(), with_tags)
+
+    def convert_json(self, t: Mapping[str, Any], with_tags: bool = True) -> TableInfo:
+        """lakecrew's TableInfo of a table's REST JSON (`tables.get` / `tables.list` item):
+        the bulk listing reads the JSON pages as they come, without the SDK's dataclasses."""
+        cat, sch, tbl = parse_full_name(str(t.get("full_name")))
         tags, col_tags = self._tags(cat, sch, tbl) if with_tags else ({}, {})
-        columns = tuple(
-            ColumnInfo(
-                name=str(c.name),
-                type_text=str(c.type_text or ""),
-                nullable=bool(c.nullable if c.nullable is not None else True),
-                comment=c.comment,
-                tags=col_tags.get(str(c.name), {}),
-                mask=c.mask.function_name if c.mask else None,
-                position=int(c.position or i),
-                mask_using=tuple(c.mask.using_column_names or ()) if c.mask else (),
+        columns = []
+        for i, c in enumerate(t.get("columns") or []):
+            mask = c.get("mask") or {}
+            columns.append(
+                ColumnInfo(
+                    name=str(c.get("name")),
+                    type_text=str(c.get("type_text") or ""),
+                    nullable=bool(c["nullable"] if c.get("nullable") is not None else True),
+                    comment=c.get("comment"),
+                    tags=col_tags.get(str(c.get("name")), {}),
+                    mask=mask.get("function_name") if mask else None,
+                    position=int(c.get("position") or i),
+                    mask_using=tuple(mask.get("using_column_names") or ()),
+                )
             )
-            for i, c in enumerate(t.columns or [])
-        )
         return TableInfo(
             full_name=f"{cat}.{sch}.{tbl}",
-            owner=str(t.owner or ""),
-            comment=t.comment,
-            table_type=t.table_type.value if t.table_type else "MANAGED",
-            storage_location=t.storage_location,
-            data_source_format=t.data_source_format.value if t.data_source_format else "DELTA",
-            properties=dict(t.properties or {}),
+            owner=str(t.get("owner") or ""),
+            comment=t.get("comment"),
+            table_type=str(t.get("table_type") or "MANAGED"),
+            storage_location=t.get("storage_location"),
+            data_source_format=str(t.get("data_source_format") or "DELTA"),
+            properties=dict(t.get("properties") or {}),
             tags=tags,
-            columns=columns,
+            columns=tuple(columns),
         )
 
     def list_tables(self, catalog: str | None = None, schema: str | None = None) -> list[TableInfo]:

@@ -28,8 +28,6 @@ from lakecrew.adapters.databricks.sql import quote_ident
 from lakecrew.ports.catalog import Grant
 
 if TYPE_CHECKING:
-    from databricks.sdk.service.catalog import TableInfo as SdkTable
-
     from lakecrew.adapters.databricks.catalog import DatabricksCatalog
 
 SKIPPED_CATALOGS = frozenset({"system"})
@@ -85,13 +83,35 @@ def _schemas(cat: DatabricksCatalog, catalog: str | None) -> Iterator[tuple[str,
                 yield name, schema
 
 
-def _tables(cat: DatabricksCatalog, catalog: str | None) -> Iterator[SdkTable]:
+def _tables(cat: DatabricksCatalog, catalog: str | None) -> Iterator[dict[str, Any]]:
+    """Every table's REST JSON, schema by schema, paged as the SDK's `tables.list` pages
+    (`max_results=0`: the server's page size) through its ApiClient (auth, retries, errors),
+    without parsing each table into the SDK's dataclasses (~150 µs a table with columns)."""
     for name, schema in _schemas(cat, catalog):
         yield from guarded(
-            lambda n=name, s=schema: list(cat.client.tables.list(n, s)),  # type: ignore[misc]
+            lambda n=name, s=schema: _table_pages(cat, n, s),  # type: ignore[misc]
             where=f"{name}.{schema}",
             action="tables.list",
         )
+
+
+def _table_pages(cat: DatabricksCatalog, catalog: str, schema: str) -> list[dict[str, Any]]:
+    query: dict[str, Any] = {"catalog_name": catalog, "schema_name": schema, "max_results": 0}
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    while True:
+        page = cat.client.api.do("GET", "/api/2.1/unity-catalog/tables", query=dict(query))
+        items = page.get("tables", []) if isinstance(page, dict) else None
+        if not isinstance(items, list) or not all(isinstance(t, dict) for t in items):
+            raise TypeError(f"tables.list of {catalog}.{schema}: not a list of table objects")
+        out.extend(items)
+        token = str(page.get("next_page_token") or "")
+        if not token:
+            return out
+        if token in seen:
+            raise TypeError(f"tables.list of {catalog}.{schema}: page token {token!r} repeated")
+        seen.add(token)
+        query["page_token"] = token
 
 
 def _tag_maps(
@@ -115,7 +135,7 @@ def list_all_tables(cat: DatabricksCatalog, catalog: str | None) -> list[Any]:
     table_tags, column_tags = _tag_maps(cat, catalog)
     out = []
     for t in _tables(cat, catalog):
-        info = cat.convert(t, with_tags=False)
+        info = cat.convert_json(t, with_tags=False)
         key = (info.catalog_name, info.schema_name, info.name)
         cols = column_tags.get(key, {})
         columns = tuple(replace(c, tags=cols.get(c.name, {})) for c in info.columns)

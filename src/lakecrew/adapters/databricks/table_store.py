@@ -59,9 +59,20 @@ from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lakecrew.adapters.databricks.client import DatabricksClient, guarded
+from lakecrew.adapters.databricks.delta_sql import (
+    maintenance,
+    merge_sql,
+    no_rows,
+    optimize_sql,
+    pii_columns_sql,
+    probe_keys,
+    select_sql,
+    semi_join_sql,
+    stats_sql,
+    vacuum_sql,
+)
 from lakecrew.adapters.databricks.sql import (
     DatabricksSqlEngine,
     column_type,
@@ -280,19 +291,10 @@ class UnityCatalogTableStore:
             return self._adopt(name)
         _check_unique(name, data, keys)
         self._add_columns(name, data.schema)
-        names = data.schema.names
-        on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
-        update = ", ".join(
-            f"t.{quote_ident(c)} = s.{quote_ident(c)}" for c in names if c not in keys
-        )
-        inserted = ", ".join(f"s.{quote_ident(c)}" for c in names)
-        matched = f" WHEN MATCHED THEN UPDATE SET {update}" if update else ""
+        target, names = quote_full_name(name), data.schema.names
 
         def statement(src: str) -> str:
-            return (
-                f"MERGE INTO {quote_full_name(name)} AS t USING ({src}) AS s ON {on}{matched}"
-                f" WHEN NOT MATCHED THEN INSERT ({_cols(data.schema)}) VALUES ({inserted})"
-            )
+            return merge_sql(target, f"({src})", names, keys)
 
         self._load(name, data, statement)
         return self._adopt(name)
@@ -303,10 +305,7 @@ class UnityCatalogTableStore:
         columns: Sequence[str] | None = None,
         where: Mapping[str, str] | None = None,
     ) -> pa.Table:
-        picked = ", ".join(quote_ident(c) for c in columns) if columns else "*"
-        params = {f"w{i}": v for i, v in enumerate((where or {}).values())}
-        cond = " AND ".join(f"{quote_ident(k)} = :w{i}" for i, k in enumerate(where or {}))
-        sql = f"SELECT {picked} FROM {self._q(full_name)}" + (f" WHERE {cond}" if cond else "")
+        sql, params = select_sql(self._q(full_name), columns, where)
         return self.sql.fetch_arrow(sql, params or None)
 
     def lookup(
@@ -316,21 +315,13 @@ class UnityCatalogTableStore:
         wanted = list(dict.fromkeys([*keys, *columns]))
         name = self.uc_name(full_name)
         schema = self.schema(full_name) if self._exists(name) else None
-        keyset = probe.select(list(keys)).group_by(list(keys)).aggregate([])
-        for k in keys:
-            keyset = keyset.filter(pc.is_valid(keyset.column(k)))
+        keyset = probe_keys(probe, keys)
         if schema is None or not keyset.num_rows:
-            source = schema if schema is not None else probe.schema
-            return pa.schema(
-                [source.field(c) if c in source.names else pa.field(c, pa.null()) for c in wanted]
-            ).empty_table()
+            return no_rows(schema, probe.schema, wanted)
         path = self.staging.stage(name, keyset)
         try:
-            on = " AND ".join(f"t.{quote_ident(k)} = p.{quote_ident(k)}" for k in keys)
-            picked = ", ".join(f"t.{quote_ident(c)}" for c in wanted)
             return self.sql.fetch_arrow(
-                f"SELECT {picked} FROM {quote_full_name(name)} AS t LEFT SEMI JOIN "
-                f"{_read_files(path)} AS p ON {on}"
+                semi_join_sql(quote_full_name(name), _read_files(path), keys, wanted)
             )
         finally:
             self.staging.unstage(path)
@@ -367,22 +358,14 @@ class UnityCatalogTableStore:
         """Delta statistics only on columns not tagged ``pii``, recomputed for existing files."""
         name = self.uc_name(full_name)
         cat, sch, tbl = parse_full_name(name)
-        tagged = self.sql.fetch(
-            f"SELECT DISTINCT column_name FROM {quote_ident(cat)}.information_schema.column_tags "
-            "WHERE schema_name = :s AND table_name = :t AND tag_name = 'pii'",
-            {"s": sch, "t": tbl},
-        )
+        tagged = self.sql.fetch(pii_columns_sql(cat), {"s": sch, "t": tbl})
         pii = {str(r[0]) for r in tagged.rows}
         if not pii:
             return
         schema = self.schema(full_name)
         kept = [f.name for f in schema or [] if f.name not in pii]
-        target = quote_full_name(name)
-        self.sql.execute(
-            f"ALTER TABLE {target} SET TBLPROPERTIES ("
-            f"'delta.dataSkippingStatsColumns' = {sql_string(','.join(kept))})"
-        )
-        self.sql.execute(f"ANALYZE TABLE {target} COMPUTE DELTA STATISTICS")
+        for statement in stats_sql(quote_full_name(name), kept):
+            self.sql.execute(statement)
         self._adopt(name)
 
     def location(self, full_name: str) -> str:
@@ -404,23 +387,16 @@ class UnityCatalogTableStore:
         name = self.uc_name(full_name)
         target = quote_full_name(name)
         self._check_fence(name)
-        zorder = f" ZORDER BY ({', '.join(quote_ident(c) for c in zorder_by)})" if zorder_by else ""
-        got = self.sql.fetch(f"OPTIMIZE {target}{zorder}")
-        metrics: dict[str, Any] = {}
-        if got.rows and "metrics" in got.columns:
-            raw = got.rows[0][got.columns.index("metrics")]
-            metrics = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
-        self._adopt(name)
-        self.sql.execute(f"VACUUM {target} RETAIN {int(retention_hours)} HOURS")
-        self._adopt(name)
-        return Maintenance(
-            table=full_name,
-            files_removed=int(metrics.get("numFilesRemoved", 0) or 0),
-            files_added=int(metrics.get("numFilesAdded", 0) or 0),
-            zorder_by=tuple(zorder_by),
-            vacuumed_files=0,
-            retention_hours=retention_hours,
+        got = self.sql.fetch(optimize_sql(target, zorder_by))
+        raw = (
+            got.rows[0][got.columns.index("metrics")]
+            if got.rows and "metrics" in got.columns
+            else None
         )
+        self._adopt(name)
+        self.sql.execute(vacuum_sql(target, retention_hours))
+        self._adopt(name)
+        return maintenance(full_name, raw, zorder_by, retention_hours)
 
     # ------------------------------------------------------------ internals
 
@@ -506,8 +482,8 @@ def _check_names(name: str, current: pa.Schema | None, new: Sequence[pa.Field]) 
                 f"columns {other!r} and {f.name!r} differ only by case; Unity Catalog column "
                 "names are case-insensitive, so one table cannot hold both",
                 where=name,
-                fix="rename the column in one of the source files (bronze keeps the raw headers) "
-                "before running on Databricks",
+                fix="set `bronze: {unify_column_case: true}` in the spec (one column, each "
+                "file's header kept in _renamed_columns), or rename the column at the source",
             )
         seen[f.name.lower()] = f.name
 

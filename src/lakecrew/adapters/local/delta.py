@@ -49,7 +49,7 @@ from lakecrew.core.errors import (
 )
 from lakecrew.ports.catalog import parse_full_name
 
-_Run: TypeAlias = "Callable[[DeltaTable | None, CommitProperties | None], dict[str, Any]]"
+_Run: TypeAlias = "Callable[[DeltaTable, CommitProperties | None], dict[str, Any]]"
 
 
 @dataclass(frozen=True)
@@ -317,11 +317,12 @@ class DeltaStore:
         """
         if not keys:
             raise UsageError("merge needs at least one key column", where=full_name)
-        schema = self._checked(full_name, data.schema, merge_schema)
+        current = self.schema(full_name)
+        schema = check_schema(full_name, current, data.schema, merge_schema=merge_schema)
         missing = [k for k in keys if k.lower() not in {n.lower() for n in schema.names}]
         if missing:
             raise UsageError(f"merge key(s) {missing} not in the data", where=full_name)
-        check_nulls(full_name, self.schema(full_name), data)
+        check_nulls(full_name, current, data)
         table = conform(data, schema)
         dups = duplicate_keys(table, list(keys))
         if dups:
@@ -332,8 +333,8 @@ class DeltaStore:
             )
         predicate = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
 
-        def run(target: DeltaTable | None, props: CommitProperties | None) -> dict[str, Any]:
-            merger = (target or self.table(full_name)).merge(
+        def run(target: DeltaTable, props: CommitProperties | None) -> dict[str, Any]:
+            merger = target.merge(
                 table,
                 predicate=predicate,
                 source_alias="s",
@@ -346,26 +347,21 @@ class DeltaStore:
                 merger = merger.when_not_matched_by_source_delete()
             return dict(merger.execute())
 
-        metrics, attempts = self._retry(full_name, run, fence)
-        return WriteResult(full_name, self.version(full_name), "MERGE", attempts, metrics)
+        metrics, attempts, version = self._retry(full_name, run, fence)
+        return WriteResult(full_name, version, "MERGE", attempts, metrics)
 
     def delete(
         self, full_name: str, predicate: str | None = None, *, fence: Fence | None = None
     ) -> WriteResult:
         """Delete rows matching a Delta SQL predicate (all rows when None), retried."""
 
-        def run(target: DeltaTable | None, props: CommitProperties | None) -> dict[str, Any]:
-            return dict(
-                (target or self.table(full_name)).delete(predicate, commit_properties=props)
-            )
+        def run(target: DeltaTable, props: CommitProperties | None) -> dict[str, Any]:
+            return dict(target.delete(predicate, commit_properties=props))
 
-        metrics, attempts = self._retry(full_name, run, fence)
-        return WriteResult(full_name, self.version(full_name), "DELETE", attempts, metrics)
+        metrics, attempts, version = self._retry(full_name, run, fence)
+        return WriteResult(full_name, version, "DELETE", attempts, metrics)
 
     # ---------------------------------------------------------------- internals
-
-    def _checked(self, full_name: str, source: pa.Schema, merge_schema: bool) -> pa.Schema:
-        return check_schema(full_name, self.schema(full_name), source, merge_schema=merge_schema)
 
     def _write(
         self,
@@ -401,14 +397,13 @@ class DeltaStore:
                 raise
         schema_mode: SchemaMode = "overwrite" if replace else ("merge" if merge_schema else None)
 
-        def run(table: DeltaTable | None, props: CommitProperties | None) -> dict[str, Any]:
-            # the kept-open table: write_deltalake would otherwise replay the whole log
-            target = table if table is not None else self.table(full_name)
+        def run(target: DeltaTable, props: CommitProperties | None) -> dict[str, Any]:
+            # the kept-open table: given a path, write_deltalake would replay the whole log
             write_delta(target, payload(), mode, schema_mode, predicate, props)
             return {}
 
-        _, attempts = self._retry(full_name, run, fence)
-        return WriteResult(full_name, self.version(full_name), mode.upper(), attempts)
+        _, attempts, version = self._retry(full_name, run, fence)
+        return WriteResult(full_name, version, mode.upper(), attempts)
 
     def _commit_once(
         self,
@@ -473,21 +468,29 @@ class DeltaStore:
         except CommitFailedError as exc:
             raise fence.conflict(full_name) from exc
 
-    def _retry(self, full_name: str, run: _Run, fence: Fence | None) -> tuple[dict[str, Any], int]:
-        self.table(full_name)  # NotFound before anything else
+    def _retry(
+        self, full_name: str, run: _Run, fence: Fence | None
+    ) -> tuple[dict[str, Any], int, int]:
+        """Run one commit, retried on conflicts; (its output, attempts, the version made).
+
+        Each attempt writes through the live table brought up to date just before it; delta-rs
+        moves that object to the version it commits, so the version is read from it (asking
+        the store again would list the log once more, and could name another writer's)."""
+        live = self.table(full_name)  # NotFound before anything else
         if fence is not None and fence.covers(full_name):
             path = self.path(full_name)
             try:  # one attempt on top of the fence's version: a conflict is another writer
-                out = run(fence.table(full_name, path, self.table(full_name)), fence.properties())
+                out = run(fence.table(full_name, path, live), fence.properties())
             except CommitFailedError as exc:
                 raise fence.conflict(full_name) from exc
             except DeltaError as exc:
                 raise translate(full_name, exc) from exc
             fence.adopt(full_name, path)
-            return out, 1
+            return out, 1, self.version(full_name)
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return run(None, None), attempt
+                out = run(live, None)
+                return out, attempt, int(live.version())
             except CommitFailedError as exc:
                 if attempt == self.max_attempts:
                     raise Conflict(
@@ -497,6 +500,7 @@ class DeltaStore:
                     ) from exc
                 cap = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
                 time.sleep(self._rng.uniform(0, cap))
+                live = self.table(full_name)
             except DeltaError as exc:
                 raise translate(full_name, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover

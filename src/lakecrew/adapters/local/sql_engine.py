@@ -251,6 +251,13 @@ class LocalSqlEngine:
         if self.metastore.has_table(ref.full_name):
             location = self.metastore.get_table(ref.full_name).storage_location
         if location is None and not self.store.exists(ref.full_name):
+            if self.metastore.has_table(ref.full_name):
+                raise TableMissing(
+                    f"table {ref.full_name} is registered in the metastore but holds no data"
+                    " (no storage location, no Delta table of that name)",
+                    where=f"{cat}.{sch}",
+                    fix="run the pipeline that writes it, or register it with its location",
+                )
             raise TableMissing(
                 f"table {ref.full_name} does not exist",
                 where=f"{cat}.{sch}",

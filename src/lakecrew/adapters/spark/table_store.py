@@ -45,6 +45,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import SparkSession
 
+from lakecrew.adapters.databricks.delta_sql import (
+    maintenance,
+    merge_sql,
+    no_rows,
+    optimize_sql,
+    pii_columns_sql,
+    probe_keys,
+    select_sql,
+    semi_join_sql,
+    stats_sql,
+    vacuum_sql,
+)
 from lakecrew.adapters.databricks.sql import column_type, quote_ident, sql_string
 from lakecrew.adapters.databricks.table_store import (
     COLUMN_MAPPING,
@@ -254,18 +266,8 @@ class SparkTableStore:
             kept = held.join(data.select(list(keys)), keys=list(keys), join_type="left anti")
             self._rewrite(full_name, kept, data)
             return -1
-        names = data.schema.names
-        on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
-        update = ", ".join(
-            f"t.{quote_ident(c)} = s.{quote_ident(c)}" for c in names if c not in keys
-        )
-        matched = f" WHEN MATCHED THEN UPDATE SET {update}" if update else ""
-        inserted = ", ".join(f"s.{quote_ident(c)}" for c in names)
         with self._view(data) as view:
-            self._sql(
-                f"MERGE INTO {self._q(full_name)} AS t USING {view} AS s ON {on}{matched}"
-                f" WHEN NOT MATCHED THEN INSERT ({_cols(data.schema)}) VALUES ({inserted})"
-            )
+            self._sql(merge_sql(self._q(full_name), view, data.schema.names, keys))
         return self._adopt(full_name)
 
     def read(
@@ -274,13 +276,7 @@ class SparkTableStore:
         columns: Sequence[str] | None = None,
         where: Mapping[str, str] | None = None,
     ) -> pa.Table:
-        picked = ", ".join(quote_ident(c) for c in columns) if columns else "*"
-        args = {f"w{i}": v for i, v in enumerate((where or {}).values())}
-        cond = " AND ".join(f"{quote_ident(k)} = :w{i}" for i, k in enumerate(where or {}))
-        return self._sql(
-            f"SELECT {picked} FROM {self._q(full_name)}" + (f" WHERE {cond}" if cond else ""),
-            args,
-        )
+        return self._sql(*select_sql(self._q(full_name), columns, where))
 
     def lookup(
         self, full_name: str, keys: Sequence[str], probe: pa.Table, columns: Sequence[str]
@@ -288,27 +284,18 @@ class SparkTableStore:
         """The probe's distinct non-null keys become a view, semi-joined in Spark."""
         wanted = list(dict.fromkeys([*keys, *columns]))
         schema = self.schema(full_name)
-        keyset = probe.select(list(keys)).group_by(list(keys)).aggregate([])
-        for k in keys:
-            keyset = keyset.filter(pc.is_valid(keyset.column(k)))
+        keyset = probe_keys(probe, keys)
         if schema is None or not keyset.num_rows:
-            source = schema if schema is not None else probe.schema
-            return pa.schema(
-                [source.field(c) if c in source.names else pa.field(c, pa.null()) for c in wanted]
-            ).empty_table()
-        on = " AND ".join(f"t.{quote_ident(k)} = p.{quote_ident(k)}" for k in keys)
-        picked = ", ".join(f"t.{quote_ident(c)}" for c in wanted)
+            return no_rows(schema, probe.schema, wanted)
         with self._view(keyset) as view:
-            return self._sql(
-                f"SELECT {picked} FROM {self._q(full_name)} AS t LEFT SEMI JOIN {view} AS p ON {on}"
-            )
+            return self._sql(semi_join_sql(self._q(full_name), view, keys, wanted))
 
     def count(self, full_name: str) -> int:
         got = self._sql(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")
         return int(got.column("n")[0].as_py())
 
     def version(self, full_name: str) -> int | None:
-        """None for Parquet tables (no versions: gold is then always rebuilt in full)."""
+        """The Delta version (``DESCRIBE HISTORY``); None for Parquet tables (no versions)."""
         return self._version(full_name) if self.delta and self.exists(full_name) else None
 
     def distinct(self, full_name: str, column: str) -> list[str]:
@@ -329,21 +316,13 @@ class SparkTableStore:
         if not self.delta:
             return
         cat, sch, tbl = parse_full_name(self.uc_name(full_name))
-        tagged = self._sql(
-            f"SELECT DISTINCT column_name FROM {quote_ident(cat)}.information_schema.column_tags "
-            "WHERE schema_name = :s AND table_name = :t AND tag_name = 'pii'",
-            {"s": sch, "t": tbl},
-        )
+        tagged = self._sql(pii_columns_sql(cat), {"s": sch, "t": tbl})
         pii = set(tagged.column("column_name").to_pylist())
         if not pii:
             return
         kept = [f.name for f in self.schema(full_name) or [] if f.name not in pii]
-        target = self._q(full_name)
-        self._sql(
-            f"ALTER TABLE {target} SET TBLPROPERTIES ("
-            f"'delta.dataSkippingStatsColumns' = {sql_string(','.join(kept))})"
-        )
-        self._sql(f"ANALYZE TABLE {target} COMPUTE DELTA STATISTICS")
+        for statement in stats_sql(self._q(full_name), kept):
+            self._sql(statement)
         self._adopt(full_name)
 
     def location(self, full_name: str) -> str:
@@ -358,27 +337,16 @@ class SparkTableStore:
         self, full_name: str, *, zorder_by: Sequence[str] = (), retention_hours: int = 168
     ) -> Maintenance:
         """OPTIMIZE [ZORDER BY] then VACUUM on Delta; Parquet tables are not compacted."""
-        metrics: dict[str, Any] = {}
+        raw = None
         if self.delta:
             self._check_fence(full_name)
-            zorder = (
-                f" ZORDER BY ({', '.join(quote_ident(c) for c in zorder_by)})" if zorder_by else ""
-            )
-            got = self._sql(f"OPTIMIZE {self._q(full_name)}{zorder}")
+            got = self._sql(optimize_sql(self._q(full_name), zorder_by))
             if got.num_rows and "metrics" in got.column_names:
                 raw = got.column("metrics")[0].as_py()
-                metrics = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
             self._adopt(full_name)
-            self._sql(f"VACUUM {self._q(full_name)} RETAIN {int(retention_hours)} HOURS")
+            self._sql(vacuum_sql(self._q(full_name), retention_hours))
             self._adopt(full_name)
-        return Maintenance(
-            table=full_name,
-            files_removed=int(metrics.get("numFilesRemoved", 0) or 0),
-            files_added=int(metrics.get("numFilesAdded", 0) or 0),
-            zorder_by=tuple(zorder_by),
-            vacuumed_files=0,
-            retention_hours=retention_hours,
-        )
+        return maintenance(full_name, raw, zorder_by, retention_hours)
 
     # ------------------------------------------------------------ internals
 

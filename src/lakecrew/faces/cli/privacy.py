@@ -62,6 +62,7 @@ def classify(
         raise UsageError(
             "give either TABLE or --csv FILE", where="classify", fix="lakecrew classify --csv x.csv"
         )
+    masked: list[str] = []
     if csv is not None:
         done = proposals.classify_csv(csv, sample=sample)
     else:
@@ -69,7 +70,13 @@ def classify(
 
         proposals.quoted_table_name(str(table))  # a bad name is a usage error before opening
         with Context.open(state.project) as lc:
-            done = proposals.classify_sql_table(lc.sql, str(table), sample=sample)
+            ms = lc.metastore
+            masked = (
+                [c.name for c in ms.get_table(str(table)).columns if c.mask]
+                if ms.has_table(str(table))
+                else []
+            )
+            done = proposals.classify_sql_table(lc.sql, str(table), sample=sample, masked=masked)
     items: list[dict[str, Any]] = [
         {
             "column": c.column,
@@ -85,6 +92,7 @@ def classify(
     meta = {
         "source": done.source,
         "rows_read": done.rows_read,
+        "masked_columns": masked,
         "classification": str(done.proposal.classification),
     }
     emit(state, Result("classify", items, meta), _render)

@@ -4,9 +4,11 @@ For each `backend: databricks` workspace: the named `auth_profile` must exist in
 config file (`$DATABRICKS_CONFIG_FILE`, else ~/.databrickscfg) with a host that matches the
 workspace's `host` when both are given; without a profile, the environment must carry a
 credential (`DATABRICKS_TOKEN`, `DATABRICKS_CLIENT_ID` + `DATABRICKS_CLIENT_SECRET`, or
-`DATABRICKS_CONFIG_PROFILE` naming an existing profile). A problem is a ConfigError (exit 2) in
-one line naming the workspace and the fix — in milliseconds, where the SDK would try every
-credential provider (azure-cli included) over the network before failing. No credential value
+`DATABRICKS_CONFIG_PROFILE` naming an existing profile) — or, on a Databricks cluster
+(`DATABRICKS_RUNTIME_VERSION` set: a job task), the runtime's own credentials. A problem is a
+ConfigError (exit 2) in one line naming the workspace and the fix — in milliseconds, where
+the SDK would try every credential provider (azure-cli included) over the network before
+failing. No credential value
 is read into a message.
 """
 
@@ -73,6 +75,9 @@ def check_workspace_auth(name: str, host: str | None, profile: str | None) -> di
         return {"workspace": name, "method": method, "detail": f"profile {profile} in {path}"}
     env = {k: v for k, v in os.environ.items() if k.startswith("DATABRICKS_") and v}
     method = _method({k.removeprefix("DATABRICKS_").lower(): v for k, v in env.items()})
+    if method == "unknown" and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        # on a Databricks cluster (a job task): the SDK takes the runtime's own credentials
+        return {"workspace": name, "method": "runtime", "detail": "the Databricks runtime"}
     if method == "unknown":
         raise ConfigError(
             "no Databricks credential: no auth_profile, and no DATABRICKS_TOKEN or "

@@ -109,6 +109,20 @@ class WorkspaceFigures:
     new_findings: int = 0
 
 
+def finding_totals(workspaces: list[WorkspaceFigures]) -> dict[str, int]:
+    """Token, identity and secret findings apart (the issue's "token and secret findings"),
+    and audit anomalies, summed over the workspaces."""
+    areas: Counter[str] = Counter()
+    for w in workspaces:
+        areas.update(w.secret_findings)
+    return {
+        "token_findings": areas["token"],
+        "identity_findings": areas["identity"],
+        "secret_findings": areas["secret"],
+        "audit_anomalies": sum(sum(w.audit_anomalies.values()) for w in workspaces),
+    }
+
+
 @dataclass
 class ComplianceReport:
     month: str
@@ -126,8 +140,7 @@ class ComplianceReport:
         return {
             **{k: v for k, v in asdict(tot).items() if k != "catalog"},
             **tot.shares(),
-            "secret_findings": sum(sum(w.secret_findings.values()) for w in self.workspaces),
-            "audit_anomalies": sum(sum(w.audit_anomalies.values()) for w in self.workspaces),
+            **finding_totals(self.workspaces),
         }
 
     def trend(self) -> dict[str, Any]:
@@ -264,8 +277,7 @@ def compliance_month(
         p_start, p_end = month_bounds(previous_month(month))
         prev_ws = _workspace_figures(findings, p_start, p_end)
         report.previous = {
-            "secret_findings": sum(sum(w.secret_findings.values()) for w in prev_ws),
-            "audit_anomalies": sum(sum(w.audit_anomalies.values()) for w in prev_ws),
+            **finding_totals(prev_ws),
             "expired_revoked": sum(_revoked_by_catalog(actions, p_start, p_end).values()),
         }
     return report

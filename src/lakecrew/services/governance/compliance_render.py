@@ -27,6 +27,8 @@ _TOTALS = (
     "grants",
     "grants_reviewed_pct",
     "expired_revoked",
+    "token_findings",
+    "identity_findings",
     "secret_findings",
     "audit_anomalies",
 )

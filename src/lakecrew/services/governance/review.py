@@ -14,7 +14,10 @@ Flags per grant:
 - `user_grant`: granted to an individual user instead of a group;
 - `broad_group_restricted`: a broad group (`users`, `account users`, ...) on Restricted data;
 - `securable_missing`: a table grant on a table that is no longer registered;
-- `principal_not_seen`: a user with no audit event at all in the window (renamed or deleted?).
+- `principal_not_seen`: a user with no audit event at all in the window (renamed or deleted?);
+- `principal_unknown`: a user the SCIM directory (when it could be read) does not hold as an
+  active user — deleted, deactivated or renamed since the grant (groups and service principals
+  are not judged: account-level groups are not in a workspace's directory).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ FLAGS = (
     "broad_group_restricted",
     "securable_missing",
     "principal_not_seen",
+    "principal_unknown",
 )
 
 LAST_USE_SQL = """
@@ -273,6 +277,8 @@ def review(
             flags.append("securable_missing")
         if user and low not in use.seen:
             flags.append("principal_not_seen")
+        if user and people.active_users is not None and low not in people.active_users:
+            flags.append("principal_unknown")
         out.append(
             ReviewedGrant(
                 principal,

@@ -61,7 +61,8 @@ _NAME_RULES: tuple[tuple[PiiKind, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(first ?name|last ?name|surname|full ?name|given ?name|family ?name|"
             r"middle ?name|maiden ?name|patient name|person name|contact person|next of kin|"
-            r"caregiver name|mother name|father name|head of household)\b"
+            r"caregiver name|mother name|father name|head of household|head name|"
+            r"household head|respondent name|child name|client name|beneficiary name)\b"
         ),
     ),
     (

@@ -2,14 +2,16 @@
 
 Values stay in this process's memory for the length of one call: proposals carry counts, never a
 value, and errors name the file and line, never the data. A table is read through the project's
-SqlEngine (the local engine applies column masks on read, so a masked column is judged by its
-name — the proposal says `name`); a CSV is read with every column as text, up to `max_rows` rows.
+SqlEngine (the local engine applies column masks on read, so a column the catalog masks is
+judged by its name alone — the proposal says `name`, with 0 values sampled); a CSV is read
+with every column as text, up to `max_rows` rows.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +46,21 @@ def quoted_table_name(full_name: str) -> str:
 
 
 def classify_sql_table(
-    sql: SqlEngine, full_name: str, *, sample: int = 200, max_rows: int = 10_000
+    sql: SqlEngine,
+    full_name: str,
+    *,
+    sample: int = 200,
+    max_rows: int = 10_000,
+    masked: Collection[str] = (),
 ) -> Classified:
-    """Proposals for a catalog table, from at most `max_rows` of its rows."""
+    """Proposals for a catalog table, from at most `max_rows` of its rows. The `masked`
+    columns (a column mask in the catalog) are judged by their name alone: their values as
+    read are the mask's output, which would only contradict the name."""
     table = sql.fetch_arrow(f"SELECT * FROM {quoted_table_name(full_name)} LIMIT {int(max_rows)}")
+    hidden = {m.lower() for m in masked}
+    for i, name in enumerate(table.column_names):
+        if name.lower() in hidden:
+            table = table.set_column(i, name, pa.nulls(table.num_rows, table.schema.field(i).type))
     return Classified(full_name, table.num_rows, classify_table(table, sample=sample))
 
 

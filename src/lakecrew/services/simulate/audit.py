@@ -91,6 +91,10 @@ def _normal(ev: _Events, ws: SimWorkspace, clock: Clock, rng: np.random.Generato
             if when >= clock.now:
                 continue
             svc, act, status, params = NORMAL[int(rng.integers(len(NORMAL)))]
+            if "full_name_arg" in params:  # Unity Catalog names the table in full
+                params = {
+                    "full_name_arg": f"{ws.project}_{ws.environment}.{params['full_name_arg']}"
+                }
             ev.add(
                 ws,
                 when,

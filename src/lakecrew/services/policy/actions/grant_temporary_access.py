@@ -40,6 +40,10 @@ class GrantTemporaryAccess(CatalogAction):
         return grant_state(uc, target)
 
     def put(self, uc: UcPorts, resource_id: str, target: Mapping[str, Any]) -> None:
+        if str(target["securable_type"]).upper() == "TABLE":
+            # NotFound (failed, exit 1) as Unity Catalog answers, on the local metastore too
+            # (which would otherwise keep a grant on a table that does not exist)
+            uc.catalog.get_table(str(target["securable"]))
         uc.grants.grant(grant_from(target, str(target["until"]), str(target["approver"])))
 
     def restore(self, uc: UcPorts, resource_id: str, before: Mapping[str, Any]) -> None:
