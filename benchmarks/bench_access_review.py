@@ -72,7 +72,8 @@ SELECT
   count(*) FILTER (WHERE is_user) AS user_grant,
   count(*) FILTER (WHERE lower(principal) = 'account users' AND r = 3) AS broad_group_restricted,
   count(*) FILTER (WHERE securable_type = 'TABLE' AND NOT registered) AS securable_missing,
-  count(*) FILTER (WHERE is_user AND NOT was_seen) AS principal_not_seen
+  count(*) FILTER (WHERE is_user AND NOT was_seen) AS principal_not_seen,
+  0 AS principal_unknown  -- no SCIM directory in this estate: not judged (as lakecrew)
 FROM j
 """
 
@@ -229,6 +230,7 @@ def _raw(args: dict[str, Any]) -> dict[str, Any]:
         "broad_group_restricted",
         "securable_missing",
         "principal_not_seen",
+        "principal_unknown",
     )
     return {"seconds": seconds, "counts": dict(zip(names, row, strict=True))}
 

@@ -285,8 +285,11 @@ def access_review(
     uc = uc_ports(ctx, workspace)
     sql: SqlEngine = ctx.sql
     missing: list[tuple[str, str]] = []
+    containers: frozenset[str] | None = None  # UC: grants are read on listed schemas only
     if listed is None:
         tables, grants = uc.catalog.list_tables(), uc.grants.list_grants()
+        ms = ctx.metastore
+        containers = frozenset(n.lower() for n in [*ms.list_catalogs(), *ms.list_schemas()])
     else:
         tables, missing = list_schemas(uc, listed)
         listed = [p for p in listed if p not in missing]
@@ -304,6 +307,7 @@ def access_review(
         window_days=window_days,
         unused_days=unused_days,
         members=members,
+        containers=containers,
     )
     if listed is not None and missing:
         from dataclasses import replace

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -166,14 +167,22 @@ def engine(
 ) -> Iterator[LocalSqlEngine]:
     """A fresh project of empty system tables, or of the hand-made rows when the test also
     asks for `billing` (the same engine: `billing` only names the loaded state)."""
-    shutil.copytree(_templates["billing" in request.fixturenames], tmp_path / "proj")
-    layout = ProjectLayout(tmp_path / "proj")
-    store = DeltaStore.for_project(layout)
+    with copy_of(_templates["billing" in request.fixturenames], tmp_path / "proj") as eng:
+        yield eng
+
+
+@contextmanager
+def copy_of(template: Path, root: Path) -> Iterator[LocalSqlEngine]:
+    """An engine over a file copy of a template project at `root`."""
+    shutil.copytree(template, root)
+    layout = ProjectLayout(root)
     metastore = SqliteMetastore(layout.metastore_path)
-    eng = LocalSqlEngine(store, metastore)
-    yield eng
-    eng.close()
-    metastore.close()
+    eng = LocalSqlEngine(DeltaStore.for_project(layout), metastore)
+    try:
+        yield eng
+    finally:
+        eng.close()
+        metastore.close()
 
 
 @pytest.fixture

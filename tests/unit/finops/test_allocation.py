@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -21,16 +22,19 @@ from lakecrew.services.finops.allocation import (
 from lakecrew.services.finops.cost import CostModel
 from lakecrew.testing.finops_sources import load_current_tags, load_job_runs
 
-from .conftest import WS, at
+from .conftest import WS, at, copy_of
 
 START, END = date(2026, 1, 9), date(2026, 1, 13)
 AS_OF = datetime(2026, 1, 13, 6, tzinfo=UTC)
 D = Decimal
 
 
-@pytest.fixture
-def priced(billing: LocalSqlEngine) -> PricedUsage:
-    return CostModel(billing).priced_usage(START, END, as_of=AS_OF, by_resource=True)
+@pytest.fixture(scope="module")
+def priced(_templates: dict[bool, Path], tmp_path_factory: pytest.TempPathFactory) -> PricedUsage:
+    """Priced once per module (PricedUsage is frozen; the tests only read it)."""
+    root = tmp_path_factory.mktemp("allocation") / "proj"
+    with copy_of(_templates[True], root) as billing:
+        return CostModel(billing).priced_usage(START, END, as_of=AS_OF, by_resource=True)
 
 
 @pytest.fixture

@@ -54,6 +54,8 @@ def test_review_grant_expire_rollback_and_report(seed7_project: Path, tmp_path: 
     principals = [i["resource_id"].split(" ")[-1] for i in plan["items"]]
     assert "amina@moh.example" in principals  # with the simulator's planted expired grants
     assert {i["status"] for i in plan["items"]} == {"planned"}
+    text = CliRunner().invoke(app, ["access", "expire", "--now", LATER, "--project", str(root)])
+    assert "apply with `lakecrew access expire --apply`" in text.output  # not `govern apply`
     low = _json(root, "access", "expire", "--apply", "--phase", "2", "--now", LATER)
     assert low["meta"]["applied"] is False
     done = _json(root, "access", "expire", "--apply", "--phase", "3", "--now", LATER)

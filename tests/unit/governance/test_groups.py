@@ -55,3 +55,23 @@ def test_a_group_grant_counts_only_its_peoples_use() -> None:
     # without membership anyone's use would count: james never used it, so it is unused
     assert by["idle-readers"].flags == ("unused_90d",) and by["idle-readers"].last_used is None
     assert by["idle-readers"].members == ("james@moh.example",)
+
+
+def test_a_user_the_directory_no_longer_holds_is_flagged() -> None:
+    m = resolve(_j("groups.json"), _j("users.json"))
+    grants = [
+        Grant(u, "SELECT", "TABLE", "lassa_prod.gold.weekly", granted_at=T0)
+        for u in ("Kofi@moh.example", "james@moh.example", "kwame.old-name@moh.example")
+    ]
+    seen = ["kofi@moh.example", "james@moh.example", "kwame.old-name@moh.example"]
+    flags = {
+        g.principal: g.flags
+        for g in review(
+            grants, [], LastUse.from_rows([], seen), at=T0, window_days=30, members=m
+        ).grants
+    }
+    assert "principal_unknown" not in flags["Kofi@moh.example"]  # active: case does not matter
+    assert "principal_unknown" in flags["james@moh.example"]  # deactivated
+    assert "principal_unknown" in flags["kwame.old-name@moh.example"]  # renamed or deleted
+    unread = review(grants, [], LastUse.from_rows([], seen), at=T0, window_days=30)
+    assert not any("principal_unknown" in g.flags for g in unread.grants)  # no directory: no flag

@@ -58,6 +58,20 @@ def test_each_flag_fires_where_it_should() -> None:
     assert rev.counts()["user_grant"] == 2 and len(rev.flagged) == 4
 
 
+def test_schema_and_catalog_grants_on_ones_that_are_gone() -> None:
+    gone = [
+        Grant("analysts", "USE_SCHEMA", "SCHEMA", "lassa_prod.archive", granted_at=T0),
+        Grant("analysts", "USE_CATALOG", "CATALOG", "lassa_old", granted_at=T0),
+    ]
+    known = frozenset({"lassa_prod", "lassa_prod.silver"})
+    rev = review([*GRANTS, *gone], [RESTRICTED, INTERNAL], USE, at=T0, window_days=365,
+                 containers=known)  # fmt: skip
+    missing = {g.securable for g in rev.grants if "securable_missing" in g.flags}
+    assert missing == {"lassa_prod.archive", "lassa_old", "lassa_prod.silver.dropped"}
+    unknown = review(gone, [], USE, at=T0, window_days=365)  # not known: not judged
+    assert not any("securable_missing" in g.flags for g in unknown.grants)
+
+
 def _finding(ws: str, rule: str, first: int, resolved: int | None = None) -> FindingRow:
     res = T0 + timedelta(days=resolved) if resolved is not None else None
     return FindingRow(

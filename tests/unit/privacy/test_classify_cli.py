@@ -177,3 +177,18 @@ def test_a_column_the_catalog_masks_is_judged_by_its_name(seed7_project: Path) -
         0,
     )
     assert got["mobile"]["confidence"] == 0.6 and got["head_name"]["matched"] == 2
+    # phase 3 applies a confident proposal nobody confirmed yet (plan-first below it)
+    low = _json("classify", table, "--apply", "--phase", "1", "--project", str(seed7_project))
+    (act, note) = low["meta"]["actions"]
+    assert note == {"note": "below --min-confidence 0.8: mobile"}
+    assert (act["column"], act["status"]) == ("head_name", "skipped")
+    done = _json("classify", table, "--apply", "--phase", "3", "--project", str(seed7_project))
+    (act, _) = done["meta"]["actions"]
+    assert (act["column"], act["status"]) == ("head_name", "applied")
+    again = _json("classify", table, "--apply", "--phase", "3", "--project", str(seed7_project))
+    assert sorted(again["meta"]["masked_columns"]) == ["head_name", "mobile"]
+    assert [a for a in again["meta"]["actions"] if "column" in a] == []
+    result = CliRunner().invoke(app, ["rollback", act["action_id"], "-p", str(seed7_project)])
+    assert result.exit_code == 0, result.output
+    with Context.open(seed7_project) as lc:
+        assert lc.metastore.get_table(table).column("head_name").mask is None  # type: ignore[union-attr]

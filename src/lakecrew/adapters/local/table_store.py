@@ -147,22 +147,13 @@ class DeltaTableStore:
         where: Mapping[str, str] | None = None,
     ) -> pa.Table:
         dataset = self.store.to_arrow(full_name)
-        expr = None
-        for name, value in (where or {}).items():
-            term = pads.field(name) == pc.scalar(value)
-            expr = term if expr is None else expr & term
         wanted = list(columns) if columns else None
         try:
-            return dataset.to_table(columns=wanted, filter=expr)
+            return dataset.to_table(columns=wanted, filter=_equal(where, cast=False))
         except pa.ArrowNotImplementedError:
             # A file delta-rs's MERGE wrote with string_view columns: pyarrow cannot compare
-            # those with the (string) values inside the scan. Read, cast, then compare.
-            every = dataset.to_table().cast(dataset.schema)
-            keep = pa.array([True] * every.num_rows)
-            for name, value in (where or {}).items():
-                keep = pc.and_(keep, pc.fill_null(pc.equal(every.column(name), value), False))
-            kept = every.filter(keep)
-            return kept.select(wanted) if wanted else kept
+            # them with string values in statistics pushdown. Cast first (no pushdown).
+            return dataset.to_table(columns=wanted, filter=_equal(where, cast=True))
 
     def lookup(
         self, full_name: str, keys: Sequence[str], probe: pa.Table, columns: Sequence[str]
@@ -186,9 +177,8 @@ class DeltaTableStore:
             try:
                 return dataset.to_table(columns=wanted, filter=pads.field(keys[0]).isin(values))
             except pa.ArrowNotImplementedError:  # string_view files: see read()
-                target = pa.schema([dataset.schema.field(c) for c in wanted])
-                held = dataset.to_table(columns=wanted).cast(target)
-                return held.filter(pc.fill_null(pc.is_in(held.column(keys[0]), values), False))
+                field = pads.field(keys[0]).cast(values.type)
+                return dataset.to_table(columns=wanted, filter=field.isin(values))
         held = dataset.to_table(columns=wanted)
         wanted_keys = probe.select(list(keys)).group_by(list(keys)).aggregate([])
         return held.join(wanted_keys, keys=list(keys), join_type="left semi")
@@ -263,6 +253,16 @@ def _empty(schema: pa.Schema | None, columns: list[str], fallback: pa.Schema) ->
         for c in columns
     ]
     return pa.schema(fields).empty_table()
+
+
+def _equal(where: Mapping[str, str] | None, *, cast: bool) -> pads.Expression | None:
+    """``column = value`` for each item, ANDed (``cast``: the column cast to text first)."""
+    expr = None
+    for name, value in (where or {}).items():
+        field = pads.field(name).cast(pa.string()) if cast else pads.field(name)
+        term = field == pc.scalar(value)
+        expr = term if expr is None else expr & term
+    return expr
 
 
 def _predicate(where: Mapping[str, str]) -> str:

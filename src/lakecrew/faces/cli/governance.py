@@ -74,11 +74,18 @@ def _plan_items(actions: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _render_plan(out: Out, result: Result) -> None:
+def _render_plan(out: Out, result: Result, how: str = "lakecrew govern apply") -> None:
     out.table(list(_PLAN_COLS), result.items)
     for note in result.meta.get("notes", []):
         out.note(note)
-    out.note(f"{len(result.items)} action(s); apply with `lakecrew govern apply` (phase >= 3)")
+    if result.meta.get("applied"):
+        out.note(f"{len(result.items)} action(s); undo one with `lakecrew rollback ACTION_ID`")
+    else:
+        out.note(f"{len(result.items)} action(s); apply with `{how}` (phase >= 3)")
+
+
+def _render_expiry(out: Out, result: Result) -> None:
+    _render_plan(out, result, "lakecrew access expire --apply")
 
 
 def _render_actions(out: Out, result: Result) -> None:
@@ -222,7 +229,7 @@ def access_expire(
     emit(
         state,
         Result("govern_plan", items, {"phase": rep.phase, "applied": rep.applied}),
-        _render_plan,
+        _render_expiry,
     )
     if any(r.status == "failed" for r in rep.rows):
         raise typer.Exit(1)

@@ -199,6 +199,22 @@ def _comment_actions(
     return out
 
 
+def proposal_plan(
+    info: TableInfo, proposals: Mapping[str, tuple[str, float]], phase: int, min_confidence: float
+) -> EnforcementPlan:
+    """`lakecrew classify TABLE --apply`: the mask of each classifier proposal (column → (kind,
+    confidence)) at or above `min_confidence` on a column not masked yet, as `set_column_mask`
+    actions (phase 3, ledger, rollback) — the proposals a steward has not confirmed in a spec."""
+    sure = {c: k for c, (k, conf) in proposals.items() if k != "none" and conf >= min_confidence}
+    low = sorted(c for c, (k, conf) in proposals.items() if k != "none" and conf < min_confidence)
+    want = TableWant(info.full_name, "classify", pii=sure)
+    notes = [f"below --min-confidence {min_confidence}: {', '.join(low)}"] if low else []
+    return EnforcementPlan(
+        tuple(a for a in _table_actions(info, want, phase) if a.action == "set_column_mask"),
+        tuple(notes),
+    )
+
+
 def apply_plan(plan: EnforcementPlan, executor: CatalogExecutor, sweep_id: str) -> EnforcementPlan:
     """Apply the plan's runnable actions (a table dropped meanwhile is a skipped row)."""
     scope = executor.scope(CATALOG_SCOPE)

@@ -4,6 +4,7 @@
 folder) into group name → the user names of everyone in it, nested groups expanded (cycles
 are cut, not followed forever). Members that are service principals count as members but are
 not people; a member id that is no user or group (deleted meanwhile) is listed as `unknown`.
+The active users' names are kept too: the review flags a user grant to anyone else.
 Names are lower-case, as the review compares principals.
 """
 
@@ -24,6 +25,7 @@ class Membership:
     people: Mapping[str, frozenset[str]] = field(default_factory=dict)
     unknown: Mapping[str, int] = field(default_factory=dict)  # group → member ids not resolved
     unseen: str | None = None  # the reason membership is unknown (API not readable, no export)
+    active_users: frozenset[str] | None = None  # SCIM users not deactivated; None: not read
 
     def of(self, principal: str) -> frozenset[str] | None:
         """The people in group `principal`; None when the group is not known."""
@@ -66,7 +68,12 @@ def resolve(groups: list[dict[str, Any]], users: list[dict[str, Any]]) -> Member
         people[name] = frozenset(members)
         if missing:
             unknown[name] = missing
-    return Membership(people, unknown)
+    active = frozenset(
+        str(u.get("userName") or "").lower()
+        for u in users
+        if u.get("userName") and u.get("active", True) is not False
+    )
+    return Membership(people, unknown, active_users=active)
 
 
 def read_members(directory: GroupDirectory | None) -> Membership:

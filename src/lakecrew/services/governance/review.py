@@ -13,8 +13,12 @@ Flags per grant:
 - `all_privileges`: ALL_PRIVILEGES (least privilege, SOP 1.3.2);
 - `user_grant`: granted to an individual user instead of a group;
 - `broad_group_restricted`: a broad group (`users`, `account users`, ...) on Restricted data;
-- `securable_missing`: a table grant on a table that is no longer registered;
-- `principal_not_seen`: a user with no audit event at all in the window (renamed or deleted?).
+- `securable_missing`: a table grant on a table that is no longer registered, or a schema or
+  catalog grant on one the metastore no longer has (when the caller knows them: `containers`);
+- `principal_not_seen`: a user with no audit event at all in the window (renamed or deleted?);
+- `principal_unknown`: a user the SCIM directory (when it could be read) does not hold as an
+  active user — deleted, deactivated or renamed since the grant (groups and service principals
+  are not judged: account-level groups are not in a workspace's directory).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ FLAGS = (
     "broad_group_restricted",
     "securable_missing",
     "principal_not_seen",
+    "principal_unknown",
 )
 
 LAST_USE_SQL = """
@@ -241,8 +246,11 @@ def review(
     unused_days: int = 90,
     broad_groups: frozenset[str] = BROAD_GROUPS,
     members: Membership | None = None,
+    containers: frozenset[str] | None = None,
 ) -> AccessReview:
-    """Join every grant to its last use and flag it (see the module doc)."""
+    """Join every grant to its last use and flag it (see the module doc). `containers`: the
+    catalogs and `catalog.schema`s that exist (None: not known — schema and catalog grants are
+    then not judged)."""
     labels = _labels(tables)
     registered = {t.full_name for t in tables}
     cutoff = at - timedelta(days=unused_days)
@@ -269,10 +277,16 @@ def review(
             flags.append("user_grant")
         if low in broad_groups and (label or "").lower() == "restricted":
             flags.append("broad_group_restricted")
-        if g.securable_type == "TABLE" and name not in registered:
+        if (g.securable_type == "TABLE" and name not in registered) or (
+            g.securable_type in ("SCHEMA", "CATALOG")
+            and containers is not None
+            and name.lower() not in containers
+        ):
             flags.append("securable_missing")
         if user and low not in use.seen:
             flags.append("principal_not_seen")
+        if user and people.active_users is not None and low not in people.active_users:
+            flags.append("principal_unknown")
         out.append(
             ReviewedGrant(
                 principal,
