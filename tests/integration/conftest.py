@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 # Test-only settings (the product's local_session keeps Spark's defaults for real data).
-# Measured on the lassa parity run, cold JVM: 101 s → 31 s under load 12 (docs/benchmarks.md).
+# The parity module: 165 → 30 s under load 5–12, 24 → 20 s on an idle machine (docs/benchmarks.md).
 # - Interpreted expressions instead of Janino compiling a Java class per new plan: with a few
 #   thousand rows, compiling is nearly all of a statement's time in a fresh JVM. Both paths
 #   are Spark's own execution (Spark's test suite runs each expression both ways); the
