@@ -23,7 +23,6 @@ from pyspark.sql import DataFrame, SparkSession
 from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.secrets import LocalSecretStore
 from lakecrew.adapters.local.table_store import DeltaTableStore
-from lakecrew.adapters.spark.engine import local_session
 from lakecrew.adapters.spark.kafka import (
     BronzeStreamWriter,
     build_kafka_source,
@@ -51,9 +50,8 @@ EXAMPLE = (
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
-    session = local_session("lakecrew-kafka-tests")
-    yield session
+def spark(spark_session: SparkSession) -> Iterator[SparkSession]:
+    yield spark_session  # tests/integration/conftest.py
 
 
 def _stream(spark: SparkSession, folder: Path, headers: bool = False) -> DataFrame:

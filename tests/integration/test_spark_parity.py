@@ -26,7 +26,11 @@ from lakecrew.wiring.context import Context
 
 pytest.importorskip("pyspark")
 # One worker for the module: the runs share one SparkSession (one JVM start).
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("spark_parity")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("spark_parity"),
+    pytest.mark.usefixtures("spark_session"),  # tests/integration/conftest.py: test settings
+]
 README = Path(__file__).parents[2] / "README.md"
 
 

@@ -34,17 +34,23 @@ from lakecrew.ports.catalog import parse_full_name
 from lakecrew.ports.sql import ResultSet
 
 
-def local_session(app_name: str = "lakecrew") -> SparkSession:
+def local_session(
+    app_name: str = "lakecrew", extra: Mapping[str, str] | None = None
+) -> SparkSession:
     """A quiet local[2] session (UI off, 1 GiB driver) whose workers use this Python.
 
     Spark's own log is off (``LAKECREW_SPARK_LOG_LEVEL`` turns it back on, e.g. ``WARN``): a
     failing expression logs the row's values, which may be patient data; lakecrew raises its
-    own error instead, without values.
+    own error instead, without values. ``extra`` adds settings (JVM options only take effect
+    when this call starts the JVM; a later call returns the running session with them).
     """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for key, value in (extra or {}).items():
+        builder = builder.config(key, value)
     session = (
-        SparkSession.builder.master("local[2]")
+        builder.master("local[2]")
         .appName(app_name)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
