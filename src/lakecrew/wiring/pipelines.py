@@ -32,7 +32,7 @@ import hashlib
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -255,11 +255,25 @@ def runner_for(
             return _kafka_source(ctx, loaded, deps)
         return open_source(ctx, loaded, overrides.get(loaded.spec.name))
 
-    deps = RunnerDeps(
-        tables=DeltaTableStore(ctx.store),
+    deps = _project_deps(
+        ctx, DeltaTableStore(ctx.store), _engine(ctx, engine), source_for, create_keys
+    )
+    return PipelineRunner(deps)
+
+
+def _project_deps(
+    ctx: Context,
+    tables: TableStore,
+    sql: SqlEngine,
+    source_for: Callable[[LoadedPipeline], Source],
+    create_keys: bool,
+) -> RunnerDeps:
+    """Runner ports whose catalog, lineage, clock, locks and keys are the project's own."""
+    return RunnerDeps(
+        tables=tables,
         catalog=ctx.metastore,
         lineage=ctx.metastore,
-        sql=_engine(ctx, engine),
+        sql=sql,
         clock=ctx.clock,
         open_source=source_for,
         tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=create_keys),
@@ -267,7 +281,6 @@ def runner_for(
         locks=ctx.locks,
         bind_sql=ctx.sql,
     )
-    return PipelineRunner(deps)
 
 
 def check_workspace(ctx: Context, workspace: str, *, need_warehouse: bool = True) -> Any:
@@ -431,15 +444,4 @@ def spark_catalog_deps(
 
     sql = SparkCatalogEngine(session, tables.query_parts)
     tables.queries = sql
-    return RunnerDeps(
-        tables=tables,
-        catalog=ctx.metastore,
-        lineage=ctx.metastore,
-        sql=sql,
-        clock=ctx.clock,
-        open_source=source_for,
-        tokenizer=lambda loaded: tokenizer_for(ctx, loaded, create_key=create_keys),
-        sleep=time.sleep,
-        locks=ctx.locks,
-        bind_sql=ctx.sql,
-    )
+    return _project_deps(ctx, tables, sql, source_for, create_keys)

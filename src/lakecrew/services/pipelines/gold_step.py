@@ -21,11 +21,11 @@ import pyarrow as pa
 from lakecrew.services.pipelines.gold_groups import ChangedGroups, GroupPlan, group_plan
 from lakecrew.services.pipelines.gold_refresh import ByGroup, refresh_by_group
 from lakecrew.services.pipelines.loader import LoadedPipeline
-from lakecrew.services.pipelines.records import BATCH_LOG, batch_log_row
+from lakecrew.services.pipelines.records import BATCH_LOG
 from lakecrew.services.pipelines.schema_log import record_schema
 from lakecrew.services.pipelines.spec import GoldSpec
 from lakecrew.services.pipelines.sqltext import qualify_sql, referenced_tables
-from lakecrew.services.pipelines.steps import RunnerDeps, RunState
+from lakecrew.services.pipelines.steps import RunnerDeps, RunState, log_marker
 from lakecrew.services.pipelines.transforms import get_transform
 from lakecrew.services.quality.schema_evolution import check_evolution
 
@@ -155,18 +155,7 @@ def _log(
     deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, table: str, silver: str, sha: str
 ) -> None:
     version = deps.tables.version(silver)
-    row = batch_log_row(
-        pipeline=loaded.spec.name,
-        env=loaded.env,
-        layer=GOLD,
-        batch_id=table,
-        run_id=state.run_id,
-        counts={},
-        reconciled=True,
-        at=deps.clock.now(),
-        made_from=(version, sha) if version is not None else None,
-    )
-    deps.tables.append(BATCH_LOG, row)
+    log_marker(deps, loaded, state, GOLD, table, (version, sha) if version is not None else None)
 
 
 def build_model(deps: RunnerDeps, loaded: LoadedPipeline, model: GoldSpec) -> pa.Table:

@@ -41,6 +41,7 @@ from lakecrew.services.pipelines.steps import (
     RunnerDeps,
     RunState,
     conform_quarantine,
+    log_marker,
     quarantine_schema,
 )
 from lakecrew.services.pipelines.transforms import get_transform
@@ -108,7 +109,7 @@ class SilverBatches:
         old = superseded(self.deps, self.bronze) if pending else set()
         for bid in pending:
             if bid in old:  # a later version of its file replaced it: never in silver
-                _log(self.deps, self.loaded, self.state, RETIRED, bid)
+                log_marker(self.deps, self.loaded, self.state, RETIRED, bid)
                 self.done.add(bid)
             else:
                 self.process(bid)
@@ -183,7 +184,7 @@ class SilverBatches:
         self.changes.everything(f"{version[0]} changed: its earlier version was replaced")
         done = retire(deps, loaded, old, others, build)
         for bid in old:
-            _log(deps, loaded, self.state, RETIRED, bid)
+            log_marker(deps, loaded, self.state, RETIRED, bid)
         self.held.retire(old)
         self.state.notes.append(
             f"{version[0]} changed: its earlier version's {done.silver_removed} silver and "
@@ -375,20 +376,6 @@ def _create_log(deps: RunnerDeps) -> None:
         deps.tables.create(BATCH_LOG, BATCH_LOG_SCHEMA)
     elif any(f.name not in current.names for f in BATCH_LOG_SCHEMA):
         deps.tables.append(BATCH_LOG, BATCH_LOG_SCHEMA.empty_table(), merge_schema=True)
-
-
-def _log(deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, layer: str, bid: str) -> None:
-    row = batch_log_row(
-        pipeline=loaded.spec.name,
-        env=loaded.env,
-        layer=layer,
-        batch_id=bid,
-        run_id=state.run_id,
-        counts={},
-        reconciled=True,
-        at=deps.clock.now(),
-    )
-    deps.tables.append(BATCH_LOG, row)
 
 
 def _logged(deps: RunnerDeps, loaded: LoadedPipeline) -> tuple[set[str], list[int], HeldVersions]:

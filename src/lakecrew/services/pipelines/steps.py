@@ -25,6 +25,7 @@ from lakecrew.services.pipelines.columns import (
     TS,
 )
 from lakecrew.services.pipelines.loader import LoadedPipeline
+from lakecrew.services.pipelines.records import BATCH_LOG, batch_log_row
 from lakecrew.services.pipelines.spec import SilverSpec
 from lakecrew.services.privacy.masking import Tokenizer
 from lakecrew.services.quality.results import REASONS_COLUMN, RULES_COLUMN
@@ -84,6 +85,30 @@ class RunState:
 
     def layer(self, name: str) -> LayerCounts:
         return self.layers.setdefault(name, LayerCounts())
+
+
+def log_marker(
+    deps: RunnerDeps,
+    loaded: LoadedPipeline,
+    state: RunState,
+    layer: str,
+    batch_id: str,
+    made_from: tuple[int, str] | None = None,
+) -> None:
+    """A batch-log row without counts: a retired silver batch, or a gold table built (with the
+    silver version and model sha256 it was made from)."""
+    row = batch_log_row(
+        pipeline=loaded.spec.name,
+        env=loaded.env,
+        layer=layer,
+        batch_id=batch_id,
+        run_id=state.run_id,
+        counts={},
+        reconciled=True,
+        at=deps.clock.now(),
+        made_from=made_from,
+    )
+    deps.tables.append(BATCH_LOG, row)
 
 
 def quarantine_schema(spec: SilverSpec) -> pa.Schema:
