@@ -36,10 +36,10 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
+from lakecrew.adapters.local.schema_check import conform_filling
 from lakecrew.core.errors import UsageError
 from lakecrew.testing.databricks_replay import Answer, Request, error_body
 from lakecrew.testing.duck_warehouse import DuckWarehouse, _answer, uc_table
@@ -373,13 +373,7 @@ class UcLakehouse(DuckWarehouse):
         extra = [c for c in data.column_names if c not in schema.names]
         if extra:
             raise _failed(f"[UNRESOLVED_COLUMN] `{extra[0]}` is not a column of {full}")
-        arrays = [
-            pc.cast(data.column(f.name), f.type)
-            if f.name in data.column_names
-            else pa.nulls(data.num_rows, f.type)
-            for f in schema
-        ]
-        return pa.Table.from_arrays(arrays, schema=schema)
+        return conform_filling(data, schema)
 
     def _insert(self, tree: exp.Insert) -> pa.Table:
         full = self._table_name(tree.this)

@@ -201,6 +201,18 @@ def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
     return out.cast(schema)
 
 
+def conform_filling(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`data` with `schema`'s columns in order, cast to its types; a column `data` lacks is
+    null (a table whose schema grew since the rows were written)."""
+    arrays = [
+        pc.cast(data.column(f.name), f.type)
+        if f.name in data.column_names
+        else pa.nulls(data.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def duplicate_keys(data: pa.Table, keys: list[str]) -> int:
     """How many key values occur more than once in `data`."""
     if data.num_rows == 0:

@@ -66,7 +66,7 @@ from lakecrew.adapters.databricks.table_store import (
     _cols,
     _needs_mapping,
 )
-from lakecrew.adapters.local.schema_check import type_text
+from lakecrew.adapters.local.schema_check import conform_filling, type_text
 from lakecrew.adapters.spark.engine import SparkCatalogEngine, _spark_ready
 from lakecrew.core.errors import Conflict, DataError
 from lakecrew.ports.catalog import ColumnInfo, parse_full_name
@@ -386,7 +386,7 @@ class SparkTableStore:
             finally:
                 self.spark.catalog.dropTempView(name)
             return
-        with self._view(_conform(data, current)) as view:
+        with self._view(conform_filling(data, current)) as view:
             self._sql(
                 f"INSERT OVERWRITE {target} ({_cols(current)}) SELECT {_cols(current)} FROM {view}"
             )
@@ -398,7 +398,7 @@ class SparkTableStore:
             self._sql(f"DELETE FROM {target} WHERE {cond}")
             return
         current = self.schema(full_name) or data.schema
-        with self._view(_conform(data, current)) as view:
+        with self._view(conform_filling(data, current)) as view:
             self._sql(
                 f"INSERT INTO {target} REPLACE WHERE {cond} SELECT {_cols(current)} FROM {view}"
             )
@@ -406,7 +406,7 @@ class SparkTableStore:
     def _rewrite(self, full_name: str, kept: pa.Table, data: pa.Table) -> None:
         """Parquet mode only: the table becomes ``kept`` + ``data`` (INSERT OVERWRITE)."""
         current = self.schema(full_name) or data.schema
-        rows = pa.concat_tables([_conform(kept, current), _conform(data, current)])
+        rows = pa.concat_tables([conform_filling(kept, current), conform_filling(data, current)])
         with self._view(rows) as view:
             self._sql(
                 f"INSERT OVERWRITE {self._q(full_name)} ({_cols(current)}) "
@@ -474,17 +474,6 @@ class SparkTableStore:
         return [
             c.name for c in self.spark.catalog.listColumns(f"{cat}.{sch}.{tbl}") if c.isPartition
         ]
-
-
-def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``rows`` with ``schema``'s columns and types (missing columns null)."""
-    arrays = [
-        pc.cast(rows.column(f.name), f.type)
-        if f.name in rows.column_names
-        else pa.nulls(rows.num_rows, f.type)
-        for f in schema
-    ]
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _without(held: pa.Table, where: Mapping[str, str]) -> pa.Table:
