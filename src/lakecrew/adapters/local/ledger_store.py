@@ -275,10 +275,16 @@ class DeltaLedgerStore:
         one commit); durable when this returns."""
         self.put_actions([row])
 
-    def put_actions(self, rows: Sequence[ActionRow]) -> None:
+    def put_actions(self, rows: Sequence[ActionRow], *, new: bool = False) -> None:
         """States are appended to `action_history`; the current row never loses a saved
-        before/after state, and a rolled-back action stays rolled back until re-approved."""
+        before/after state, and a rolled-back action stays rolled back until re-approved.
+        `new=True` (no stored row has these ids): both tables are appended to, unread."""
         if not rows:
+            return
+        if new:
+            clean = self._clean(ActionRow, rows)
+            self._append(ActionRow, HISTORY, rows, clean)
+            self._put(ActionRow, rows, clean, new=True)
             return
         current = self._current({r.action_id for r in rows})
         accepted: list[ActionRow] = []

@@ -232,8 +232,14 @@ class BatchedSweep:
             if a.status in ("pending", "skipped", "awaiting_approval")
             and _changed(h.get(a.action_id), a.status, a.reason)
         ]
-        self.d.ledger.put_actions(marked)
+        self._put_actions(marked)
         return marked
+
+    def _put_actions(self, rows: Sequence[ActionRow]) -> None:
+        """Actions never recorded before are appended (the store need not look them up)."""
+        h = self.history
+        self.d.ledger.put_actions([r for r in rows if r.action_id not in h], new=True)
+        self.d.ledger.put_actions([r for r in rows if r.action_id in h])
 
     def _runnable(
         self, actions: Sequence[PlannedAction], snap: Snapshot, tracked: Sequence[TrackedFinding]
@@ -249,7 +255,8 @@ class BatchedSweep:
                     a.row(self.sweep_id, self.scope, snap.taken_at)
                     for a in runnable
                     if a.action_id not in self.history
-                ]
+                ],
+                new=True,
             )
             return set()
         room = self.d.settings.max_actions + 1 - len(self.out.runnable)

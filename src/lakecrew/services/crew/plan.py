@@ -44,9 +44,10 @@ class CrewSettings:
     grace_hours: Mapping[str, float] = field(default_factory=dict)
     ticket_min_severity: str = "warning"
     approvals_required_for: frozenset[str] = frozenset({"pause_job"})
-    # Resources read and evaluated per chunk while a sweep streams the workspace; 0 reads
-    # every resource before evaluating (same findings, memory grows with the workspace).
-    observe_chunk: int = 5000
+    # Resources read, evaluated and recorded per batch while a sweep streams the workspace
+    # (each batch costs a few ledger commits; memory grows with the batch, not the workspace);
+    # 0 reads every resource as one batch (same results, memory grows with the workspace).
+    observe_chunk: int = 20_000
     # Findings and actions a sweep's result keeps (the first in sweep order); the ledger holds
     # all of them and the result counts them (`lakecrew findings` pages them).
     result_items: int = 10_000
