@@ -16,6 +16,11 @@ Quality: the simulator's estate (seed 7) priced like `lakecrew cost report`; a d
 when its (workspace, SKU family, day) lies inside an injected anomaly; recall = injected
 anomalies found, false alarms per series = untrue detections / series.
 
+Public labelled series: one KPI of the 2018 AIOps Challenge (tests/fixtures/anomaly/SOURCE.md,
+8,784 five-minute points, four operator-labelled windows), lakecrew through the path of
+`lakecrew anomalies detect --csv` with several user options, against the z-score baseline and
+ADTK, both sides; recall of labelled windows, false alarms (detections outside every window).
+
 Run: .venv/bin/python -m benchmarks.bench_anomaly [--quick]   (quick: no 1M run)
 """
 
@@ -26,6 +31,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from statistics import median
 from typing import Any
 
@@ -47,17 +53,19 @@ def series(n: int, seed: int = 99) -> np.ndarray:
     return v
 
 
-def zscore(values: np.ndarray, window: int = WINDOW, k: float = K) -> np.ndarray:
-    """Indexes flagged by the rolling robust z-score baseline."""
+def zscore(
+    values: np.ndarray, window: int = WINDOW, k: float = K, both: bool = False
+) -> np.ndarray:
+    """Indexes flagged by the rolling robust z-score baseline (upward, or both sides)."""
     hist = np.lib.stride_tricks.sliding_window_view(values, window)[:-1]
     mid = np.median(hist, axis=1)
     mad = 1.4826 * np.median(np.abs(hist - mid[:, None]), axis=1)
     score = (values[window:] - mid) / np.maximum(mad, 1e-9)
-    return np.flatnonzero(score > k) + window
+    return np.flatnonzero((np.abs(score) if both else score) > k) + window
 
 
-def adtk_flags(values: np.ndarray, which: str) -> np.ndarray:
-    """Indexes ADTK flags on a daily series (`seasonal` or `persist`)."""
+def adtk_flags(values: np.ndarray, which: str, freq: int = 7, side: str = "positive") -> np.ndarray:
+    """Indexes ADTK flags on a series (`seasonal` with period `freq`, or `persist`)."""
     import warnings
 
     import pandas as pd
@@ -65,9 +73,9 @@ def adtk_flags(values: np.ndarray, which: str) -> np.ndarray:
     from adtk.detector import PersistAD, SeasonalAD
 
     detector = (
-        SeasonalAD(freq=7, c=3.0, side="positive")
+        SeasonalAD(freq=freq, c=3.0, side=side)
         if which == "seasonal"
-        else PersistAD(window=WINDOW, c=K, side="positive")
+        else PersistAD(window=WINDOW, c=K, side=side)
     )
     # hourly stamps: 1M daily points would overflow pandas datetimes; ADTK counts in samples
     index = pd.date_range("2000-01-01", periods=len(values), freq="h")
@@ -242,10 +250,75 @@ def _score(
           f"| {false_per:.3f} | {secs:.2f} |")  # fmt: skip
 
 
+KPI_FILE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "anomaly" / "kpi.csv"
+KPI_PERIOD = 288  # 5-minute points: one day
+
+
+def public() -> None:
+    """The labelled public KPI series (tests/fixtures/anomaly/SOURCE.md): lakecrew through the
+    same path as `lakecrew anomalies detect --csv` with the options a user would pass for a
+    non-dollar metric where a dip is as bad as a spike, against the baselines (both sides)."""
+    import tempfile
+
+    from lakecrew.services.finops.csv_series import detect_csv
+    from lakecrew.testing.labelled_series import read_labelled, score, write_iso_csv
+
+    series = read_labelled(KPI_FILE)
+    values = np.asarray(series.values)
+    row_of = {t: i for i, t in enumerate(series.times)}
+    methods: list[tuple[str, Callable[[], list[int]]]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = write_iso_csv(series, Path(tmp) / "kpi.csv")
+        for label, tuning in LAKECREW_OPTIONS:
+
+            def ours(tuning: dict[str, Any] = tuning) -> list[int]:
+                found = detect_csv(csv_path, "at", "value", tuning=tuning)
+                return [row_of[str(a["at"])] for a in found]
+
+            methods.append((f"lakecrew `{label}`", ours))
+        methods.append(
+            ("z-score baseline (both sides, k 4)", lambda: list(zscore(values, both=True)))
+        )
+        if have_adtk():
+            methods += [
+                (
+                    f"ADTK SeasonalAD(freq={KPI_PERIOD}, c=3, both)",
+                    lambda: list(adtk_flags(values, "seasonal", KPI_PERIOD, "both")),
+                ),
+                (f"ADTK PersistAD(window={WINDOW}, c=4, both)",
+                 lambda: list(adtk_flags(values, "persist", side="both"))),
+            ]  # fmt: skip
+        labelled = sum(hi - lo + 1 for lo, hi in series.windows)
+        print(f"\n== labelled public series: AIOps 2018 KPI {len(values):,} points at 5 min, "
+              f"{len(series.windows)} labelled windows ({labelled} points)")  # fmt: skip
+        print("| method | detections | true | windows found | false alarms | seconds |")
+        print("|---|---|---|---|---|---|")
+        for name, run in methods:
+            t0 = time.perf_counter()
+            flagged = run()
+            secs = time.perf_counter() - t0
+            s = score(flagged, series.windows)
+            print(f"| {name} | {s.detections} | {s.true} | {s.found}/{s.windows} "
+                  f"| {s.false_alarms} | {secs:.2f} |")  # fmt: skip
+
+
+NO_FLOORS: dict[str, Any] = {"abs_floor": 0.0, "pct_floor": 0.0, "direction": "both"}
+LAKECREW_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("--no-floors --direction both", NO_FLOORS),
+    ("--no-floors --direction both --k 5", {**NO_FLOORS, "k": 5.0}),
+    ("--no-floors --direction both --window 56 --k 6", {**NO_FLOORS, "window": 56, "k": 6.0}),
+    (
+        f"--no-floors --direction both --period {KPI_PERIOD} --window {2 * KPI_PERIOD}",
+        {**NO_FLOORS, "period": KPI_PERIOD, "window": 2 * KPI_PERIOD},
+    ),
+]
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     speed(quick)
     quality()
+    public()
 
 
 if __name__ == "__main__":

@@ -174,14 +174,43 @@ class FindingPage:
     choices: dict[str, list[str]]
 
 
+@dataclass(frozen=True)
+class PriorFinding:
+    """What a sweep needs of a stored finding to track it: status, first seen, the sweep that
+    wrote it last, and (when asked for) its evidence."""
+
+    status: FindingStatus
+    first_seen: datetime
+    sweep_id: str
+    evidence_json: str | None = None
+
+
+class PriorFindings(Protocol):
+    """A scope's stored findings, looked up a batch of fingerprints at a time (a streamed
+    sweep never holds the scope's finding rows as objects)."""
+
+    def get(self, fingerprints: Sequence[str]) -> dict[str, PriorFinding]: ...
+
+
 class LedgerStore(Protocol):
     """Durable upserts and reads of the crew's history."""
 
-    def put_findings(self, rows: Sequence[FindingRow]) -> None:
-        """Upsert findings on fingerprint (one commit)."""
+    def put_findings(self, rows: Sequence[FindingRow], *, new: bool = False) -> None:
+        """Upsert findings on fingerprint (one commit). `new=True`: the caller knows no row
+        has any of these fingerprints yet (the store may append instead of merging)."""
         ...
 
     def findings(self, workspace: str | None = None) -> list[FindingRow]: ...
+
+    def prior_findings(self, workspace: str, *, evidence: bool = False) -> PriorFindings:
+        """The workspace's findings as they are now, for lookups by fingerprint (read once,
+        held compactly by the store)."""
+        ...
+
+    def stale_findings(self, workspace: str, sweep_id: str) -> list[FindingRow]:
+        """The workspace's findings not resolved and last written by another sweep than
+        `sweep_id` (after a sweep wrote every finding it saw: the ones it did not see)."""
+        ...
 
     def finding_page(self, flt: FindingFilter, *, limit: int, offset: int) -> FindingPage:
         """Filter, count and page the findings in the store (not in the caller's memory)."""
@@ -195,7 +224,10 @@ class LedgerStore(Protocol):
         """Upsert one action on action_id, durably, before returning."""
         ...
 
-    def put_actions(self, rows: Sequence[ActionRow]) -> None: ...
+    def put_actions(self, rows: Sequence[ActionRow], *, new: bool = False) -> None:
+        """Record action states (history appended, current row upserted). `new=True`: the
+        caller knows none of these action ids is stored yet (the store may append)."""
+        ...
 
     def actions(self, workspace: str | None = None) -> list[ActionRow]: ...
 

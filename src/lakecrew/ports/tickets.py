@@ -85,4 +85,9 @@ class TicketSystem(Protocol):
 
     def get(self, fingerprint: str) -> Ticket | None: ...
 
+    def states(self, fingerprints: Sequence[str]) -> dict[str, str]:
+        """Status (open | resolved) of the tickets these fingerprints have (a streamed sweep
+        asks per batch instead of listing every ticket)."""
+        ...
+
     def list(self, workspace: str | None = None) -> list[Ticket]: ...

@@ -38,6 +38,8 @@ from lakecrew.ports.ledger import (
     FindingPage,
     FindingRow,
     NotificationRow,
+    PriorFinding,
+    PriorFindings,
     SweepRow,
     TicketRow,
 )
@@ -124,6 +126,20 @@ def schema_of(row_type: type[Any]) -> pa.Schema:
     return pa.schema(fields)
 
 
+class ArrowPriorFindings:
+    """PriorFindings over an Arrow table (fingerprint, status, first_seen, sweep_id[, evidence])."""
+
+    def __init__(self, table: pa.Table | None) -> None:
+        self.table = table if table is not None and table.num_rows else None
+
+    def get(self, fingerprints: Sequence[str]) -> dict[str, PriorFinding]:
+        if self.table is None or not fingerprints:
+            return {}
+        keys = pa.array(list(fingerprints), pa.string())
+        hit = self.table.filter(pc.is_in(self.table["fingerprint"], value_set=keys))
+        return {d.pop("fingerprint"): PriorFinding(**d) for d in hit.to_pylist()}
+
+
 class DeltaLedgerStore:
     """LedgerStore over a DeltaStore (tables created and registered on first use)."""
 
@@ -171,7 +187,12 @@ class DeltaLedgerStore:
         return [_redacted({n: getattr(row, n) for n in names}) for row in rows]
 
     def _put(
-        self, row_type: type[Any], rows: Sequence[Any], clean: list[dict[str, Any]] | None = None
+        self,
+        row_type: type[Any],
+        rows: Sequence[Any],
+        clean: list[dict[str, Any]] | None = None,
+        *,
+        new: bool = False,
     ) -> None:
         if not rows:
             return
@@ -182,6 +203,9 @@ class DeltaLedgerStore:
         for data in clean if clean is not None else self._clean(row_type, rows):
             latest[tuple(data[k] for k in keys)] = data
         table = pa.Table.from_pylist(list(latest.values()), schema=schema_of(row_type))
+        if new:  # no stored row has these keys (the caller looked): no need to scan for them
+            self.store.append(name, table, merge_schema=True)
+            return
         # merge_schema: a ledger written before a nullable column was added (sweeps.notes)
         self.store.merge(name, table, keys, merge_schema=True)
 
@@ -199,11 +223,38 @@ class DeltaLedgerStore:
 
     # ---- the port --------------------------------------------------------------------------
 
-    def put_findings(self, rows: Sequence[FindingRow]) -> None:
-        self._put(FindingRow, rows)
+    def put_findings(self, rows: Sequence[FindingRow], *, new: bool = False) -> None:
+        self._put(FindingRow, rows, new=new)
 
     def findings(self, workspace: str | None = None) -> list[FindingRow]:
         return self._get(FindingRow, workspace)
+
+    def prior_findings(self, workspace: str, *, evidence: bool = False) -> PriorFindings:
+        """The workspace's findings as one Arrow table of the lookup columns (about 60 bytes
+        a row without evidence), searched per batch of fingerprints."""
+        name = self.full_name(FindingRow)
+        cols = ["fingerprint", "workspace", "status", "first_seen", "sweep_id"]
+        if evidence:
+            cols.append("evidence_json")
+        if not self.store.exists(name):
+            return ArrowPriorFindings(None)
+        schema = schema_of(FindingRow)
+        table = self.store.read(name, columns=cols)
+        table = table.cast(pa.schema([schema.field(c) for c in cols]))
+        table = table.filter(pc.field("workspace") == workspace).drop_columns(["workspace"])
+        return ArrowPriorFindings(table)
+
+    def stale_findings(self, workspace: str, sweep_id: str) -> list[FindingRow]:
+        name = self.full_name(FindingRow)
+        if not self.store.exists(name):
+            return []
+        table = self.store.read(name).cast(schema_of(FindingRow))  # see `_get` on the cast
+        keep = (
+            (pc.field("workspace") == workspace)
+            & (pc.field("sweep_id") != sweep_id)
+            & (pc.field("status") != "resolved")
+        )
+        return [FindingRow(**d) for d in table.filter(keep).to_pylist()]
 
     def finding_page(self, flt: FindingFilter, *, limit: int, offset: int) -> FindingPage:
         """Filtered, counted and paged in DuckDB SQL over the table's current version."""
@@ -224,10 +275,16 @@ class DeltaLedgerStore:
         one commit); durable when this returns."""
         self.put_actions([row])
 
-    def put_actions(self, rows: Sequence[ActionRow]) -> None:
+    def put_actions(self, rows: Sequence[ActionRow], *, new: bool = False) -> None:
         """States are appended to `action_history`; the current row never loses a saved
-        before/after state, and a rolled-back action stays rolled back until re-approved."""
+        before/after state, and a rolled-back action stays rolled back until re-approved.
+        `new=True` (no stored row has these ids): both tables are appended to, unread."""
         if not rows:
+            return
+        if new:
+            clean = self._clean(ActionRow, rows)
+            self._append(ActionRow, HISTORY, rows, clean)
+            self._put(ActionRow, rows, clean, new=True)
             return
         current = self._current({r.action_id for r in rows})
         accepted: list[ActionRow] = []

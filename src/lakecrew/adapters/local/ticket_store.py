@@ -160,6 +160,21 @@ class LocalTicketStore:
         with self._tx() as conn:
             return self._row(conn, fingerprint)
 
+    def states(self, fingerprints: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        fps = list(fingerprints)
+        with self._tx() as conn:
+            for i in range(0, len(fps), 500):  # under SQLite's bound-parameter limit
+                part = fps[i : i + 500]
+                marks = ",".join("?" * len(part))
+                out.update(
+                    conn.execute(
+                        f"SELECT fingerprint, status FROM tickets WHERE fingerprint IN ({marks})",
+                        part,
+                    ).fetchall()
+                )
+        return out
+
     def list(self, workspace: str | None = None) -> list[Ticket]:
         """All tickets (of one workspace), oldest first."""
         with self._tx() as conn:

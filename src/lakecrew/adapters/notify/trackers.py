@@ -204,6 +204,10 @@ class _Remote:
         item = self.index.get(fingerprint)
         return None if item is None else self._ticket(item, self._meta.get(fingerprint))
 
+    def states(self, fingerprints: Sequence[str]) -> dict[str, str]:
+        items = (self.index.get(fp) for fp in fingerprints)
+        return {i.fingerprint: i.status for i in items if i is not None}
+
     def list(self, workspace: str | None = None) -> list[Ticket]:
         out = [self._ticket(i, self._meta.get(i.fingerprint)) for i in self.index.all()]
         return [t for t in out if workspace is None or t.workspace in (workspace, "")]

@@ -399,6 +399,14 @@ def detect_cmd(
             min=0, help="Seasonality period in points (daily default 7, irregular 0 = none)."
         ),
     ] = None,
+    window: Annotated[
+        int | None,
+        typer.Option(
+            min=3,
+            help="Points of history behind each verdict (daily default 56, irregular 30); "
+            "at least two periods.",
+        ),
+    ] = None,
     no_floors: Annotated[
         bool,
         typer.Option(
@@ -413,7 +421,8 @@ def detect_cmd(
     """The anomalous points of a CSV time series (a table, or JSON with --output json).
 
     Defaults suit daily cost in dollars (weekly seasonality, floors of $25 and +100 %); for
-    counts, durations or rates pass --no-floors, and tune --k, --direction and --period.
+    counts, durations or rates pass --no-floors, and tune --k, --direction, --period and
+    --window (e.g. 5-minute metrics with a daily cycle: --period 288 --window 576).
     """
     from lakecrew.services.finops.csv_series import detect_csv
 
@@ -421,7 +430,9 @@ def detect_cmd(
     if direction not in (None, "up", "down", "both"):
         raise UsageError(f"unknown direction {direction!r}", where="--direction",
                          fix="up, down or both")  # fmt: skip
-    tuning: dict[str, Any] = {"k": sensitivity, "direction": direction, "period": period}
+    tuning: dict[str, Any] = {
+        "k": sensitivity, "direction": direction, "period": period, "window": window
+    }  # fmt: skip
     if no_floors:
         tuning.update(abs_floor=0.0, pct_floor=0.0)
     found = detect_csv(csv_file, time_col, value_col, group_col, tuning=tuning)

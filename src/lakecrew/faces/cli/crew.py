@@ -83,7 +83,7 @@ def sweep(
         results = cw.sweep(lc, workspace, apply=apply, phase=phase, on_step=bar.step)
     sweeps = [sweep_view(r.as_dict()) for r in results]
     meta = {
-        "findings": sum(len(s["findings"]) for s in sweeps),
+        "findings": sum(s["findings_total"] for s in sweeps),
         "applied": sum(len(s["applied"]) for s in sweeps),
         "complete": all(s["complete"] for s in sweeps),
     }
@@ -111,11 +111,16 @@ def _render_sweep(out: Out, result: Result) -> None:
         mode += "" if s["complete"] else ", PARTIAL"
         out.line(
             f"{s['workspace']}: phase {s['phase']} ({mode}) — discovered "
-            f"{s['discovered']}, evaluated {s['evaluated']}, {len(s['findings'])} "
+            f"{s['discovered']}, evaluated {s['evaluated']}, {s['findings_total']} "
             f"finding(s), {s['resolved']} resolved, {len(s['applied'])} applied"
         )
         if s["plan"]:
             out.table(PLAN_COLUMNS, s["plan"], title=f"plan of {s['workspace']}")
+        if s["plan_total"] > len(s["plan"]):
+            out.line(
+                f"  plan: the first {len(s['plan'])} of {s['plan_total']} action(s) shown; "
+                "all are in the ledger (`lakecrew actions`)"
+            )
         for failed in s["failed"]:
             out.line(f"  FAILED {failed['action_id']}: {failed['reason']}")
         for note in s.get("notes", []):
@@ -130,6 +135,12 @@ def _render_sweep(out: Out, result: Result) -> None:
             out.line(f"  REFUSED: {s['refused']}")
     findings = [f for s in result.items for f in s["findings"]]
     out.table(FINDING_COLUMNS, findings, title="findings")
+    total = sum(s["findings_total"] for s in result.items)
+    if total > len(findings):
+        out.note(
+            f"the first {len(findings)} of {total} findings shown; all are in the ledger "
+            "(`lakecrew findings`, the dashboard)"
+        )
     if any(s["applied"] for s in result.items):
         out.note("undo an applied action with `lakecrew rollback ACTION_ID`")
 

@@ -11,9 +11,10 @@ notifications are retried on later sweeps (up to `max_attempts`). Evidence is al
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from lakecrew.core.findings import SEVERITY_ORDER
@@ -53,6 +54,80 @@ def _action_line(row: ActionRow) -> str:
     return f"- {row.status.upper()} {row.action} on {row.kind} {row.resource_id}: {row.reason}"
 
 
+class NotificationGroups:
+    """A sweep's news grouped per (owner, severity), fed batch by batch in bounded memory: each
+    group keeps its count and its MAX_LINES smallest lines (what a message shows), never every
+    line, so a million findings cost one heap per group."""
+
+    def __init__(self) -> None:
+        self._count: dict[tuple[str, str], int] = defaultdict(int)
+        self._shown: dict[tuple[str, str], list[_Reverse]] = defaultdict(list)
+
+    def _add(self, key: tuple[str, str], line: str) -> None:
+        self._count[key] += 1
+        heap = self._shown[key]
+        item = _Reverse(line)
+        if len(heap) < MAX_LINES:
+            heapq.heappush(heap, item)
+        elif line < heap[0].line:  # the largest kept line gives way
+            heapq.heapreplace(heap, item)
+
+    def add_findings(self, findings: Iterable[TrackedFinding]) -> None:
+        for tf in findings:
+            if tf.new and tf.status == "open":
+                self._add((tf.owner, tf.finding.severity), _finding_line(tf))
+
+    def add_actions(self, actions: Iterable[ActionRow], severity_of: Mapping[str, str]) -> None:
+        for row in actions:
+            if row.status in ("applied", "pending", "failed", "awaiting_approval"):
+                sev = severity_of.get(row.fingerprint, "warning")
+                self._add((row.owner, sev), _action_line(row))
+
+    def rows(
+        self, scope: str, sweep_id: str, *, channel: str, now: datetime
+    ) -> list[NotificationRow]:
+        out: list[NotificationRow] = []
+        for (owner, severity), total in sorted(
+            self._count.items(), key=lambda kv: (SEVERITY_ORDER.get(kv[0][1], 9), kv[0])
+        ):
+            shown = sorted(r.line for r in self._shown[(owner, severity)])
+            if total > MAX_LINES:
+                shown.append(f"... and {total - MAX_LINES} more (see `lakecrew findings`)")
+            body = "\n".join(shown)
+            digest = hashlib.sha256(
+                "\x1f".join((scope, owner, severity, body)).encode()
+            ).hexdigest()
+            out.append(
+                NotificationRow(
+                    notification_id=digest[:24],
+                    sweep_id=sweep_id,
+                    workspace=scope,
+                    owner=owner,
+                    severity=severity,
+                    subject=f"[lakecrew] {total} {severity} item(s) in {scope}",
+                    body=body,
+                    channel=channel,
+                    status="pending",
+                    attempts=0,
+                    last_error=None,
+                    created_at=now,
+                    delivered_at=None,
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class _Reverse:
+    """A line ordered backwards (heapq is a min-heap; the groups keep their smallest lines)."""
+
+    line: str
+
+    def __lt__(self, other: object) -> bool:
+        assert isinstance(other, _Reverse)
+        return self.line > other.line
+
+
 def build_notifications(
     scope: str,
     sweep_id: str,
@@ -64,42 +139,10 @@ def build_notifications(
     now: datetime,
 ) -> list[NotificationRow]:
     """Group new findings and this sweep's actions per (owner, severity)."""
-    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for tf in findings:
-        if tf.new and tf.status == "open":
-            groups[(tf.owner, tf.finding.severity)].append(_finding_line(tf))
-    for row in actions:
-        if row.status in ("applied", "pending", "failed", "awaiting_approval"):
-            sev = severity_of.get(row.fingerprint, "warning")
-            groups[(row.owner, sev)].append(_action_line(row))
-    out: list[NotificationRow] = []
-    for (owner, severity), lines in sorted(
-        groups.items(), key=lambda kv: (SEVERITY_ORDER.get(kv[0][1], 9), kv[0])
-    ):
-        ordered = sorted(lines)
-        shown = ordered[:MAX_LINES]
-        if len(ordered) > MAX_LINES:
-            shown.append(f"... and {len(ordered) - MAX_LINES} more (see `lakecrew findings`)")
-        body = "\n".join(shown)
-        digest = hashlib.sha256("\x1f".join((scope, owner, severity, body)).encode()).hexdigest()
-        out.append(
-            NotificationRow(
-                notification_id=digest[:24],
-                sweep_id=sweep_id,
-                workspace=scope,
-                owner=owner,
-                severity=severity,
-                subject=f"[lakecrew] {len(ordered)} {severity} item(s) in {scope}",
-                body=body,
-                channel=channel,
-                status="pending",
-                attempts=0,
-                last_error=None,
-                created_at=now,
-                delivered_at=None,
-            )
-        )
-    return out
+    groups = NotificationGroups()
+    groups.add_findings(findings)
+    groups.add_actions(actions, severity_of)
+    return groups.rows(scope, sweep_id, channel=channel, now=now)
 
 
 class Comms:

@@ -44,9 +44,13 @@ class CrewSettings:
     grace_hours: Mapping[str, float] = field(default_factory=dict)
     ticket_min_severity: str = "warning"
     approvals_required_for: frozenset[str] = frozenset({"pause_job"})
-    # Resources read and evaluated per chunk while a sweep streams the workspace; 0 reads
-    # every resource before evaluating (same findings, memory grows with the workspace).
-    observe_chunk: int = 5000
+    # Resources read, evaluated and recorded per batch while a sweep streams the workspace
+    # (each batch costs a few ledger commits; memory grows with the batch, not the workspace);
+    # 0 reads every resource as one batch (same results, memory grows with the workspace).
+    observe_chunk: int = 20_000
+    # Findings and actions a sweep's result keeps (the first in sweep order); the ledger holds
+    # all of them and the result counts them (`lakecrew findings` pages them).
+    result_items: int = 10_000
 
     def grace(self, action: str) -> timedelta:
         return timedelta(hours=self.grace_hours.get(action, 0.0))
@@ -108,10 +112,22 @@ class Plan:
     actions: tuple[PlannedAction, ...]
     limit: int
     refused: str | None = None
+    # a streamed sweep's plan keeps its first actions (see CrewSettings.result_items): how many
+    # were decided and how many were runnable in all (None: `actions` holds every one)
+    total: int | None = None
+    planned: int | None = None
 
     @property
     def runnable(self) -> tuple[PlannedAction, ...]:
         return tuple(a for a in self.actions if a.status == "planned")
+
+    @property
+    def action_count(self) -> int:
+        return len(self.actions) if self.total is None else self.total
+
+    @property
+    def runnable_count(self) -> int:
+        return len(self.runnable) if self.planned is None else self.planned
 
 
 def canonical(value: Any) -> str:
@@ -179,6 +195,39 @@ def build_plan(
 ) -> Plan:
     """Decide every action (planned, pending grace, or skipped with a reason). `lookup` reads
     a resource the snapshot does not hold (the jobs a pause_job acts on)."""
+    out = plan_actions(
+        snap, findings, pack=pack, phase=phase, history=history, settings=settings, lookup=lookup
+    )
+    runnable = sum(1 for a in out if a.status == "planned")
+    limit, refused = blast_radius(runnable, evaluated, settings)
+    return Plan(snap.scope, phase, tuple(out), limit, refused)
+
+
+def blast_radius(runnable: int, evaluated: int, settings: CrewSettings) -> tuple[int, str | None]:
+    """The most actions a sweep of `evaluated` resources may take, and the refusal when
+    `runnable` exceeds it."""
+    limit = max(1, min(settings.max_actions, math.floor(evaluated * settings.max_percent / 100)))
+    if runnable <= limit:
+        return limit, None
+    return limit, (
+        f"{runnable} actions exceed the blast-radius limit of {limit} "
+        f"(max {settings.max_actions} resources, {settings.max_percent:g}% of "
+        f"{evaluated} evaluated)"
+    )
+
+
+def plan_actions(
+    snap: Snapshot,
+    findings: Sequence[TrackedFinding],
+    *,
+    pack: Pack,
+    phase: int,
+    history: Mapping[str, ActionRow],
+    settings: CrewSettings,
+    lookup: Lookup | None = None,
+) -> list[PlannedAction]:
+    """Every action of `findings` with its decision (terminations first). A batch of a
+    streamed sweep is planned alone: a resource's findings all arrive in its batch."""
     now = snap.taken_at
     by_key = {(r.resource_type, r.resource_id): r for r in snap.resources}
     out: list[PlannedAction] = []
@@ -224,17 +273,7 @@ def build_plan(
                     due,
                 )
             )
-    out = _after_termination(out)
-    limit = max(1, min(settings.max_actions, math.floor(evaluated * settings.max_percent / 100)))
-    runnable = sum(1 for a in out if a.status == "planned")
-    refused = None
-    if runnable > limit:
-        refused = (
-            f"{runnable} actions exceed the blast-radius limit of {limit} "
-            f"(max {settings.max_actions} resources, {settings.max_percent:g}% of "
-            f"{evaluated} evaluated)"
-        )
-    return Plan(snap.scope, phase, tuple(out), limit, refused)
+    return _after_termination(out)
 
 
 ORDER = {"terminate": 0}  # terminations first: an edit may wait for its cluster to stop

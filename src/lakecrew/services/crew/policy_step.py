@@ -21,7 +21,12 @@ from typing import Any, Protocol
 from lakecrew.core.errors import DataError
 from lakecrew.core.findings import EvaluationContext, Finding
 from lakecrew.core.resources import Resource
-from lakecrew.ports.ledger import ExemptionRow, FindingRow, FindingStatus
+from lakecrew.ports.ledger import (
+    ExemptionRow,
+    FindingRow,
+    FindingStatus,
+    PriorFinding,
+)
 from lakecrew.services.crew.snapshot import Snapshot
 
 
@@ -183,12 +188,48 @@ class PolicyStep:
         A previous finding is resolved only if its resource was covered by this sweep: a
         resource on a page that failed was not seen, so its finding stays as it was."""
         check_coverage(snap, result)
+        prior = {
+            row.fingerprint: PriorFinding(row.status, row.first_seen, row.sweep_id)
+            for row in previous
+        }
+        tracked, rows = self.track_batch(
+            snap, result.findings, prior, exemptions, sweep_id, Unnotified()
+        )
+        seen = {f.finding.fingerprint for f in tracked}
+        now = snap.taken_at
+        resolved = tuple(
+            resolve_row(row, now, sweep_id)
+            for row in previous
+            if row.status != "resolved"
+            and row.fingerprint not in seen
+            and snap.covers(row.resource_type, row.resource_id, row.rule_id)
+        )
+        return PolicyResult(
+            tuple(tracked),
+            tuple(rows) + resolved,
+            resolved,
+            result.evaluated,
+            dict(result.evaluated_by_type),
+        )
+
+    def track_batch(
+        self,
+        snap: Snapshot,
+        findings: Sequence[Finding],
+        prev: Mapping[str, PriorFinding],
+        exemptions: Sequence[ExemptionRow],
+        sweep_id: str,
+        unnotified: Unnotified,
+    ) -> tuple[list[TrackedFinding], list[FindingRow]]:
+        """Owned, tracked findings and their ledger rows for one batch of a sweep (`snap`
+        holds at least the batch's resources with findings). `prev`: the stored state of the
+        batch's fingerprints (those stored); `unnotified` says which carried findings no
+        completed sweep has announced yet (first seen by a sweep that died before notifying)."""
         now = snap.taken_at
         by_key = {(r.resource_type, r.resource_id): r for r in snap.resources}
-        prev = {row.fingerprint: row for row in previous}
         tracked: list[TrackedFinding] = []
         rows: list[FindingRow] = []
-        for f in result.findings:
+        for f in findings:
             owner, source = resolve_owner(
                 by_key.get((f.resource_type, f.resource_id)), snap.info.owner
             )
@@ -196,8 +237,9 @@ class PolicyStep:
             old = prev.get(f.fingerprint)
             carried = old is not None and old.status != "resolved"
             first = old.first_seen if carried and old is not None else now
+            new = not carried or (old is not None and unnotified.covers(old))
             status: FindingStatus = "exempted" if ex is not None else "open"
-            tracked.append(TrackedFinding(f, owner, source, status, first, now, not carried, ex))
+            tracked.append(TrackedFinding(f, owner, source, status, first, now, new, ex))
             rows.append(
                 FindingRow(
                     fingerprint=f.fingerprint,
@@ -218,21 +260,24 @@ class PolicyStep:
                     title=f.title,
                 )
             )
-        seen = {f.finding.fingerprint for f in tracked}
-        resolved = tuple(
-            replace(row, status="resolved", resolved_at=now, sweep_id=sweep_id)
-            for row in previous
-            if row.status != "resolved"
-            and row.fingerprint not in seen
-            and snap.covers(row.resource_type, row.resource_id, row.rule_id)
-        )
-        return PolicyResult(
-            tuple(tracked),
-            tuple(rows) + resolved,
-            resolved,
-            result.evaluated,
-            dict(result.evaluated_by_type),
-        )
+        return tracked, rows
+
+
+def resolve_row(row: FindingRow, now: datetime, sweep_id: str) -> FindingRow:
+    return replace(row, status="resolved", resolved_at=now, sweep_id=sweep_id)
+
+
+@dataclass(frozen=True)
+class Unnotified:
+    """Sweeps of the scope that died or failed after the last one that finished (so after its
+    notify step): a carried finding written by one of them, first seen after `since` (the last
+    finished sweep's end; None: no sweep of the scope ever finished), was never announced."""
+
+    dead: frozenset[str] = frozenset()
+    since: datetime | None = None
+
+    def covers(self, old: PriorFinding) -> bool:
+        return old.sweep_id in self.dead and (self.since is None or old.first_seen > self.since)
 
 
 def check_coverage(snap: Snapshot, result: EvaluationLike) -> None:

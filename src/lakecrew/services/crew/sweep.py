@@ -17,7 +17,7 @@ exit non-zero.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -28,12 +28,13 @@ from lakecrew.ports.clock import Clock
 from lakecrew.ports.ledger import ActionRow, FindingRow, LedgerStore, SweepRow
 from lakecrew.ports.lock import WorkspaceLocks
 from lakecrew.ports.notify import Notifier
-from lakecrew.ports.tickets import Ticket, TicketSystem
+from lakecrew.ports.tickets import TicketSystem
 from lakecrew.ports.workspace import Workspace
-from lakecrew.services.crew.comms import Comms, build_notifications
+from lakecrew.services.crew.batched import Batch, BatchedSweep, observation_batches, stale
+from lakecrew.services.crew.comms import Comms
 from lakecrew.services.crew.executor import Executor
 from lakecrew.services.crew.observer import Observer
-from lakecrew.services.crew.plan import CrewSettings, Plan, build_plan
+from lakecrew.services.crew.plan import ORDER, CrewSettings, Plan, blast_radius
 from lakecrew.services.crew.policy_step import (
     EvaluationLike,
     PolicyStep,
@@ -49,6 +50,8 @@ from lakecrew.services.crew.snapshot import (
 from lakecrew.services.policy.actions import ActionPorts
 
 Observed = Callable[[], tuple[Snapshot, EvaluationLike]]
+# a sweep's input: its batches, then (after the last) the scope's final snapshot
+Source = tuple[Iterator[Batch], Callable[[], Snapshot]]
 
 
 class AlertSink(Protocol):
@@ -63,7 +66,22 @@ class AlertSink(Protocol):
         actions: Sequence[ActionRow],
         prior_evidence: Mapping[str, str],
         now: datetime,
-    ) -> Any: ...
+    ) -> Any:
+        """Queue this sweep's last news (findings held for their actions' outcome, resolved
+        findings, applied/failed actions), then deliver."""
+        ...
+
+    def queue(
+        self,
+        scope: str,
+        findings: Sequence[TrackedFinding],
+        *,
+        actions: Sequence[ActionRow],
+        prior_evidence: Mapping[str, str],
+        now: datetime,
+    ) -> int:
+        """Queue one batch's news (new and changed findings), delivering nothing yet."""
+        ...
 
 
 @runtime_checkable
@@ -99,7 +117,7 @@ class SweepResult:
     apply: bool
     discovered: int
     evaluated: int
-    findings: tuple[TrackedFinding, ...]
+    findings: tuple[TrackedFinding, ...]  # the first CrewSettings.result_items of them
     resolved: int
     plan: Plan
     applied: tuple[ActionRow, ...]
@@ -113,6 +131,11 @@ class SweepResult:
     # what could not reach a tracker or channel (kept locally, retried; the run exits 1)
     sync_errors: tuple[str, ...] = ()
     discovered_by_type: Mapping[str, int] = field(default_factory=dict)
+    findings_total: int | None = None  # every finding of the sweep (None: len(findings))
+
+    @property
+    def finding_count(self) -> int:
+        return len(self.findings) if self.findings_total is None else self.findings_total
 
     @property
     def complete(self) -> bool:
@@ -133,6 +156,7 @@ class SweepResult:
             "discovered": self.discovered,
             "evaluated": self.evaluated,
             "findings": [_finding_dict(tf) for tf in self.findings],
+            "findings_total": self.finding_count,
             "resolved": self.resolved,
             "plan": [
                 {
@@ -147,6 +171,8 @@ class SweepResult:
                 }
                 for a in self.plan.actions
             ],
+            "plan_total": self.plan.action_count,
+            "planned_total": self.plan.runnable_count,
             "applied": [a.action_id for a in self.applied],
             "failed": [{"action_id": a.action_id, "reason": a.reason} for a in self.failed],
             "reconciled": [{"action_id": a.action_id, "status": a.status} for a in self.reconciled],
@@ -195,12 +221,19 @@ class Sweeper:
         apply: bool,
         on_step: Callable[[str], None] | None = None,
     ) -> SweepResult:
-        """Sweep one workspace under its lock; the lock is refused if another sweep holds it."""
+        """Sweep one workspace under its lock; the lock is refused if another sweep holds it.
+        It is read and recorded in batches of settings.observe_chunk (see batched.py)."""
         if not 1 <= phase <= 4:
             raise UsageError(f"phase {phase} is not a rollout phase", fix="use 1, 2, 3 or 4")
+
+        def source() -> Source:
+            obs = self.deps.observer.stream(ws, info)
+            batches = observation_batches(obs, self.deps.engine, self.deps.settings.observe_chunk)
+            return batches, lambda: with_unseen_rules(obs.snapshot(()), self.deps.pack)
+
         with self.deps.locks.acquire(info.name):
             return self._run(
-                lambda: self.observe(ws, info),
+                source,
                 ws,
                 scope=info.name,
                 phase=phase,
@@ -219,7 +252,7 @@ class Sweeper:
 
         with self.deps.locks.acquire("_estate"):
             return self._run(
-                observed,
+                _whole(observed),
                 None,
                 scope="(estate)",
                 phase=1,
@@ -237,7 +270,12 @@ class Sweeper:
             raise UsageError(f"phase {phase} is not a rollout phase", fix="use 1, 2, 3 or 4")
         with self.deps.locks.acquire(ports.name):
             return self._run(
-                observed, ports, scope=ports.name, phase=phase, apply=apply, step=lambda _: None
+                _whole(observed),
+                ports,
+                scope=ports.name,
+                phase=phase,
+                apply=apply,
+                step=lambda _: None,
             )
 
     def observe(self, ws: Workspace, info: WorkspaceInfo) -> tuple[Snapshot, EvaluationLike]:
@@ -253,7 +291,7 @@ class Sweeper:
 
     def _run(
         self,
-        snap_fn: Observed,
+        source: Callable[[], Source],
         ws: Workspace | ActionPorts | None,
         *,
         scope: str,
@@ -269,7 +307,7 @@ class Sweeper:
         d.ledger.put_sweep(base)
         try:
             result = self._steps(
-                snap_fn, ws, scope=scope, phase=phase, apply=apply, sweep_id=sweep_id, step=step
+                source, ws, scope=scope, phase=phase, apply=apply, sweep_id=sweep_id, step=step
             )
         except LakecrewError as exc:
             d.ledger.put_sweep(_done(base, d.clock.now(), "failed", error=exc.one_line()))
@@ -280,7 +318,7 @@ class Sweeper:
 
     def _steps(
         self,
-        snap_fn: Observed,
+        source: Callable[[], Source],
         ws: Workspace | ActionPorts | None,
         *,
         scope: str,
@@ -297,62 +335,76 @@ class Sweeper:
             step("reconcile")
             reconciled = executor.reconcile(history_rows)
             history_rows = d.ledger.actions(scope)
+        watched = frozenset(
+            r.fingerprint
+            for r in history_rows
+            if r.status == "applied" and r.verified_at is None and r.sweep_id != sweep_id
+        )
         step("observe")
-        snap, evaluation = snap_fn()
-        step("evaluate")
-        pol = self.policy.track(
-            snap, evaluation, d.ledger.findings(scope), d.ledger.exemptions(), sweep_id
-        )
-        step("plan")
-        history = {r.action_id: r for r in history_rows}
-        plan = build_plan(
-            snap,
-            pol.findings,
-            pack=d.pack,
+        batches, final = source()
+        run = BatchedSweep(
+            d,
+            scope=scope,
+            sweep_id=sweep_id,
             phase=phase,
-            history=history,
-            settings=d.settings,
-            evaluated=pol.evaluated,
+            apply=apply,
+            history={r.action_id: r for r in history_rows},
+            watched=watched,
             lookup=executor.lookup if executor is not None else None,
+            step=step,
         )
-        marked = self._mark(plan, history, scope, sweep_id, snap.taken_at)
+        out = run.run(batches)
+        snap = final()
+        step("resolve")
+        resolved = stale(d, snap, sweep_id)
+        d.ledger.put_findings(resolved)
+        limit, refused = blast_radius(out.planned, out.evaluated, d.settings)
+        plan = Plan(
+            scope,
+            phase,
+            tuple(sorted(out.shown_actions, key=lambda a: ORDER.get(a.action, 1))),
+            limit,
+            refused,
+            total=out.actions,
+            planned=out.planned,
+        )
+        held = Plan(
+            scope,
+            phase,
+            tuple(sorted(out.runnable, key=lambda a: ORDER.get(a.action, 1))),
+            limit,
+            refused,
+        )
         applied, failed, refused = self._act(
-            plan, snap, executor, scope=scope, phase=phase, apply=apply, sweep_id=sweep_id,
-            history=history, step=step,
-        )  # fmt: skip
+            held, snap, executor, phase=phase, apply=apply, sweep_id=sweep_id, step=step
+        )
         if executor is not None:
-            open_fps = {tf.finding.fingerprint for tf in pol.findings}
             earlier = [  # an action on an unseen resource cannot be verified by this sweep
                 r
                 for r in history_rows
                 if r.sweep_id != sweep_id and snap.covers(r.kind, r.resource_id)
             ]
-            d.ledger.put_actions(executor.verify(earlier, open_fps))
-        step("record")
-        prior = (
-            {r.fingerprint: r.evidence_json for r in d.ledger.findings(scope)}
-            if d.alerts is not None
-            else {}
-        )
-        d.ledger.put_findings(pol.rows)
+            d.ledger.put_actions(executor.verify(earlier, out.open_watched))
         step("notify")
-        news = (
-            applied + failed + [m for m in marked if m.status in ("pending", "awaiting_approval")]
-        )
-        queued = self._notify(scope, sweep_id, pol.findings, news, snap.taken_at)
+        out.groups.add_actions(applied + failed, out.severity_of)
+        comms = Comms(d.ledger, d.notifier)
+        now = snap.taken_at
+        queued = comms.enqueue(out.groups.rows(scope, sweep_id, channel=d.notifier.name, now=now))
+        comms.deliver(scope, now)
         sync: list[str] = []
         if d.alerts is not None:
             published = d.alerts.publish(
                 scope,
-                pol.findings,
-                resolved=pol.resolved,
-                actions=news,
-                prior_evidence=prior,
-                now=snap.taken_at,
+                out.deferred,
+                resolved=resolved,
+                actions=applied + failed + out.deferred_news,
+                prior_evidence=out.deferred_prior,
+                now=now,
             )
             sync += _delivery_errors(published)
         step("tickets")
-        tickets = self._tickets(scope, pol, applied, snap.taken_at)
+        tickets = run.tickets.upsert(scope, out.deferred, applied, now)
+        tickets += run.tickets.resolve(resolved, now)
         if isinstance(d.tickets, ReportsSyncErrors):
             sync += [f"tickets {e}" for e in d.tickets.take_errors()]
         return SweepResult(
@@ -361,15 +413,16 @@ class Sweeper:
             phase=phase,
             apply=apply,
             discovered=snap.discovered_total,
-            evaluated=pol.evaluated,
-            findings=pol.findings,
-            resolved=len(pol.resolved),
+            evaluated=out.evaluated,
+            findings=tuple(out.shown),
+            findings_total=out.findings,
+            resolved=len(resolved),
             plan=plan,
             applied=tuple(applied),
             failed=tuple(failed),
             reconciled=tuple(reconciled),
             notifications=len(queued),
-            tickets=len(tickets),
+            tickets=out.tickets + len(tickets),
             refused=refused,
             gaps=snap.gaps,
             notes=snap.notes,
@@ -377,97 +430,37 @@ class Sweeper:
             discovered_by_type=dict(snap.discovered),
         )
 
-    def _mark(
-        self,
-        plan: Plan,
-        history: dict[str, ActionRow],
-        scope: str,
-        sweep_id: str,
-        now: datetime,
-    ) -> list[ActionRow]:
-        """Record the actions that wait or were skipped (when their status or reason changed)."""
-        marked = [
-            a.row(
-                sweep_id,
-                scope,
-                now,
-                created=history[a.action_id].created_at if a.action_id in history else None,
-            )
-            for a in plan.actions
-            if a.status in ("pending", "skipped", "awaiting_approval")
-            and _changed(history.get(a.action_id), a.status, a.reason)
-        ]
-        self.deps.ledger.put_actions(marked)
-        return marked
-
     def _act(
         self,
-        plan: Plan,
+        held: Plan,
         snap: Snapshot,
         executor: Executor | None,
         *,
-        scope: str,
         phase: int,
         apply: bool,
         sweep_id: str,
-        history: dict[str, ActionRow],
         step: Callable[[str], None],
     ) -> tuple[list[ActionRow], list[ActionRow], str | None]:
-        """Apply the plan when allowed (else record it as planned): applied, failed, refusal."""
-        refused = plan.refused
+        """Apply the held runnable actions when allowed (plan-only sweeps recorded them batch
+        by batch): applied, failed, refusal."""
+        refused = held.refused
         if apply and not snap.complete:
             refused = "the sweep is partial (" + _gaps_text(snap.gaps) + "); nothing applied"
         if apply and executor is not None and phase >= 2 and refused is None:
             step("apply")
-            report = executor.apply(plan, snap, sweep_id)
+            report = executor.apply(held, snap, sweep_id)
             return list(report.applied), list(report.failed), refused
-        if not apply:
-            self.deps.ledger.put_actions(
-                [
-                    a.row(sweep_id, scope, snap.taken_at)
-                    for a in plan.runnable
-                    if a.action_id not in history
-                ]
-            )
         return [], [], refused
 
-    def _notify(
-        self,
-        scope: str,
-        sweep_id: str,
-        findings: Sequence[TrackedFinding],
-        news: list[ActionRow],
-        now: datetime,
-    ) -> list[Any]:
-        """Queue the grouped notifications of this sweep and deliver what is due."""
-        d = self.deps
-        severity_of = {tf.finding.fingerprint: tf.finding.severity for tf in findings}
-        comms = Comms(d.ledger, d.notifier)
-        queued = comms.enqueue(
-            build_notifications(
-                scope,
-                sweep_id,
-                findings,
-                news,
-                severity_of=severity_of,
-                channel=d.notifier.name,
-                now=now,
-            )
-        )
-        comms.deliver(scope, now)
-        return list(queued)
 
-    def _tickets(
-        self, scope: str, pol: object, applied: list[ActionRow], now: datetime
-    ) -> list[Ticket]:
-        from lakecrew.services.crew.policy_step import PolicyResult
-        from lakecrew.services.crew.tickets import TicketStep
+def _whole(observed: Observed) -> Callable[[], Source]:
+    """A scope read whole (the estate, the model registry) as a sweep source of one batch."""
 
-        assert isinstance(pol, PolicyResult)
-        step = TicketStep(
-            self.deps.tickets, self.deps.ledger, min_severity=self.deps.settings.ticket_min_severity
-        )
-        return step.run(scope, pol.findings, pol.resolved, applied, now)
+    def source() -> Source:
+        snap, evaluation = observed()
+        return iter([(snap, evaluation, snap.discovered)]), lambda: snap
+
+    return source
 
 
 def _changed(prior: ActionRow | None, status: str, reason: str) -> bool:
@@ -493,7 +486,7 @@ def _done(
         status="completed" if status == "completed" else "partial",
         discovered=result.discovered,
         evaluated=result.evaluated,
-        findings=len(result.findings),
+        findings=result.finding_count,
         actions_applied=len(result.applied),
         error="; ".join(x for x in (gaps, result.refused, *result.sync_errors) if x) or None,
         notes="; ".join(dict.fromkeys(result.notes)) or None,
@@ -542,7 +535,7 @@ def raise_if_partial(results: Sequence[SweepResult]) -> None:
         )
         raise Transient(
             f"sweep is partial: {_gaps_text(r.gaps)}{unseen}; discovered {r.discovered}, "
-            f"evaluated {r.evaluated}, {len(r.findings)} finding(s) recorded",
+            f"evaluated {r.evaluated}, {r.finding_count} finding(s) recorded",
             where=f"workspace {r.scope}",
             fix=fix + "findings of what was not seen were left as they were",
         )

@@ -63,18 +63,31 @@ class TicketStep:
         now: datetime,
     ) -> list[Ticket]:
         """Upsert tickets for open findings, resolve those whose finding resolved."""
-        existing = {t.fingerprint: t for t in self.system.list(scope)}
+        return self.upsert(scope, findings, actions, now) + self.resolve(resolved, now)
+
+    def upsert(
+        self,
+        scope: str,
+        findings: Sequence[TrackedFinding],
+        actions: Sequence[ActionRow],
+        now: datetime,
+    ) -> list[Ticket]:
+        """Upsert the tickets of open findings (one batch of a sweep: the ticket system is
+        asked only about these fingerprints), mirrored in the ledger."""
+        wanted = [
+            tf
+            for tf in findings
+            if tf.status == "open" and SEVERITY_ORDER.get(tf.finding.severity, 9) <= self.min_rank
+        ]
+        existing = self.system.states([tf.finding.fingerprint for tf in wanted]) if wanted else {}
         by_fp: dict[str, list[ActionRow]] = {}
         for a in actions:
             by_fp.setdefault(a.fingerprint, []).append(a)
         drafts: list[TicketDraft] = []
-        for tf in findings:
+        for tf in wanted:
             f = tf.finding
-            if tf.status != "open" or SEVERITY_ORDER.get(f.severity, 9) > self.min_rank:
-                continue
-            old = existing.get(f.fingerprint)
             fresh_action = any(a.status == "applied" for a in by_fp.get(f.fingerprint, []))
-            if old is not None and old.status == "open" and not fresh_action:
+            if existing.get(f.fingerprint) == "open" and not fresh_action:
                 continue
             title = f"[{f.severity}] {f.title}: {f.resource_type} {f.resource_id}"
             body = ticket_body(tf, by_fp.get(f.fingerprint, []))
@@ -91,6 +104,12 @@ class TicketStep:
                 )
             )
         touched = self.system.upsert_many(drafts, now) if drafts else []
+        self.ledger.put_tickets([_row(t, self.system.name) for t in touched])
+        return touched
+
+    def resolve(self, resolved: Sequence[FindingRow], now: datetime) -> list[Ticket]:
+        """Resolve the tickets of resolved findings, mirrored in the ledger."""
+        touched: list[Ticket] = []
         for row in resolved:
             done = self.system.resolve(
                 row.fingerprint, f"finding resolved (verified by sweep {row.sweep_id})", now

@@ -63,6 +63,14 @@ class DetectorConfig:
             )
         if self.period < 0 or self.period == 1:
             raise UsageError(f"period={self.period} must be 0 (none) or >= 2")
+        if self.period and self.window < 2 * self.period:
+            # fewer than two cycles of history: no pair a period apart for the trend, and each
+            # phase's seasonal median would be one point
+            raise UsageError(
+                f"period={self.period} needs a window of at least two periods "
+                f"({2 * self.period} points); the window is {self.window}",
+                fix=f"pass --window {2 * self.period} (or more), or --period 0",
+            )
 
 
 COST_CONFIG = DetectorConfig()

@@ -102,8 +102,14 @@ def _is_daily(series: dict[str, list[Point]]) -> bool:
 
 
 def tuned(base: DetectorConfig, tuning: Mapping[str, Any] | None) -> DetectorConfig:
-    """`base` with the user's options (k, direction, period, abs_floor, pct_floor) replaced."""
-    return replace(base, **{k: v for k, v in (tuning or {}).items() if v is not None})
+    """`base` with the user's options (k, direction, period, window, abs_floor, pct_floor)
+    replaced. A window the user sets brings its own first verdict: after half the window, and
+    never before two whole periods of history."""
+    given = {k: v for k, v in (tuning or {}).items() if v is not None}
+    if "window" in given and "min_history" not in given:
+        window, period = int(given["window"]), int(given.get("period", base.period))
+        given["min_history"] = min(window, max(3, window // 2, 2 * period))
+    return replace(base, **given)
 
 
 def detect_points(

@@ -89,6 +89,21 @@ class AlertPipeline:
         report = self.tick(now, summaries=False)
         return PublishReport(len(items), queued, report)
 
+    def queue(
+        self,
+        scope: str,
+        findings: Sequence[TrackedFinding],
+        *,
+        actions: Sequence[ActionRow],
+        prior_evidence: Mapping[str, str],
+        now: datetime,
+    ) -> int:
+        """Queue one batch of a streamed sweep's news (no delivery: `publish` at the sweep's
+        end queues the rest and ticks); returns how many messages were added."""
+        env, project = self.context.get(scope, ("", ""))
+        items = sweep_items(findings, (), actions, prior_evidence, environment=env, project=project)
+        return self.store.put(self.router.immediate(items, now))
+
     def publish_rows(
         self,
         rows: Sequence[FindingRow],

@@ -122,6 +122,9 @@ class RoutedTickets:
     def get(self, fingerprint: str) -> Ticket | None:
         return self.local.get(fingerprint)
 
+    def states(self, fingerprints: Sequence[str]) -> dict[str, str]:
+        return self.local.states(fingerprints)
+
     def close(self) -> None:
         close = getattr(self.local, "close", None)
         if close is not None:
