@@ -60,7 +60,7 @@ class JsonCheckpoint:
 
 
 def with_metadata(
-    columns: dict[str, pa.Array | list[Any]],
+    columns: dict[str, pa.Array | pa.ChunkedArray | list[Any]],
     *,
     uri: str | list[str],
     rows: Sequence[int] | np.ndarray,

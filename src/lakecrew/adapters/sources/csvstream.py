@@ -70,7 +70,8 @@ class Scan:
 class Chunk:
     """Accepted rows as string columns, their line numbers, and the rejects up to the chunk end."""
 
-    columns: dict[str, pa.Array]
+    columns: dict[str, pa.Array | pa.ChunkedArray]
+    """As parsed: a column of the fast path keeps pyarrow's record batches as its chunks."""
     rows: np.ndarray
     rejected: list[Rejected] = field(default_factory=list)
     last: bool = False
@@ -156,7 +157,7 @@ def scan_file(path: Path, encoding: str | None, dialect: Dialect) -> Scan:
         head = handle.read(4)
     used = encoding or next((name for bom, name in BOMS if head.startswith(bom)), None)
     check = used or "utf-8"
-    validator = _Validator(check, str(path))
+    validator = _Validator(check, path)
     ascii_ok = _ascii_compatible(check) and len(dialect.delimiter.encode()) == 1
     qs = _QuoteScan(ord(dialect.delimiter), ord(dialect.quotechar)) if ascii_ok else None
     first = 3 if check == "utf-8-sig" and head.startswith(codecs.BOM_UTF8) else 0
@@ -185,15 +186,15 @@ def scan_file(path: Path, encoding: str | None, dialect: Dialect) -> Scan:
 class _Validator:
     """Strict, streamed decoding check; UTF-8 is validated by Arrow without building text."""
 
-    def __init__(self, encoding: str, where: str) -> None:
+    def __init__(self, encoding: str, path: Path) -> None:
         try:
             self.fast = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
             self.decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
         except LookupError as exc:
-            raise DataError(f"unknown encoding {encoding!r}", where=where) from exc
+            raise DataError(f"unknown encoding {encoding!r}", where=str(path)) from exc
+        self.path = path
         self.tail = b""
         self.base = 0
-        self.lines = 0
 
     def feed(self, block: bytes, *, final: bool = False) -> tuple[int, int, int] | None:
         """(offset, byte, line) of the first undecodable byte, or None."""
@@ -205,7 +206,6 @@ class _Validator:
             failure = self._locate(data[:cut], final=final or self.fast)
         if failure is None:
             self.tail = data[cut:]
-            self.lines += data.count(b"\n", 0, cut)
             self.base += cut
         return failure
 
@@ -216,8 +216,19 @@ class _Validator:
         except UnicodeDecodeError as exc:
             start = max(exc.start, 0)
             byte = data[start] if start < len(data) else 0
-            return self.base + start, byte, self.lines + data.count(b"\n", 0, start) + 1
+            before = _newlines(self.path, self.base)  # counted only when a byte fails
+            return self.base + start, byte, before + data.count(b"\n", 0, start) + 1
         return None
+
+
+def _newlines(path: Path, size: int) -> int:
+    """Line ends in the first ``size`` bytes of ``path`` (read again, in blocks)."""
+    count = 0
+    with path.open("rb") as handle:
+        while size > 0 and (block := handle.read(min(BLOCK, size))):
+            count += block.count(b"\n")
+            size -= len(block)
+    return count
 
 
 def _complete_utf8(data: bytes) -> int:
@@ -377,7 +388,7 @@ class _Placer:
                 break
             rejects.append(self._reject(row, self.reject_ordinals[self.used]))
             self.used += 1
-        columns = {name: table.column(name).combine_chunks() for name in table.column_names}
+        columns = {name: table.column(name) for name in table.column_names}
         return Chunk(columns, self.scan.starts[ordinal - 1], rejects, last)
 
     def _reject(self, row: Any, ordinal: int) -> Rejected:

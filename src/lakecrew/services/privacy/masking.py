@@ -252,7 +252,10 @@ def _combine(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values
 
 
-def _as_string(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+def _as_string(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Text values (a plain text column is not copied: chunks are kept)."""
+    if pa.types.is_string(values.type):
+        return values
     arr = _combine(values)
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
@@ -261,9 +264,16 @@ def _as_string(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return arr
 
 
-def _map_unique(text: pa.Array, fn: Callable[[str], str]) -> pa.Array:
-    """Apply ``fn`` once per distinct non-null value and spread the results back."""
-    uniques = pc.unique(pc.drop_null(text))
-    mapped = pa.array([fn(v) for v in uniques.to_pylist()], pa.string())
-    positions = pc.index_in(text, value_set=uniques, skip_nulls=True)
-    return mapped.take(positions)
+def _map_unique(text: pa.Array | pa.ChunkedArray, fn: Callable[[str], str]) -> pa.Array:
+    """Apply ``fn`` once per distinct non-null value and spread the results back (one hash
+    pass: the distinct values and each row's index into them come from one encoding)."""
+    encoded = pc.dictionary_encode(text)  # nulls stay null (masked), chunks share a dictionary
+    if isinstance(encoded, pa.ChunkedArray):
+        if not encoded.num_chunks:
+            return pa.array([], pa.string())
+        words = encoded.chunk(0).dictionary
+        indices = pa.concat_arrays([c.indices for c in encoded.chunks])
+    else:
+        words, indices = encoded.dictionary, encoded.indices
+    mapped = pa.array([fn(v) for v in words.to_pylist()], pa.string())
+    return mapped.take(indices)

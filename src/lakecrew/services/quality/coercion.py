@@ -170,13 +170,63 @@ def _reasons(values: pa.ChunkedArray, bad: pa.BooleanArray, spec: ColumnCoercion
 
 def coerce_column(
     values: pa.Array | pa.ChunkedArray, spec: ColumnCoercion
-) -> tuple[pa.Array, pa.BooleanArray]:
-    """(typed values with failures as null, per-row failure flags)."""
-    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+) -> tuple[pa.Array | pa.ChunkedArray, pa.BooleanArray]:
+    """(typed values with failures as null, per-row failure flags).
+
+    Chunks are kept (no copy into one array). A column with few distinct values (judged on its
+    first ``DICT_SAMPLE`` values) is coerced once per distinct value and the results gathered
+    back by index: the same answer per value, a fraction of the passes over the rows; a text
+    column that coercion leaves as it is comes back unchanged, without a copy.
+    """
     target = ARROW_TYPES[spec.type]
-    if arr.type == target and spec.type != "string" and spec.two_digit_year_pivot is None:
-        return arr, pa.array(np.zeros(len(arr), np.bool_))
-    text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+    if values.type == target and spec.type != "string" and spec.two_digit_year_pivot is None:
+        return values, pa.array(np.zeros(len(values), np.bool_))
+    text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
+    if not _few_distinct(text):
+        typed, bad = _coerce_text(text, spec)
+        return typed, _one_chunk(bad)
+    encoded = pc.dictionary_encode(text)
+    if isinstance(encoded, pa.ChunkedArray):  # chunks share one dictionary
+        words = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.string())
+        indices: pa.Array | pa.ChunkedArray = pa.chunked_array(
+            [c.indices for c in encoded.chunks], pa.int32()
+        )
+    else:
+        words, indices = encoded.dictionary, encoded.indices
+    typed_words, bad_words = _coerce_text(words, spec)
+    bad = _one_chunk(pc.fill_null(pc.take(bad_words, indices), False))
+    if spec.type == "string" and _unchanged(words, typed_words):
+        return text, bad
+    return pc.take(typed_words, indices), bad
+
+
+DICT_SAMPLE = 8192
+"""Values looked at to tell whether a column has few distinct values (see coerce_column)."""
+
+
+def _few_distinct(text: pa.Array | pa.ChunkedArray) -> bool:
+    """At most a quarter of the first ``DICT_SAMPLE`` values distinct (long columns only)."""
+    if len(text) < 4 * DICT_SAMPLE:
+        return False
+    return len(pc.unique(text.slice(0, DICT_SAMPLE))) * 4 <= DICT_SAMPLE
+
+
+def _unchanged(words: pa.Array, typed: pa.Array) -> bool:
+    """True when coercion kept every distinct text value as it was (no trim, no null)."""
+    if typed.null_count != words.null_count:
+        return False
+    return bool(pc.all(pc.equal(words, typed)).as_py() in (True, None))
+
+
+def _one_chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _coerce_text(
+    text: pa.Array | pa.ChunkedArray, spec: ColumnCoercion
+) -> tuple[pa.Array | pa.ChunkedArray, pa.Array | pa.ChunkedArray]:
+    """Coerce text values one by one: (typed values with failures as null, failure flags)."""
+    target = ARROW_TYPES[spec.type]
     trimmed = pc.utf8_trim_whitespace(text)
     nullish = pc.fill_null(_nullish(trimmed, spec.null_values), True)
     present = pc.and_(pc.is_valid(trimmed), pc.invert(nullish))
@@ -269,7 +319,9 @@ def _bools(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
     low = pc.utf8_lower(clean)
     is_true = pc.is_in(low, value_set=pa.array(_TRUE))
     is_false = pc.is_in(low, value_set=pa.array(_FALSE))
-    return is_true, pc.or_(is_true, is_false)
+    # A null (or a null spelling) stays null: is_in alone would make it false.
+    typed = pc.if_else(pc.is_valid(clean), is_true, pa.scalar(None, pa.bool_()))
+    return typed, pc.or_(is_true, is_false)
 
 
 def _parse_date(value: str, formats: Sequence[str]) -> date | None:

@@ -77,6 +77,8 @@ def evaluate(table: pa.Table, rules: Sequence[Expectation], context: CheckContex
         if rule.row_level:
             failed = _ROW_CHECKS[rule.type](table, rule, context)
             failed = pc.fill_null(failed, False)
+            if isinstance(failed, pa.ChunkedArray):  # masks are one array (cheap: booleans)
+                failed = failed.combine_chunks()
             masks[rule.name] = failed
             results.append(_row_result(rule, failed, table.num_rows))
         elif isinstance(rule, Freshness):
@@ -110,8 +112,9 @@ def _row_result(rule: Expectation, failed: pa.Array, n: int) -> RuleResult:
     )
 
 
-def _col(table: pa.Table, name: str) -> pa.Array:
-    return table.column(name).combine_chunks()
+def _col(table: pa.Table, name: str) -> pa.ChunkedArray:
+    """A column as stored (chunks are not copied into one array: kernels take either)."""
+    return table.column(name)
 
 
 def _not_null(table: pa.Table, rule: NotNull, _: CheckContext) -> pa.Array:
