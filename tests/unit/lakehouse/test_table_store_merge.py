@@ -186,3 +186,14 @@ def test_distinct_scans_when_a_file_holds_several_values(tables: DeltaTableStore
     assert tables.distinct(NAME, "case_id") == ["a", "b", "c"]
     tables.append(NAME, _rows([long], 3))
     assert tables.distinct(NAME, "case_id") == ["a", "b", "c", long]
+
+
+def test_count_comes_from_the_log_without_opening_data_files(
+    tables: DeltaTableStore, store: DeltaStore
+) -> None:
+    tables.merge(NAME, _rows(["a", "b", "c"], 1), ["case_id"])
+    tables.merge(NAME, _rows(["b", "d"], 2), ["case_id"])  # a rewrite: b counted once
+    assert tables.count(NAME) == 4 == store.read(NAME).num_rows
+    for data in store.path(NAME).glob("*.parquet"):
+        data.write_bytes(b"not parquet")
+    assert tables.count(NAME) == 4
