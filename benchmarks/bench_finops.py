@@ -23,15 +23,27 @@ Steps (each in its own subprocess, for honest peak memory; query steps time thei
   rollup per day × job / warehouse / cluster / watched cluster-hour), over every usage day,
   results fetched, nothing written;
 - `cube_refresh`: a refresh right after (nothing changed: fingerprints and snapshot diffs only);
+  then, untimed, the 90-day total read through the cube, which must equal the raw allocation's
+  to the cent;
 - `weekly_cube`: the same weekly report reading the cube (target < 5 s); its figures must equal
-  the from-scratch report's.
-Run: python -m benchmarks.bench_finops [--scale N] [--repeats R] [--quick]
+  the from-scratch report's;
+- `cube_late` (with `--late N`, last: it changes the data): N late rows and N corrected rows
+  for three closed days appended, then a refresh, which must recompute those three days only.
+Each step also reports its CPU time (user + sys of its core, all threads) and the load average
+before it: on a shared machine wall time is mostly waiting for a core.
+`build` appends billing noise once (benchmarks/finops_data.py: 0.2 % duplicates, 0.1 %
+corrected rows, 0.1 % late rows by default), so de-duplication and corrections cost what they
+would on a real table. Scale 650 ≈ 20.1M simulated usage rows (+100k noise rows).
+Run: python -m benchmarks.bench_finops [--scale N] [--repeats R] [--steps alloc,weekly,cube]
+     [--noise F] [--project DIR] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -41,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.finops_raw import recs_summary
-from benchmarks.harness import child_main, measure, report
+from benchmarks.harness import Measurement, child_main, measure, report
 
 TAGS = ("cost_center", "project", "owner", "environment")
 
@@ -104,14 +116,27 @@ def _window(project: Path) -> tuple[date, date, datetime]:
 
 
 def build_project(args: dict[str, Any]) -> dict[str, Any]:
+    """Simulate the estate at `scale` (reused when already there), then append billing noise
+    (duplicates, corrections, late rows: benchmarks/finops_data.py) once."""
+    from benchmarks.finops_data import add_billing_noise
     from lakecrew.demo.project import simulate_project
 
     project = Path(args["project"])
     truth = project / ".lakecrew" / "simulation" / "ground_truth.json"
+    marker = project / ".lakecrew" / "simulation" / "bench_noise.json"
+    out: dict[str, Any] = {}
+    t0, c0 = time.perf_counter(), time.process_time()
     if truth.exists() and json.loads(truth.read_text()).get("scale") == args["scale"]:
-        return {"reused": True}
-    out = simulate_project(project, scale=args["scale"], seed=7)
-    return {"usage_rows": out["rows"]["system.billing.usage"]}
+        out["reused"] = True
+    else:
+        marker.unlink(missing_ok=True)
+        rows = simulate_project(project, scale=args["scale"], seed=7)["rows"]
+        out["usage_rows"] = rows["system.billing.usage"]
+    if args.get("noise") and not marker.exists():
+        noise = add_billing_noise(project, fraction=args["noise"])
+        marker.write_text(json.dumps(noise))
+        out["noise"] = noise
+    return {**out, "seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
 
 
 def _alloc_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
@@ -124,13 +149,13 @@ def _alloc_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
     if args.get("start"):
         start = date.fromisoformat(args["start"])
     ctx = Context.open(project)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     usage = CostModel(ctx.sql).priced_usage(start, end, as_of=now)
     alloc = Allocator(usage)
     totals = {d: len(alloc.by(d).rows) for d in TAGS}
     seconds = time.perf_counter() - t0
     return {"total_usd": str(usage.total.cents()), "records": usage.records, **totals,
-            "seconds": seconds}  # fmt: skip
+            "seconds": seconds, "cpu_s": time.process_time() - c0}  # fmt: skip
 
 
 def _alloc_raw(args: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +175,7 @@ def _alloc_raw(args: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rows = con.execute(_raw_sql(), {**files, "start": start, "end": end}).fetchall()
     total = Decimal(0)
     by: dict[str, dict[str, Decimal]] = {t: defaultdict(Decimal) for t in TAGS}
@@ -165,7 +190,8 @@ def _alloc_raw(args: dict[str, Any]) -> dict[str, Any]:
             by[t][r[6 + i] or "__unallocated__"] += cost
     seconds = time.perf_counter() - t0
     return {"total_usd": str(total.quantize(Decimal("0.01"))), "records": records,
-            **{t: len(v) for t, v in by.items()}, "seconds": seconds}  # fmt: skip
+            **{t: len(v) for t, v in by.items()}, "seconds": seconds,
+            "cpu_s": time.process_time() - c0}  # fmt: skip
 
 
 def _weekly_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +202,7 @@ def _weekly_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
     project = Path(args["project"])
     _, _, now = _window(project)
     ctx = Context.open(project)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     cube = CostCube(ctx.sql) if args.get("cube") else None
     if cube is not None and not cube.exists():
         raise SystemExit("no cost cube in the project: run the cube_build step first")
@@ -187,7 +213,8 @@ def _weekly_lakecrew(args: dict[str, Any]) -> dict[str, Any]:
             "budgets": [b["actual"] for b in data["budgets"]],
             **recs_summary((r["code"], r["resource"]) for r in data["recommendations"]),
             "savings": str(savings),
-            "anomalies": len(data["anomalies"]), "seconds": seconds}  # fmt: skip
+            "anomalies": len(data["anomalies"]), "seconds": seconds,
+            "cpu_s": time.process_time() - c0}  # fmt: skip
 
 
 def _weekly_raw(args: dict[str, Any]) -> dict[str, Any]:
@@ -199,18 +226,22 @@ def _weekly_raw(args: dict[str, Any]) -> dict[str, Any]:
     _, _, now = _window(project)
     lake = project / ".lakecrew" / "lakehouse" / "system"
     files = {name: DeltaTable(str(lake / path)).file_uris() for name, path in TABLES.items()}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = weekly(project, files, now)
-    return {**out, "seconds": time.perf_counter() - t0}
+    return {**out, "seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
 
 
 RAW_COMPANION = """
-WITH w AS (SELECT DISTINCT workspace_id, cluster_id
-           FROM read_parquet($nodes, union_by_name = true)),
+WITH wh AS (SELECT DISTINCT workspace_id, cluster_id
+            FROM read_parquet($nodes, union_by_name = true)),
+ws AS (SELECT DISTINCT workspace_id, cluster_id FROM read_parquet($clusters, union_by_name = true)
+       WHERE cluster_source IN ('UI', 'API')),
 p AS (
   SELECT u.usage_date, u.workspace_id, u.usage_metadata.job_id AS job_id,
          u.usage_metadata.warehouse_id AS warehouse_id, u.usage_metadata.cluster_id AS cluster_id,
-         CASE WHEN w.cluster_id IS NOT NULL THEN date_trunc('hour', u.usage_start_time) END AS hr,
+         CASE WHEN ws.cluster_id IS NOT NULL THEN u.usage_metadata.cluster_id END AS spend_cl,
+         CASE WHEN wh.cluster_id IS NOT NULL THEN u.usage_metadata.cluster_id END AS hour_cl,
+         CASE WHEN wh.cluster_id IS NOT NULL THEN date_trunc('hour', u.usage_start_time) END AS hr,
          u.usage_quantity AS quantity, lp.pricing.effective_list."default" AS price,
          jp.pricing.effective_list."default" AS jobs_price,
          hour(u.usage_start_time) < 6 OR dayofweek(u.usage_start_time) IN (0, 6) AS off_hours,
@@ -226,11 +257,12 @@ p AS (
     ON jp.sku_name = replace(u.sku_name, 'ALL_PURPOSE', 'JOBS') AND u.cloud = jp.cloud
    AND u.usage_unit = jp.usage_unit AND u.usage_end_time >= jp.price_start_time
    AND u.usage_end_time < COALESCE(jp.price_end_time, TIMESTAMPTZ '9999-12-31 00:00:00+00')
-  LEFT JOIN w ON w.workspace_id = u.workspace_id AND w.cluster_id = u.usage_metadata.cluster_id
+  LEFT JOIN wh ON wh.workspace_id = u.workspace_id AND wh.cluster_id = u.usage_metadata.cluster_id
+  LEFT JOIN ws ON ws.workspace_id = u.workspace_id AND ws.cluster_id = u.usage_metadata.cluster_id
   WHERE u.usage_date >= $start AND u.usage_date < $end
 )
 SELECT usage_date, workspace_id, grouping(job_id, warehouse_id, hr) AS g,
-       COALESCE(job_id, warehouse_id, cluster_id) AS rid, hr, price, jobs_price,
+       COALESCE(job_id, warehouse_id, spend_cl, hour_cl) AS rid, hr, price, jobs_price,
        SUM(quantity) AS quantity, SUM(CASE WHEN off_hours THEN quantity ELSE 0 END) AS offq,
        SUM(CASE WHEN peak THEN quantity ELSE 0 END) AS peakq, SUM(ap::INT) AS ap_records,
        SUM(CASE WHEN ap THEN quantity ELSE 0 END) AS apq,
@@ -238,9 +270,9 @@ SELECT usage_date, workspace_id, grouping(job_id, warehouse_id, hr) AS g,
 FROM p
 GROUP BY GROUPING SETS ((usage_date, workspace_id, job_id, price, jobs_price),
                         (usage_date, workspace_id, warehouse_id, price),
-                        (usage_date, workspace_id, cluster_id, price),
-                        (usage_date, workspace_id, cluster_id, hr, price))
-HAVING COALESCE(job_id, warehouse_id, cluster_id) IS NOT NULL
+                        (usage_date, workspace_id, spend_cl, price),
+                        (usage_date, workspace_id, hour_cl, hr, price))
+HAVING COALESCE(job_id, warehouse_id, spend_cl, hour_cl) IS NOT NULL
    AND NOT (grouping(hr) = 0 AND hr IS NULL)"""
 """The cube's resource companion rollup, hand-written for DuckDB (DuckDB's dayofweek: 0 =
 Sunday, where Databricks' is 1)."""
@@ -258,15 +290,16 @@ def _cube_raw(args: dict[str, Any]) -> dict[str, Any]:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     span = {"start": date(1900, 1, 1), "end": date(9999, 1, 1)}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     usage = {k: files[k] for k in ("usage", "prices", "jobs", "warehouses", "clusters")}
     cube = con.execute(priced_sql(), {**usage, **span}).to_arrow_table()
     companion = con.execute(
         RAW_COMPANION,
-        {"usage": files["usage"], "prices": files["prices"], "nodes": files["nodes"], **span},
+        {k: files[k] for k in ("usage", "prices", "nodes", "clusters")} | span,
     ).to_arrow_table()
     seconds = time.perf_counter() - t0
-    return {"cube_rows": cube.num_rows, "companion_rows": companion.num_rows, "seconds": seconds}
+    return {"cube_rows": cube.num_rows, "companion_rows": companion.num_rows, "seconds": seconds,
+            "cpu_s": time.process_time() - c0}  # fmt: skip
 
 
 def _cube_build(args: dict[str, Any]) -> dict[str, Any]:
@@ -285,25 +318,71 @@ def _cube_build(args: dict[str, Any]) -> dict[str, Any]:
             metastore.drop_table(f"lakecrew.finops.{name}")
     shutil.rmtree(project / ".lakecrew" / "lakehouse" / "lakecrew" / "finops", ignore_errors=True)
     ctx = Context.open(project, writable=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     plan = CostCube(ctx.sql).refresh()
     seconds = time.perf_counter() - t0
     rows = ctx.sql.fetch("SELECT COUNT(*) FROM lakecrew.finops.cost_cube_resources").scalar()
-    return {"days": len(plan.days), "companion_rows": rows, "seconds": seconds}
+    return {"days": len(plan.days), "companion_rows": rows, "seconds": seconds,
+            "cpu_s": time.process_time() - c0}  # fmt: skip
 
 
 def _cube_refresh(args: dict[str, Any]) -> dict[str, Any]:
+    from lakecrew.services.finops.cost import CostModel
     from lakecrew.services.finops.cube import CostCube
     from lakecrew.wiring.context import Context
 
-    ctx = Context.open(Path(args["project"]), writable=True)
-    t0 = time.perf_counter()
+    project = Path(args["project"])
+    ctx = Context.open(project, writable=True)
+    t0, c0 = time.perf_counter(), time.process_time()
+    cube = CostCube(ctx.sql)
+    plan = cube.refresh()
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    start, end, now = _window(project)  # the allocation's window, read through the cube
+    total = CostModel(ctx.sql, cube=cube).priced_usage(start, end, as_of=now).total.cents()
+    return {"stale_days": len(plan.days), "total_usd": str(total), "seconds": seconds,
+            "cpu_s": cpu}  # fmt: skip
+
+
+def _cube_late(args: dict[str, Any]) -> dict[str, Any]:
+    """Late data arrives, then a refresh: `late` new rows for three closed days (billing lag)
+    and as many corrected rows (retraction + restatement), appended in one commit (not timed);
+    the refresh must recompute those three days only."""
+    import numpy as np
+    import pyarrow as pa
+
+    from benchmarks.finops_data import late_rows, noise, usage_sample
+    from lakecrew.adapters.local.delta import DeltaStore
+    from lakecrew.adapters.local.layout import ProjectLayout
+    from lakecrew.core.system_tables import BILLING_USAGE
+    from lakecrew.services.finops.cube import USAGE, CostCube
+    from lakecrew.wiring.context import Context
+
+    project = Path(args["project"])
+    store = DeltaStore.for_project(ProjectLayout(project.resolve()))
+    version = store.version(USAGE)  # a new tag per run: record ids stay unique
+    sample, _ = usage_sample(project, files=1)
+    days = np.asarray(sample["usage_date"].cast(pa.int32())).astype(np.int32)
+    closed = sorted(set(days.tolist()))[-10:-7]  # three closed days, a week back
+    sample = sample.filter(pa.array(np.isin(days, closed)))
+    rng = np.random.default_rng([7, 15, version])
+    last = int(np.asarray(sample["ingestion_date"].cast(pa.int32())).max()) + 1
+    n = args.get("late", 2000)
+    rows = pa.concat_tables([
+        late_rows(sample, rng, n, tag=f"late-v{version}", ingested=last),
+        noise(sample, rng, duplicates=0, corrected=n, late=0, tag=f"late-v{version}"),
+    ])  # fmt: skip
+    store.append(USAGE, rows.cast(BILLING_USAGE))
+    ctx = Context.open(project, writable=True)
+    t0, c0 = time.perf_counter(), time.process_time()
     plan = CostCube(ctx.sql).refresh()
-    return {"stale_days": len(plan.days), "seconds": time.perf_counter() - t0}
+    return {"added": rows.num_rows, "stale_days": len(plan.days),
+            "reasons": sorted(k for k, v in plan.stale.items() if v),
+            "seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}  # fmt: skip
 
 
 STEPS: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {
     "build": build_project,
+    "cube_late": _cube_late,
     "alloc_lakecrew": _alloc_lakecrew,
     "alloc_raw": _alloc_raw,
     "weekly_lakecrew": _weekly_lakecrew,
@@ -328,60 +407,124 @@ def _same_weekly(local: dict[str, Any], raw: dict[str, Any]) -> None:
         raise SystemExit(f"weekly results differ: {local} vs {raw}")
 
 
-def run(project: Path, scale: int, repeats: int) -> list[dict[str, Any]]:
+MOD = "bench_finops"
+ALL_STEPS = ("alloc", "weekly", "cube")
+
+
+def _measure(step: str, args: dict[str, Any], repeats: int, name: str) -> Measurement:
+    """`measure` one run at a time, keeping each run's CPU time (user + sys of the step's core)
+    and the load average before it: the machine is shared, so wall times alone mislead."""
+    m = Measurement(name)
+    for _ in range(repeats):
+        load = os.getloadavg()[0]
+        run = measure(MOD, step, args, repeats=1, name=name)
+        m.seconds += run.seconds
+        m.peak_mib += run.peak_mib
+        CPU.setdefault(name, []).append(run.extra.pop("cpu_s", float("nan")))
+        LOAD.setdefault(name, []).append(load)
+        m.extra = run.extra
+    return m
+
+
+CPU: dict[str, list[float]] = {}
+LOAD: dict[str, list[float]] = {}
+
+
+def _cpu_rows(rows: list[Measurement], baseline: str) -> list[dict[str, Any]]:
+    base = statistics.median(CPU[baseline])
+    print(f"  cpu (user+sys) medians, ratio vs {baseline}:")
+    out = []
+    for r in rows:
+        cpu = statistics.median(CPU[r.name])
+        print(f"    {r.name:<44}{cpu:>8.2f} s{cpu / base:>7.2f}  load {LOAD[r.name]}")
+        out.append({"step": r.name, "cpu_median_s": cpu, "cpu_ratio": cpu / base,
+                    "cpu_runs": CPU[r.name], "load_before": LOAD[r.name]})  # fmt: skip
+    return out
+
+
+def run(
+    project: Path, scale: int, repeats: int, *, steps: tuple[str, ...] = ALL_STEPS,
+    noise: float = 0.002, scratch_repeats: int | None = None, late: int = 0,
+) -> list[dict[str, Any]]:  # fmt: skip
     args: dict[str, Any] = {"project": str(project), "scale": scale}
-    build = measure("bench_finops", "build", args, repeats=1, name=f"simulate scale={scale}")
-    mod = "bench_finops"
-    local = measure(mod, "alloc_lakecrew", args, repeats=repeats, name="allocation: lakecrew")
-    raw = measure(mod, "alloc_raw", args, repeats=repeats, name="allocation: raw duckdb")
-    if (local.extra["total_usd"], local.extra["records"]) != (
-        raw.extra["total_usd"],
-        raw.extra["records"],
-    ):
-        raise SystemExit(f"results differ: {local.extra} vs {raw.extra}")
-    weekly = measure(mod, "weekly_lakecrew", args, repeats=repeats, name="weekly report: lakecrew")
-    weekly_raw = measure(
-        mod, "weekly_raw", args, repeats=repeats, name="weekly queries: raw duckdb"
-    )
-    _same_weekly(weekly.extra, weekly_raw.extra)
-    cube_raw = measure(
-        mod, "cube_raw", args, repeats=repeats, name="cube: the same aggregations, raw duckdb"
-    )
-    cube = measure(mod, "cube_build", args, repeats=repeats, name="cube: first build")
-    if cube.extra["companion_rows"] != cube_raw.extra["companion_rows"]:
-        raise SystemExit(f"companion rows differ: {cube.extra} vs {cube_raw.extra}")
-    refresh = measure(mod, "cube_refresh", args, repeats=repeats, name="cube: refresh, no change")
-    cubed = measure(
-        mod, "weekly_lakecrew", {**args, "cube": True}, repeats=repeats,
-        name="weekly report: lakecrew on the cube",
-    )  # fmt: skip
-    if cubed.extra != weekly.extra:
-        raise SystemExit(f"the cube changes the report: {cubed.extra} vs {weekly.extra}")
-    verdict = {
-        "cube_build_within_1.2x_raw_allocation": cube.median_s <= 1.2 * raw.median_s,
-        "cube_build_within_1.2x_raw_same_aggregations": cube.median_s <= 1.2 * cube_raw.median_s,
-        "weekly_on_cube_under_5s": cubed.median_s < 5,
-    }
-    print("targets:", json.dumps(verdict))
-    return [
-        *report("finops: build", [build]),
-        *report("finops: allocation (ratio vs raw DuckDB)", [raw, local], baseline=raw.name),
-        *report(
-            "finops: weekly report (ratio vs the same queries in raw DuckDB)",
-            [weekly_raw, weekly, cubed],
-            baseline=weekly_raw.name,
-        ),
-        *report(
+    build = _measure("build", {**args, "noise": noise}, 1, f"simulate scale={scale} + noise")
+    out = report("finops: build", [build])
+    verdict: dict[str, bool] = {}
+    raw = _measure("alloc_raw", args, repeats, "allocation: raw duckdb")
+    if "alloc" in steps:
+        local = _measure("alloc_lakecrew", args, repeats, "allocation: lakecrew")
+        if (local.extra["total_usd"], local.extra["records"]) != (
+            raw.extra["total_usd"],
+            raw.extra["records"],
+        ):
+            raise SystemExit(f"results differ: {local.extra} vs {raw.extra}")
+        out += report("finops: allocation (ratio vs raw DuckDB)", [raw, local], baseline=raw.name)
+        out += _cpu_rows([raw, local], raw.name)
+    weekly = weekly_raw = None
+    if "weekly" in steps:
+        n = repeats if scratch_repeats is None else scratch_repeats
+        weekly = _measure("weekly_lakecrew", args, n, "weekly report: lakecrew")
+        weekly_raw = _measure("weekly_raw", args, n, "weekly queries: raw duckdb")
+        _same_weekly(weekly.extra, weekly_raw.extra)
+    if "cube" in steps:
+        cube_raw = _measure(
+            "cube_raw", args, repeats, "cube: the same aggregations, raw duckdb"
+        )  # fmt: skip
+        cube = _measure("cube_build", args, repeats, "cube: first build")
+        if cube.extra["companion_rows"] != cube_raw.extra["companion_rows"]:
+            raise SystemExit(f"companion rows differ: {cube.extra} vs {cube_raw.extra}")
+        refresh = _measure("cube_refresh", args, repeats, "cube: refresh, no change")
+        if refresh.extra["total_usd"] != raw.extra["total_usd"]:  # to the cent, 90 days
+            raise SystemExit(f"the cube's total differs: {refresh.extra} vs {raw.extra}")
+        cubed = _measure(
+            "weekly_lakecrew", {**args, "cube": True}, repeats,
+            "weekly report: lakecrew on the cube",
+        )  # fmt: skip
+        if weekly is not None and cubed.extra != weekly.extra:
+            raise SystemExit(f"the cube changes the report: {cubed.extra} vs {weekly.extra}")
+        verdict = {
+            "cube_build_within_1.2x_raw_allocation": cube.median_s <= 1.2 * raw.median_s,
+            "cube_build_within_1.2x_raw_same_aggregations": (
+                cube.median_s <= 1.2 * cube_raw.median_s
+            ),
+            "cube_build_cpu_within_1.2x_raw_same_aggregations": (
+                statistics.median(CPU[cube.name]) <= 1.2 * statistics.median(CPU[cube_raw.name])
+            ),
+            "weekly_on_cube_under_5s": cubed.median_s < 5,
+        }
+        out += report(
             "finops: cube build and refresh (ratio vs the raw DuckDB allocation query)",
             [raw, cube, refresh],
             baseline=raw.name,
-        ),
-        *report(
+        )
+        out += _cpu_rows([raw, cube, refresh], raw.name)
+        out += report(
             "finops: cube build (ratio vs the same aggregations in raw DuckDB)",
             [cube_raw, cube],
             baseline=cube_raw.name,
-        ),
-    ]
+        )
+        out += _cpu_rows([cube_raw, cube], cube_raw.name)
+        rows = [r for r in (weekly_raw, weekly) if r is not None] + [cubed]
+        out += report(
+            "finops: weekly report (ratio vs the first row)", rows, baseline=rows[0].name
+        )  # fmt: skip
+        out += _cpu_rows(rows, rows[0].name)
+    elif weekly is not None and weekly_raw is not None:
+        rows = [weekly_raw, weekly]
+        out += report("finops: weekly report (ratio vs raw)", rows, baseline=weekly_raw.name)
+        out += _cpu_rows(rows, weekly_raw.name)
+    if late:
+        # after everything else: it changes the data (each run adds rows)
+        fresh = _measure(
+            "cube_late", {**args, "late": late}, repeats, "cube: refresh after late rows"
+        )
+        if fresh.extra["stale_days"] != 3:
+            raise SystemExit(f"late rows for 3 days made {fresh.extra} stale")
+        out += report("finops: incremental refresh (ratio vs the first build)",
+                      [fresh, *([cube] if "cube" in steps else [])])  # fmt: skip
+        out += _cpu_rows([fresh], fresh.name)
+    print("targets:", json.dumps(verdict))
+    return out
 
 
 if __name__ == "__main__":
@@ -395,7 +538,34 @@ if __name__ == "__main__":
         parser.add_argument("--repeats", type=int, default=1)
         parser.add_argument("--project", default="bench-out/finops")
         parser.add_argument("--quick", action="store_true", help="scale 2, one repeat")
+        parser.add_argument(
+            "--steps", default=",".join(ALL_STEPS),
+            help="which comparisons: alloc, weekly (from scratch, and raw), cube (build, "
+            "refresh, weekly on the cube); the raw allocation always runs",
+        )  # fmt: skip
+        parser.add_argument(
+            "--noise", type=float, default=0.002,
+            help="billing noise appended once after the simulation: duplicates as a fraction "
+            "of usage rows, half as many corrected rows (retraction + restatement) and late "
+            "rows (0: none)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--scratch-repeats", type=int, default=None,
+            help="repeats of the two from-scratch weekly runs (default: --repeats)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--late", type=int, default=0,
+            help="last, time a refresh after N late rows + N corrected rows for three closed "
+            "days (changes the project's data; 0: skip)",
+        )  # fmt: skip
         ns = parser.parse_args()
         if ns.quick:
             ns.scale, ns.repeats, ns.project = 2, 1, "bench-out/finops-quick"
-        print(json.dumps(run(Path(ns.project), ns.scale, ns.repeats), indent=2))
+        steps = tuple(s for s in ns.steps.split(",") if s)
+        if not set(steps) <= set(ALL_STEPS):
+            parser.error(f"--steps: choose among {', '.join(ALL_STEPS)}")
+        result = run(
+            Path(ns.project), ns.scale, ns.repeats, steps=steps, noise=ns.noise,
+            scratch_repeats=ns.scratch_repeats, late=ns.late,
+        )  # fmt: skip
+        print(json.dumps(result, indent=2))

@@ -1,7 +1,7 @@
 """Incremental benchmark (issue 12): small batches after a large load, vs a full refresh.
 
 Usage: .venv/bin/python -m benchmarks.bench_incremental [--rows N] [--batches B] [--share S]
-       [--changes uniform|recent|both] [--recent R]
+       [--changes uniform|recent|both] [--recent R] [--keep-input]
        (default 10,000,000 rows, 10 batches, 0.01 = each batch changes 1 % of the keys, both
        change distributions, R = 0.05)
 
@@ -176,8 +176,8 @@ def step_incremental(args: dict[str, Any]) -> dict[str, Any]:
         "full_refresh_over_batch": round(full / median, 1),
         "silver_rows": incremental["rows"],
         "silver_files": rewrites["files"],
-        "merge_files_removed_median": rewrites["files_removed"],
-        "merge_rows_copied_median": rewrites["rows_copied"],
+        "upsert_files_removed_median": rewrites["files_removed"],
+        "upsert_rows_copied_median": rewrites["rows_copied"],
         "same_as_scratch": incremental == expected,
         "same_as_full_refresh": incremental == refreshed,
         "gold_same_as_scratch": gold == gold_expected,
@@ -192,21 +192,37 @@ def notes_last(ways: list[list[str]]) -> str:
 
 
 def _merge_rewrites(ctx: Any, table: str, batches: int) -> dict[str, Any]:
-    """Median files removed and rows copied by the last ``batches`` MERGE commits of ``table``."""
+    """Median files removed and rows copied by the last ``batches`` upserts of ``table``:
+    lakecrew's file rewrites (``lakecrew.upsert`` in commitInfo) or delta-rs MERGE commits."""
     from deltalake import DeltaTable
 
+    from lakecrew.adapters.local.delta_upsert import OPERATION
+
     dt = DeltaTable(str(ctx.store.path(table)))
-    merges = [h for h in dt.history() if h.get("operation") == "MERGE"][:batches]
-    metrics = [h.get("operationMetrics") or {} for h in merges]
+    metrics = []
+    for h in dt.history():
+        if OPERATION in h:
+            m = h[OPERATION]
+            metrics.append({"removed": m["filesRemoved"], "copied": m["rowsCopied"]})
+        elif h.get("operation") == "MERGE":
+            m = h.get("operationMetrics") or {}
+            metrics.append(
+                {
+                    "removed": m.get("num_target_files_removed"),
+                    "copied": m.get("num_target_rows_copied"),
+                }
+            )
+    metrics = metrics[:batches]
 
     def median(key: str) -> float | None:
-        values = [int(m[key]) for m in metrics if key in m]
+        values = [int(m[key]) for m in metrics if m.get(key) is not None]
         return statistics.median(values) if values else None
 
     return {
         "files": len(dt.file_uris()),
-        "files_removed": median("num_target_files_removed"),
-        "rows_copied": median("num_target_rows_copied"),
+        "upserts": len(metrics),
+        "files_removed": median("removed"),
+        "rows_copied": median("copied"),
     }
 
 
@@ -229,6 +245,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--changes", choices=("uniform", "recent", "both"), default="both")
     parser.add_argument("--recent", type=float, default=0.05)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument(
+        "--keep-input", action="store_true", help="reuse the files of an earlier run's same sizes"
+    )
     opts = parser.parse_args(argv)
     if not opts.share <= opts.recent <= 1:
         parser.error("--recent must be between --share and 1")
@@ -260,9 +279,10 @@ def _sequence(opts: argparse.Namespace, kind: str) -> Any:
     """Generate one distribution's files and time its load, batches and refresh."""
     name = f"{opts.rows}-{opts.batches}-{opts.share}-{kind}-{opts.recent}"
     src = (OUT / f"input-{name}").resolve()
-    if src.exists():
+    reuse = opts.keep_input and (src / "deltas").is_dir()
+    if src.exists() and not reuse:
         shutil.rmtree(src)
-    src.mkdir(parents=True)
+    src.mkdir(parents=True, exist_ok=True)
     args = {
         "rows": opts.rows,
         "batches": opts.batches,
@@ -272,7 +292,8 @@ def _sequence(opts: argparse.Namespace, kind: str) -> Any:
         "src": str(src),
         "work": str(OUT.resolve()),
     }
-    measure("bench_incremental", "gen", args, repeats=1)
+    if not reuse:
+        measure("bench_incremental", "gen", args, repeats=1)
     return measure(
         "bench_incremental", "incremental", args, repeats=opts.repeats, name=f"{kind} changes"
     )

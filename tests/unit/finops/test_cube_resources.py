@@ -3,9 +3,11 @@
 On the hand-made recommendations dataset (test_recommendations.py): after a refresh, the
 recommendations read through the cube equal those from raw usage; then a late-arriving
 correction for a closed day, a list-price change and a cluster newly in node_timeline each make
-exactly the affected days stale — while stale, recommendations read raw usage — and the next
-refresh recomputes those days only (counted from the days bound to the companion query, through
-a recording wrapper around the real engine), after which cube and raw agree again.
+exactly the affected days stale (as does a cluster newly created from the UI: only such
+clusters' spend is kept, not every per-run job cluster's) — while stale, recommendations read
+raw usage — and the next refresh recomputes those days only (counted from the days bound to
+the companion query, through a recording wrapper around the real engine), after which cube and
+raw agree again.
 """
 
 from __future__ import annotations
@@ -47,9 +49,17 @@ class Recording:
         return self.engine.fetch_arrow(sql, params)
 
 
+def _ui_cluster(cluster_id: str) -> dict[str, Any]:
+    """A Dev all-purpose cluster created from the UI, on on-demand instances."""
+    return {"account_id": "acc", "workspace_id": WS, "cluster_id": cluster_id,
+            "cluster_name": cluster_id, "cluster_source": "UI",
+            "aws_attributes": {"availability": "ON_DEMAND"}, "change_time": _at(1, 0)}  # fmt: skip
+
+
 @pytest.fixture
 def recording(engine: LocalSqlEngine) -> Recording:
     _load(engine)
+    load(engine.store, "system.compute.clusters", [_ui_cluster("c-busy")])
     return Recording(LocalSqlEngine(engine.store, engine.metastore, writable=True))
 
 
@@ -66,9 +76,12 @@ def test_recommendations_read_the_companion_and_follow_changes(recording: Record
     assert cube.refresh().days == {date(2026, 1, d) for d in (12, 13, 14)}
     assert rec.companion_days == [None]  # first build: every day, no day list
     cubed, raw, fresh = _both(rec)
-    assert fresh and cubed == raw and len(raw) == 4
-    kinds = set(rec.engine.fetch(f"SELECT DISTINCT kind FROM {RESOURCES}").rows)
-    assert kinds == {("job",), ("cluster",), ("cluster_hour",)}
+    assert fresh and cubed == raw and len(raw) == 5
+    assert ("cluster.dev_on_demand", f"cluster:c-busy@{WS}") in {(r.code, r.resource) for r in raw}
+    kinds = rec.engine.fetch(f"SELECT DISTINCT kind, rid FROM {RESOURCES} ORDER BY 1, 2").rows
+    # spend per cluster only for the UI cluster (c-idle and c-ap2 are in no clusters row)
+    assert [k for k in kinds if k[0] == "cluster"] == [("cluster", "c-busy")]
+    assert {k for k, _ in kinds} == {"job", "cluster", "cluster_hour"}
 
     # Late-arriving correction for the closed day 13: half of j-ap's all-purpose DBUs retracted.
     load(rec.engine.store, "system.billing.usage", [
@@ -117,3 +130,14 @@ def test_recommendations_read_the_companion_and_follow_changes(recording: Record
     cubed, raw, fresh = _both(rec)
     assert fresh and cubed == raw
     assert ("cluster.idle", f"cluster:c-ap2@{WS}") in {(r.code, r.resource) for r in cubed}
+
+    # A cluster newly known as created from the UI: the days of its usage are recomputed.
+    load(rec.engine.store, "system.compute.clusters", [_ui_cluster("c-ap2")])
+    cube = CostCube(rec)  # type: ignore[arg-type]
+    assert cube.plan().stale["watched"] == (date(2026, 1, 13),)
+    rec.companion_days.clear()
+    cube.refresh()
+    assert rec.companion_days == [{date(2026, 1, 13)}]
+    cubed, raw, fresh = _both(rec)
+    assert fresh and cubed == raw
+    assert ("cluster.dev_on_demand", f"cluster:c-ap2@{WS}") in {(r.code, r.resource) for r in cubed}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.delta_upsert import OPERATION
 from lakecrew.adapters.local.key_index import KeyIndex, distinct_hashes, key_hashes
 from lakecrew.adapters.local.table_store import DeltaTableStore
 from lakecrew.core.errors import DataError
@@ -37,8 +41,14 @@ def test_new_keys_append_and_known_keys_update(tables: DeltaTableStore, store: D
     tables.merge(NAME, _rows(["a", "b"], 1), ["case_id"])
     tables.merge(NAME, _rows(["b", "c"], 2), ["case_id"])
     assert _state(store) == {"a": [1], "b": [2], "c": [2]}
-    ops = [h.get("operation") for h in store.history(NAME)]
-    assert "MERGE" in ops  # only the batch with a known key went through MERGE
+    last = store.history(NAME, 1)[0]  # the batch with a known key: one file rewrite
+    assert last[OPERATION] == {
+        "filesRemoved": 1,
+        "rowsCopied": 1,
+        "rowsUpdated": 1,
+        "rowsInserted": 1,
+    }
+    assert "MERGE" not in [h.get("operation") for h in store.history(NAME)]
 
 
 def test_index_is_rebuilt_when_someone_else_wrote(
@@ -53,10 +63,19 @@ def test_index_is_rebuilt_when_someone_else_wrote(
 def test_hash_false_positives_are_harmless(tables: DeltaTableStore, store: DeltaStore) -> None:
     tables.merge(NAME, _rows(["a"], 1), ["case_id"])
     index = tables._indexes[(NAME, "case_id")]
-    # Pretend every key of the next batch collides with a held hash: all "may exist".
-    index.hashes = np.sort(np.concatenate([index.hashes, key_hashes(pa.array(["p", "q"]))]))
+    # Pretend every key of the next batch collides with a held hash (in a's file): all
+    # "may exist"; the file rewrite finds only a there and inserts p and q.
+    index.add(np.sort(key_hashes(pa.array(["p", "q"]))), index.version, index.groups[0])
     tables.merge(NAME, _rows(["p", "q", "a"], 2), ["case_id"])
     assert _state(store) == {"a": [2], "p": [2], "q": [2]}
+    assert store.history(NAME, 1)[0][OPERATION]["rowsInserted"] == 2
+    # The same through MERGE (the file map dropped, as after a MERGE of an ineligible table).
+    index = tables._indexes[(NAME, "case_id")]
+    index.add(np.sort(key_hashes(pa.array(["r"]))), index.version, None)
+    before = store.version(NAME)
+    tables.merge(NAME, _rows(["r", "a"], 3), ["case_id"])
+    assert _state(store) == {"a": [3], "p": [2], "q": [2], "r": [3]}
+    assert store.version(NAME) == before + 1  # the file map was read again: one rewrite
 
 
 def test_duplicate_source_keys_fail_before_any_commit(
@@ -101,20 +120,51 @@ def test_a_recreated_table_gets_a_new_index(tables: DeltaTableStore, store: Delt
     assert _state(store) == {"b": [9], "z": [9]}  # z is in the new table: updated, not doubled
 
 
-def test_merge_rewrites_only_the_files_holding_a_changed_key(
+def test_an_upsert_rewrites_only_the_files_holding_a_changed_key(
     tables: DeltaTableStore, store: DeltaStore
 ) -> None:
     # Copy-on-write: an upsert rewrites the files it must, not the table (bench_incremental).
     for part in range(4):  # four batches of new keys: appended, one file each
         tables.merge(NAME, _rows([f"p{part}-{i}" for i in range(50)], 1), ["case_id"])
-    files_before = {f for f in store.table(NAME).file_uris()}
+    files_before = set(store.table(NAME).file_uris())
+    holder = next(f for f in files_before if "p2-7" in _keys(f))
+    for other in files_before - {holder}:  # proof that no other file is even opened
+        Path(other).write_bytes(b"not parquet")
     tables.merge(NAME, _rows(["p2-7", "p2-8", "new"], 2), ["case_id"])
+    last = store.history(NAME, 1)[0]
+    assert last[OPERATION]["filesRemoved"] == 1 and last[OPERATION]["rowsCopied"] == 48
+    after = set(store.table(NAME).file_uris())
+    assert files_before - after == {holder}
+    assert len(after - files_before) == 2  # p2's keys again, and the new key's file
+    for other in files_before - {holder}:
+        Path(other).unlink()
+    rows = {r["case_id"]: r["n"] for f in after - files_before for r in _rows_of(f)}
+    assert rows == {**{f"p2-{i}": 1 for i in range(50)}, "p2-7": 2, "p2-8": 2, "new": 2}
+
+
+def test_merge_is_the_fallback_and_also_rewrites_only_the_files_it_must(
+    tables: DeltaTableStore, store: DeltaStore
+) -> None:
+    for part in range(4):
+        tables.merge(NAME, _rows([f"p{part}-{i}" for i in range(50)], 1), ["case_id"])
+    wider = _rows(["p2-7", "new"], 2).append_column("note", pa.array(["x", "y"]))
+    tables.merge(NAME, wider, ["case_id"])  # adds a column: MERGE evolves the schema
     merge = next(h for h in store.history(NAME) if h.get("operation") == "MERGE")
     assert int(merge["operationMetrics"]["num_target_files_removed"]) == 1
-    assert len(files_before - set(store.table(NAME).file_uris())) == 1
+    same = _rows(["p1-3"], 5).append_column("note", pa.array(["z"]))
+    tables.merge(NAME, same, ["case_id"])  # the file map is read again: a file rewrite
+    assert OPERATION in store.history(NAME, 1)[0]
     state = _state(store)
-    assert state["p2-7"] == [2] and state["p2-9"] == [1] and state["new"] == [2]
+    assert state["p2-7"] == [2] and state["new"] == [2] and state["p1-3"] == [5]
     assert len(state) == 201
+
+
+def _keys(path: str) -> set[str]:
+    return set(pq.read_table(path, columns=["case_id"]).column(0).to_pylist())
+
+
+def _rows_of(path: str) -> list[dict[str, object]]:
+    return pq.read_table(path).to_pylist()
 
 
 def test_distinct_comes_from_file_statistics_and_falls_back_to_a_scan(
@@ -136,3 +186,14 @@ def test_distinct_scans_when_a_file_holds_several_values(tables: DeltaTableStore
     assert tables.distinct(NAME, "case_id") == ["a", "b", "c"]
     tables.append(NAME, _rows([long], 3))
     assert tables.distinct(NAME, "case_id") == ["a", "b", "c", long]
+
+
+def test_count_comes_from_the_log_without_opening_data_files(
+    tables: DeltaTableStore, store: DeltaStore
+) -> None:
+    tables.merge(NAME, _rows(["a", "b", "c"], 1), ["case_id"])
+    tables.merge(NAME, _rows(["b", "d"], 2), ["case_id"])  # a rewrite: b counted once
+    assert tables.count(NAME) == 4 == store.read(NAME).num_rows
+    for data in store.path(NAME).glob("*.parquet"):
+        data.write_bytes(b"not parquet")
+    assert tables.count(NAME) == 4

@@ -186,6 +186,8 @@ def test_silver_quarantine_and_gold_do_not_depend_on_the_split(
             state = ("Edo", "Ondo")[int(key[1:]) % 2]
             by_state[(state, 3)] = by_state.get((state, 3), 0) + confirmed
         assert gold == by_state
+        # every upsert went through the file rewrite (delta_upsert.py), not delta-rs MERGE
+        assert "MERGE" not in [h.get("operation") for h in ctx.store.history(SILVER)]
         _run(ctx, full_refresh=True)
         assert _silver(ctx) == expected
     finally:

@@ -10,7 +10,12 @@ import pyarrow as pa
 import pytest
 
 from lakecrew.core.errors import DataError
-from lakecrew.services.quality.coercion import ColumnCoercion, coerce_column, coerce_table
+from lakecrew.services.quality.coercion import (
+    DICT_SAMPLE,
+    ColumnCoercion,
+    coerce_column,
+    coerce_table,
+)
 from lakecrew.testing.rawcsv import read_text_csv
 
 FIX = Path(__file__).parents[2] / "fixtures" / "quality"
@@ -202,3 +207,33 @@ def test_number_formats_decimal_comma_and_thousands() -> None:
     assert _reasons(["1,23"], "double", number=NumberFormat(thousands=",")) == [
         'coerce.cases: "1,23" is not a number (number format: decimal ".", thousands ",")'
     ]
+
+
+MESSY = {
+    "int": ["12", " 7 ", "12.0", "NA", "", None, "12.5", "0x1F", "3000000000", "-4"],
+    "double": ["1.5", " 2 ", "1e3", "n/a", None, "abc", ".5"],
+    "date": ["2020-01-05", "05/01/20", " 30 December 2019 ", "2020-02-30", "Null", None],
+    "boolean": ["yes", " N ", "true", "maybe", "", None],
+    "string": ["Kano", " Kano ", "NA", "", None, "Lagos"],
+}
+
+
+@pytest.mark.parametrize("type_", sorted(MESSY))
+def test_a_column_of_few_values_coerces_as_value_by_value(type_: str) -> None:
+    # Long columns of few distinct values are coerced once per distinct value: every row
+    # must get what the row-by-row rules give (nulls, trims, failures), chunks or not.
+    values = MESSY[type_]
+    spec = ColumnCoercion("c", "c", type_)
+    one_typed, one_bad = coerce_column(pa.array(values, pa.string()), spec)
+    reps = 8000  # 48,000-80,000 rows: long enough for the shortcut
+    long = pa.chunked_array([pa.array(values * (reps // 2), pa.string())] * 2)
+    assert len(long) >= 4 * DICT_SAMPLE
+    typed, bad = coerce_column(long, spec)
+    assert typed.to_pylist() == one_typed.to_pylist() * reps
+    assert bad.to_pylist() == one_bad.to_pylist() * reps
+
+
+def test_an_untouched_text_column_is_returned_without_a_copy() -> None:
+    long = pa.chunked_array([pa.array(["Kano", "Lagos", "Oyo"] * 20_000, pa.string())])
+    typed, bad = coerce_column(long, ColumnCoercion("c", "c", "string"))
+    assert typed is long and not any(bad.to_pylist())

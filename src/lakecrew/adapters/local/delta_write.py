@@ -25,6 +25,7 @@ def write_delta(
     schema_mode: SchemaMode,
     predicate: str | None,
     props: CommitProperties | None = None,
+    file_bytes: int | None = None,
 ) -> None:
     if mode == "overwrite":
         write_deltalake(
@@ -37,7 +38,12 @@ def write_delta(
         )
     else:
         write_deltalake(
-            target, data, mode="append", schema_mode=schema_mode, commit_properties=props
+            target,
+            data,
+            mode="append",
+            schema_mode=schema_mode,
+            commit_properties=props,
+            target_file_size=file_bytes,
         )
 
 

@@ -10,7 +10,8 @@ each batch read every key the table holds, so a run over N batches read O(N²) k
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -55,16 +56,32 @@ def distinct_hashes(hashes: np.ndarray) -> bool:
 
 @dataclass
 class KeyIndex:
-    """Sorted key hashes of one table version."""
+    """Sorted key hashes of one table version, and (when known) which files hold each key.
+
+    ``files[i]`` is the group (in ``groups``: a tuple of Delta file paths) holding the row of
+    ``hashes[i]``: one file when the index was read file by file, the files of one commit when
+    it was an append. ``files`` is None when a write left the layout unknown (a MERGE)."""
 
     hashes: np.ndarray
     version: int
     identity: object = None
     """What tells this table from one recreated at the same path (see DeltaStore.identity)."""
+    files: np.ndarray | None = None
+    groups: list[tuple[str, ...]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, hashes: np.ndarray, version: int, identity: object = None) -> KeyIndex:
-        return cls(np.sort(hashes), version, identity)
+    def build(
+        cls,
+        hashes: np.ndarray,
+        version: int,
+        identity: object = None,
+        files: np.ndarray | None = None,
+        groups: Sequence[tuple[str, ...]] = (),
+    ) -> KeyIndex:
+        if files is None:
+            return cls(np.sort(hashes), version, identity)
+        order = np.argsort(hashes, kind="stable")
+        return cls(hashes[order], version, identity, files[order].astype(np.int32), list(groups))
 
     def may_hold(self, probe: Probe | np.ndarray) -> np.ndarray:
         """Per hash (batch order): True when the table may hold the key (False: certainly not)."""
@@ -79,10 +96,40 @@ class KeyIndex:
         hit[probe.order] = self.hashes[at] == probe.ordered
         return hit
 
-    def add(self, ordered: np.ndarray, version: int) -> None:
+    def holders(self, ordered: np.ndarray) -> list[str] | None:
+        """The files that may hold the keys of these sorted hashes (every file of a group
+        holding an equal hash); None when the file map is unknown."""
+        if self.files is None:
+            return None
+        lo = np.searchsorted(self.hashes, ordered, "left")
+        hi = np.searchsorted(self.hashes, ordered, "right")
+        counts = hi - lo
+        starts = np.repeat(lo, counts)
+        steps = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        ids = np.unique(self.files[starts + steps])
+        return sorted({path for i in ids.tolist() for path in self.groups[i]})
+
+    def add(self, ordered: np.ndarray, version: int, files: tuple[str, ...] | None = None) -> None:
         """Sorted hashes of keys just written by this store (the index now describes
         ``version``), inserted at their places: one new array (a sort of the concatenation
-        held three copies of a 10M-key index at once, the peak of a 10M-row load)."""
-        if len(ordered):
-            self.hashes = np.insert(self.hashes, np.searchsorted(self.hashes, ordered), ordered)
+        held three copies of a 10M-key index at once, the peak of a 10M-row load).
+        ``files``: the files the commit added, holding these keys' rows; None when the commit
+        moved rows in ways the index does not know (the file map is dropped)."""
+        at = np.searchsorted(self.hashes, ordered) if len(ordered) else None
+        if at is not None:
+            self.hashes = np.insert(self.hashes, at, ordered)
+        if files is None or self.files is None:
+            self.files, self.groups = None, []
+        elif at is not None:
+            self.groups.append(files)
+            self.files = np.insert(self.files, at, len(self.groups) - 1)
         self.version = version
+
+    def moved(self, replaced: Mapping[str, tuple[str, ...]]) -> None:
+        """Files rewritten with the same keys (old path → the new files holding them)."""
+        if self.files is None or not replaced:
+            return
+        self.groups = [
+            tuple(new for path in group for new in replaced.get(path, (path,)))
+            for group in self.groups
+        ]

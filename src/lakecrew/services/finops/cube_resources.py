@@ -1,9 +1,10 @@
 """The cost cube's resource companion: per day × workspace × resource spend, for recommendations.
 
 `lakecrew.finops.cost_cube_resources` holds, per usage day and workspace, one row per job,
-SQL warehouse and cluster named by that day's usage (`kind` job / warehouse / cluster, `rid`
-its id) and, for clusters that appear in `system.compute.node_timeline`, one row per hour of
-usage (`kind` cluster_hour, `hr` the hour of usage_start_time). Measures, summed over the
+SQL warehouse and UI / API-created cluster named by that day's usage (`kind` job / warehouse /
+cluster, `rid` its id; not per-run job clusters, which no finder reads) and, for clusters
+that appear in `system.compute.node_timeline`, one row per hour of usage (`kind`
+cluster_hour, `hr` the hour of usage_start_time). Measures, summed over the
 usage rows as the recommendation finders read them (list price valid at usage_end_time, an
 inner join: unpriced usage is left out; no de-duplication — the finders never had it):
 
@@ -19,7 +20,8 @@ finders' time). The raw finders compute the same way, so both give identical fig
 
 It is computed by ONE grouped query (GROUPING SETS) over the usage rows of the days the cube
 recomputes, maintained on the same `CostCube.refresh` (same stale days; a cluster that starts
-or stops appearing in node_timeline makes the days of its usage stale). Readers sum the
+or stops appearing in node_timeline, or as a UI / API cluster in system.compute.clusters,
+makes the days of its usage stale: the snapshot `cost_cube_watch` of `WATCH_SQL`). Readers sum the
 per-day rows over their window (`finder_source`), which gives the same sums as the finders'
 queries over raw usage.
 """
@@ -30,10 +32,17 @@ from lakecrew.services.finops.cost import OPEN_END
 
 RESOURCES = "lakecrew.finops.cost_cube_resources"
 WATCH_SQL = """
-SELECT DISTINCT CAST(workspace_id AS STRING) AS workspace_id,
+SELECT DISTINCT 'hours' AS watch, CAST(workspace_id AS STRING) AS workspace_id,
        CAST(cluster_id AS STRING) AS cluster_id
-FROM system.compute.node_timeline"""
-"""The clusters whose hours the companion keeps (those with node_timeline rows)."""
+FROM system.compute.node_timeline
+UNION ALL
+SELECT DISTINCT 'spend' AS watch, CAST(workspace_id AS STRING) AS workspace_id,
+       CAST(cluster_id AS STRING) AS cluster_id
+FROM system.compute.clusters WHERE cluster_source IN ('UI', 'API')"""
+"""The clusters the companion keeps: hours of those with node_timeline rows (`hours`), spend
+of those created from the UI or the API (`spend`: the on-demand finder's only candidates; a
+cluster's source never changes). Per-run job clusters — most cluster ids of a big estate —
+are in neither, so the companion does not carry a row per job run."""
 
 _OFF_HOURS = "hour(u.usage_start_time) < 6 OR dayofweek(u.usage_start_time) IN (1, 7)"
 _PEAK = (
@@ -50,7 +59,9 @@ p AS (
   SELECT u.usage_date, u.workspace_id, u.usage_metadata.job_id AS job_id,
          u.usage_metadata.warehouse_id AS warehouse_id,
          u.usage_metadata.cluster_id AS cluster_id,
-         CASE WHEN w.cluster_id IS NOT NULL THEN date_trunc('HOUR', u.usage_start_time) END AS hr,
+         CASE WHEN wh.cluster_id IS NOT NULL THEN u.usage_metadata.cluster_id END AS hour_cluster,
+         CASE WHEN wh.cluster_id IS NOT NULL THEN date_trunc('HOUR', u.usage_start_time) END AS hr,
+         CASE WHEN ws.cluster_id IS NOT NULL THEN u.usage_metadata.cluster_id END AS spend_cluster,
          u.usage_quantity AS quantity,
          lp.pricing.effective_list.default AS price,
          jp.pricing.effective_list.default AS jobs_price,
@@ -67,14 +78,18 @@ p AS (
     ON jp.sku_name = replace(u.sku_name, 'ALL_PURPOSE', 'JOBS') AND u.cloud = jp.cloud
    AND u.usage_unit = jp.usage_unit AND u.usage_end_time >= jp.price_start_time
    AND u.usage_end_time < COALESCE(jp.price_end_time, {OPEN_END})
-  LEFT JOIN w ON w.workspace_id = u.workspace_id AND w.cluster_id = u.usage_metadata.cluster_id
+  LEFT JOIN w wh ON wh.watch = 'hours' AND wh.workspace_id = u.workspace_id
+   AND wh.cluster_id = u.usage_metadata.cluster_id
+  LEFT JOIN w ws ON ws.watch = 'spend' AND ws.workspace_id = u.workspace_id
+   AND ws.cluster_id = u.usage_metadata.cluster_id
   WHERE u.usage_date >= :start_date AND u.usage_date < :end_date{where}
 ), g AS (
   SELECT usage_date, workspace_id,
          CASE WHEN grouping(job_id) = 0 THEN 'job'
               WHEN grouping(warehouse_id) = 0 THEN 'warehouse'
               WHEN grouping(hr) = 0 THEN 'cluster_hour' ELSE 'cluster' END AS kind,
-         COALESCE(job_id, warehouse_id, cluster_id) AS rid, hr, price, jobs_price,
+         COALESCE(job_id, warehouse_id, spend_cluster, hour_cluster) AS rid, hr, price,
+         jobs_price,
          SUM(quantity) AS quantity,
          SUM(CASE WHEN off_hours = 1 THEN quantity ELSE 0 END) AS off_hours_quantity,
          SUM(CASE WHEN peak = 1 THEN quantity ELSE 0 END) AS peak_quantity,
@@ -84,8 +99,8 @@ p AS (
   FROM p
   GROUP BY GROUPING SETS ((usage_date, workspace_id, job_id, price, jobs_price),
                           (usage_date, workspace_id, warehouse_id, price),
-                          (usage_date, workspace_id, cluster_id, price),
-                          (usage_date, workspace_id, cluster_id, hr, price))
+                          (usage_date, workspace_id, spend_cluster, price),
+                          (usage_date, workspace_id, hour_cluster, hr, price))
 )
 SELECT * FROM g WHERE rid IS NOT NULL AND NOT (kind = 'cluster_hour' AND hr IS NULL)"""
 

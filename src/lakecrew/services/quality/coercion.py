@@ -319,7 +319,9 @@ def _bools(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
     low = pc.utf8_lower(clean)
     is_true = pc.is_in(low, value_set=pa.array(_TRUE))
     is_false = pc.is_in(low, value_set=pa.array(_FALSE))
-    return is_true, pc.or_(is_true, is_false)
+    # A null (or a null spelling) stays null: is_in alone would make it false.
+    typed = pc.if_else(pc.is_valid(clean), is_true, pa.scalar(None, pa.bool_()))
+    return typed, pc.or_(is_true, is_false)
 
 
 def _parse_date(value: str, formats: Sequence[str]) -> date | None:
