@@ -12,6 +12,7 @@ Each size also prints seconds per sweep step (open, list + evaluate, track, plan
 write, outbox, tickets) — where the time goes; `--listing` adds the Observer alone (no rules,
 no ledger) at the largest size.
 Run: .venv/bin/python -m benchmarks.bench_crew_sweep [--quick] [--sizes 1000,10000,...] [--listing]
+     [--reuse]  (reuse the projects an earlier run built: building 1,000,000 takes minutes)
 """
 
 from __future__ import annotations
@@ -219,12 +220,18 @@ def main() -> None:
     sizes = [1_000, 5_000] if quick else [1_000, 10_000, 100_000, 1_000_000]
     if "--sizes" in sys.argv:
         sizes = [int(x) for x in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
+    reuse = "--reuse" in sys.argv  # skip building a size whose project exists
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
     for n in sizes:
         project = OUT / f"n{n}"
-        built = measure("bench_crew_sweep", "build", {"n": n, "project": str(project)}, repeats=1)
-        print(f"built {n:,} resources in {built.median_s:.1f} s (peak {built.peak:.0f} MiB)")
+        if reuse and (project / "lakecrew.yaml").exists():
+            print(f"reusing {project} (built by an earlier run)")
+        else:
+            built = measure(
+                "bench_crew_sweep", "build", {"n": n, "project": str(project)}, repeats=1
+            )
+            print(f"built {n:,} resources in {built.median_s:.1f} s (peak {built.peak:.0f} MiB)")
         rows.append(
             measure(
                 "bench_crew_sweep",

@@ -23,8 +23,12 @@ Steps (each in its own subprocess, for honest peak memory; query steps time thei
   rollup per day × job / warehouse / cluster / watched cluster-hour), over every usage day,
   results fetched, nothing written;
 - `cube_refresh`: a refresh right after (nothing changed: fingerprints and snapshot diffs only);
+  then, untimed, the 90-day total read through the cube, which must equal the raw allocation's
+  to the cent;
 - `weekly_cube`: the same weekly report reading the cube (target < 5 s); its figures must equal
-  the from-scratch report's.
+  the from-scratch report's;
+- `cube_late` (with `--late N`, last: it changes the data): N late rows and N corrected rows
+  for three closed days appended, then a refresh, which must recompute those three days only.
 Each step also reports its CPU time (user + sys of its core, all threads) and the load average
 before it: on a shared machine wall time is mostly waiting for a core.
 `build` appends billing noise once (benchmarks/finops_data.py: 0.2 % duplicates, 0.1 %
@@ -323,18 +327,62 @@ def _cube_build(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cube_refresh(args: dict[str, Any]) -> dict[str, Any]:
+    from lakecrew.services.finops.cost import CostModel
     from lakecrew.services.finops.cube import CostCube
     from lakecrew.wiring.context import Context
 
-    ctx = Context.open(Path(args["project"]), writable=True)
+    project = Path(args["project"])
+    ctx = Context.open(project, writable=True)
+    t0, c0 = time.perf_counter(), time.process_time()
+    cube = CostCube(ctx.sql)
+    plan = cube.refresh()
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    start, end, now = _window(project)  # the allocation's window, read through the cube
+    total = CostModel(ctx.sql, cube=cube).priced_usage(start, end, as_of=now).total.cents()
+    return {"stale_days": len(plan.days), "total_usd": str(total), "seconds": seconds,
+            "cpu_s": cpu}  # fmt: skip
+
+
+def _cube_late(args: dict[str, Any]) -> dict[str, Any]:
+    """Late data arrives, then a refresh: `late` new rows for three closed days (billing lag)
+    and as many corrected rows (retraction + restatement), appended in one commit (not timed);
+    the refresh must recompute those three days only."""
+    import numpy as np
+    import pyarrow as pa
+
+    from benchmarks.finops_data import late_rows, noise, usage_sample
+    from lakecrew.adapters.local.delta import DeltaStore
+    from lakecrew.adapters.local.layout import ProjectLayout
+    from lakecrew.core.system_tables import BILLING_USAGE
+    from lakecrew.services.finops.cube import USAGE, CostCube
+    from lakecrew.wiring.context import Context
+
+    project = Path(args["project"])
+    store = DeltaStore.for_project(ProjectLayout(project.resolve()))
+    version = store.version(USAGE)  # a new tag per run: record ids stay unique
+    sample, _ = usage_sample(project, files=1)
+    days = np.asarray(sample["usage_date"].cast(pa.int32())).astype(np.int32)
+    closed = sorted(set(days.tolist()))[-10:-7]  # three closed days, a week back
+    sample = sample.filter(pa.array(np.isin(days, closed)))
+    rng = np.random.default_rng([7, 15, version])
+    last = int(np.asarray(sample["ingestion_date"].cast(pa.int32())).max()) + 1
+    n = args.get("late", 2000)
+    rows = pa.concat_tables([
+        late_rows(sample, rng, n, tag=f"late-v{version}", ingested=last),
+        noise(sample, rng, duplicates=0, corrected=n, late=0, tag=f"late-v{version}"),
+    ])  # fmt: skip
+    store.append(USAGE, rows.cast(BILLING_USAGE))
+    ctx = Context.open(project, writable=True)
     t0, c0 = time.perf_counter(), time.process_time()
     plan = CostCube(ctx.sql).refresh()
-    return {"stale_days": len(plan.days), "seconds": time.perf_counter() - t0,
-            "cpu_s": time.process_time() - c0}  # fmt: skip
+    return {"added": rows.num_rows, "stale_days": len(plan.days),
+            "reasons": sorted(k for k, v in plan.stale.items() if v),
+            "seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}  # fmt: skip
 
 
 STEPS: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {
     "build": build_project,
+    "cube_late": _cube_late,
     "alloc_lakecrew": _alloc_lakecrew,
     "alloc_raw": _alloc_raw,
     "weekly_lakecrew": _weekly_lakecrew,
@@ -396,7 +444,7 @@ def _cpu_rows(rows: list[Measurement], baseline: str) -> list[dict[str, Any]]:
 
 def run(
     project: Path, scale: int, repeats: int, *, steps: tuple[str, ...] = ALL_STEPS,
-    noise: float = 0.002, scratch_repeats: int | None = None,
+    noise: float = 0.002, scratch_repeats: int | None = None, late: int = 0,
 ) -> list[dict[str, Any]]:  # fmt: skip
     args: dict[str, Any] = {"project": str(project), "scale": scale}
     build = _measure("build", {**args, "noise": noise}, 1, f"simulate scale={scale} + noise")
@@ -426,6 +474,8 @@ def run(
         if cube.extra["companion_rows"] != cube_raw.extra["companion_rows"]:
             raise SystemExit(f"companion rows differ: {cube.extra} vs {cube_raw.extra}")
         refresh = _measure("cube_refresh", args, repeats, "cube: refresh, no change")
+        if refresh.extra["total_usd"] != raw.extra["total_usd"]:  # to the cent, 90 days
+            raise SystemExit(f"the cube's total differs: {refresh.extra} vs {raw.extra}")
         cubed = _measure(
             "weekly_lakecrew", {**args, "cube": True}, repeats,
             "weekly report: lakecrew on the cube",
@@ -463,6 +513,16 @@ def run(
         rows = [weekly_raw, weekly]
         out += report("finops: weekly report (ratio vs raw)", rows, baseline=weekly_raw.name)
         out += _cpu_rows(rows, weekly_raw.name)
+    if late:
+        # after everything else: it changes the data (each run adds rows)
+        fresh = _measure(
+            "cube_late", {**args, "late": late}, repeats, "cube: refresh after late rows"
+        )
+        if fresh.extra["stale_days"] != 3:
+            raise SystemExit(f"late rows for 3 days made {fresh.extra} stale")
+        out += report("finops: incremental refresh (ratio vs the first build)",
+                      [fresh, *([cube] if "cube" in steps else [])])  # fmt: skip
+        out += _cpu_rows([fresh], fresh.name)
     print("targets:", json.dumps(verdict))
     return out
 
@@ -493,6 +553,11 @@ if __name__ == "__main__":
             "--scratch-repeats", type=int, default=None,
             help="repeats of the two from-scratch weekly runs (default: --repeats)",
         )  # fmt: skip
+        parser.add_argument(
+            "--late", type=int, default=0,
+            help="last, time a refresh after N late rows + N corrected rows for three closed "
+            "days (changes the project's data; 0: skip)",
+        )  # fmt: skip
         ns = parser.parse_args()
         if ns.quick:
             ns.scale, ns.repeats, ns.project = 2, 1, "bench-out/finops-quick"
@@ -501,6 +566,6 @@ if __name__ == "__main__":
             parser.error(f"--steps: choose among {', '.join(ALL_STEPS)}")
         result = run(
             Path(ns.project), ns.scale, ns.repeats, steps=steps, noise=ns.noise,
-            scratch_repeats=ns.scratch_repeats,
+            scratch_repeats=ns.scratch_repeats, late=ns.late,
         )  # fmt: skip
         print(json.dumps(result, indent=2))

@@ -344,6 +344,8 @@ class Context:
             grace_hours={str(k): v for k, v in c.grace_hours.items()},
             ticket_min_severity=c.ticket_min_severity,
             approvals_required_for=frozenset(c.approvals_required_for),
+            observe_chunk=c.sweep_batch,
+            result_items=c.result_items,
         )
 
     @cached_property

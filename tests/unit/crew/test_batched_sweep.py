@@ -5,6 +5,7 @@ boundary, then run again, leaves that same ledger (no duplicate, nothing lost)."
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +15,13 @@ from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.ledger_store import DeltaLedgerStore
 from lakecrew.adapters.local.lock import FileLocks
 from lakecrew.adapters.local.ticket_store import LocalTicketStore
+from lakecrew.adapters.local.workspace_store import LocalWorkspace
 from lakecrew.ports.workspace import ObjectKind
 from lakecrew.services.crew.sweep import Sweeper, SweepResult
 from lakecrew.testing.crew import cluster, job
+from lakecrew.testing.workspace import RecordingAuditSink
 
-from .conftest import INFO, Crew, ms_ago
+from .conftest import INFO, Crew, ms_ago, standard_objects
 
 SETTINGS = {"max_actions": 50, "max_percent": 100}
 
@@ -27,9 +30,9 @@ class Killed(BaseException):
     """The process dies here (not a LakecrewError: the sweep row stays `running`)."""
 
 
-def _estate(crew: Crew) -> None:
+def _estate(ws: LocalWorkspace) -> None:
     """23 more resources with findings of several rules, owners and severities."""
-    crew.ws.load(
+    ws.load(
         {
             ObjectKind.CLUSTER: [
                 cluster(f"c-free-{i}", custom_tags={"owner": f"o{i % 3}@x.example"})
@@ -63,13 +66,15 @@ def _twin(crew: Crew, name: str) -> Crew:
     )
 
 
-def _sweep(crew: Crew, chunk: int, *, phase: int = 4, stop_at: str | None = None) -> SweepResult:
+def _sweep(
+    crew: Crew, chunk: int, *, phase: int = 4, apply: bool = False, stop_at: str | None = None
+) -> SweepResult:
     def on_step(step: str) -> None:
         if step == stop_at:
             raise Killed(step)
 
     deps = crew.deps(**SETTINGS, observe_chunk=chunk)
-    return Sweeper(deps).sweep(crew.ws, INFO, phase=phase, apply=False, on_step=on_step)
+    return Sweeper(deps).sweep(crew.ws, INFO, phase=phase, apply=apply, on_step=on_step)
 
 
 def _ledger(crew: Crew) -> dict[str, Any]:
@@ -96,7 +101,7 @@ def _ledger(crew: Crew) -> dict[str, Any]:
 
 @pytest.fixture
 def whole(crew: Crew) -> tuple[SweepResult, dict[str, Any], Crew]:
-    _estate(crew)
+    _estate(crew.ws)
     one = _twin(crew, "whole")
     result = _sweep(one, 0)
     return result, _ledger(one), crew
@@ -138,7 +143,7 @@ def test_a_sweep_killed_between_batches_then_run_again_leaves_the_same_ledger(
 
 
 def test_the_result_keeps_the_first_findings_and_counts_them_all(crew: Crew) -> None:
-    _estate(crew)
+    _estate(crew.ws)
     deps = crew.deps(**SETTINGS, observe_chunk=5, result_items=4)
     result = Sweeper(deps).sweep(crew.ws, INFO, phase=4, apply=False)
     assert len(result.findings) == 4 and len(result.plan.actions) == 4
@@ -146,3 +151,24 @@ def test_the_result_keeps_the_first_findings_and_counts_them_all(crew: Crew) -> 
     assert result.plan.action_count == len(crew.ledger.actions(INFO.name)) > 4
     out = result.as_dict()
     assert out["findings_total"] == result.finding_count and len(out["findings"]) == 4
+
+
+def test_an_applying_sweep_in_batches_acts_and_records_like_one_batch(crew: Crew) -> None:
+    """--apply holds the runnable actions until the last batch: the same actions are applied
+    (terminations first), with the same tickets and notifications, as in one batch."""
+    outcomes = []
+    for name, chunk in (("one", 0), ("seven", 7)):
+        twin = replace(_twin(crew, name), ws=_workspace(crew, crew.root / f"{name}.db"))
+        twin.ws.load(standard_objects())
+        _estate(twin.ws)
+        result = _sweep(twin, chunk, phase=2, apply=True)
+        assert result.applied and not result.refused
+        outcomes.append(
+            ([a.action_id for a in result.applied], _ledger(twin), twin.state(), result.tickets)
+        )
+        twin.ws.close()
+    assert outcomes[0] == outcomes[1]
+
+
+def _workspace(crew: Crew, path: Path) -> LocalWorkspace:
+    return LocalWorkspace(INFO.name, "1234567890123456", path, RecordingAuditSink(), crew.clock)

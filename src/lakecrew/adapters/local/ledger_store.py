@@ -18,7 +18,7 @@ import threading
 import time
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, get_args, get_origin
 
@@ -239,22 +239,37 @@ class DeltaLedgerStore:
         if not self.store.exists(name):
             return ArrowPriorFindings(None)
         schema = schema_of(FindingRow)
-        table = self.store.read(name, columns=cols)
-        table = table.cast(pa.schema([schema.field(c) for c in cols]))
-        table = table.filter(pc.field("workspace") == workspace).drop_columns(["workspace"])
+        mine = pc.field("workspace") == workspace
+        parts = [part.filter(mine) for part in self._scan(FindingRow, cols)]
+        table = pa.concat_tables(parts) if parts else None
+        if table is not None:
+            table = table.drop_columns(["workspace"])
+            table = table.cast(pa.schema([schema.field(c) for c in cols if c != "workspace"]))
         return ArrowPriorFindings(table)
 
     def stale_findings(self, workspace: str, sweep_id: str) -> list[FindingRow]:
-        name = self.full_name(FindingRow)
-        if not self.store.exists(name):
+        """Scanned a record batch at a time: the scope's rows are never all in memory."""
+        if not self.store.exists(self.full_name(FindingRow)):
             return []
-        table = self.store.read(name).cast(schema_of(FindingRow))  # see `_get` on the cast
         keep = (
             (pc.field("workspace") == workspace)
             & (pc.field("sweep_id") != sweep_id)
             & (pc.field("status") != "resolved")
         )
-        return [FindingRow(**d) for d in table.filter(keep).to_pylist()]
+        out: list[FindingRow] = []
+        for part in self._scan(FindingRow):
+            out.extend(FindingRow(**d) for d in part.filter(keep).to_pylist())
+        return out
+
+    def _scan(self, row_type: type[Any], columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """A table's rows, one record batch at a time, as tables cast to the row type's schema
+        (filters run after the cast: see `_get`)."""
+        schema = schema_of(row_type)
+        names = columns or schema.names
+        target = pa.schema([schema.field(c) for c in names])
+        for batch in self.store.to_arrow(self.full_name(row_type)).to_batches(columns=names):
+            if batch.num_rows:
+                yield pa.Table.from_batches([batch]).select(names).cast(target)
 
     def finding_page(self, flt: FindingFilter, *, limit: int, offset: int) -> FindingPage:
         """Filtered, counted and paged in DuckDB SQL over the table's current version."""
@@ -309,12 +324,13 @@ class DeltaLedgerStore:
             self._put(ActionRow, accepted, clean)
 
     def _current(self, ids: set[str]) -> dict[str, ActionRow]:
-        name = self._table(ActionRow)
-        table = self.store.to_arrow(name).to_table()
-        keep = pc.is_in(
-            table["action_id"], value_set=pa.array(sorted(ids), table["action_id"].type)
-        )
-        return {d["action_id"]: ActionRow(**d) for d in table.filter(keep).to_pylist()}
+        self._table(ActionRow)
+        wanted = pa.array(sorted(ids), pa.string())
+        out: dict[str, ActionRow] = {}
+        for part in self._scan(ActionRow):  # a record batch at a time
+            keep = pc.is_in(part["action_id"], value_set=wanted)
+            out.update((d["action_id"], ActionRow(**d)) for d in part.filter(keep).to_pylist())
+        return out
 
     def _append(
         self,

@@ -112,8 +112,22 @@ class LocalTicketStore:
                     for d in drafts
                 ],
             )
-            rows = [self._row(conn, d.fingerprint) for d in drafts]
-        return [r for r in rows if r is not None]
+            found = self._rows(conn, [d.fingerprint for d in drafts])
+        return [found[d.fingerprint] for d in drafts if d.fingerprint in found]
+
+    def _rows(self, conn: sqlite3.Connection, fingerprints: Sequence[str]) -> dict[str, Ticket]:
+        """The tickets of these fingerprints, read 500 at a time (one query each, not one per
+        ticket: a sweep upserts a batch's tickets together)."""
+        out: dict[str, Ticket] = {}
+        for i in range(0, len(fingerprints), 500):  # under SQLite's bound-parameter limit
+            part = list(fingerprints[i : i + 500])
+            marks = ",".join("?" * len(part))
+            for r in conn.execute(
+                f"SELECT {COLUMNS} FROM tickets WHERE fingerprint IN ({marks})", part
+            ):
+                ticket = _ticket(r)
+                out[ticket.fingerprint] = ticket
+        return out
 
     def resolve(self, fingerprint: str, resolution: str, at: datetime) -> Ticket | None:
         """Resolve the open ticket of `fingerprint`; None when it has none open."""
@@ -161,19 +175,8 @@ class LocalTicketStore:
             return self._row(conn, fingerprint)
 
     def states(self, fingerprints: Sequence[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        fps = list(fingerprints)
         with self._tx() as conn:
-            for i in range(0, len(fps), 500):  # under SQLite's bound-parameter limit
-                part = fps[i : i + 500]
-                marks = ",".join("?" * len(part))
-                out.update(
-                    conn.execute(
-                        f"SELECT fingerprint, status FROM tickets WHERE fingerprint IN ({marks})",
-                        part,
-                    ).fetchall()
-                )
-        return out
+            return {fp: t.status for fp, t in self._rows(conn, list(fingerprints)).items()}
 
     def list(self, workspace: str | None = None) -> list[Ticket]:
         """All tickets (of one workspace), oldest first."""

@@ -47,7 +47,7 @@ class CrewSettings:
     # Resources read, evaluated and recorded per batch while a sweep streams the workspace
     # (each batch costs a few ledger commits; memory grows with the batch, not the workspace);
     # 0 reads every resource as one batch (same results, memory grows with the workspace).
-    observe_chunk: int = 20_000
+    observe_chunk: int = 10_000
     # Findings and actions a sweep's result keeps (the first in sweep order); the ledger holds
     # all of them and the result counts them (`lakecrew findings` pages them).
     result_items: int = 10_000

@@ -293,6 +293,10 @@ class CrewConfig(_Strict):
     grace_hours: dict[CrewAction, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     ticket_min_severity: Literal["critical", "warning", "info"] = "warning"
     approvals_required_for: list[CrewAction] = Field(default_factory=_approval_default)
+    # resources a sweep reads, evaluates and records per batch (memory grows with it; 0: the
+    # whole workspace as one batch), and the findings/actions a sweep's result shows
+    sweep_batch: int = Field(default=10_000, ge=0)
+    result_items: int = Field(default=10_000, ge=0)
     # identity, secret-rotation and audit-delivery checks in the sweep of a databricks workspace
     # (and of a local one with an export folder .lakecrew/identity/<workspace>/)
     platform_checks: bool = True
