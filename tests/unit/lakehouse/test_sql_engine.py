@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.layout import ProjectLayout
 from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.sql_engine import LocalSqlEngine
 from lakecrew.adapters.local.system_tables import ensure_system_tables
@@ -153,6 +155,22 @@ def test_params_are_bound_not_spliced(engine: LocalSqlEngine) -> None:
     sql = "SELECT count(*) FROM main.s.people WHERE name = :n"
     assert engine.fetch(sql, {"n": "b'; DROP TABLE x; --"}).scalar() == 1
     assert engine.fetch(sql, {"n": "' OR '1'='1"}).scalar() == 0
+
+
+def test_a_project_folder_with_a_quote_in_its_name(tmp_path: Path) -> None:
+    """DuckDB may read the lakehouse folder only; that folder's name is written into the
+    setting as a SQL literal, so a quote in it neither breaks the engine nor widens access."""
+    layout = ProjectLayout(tmp_path / "it's data").ensure()
+    metastore = SqliteMetastore(layout.metastore_path)
+    engine = LocalSqlEngine(DeltaStore.for_project(layout), metastore, writable=True)
+    try:
+        engine.save_table("main.s.t", pa.table({"x": [1, 2]}))
+        assert engine.fetch("SELECT sum(x) FROM main.s.t").scalar() == 3  # DuckDB's own scan
+        setting = engine._con.execute("SELECT current_setting('allowed_directories')")
+        assert f"{engine.store.root.resolve()}/" in setting.fetchone()[0]  # (and DuckDB's temp)
+    finally:
+        engine.close()
+        metastore.close()
 
 
 def test_read_only_by_default(store: DeltaStore, metastore: SqliteMetastore) -> None:

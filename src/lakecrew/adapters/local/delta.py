@@ -14,10 +14,9 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
@@ -48,6 +47,9 @@ from lakecrew.core.errors import (
     UsageError,
 )
 from lakecrew.ports.catalog import parse_full_name
+
+if TYPE_CHECKING:  # pyarrow.dataset imports pandas (~0.3 s): only where a table is scanned
+    import pyarrow.dataset as pads
 
 _Run: TypeAlias = "Callable[[DeltaTable, CommitProperties | None], dict[str, Any]]"
 

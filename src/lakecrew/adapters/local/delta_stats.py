@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable
 
 from lakecrew.core.files import write_atomic
@@ -129,6 +128,8 @@ def _scrub_commit(commit: Path, pii: set[str]) -> None:
 
 def _scrub_checkpoint(checkpoint: Path, pii: set[str]) -> bool:
     """Rewrite the `add.stats` of a checkpoint file without the PII columns; True if changed."""
+    import pyarrow.parquet as pq  # only when a checkpoint is scrubbed
+
     table = pq.read_table(checkpoint)
     if "add" not in table.column_names:
         return False

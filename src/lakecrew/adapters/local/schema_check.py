@@ -9,7 +9,6 @@ more room, string ↔ large_string, timestamp unit changes with the same timezon
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.types as pt
 
 from lakecrew.core.errors import SchemaMismatch
@@ -204,6 +203,8 @@ def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
 def conform_filling(data: pa.Table, schema: pa.Schema) -> pa.Table:
     """`data` with `schema`'s columns in order, cast to its types; a column `data` lacks is
     null (a table whose schema grew since the rows were written)."""
+    import pyarrow.compute as pc  # ~40 ms to import: only for the writes that need it
+
     arrays = [
         pc.cast(data.column(f.name), f.type)
         if f.name in data.column_names
@@ -217,5 +218,7 @@ def duplicate_keys(data: pa.Table, keys: list[str]) -> int:
     """How many key values occur more than once in `data`."""
     if data.num_rows == 0:
         return 0
+    import pyarrow.compute as pc
+
     counts = data.group_by(keys).aggregate([([], "count_all")])
     return int(pc.sum(pc.greater(counts.column("count_all"), 1)).as_py() or 0)

@@ -21,12 +21,10 @@ import functools
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as pads
-from deltalake import DeltaTable
 from sqlglot import exp
 
 from lakecrew.adapters.local.delta import DeltaStore, WriteResult
@@ -54,6 +52,10 @@ from lakecrew.core.errors import (
 )
 from lakecrew.ports.catalog import ColumnInfo, TableInfo, parse_full_name
 from lakecrew.ports.sql import ResultSet
+
+if TYPE_CHECKING:  # imported by the queries that read a table (pyarrow.dataset pulls pandas)
+    import pyarrow.dataset as pads
+    from deltalake import DeltaTable
 
 Relation: TypeAlias = "pa.Table | pads.Dataset"
 
@@ -93,7 +95,8 @@ class LocalSqlEngine:
         # DuckDB may read Parquet under the lakehouse folder only (native scans push struct and
         # map projections down, ~10x faster than an Arrow dataset scan); nothing else on disk.
         self._root = store.root.resolve()
-        self._con.execute("SET allowed_directories = $dirs", {"dirs": [str(self._root)]})
+        # a literal, not a bound parameter: binding Python values makes DuckDB import pandas
+        self._con.execute(f"SET allowed_directories = [{_literal(str(self._root))}]")
         self._con.execute("SET enable_external_access = false")
         self._con.execute("SET lock_configuration = true")
 
@@ -279,7 +282,7 @@ class LocalSqlEngine:
         table schema, without partition columns, deletion vectors or column mapping (delta-rs
         resolves those in the Arrow dataset, which stays the fallback).
         """
-        if table is None or not isinstance(relation, pads.Dataset):
+        if table is None or isinstance(relation, pa.Table):
             return None
         protocol, meta = table.protocol(), table.metadata()
         if protocol.min_reader_version > 1 or protocol.reader_features or meta.partition_columns:
@@ -425,6 +428,11 @@ def _same_registration(old: TableInfo, new: TableInfo) -> bool:
         and dict(old.properties) == dict(new.properties)
         and cols(old) == cols(new)
     )
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (DuckDB's standard strings: a quote is doubled, nothing else)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _quote(name: str) -> str:

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 from lakecrew.core.errors import LakecrewError
-from lakecrew.core.redact import redact_text
 from lakecrew.faces.cli import schema_check
 from lakecrew.faces.cli.jsonable import to_jsonable
 from lakecrew.faces.cli.render import Col, Out, cell
@@ -106,6 +105,14 @@ def render_fields(out: Out, data: dict[str, Any]) -> None:
     """One record as ``key: value`` lines (values rendered by :func:`cell`)."""
     for key, value in data.items():
         out.line(f"{key}: {cell(value)}")
+
+
+def redact_text(text: str) -> str:
+    """core.redact's ``redact_text``, imported when a warning or error is printed (compiling its
+    patterns is ~15 ms that `lakecrew --help` and a successful command do not need)."""
+    from lakecrew.core.redact import redact_text as redact
+
+    return redact(text)
 
 
 def warn(state: CliState, message: str) -> None:

@@ -13,28 +13,11 @@ import traceback
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup, TyperOption
+from typer.core import HAS_RICH, TyperGroup, TyperOption
 
 from lakecrew.core.errors import LakecrewError
-from lakecrew.faces.cli import (
-    alerts,
-    assist,
-    commands,
-    cost,
-    crew,
-    deploy,
-    doctor,
-    estate,
-    governance,
-    models,
-    pipeline,
-    policy,
-    privacy,
-    secrets,
-    security,
-    web,
-)
 from lakecrew.faces.cli.console import CliState, print_error, print_internal
+from lakecrew.faces.cli.families import LazyCommands
 from lakecrew.faces.cli.options import (
     DebugOpt,
     OutputOpt,
@@ -58,7 +41,8 @@ TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign
 
 
 class LakecrewGroup(TyperGroup):
-    """The root group: turns every exception raised by a command into one line and an exit code."""
+    """The error handler of a root group: every exception a command raises becomes one line and
+    an exit code."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -81,6 +65,44 @@ class LakecrewGroup(TyperGroup):
             raise typer.Exit(1) from None
 
 
+class RootGroup(LakecrewGroup):
+    """`lakecrew` itself: its commands are the families of faces/cli/families.py, each built
+    when first used. Listing them (`lakecrew --help`, completing a command name) reads the table
+    and imports no command module; the root's --help is drawn by root_help.py."""
+
+    eager = False  # EagerRootGroup: every family built up front (tests compare the two)
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        commands = LazyCommands()
+        commands.update(self.commands)  # a command given to the group itself, if any
+        if self.eager:
+            commands.build_all()
+        self.commands = self.lazy = commands
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        with self.lazy.listing():
+            if HAS_RICH and self.rich_markup_mode == "rich":
+                from lakecrew.faces.cli import root_help
+
+                try:
+                    root_help.draw(self, ctx)  # typer's layout without importing typer.rich_utils
+                    return
+                except AttributeError:  # a typer whose parameters differ: its own renderer
+                    pass
+            super().format_help(ctx, formatter)
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> Any:
+        with self.lazy.listing():
+            return super().shell_complete(ctx, incomplete)
+
+
+class EagerRootGroup(RootGroup):
+    """The same root with every family built: the tree as typer would have it."""
+
+    eager = True
+
+
 def _state(ctx: Any) -> CliState:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, CliState) else CliState(project=default_project())
@@ -91,20 +113,25 @@ def _traceback_if_debug(state: CliState, exc: BaseException) -> None:
         sys.stderr.write("".join(traceback.format_exception(exc)))
 
 
-app = typer.Typer(
-    name="lakecrew",
-    cls=LakecrewGroup,
-    help="Run the Databricks SOP: estate inventory, policies, crew, pipelines.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    epilog=epilog(
-        "lakecrew demo",
-        "lakecrew sweep --phase 1",
-        "lakecrew findings --status open --output json",
-        "lakecrew --install-completion   # shell completion for bash, zsh, fish",
-    ),
-)
+def make_app(*, eager: bool = False) -> typer.Typer:
+    """The `lakecrew` typer app; its families (faces/cli/families.py) are built when used, or
+    all up front with ``eager``."""
+    root = typer.Typer(
+        name="lakecrew",
+        cls=EagerRootGroup if eager else RootGroup,
+        help="Run the Databricks SOP: estate inventory, policies, crew, pipelines.",
+        no_args_is_help=True,
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        epilog=epilog(
+            "lakecrew demo",
+            "lakecrew sweep --phase 1",
+            "lakecrew findings --status open --output json",
+            "lakecrew --install-completion   # shell completion for bash, zsh, fish",
+        ),
+    )
+    root.callback()(main)
+    return root
 
 
 def _version(value: bool) -> None:
@@ -115,7 +142,6 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def main(
     ctx: typer.Context,
     project: ProjectOpt = None,
@@ -134,26 +160,9 @@ def main(
     state_of(ctx, project=project, output=output, debug=debug, wide=wide)
 
 
-# --- command families: one line each (keep this block easy to merge) ---
-app.add_typer(estate.app, name="estate")
-app.add_typer(pipeline.app, name="pipeline")
-app.add_typer(policy.app, name="policy")
-app.add_typer(cost.app, name="cost")
-app.add_typer(cost.anomalies_app, name="anomalies")
-app.add_typer(deploy.app, name="deploy")
-app.add_typer(secrets.app, name="secrets")
-app.add_typer(security.app, name="security")
-commands.register(app)
-crew.register(app)
-models.register(app)
-alerts.register(app)
-doctor.register(app)
-assist.register(app)
-governance.register(app)
-web.register(app)
-app.add_typer(web.users_app, name="users")
-privacy.register(app)
-# --- end of command families ---
+# The command families (what each top-level command is, where it lives, its help line) are the
+# table in faces/cli/families.py: add a family there, not here.
+app = make_app()
 
 
 def run() -> None:
