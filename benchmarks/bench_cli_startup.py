@@ -5,7 +5,7 @@ tree's `src/` and for a baseline commit's `src/` (`git archive BASE src`, put fi
 PYTHONPATH with the same venv), in the same session, interleaved so load hits both alike.
 Prints medians, the ratio after/before and the peak RSS (the child's ru_maxrss).
 
-    python -m benchmarks.bench_cli_startup --base c0e8cc9 --repeats 5
+    python -m benchmarks.bench_cli_startup --base 9d91c5b --repeats 5
 
 The demo project is built once with `lakecrew demo` into bench-out/cli-demo (reused after).
 Targets (issue 13): --help under 0.3 s, sql "SELECT 1" under 1.5 s.
@@ -70,7 +70,7 @@ def _demo(project: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--base", default="c0e8cc9", help="baseline commit (before)")
+    parser.add_argument("--base", default="9d91c5b", help="baseline commit (before)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--project", type=Path, default=Path("bench-out/cli-demo"))
     opts = parser.parse_args()

@@ -167,3 +167,16 @@ def test_same_rows_as_delta_rs_merge_on_random_batches(
             store.merge("c.s.merged", _rows(keys, n), ["case_id"])
     assert _state(store) == _state(store, "c.s.merged")
     assert "MERGE" not in [h.get("operation") for h in store.history(NAME)]
+
+
+def test_rewritten_rows_are_written_in_pieces_still_one_commit(
+    tables: DeltaTableStore, store: DeltaStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delta_upsert, "FLUSH_ROWS", 15)  # each 20-row file is its own write
+    before, version = _state(store), store.version(NAME)
+    tables.merge(NAME, _rows(["k0-1", "k1-2", "k2-3", "fresh"], 7), ["case_id"])
+    assert store.version(NAME) == version + 1
+    assert store.history(NAME, 1)[0]["lakecrew.upsert"]["filesRemoved"] == 3
+    assert _state(store) == {**before, "k0-1": 7, "k1-2": 7, "k2-3": 7, "fresh": 7}
+    tables.merge(NAME, _rows(["k0-1", "fresh"], 8), ["case_id"])  # the file map followed
+    assert store.history(NAME, 1)[0]["lakecrew.upsert"]["filesRemoved"] == 2

@@ -36,7 +36,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -153,16 +153,18 @@ def upsert_files(
     check_nulls(full_name, current, data)
     data = conform(data, current)
     location = store.path(full_name)
-    outputs, replaced, metrics = _rewrite(location, data, key, paths)
-    if outputs is None:
-        return None  # duplicate keys in the table: MERGE reports it
     stage = location / STAGE / uuid.uuid4().hex
+    rewrite = _Rewrite(location, data, key)
     try:
-        adds, moved = _stage(location, stage, outputs, base, file_bytes)
+        adds, moved = _stage(location, stage, rewrite.outputs(paths), base, file_bytes)
+        if rewrite.duplicates:
+            for path in moved:
+                path.unlink(missing_ok=True)
+            return None  # two files hold one key: MERGE reports it
         CRASH_POINT("moved")
         now = int(time.time() * 1000)
-        removes = [RemoveAction(p, True, now, None, {}) for p in replaced]
-        meta = {**((props.custom_metadata or {}) if props else {}), OPERATION: metrics}
+        removes = [RemoveAction(p, True, now, None, {}) for p in rewrite.replaced]
+        meta = {**((props.custom_metadata or {}) if props else {}), OPERATION: rewrite.metrics}
         commit = CommitProperties(max_commit_retries=0, custom_metadata=meta)
         try:
             base.create_write_transaction(
@@ -182,76 +184,104 @@ def upsert_files(
     by_output: dict[int, list[str]] = {}
     for i, action in adds:
         by_output.setdefault(i, []).append(action.path)
-    result = Upserted(version=int(base.version()) + 1, metrics=metrics)
-    for i, old in enumerate(replaced):
+    result = Upserted(version=int(base.version()) + 1, metrics=rewrite.metrics)
+    fresh = len(rewrite.replaced)
+    for i, old in enumerate(rewrite.replaced):
         result.replaced[old] = tuple(by_output.get(i, ()))
-    if len(replaced) in by_output:
-        result.added = tuple(by_output[len(replaced)])
-        result.inserted = outputs[len(replaced)].column(key)
+    if fresh in by_output:
+        result.added = tuple(by_output[fresh])
+        result.inserted = rewrite.inserted
     return result
 
 
-def _rewrite(
-    location: Path, data: pa.Table, key: str, paths: Sequence[str]
-) -> tuple[list[pa.Table] | None, list[str], dict[str, int]]:
+FLUSH_ROWS = 500_000
+"""Rewritten rows held in memory before they are written (MERGE streams; this bounds the
+rewrite's peak when many files hold changed keys)."""
+
+
+class _Rewrite:
     """Each named file holding a batch key, with those rows replaced by the batch's; then the
-    batch rows no file held. (None, ...) when two files hold the same key."""
-    keys = data.column(key).combine_chunks()
-    matched = np.zeros(data.num_rows, np.bool_)
-    outputs: list[pa.Table] = []
-    replaced: list[str] = []
-    copied = hits = 0
-    for path in paths:
-        held = pq.read_table(location / unquote(path))
-        hit = pc.is_in(held.column(key), value_set=keys)
-        count = pc.sum(hit).as_py() or 0
-        if not count:
-            continue  # a hash collision only: the file stays
-        take = pc.is_in(keys, value_set=held.column(key).filter(hit).combine_chunks())
-        matched |= take.to_numpy(zero_copy_only=False)
-        kept = conform_filling(
-            held.filter(pc.invert(hit)), data.schema
-        )  # older files may lack added columns
-        outputs.append(pa.concat_tables([kept, data.filter(take)]))
-        replaced.append(path)
-        copied += kept.num_rows
-        hits += count
-    if hits != int(matched.sum()):
-        return None, [], {}
-    fresh = data.filter(pa.array(~matched))
-    if fresh.num_rows:
-        outputs.append(fresh)
-    metrics = {
-        "filesRemoved": len(replaced),
-        "rowsCopied": copied,
-        "rowsUpdated": hits,
-        "rowsInserted": fresh.num_rows,
-    }
-    return outputs, replaced, metrics
+    batch rows no file held (one output table each, made one at a time)."""
+
+    def __init__(self, location: Path, data: pa.Table, key: str) -> None:
+        self.location, self.data, self.key = location, data, key
+        self.replaced: list[str] = []
+        self.metrics: dict[str, int] = {}
+        self.inserted: pa.ChunkedArray | None = None
+        self.duplicates = False
+
+    def outputs(self, paths: Sequence[str]) -> Iterator[pa.Table]:
+        data, key = self.data, self.key
+        keys = data.column(key).combine_chunks()
+        matched = np.zeros(data.num_rows, np.bool_)
+        copied = hits = 0
+        for path in paths:
+            held = pq.read_table(self.location / unquote(path))
+            hit = pc.is_in(held.column(key), value_set=keys)
+            count = pc.sum(hit).as_py() or 0
+            if not count:
+                continue  # a hash collision only: the file stays
+            take = pc.is_in(keys, value_set=held.column(key).filter(hit).combine_chunks())
+            matched |= take.to_numpy(zero_copy_only=False)
+            # older files may lack columns added since (null there)
+            kept = conform_filling(held.filter(pc.invert(hit)), data.schema)
+            del held
+            self.replaced.append(path)
+            copied += kept.num_rows
+            hits += count
+            yield pa.concat_tables([kept, data.filter(take)])
+        self.duplicates = hits != int(matched.sum())
+        fresh = data.filter(pa.array(~matched))
+        self.metrics = {
+            "filesRemoved": len(self.replaced),
+            "rowsCopied": copied,
+            "rowsUpdated": hits,
+            "rowsInserted": fresh.num_rows,
+        }
+        if fresh.num_rows and not self.duplicates:
+            self.inserted = fresh.column(key)
+            yield fresh
 
 
 def _stage(
-    location: Path, stage: Path, outputs: list[pa.Table], base: DeltaTable, file_bytes: int | None
+    location: Path,
+    stage: Path,
+    outputs: Iterator[pa.Table],
+    base: DeltaTable,
+    file_bytes: int | None,
 ) -> tuple[list[tuple[int, AddAction]], list[Path]]:
-    """Write the outputs (delta-rs, one partition each) and move the files into the table
-    folder; each file's output number and ``add`` action, and the moved files."""
-    parts = [
-        t.append_column(PART, pa.array(np.full(t.num_rows, i, np.int32)))
-        for i, t in enumerate(outputs)
-    ]
+    """Write the outputs (delta-rs, one partition each, flushed every `FLUSH_ROWS` rows) and
+    move the files into the table folder; each file's output number and ``add`` action, and
+    the moved files."""
     config = base.metadata().configuration or {}
-    write_deltalake(
-        str(stage),
-        pa.concat_tables(parts),
-        partition_by=[PART],
-        configuration={k: config[k] for k in _STATS_CONFIG if k in config} or None,
-        target_file_size=file_bytes,
-    )
-    del parts
+    stats = {k: config[k] for k in _STATS_CONFIG if k in config} or None
+    parts: list[pa.Table] = []
+    commits = 0
+
+    def flush() -> None:
+        nonlocal commits
+        if parts:
+            write_deltalake(
+                str(stage),
+                pa.concat_tables(parts),
+                partition_by=[PART],
+                mode="append",
+                configuration=stats,
+                target_file_size=file_bytes,
+            )
+            parts.clear()
+            commits += 1
+
+    for i, table in enumerate(outputs):
+        parts.append(table.append_column(PART, pa.array(np.full(table.num_rows, i, np.int32))))
+        if sum(p.num_rows for p in parts) >= FLUSH_ROWS:
+            flush()
+    flush()
     CRASH_POINT("staged")
     adds: list[tuple[int, AddAction]] = []
     moved: list[Path] = []
-    for entry in _adds(stage, 0):
+    entries = [e for version in range(commits) for e in _adds(stage, version)]
+    for entry in entries:
         path = unquote(str(entry["path"]))
         name = os.path.basename(path)
         target = location / name
