@@ -44,10 +44,13 @@ of those created from the UI or the API (`spend`: the on-demand finder's only ca
 cluster's source never changes). Per-run job clusters — most cluster ids of a big estate —
 are in neither, so the companion does not carry a row per job run."""
 
-_OFF_HOURS = "hour(u.usage_start_time) < 6 OR dayofweek(u.usage_start_time) IN (1, 7)"
+# weekends as weekday() >= 5 (0 = Monday), not dayofweek() IN (1, 7): the same days on
+# Databricks, and locally DuckDB's isodow of the timestamp instead of a time-zone-aware cast of
+# every row to DATE first (3.6 s → 0.5 s of CPU per 20M rows)
+_OFF_HOURS = "hour(u.usage_start_time) < 6 OR weekday(u.usage_start_time) >= 5"
 _PEAK = (
     "hour(u.usage_start_time) >= 8 AND hour(u.usage_start_time) < 18 "
-    "AND dayofweek(u.usage_start_time) NOT IN (1, 7)"
+    "AND weekday(u.usage_start_time) < 5"
 )
 
 

@@ -57,10 +57,10 @@ _PRICED = f"""
 SELECT u.workspace_id, u.usage_metadata.{{id_col}} AS rid,
        date_trunc('HOUR', u.usage_start_time) AS hr,
        lp.pricing.effective_list.default AS price, u.usage_quantity AS quantity,
-       CASE WHEN hour(u.usage_start_time) < 6 OR dayofweek(u.usage_start_time) IN (1, 7)
+       CASE WHEN hour(u.usage_start_time) < 6 OR weekday(u.usage_start_time) >= 5
             THEN u.usage_quantity ELSE 0 END AS off_hours_quantity,
        CASE WHEN hour(u.usage_start_time) >= 8 AND hour(u.usage_start_time) < 18
-             AND dayofweek(u.usage_start_time) NOT IN (1, 7)
+             AND weekday(u.usage_start_time) < 5
             THEN u.usage_quantity ELSE 0 END AS peak_quantity
 FROM system.billing.usage u
 JOIN system.billing.list_prices lp
