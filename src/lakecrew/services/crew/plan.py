@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -279,6 +279,11 @@ def plan_actions(
 ORDER = {"terminate": 0}  # terminations first: an edit may wait for its cluster to stop
 
 
+def terminations_first(actions: Iterable[PlannedAction]) -> tuple[PlannedAction, ...]:
+    """The actions in apply order (stable): terminations, then the rest as given."""
+    return tuple(sorted(actions, key=lambda a: ORDER.get(a.action, 1)))
+
+
 def _after_termination(actions: list[PlannedAction]) -> list[PlannedAction]:
     """Let a cluster edit refused only because the cluster runs go ahead when the same plan
     terminates that cluster first (the Executor re-checks the live state before the edit)."""
@@ -293,7 +298,7 @@ def _after_termination(actions: list[PlannedAction]) -> list[PlannedAction]:
         else a
         for a in actions
     ]
-    return sorted(out, key=lambda a: ORDER.get(a.action, 1))
+    return list(terminations_first(out))
 
 
 def _decide(

@@ -34,7 +34,7 @@ from lakecrew.services.crew.batched import Batch, BatchedSweep, observation_batc
 from lakecrew.services.crew.comms import Comms
 from lakecrew.services.crew.executor import Executor
 from lakecrew.services.crew.observer import Observer
-from lakecrew.services.crew.plan import ORDER, CrewSettings, Plan, blast_radius
+from lakecrew.services.crew.plan import CrewSettings, Plan, blast_radius, terminations_first
 from lakecrew.services.crew.policy_step import (
     EvaluationLike,
     PolicyStep,
@@ -362,7 +362,7 @@ class Sweeper:
         plan = Plan(
             scope,
             phase,
-            tuple(sorted(out.shown_actions, key=lambda a: ORDER.get(a.action, 1))),
+            terminations_first(out.shown_actions),
             limit,
             refused,
             total=out.actions,
@@ -371,7 +371,7 @@ class Sweeper:
         held = Plan(
             scope,
             phase,
-            tuple(sorted(out.runnable, key=lambda a: ORDER.get(a.action, 1))),
+            terminations_first(out.runnable),
             limit,
             refused,
         )
