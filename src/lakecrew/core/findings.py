@@ -7,10 +7,12 @@ replaces anything that looks like a credential before a finding is built.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 Severity = Literal["critical", "warning", "info"]
@@ -84,6 +86,12 @@ class Finding:
     title: str = ""
     action: str | None = None
     min_phase: int = 1
+
+    @cached_property
+    def evidence_json(self) -> str:
+        """The evidence as JSON text (sorted keys), built once: the ledger row, the ticket
+        body and the notification line of a finding all quote it."""
+        return json.dumps(self.evidence, sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)

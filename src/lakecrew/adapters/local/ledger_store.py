@@ -22,10 +22,12 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, get_args, get_origin
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.key_index import KeyIndex, key_hashes
 from lakecrew.adapters.local.ledger_query import FindingIndex
 from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.sql_engine import register
@@ -102,14 +104,33 @@ _TEXT_FIELDS = (
 )  # fmt: skip
 
 
-def _redacted(data: dict[str, Any]) -> dict[str, Any]:
-    for f in _JSON_FIELDS:
-        if isinstance(data.get(f), str):
-            data[f] = redact_json(data[f])
-    for f in _TEXT_FIELDS:
-        if isinstance(data.get(f), str):
-            data[f] = redact_text(data[f])
-    return data
+class _Redactor:
+    """Redacts the rows of one write. A batch's texts repeat (rule titles, reasons, much of
+    the evidence), so each distinct text is redacted once per write: the results are kept
+    for that write only, never across writes."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.json_fields = [f for f in _JSON_FIELDS if f in names]
+        self.text_fields = [f for f in _TEXT_FIELDS if f in names]
+        self.json_done: dict[str, str] = {}
+        self.text_done: dict[str, str] = {}
+
+    def row(self, data: dict[str, Any]) -> dict[str, Any]:
+        for f in self.json_fields:
+            value = data[f]
+            if isinstance(value, str):
+                done = self.json_done.get(value)
+                if done is None:
+                    done = self.json_done[value] = redact_json(value) or value
+                data[f] = done
+        for f in self.text_fields:
+            value = data[f]
+            if isinstance(value, str):
+                text = self.text_done.get(value)
+                if text is None:
+                    text = self.text_done[value] = redact_text(value)
+                data[f] = text
+        return data
 
 
 def _history_schema(row_type: type[Any]) -> pa.Schema:
@@ -149,6 +170,8 @@ class DeltaLedgerStore:
         self._ready: set[str] = set()
         self._lock = threading.Lock()
         self._index: FindingIndex | None = None
+        self._keys: dict[str, KeyIndex] = {}  # key hashes of tables written a batch at a time
+        self._keys_lock = threading.Lock()
 
     def full_name(self, row_type: type[Any]) -> str:
         return f"{CATALOG}.{SCHEMA}.{TABLES[row_type][0]}"
@@ -184,7 +207,8 @@ class DeltaLedgerStore:
         """Rows as redacted column dicts (flat rows: no deep copy). Redaction is most of a
         ledger write's time, so a row written to two tables is redacted once."""
         names = [f.name for f in dataclasses.fields(row_type)]
-        return [_redacted({n: getattr(row, n) for n in names}) for row in rows]
+        redactor = _Redactor(names)
+        return [redactor.row({n: getattr(row, n) for n in names}) for row in rows]
 
     def _put(
         self,
@@ -193,9 +217,10 @@ class DeltaLedgerStore:
         clean: list[dict[str, Any]] | None = None,
         *,
         new: bool = False,
-    ) -> None:
+    ) -> int | None:
+        """One commit (append when `new`, else MERGE); the table version it made."""
         if not rows:
-            return
+            return None
         name = self._table(row_type)
         keys = TABLES[row_type][1]
         latest: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -204,10 +229,9 @@ class DeltaLedgerStore:
             latest[tuple(data[k] for k in keys)] = data
         table = pa.Table.from_pylist(list(latest.values()), schema=schema_of(row_type))
         if new:  # no stored row has these keys (the caller looked): no need to scan for them
-            self.store.append(name, table, merge_schema=True)
-            return
+            return self.store.append(name, table, merge_schema=True).version
         # merge_schema: a ledger written before a nullable column was added (sweeps.notes)
-        self.store.merge(name, table, keys, merge_schema=True)
+        return self.store.merge(name, table, keys, merge_schema=True).version
 
     def _get(self, row_type: type[R], workspace: str | None) -> list[R]:
         name = self.full_name(row_type)
@@ -256,9 +280,23 @@ class DeltaLedgerStore:
             & (pc.field("sweep_id") != sweep_id)
             & (pc.field("status") != "resolved")
         )
+        # the four columns that decide first (a sweep that saw everything finds none stale);
+        # only the fingerprints found are read whole, in a second pass
+        cols = ["fingerprint", "workspace", "sweep_id", "status"]
+        found = [
+            hit["fingerprint"]
+            for part in self._scan(FindingRow, cols)
+            if (hit := part.filter(keep)).num_rows
+        ]
+        if not found:
+            return []
+        wanted = pa.chunked_array([c for f in found for c in f.chunks], pa.string())
+        fingerprints = wanted.combine_chunks()
         out: list[FindingRow] = []
         for part in self._scan(FindingRow):
-            out.extend(FindingRow(**d) for d in part.filter(keep).to_pylist())
+            mine = part.filter(keep)
+            mine = mine.filter(pc.is_in(mine["fingerprint"], value_set=fingerprints))
+            out.extend(FindingRow(**d) for d in mine.to_pylist())
         return out
 
     def _scan(self, row_type: type[Any], columns: list[str] | None = None) -> Iterator[pa.Table]:
@@ -369,7 +407,40 @@ class DeltaLedgerStore:
         return self._get(NotificationRow, workspace)
 
     def put_tickets(self, rows: Sequence[TicketRow]) -> None:
-        self._put(TicketRow, rows)
+        """Appended when none of the rows' fingerprints is stored (a sweep's new tickets),
+        else one MERGE as before: the copy of a million tickets is written a batch at a time,
+        and a MERGE per batch joined each batch with every row already there."""
+        if not rows:
+            return
+        hashes = key_hashes(pa.array([r.fingerprint for r in rows], pa.string()))
+        with self._keys_lock:
+            before = self._known(TicketRow)
+            present = before.may_hold(hashes)
+            version = self._put(TicketRow, rows, new=not bool(present.any()))
+            self._held(TicketRow, before, np.unique(hashes[~present]), version)
+
+    def _known(self, row_type: type[Any]) -> KeyIndex:
+        """A `KeyIndex` of the table's key column (8 bytes a row) for its current version,
+        read again when the table has a version this store did not write."""
+        name = self._table(row_type)
+        version = self.store.version(name)
+        index = self._keys.get(name)
+        if index is None or index.version != version:
+            held = self.store.read(name, version, columns=[TABLES[row_type][1][0]]).column(0)
+            index = self._keys[name] = KeyIndex.build(key_hashes(held), version)
+        return index
+
+    def _held(
+        self, row_type: type[Any], index: KeyIndex, fresh: np.ndarray, version: int | None
+    ) -> None:
+        """The sorted hashes of the keys this store just added at `version`: put in the index
+        when that commit was the next after the version it describes, else the index is read
+        again next time (someone else wrote in between)."""
+        name = self.full_name(row_type)
+        if version is None or version != index.version + 1:
+            self._keys.pop(name, None)
+            return
+        index.add(fresh, version)
 
     def tickets(self, workspace: str | None = None) -> list[TicketRow]:
         return self._get(TicketRow, workspace)

@@ -75,6 +75,9 @@ class LocalTicketStore:
         conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
         try:
             conn.execute("PRAGMA busy_timeout=30000")
+            # a sweep's batch upserts thousands of tickets keyed by random fingerprints: with
+            # SQLite's default 2 MB cache their index pages spill mid-transaction
+            conn.execute("PRAGMA cache_size=-16384")
             with immediate(conn):
                 yield conn
         finally:
@@ -112,21 +115,44 @@ class LocalTicketStore:
                     for d in drafts
                 ],
             )
-            found = self._rows(conn, [d.fingerprint for d in drafts])
+            found = self._written(conn, drafts, now)
         return [found[d.fingerprint] for d in drafts if d.fingerprint in found]
 
-    def _rows(self, conn: sqlite3.Connection, fingerprints: Sequence[str]) -> dict[str, Ticket]:
-        """The tickets of these fingerprints, read 500 at a time (one query each, not one per
-        ticket: a sweep upserts a batch's tickets together)."""
+    def _written(
+        self, conn: sqlite3.Connection, drafts: Sequence[TicketDraft], now: str
+    ) -> dict[str, Ticket]:
+        """The tickets `upsert_many` just wrote: what the upsert set comes from the drafts (the
+        last of a fingerprint wins, as in the table); the rest is read, 500 at a time."""
+        last = {d.fingerprint: d for d in drafts}
+        fps = sorted(last)  # in index order: each query walks one stretch of the index
+        updated = datetime.fromisoformat(now)
+        times: dict[str, datetime] = {}  # created_at texts repeat (a batch's new tickets)
         out: dict[str, Ticket] = {}
-        for i in range(0, len(fingerprints), 500):  # under SQLite's bound-parameter limit
-            part = list(fingerprints[i : i + 500])
+        for i in range(0, len(fps), 500):  # under SQLite's bound-parameter limit
+            part = fps[i : i + 500]
             marks = ",".join("?" * len(part))
-            for r in conn.execute(
-                f"SELECT {COLUMNS} FROM tickets WHERE fingerprint IN ({marks})", part
+            for seq, fp, workspace, rule_id, resource_id, created in conn.execute(
+                "SELECT seq, fingerprint, workspace, rule_id, resource_id, created_at "
+                f"FROM tickets WHERE fingerprint IN ({marks})",
+                part,
             ):
-                ticket = _ticket(r)
-                out[ticket.fingerprint] = ticket
+                d = last[fp]
+                if created not in times:
+                    times[created] = datetime.fromisoformat(created)
+                out[fp] = Ticket(
+                    key=f"LC-{seq}",
+                    fingerprint=fp,
+                    workspace=workspace,
+                    rule_id=rule_id,
+                    resource_id=resource_id,
+                    severity=d.severity,
+                    owner=d.owner,
+                    title=d.title,
+                    body=d.body,
+                    status="open",
+                    created_at=times[created],
+                    updated_at=updated,
+                )
         return out
 
     def resolve(self, fingerprint: str, resolution: str, at: datetime) -> Ticket | None:
@@ -175,8 +201,20 @@ class LocalTicketStore:
             return self._row(conn, fingerprint)
 
     def states(self, fingerprints: Sequence[str]) -> dict[str, str]:
+        """Two columns only, 500 fingerprints a query (a sweep asks per batch)."""
+        out: dict[str, str] = {}
+        fps = list(fingerprints)
         with self._tx() as conn:
-            return {fp: t.status for fp, t in self._rows(conn, list(fingerprints)).items()}
+            for i in range(0, len(fps), 500):  # under SQLite's bound-parameter limit
+                part = fps[i : i + 500]
+                marks = ",".join("?" * len(part))
+                out.update(
+                    conn.execute(
+                        f"SELECT fingerprint, status FROM tickets WHERE fingerprint IN ({marks})",
+                        part,
+                    ).fetchall()
+                )
+        return out
 
     def list(self, workspace: str | None = None) -> list[Ticket]:
         """All tickets (of one workspace), oldest first."""

@@ -216,6 +216,7 @@ class BatchedSweep:
         self.step("tickets")
         out.tickets += len(self.tickets.upsert(self.scope, ready, (), now))
         self.batches += 1
+        release_freed_memory()
         self.step(f"batch {self.batches}")  # a batch is recorded (tests stop the sweep here)
 
     def _mark(self, actions: Sequence[PlannedAction], now: datetime) -> list[ActionRow]:
@@ -268,6 +269,16 @@ class BatchedSweep:
                 self.out.deferred.append(tf)
                 self.out.severity_of[tf.finding.fingerprint] = tf.finding.severity
         return held
+
+
+def release_freed_memory() -> None:
+    """Give the memory a recorded batch freed back to the system. Arrow's default pool
+    (mimalloc) keeps freed buffers for reuse, so without this a sweep's resident memory grows
+    batch by batch (1,000,000 resources: ~1 GiB instead of ~0.6); the pool itself and every
+    other user of it are unchanged."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _changed(prior: ActionRow | None, status: str, reason: str) -> bool:

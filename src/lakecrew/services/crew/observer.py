@@ -22,6 +22,7 @@ findings); a listing that stops at a failed page becomes a `ListingGap`.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -383,27 +384,74 @@ def _activity_of(res: Resource, busy: datetime | None) -> datetime | None:
 def _listed(reader: WorkspaceReader, kind: ObjectKind, obs: Observation) -> Iterator[Any]:
     """Objects of one kind; a PartialListing ends the kind and is recorded as a gap, with the
     ids seen before it (so absent resources of that kind are not taken as gone)."""
-    ids: set[str] = set()
+    ids = ListedIds()
     twice: list[str] = []
     try:
         for obj in reader.list(kind):
-            if obj.object_id in ids:  # a page shifted under the listing: judge it once
+            if not ids.add(obj.object_id):  # a page shifted under the listing: judge it once
                 twice.append(obj.object_id)
                 continue
-            ids.add(obj.object_id)
             yield obj
     except PartialListing as exc:
         rtype = ObjectKind.SECRET_SCOPE.value if kind is ObjectKind.SECRET_ACL else kind.value
         obs.gaps.append(
             ListingGap(kind.value, rtype, exc.page, exc.delivered, exc.what, exc.cause, exc.api)
         )
-        obs.seen[rtype] = frozenset() if kind is ObjectKind.SECRET_ACL else frozenset(ids)
+        obs.seen[rtype] = frozenset() if kind is ObjectKind.SECRET_ACL else frozenset(ids.all())
     finally:
         if twice:
             shown = ", ".join(twice[:10]) + (
                 f" and {len(twice) - 10} more" if len(twice) > 10 else ""
             )
             obs.notes.append(f"{kind.value} listed more than once, evaluated once: {shown}")
+
+
+class ListedIds:
+    """The ids one listing delivered. While they arrive in increasing order (the local store
+    lists by id) a repeat can only break that order, so they are kept as joined text plus
+    their lengths (about the ids' own size: a set of 400,000 ids takes ~48 MB); the first id
+    out of order turns them into a set, as any other listing keeps them."""
+
+    CHUNK = 4096
+
+    def __init__(self) -> None:
+        self.chunks: list[str] = []  # the ids of each full chunk, joined
+        self.lengths = array("I")  # every kept id's length, in order
+        self.tail: list[str] = []  # the ids after the last full chunk
+        self.last: str | None = None
+        self.unordered: set[str] | None = None
+
+    def add(self, object_id: str) -> bool:
+        """Keep `object_id`; False when it was delivered before."""
+        if self.unordered is None:
+            if self.last is None or object_id > self.last:
+                self.last = object_id
+                self.tail.append(object_id)
+                self.lengths.append(len(object_id))
+                if len(self.tail) == self.CHUNK:
+                    self.chunks.append("".join(self.tail))
+                    self.tail = []
+                return True
+            self.unordered = set(self.all())
+            self.chunks, self.tail, self.lengths = [], [], array("I")
+        if object_id in self.unordered:
+            return False
+        self.unordered.add(object_id)
+        return True
+
+    def all(self) -> list[str]:
+        """Every id kept, in the order delivered (any order once unordered)."""
+        if self.unordered is not None:
+            return list(self.unordered)
+        out: list[str] = []
+        n = 0
+        for chunk in self.chunks:
+            at = 0
+            for size in self.lengths[n : n + self.CHUNK]:
+                out.append(chunk[at : at + size])
+                at += size
+            n += self.CHUNK
+        return out + self.tail
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
-from lakecrew.core.pack import Pack
+from lakecrew.core.pack import Pack, Rule
 from lakecrew.core.resources import Resource
 from lakecrew.ports.ledger import ActionRow
 from lakecrew.services.crew.policy_step import TrackedFinding
@@ -72,6 +73,11 @@ class PlannedAction:
     reason: str
     due_at: datetime | None = None
 
+    @cached_property
+    def target_json(self) -> str:
+        """The target as canonical JSON text, built once per action."""
+        return canonical(self.target)
+
     def row(
         self,
         sweep_id: str,
@@ -90,7 +96,7 @@ class PlannedAction:
             action=self.action,
             kind=self.kind,
             resource_id=self.resource_id,
-            target_json=canonical(self.target),
+            target_json=self.target_json,
             status=self.status,
             reason=self.reason,
             before_json=None,
@@ -100,7 +106,7 @@ class PlannedAction:
             updated_at=now,
             due_at=self.due_at,
         )
-        return replace(base, **changes)
+        return replace(base, **changes) if changes else base
 
 
 @dataclass(frozen=True)
@@ -231,9 +237,12 @@ def plan_actions(
     now = snap.taken_at
     by_key = {(r.resource_type, r.resource_id): r for r in snap.resources}
     out: list[PlannedAction] = []
+    rules: dict[str, Rule | None] = {}  # a batch's findings share a few dozen rules
     for tf in findings:
         f = tf.finding
-        rule = pack.rule(f.rule_id)
+        if f.rule_id not in rules:
+            rules[f.rule_id] = pack.rule(f.rule_id)
+        rule = rules[f.rule_id]
         if f.action is None or f.action == "notify_only" or rule is None or rule.action is None:
             continue
         found = by_key.get((f.resource_type, f.resource_id))

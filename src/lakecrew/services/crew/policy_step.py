@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -137,7 +136,7 @@ def active_exemption(
 
 
 def evidence_json(finding: Finding) -> str:
-    return json.dumps(finding.evidence, sort_keys=True, default=str)
+    return finding.evidence_json
 
 
 class PolicyStep:
