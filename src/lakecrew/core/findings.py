@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 Severity = Literal["critical", "warning", "info"]
@@ -39,6 +39,7 @@ def looks_like_secret(value: str) -> bool:
     return bool(_SECRET_VALUE.search(value.strip()))
 
 
+@lru_cache(maxsize=8192)  # key names repeat across every object (names only, never values)
 def secret_key_name(key: str) -> bool:
     """True for keys whose name says they hold a credential (password, token, api_key, ...)."""
     return bool(_SECRET_KEY.search(key))

@@ -284,9 +284,10 @@ _PARAM_CONTAINERS = (
 
 
 def _scan(node: Any, path: str, found: list[dict[str, str]], in_params: bool) -> None:
+    """Walk `node` (a location's path is built only where it is reported or walked into:
+    most values are scalars that hold no secret)."""
     if isinstance(node, Mapping):
         for k, v in node.items():
-            sub = f"{path}.{k}" if path else str(k)
             hot = in_params or k in _PARAM_CONTAINERS
             if (
                 hot
@@ -295,21 +296,20 @@ def _scan(node: Any, path: str, found: list[dict[str, str]], in_params: bool) ->
                 and "{{secrets/" not in v
                 and (secret_key_name(str(k)) or looks_like_secret(v))
             ):
-                found.append({"location": sub, "value": redacted(v)})
-            else:
-                _scan(v, sub, found, hot)
+                found.append({"location": f"{path}.{k}" if path else str(k), "value": redacted(v)})
+            elif isinstance(v, Mapping | list):
+                _scan(v, f"{path}.{k}" if path else str(k), found, hot)
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            sub = f"{path}[{i}]"
             if (
                 in_params
                 and isinstance(v, str)
                 and "{{secrets/" not in v
                 and (looks_like_secret(v) or _flag_with_secret(v))
             ):
-                found.append({"location": sub, "value": redacted(v)})
-            else:
-                _scan(v, sub, found, in_params)
+                found.append({"location": f"{path}[{i}]", "value": redacted(v)})
+            elif isinstance(v, Mapping | list):
+                _scan(v, f"{path}[{i}]", found, in_params)
 
 
 def _flag_with_secret(arg: str) -> bool:
