@@ -18,7 +18,15 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI, Batch, Rewindable
+from lakecrew.ports.source import (
+    BATCH_ID,
+    RAW,
+    SOURCE_ROW,
+    SOURCE_URI,
+    Batch,
+    Rewindable,
+    plain_schema,
+)
 from lakecrew.services.pipelines.columns import INGESTED_AT, RENAMED_COLUMNS, STAGE, TS
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.schema_log import record_schema
@@ -195,7 +203,7 @@ def _start_build(
     current = deps.tables.schema(bronze)
     if current is None:  # the first batch: create the table (its own commit), then overlap
         current = _create_bronze(deps, loaded, state, bronze, data.schema)
-    if compare_schemas(bronze, current, data.schema).added:
+    if compare_schemas(bronze, current, plain_schema(data.schema)).added:
         return None
     return pool.submit(consumer.prepare, batch_id, data, current)
 
@@ -242,11 +250,12 @@ def _append_bronze(
     current = deps.tables.schema(bronze)
     if current is None:
         current = _create_bronze(deps, loaded, state, bronze, data.schema)
-    change = compare_schemas(bronze, current, data.schema)
+    change = compare_schemas(bronze, current, plain_schema(data.schema))
     if change.added:
         # Bronze keeps every column it ever saw; absent ones are null, never a breaking change.
         additive = SchemaChange(bronze, "additive", added=change.added)
-        merged = pa.unify_schemas([current, data.schema]) if current is not None else data.schema
+        plain = plain_schema(data.schema)
+        merged = pa.unify_schemas([current, plain]) if current is not None else plain
         record_schema(deps, state, bronze, additive, merged)
     deps.tables.append(bronze, data, merge_schema=bool(change.added))
 
@@ -255,6 +264,7 @@ def _create_bronze(
     deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, bronze: str, schema: pa.Schema
 ) -> pa.Schema:
     """Create the empty bronze table (recorded as an additive change); returns its schema."""
+    schema = plain_schema(schema)
     deps.tables.create(bronze, schema, partition_by=loaded.spec.bronze.partition_by)
     created = SchemaChange(bronze, "additive", added=tuple(schema.names))
     record_schema(deps, state, bronze, created, schema)

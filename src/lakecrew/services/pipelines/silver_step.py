@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakecrew.core.errors import ConfigError
-from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, SOURCE_ROW
+from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, SOURCE_ROW, plain
 from lakecrew.services.pipelines.bronze import Failed
 from lakecrew.services.pipelines.columns import CARRY, INGESTED_AT, STAGE
 from lakecrew.services.pipelines.gold_groups import ChangedGroups
@@ -215,12 +215,21 @@ def _as_stored(rows: pa.Table, schema: pa.Schema | None) -> pa.Table:
         return rows
     by_lower = {name.lower(): i for i, name in enumerate(rows.column_names)}
     arrays = [
-        rows.column(by_lower[f.name.lower()]).cast(f.type)
+        _stored(rows.column(by_lower[f.name.lower()]), f.type)
         if f.name.lower() in by_lower
         else pa.nulls(rows.num_rows, f.type)
         for f in schema
     ]
-    return pa.Table.from_arrays(arrays, schema=schema)
+    fields = [f.with_type(a.type) for f, a in zip(schema, arrays, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=schema.metadata))
+
+
+def _stored(column: pa.ChunkedArray, dtype: pa.DataType) -> pa.ChunkedArray:
+    """``column`` as ``dtype``; a dictionary of ``dtype`` values stays encoded (``_build``
+    decodes what silver carries, and drops the rest without a copy)."""
+    if pa.types.is_dictionary(column.type) and column.type.value_type == dtype:
+        return column
+    return column.cast(dtype)
 
 
 def _build(
@@ -241,7 +250,11 @@ def _build(
     silver_spec = spec.model_copy(update={"carry_columns": carry})
     context = CheckContext(now=deps.clock.now(), row_count_history=tuple(history))
     return build_silver(
-        raw.select(keep), silver_spec, context, tokenizer, table_name=loaded.full_name(spec.table)
+        plain(raw.select(keep)),
+        silver_spec,
+        context,
+        tokenizer,
+        table_name=loaded.full_name(spec.table),
     )
 
 
