@@ -14,6 +14,9 @@ Commit tokens must be committed in the order the batches were read.
 Every batch table carries the metadata columns of ``METADATA_COLUMNS``; all other columns are
 the source's own, as raw as the source allows (CSV fields as text, JSON values as text with the
 whole record in ``_raw``, database values as their PostgreSQL text form, Parquet as typed).
+A metadata text column that is constant in a batch (``_source_uri``, ``_batch_id``,
+``_file_sha256``) may come dictionary-encoded (one value, no copy per row); it holds text all
+the same, and ``plain`` gives the table with plain types to code that needs them.
 """
 
 from __future__ import annotations
@@ -36,6 +39,26 @@ FILE_SHA256 = "_file_sha256"
 """sha256 (hex) of the whole source file the row came from: which version of a file it is
 (a changed file is ingested again as a new version); null for sources that are not files."""
 METADATA_COLUMNS: tuple[str, ...] = (SOURCE_URI, SOURCE_ROW, BATCH_ID, RAW, FILE_SHA256)
+
+
+def plain_type(dtype: pa.DataType) -> pa.DataType:
+    """The type a column holds: a dictionary's value type, else the type itself."""
+    return dtype.value_type if pa.types.is_dictionary(dtype) else dtype
+
+
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with every dictionary type replaced by its value type."""
+    if not any(pa.types.is_dictionary(f.type) for f in schema):
+        return schema
+    fields = [f.with_type(plain_type(f.type)) for f in schema]
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def plain(table: pa.Table) -> pa.Table:
+    """``table`` with dictionary-encoded columns decoded (the same table when it has none)."""
+    held = table.schema
+    schema = plain_schema(held)
+    return table if schema is held else table.cast(schema)
 
 
 @dataclass(frozen=True)

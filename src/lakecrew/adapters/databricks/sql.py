@@ -378,6 +378,8 @@ def _json_batch(rows: list[list[str]], schema: pa.Schema) -> pa.RecordBatch:
 def column_type(dtype: pa.DataType) -> str:
     """The Databricks column type of an Arrow type, nested ones included (`ARRAY<...>`,
     `MAP<K, V>`, `STRUCT<name: T, ...>`) for CREATE TABLE / ADD COLUMNS."""
+    if pa.types.is_dictionary(dtype):  # dictionary-encoded values: the values' type
+        return column_type(dtype.value_type)
     if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
         return f"ARRAY<{column_type(dtype.value_type)}>"
     if pa.types.is_map(dtype):

@@ -47,6 +47,7 @@ from lakecrew.core.errors import (
     UsageError,
 )
 from lakecrew.ports.catalog import parse_full_name
+from lakecrew.ports.source import plain_schema
 
 if TYPE_CHECKING:  # pyarrow.dataset imports pandas (~0.3 s): only where a table is scanned
     import pyarrow.dataset as pads
@@ -151,6 +152,7 @@ class DeltaStore:
         by an earlier lakecrew release gains a column added since.
         """
         full_name = ".".join(parse_full_name(full_name))
+        schema = plain_schema(schema)  # a dictionary column is stored as its values
         fenced = fence is not None and fence.covers(full_name)
         if self.exists(full_name):
             if fence is not None and fenced:

@@ -41,12 +41,53 @@ class Probe:
 
     @classmethod
     def of(cls, hashes: np.ndarray) -> Probe:
-        order = np.argsort(hashes, kind="stable")
+        # Any sorting permutation will do (equal hashes need no order among them): numpy's
+        # default sort is ~6x faster than the stable one on 1M 64-bit hashes.
+        order = np.argsort(hashes)
         return cls(order, hashes[order])
 
     def distinct(self) -> bool:
         """True when no two hashes are equal (then no two keys are; not conversely)."""
         return not bool((self.ordered[1:] == self.ordered[:-1]).any())
+
+
+class LastProbe:
+    """The last key column probed, and what was found: a batch's silver lookup and then its
+    upsert hash and probe its keys once. The column is held, so its buffers (by which a later
+    column is recognised as the same values) cannot be reused while it is cached."""
+
+    def __init__(self) -> None:
+        self._column: pa.Array | pa.ChunkedArray | None = None
+        self._probe: Probe | None = None
+        self._found: tuple[KeyIndex, int, int, np.ndarray] | None = None
+
+    def of(self, column: pa.Array | pa.ChunkedArray) -> Probe:
+        """The Probe of ``column``'s key hashes (computed once for the same values)."""
+        if self._probe is not None and _layout(self._column) == _layout(column):
+            return self._probe
+        self._column, self._probe, self._found = column, Probe.of(key_hashes(column)), None
+        return self._probe
+
+    def held(self, index: KeyIndex, probe: Probe) -> np.ndarray:
+        """``index.may_hold(probe)``, computed once per index state for the cached probe."""
+        found, state = self._found, (index.version, len(index.hashes))
+        if probe is self._probe and found and found[0] is index and found[1:3] == state:
+            return found[3]
+        hit = index.may_hold(probe)
+        if probe is self._probe:
+            self._found = (index, *state, hit)
+        return hit
+
+
+def _layout(column: pa.Array | pa.ChunkedArray | None) -> list[tuple[object, ...]]:
+    """Type, offset, length and buffer addresses of each chunk: equal for the same values."""
+    if column is None:
+        return []
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    return [
+        (c.type, c.offset, len(c), tuple(b.address if b is not None else 0 for b in c.buffers()))
+        for c in chunks
+    ]
 
 
 def distinct_hashes(hashes: np.ndarray) -> bool:
@@ -80,7 +121,7 @@ class KeyIndex:
     ) -> KeyIndex:
         if files is None:
             return cls(np.sort(hashes), version, identity)
-        order = np.argsort(hashes, kind="stable")
+        order = np.argsort(hashes)
         return cls(hashes[order], version, identity, files[order].astype(np.int32), list(groups))
 
     def may_hold(self, probe: Probe | np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.types as pt
 
 from lakecrew.core.errors import SchemaMismatch
+from lakecrew.ports.source import plain_type
 
 _INT_ORDER = [pa.int8(), pa.int16(), pa.int32(), pa.int64()]
 _UINT_ORDER = [pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64()]
@@ -97,6 +98,7 @@ def _why_not_number(src: pa.DataType, dst: pa.DataType) -> str | None:
 
 def _why_not(src: pa.DataType, dst: pa.DataType) -> str | None:
     """None if `src` values fit `dst` without loss; else a short reason."""
+    src = plain_type(src)  # dictionary-encoded values are stored as their values
     if src == dst or pt.is_null(src):
         return None
     if _is_text(src) and _is_text(dst):
@@ -193,11 +195,18 @@ def check_nulls(table: str, target: pa.Schema, data: pa.Table | pa.RecordBatch) 
 
 
 def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Select, rename (case) and cast `data` to `schema` after `check_schema` allowed it."""
+    """Select, rename (case) and cast `data` to `schema` after `check_schema` allowed it.
+
+    A dictionary column of the column's own type stays encoded: delta-rs writes its values
+    (decoding it here would copy every row's text)."""
     names = {n.lower(): n for n in data.schema.names}
     cols = [data.column(names[f.name.lower()]) for f in schema]
     out = pa.Table.from_arrays(cols, names=[f.name for f in schema])
-    return out.cast(schema)
+    kept = [
+        f.with_type(c.type) if pt.is_dictionary(c.type) and c.type.value_type == f.type else f
+        for f, c in zip(schema, cols, strict=True)
+    ]
+    return out.cast(pa.schema(kept, metadata=schema.metadata))
 
 
 def conform_filling(data: pa.Table, schema: pa.Schema) -> pa.Table:

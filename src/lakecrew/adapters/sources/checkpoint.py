@@ -89,13 +89,10 @@ def with_metadata(
 
 
 def _repeat(value: str, n: int) -> pa.Array:
-    """``n`` copies of one string, built straight from buffers (no Python list)."""
-    data = value.encode("utf-8")
-    small = len(data) * n < 2**31 - 1
-    offsets = np.arange(n + 1, dtype=np.int32 if small else np.int64) * len(data)
-    buffers = [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data * n)]
-    kind = pa.string() if small else pa.large_string()
-    return pa.Array.from_buffers(kind, n, buffers).cast(pa.string())
+    """``n`` times one string, dictionary-encoded: one value and ``n`` zero indices (4 bytes a
+    row instead of a copy of the text per row: 151 bytes a row for a file's three columns)."""
+    indices = pa.array(np.zeros(n, np.int32))
+    return pa.DictionaryArray.from_arrays(indices, pa.array([value], pa.string()))
 
 
 def json_text_columns(records: list[dict[str, Any]]) -> dict[str, pa.Array]:

@@ -236,10 +236,13 @@ def _first_line(exc: Exception) -> str:
 
 
 def _spark_ready(data: pa.Table) -> pa.Table:
-    """View types as plain ones: Spark's Arrow conversion lacks string_view and binary_view."""
+    """View and dictionary types as plain ones: Spark's Arrow conversion lacks string_view,
+    binary_view and dictionaries."""
     fields = []
     for f in data.schema:
-        if pa.types.is_string_view(f.type):
+        if pa.types.is_dictionary(f.type):
+            fields.append(f.with_type(f.type.value_type))
+        elif pa.types.is_string_view(f.type):
             fields.append(f.with_type(pa.large_string()))
         elif pa.types.is_binary_view(f.type):
             fields.append(f.with_type(pa.large_binary()))

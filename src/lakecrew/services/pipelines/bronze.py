@@ -11,14 +11,22 @@ schema change, recorded); everything else is the silver step's business.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakecrew.ports.source import BATCH_ID, RAW, SOURCE_ROW, SOURCE_URI, Batch, Rewindable
+from lakecrew.ports.source import (
+    BATCH_ID,
+    RAW,
+    SOURCE_ROW,
+    SOURCE_URI,
+    Batch,
+    Rewindable,
+    plain_schema,
+)
 from lakecrew.services.pipelines.columns import INGESTED_AT, RENAMED_COLUMNS, STAGE, TS
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.schema_log import record_schema
@@ -63,9 +71,11 @@ def run_bronze(
 
     After each batch with bronze rows is committed (and its checkpoint), ``consumer.process``
     gets it: the rows appended when they are the whole batch, else None. When the append
-    changes nothing but rows, ``consumer.prepare`` runs meanwhile in a helper thread (the Delta
-    write releases the GIL), so bronze's write and silver's compute overlap (the first batch
-    too: the empty table is created first); nothing is written before the commit.
+    changes nothing but rows, ``consumer.prepare`` builds the batch in a helper thread (pure
+    work; the Delta writes release the GIL) from the moment the batch is read: while the
+    previous batch is processed and while bronze commits this one. Every write stays on this
+    thread, in the same order as without the helper: bronze k, checkpoint k, silver k, bronze
+    k+1, ... Only the builds move earlier; one runs at a time, in batch order.
     """
     source = deps.open_source(loaded)
     if full_refresh:
@@ -76,40 +86,80 @@ def run_bronze(
                 f"source {loaded.spec.source.type} cannot re-read what it already delivered: "
                 "--full-refresh rebuilt silver and gold from bronze"
             )
-    bronze = loaded.full_name(loaded.spec.bronze.table)
-    counts = state.layer("bronze")
-    for batch in source.read():
+    with ThreadPoolExecutor(1, thread_name_prefix="lakecrew-silver-build") as pool:
+        step = _BronzeBatches(deps, loaded, state, tokenizer, consumer, pool)
+        for batch in source.read():
+            handed = step.take(batch)
+            source.commit(batch.checkpoint)
+            step.hand(handed)
+            del batch, handed
+        step.hand(None)
+
+
+class _BronzeBatches:
+    """The bronze step's work per batch, and the batch handed to silver last."""
+
+    def __init__(
+        self,
+        deps: RunnerDeps,
+        loaded: LoadedPipeline,
+        state: RunState,
+        tokenizer: Tokenizer | None,
+        consumer: BatchConsumer | None,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        self.deps, self.loaded, self.state, self.tokenizer = deps, loaded, state, tokenizer
+        self.consumer, self.pool = consumer, pool
+        self.bronze = loaded.full_name(loaded.spec.bronze.table)
+        self.counts = state.layer("bronze")
+        self.pending: _Handed | None = None  # committed last, not yet processed
+
+    def take(self, batch: Batch) -> _Handed | None:
+        """One batch up to its checkpoint: its build starts, the previous batch is processed
+        meanwhile, then its bronze append and its source rejects; returns what silver gets
+        once the checkpoint is committed."""
+        deps, state, counts = self.deps, self.state, self.counts
         counts.batches += 1
         counts.read += batch.num_rows + len(batch.rejected)
         state.notes.extend(batch.notes)
         if batch.num_rows:
             state.source_uris.update(pc.unique(batch.table.column(SOURCE_URI)).to_pylist())
-        new = _new_rows(deps, bronze, batch)
-        if loaded.spec.bronze.unify_column_case and new.num_rows:
-            new = unify_case(new, deps.tables.schema(bronze), bronze, state)
+        new = _new_rows(deps, self.bronze, batch)
+        if self.loaded.spec.bronze.unify_column_case and new.num_rows:
+            new = unify_case(new, deps.tables.schema(self.bronze), self.bronze, state)
         counts.skipped += batch.num_rows - new.num_rows
-        stamped, prepared, whole = None, None, False
+        stamped = None
         if new.num_rows:
             stamped = new.append_column(INGESTED_AT, constant(deps.clock.now(), new.num_rows, TS))
-            whole = stamped.num_rows == batch.num_rows
-            if consumer is not None and whole:
-                prepared = _append_preparing(
-                    deps, loaded, state, batch_id=batch.batch_id, data=stamped, consumer=consumer
-                )
+        whole = stamped is not None and stamped.num_rows == batch.num_rows
+        if self.pending is not None and self.pending.build is None:
+            self.hand(None)  # it builds in this thread: before the next build starts
+        build = None
+        if self.consumer is not None and whole and stamped is not None:
+            build = _start_build(
+                deps, self.loaded, state, self.pool, batch.batch_id, stamped, self.consumer
+            )
+        self.hand(None)  # the previous batch, while the helper builds this one
+        if stamped is not None:
+            if build is not None:
+                deps.tables.append(self.bronze, stamped)
             else:
-                _append_bronze(deps, loaded, state, bronze, stamped)
-            counts.written += new.num_rows
+                _append_bronze(deps, self.loaded, state, self.bronze, stamped)
+            counts.written += stamped.num_rows
         if batch.rejected:
-            _quarantine_rejects(deps, loaded, state, batch, tokenizer)
+            _quarantine_rejects(deps, self.loaded, state, batch, self.tokenizer)
             counts.quarantined += len(batch.rejected)
-        source.commit(batch.checkpoint)
-        if consumer is not None and batch.num_rows:
-            bid = batch.batch_id
-            # What silver prepared holds all it needs: the raw batch is let go before its
-            # write (with 1M-row batches, the largest thing in memory at that point).
-            rows = None if prepared is not None else stamped if whole else None
-            del batch, new, stamped
-            consumer.process(bid, rows, prepared)
+        if self.consumer is None or not batch.num_rows:
+            return None
+        # What silver builds holds all it needs: the raw batch is not kept for it.
+        rows = None if build is not None else stamped if whole else None
+        return _Handed(self.consumer, batch.batch_id, rows, build)
+
+    def hand(self, handed: _Handed | None) -> None:
+        """Process the pending batch (if any); ``handed`` becomes the pending one."""
+        pending, self.pending = self.pending, handed
+        if pending is not None:
+            pending.process()
 
 
 @dataclass(frozen=True)
@@ -119,32 +169,43 @@ class Failed:
     error: Exception
 
 
-def _append_preparing(
+@dataclass
+class _Handed:
+    """A batch bronze committed, for ``consumer.process``: its rows, or the build under way."""
+
+    consumer: BatchConsumer
+    batch_id: str
+    rows: pa.Table | None
+    build: Future[object] | None
+
+    def process(self) -> None:
+        prepared: object = None
+        if self.build is not None:
+            try:
+                prepared = self.build.result()
+            except Exception as exc:  # noqa: BLE001 - raised by process() once bronze holds it
+                prepared = Failed(exc)
+        self.consumer.process(self.batch_id, self.rows, prepared)
+
+
+def _start_build(
     deps: RunnerDeps,
     loaded: LoadedPipeline,
     state: RunState,
-    *,
+    pool: ThreadPoolExecutor,
     batch_id: str,
     data: pa.Table,
     consumer: BatchConsumer,
-) -> object:
-    """Append ``data`` to bronze while ``consumer.prepare`` runs; returns what it prepared."""
+) -> Future[object] | None:
+    """Start ``consumer.prepare`` of a batch about to be appended as it is; None when the
+    append changes bronze's schema (then the batch is appended and built in order)."""
     bronze = loaded.full_name(loaded.spec.bronze.table)
     current = deps.tables.schema(bronze)
     if current is None:  # the first batch: create the table (its own commit), then overlap
         current = _create_bronze(deps, loaded, state, bronze, data.schema)
-    if compare_schemas(bronze, current, data.schema).added:
-        _append_bronze(deps, loaded, state, bronze, data)  # schema change: in order
+    if compare_schemas(bronze, current, plain_schema(data.schema)).added:
         return None
-    # The build runs in the helper thread, the commit in this one (as every other write).
-    with ThreadPoolExecutor(1, thread_name_prefix="lakecrew-silver-build") as pool:
-        build = pool.submit(consumer.prepare, batch_id, data, current)
-        deps.tables.append(bronze, data)
-        try:
-            prepared: object = build.result()
-        except Exception as exc:  # noqa: BLE001 - raised by process() once bronze holds the batch
-            prepared = Failed(exc)
-    return prepared
+    return pool.submit(consumer.prepare, batch_id, data, current)
 
 
 def unify_case(rows: pa.Table, current: pa.Schema | None, bronze: str, state: RunState) -> pa.Table:
@@ -189,11 +250,12 @@ def _append_bronze(
     current = deps.tables.schema(bronze)
     if current is None:
         current = _create_bronze(deps, loaded, state, bronze, data.schema)
-    change = compare_schemas(bronze, current, data.schema)
+    change = compare_schemas(bronze, current, plain_schema(data.schema))
     if change.added:
         # Bronze keeps every column it ever saw; absent ones are null, never a breaking change.
         additive = SchemaChange(bronze, "additive", added=change.added)
-        merged = pa.unify_schemas([current, data.schema]) if current is not None else data.schema
+        plain = plain_schema(data.schema)
+        merged = pa.unify_schemas([current, plain]) if current is not None else plain
         record_schema(deps, state, bronze, additive, merged)
     deps.tables.append(bronze, data, merge_schema=bool(change.added))
 
@@ -202,6 +264,7 @@ def _create_bronze(
     deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, bronze: str, schema: pa.Schema
 ) -> pa.Schema:
     """Create the empty bronze table (recorded as an additive change); returns its schema."""
+    schema = plain_schema(schema)
     deps.tables.create(bronze, schema, partition_by=loaded.spec.bronze.partition_by)
     created = SchemaChange(bronze, "additive", added=tuple(schema.names))
     record_schema(deps, state, bronze, created, schema)

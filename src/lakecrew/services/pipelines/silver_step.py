@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakecrew.core.errors import ConfigError
-from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, SOURCE_ROW
+from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, SOURCE_ROW, plain
 from lakecrew.services.pipelines.bronze import Failed
 from lakecrew.services.pipelines.columns import CARRY, INGESTED_AT, STAGE
 from lakecrew.services.pipelines.gold_groups import ChangedGroups
@@ -99,6 +99,7 @@ class SilverBatches:
             self.changes.everything("a full refresh")
             _reset(deps, loaded, state)
         self.done, self.history, self.held = _logged(deps, loaded)
+        self._before: dict[str, int] = {}  # batch id → how many history entries preceded it
         self.counts = state.layer("silver")
 
     def catch_up(self) -> None:
@@ -118,10 +119,18 @@ class SilverBatches:
         """Build the batch's silver outcome without writing anything (None: already done)."""
         if bid in self.done:
             return None
-        outcome = _build(
-            self.deps, self.loaded, _as_stored(rows, schema), self.history, self.tokenizer
-        )
-        return Prepared(outcome, version_of(rows))
+        return Prepared(self._built(bid, _as_stored(rows, schema)), version_of(rows))
+
+    def _built(self, bid: str, raw: pa.Table) -> SilverOutcome:
+        """Build one batch; its row count joins the history later batches' checks see.
+
+        Batches are built one at a time and in order (by ``prepare`` in the bronze step's
+        helper thread, or by ``process``), so each build sees exactly the batches before it,
+        even when the next batch is built while this one is written."""
+        outcome = _build(self.deps, self.loaded, raw, self.history, self.tokenizer)
+        self._before[bid] = len(self.history)
+        self.history.append(outcome.reconciliation.bronze_rows)
+        return outcome
 
     def process(self, bid: str, rows: pa.Table | None = None, prepared: object = None) -> None:
         """One bronze batch → silver, quarantine, DQ results and the batch log."""
@@ -136,13 +145,13 @@ class SilverBatches:
         else:
             raw = None if rows is not None else _read_batch(deps, self.bronze, bid)
             version = version_of(rows if rows is not None else raw)
-        self._retire_older(version)
+        self._retire_older(bid, version)
         if isinstance(prepared, Prepared):
             outcome = prepared.outcome
         else:
             if raw is None:
                 raw = _as_stored(rows, deps.tables.schema(self.bronze))
-            outcome = _build(deps, loaded, raw, self.history, self.tokenizer)
+            outcome = self._built(bid, raw)
         self.changes.add(outcome.silver)  # new values (a superset: stale rows are dropped next)
         outcome = _against_silver(deps, loaded, outcome, self.changes)
         _record(deps, loaded, state, outcome)
@@ -166,25 +175,25 @@ class SilverBatches:
         counts.quarantined += recon.quarantined_rows
         counts.duplicates += recon.duplicate_rows
         counts.dropped += recon.dropped_rows
-        self.history.append(recon.bronze_rows)
         self.done.add(bid)
 
-    def _retire_older(self, version: tuple[str, str] | None) -> None:
+    def _retire_older(self, bid: str, version: tuple[str, str] | None) -> None:
         """A new version of a file: take the older one's rows out of silver and quarantine."""
         old = self.held.older(version)
         if not old or version is None:
             return
         deps, loaded = self.deps, self.loaded
         others = [b for b in self.held.order if b not in set(old)]
+        history = self.history[: self._before.get(bid, len(self.history))]  # batches before bid
 
         def build(raw: pa.Table) -> pa.Table:
-            outcome = _build(deps, loaded, _in_source_order(raw), self.history, self.tokenizer)
+            outcome = _build(deps, loaded, _in_source_order(raw), history, self.tokenizer)
             return outcome.silver
 
         self.changes.everything(f"{version[0]} changed: its earlier version was replaced")
         done = retire(deps, loaded, old, others, build)
-        for bid in old:
-            log_marker(deps, loaded, self.state, RETIRED, bid)
+        for retired in old:
+            log_marker(deps, loaded, self.state, RETIRED, retired)
         self.held.retire(old)
         self.state.notes.append(
             f"{version[0]} changed: its earlier version's {done.silver_removed} silver and "
@@ -206,12 +215,21 @@ def _as_stored(rows: pa.Table, schema: pa.Schema | None) -> pa.Table:
         return rows
     by_lower = {name.lower(): i for i, name in enumerate(rows.column_names)}
     arrays = [
-        rows.column(by_lower[f.name.lower()]).cast(f.type)
+        _stored(rows.column(by_lower[f.name.lower()]), f.type)
         if f.name.lower() in by_lower
         else pa.nulls(rows.num_rows, f.type)
         for f in schema
     ]
-    return pa.Table.from_arrays(arrays, schema=schema)
+    fields = [f.with_type(a.type) for f, a in zip(schema, arrays, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=schema.metadata))
+
+
+def _stored(column: pa.ChunkedArray, dtype: pa.DataType) -> pa.ChunkedArray:
+    """``column`` as ``dtype``; a dictionary of ``dtype`` values stays encoded (``_build``
+    decodes what silver carries, and drops the rest without a copy)."""
+    if pa.types.is_dictionary(column.type) and column.type.value_type == dtype:
+        return column
+    return column.cast(dtype)
 
 
 def _build(
@@ -232,7 +250,11 @@ def _build(
     silver_spec = spec.model_copy(update={"carry_columns": carry})
     context = CheckContext(now=deps.clock.now(), row_count_history=tuple(history))
     return build_silver(
-        raw.select(keep), silver_spec, context, tokenizer, table_name=loaded.full_name(spec.table)
+        plain(raw.select(keep)),
+        silver_spec,
+        context,
+        tokenizer,
+        table_name=loaded.full_name(spec.table),
     )
 
 

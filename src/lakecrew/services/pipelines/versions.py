@@ -165,7 +165,10 @@ def not_older_than_silver(
     held = deps.tables.lookup(silver, dedupe.keys, rows.select(dedupe.keys), wanted)
     if not order:
         return rows, held
-    return rows.filter(not_older(rows, held, dedupe.keys, order)), held
+    keep = not_older(rows, held, dedupe.keys, order)
+    if keep.false_count == 0:  # nothing older: the batch as it is (a filter would copy it)
+        return rows, held
+    return rows.filter(keep), held
 
 
 def _batch(deps: RunnerDeps, bronze: str, bid: str) -> pa.Table:
