@@ -75,9 +75,6 @@ class LocalTicketStore:
         conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
         try:
             conn.execute("PRAGMA busy_timeout=30000")
-            # a sweep's batch upserts thousands of tickets keyed by random fingerprints: with
-            # SQLite's default 2 MB cache their index pages spill mid-transaction
-            conn.execute("PRAGMA cache_size=-16384")
             with immediate(conn):
                 yield conn
         finally:

@@ -30,7 +30,13 @@ from lakecrew.ports.lock import WorkspaceLocks
 from lakecrew.ports.notify import Notifier
 from lakecrew.ports.tickets import TicketSystem
 from lakecrew.ports.workspace import Workspace
-from lakecrew.services.crew.batched import Batch, BatchedSweep, observation_batches, stale
+from lakecrew.services.crew.batched import (
+    Batch,
+    BatchedSweep,
+    observation_batches,
+    stale,
+    system_allocator,
+)
 from lakecrew.services.crew.comms import Comms
 from lakecrew.services.crew.executor import Executor
 from lakecrew.services.crew.observer import Observer
@@ -231,7 +237,7 @@ class Sweeper:
             batches = observation_batches(obs, self.deps.engine, self.deps.settings.observe_chunk)
             return batches, lambda: with_unseen_rules(obs.snapshot(()), self.deps.pack)
 
-        with self.deps.locks.acquire(info.name):
+        with self.deps.locks.acquire(info.name), system_allocator():
             return self._run(
                 source,
                 ws,
