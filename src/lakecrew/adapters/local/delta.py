@@ -47,7 +47,7 @@ from lakecrew.core.errors import (
     UsageError,
 )
 from lakecrew.ports.catalog import parse_full_name
-from lakecrew.ports.source import plain_schema
+from lakecrew.ports.source import plain, plain_schema
 
 if TYPE_CHECKING:  # pyarrow.dataset imports pandas (~0.3 s): only where a table is scanned
     import pyarrow.dataset as pads
@@ -331,11 +331,13 @@ class DeltaStore:
         """Upsert `data` on `keys` (update matched rows, insert new ones) in one commit.
 
         `delete_missing=True` also deletes target rows whose keys are absent from `data`.
+        Dictionary-encoded columns are decoded first (delta-rs's MERGE joins on plain values).
         Conflicts with concurrent commits are retried against the newest version.
         """
         if not keys:
             raise UsageError("merge needs at least one key column", where=full_name)
         current = self.schema(full_name)
+        data = plain(data)
         schema = check_schema(full_name, current, data.schema, merge_schema=merge_schema)
         missing = [k for k in keys if k.lower() not in {n.lower() for n in schema.names}]
         if missing:

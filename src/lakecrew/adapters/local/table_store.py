@@ -27,6 +27,7 @@ from lakecrew.adapters.local.key_index import KeyIndex, LastProbe, key_hashes
 from lakecrew.adapters.local.schema_check import duplicate_keys, type_text
 from lakecrew.core.errors import DataError, UsageError
 from lakecrew.ports.catalog import ColumnInfo
+from lakecrew.ports.source import plain
 from lakecrew.ports.tables import Maintenance
 
 FILE_BYTES = 4 * 1024 * 1024
@@ -170,6 +171,7 @@ class DeltaTableStore:
     ) -> Upserted | None:
         """The file rewrite (delta_upsert.py) of the files the index names for the matched
         keys; None where it does not apply (then MERGE)."""
+        data = plain(data)  # the rewritten files' rows are read back as plain text
         paths = index.holders(matched)
         if paths is None:
             return None

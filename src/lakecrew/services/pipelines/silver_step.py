@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakecrew.core.errors import ConfigError
-from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, SOURCE_ROW, plain
+from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, SOURCE_ROW, plain, plain_schema
 from lakecrew.services.pipelines.bronze import Failed
 from lakecrew.services.pipelines.columns import CARRY, INGESTED_AT, STAGE
 from lakecrew.services.pipelines.gold_groups import ChangedGroups
@@ -241,16 +241,17 @@ def _build(
 ) -> SilverOutcome:
     spec = loaded.spec.silver
     if spec.python is not None:
-        raw = get_transform(spec.python)(raw)
+        raw = get_transform(spec.python)(plain(raw))
     elif spec.sql is not None:
         where = f"pipeline {loaded.spec.name} silver.sql"
-        raw = apply_silver_sql(deps.sql, spec.sql, raw, where=where)
+        raw = apply_silver_sql(deps.sql, spec.sql, plain(raw), where=where)
     keep = [c for c in raw.column_names if c not in METADATA_COLUMNS or c in CARRY]
     carry = list(dict.fromkeys([*spec.carry_columns, *(c for c in CARRY if c in keep)]))
     silver_spec = spec.model_copy(update={"carry_columns": carry})
     context = CheckContext(now=deps.clock.now(), row_count_history=tuple(history))
+    # Carried metadata columns stay dictionary-encoded (one value per batch) into silver's write.
     return build_silver(
-        plain(raw.select(keep)),
+        raw.select(keep),
         silver_spec,
         context,
         tokenizer,
@@ -336,9 +337,8 @@ def _write(
     silver = loaded.full_name(spec.table)
     data = outcome.silver
     current = deps.tables.schema(silver)
-    change = check_evolution(
-        silver, current, data.schema, spec.schema_policy.approved_breaking_changes
-    )
+    types = plain_schema(data.schema)  # a dictionary column holds its values' type
+    change = check_evolution(silver, current, types, spec.schema_policy.approved_breaking_changes)
     if change.kind != "none" and current is not None:
         changes.everything(f"silver's schema changed ({change.kind})")
     if change.kind == "breaking" and not first_after_reset:
@@ -348,11 +348,11 @@ def _write(
             fix=f"run `lakecrew pipeline run {loaded.spec.name} --full-refresh`",
         )
     if current is None:
-        deps.tables.create(silver, data.schema)
+        deps.tables.create(silver, types)
     if change.kind != "none":
-        record_schema(deps, state, silver, change, data.schema)
+        record_schema(deps, state, silver, change, types)
     if change.kind == "breaking":
-        deps.tables.replace(silver, data, overwrite_schema=True)
+        deps.tables.replace(silver, plain(data), overwrite_schema=True)
     elif spec.dedupe is not None:
         if data.num_rows:
             deps.tables.merge(silver, data, spec.dedupe.keys)
