@@ -30,4 +30,6 @@ def test_an_ordered_listing_is_kept_as_text_not_a_set() -> None:
     for n in range(10_000):
         assert ids.add(f"id-{n:06d}")
     assert ids.unordered is None and len(ids.chunks) == 10_000 // ids.CHUNK
+    full = len(ids.chunks) * ids.CHUNK
+    assert sum(map(len, ids.chunks)) * 2 < sum(len(f"id-{n:06d}") for n in range(full))
     assert ids.all() == [f"id-{n:06d}" for n in range(10_000)]

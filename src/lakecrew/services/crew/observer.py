@@ -22,6 +22,7 @@ findings); a listing that stops at a failed page becomes a `ListingGap`.
 
 from __future__ import annotations
 
+import zlib
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -409,13 +410,15 @@ def _listed(reader: WorkspaceReader, kind: ObjectKind, obs: Observation) -> Iter
 class ListedIds:
     """The ids one listing delivered. While they arrive in increasing order (the local store
     lists by id) a repeat can only break that order, so they are kept as joined text plus
-    their lengths (about the ids' own size: a set of 400,000 ids takes ~48 MB); the first id
-    out of order turns them into a set, as any other listing keeps them."""
+    their lengths, each full chunk compressed (ids in order share long prefixes: a few bytes
+    an id; a set of 400,000 ids takes ~48 MB, their joined text ~10 MB); the first id out of
+    order turns them into a set, as any other listing keeps them. They are read back only when
+    the listing ends partial (``Observation.seen``)."""
 
     CHUNK = 4096
 
     def __init__(self) -> None:
-        self.chunks: list[str] = []  # the ids of each full chunk, joined
+        self.chunks: list[bytes] = []  # the ids of each full chunk, joined, zlib-compressed
         self.lengths = array("I")  # every kept id's length, in order
         self.tail: list[str] = []  # the ids after the last full chunk
         self.last: str | None = None
@@ -429,7 +432,7 @@ class ListedIds:
                 self.tail.append(object_id)
                 self.lengths.append(len(object_id))
                 if len(self.tail) == self.CHUNK:
-                    self.chunks.append("".join(self.tail))
+                    self.chunks.append(zlib.compress("".join(self.tail).encode(), 1))
                     self.tail = []
                 return True
             self.unordered = set(self.all())
@@ -445,7 +448,8 @@ class ListedIds:
             return list(self.unordered)
         out: list[str] = []
         n = 0
-        for chunk in self.chunks:
+        for packed in self.chunks:
+            chunk = zlib.decompress(packed).decode()
             at = 0
             for size in self.lengths[n : n + self.CHUNK]:
                 out.append(chunk[at : at + size])
