@@ -46,6 +46,12 @@ def plain_type(dtype: pa.DataType) -> pa.DataType:
     return dtype.value_type if pa.types.is_dictionary(dtype) else dtype
 
 
+def encoded_as(dtype: pa.DataType, target: pa.DataType) -> bool:
+    """True when ``dtype`` is a dictionary of ``target`` values: stored as ``target`` without
+    decoding (a cast would copy every row's value)."""
+    return bool(pa.types.is_dictionary(dtype) and dtype.value_type == target)
+
+
 def plain_schema(schema: pa.Schema) -> pa.Schema:
     """``schema`` with every dictionary type replaced by its value type."""
     if not any(pa.types.is_dictionary(f.type) for f in schema):

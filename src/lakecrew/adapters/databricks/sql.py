@@ -43,6 +43,7 @@ from lakecrew.core.errors import (
     UsageError,
 )
 from lakecrew.ports.catalog import parse_full_name
+from lakecrew.ports.source import plain_type
 from lakecrew.ports.sql import ResultSet
 
 _RUNNING = (StatementState.PENDING, StatementState.RUNNING)
@@ -378,8 +379,7 @@ def _json_batch(rows: list[list[str]], schema: pa.Schema) -> pa.RecordBatch:
 def column_type(dtype: pa.DataType) -> str:
     """The Databricks column type of an Arrow type, nested ones included (`ARRAY<...>`,
     `MAP<K, V>`, `STRUCT<name: T, ...>`) for CREATE TABLE / ADD COLUMNS."""
-    if pa.types.is_dictionary(dtype):  # dictionary-encoded values: the values' type
-        return column_type(dtype.value_type)
+    dtype = plain_type(dtype)  # dictionary-encoded values: the values' type
     if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
         return f"ARRAY<{column_type(dtype.value_type)}>"
     if pa.types.is_map(dtype):

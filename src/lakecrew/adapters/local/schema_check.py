@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.types as pt
 
 from lakecrew.core.errors import SchemaMismatch
-from lakecrew.ports.source import plain_type
+from lakecrew.ports.source import encoded_as, plain_type
 
 _INT_ORDER = [pa.int8(), pa.int16(), pa.int32(), pa.int64()]
 _UINT_ORDER = [pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64()]
@@ -203,7 +203,7 @@ def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
     cols = [data.column(names[f.name.lower()]) for f in schema]
     out = pa.Table.from_arrays(cols, names=[f.name for f in schema])
     kept = [
-        f.with_type(c.type) if pt.is_dictionary(c.type) and c.type.value_type == f.type else f
+        f.with_type(c.type) if encoded_as(c.type, f.type) else f
         for f, c in zip(schema, cols, strict=True)
     ]
     return out.cast(pa.schema(kept, metadata=schema.metadata))

@@ -23,7 +23,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakecrew.core.errors import ConfigError
-from lakecrew.ports.source import BATCH_ID, METADATA_COLUMNS, SOURCE_ROW, plain, plain_schema
+from lakecrew.ports.source import (
+    BATCH_ID,
+    METADATA_COLUMNS,
+    SOURCE_ROW,
+    encoded_as,
+    plain,
+    plain_schema,
+)
 from lakecrew.services.pipelines.bronze import Failed
 from lakecrew.services.pipelines.columns import CARRY, INGESTED_AT, STAGE
 from lakecrew.services.pipelines.gold_groups import ChangedGroups
@@ -227,7 +234,7 @@ def _as_stored(rows: pa.Table, schema: pa.Schema | None) -> pa.Table:
 def _stored(column: pa.ChunkedArray, dtype: pa.DataType) -> pa.ChunkedArray:
     """``column`` as ``dtype``; a dictionary of ``dtype`` values stays encoded (``_build``
     decodes what silver carries, and drops the rest without a copy)."""
-    if pa.types.is_dictionary(column.type) and column.type.value_type == dtype:
+    if encoded_as(column.type, dtype):
         return column
     return column.cast(dtype)
 
