@@ -50,6 +50,7 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
+from lakecrew.adapters.local.deletion_vectors import FEATURE
 from lakecrew.adapters.local.delta_fence import WRITER_KEY
 from lakecrew.adapters.local.schema_check import (
     check_nulls,
@@ -91,6 +92,7 @@ class Upserted:
     inserted: pa.ChunkedArray | None = None  # keys of the rows that went into `added`
     added: tuple[str, ...] = ()
     metrics: dict[str, int] = field(default_factory=dict)
+    relocated: pa.ChunkedArray | None = None  # keys whose rows moved into `added` (delta_mark)
 
 
 def added_paths(location: Path, version: int) -> tuple[str, ...]:
@@ -108,12 +110,16 @@ def _adds(location: Path, version: int) -> list[dict[str, object]]:
     return out
 
 
-def eligible(table: DeltaTable) -> bool:
-    """Whether the table is plain enough for a file rewrite (see the module docstring)."""
+def eligible(table: DeltaTable, *, deletion_vectors: bool = False) -> bool:
+    """Whether the table is plain enough for a file rewrite (see the module docstring), or,
+    with ``deletion_vectors``, for an upsert that marks rows deleted (delta_mark.py)."""
     protocol = table.protocol()
-    if not set(protocol.reader_features or ()) <= _READER_FEATURES:
+    readers, writers = _READER_FEATURES, _WRITER_FEATURES
+    if deletion_vectors:
+        readers, writers = readers | {FEATURE}, writers | {FEATURE, "appendOnly"}
+    if not set(protocol.reader_features or ()) <= readers:
         return False
-    if not set(protocol.writer_features or ()) <= _WRITER_FEATURES:
+    if not set(protocol.writer_features or ()) <= writers:
         return False
     metadata = table.metadata()
     if metadata.partition_columns:

@@ -271,7 +271,7 @@ class LocalSqlEngine:
             if location is not None
             else self.store.table(ref.full_name, ref.version)
         )
-        return table.to_pyarrow_dataset(), table
+        return self.store.dataset_of(table), table
 
     def _native_scan(
         self, cursor: duckdb.DuckDBPyConnection, relation: Relation, table: DeltaTable | None

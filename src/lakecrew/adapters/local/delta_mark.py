@@ -1,0 +1,205 @@
+"""An upsert that marks replaced rows deleted (deletion vectors) instead of rewriting files.
+
+The file rewrite (delta_upsert.py) copies every other row of each file holding a changed key:
+when changes fall on keys spread over the whole table (1 % of keys picked at random), every file
+holds one and each batch rewrites the whole table. Here a batch costs what it changes: the key
+column of the files the key index names is read, the rows holding the batch's keys (and not
+already deleted) are found by position, and ONE commit (deletion_vectors.py) re-adds each of
+those files with a deletion vector naming them, adds the batch's rows as new files and, the
+first time, turns the table's deletion-vector feature on. Readers honour the vectors: delta-rs's
+scan, MERGE, DELETE, OPTIMIZE and overwrite, Databricks and Spark readers, and this store's own
+reads (delta_read.py).
+
+Crash safety is the file rewrite's: the new files and the DV file are written (and moved into
+the table folder) before the commit, a put-if-absent of the next version on top of the version
+the positions were read from; a crash before it leaves unreferenced files and the table as it
+was; a lost race returns None without a fence (the caller falls back to MERGE) and is the
+fence's Conflict under one. `delta_upsert.CRASH_POINT` is called at the same steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable
+
+from lakecrew.adapters.local import delta_upsert
+from lakecrew.adapters.local.deletion_vectors import (
+    ENABLE,
+    LiveFiles,
+    commit,
+    dv_path,
+    positions,
+    remove_action,
+    with_vector,
+    write_vectors,
+)
+from lakecrew.adapters.local.delta_fence import WRITER_KEY
+from lakecrew.adapters.local.delta_read import FRAGMENT, files_dataset
+from lakecrew.adapters.local.delta_upsert import OPERATION, STAGE, Upserted, eligible
+from lakecrew.adapters.local.schema_check import check_nulls, check_schema, conform
+
+if TYPE_CHECKING:
+    from lakecrew.adapters.local.delta import DeltaStore
+
+
+def mark_upsert(
+    store: DeltaStore,
+    full_name: str,
+    data: pa.Table,
+    key: str,
+    paths: Sequence[str],
+    props: CommitProperties | None,
+    base: DeltaTable,
+    live: LiveFiles,
+    file_bytes: int | None = None,
+) -> Upserted | None:
+    """Upsert ``data`` on ``key`` into the table at ``base`` (``live``: its files), where
+    ``paths`` hold every live row with one of the batch's keys. None when the table or batch
+    does not fit (nothing written), two live rows hold one key, or (without a fence) another
+    commit won."""
+    if not eligible(base, deletion_vectors=True) or live.version != int(base.version()):
+        return None
+    current = pa.schema(base.schema().to_arrow())
+    schema = check_schema(full_name, current, data.schema, merge_schema=True)
+    if schema.names != current.names:
+        return None  # the batch adds or lacks columns: MERGE evolves the schema
+    check_nulls(full_name, current, data)
+    data = conform(data, current)
+    location = store.path(full_name)
+    files = [p for p in paths if p in live.adds]
+    found = _found(location, live, files, current, key, data.column(key))
+    if found is None:
+        return None
+    marks, matched = found
+    stage = location / STAGE / uuid.uuid4().hex
+    moved: list[Any] = []
+    try:
+        adds, moved = delta_upsert._stage(location, stage, iter([data]), base, file_bytes)
+        delta_upsert.CRASH_POINT("moved")
+        descriptors = write_vectors(location, [rows for _, rows in marks])
+        if descriptors:
+            moved.append(dv_path(location, descriptors[0]))
+        now = int(time.time() * 1000)
+        actions: list[dict[str, Any]] = [_commit_info(props, now, marks, matched, data)]
+        config = live.metadata.get("configuration") or {}
+        if live.writer_protocol() != live.protocol or config.get(ENABLE) != "true":
+            actions.append({"protocol": live.writer_protocol()})
+            config = {**config, ENABLE: "true"}
+            actions.append({"metaData": {**live.metadata, "configuration": config}})
+        for (marked, _), descriptor in zip(marks, descriptors, strict=True):
+            actions.append({"remove": remove_action(live.adds[marked], now)})
+            actions.append({"add": with_vector(live.adds[marked], descriptor, now)})
+        actions += [{"add": _add_json(action)} for _, action in adds]
+        if not commit(location, int(base.version()) + 1, actions):
+            for written in moved:
+                written.unlink(missing_ok=True)
+            if props is not None and WRITER_KEY in (props.custom_metadata or {}):
+                from deltalake.exceptions import CommitFailedError
+
+                raise CommitFailedError("a commit already holds this version")
+            return None
+        delta_upsert.CRASH_POINT("committed")
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        with contextlib.suppress(OSError):  # another upsert's folder may still be in it
+            stage.parent.rmdir()
+    column = data.column(key)
+    return Upserted(
+        version=int(base.version()) + 1,
+        added=tuple(action.path for _, action in adds),
+        inserted=column.filter(pa.array(~matched)),
+        relocated=column.filter(pa.array(matched)),
+        metrics=_metrics(marks, matched),
+    )
+
+
+def _found(
+    location: Any,
+    live: LiveFiles,
+    files: list[str],
+    schema: pa.Schema,
+    key: str,
+    keys: pa.ChunkedArray,
+) -> tuple[list[tuple[str, np.ndarray]], np.ndarray] | None:
+    """Per touched file its new deletion vector (old rows plus the rows of the batch's keys),
+    and per batch row whether a live row held its key; None when two live rows hold one."""
+    matched = np.zeros(len(keys), np.bool_)
+    if not files:
+        return [], matched
+    held = files_dataset(location, files, schema).to_table(columns=[key, FRAGMENT])
+    fragment = held.column(FRAGMENT).to_numpy()
+    values = keys.combine_chunks()
+    hit = np.array(pc.is_in(held.column(key), value_set=values).to_numpy(zero_copy_only=False))
+    counts = np.bincount(fragment, minlength=len(files))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    deleted = live.deleted()
+    old: dict[int, np.ndarray] = {}
+    for i, path in enumerate(files):
+        if path in deleted:
+            rows = positions(location, deleted[path]).astype(np.int64)
+            old[i] = rows
+            hit[starts[i] + rows[rows < counts[i]]] = False  # already deleted: not live
+    rows = np.flatnonzero(hit)
+    if not len(rows):
+        return [], matched
+    found = held.column(key).take(pa.array(rows)).combine_chunks()
+    matched = pc.is_in(values, value_set=found).to_numpy(zero_copy_only=False)
+    if int(matched.sum()) != len(rows):
+        return None  # a key held twice: MERGE reports it
+    marks = []
+    by_file = fragment[rows]
+    for i in np.unique(by_file).tolist():
+        new = rows[by_file == i] - starts[i]
+        union = np.union1d(old.get(i, np.empty(0, np.int64)), new)
+        marks.append((files[i], union))
+    return marks, matched
+
+
+def _metrics(marks: list[tuple[str, np.ndarray]], matched: np.ndarray) -> dict[str, int]:
+    return {
+        "filesMarked": len(marks),
+        "rowsCopied": 0,
+        "rowsUpdated": int(matched.sum()),
+        "rowsInserted": int(len(matched) - matched.sum()),
+    }
+
+
+def _commit_info(
+    props: CommitProperties | None,
+    now: int,
+    marks: list[tuple[str, np.ndarray]],
+    matched: np.ndarray,
+    data: pa.Table,
+) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "timestamp": now,
+        "operation": "WRITE",
+        "operationParameters": {"mode": "Append"},
+        "engineInfo": "lakecrew",
+        OPERATION: _metrics(marks, matched),
+    }
+    info.update((props.custom_metadata or {}) if props else {})
+    return {"commitInfo": info}
+
+
+def _add_json(action: Any) -> dict[str, Any]:
+    """A delta-rs ``AddAction`` as log JSON."""
+    out: dict[str, Any] = {
+        "path": action.path,
+        "partitionValues": {},
+        "size": int(action.size),
+        "modificationTime": int(action.modification_time),
+        "dataChange": True,
+    }
+    if action.stats:
+        out["stats"] = action.stats
+    return out

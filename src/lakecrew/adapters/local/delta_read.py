@@ -1,0 +1,85 @@
+"""Reading a Delta version whose files may carry deletion vectors (see deletion_vectors.py).
+
+delta-rs's Arrow datasets refuse such tables, and its DataFusion ``scan()`` returns view types
+and no statistics pushdown for Arrow callers. Here the live files are one pyarrow dataset (the
+same Parquet format options delta-rs uses), read in file order with each row's file
+(``__fragment_index``) so a row's position in its file is its offset from the file's first row;
+rows a deletion vector names are dropped before any filter is applied. A filter first picks the
+files that may hold a matching row (a scan of its columns only, pruned by Parquet statistics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import unquote
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+
+from lakecrew.adapters.local.deletion_vectors import LiveFiles, positions
+
+FRAGMENT = "__fragment_index"
+
+
+def files_dataset(location: Path, paths: Sequence[str], schema: pa.Schema) -> pads.Dataset:
+    """The Parquet files (log paths, relative to the table) as one dataset, in that order."""
+    fmt = pads.ParquetFileFormat(
+        default_fragment_scan_options=pads.ParquetFragmentScanOptions(pre_buffer=True)
+    )
+    fs = pafs.LocalFileSystem()
+    fragments = [fmt.make_fragment(str(location / unquote(p)), filesystem=fs) for p in paths]
+    return pads.FileSystemDataset(fragments, schema, fmt, fs)
+
+
+def keep_mask(
+    location: Path, live: LiveFiles, paths: Sequence[str], fragment: np.ndarray
+) -> np.ndarray | None:
+    """Per row read in file order (``fragment``: each row's index into ``paths``), False
+    where a deletion vector deletes it; None when no file of ``paths`` has one."""
+    deleted = live.deleted()
+    marked = [(i, deleted[p]) for i, p in enumerate(paths) if p in deleted]
+    if not marked:
+        return None
+    counts = np.bincount(fragment, minlength=len(paths))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    keep = np.ones(len(fragment), np.bool_)
+    for i, descriptor in marked:
+        rows = positions(location, descriptor).astype(np.int64)
+        rows = rows[rows < counts[i]]
+        keep[starts[i] + rows] = False
+    return keep
+
+
+def masked_read(
+    location: Path,
+    live: LiveFiles,
+    schema: pa.Schema,
+    *,
+    columns: Sequence[str] | None = None,
+    filter: pads.Expression | None = None,
+    filter_columns: Sequence[str] = (),
+    paths: Sequence[str] | None = None,
+) -> pa.Table:
+    """The live rows of ``paths`` (default: every live file), ``columns`` of them, those
+    matching ``filter`` (whose columns ``filter_columns`` must name)."""
+    files = list(live.adds) if paths is None else list(paths)
+    names = list(columns) if columns else list(schema.names)
+    dataset = files_dataset(location, files, schema)
+    if filter is not None and files:
+        hit = dataset.to_table(columns=[FRAGMENT], filter=filter).column(FRAGMENT)
+        chosen = np.unique(hit.to_numpy())
+        if len(chosen) < len(files):
+            files = [files[i] for i in chosen.tolist()]
+            dataset = files_dataset(location, files, schema)
+    wanted = list(dict.fromkeys([*names, *filter_columns]))
+    table = dataset.to_table(columns=[*wanted, FRAGMENT])
+    keep = keep_mask(location, live, files, table.column(FRAGMENT).to_numpy())
+    table = table.drop_columns([FRAGMENT])
+    if keep is not None:
+        table = table.filter(pa.array(keep))
+    if filter is not None:
+        table = table.filter(filter)
+    return table.select(names)
