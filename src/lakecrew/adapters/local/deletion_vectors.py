@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import time
 import uuid
 import zlib
 from collections.abc import Mapping, Sequence
@@ -302,3 +303,15 @@ def commit(location: Path, version: int, actions: Sequence[Mapping[str, Any]]) -
     finally:
         scratch.unlink(missing_ok=True)
     return True
+
+
+def stale_vectors(live: LiveFiles, retention_hours: float) -> list[Path]:
+    """DV files no live file of ``live`` names, older than the retention: VACUUM (delta-rs)
+    does not remove them; younger ones may still serve time travel."""
+    named = {dv_path(live.location, d) for d in live.deleted().values() if d["storageType"] != "i"}
+    cutoff = time.time() - retention_hours * 3600
+    return [
+        f
+        for f in live.location.glob("deletion_vector_*.bin")
+        if f not in named and f.stat().st_mtime <= cutoff
+    ]

@@ -540,13 +540,21 @@ class DeltaStore:
         """Keep the statistics of the table's PII columns (as classified now) out of its log,
         scrubbing those already there; True when anything changed (delta_stats.py)."""
         full_name = ".".join(parse_full_name(full_name))
-        return enforce_stats(self.table(full_name), self.path(full_name), self._pii(full_name))
+        changed = enforce_stats(self.table(full_name), self.path(full_name), self._pii(full_name))
+        return self._scrubbed(full_name, changed)
+
+    def _scrubbed(self, full_name: str, changed: bool) -> bool:
+        """After a scrub rewrote older commits, their replayed add actions are stale."""
+        if changed:
+            self._live.pop(str(self.path(full_name)), None)
+        return changed
 
     def prepare_write(self, full_name: str, fence: Fence | None) -> None:
         """No PII statistics in the log (delta_stats.py); under a fence, on top of its version."""
         path = self.path(full_name)
         if fence is None or not fence.covers(full_name):
-            enforce_stats(self.table(full_name), path, self._pii(full_name))
+            changed = enforce_stats(self.table(full_name), path, self._pii(full_name))
+            self._scrubbed(full_name, changed)
             return
         pii = self._pii(full_name)
         try:
@@ -556,6 +564,7 @@ class DeltaStore:
                 pii,
                 props=fence.properties(),
             ):
+                self._scrubbed(full_name, True)
                 fence.adopt(full_name, path)
         except CommitFailedError as exc:
             raise fence.conflict(full_name) from exc
@@ -610,7 +619,7 @@ def _local(uri: str) -> str:
     """A table URI delta-rs reports (``file:///...`` or a path) as a local path."""
     from urllib.parse import unquote
 
-    return unquote(uri.removeprefix("file://")) if uri.startswith("file://") else uri
+    return str(Path(unquote(uri.removeprefix("file://")) if uri.startswith("file://") else uri))
 
 
 def _identity(path: str) -> tuple[int, int] | None:

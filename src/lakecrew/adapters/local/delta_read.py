@@ -62,9 +62,11 @@ def masked_read(
     filter: pads.Expression | None = None,
     filter_columns: Sequence[str] = (),
     paths: Sequence[str] | None = None,
+    batch_size: int = 131_072,
 ) -> pa.Table:
     """The live rows of ``paths`` (default: every live file), ``columns`` of them, those
-    matching ``filter`` (whose columns ``filter_columns`` must name)."""
+    matching ``filter`` (whose columns ``filter_columns`` must name). Streamed batch by batch
+    (a batch comes from one file, a file's batches in order), so memory holds the result."""
     files = list(live.adds) if paths is None else list(paths)
     names = list(columns) if columns else list(schema.names)
     dataset = files_dataset(location, files, schema)
@@ -75,11 +77,31 @@ def masked_read(
             files = [files[i] for i in chosen.tolist()]
             dataset = files_dataset(location, files, schema)
     wanted = list(dict.fromkeys([*names, *filter_columns]))
-    table = dataset.to_table(columns=[*wanted, FRAGMENT])
-    keep = keep_mask(location, live, files, table.column(FRAGMENT).to_numpy())
-    table = table.drop_columns([FRAGMENT])
-    if keep is not None:
-        table = table.filter(pa.array(keep))
-    if filter is not None:
-        table = table.filter(filter)
-    return table.select(names)
+    deleted = live.deleted()
+    marked: dict[int, np.ndarray] = {}
+    for i, path in enumerate(files):
+        if path in deleted:
+            marked[i] = positions(location, deleted[path]).astype(np.int64)
+    seen = np.zeros(len(files), np.int64)
+    parts = []
+    scanner = dataset.scanner(columns=[*wanted, FRAGMENT], batch_size=batch_size)
+    for batch in scanner.to_batches():
+        if not batch.num_rows:
+            continue
+        i = int(batch.column(FRAGMENT)[0].as_py())
+        start, n = int(seen[i]), batch.num_rows
+        seen[i] += n
+        part = pa.Table.from_batches([batch]).drop_columns([FRAGMENT])
+        if i in marked:
+            rows = marked[i]
+            rows = rows[(rows >= start) & (rows < start + n)] - start
+            if len(rows):
+                keep = np.ones(n, np.bool_)
+                keep[rows] = False
+                part = part.filter(pa.array(keep))
+        if filter is not None:
+            part = part.filter(filter)
+        parts.append(part.select(names))
+    if not parts:
+        return schema.empty_table().select(names)
+    return pa.concat_tables(parts)

@@ -25,7 +25,9 @@ retries); under a fence it is the fence's Conflict. `CRASH_POINT` is called at e
 
 Where this does not apply (returns None before writing anything): partitioned tables, a batch
 that adds columns, tables with constraints, generated or identity columns, column mapping or
-table features beyond the basic ones (deletion vectors included).
+table features beyond the basic ones (deletion vectors included: their files are read with
+pyarrow here, which would bring deleted rows back). The store's default upsert marks rows with
+deletion vectors instead (delta_mark.py); this rewrite serves ``deletion_vectors=False``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pyarrow.dataset as pads
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
-from lakecrew.adapters.local.deletion_vectors import LiveFiles
+from lakecrew.adapters.local.deletion_vectors import LiveFiles, stale_vectors
 from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.delta_fence import Fence
 from lakecrew.adapters.local.delta_mark import mark_upsert
@@ -351,7 +351,10 @@ class DeltaTableStore:
         """From the Delta log alone when every file's statistics show one value (min = max,
         shorter than a possibly truncated statistic) or only nulls; else one column scan."""
         table = self.store.table(full_name)
-        values = single_values(pa.table(table.get_add_actions(flatten=True)), column)
+        live = self.store.live_files(table)
+        values = None
+        if live is None or not live.deleted():  # deleted rows' values stay in the statistics
+            values = single_values(pa.table(table.get_add_actions(flatten=True)), column)
         if values is None:
             held = self.store.scan(full_name, columns=[column]).column(column)
             values = set(pc.unique(held.drop_null()).to_pylist())
@@ -393,12 +396,17 @@ class DeltaTableStore:
         )
         if fence:
             fence.adopt(full_name, path)
+        table = fence.table(full_name, path) if fence else self.store.table(full_name)
+        live = self.store.live_files(table)
+        vectors = stale_vectors(live, retention_hours) if live is not None else []
+        for stale in vectors:
+            stale.unlink(missing_ok=True)
         return Maintenance(
             table=full_name,
             files_removed=int(metrics.get("numFilesRemoved", 0)),
             files_added=int(metrics.get("numFilesAdded", 0)),
             zorder_by=tuple(zorder_by),
-            vacuumed_files=len(removed),
+            vacuumed_files=len(removed) + len(vectors),
             retention_hours=retention_hours,
         )
 

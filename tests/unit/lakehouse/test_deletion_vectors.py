@@ -1,0 +1,163 @@
+"""Deletion vectors written by the local store (deletion_vectors.py, delta_mark.py): read back
+by delta-rs, an independent reader, and by every read path of the store."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from deltalake import DeltaTable
+
+from lakecrew.adapters.local.deletion_vectors import (
+    LiveFiles,
+    deserialize,
+    serialize,
+    z85_decode,
+    z85_encode,
+)
+from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.delta_read import masked_read
+from lakecrew.adapters.local.sql_engine import LocalSqlEngine
+from lakecrew.adapters.local.table_store import DeltaTableStore
+
+NAME = "c.s.cases"
+SCHEMA = pa.schema([("case_id", pa.string()), ("n", pa.int64()), ("lga", pa.string())])
+
+
+def _rows(ids: list[str], n: int) -> pa.Table:
+    return pa.table(
+        {"case_id": ids, "n": [n] * len(ids), "lga": [f"lga{n}" for _ in ids]}, schema=SCHEMA
+    )
+
+
+def _delta_rs(store: DeltaStore, version: int | None = None) -> dict[str, int]:
+    """The live rows as delta-rs's own scan (which applies deletion vectors) reads them."""
+    table = DeltaTable(str(store.path(NAME)), version=version)
+    rows = pa.RecordBatchReader.from_stream(table.scan(columns=["case_id", "n"])).read_all()
+    ids, ns = rows.column("case_id").to_pylist(), rows.column("n").to_pylist()
+    assert len(ids) == len(set(ids))
+    return dict(zip(ids, ns, strict=True))
+
+
+def _ours(store: DeltaStore, version: int | None = None) -> dict[str, int]:
+    rows = store.read(NAME, version=version, columns=["case_id", "n"]).to_pylist()
+    assert len(rows) == len({r["case_id"] for r in rows})
+    return {r["case_id"]: r["n"] for r in rows}
+
+
+@pytest.fixture
+def tables(store: DeltaStore) -> DeltaTableStore:
+    ts = DeltaTableStore(store, deletion_vectors=True)
+    ts.create(NAME, SCHEMA)
+    for part in range(3):  # three files of 40 keys each
+        ts.merge(NAME, _rows([f"k{part}-{i}" for i in range(40)], 1), ["case_id"])
+    return ts
+
+
+def test_z85_and_the_bitmap_format_round_trip() -> None:
+    assert z85_encode(bytes.fromhex("864FD26FB559F75B")) == "HelloWorld"  # ZeroMQ RFC 32
+    assert z85_decode("HelloWorld") == bytes.fromhex("864FD26FB559F75B")
+    rows = np.array([0, 7, 65_536, 2**32 + 5, 2**33], np.uint64)  # two 32-bit buckets and more
+    payload = serialize(rows[::-1])
+    assert payload[:4] == (1681511377).to_bytes(4, "little")
+    assert deserialize(payload).tolist() == rows.tolist()
+
+
+def test_delta_rs_reads_the_vectors_and_every_read_path_agrees(
+    tables: DeltaTableStore, store: DeltaStore, engine: LocalSqlEngine
+) -> None:
+    before = store.version(NAME)
+    tables.merge(NAME, _rows(["k0-3", "k1-5", "k2-39", "new"], 2), ["case_id"])
+    tables.merge(NAME, _rows(["k0-3", "k0-4"], 3), ["case_id"])  # k0-3 again: now in a new file
+    protocol = store.table(NAME).protocol()
+    assert "deletionVectors" in (protocol.reader_features or [])
+    expected = {f"k{p}-{i}": 1 for p in range(3) for i in range(40)}
+    expected.update({"k1-5": 2, "k2-39": 2, "new": 2, "k0-3": 3, "k0-4": 3})
+    assert _delta_rs(store) == expected == _ours(store)
+    assert _ours(store, before) == _delta_rs(store, before)  # time travel to before the vectors
+    assert tables.count(NAME) == len(expected)
+    assert DeltaTable(str(store.path(NAME))).count() == len(expected) + 5  # physical rows
+    assert tables.read(NAME, ["case_id"], where={"lga": "lga3"}).num_rows == 2
+    assert tables.distinct(NAME, "lga") == ["lga1", "lga2", "lga3"]
+    probe = pa.table({"case_id": ["k0-3", "k1-5", "k1-6", "absent"]})
+    found = tables.lookup(NAME, ["case_id"], probe, ["n"]).to_pylist()
+    assert sorted((r["case_id"], r["n"]) for r in found) == [
+        ("k0-3", 3),
+        ("k1-5", 2),
+        ("k1-6", 1),
+    ]
+    result = engine.fetch_arrow(f"SELECT count(*) AS n, max(n) AS top FROM {NAME}")
+    assert result.to_pylist() == [{"n": len(expected), "top": 3}]
+
+
+def test_a_new_process_replays_the_log_through_a_checkpoint(
+    tables: DeltaTableStore, store: DeltaStore
+) -> None:
+    tables.merge(NAME, _rows(["k0-1", "k2-2"], 2), ["case_id"])
+    DeltaTable(str(store.path(NAME))).create_checkpoint()
+    tables.merge(NAME, _rows(["k0-1", "k1-1"], 3), ["case_id"])  # a vector on a file again
+    location = store.path(NAME)
+    replayed = LiveFiles.at(location, store.version(NAME))
+    os.rename(location / "_delta_log" / f"{0:020d}.json", location / "moved-away.json")
+    with_checkpoint = LiveFiles.at(location, store.version(NAME))  # commit 0 is not needed
+    assert with_checkpoint.adds == replayed.adds
+    assert with_checkpoint.protocol == replayed.protocol
+    os.rename(location / "moved-away.json", location / "_delta_log" / f"{0:020d}.json")
+    fresh = DeltaTableStore(DeltaStore(store.root), deletion_vectors=True)  # a new process
+    fresh.merge(NAME, _rows(["k0-1", "k2-2", "k2-3"], 4), ["case_id"])
+    state = _delta_rs(fresh.store)
+    assert state == _ours(fresh.store)
+    assert (state["k0-1"], state["k1-1"], state["k2-2"], state["k2-3"]) == (4, 3, 4, 4)
+    assert len(state) == 120
+
+
+def test_maintenance_compacts_them_away_and_removes_unused_vector_files(
+    tables: DeltaTableStore, store: DeltaStore
+) -> None:
+    tables.merge(NAME, _rows(["k0-1", "k1-1"], 2), ["case_id"])
+    tables.merge(NAME, _rows(["k0-2", "k1-2"], 3), ["case_id"])
+    expected = _ours(store)
+    assert len(list(store.path(NAME).glob("deletion_vector_*.bin"))) == 2
+    done = tables.maintain(NAME, retention_hours=0)
+    assert done.files_added == 1
+    assert _ours(store) == expected == _delta_rs(store)
+    assert not list(store.path(NAME).glob("deletion_vector_*.bin"))
+    assert tables.count(NAME) == len(expected)
+
+
+def test_a_batch_holding_a_key_twice_is_refused_before_any_write(
+    tables: DeltaTableStore, store: DeltaStore
+) -> None:
+    version = store.version(NAME)
+    with pytest.raises(Exception, match="more than once"):
+        tables.merge(NAME, _rows(["k0-1", "k0-1"], 2), ["case_id"])
+    assert store.version(NAME) == version
+
+
+@pytest.mark.parametrize("batch_size", [7, 40, 1000])
+def test_positions_hold_across_the_batches_of_a_file(
+    tables: DeltaTableStore, store: DeltaStore, batch_size: int
+) -> None:
+    tables.merge(
+        NAME, _rows([f"k{p}-{i}" for p in range(3) for i in (0, 6, 7, 13, 39)], 2), ["case_id"]
+    )
+    tables.merge(NAME, _rows(["k1-14", "k1-20", "k1-21"], 3), ["case_id"])
+    table = store.table(NAME)
+    live = store.live_files(table)
+    assert live is not None and len(live.deleted()) == 3
+    schema = pa.schema(table.schema().to_arrow())
+    rows = masked_read(live.location, live, schema, columns=["case_id", "n"], batch_size=batch_size)
+    assert dict(zip(*rows.to_pydict().values(), strict=True)) == _delta_rs(store)
+    only = masked_read(
+        live.location,
+        live,
+        schema,
+        columns=["case_id"],
+        filter=pc.field("n") == 3,
+        filter_columns=["n"],
+        batch_size=batch_size,
+    )
+    assert sorted(only.column("case_id").to_pylist()) == ["k1-14", "k1-20", "k1-21"]
