@@ -10,8 +10,10 @@ files that may hold a matching row (a scan of its columns only, pruned by Parque
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import numpy as np
@@ -22,6 +24,45 @@ import pyarrow.fs as pafs
 from lakecrew.adapters.local.deletion_vectors import LiveFiles, positions
 
 FRAGMENT = "__fragment_index"
+
+
+def deleted_rows(live: LiveFiles, files: Mapping[str, str]) -> pa.Table:
+    """Every position the live files' deletion vectors delete: ``_lc_dv_file`` (the file as
+    named in ``files``, log path → the name a scan reports) and ``_lc_dv_row``."""
+    names, rows = [], []
+    for path, descriptor in live.deleted().items():
+        if path in files:
+            found = cached_positions(live.location, descriptor)
+            names.append(np.full(len(found), files[path], dtype=object))
+            rows.append(found)
+    if not rows:
+        return pa.table(
+            {"_lc_dv_file": pa.array([], pa.string()), "_lc_dv_row": pa.array([], pa.int64())}
+        )
+    return pa.table(
+        {
+            "_lc_dv_file": pa.array(np.concatenate(names), pa.string()),
+            "_lc_dv_row": pa.array(np.concatenate(rows).astype(np.int64)),
+        }
+    )
+
+
+def cached_positions(location: Path, descriptor: Mapping[str, Any]) -> np.ndarray:
+    """`positions`, kept for the last few thousand vectors (their files never change: a
+    vector's file is named by a fresh uuid, an inline one is its own text)."""
+    key = tuple(str(descriptor.get(k)) for k in ("storageType", "pathOrInlineDv", "offset"))
+    return _positions(str(location), key, descriptor.get("sizeInBytes"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _positions(location: str, key: tuple[str, ...], size: object) -> np.ndarray:
+    kind, text, offset = key
+    descriptor: dict[str, Any] = {"storageType": kind, "pathOrInlineDv": text, "sizeInBytes": size}
+    if offset != "None":
+        descriptor["offset"] = int(offset)
+    found = positions(Path(location), descriptor).astype(np.int64)
+    found.setflags(write=False)
+    return found
 
 
 def files_dataset(location: Path, paths: Sequence[str], schema: pa.Schema) -> pads.Dataset:
@@ -47,7 +88,7 @@ def keep_mask(
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     keep = np.ones(len(fragment), np.bool_)
     for i, descriptor in marked:
-        rows = positions(location, descriptor).astype(np.int64)
+        rows = cached_positions(location, descriptor)
         rows = rows[rows < counts[i]]
         keep[starts[i] + rows] = False
     return keep
@@ -81,7 +122,7 @@ def masked_read(
     marked: dict[int, np.ndarray] = {}
     for i, path in enumerate(files):
         if path in deleted:
-            marked[i] = positions(location, deleted[path]).astype(np.int64)
+            marked[i] = cached_positions(location, deleted[path])
     seen = np.zeros(len(files), np.int64)
     parts = []
     scanner = dataset.scanner(columns=[*wanted, FRAGMENT], batch_size=batch_size)
