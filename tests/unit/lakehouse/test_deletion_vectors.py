@@ -161,3 +161,31 @@ def test_positions_hold_across_the_batches_of_a_file(
         batch_size=batch_size,
     )
     assert sorted(only.column("case_id").to_pylist()) == ["k1-14", "k1-20", "k1-21"]
+
+
+def test_the_upsert_reuses_the_lookups_positions_only_when_it_probed_every_key(
+    tables: DeltaTableStore, store: DeltaStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakecrew.adapters.local import delta_mark
+
+    scans: list[int] = []
+    original = delta_mark._found
+    monkeypatch.setattr(delta_mark, "_found", lambda *a: scans.append(1) or original(*a))
+    tables.merge(NAME, _rows(["k0-1"], 2), ["case_id"])  # no lookup before: key column read
+    assert scans == [1]
+    probe = pa.table({"case_id": ["k0-2", "k1-2", "brand-new"]})
+    tables.lookup(NAME, ["case_id"], probe, ["n"])
+    tables.merge(NAME, _rows(["k0-2", "brand-new"], 3), ["case_id"])  # probed: positions reused
+    assert scans == [1]
+    tables.lookup(NAME, ["case_id"], probe, ["n"])
+    tables.merge(NAME, _rows(["k1-2", "k2-2"], 4), ["case_id"])  # k2-2 was not probed
+    assert scans == [1, 1]
+    state = _ours(store)
+    assert (state["k0-1"], state["k0-2"], state["brand-new"], state["k1-2"], state["k2-2"]) == (
+        2,
+        3,
+        3,
+        4,
+        4,
+    )
+    assert state == _delta_rs(store) and len(state) == 121

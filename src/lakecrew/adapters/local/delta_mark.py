@@ -24,6 +24,8 @@ import shutil
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,7 +45,12 @@ from lakecrew.adapters.local.deletion_vectors import (
     write_vectors,
 )
 from lakecrew.adapters.local.delta_fence import WRITER_KEY
-from lakecrew.adapters.local.delta_read import FRAGMENT, files_dataset
+from lakecrew.adapters.local.delta_read import (
+    FRAGMENT,
+    cached_positions,
+    files_dataset,
+    keep_mask,
+)
 from lakecrew.adapters.local.delta_upsert import OPERATION, STAGE, Upserted, eligible
 from lakecrew.adapters.local.schema_check import check_nulls, check_schema, conform
 
@@ -61,11 +68,13 @@ def mark_upsert(
     base: DeltaTable,
     live: LiveFiles,
     file_bytes: int | None = None,
+    located: Located | None = None,
 ) -> Upserted | None:
     """Upsert ``data`` on ``key`` into the table at ``base`` (``live``: its files), where
     ``paths`` hold every live row with one of the batch's keys. None when the table or batch
     does not fit (nothing written), two live rows hold one key, or (without a fence) another
-    commit won."""
+    commit won. ``located``: the batch's lookup of the same version, whose positions are used
+    when it probed every key of ``data`` (else the key column is read again)."""
     if not eligible(base, deletion_vectors=True) or live.version != int(base.version()):
         return None
     current = pa.schema(base.schema().to_arrow())
@@ -76,7 +85,11 @@ def mark_upsert(
     data = conform(data, current)
     location = store.path(full_name)
     files = [p for p in paths if p in live.adds]
-    found = _found(location, live, files, current, key, data.column(key))
+    found = None
+    if located is not None and located.covers(live, data.column(key)):
+        found = located.found(live, data.column(key))
+    else:
+        found = _found(location, live, files, current, key, data.column(key))
     if found is None:
         return None
     marks, matched = found
@@ -162,6 +175,85 @@ def _found(
         union = np.union1d(old.get(i, np.empty(0, np.int64)), new)
         marks.append((files[i], union))
     return marks, matched
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a lookup found the live rows of the keys it probed, in one table version: the
+    upsert of the same batch marks those rows without reading the key column again."""
+
+    location: Path
+    version: int
+    probed: pa.Array  # every key looked up (the live rows of all of them are below)
+    keys: pa.Array  # the key of each live row found
+    files: list[str]
+    file_of: np.ndarray  # per row found: index into files
+    rows: np.ndarray  # per row found: position in its file
+
+    def covers(self, live: LiveFiles, keys: pa.ChunkedArray) -> bool:
+        if self.version != live.version or self.location != live.location:
+            return False
+        return bool(pc.all(pc.is_in(keys, value_set=self.probed)).as_py())
+
+    def found(
+        self, live: LiveFiles, keys: pa.ChunkedArray
+    ) -> tuple[list[tuple[str, np.ndarray]], np.ndarray] | None:
+        """`_found`'s answer from these positions."""
+        values = keys.combine_chunks()
+        chosen = pc.is_in(self.keys, value_set=values).to_numpy(zero_copy_only=False)
+        picked = np.flatnonzero(chosen)
+        matched = pc.is_in(values, value_set=self.keys.take(pa.array(picked)))
+        matched_np = np.array(matched.to_numpy(zero_copy_only=False))
+        if int(matched_np.sum()) != len(picked):
+            return None  # a key held twice: MERGE reports it
+        deleted = live.deleted()
+        file_of, rows = self.file_of[picked], self.rows[picked]
+        marks = []
+        for i in np.unique(file_of).tolist():
+            path = self.files[i]
+            old = (
+                cached_positions(self.location, deleted[path])
+                if path in deleted
+                else np.empty(0, np.int64)
+            )
+            marks.append((path, np.union1d(old, rows[file_of == i])))
+        return marks, matched_np
+
+
+def locate(
+    location: Path,
+    live: LiveFiles,
+    schema: pa.Schema,
+    key: str,
+    values: pa.Array,
+    columns: Sequence[str],
+    paths: Sequence[str] | None,
+) -> tuple[pa.Table, Located]:
+    """The live rows (``columns`` of them) holding one of ``values`` in ``paths`` (default:
+    every live file), in one read of those columns, and where they are."""
+    files = list(live.adds) if paths is None else [p for p in paths if p in live.adds]
+    names = list(dict.fromkeys([key, *columns]))
+    held = files_dataset(location, files, schema).to_table(columns=[*names, FRAGMENT])
+    fragment = held.column(FRAGMENT).to_numpy()
+    hit = np.array(pc.is_in(held.column(key), value_set=values).to_numpy(zero_copy_only=False))
+    keep = keep_mask(location, live, files, fragment)
+    if keep is not None:
+        hit &= keep
+    at = np.flatnonzero(hit)
+    counts = np.bincount(fragment, minlength=len(files))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    found = held.drop_columns([FRAGMENT]).take(pa.array(at))
+    file_of = fragment[at]
+    located = Located(
+        location=live.location,
+        version=live.version,
+        probed=values,
+        keys=found.column(key).combine_chunks(),
+        files=files,
+        file_of=file_of,
+        rows=at - starts[file_of],
+    )
+    return found.select(list(columns)), located
 
 
 def _metrics(marks: list[tuple[str, np.ndarray]], matched: np.ndarray) -> dict[str, int]:

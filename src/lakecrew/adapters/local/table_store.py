@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from urllib.parse import unquote
 
 import numpy as np
@@ -17,7 +18,7 @@ from deltalake.exceptions import CommitFailedError
 from lakecrew.adapters.local.deletion_vectors import LiveFiles, stale_vectors
 from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.delta_fence import Fence
-from lakecrew.adapters.local.delta_mark import mark_upsert
+from lakecrew.adapters.local.delta_mark import Located, locate, mark_upsert
 from lakecrew.adapters.local.delta_read import FRAGMENT, files_dataset, keep_mask, masked_read
 from lakecrew.adapters.local.delta_upsert import (
     STAGE,
@@ -52,6 +53,7 @@ class DeltaTableStore:
         self._indexes: dict[tuple[str, str], KeyIndex] = {}
         self._fence: Fence | None = None
         self._probed = LastProbe()
+        self._located: Located | None = None  # the last lookup's live rows (delta_mark.py)
 
     @contextmanager
     def one_writer(self, tables: Iterable[str], writer: str) -> Iterator[None]:
@@ -197,8 +199,18 @@ class DeltaTableStore:
         live = self.store.live_files(base, any_protocol=True) if self.deletion_vectors else None
         try:
             if live is not None:
+                located, self._located = self._located, None
                 upserted = mark_upsert(
-                    self.store, full_name, data, key, paths, props, base, live, FILE_BYTES
+                    self.store,
+                    full_name,
+                    data,
+                    key,
+                    paths,
+                    props,
+                    base,
+                    live,
+                    FILE_BYTES,
+                    located,
                 )
             else:
                 upserted = upsert_files(
@@ -293,6 +305,8 @@ class DeltaTableStore:
         schema = pa.schema(table.schema().to_arrow())
         paths: list[str] | None = None
         values = probe.column(keys[0])
+        every = values
+        self._located = None
         if len(keys) == 1:
             index = self._index(full_name, keys[0])
             probed = self._probed.of(values)
@@ -305,17 +319,12 @@ class DeltaTableStore:
             values = values.filter(pa.array(present))
         location = self.store.path(full_name)
         if len(keys) == 1:
-            values = values.combine_chunks().cast(schema.field(keys[0]).type)
-            expr = pads.field(keys[0]).isin(values)
-            return masked_read(
-                location,
-                live,
-                schema,
-                columns=wanted,
-                filter=expr,
-                filter_columns=[keys[0]],
-                paths=paths,
-            )
+            key_type = schema.field(keys[0]).type
+            values = values.combine_chunks().cast(key_type)
+            found, located = locate(location, live, schema, keys[0], values, wanted, paths)
+            # keys the index proved absent are absent: the upsert may rely on every key probed
+            self._located = replace(located, probed=every.combine_chunks().cast(key_type))
+            return found
         held = masked_read(location, live, schema, columns=wanted)
         wanted_keys = probe.select(list(keys)).group_by(list(keys)).aggregate([])
         return held.join(wanted_keys, keys=list(keys), join_type="left semi")
