@@ -100,7 +100,7 @@ def deserialize(payload: bytes) -> np.ndarray:
         (key,) = struct.unpack_from("<I", payload, at)
         bitmap = BitMap.deserialize(payload[at + 4 :])
         at += 4 + len(bitmap.serialize())
-        low = np.array(bitmap.to_array(), np.uint64) if len(bitmap) else np.empty(0, np.uint64)
+        low = np.frombuffer(bitmap.to_array(), np.uint32).astype(np.uint64)
         parts.append(low | (np.uint64(key) << np.uint64(32)))
     return np.concatenate(parts) if parts else np.empty(0, np.uint64)
 

@@ -50,6 +50,7 @@ from lakecrew.adapters.local.delta_read import (
     cached_positions,
     files_dataset,
     keep_mask,
+    remember,
 )
 from lakecrew.adapters.local.delta_upsert import OPERATION, STAGE, Upserted, eligible
 from lakecrew.adapters.local.schema_check import check_nulls, check_schema, conform
@@ -84,11 +85,10 @@ def mark_upsert(
     check_nulls(full_name, current, data)
     data = conform(data, current)
     location = store.path(full_name)
-    files = [p for p in paths if p in live.adds]
-    found = None
     if located is not None and located.covers(live, data.column(key)):
         found = located.found(live, data.column(key))
     else:
+        files = [p for p in paths if p in live.adds]
         found = _found(location, live, files, current, key, data.column(key))
     if found is None:
         return None
@@ -99,15 +99,12 @@ def mark_upsert(
         adds, moved = delta_upsert._stage(location, stage, iter([data]), base, file_bytes)
         delta_upsert.CRASH_POINT("moved")
         descriptors = write_vectors(location, [rows for _, rows in marks])
+        for (_, rows), descriptor in zip(marks, descriptors, strict=True):
+            remember(live.location, descriptor, rows)  # the next batch reads it: not decoded
         if descriptors:
             moved.append(dv_path(location, descriptors[0]))
         now = int(time.time() * 1000)
-        actions: list[dict[str, Any]] = [_commit_info(props, now, marks, matched, data)]
-        config = live.metadata.get("configuration") or {}
-        if live.writer_protocol() != live.protocol or config.get(ENABLE) != "true":
-            actions.append({"protocol": live.writer_protocol()})
-            config = {**config, ENABLE: "true"}
-            actions.append({"metaData": {**live.metadata, "configuration": config}})
+        actions = [_commit_info(props, now, marks, matched, data), *_enabling(live)]
         for (marked, _), descriptor in zip(marks, descriptors, strict=True):
             actions.append({"remove": remove_action(live.adds[marked], now)})
             actions.append({"add": with_vector(live.adds[marked], descriptor, now)})
@@ -254,6 +251,17 @@ def locate(
         rows=at - starts[file_of],
     )
     return found.select(list(columns)), located
+
+
+def _enabling(live: LiveFiles) -> list[dict[str, Any]]:
+    """The protocol and metadata actions turning deletion vectors on (none when they are)."""
+    config = live.metadata.get("configuration") or {}
+    if live.writer_protocol() == live.protocol and config.get(ENABLE) == "true":
+        return []
+    return [
+        {"protocol": live.writer_protocol()},
+        {"metaData": {**live.metadata, "configuration": {**config, ENABLE: "true"}}},
+    ]
 
 
 def _metrics(marks: list[tuple[str, np.ndarray]], matched: np.ndarray) -> dict[str, int]:

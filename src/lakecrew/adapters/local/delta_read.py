@@ -10,7 +10,8 @@ files that may hold a matching row (a scan of its columns only, pruned by Parque
 
 from __future__ import annotations
 
-import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,40 +29,57 @@ FRAGMENT = "__fragment_index"
 
 def deleted_rows(live: LiveFiles, files: Mapping[str, str]) -> pa.Table:
     """Every position the live files' deletion vectors delete: ``_lc_dv_file`` (the file as
-    named in ``files``, log path → the name a scan reports) and ``_lc_dv_row``."""
-    names, rows = [], []
+    named in ``files``, log path → the name a scan reports; dictionary-encoded) and
+    ``_lc_dv_row``."""
+    names = list(dict.fromkeys(files.values()))
+    slot = {name: i for i, name in enumerate(names)}
+    which, rows = [], []
     for path, descriptor in live.deleted().items():
         if path in files:
             found = cached_positions(live.location, descriptor)
-            names.append(np.full(len(found), files[path], dtype=object))
+            which.append(np.full(len(found), slot[files[path]], np.int32))
             rows.append(found)
-    if not rows:
-        return pa.table(
-            {"_lc_dv_file": pa.array([], pa.string()), "_lc_dv_row": pa.array([], pa.int64())}
-        )
+    indices = np.concatenate(which) if which else np.empty(0, np.int32)
     return pa.table(
         {
-            "_lc_dv_file": pa.array(np.concatenate(names), pa.string()),
-            "_lc_dv_row": pa.array(np.concatenate(rows).astype(np.int64)),
+            "_lc_dv_file": pa.DictionaryArray.from_arrays(indices, pa.array(names, pa.string())),
+            "_lc_dv_row": pa.array(np.concatenate(rows) if rows else np.empty(0, np.int64)),
         }
     )
 
 
+_CACHED: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
+_CACHE_ROWS = 50_000_000
+"""Positions kept decoded (400 MB at most): a vector's file is named by a fresh uuid and never
+changes, an inline one is its own text, so an entry is never stale."""
+_LOCK = threading.Lock()
+
+
+def _key(location: Path, descriptor: Mapping[str, Any]) -> tuple[str, ...]:
+    parts = (str(descriptor.get(k)) for k in ("storageType", "pathOrInlineDv", "offset"))
+    return (str(location), *parts)
+
+
 def cached_positions(location: Path, descriptor: Mapping[str, Any]) -> np.ndarray:
-    """`positions`, kept for the last few thousand vectors (their files never change: a
-    vector's file is named by a fresh uuid, an inline one is its own text)."""
-    key = tuple(str(descriptor.get(k)) for k in ("storageType", "pathOrInlineDv", "offset"))
-    return _positions(str(location), key, descriptor.get("sizeInBytes"))
+    """`positions` (int64, read-only), decoded once."""
+    key = _key(location, descriptor)
+    with _LOCK:
+        found = _CACHED.get(key)
+        if found is not None:
+            _CACHED.move_to_end(key)
+            return found
+    return remember(location, descriptor, positions(location, descriptor))
 
 
-@functools.lru_cache(maxsize=4096)
-def _positions(location: str, key: tuple[str, ...], size: object) -> np.ndarray:
-    kind, text, offset = key
-    descriptor: dict[str, Any] = {"storageType": kind, "pathOrInlineDv": text, "sizeInBytes": size}
-    if offset != "None":
-        descriptor["offset"] = int(offset)
-    found = positions(Path(location), descriptor).astype(np.int64)
+def remember(location: Path, descriptor: Mapping[str, Any], rows: np.ndarray) -> np.ndarray:
+    """Keep the positions of a vector (one just written need not be read back)."""
+    found = np.unique(np.asarray(rows, np.int64))
     found.setflags(write=False)
+    with _LOCK:
+        _CACHED[_key(location, descriptor)] = found
+        total = sum(len(v) for v in _CACHED.values())
+        while total > _CACHE_ROWS and len(_CACHED) > 1:
+            total -= len(_CACHED.popitem(last=False)[1])
     return found
 
 
