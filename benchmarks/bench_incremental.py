@@ -100,15 +100,17 @@ def _link_all(files: list[Path], into: Path) -> None:
 
 
 def _digest(ctx: Any, table: str, columns: str = BUSINESS) -> dict[str, Any]:
-    """Rows and an order-independent digest of ``columns`` (silver's business columns)."""
-    import duckdb
+    """Rows and an order-independent digest of ``columns`` (silver's business columns), by
+    the local SQL engine (DuckDB's own scan; deletion vectors applied there), unmasked."""
+    from lakecrew.adapters.local.sql_engine import LocalSqlEngine
 
-    data = ctx.store.to_arrow(table)  # a pyarrow dataset, scanned by DuckDB
-    con = duckdb.connect()
-    con.register("t", data)
-    rows, digest = con.execute(f"SELECT count(*), bit_xor(hash({columns})) FROM t").fetchone()
-    con.close()
-    return {"rows": int(rows), "digest": str(digest)}
+    engine = LocalSqlEngine(ctx.store, ctx.metastore, privileged=True)
+    try:
+        sql = f"SELECT count(*) AS n, bit_xor(hash({columns})) AS d FROM {table}"
+        row = engine.fetch_arrow(sql).to_pylist()[0]
+    finally:
+        engine.close()
+    return {"rows": int(row["n"]), "digest": str(row["d"])}
 
 
 def _gold(ctx: Any, prefix: str = "") -> dict[str, Any]:

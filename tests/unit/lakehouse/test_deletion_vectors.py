@@ -189,3 +189,24 @@ def test_the_upsert_reuses_the_lookups_positions_only_when_it_probed_every_key(
         4,
     )
     assert state == _delta_rs(store) and len(state) == 121
+
+
+@pytest.mark.parametrize("column", ["lga", "file_row_number"])  # the latter: read in memory
+def test_sql_sees_only_live_rows(store: DeltaStore, engine: LocalSqlEngine, column: str) -> None:
+    schema = pa.schema([("case_id", pa.string()), ("n", pa.int64()), (column, pa.string())])
+    tables = DeltaTableStore(store, deletion_vectors=True)
+    tables.create(NAME, schema)
+
+    def rows(ids: list[str], n: int) -> pa.Table:
+        return pa.table({"case_id": ids, "n": [n] * len(ids), column: ["x"] * len(ids)}, schema)
+
+    tables.merge(NAME, rows([f"a{i}" for i in range(30)], 1), ["case_id"])
+    tables.merge(NAME, rows([f"b{i}" for i in range(30)], 1), ["case_id"])
+    tables.merge(NAME, rows(["a3", "b4", "b29", "c1"], 2), ["case_id"])
+    assert store.live_files(store.table(NAME)).deleted()  # type: ignore[union-attr]
+    got = engine.fetch_arrow(
+        f"SELECT n, count(*) AS k FROM {NAME} WHERE case_id <> 'a0' GROUP BY n ORDER BY n"
+    ).to_pylist()
+    assert got == [{"n": 1, "k": 56}, {"n": 2, "k": 4}]
+    ids = engine.fetch_arrow(f"SELECT case_id FROM {NAME} WHERE n = 2").column(0).to_pylist()
+    assert sorted(ids) == ["a3", "b29", "b4", "c1"]

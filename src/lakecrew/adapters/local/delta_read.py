@@ -27,25 +27,18 @@ from lakecrew.adapters.local.deletion_vectors import LiveFiles, positions
 FRAGMENT = "__fragment_index"
 
 
-def deleted_rows(live: LiveFiles, files: Mapping[str, str]) -> pa.Table:
-    """Every position the live files' deletion vectors delete: ``_lc_dv_file`` (the file as
-    named in ``files``, log path → the name a scan reports; dictionary-encoded) and
-    ``_lc_dv_row``."""
-    names = list(dict.fromkeys(files.values()))
-    slot = {name: i for i, name in enumerate(names)}
-    which, rows = [], []
+def deleted_rows(live: LiveFiles, files: Sequence[str]) -> pa.Table:
+    """Every position the live files' deletion vectors delete, as one ``_lc_dv`` BIGINT:
+    the file's index in ``files`` (log paths) shifted left 32 bits, plus the row's position
+    (what DuckDB's ``file_index`` and ``file_row_number`` make of a scan of ``files``)."""
+    slot = {path: i for i, path in enumerate(files)}
+    parts = []
     for path, descriptor in live.deleted().items():
-        if path in files:
+        if path in slot:
             found = cached_positions(live.location, descriptor)
-            which.append(np.full(len(found), slot[files[path]], np.int32))
-            rows.append(found)
-    indices = np.concatenate(which) if which else np.empty(0, np.int32)
-    return pa.table(
-        {
-            "_lc_dv_file": pa.DictionaryArray.from_arrays(indices, pa.array(names, pa.string())),
-            "_lc_dv_row": pa.array(np.concatenate(rows) if rows else np.empty(0, np.int64)),
-        }
-    )
+            parts.append((np.int64(slot[path]) << np.int64(32)) + found)
+    packed = np.concatenate(parts) if parts else np.empty(0, np.int64)
+    return pa.table({"_lc_dv": pa.array(packed, pa.int64())})
 
 
 _CACHED: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()

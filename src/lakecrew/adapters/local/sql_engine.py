@@ -322,8 +322,8 @@ class LocalSqlEngine:
         self, cursor: duckdb.DuckDBPyConnection, names: list[str], table: DeltaTable
     ) -> duckdb.DuckDBPyRelation | None:
         """DuckDB's Parquet scan of a version whose files carry deletion vectors: each row's
-        file and position (``filename``, ``file_row_number``) anti-joined with the positions
-        the vectors delete (deletion_vectors.py). Projections and filters still reach the
+        file and position (``file_index``, ``file_row_number``, one BIGINT) anti-joined with the
+        positions the vectors delete (deletion_vectors.py). Projections and filters still reach the
         Parquet scan. None (the live rows then read in memory) when the files lie outside the
         lakehouse folder or lack a column, or the table is partitioned or column-mapped."""
         meta = table.metadata()
@@ -336,22 +336,20 @@ class LocalSqlEngine:
         files = [str((live.location / unquote(p)).resolve()) for p in paths]
         if not files or not all(f.startswith(str(self._root) + "/") for f in files):
             return None
-        if {"_lc_file", "file_row_number"} & set(names):
-            return None  # DuckDB's row number would clash with a column of that name
+        if {"file_index", "file_row_number", "_lc_at"} & set(names):
+            return None  # DuckDB's row numbers would clash with columns of those names
         listing = "[" + ", ".join(_literal(f) for f in files) + "]"
         try:
             scan = cursor.sql(
-                f"SELECT * FROM read_parquet({listing}, union_by_name = true, "
-                "filename = '_lc_file', file_row_number = true)"
+                f"SELECT *, (file_index::BIGINT << 32) + file_row_number AS _lc_at "
+                f"FROM read_parquet({listing}, union_by_name = true, file_row_number = true)"
             )
         except duckdb.Error:
             return None
         if not set(names) <= set(scan.columns):
             return None
-        gone = cursor.from_arrow(deleted_rows(live, dict(zip(paths, files, strict=True))))
-        kept = scan.join(
-            gone, "_lc_file = _lc_dv_file AND file_row_number = _lc_dv_row", how="anti"
-        )
+        gone = cursor.from_arrow(deleted_rows(live, paths))
+        kept = scan.join(gone, "_lc_at = _lc_dv", how="anti")
         return kept.select(*(duckdb.ColumnExpression(c) for c in names))
 
     def _masked(
