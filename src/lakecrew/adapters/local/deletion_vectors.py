@@ -40,7 +40,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import numpy as np
-import pyarrow.parquet as pq
 from pyroaring import BitMap
 
 MAGIC = 1681511377
@@ -209,6 +208,8 @@ class LiveFiles:
         if not marks:
             return
         at = max(marks)
+        import pyarrow.parquet as pq  # only here: the CLI starts without it
+
         table = pq.read_table(log / f"{at:020d}.checkpoint.parquet")
         names = set(table.column_names)
         kinds = [c for c in ("add", "protocol", "metaData") if c in names]

@@ -30,7 +30,6 @@ import pyarrow as pa
 from sqlglot import exp
 
 from lakecrew.adapters.local.delta import DeltaStore, WriteResult
-from lakecrew.adapters.local.delta_read import deleted_rows
 from lakecrew.adapters.local.layout import ProjectLayout
 from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.schema_check import type_text
@@ -348,6 +347,8 @@ class LocalSqlEngine:
             return None
         if not set(names) <= set(scan.columns):
             return None
+        from lakecrew.adapters.local.delta_read import deleted_rows  # pyarrow.dataset: lazily
+
         gone = cursor.from_arrow(deleted_rows(live, paths))
         kept = scan.join(gone, "_lc_at = _lc_dv", how="anti")
         return kept.select(*(duckdb.ColumnExpression(c) for c in names))
