@@ -19,8 +19,6 @@ fence's Conflict under one. `delta_upsert.CRASH_POINT` is called at the same ste
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 import time
 import uuid
 from collections.abc import Sequence
@@ -52,8 +50,7 @@ from lakecrew.adapters.local.delta_read import (
     keep_mask,
     remember,
 )
-from lakecrew.adapters.local.delta_upsert import OPERATION, STAGE, Upserted, eligible
-from lakecrew.adapters.local.schema_check import check_nulls, check_schema, conform
+from lakecrew.adapters.local.delta_upsert import OPERATION, STAGE, Upserted, eligible, prepared
 
 if TYPE_CHECKING:
     from lakecrew.adapters.local.delta import DeltaStore
@@ -78,12 +75,10 @@ def mark_upsert(
     when it probed every key of ``data`` (else the key column is read again)."""
     if not eligible(base, deletion_vectors=True) or live.version != int(base.version()):
         return None
-    current = pa.schema(base.schema().to_arrow())
-    schema = check_schema(full_name, current, data.schema, merge_schema=True)
-    if schema.names != current.names:
-        return None  # the batch adds or lacks columns: MERGE evolves the schema
-    check_nulls(full_name, current, data)
-    data = conform(data, current)
+    conformed = prepared(full_name, base, data)
+    if conformed is None:
+        return None
+    data, current = conformed, pa.schema(base.schema().to_arrow())
     location = store.path(full_name)
     if located is not None and located.covers(live, data.column(key)):
         found = located.found(live, data.column(key))
@@ -119,9 +114,7 @@ def mark_upsert(
             return None
         delta_upsert.CRASH_POINT("committed")
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        with contextlib.suppress(OSError):  # another upsert's folder may still be in it
-            stage.parent.rmdir()
+        delta_upsert.cleared(stage)
     column = data.column(key)
     return Upserted(
         version=int(base.version()) + 1,

@@ -154,15 +154,12 @@ def upsert_files(
     commit won (its files removed)."""
     if not eligible(base):
         return None
-    current = pa.schema(base.schema().to_arrow())
-    schema = check_schema(full_name, current, data.schema, merge_schema=True)
-    if schema.names != current.names:
-        return None  # the batch adds or lacks columns: MERGE evolves the schema
-    check_nulls(full_name, current, data)
-    data = conform(data, current)
+    conformed = prepared(full_name, base, data)
+    if conformed is None:
+        return None
     location = store.path(full_name)
     stage = location / STAGE / uuid.uuid4().hex
-    rewrite = _Rewrite(location, data, key)
+    rewrite = _Rewrite(location, conformed, key)
     try:
         adds, moved = _stage(location, stage, rewrite.outputs(paths), base, file_bytes)
         if rewrite.duplicates:
@@ -186,9 +183,7 @@ def upsert_files(
             return None
         CRASH_POINT("committed")
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        with contextlib.suppress(OSError):  # another upsert's folder may still be in it
-            stage.parent.rmdir()
+        cleared(stage)
     by_output: dict[int, list[str]] = {}
     for i, action in adds:
         by_output.setdefault(i, []).append(action.path)
@@ -200,6 +195,25 @@ def upsert_files(
         result.added = tuple(by_output[fresh])
         result.inserted = rewrite.inserted
     return result
+
+
+def prepared(full_name: str, base: DeltaTable, data: pa.Table) -> pa.Table | None:
+    """The batch conformed to the table's schema (nulls checked); None when it adds or lacks
+    columns (MERGE evolves the schema)."""
+    current = pa.schema(base.schema().to_arrow())
+    schema = check_schema(full_name, current, data.schema, merge_schema=True)
+    if schema.names != current.names:
+        return None
+    check_nulls(full_name, current, data)
+    return conform(data, current)
+
+
+def cleared(stage: Path) -> None:
+    """Remove an upsert's scratch folder (and the stage folder when no other upsert's is in
+    it)."""
+    shutil.rmtree(stage, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        stage.parent.rmdir()
 
 
 FLUSH_ROWS = 500_000
