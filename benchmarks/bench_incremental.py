@@ -18,8 +18,9 @@ refresh's; the run fails otherwise. Target: an incremental run >= 20x faster tha
 refresh. Peak is the process's max RSS.
 
 Two distributions of the changed keys, each run as its own sequence (own files, own pipelines):
-``uniform`` draws them from all N rows (the worst case: with copy-on-write Delta every silver file
-holds a changed key, so every batch rewrites all of silver) and ``recent`` from the R x N rows
+``uniform`` draws them from all N rows (the worst case for copy-on-write Delta: every silver file
+holds a changed key, so every batch would rewrite all of silver; the local store marks the
+replaced rows with deletion vectors instead, delta_mark.py) and ``recent`` from the R x N rows
 ingested last (surveillance corrections are late fixes to the latest weeks' reports, so they
 touch the newest files only). Each merge's Delta metrics (files removed, rows copied) are read
 back from silver's history to show how much of silver a batch rewrote.
@@ -99,15 +100,17 @@ def _link_all(files: list[Path], into: Path) -> None:
 
 
 def _digest(ctx: Any, table: str, columns: str = BUSINESS) -> dict[str, Any]:
-    """Rows and an order-independent digest of ``columns`` (silver's business columns)."""
-    import duckdb
+    """Rows and an order-independent digest of ``columns`` (silver's business columns), by
+    the local SQL engine (DuckDB's own scan; deletion vectors applied there), unmasked."""
+    from lakecrew.adapters.local.sql_engine import LocalSqlEngine
 
-    data = ctx.store.to_arrow(table)  # a pyarrow dataset, scanned by DuckDB
-    con = duckdb.connect()
-    con.register("t", data)
-    rows, digest = con.execute(f"SELECT count(*), bit_xor(hash({columns})) FROM t").fetchone()
-    con.close()
-    return {"rows": int(rows), "digest": str(digest)}
+    engine = LocalSqlEngine(ctx.store, ctx.metastore, privileged=True)
+    try:
+        sql = f"SELECT count(*) AS n, bit_xor(hash({columns})) AS d FROM {table}"
+        row = engine.fetch_arrow(sql).to_pylist()[0]
+    finally:
+        engine.close()
+    return {"rows": int(row["n"]), "digest": str(row["d"])}
 
 
 def _gold(ctx: Any, prefix: str = "") -> dict[str, Any]:
@@ -177,6 +180,7 @@ def step_incremental(args: dict[str, Any]) -> dict[str, Any]:
         "silver_rows": incremental["rows"],
         "silver_files": rewrites["files"],
         "upsert_files_removed_median": rewrites["files_removed"],
+        "upsert_files_marked_median": rewrites["files_marked"],
         "upsert_rows_copied_median": rewrites["rows_copied"],
         "same_as_scratch": incremental == expected,
         "same_as_full_refresh": incremental == refreshed,
@@ -203,7 +207,13 @@ def _merge_rewrites(ctx: Any, table: str, batches: int) -> dict[str, Any]:
     for h in dt.history():
         if OPERATION in h:
             m = h[OPERATION]
-            metrics.append({"removed": m["filesRemoved"], "copied": m["rowsCopied"]})
+            metrics.append(
+                {
+                    "removed": m.get("filesRemoved", 0),
+                    "marked": m.get("filesMarked", 0),  # deletion vectors (delta_mark.py)
+                    "copied": m["rowsCopied"],
+                }
+            )
         elif h.get("operation") == "MERGE":
             m = h.get("operationMetrics") or {}
             metrics.append(
@@ -222,6 +232,7 @@ def _merge_rewrites(ctx: Any, table: str, batches: int) -> dict[str, Any]:
         "files": len(dt.file_uris()),
         "upserts": len(metrics),
         "files_removed": median("removed"),
+        "files_marked": median("marked"),
         "rows_copied": median("copied"),
     }
 

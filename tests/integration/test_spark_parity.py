@@ -181,3 +181,24 @@ def test_the_readme_tour_spark_line_runs_as_written(tmp_path: Path) -> None:
     run = json.loads(result.stdout)["items"][0]
     assert run["status"] == "SUCCEEDED" and run["reconciled"]
     assert run["tables"]["lassa_dev.gold.lassa_weekly_by_state"] > 1000
+
+
+def test_spark_reads_only_the_live_rows_of_a_table_with_deletion_vectors(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from lakecrew.adapters.local.delta import DeltaStore
+    from lakecrew.adapters.local.table_store import DeltaTableStore
+    from lakecrew.adapters.spark.engine import SparkSqlEngine
+
+    store = DeltaStore(tmp_path / "lake")
+    tables = DeltaTableStore(store, deletion_vectors=True)  # a local run wrote the table
+    schema = pa.schema([("id", pa.string()), ("n", pa.int64())])
+    tables.create("c.s.t", schema)
+    tables.merge("c.s.t", pa.table({"id": [f"a{i}" for i in range(20)], "n": [1] * 20}), ["id"])
+    tables.merge("c.s.t", pa.table({"id": ["a3", "a7", "new"], "n": [2, 2, 2]}), ["id"])
+    live = store.live_files(store.table("c.s.t"))
+    assert live is not None and live.deleted()
+    collected = SparkSqlEngine(store).frame("c.s.t").collect()
+    assert len(collected) == 21  # the replaced versions of a3 and a7 are not read
+    rows = {r["id"]: r["n"] for r in collected}
+    assert rows == {**{f"a{i}": 1 for i in range(20)}, "a3": 2, "a7": 2, "new": 2}

@@ -255,9 +255,9 @@ def runner_for(
             return _kafka_source(ctx, loaded, deps)
         return open_source(ctx, loaded, overrides.get(loaded.spec.name))
 
-    deps = _project_deps(
-        ctx, DeltaTableStore(ctx.store), _engine(ctx, engine), source_for, create_keys
-    )
+    # Spark reads a table's Parquet files itself: tables it reads get no deletion vectors
+    store = DeltaTableStore(ctx.store, deletion_vectors=engine != "spark")
+    deps = _project_deps(ctx, store, _engine(ctx, engine), source_for, create_keys)
     return PipelineRunner(deps)
 
 

@@ -1,4 +1,5 @@
-"""The file-rewrite upsert (delta_upsert.py): same rows as MERGE, one commit, crash-safe."""
+"""The upserts of the key index's files — the file rewrite (delta_upsert.py) and the deletion
+vectors (delta_mark.py): same rows as MERGE, one commit, crash-safe."""
 
 from __future__ import annotations
 
@@ -41,9 +42,9 @@ class Crash(BaseException):
     """Stands for a kill: nothing after the crash point runs (not even except Exception)."""
 
 
-@pytest.fixture
-def tables(store: DeltaStore) -> DeltaTableStore:
-    ts = DeltaTableStore(store)
+@pytest.fixture(params=[False, True], ids=["rewrite", "marks"])
+def tables(store: DeltaStore, request: pytest.FixtureRequest) -> DeltaTableStore:
+    ts = DeltaTableStore(store, deletion_vectors=request.param)
     ts.create(NAME, SCHEMA)
     for part in range(3):  # three files of 20 keys each
         ts.merge(NAME, _rows([f"k{part}-{i}" for i in range(20)], 1), ["case_id"])
@@ -72,7 +73,7 @@ def test_a_crash_before_the_commit_changes_nothing_and_the_rerun_succeeds(
     batch = _rows(["k1-3", "k1-4", "fresh"], 2)
     with pytest.raises(Crash):
         tables.merge(NAME, batch, ["case_id"])
-    reopened = DeltaTableStore(DeltaStore(store.root))  # a new process after the kill
+    reopened = DeltaTableStore(DeltaStore(store.root), deletion_vectors=tables.deletion_vectors)
     assert reopened.store.version(NAME) == version
     assert _state(reopened.store) == before and _logged(reopened.store) == files
     crash_at.clear()
@@ -150,12 +151,15 @@ KEYS = [f"k{p}-{i}" for p in range(3) for i in range(20)] + [f"x{i}" for i in ra
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(batches=st.lists(st.lists(st.sampled_from(KEYS), unique=True), min_size=1, max_size=3))
+@given(
+    batches=st.lists(st.lists(st.sampled_from(KEYS), unique=True), min_size=1, max_size=3),
+    marks=st.booleans(),
+)
 def test_same_rows_as_delta_rs_merge_on_random_batches(
-    tmp_path_factory: pytest.TempPathFactory, batches: list[list[str]]
+    tmp_path_factory: pytest.TempPathFactory, batches: list[list[str]], marks: bool
 ) -> None:
     store = DeltaStore(tmp_path_factory.mktemp("lake"))
-    tables = DeltaTableStore(store)
+    tables = DeltaTableStore(store, deletion_vectors=marks)
     tables.create(NAME, SCHEMA)
     store.create_table("c.s.merged", SCHEMA)
     first = _rows([k for k in KEYS if not k.startswith("x")], 1)
@@ -175,8 +179,11 @@ def test_rewritten_rows_are_written_in_pieces_still_one_commit(
     monkeypatch.setattr(delta_upsert, "FLUSH_ROWS", 15)  # each 20-row file is its own write
     before, version = _state(store), store.version(NAME)
     tables.merge(NAME, _rows(["k0-1", "k1-2", "k2-3", "fresh"], 7), ["case_id"])
+    files = "filesMarked" if tables.deletion_vectors else "filesRemoved"
     assert store.version(NAME) == version + 1
-    assert store.history(NAME, 1)[0]["lakecrew.upsert"]["filesRemoved"] == 3
+    assert store.history(NAME, 1)[0]["lakecrew.upsert"][files] == 3
     assert _state(store) == {**before, "k0-1": 7, "k1-2": 7, "k2-3": 7, "fresh": 7}
     tables.merge(NAME, _rows(["k0-1", "fresh"], 8), ["case_id"])  # the file map followed
-    assert store.history(NAME, 1)[0]["lakecrew.upsert"]["filesRemoved"] == 2
+    assert store.history(NAME, 1)[0]["lakecrew.upsert"][files] == (
+        1 if tables.deletion_vectors else 2  # both keys are now in the batch's new file
+    )

@@ -30,9 +30,9 @@ def _state(store: DeltaStore) -> dict[str | None, list[int]]:
     return out
 
 
-@pytest.fixture
-def tables(store: DeltaStore) -> DeltaTableStore:
-    ts = DeltaTableStore(store)
+@pytest.fixture(params=[False, True], ids=["rewrite", "marks"])
+def tables(store: DeltaStore, request: pytest.FixtureRequest) -> DeltaTableStore:
+    ts = DeltaTableStore(store, deletion_vectors=request.param)
     ts.create(NAME, SCHEMA)
     return ts
 
@@ -41,10 +41,11 @@ def test_new_keys_append_and_known_keys_update(tables: DeltaTableStore, store: D
     tables.merge(NAME, _rows(["a", "b"], 1), ["case_id"])
     tables.merge(NAME, _rows(["b", "c"], 2), ["case_id"])
     assert _state(store) == {"a": [1], "b": [2], "c": [2]}
-    last = store.history(NAME, 1)[0]  # the batch with a known key: one file rewrite
+    last = store.history(NAME, 1)[0]  # the batch with a known key: one file rewritten/marked
+    files = "filesMarked" if tables.deletion_vectors else "filesRemoved"
     assert last[OPERATION] == {
-        "filesRemoved": 1,
-        "rowsCopied": 1,
+        files: 1,
+        "rowsCopied": 0 if tables.deletion_vectors else 1,
         "rowsUpdated": 1,
         "rowsInserted": 1,
     }
@@ -123,7 +124,7 @@ def test_a_recreated_table_gets_a_new_index(tables: DeltaTableStore, store: Delt
 def test_an_upsert_rewrites_only_the_files_holding_a_changed_key(
     tables: DeltaTableStore, store: DeltaStore
 ) -> None:
-    # Copy-on-write: an upsert rewrites the files it must, not the table (bench_incremental).
+    # An upsert rewrites (or marks) the files it must, not the table (bench_incremental).
     for part in range(4):  # four batches of new keys: appended, one file each
         tables.merge(NAME, _rows([f"p{part}-{i}" for i in range(50)], 1), ["case_id"])
     files_before = set(store.table(NAME).file_uris())
@@ -132,6 +133,17 @@ def test_an_upsert_rewrites_only_the_files_holding_a_changed_key(
         Path(other).write_bytes(b"not parquet")
     tables.merge(NAME, _rows(["p2-7", "p2-8", "new"], 2), ["case_id"])
     last = store.history(NAME, 1)[0]
+    if tables.deletion_vectors:  # the holder stays, with its rows 7 and 8 marked deleted
+        assert last[OPERATION]["filesMarked"] == 1 and last[OPERATION]["rowsCopied"] == 0
+        after = set(store.table(NAME).file_uris())
+        assert files_before < after and len(after - files_before) == 1
+        vectors = pa.RecordBatchReader.from_stream(store.table(NAME).deletion_vectors())
+        [marked] = vectors.read_all().to_pylist()
+        assert marked["filepath"].removeprefix("file://") == holder
+        assert [i for i, keep in enumerate(marked["selection_vector"]) if not keep] == [7, 8]
+        [new] = after - files_before
+        assert {r["case_id"]: r["n"] for r in _rows_of(new)} == {"p2-7": 2, "p2-8": 2, "new": 2}
+        return
     assert last[OPERATION]["filesRemoved"] == 1 and last[OPERATION]["rowsCopied"] == 48
     after = set(store.table(NAME).file_uris())
     assert files_before - after == {holder}

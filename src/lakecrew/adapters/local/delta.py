@@ -20,6 +20,7 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
+from lakecrew.adapters.local.deletion_vectors import FEATURE, LiveFiles
 from lakecrew.adapters.local.delta_fence import Fence
 from lakecrew.adapters.local.delta_stats import enforce as enforce_stats
 from lakecrew.adapters.local.delta_stats import stats_properties
@@ -91,6 +92,7 @@ class DeltaStore:
         self._rng = rng or random.Random()
         self._pii = pii_columns or (lambda full_name: ())
         self._open: dict[str, tuple[tuple[int, int], DeltaTable]] = {}
+        self._live: dict[str, tuple[tuple[int, int] | None, LiveFiles]] = {}
 
     @classmethod
     def for_project(cls, layout: ProjectLayout, **kwargs: Any) -> DeltaStore:
@@ -259,16 +261,85 @@ class DeltaStore:
         return int(self.table(full_name).version())
 
     def to_arrow(self, full_name: str, version: int | None = None) -> pads.Dataset:
-        """An Arrow dataset over the live files of one version (for DuckDB pushdown)."""
-        return self.table(full_name, version).to_pyarrow_dataset()
+        """An Arrow dataset over the live files of one version (for DuckDB pushdown); for a
+        version with deletion vectors, its live rows in memory (see `dataset_of`)."""
+        return self.dataset_of(self.table(full_name, version))
+
+    def dataset_of(self, table: DeltaTable) -> pads.Dataset:
+        """delta-rs's Arrow dataset, or, when files carry deletion vectors (which it refuses),
+        the live rows read by delta_read.py, in memory."""
+        live = self.live_files(table)
+        if live is None:
+            return table.to_pyarrow_dataset()
+        if not live.deleted():  # the feature is on, no file carries a vector: read lazily
+            from lakecrew.adapters.local.delta_read import files_dataset
+
+            self._plain_layout(table)
+            schema = pa.schema(table.schema().to_arrow())
+            return files_dataset(Path(_local(table.table_uri)), list(live.adds), schema)
+        import pyarrow.dataset as pads
+
+        return pads.dataset(self._masked(table, live))
+
+    def live_files(self, table: DeltaTable, *, any_protocol: bool = False) -> LiveFiles | None:
+        """The live files with their deletion vectors (deletion_vectors.py), for a version
+        whose protocol allows them (or any, with ``any_protocol``); None otherwise. Replayed
+        from the last version this store saw of the same table (same first commit file)."""
+        if not any_protocol and FEATURE not in (table.protocol().reader_features or ()):
+            return None
+        location = _local(table.table_uri)
+        ident, version = _identity(location), int(table.version())
+        cached = self._live.get(location)
+        known = cached[1] if cached is not None and cached[0] == ident else None
+        live = LiveFiles.at(Path(location), version, known)
+        if known is None or live.version >= known.version:
+            self._live[location] = (ident, live)
+        return live
+
+    def scan(
+        self,
+        full_name: str,
+        *,
+        columns: Sequence[str] | None = None,
+        filter: pads.Expression | None = None,
+        filter_columns: Sequence[str] = (),
+        version: int | None = None,
+    ) -> pa.Table:
+        """Rows of one version matching ``filter`` (whose columns ``filter_columns`` names):
+        pushed down into delta-rs's dataset, or, with deletion vectors, applied after them."""
+        table = self.table(full_name, version)
+        live = self.live_files(table)
+        wanted = list(columns) if columns else None
+        if live is None or not live.deleted():
+            return self.dataset_of(table).to_table(columns=wanted, filter=filter)
+        return self._masked(
+            table, live, columns=wanted, filter=filter, filter_columns=filter_columns
+        )
+
+    def _masked(self, table: DeltaTable, live: LiveFiles, **kwargs: Any) -> pa.Table:
+        from lakecrew.adapters.local.delta_read import masked_read
+
+        self._plain_layout(table)
+        schema = pa.schema(table.schema().to_arrow())
+        return masked_read(Path(_local(table.table_uri)), live, schema, **kwargs)
+
+    @staticmethod
+    def _plain_layout(table: DeltaTable) -> None:
+        """Deletion-vector tables are read here only when unpartitioned, without column
+        mapping (what this store writes); others are refused, not misread."""
+        config = table.metadata().configuration or {}
+        if table.metadata().partition_columns or config.get("delta.columnMapping.mode"):
+            raise UsageError(
+                "partitioned or column-mapped tables with deletion vectors are not read here",
+                where=table.table_uri,
+                fix="rewrite the table without deletion vectors (OPTIMIZE on Databricks)",
+            )
 
     def read(
         self, full_name: str, version: int | None = None, columns: Sequence[str] | None = None
     ) -> pa.Table:
         """Read a whole table (or some columns) into memory."""
-        return self.to_arrow(full_name, version).to_table(
-            columns=list(columns) if columns else None
-        )
+        return self.scan(full_name, columns=columns, version=version)
 
     def history(self, full_name: str, limit: int | None = None) -> list[dict[str, Any]]:
         """Commit history, newest first (version, timestamp, operation, metrics, ...)."""
@@ -469,13 +540,21 @@ class DeltaStore:
         """Keep the statistics of the table's PII columns (as classified now) out of its log,
         scrubbing those already there; True when anything changed (delta_stats.py)."""
         full_name = ".".join(parse_full_name(full_name))
-        return enforce_stats(self.table(full_name), self.path(full_name), self._pii(full_name))
+        changed = enforce_stats(self.table(full_name), self.path(full_name), self._pii(full_name))
+        return self._scrubbed(full_name, changed)
+
+    def _scrubbed(self, full_name: str, changed: bool) -> bool:
+        """After a scrub rewrote older commits, their replayed add actions are stale."""
+        if changed:
+            self._live.pop(str(self.path(full_name)), None)
+        return changed
 
     def prepare_write(self, full_name: str, fence: Fence | None) -> None:
         """No PII statistics in the log (delta_stats.py); under a fence, on top of its version."""
         path = self.path(full_name)
         if fence is None or not fence.covers(full_name):
-            enforce_stats(self.table(full_name), path, self._pii(full_name))
+            changed = enforce_stats(self.table(full_name), path, self._pii(full_name))
+            self._scrubbed(full_name, changed)
             return
         pii = self._pii(full_name)
         try:
@@ -485,6 +564,7 @@ class DeltaStore:
                 pii,
                 props=fence.properties(),
             ):
+                self._scrubbed(full_name, True)
                 fence.adopt(full_name, path)
         except CommitFailedError as exc:
             raise fence.conflict(full_name) from exc
@@ -533,6 +613,13 @@ def _shape(schema: pa.Schema) -> list[tuple[str, str]]:
 
 def _const(value: Data) -> Callable[[], Data]:
     return lambda: value
+
+
+def _local(uri: str) -> str:
+    """A table URI delta-rs reports (``file:///...`` or a path) as a local path."""
+    from urllib.parse import unquote
+
+    return str(Path(unquote(uri.removeprefix("file://")) if uri.startswith("file://") else uri))
 
 
 def _identity(path: str) -> tuple[int, int] | None:

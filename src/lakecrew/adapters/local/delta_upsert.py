@@ -25,7 +25,9 @@ retries); under a fence it is the fence's Conflict. `CRASH_POINT` is called at e
 
 Where this does not apply (returns None before writing anything): partitioned tables, a batch
 that adds columns, tables with constraints, generated or identity columns, column mapping or
-table features beyond the basic ones (deletion vectors included).
+table features beyond the basic ones (deletion vectors included: their files are read with
+pyarrow here, which would bring deleted rows back). The store's default upsert marks rows with
+deletion vectors instead (delta_mark.py); this rewrite serves ``deletion_vectors=False``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
+from lakecrew.adapters.local.deletion_vectors import FEATURE
 from lakecrew.adapters.local.delta_fence import WRITER_KEY
 from lakecrew.adapters.local.schema_check import (
     check_nulls,
@@ -91,6 +94,7 @@ class Upserted:
     inserted: pa.ChunkedArray | None = None  # keys of the rows that went into `added`
     added: tuple[str, ...] = ()
     metrics: dict[str, int] = field(default_factory=dict)
+    relocated: pa.ChunkedArray | None = None  # keys whose rows moved into `added` (delta_mark)
 
 
 def added_paths(location: Path, version: int) -> tuple[str, ...]:
@@ -108,12 +112,16 @@ def _adds(location: Path, version: int) -> list[dict[str, object]]:
     return out
 
 
-def eligible(table: DeltaTable) -> bool:
-    """Whether the table is plain enough for a file rewrite (see the module docstring)."""
+def eligible(table: DeltaTable, *, deletion_vectors: bool = False) -> bool:
+    """Whether the table is plain enough for a file rewrite (see the module docstring), or,
+    with ``deletion_vectors``, for an upsert that marks rows deleted (delta_mark.py)."""
     protocol = table.protocol()
-    if not set(protocol.reader_features or ()) <= _READER_FEATURES:
+    readers, writers = _READER_FEATURES, _WRITER_FEATURES
+    if deletion_vectors:
+        readers, writers = readers | {FEATURE}, writers | {FEATURE, "appendOnly"}
+    if not set(protocol.reader_features or ()) <= readers:
         return False
-    if not set(protocol.writer_features or ()) <= _WRITER_FEATURES:
+    if not set(protocol.writer_features or ()) <= writers:
         return False
     metadata = table.metadata()
     if metadata.partition_columns:
@@ -146,15 +154,12 @@ def upsert_files(
     commit won (its files removed)."""
     if not eligible(base):
         return None
-    current = pa.schema(base.schema().to_arrow())
-    schema = check_schema(full_name, current, data.schema, merge_schema=True)
-    if schema.names != current.names:
-        return None  # the batch adds or lacks columns: MERGE evolves the schema
-    check_nulls(full_name, current, data)
-    data = conform(data, current)
+    conformed = prepared(full_name, base, data)
+    if conformed is None:
+        return None
     location = store.path(full_name)
     stage = location / STAGE / uuid.uuid4().hex
-    rewrite = _Rewrite(location, data, key)
+    rewrite = _Rewrite(location, conformed, key)
     try:
         adds, moved = _stage(location, stage, rewrite.outputs(paths), base, file_bytes)
         if rewrite.duplicates:
@@ -178,9 +183,7 @@ def upsert_files(
             return None
         CRASH_POINT("committed")
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        with contextlib.suppress(OSError):  # another upsert's folder may still be in it
-            stage.parent.rmdir()
+        cleared(stage)
     by_output: dict[int, list[str]] = {}
     for i, action in adds:
         by_output.setdefault(i, []).append(action.path)
@@ -192,6 +195,25 @@ def upsert_files(
         result.added = tuple(by_output[fresh])
         result.inserted = rewrite.inserted
     return result
+
+
+def prepared(full_name: str, base: DeltaTable, data: pa.Table) -> pa.Table | None:
+    """The batch conformed to the table's schema (nulls checked); None when it adds or lacks
+    columns (MERGE evolves the schema)."""
+    current = pa.schema(base.schema().to_arrow())
+    schema = check_schema(full_name, current, data.schema, merge_schema=True)
+    if schema.names != current.names:
+        return None
+    check_nulls(full_name, current, data)
+    return conform(data, current)
+
+
+def cleared(stage: Path) -> None:
+    """Remove an upsert's scratch folder (and the stage folder when no other upsert's is in
+    it)."""
+    shutil.rmtree(stage, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        stage.parent.rmdir()
 
 
 FLUSH_ROWS = 500_000

@@ -166,6 +166,27 @@ class KeyIndex:
             self.files = np.insert(self.files, at, len(self.groups) - 1)
         self.version = version
 
+    def relocate(self, ordered: np.ndarray, files: tuple[str, ...]) -> None:
+        """Keys (sorted hashes) whose rows a deletion-vector upsert moved into ``files``: a
+        hash the index holds once now names those files; a hash it holds several times (a
+        collision) names its old files and those, so no holder is lost."""
+        if self.files is None or not len(ordered):
+            return
+        lo = np.searchsorted(self.hashes, ordered, "left")
+        hi = np.searchsorted(self.hashes, ordered, "right")
+        self.groups.append(files)
+        target = len(self.groups) - 1
+        single = hi - lo == 1
+        self.files[lo[single]] = target
+        shared = {}
+        for a, b in zip(lo[~single].tolist(), hi[~single].tolist(), strict=True):
+            for at in range(a, b):
+                old = int(self.files[at])
+                if old not in shared:
+                    self.groups.append((*self.groups[old], *files))
+                    shared[old] = len(self.groups) - 1
+                self.files[at] = shared[old]
+
     def moved(self, replaced: Mapping[str, tuple[str, ...]]) -> None:
         """Files rewritten with the same keys (old path → the new files holding them)."""
         if self.files is None or not replaced:

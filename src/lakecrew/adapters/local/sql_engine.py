@@ -20,8 +20,10 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from urllib.parse import unquote
 
 import duckdb
 import pyarrow as pa
@@ -58,6 +60,14 @@ if TYPE_CHECKING:  # imported by the queries that read a table (pyarrow.dataset 
     from deltalake import DeltaTable
 
 Relation: TypeAlias = "pa.Table | pads.Dataset"
+
+
+@dataclass(frozen=True)
+class _Vectors:
+    """Stands for a table version whose files carry deletion vectors (its schema only):
+    scanned by DuckDB with the deleted positions anti-joined, else read in memory."""
+
+    schema: pa.Schema
 
 
 class LocalSqlEngine:
@@ -234,6 +244,8 @@ class LocalSqlEngine:
         for ref in parsed.refs:
             relation, table = self._relation(ref)
             native = self._native_scan(cursor, relation, table)
+            if native is None and table is not None and isinstance(relation, _Vectors):
+                relation = self.store.dataset_of(table)  # the live rows, read in memory
             scan = native if native is not None else relation
             cursor.register(ref.alias, self._masked(cursor, ref, scan, relation.schema))
             schema[ref.alias] = {f.name: type_text(f.type) for f in relation.schema}
@@ -271,7 +283,10 @@ class LocalSqlEngine:
             if location is not None
             else self.store.table(ref.full_name, ref.version)
         )
-        return table.to_pyarrow_dataset(), table
+        live = self.store.live_files(table)
+        if live is not None and live.deleted():  # scanned by DuckDB below, or read in memory
+            return _Vectors(pa.schema(table.schema().to_arrow())), table
+        return self.store.dataset_of(table), table
 
     def _native_scan(
         self, cursor: duckdb.DuckDBPyConnection, relation: Relation, table: DeltaTable | None
@@ -282,6 +297,8 @@ class LocalSqlEngine:
         table schema, without partition columns, deletion vectors or column mapping (delta-rs
         resolves those in the Arrow dataset, which stays the fallback).
         """
+        if isinstance(relation, _Vectors) and table is not None:
+            return self._vector_scan(cursor, relation.schema.names, table)
         if table is None or isinstance(relation, pa.Table):
             return None
         protocol, meta = table.protocol(), table.metadata()
@@ -299,6 +316,42 @@ class LocalSqlEngine:
         if not set(names) <= set(scan.columns):
             return None
         return scan.select(*(duckdb.ColumnExpression(c) for c in names))
+
+    def _vector_scan(
+        self, cursor: duckdb.DuckDBPyConnection, names: list[str], table: DeltaTable
+    ) -> duckdb.DuckDBPyRelation | None:
+        """DuckDB's Parquet scan of a version whose files carry deletion vectors: each row's
+        file and position (``file_index``, ``file_row_number``, one BIGINT) anti-joined with the
+        positions the vectors delete (deletion_vectors.py). Projections and filters still reach the
+        Parquet scan. None (the live rows then read in memory) when the files lie outside the
+        lakehouse folder or lack a column, or the table is partitioned or column-mapped."""
+        meta = table.metadata()
+        if meta.partition_columns or meta.configuration.get("delta.columnMapping.mode"):
+            return None
+        live = self.store.live_files(table)
+        if live is None:
+            return None
+        paths = list(live.adds)
+        files = [str((live.location / unquote(p)).resolve()) for p in paths]
+        if not files or not all(f.startswith(str(self._root) + "/") for f in files):
+            return None
+        if {"file_index", "file_row_number", "_lc_at"} & set(names):
+            return None  # DuckDB's row numbers would clash with columns of those names
+        listing = "[" + ", ".join(_literal(f) for f in files) + "]"
+        try:
+            scan = cursor.sql(
+                f"SELECT *, (file_index::BIGINT << 32) + file_row_number AS _lc_at "
+                f"FROM read_parquet({listing}, union_by_name = true, file_row_number = true)"
+            )
+        except duckdb.Error:
+            return None
+        if not set(names) <= set(scan.columns):
+            return None
+        from lakecrew.adapters.local.delta_read import deleted_rows  # pyarrow.dataset: lazily
+
+        gone = cursor.from_arrow(deleted_rows(live, paths))
+        kept = scan.join(gone, "_lc_at = _lc_dv", how="anti")
+        return kept.select(*(duckdb.ColumnExpression(c) for c in names))
 
     def _masked(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from urllib.parse import unquote
 
 import numpy as np
@@ -14,8 +15,11 @@ import pyarrow.dataset as pads
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
+from lakecrew.adapters.local.deletion_vectors import LiveFiles, stale_vectors
 from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.delta_fence import Fence
+from lakecrew.adapters.local.delta_mark import Located, locate, mark_upsert
+from lakecrew.adapters.local.delta_read import FRAGMENT, files_dataset, keep_mask, masked_read
 from lakecrew.adapters.local.delta_upsert import (
     STAGE,
     Upserted,
@@ -41,11 +45,15 @@ batch) while the first load's CPU stayed the same (bench_incremental / bench_med
 class DeltaTableStore:
     """Pipeline table writes on a local lakehouse; every write is one Delta commit."""
 
-    def __init__(self, store: DeltaStore) -> None:
+    def __init__(self, store: DeltaStore, *, deletion_vectors: bool = True) -> None:
+        """``deletion_vectors``: upserts mark replaced rows deleted (delta_mark.py) instead of
+        rewriting their files (delta_upsert.py); off where another engine reads the files."""
         self.store = store
+        self.deletion_vectors = deletion_vectors
         self._indexes: dict[tuple[str, str], KeyIndex] = {}
         self._fence: Fence | None = None
         self._probed = LastProbe()
+        self._located: Located | None = None  # the last lookup's live rows (delta_mark.py)
 
     @contextmanager
     def one_writer(self, tables: Iterable[str], writer: str) -> Iterator[None]:
@@ -134,7 +142,8 @@ class DeltaTableStore:
             added = added_paths(self.store.path(full_name), version)
             index.add(probe.ordered, version, added)
             return version
-        if index.files is None and eligible(self.store.table(full_name)):
+        marks = self.deletion_vectors
+        if index.files is None and eligible(self.store.table(full_name), deletion_vectors=marks):
             # the file layout is unknown since a MERGE: read the table file by file, once
             self._indexes.pop((full_name, keys[0]), None)
             index = self._index(full_name, keys[0])
@@ -143,6 +152,8 @@ class DeltaTableStore:
         )
         if upserted is not None:
             index.moved(upserted.replaced)
+            if upserted.relocated is not None and len(upserted.relocated):
+                index.relocate(np.sort(key_hashes(upserted.relocated)), upserted.added)
             if upserted.inserted is not None:
                 inserted = np.sort(key_hashes(upserted.inserted))
                 index.add(inserted, upserted.version, upserted.added)
@@ -178,23 +189,33 @@ class DeltaTableStore:
         fence = self._fence if self._fence and self._fence.covers(full_name) else None
         self.store.prepare_write(full_name, fence)
         location = self.store.path(full_name)
-        live = self.store.table(full_name)
-        base = fence.table(full_name, location, live) if fence else live
+        opened = self.store.table(full_name)
+        base = fence.table(full_name, location, opened) if fence else opened
         if int(base.version()) != index.version:
             return None  # someone else wrote since the index was read
         if fence:
             shutil.rmtree(location / STAGE, ignore_errors=True)  # an interrupted upsert's
+        props = fence.properties() if fence else None
+        live = self.store.live_files(base, any_protocol=True) if self.deletion_vectors else None
         try:
-            upserted = upsert_files(
-                self.store,
-                full_name,
-                data,
-                key,
-                paths,
-                fence.properties() if fence else None,
-                base,
-                FILE_BYTES,
-            )
+            if live is not None:
+                located, self._located = self._located, None
+                upserted = mark_upsert(
+                    self.store,
+                    full_name,
+                    data,
+                    key,
+                    paths,
+                    props,
+                    base,
+                    live,
+                    FILE_BYTES,
+                    located,
+                )
+            else:
+                upserted = upsert_files(
+                    self.store, full_name, data, key, paths, props, base, FILE_BYTES
+                )
         except CommitFailedError as exc:  # re-raised by upsert_files only under a fence
             if fence is None:
                 raise
@@ -209,7 +230,9 @@ class DeltaTableStore:
         identity = self.store.identity(full_name)  # a recreated table is another table
         index = self._indexes.get((full_name, key))
         if index is None or index.version != version or index.identity != identity:
-            index = _read_index(self.store.table(full_name, version), key, version, identity)
+            table = self.store.table(full_name, version)
+            live = self.store.live_files(table)
+            index = _read_index(table, key, version, identity, live)
             self._indexes[(full_name, key)] = index
         return index
 
@@ -219,14 +242,18 @@ class DeltaTableStore:
         columns: Sequence[str] | None = None,
         where: Mapping[str, str] | None = None,
     ) -> pa.Table:
-        dataset = self.store.to_arrow(full_name)
         wanted = list(columns) if columns else None
+        on = list(where or ())
         try:
-            return dataset.to_table(columns=wanted, filter=_equal(where, cast=False))
+            return self.store.scan(
+                full_name, columns=wanted, filter=_equal(where, cast=False), filter_columns=on
+            )
         except pa.ArrowNotImplementedError:
             # A file delta-rs's MERGE wrote with string_view columns: pyarrow cannot compare
             # them with string values in statistics pushdown. Cast first (no pushdown).
-            return dataset.to_table(columns=wanted, filter=_equal(where, cast=True))
+            return self.store.scan(
+                full_name, columns=wanted, filter=_equal(where, cast=True), filter_columns=on
+            )
 
     def lookup(
         self, full_name: str, keys: Sequence[str], probe: pa.Table, columns: Sequence[str]
@@ -237,6 +264,10 @@ class DeltaTableStore:
             return _empty(None, wanted, probe.schema)
         if not probe.num_rows:
             return _empty(self.store.schema(full_name), wanted, probe.schema)
+        table = self.store.table(full_name)
+        live = self.store.live_files(table)
+        if live is not None and live.deleted():
+            return self._lookup_live(full_name, table, live, keys, probe, wanted)
         dataset = self.store.to_arrow(full_name)
         if len(keys) == 1:
             column = probe.column(keys[0])
@@ -260,13 +291,51 @@ class DeltaTableStore:
         wanted_keys = probe.select(list(keys)).group_by(list(keys)).aggregate([])
         return held.join(wanted_keys, keys=list(keys), join_type="left semi")
 
+    def _lookup_live(
+        self,
+        full_name: str,
+        table: DeltaTable,
+        live: LiveFiles,
+        keys: Sequence[str],
+        probe: pa.Table,
+        wanted: list[str],
+    ) -> pa.Table:
+        """`lookup` in a version with deletion vectors: the live rows of the files the key
+        index names (all files when it names none or several keys), filtered in memory."""
+        schema = pa.schema(table.schema().to_arrow())
+        paths: list[str] | None = None
+        values = probe.column(keys[0])
+        every = values
+        self._located = None
+        if len(keys) == 1:
+            index = self._index(full_name, keys[0])
+            probed = self._probed.of(values)
+            present = self._probed.held(index, probed).copy()
+            if values.null_count:
+                present &= pc.is_valid(values).to_numpy(zero_copy_only=False)
+            if not present.any():
+                return _empty(schema, wanted, probe.schema)
+            paths = index.holders(probed.ordered[present[probed.order]])
+            values = values.filter(pa.array(present))
+        location = self.store.path(full_name)
+        if len(keys) == 1:
+            key_type = schema.field(keys[0]).type
+            values = values.combine_chunks().cast(key_type)
+            found, located = locate(location, live, schema, keys[0], values, wanted, paths)
+            # keys the index proved absent are absent: the upsert may rely on every key probed
+            self._located = replace(located, probed=every.combine_chunks().cast(key_type))
+            return found
+        held = masked_read(location, live, schema, columns=wanted)
+        wanted_keys = probe.select(list(keys)).group_by(list(keys)).aggregate([])
+        return held.join(wanted_keys, keys=list(keys), join_type="left semi")
+
     def _holding(
         self, full_name: str, index: KeyIndex, ordered: np.ndarray, dataset: pads.Dataset
     ) -> pads.Dataset:
         """Only the files the index names for these key hashes (the whole table when the
         file map is unknown or the table is not plain, see delta_upsert.eligible)."""
         paths = index.holders(ordered)
-        if paths is None or not eligible(self.store.table(full_name)):
+        if paths is None or not eligible(self.store.table(full_name), deletion_vectors=True):
             return dataset
         root = self.store.path(full_name)
         files = [str(root / unquote(p)) for p in paths]
@@ -276,19 +345,27 @@ class DeltaTableStore:
         """From the Delta log's per-file row counts (no data file opened) when every file
         has one and no file can carry deletion vectors; else from the Parquet footers."""
         table = self.store.table(full_name)
-        if "deletionVectors" not in (table.protocol().reader_features or ()):
+        live = self.store.live_files(table)
+        if live is None:
             rows = pa.table(table.get_add_actions(flatten=False)).column("num_records")
             if not rows.null_count:
                 return int(pc.sum(rows).as_py() or 0)
-        return int(self.store.to_arrow(full_name).count_rows())
+            return int(self.store.to_arrow(full_name).count_rows())
+        counted = live_count(live)
+        if counted is not None:
+            return counted
+        return int(self.store.scan(full_name, columns=[]).num_rows)
 
     def distinct(self, full_name: str, column: str) -> list[str]:
         """From the Delta log alone when every file's statistics show one value (min = max,
         shorter than a possibly truncated statistic) or only nulls; else one column scan."""
         table = self.store.table(full_name)
-        values = single_values(pa.table(table.get_add_actions(flatten=True)), column)
+        live = self.store.live_files(table)
+        values = None
+        if live is None or not live.deleted():  # deleted rows' values stay in the statistics
+            values = single_values(pa.table(table.get_add_actions(flatten=True)), column)
         if values is None:
-            held = table.to_pyarrow_dataset().to_table(columns=[column]).column(column)
+            held = self.store.scan(full_name, columns=[column]).column(column)
             values = set(pc.unique(held.drop_null()).to_pylist())
         return sorted(values)
 
@@ -328,18 +405,27 @@ class DeltaTableStore:
         )
         if fence:
             fence.adopt(full_name, path)
+        table = fence.table(full_name, path) if fence else self.store.table(full_name)
+        live = self.store.live_files(table)
+        vectors = stale_vectors(live, retention_hours) if live is not None else []
+        for stale in vectors:
+            stale.unlink(missing_ok=True)
         return Maintenance(
             table=full_name,
             files_removed=int(metrics.get("numFilesRemoved", 0)),
             files_added=int(metrics.get("numFilesAdded", 0)),
             zorder_by=tuple(zorder_by),
-            vacuumed_files=len(removed),
+            vacuumed_files=len(removed) + len(vectors),
             retention_hours=retention_hours,
         )
 
 
-def _read_index(table: DeltaTable, key: str, version: int, identity: object) -> KeyIndex:
-    """The key index of one table version, with the file holding each key."""
+def _read_index(
+    table: DeltaTable, key: str, version: int, identity: object, live: LiveFiles | None
+) -> KeyIndex:
+    """The key index of one table version, with the file holding each (live) key."""
+    if live is not None:  # deletion vectors allowed: delta-rs's datasets refuse the table
+        return _read_live_index(table, key, version, identity, live)
     dataset = table.to_pyarrow_dataset()
     if key not in dataset.schema.names:
         return KeyIndex.build(key_hashes(pa.chunked_array([], pa.string())), version, identity)
@@ -353,6 +439,41 @@ def _read_index(table: DeltaTable, key: str, version: int, identity: object) -> 
     files = held.column("__fragment_index").to_numpy()
     groups = [(by_name[f],) for f in fragments]
     return KeyIndex.build(hashes, version, identity, files, groups)
+
+
+def _read_live_index(
+    table: DeltaTable, key: str, version: int, identity: object, live: LiveFiles
+) -> KeyIndex:
+    """`_read_index` of a version with deletion vectors: deleted rows hold no key."""
+    schema = pa.schema(table.schema().to_arrow())
+    if key not in schema.names:
+        return KeyIndex.build(key_hashes(pa.chunked_array([], pa.string())), version, identity)
+    location = live.location
+    paths = list(live.adds)
+    held = files_dataset(location, paths, schema).to_table(columns=[key, FRAGMENT])
+    files = held.column(FRAGMENT).to_numpy()
+    keep = keep_mask(location, live, paths, files)
+    column = held.column(key)
+    if keep is not None:
+        column, files = column.filter(pa.array(keep)), files[keep]
+    groups = [(p,) for p in paths]
+    return KeyIndex.build(key_hashes(column), version, identity, files, groups)
+
+
+def live_count(live: LiveFiles) -> int | None:
+    """Rows of a version from its log alone: each file's ``numRecords`` less its deletion
+    vector's cardinality; None when a file has no row count."""
+    import json
+
+    total = 0
+    for add in live.adds.values():
+        stats = add.get("stats")
+        records = json.loads(stats).get("numRecords") if isinstance(stats, str) and stats else None
+        if records is None:
+            return None
+        vector = add.get("deletionVector") or {}
+        total += int(records) - int(vector.get("cardinality") or 0)
+    return total
 
 
 def _empty(schema: pa.Schema | None, columns: list[str], fallback: pa.Schema) -> pa.Table:
