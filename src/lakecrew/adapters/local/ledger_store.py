@@ -305,7 +305,10 @@ class DeltaLedgerStore:
         schema = schema_of(row_type)
         names = columns or schema.names
         target = pa.schema([schema.field(c) for c in names])
-        for batch in self.store.to_arrow(self.full_name(row_type)).to_batches(columns=names):
+        dataset = self.store.to_arrow(self.full_name(row_type))
+        # no read-ahead: it buffers batches of several files at once (+44 MiB of the four
+        # columns `stale_findings` reads from 750k findings, +26 MiB without; 0.11 → 0.14 s)
+        for batch in dataset.to_batches(columns=names, batch_readahead=0, fragment_readahead=0):
             if batch.num_rows:
                 yield pa.Table.from_batches([batch]).select(names).cast(target)
 

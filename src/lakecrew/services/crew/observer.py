@@ -22,6 +22,7 @@ findings); a listing that stops at a failed page becomes a `ListingGap`.
 
 from __future__ import annotations
 
+import json
 import zlib
 from array import array
 from collections import Counter
@@ -246,10 +247,10 @@ class Observer:
     # ---- workspace objects -----------------------------------------------------------------
 
     def _objects(self, reader: WorkspaceReader, obs: Observation) -> Iterator[Resource]:
-        acls: dict[str, list[dict[str, Any]]] = {}
+        acls = ScopeAcls()
         for obj in _listed(reader, ObjectKind.SECRET_ACL, obs):
             scope, principal = split_secret_acl_id(obj.object_id)
-            acls.setdefault(scope, []).append({"principal": principal, **dict(obj.data)})
+            acls.add(scope, {"principal": principal, **dict(obj.data)})
         acl_gap = any(g.kind == ObjectKind.SECRET_ACL.value for g in obs.gaps)
         for kind in KINDS:
             if kind is ObjectKind.SECRET_SCOPE and acl_gap:
@@ -257,7 +258,7 @@ class Observer:
             for obj in _listed(reader, kind, obs):
                 data: Mapping[str, Any] = obj.data
                 if kind is ObjectKind.SECRET_SCOPE:
-                    data = {**data, "acls": acls.get(obj.object_id, [])}
+                    data = {**data, "acls": acls.of(obj.object_id)}
                 yield _resource(kind.value, obj.object_id, reader.name, data)
 
     # ---- system tables ---------------------------------------------------------------------
@@ -405,6 +406,27 @@ def _listed(reader: WorkspaceReader, kind: ObjectKind, obs: Observation) -> Iter
                 f" and {len(twice) - 10} more" if len(twice) > 10 else ""
             )
             obs.notes.append(f"{kind.value} listed more than once, evaluated once: {shown}")
+
+
+class ScopeAcls:
+    """The secret ACLs of a listing, by scope, held until the scopes are listed (after every
+    other kind). Each entry is kept as its JSON text, with one copy of each distinct text and
+    of each distinct tuple of them (scopes often share their ACLs): 54,418 ACLs of 26,026 scopes
+    took 23 MB as dicts for a whole sweep of 1,000,000 resources."""
+
+    def __init__(self) -> None:
+        self.by_scope: dict[str, tuple[str, ...]] = {}
+        self.shared: dict[Any, Any] = {}
+
+    def add(self, scope: str, entry: Mapping[str, Any]) -> None:
+        text = json.dumps(entry, separators=(",", ":"))
+        text = self.shared.setdefault(text, text)
+        entries = (*self.by_scope.get(scope, ()), text)
+        self.by_scope[scope] = self.shared.setdefault(entries, entries)
+
+    def of(self, scope: str) -> list[dict[str, Any]]:
+        """The scope's entries, in the order listed (new dicts: the caller may keep them)."""
+        return [json.loads(text) for text in self.by_scope.get(scope, ())]
 
 
 class ListedIds:
