@@ -259,3 +259,14 @@ def test_real_village_registry_upserted_in_batches_matches_an_independent_last_w
     assert ours == expected and len(theirs) == 979
     assert {r["place"]: (r["line"], r["note"]) for r in theirs} == expected
     assert tables.count("c.s.villages") == 979
+
+
+def test_relocated_keys_name_their_new_file_and_a_colliding_hash_keeps_every_holder() -> None:
+    from lakecrew.adapters.local.key_index import KeyIndex
+
+    hashes = np.array([5, 5, 9, 12], np.uint64)
+    index = KeyIndex.build(hashes, 1, None, np.array([0, 1, 1, 0]), [("a",), ("b",)])
+    index.relocate(np.array([5, 9], np.uint64), ("n",))
+    assert index.holders(np.array([9], np.uint64)) == ["n"]  # held once: moved
+    assert index.holders(np.array([5], np.uint64)) == ["a", "b", "n"]  # a collision: all kept
+    assert index.holders(np.array([12], np.uint64)) == ["a"]  # untouched
