@@ -60,11 +60,19 @@ def observation_batches(
     batch's resources per type)."""
     stream = iter(obs.resources)
     size = chunk if chunk > 0 else None
-    while batch := list(islice(stream, size)):
+    while True:
+        batch = list(islice(stream, size))
+        if not batch:
+            return
         part: EvaluationLike = engine.evaluate(batch, obs.context)
         hit = {(f.resource_type, f.resource_id) for f in part.findings}
         kept = [r for r in batch if (r.resource_type, r.resource_id) in hit]
-        yield obs.snapshot(kept), part, Counter(r.resource_type for r in batch)
+        item = obs.snapshot(kept), part, Counter(r.resource_type for r in batch)
+        del batch, part, hit, kept
+        yield item
+        # a batch is let go before the next one is read (with the consumer's `del`): holding
+        # it while the next was read kept two batches' resources in memory at once
+        del item
         if size is None:
             return
 
@@ -158,8 +166,9 @@ class BatchedSweep:
         self.batches = 0
 
     def run(self, batches: Iterator[Batch]) -> Streamed:
-        for snap, evaluation, counted in batches:
-            self.batch(snap, evaluation, counted)
+        for item in batches:
+            self.batch(*item)
+            del item  # not held while the next batch is read (see observation_batches)
         return self.out
 
     def batch(self, snap: Snapshot, evaluation: EvaluationLike, counted: Mapping[str, int]) -> None:
