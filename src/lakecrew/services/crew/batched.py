@@ -224,7 +224,7 @@ class BatchedSweep:
                 now=now,
             )
         self.step("tickets")
-        out.tickets += len(self.tickets.upsert(self.scope, ready, (), now))
+        out.tickets += self.tickets.upsert(self.scope, ready, (), now)
         self.batches += 1
         release_freed_memory()
         self.step(f"batch {self.batches}")  # a batch is recorded (tests stop the sweep here)

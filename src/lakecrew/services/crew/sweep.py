@@ -410,7 +410,7 @@ class Sweeper:
             sync += _delivery_errors(published)
         step("tickets")
         tickets = run.tickets.upsert(scope, out.deferred, applied, now)
-        tickets += run.tickets.resolve(resolved, now)
+        tickets += len(run.tickets.resolve(resolved, now))
         if isinstance(d.tickets, ReportsSyncErrors):
             sync += [f"tickets {e}" for e in d.tickets.take_errors()]
         return SweepResult(
@@ -428,7 +428,7 @@ class Sweeper:
             failed=tuple(failed),
             reconciled=tuple(reconciled),
             notifications=len(queued),
-            tickets=out.tickets + len(tickets),
+            tickets=out.tickets + tickets,
             refused=refused,
             gaps=snap.gaps,
             notes=snap.notes,

@@ -44,6 +44,9 @@ def ticket_body(tf: TrackedFinding, actions: Sequence[ActionRow]) -> str:
     return "\n".join(lines)
 
 
+CHUNK = 4096  # findings whose tickets are drafted and upserted at once
+
+
 class TicketStep:
     """Upserts and resolves tickets through a TicketSystem, mirrored in the ledger."""
 
@@ -61,9 +64,10 @@ class TicketStep:
         resolved: Sequence[FindingRow],
         actions: Sequence[ActionRow],
         now: datetime,
-    ) -> list[Ticket]:
-        """Upsert tickets for open findings, resolve those whose finding resolved."""
-        return self.upsert(scope, findings, actions, now) + self.resolve(resolved, now)
+    ) -> int:
+        """Upsert tickets for open findings, resolve those whose finding resolved: how many
+        tickets were written."""
+        return self.upsert(scope, findings, actions, now) + len(self.resolve(resolved, now))
 
     def upsert(
         self,
@@ -71,18 +75,34 @@ class TicketStep:
         findings: Sequence[TrackedFinding],
         actions: Sequence[ActionRow],
         now: datetime,
-    ) -> list[Ticket]:
+    ) -> int:
         """Upsert the tickets of open findings (one batch of a sweep: the ticket system is
-        asked only about these fingerprints), mirrored in the ledger."""
+        asked only about these fingerprints), mirrored in the ledger (one write); how many
+        were written. Drafts are built and upserted `CHUNK` findings at a time, so a batch's
+        ticket bodies are not all in memory at once (a batch of 10,000 clusters has ~20,000)."""
         wanted = [
             tf
             for tf in findings
             if tf.status == "open" and SEVERITY_ORDER.get(tf.finding.severity, 9) <= self.min_rank
         ]
-        existing = self.system.states([tf.finding.fingerprint for tf in wanted]) if wanted else {}
         by_fp: dict[str, list[ActionRow]] = {}
         for a in actions:
             by_fp.setdefault(a.fingerprint, []).append(a)
+        rows: list[TicketRow] = []
+        for at in range(0, len(wanted), CHUNK):
+            drafts = self._drafts(scope, wanted[at : at + CHUNK], by_fp)
+            if drafts:
+                touched = self.system.upsert_many(drafts, now)
+                rows.extend(_row(t, self.system.name) for t in touched)
+        self.ledger.put_tickets(rows)
+        return len(rows)
+
+    def _drafts(
+        self, scope: str, wanted: Sequence[TrackedFinding], by_fp: dict[str, list[ActionRow]]
+    ) -> list[TicketDraft]:
+        """The drafts of the findings whose ticket is not open already (or gained an applied
+        action)."""
+        existing = self.system.states([tf.finding.fingerprint for tf in wanted])
         drafts: list[TicketDraft] = []
         for tf in wanted:
             f = tf.finding
@@ -103,9 +123,7 @@ class TicketStep:
                     body,
                 )
             )
-        touched = self.system.upsert_many(drafts, now) if drafts else []
-        self.ledger.put_tickets([_row(t, self.system.name) for t in touched])
-        return touched
+        return drafts
 
     def resolve(self, resolved: Sequence[FindingRow], now: datetime) -> list[Ticket]:
         """Resolve the tickets of resolved findings, mirrored in the ledger."""
