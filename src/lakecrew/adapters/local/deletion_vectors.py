@@ -76,9 +76,29 @@ def z85_decode(text: str) -> bytes:
     return bytes(out)
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``values`` sorted without repeats (as they are when already strictly increasing)."""
+    if len(values) < 2 or bool((values[1:] > values[:-1]).all()):
+        return values
+    return np.unique(values)
+
+
+def merged(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """The union of two sorted, repeat-free position arrays (a linear merge: timsort finds the
+    two runs), sorted and repeat-free."""
+    out = np.concatenate([np.asarray(old, np.int64), np.asarray(new, np.int64)])
+    out.sort(kind="stable")
+    if len(out) < 2:
+        return out
+    keep = np.empty(len(out), np.bool_)
+    keep[0] = True
+    np.not_equal(out[1:], out[:-1], out=keep[1:])
+    return out[keep]
+
+
 def serialize(positions: np.ndarray) -> bytes:
-    """The RoaringBitmapArray of row positions (any order, no duplicates needed)."""
-    values = np.unique(np.asarray(positions, np.uint64))
+    """The RoaringBitmapArray of row positions (any order, repeats allowed)."""
+    values = sorted_unique(np.asarray(positions, np.uint64))
     highs = values >> np.uint64(32)
     keys = np.unique(highs)
     out = [struct.pack("<IQ", MAGIC, len(keys))]
@@ -143,7 +163,7 @@ def write_vectors(location: Path, deleted: Sequence[np.ndarray]) -> list[dict[st
                 "pathOrInlineDv": encoded,
                 "offset": len(blob),
                 "sizeInBytes": len(payload),
-                "cardinality": len(np.unique(rows)),
+                "cardinality": len(sorted_unique(np.asarray(rows))),
             }
         )
         blob += struct.pack(">I", len(payload)) + payload + struct.pack(">I", zlib.crc32(payload))

@@ -37,7 +37,7 @@ from lakecrew.adapters.local.deletion_vectors import (
     LiveFiles,
     commit,
     dv_path,
-    positions,
+    merged,
     remove_action,
     with_vector,
     write_vectors,
@@ -148,7 +148,7 @@ def _found(
     old: dict[int, np.ndarray] = {}
     for i, path in enumerate(files):
         if path in deleted:
-            rows = positions(location, deleted[path]).astype(np.int64)
+            rows = cached_positions(live.location, deleted[path])
             old[i] = rows
             hit[starts[i] + rows[rows < counts[i]]] = False  # already deleted: not live
     rows = np.flatnonzero(hit)
@@ -162,7 +162,7 @@ def _found(
     by_file = fragment[rows]
     for i in np.unique(by_file).tolist():
         new = rows[by_file == i] - starts[i]
-        union = np.union1d(old.get(i, np.empty(0, np.int64)), new)
+        union = merged(old.get(i, np.empty(0, np.int64)), new)
         marks.append((files[i], union))
     return marks, matched
 
@@ -206,7 +206,7 @@ class Located:
                 if path in deleted
                 else np.empty(0, np.int64)
             )
-            marks.append((path, np.union1d(old, rows[file_of == i])))
+            marks.append((path, merged(old, rows[file_of == i])))
         return marks, matched_np
 
 

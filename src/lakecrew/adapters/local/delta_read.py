@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from lakecrew.adapters.local.deletion_vectors import LiveFiles, positions
+from lakecrew.adapters.local.deletion_vectors import LiveFiles, positions, sorted_unique
 
 FRAGMENT = "__fragment_index"
 
@@ -66,7 +66,7 @@ def cached_positions(location: Path, descriptor: Mapping[str, Any]) -> np.ndarra
 
 def remember(location: Path, descriptor: Mapping[str, Any], rows: np.ndarray) -> np.ndarray:
     """Keep the positions of a vector (one just written need not be read back)."""
-    found = np.unique(np.asarray(rows, np.int64))
+    found = sorted_unique(np.asarray(rows, np.int64))
     found.setflags(write=False)
     with _LOCK:
         _CACHED[_key(location, descriptor)] = found
@@ -99,7 +99,7 @@ def keep_mask(
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     keep = np.ones(len(fragment), np.bool_)
     for i, descriptor in marked:
-        rows = cached_positions(location, descriptor)
+        rows = cached_positions(live.location, descriptor)
         rows = rows[rows < counts[i]]
         keep[starts[i] + rows] = False
     return keep
@@ -133,7 +133,7 @@ def masked_read(
     marked: dict[int, np.ndarray] = {}
     for i, path in enumerate(files):
         if path in deleted:
-            marked[i] = cached_positions(location, deleted[path])
+            marked[i] = cached_positions(live.location, deleted[path])
     seen = np.zeros(len(files), np.int64)
     parts = []
     scanner = dataset.scanner(columns=[*wanted, FRAGMENT], batch_size=batch_size)
