@@ -270,3 +270,23 @@ def test_relocated_keys_name_their_new_file_and_a_colliding_hash_keeps_every_hol
     assert index.holders(np.array([9], np.uint64)) == ["n"]  # held once: moved
     assert index.holders(np.array([5], np.uint64)) == ["a", "b", "n"]  # a collision: all kept
     assert index.holders(np.array([12], np.uint64)) == ["a"]  # untouched
+
+
+def test_a_replay_whose_commits_were_cleaned_up_uses_the_checkpoint_or_says_what_is_missing(
+    tables: DeltaTableStore, store: DeltaStore
+) -> None:
+    from lakecrew.core.errors import DataError
+
+    location = store.path(NAME)
+    old = LiveFiles.at(location, store.version(NAME))
+    tables.merge(NAME, _rows(["k0-1", "k1-1"], 2), ["case_id"])
+    tables.merge(NAME, _rows(["k0-2"], 3), ["case_id"])
+    version = store.version(NAME)
+    DeltaTable(str(location)).create_checkpoint()
+    logs = location / "_delta_log"
+    for v in range(version):  # what a log clean-up after the checkpoint removes
+        (logs / f"{v:020d}.json").unlink()
+    assert LiveFiles.at(location, version, old).adds == LiveFiles.at(location, version).adds
+    (logs / f"{version:020d}.checkpoint.parquet").unlink()
+    with pytest.raises(DataError, match=r"cannot replay the Delta log to version \d+: 0+\.json"):
+        LiveFiles.at(location, version)

@@ -42,6 +42,8 @@ from urllib.parse import unquote
 import numpy as np
 from pyroaring import BitMap
 
+from lakecrew.core.errors import DataError
+
 MAGIC = 1681511377
 FEATURE = "deletionVectors"
 ENABLE = "delta.enableDeletionVectors"
@@ -191,10 +193,23 @@ class LiveFiles:
         from the newest classic checkpoint at or before ``version`` (or the first commit)."""
         if known is not None and known.location == location and known.version <= version:
             state = cls(location, known.version, dict(known.adds), known.protocol, known.metadata)
-        else:
-            state = cls(location)
-            state._from_checkpoint(version)
-        state._advance(version)
+            try:
+                state._advance(version)
+                return state
+            except FileNotFoundError:
+                pass  # commits cleaned up since (a checkpoint covers them): replay afresh
+        state = cls(location)
+        state._from_checkpoint(version)
+        try:
+            state._advance(version)
+        except FileNotFoundError as exc:
+            raise DataError(
+                f"cannot replay the Delta log to version {version}: {Path(str(exc.filename)).name}"
+                " is missing and no single-file checkpoint covers it",
+                where=str(location),
+                fix="read this version with a Delta reader that knows multi-part or V2 "
+                "checkpoints, or write a classic checkpoint (delta-rs create_checkpoint)",
+            ) from exc
         return state
 
     def deleted(self) -> dict[str, dict[str, Any]]:
