@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import CommitFailedError
 
 from lakecrew.adapters.local import delta_upsert
 from lakecrew.adapters.local.deletion_vectors import (
@@ -89,7 +90,7 @@ def mark_upsert(
         return None
     marks, matched = found
     stage = location / STAGE / uuid.uuid4().hex
-    moved: list[Any] = []
+    moved: list[Path] = []
     try:
         adds, moved = delta_upsert._stage(location, stage, iter([data]), base, file_bytes)
         delta_upsert.CRASH_POINT("moved")
@@ -108,8 +109,6 @@ def mark_upsert(
             for written in moved:
                 written.unlink(missing_ok=True)
             if props is not None and WRITER_KEY in (props.custom_metadata or {}):
-                from deltalake.exceptions import CommitFailedError
-
                 raise CommitFailedError("a commit already holds this version")
             return None
         delta_upsert.CRASH_POINT("committed")
@@ -126,7 +125,7 @@ def mark_upsert(
 
 
 def _found(
-    location: Any,
+    location: Path,
     live: LiveFiles,
     files: list[str],
     schema: pa.Schema,
