@@ -216,6 +216,21 @@ class LiveFiles:
         """path → descriptor of each live file carrying a deletion vector."""
         return {p: a["deletionVector"] for p, a in self.adds.items() if a.get("deletionVector")}
 
+    def rows(self) -> int | None:
+        """Rows of this version from its log alone: each file's ``numRecords`` less its
+        deletion vector's cardinality; None when a file has no row count."""
+        total = 0
+        for add in self.adds.values():
+            stats = add.get("stats")
+            records = (
+                json.loads(stats).get("numRecords") if isinstance(stats, str) and stats else None
+            )
+            if records is None:
+                return None
+            vector = add.get("deletionVector") or {}
+            total += int(records) - int(vector.get("cardinality") or 0)
+        return total
+
     def writer_protocol(self) -> dict[str, Any]:
         """The protocol with deletion vectors enabled (the current one when it has them)."""
         proto = self.protocol

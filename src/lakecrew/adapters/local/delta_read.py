@@ -21,8 +21,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
+from deltalake import DeltaTable
 
 from lakecrew.adapters.local.deletion_vectors import LiveFiles, positions, sorted_unique
+from lakecrew.adapters.local.key_index import KeyIndex, key_hashes
 
 FRAGMENT = "__fragment_index"
 
@@ -157,3 +159,23 @@ def masked_read(
     if not parts:
         return schema.empty_table().select(names)
     return pa.concat_tables(parts)
+
+
+def live_index(
+    table: DeltaTable, key: str, version: int, identity: object, live: LiveFiles
+) -> KeyIndex:
+    """The key index (key_index.py) of a version whose files may carry deletion vectors, with
+    the file holding each key: deleted rows hold no key."""
+    schema = pa.schema(table.schema().to_arrow())
+    if key not in schema.names:
+        return KeyIndex.build(key_hashes(pa.chunked_array([], pa.string())), version, identity)
+    location = live.location
+    paths = list(live.adds)
+    held = files_dataset(location, paths, schema).to_table(columns=[key, FRAGMENT])
+    files = held.column(FRAGMENT).to_numpy()
+    keep = keep_mask(location, live, paths, files)
+    column = held.column(key)
+    if keep is not None:
+        column, files = column.filter(pa.array(keep)), files[keep]
+    groups = [(p,) for p in paths]
+    return KeyIndex.build(key_hashes(column), version, identity, files, groups)

@@ -19,7 +19,7 @@ from lakecrew.adapters.local.deletion_vectors import LiveFiles, stale_vectors
 from lakecrew.adapters.local.delta import DeltaStore
 from lakecrew.adapters.local.delta_fence import Fence
 from lakecrew.adapters.local.delta_mark import Located, locate, mark_upsert
-from lakecrew.adapters.local.delta_read import FRAGMENT, files_dataset, keep_mask, masked_read
+from lakecrew.adapters.local.delta_read import live_index, masked_read
 from lakecrew.adapters.local.delta_upsert import (
     STAGE,
     Upserted,
@@ -351,7 +351,7 @@ class DeltaTableStore:
             if not rows.null_count:
                 return int(pc.sum(rows).as_py() or 0)
             return int(self.store.to_arrow(full_name).count_rows())
-        counted = live_count(live)
+        counted = live.rows()
         if counted is not None:
             return counted
         return int(self.store.scan(full_name, columns=[]).num_rows)
@@ -425,7 +425,7 @@ def _read_index(
 ) -> KeyIndex:
     """The key index of one table version, with the file holding each (live) key."""
     if live is not None:  # deletion vectors allowed: delta-rs's datasets refuse the table
-        return _read_live_index(table, key, version, identity, live)
+        return live_index(table, key, version, identity, live)
     dataset = table.to_pyarrow_dataset()
     if key not in dataset.schema.names:
         return KeyIndex.build(key_hashes(pa.chunked_array([], pa.string())), version, identity)
@@ -439,41 +439,6 @@ def _read_index(
     files = held.column("__fragment_index").to_numpy()
     groups = [(by_name[f],) for f in fragments]
     return KeyIndex.build(hashes, version, identity, files, groups)
-
-
-def _read_live_index(
-    table: DeltaTable, key: str, version: int, identity: object, live: LiveFiles
-) -> KeyIndex:
-    """`_read_index` of a version with deletion vectors: deleted rows hold no key."""
-    schema = pa.schema(table.schema().to_arrow())
-    if key not in schema.names:
-        return KeyIndex.build(key_hashes(pa.chunked_array([], pa.string())), version, identity)
-    location = live.location
-    paths = list(live.adds)
-    held = files_dataset(location, paths, schema).to_table(columns=[key, FRAGMENT])
-    files = held.column(FRAGMENT).to_numpy()
-    keep = keep_mask(location, live, paths, files)
-    column = held.column(key)
-    if keep is not None:
-        column, files = column.filter(pa.array(keep)), files[keep]
-    groups = [(p,) for p in paths]
-    return KeyIndex.build(key_hashes(column), version, identity, files, groups)
-
-
-def live_count(live: LiveFiles) -> int | None:
-    """Rows of a version from its log alone: each file's ``numRecords`` less its deletion
-    vector's cardinality; None when a file has no row count."""
-    import json
-
-    total = 0
-    for add in live.adds.values():
-        stats = add.get("stats")
-        records = json.loads(stats).get("numRecords") if isinstance(stats, str) and stats else None
-        if records is None:
-            return None
-        vector = add.get("deletionVector") or {}
-        total += int(records) - int(vector.get("cardinality") or 0)
-    return total
 
 
 def _empty(schema: pa.Schema | None, columns: list[str], fallback: pa.Schema) -> pa.Table:
