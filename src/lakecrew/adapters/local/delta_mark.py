@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,7 +141,7 @@ def _found(
     held = files_dataset(location, files, schema).to_table(columns=[key, FRAGMENT])
     fragment = held.column(FRAGMENT).to_numpy()
     values = keys.combine_chunks()
-    hit = np.array(pc.is_in(held.column(key), value_set=values).to_numpy(zero_copy_only=False))
+    hit = held_in(held.column(key), values)
     counts = np.bincount(fragment, minlength=len(files))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     deleted = live.deleted()
@@ -224,7 +225,7 @@ def locate(
     names = list(dict.fromkeys([key, *columns]))
     held = files_dataset(location, files, schema).to_table(columns=[*names, FRAGMENT])
     fragment = held.column(FRAGMENT).to_numpy()
-    hit = np.array(pc.is_in(held.column(key), value_set=values).to_numpy(zero_copy_only=False))
+    hit = held_in(held.column(key), values)
     keep = keep_mask(location, live, files, fragment)
     if keep is not None:
         hit &= keep
@@ -254,6 +255,19 @@ def _enabling(live: LiveFiles) -> list[dict[str, Any]]:
         {"protocol": live.writer_protocol()},
         {"metaData": {**live.metadata, "configuration": {**config, ENABLE: "true"}}},
     ]
+
+
+def held_in(column: pa.ChunkedArray, values: pa.Array) -> np.ndarray:
+    """Per row of ``column``, whether its value is one of ``values`` (a writable array). The
+    two halves are probed on two threads (Arrow's ``is_in`` releases the GIL; each half hashes
+    ``values`` once): the key column of a 10M-row table against a 100k-key batch."""
+    half = len(column) // 2
+    if half < 1_000_000:
+        return np.array(pc.is_in(column, value_set=values).to_numpy(zero_copy_only=False))
+    parts = (column.slice(0, half), column.slice(half))
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda part: pc.is_in(part, value_set=values), parts))
+    return np.concatenate([d.to_numpy(zero_copy_only=False) for d in done])
 
 
 def _metrics(marks: list[tuple[str, np.ndarray]], matched: np.ndarray) -> dict[str, int]:

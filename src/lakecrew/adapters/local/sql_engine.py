@@ -96,6 +96,7 @@ class LocalSqlEngine:
         self._lock = threading.Lock()
         self._parsed: dict[str, Parsed] = {}
         self._translated: dict[tuple[str, str], str] = {}
+        self._deleted: tuple[object, pa.Table | None] = (None, None)  # the last DV version's
         self._con = duckdb.connect(
             # no Python-variable replacement scans: a name resolves to a registered relation
             config={"autoinstall_known_extensions": False, "python_enable_replacements": False}
@@ -349,7 +350,13 @@ class LocalSqlEngine:
             return None
         from lakecrew.adapters.local.delta_read import deleted_rows  # pyarrow.dataset: lazily
 
-        gone = cursor.from_arrow(deleted_rows(live, paths))
+        marks = tuple(
+            (p, d.get("pathOrInlineDv"), d.get("offset")) for p, d in live.deleted().items()
+        )
+        key = (str(live.location), tuple(paths), marks)
+        if self._deleted[0] != key:  # a batch's gold models read one silver version
+            self._deleted = (key, deleted_rows(live, paths))
+        gone = cursor.from_arrow(self._deleted[1])
         kept = scan.join(gone, "_lc_at = _lc_dv", how="anti")
         return kept.select(*(duckdb.ColumnExpression(c) for c in names))
 
