@@ -153,7 +153,8 @@ def positions(location: Path, descriptor: Mapping[str, Any]) -> np.ndarray:
 
 def write_vectors(location: Path, deleted: Sequence[np.ndarray]) -> list[dict[str, Any]]:
     """One DV file holding each bitmap; its descriptors, in order. Not yet referenced by any
-    commit: a crash leaves an unreferenced file (VACUUM removes it)."""
+    commit: a crash leaves an unreferenced file (maintenance removes it, see `stale_vectors`:
+    delta-rs's VACUUM does not know vector files)."""
     ident = uuid.uuid4()
     encoded = z85_encode(ident.bytes)
     blob, descriptors = bytearray(b"\x01"), []
