@@ -27,7 +27,7 @@ from lakecrew.adapters.local.delta_upsert import (
     eligible,
     upsert_files,
 )
-from lakecrew.adapters.local.key_index import KeyIndex, LastProbe, key_hashes
+from lakecrew.adapters.local.key_index import KeyIndex, LastProbe, Probe, key_hashes
 from lakecrew.adapters.local.schema_check import duplicate_keys, type_text
 from lakecrew.core.errors import DataError, UsageError
 from lakecrew.ports.catalog import ColumnInfo
@@ -131,10 +131,7 @@ class DeltaTableStore:
                     where=f"{full_name} keys {list(keys)}",
                     fix="deduplicate the source on the merge keys",
                 )
-        index = self._index(full_name, keys[0])
-        present = self._probed.held(index, probe).copy()
-        if column.null_count:
-            present &= pc.is_valid(column).to_numpy(zero_copy_only=False)
+        index, _, present = self._present(full_name, keys[0], column)
         if not present.any():
             version = self.store.append(
                 full_name, data, merge_schema=True, fence=self._fence, file_bytes=FILE_BYTES
@@ -271,11 +268,7 @@ class DeltaTableStore:
         dataset = self.store.to_arrow(full_name)
         if len(keys) == 1:
             column = probe.column(keys[0])
-            index = self._index(full_name, keys[0])
-            probed = self._probed.of(column)
-            present = self._probed.held(index, probed).copy()
-            if column.null_count:
-                present &= pc.is_valid(column).to_numpy(zero_copy_only=False)
+            index, probed, present = self._present(full_name, keys[0], column)
             if not present.any():
                 return _empty(self.store.schema(full_name), wanted, probe.schema)
             ordered = probed.ordered[present[probed.order]]  # the present keys' hashes, sorted
@@ -287,9 +280,7 @@ class DeltaTableStore:
             except pa.ArrowNotImplementedError:  # string_view files: see read()
                 field = pads.field(keys[0]).cast(values.type)
                 return dataset.to_table(columns=wanted, filter=field.isin(values))
-        held = dataset.to_table(columns=wanted)
-        wanted_keys = probe.select(list(keys)).group_by(list(keys)).aggregate([])
-        return held.join(wanted_keys, keys=list(keys), join_type="left semi")
+        return _semi(dataset.to_table(columns=wanted), probe, keys)
 
     def _lookup_live(
         self,
@@ -308,11 +299,7 @@ class DeltaTableStore:
         every = values
         self._located = None
         if len(keys) == 1:
-            index = self._index(full_name, keys[0])
-            probed = self._probed.of(values)
-            present = self._probed.held(index, probed).copy()
-            if values.null_count:
-                present &= pc.is_valid(values).to_numpy(zero_copy_only=False)
+            index, probed, present = self._present(full_name, keys[0], values)
             if not present.any():
                 return _empty(schema, wanted, probe.schema)
             paths = index.holders(probed.ordered[present[probed.order]])
@@ -325,9 +312,19 @@ class DeltaTableStore:
             # keys the index proved absent are absent: the upsert may rely on every key probed
             self._located = replace(located, probed=every.combine_chunks().cast(key_type))
             return found
-        held = masked_read(location, live, schema, columns=wanted)
-        wanted_keys = probe.select(list(keys)).group_by(list(keys)).aggregate([])
-        return held.join(wanted_keys, keys=list(keys), join_type="left semi")
+        return _semi(masked_read(location, live, schema, columns=wanted), probe, keys)
+
+    def _present(
+        self, full_name: str, key: str, column: pa.ChunkedArray
+    ) -> tuple[KeyIndex, Probe, np.ndarray]:
+        """The table's key index, the column's probe, and per value whether the table may
+        hold it (False for nulls: a null key matches nothing)."""
+        index = self._index(full_name, key)
+        probed = self._probed.of(column)
+        present = self._probed.held(index, probed).copy()
+        if column.null_count:
+            present &= pc.is_valid(column).to_numpy(zero_copy_only=False)
+        return index, probed, present
 
     def _holding(
         self, full_name: str, index: KeyIndex, ordered: np.ndarray, dataset: pads.Dataset
@@ -439,6 +436,12 @@ def _read_index(
     files = held.column("__fragment_index").to_numpy()
     groups = [(by_name[f],) for f in fragments]
     return KeyIndex.build(hashes, version, identity, files, groups)
+
+
+def _semi(held: pa.Table, probe: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """The rows of ``held`` whose (multi-column) key is one of ``probe``'s."""
+    wanted_keys = probe.select(list(keys)).group_by(list(keys)).aggregate([])
+    return held.join(wanted_keys, keys=list(keys), join_type="left semi")
 
 
 def _empty(schema: pa.Schema | None, columns: list[str], fallback: pa.Schema) -> pa.Table:
