@@ -34,6 +34,18 @@ class Maintenance:
     retention_hours: int
 
 
+@dataclass(frozen=True)
+class RowChanges:
+    """The rows a table lost and gained from version ``since`` to ``version`` (the chosen
+    columns of them): what a change data feed gives, net of nothing (a row rewritten in place
+    appears in both)."""
+
+    removed: pa.Table
+    added: pa.Table
+    since: int
+    version: int
+
+
 class TableStore(Protocol):
     """Create, write, read and maintain tables by three-part name."""
 
@@ -109,6 +121,14 @@ class TableStore(Protocol):
 
         Rows with a null key part never match (as in MERGE). An absent table holds no rows.
         """
+        ...
+
+    def changes(
+        self, full_name: str, since: int, columns: Sequence[str], limit: int
+    ) -> RowChanges | str:
+        """``columns`` of the rows removed and added since version ``since``, or why they
+        cannot be told (one line: the store keeps no such record, the versions are gone,
+        more than ``limit`` rows changed). Callers fall back to reading the whole table."""
         ...
 
     def count(self, full_name: str) -> int:

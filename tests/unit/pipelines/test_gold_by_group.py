@@ -85,20 +85,26 @@ def test_gold_by_group_equals_a_full_rebuild(project: Path) -> None:
         rest = [_row(10 + i, s, 10 + i % 2, i, 1) for i, s in enumerate(STATES * 2)]
         (incoming / "a.csv").write_text(CASES_HEADER + "".join(rows + rest))
         notes = run()
-        assert f"{BY_STATE}: rebuilt in full (the table did not exist when the run began)" in notes
+        # SUMs by group: additive (gold_additive.py), maintained from silver's changes.
+        assert f"{BY_STATE}: rebuilt in full (silver did not exist when the run began)" in notes
+        assert f"{REGIONS}: rebuilt in full (the table did not exist when the run began)" in notes
         # C001 leaves Edo (its only row: the group goes) for a new group; C002 leaves the null
         # state; C003's older version must change nothing; C006 is new.
         moves = [_row(1, "Lagos", 9, 4, 2), _row(2, "Ondo", 4, 6, 2), _row(3, "Edo", 3, 9, 1)]
         (incoming / "b.csv").write_text(CASES_HEADER + "".join([*moves, _row(6, "Kano", 5, 1, 2)]))
         notes = run()
-        assert any(n.startswith(f"{BY_STATE}: refreshed by group") for n in notes), notes
+        assert f"{BY_STATE}: maintained from silver's changes (3 rows removed, 4 added)" in notes
         assert any(n.startswith(f"{REGIONS}: refreshed by group") for n in notes), notes
         assert f"{RANKED}: rebuilt in full (it uses window)" in notes
-        assert f"{BY_STATE}: unchanged (no silver row of its groups changed)" in run()
+        notes = run()
+        assert f"{BY_STATE}: unchanged (no silver row changed)" in notes
+        assert f"{REGIONS}: unchanged (no silver row of its groups changed)" in notes
         # A new version of a.csv without C004 and C005: silver deletes them (full rebuild).
         (incoming / "a.csv").write_text(CASES_HEADER + "".join(rows[:3] + rest))
         notes = run()
         assert any("a.csv changed: its earlier version was replaced)" in n for n in notes), notes
+        rebuilt = f"{BY_STATE}: rebuilt in full ("
+        assert any(n.startswith(rebuilt) and "a.csv changed" in n for n in notes), notes
         # An edited model is rebuilt in full once, then refreshed by group again.
         spec = project / "pipelines" / "cases.yaml"
         spec.write_text(spec.read_text().replace("COUNT(*) > 1", "COUNT(*) >= 1"))
@@ -108,7 +114,9 @@ def test_gold_by_group_equals_a_full_rebuild(project: Path) -> None:
             "this run began from)" in run()
         )
         (incoming / "d.csv").write_text(CASES_HEADER + _row(7, "Kano", 3, 8, 4))
-        assert any(n.startswith(f"{REGIONS}: refreshed by group") for n in run())
+        notes = run()
+        assert any(n.startswith(f"{REGIONS}: refreshed by group") for n in notes)
+        assert any(n.startswith(f"{BY_STATE}: maintained from silver's changes") for n in notes)
     finally:
         ctx.close()
 

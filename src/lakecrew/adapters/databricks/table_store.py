@@ -83,7 +83,7 @@ from lakecrew.adapters.databricks.sql import (
 from lakecrew.adapters.databricks.staging import VolumeStaging
 from lakecrew.core.errors import Conflict, DataError, TableMissing
 from lakecrew.ports.catalog import ColumnInfo, parse_full_name
-from lakecrew.ports.tables import Maintenance
+from lakecrew.ports.tables import Maintenance, RowChanges
 
 RECORD_CATALOGS = ("system", "lakecrew")
 """Catalogs of lakecrew's own record tables, written under the records schema instead."""
@@ -331,6 +331,12 @@ class UnityCatalogTableStore:
             )
         finally:
             self.staging.unstage(path)
+
+    def changes(
+        self, full_name: str, since: int, columns: Sequence[str], limit: int
+    ) -> RowChanges | str:
+        """Not told (see the port): this store does not read Unity Catalog's change data feed."""
+        return "this store does not read Unity Catalog's change data feed"
 
     def count(self, full_name: str) -> int:
         got = self.sql.fetch(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")

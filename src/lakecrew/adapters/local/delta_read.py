@@ -78,13 +78,20 @@ def remember(location: Path, descriptor: Mapping[str, Any], rows: np.ndarray) ->
     return found
 
 
-def files_dataset(location: Path, paths: Sequence[str], schema: pa.Schema) -> pads.Dataset:
-    """The Parquet files (log paths, relative to the table) as one dataset, in that order."""
+def files_dataset(
+    location: Path, paths: Sequence[str], schema: pa.Schema, dictionary: Sequence[str] = ()
+) -> pads.Dataset:
+    """The Parquet files (log paths, relative to the table) as one dataset, in that order
+    (``dictionary``: text columns read as dictionary arrays, no string decoded per row)."""
     fmt = pads.ParquetFileFormat(
-        default_fragment_scan_options=pads.ParquetFragmentScanOptions(pre_buffer=True)
+        read_options=pads.ParquetReadOptions(dictionary_columns=list(dictionary)),
+        default_fragment_scan_options=pads.ParquetFragmentScanOptions(pre_buffer=True),
     )
     fs = pafs.LocalFileSystem()
     fragments = [fmt.make_fragment(str(location / unquote(p)), filesystem=fs) for p in paths]
+    for name in dictionary:
+        at = schema.get_field_index(name)
+        schema = schema.set(at, schema.field(at).with_type(pa.dictionary(pa.int32(), pa.string())))
     return pads.FileSystemDataset(fragments, schema, fmt, fs)
 
 

@@ -17,6 +17,7 @@ from deltalake.exceptions import CommitFailedError
 
 from lakecrew.adapters.local.deletion_vectors import LiveFiles, stale_vectors
 from lakecrew.adapters.local.delta import DeltaStore
+from lakecrew.adapters.local.delta_changes import row_changes
 from lakecrew.adapters.local.delta_fence import Fence
 from lakecrew.adapters.local.delta_mark import Located, locate, mark_upsert
 from lakecrew.adapters.local.delta_read import live_index, masked_read
@@ -32,7 +33,7 @@ from lakecrew.adapters.local.schema_check import duplicate_keys, type_text
 from lakecrew.core.errors import DataError, UsageError
 from lakecrew.ports.catalog import ColumnInfo
 from lakecrew.ports.source import plain
-from lakecrew.ports.tables import Maintenance
+from lakecrew.ports.tables import Maintenance, RowChanges
 
 FILE_BYTES = 4 * 1024 * 1024
 """Data file size of upserted tables: an upsert rewrites each file holding a changed key
@@ -362,6 +363,37 @@ class DeltaTableStore:
         if counted is not None:
             return counted
         return int(self.store.scan(full_name, columns=[]).num_rows)
+
+    def changes(
+        self, full_name: str, since: int, columns: Sequence[str], limit: int
+    ) -> RowChanges | str:
+        """From the Delta log of the two versions (delta_changes.py): the files each holds
+        and their deletion vectors; only the files that differ are read."""
+        if not self.store.exists(full_name):
+            return f"{full_name} does not exist"
+        table = self.store.table(full_name)
+        now = self.store.live_files(table, any_protocol=True)
+        assert now is not None  # any_protocol: never None
+        if since > now.version:
+            return f"version {since} is newer than the table's {now.version}"
+        if table.metadata().partition_columns:
+            return "the table is partitioned"
+        if (table.metadata().configuration or {}).get("delta.columnMapping.mode"):
+            return "the table uses column mapping"
+        try:
+            then = LiveFiles.at(now.location, since)
+        except (DataError, FileNotFoundError) as exc:
+            return f"version {since} cannot be replayed ({type(exc).__name__})"
+        if then.metadata.get("schemaString") != now.metadata.get("schemaString"):
+            return "the table's schema changed between the versions"
+        schema = pa.schema(table.schema().to_arrow())
+        missing = [c for c in columns if c not in schema.names]
+        if missing:
+            return f"the table has no column {missing[0]}"
+        found = row_changes(then, now, schema, columns, limit)
+        if isinstance(found, str):
+            return found
+        return RowChanges(removed=found[0], added=found[1], since=since, version=now.version)
 
     def distinct(self, full_name: str, column: str) -> list[str]:
         """From the Delta log alone when every file's statistics show one value (min = max,

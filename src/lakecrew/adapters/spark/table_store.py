@@ -70,7 +70,7 @@ from lakecrew.adapters.local.schema_check import conform_filling, type_text
 from lakecrew.adapters.spark.engine import SparkCatalogEngine, _spark_ready
 from lakecrew.core.errors import Conflict, DataError
 from lakecrew.ports.catalog import ColumnInfo, parse_full_name
-from lakecrew.ports.tables import Maintenance
+from lakecrew.ports.tables import Maintenance, RowChanges
 
 
 class SparkTableStore:
@@ -295,6 +295,12 @@ class SparkTableStore:
             return no_rows(schema, probe.schema, wanted)
         with self._view(keyset) as view:
             return self._sql(semi_join_sql(self._q(full_name), view, keys, wanted))
+
+    def changes(
+        self, full_name: str, since: int, columns: Sequence[str], limit: int
+    ) -> RowChanges | str:
+        """Not told (see the port): Spark's tables here keep no change record this store reads."""
+        return "Spark's tables here keep no change record this store reads"
 
     def count(self, full_name: str) -> int:
         got = self._sql(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")

@@ -15,10 +15,22 @@ and SQL each table was made from (a crash before it: the next run rebuilds in fu
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import pyarrow as pa
 
+from lakecrew.core.errors import LakecrewError
+from lakecrew.services.pipelines.gold_additive import AdditivePlan, additive_plan
 from lakecrew.services.pipelines.gold_groups import ChangedGroups, GroupPlan, group_plan
+from lakecrew.services.pipelines.gold_maintain import (
+    Made,
+    SilverChanges,
+    build,
+    maintain,
+    save_state,
+    state_table,
+    store_tells,
+)
 from lakecrew.services.pipelines.gold_refresh import ByGroup, refresh_by_group
 from lakecrew.services.pipelines.loader import LoadedPipeline
 from lakecrew.services.pipelines.records import BATCH_LOG
@@ -51,7 +63,12 @@ def gold_plans(deps: RunnerDeps, loaded: LoadedPipeline) -> dict[str, GroupPlan 
 
 def changes_for(deps: RunnerDeps, loaded: LoadedPipeline) -> ChangedGroups:
     """What silver's step should record for the gold models refreshed by group."""
-    plans = {t: p for t, p in gold_plans(deps, loaded).items() if isinstance(p, GroupPlan)}
+    additive = additive_plans(deps, loaded)  # maintained from the store's changes instead
+    plans = {
+        t: p
+        for t, p in gold_plans(deps, loaded).items()
+        if isinstance(p, GroupPlan) and not isinstance(additive.get(t), AdditivePlan)
+    }
     rows = {t: deps.tables.count(t) for t in plans if deps.tables.exists(t)}
     return ChangedGroups({t: p for t, p in plans.items() if t in rows}, rows)
 
@@ -68,9 +85,16 @@ def run_gold(
     silver = loaded.full_name(loaded.spec.silver.table)
     plans = gold_plans(deps, loaded) if changes is not None else {}
     made = _made_from(deps, loaded)
+    additive = additive_plans(deps, loaded)
+    read = [c for p in additive.values() if isinstance(p, AdditivePlan) for c in p.columns]
+    since = SilverChanges(deps, silver, began_from or 0, list(dict.fromkeys(read)))
     for model in loaded.spec.gold:
         table = loaded.full_name(model.table)
         sha = model_sha256(model)
+        plan_ = additive.get(table)
+        if isinstance(plan_, AdditivePlan):
+            _additive(deps, loaded, state, model, plan_, changes, began_from, made, since)
+            continue
         plan = plans.get(table, "a full refresh")
         if changes is not None and changes.unknown is not None:
             plan = changes.unknown
@@ -103,6 +127,78 @@ def run_gold(
         state.notes.append(f"{table}: rebuilt in full ({plan})")
         _write(deps, loaded, state, model, build_model(deps, loaded, model))
         _log(deps, loaded, state, table, silver, sha)
+
+
+def additive_plans(deps: RunnerDeps, loaded: LoadedPipeline) -> dict[str, AdditivePlan | str]:
+    """Per gold table: its additive plan (gold_additive.py), or why it has none; empty when
+    the table store cannot tell silver's row changes."""
+    silver = loaded.full_name(loaded.spec.silver.table)
+    schema = deps.tables.schema(silver)
+    if schema is None or not store_tells(deps, silver):
+        return {}
+    masked = _masked_columns(deps, silver)
+    plans: dict[str, AdditivePlan | str] = {}
+    for model in loaded.spec.gold:
+        if model.sql is None:
+            continue
+        sql = qualify_sql(model.sql, loaded.catalog)
+        plan = additive_plan(sql, silver, schema.names)
+        if isinstance(plan, AdditivePlan):
+            hidden = [c for c in plan.columns if c.lower() in masked]
+            plan = f"silver column {hidden[0]} has a column mask" if hidden else plan
+        plans[loaded.full_name(model.table)] = plan
+    return plans
+
+
+def _masked_columns(deps: RunnerDeps, silver: str) -> set[str]:
+    """Silver's columns with a column mask in the catalog (the engine's reads apply it; the
+    store's reads of silver's changes would not)."""
+    try:
+        info = deps.catalog.get_table(silver)
+    except LakecrewError:
+        return set()
+    return {c.name.lower() for c in info.columns if c.mask}
+
+
+def _additive(
+    deps: RunnerDeps,
+    loaded: LoadedPipeline,
+    state: RunState,
+    model: GoldSpec,
+    plan: AdditivePlan,
+    changes: ChangedGroups | None,
+    began_from: int | None,
+    made: dict[str, tuple[int | None, str]],
+    since: SilverChanges,
+) -> None:
+    """An additive model: maintained from silver's changes when its table and state were made
+    from the silver version this run began from, else built in full through its state."""
+    silver = loaded.full_name(loaded.spec.silver.table)
+    table = loaded.full_name(model.table)
+    sha = model_sha256(model)
+    why: str | None = None
+    if changes is None:
+        why = "a full refresh"
+    elif changes.unknown is not None:
+        why = changes.unknown
+    elif began_from is None:
+        why = "silver did not exist when the run began"
+    elif made.get(table) != (began_from, sha) or made.get(state_table(table)) != (
+        began_from,
+        sha,
+    ):
+        why = "the table or its state was not made from the silver version this run began from"
+    got: Made | str = why or "silver did not exist when the run began"
+    if why is None and began_from is not None:
+        got = maintain(deps, plan, table, since)
+    if isinstance(got, str):
+        built = build(deps, plan, loaded.catalog)
+        got = Made(built.state, built.table, f"rebuilt in full ({got})")
+    state.notes.append(f"{table}: {got.how}")
+    if got.table is not None:  # state first, table next, both markers after both
+        save_state(deps, table, got.state)
+        _write(deps, loaded, state, model, got.table)
+    _log(deps, loaded, state, table, silver, sha, also=[state_table(table)])
 
 
 def _write(
@@ -152,10 +248,17 @@ def _made_from(deps: RunnerDeps, loaded: LoadedPipeline) -> dict[str, tuple[int 
 
 
 def _log(
-    deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, table: str, silver: str, sha: str
+    deps: RunnerDeps,
+    loaded: LoadedPipeline,
+    state: RunState,
+    table: str,
+    silver: str,
+    sha: str,
+    also: Sequence[str] = (),
 ) -> None:
     version = deps.tables.version(silver)
-    log_marker(deps, loaded, state, GOLD, table, (version, sha) if version is not None else None)
+    made = (version, sha) if version is not None else None
+    log_marker(deps, loaded, state, GOLD, table, made, also=also)
 
 
 def build_model(deps: RunnerDeps, loaded: LoadedPipeline, model: GoldSpec) -> pa.Table:

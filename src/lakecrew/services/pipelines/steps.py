@@ -94,21 +94,27 @@ def log_marker(
     layer: str,
     batch_id: str,
     made_from: tuple[int, str] | None = None,
+    also: Sequence[str] = (),
 ) -> None:
     """A batch-log row without counts: a retired silver batch, or a gold table built (with the
-    silver version and model sha256 it was made from)."""
-    row = batch_log_row(
-        pipeline=loaded.spec.name,
-        env=loaded.env,
-        layer=layer,
-        batch_id=batch_id,
-        run_id=state.run_id,
-        counts={},
-        reconciled=True,
-        at=deps.clock.now(),
-        made_from=made_from,
-    )
-    deps.tables.append(BATCH_LOG, row)
+    silver version and model sha256 it was made from); ``also``: more batch ids with the same
+    marker, in the same commit."""
+    at = deps.clock.now()
+    rows = [
+        batch_log_row(
+            pipeline=loaded.spec.name,
+            env=loaded.env,
+            layer=layer,
+            batch_id=bid,
+            run_id=state.run_id,
+            counts={},
+            reconciled=True,
+            at=at,
+            made_from=made_from,
+        )
+        for bid in [batch_id, *also]
+    ]
+    deps.tables.append(BATCH_LOG, pa.concat_tables(rows) if len(rows) > 1 else rows[0])
 
 
 def quarantine_schema(spec: SilverSpec) -> pa.Schema:
