@@ -123,6 +123,12 @@ class TableStore(Protocol):
         more than ``limit`` rows changed). Callers fall back to reading the whole table."""
         ...
 
+    def deleted_rows(self, full_name: str) -> int:
+        """Rows the live files still hold that deletion vectors mark deleted (they stay in
+        storage, and in every scan, until ``maintain`` rewrites those files); 0 for a store
+        that writes no deletion vectors of its own."""
+        ...
+
     def count(self, full_name: str) -> int:
         """Rows of the live version (from file metadata where the format keeps it)."""
         ...

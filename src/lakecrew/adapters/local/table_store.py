@@ -339,6 +339,15 @@ class DeltaTableStore:
         files = [str(root / unquote(p)) for p in paths]
         return pads.dataset(files, schema=dataset.schema, format="parquet")
 
+    def deleted_rows(self, full_name: str) -> int:
+        """The cardinalities of the live files' deletion vectors, from the log alone."""
+        if not self.store.exists(full_name):
+            return 0
+        live = self.store.live_files(self.store.table(full_name))
+        if live is None:
+            return 0
+        return sum(int(d.get("cardinality") or 0) for d in live.deleted().values())
+
     def count(self, full_name: str) -> int:
         """From the Delta log's per-file row counts (no data file opened) when every file
         has one and no file can carry deletion vectors; else from the Parquet footers."""

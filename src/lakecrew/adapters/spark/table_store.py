@@ -296,6 +296,10 @@ class SparkTableStore:
         """Not told (see the port): Spark's tables here keep no change record this store reads."""
         return "Spark's tables here keep no change record this store reads"
 
+    def deleted_rows(self, full_name: str) -> int:
+        """0: this store rewrites files on upsert (copy-on-write), leaving no deleted rows."""
+        return 0
+
     def count(self, full_name: str) -> int:
         got = self._sql(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")
         return int(got.column("n")[0].as_py())

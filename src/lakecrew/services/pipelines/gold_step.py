@@ -231,6 +231,18 @@ def model_sha256(model: GoldSpec) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def carry_markers(deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, before: int) -> None:
+    """Silver went from version ``before`` to its current one by OPTIMIZE and VACUUM alone (no
+    row changed): the gold tables and states made from ``before`` are made from it too."""
+    silver = loaded.full_name(loaded.spec.silver.table)
+    by_sha: dict[str, list[str]] = {}
+    for name, (version, sha) in _made_from(deps, loaded).items():
+        if version == before:
+            by_sha.setdefault(sha, []).append(name)
+    for sha, names in by_sha.items():
+        _log(deps, loaded, state, names[0], silver, sha, also=names[1:])
+
+
 def _made_from(deps: RunnerDeps, loaded: LoadedPipeline) -> dict[str, tuple[int | None, str]]:
     """Per gold table: the silver version and model sha256 it was last made from."""
     schema = deps.tables.schema(BATCH_LOG)

@@ -18,6 +18,7 @@ from typing import Any
 
 from lakecrew.core.errors import Conflict, DataError, LakecrewError, Transient
 from lakecrew.services.pipelines.bronze import SOURCE_RULE, run_bronze
+from lakecrew.services.pipelines.compaction import compact_silver
 from lakecrew.services.pipelines.gold_check import check_gold_sql
 from lakecrew.services.pipelines.gold_step import changes_for, run_gold
 from lakecrew.services.pipelines.governance import (
@@ -202,6 +203,7 @@ class PipelineRunner:
         if self.deps.tables.exists(silver):
             state.layer("gold").read = self.deps.tables.count(silver)
             run_gold(self.deps, loaded, state, changes, began_from)
+            compact_silver(self.deps, loaded, state)
 
     def _finish(
         self,
