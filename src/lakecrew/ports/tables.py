@@ -69,9 +69,17 @@ class TableStore(Protocol):
         ...
 
     def create(
-        self, full_name: str, schema: pa.Schema, *, partition_by: Sequence[str] = ()
+        self,
+        full_name: str,
+        schema: pa.Schema,
+        *,
+        partition_by: Sequence[str] = (),
+        stats_columns: Sequence[str] | None = None,
     ) -> None:
-        """Create an empty table (no-op when it exists with compatible columns)."""
+        """Create an empty table (no-op when it exists with compatible columns).
+
+        ``stats_columns``: the only columns that get data-skipping statistics (None: the
+        backend's default); a hint a backend may ignore, never a change of the rows."""
         ...
 
     def append(self, full_name: str, data: pa.Table, *, merge_schema: bool = False) -> int:

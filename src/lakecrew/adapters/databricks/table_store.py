@@ -207,8 +207,14 @@ class UnityCatalogTableStore:
         return self._known[name]
 
     def create(
-        self, full_name: str, schema: pa.Schema, *, partition_by: Sequence[str] = ()
+        self,
+        full_name: str,
+        schema: pa.Schema,
+        *,
+        partition_by: Sequence[str] = (),
+        stats_columns: Sequence[str] | None = None,
     ) -> None:
+        # stats_columns: a local-engine hint; the cluster/warehouse keep Delta's default
         name = self.uc_name(full_name)
         _check_names(name, None, list(schema))
         if self._exists(name):

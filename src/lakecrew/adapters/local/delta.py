@@ -22,8 +22,14 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 from lakecrew.adapters.local.deletion_vectors import FEATURE, LiveFiles
 from lakecrew.adapters.local.delta_fence import Fence
+from lakecrew.adapters.local.delta_stats import (
+    NUM_INDEXED,
+    STATS_COLUMNS,
+    only_stats_of,
+    pii_columns,
+    stats_properties,
+)
 from lakecrew.adapters.local.delta_stats import enforce as enforce_stats
-from lakecrew.adapters.local.delta_stats import stats_properties
 from lakecrew.adapters.local.delta_write import (
     Data,
     Mode,
@@ -143,6 +149,7 @@ class DeltaStore:
         exist_ok: bool = False,
         fence: Fence | None = None,
         add_nullable: bool = False,
+        stats_columns: Sequence[str] | None = None,
     ) -> int:
         """Create an empty table (version 0); return its version.
 
@@ -152,6 +159,8 @@ class DeltaStore:
         With `add_nullable` too, columns of `schema` that the table lacks and that are nullable
         are added to it (one schema commit; older rows read them as null): how a table written
         by an earlier lakecrew release gains a column added since.
+        With `stats_columns`, only those columns (less any PII) get data-skipping statistics,
+        and writes compute Parquet statistics for no other column (`without_stats`).
         """
         full_name = ".".join(parse_full_name(full_name))
         schema = plain_schema(schema)  # a dictionary column is stored as its values
@@ -181,6 +190,11 @@ class DeltaStore:
         config = {k: v for k, v in (properties or {}).items() if k.startswith("delta.")}
         pii = self._pii(full_name)
         config = {**stats_properties(schema, pii), **config}  # no PII statistics in the log
+        if stats_columns is not None:
+            hidden = set(pii_columns(schema, pii))
+            chosen = [c for c in stats_columns if c in schema.names and c not in hidden]
+            config = {k: v for k, v in config.items() if k not in (STATS_COLUMNS, NUM_INDEXED)}
+            config.update(only_stats_of(chosen))
         path = self.path(full_name)
         path.mkdir(parents=True, exist_ok=True)
         try:

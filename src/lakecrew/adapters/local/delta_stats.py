@@ -70,6 +70,38 @@ def stats_properties(schema: pa.Schema, extra: Collection[str] = ()) -> dict[str
     return {STATS_COLUMNS: ",".join(_quoted(n) for n in keep)}
 
 
+def only_stats_of(columns: Collection[str]) -> dict[str, str]:
+    """Table properties that give data-skipping statistics to ``columns`` alone."""
+    if not columns:
+        return {NUM_INDEXED: "0"}
+    return {STATS_COLUMNS: ",".join(_quoted(n) for n in columns)}
+
+
+def without_stats(config: Mapping[str, str], names: Collection[str]) -> list[str]:
+    """Columns among ``names`` whose statistics the Delta log does not keep (the table's
+    `delta.dataSkippingStatsColumns`, or `delta.dataSkippingNumIndexedCols` of 0): the Parquet
+    writer need not compute them. Empty under Delta's default (first 32 columns), which is
+    left to delta-rs."""
+    if config.get(STATS_COLUMNS) is not None:
+        kept = set(_names(config[STATS_COLUMNS]))
+        return [n for n in names if n not in kept]
+    if config.get(NUM_INDEXED) == "0":
+        return list(names)
+    return []
+
+
+def _names(listed: str) -> list[str]:
+    """The column names of a `delta.dataSkippingStatsColumns` value (as `_quoted` writes)."""
+    names: list[str] = []
+    for found in re.findall(r"`(?:[^`]|``)*`|[^,]+", listed):
+        part = found.strip()
+        if part.startswith("`") and part.endswith("`") and len(part) > 1:
+            names.append(part[1:-1].replace("``", "`"))
+        elif part:
+            names.append(part)
+    return names
+
+
 def _quoted(name: str) -> str:
     """A column name as the property lists it (backticks around anything but [A-Za-z0-9_])."""
     return name if re.fullmatch(r"\w+", name, re.ASCII) else "`" + name.replace("`", "``") + "`"
@@ -88,6 +120,17 @@ def enforce(
     wanted = stats_properties(schema, extra)
     config = table.metadata().configuration
     if not wanted or all(config.get(k) == v for k, v in wanted.items()):
+        return False
+    pii = set(pii_columns(schema, extra))
+    listed = config.get(STATS_COLUMNS)
+    if listed is not None:
+        # A list already set (e.g. bronze's metadata columns) only loses its PII columns:
+        # the property never adds a column back, so a column added later gets no statistics.
+        chosen = _names(listed)
+        if not set(chosen) & pii:
+            return False
+        wanted = only_stats_of([c for c in chosen if c not in pii])
+    elif config.get(NUM_INDEXED) == "0":
         return False
     _scrub_log(path / "_delta_log", set(pii_columns(schema, extra)))
     CRASH_POINT("before properties")

@@ -78,11 +78,21 @@ class DeltaTableStore:
         return self.store.version(full_name) if self.store.exists(full_name) else None
 
     def create(
-        self, full_name: str, schema: pa.Schema, *, partition_by: Sequence[str] = ()
+        self,
+        full_name: str,
+        schema: pa.Schema,
+        *,
+        partition_by: Sequence[str] = (),
+        stats_columns: Sequence[str] | None = None,
     ) -> None:
         if not self.store.exists(full_name):
             self.store.create_table(
-                full_name, schema, partition_by=partition_by, exist_ok=True, fence=self._fence
+                full_name,
+                schema,
+                partition_by=partition_by,
+                stats_columns=stats_columns,
+                exist_ok=True,
+                fence=self._fence,
             )
         elif self._fence is not None and self._fence.covers(full_name):
             self._fence.check(full_name, self.store.path(full_name))

@@ -196,8 +196,14 @@ class SparkTableStore:
         return self._known[key]
 
     def create(
-        self, full_name: str, schema: pa.Schema, *, partition_by: Sequence[str] = ()
+        self,
+        full_name: str,
+        schema: pa.Schema,
+        *,
+        partition_by: Sequence[str] = (),
+        stats_columns: Sequence[str] | None = None,
     ) -> None:
+        # stats_columns: a local-engine hint; the cluster/warehouse keep Delta's default
         _check_names(self.uc_name(full_name), None, list(schema))
         if self.exists(full_name):
             self._check_fence(full_name)

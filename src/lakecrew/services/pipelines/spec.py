@@ -162,6 +162,8 @@ class BronzeSpec(_Strict):
     # Off: both columns are kept locally, and a workspace run refuses the second before writing.
     unify_column_case: bool = False
     """Store `states` under bronze's `States` (UC names ignore case); header in _renamed_columns"""
+    statistics: Literal["metadata", "all"] = "metadata"
+    """Delta data-skipping statistics of new bronze tables: lakecrew's columns only, or all"""
 
     @field_validator("pii_columns")
     @classmethod
