@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lakecrew.services.pipelines.compaction import DEAD_SHARE
+import pytest
+
+from lakecrew.services.pipelines import compaction
+from lakecrew.services.pipelines.compaction import DEAD_SHARE, RECORD_TABLES
+from lakecrew.services.pipelines.records import BATCH_LOG
 from lakecrew.services.pipelines.sqltext import qualify_sql
 from lakecrew.testing.pipelines import CASES_HEADER, make_project, write_spec
 from lakecrew.wiring import pipelines as pw
@@ -53,5 +57,30 @@ def test_deleted_rows_over_a_quarter_are_compacted_away(tmp_path: Path) -> None:
             want = runner.deps.sql.fetch_arrow(qualify_sql(model.sql, "t_dev"))
             got = ctx.store.read(loaded.full_name(model.table))
             assert sorted(got.to_pylist(), key=repr) == sorted(want.to_pylist(), key=repr)
+    finally:
+        ctx.close()
+
+
+def test_record_tables_are_compacted_once_their_small_files_pile_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run appends a small file to each record table; past the limit (lowered here), a
+    successful run compacts them, and no record is lost."""
+    monkeypatch.setattr(compaction, "RECORD_FILES", 6)
+    root = make_project(tmp_path / "proj")
+    write_spec(root)
+    ctx = Context.open(root, writable=True)
+    runner = pw.runner_for(ctx, create_keys=True)
+    try:
+        compacted: list[str] = []
+        for day in range(1, 5):
+            (root / "incoming" / f"d{day}.csv").write_text(CASES_HEADER + _line(day, 1, day))
+            report = runner.run(pw.load(ctx, "cases"))
+            compacted += [m["table"] for m in report.maintenance if m["table"] in RECORD_TABLES]
+        assert BATCH_LOG in compacted  # 4+ commits a run: past 6 files in the second run
+        files = ctx.store.table(BATCH_LOG).get_add_actions(flatten=False).num_rows
+        assert files <= 6
+        silver = ctx.store.read(BATCH_LOG, columns=["layer", "batch_id"]).to_pylist()
+        assert sum(1 for r in silver if r["layer"] == "silver") == 4  # one per file, all kept
     finally:
         ctx.close()

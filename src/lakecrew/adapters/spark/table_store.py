@@ -306,6 +306,12 @@ class SparkTableStore:
         """0: this store rewrites files on upsert (copy-on-write), leaving no deleted rows."""
         return 0
 
+    def compact(
+        self, full_name: str, *, over_files: int, retention_hours: int = 168
+    ) -> Maintenance | None:
+        """None: Spark's tables here are compacted by Spark's own writers."""
+        return None
+
     def count(self, full_name: str) -> int:
         got = self._sql(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")
         return int(got.column("n")[0].as_py())

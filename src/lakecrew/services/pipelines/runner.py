@@ -18,7 +18,7 @@ from typing import Any
 
 from lakecrew.core.errors import Conflict, DataError, LakecrewError, Transient
 from lakecrew.services.pipelines.bronze import SOURCE_RULE, run_bronze
-from lakecrew.services.pipelines.compaction import compact_silver
+from lakecrew.services.pipelines.compaction import compact_records, compact_silver
 from lakecrew.services.pipelines.gold_check import check_gold_sql
 from lakecrew.services.pipelines.gold_step import changes_for, run_gold
 from lakecrew.services.pipelines.governance import (
@@ -181,6 +181,7 @@ class PipelineRunner:
                 self._finish(loaded, state, begin, attempt, "FAILED", full_refresh=full_refresh)
                 raise
             self._finish(loaded, state, begin, attempt, "SUCCEEDED", full_refresh=full_refresh)
+            compact_records(self.deps, state)
             return self._report(loaded, state, started, attempt)
 
     def _attempt(self, loaded: LoadedPipeline, state: RunState, *, full_refresh: bool) -> None:
