@@ -20,7 +20,7 @@ from lakecrew.core.errors import Conflict, DataError, LakecrewError, Transient
 from lakecrew.services.pipelines.bronze import SOURCE_RULE, run_bronze
 from lakecrew.services.pipelines.compaction import compact_records, compact_silver
 from lakecrew.services.pipelines.gold_check import check_gold_sql
-from lakecrew.services.pipelines.gold_step import changes_for, run_gold
+from lakecrew.services.pipelines.gold_step import carry_markers, changes_for, run_gold
 from lakecrew.services.pipelines.governance import (
     job_id,
     lineage_edges,
@@ -216,7 +216,12 @@ class PipelineRunner:
         *,
         full_refresh: bool,
     ) -> None:
+        silver = loaded.full_name(loaded.spec.silver.table)
+        before = self.deps.tables.version(silver) if self.deps.tables.exists(silver) else None
         register_tables(self.deps, loaded)
+        if before is not None and self.deps.tables.version(silver) != before:
+            # protect() rewrote silver's statistics, no row: gold made from before still holds
+            carry_markers(self.deps, loaded, state, before)
         edges = lineage_edges(loaded, sorted(state.source_uris))
         record_lineage(self.deps, loaded, state.run_id, edges)
         rows = job_run_rows(
