@@ -61,6 +61,23 @@ def gold_plans(deps: RunnerDeps, loaded: LoadedPipeline) -> dict[str, GroupPlan 
     return plans
 
 
+def refresh_ways(deps: RunnerDeps, loaded: LoadedPipeline) -> dict[str, str]:
+    """Per gold table, how a run refreshes it when nothing forces a full rebuild (for
+    ``pipeline plan``): maintained, refreshed by group, or rebuilt in full, and why."""
+    additive = additive_plans(deps, loaded)
+    ways: dict[str, str] = {}
+    for table, plan in gold_plans(deps, loaded).items():
+        found = additive.get(table)
+        if isinstance(found, AdditivePlan):
+            ways[table] = "maintained from silver's changes (SUM and COUNT by group)"
+        elif isinstance(plan, GroupPlan):
+            why = f"; not maintained: {found}" if found else ""
+            ways[table] = f"refreshed by group (the groups silver's changes touch){why}"
+        else:
+            ways[table] = f"rebuilt in full ({plan})"
+    return ways
+
+
 def changes_for(deps: RunnerDeps, loaded: LoadedPipeline) -> ChangedGroups:
     """What silver's step should record for the gold models refreshed by group."""
     additive = additive_plans(deps, loaded)  # maintained from the store's changes instead

@@ -20,7 +20,12 @@ from lakecrew.core.errors import Conflict, DataError, LakecrewError, Transient
 from lakecrew.services.pipelines.bronze import SOURCE_RULE, run_bronze
 from lakecrew.services.pipelines.compaction import compact_records, compact_silver
 from lakecrew.services.pipelines.gold_check import check_gold_sql
-from lakecrew.services.pipelines.gold_step import carry_markers, changes_for, run_gold
+from lakecrew.services.pipelines.gold_step import (
+    carry_markers,
+    changes_for,
+    refresh_ways,
+    run_gold,
+)
 from lakecrew.services.pipelines.governance import (
     job_id,
     lineage_edges,
@@ -140,6 +145,7 @@ class PipelineRunner:
                 "gold": [loaded.full_name(g.table) for g in spec.gold],
             },
             "expectations": [e.name for e in spec.silver.expectations],
+            "gold_refresh": refresh_ways(self.deps, loaded),
             "exists": {t: self.deps.tables.exists(loaded.full_name(t)) for t in spec.table_names()},
         }
 
