@@ -131,6 +131,21 @@ class TableStore(Protocol):
         more than ``limit`` rows changed). Callers fall back to reading the whole table."""
         ...
 
+    def deleted_rows(self, full_name: str) -> int:
+        """Rows the live files still hold that deletion vectors mark deleted (they stay in
+        storage, and in every scan, until ``maintain`` rewrites those files); 0 for a store
+        that writes no deletion vectors of its own."""
+        ...
+
+    def compact(
+        self, full_name: str, *, over_files: int, retention_hours: int = 168
+    ) -> Maintenance | None:
+        """``maintain`` (OPTIMIZE, VACUUM) when the live version holds more than ``over_files``
+        data files, for tables appended to in small commits (run records); None when it holds
+        fewer, when a concurrent writer won the commit (the next call tries again), or when
+        the store compacts on its own."""
+        ...
+
     def count(self, full_name: str) -> int:
         """Rows of the live version (from file metadata where the format keeps it)."""
         ...

@@ -159,3 +159,27 @@ def test_a_floating_point_sum_is_not_maintained() -> None:
     )
     assert inexact(state) == "a SUM over floating-point values (not exact when maintained)"
     assert inexact(state.set(2, pa.field("__lc_v0", pa.int64()))) is None
+
+
+def test_plan_says_how_each_model_will_be_refreshed(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "proj")
+    spec = write_spec(root)
+    average = "SELECT state, AVG(confirmed) AS a FROM silver.cases GROUP BY state"
+    extra = f"  - table: gold.avg\n    description: Averages.\n    sql: {average}\n"
+    spec.write_text(spec.read_text() + MODELS + extra)
+    (root / "incoming" / "a.csv").write_text(CASES_HEADER + _line(1, "Edo", 2, 5, 1))
+    ctx = Context.open(root, writable=True)
+    try:
+        runner = pw.runner_for(ctx, create_keys=True)
+        before = runner.plan(pw.load(ctx, "cases"))["gold_refresh"]
+        assert before["t_dev.gold.avg"] == "rebuilt in full (silver did not exist)"
+        runner.run(pw.load(ctx, "cases"))
+        ways = runner.plan(pw.load(ctx, "cases"))["gold_refresh"]
+        maintained = "maintained from silver's changes (SUM and COUNT by group)"
+        assert ways["t_dev.gold.by_state"] == ways["t_dev.gold.by_week"] == maintained
+        assert ways["t_dev.gold.avg"] == (
+            "refreshed by group (the groups silver's changes touch); "
+            "not maintained: it computes AVG (only SUM and COUNT add up)"
+        )
+    finally:
+        ctx.close()

@@ -338,6 +338,17 @@ class UnityCatalogTableStore:
         """Not told (see the port): this store does not read Unity Catalog's change data feed."""
         return "this store does not read Unity Catalog's change data feed"
 
+    def deleted_rows(self, full_name: str) -> int:
+        """0: deletion vectors Databricks writes are compacted by Databricks (OPTIMIZE,
+        predictive optimization): none are lakecrew's to count."""
+        return 0
+
+    def compact(
+        self, full_name: str, *, over_files: int, retention_hours: int = 168
+    ) -> Maintenance | None:
+        """None: Databricks compacts managed tables itself (predictive optimization)."""
+        return None
+
     def count(self, full_name: str) -> int:
         got = self.sql.fetch(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")
         return int(got.rows[0][0])

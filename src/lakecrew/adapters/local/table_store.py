@@ -349,6 +349,30 @@ class DeltaTableStore:
         files = [str(root / unquote(p)) for p in paths]
         return pads.dataset(files, schema=dataset.schema, format="parquet")
 
+    def deleted_rows(self, full_name: str) -> int:
+        """The cardinalities of the live files' deletion vectors, from the log alone."""
+        if not self.store.exists(full_name):
+            return 0
+        live = self.store.live_files(self.store.table(full_name))
+        if live is None:
+            return 0
+        return sum(int(d.get("cardinality") or 0) for d in live.deleted().values())
+
+    def compact(
+        self, full_name: str, *, over_files: int, retention_hours: int = 168
+    ) -> Maintenance | None:
+        """The file count from the log; a commit conflict (another process appended and
+        compacted first) leaves it to the next call."""
+        if not self.store.exists(full_name):
+            return None
+        files = self.store.table(full_name).get_add_actions(flatten=False).num_rows
+        if files <= over_files:
+            return None
+        try:
+            return self.maintain(full_name, retention_hours=retention_hours)
+        except CommitFailedError:
+            return None
+
     def count(self, full_name: str) -> int:
         """From the Delta log's per-file row counts (no data file opened) when every file
         has one and no file can carry deletion vectors; else from the Parquet footers."""

@@ -302,6 +302,16 @@ class SparkTableStore:
         """Not told (see the port): Spark's tables here keep no change record this store reads."""
         return "Spark's tables here keep no change record this store reads"
 
+    def deleted_rows(self, full_name: str) -> int:
+        """0: this store rewrites files on upsert (copy-on-write), leaving no deleted rows."""
+        return 0
+
+    def compact(
+        self, full_name: str, *, over_files: int, retention_hours: int = 168
+    ) -> Maintenance | None:
+        """None: Spark's tables here are compacted by Spark's own writers."""
+        return None
+
     def count(self, full_name: str) -> int:
         got = self._sql(f"SELECT COUNT(*) AS n FROM {self._q(full_name)}")
         return int(got.column("n")[0].as_py())

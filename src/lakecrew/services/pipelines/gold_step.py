@@ -61,6 +61,23 @@ def gold_plans(deps: RunnerDeps, loaded: LoadedPipeline) -> dict[str, GroupPlan 
     return plans
 
 
+def refresh_ways(deps: RunnerDeps, loaded: LoadedPipeline) -> dict[str, str]:
+    """Per gold table, how a run refreshes it when nothing forces a full rebuild (for
+    ``pipeline plan``): maintained, refreshed by group, or rebuilt in full, and why."""
+    additive = additive_plans(deps, loaded)
+    ways: dict[str, str] = {}
+    for table, plan in gold_plans(deps, loaded).items():
+        found = additive.get(table)
+        if isinstance(found, AdditivePlan):
+            ways[table] = "maintained from silver's changes (SUM and COUNT by group)"
+        elif isinstance(plan, GroupPlan):
+            why = f"; not maintained: {found}" if found else ""
+            ways[table] = f"refreshed by group (the groups silver's changes touch){why}"
+        else:
+            ways[table] = f"rebuilt in full ({plan})"
+    return ways
+
+
 def changes_for(deps: RunnerDeps, loaded: LoadedPipeline) -> ChangedGroups:
     """What silver's step should record for the gold models refreshed by group."""
     additive = additive_plans(deps, loaded)  # maintained from the store's changes instead
@@ -229,6 +246,18 @@ def model_sha256(model: GoldSpec) -> str:
     """What a gold table is made by: its SQL (or Python transform name) and partitioning."""
     text = "\x1f".join([model.sql or "", model.python or "", *model.partition_by])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def carry_markers(deps: RunnerDeps, loaded: LoadedPipeline, state: RunState, before: int) -> None:
+    """Silver went from version ``before`` to its current one by OPTIMIZE and VACUUM alone (no
+    row changed): the gold tables and states made from ``before`` are made from it too."""
+    silver = loaded.full_name(loaded.spec.silver.table)
+    by_sha: dict[str, list[str]] = {}
+    for name, (version, sha) in _made_from(deps, loaded).items():
+        if version == before:
+            by_sha.setdefault(sha, []).append(name)
+    for sha, names in by_sha.items():
+        _log(deps, loaded, state, names[0], silver, sha, also=names[1:])
 
 
 def _made_from(deps: RunnerDeps, loaded: LoadedPipeline) -> dict[str, tuple[int | None, str]]:

@@ -18,8 +18,14 @@ from typing import Any
 
 from lakecrew.core.errors import Conflict, DataError, LakecrewError, Transient
 from lakecrew.services.pipelines.bronze import SOURCE_RULE, run_bronze
+from lakecrew.services.pipelines.compaction import compact_records, compact_silver
 from lakecrew.services.pipelines.gold_check import check_gold_sql
-from lakecrew.services.pipelines.gold_step import changes_for, run_gold
+from lakecrew.services.pipelines.gold_step import (
+    carry_markers,
+    changes_for,
+    refresh_ways,
+    run_gold,
+)
 from lakecrew.services.pipelines.governance import (
     job_id,
     lineage_edges,
@@ -139,6 +145,7 @@ class PipelineRunner:
                 "gold": [loaded.full_name(g.table) for g in spec.gold],
             },
             "expectations": [e.name for e in spec.silver.expectations],
+            "gold_refresh": refresh_ways(self.deps, loaded),
             "exists": {t: self.deps.tables.exists(loaded.full_name(t)) for t in spec.table_names()},
         }
 
@@ -180,6 +187,7 @@ class PipelineRunner:
                 self._finish(loaded, state, begin, attempt, "FAILED", full_refresh=full_refresh)
                 raise
             self._finish(loaded, state, begin, attempt, "SUCCEEDED", full_refresh=full_refresh)
+            compact_records(self.deps, state)
             return self._report(loaded, state, started, attempt)
 
     def _attempt(self, loaded: LoadedPipeline, state: RunState, *, full_refresh: bool) -> None:
@@ -202,6 +210,7 @@ class PipelineRunner:
         if self.deps.tables.exists(silver):
             state.layer("gold").read = self.deps.tables.count(silver)
             run_gold(self.deps, loaded, state, changes, began_from)
+            compact_silver(self.deps, loaded, state)
 
     def _finish(
         self,
@@ -213,7 +222,12 @@ class PipelineRunner:
         *,
         full_refresh: bool,
     ) -> None:
+        silver = loaded.full_name(loaded.spec.silver.table)
+        before = self.deps.tables.version(silver) if self.deps.tables.exists(silver) else None
         register_tables(self.deps, loaded)
+        if before is not None and self.deps.tables.version(silver) != before:
+            # protect() rewrote silver's statistics, no row: gold made from before still holds
+            carry_markers(self.deps, loaded, state, before)
         edges = lineage_edges(loaded, sorted(state.source_uris))
         record_lineage(self.deps, loaded, state.run_id, edges)
         rows = job_run_rows(
