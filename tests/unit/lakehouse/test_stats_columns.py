@@ -83,3 +83,20 @@ def test_without_stats_reads_the_property_as_written() -> None:
     assert without_stats(listed, names) == ["a", "_batch_id"]
     assert without_stats(only_stats_of([]), names) == names
     assert without_stats({}, names) == []  # Delta's default: left to delta-rs
+
+
+def test_row_numbers_are_delta_encoded_and_read_back_unchanged(store: DeltaStore) -> None:
+    rows = pa.table({"_source_row": pa.array([2, 3, 5, 9], pa.int64()), "v": ["a", "b", "c", "d"]})
+    text = pa.table({"_source_row": ["2", "3"], "v": ["a", "b"]})  # quarantine keeps text
+    for name, data in (("main.bronze.numbered", rows), ("main.silver.q", text)):
+        store.create_table(name, data.schema)
+        store.append(name, data)
+        assert store.read(name).sort_by("_source_row").equals(data)
+    numbered = next(store.path("main.bronze.numbered").glob("*.parquet"))
+    column = pq.ParquetFile(numbered).metadata.row_group(0).column(0)
+    assert "DELTA_BINARY_PACKED" in column.encodings and column.is_stats_set
+    as_text = next(store.path("main.silver.q").glob("*.parquet"))
+    assert (
+        "DELTA_BINARY_PACKED"
+        not in pq.ParquetFile(as_text).metadata.row_group(0).column(0).encodings
+    )
