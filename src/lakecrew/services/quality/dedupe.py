@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -51,19 +51,28 @@ def dedupe_latest(table: pa.Table, keys: Sequence[str], order_by: Sequence[Order
     n = table.num_rows
     if not keys:
         return Deduped(table, pa.array(np.arange(n, dtype=np.int64)), 0, _all(n))
-    # Only rows whose key occurs more than once need ordering: find them with one hash count.
-    counts = (
-        table.select(list(keys))
-        .group_by(list(keys), use_threads=False)
-        .aggregate([([], "count_all")])
-    )
-    if counts.num_rows == n:
+    # Only rows whose key occurs more than once need ordering: a text key finds them (and a
+    # few more) by a fingerprint of its bytes; other keys with one hash count.
+    maybe = repeated_text(table.column(keys[0])) if len(keys) == 1 else None
+    if maybe is None:
+        counts = (
+            table.select(list(keys))
+            .group_by(list(keys), use_threads=False)
+            .aggregate([([], "count_all")])
+        )
+        if counts.num_rows == n:
+            return Deduped(table, pa.array(np.arange(n, dtype=np.int64)), 0, _all(n))
+    elif not maybe.any():
         return Deduped(table, pa.array(np.arange(n, dtype=np.int64)), 0, _all(n))
     indexed = table.select([*keys, *(c for c, _ in order_by)]).append_column(
         _IDX, pa.array(np.arange(n, dtype=np.int64))
     )
     hits = indexed
-    if len(keys) == 1:
+    if maybe is not None:
+        # The rows below are ordered and grouped exactly: a row whose key is in fact unique
+        # (fingerprints collided) is its key's only row there, and is kept.
+        hits = indexed.filter(pa.array(maybe))
+    elif len(keys) == 1:
         repeated = counts.filter(pc.greater(counts.column("count_all"), 1)).column(keys[0])
         # skip_nulls=False: a null key matches the null group, as group_by groups nulls.
         hits = indexed.filter(pc.is_in(indexed.column(keys[0]), repeated, skip_nulls=False))
@@ -77,6 +86,56 @@ def dedupe_latest(table: pa.Table, keys: Sequence[str], order_by: Sequence[Order
     mask = pa.array(keep)
     rows = pa.array(np.flatnonzero(keep).astype(np.int64))
     return Deduped(table.filter(mask), rows, n - len(rows), mask)
+
+
+_NULL_PRINT = np.uint64(0x9E3779B97F4A7C15)
+_MIX = (np.uint64(0x9E3779B185EBCA87), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
+
+
+def repeated_text(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """For a text (or binary) column: True for every row whose fingerprint (length, first and
+    last 8 bytes; nulls all alike) another row shares. Equal values have equal fingerprints,
+    so every row whose value repeats is True (some others may be). None for other types.
+
+    About half the CPU of a hash count (``group_by``) of the same column: a sort of 64-bit
+    numbers instead of a hash table of the strings."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_string(arr.type) or pa.types.is_binary(arr.type):
+        width: type[np.signedinteger[Any]] = np.int32
+    elif pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type):
+        width = np.int64
+    else:
+        return None
+    n = len(arr)
+    if n < 2:
+        return np.zeros(n, np.bool_)
+    _, offsets_buf, data_buf = arr.buffers()
+    assert offsets_buf is not None
+    offsets = np.frombuffer(offsets_buf, width, n + 1, arr.offset * np.dtype(width).itemsize)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    padded = np.zeros(len(data) + 16, np.uint8)  # 8 bytes either side: no read out of bounds
+    padded[8 : 8 + len(data)] = data
+    words = np.ndarray((len(padded) - 7,), "<u8", padded, 0, (1,))  # 8 bytes from any byte
+    start = offsets[:-1].astype(np.int64) + 8
+    end = offsets[1:].astype(np.int64) + 8
+    length = (end - start).astype(np.uint64)
+    short = length < 8
+    bits = np.where(short, length * np.uint64(8), np.uint64(0))
+    first = words[start] & np.where(short, (np.uint64(1) << bits) - np.uint64(1), ~np.uint64(0))
+    last = np.where(short, np.uint64(0), words[end - 8])  # within the value when it is long
+    prints = first * _MIX[0] ^ last * _MIX[1] ^ length * _MIX[2]
+    if arr.null_count:
+        prints[~np.asarray(arr.is_valid())] = _NULL_PRINT
+    order = np.argsort(prints)
+    ordered = prints[order]
+    same = ordered[1:] == ordered[:-1]
+    repeated = np.zeros(n, np.bool_)
+    if same.any():
+        shared = np.zeros(n, np.bool_)
+        shared[1:] |= same
+        shared[:-1] |= same
+        repeated[order[shared]] = True
+    return repeated
 
 
 def _all(n: int) -> pa.BooleanArray:
