@@ -95,3 +95,16 @@ def test_what_cannot_be_told_is_said(store: DeltaStore) -> None:
     assert tables.changes(NAME, versions[-1], ["place"], 10_000) == (
         "the table's schema changed between the versions"
     )
+
+
+def test_a_vacuumed_file_of_the_older_version_is_said_not_raised(store: DeltaStore) -> None:
+    tables = DeltaTableStore(store, deletion_vectors=False)  # rewrites: old files removed
+    versions, _ = _load(tables)
+    gone = sorted(store.path(NAME).glob("*.parquet"))
+    live = {p.split("/")[-1] for p in store.table(NAME).file_uris()}
+    stale = [p for p in gone if p.name not in live]
+    assert stale
+    for path in stale:  # what VACUUM does to files no live version needs
+        path.unlink()
+    told = tables.changes(NAME, versions[1], ["place"], 10_000)
+    assert told == f"version {versions[1]}'s files cannot be read (FileNotFoundError)"

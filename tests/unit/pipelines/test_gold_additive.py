@@ -146,6 +146,10 @@ def test_a_crash_between_state_and_table_rebuilds_in_full(tmp_path: Path) -> Non
             "an aggregate has a FILTER clause",
         ),
         ("SELECT state, COUNT(*) FROM s.x.cases", "no plain GROUP BY"),
+        (
+            "SELECT state, SUM(week) FROM s.x.cases GROUP BY state",
+            "SUM(week) has no alias (its name is the engine's)",
+        ),
     ],
 )
 def test_models_that_do_not_add_up_are_not_additive(sql: str, why: str) -> None:

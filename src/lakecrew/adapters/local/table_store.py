@@ -414,7 +414,10 @@ class DeltaTableStore:
         missing = [c for c in columns if c not in schema.names]
         if missing:
             return f"the table has no column {missing[0]}"
-        found = row_changes(then, now, schema, columns, limit)
+        try:
+            found = row_changes(then, now, schema, columns, limit)
+        except (OSError, pa.ArrowException) as exc:  # a file of ``since`` vacuumed since
+            return f"version {since}'s files cannot be read ({type(exc).__name__})"
         if isinstance(found, str):
             return found
         return RowChanges(removed=found[0], added=found[1], since=since, version=now.version)

@@ -240,8 +240,8 @@ def _first_line(exc: Exception) -> str:
 
 
 def _spark_ready(data: pa.Table) -> pa.Table:
-    """View and dictionary types as plain ones: Spark's Arrow conversion lacks string_view,
-    binary_view and dictionaries."""
+    """View and dictionary types as plain ones (Spark's Arrow conversion lacks string_view,
+    binary_view and dictionaries), without empty record batches."""
     fields = []
     for f in data.schema:
         if pa.types.is_dictionary(f.type):
@@ -253,4 +253,10 @@ def _spark_ready(data: pa.Table) -> pa.Table:
         else:
             fields.append(f)
     schema = pa.schema(fields)
-    return data if schema.equals(data.schema) else data.cast(schema)
+    plain = data if schema.equals(data.schema) else data.cast(schema)
+    batches = plain.to_batches()
+    if all(b.num_rows for b in batches):
+        return plain
+    # PySpark 4.0's createDataFrame stops at an empty record batch after the first: the rows
+    # after it were lost (7 rows in batches of 0, 3, 0, 3, 1 became 3).
+    return pa.Table.from_batches([b for b in batches if b.num_rows], schema)

@@ -56,32 +56,15 @@ class AdditivePlan:
     def delta_sql(self) -> str:
         """The state's change from ``__lc_changes`` (silver rows, ``__lc_sign`` +1 added and
         −1 removed)."""
-        tree = self.tree.copy()
-        table = tree.find(exp.Table)
-        assert table is not None  # group_plan proved one table
-        alias = table.alias_or_name
-        table.replace(
-            exp.Table(
-                this=exp.to_identifier(CHANGES), alias=exp.TableAlias(this=exp.to_identifier(alias))
-            )
-        )
-        return self._grouped(tree, signed=True)
+        return self._grouped(_reading(self.tree.copy(), CHANGES), signed=True)
 
     def final_sql(self) -> str:
         """The model's rows from ``__lc_state`` (one row per group)."""
-        tree = self.tree.copy()
-        table = tree.find(exp.Table)
-        assert table is not None
-        alias = table.alias_or_name
+        tree = _reading(self.tree.copy(), STATE)
         for node in _aggregates(tree):
             node.replace(_maintained(node, self._slot(node)))
         tree.set("where", None)
         tree.set("group", None)
-        table.replace(
-            exp.Table(
-                this=exp.to_identifier(STATE), alias=exp.TableAlias(this=exp.to_identifier(alias))
-            )
-        )
         return tree.sql(dialect=DIALECT)
 
     def value_columns(self) -> list[str]:
@@ -125,6 +108,15 @@ class AdditivePlan:
         return out.sql(dialect=DIALECT)
 
 
+def _reading(tree: exp.Select, name: str) -> exp.Select:
+    """``tree`` reading table ``name`` under the alias (or name) its one table had."""
+    table = tree.find(exp.Table)
+    assert table is not None  # group_plan proved one table
+    alias = exp.TableAlias(this=exp.to_identifier(table.alias_or_name))
+    table.replace(exp.Table(this=exp.to_identifier(name), alias=alias))
+    return tree
+
+
 def _signed_count(arg: exp.Expression, sign: exp.Expression) -> exp.Expression:
     case = exp.Case(
         ifs=[
@@ -160,6 +152,20 @@ def additive_plan(sql: str, silver: str, silver_columns: list[str]) -> AdditiveP
     assert isinstance(tree, exp.Select)  # group_plan proved it
     if tree.args.get("having"):
         return "it uses HAVING"
+    found = _sums_and_counts(tree)
+    if isinstance(found, str):
+        return found
+    for item in tree.expressions:
+        if not isinstance(item, exp.Alias | exp.Column):
+            return f"{item.sql(dialect=DIALECT)[:40]} has no alias (its name is the engine's)"
+    read = _read_columns(tree, silver_columns)
+    if isinstance(read, str):
+        return read
+    return AdditivePlan(tree, group, found, read)
+
+
+def _sums_and_counts(tree: exp.Select) -> tuple[exp.Expression, ...] | str:
+    """The distinct aggregates of the SELECT and ORDER BY, or why one does not add up."""
     if any(isinstance(n, exp.Filter) for n in tree.walk()):
         return "an aggregate has a FILTER clause"
     found: dict[str, exp.Expression] = {}
@@ -169,11 +175,15 @@ def additive_plan(sql: str, silver: str, silver_columns: list[str]) -> AdditiveP
                 return f"it computes {type(node).__name__.upper()} (only SUM and COUNT add up)"
             if isinstance(node.this, exp.Distinct):
                 return f"it computes {type(node).__name__.upper()}(DISTINCT ...)"
-            if node.find(exp.AggFunc) is not node or any(
-                isinstance(n, exp.AggFunc) for n in node.this.walk()
-            ):
+            if any(isinstance(n, exp.AggFunc) for n in node.this.walk()):
                 return "an aggregate nests another"
             found.setdefault(node.sql(dialect=DIALECT), node.copy())
+    return tuple(found.values())
+
+
+def _read_columns(tree: exp.Select, silver_columns: list[str]) -> tuple[str, ...] | str:
+    """The silver columns the model reads (silver's spelling), or the one it names but
+    silver lacks (an ORDER BY may name the SELECT's aliases)."""
     known = {c.lower(): c for c in silver_columns}
     read: list[str] = []
     for column in tree.find_all(exp.Column):
@@ -183,7 +193,7 @@ def additive_plan(sql: str, silver: str, silver_columns: list[str]) -> AdditiveP
                 continue
             return f"column {column.name} is not a silver column"
         read.append(name)
-    return AdditivePlan(tree, group, tuple(found.values()), tuple(dict.fromkeys(read)))
+    return tuple(dict.fromkeys(read))
 
 
 def _is_output(tree: exp.Select, column: exp.Column) -> bool:
