@@ -76,6 +76,20 @@ def test_the_pii_rule_keeps_a_chosen_list_and_still_removes_pii_from_it(store: D
     assert all("state" not in s["minValues"] for s in _stats(table_dir))  # type: ignore[operator]
 
 
+def test_a_list_derived_from_pii_still_grows_with_the_table(store: DeltaStore) -> None:
+    name = "main.silver.people"
+    store.create_table(name, ROWS.schema)  # contact_number: PII by its name
+    store.append(name, ROWS)
+    config = DeltaTable(str(store.path(name))).metadata().configuration
+    assert config[STATS_COLUMNS] == "state,n,_batch_id"
+    wider = ROWS.append_column("added", pa.array(["x", "y", "z"]))
+    store.append(name, wider, merge_schema=True)
+    store.append(name, wider)
+    config = DeltaTable(str(store.path(name))).metadata().configuration
+    assert config[STATS_COLUMNS] == "state,n,_batch_id,added"
+    assert "added" in _stats(store.path(name))[-1]["minValues"]  # type: ignore[operator]
+
+
 def test_without_stats_reads_the_property_as_written() -> None:
     names = ["a", "b c", "we`ird", "_batch_id"]
     listed = only_stats_of(["b c", "we`ird"])

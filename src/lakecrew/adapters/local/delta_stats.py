@@ -70,11 +70,18 @@ def stats_properties(schema: pa.Schema, extra: Collection[str] = ()) -> dict[str
     return {STATS_COLUMNS: ",".join(_quoted(n) for n in keep)}
 
 
+DEFAULT_INDEXED = "32"
+CHOSEN = "-1"
+"""`delta.dataSkippingNumIndexedCols` beside a list set on purpose (``only_stats_of``): for
+Delta the list wins whatever this says; for lakecrew it tells a chosen list, which only loses
+its PII columns, from one derived from the PII columns, which grows with the table."""
+
+
 def only_stats_of(columns: Collection[str]) -> dict[str, str]:
     """Table properties that give data-skipping statistics to ``columns`` alone."""
     if not columns:
         return {NUM_INDEXED: "0"}
-    return {STATS_COLUMNS: ",".join(_quoted(n) for n in columns)}
+    return {STATS_COLUMNS: ",".join(_quoted(n) for n in columns), NUM_INDEXED: CHOSEN}
 
 
 def without_stats(config: Mapping[str, str], names: Collection[str]) -> list[str]:
@@ -123,15 +130,14 @@ def enforce(
         return False
     pii = set(pii_columns(schema, extra))
     listed = config.get(STATS_COLUMNS)
-    if listed is not None:
-        # A list already set (e.g. bronze's metadata columns) only loses its PII columns:
-        # the property never adds a column back, so a column added later gets no statistics.
+    if listed is not None and config.get(NUM_INDEXED) == CHOSEN:
+        # A chosen list (bronze's metadata columns) only loses its PII columns; a column
+        # added later gets no statistics. Emptied, it becomes the PII-derived list.
         chosen = _names(listed)
         if not set(chosen) & pii:
             return False
-        wanted = only_stats_of([c for c in chosen if c not in pii])
-    elif config.get(NUM_INDEXED) == "0":
-        return False
+        kept = [c for c in chosen if c not in pii]
+        wanted = only_stats_of(kept) if kept else {**wanted, NUM_INDEXED: DEFAULT_INDEXED}
     _scrub_log(path / "_delta_log", set(pii_columns(schema, extra)))
     CRASH_POINT("before properties")
     table.alter.set_table_properties(wanted, commit_properties=props)
