@@ -114,3 +114,44 @@ def test_a_scrub_killed_at_any_step_is_finished_by_the_next_write(
         assert store.read(f"main.bronze.old{stop}").num_rows == 6
         assert store.read(f"main.bronze.old{stop}", version=0).num_rows == 2
     assert len(steps) >= 7 and steps[-1] == "before properties", steps
+
+
+def test_classifying_a_table_with_deletion_vectors_adds_no_table_feature(
+    layout: ProjectLayout, metastore: SqliteMetastore
+) -> None:
+    """delta-rs's SET TBLPROPERTIES on a table-features protocol adds ``variantType``: readers
+    without Variant support refuse the table, and the upsert that marks deletion vectors no
+    longer applies (MERGE for every later batch). The property commit is written here."""
+    from lakecrew.adapters.local.delta_upsert import eligible
+    from lakecrew.adapters.local.table_store import DeltaTableStore
+
+    def classified_pii(full_name: str) -> set[str]:
+        try:
+            info = metastore.get_table(full_name)
+        except NotFound:
+            return set()
+        return classified({c.name: c.tags for c in info.columns})
+
+    store = DeltaStore.for_project(layout, pii_columns=classified_pii)
+    tables = DeltaTableStore(store, deletion_vectors=True)
+    name = "main.silver.reports"
+    tables.create(name, TAGGED.schema)
+    register(store, metastore, name, owner="x")
+    ids = [f"r{i}" for i in range(6)]
+    first = pa.table({"id": ids, "reporter": ["Ade Bello"] * 6, "n": list(range(6))}, TAGGED.schema)
+    tables.merge(name, first, ["id"])
+    tables.merge(name, first.slice(0, 2), ["id"])  # marked deleted: writer 7, deletionVectors
+    before = store.table(name).protocol()
+    metastore.set_tags(name, {"pii": "name"}, column="reporter")
+    assert store.protect(name) is True
+    table = store.table(name)
+    assert table.protocol() == before and "variantType" not in str(table.protocol())
+    config = table.metadata().configuration
+    assert config["delta.enableDeletionVectors"] == "true"
+    assert "reporter" not in config["delta.dataSkippingStatsColumns"]
+    assert eligible(table, deletion_vectors=True)
+    assert not _log_holds(store.path(name), "Ade Bello")
+    tables.merge(name, first.slice(2, 2), ["id"])
+    history = DeltaTable(str(store.path(name))).history(1)[0]
+    assert history["operation"] != "MERGE"  # marked, not merged
+    assert store.read(name).num_rows == 6

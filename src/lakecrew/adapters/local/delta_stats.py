@@ -22,13 +22,16 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import CommitFailedError
 
+from lakecrew.adapters.local import deletion_vectors
 from lakecrew.core.files import write_atomic
 from lakecrew.core.redact import is_pii_key
 
@@ -140,8 +143,35 @@ def enforce(
         wanted = only_stats_of(kept) if kept else {**wanted, NUM_INDEXED: DEFAULT_INDEXED}
     _scrub_log(path / "_delta_log", set(pii_columns(schema, extra)))
     CRASH_POINT("before properties")
-    table.alter.set_table_properties(wanted, commit_properties=props)
+    set_properties(table, path, wanted, props)
     return True
+
+
+def set_properties(
+    table: DeltaTable, path: Path, wanted: Mapping[str, str], props: CommitProperties | None
+) -> None:
+    """Set table properties in one commit. On a table-features protocol (writer 7: a table
+    with deletion vectors) the commit is written here: delta-rs 1.6.6's SET TBLPROPERTIES
+    there also adds the ``variantType`` reader and writer feature, which no column needs, so
+    readers without Variant support refuse the table and the upsert that marks deletion
+    vectors no longer applies to it (every later batch went through MERGE)."""
+    if table.protocol().min_writer_version < 7:
+        table.alter.set_table_properties(dict(wanted), commit_properties=props)
+        return
+    version = int(table.version())
+    live = deletion_vectors.LiveFiles.at(path, version)
+    config = {**(live.metadata.get("configuration") or {}), **wanted}
+    info: dict[str, Any] = {
+        "timestamp": int(time.time() * 1000),
+        "operation": "SET TBLPROPERTIES",
+        "operationParameters": {"properties": json.dumps(dict(wanted))},
+        "engineInfo": "lakecrew",
+        **((props.custom_metadata or {}) if props else {}),
+    }
+    actions = [{"commitInfo": info}, {"metaData": {**live.metadata, "configuration": config}}]
+    if not deletion_vectors.commit(path, version + 1, actions):
+        raise CommitFailedError(f"version {version + 1} of {path.name} was committed first")
+    table.update_incremental()
 
 
 def _scrub_log(log: Path, pii: set[str]) -> None:
