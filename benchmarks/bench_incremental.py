@@ -177,6 +177,9 @@ def step_incremental(args: dict[str, Any]) -> dict[str, Any]:
         "full_refresh_s": round(full, 2),
         "scratch_s": round(from_scratch, 2),
         "full_refresh_over_batch": round(full / median, 1),
+        # the same rows loaded from scratch into a new pipeline: a full refresh also re-reads
+        # bronze, so this is the stricter baseline (reported, not the target)
+        "scratch_over_batch": round(from_scratch / median, 1),
         "silver_rows": incremental["rows"],
         "silver_files": rewrites["files"],
         "upsert_files_removed_median": rewrites["files_removed"],
