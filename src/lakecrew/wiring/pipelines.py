@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 import lakecrew.services.pipelines.demo_transforms  # noqa: F401  (registers the demo transforms)
+from lakecrew.adapters.local import huge_pages
 from lakecrew.adapters.local.table_store import DeltaTableStore
 from lakecrew.adapters.sources.factory import SPARK_ONLY_TYPES, build_source, spark_only
 from lakecrew.core.errors import ConfigError
@@ -257,6 +258,8 @@ def runner_for(
 
     # Spark reads a table's Parquet files itself: tables it reads get no deletion vectors
     store = DeltaTableStore(ctx.store, deletion_vectors=engine != "spark")
+    if engine == "local":
+        huge_pages.turn_off()  # the local engine's buffers: see adapters/local/huge_pages.py
     deps = _project_deps(ctx, store, _engine(ctx, engine), source_for, create_keys)
     return PipelineRunner(deps)
 
