@@ -3,6 +3,7 @@ not written, and old ones are scrubbed by the next write — crash-safely."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -48,11 +49,8 @@ REPORTER = "Adaeze Okafor"  # a name in a column whose name says nothing: only a
 TAGGED = pa.table({"id": ["1", "2"], "reporter": [REPORTER, "Kwame Mensah"], "n": [1, 2]})
 
 
-def test_pii_comes_from_the_catalog_classification(
-    layout: ProjectLayout, metastore: SqliteMetastore
-) -> None:
-    """A column the metastore tags `pii` loses its statistics once it is classified, on the
-    classification (protect) and on any later write, whatever its name."""
+def _classified_by(metastore: SqliteMetastore) -> Callable[[str], set[str]]:
+    """The PII columns of a table as the metastore's tags classify them."""
 
     def classified_pii(full_name: str) -> set[str]:
         try:
@@ -61,7 +59,16 @@ def test_pii_comes_from_the_catalog_classification(
             return set()
         return classified({c.name: c.tags for c in info.columns})
 
-    store = DeltaStore.for_project(layout, pii_columns=classified_pii)
+    return classified_pii
+
+
+def test_pii_comes_from_the_catalog_classification(
+    layout: ProjectLayout, metastore: SqliteMetastore
+) -> None:
+    """A column the metastore tags `pii` loses its statistics once it is classified, on the
+    classification (protect) and on any later write, whatever its name."""
+
+    store = DeltaStore.for_project(layout, pii_columns=_classified_by(metastore))
     name = "main.bronze.reports"
     store.create_table(name, TAGGED.schema)
     register(store, metastore, name, owner="x")
@@ -125,14 +132,7 @@ def test_classifying_a_table_with_deletion_vectors_adds_no_table_feature(
     from lakecrew.adapters.local.delta_upsert import eligible
     from lakecrew.adapters.local.table_store import DeltaTableStore
 
-    def classified_pii(full_name: str) -> set[str]:
-        try:
-            info = metastore.get_table(full_name)
-        except NotFound:
-            return set()
-        return classified({c.name: c.tags for c in info.columns})
-
-    store = DeltaStore.for_project(layout, pii_columns=classified_pii)
+    store = DeltaStore.for_project(layout, pii_columns=_classified_by(metastore))
     tables = DeltaTableStore(store, deletion_vectors=True)
     name = "main.silver.reports"
     tables.create(name, TAGGED.schema)
