@@ -209,3 +209,22 @@ def test_count_comes_from_the_log_without_opening_data_files(
     for data in store.path(NAME).glob("*.parquet"):
         data.write_bytes(b"not parquet")
     assert tables.count(NAME) == 4
+
+
+def test_index_add_places_hashes_and_files_as_an_insert_would() -> None:
+    """``KeyIndex.add`` places each new hash (ties with held ones, repeats, both ends) and its
+    file group where ``np.insert`` at its ``searchsorted`` position puts it."""
+    from lakecrew.adapters.local.key_index import KeyIndex
+
+    rng = np.random.default_rng(7)
+    held = np.sort(rng.integers(0, 50, 200).astype(np.uint64))
+    files = rng.integers(0, 3, 200).astype(np.int32)
+    index = KeyIndex.build(held, 1, None, files, [("a",), ("b",), ("c",)])
+    new = np.sort(np.concatenate([rng.integers(0, 60, 80), [0, 0, 59]]).astype(np.uint64))
+    at = np.searchsorted(index.hashes, new)
+    want_hashes = np.insert(index.hashes, at, new)
+    want_files = np.insert(index.files, at, 3) if index.files is not None else None
+    index.add(new, 2, ("d",))
+    assert (index.hashes == want_hashes).all() and index.version == 2
+    assert index.files is not None and want_files is not None
+    assert (index.files == want_files).all() and index.groups[3] == ("d",)

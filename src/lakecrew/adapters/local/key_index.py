@@ -157,13 +157,20 @@ class KeyIndex:
         ``files``: the files the commit added, holding these keys' rows; None when the commit
         moved rows in ways the index does not know (the file map is dropped)."""
         at = np.searchsorted(self.hashes, ordered) if len(ordered) else None
+        keep = files is not None and self.files is not None
         if at is not None:
-            self.hashes = np.insert(self.hashes, at, ordered)
-        if files is None or self.files is None:
+            # np.insert would sort ``at`` again and build its mask per array: ``at`` is sorted
+            # already, so each new value goes to at + its rank, and one mask places both arrays
+            placed = at + np.arange(len(at))
+            old = np.ones(len(self.hashes) + len(at), np.bool_)
+            old[placed] = False
+            self.hashes = _merged(self.hashes, ordered, placed, old)
+            if keep and self.files is not None:
+                self.groups.append(files or ())
+                group = np.full(len(at), len(self.groups) - 1, np.int32)
+                self.files = _merged(self.files, group, placed, old)
+        if not keep:
             self.files, self.groups = None, []
-        elif at is not None:
-            self.groups.append(files)
-            self.files = np.insert(self.files, at, len(self.groups) - 1)
         self.version = version
 
     def relocate(self, ordered: np.ndarray, files: tuple[str, ...]) -> None:
@@ -195,3 +202,11 @@ class KeyIndex:
             tuple(new for path in group for new in replaced.get(path, (path,)))
             for group in self.groups
         ]
+
+
+def _merged(held: np.ndarray, new: np.ndarray, placed: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """``held`` with ``new`` at positions ``placed`` of the result (``old``: the others)."""
+    out = np.empty(len(old), held.dtype)
+    out[placed] = new
+    out[old] = held
+    return out
