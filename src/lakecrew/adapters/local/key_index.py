@@ -156,21 +156,20 @@ class KeyIndex:
         held three copies of a 10M-key index at once, the peak of a 10M-row load).
         ``files``: the files the commit added, holding these keys' rows; None when the commit
         moved rows in ways the index does not know (the file map is dropped)."""
-        at = np.searchsorted(self.hashes, ordered) if len(ordered) else None
-        keep = files is not None and self.files is not None
-        if at is not None:
-            # np.insert would sort ``at`` again and build its mask per array: ``at`` is sorted
-            # already, so each new value goes to at + its rank, and one mask places both arrays
-            placed = at + np.arange(len(at))
-            old = np.ones(len(self.hashes) + len(at), np.bool_)
+        if files is None:
+            self.files, self.groups = None, []
+        if len(ordered):
+            # np.insert would sort the positions again and build its mask per array: they are
+            # sorted already, so each new value goes to its position plus its rank, and one
+            # mask places both arrays
+            placed = np.searchsorted(self.hashes, ordered) + np.arange(len(ordered))
+            old = np.ones(len(self.hashes) + len(ordered), np.bool_)
             old[placed] = False
             self.hashes = _merged(self.hashes, ordered, placed, old)
-            if keep and self.files is not None:
-                self.groups.append(files or ())
-                group = np.full(len(at), len(self.groups) - 1, np.int32)
+            if files is not None and self.files is not None:
+                self.groups.append(files)
+                group = np.full(len(ordered), len(self.groups) - 1, np.int32)
                 self.files = _merged(self.files, group, placed, old)
-        if not keep:
-            self.files, self.groups = None, []
         self.version = version
 
     def relocate(self, ordered: np.ndarray, files: tuple[str, ...]) -> None:

@@ -108,9 +108,9 @@ def run_gold(
     for model in loaded.spec.gold:
         table = loaded.full_name(model.table)
         sha = model_sha256(model)
-        plan_ = additive.get(table)
-        if isinstance(plan_, AdditivePlan):
-            _additive(deps, loaded, state, model, plan_, changes, began_from, made, since)
+        maintained = additive.get(table)
+        if isinstance(maintained, AdditivePlan):
+            _additive(deps, loaded, state, model, maintained, changes, began_from, made, since)
             continue
         plan = plans.get(table, "a full refresh")
         if changes is not None and changes.unknown is not None:
