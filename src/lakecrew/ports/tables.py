@@ -49,6 +49,11 @@ class RowChanges:
 class TableStore(Protocol):
     """Create, write, read and maintain tables by three-part name."""
 
+    concurrent_tables: bool
+    """Whether writes to *different* tables may run on different threads at once (each table
+    still has one writer at a time): the bronze step then commits batch k+1 while the silver
+    step writes batch k. False where the backend's session is not known to allow it."""
+
     def exists(self, full_name: str) -> bool: ...
 
     def one_writer(self, tables: Iterable[str], writer: str) -> AbstractContextManager[None]:
@@ -95,6 +100,12 @@ class TableStore(Protocol):
         overwrite_schema: bool = False,
     ) -> int:
         """Replace all rows (or those matching ``where``) in one commit; returns the version."""
+        ...
+
+    def prepare_keys(self, column: pa.ChunkedArray) -> None:
+        """Pure work a later ``lookup`` or ``merge`` on these values of a one-column key
+        needs, done now and on any thread (the local store hashes and sorts them while the
+        previous batch is written); nothing where there is none."""
         ...
 
     def merge(self, full_name: str, data: pa.Table, keys: Sequence[str]) -> int:

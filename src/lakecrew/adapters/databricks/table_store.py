@@ -103,6 +103,9 @@ class UnityCatalogTableStore:
     volume ``volume``; the catalogs must exist (schemas and the volume are created if absent).
     """
 
+    concurrent_tables = False
+    """One write at a time (see the TableStore port)."""
+
     def __init__(
         self,
         client: DatabricksClient,
@@ -286,6 +289,9 @@ class UnityCatalogTableStore:
         else:
             self._load(name, data, lambda src: f"INSERT OVERWRITE {target} ({cols}) {src}")
         return self._adopt(name)
+
+    def prepare_keys(self, column: pa.ChunkedArray) -> None:
+        """Nothing to prepare: the key join runs in the engine."""
 
     def merge(self, full_name: str, data: pa.Table, keys: Sequence[str]) -> int:
         """One MERGE commit; new nullable columns are added first (ALTER TABLE ADD COLUMNS)."""

@@ -10,6 +10,8 @@ each batch read every key the table holds, so a run over N batches read O(N²) k
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -51,43 +53,53 @@ class Probe:
         return not bool((self.ordered[1:] == self.ordered[:-1]).any())
 
 
-class LastProbe:
-    """The last key column probed, and what was found: a batch's silver lookup and then its
-    upsert hash and probe its keys once. The column is held, so its buffers (by which a later
-    column is recognised as the same values) cannot be reused while it is cached."""
+class ProbeCache:
+    """The probes of the last few key columns, and what the last one found: a batch's silver
+    lookup and then its upsert hash and sort its keys once, and the silver step's build
+    thread computes the next batch's probe ahead (``warm``) while this batch is written.
+    Each column is held while cached, so its buffers (by which a later column is recognised
+    as the same values) cannot be reused by other values. Thread-safe."""
+
+    KEEP = 3
+    """Enough for the batch being written, the one built ahead and one spare."""
 
     def __init__(self) -> None:
-        self._column: pa.Array | pa.ChunkedArray | None = None
-        self._probe: Probe | None = None
-        self._found: tuple[KeyIndex, int, int, np.ndarray] | None = None
+        self._lock = threading.Lock()
+        self._probes: OrderedDict[tuple[object, ...], tuple[object, Probe]] = OrderedDict()
+        self._found: tuple[Probe, KeyIndex, int, int, np.ndarray] | None = None
 
     def of(self, column: pa.Array | pa.ChunkedArray) -> Probe:
         """The Probe of ``column``'s key hashes (computed once for the same values)."""
-        if self._probe is not None and _layout(self._column) == _layout(column):
-            return self._probe
-        self._column, self._probe, self._found = column, Probe.of(key_hashes(column)), None
-        return self._probe
+        layout = _layout(column)
+        with self._lock:
+            cached = self._probes.get(layout)
+        if cached is not None:
+            return cached[1]
+        probe = Probe.of(key_hashes(column))  # outside the lock: the other thread goes on
+        with self._lock:
+            self._probes[layout] = (column, probe)
+            while len(self._probes) > self.KEEP:
+                self._probes.popitem(last=False)
+        return probe
 
     def held(self, index: KeyIndex, probe: Probe) -> np.ndarray:
-        """``index.may_hold(probe)``, computed once per index state for the cached probe."""
-        found, state = self._found, (index.version, len(index.hashes))
-        if probe is self._probe and found and found[0] is index and found[1:3] == state:
-            return found[3]
+        """``index.may_hold(probe)``, computed once per index state for the last probe."""
+        state = (index.version, len(index.hashes))
+        found = self._found
+        if found is not None and found[0] is probe and found[1] is index and found[2:4] == state:
+            return found[4]
         hit = index.may_hold(probe)
-        if probe is self._probe:
-            self._found = (index, *state, hit)
+        self._found = (probe, index, *state, hit)
         return hit
 
 
-def _layout(column: pa.Array | pa.ChunkedArray | None) -> list[tuple[object, ...]]:
+def _layout(column: pa.Array | pa.ChunkedArray) -> tuple[object, ...]:
     """Type, offset, length and buffer addresses of each chunk: equal for the same values."""
-    if column is None:
-        return []
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    return [
+    return tuple(
         (c.type, c.offset, len(c), tuple(b.address if b is not None else 0 for b in c.buffers()))
         for c in chunks
-    ]
+    )
 
 
 def distinct_hashes(hashes: np.ndarray) -> bool:
@@ -109,6 +121,11 @@ class KeyIndex:
     """What tells this table from one recreated at the same path (see DeltaStore.identity)."""
     files: np.ndarray | None = None
     groups: list[tuple[str, ...]] = field(default_factory=list)
+    _placed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """The last ``may_hold``: (the hashes it searched, the sorted probe, where each probe
+    value goes in them), so an ``add`` of the same probe does not search again."""
 
     @classmethod
     def build(
@@ -132,9 +149,10 @@ class KeyIndex:
             return np.zeros(n, np.bool_)
         # Sorted probes walk the index in order (random probes miss the cache: ~10x slower).
         at = np.searchsorted(self.hashes, probe.ordered)
-        at[at == len(self.hashes)] = 0
+        self._placed = (self.hashes, probe.ordered, at)
         hit = np.empty(n, np.bool_)
-        hit[probe.order] = self.hashes[at] == probe.ordered
+        # a probe past the last hash compares with the last one (smaller: not equal)
+        hit[probe.order] = self.hashes[np.minimum(at, len(self.hashes) - 1)] == probe.ordered
         return hit
 
     def holders(self, ordered: np.ndarray) -> list[str] | None:
@@ -162,7 +180,12 @@ class KeyIndex:
             # np.insert would sort the positions again and build its mask per array: they are
             # sorted already, so each new value goes to its position plus its rank, and one
             # mask places both arrays
-            placed = np.searchsorted(self.hashes, ordered) + np.arange(len(ordered))
+            last = self._placed
+            if last is not None and last[0] is self.hashes and last[1] is ordered:
+                at = last[2]  # found by may_hold for this very probe and index
+            else:
+                at = np.searchsorted(self.hashes, ordered)
+            placed = at + np.arange(len(ordered))
             old = np.ones(len(self.hashes) + len(ordered), np.bool_)
             old[placed] = False
             self.hashes = _merged(self.hashes, ordered, placed, old)
@@ -170,6 +193,7 @@ class KeyIndex:
                 self.groups.append(files)
                 group = np.full(len(ordered), len(self.groups) - 1, np.int32)
                 self.files = _merged(self.files, group, placed, old)
+        self._placed = None  # it held the old hashes
         self.version = version
 
     def relocate(self, ordered: np.ndarray, files: tuple[str, ...]) -> None:

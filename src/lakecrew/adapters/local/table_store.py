@@ -28,7 +28,7 @@ from lakecrew.adapters.local.delta_upsert import (
     eligible,
     upsert_files,
 )
-from lakecrew.adapters.local.key_index import KeyIndex, LastProbe, Probe, key_hashes
+from lakecrew.adapters.local.key_index import KeyIndex, Probe, ProbeCache, key_hashes
 from lakecrew.adapters.local.schema_check import duplicate_keys, type_text
 from lakecrew.core.errors import DataError, UsageError
 from lakecrew.ports.catalog import ColumnInfo
@@ -46,6 +46,10 @@ batch) while the first load's CPU stayed the same (bench_incremental / bench_med
 class DeltaTableStore:
     """Pipeline table writes on a local lakehouse; every write is one Delta commit."""
 
+    concurrent_tables = True
+    """Each table's open handle, file index and key index are its own; what tables share (the
+    store's caches of open tables, the fence's expected versions) is one dict entry per table."""
+
     def __init__(self, store: DeltaStore, *, deletion_vectors: bool = True) -> None:
         """``deletion_vectors``: upserts mark replaced rows deleted (delta_mark.py) instead of
         rewriting their files (delta_upsert.py); off where another engine reads the files."""
@@ -53,7 +57,7 @@ class DeltaTableStore:
         self.deletion_vectors = deletion_vectors
         self._indexes: dict[tuple[str, str], KeyIndex] = {}
         self._fence: Fence | None = None
-        self._probed = LastProbe()
+        self._probed = ProbeCache()
         self._located: Located | None = None  # the last lookup's live rows (delta_mark.py)
 
     @contextmanager
@@ -118,6 +122,10 @@ class DeltaTableStore:
             overwrite_schema=overwrite_schema,
             fence=self._fence,
         ).version
+
+    def prepare_keys(self, column: pa.ChunkedArray) -> None:
+        """Hash and sort the key values now (the probe cache keeps them for this column)."""
+        self._probed.of(column)
 
     def merge(self, full_name: str, data: pa.Table, keys: Sequence[str]) -> int:
         """Upsert on ``keys``. Rows whose key the table lacks are appended (no join needed);

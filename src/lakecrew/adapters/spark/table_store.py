@@ -77,6 +77,9 @@ class SparkTableStore:
     """Pipeline tables through Spark SQL: UC managed Delta tables on Databricks (``delta``),
     Parquet tables of Spark's own catalog under ``local_root`` otherwise."""
 
+    concurrent_tables = False
+    """One write at a time (see the TableStore port)."""
+
     def __init__(
         self,
         spark: SparkSession,
@@ -257,6 +260,9 @@ class SparkTableStore:
         else:
             self._replace_where(full_name, data, where)
         return self._adopt(full_name)
+
+    def prepare_keys(self, column: pa.ChunkedArray) -> None:
+        """Nothing to prepare: the key join runs in the engine."""
 
     def merge(self, full_name: str, data: pa.Table, keys: Sequence[str]) -> int:
         """One MERGE commit on Delta (new nullable columns added first); a rewrite on Parquet."""

@@ -11,7 +11,8 @@ schema change, recorded); everything else is the silver step's business.
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,6 +63,11 @@ class BatchConsumer(Protocol):
         else from ``rows``, else read from bronze."""
         ...
 
+    def reads_bronze(self, prepared: object) -> bool:
+        """Whether ``process`` of a batch ``prepare`` built reads bronze (then it does not run
+        while bronze commits the next batch)."""
+        ...
+
 
 def run_bronze(
     deps: RunnerDeps,
@@ -78,9 +84,11 @@ def run_bronze(
     gets it: the rows appended when they are the whole batch, else None. When the append
     changes nothing but rows, ``consumer.prepare`` builds the batch in a helper thread (pure
     work; the Delta writes release the GIL) from the moment the batch is read: while the
-    previous batch is processed and while bronze commits this one. Every write stays on this
-    thread, in the same order as without the helper: bronze k, checkpoint k, silver k, bronze
-    k+1, ... Only the builds move earlier; one runs at a time, in batch order.
+    previous batch is processed and while bronze commits this one. Builds run one at a time,
+    in batch order. The writes keep their order (bronze k, checkpoint k, silver k, bronze k+1,
+    ...), except that where the table store takes writes to two tables at once
+    (``concurrent_tables``), bronze's append of batch k+1 runs on a writer thread while this
+    thread writes batch k's silver tables (``_BronzeBatches._append_beside``).
     """
     source = deps.open_source(loaded)
     if full_refresh:
@@ -91,8 +99,16 @@ def run_bronze(
                 f"source {loaded.spec.source.type} cannot re-read what it already delivered: "
                 "--full-refresh rebuilt silver and gold from bronze"
             )
-    with ThreadPoolExecutor(1, thread_name_prefix="lakecrew-silver-build") as pool:
-        step = _BronzeBatches(deps, loaded, state, tokenizer, consumer, pool)
+    with ExitStack() as stack:
+        pool = stack.enter_context(
+            ThreadPoolExecutor(1, thread_name_prefix="lakecrew-silver-build")
+        )
+        writer = None
+        if deps.tables.concurrent_tables:
+            writer = stack.enter_context(
+                ThreadPoolExecutor(1, thread_name_prefix="lakecrew-bronze-write")
+            )
+        step = _BronzeBatches(deps, loaded, state, tokenizer, consumer, pool, writer)
         for batch in source.read():
             handed = step.take(batch)
             source.commit(batch.checkpoint)
@@ -112,9 +128,10 @@ class _BronzeBatches:
         tokenizer: Tokenizer | None,
         consumer: BatchConsumer | None,
         pool: ThreadPoolExecutor,
+        writer: ThreadPoolExecutor | None = None,
     ) -> None:
         self.deps, self.loaded, self.state, self.tokenizer = deps, loaded, state, tokenizer
-        self.consumer, self.pool = consumer, pool
+        self.consumer, self.pool, self.writer = consumer, pool, writer
         self.bronze = loaded.full_name(loaded.spec.bronze.table)
         self.counts = state.layer("bronze")
         self.pending: _Handed | None = None  # committed last, not yet processed
@@ -144,12 +161,13 @@ class _BronzeBatches:
             build = _start_build(
                 deps, self.loaded, state, self.pool, batch.batch_id, stamped, self.consumer
             )
-        self.hand(None)  # the previous batch, while the helper builds this one
-        if stamped is not None:
-            if build is not None:
-                deps.tables.append(self.bronze, stamped)
-            else:
+        if stamped is not None and build is not None:
+            self._append_beside(stamped)
+        else:
+            self.hand(None)  # the previous batch, while the helper builds this one
+            if stamped is not None:
                 _append_bronze(deps, self.loaded, state, self.bronze, stamped)
+        if stamped is not None:
             counts.written += stamped.num_rows
         if batch.rejected:
             _quarantine_rejects(deps, self.loaded, state, batch, self.tokenizer)
@@ -159,6 +177,28 @@ class _BronzeBatches:
         # What silver builds holds all it needs: the raw batch is not kept for it.
         rows = None if build is not None else stamped if whole else None
         return _Handed(self.consumer, batch.batch_id, rows, build)
+
+    def _append_beside(self, stamped: pa.Table) -> None:
+        """Bronze's append of this batch (its schema unchanged), and the previous batch's
+        silver writes meanwhile when the store takes writes to two tables at once.
+
+        Then the two commits' order is not fixed, and either may land without the other
+        before a crash: the retried batch finds its rows in bronze and skips them, and the
+        silver step's catch-up takes any bronze batch silver lacks. The append always ends
+        before this returns (also when the silver writes fail), so the checkpoint follows
+        it, as before."""
+        pending = self.pending
+        if self.writer is None or pending is None or pending.reads_bronze():
+            self.hand(None)
+            self.deps.tables.append(self.bronze, stamped)
+            return
+        appended = self.writer.submit(self.deps.tables.append, self.bronze, stamped)
+        try:
+            self.hand(None)
+        except BaseException:
+            wait([appended])  # committed or failed: nothing runs on once the run has failed
+            raise
+        appended.result()
 
     def hand(self, handed: _Handed | None) -> None:
         """Process the pending batch (if any); ``handed`` becomes the pending one."""
@@ -183,14 +223,20 @@ class _Handed:
     rows: pa.Table | None
     build: Future[object] | None
 
+    def prepared(self) -> object:
+        """What the build gave (waiting for it); None when there was none."""
+        if self.build is None:
+            return None
+        try:
+            return self.build.result()
+        except Exception as exc:  # noqa: BLE001 - raised by process() once bronze holds it
+            return Failed(exc)
+
+    def reads_bronze(self) -> bool:
+        return self.build is None or self.consumer.reads_bronze(self.prepared())
+
     def process(self) -> None:
-        prepared: object = None
-        if self.build is not None:
-            try:
-                prepared = self.build.result()
-            except Exception as exc:  # noqa: BLE001 - raised by process() once bronze holds it
-                prepared = Failed(exc)
-        self.consumer.process(self.batch_id, self.rows, prepared)
+        self.consumer.process(self.batch_id, self.rows, self.prepared())
 
 
 def _start_build(

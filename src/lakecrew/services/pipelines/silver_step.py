@@ -126,7 +126,12 @@ class SilverBatches:
         """Build the batch's silver outcome without writing anything (None: already done)."""
         if bid in self.done:
             return None
-        return Prepared(self._built(bid, _as_stored(rows, schema)), version_of(rows))
+        outcome = self._built(bid, _as_stored(rows, schema))
+        dedupe = self.loaded.spec.silver.dedupe
+        if dedupe is not None and len(dedupe.keys) == 1 and outcome.silver.num_rows:
+            # the lookup against silver and the merge probe these same values
+            self.deps.tables.prepare_keys(outcome.silver.column(dedupe.keys[0]))
+        return Prepared(outcome, version_of(rows))
 
     def _built(self, bid: str, raw: pa.Table) -> SilverOutcome:
         """Build one batch; its row count joins the history later batches' checks see.
@@ -138,6 +143,13 @@ class SilverBatches:
         self._before[bid] = len(self.history)
         self.history.append(outcome.reconciliation.bronze_rows)
         return outcome
+
+    def reads_bronze(self, prepared: object) -> bool:
+        """A built batch reads bronze only when it replaces an older version of its file (whose
+        rows ``retire`` reads back); one already done or whose build failed reads nothing."""
+        if isinstance(prepared, Prepared):
+            return bool(self.held.older(prepared.version))
+        return not (prepared is None or isinstance(prepared, Failed))  # None: already done
 
     def process(self, bid: str, rows: pa.Table | None = None, prepared: object = None) -> None:
         """One bronze batch → silver, quarantine, DQ results and the batch log."""
