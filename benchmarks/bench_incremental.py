@@ -9,7 +9,9 @@ The medallion benchmark's pipeline and data (bench_medallion.py, medallion_work.
 are loaded; then B files arrive one per run, each holding new versions of S x N existing keys
 (drawn at random, see below): 70 % with a newer ``updated`` (they must replace silver's row),
 30 % with an older one (they must not). Timed in one process (the same Context, as a scheduled
-job would be): the initial load, each incremental run (source discovery, bronze, silver upsert,
+job would be; ``--new-process``: each run in a process of its own, as scheduled
+``lakecrew pipeline run`` commands are, timing the run and the whole process): the initial load,
+each incremental run (source discovery, bronze, silver upsert,
 the three gold models rebuilt), a ``--full-refresh`` run (re-reads every file, rebuilds silver
 and gold), and a from-scratch load of the same files into another pipeline of the same project
 (same tokenization key). Silver of the incremental pipeline must equal the from-scratch silver
@@ -36,6 +38,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -123,14 +127,60 @@ def _gold(ctx: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+class _Runs:
+    """The pipeline runs of one project: in this process (one Context, as a scheduler that
+    keeps its process would run them) or each in a new process (``fresh``)."""
+
+    def __init__(self, root: Path, *, fresh: bool) -> None:
+        from lakecrew.wiring import pipelines as pw
+        from lakecrew.wiring.context import Context
+
+        self.root, self.fresh, self.pw = root, fresh, pw
+        self.ctx = None if fresh else Context.open(root, writable=True)
+        self.runner = None if self.ctx is None else pw.runner_for(self.ctx, create_keys=True)
+        self.notes: list[str] = []  # the last run's notes on gold
+        self.processes: list[float] = []  # fresh: each child's whole life, in order
+
+    def run(self, name: str, **kw: bool) -> float:
+        if self.ctx is None or self.runner is None:
+            t0 = time.perf_counter()
+            args = {"root": str(self.root), "name": name, **kw}
+            child = measure("bench_incremental", "run", args, repeats=1)
+            self.processes.append(time.perf_counter() - t0)
+            self.notes[:] = child.extra.get("notes", [])
+            return child.seconds[0]
+        t0 = time.perf_counter()
+        done = self.runner.run(self.pw.load(self.ctx, name), **kw)
+        seconds = time.perf_counter() - t0
+        self.notes[:] = [n for n in done.notes if ".gold." in n]
+        return seconds
+
+    @contextmanager
+    def project(self) -> Iterator[Any]:
+        """The project's Context for reading (a fresh one, closed after, between children)."""
+        from lakecrew.wiring.context import Context
+
+        if self.ctx is not None:
+            yield self.ctx
+            return
+        ctx = Context.open(self.root, writable=True)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+    def close(self) -> None:
+        if self.ctx is not None:
+            self.ctx.close()
+
+
 def step_incremental(args: dict[str, Any]) -> dict[str, Any]:
     from lakecrew.services.estate.starter import write_starter
-    from lakecrew.wiring import pipelines as pw
-    from lakecrew.wiring.context import Context
 
     src = Path(args["src"])
     base = sorted((src / "base").glob("*.csv"))
     deltas = sorted((src / "deltas").glob("*.csv"))
+    fresh = bool(args.get("new_process"))
     with tempfile.TemporaryDirectory(dir=args["work"]) as tmp:
         root = Path(tmp)
         write_starter(root)
@@ -141,37 +191,41 @@ def step_incremental(args: dict[str, Any]) -> dict[str, Any]:
         spec = _spec(inc)
         (root / "pipelines" / "bench_cases.yaml").write_text(spec)
         (root / "pipelines" / "bench_scratch.yaml").write_text(_scratch_spec(spec, inc, scratch))
-        ctx = Context.open(root, writable=True)
-        runner = pw.runner_for(ctx, create_keys=True)
-
-        notes: list[str] = []
-
-        def run(name: str, **kw: bool) -> float:
-            t0 = time.perf_counter()
-            report_ = runner.run(pw.load(ctx, name), **kw)
-            seconds = time.perf_counter() - t0
-            notes[:] = [n for n in report_.notes if ".gold." in n]
-            return seconds
-
-        initial = run("bench_cases")
+        runs = _Runs(root, fresh=fresh)
+        initial = runs.run("bench_cases")
         batches, gold_ways = [], []
         for delta in deltas:
             os.link(delta, inc / delta.name)
-            batches.append(run("bench_cases"))
-            gold_ways.append(sorted(n.split(": ", 1)[1].split(" (")[0] for n in notes))
-        incremental = _digest(ctx, "bench_dev.silver.cases")
-        gold = _gold(ctx)
-        rewrites = _merge_rewrites(ctx, "bench_dev.silver.cases", len(deltas))
-        full = run("bench_cases", full_refresh=True)
-        refreshed = _digest(ctx, "bench_dev.silver.cases")
-        gold_refreshed = _gold(ctx)
-        from_scratch = run("bench_scratch")
-        expected = _digest(ctx, "bench_dev.silver.scratch")
-        gold_expected = _gold(ctx, "scratch_")
-        ctx.close()
+            batches.append(runs.run("bench_cases"))
+            gold_ways.append(sorted(n.split(": ", 1)[1].split(" (")[0] for n in runs.notes))
+        with runs.project() as ctx:
+            incremental = _digest(ctx, "bench_dev.silver.cases")
+            gold = _gold(ctx)
+            rewrites = _merge_rewrites(ctx, "bench_dev.silver.cases", len(deltas))
+        full = runs.run("bench_cases", full_refresh=True)
+        with runs.project() as ctx:
+            refreshed = _digest(ctx, "bench_dev.silver.cases")
+            gold_refreshed = _gold(ctx)
+        from_scratch = runs.run("bench_scratch")
+        with runs.project() as ctx:
+            expected = _digest(ctx, "bench_dev.silver.scratch")
+            gold_expected = _gold(ctx, "scratch_")
+        runs.close()
+    per_process: dict[str, Any] = {}
+    if fresh:  # processes: the initial load, the batches, the full refresh, the scratch load
+        batch_processes, full_process = runs.processes[1:-2], runs.processes[-2]
+        per_process = {
+            "batch_process_s": [round(b, 2) for b in batch_processes],
+            "full_refresh_process_s": round(full_process, 2),
+            "full_refresh_over_batch_process": round(
+                full_process / statistics.median(batch_processes), 1
+            ),
+        }
     median = statistics.median(batches)
     return {
         "seconds": median,
+        "new_process_per_run": fresh,
+        **per_process,
         "initial_s": round(initial, 2),
         "batch_s": [round(b, 2) for b in batches],
         "full_refresh_s": round(full, 2),
@@ -248,7 +302,25 @@ def _scratch_spec(spec: str, inc: Path, scratch: Path) -> str:
     return out.replace(str(inc), str(scratch))
 
 
-STEPS = {"gen": step_gen, "incremental": step_incremental}
+def step_run(args: dict[str, Any]) -> dict[str, Any]:
+    """One pipeline run in this new process, as a scheduled ``lakecrew pipeline run`` is: the
+    run is timed alone (the parent times the whole process: start-up, imports, the project)."""
+    from lakecrew.wiring import pipelines as pw
+    from lakecrew.wiring.context import Context
+
+    ctx = Context.open(Path(args["root"]), writable=True)
+    try:
+        runner = pw.runner_for(ctx, create_keys=True)
+        loaded = pw.load(ctx, args["name"])
+        t0 = time.perf_counter()
+        done = runner.run(loaded, full_refresh=bool(args.get("full_refresh")))
+        seconds = time.perf_counter() - t0
+    finally:
+        ctx.close()
+    return {"seconds": seconds, "notes": [n for n in done.notes if ".gold." in n]}
+
+
+STEPS = {"gen": step_gen, "incremental": step_incremental, "run": step_run}
 
 
 def main(argv: list[str]) -> int:
@@ -261,6 +333,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument(
         "--keep-input", action="store_true", help="reuse the files of an earlier run's same sizes"
+    )
+    parser.add_argument(
+        "--new-process",
+        action="store_true",
+        help="each run in a process of its own, as scheduled CLI runs are (default: one process)",
     )
     opts = parser.parse_args(argv)
     if not opts.share <= opts.recent <= 1:
@@ -305,12 +382,12 @@ def _sequence(opts: argparse.Namespace, kind: str) -> Any:
         "recent": opts.recent,
         "src": str(src),
         "work": str(OUT.resolve()),
+        "new_process": opts.new_process,
     }
     if not reuse:
         measure("bench_incremental", "gen", args, repeats=1)
-    return measure(
-        "bench_incremental", "incremental", args, repeats=opts.repeats, name=f"{kind} changes"
-    )
+    label = f"{kind} changes" + (", a process per run" if opts.new_process else "")
+    return measure("bench_incremental", "incremental", args, repeats=opts.repeats, name=label)
 
 
 if __name__ == "__main__":

@@ -102,6 +102,12 @@ class TableStore(Protocol):
         """Replace all rows (or those matching ``where``) in one commit; returns the version."""
         ...
 
+    def persist(self) -> None:
+        """Save what lets the next process start where this one ended (the local store: its
+        key indexes, each for the table version it describes); called after a successful run.
+        Nothing where there is nothing to keep."""
+        ...
+
     def prepare_keys(self, column: pa.ChunkedArray) -> None:
         """Pure work a later ``lookup`` or ``merge`` on these values of a one-column key
         needs, done now and on any thread (the local store hashes and sorts them while the

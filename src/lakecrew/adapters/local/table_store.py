@@ -29,6 +29,9 @@ from lakecrew.adapters.local.delta_upsert import (
     upsert_files,
 )
 from lakecrew.adapters.local.key_index import KeyIndex, Probe, ProbeCache, key_hashes
+from lakecrew.adapters.local.key_index_file import index_path, rows_unchanged
+from lakecrew.adapters.local.key_index_file import load as load_index
+from lakecrew.adapters.local.key_index_file import save as save_index
 from lakecrew.adapters.local.schema_check import duplicate_keys, type_text
 from lakecrew.core.errors import DataError, UsageError
 from lakecrew.ports.catalog import ColumnInfo
@@ -56,6 +59,7 @@ class DeltaTableStore:
         self.store = store
         self.deletion_vectors = deletion_vectors
         self._indexes: dict[tuple[str, str], KeyIndex] = {}
+        self._saved: dict[tuple[str, str], int] = {}  # the version each index was saved at
         self._fence: Fence | None = None
         self._probed = ProbeCache()
         self._located: Located | None = None  # the last lookup's live rows (delta_mark.py)
@@ -246,11 +250,35 @@ class DeltaTableStore:
         identity = self.store.identity(full_name)  # a recreated table is another table
         index = self._indexes.get((full_name, key))
         if index is None or index.version != version or index.identity != identity:
-            table = self.store.table(full_name, version)
-            live = self.store.live_files(table)
-            index = _read_index(table, key, version, identity, live)
+            saved = index_path(self.store.path(full_name), key)
+            index = load_index(saved, version, identity)  # a previous run's, for this version
+            if index is None:
+                table = self.store.table(full_name, version)
+                live = self.store.live_files(table)
+                index = _read_index(table, key, version, identity, live)
+            else:
+                self._saved[(full_name, key)] = version
             self._indexes[(full_name, key)] = index
         return index
+
+    def persist(self) -> None:
+        """Save each key index that describes its table's current version (and was not saved
+        at that version yet), for the next process (key_index_file.py)."""
+        for (full_name, key), index in list(self._indexes.items()):
+            if not self.store.exists(full_name):
+                continue
+            version, identity = self.store.version(full_name), self.store.identity(full_name)
+            path = self.store.path(full_name)
+            if identity != index.identity or version < index.version:
+                continue
+            if version != index.version:
+                if not rows_unchanged(path, index.version, version):
+                    continue  # rows written since by something the index does not follow
+                index.version = version  # e.g. protect(): table properties only
+            if self._saved.get((full_name, key)) == version:
+                continue
+            if save_index(index, index_path(path, key)):
+                self._saved[(full_name, key)] = index.version
 
     def read(
         self,

@@ -261,6 +261,9 @@ class SparkTableStore:
             self._replace_where(full_name, data, where)
         return self._adopt(full_name)
 
+    def persist(self) -> None:
+        """Nothing to keep between runs."""
+
     def prepare_keys(self, column: pa.ChunkedArray) -> None:
         """Nothing to prepare: the key join runs in the engine."""
 

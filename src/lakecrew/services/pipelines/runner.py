@@ -188,6 +188,7 @@ class PipelineRunner:
                 raise
             self._finish(loaded, state, begin, attempt, "SUCCEEDED", full_refresh=full_refresh)
             compact_records(self.deps, state)
+            self.deps.tables.persist()  # e.g. the key indexes, for the next run's process
             return self._report(loaded, state, started, attempt)
 
     def _attempt(self, loaded: LoadedPipeline, state: RunState, *, full_refresh: bool) -> None:
