@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -78,13 +78,16 @@ def test_a_page_that_keeps_failing_gives_an_honest_partial_listing() -> None:
 
 
 def test_a_server_that_does_not_answer_times_out_as_transient() -> None:
-    def slow(req: Request) -> Any:
+    released = threading.Event()  # the server answers nothing until the client gave up
+
+    def silent(req: Request) -> Any:
         if req.path == "/api/2.1/clusters/get":
-            time.sleep(1.5)
+            released.wait(60)
         return None
 
     with ExitStack() as stack:
-        replay = stack.enter_context(DatabricksReplay(handlers=[slow]))
+        replay = stack.enter_context(DatabricksReplay(handlers=[silent]))
+        stack.callback(released.set)  # before the server stops
         opts = ClientOptions(retry_timeout_seconds=1, http_timeout_seconds=0.3)
         ws = DatabricksWorkspace(
             "x-dev-eu", build_client(host=replay.url, token=TOKEN, options=opts)

@@ -127,3 +127,15 @@ def test_a_properties_only_commit_leaves_the_rows_an_index_describes(ctx: Contex
     assert key_index_file.rows_unchanged(path, appended, props)
     assert not key_index_file.rows_unchanged(path, before, props)  # the append is in between
     assert not key_index_file.rows_unchanged(path, appended, props + 1)  # no such commit
+
+
+def test_a_save_that_fails_does_not_fail_the_run(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(*_: object) -> bool:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(table_store, "save_index", full_disk)
+    report = pw.runner_for(ctx, create_keys=True).run(pw.load(ctx, "cases"))
+    assert report.reconciled
+    assert not index_path(ctx.store.path(SILVER), "case_id").exists()

@@ -277,7 +277,11 @@ class DeltaTableStore:
                 index.version = version  # e.g. protect(): table properties only
             if self._saved.get((full_name, key)) == version:
                 continue
-            if save_index(index, index_path(path, key)):
+            try:
+                saved = save_index(index, index_path(path, key))
+            except OSError:  # a full disk, a read-only lakehouse: the next run reads the keys
+                continue
+            if saved:
                 self._saved[(full_name, key)] = index.version
 
     def read(
