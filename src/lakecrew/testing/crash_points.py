@@ -8,7 +8,9 @@ one SQLite transaction). Crash point ``k`` (1-based) kills the process just *bef
 ``(k + 1) // 2`` when ``k`` is odd and just *after* it when ``k`` is even, so points ``1 ..
 2 * writes`` cover both sides of every write. ``KILL_AT`` 0 never kills; the number of writes
 the run made is then saved in ``COUNT_FILE`` (the range a test picks its points from). Used by
-tests/integration/test_crew_faults.py instead of sleeping for a random time.
+tests/integration/test_crew_faults.py and test_pipeline_kill_points.py instead of sleeping for a
+random time. Writes made on two threads at once (a pipeline run commits bronze beside silver)
+are counted in the order they begin.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,21 +30,23 @@ def install(kill_at: int) -> Callable[[], int]:
     from lakecrew.adapters.local.workspace_store import LocalWorkspace
 
     seen = [0]
-    depth = [0]  # a write made inside another (e.g. overwrite → delete) is part of it
+    lock = threading.Lock()  # a pipeline run commits bronze on a writer thread beside silver
+    inner = threading.local()  # a write made inside another (e.g. overwrite → delete) is part of it
 
     def counted(original: Callable[..., Any]) -> Callable[..., Any]:
         def write(*args: Any, **kwargs: Any) -> Any:
-            if depth[0]:
+            if getattr(inner, "depth", 0):
                 return original(*args, **kwargs)
-            seen[0] += 1
-            mine = seen[0]
+            with lock:
+                seen[0] += 1
+                mine = seen[0]
             if kill_at == 2 * mine - 1:
                 os.kill(os.getpid(), signal.SIGKILL)
-            depth[0] += 1
+            inner.depth = 1
             try:
                 result = original(*args, **kwargs)
             finally:
-                depth[0] -= 1
+                inner.depth = 0
             if kill_at == 2 * mine:
                 os.kill(os.getpid(), signal.SIGKILL)
             return result
