@@ -23,12 +23,11 @@ T = "main.faults.t"
 SCHEMA = pa.schema([("key", pa.int64()), ("writer", pa.string()), ("seq", pa.int64())])
 
 MERGER = """
-import sys, time, pyarrow as pa
+import os, sys, pyarrow as pa
 from pathlib import Path
 from lakecrew.adapters.local.delta import DeltaStore
-root, who, n, go = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
-while not go.exists():
-    time.sleep(0.005)
+root, who, n, gate = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+os.read(gate, 1)  # blocks until the test closes the pipe's other end: both start together
 store = DeltaStore(root, max_attempts=60, base_delay=0.01, max_delay=0.2)
 base = 1000 if who == "a" else 2000
 retries = 0
@@ -77,18 +76,21 @@ def _versions_contiguous(store: DeltaStore) -> list[int]:
 def test_two_processes_merging_overlapping_keys(tmp_path: Path) -> None:
     store = DeltaStore(tmp_path)
     store.create_table(T, SCHEMA)
-    go, n = tmp_path / "go", 15
+    n = 15
+    gate, release = os.pipe()  # the children read ``gate`` until this test closes ``release``
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", MERGER, str(tmp_path), who, str(n), str(go)],
+            [sys.executable, "-c", MERGER, str(tmp_path), who, str(n), str(gate)],
             env=_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            pass_fds=(gate,),
         )
         for who in ("a", "b")
     ]
-    go.touch()
+    os.close(gate)
+    os.close(release)  # end of file on the gate: both writers start
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
     table = store.read(T)
