@@ -9,7 +9,9 @@ uses it only for that same version of that same table, and builds the index from
 otherwise (another writer, a recreated table, a file that does not load). The file is numpy's
 ``.npy`` format three times over (the JSON metadata, the hashes, the file map; no pickle, no
 zip: ``savez``'s zip and CRC took 0.56 s for 10M keys), written to a temporary name and renamed
-over the old one: a crash leaves the previous file or the new one, never half of one.
+over the old one: a crash leaves the previous file or the new one, never half of one. It takes
+12 bytes a key on disk (10M keys: 115 MB, more than that silver's 86 MB of Parquet); deleting
+the folder only costs the next run the read of the keys.
 """
 
 from __future__ import annotations
