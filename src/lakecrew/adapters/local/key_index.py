@@ -56,7 +56,8 @@ class Probe:
 class ProbeCache:
     """The probes of the last few key columns, and what the last one found: a batch's silver
     lookup and then its upsert hash and sort its keys once, and the silver step's build
-    thread computes the next batch's probe ahead (``warm``) while this batch is written.
+    thread computes the next batch's probe ahead (``TableStore.prepare_keys``) while this
+    batch is written.
     Each column is held while cached, so its buffers (by which a later column is recognised
     as the same values) cannot be reused by other values. Thread-safe."""
 
