@@ -139,3 +139,17 @@ def test_a_save_that_fails_does_not_fail_the_run(
     report = pw.runner_for(ctx, create_keys=True).run(pw.load(ctx, "cases"))
     assert report.reconciled
     assert not index_path(ctx.store.path(SILVER), "case_id").exists()
+
+
+def test_the_file_map_is_saved_in_one_byte_a_key_and_loads_back_whole(tmp_path: Path) -> None:
+    n = SMALL = key_index_file.SMALLEST
+    hashes = key_hashes(pa.array([f"k{i}" for i in range(n)]))
+    owner = (np.arange(n) % 3).astype(np.int32)
+    index = KeyIndex.build(hashes, 4, (1, 2), owner, [("a",), ("b",), ("c",)])
+    path = index_path(tmp_path, "case_id")
+    assert save(index, path)
+    assert path.stat().st_size < SMALL * 9 + 4096  # 8 bytes of hash, 1 of file map
+    back = load(path, 4, (1, 2))
+    assert back is not None and back.files is not None
+    assert np.array_equal(back.hashes, index.hashes)
+    assert np.array_equal(back.files, index.files) and back.files.dtype == np.int32

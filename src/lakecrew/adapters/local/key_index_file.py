@@ -10,7 +10,8 @@ otherwise (another writer, a recreated table, a file that does not load). The fi
 ``.npy`` format three times over (the JSON metadata, the hashes, the file map; no pickle, no
 zip: ``savez``'s zip and CRC took 0.56 s for 10M keys), written to a temporary name and renamed
 over the old one: a crash leaves the previous file or the new one, never half of one. It takes
-12 bytes a key on disk (10M keys: 115 MB, more than that silver's 86 MB of Parquet); deleting
+9 bytes a key on disk when the table has under 256 file groups (8 for the hash, 1 for the file
+map; 10M keys: 86 MB); deleting
 the folder only costs the next run the read of the keys.
 """
 
@@ -49,9 +50,18 @@ def save(index: KeyIndex, path: Path) -> bool:
         np.save(handle, np.array(json.dumps(meta)), allow_pickle=False)
         np.save(handle, index.hashes, allow_pickle=False)
         if index.files is not None:
-            np.save(handle, index.files, allow_pickle=False)
+            np.save(handle, _narrow(index.files, len(index.groups)), allow_pickle=False)
     os.replace(temporary, path)
     return True
+
+
+def _narrow(files: np.ndarray, groups: int) -> np.ndarray:
+    """The file map in the smallest unsigned type that numbers every file group (uint8 up to
+    255 groups): 1 byte a key instead of 4 for most tables, a quarter less to write and read."""
+    for kind in (np.uint8, np.uint16):
+        if groups <= np.iinfo(kind).max and (not len(files) or int(files.min()) >= 0):
+            return files.astype(kind)
+    return files
 
 
 def load(path: Path, version: int, identity: object) -> KeyIndex | None:
@@ -68,6 +78,8 @@ def load(path: Path, version: int, identity: object) -> KeyIndex | None:
     except (OSError, ValueError, KeyError, TypeError, EOFError):
         return None
     if hashes.dtype != np.uint64 or (files is not None and len(files) != len(hashes)):
+        return None
+    if files is not None and files.dtype not in (np.uint8, np.uint16, np.int32):
         return None
     if files is None:
         return KeyIndex(hashes, version, identity)
