@@ -13,6 +13,15 @@ from lakecrew.adapters.sources.files import FileSource
 from lakecrew.core.errors import DataError
 from lakecrew.ports.source import SOURCE_ROW
 
+
+@pytest.fixture(autouse=True, params=["in memory", "in blocks"])
+def _how_read(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test twice: the file read once and kept for the parse, and read in blocks then
+    again by the parser (files over ``IN_MEMORY``)."""
+    if request.param == "in blocks":
+        monkeypatch.setattr(csvstream, "IN_MEMORY", 0)
+
+
 Result = tuple[
     list[int], list[tuple[str | None, ...]], list[tuple[int | None, str, str]], list[bool]
 ]
@@ -125,3 +134,16 @@ def test_large_file_is_read_in_bounded_batches_and_committed_once(tmp_path: Path
     for batch in batches:
         src.commit(batch.checkpoint)
     assert src.discover() == []
+
+
+def test_a_file_read_whole_is_parsed_from_the_bytes_that_were_hashed(tmp_path: Path) -> None:
+    path = tmp_path / "cases.csv"
+    path.write_text("id,name\n1,Kano\n2,Lagos\n", encoding="utf-8")
+    scan = scan_file(path, None, Dialect())
+    if csvstream.IN_MEMORY == 0:
+        assert scan.data is None
+        return
+    assert scan.data == path.read_bytes()
+    path.write_text("id,name\n9,Changed\n", encoding="utf-8")  # after the scan
+    rows = [c.columns["name"].to_pylist() for c in stream_csv(path, scan, Dialect())]
+    assert rows == [["Kano", "Lagos"]]
