@@ -259,12 +259,9 @@ def _bounds(kind: pa.DataType, found: list[Any]) -> tuple[Any, Any] | None:
     if pt.is_date32(kind):
         lo, hi = min(int(s.min_raw) for s in found), max(int(s.max_raw) for s in found)
         return _day(lo), _day(hi)
-    if pt.is_timestamp(kind):
-        scale = {"s": 1_000_000, "ms": 1000, "us": 1, "ns": 0}[kind.unit]
-        if not scale:
-            return None
-        lo = min(int(s.min_raw) for s in found) * scale
-        hi = max(int(s.max_raw) for s in found) * scale
+    if pt.is_timestamp(kind):  # written as microseconds whatever the Arrow unit (_options)
+        lo = min(int(s.min_raw) for s in found)
+        hi = max(int(s.max_raw) for s in found)
         return _instant(lo // 1000), _instant(-(-hi // 1000))
     texts = [(s.min, s.max) for s in found]
     if any(not isinstance(v, str) or len(v.encode()) > STRING_BOUND for p in texts for v in p):
