@@ -15,8 +15,9 @@ Every batch table carries the metadata columns of ``METADATA_COLUMNS``; all othe
 the source's own, as raw as the source allows (CSV fields as text, JSON values as text with the
 whole record in ``_raw``, database values as their PostgreSQL text form, Parquet as typed).
 A metadata text column that is constant in a batch (``_source_uri``, ``_batch_id``,
-``_file_sha256``) may come dictionary-encoded (one value, no copy per row); it holds text all
-the same, and ``plain`` gives the table with plain types to code that needs them.
+``_file_sha256``) may come dictionary-encoded (one value, no copy per row), and so may a CSV
+column of few distinct values (parsed as a dictionary, one per chunk); they hold text all the
+same, and ``plain`` gives the table with plain types to code that needs them.
 """
 
 from __future__ import annotations

@@ -237,3 +237,19 @@ def test_an_untouched_text_column_is_returned_without_a_copy() -> None:
     long = pa.chunked_array([pa.array(["Kano", "Lagos", "Oyo"] * 20_000, pa.string())])
     typed, bad = coerce_column(long, ColumnCoercion("c", "c", "string"))
     assert typed is long and not any(bad.to_pylist())
+
+
+@pytest.mark.parametrize("type_", sorted(MESSY))
+def test_a_column_parsed_as_a_dictionary_coerces_as_its_text_does(type_: str) -> None:
+    # csvstream parses columns of few values as dictionaries; chunks may carry different
+    # dictionaries (unified here), and the result is plain values, as for text.
+    values = MESSY[type_]
+    spec = ColumnCoercion("c", "c", type_)
+    one_typed, one_bad = coerce_column(pa.array(values, pa.string()), spec)
+    first = pa.array(values, pa.string()).dictionary_encode()
+    second = pa.array(list(reversed(values)), pa.string()).dictionary_encode()
+    assert not first.dictionary.equals(second.dictionary) or type_ == "string"
+    typed, bad = coerce_column(pa.chunked_array([first, second]), spec)
+    assert not pa.types.is_dictionary(typed.type)
+    assert typed.to_pylist() == one_typed.to_pylist() + list(reversed(one_typed.to_pylist()))
+    assert bad.to_pylist() == one_bad.to_pylist() + list(reversed(one_bad.to_pylist()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from lakecrew.adapters.sources import csvstream
@@ -14,12 +15,16 @@ from lakecrew.core.errors import DataError
 from lakecrew.ports.source import SOURCE_ROW
 
 
-@pytest.fixture(autouse=True, params=["in memory", "in blocks"])
+@pytest.fixture(autouse=True, params=["in memory", "in blocks", "as dictionaries"])
 def _how_read(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test twice: the file read once and kept for the parse, and read in blocks then
-    again by the parser (files over ``IN_MEMORY``)."""
+    """Every test three times: the file read once and kept for the parse; read in blocks then
+    again by the parser (files over ``IN_MEMORY``); every column of the fast path parsed as a
+    dictionary."""
     if request.param == "in blocks":
         monkeypatch.setattr(csvstream, "IN_MEMORY", 0)
+    if request.param == "as dictionaries":
+        monkeypatch.setattr(csvstream, "PROBE_ROWS", 0)
+        monkeypatch.setattr(csvstream, "FEW", 1.0)
 
 
 Result = tuple[
@@ -147,3 +152,18 @@ def test_a_file_read_whole_is_parsed_from_the_bytes_that_were_hashed(tmp_path: P
     path.write_text("id,name\n9,Changed\n", encoding="utf-8")  # after the scan
     rows = [c.columns["name"].to_pylist() for c in stream_csv(path, scan, Dialect())]
     assert rows == [["Kano", "Lagos"]]
+
+
+def test_columns_of_few_values_are_parsed_as_dictionaries_with_the_same_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csvstream, "PROBE_ROWS", 10)
+    monkeypatch.setattr(csvstream, "FEW", 0.25)
+    path = tmp_path / "cases.csv"
+    lines = [f"K{i},{['Kano', 'Lagos'][i % 2]}" for i in range(400)]
+    path.write_text("id,state\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    (chunk,) = stream_csv(path, scan_file(path, None, Dialect()), Dialect(chunk_rows=1000))
+    assert pa.types.is_string(chunk.columns["id"].type)  # 400 distinct of 400: text
+    state = chunk.columns["state"]
+    assert pa.types.is_dictionary(state.type) and state.num_chunks == 1
+    assert state.to_pylist() == [["Kano", "Lagos"][i % 2] for i in range(400)]

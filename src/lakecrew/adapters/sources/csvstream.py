@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from lakecrew.adapters.sources.textformats import BOMS, detect_encoding, header_names
@@ -357,14 +358,44 @@ def _arrow_stream(
     handler: Any,
 ) -> Iterator[Chunk]:
     header, chunk_rows = dialect.header, dialect.chunk_rows
+    types = _text_types(path, scan, dialect, names)
+    reader = _open(path, scan, dialect, names, handler, types)
+    placer = _Placer(scan, 2 if header else 1, str(path))
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in reader:
+        pending.append(batch)
+        held += batch.num_rows
+        while held > chunk_rows:
+            table = _shared(pa.Table.from_batches(pending))
+            head, rest = table.slice(0, chunk_rows), table.slice(chunk_rows)
+            yield placer.chunk(head, invalid, last=False)
+            pending, held = rest.to_batches(), rest.num_rows
+    table = _shared(pa.Table.from_batches(pending, schema=reader.schema))
+    yield placer.chunk(table, invalid, last=True)
+
+
+def _open(
+    path: Path,
+    scan: Scan,
+    dialect: Dialect,
+    names: list[str],
+    handler: Any,
+    types: dict[str, pa.DataType],
+    head: bytes | None = None,
+) -> pv.CSVStreamingReader:
+    """Arrow's streaming reader over the file (its kept bytes, or only ``head`` of them)."""
     utf8 = scan.encoding in ("utf-8", "utf-8-sig")
-    reader = pv.open_csv(
-        path if scan.data is None else pa.BufferReader(scan.data),
+    source: Path | pa.BufferReader = path
+    if head is not None or scan.data is not None:
+        source = pa.BufferReader(head if head is not None else scan.data)
+    return pv.open_csv(
+        source,
         read_options=pv.ReadOptions(
             use_threads=False,
             block_size=ARROW_BLOCK,
             column_names=names,
-            skip_rows=1 if header else 0,
+            skip_rows=1 if dialect.header else 0,
             encoding="utf8" if utf8 else scan.encoding,
         ),
         parse_options=pv.ParseOptions(
@@ -374,26 +405,69 @@ def _arrow_stream(
             invalid_row_handler=handler,
         ),
         convert_options=pv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
+            column_types=types,
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
             # the scan validated these very bytes (kept in memory): no second UTF-8 check
             check_utf8=not (utf8 and scan.data is not None),
         ),
     )
-    placer = _Placer(scan, 2 if header else 1, str(path))
-    pending: list[pa.RecordBatch] = []
-    held = 0
-    for batch in reader:
-        pending.append(batch)
-        held += batch.num_rows
-        while held > chunk_rows:
-            table = pa.Table.from_batches(pending)
-            head, rest = table.slice(0, chunk_rows), table.slice(chunk_rows)
-            yield placer.chunk(head, invalid, last=False)
-            pending, held = rest.to_batches(), rest.num_rows
-    table = pa.Table.from_batches(pending, schema=reader.schema)
-    yield placer.chunk(table, invalid, last=True)
+
+
+DICTIONARY_TEXT = True
+"""Parse columns with few distinct values as dictionaries (see `_text_types`)."""
+PROBE_BYTES = 1 << 20
+"""Bytes of a file's start parsed to judge its columns' distinct values."""
+PROBE_ROWS = 1000
+"""Fewer probed rows than this: every column stays text."""
+FEW = 0.25
+"""At most this share of the probed values distinct: the column is parsed as a dictionary."""
+
+
+def _text_types(
+    path: Path, scan: Scan, dialect: Dialect, names: list[str]
+) -> dict[str, pa.DataType]:
+    """Text for every column; a dictionary of text for columns whose first values (the file's
+    first ``PROBE_BYTES``, at least ``PROBE_ROWS`` rows) are at most ``FEW`` distinct.
+
+    Such a column costs less parsed as a dictionary than as text (no text buffer per batch),
+    and bronze's Parquet writer then writes the dictionary it is given instead of hashing
+    every value (a 1M-row file: parse 0.28 -> 0.23 s, write 0.12 -> 0.06 s of CPU); silver's
+    coercion converts each distinct value once (quality/coercion.py). Values are the same
+    either way; a column that turns out to have many distinct values only loses the gain.
+    """
+    text: dict[str, pa.DataType] = {n: pa.string() for n in names}
+    if not DICTIONARY_TEXT or scan.encoding not in ("utf-8", "utf-8-sig"):
+        return text
+    if scan.data is not None:
+        head = scan.data[:PROBE_BYTES]
+    else:
+        with path.open("rb") as handle:
+            head = handle.read(PROBE_BYTES)
+    cut = head.rfind(b"\n")
+    if cut < 0:
+        return text
+    try:
+        sample = _open(path, scan, dialect, names, lambda _: "skip", text, head[: cut + 1])
+        probe = sample.read_all()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return text  # e.g. a quoted value cut at the probe's end
+    if probe.num_rows < PROBE_ROWS:
+        return text  # a small file: nothing to gain
+    dictionary = pa.dictionary(pa.int32(), pa.string())
+    for name in names:
+        distinct = len(pc.unique(probe.column(name)))
+        if distinct <= FEW * probe.num_rows:
+            text[name] = dictionary
+    return text
+
+
+def _shared(table: pa.Table) -> pa.Table:
+    """Each dictionary column with one dictionary for all its chunks (the Parquet writer writes
+    a dictionary it is given only when it does not change within a file)."""
+    if any(pa.types.is_dictionary(f.type) for f in table.schema):
+        return table.unify_dictionaries()
+    return table
 
 
 class _Placer:

@@ -181,11 +181,15 @@ def coerce_column(
     target = ARROW_TYPES[spec.type]
     if values.type == target and spec.type != "string" and spec.two_digit_year_pivot is None:
         return values, pa.array(np.zeros(len(values), np.bool_))
-    text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
-    if not _few_distinct(text):
-        typed, bad = _coerce_text(text, spec)
-        return typed, _one_chunk(bad)
-    encoded = pc.dictionary_encode(text)
+    text: pa.Array | pa.ChunkedArray | None = None
+    if _text_dictionary(values.type):  # parsed as a dictionary (csvstream): already encoded
+        encoded = _one_dictionary(values)
+    else:
+        text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
+        if not _few_distinct(text):
+            typed, bad = _coerce_text(text, spec)
+            return typed, _one_chunk(bad)
+        encoded = pc.dictionary_encode(text)
     if isinstance(encoded, pa.ChunkedArray):  # chunks share one dictionary
         words = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.string())
         indices: pa.Array | pa.ChunkedArray = pa.chunked_array(
@@ -195,9 +199,23 @@ def coerce_column(
         words, indices = encoded.dictionary, encoded.indices
     typed_words, bad_words = _coerce_text(words, spec)
     bad = _one_chunk(pc.fill_null(pc.take(bad_words, indices), False))
-    if spec.type == "string" and _unchanged(words, typed_words):
+    if text is not None and spec.type == "string" and _unchanged(words, typed_words):
         return text, bad
     return pc.take(typed_words, indices), bad
+
+
+def _text_dictionary(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type))
+
+
+def _one_dictionary(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A dictionary column whose chunks all share one dictionary (unified when they do not)."""
+    if not isinstance(values, pa.ChunkedArray) or values.num_chunks < 2:
+        return values
+    first = values.chunk(0).dictionary
+    if all(c.dictionary is first or c.dictionary.equals(first) for c in values.chunks[1:]):
+        return values
+    return pa.Table.from_arrays([values], ["v"]).unify_dictionaries().column(0)
 
 
 DICT_SAMPLE = 8192
