@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from lakecrew.adapters.sources import csvstream
 from lakecrew.testing.pipelines import make_project
 from lakecrew.wiring import pipelines as pw
 from lakecrew.wiring.context import Context
@@ -166,8 +167,32 @@ silver:
 }
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Context, dict[str, Any]]]:
+@pytest.fixture(scope="module", params=["as text", "as dictionaries"])
+def runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Context, dict[str, Any]]]:
+    """Every pipeline run once with CSV columns parsed as text and once with every column
+    parsed as a dictionary (what csvstream does for columns of few values in larger files):
+    the expectations below are the same either way."""
+    chosen: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "as dictionaries":
+            patch.setattr(csvstream, "PROBE_ROWS", 0)
+            patch.setattr(csvstream, "FEW", 1.0)
+            judge = csvstream._text_types
+
+            def recorded(*args: Any) -> dict[str, Any]:
+                types = judge(*args)
+                chosen.extend(str(t) for t in types.values())
+                return types
+
+            patch.setattr(csvstream, "_text_types", recorded)
+        yield from _runs(tmp_path_factory)
+    if request.param == "as dictionaries":  # the CSV files did take that path
+        assert chosen and all(t.startswith("dictionary") for t in chosen), chosen
+
+
+def _runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Context, dict[str, Any]]]:
     root = make_project(tmp_path_factory.mktemp("real") / "proj")
     (root / "pipelines").mkdir(exist_ok=True)
     for name, (data, body) in SPECS.items():

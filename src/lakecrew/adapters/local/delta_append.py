@@ -46,7 +46,6 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyarrow.types as pt
 from deltalake import CommitProperties, DeltaTable
@@ -54,6 +53,7 @@ from deltalake.transaction import AddAction, RemoveAction
 
 from lakecrew.adapters.local.delta_stats import without_stats
 from lakecrew.adapters.local.delta_upsert import eligible
+from lakecrew.core.distinct import distinct_share
 from lakecrew.ports.source import SOURCE_ROW, plain_type
 
 ROW_GROUP = 1024 * 1024
@@ -199,10 +199,7 @@ def _near_unique(column: pa.ChunkedArray) -> bool:
     kind = column.type
     if not (pt.is_string(kind) or pt.is_large_string(kind) or pt.is_binary(kind)):
         return False
-    head = column.slice(0, SAMPLE)
-    if len(head) < SAMPLE // 4:
-        return False
-    return int(pc.count_distinct(head).as_py()) >= 0.9 * len(head)
+    return len(column) >= SAMPLE // 4 and distinct_share(column, SAMPLE) >= 0.9
 
 
 def _add(path: Path, stats: list[str], schema: pa.Schema) -> AddAction:

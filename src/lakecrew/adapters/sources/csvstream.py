@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from lakecrew.adapters.sources.textformats import BOMS, detect_encoding, header_names
+from lakecrew.core.distinct import distinct_share
 from lakecrew.core.errors import DataError
 from lakecrew.ports.source import Rejected
 
@@ -456,8 +456,7 @@ def _text_types(
         return text  # a small file: nothing to gain
     dictionary = pa.dictionary(pa.int32(), pa.string())
     for name in names:
-        distinct = len(pc.unique(probe.column(name)))
-        if distinct <= FEW * probe.num_rows:
+        if distinct_share(probe.column(name), probe.num_rows) <= FEW:
             text[name] = dictionary
     return text
 

@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lakecrew.core.distinct import distinct_share
 from lakecrew.core.errors import DataError
 from lakecrew.services.quality.numbers import NUMERIC, NumberFormat, failure_reasons, normalize
 from lakecrew.services.quality.parallel import map_threads
@@ -224,9 +225,7 @@ DICT_SAMPLE = 8192
 
 def _few_distinct(text: pa.Array | pa.ChunkedArray) -> bool:
     """At most a quarter of the first ``DICT_SAMPLE`` values distinct (long columns only)."""
-    if len(text) < 4 * DICT_SAMPLE:
-        return False
-    return len(pc.unique(text.slice(0, DICT_SAMPLE))) * 4 <= DICT_SAMPLE
+    return len(text) >= 4 * DICT_SAMPLE and distinct_share(text, DICT_SAMPLE) <= 0.25
 
 
 def _unchanged(words: pa.Array, typed: pa.Array) -> bool:
