@@ -190,3 +190,20 @@ def test_tables_it_cannot_serve_go_to_delta_rs(tmp_path: Path) -> None:
     assert not delta_append.applies(_table(tmp_path / "nested", nested), nested.schema)
     plain.alter.add_constraint({"positive": "a > 0"})
     assert not delta_append.applies(DeltaTable(str(tmp_path / "plain")), rows.schema)
+
+
+@pytest.mark.parametrize(
+    ("config", "kept"), [(None, 32), ({"delta.dataSkippingNumIndexedCols": "5"}, 5)]
+)
+def test_statistics_cover_the_first_columns_delta_rs_would_index(
+    tmp_path: Path, config: dict[str, str] | None, kept: int
+) -> None:
+    rows = pa.table({f"c{i:02d}": pa.array([i, i + 1], pa.int64()) for i in range(40)})
+    ours = _table(tmp_path / "ours", rows, config)
+    theirs = _table(tmp_path / "theirs", rows, config)
+    _write(ours, rows, fast=True)
+    _write(theirs, rows, fast=False)
+    mine, reference = _stats(tmp_path / "ours", 1), _stats(tmp_path / "theirs", 1)
+    assert len(mine["nullCount"]) == kept
+    assert mine["nullCount"] == reference["nullCount"]
+    assert mine["minValues"] == reference["minValues"]

@@ -51,7 +51,7 @@ import pyarrow.types as pt
 from deltalake import CommitProperties, DeltaTable
 from deltalake.transaction import AddAction, RemoveAction
 
-from lakecrew.adapters.local.delta_stats import without_stats
+from lakecrew.adapters.local.delta_stats import NUM_INDEXED, STATS_COLUMNS, without_stats
 from lakecrew.adapters.local.delta_upsert import eligible
 from lakecrew.core.distinct import distinct_share
 from lakecrew.ports.source import SOURCE_ROW, plain_type
@@ -96,8 +96,7 @@ def append(
     location = _location(target)
     config = target.metadata().configuration or {}
     names = data.schema.names
-    skipped = set(without_stats(config, names))
-    stats = [n for n in names if n not in skipped]
+    stats = stats_columns(config, names)
     written: list[Path] = []
     try:
         size = file_bytes or DEFAULT_FILE_BYTES
@@ -109,6 +108,21 @@ def append(
             path.unlink(missing_ok=True)
         raise
     target.update_incremental()  # as write_deltalake leaves it: at the version just written
+
+
+def stats_columns(config: dict[str, str], names: list[str]) -> list[str]:
+    """The columns whose statistics the log keeps, as delta-rs chooses them: the table's
+    `delta.dataSkippingStatsColumns`, else its first `delta.dataSkippingNumIndexedCols`
+    columns (32 by default; -1: all)."""
+    skipped = set(without_stats(config, names))
+    kept = [n for n in names if n not in skipped]
+    if config.get(STATS_COLUMNS) is None:
+        first = int(config.get(NUM_INDEXED, DEFAULT_INDEXED))
+        kept = kept if first < 0 else kept[:first]
+    return kept
+
+
+DEFAULT_INDEXED = "32"
 
 
 def _location(target: DeltaTable) -> Path:
