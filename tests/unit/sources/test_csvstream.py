@@ -50,6 +50,9 @@ def _read(path: Path, dialect: Dialect, *, exact: bool = False) -> tuple[bool, R
     return fast, (rows, values, rejects, lasts)
 
 
+STRAY = ['{0},"x"y,z', '{0},a"b,z', '{0},ab",z', '"{0}"x,"y",z', '{0},a"b\nc",z', '{0},a"b",z']
+
+
 def _random_csv(rng: random.Random) -> str:
     lines = ["id,name,note"]
     for i in range(rng.randint(0, 30)):
@@ -66,6 +69,9 @@ def _random_csv(rng: random.Random) -> str:
             lines.append(f"{i},,")
         else:
             lines.append(f'{i},"v{i}",w')
+    if lines[1:] and rng.random() < 0.2:  # a stray quote: the scan must send it to the exact path
+        at = rng.randrange(1, len(lines))
+        lines[at] = rng.choice(STRAY).format(at)
     end = "\r\n" if rng.random() < 0.3 else "\n"
     body = end.join(lines) + (end if rng.random() < 0.7 else "")
     return ("\ufeff" + body) if rng.random() < 0.2 else body
@@ -77,7 +83,7 @@ def test_fast_path_matches_exact_path_on_random_files(
     rng = random.Random(7)
     path = tmp_path / "f.csv"
     fast_runs = 0
-    for _ in range(120):
+    for _ in range(160):
         path.write_text(_random_csv(rng), encoding="utf-8", newline="")
         monkeypatch.setattr(csvstream, "BLOCK", rng.choice([5, 11, 64, 1 << 20]))
         dialect = Dialect(chunk_rows=rng.choice([1, 4, 1000]))
@@ -85,7 +91,7 @@ def test_fast_path_matches_exact_path_on_random_files(
         _, want = _read(path, dialect, exact=True)
         assert got == want
         fast_runs += fast
-    assert fast_runs > 80, "most generated files have regular quoting and take the fast path"
+    assert fast_runs > 60, "most generated files have regular quoting and take the fast path"
 
 
 def test_line_numbers_and_reasons_on_the_fast_path(tmp_path: Path) -> None:

@@ -109,20 +109,26 @@ class _QuoteScan:
         qpos = np.flatnonzero(buf == self.quote)
         first_open = self.quotes % 2  # quotes alternate: opening, closing, opening, ...
         opening, closing = qpos[first_open::2], qpos[1 - first_open :: 2]
-        before_q = buf[np.maximum(opening - 1, 0)]
         if len(opening) and opening[0] == 0:
-            before_q[0] = self.prev
-        after_q = buf[np.minimum(closing + 1, len(buf) - 1)]
-        at_end = closing + 1 >= len(buf)
-        if not self._ends(before_q).all() or not (self._ends(after_q) | at_end).all():
+            before_ok = bool(self._ends(np.asarray([self.prev], np.uint8))[0])
+            opening = opening[1:]
+        else:
+            before_ok = True
+        last = len(buf) - 1
+        self.pending_close = bool(len(closing) and closing[-1] == last)
+        if self.pending_close:
+            closing = closing[:-1]
+        before_ok = before_ok and bool(self._ends(buf[opening - 1]).all())
+        if not before_ok or not self._ends(buf[closing + 1]).all():
             self.regular = False  # a quote in the middle of a value: the exact path decides
             return
-        self.pending_close = bool(len(closing) and closing[-1] == len(buf) - 1)
-        cr = np.flatnonzero(buf == _CR)
-        inner = cr[cr + 1 < len(buf)]
-        if len(inner) and not (buf[inner + 1] == _NL).all():
-            self.regular = False  # bare carriage returns
-            return
+        is_cr = buf == _CR
+        if is_cr.any():
+            cr = np.flatnonzero(is_cr)
+            inner = cr[cr < last]
+            if len(inner) and not (buf[inner + 1] == _NL).all():
+                self.regular = False  # bare carriage returns
+                return
         nl = np.flatnonzero(buf == _NL)
         quoted = (np.searchsorted(qpos, nl) + self.quotes) % 2 == 1
         term = nl[~quoted]
