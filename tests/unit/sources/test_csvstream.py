@@ -8,8 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from lakecrew.adapters.sources import csvstream
-from lakecrew.adapters.sources.csvstream import Dialect, scan_file, stream_csv
+from lakecrew.adapters.sources import csvscan, csvstream
+from lakecrew.adapters.sources.csvscan import Dialect, scan_file
+from lakecrew.adapters.sources.csvstream import stream_csv
 from lakecrew.adapters.sources.files import FileSource
 from lakecrew.core.errors import DataError
 from lakecrew.ports.source import SOURCE_ROW
@@ -21,7 +22,7 @@ def _how_read(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     again by the parser (files over ``IN_MEMORY``); every column of the fast path parsed as a
     dictionary."""
     if request.param == "in blocks":
-        monkeypatch.setattr(csvstream, "IN_MEMORY", 0)
+        monkeypatch.setattr(csvscan, "IN_MEMORY", 0)
     if request.param == "as dictionaries":
         monkeypatch.setattr(csvstream, "PROBE_ROWS", 0)
         monkeypatch.setattr(csvstream, "FEW", 1.0)
@@ -85,7 +86,7 @@ def test_fast_path_matches_exact_path_on_random_files(
     fast_runs = 0
     for _ in range(160):
         path.write_text(_random_csv(rng), encoding="utf-8", newline="")
-        monkeypatch.setattr(csvstream, "BLOCK", rng.choice([5, 11, 64, 1 << 20]))
+        monkeypatch.setattr(csvscan, "BLOCK", rng.choice([5, 11, 64, 1 << 20]))
         dialect = Dialect(chunk_rows=rng.choice([1, 4, 1000]))
         fast, got = _read(path, dialect)
         _, want = _read(path, dialect, exact=True)
@@ -118,7 +119,7 @@ def test_stray_quotes_take_the_exact_path(tmp_path: Path) -> None:
 def test_invalid_utf8_across_blocks_names_the_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(csvstream, "BLOCK", 3)
+    monkeypatch.setattr(csvscan, "BLOCK", 3)
     path = tmp_path / "f.csv"
     path.write_bytes("a,b\nSanté,1\n".encode() + b"x\xff,2\n")
     with pytest.raises(DataError, match="not valid utf-8") as err:
@@ -151,7 +152,7 @@ def test_a_file_read_whole_is_parsed_from_the_bytes_that_were_hashed(tmp_path: P
     path = tmp_path / "cases.csv"
     path.write_text("id,name\n1,Kano\n2,Lagos\n", encoding="utf-8")
     scan = scan_file(path, None, Dialect())
-    if csvstream.IN_MEMORY == 0:
+    if csvscan.IN_MEMORY == 0:
         assert scan.data is None
         return
     assert scan.data == path.read_bytes()

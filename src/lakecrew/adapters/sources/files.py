@@ -1,11 +1,13 @@
 """File source with Auto Loader semantics: each file is ingested exactly once, even after a crash.
 
 Formats: CSV (any encoding, delimiter, quoting; malformed rows kept as rejects), JSON (one array
-of objects, or an object holding one), JSON lines, Parquet. CSV is streamed (csvstream.py) in
-batches of at most ``batch_rows`` rows, so a file of any size is never held whole in memory; the
-first batch of a file has the file's batch id, later ones add their index. Only the token of a
-file's last batch records the file in the checkpoint (``(path, size, mtime, sha256)``, written
-atomically): a crash mid-file re-reads it, and bronze skips the rows it already holds.
+of objects, or an object holding one), JSON lines, Parquet. CSV is scanned (csvscan.py) and
+streamed (csvstream.py) in batches of at most ``batch_rows`` rows; only a file of at most
+``csvscan.IN_MEMORY`` bytes (128 MiB) is held whole, for its one read, so a larger file of any
+size never is. The first batch of a file has the file's batch id, later ones add their index.
+Only the token of a file's last batch records the file in the checkpoint (``(path, size, mtime,
+sha256)``, written atomically): a crash mid-file re-reads it, and bronze skips the rows it
+already holds.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakecrew.adapters.sources.checkpoint import JsonCheckpoint, batch_id, with_metadata
-from lakecrew.adapters.sources.csvstream import Dialect, scan_file, stream_csv
+from lakecrew.adapters.sources.csvscan import Dialect, scan_file
+from lakecrew.adapters.sources.csvstream import stream_csv
 from lakecrew.adapters.sources.readahead import read_ahead
 from lakecrew.adapters.sources.textformats import (
     decode_bytes,

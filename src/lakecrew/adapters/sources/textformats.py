@@ -1,4 +1,4 @@
-"""Decoding and parsing of text files (JSON, JSON lines; CSV lives in csvstream.py) + rejects.
+"""Decoding and parsing of text files (JSON, JSON lines; CSV: csvscan.py, csvstream.py) + rejects.
 
 Nothing is silently dropped: a row that does not parse becomes a ``Rejected`` with its line
 number, the reason and its raw text, for the caller to quarantine.
