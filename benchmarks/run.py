@@ -64,6 +64,12 @@ OPTIONAL: list[tuple[str, str, list[str], list[str]]] = [
     ),
     ("finops allocation, weekly report, cost cube", "benchmarks.bench_finops", [], ["--quick"]),
     (
+        "tokenize 1M patient identifiers vs per-value Python and the HMAC alone",
+        "benchmarks.bench_tokens",
+        [],
+        ["--rows", "100000", "--repeats", "1"],
+    ),
+    (
         "access review: 1M audit rows, 100k grants vs hand-written DuckDB",
         "benchmarks.bench_access_review",
         [],

@@ -14,11 +14,8 @@ Per-value functions run once per distinct value (``_map_unique``), the rest with
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +26,7 @@ from pydantic import SecretStr
 from lakecrew.core.errors import ConfigError, DataError
 from lakecrew.ports.secrets import SecretStore
 from lakecrew.services.privacy.kinds import MaskMethod, PiiKind
+from lakecrew.services.privacy.token_text import HmacPads, normalize, normalized
 
 MIN_KEY_BYTES = 16
 TOKEN_PREFIX = "tok_"
@@ -55,7 +53,7 @@ class Tokenizer:
                 where="secret store",
                 fix="store a random key of at least 32 characters (e.g. `openssl rand -hex 32`)",
             )
-        self._key = raw
+        self._key = HmacPads(raw)
         self._length = length
 
     @classmethod
@@ -72,23 +70,16 @@ class Tokenizer:
     def token(self, value: str, kind: PiiKind | str = PiiKind.NONE) -> str:
         """The token of one value (after the normalisation of its kind)."""
         message = f"{kind}\x1f{normalize(value, kind)}".encode()
-        digest = hmac.new(self._key, message, hashlib.sha256).hexdigest()
-        return TOKEN_PREFIX + digest[: self._length]
+        return TOKEN_PREFIX + self._key.hexdigests([message])[0][: self._length]
 
     def tokenize(self, values: pa.Array | pa.ChunkedArray, kind: PiiKind | str) -> pa.Array:
-        """Tokenize a column (any type; non-strings are tokenized as their text)."""
-        text = _as_string(values)
-        return _map_unique(text, lambda v: self.token(v, kind))
-
-
-def normalize(value: str, kind: PiiKind | str) -> str:
-    """Normalise before tokenizing, so equal identities give equal tokens across sources."""
-    text = unicodedata.normalize("NFKC", value).strip()
-    if kind == PiiKind.PHONE:
-        return re.sub(r"\D", "", text)
-    if kind in (PiiKind.EMAIL, PiiKind.USERNAME, PiiKind.NATIONAL_ID, PiiKind.PATIENT_ID):
-        return re.sub(r"\s+", "", text).casefold()
-    return re.sub(r"\s+", " ", text).casefold()
+        """Tokenize a column (any type; non-strings are tokenized as their text): each
+        distinct value once, normalised by pyarrow.compute where it is ASCII."""
+        words, indices = _distinct(_as_string(values))
+        text = pc.binary_join_element_wise(f"{kind}\x1f", normalized(words, kind), "")
+        digests = self._key.hexdigests(pc.cast(text, pa.binary()).to_pylist())
+        n = self._length
+        return pa.array([TOKEN_PREFIX + d[:n] for d in digests], pa.string()).take(indices)
 
 
 def _country_code(digits: str) -> str:
@@ -267,13 +258,17 @@ def _as_string(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
 def _map_unique(text: pa.Array | pa.ChunkedArray, fn: Callable[[str], str]) -> pa.Array:
     """Apply ``fn`` once per distinct non-null value and spread the results back (one hash
     pass: the distinct values and each row's index into them come from one encoding)."""
+    words, indices = _distinct(text)
+    mapped = pa.array([fn(v) for v in words.to_pylist()], pa.string())
+    return mapped.take(indices)
+
+
+def _distinct(text: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """The distinct non-null values, and each row's index into them (null for a null)."""
     encoded = pc.dictionary_encode(text)  # nulls stay null (masked), chunks share a dictionary
     if isinstance(encoded, pa.ChunkedArray):
         if not encoded.num_chunks:
-            return pa.array([], pa.string())
+            return pa.array([], pa.string()), pa.array([], pa.int32())
         words = encoded.chunk(0).dictionary
-        indices = pa.concat_arrays([c.indices for c in encoded.chunks])
-    else:
-        words, indices = encoded.dictionary, encoded.indices
-    mapped = pa.array([fn(v) for v in words.to_pylist()], pa.string())
-    return mapped.take(indices)
+        return words, pa.concat_arrays([c.indices for c in encoded.chunks])
+    return encoded.dictionary, encoded.indices
