@@ -1,7 +1,8 @@
-"""Tokenizing a column of identifiers: lakecrew's Tokenizer vs the per-value way, and the HMAC.
+"""Masking near-unique PII columns: lakecrew vs the per-value way (and the HMAC alone).
 
-A silver column of patient identifiers is near-unique, so tokenizing it is one keyed digest per
-row. Three ways over the same values, in their own processes (harness.py):
+A silver column of patient identifiers or phone numbers is near-unique, so masking it is one
+Python call per row when done value by value. Tokens, three ways over the same values, each in
+its own process (harness.py):
 
 - ``lakecrew``: ``Tokenizer.tokenize`` (each distinct value once; ASCII values normalised by
   pyarrow.compute; HMAC-SHA256 with the key's pads hashed once);
@@ -9,6 +10,10 @@ row. Three ways over the same values, in their own processes (harness.py):
   (the straightforward Python); its tokens must equal lakecrew's (checked);
 - ``hmac_only``: the limit in Python: only the digests of already-normalised messages, with the
   pads hashed once (no normalisation, no Arrow in or out).
+
+Partial phone masks, two ways: ``phones`` (``masking.partial``: pyarrow.compute for ASCII cells
+holding one number) and ``phones_per_value`` (``mask_phone`` per distinct value, as before);
+their masks must be equal (checked).
 
 Usage: .venv/bin/python -m benchmarks.bench_tokens [--rows N] [--distinct D] [--repeats R]
        (default 1,000,000 rows, all distinct)
@@ -82,6 +87,38 @@ def step_hmac_only(args: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0}
 
 
+def _phones(args: dict[str, Any]) -> Any:
+    import pyarrow as pa
+
+    rows, distinct = args["rows"], args["distinct"]
+    return pa.array([f"+234 803 {i % distinct:07d}" for i in range(rows)], pa.string())
+
+
+def step_phones(args: dict[str, Any]) -> dict[str, Any]:
+    from lakecrew.services.privacy.kinds import MaskMethod, PiiKind
+    from lakecrew.services.privacy.masking import ColumnMask, partial
+
+    values = _phones(args)
+    t0 = time.perf_counter()
+    masked = partial(values, ColumnMask("phone", MaskMethod.PARTIAL, PiiKind.PHONE))
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "digest": _digest(masked.to_pylist())}
+
+
+def step_phones_per_value(args: dict[str, Any]) -> dict[str, Any]:
+    import pyarrow.compute as pc
+
+    from lakecrew.services.privacy.phone_mask import mask_phone
+
+    values = _phones(args)
+    t0 = time.perf_counter()
+    encoded = pc.dictionary_encode(values)
+    mapped = [mask_phone(w) for w in encoded.dictionary.to_pylist()]
+    masked = [mapped[i] for i in encoded.indices.to_pylist()]
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "digest": _digest(masked)}
+
+
 def _digest(tokens: list[str | None]) -> str:
     return hashlib.sha256("\n".join(t or "" for t in tokens).encode()).hexdigest()[:16]
 
@@ -90,7 +127,11 @@ STEPS: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {
     "lakecrew": step_lakecrew,
     "per_value": step_per_value,
     "hmac_only": step_hmac_only,
+    "phones": step_phones,
+    "phones_per_value": step_phones_per_value,
 }
+TOKENS = ("lakecrew", "per_value", "hmac_only")
+PHONES = ("phones", "phones_per_value")
 
 
 def main(argv: list[str]) -> int:
@@ -100,14 +141,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     opts = parser.parse_args(argv)
     args = {"rows": opts.rows, "distinct": opts.distinct or opts.rows}
-    results = [measure("bench_tokens", n, args, repeats=opts.repeats) for n in STEPS]
-    title = f"tokenize {opts.rows:,} identifiers ({args['distinct']:,} distinct), patient_id"
-    report(title + ", ratio vs lakecrew", results, "lakecrew")
-    by = {r.name: r for r in results}
-    if by["lakecrew"].extra["digest"] != by["per_value"].extra["digest"]:
-        print("TOKENS DIFFER between lakecrew and the per-value way")
+
+    def run(names: tuple[str, ...]) -> dict[str, Any]:
+        return {n: measure("bench_tokens", n, args, repeats=opts.repeats) for n in names}
+
+    tokens, phones = run(TOKENS), run(PHONES)
+    of = f"{opts.rows:,} values ({args['distinct']:,} distinct)"
+    report(f"tokenize {of}, patient_id, ratio vs lakecrew", list(tokens.values()), "lakecrew")
+    report(f"partial phone masks of {of}, ratio vs lakecrew", list(phones.values()), "phones")
+    same = {
+        "tokens": tokens["lakecrew"].extra["digest"] == tokens["per_value"].extra["digest"],
+        "phone masks": phones["phones"].extra["digest"]
+        == phones["phones_per_value"].extra["digest"],
+    }
+    print("equal to the per-value way:", same)
+    if not all(same.values()):
+        print("MASKS DIFFER between lakecrew and the per-value way")
         return 1
-    print("tokens agree:", by["lakecrew"].extra["digest"])
     return 0
 
 

@@ -40,11 +40,14 @@ class MaskFunction:
     """True when the body returns a string: a reader applies ``redact`` to other types."""
 
 
-_TWO_DIGIT_CC = (
+ONE_DIGIT_CC = ("1", "7")
+"""Country codes of one digit (NANP, Russia/Kazakhstan); with TWO_DIGIT_CC, any other is three."""
+TWO_DIGIT_CC = (
     "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47",
     "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65",
     "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
 )  # fmt: skip
+"""Country codes of two digits."""
 _MIN_HIDDEN = 4
 _KEEP_LAST = 2
 
@@ -55,9 +58,10 @@ def _phone_partial_body() -> str:
     intl = f"({trimmed} LIKE '+%' OR {trimmed} LIKE '00%')"
     every = f"regexp_replace({trimmed}, '[^0-9]', '')"
     digits = f"(CASE WHEN {trimmed} LIKE '00%' THEN substr({every}, 3) ELSE {every} END)"
-    two = ", ".join(f"'{cc}'" for cc in _TWO_DIGIT_CC)
+    one = ", ".join(f"'{cc}'" for cc in ONE_DIGIT_CC)
+    two = ", ".join(f"'{cc}'" for cc in TWO_DIGIT_CC)
     cc_len = (
-        f"(CASE WHEN NOT {intl} THEN 0 WHEN substr({digits}, 1, 1) IN ('1', '7') THEN 1 "
+        f"(CASE WHEN NOT {intl} THEN 0 WHEN substr({digits}, 1, 1) IN ({one}) THEN 1 "
         f"WHEN substr({digits}, 1, 2) IN ({two}) THEN 2 ELSE 3 END)"
     )
     hidden = f"(length({digits}) - {cc_len} - {_KEEP_LAST})"

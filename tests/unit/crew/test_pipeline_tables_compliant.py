@@ -21,7 +21,7 @@ from lakecrew.adapters.local.sql_engine import LocalSqlEngine
 from lakecrew.demo.pipelines import run_demo_pipelines
 from lakecrew.faces.cli.main import app
 from lakecrew.ports.clock import FixedClock
-from lakecrew.services.privacy.masking import mask_phone
+from lakecrew.services.privacy.phone_mask import mask_phone
 from lakecrew.testing.crew import ground_truth
 from lakecrew.wiring.context import Context
 from lakecrew.wiring.crew import sweep

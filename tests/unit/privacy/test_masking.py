@@ -23,9 +23,9 @@ from lakecrew.services.privacy.masking import (
     coarsen_geo,
     generalize_year,
     mask_email,
-    mask_phone,
     mask_text,
 )
+from lakecrew.services.privacy.phone_mask import mask_phone
 from lakecrew.testing.rawcsv import read_text_csv
 
 FIX = Path(__file__).parents[2] / "fixtures" / "quality"

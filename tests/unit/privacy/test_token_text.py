@@ -15,9 +15,7 @@ from lakecrew.services.privacy.masking import TOKEN_PREFIX, Tokenizer
 from lakecrew.services.privacy.token_text import HmacPads, normalize, normalized
 
 SPACES = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f"
-ALPHABET = (
-    SPACES + "\x00\x07abcXYZ019+-.@_()/;,'\"" + "ßＡé\xa0\u2003\u0085İǅ\u00b2٣Ω\U0001f600"
-)
+ALPHABET = SPACES + "\x00\x07abcXYZ019+-.@_()/;,'\"" + "ßＡé\xa0\u2003\u0085İǅ\u00b2٣Ω\U0001f600"
 CORPUS = [
     "",
     " ",
@@ -58,7 +56,7 @@ def test_hmac_pads_equal_hmac(size: int) -> None:
 
 def test_tokenize_equals_the_hmac_of_each_normalised_value() -> None:
     key = "k3y-for-tests-0123456789abcdef-xyz"
-    values = pa.chunked_array([CORPUS[:7] + [None], CORPUS[7:] + CORPUS[:3]], pa.string())
+    values = pa.chunked_array([[*CORPUS[:7], None], CORPUS[7:] + CORPUS[:3]], pa.string())
     for kind in (PiiKind.PATIENT_ID, PiiKind.PHONE, PiiKind.PERSON_NAME):
         got = Tokenizer(SecretStr(key)).tokenize(values, kind).to_pylist()
         want = [

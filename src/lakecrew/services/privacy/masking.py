@@ -4,7 +4,8 @@
   token in every table, so tokenized columns still join; another key gives other tokens. The key
   comes from a SecretStore, is held only inside the Tokenizer and never appears in its repr,
   in outputs or in exceptions.
-- ``mask_phone`` / ``mask_email`` / ``mask_text``: partial masks (``+234*******89``).
+- ``mask_email`` / ``mask_text``: partial masks (``a***@example.org``); phone numbers are masked
+  by ``phone_mask.py`` (``+234*******89``).
 - ``generalize_year`` (date → year) and ``coarsen_geo`` (coordinate → lower-left corner of a grid
   cell of ``grid`` degrees).
 - ``apply_masks``: apply a list of ``ColumnMask`` to a table.
@@ -15,7 +16,6 @@ Per-value functions run once per distinct value (``_map_unique``), the rest with
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,18 +26,11 @@ from pydantic import SecretStr
 from lakecrew.core.errors import ConfigError, DataError
 from lakecrew.ports.secrets import SecretStore
 from lakecrew.services.privacy.kinds import MaskMethod, PiiKind
+from lakecrew.services.privacy.phone_mask import masked_phones
 from lakecrew.services.privacy.token_text import HmacPads, normalize, normalized
 
 MIN_KEY_BYTES = 16
 TOKEN_PREFIX = "tok_"
-_ONE_DIGIT_CC = frozenset({"1", "7"})
-_TWO_DIGIT_CC = frozenset(
-    str(n) for n in (20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49,
-                     51, 52, 53, 54, 55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84,
-                     86, 90, 91, 92, 93, 94, 95, 98)
-)  # fmt: skip
-_PHONE_SPLIT = re.compile(r"[;,/|]")
-_MIN_HIDDEN_DIGITS = 4
 
 
 class Tokenizer:
@@ -80,42 +73,6 @@ class Tokenizer:
         digests = self._key.hexdigests(pc.cast(text, pa.binary()).to_pylist())
         n = self._length
         return pa.array([TOKEN_PREFIX + d[:n] for d in digests], pa.string()).take(indices)
-
-
-def _country_code(digits: str) -> str:
-    if digits[:1] in _ONE_DIGIT_CC:
-        return digits[:1]
-    if digits[:2] in _TWO_DIGIT_CC:
-        return digits[:2]
-    return digits[:3]
-
-
-def _mask_one_phone(part: str, keep_last: int, keep_country_code: bool) -> str:
-    stripped = part.strip()
-    digits = re.sub(r"\D", "", stripped)
-    international = stripped.startswith("+") or stripped.startswith("00")
-    if international and stripped.startswith("00"):
-        digits = digits[2:]
-    prefix = _country_code(digits) if international and keep_country_code else ""
-    hidden = len(digits) - len(prefix) - keep_last
-    if hidden < _MIN_HIDDEN_DIGITS:
-        return "*" * max(len(digits), 1)
-    head = f"+{prefix}" if prefix else ("+" if international else "")
-    tail = digits[len(digits) - keep_last :] if keep_last else ""
-    return head + "*" * hidden + tail
-
-
-def mask_phone(value: str, *, keep_last: int = 2, keep_country_code: bool = True) -> str:
-    """``'+234 803 123 4589'`` → ``'+234********89'``; several numbers in a cell are each masked.
-
-    Only the country code (international numbers) and the last ``keep_last`` digits survive;
-    formatting is dropped so the layout of the number leaks nothing either. Numbers too short to
-    hide at least four digits are masked completely.
-    """
-    parts = [p for p in _PHONE_SPLIT.split(value) if p.strip()]
-    if not parts:
-        return ""
-    return "; ".join(_mask_one_phone(p, keep_last, keep_country_code) for p in parts)
 
 
 def mask_email(value: str) -> str:
@@ -185,10 +142,10 @@ def partial(values: pa.Array | pa.ChunkedArray, mask: ColumnMask) -> pa.Array:
     text = _as_string(values)
     fn: Callable[[str], str]
     if mask.pii == PiiKind.PHONE:
-        fn = lambda v: mask_phone(  # noqa: E731
-            v, keep_last=mask.keep_last, keep_country_code=mask.keep_country_code
-        )
-    elif mask.pii == PiiKind.EMAIL:
+        words, indices = _distinct(text)
+        keep = mask.keep_country_code
+        return masked_phones(words, keep_last=mask.keep_last, keep_country_code=keep).take(indices)
+    if mask.pii == PiiKind.EMAIL:
         fn = mask_email
     else:
         fn = lambda v: mask_text(v, keep_first=mask.keep_first, keep_last=mask.keep_last)  # noqa: E731

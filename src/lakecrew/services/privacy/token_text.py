@@ -28,7 +28,7 @@ from lakecrew.services.privacy.kinds import PiiKind
 
 IDENTIFIERS = (PiiKind.EMAIL, PiiKind.USERNAME, PiiKind.NATIONAL_ID, PiiKind.PATIENT_ID)
 """Kinds whose whitespace is dropped, not collapsed."""
-_ASCII_SPACE = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f"
+ASCII_SPACE = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f"
 """ASCII characters that ``str.strip`` removes and Python's ``\\s`` matches."""
 _ASCII_SPACE_RUN = r"[\t\n\x0b\x0c\r \x1c-\x1f]+"
 
@@ -45,7 +45,7 @@ def normalize(value: str, kind: PiiKind | str) -> str:
 
 def normalized(words: pa.Array, kind: PiiKind | str) -> pa.Array:
     """``normalize`` of each value of a string array without nulls."""
-    text = pc.utf8_trim(words, characters=_ASCII_SPACE)
+    text = pc.utf8_trim(words, characters=ASCII_SPACE)
     if kind == PiiKind.PHONE:
         text = pc.replace_substring_regex(text, "[^0-9]", "")
     else:
