@@ -10,7 +10,7 @@ engine translates it to DuckDB, a Databricks workspace would get it as
 
 - ``lakecrew.masks.redact``: NULL of the column's own type (any column; the safe default);
 - ``lakecrew.masks.phone_partial``: the country code (international numbers) and the last 2
-  digits, as ``lakecrew.services.privacy.masking.mask_phone`` does for one number
+  digits, as ``lakecrew.services.privacy.phone_mask.mask_phone`` does for one number
   (``'+234 803 123 4589'`` → ``'+234********89'``; several numbers in a cell are masked as one);
 - ``lakecrew.masks.hash``: SHA-256 hex of the value's text. Unkeyed: a guessable value (a name,
   a phone number) can be found again by hashing guesses, so use it only for high-entropy ids.

@@ -10,7 +10,7 @@ from lakecrew.adapters.local.metastore import SqliteMetastore
 from lakecrew.adapters.local.sql_engine import LocalSqlEngine, register
 from lakecrew.core.column_masks import HASH, MASK_FUNCTIONS, PHONE_PARTIAL, REDACT, mask_function
 from lakecrew.core.errors import NotFound, UsageError
-from lakecrew.services.privacy.masking import mask_phone
+from lakecrew.services.privacy.phone_mask import mask_phone
 
 PHONES = [
     "+234 803 123 4589",
