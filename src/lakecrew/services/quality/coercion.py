@@ -29,7 +29,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 
 from lakecrew.core.distinct import distinct_share
 from lakecrew.core.errors import DataError
+from lakecrew.services.quality.iso_times import parse_iso_array
 from lakecrew.services.quality.numbers import NUMERIC, NumberFormat, failure_reasons, normalize
 from lakecrew.services.quality.parallel import map_threads
 
@@ -362,17 +363,9 @@ def _dates(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
     return values, pc.is_valid(values)
 
 
-def _iso(value: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 def _timestamps(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
     uniques = pc.unique(pc.drop_null(clean))
-    mapped = pa.array([_iso(v) for v in uniques.to_pylist()], pa.timestamp("us", tz="UTC"))
+    mapped = parse_iso_array(uniques)
     values = mapped.take(pc.index_in(clean, value_set=uniques, skip_nulls=True))
     return values, pc.is_valid(values)
 
