@@ -64,8 +64,8 @@ OPTIONAL: list[tuple[str, str, list[str], list[str]]] = [
     ),
     ("finops allocation, weekly report, cost cube", "benchmarks.bench_finops", [], ["--quick"]),
     (
-        "tokenize 1M patient identifiers vs per-value Python and the HMAC alone",
-        "benchmarks.bench_tokens",
+        "near-unique PII columns (tokens, phone masks) vs per-value Python",
+        "benchmarks.bench_near_unique",
         [],
         ["--rows", "100000", "--repeats", "1"],
     ),

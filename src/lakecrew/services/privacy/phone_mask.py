@@ -4,7 +4,7 @@
 ``masked_phones`` masks every value of an Arrow array: with pyarrow.compute where a value is
 ASCII and holds one number (no ``; , / |``), with ``mask_phone`` otherwise; ``test_phone_mask.py``
 checks the two agree value for value. 1M distinct numbers: 2.3 s one by one, 0.85-0.92 s this way
-(``benchmarks/bench_tokens.py``). The read-time mask of the same shape is SQL
+(``benchmarks/bench_near_unique.py``). The read-time mask of the same shape is SQL
 (``core/column_masks.py``), which also holds the country codes both use.
 """
 

@@ -1,8 +1,8 @@
-"""Masking near-unique PII columns: lakecrew vs the per-value way (and the HMAC alone).
+"""Columns of near-unique values: lakecrew vs the per-value way (and the HMAC alone).
 
 A silver column of patient identifiers or phone numbers is near-unique, so masking it is one
-Python call per row when done value by value. Tokens, three ways over the same values, each in
-its own process (harness.py):
+Python call per row when done value by value. Tokens, three ways over the
+same values, each in its own process (harness.py):
 
 - ``lakecrew``: ``Tokenizer.tokenize`` (each distinct value once; ASCII values normalised by
   pyarrow.compute; HMAC-SHA256 with the key's pads hashed once);
@@ -15,7 +15,7 @@ Partial phone masks, two ways: ``phones`` (``masking.partial``: pyarrow.compute 
 holding one number) and ``phones_per_value`` (``mask_phone`` per distinct value, as before);
 their masks must be equal (checked).
 
-Usage: .venv/bin/python -m benchmarks.bench_tokens [--rows N] [--distinct D] [--repeats R]
+Usage: .venv/bin/python -m benchmarks.bench_near_unique [--rows N] [--distinct D] [--repeats R]
        (default 1,000,000 rows, all distinct)
 """
 
@@ -143,7 +143,7 @@ def main(argv: list[str]) -> int:
     args = {"rows": opts.rows, "distinct": opts.distinct or opts.rows}
 
     def run(names: tuple[str, ...]) -> dict[str, Any]:
-        return {n: measure("bench_tokens", n, args, repeats=opts.repeats) for n in names}
+        return {n: measure("bench_near_unique", n, args, repeats=opts.repeats) for n in names}
 
     tokens, phones = run(TOKENS), run(PHONES)
     of = f"{opts.rows:,} values ({args['distinct']:,} distinct)"
@@ -156,7 +156,7 @@ def main(argv: list[str]) -> int:
     }
     print("equal to the per-value way:", same)
     if not all(same.values()):
-        print("MASKS DIFFER between lakecrew and the per-value way")
+        print("RESULTS DIFFER between lakecrew and the per-value way")
         return 1
     return 0
 
