@@ -82,6 +82,13 @@ def test_timestamps_iso_are_utc_and_naive_values_assumed_utc() -> None:
     assert bad == [False, False, False, True]
 
 
+def test_a_timestamp_outside_the_years_1_to_9999_in_utc_is_bad_not_a_crash() -> None:
+    typed, bad = _one(
+        ["0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00", "0001-01-02"], "timestamp"
+    )
+    assert typed[:2] == [None, None] and bad == [True, True, False]
+
+
 def test_booleans() -> None:
     assert _one(["yes", "N", "1", "maybe"], "boolean") == (
         [True, False, True, None],

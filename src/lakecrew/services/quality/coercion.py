@@ -29,7 +29,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +37,6 @@ import pyarrow.compute as pc
 
 from lakecrew.core.distinct import distinct_share
 from lakecrew.core.errors import DataError
-from lakecrew.services.quality.iso_times import parse_iso_array
 from lakecrew.services.quality.numbers import NUMERIC, NumberFormat, failure_reasons, normalize
 from lakecrew.services.quality.parallel import map_threads
 
@@ -363,9 +362,19 @@ def _dates(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
     return values, pc.is_valid(values)
 
 
+def _iso(value: str) -> datetime | None:
+    """UTC, or None when ``fromisoformat`` rejects the value or its UTC time falls outside the
+    years 1-9999 (``0001-01-01T00:00+01:00`` raised OverflowError and stopped the run)."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
 def _timestamps(clean: pa.Array, spec: ColumnCoercion) -> tuple[pa.Array, pa.Array]:
     uniques = pc.unique(pc.drop_null(clean))
-    mapped = parse_iso_array(uniques)
+    mapped = pa.array([_iso(v) for v in uniques.to_pylist()], pa.timestamp("us", tz="UTC"))
     values = mapped.take(pc.index_in(clean, value_set=uniques, skip_nulls=True))
     return values, pc.is_valid(values)
 
