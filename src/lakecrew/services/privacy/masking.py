@@ -5,12 +5,14 @@
   comes from a SecretStore, is held only inside the Tokenizer and never appears in its repr,
   in outputs or in exceptions.
 - ``mask_email`` / ``mask_text``: partial masks (``a***@example.org``); phone numbers are masked
-  by ``phone_mask.py`` (``+234*******89``).
+  by ``phone_mask.py`` (``+234*******89``) and tokens normalised in ``token_text.py``.
 - ``generalize_year`` (date → year) and ``coarsen_geo`` (coordinate → lower-left corner of a grid
   cell of ``grid`` degrees).
 - ``apply_masks``: apply a list of ``ColumnMask`` to a table.
 
-Per-value functions run once per distinct value (``_map_unique``), the rest with pyarrow.compute.
+Per-value Python functions run once per distinct value (``_distinct``). The normalisation of
+tokens and the phone masks of ASCII values are pyarrow.compute (token_text.py, phone_mask.py), as
+are generalisation and coarsening.
 """
 
 from __future__ import annotations
@@ -140,11 +142,11 @@ class ColumnMask:
 def partial(values: pa.Array | pa.ChunkedArray, mask: ColumnMask) -> pa.Array:
     """Partial mask of a column, chosen by its PII kind."""
     text = _as_string(values)
-    fn: Callable[[str], str]
     if mask.pii == PiiKind.PHONE:
         words, indices = _distinct(text)
         keep = mask.keep_country_code
         return masked_phones(words, keep_last=mask.keep_last, keep_country_code=keep).take(indices)
+    fn: Callable[[str], str]
     if mask.pii == PiiKind.EMAIL:
         fn = mask_email
     else:
