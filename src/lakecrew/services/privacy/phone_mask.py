@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakecrew.core.column_masks import ONE_DIGIT_CC, TWO_DIGIT_CC
-from lakecrew.services.privacy.token_text import ASCII_SPACE
+from lakecrew.services.privacy.token_text import ASCII_SPACE, in_python
 
 _PHONE_SPLIT = re.compile(r"[;,/|]")
 _MIN_HIDDEN_DIGITS = 4
@@ -85,14 +84,10 @@ def masked_phones(words: pa.Array, *, keep_last: int, keep_country_code: bool) -
     )
     out = pc.if_else(pc.equal(text, ""), "", out)
     exact = pc.or_(pc.invert(pc.string_is_ascii(words)), pc.match_substring_regex(words, "[;,/|]"))
-    other = np.flatnonzero(exact.to_numpy(zero_copy_only=False))
-    if not len(other):
-        return out
-    values = words.take(pa.array(other)).to_pylist()
-    masked = [
-        mask_phone(v, keep_last=keep_last, keep_country_code=keep_country_code) for v in values
-    ]
-    return pc.replace_with_mask(out, exact, pa.array(masked, pa.string()))
+    keep = keep_country_code
+    return in_python(
+        out, words, exact, lambda v: mask_phone(v, keep_last=keep_last, keep_country_code=keep)
+    )
 
 
 def _prefix(digits: pa.Array) -> pa.Array:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -53,13 +53,20 @@ def normalized(words: pa.Array, kind: PiiKind | str) -> pa.Array:
             text, _ASCII_SPACE_RUN, "" if kind in IDENTIFIERS else " "
         )
         text = pc.ascii_lower(text)
-    other = np.flatnonzero(~pc.string_is_ascii(words).to_numpy(zero_copy_only=False))
-    if not len(other):
-        return text
-    exact = [normalize(v, kind) for v in words.take(pa.array(other)).to_pylist()]
-    mask = np.zeros(len(words), np.bool_)
-    mask[other] = True
-    return pc.replace_with_mask(text, pa.array(mask), pa.array(exact, pa.string()))
+    other = pc.invert(pc.string_is_ascii(words))
+    return in_python(text, words, other, lambda v: normalize(v, kind))
+
+
+def in_python(
+    out: pa.Array, words: pa.Array, where: pa.BooleanArray, one: Callable[[str], str]
+) -> pa.Array:
+    """``out`` with each value where ``where`` is true replaced by ``one`` of the same value of
+    ``words`` (the values a vectorised rule does not cover)."""
+    picked = np.flatnonzero(where.to_numpy(zero_copy_only=False))
+    if not len(picked):
+        return out
+    exact = [one(v) for v in words.take(pa.array(picked)).to_pylist()]
+    return pc.replace_with_mask(out, where, pa.array(exact, pa.string()))
 
 
 class HmacPads:
