@@ -1,9 +1,9 @@
 """Where a crew ledger write goes: redaction vs the Delta MERGE (issue 15, sweep at scale).
 
 Writes N finding rows shaped like a sweep's (`DeltaLedgerStore.put_findings`, fresh table), and
-in the same session times its two parts alone: redacting the rows (`_redacted`, what every
-ledger write does to each row) and the Delta MERGE of the already-built Arrow table. Ratios are
-against the whole write. Each measurement is its own process (medians of 3).
+in the same session times its two parts alone: redacting the rows (`DeltaLedgerStore._clean`,
+what every ledger write does to its rows) and the Delta MERGE of the already-built Arrow table.
+Ratios are against the whole write. Each measurement is its own process (medians of 3).
 Run: .venv/bin/python -m benchmarks.bench_ledger_write [--rows 30000]
 """
 
@@ -56,7 +56,7 @@ def step(args: dict[str, Any]) -> dict[str, Any]:
     import pyarrow as pa
 
     from lakecrew.adapters.local.delta import DeltaStore
-    from lakecrew.adapters.local.ledger_store import DeltaLedgerStore, _redacted, schema_of
+    from lakecrew.adapters.local.ledger_store import DeltaLedgerStore, schema_of
     from lakecrew.ports.ledger import FindingRow
 
     root = OUT / args["what"]
@@ -70,8 +70,7 @@ def step(args: dict[str, Any]) -> dict[str, Any]:
     if args["what"] == "put_findings":
         ledger.put_findings(rows)
     elif args["what"] == "redaction":
-        for r in rows:
-            _redacted({n: getattr(r, n) for n in names})
+        DeltaLedgerStore._clean(FindingRow, rows)  # what every write does to its rows
     else:  # the MERGE of a table built (unredacted) before the clock starts
         table = pa.Table.from_pylist(
             [{n: getattr(r, n) for n in names} for r in rows], schema=schema_of(FindingRow)
