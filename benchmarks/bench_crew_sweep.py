@@ -249,7 +249,7 @@ def main() -> None:
     print(
         "CPU (user+sys) s of the last run, ms per resource, load average start→end: "
         + "; ".join(
-            f"{n:,}: {r.extra.get('cpu_s', 0):.1f} s, {r.extra.get('cpu_s', 0) / n * 1000:.3f} ms,"
+            f"{n:,}: {r.cpu_s[-1]:.1f} s, {r.cpu_s[-1] / n * 1000:.3f} ms,"
             f" load {r.extra.get('load')}"
             for n, r in zip(sizes, rows, strict=True)
         )

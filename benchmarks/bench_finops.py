@@ -420,7 +420,8 @@ def _measure(step: str, args: dict[str, Any], repeats: int, name: str) -> Measur
         run = measure(MOD, step, args, repeats=1, name=name)
         m.seconds += run.seconds
         m.peak_mib += run.peak_mib
-        CPU.setdefault(name, []).append(run.extra.pop("cpu_s", float("nan")))
+        m.cpu_s += run.cpu_s
+        CPU.setdefault(name, []).append(run.cpu_s[0] if run.cpu_s else float("nan"))
         LOAD.setdefault(name, []).append(load)
         m.extra = run.extra
     return m

@@ -32,6 +32,9 @@ class Measurement:
     name: str
     seconds: list[float] = field(default_factory=list)
     peak_mib: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+    """CPU seconds (user + sys, every thread) of each run's core, when the step reports them as
+    ``cpu_s``: on a machine of few cores, whether a wall time is bound by CPU."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -41,6 +44,10 @@ class Measurement:
     @property
     def peak(self) -> float:
         return max(self.peak_mib)
+
+    @property
+    def median_cpu_s(self) -> float | None:
+        return statistics.median(self.cpu_s) if self.cpu_s else None
 
 
 def own_peak_kib() -> int:
@@ -93,6 +100,8 @@ def measure(
         data = json.loads(line[len(RESULT_MARK) :])
         m.seconds.append(data.pop("seconds"))
         m.peak_mib.append(data.pop("peak_mib"))
+        if "cpu_s" in data:
+            m.cpu_s.append(data.pop("cpu_s"))
         m.extra.update(data)
     return m
 
@@ -102,13 +111,16 @@ def report(
 ) -> list[dict[str, Any]]:
     base = next((r for r in rows if r.name == baseline), None)
     print(f"\n== {title}")
-    print(f"{'step':<44}{'median s':>10}{'ratio':>8}{'peak MiB':>10}  runs")
+    print(f"{'step':<44}{'median s':>10}{'ratio':>8}{'peak MiB':>10}{'cpu s':>8}  runs")
     out = []
     for r in rows:
         ratio = r.median_s / base.median_s if base else float("nan")
         runs = ", ".join(f"{s:.2f}" for s in r.seconds)
+        cpu = r.median_cpu_s
+        shown = f"{cpu:>8.2f}" if cpu is not None else f"{'':>8}"
         print(
-            f"{r.name:<44}{r.median_s:>10.2f}{ratio:>8.2f}{r.peak:>10.0f}  [{runs}] {r.extra or ''}"
+            f"{r.name:<44}{r.median_s:>10.2f}{ratio:>8.2f}{r.peak:>10.0f}{shown}"
+            f"  [{runs}] {r.extra or ''}"
         )
         out.append(
             {
@@ -117,6 +129,7 @@ def report(
                 "ratio": ratio,
                 "peak_mib": r.peak,
                 "runs": r.seconds,
+                **({"cpu_median_s": cpu, "cpu_runs": r.cpu_s} if cpu is not None else {}),
                 **r.extra,
             }
         )
