@@ -108,6 +108,12 @@ class TableStore(Protocol):
         Nothing where there is nothing to keep."""
         ...
 
+    def persisting(self) -> AbstractContextManager[None]:
+        """``persist`` begun now and finished by the end of the block, so that the block's work
+        (a run's gold tables, once silver is committed) overlaps the writing; the block's end
+        waits for it however the block ends. A no-op block where there is nothing to keep."""
+        ...
+
     def prepare_keys(self, column: pa.ChunkedArray) -> None:
         """Pure work a later ``lookup`` or ``merge`` on these values of a one-column key
         needs, done now and on any thread (the local store hashes and sorts them while the

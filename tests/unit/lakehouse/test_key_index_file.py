@@ -3,6 +3,8 @@ and table it describes, ignored (rebuilt from the table) otherwise, never half-w
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,10 +134,10 @@ def test_a_properties_only_commit_leaves_the_rows_an_index_describes(ctx: Contex
 def test_a_save_that_fails_does_not_fail_the_run(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full_disk(*_: object) -> bool:
+    def full_disk(*_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(table_store, "save_index", full_disk)
+    monkeypatch.setattr(key_index_file, "write", full_disk)
     report = pw.runner_for(ctx, create_keys=True).run(pw.load(ctx, "cases"))
     assert report.reconciled
     assert not index_path(ctx.store.path(SILVER), "case_id").exists()
@@ -153,3 +155,87 @@ def test_the_file_map_is_saved_in_one_byte_a_key_and_loads_back_whole(tmp_path: 
     assert back is not None and back.files is not None
     assert np.array_equal(back.hashes, index.hashes)
     assert np.array_equal(back.files, index.files) and back.files.dtype == np.int32
+
+
+def test_an_index_saved_before_a_properties_only_commit_loads_after_it(ctx: Context) -> None:
+    """A run saves silver's index while gold runs, before its SET TBLPROPERTIES commit: the
+    file must still serve the next run, and the run's end must not write it again."""
+    pw.runner_for(ctx, create_keys=True).run(pw.load(ctx, "cases"))
+    path, table = index_path(ctx.store.path(SILVER), "case_id"), ctx.store.path(SILVER)
+    with path.open("rb") as handle:
+        saved_at = int(json.loads(str(np.load(handle)))["version"])
+    ctx.store.table(SILVER).alter.set_table_properties({"delta.appendOnly": "false"})
+    now = ctx.store.version(SILVER)
+    identity = ctx.store.identity(SILVER)
+    assert now > saved_at and key_index_file.describes(table, saved_at, now)
+    back = load(path, now, identity)
+    assert back is not None and back.version == now
+    ctx.store.append(SILVER, ctx.store.read(SILVER).slice(0, 1))  # rows written since
+    assert load(path, ctx.store.version(SILVER), identity) is None
+    assert load(path, saved_at - 1, identity) is None  # saved after the version asked for
+
+
+def _store_with_index(ctx: Context) -> DeltaTableStore:
+    """A store holding silver's index at silver's current version (not saved yet)."""
+    pw.runner_for(ctx, create_keys=True).run(pw.load(ctx, "cases"))
+    index_path(ctx.store.path(SILVER), "case_id").unlink()
+    store = DeltaTableStore(ctx.store)
+    store._index(SILVER, "case_id")  # built from the table: the file was removed
+    return store
+
+
+def test_persisting_writes_the_index_while_the_block_runs_and_waits_at_its_end(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store_with_index(ctx)
+    path = index_path(ctx.store.path(SILVER), "case_id")
+    in_block, writing = threading.Event(), threading.Event()
+    original = key_index_file.write
+
+    def held(snap: key_index_file.Snapshot, where: Path) -> None:
+        writing.set()
+        assert in_block.wait(30), "the block never ran while the file was being written"
+        original(snap, where)
+
+    monkeypatch.setattr(key_index_file, "write", held)
+    with store.persisting():
+        assert writing.wait(30)  # the write began; it can only finish once the block says so
+        assert not path.exists()
+        in_block.set()
+    assert store._saving is None and path.exists()  # the block's end waited for it
+    assert load(path, ctx.store.version(SILVER), ctx.store.identity(SILVER)) is not None
+
+
+def test_a_block_that_fails_still_waits_for_the_file(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store_with_index(ctx)
+    path = index_path(ctx.store.path(SILVER), "case_id")
+    release = threading.Event()
+    original = key_index_file.write
+
+    def held(snap: key_index_file.Snapshot, where: Path) -> None:
+        assert release.wait(30)
+        original(snap, where)
+
+    monkeypatch.setattr(key_index_file, "write", held)
+    with pytest.raises(RuntimeError, match="gold failed"), store.persisting():
+        release.set()
+        raise RuntimeError("gold failed")
+    assert store._saving is None and path.exists()
+    assert not [t for t in threading.enumerate() if t.name == "lakecrew-key-index-save"]
+
+
+def test_a_snapshot_is_not_changed_by_later_updates_of_the_index(tmp_path: Path) -> None:
+    index = _index(200_000)
+    snap = key_index_file.snapshot(index)
+    assert snap is not None and index.files is not None
+    before = index.files.copy()
+    index.files[:] = 1  # an update moves every key to another file group, in place
+    with pytest.raises(ValueError, match="read-only"):
+        index.hashes[0] = 0  # hashes are replaced on insert, never written into
+    path = index_path(tmp_path, "k")
+    key_index_file.write(snap, path)
+    back = load(path, 7, (11, 22))
+    assert back is not None and back.files is not None
+    assert np.array_equal(back.files, before) and len(set(before.tolist())) == 2

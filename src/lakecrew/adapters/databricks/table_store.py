@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import pyarrow as pa
@@ -292,6 +292,10 @@ class UnityCatalogTableStore:
 
     def persist(self) -> None:
         """Nothing to keep between runs."""
+
+    def persisting(self) -> AbstractContextManager[None]:
+        """Nothing to keep between runs."""
+        return nullcontext()
 
     def prepare_keys(self, column: pa.ChunkedArray) -> None:
         """Nothing to prepare: the key join runs in the engine."""

@@ -37,7 +37,7 @@ import json
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +263,10 @@ class SparkTableStore:
 
     def persist(self) -> None:
         """Nothing to keep between runs."""
+
+    def persisting(self) -> AbstractContextManager[None]:
+        """Nothing to keep between runs."""
+        return nullcontext()
 
     def prepare_keys(self, column: pa.ChunkedArray) -> None:
         """Nothing to prepare: the key join runs in the engine."""

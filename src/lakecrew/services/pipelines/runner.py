@@ -210,7 +210,9 @@ class PipelineRunner:
         check_quarantine_rate(loaded, state)
         if self.deps.tables.exists(silver):
             state.layer("gold").read = self.deps.tables.count(silver)
-            run_gold(self.deps, loaded, state, changes, began_from)
+            # Silver is committed: its key index is saved for the next process while gold runs.
+            with self.deps.tables.persisting():
+                run_gold(self.deps, loaded, state, changes, began_from)
             compact_silver(self.deps, loaded, state)
 
     def _finish(
