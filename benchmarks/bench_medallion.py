@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import child_main, measure, report
+from benchmarks.harness import child_main, measure, measure_rounds, report
 from benchmarks.medallion_peers import (
     run_duckdb_tight,
     run_floor,
@@ -271,16 +271,10 @@ def main(argv: list[str]) -> int:
     skip = {s for s in opts.skip.split(",") if s}
     every = ("lakecrew", "duckdb", "duckdb_tight", "polars", *IO_ONLY, "pandas_ge", "spark")
     names = [n for n in every if n not in skip]
-    results, failed = [], {}
-    for n in names:
-        try:
-            results.append(measure("bench_medallion", n, args, repeats=repeats, name=n))
-        except RuntimeError as exc:
-            if n == "lakecrew":
-                raise
-            # A baseline that cannot finish (e.g. out of memory) is reported as failed, not
-            # silently dropped, and the others still get their table.
-            failed[n] = str(exc).strip().splitlines()[-1][:200]
+    # round by round: lakecrew, then each peer, then again (see measure_rounds)
+    results, failed = measure_rounds(
+        "bench_medallion", names, args, repeats=repeats, must="lakecrew"
+    )
     title = f"medallion pipeline at {rows:,} rows (median of {repeats})"
     report(title + ", ratio vs lakecrew", results, "lakecrew")
     by = {r.name: r for r in results}

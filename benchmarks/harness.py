@@ -49,6 +49,13 @@ class Measurement:
     def median_cpu_s(self) -> float | None:
         return statistics.median(self.cpu_s) if self.cpu_s else None
 
+    def absorb(self, other: Measurement) -> None:
+        """Add another measurement's runs of the same step to this one."""
+        self.seconds += other.seconds
+        self.peak_mib += other.peak_mib
+        self.cpu_s += other.cpu_s
+        self.extra.update(other.extra)
+
 
 def own_peak_kib() -> int:
     """This process's peak RSS in KiB: VmHWM (its own memory map, reset by exec), or
@@ -104,6 +111,31 @@ def measure(
             m.cpu_s.append(data.pop("cpu_s"))
         m.extra.update(data)
     return m
+
+
+def measure_rounds(
+    module: str, steps: list[str], args: dict[str, Any], *, repeats: int, must: str
+) -> tuple[list[Measurement], dict[str, str]]:
+    """Each step ``repeats`` times, round by round (every step once, then again), so that the
+    machine's drift and the order of the steps (a step run after another one reuses the memory
+    and page cache it freed) fall on every step alike. A step other than ``must`` that fails is
+    reported in the second value (its last error line), not dropped silently."""
+    runs: dict[str, Measurement] = {}
+    failed: dict[str, str] = {}
+    for _ in range(repeats):
+        for step in steps:
+            if step in failed:
+                continue
+            try:
+                one = measure(module, step, args, repeats=1, name=step)
+            except RuntimeError as exc:
+                if step == must:
+                    raise
+                failed[step] = str(exc).strip().splitlines()[-1][:200]
+                runs.pop(step, None)
+                continue
+            runs.setdefault(step, Measurement(step)).absorb(one)
+    return [runs[s] for s in steps if s in runs], failed
 
 
 def report(
