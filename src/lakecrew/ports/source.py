@@ -41,6 +41,12 @@ FILE_SHA256 = "_file_sha256"
 (a changed file is ingested again as a new version); null for sources that are not files."""
 METADATA_COLUMNS: tuple[str, ...] = (SOURCE_URI, SOURCE_ROW, BATCH_ID, RAW, FILE_SHA256)
 
+FILE_SOURCE_TYPES = ("csv", "json", "jsonl", "parquet", "files")
+SPARK_ONLY_SOURCE_TYPES = ("kafka",)
+"""Streaming sources that only the Spark engine runs (adapters/spark/kafka.py)."""
+SOURCE_TYPES = (*FILE_SOURCE_TYPES, "dhis2", *SPARK_ONLY_SOURCE_TYPES)
+"""Every ``source.type`` a pipeline spec may name (adapters/sources/factory.py builds them)."""
+
 
 def plain_type(dtype: pa.DataType) -> pa.DataType:
     """The type a column holds: a dictionary's value type, else the type itself."""

@@ -42,10 +42,10 @@ from pydantic import SecretStr
 import lakecrew.services.pipelines.demo_transforms  # noqa: F401  (registers the demo transforms)
 from lakecrew.adapters.local import huge_pages
 from lakecrew.adapters.local.table_store import DeltaTableStore
-from lakecrew.adapters.sources.factory import SPARK_ONLY_TYPES, build_source, spark_only
+from lakecrew.adapters.sources.factory import build_source, spark_only
 from lakecrew.core.errors import ConfigError
 from lakecrew.ports.secrets import SecretStore
-from lakecrew.ports.source import Source
+from lakecrew.ports.source import SPARK_ONLY_SOURCE_TYPES, Source
 from lakecrew.ports.sql import SqlEngine
 from lakecrew.ports.tables import TableStore
 from lakecrew.services.pipelines.loader import LoadedPipeline, load_pipeline_spec
@@ -141,7 +141,7 @@ def check_gold(ctx: Context, loaded: LoadedPipeline, engine: str = "local") -> l
 def check_engine(loaded: LoadedPipeline, engine: str) -> None:
     """ConfigError when the spec's source cannot run on ``engine`` (kafka needs spark)."""
     kind = loaded.spec.source.type
-    if kind in SPARK_ONLY_TYPES and engine != "spark":
+    if kind in SPARK_ONLY_SOURCE_TYPES and engine != "spark":
         raise spark_only(kind, where=f"{loaded.source} (pipeline {loaded.spec.name})")
 
 

@@ -182,6 +182,30 @@ def test_check_fails_without_retries_or_notifications(bundle: Bundle, pack: Pack
     assert {"job.retries_missing", "job.notifications_missing"} <= rules
 
 
+def test_check_refuses_a_schedule_databricks_would_refuse(bundle: Bundle, pack: Pack) -> None:
+    job = _job(dict(bundle.files))
+    job["schedule"] = {"quartz_cron_expression": "0 0 25 * * ?", "timezone_id": "Lagos"}
+    found = {
+        (p.target, p.rule): p.message for p in check_bundle(_with_job(bundle, job), pack).problems
+    }
+    for target in ("dev", "qa", "prod"):
+        assert (
+            "[hour=25] Value 25 is out of bounds (0-23)"
+            in found[(target, "schedule.quartz_cron_expression")]
+        )
+        assert found[(target, "schedule.timezone_id")] == "unknown timezone 'Lagos'"
+
+
+def test_cli_deploy_bundle_refuses_a_cron_out_of_range(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["-p", str(tmp_path), "init"]).exit_code == 0
+    out = tmp_path / "dab"
+    args = ["-p", str(tmp_path), "deploy", "bundle", "--out", str(out), "--cron", "0 0 6 32 * ?"]
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0 and not out.exists()  # nothing is written when it fails
+    assert "schedule.quartz_cron_expression" in result.stderr and "day_of_month=32" in result.stderr
+
+
 def test_check_applies_the_environment_bounds_per_target(bundle: Bundle, pack: Pack) -> None:
     # 8 workers are fine in prod (4-16) but outside dev (1-2) and qa (2-4): policy and rules say so
     problems = check_bundle(bundle.files, pack, overrides={"max_workers": 8}).problems

@@ -144,6 +144,46 @@ def test_version_tags_cron_and_sql_checks() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("cron", "says"),
+    [
+        ("0 0 66 ? * MON", "[hour=66] Value 66 is out of bounds (0-23)"),
+        ("0 60 6 ? * MON", "[minute=60] Value 60 is out of bounds (0-59)"),
+        ("0 0 6 ? 13 MON", "[month=13] Value 13 is out of bounds (1-12)"),
+        ("0 0 6 32W * ?", "must be between 1 and 31"),
+        ("0 0 6 * * MON", "Exactly one of day-of-month or day-of-week must be '?'"),
+        ("0 0 6 ? * ?", "not both"),
+        ("0 0 6 ? * MON#9", "day_of_week=MON#9"),
+        ("0 0 6 ? * MON 1800", "[year=1800]"),
+    ],
+)
+def test_a_cron_databricks_would_refuse_is_reported_at_its_line(cron: str, says: str) -> None:
+    """A job whose schedule Databricks refuses fails at deploy: validate says so first."""
+    text = TEXT.replace('"0 0 6 ? * MON"', f'"{cron}"')
+    err = str(problems(text))
+    assert f"spec.yaml:{line_of(text, cron)}" in err and "not a valid Quartz cron" in err
+    assert says in err and "e.g. '0 0 6 ? * MON'" in err
+    assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "cron", ["0 0 6 ? * MON", "0 */15 * ? * *", "0 0 12 ? * MON-FRI", "0 0 12 L * ?",
+             "0 0 12 ? * 6#3", "0 0 12 15W * ?", "0 0/5 14,18 * * ?", "0 0 6 ? JAN-MAR MON 2030"],
+)  # fmt: skip
+def test_quartz_crons_load(cron: str) -> None:
+    text = TEXT.replace('"0 0 6 ? * MON"', f'"{cron}"')
+    spec = load_pipeline_text(text, "dev", source="spec.yaml")  # type: ignore[arg-type]
+    assert spec.spec.schedule is not None and spec.spec.schedule.cron == cron
+
+
+def test_an_unknown_source_type_is_reported_at_its_line() -> None:
+    text = TEXT.replace("  type: csv\n", "  type: cvs\n", 1)
+    err = str(problems(text))
+    assert f"spec.yaml:{line_of(text, 'type: cvs')}" in err
+    assert "unknown source type 'cvs' (did you mean 'csv'?)" in err
+    assert "use one of csv, json, jsonl, parquet, files, dhis2, kafka" in err
+
+
 def test_secrets_do_not_belong_in_specs() -> None:
     text = TEXT.replace("  key_name: pii_hmac_key\n", "  key_name: pii_hmac_key\n  api_token: x\n")
     assert "secrets never go in this file" in str(problems(text))

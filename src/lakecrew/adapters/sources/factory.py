@@ -33,12 +33,7 @@ from lakecrew.adapters.sources.files import (
 from lakecrew.adapters.sources.http import HttpClient, PagedRequest
 from lakecrew.core.errors import ConfigError
 from lakecrew.ports.secrets import SecretStore
-from lakecrew.ports.source import Source
-
-FILE_TYPES = ("csv", "json", "jsonl", "parquet", "files")
-SOURCE_TYPES = (*FILE_TYPES, "dhis2")
-SPARK_ONLY_TYPES = ("kafka",)
-"""Streaming sources that only the Spark engine runs (adapters/spark/kafka.py)."""
+from lakecrew.ports.source import FILE_SOURCE_TYPES, SOURCE_TYPES, SPARK_ONLY_SOURCE_TYPES, Source
 
 
 def spark_only(kind: str, *, where: str) -> ConfigError:
@@ -63,11 +58,11 @@ def build_source(
     client: HttpClient | None = None,
 ) -> Source:
     """The Source for ``kind``; ConfigError (naming ``where``) on unknown types or options."""
-    if kind in FILE_TYPES:
+    if kind in FILE_SOURCE_TYPES:
         return _file_source(
             kind, options=options, name=name, checkpoint=checkpoint, base_dir=base_dir, where=where
         )
-    if kind in SPARK_ONLY_TYPES:
+    if kind in SPARK_ONLY_SOURCE_TYPES:
         raise spark_only(kind, where=where)
     if kind == "dhis2":
         return _dhis2(
@@ -76,7 +71,7 @@ def build_source(
     raise ConfigError(
         f"unknown source type {kind!r}",
         where=f"{where} source.type",
-        fix=f"use one of {', '.join((*SOURCE_TYPES, *SPARK_ONLY_TYPES))}",
+        fix=f"use one of {', '.join(SOURCE_TYPES)}",
     )
 
 

@@ -30,6 +30,7 @@ from lakecrew.core.errors import DataError
 from lakecrew.core.findings import EvaluationContext
 from lakecrew.core.pack import Pack
 from lakecrew.core.resources import RESOURCE_TYPES
+from lakecrew.services.deploy.schedule import cron_problem, timezone_problem
 from lakecrew.services.policy.cluster_policy import SPOT_KINDS, evaluate_policies, export
 from lakecrew.services.policy.engine import Engine
 
@@ -221,6 +222,7 @@ class _TargetChecker:
         if run_as and not settings.get("run_as"):
             settings["run_as"] = run_as
         self._engine("jobs", {"job_id": f"bundle:{key}", "settings": settings}, f"jobs.{key}")
+        self._schedule(key, settings.get("schedule"))
         for where, spec in _job_clusters(key, settings):
             data = {**spec, "cluster_id": where, "cluster_name": where, "cluster_source": "JOB"}
             self._engine("clusters", data, where)
@@ -228,6 +230,21 @@ class _TargetChecker:
             for v in evaluate_policies(docs, {**spec, "cluster_type": "job"}):
                 self.problems.append(
                     BundleProblem(self.target, where, f"policy:{v.path}", v.message)
+                )
+
+    def _schedule(self, key: str, schedule: Any) -> None:
+        """A cron or timezone Databricks would refuse at deploy (schedule.py)."""
+        if not isinstance(schedule, Mapping):
+            return
+        for field_name, check in (
+            ("quartz_cron_expression", cron_problem),
+            ("timezone_id", timezone_problem),
+        ):
+            value = schedule.get(field_name)
+            problem = check(str(value)) if value is not None else None
+            if problem is not None:
+                self.problems.append(
+                    BundleProblem(self.target, f"jobs.{key}", f"schedule.{field_name}", problem)
                 )
 
 

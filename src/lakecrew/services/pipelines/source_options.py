@@ -21,7 +21,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FILE_SOURCE_TYPES = ("csv", "json", "jsonl", "parquet", "files")
+from lakecrew.ports.source import FILE_SOURCE_TYPES
+
 OnChange = Literal["reingest", "error", "ignore"]
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import builtins
 import re
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -30,7 +29,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from lakecrew.core.errors import did_you_mean
 from lakecrew.core.kafka_spec import KafkaSourceOptions, validate_kafka_options
+from lakecrew.ports.source import SOURCE_TYPES
+from lakecrew.services.deploy.schedule import CRON_FIX, TIMEZONE_FIX, cron_problem, timezone_problem
 from lakecrew.services.pipelines.number_spec import NumberSpec
 from lakecrew.services.pipelines.source_options import (
     SOURCE_OPTION_MODELS,
@@ -52,7 +54,6 @@ ColumnName = Annotated[str, Field(min_length=1, max_length=128)]
 TableName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")]
 NonEmpty = Annotated[str, Field(min_length=1)]
 REQUIRED_TAGS = ("cost_center", "project", "owner", "environment")
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,#-]+$")
 _TRANSFORM = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
 
 
@@ -82,26 +83,16 @@ class Schedule(_Strict):
     @field_validator("cron")
     @classmethod
     def _quartz(cls, value: str) -> str:
-        fields = value.split()
-        if len(fields) not in (6, 7) or not all(_CRON_FIELD.match(f) for f in fields):
-            raise _fail(
-                "cron",
-                "not a Quartz cron expression (6 or 7 fields: sec min hour day month weekday)",
-                "e.g. '0 0 6 ? * MON' for Mondays 06:00",
-            )
-        if "?" not in (fields[3], fields[5]):
-            raise _fail("cron", "Quartz needs '?' in day-of-month or day-of-week", "use '?'")
+        problem = cron_problem(value)
+        if problem is not None:
+            raise _fail("cron", problem, CRON_FIX)
         return value
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise _fail(
-                "timezone", "unknown timezone", "use an IANA name, e.g. Africa/Lagos"
-            ) from None
+        if timezone_problem(value) is not None:
+            raise _fail("timezone", "unknown timezone", TIMEZONE_FIX)
         return value
 
 
@@ -127,6 +118,17 @@ class SourceSpec(_Strict):
 
     type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in SOURCE_TYPES:
+            raise _fail(
+                "source_type",
+                f"unknown source type {value!r}{did_you_mean(value, list(SOURCE_TYPES))}",
+                f"use one of {', '.join(SOURCE_TYPES)}",
+            )
+        return value
 
     @classmethod
     def nested_model(cls, field: str, data: Any) -> builtins.type[BaseModel] | None:
