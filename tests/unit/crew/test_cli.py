@@ -96,6 +96,16 @@ def test_phase_2_apply_rerun_and_rollback(project: tuple[Path, str]) -> None:
     assert {f["rule_id"] for f in resolved} == {"cluster.idle", "cluster.tags_missing"}
 
 
+def test_a_misspelt_finding_status_is_a_usage_error_not_an_empty_list(
+    project: tuple[Path, str],
+) -> None:
+    root, _ = project
+    result = CliRunner().invoke(app, ["findings", "--status", "opn", "--project", str(root)])
+    assert result.exit_code == 2 and "'opn' is not one of 'open', 'resolved', 'exempted'" in (
+        " ".join(result.output.replace("│", " ").split())
+    )
+
+
 def test_exempt_validates_and_records(project: tuple[Path, str]) -> None:
     root, _ = project
     out = _run(

@@ -75,6 +75,12 @@ def test_users_cli_adds_lists_and_removes(tmp_path: Path) -> None:
     assert added.exit_code == 0, added.output
     short = runner.invoke(app, ["users", "add", "bo", "--password-stdin", *base], input="x\n")
     assert short.exit_code == 2 and "shorter than" in short.output
+    # an unknown role is refused before the password is asked for (no input given: a prompt
+    # would abort with exit 1)
+    admin = runner.invoke(app, ["users", "add", "zed", "--role", "admin", *base])
+    assert admin.exit_code == 2 and "'admin' is not one of 'viewer', 'operator'" in (
+        " ".join(admin.output.replace("│", " ").split())
+    )
     listed = json.loads(runner.invoke(app, ["users", "list", *base]).stdout)
     assert listed["items"] == [{"name": "amina", "role": "operator"}]
     assert runner.invoke(app, ["users", "remove", "amina", *base]).exit_code == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -145,11 +146,20 @@ def _render_sweep(out: Out, result: Result) -> None:
         out.note("undo an applied action with `lakecrew rollback ACTION_ID`")
 
 
+class StatusChoice(StrEnum):
+    """A finding's status in the ledger (ports/ledger.py FindingStatus): a misspelt one is a
+    usage error, not an empty list."""
+
+    open = "open"
+    resolved = "resolved"
+    exempted = "exempted"
+
+
 def findings(
     ctx: typer.Context,
     *,
     workspace: WorkspaceOpt = None,
-    status: Annotated[str | None, typer.Option(help="open, resolved or exempted")] = None,
+    status: Annotated[StatusChoice | None, typer.Option(help="open, resolved or exempted")] = None,
     rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
@@ -165,7 +175,7 @@ def findings(
             lc.config.workspace(workspace)  # exit 2 with "did you mean" when misspelt
         if rule is not None:
             _known_rule(lc, rule)
-        rows = lc.crew.findings(workspace, status, rule)
+        rows = lc.crew.findings(workspace, str(status) if status else None, rule)
     items = [finding_view(r) for r in rows]
     emit(state, Result("findings", items, {"count": len(items)}), _render_findings)
 

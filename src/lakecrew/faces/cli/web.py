@@ -4,6 +4,7 @@ its local accounts (faces/web/)."""
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -133,11 +134,20 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
 
 
+class RoleChoice(StrEnum):
+    """A dashboard role (faces/web/accounts.py ROLES): checked before the password prompt."""
+
+    viewer = "viewer"
+    operator = "operator"
+
+
 @users_app.command("add", epilog=epilog("lakecrew users add amina --role operator"))
 def users_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The login name.")],
-    role: Annotated[str, typer.Option(help="viewer (read-only) or operator.")] = "viewer",
+    role: Annotated[RoleChoice, typer.Option(help="viewer (read-only) or operator.")] = (
+        RoleChoice.viewer
+    ),
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin (scripts).")
     ] = False,
@@ -156,7 +166,7 @@ def users_add(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     accounts = Accounts(accounts_path(state.project))
     try:
-        user = accounts.add(name, password, role, replace=replace)
+        user = accounts.add(name, password, str(role), replace=replace)
     finally:
         accounts.close()
     emit(state, Result("users", [{"name": user.name, "role": user.role}]), _render_users)
