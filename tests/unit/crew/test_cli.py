@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from typer.testing import CliRunner
 
+from lakecrew.faces.cli.crew import ActionStatusChoice, FindingStatusChoice
 from lakecrew.faces.cli.main import app
+from lakecrew.ports.ledger import ActionStatus, FindingStatus
 from lakecrew.services.crew.observer import ESTATE_SCOPE
 from lakecrew.testing.crew import ground_truth
 
@@ -96,6 +98,11 @@ def test_phase_2_apply_rerun_and_rollback(project: tuple[Path, str]) -> None:
     assert {f["rule_id"] for f in resolved} == {"cluster.idle", "cluster.tags_missing"}
 
 
+def test_the_status_choices_are_the_ledgers_statuses() -> None:
+    assert [c.value for c in FindingStatusChoice] == list(get_args(FindingStatus))
+    assert [c.value for c in ActionStatusChoice] == list(get_args(ActionStatus))
+
+
 def test_a_misspelt_finding_status_is_a_usage_error_not_an_empty_list(
     project: tuple[Path, str],
 ) -> None:
@@ -103,6 +110,10 @@ def test_a_misspelt_finding_status_is_a_usage_error_not_an_empty_list(
     result = CliRunner().invoke(app, ["findings", "--status", "opn", "--project", str(root)])
     assert result.exit_code == 2 and "'opn' is not one of 'open', 'resolved', 'exempted'" in (
         " ".join(result.output.replace("│", " ").split())
+    )
+    typo = CliRunner().invoke(app, ["actions", "--status", "aplied", "--project", str(root)])
+    assert typo.exit_code == 2 and "'aplied' is not one of 'planned'" in (
+        " ".join(typo.output.replace("│", " ").split())
     )
 
 

@@ -146,20 +146,35 @@ def _render_sweep(out: Out, result: Result) -> None:
         out.note("undo an applied action with `lakecrew rollback ACTION_ID`")
 
 
-class StatusChoice(StrEnum):
-    """A finding's status in the ledger (ports/ledger.py FindingStatus): a misspelt one is a
-    usage error, not an empty list."""
+class FindingStatusChoice(StrEnum):
+    """``FindingStatus`` (ports/ledger.py) as choices: a misspelt status is a usage error (exit
+    2), not an empty list (tests/unit/crew/test_cli.py keeps the two alike)."""
 
     open = "open"
     resolved = "resolved"
     exempted = "exempted"
 
 
+class ActionStatusChoice(StrEnum):
+    """``ActionStatus`` (ports/ledger.py) as choices, like ``FindingStatusChoice``."""
+
+    planned = "planned"
+    pending = "pending"
+    intent = "intent"
+    applied = "applied"
+    failed = "failed"
+    skipped = "skipped"
+    awaiting_approval = "awaiting_approval"
+    approved = "approved"
+    rolling_back = "rolling_back"
+    rolled_back = "rolled_back"
+
+
 def findings(
     ctx: typer.Context,
     *,
     workspace: WorkspaceOpt = None,
-    status: Annotated[StatusChoice | None, typer.Option(help="open, resolved or exempted")] = None,
+    status: Annotated[FindingStatusChoice | None, typer.Option(help="Only this status.")] = None,
     rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
@@ -211,10 +226,7 @@ def actions(
     ctx: typer.Context,
     *,
     workspace: WorkspaceOpt = None,
-    status: Annotated[
-        str | None,
-        typer.Option(help="planned, pending, intent, applied, failed, skipped, rolled_back"),
-    ] = None,
+    status: Annotated[ActionStatusChoice | None, typer.Option(help="Only this status.")] = None,
     project: ProjectOpt = None,
     output: OutputOpt = None,
     wide: WideOpt = False,
@@ -227,7 +239,7 @@ def actions(
     with _context(state.project, writable=False) as lc:
         if workspace is not None:
             lc.config.workspace(workspace)  # exit 2 with "did you mean" when misspelt
-        rows = lc.crew.actions(workspace, status)
+        rows = lc.crew.actions(workspace, str(status) if status else None)
     items = [action_view(r) for r in rows]
     emit(state, Result("actions", items, {"count": len(items)}), _render_actions)
 
