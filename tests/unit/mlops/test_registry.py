@@ -16,6 +16,7 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
+from lakecrew.core.errors import NotFound
 from lakecrew.faces.cli.main import app
 from lakecrew.ports.clock import FixedClock
 from lakecrew.services.mlops.monitor import model_drift
@@ -230,6 +231,9 @@ def test_drift_against_the_logged_training_table(ctx: Context) -> None:
     rules = {(f.rule_id, f.subject.split(":")[-1]) for f in moved.findings}
     assert ("model.feature_drift", "a") in rules
     assert ("model.inference_schema", "b") in rules  # missing feature: a critical finding
+    with pytest.raises(NotFound, match=f"{MODEL} has no version 99") as missing:
+        model_drift(model_ops(ctx).deps, MODEL, "99")
+    assert missing.value.fix is not None and "its versions: 1" in missing.value.fix
 
 
 def test_cli_lists_models_as_json(store_project: StoreProject) -> None:

@@ -85,8 +85,15 @@ def _version_of(deps: MlopsDeps, model: str, version: str | None) -> str:
 
 
 def _baseline(deps: MlopsDeps, model: str, version: str) -> tuple[str, int | None]:
-    v = next((x for x in deps.registry.list_versions(model) if x.version == version), None)
-    if v is None or not v.run_id:
+    versions = deps.registry.list_versions(model)
+    v = next((x for x in versions if x.version == version), None)
+    if v is None:
+        known = ", ".join(x.version for x in versions) or "none"
+        raise NotFound(
+            f"{model} has no version {version}",
+            fix=f"its versions: {known} (`lakecrew models`)",
+        )
+    if not v.run_id:
         raise NotFound(f"{model} v{version} has no source run: no training baseline")
     run = deps.registry.run_facts(v.run_id)
     if run.problem:
