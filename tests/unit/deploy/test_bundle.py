@@ -227,6 +227,9 @@ def test_check_reports_invalid_yaml_with_its_line(bundle: Bundle, pack: Pack) ->
     files = {**bundle.files, JOB_FILE: "resources:\n  jobs: [unclosed\n"}
     with pytest.raises(DataError, match=JOB_FILE):
         check_bundle(files, pack)
+    bad_date = {**bundle.files, JOB_FILE: "resources:\n  jobs: {}\nsince: 2026-02-30\n"}
+    with pytest.raises(DataError, match=f"{JOB_FILE}:3.*'2026-02-30' is not a valid date"):
+        check_bundle(bad_date, pack)
 
 
 def test_write_is_atomic_and_refuses_to_overwrite_without_force(

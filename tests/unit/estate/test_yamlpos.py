@@ -62,6 +62,30 @@ def test_tab_indentation_is_a_syntax_error_with_line() -> None:
     assert info.value.problems[0].what.startswith("invalid YAML")
 
 
+@pytest.mark.parametrize("deep", [False, True])  # libyaml's loader, then the pure-Python one
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("2025-13-12", "month must be in 1..12"),
+        ("2025-02-30", "day is out of range for month"),
+        ("2025-02-01T25:00:00Z", "hour must be in 0..23"),
+    ],
+)
+def test_a_date_that_does_not_exist_is_a_problem_at_its_line(
+    value: str, reason: str, deep: bool
+) -> None:
+    """PyYAML reads YYYY-MM-DD as a date and raised a bare ValueError (an internal error)."""
+    long = "x" * 2000 if deep else "x"  # a line past the bound libyaml is used under
+    with pytest.raises(ConfigProblems) as info:
+        load_yaml(f"a: 1\n# {long}\nb:\n  since: {value}\n", source="f.yaml")
+    problem = info.value.problems[0]
+    assert problem.where == "f.yaml:4"
+    assert problem.what == f"{value!r} is not a valid date ({reason})"
+    assert problem.fix is not None and "quote the value" in problem.fix
+    quoted = load_yaml(f'since: "{value}"\nreal: 2025-03-12\n', source="f.yaml").data
+    assert quoted["since"] == value and str(quoted["real"]) == "2025-03-12"
+
+
 class Inner(BaseModel):
     model_config = ConfigDict(extra="forbid")
     count: int

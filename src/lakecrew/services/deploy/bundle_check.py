@@ -24,13 +24,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from lakecrew.core.errors import DataError
 from lakecrew.core.findings import EvaluationContext
 from lakecrew.core.pack import Pack
 from lakecrew.core.resources import RESOURCE_TYPES
 from lakecrew.services.deploy.schedule import cron_problem, timezone_problem
+from lakecrew.services.estate.yamlpos import ConfigProblems, load_yaml
 from lakecrew.services.policy.cluster_policy import SPOT_KINDS, evaluate_policies, export
 from lakecrew.services.policy.engine import Engine
 
@@ -73,12 +72,13 @@ class BundleCheck:
 
 
 def _load(files: Mapping[str, str], path: str) -> Any:
+    """One bundle file, parsed as lakecrew's own config files are (yamlpos.load_yaml: syntax,
+    duplicate keys and dates that do not exist reported at their line), as a DataError."""
     try:
-        return yaml.safe_load(files[path]) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else path
-        raise DataError(f"invalid YAML: {exc}", where=where, fix="fix the YAML syntax") from None
+        return load_yaml(files[path], source=path).data or {}
+    except ConfigProblems as exc:
+        first = exc.problems[0]
+        raise DataError(first.what, where=first.where, fix=first.fix) from None
 
 
 def merge(base: Any, over: Any) -> Any:

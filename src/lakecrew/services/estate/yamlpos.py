@@ -150,6 +150,16 @@ def load_yaml(text: str, *, source: str) -> YamlDocument:
         if duplicates:
             raise ConfigProblems(duplicates)
         data = loader.construct_document(node)
+    except _BadDate as exc:
+        raise ConfigProblems(
+            [
+                Problem(
+                    str(exc.problem),
+                    f"{source}:{exc.line}",
+                    "write a real date (YYYY-MM-DD), or quote the value to keep it as text",
+                )
+            ]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -179,19 +189,51 @@ C_NESTING_BOUND = 1_000
 parses a document only when its nesting cannot exceed this many levels."""
 
 
+class _BadDate(yaml.constructor.ConstructorError):
+    """A scalar YAML reads as a date or timestamp that does not exist (2025-13-12, 2025-02-30):
+    PyYAML's constructor raises a bare ValueError with no line; this one carries it."""
+
+    def __init__(self, node: yaml.Node, reason: str) -> None:
+        problem = f"{node.value!r} is not a valid date ({reason})"
+        super().__init__(None, None, problem, node.start_mark)
+        self.line = node.start_mark.line + 1
+
+
+def _timestamp(loader: Any, node: Any) -> Any:
+    """PyYAML's own timestamp constructor (a scalar node); its ValueError becomes ``_BadDate``."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError) as exc:
+        raise _BadDate(node, str(exc)) from None
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """The safe loader, with dates that do not exist reported at their line."""
+
+
+_SafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+_C_LOADER: type[Any] | None = None
+if getattr(yaml, "CSafeLoader", None) is not None:
+
+    class _CSafeLoader(yaml.CSafeLoader):
+        """libyaml's safe loader, with the same date check."""
+
+    _CSafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+    _C_LOADER = _CSafeLoader
+
+
 def _loader(text: str) -> yaml.SafeLoader:
     """libyaml's safe loader (same nodes, marks and values; ~4× faster) when the document's
     nesting is provably shallow, else the pure-Python one (which turns a document nested too
     deeply into a RecursionError, reported as a Problem). A level needs one more column of its
     line (block style) or one more '[' / '{' (flow style), so the longest line plus the flow
     openers bounds the depth."""
-    c_loader = getattr(yaml, "CSafeLoader", None)
-    if c_loader is not None:
+    if _C_LOADER is not None:
         longest = max((len(line) for line in text.splitlines()), default=0)
         if longest + text.count("[") + text.count("{") <= C_NESTING_BOUND:
-            loader: yaml.SafeLoader = c_loader(text)
+            loader: yaml.SafeLoader = _C_LOADER(text)
             return loader
-    return yaml.SafeLoader(text)
+    return _SafeLoader(text)
 
 
 def _too_big(source: str, size: int) -> ConfigProblems:
