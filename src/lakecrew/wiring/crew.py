@@ -290,17 +290,28 @@ def estate_inventory(ctx: Context) -> list[WorkspaceInfo]:
 
 def gold_freshness(ctx: Context) -> dict[str, float]:
     """Gold table full name → freshness SLA hours declared in the project's pipeline specs, every
-    environment. A spec that does not load is skipped here (`lakecrew pipeline plan` says why)."""
+    environment. A spec that does not load is skipped here (`lakecrew pipeline plan` says why).
+    The demo specs shipped with lakecrew count only in a project that ran one of them (one of
+    its tables exists in any environment): a new project does not owe their gold tables."""
     from lakecrew.core.errors import LakecrewError
-    from lakecrew.wiring.pipelines import list_specs, load
+    from lakecrew.wiring.pipelines import demo_dir, list_specs, load
 
     out: dict[str, float] = {}
-    for name in list_specs(ctx):
+    demo = demo_dir().resolve()
+    for name, path in list_specs(ctx).items():
+        loaded_envs = []
         for env in ("dev", "qa", "prod"):
             try:
-                loaded = load(ctx, name, env)
+                loaded_envs.append(load(ctx, name, env))
             except LakecrewError:
                 continue
+        if path.resolve().parent == demo and not any(
+            ctx.store.exists(loaded.full_name(table))
+            for loaded in loaded_envs
+            for table in loaded.spec.table_names()
+        ):
+            continue
+        for loaded in loaded_envs:
             for gold in loaded.spec.gold:
                 if gold.freshness_hours is not None:
                     out[loaded.full_name(gold.table)] = gold.freshness_hours

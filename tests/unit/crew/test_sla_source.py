@@ -118,6 +118,9 @@ def test_the_weekly_sla_section_gives_every_level_its_measure_target_and_verdict
             "system.lakeflow.job_run_timeline",
             pa.Table.from_pylist(rows, schema=LAKEFLOW_JOB_RUN_TIMELINE),
         )
+        # the project ran the lassa demo once (its bronze exists): its gold SLA counts here
+        raw = "lassa_dev.bronze.lassa_weekly_raw"
+        ctx.store.create_table(raw, pa.schema([("x", pa.string())]))
         section = sla_section_at(ctx, NOW)
     envs = {e["environment"]: e for e in section["environments"]}
     assert envs["prod"]["finished_runs"] == 29 and envs["prod"]["target_pct"] == 99.0
@@ -138,3 +141,29 @@ def test_the_weekly_sla_section_gives_every_level_its_measure_target_and_verdict
     lines = [ln.split("\t") for ln in buf.getvalue().splitlines()]
     assert ["prod", "29", "1", "96.5%", "99.0%", "breached"] in lines
     assert "### Jobs missing a target" in sla_markdown(section)
+
+
+GOLD_WITH_SLA = "  - table: gold.cases_by_state\n    freshness_hours: 30\n"
+
+
+def test_demo_specs_count_for_freshness_only_in_a_project_that_ran_one(tmp_path: Path) -> None:
+    """`lakecrew init` then `sweep` flagged the demo's never-built gold tables as critical."""
+    import pyarrow as pa
+
+    from lakecrew.testing.pipelines import make_project, write_spec
+    from lakecrew.wiring.context import Context
+    from lakecrew.wiring.crew import gold_freshness
+
+    root = make_project(tmp_path / "proj")
+    spec = write_spec(root)  # a project spec of its own, never run
+    text = spec.read_text()
+    spec.write_text(text.replace("  - table: gold.cases_by_state\n", GOLD_WITH_SLA, 1))
+    with Context.open(root, writable=True) as ctx:
+        fresh = gold_freshness(ctx)
+        assert [t for t in fresh if "lassa" in t or "facilities" in t] == []
+        assert any(t.startswith("t_dev.gold.") for t in fresh)  # a project's own spec counts
+        raw = "lassa_dev.bronze.lassa_weekly_raw"
+        ctx.store.create_table(raw, pa.schema([("x", pa.string())]))
+        fresh = gold_freshness(ctx)
+    assert fresh["lassa_prod.gold.lassa_weekly_by_state"] == 192  # ran in dev: every env counts
+    assert not [t for t in fresh if "facilities" in t]
