@@ -289,29 +289,19 @@ def estate_inventory(ctx: Context) -> list[WorkspaceInfo]:
 
 
 def gold_freshness(ctx: Context) -> dict[str, float]:
-    """Gold table full name → freshness SLA hours declared in the project's pipeline specs, every
-    environment. A spec that does not load is skipped here (`lakecrew pipeline plan` says why).
-    The demo specs shipped with lakecrew count only in a project that ran one of them (one of
-    its tables exists in any environment): a new project does not owe their gold tables."""
+    """Gold table full name → freshness SLA hours declared in the specs the project uses
+    (``specs_in_use``: its own, and the demo specs it ran), every environment. A spec that does
+    not load is skipped here (`lakecrew pipeline plan` says why)."""
     from lakecrew.core.errors import LakecrewError
-    from lakecrew.wiring.pipelines import demo_dir, list_specs, load
+    from lakecrew.wiring.pipelines import load, specs_in_use
 
     out: dict[str, float] = {}
-    demo = demo_dir().resolve()
-    for name, path in list_specs(ctx).items():
-        loaded_envs = []
+    for name in specs_in_use(ctx):
         for env in ("dev", "qa", "prod"):
             try:
-                loaded_envs.append(load(ctx, name, env))
+                loaded = load(ctx, name, env)
             except LakecrewError:
                 continue
-        if path.resolve().parent == demo and not any(
-            ctx.store.exists(loaded.full_name(table))
-            for loaded in loaded_envs
-            for table in loaded.spec.table_names()
-        ):
-            continue
-        for loaded in loaded_envs:
             for gold in loaded.spec.gold:
                 if gold.freshness_hours is not None:
                     out[loaded.full_name(gold.table)] = gold.freshness_hours

@@ -115,12 +115,13 @@ def phase_of_catalog(ctx: Context, catalog: str) -> int:
 
 
 def spec_wants(ctx: Context) -> dict[str, TableWant]:
-    """The governed state of every table every pipeline spec writes, in every environment."""
+    """The governed state of every table the project's pipeline specs write (``specs_in_use``:
+    its own, and the demo specs it ran), in every environment."""
     from lakecrew.services.pipelines.loader import LoadedPipeline, load_pipeline_spec
-    from lakecrew.wiring.pipelines import list_specs
+    from lakecrew.wiring.pipelines import specs_in_use
 
     loaded: list[LoadedPipeline] = []
-    for path in list_specs(ctx).values():
+    for path in specs_in_use(ctx).values():
         for env in ENVIRONMENTS:
             try:
                 loaded.append(load_pipeline_spec(path, env))

@@ -81,6 +81,32 @@ def list_specs(ctx: Context) -> dict[str, Path]:
     return found
 
 
+def specs_in_use(ctx: Context) -> dict[str, Path]:
+    """The specs whose tables the project owes (freshness SLAs, governed tables): its own, and a
+    demo spec shipped with lakecrew only once one of its tables exists in any environment (a
+    new project did not declare the demo's tables). A spec that does not load in an
+    environment has no tables there."""
+    demo = demo_dir().resolve()
+    used: dict[str, Path] = {}
+    for name, path in list_specs(ctx).items():
+        if path.resolve().parent != demo or _ran(ctx, path):
+            used[name] = path
+    return used
+
+
+def _ran(ctx: Context, path: Path) -> bool:
+    from lakecrew.core.errors import LakecrewError
+
+    for env in ("dev", "qa", "prod"):
+        try:
+            loaded = load_pipeline_spec(path, env)
+        except LakecrewError:
+            continue
+        if any(ctx.store.exists(loaded.full_name(t)) for t in loaded.spec.table_names()):
+            return True
+    return False
+
+
 def find_spec(ctx: Context, name: str) -> Path:
     """The spec file of pipeline ``name``; UnknownName (exit 2, did-you-mean) listing the
     known ones."""

@@ -153,6 +153,7 @@ def test_demo_specs_count_for_freshness_only_in_a_project_that_ran_one(tmp_path:
     from lakecrew.testing.pipelines import make_project, write_spec
     from lakecrew.wiring.context import Context
     from lakecrew.wiring.crew import gold_freshness
+    from lakecrew.wiring.governance import spec_wants
 
     root = make_project(tmp_path / "proj")
     spec = write_spec(root)  # a project spec of its own, never run
@@ -162,8 +163,11 @@ def test_demo_specs_count_for_freshness_only_in_a_project_that_ran_one(tmp_path:
         fresh = gold_freshness(ctx)
         assert [t for t in fresh if "lassa" in t or "facilities" in t] == []
         assert any(t.startswith("t_dev.gold.") for t in fresh)  # a project's own spec counts
+        assert not [t for t in spec_wants(ctx) if not t.startswith("t_")]  # nor governed
         raw = "lassa_dev.bronze.lassa_weekly_raw"
         ctx.store.create_table(raw, pa.schema([("x", pa.string())]))
         fresh = gold_freshness(ctx)
+        wants = spec_wants(ctx)
     assert fresh["lassa_prod.gold.lassa_weekly_by_state"] == 192  # ran in dev: every env counts
+    assert "lassa_qa.silver.lassa_weekly" in wants and not [t for t in wants if "facilit" in t]
     assert not [t for t in fresh if "facilities" in t]
