@@ -147,3 +147,22 @@ def test_fresh_project_without_billing_tables_costs_nothing(tmp_path: Path) -> N
 
 def _unreachable(name: str) -> WorkspaceReader:
     raise PermissionDenied("not opened in this test", where=name)
+
+
+def test_a_summary_missing_a_workspace_shows_the_rest_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The starter's Databricks workspace has no credentials here: the local ones are still
+    summarised, the missing one is named with why, and the exit is not a whole summary's 0."""
+    from typer.testing import CliRunner
+
+    from lakecrew.faces.cli.main import app
+
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no.databrickscfg"))
+    for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    write_starter(tmp_path)
+    result = CliRunner().invoke(app, ["-p", str(tmp_path), "estate", "summary"])
+    assert result.exit_code == 1
+    assert "malaria-dev-westafrica" in result.stdout
+    assert "unreachable malaria-prod-westafrica:" in result.stdout

@@ -73,7 +73,13 @@ def _render_validate(out: Out, result: Result) -> None:
 
 
 @app.command(
-    "summary", epilog=epilog("lakecrew estate summary", "lakecrew estate summary --output json")
+    "summary",
+    epilog=epilog(
+        "lakecrew estate summary",
+        "lakecrew estate summary --output json",
+        exits="0 every workspace read; 1 a workspace could not be read (the rest is shown, "
+        "and why); 2 usage or configuration error",
+    ),
 )
 def summary(
     ctx: typer.Context,
@@ -107,6 +113,8 @@ def summary(
     ]  # fmt: skip
     meta = {k: v for k, v in data.items() if k != "workspaces"} | {"billing_source": read_from}
     emit(state, Result("estate_summary", items, meta), _render_summary)
+    if data["unreachable"]:
+        raise typer.Exit(1)  # a partial summary: never the same exit as a whole one
 
 
 SUMMARY_COLUMNS = (
