@@ -50,11 +50,11 @@ def remote_copies(
                 yield name, remote, replay
 
 
-def _cli(root: Path, env: dict[str, str] | None, *args: str) -> dict[str, Any]:
+def _cli(root: Path, env: dict[str, str] | None, *args: str, code: int = 0) -> dict[str, Any]:
     result = CliRunner().invoke(
         app, [*args, "--project", str(root), "--output", "json"], env=env or {}
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == code, result.output
     out: dict[str, Any] = json.loads(result.stdout)
     return out
 
@@ -85,7 +85,8 @@ def both(seed7_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
         out["remote_export"] = _cli(remote, env, *export, "--out", str(tmp / "r.csv"))
         out["summary"] = (
             _cli(root, None, "estate", "summary", "--source", "local"),
-            _cli(remote, env, "estate", "summary"),
+            # the replay records no clusters/list (404): that workspace is unread, so exit 1
+            _cli(remote, env, "estate", "summary", code=1),
         )
         out["remote_store"] = sorted(p.name for p in (remote / ".lakecrew").rglob("usage*"))
     out["csv"] = ((tmp / "l.csv").read_text(), (tmp / "r.csv").read_text())
@@ -126,6 +127,7 @@ def test_estate_summary_reads_cost_in_place_without_an_import(both: dict[str, An
     assert {k: remote[k] for k in costs} == {k: local[k] for k in costs}
     assert remote["billing_data"] and remote["cost_by_workspace"]
     assert both["remote_store"] == []
+    assert "(404)" in remote["unreachable"]["malaria-dev-westafrica"] and not local["unreachable"]
 
 
 def test_source_warehouse_without_one_configured_is_a_usage_error(seed7_project: Path) -> None:
