@@ -8,19 +8,23 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+_PLAIN = frozenset({str, int, float, bool})
 
 
 def to_jsonable(value: Any) -> Any:
     """Plain JSON types: Decimal → string (exact), date/datetime → ISO 8601 (datetimes in UTC),
     Path → str, enums → value, dataclasses/pydantic models → dicts, secrets → masked."""
+    if value is None or type(value) in _PLAIN:  # most values: `sql` calls this once per cell
+        return value
     if "pydantic" in sys.modules:  # only then can a value be a pydantic object (fast start-up)
-        from pydantic import BaseModel, SecretStr
-
-        if isinstance(value, SecretStr):
+        base_model, secret_str = _pydantic_types()
+        if isinstance(value, secret_str):
             return "**********"
-        if isinstance(value, BaseModel):
+        if isinstance(value, base_model):
             return to_jsonable(value.model_dump(mode="python"))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(dataclasses.asdict(value))
@@ -33,6 +37,13 @@ def to_jsonable(value: Any) -> Any:
         return value.value
     text = scalar_text(value)
     return value if text is None else text
+
+
+@cache
+def _pydantic_types() -> tuple[type[Any], type[Any]]:
+    from pydantic import BaseModel, SecretStr
+
+    return BaseModel, SecretStr
 
 
 def scalar_text(value: Any) -> str | None:
