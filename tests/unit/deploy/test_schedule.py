@@ -40,6 +40,10 @@ def test_quartz_documented_examples_pass(cron: str) -> None:
     assert cron_problem(cron) is None
 
 
+def test_l_alone_as_the_day_of_week_is_saturday_as_quartz_reads_it() -> None:
+    assert cron_problem("0 0 6 ? * L") is None and cron_problem("0 0 6 ? * 7L") is None
+
+
 def test_schedules_of_recorded_databricks_payloads_pass() -> None:
     """Jobs API answers nobody here wrote (tests/fixtures/databricks/public/README.md) and the
     exports fixture: their schedules are ones Databricks accepted."""
@@ -65,6 +69,8 @@ def test_schedules_of_recorded_databricks_payloads_pass() -> None:
         ("0 0 6 ? * 0", "[day_of_week=0] Value 0 is out of bounds (1-7)"),  # Unix Sunday
         ("0 0 6 * * 2", "Exactly one of day-of-month or day-of-week must be '?'"),
         ("0 0 6 ? * MON$", "not a Quartz cron expression"),
+        ("0 0 6 ? * 8L", "[day_of_week=8L] day must be 1-7"),
+        ("0 0 6 ? * 0L", "[day_of_week=0L] day must be 1-7"),
     ],
 )
 def test_what_databricks_would_refuse_is_named(cron: str, says: str) -> None:
