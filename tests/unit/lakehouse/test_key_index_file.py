@@ -14,13 +14,22 @@ import pytest
 
 from lakecrew.adapters.local import key_index_file, table_store
 from lakecrew.adapters.local.key_index import KeyIndex, key_hashes
-from lakecrew.adapters.local.key_index_file import index_path, load, save
+from lakecrew.adapters.local.key_index_file import index_path, load, snapshot, write
 from lakecrew.adapters.local.table_store import DeltaTableStore
 from lakecrew.testing.pipelines import CASES_HEADER, case_rows, make_project, write_spec
 from lakecrew.wiring import pipelines as pw
 from lakecrew.wiring.context import Context
 
 SILVER = "t_dev.silver.cases"
+
+
+def save(index: KeyIndex, path: Path) -> bool:
+    """What a store's persist does for one index: snapshot it, write it (False: too small)."""
+    snap = snapshot(index)
+    if snap is None:
+        return False
+    write(snap, path)
+    return True
 
 
 def _index(n: int = 50, *, files: bool = True) -> KeyIndex:

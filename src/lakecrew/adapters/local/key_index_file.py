@@ -119,15 +119,6 @@ def write_later(pending: list[Pending]) -> Future[dict[tuple[str, str], int]]:
     return future
 
 
-def save(index: KeyIndex, path: Path) -> bool:
-    """Write ``index`` (True), unless it is too small to be worth a file (False)."""
-    snap = snapshot(index)
-    if snap is None:
-        return False
-    write(snap, path)
-    return True
-
-
 def _narrow(files: np.ndarray, groups: int) -> np.ndarray:
     """The file map in the smallest unsigned type that numbers every file group (uint8 up to
     255 groups): 1 byte a key instead of 4 for most tables, a quarter less to write and read."""
